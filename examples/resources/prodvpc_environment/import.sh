@@ -1,0 +1,2 @@
+# Environments are imported by name.
+terraform import prodvpc_environment.shop shop-prod

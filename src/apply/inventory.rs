@@ -1,0 +1,179 @@
+//! What exists in AWS for one environment, keyed by logical component.
+
+use std::collections::BTreeMap;
+
+use crate::aws::autoscaling::{self, Group};
+use crate::aws::ec2::{self, Found, RouteTable, SecurityGroup};
+use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
+use crate::aws::AwsClients;
+use crate::error::AwsError;
+use crate::plan::spec::{TAG_COMPONENT, TAG_ENVIRONMENT};
+
+/// Names derived from the environment name, used to find the objects that
+/// their APIs look up by name rather than by tag.
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub environment: String,
+    pub load_balancer: String,
+    pub target_group: String,
+    pub app: String,
+}
+
+impl Names {
+    /// The names of environment `name` (the same derivation as [`EnvironmentSpec`](crate::plan::spec::EnvironmentSpec)'s
+    /// for everything but the target group, which also depends on the app port).
+    pub fn for_environment(name: &str) -> Names {
+        Names {
+            environment: name.to_string(),
+            load_balancer: name.to_string(),
+            target_group: format!("{name}-{}", crate::plan::spec::AppSpec::default().port),
+            app: format!("{name}-app"),
+        }
+    }
+}
+
+/// Every object of the environment that AWS reports.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    pub vpc: Option<Found>,
+    /// keyed by component key (`subnet/public/us-east-1a`, `nat/us-east-1a`, ...)
+    pub subnets: BTreeMap<String, Found>,
+    pub internet_gateway: Option<Found>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+    pub addresses: BTreeMap<String, Found>,
+    pub nat_gateways: BTreeMap<String, Found>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub launch_template: Option<Found>,
+    pub bastion: Option<Found>,
+    pub load_balancer: Option<LoadBalancer>,
+    pub target_groups: Vec<TargetGroup>,
+    pub listeners: Vec<Listener>,
+    pub group: Option<Group>,
+    pub cpu_target: Option<f64>,
+    /// tagged objects with no or an unknown component tag, and duplicates: deleted by destroy
+    pub strays: Vec<Found>,
+}
+
+fn component(tags: &BTreeMap<String, String>) -> String {
+    tags.get(TAG_COMPONENT).cloned().unwrap_or_default()
+}
+
+fn key_by_component<T>(items: Vec<T>, tags: impl Fn(&T) -> &BTreeMap<String, String>, strays: &mut Vec<Found>, id: impl Fn(&T) -> String) -> BTreeMap<String, T> {
+    let mut keyed = BTreeMap::new();
+    for item in items {
+        let key = component(tags(&item));
+        if key.is_empty() || keyed.contains_key(&key) {
+            strays.push(Found { id: id(&item), tags: tags(&item).clone(), detail: BTreeMap::new() });
+        } else {
+            keyed.insert(key, item);
+        }
+    }
+    keyed
+}
+
+fn single(mut items: BTreeMap<String, Found>, key: &str) -> Option<Found> {
+    items.remove(key)
+}
+
+impl Inventory {
+    /// Describes everything of the environment: one call per EC2 type and the
+    /// ELB and Auto Scaling lookups, concurrently.
+    pub async fn discover(clients: &AwsClients, names: &Names) -> Result<Inventory, AwsError> {
+        let (ec2_found, by_name, group) = futures::try_join!(
+            ec2::discover(&clients.ec2, TAG_ENVIRONMENT, &names.environment),
+            async {
+                futures::try_join!(
+                    elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
+                    elbv2::find_target_group(&clients.elbv2, &names.target_group),
+                )
+            },
+            autoscaling::find_group(&clients.autoscaling, &names.app),
+        )?;
+        // In the VPC every load balancer and target group is the environment's,
+        // whatever its name; the name lookup covers a VPC not (yet) found.
+        let (mut balancers, mut groups) = match ec2_found.vpcs.first() {
+            Some(vpc) => elbv2::in_vpc(&clients.elbv2, &vpc.id).await?,
+            None => (Vec::new(), Vec::new()),
+        };
+        if let Some(lb) = by_name.0 {
+            if !balancers.iter().any(|b| b.arn == lb.arn) {
+                balancers.push(lb);
+            }
+        }
+        if let Some(tg) = by_name.1 {
+            if !groups.iter().any(|g| g.arn == tg.arn) {
+                groups.push(tg);
+            }
+        }
+        let mut arns: Vec<String> = balancers.iter().map(|lb| lb.arn.clone()).collect();
+        arns.extend(groups.iter().map(|tg| tg.arn.clone()));
+        let load_balancer = balancers.into_iter().next();
+        let (tags, listeners, cpu_target) = futures::try_join!(
+            async {
+                let mut all = BTreeMap::new();
+                for chunk in arns.chunks(20) {
+                    all.extend(elbv2::tags_of(&clients.elbv2, chunk).await?);
+                }
+                Ok::<_, AwsError>(all)
+            },
+            async {
+                match &load_balancer {
+                    Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await,
+                    None => Ok(Vec::new()),
+                }
+            },
+            async {
+                match &group {
+                    Some(g) => autoscaling::cpu_policy_target(&clients.autoscaling, &g.name).await,
+                    None => Ok(None),
+                }
+            },
+        )?;
+        let ours = |arn: &str| tags.get(arn).and_then(|t| t.get(TAG_ENVIRONMENT)).map(String::as_str) == Some(names.environment.as_str());
+        let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
+        let listeners = if load_balancer.is_some() { listeners } else { Vec::new() };
+        let target_groups: Vec<TargetGroup> = groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
+        let group = group.filter(|g| g.tags.get(TAG_ENVIRONMENT) == Some(&names.environment));
+
+        let mut strays = Vec::new();
+        let e = ec2_found;
+        let vpcs = key_by_component(e.vpcs, |f| &f.tags, &mut strays, |f| f.id.clone());
+        let igws = key_by_component(e.internet_gateways, |f| &f.tags, &mut strays, |f| f.id.clone());
+        let lts = key_by_component(e.launch_templates, |f| &f.tags, &mut strays, |f| f.id.clone());
+        let instances = key_by_component(e.instances, |f| &f.tags, &mut strays, |f| f.id.clone());
+        Ok(Inventory {
+            vpc: single(vpcs, "vpc"),
+            subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays, |f| f.id.clone()),
+            internet_gateway: single(igws, "igw"),
+            route_tables: key_by_component(e.route_tables, |t| &t.tags, &mut strays, |t| t.id.clone()),
+            addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays, |f| f.id.clone()),
+            nat_gateways: key_by_component(e.nat_gateways, |f| &f.tags, &mut strays, |f| f.id.clone()),
+            security_groups: key_by_component(e.security_groups, |g| &g.tags, &mut strays, |g| g.id.clone()),
+            launch_template: single(lts, "lt"),
+            bastion: single(instances, "bastion"),
+            load_balancer,
+            target_groups,
+            listeners,
+            group,
+            cpu_target,
+            strays,
+        })
+    }
+
+    /// True when nothing at all of the environment exists.
+    pub fn is_empty(&self) -> bool {
+        self.vpc.is_none()
+            && self.subnets.is_empty()
+            && self.internet_gateway.is_none()
+            && self.route_tables.is_empty()
+            && self.addresses.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.security_groups.is_empty()
+            && self.launch_template.is_none()
+            && self.bastion.is_none()
+            && self.load_balancer.is_none()
+            && self.target_groups.is_empty()
+            && self.group.is_none()
+            && self.strays.is_empty()
+    }
+}

@@ -1,0 +1,270 @@
+//! Elastic Load Balancing v2: the ALB, its target group and listeners.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use crate::error::AwsError;
+
+type Result<T> = std::result::Result<T, AwsError>;
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// An ALB as the provider cares about it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub dns_name: String,
+    pub zone_id: String,
+    pub scheme: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub state: String,
+}
+
+/// A target group as the provider cares about it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub port: i32,
+    pub health_check_path: String,
+}
+
+/// A listener and what its default action does.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listener {
+    pub arn: String,
+    pub port: i32,
+    pub protocol: String,
+    /// `forward` or `redirect`
+    pub action: String,
+    pub target_group: Option<String>,
+}
+
+/// Tags of several ELB objects, one call (AWS takes up to 20 ARNs).
+pub async fn tags_of(client: &Client, arns: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    if arns.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = client.describe_tags().set_resource_arns(Some(arns.to_vec())).send().await
+        .map_err(|e| AwsError::from_sdk("DescribeTags", e))?;
+    Ok(out.tag_descriptions().iter().filter_map(|d| {
+        let tags = d.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+        Some((d.resource_arn()?.to_string(), tags))
+    }).collect())
+}
+
+fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> LoadBalancer {
+    LoadBalancer {
+        arn: lb.load_balancer_arn().unwrap_or_default().into(),
+        dns_name: lb.dns_name().unwrap_or_default().into(),
+        zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().into(),
+        scheme: lb.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        subnets: lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect(),
+        security_groups: lb.security_groups().to_vec(),
+        state: lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
+    }
+}
+
+fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> TargetGroup {
+    TargetGroup {
+        arn: tg.target_group_arn().unwrap_or_default().into(),
+        port: tg.port().unwrap_or_default(),
+        health_check_path: tg.health_check_path().unwrap_or_default().into(),
+    }
+}
+
+/// Every load balancer and target group in a VPC (all pages). Listing by VPC
+/// rather than by name also finds objects left behind by an earlier port or name.
+pub async fn in_vpc(client: &Client, vpc_id: &str) -> Result<(Vec<LoadBalancer>, Vec<TargetGroup>)> {
+    let mut balancers = Vec::new();
+    let mut pages = client.describe_load_balancers().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
+        balancers.extend(page.load_balancers().iter().filter(|lb| lb.vpc_id() == Some(vpc_id)).map(load_balancer_of));
+    }
+    let mut groups = Vec::new();
+    let mut pages = client.describe_target_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
+        groups.extend(page.target_groups().iter().filter(|tg| tg.vpc_id() == Some(vpc_id)).map(target_group_of));
+    }
+    Ok((balancers, groups))
+}
+
+/// The load balancer of that name, if any.
+pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<LoadBalancer>> {
+    let out = match client.describe_load_balancers().names(name).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLoadBalancers", e);
+            return if error.is_not_found() { Ok(None) } else { Err(error) };
+        }
+    };
+    Ok(out.load_balancers().first().map(load_balancer_of))
+}
+
+/// Creates the internet-facing ALB in the given subnets.
+pub async fn create_load_balancer(client: &Client, name: &str, subnets: &[String], security_group: &str, tags: &BTreeMap<String, String>) -> Result<LoadBalancer> {
+    client
+        .create_load_balancer()
+        .name(name)
+        .r#type(LoadBalancerTypeEnum::Application)
+        .scheme(LoadBalancerSchemeEnum::InternetFacing)
+        .set_subnets(Some(subnets.to_vec()))
+        .security_groups(security_group)
+        .set_tags(Some(sdk_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateLoadBalancer", e))?;
+    find_load_balancer(client, name).await?.ok_or(AwsError::MissingField { operation: "CreateLoadBalancer", field: "LoadBalancers" })
+}
+
+/// Points the ALB at a new set of subnets (one per AZ).
+pub async fn set_subnets(client: &Client, arn: &str, subnets: &[String]) -> Result<()> {
+    client.set_subnets().load_balancer_arn(arn).set_subnets(Some(subnets.to_vec())).send().await
+        .map_err(|e| AwsError::from_sdk("SetSubnets", e))?;
+    Ok(())
+}
+
+pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<()> {
+    client.delete_load_balancer().load_balancer_arn(arn).send().await
+        .map_err(|e| AwsError::from_sdk("DeleteLoadBalancer", e))?;
+    Ok(())
+}
+
+pub async fn find_target_group(client: &Client, name: &str) -> Result<Option<TargetGroup>> {
+    let out = match client.describe_target_groups().names(name).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeTargetGroups", e);
+            return if error.is_not_found() { Ok(None) } else { Err(error) };
+        }
+    };
+    Ok(out.target_groups().first().map(target_group_of))
+}
+
+/// Creates the HTTP target group of the app instances.
+pub async fn create_target_group(client: &Client, name: &str, vpc_id: &str, port: u16, health_check_path: &str, tags: &BTreeMap<String, String>) -> Result<TargetGroup> {
+    let out = client
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(port))
+        .vpc_id(vpc_id)
+        .target_type(TargetTypeEnum::Instance)
+        .health_check_enabled(true)
+        .health_check_path(health_check_path)
+        .health_check_protocol(ProtocolEnum::Http)
+        .healthy_threshold_count(3)
+        .unhealthy_threshold_count(3)
+        .health_check_interval_seconds(15)
+        .set_tags(Some(sdk_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateTargetGroup", e))?;
+    out.target_groups().first().map(target_group_of).ok_or(AwsError::MissingField { operation: "CreateTargetGroup", field: "TargetGroups" })
+}
+
+pub async fn modify_health_check(client: &Client, arn: &str, path: &str) -> Result<()> {
+    client.modify_target_group().target_group_arn(arn).health_check_path(path).send().await
+        .map_err(|e| AwsError::from_sdk("ModifyTargetGroup", e))?;
+    Ok(())
+}
+
+pub async fn delete_target_group(client: &Client, arn: &str) -> Result<()> {
+    client.delete_target_group().target_group_arn(arn).send().await
+        .map_err(|e| AwsError::from_sdk("DeleteTargetGroup", e))?;
+    Ok(())
+}
+
+pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Listener>> {
+    let out = match client.describe_listeners().load_balancer_arn(load_balancer).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeListeners", e);
+            return if error.is_not_found() { Ok(Vec::new()) } else { Err(error) };
+        }
+    };
+    Ok(out.listeners().iter().map(|l| {
+        let action = l.default_actions().first();
+        Listener {
+            arn: l.listener_arn().unwrap_or_default().into(),
+            port: l.port().unwrap_or_default(),
+            protocol: l.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            action: action.and_then(|a| a.r#type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
+            target_group: action.and_then(|a| a.target_group_arn()).map(str::to_string),
+        }
+    }).collect())
+}
+
+/// What a listener should do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListenerAction {
+    Forward(String),
+    RedirectToHttps,
+}
+
+fn action(of: &ListenerAction) -> Action {
+    match of {
+        ListenerAction::Forward(tg) => Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg).build(),
+        ListenerAction::RedirectToHttps => Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build(),
+    }
+}
+
+/// Creates an HTTP (no certificate) or HTTPS listener.
+pub async fn create_listener(client: &Client, load_balancer: &str, port: u16, certificate: Option<&str>, what: &ListenerAction, tags: &BTreeMap<String, String>) -> Result<String> {
+    let protocol = if certificate.is_some() { ProtocolEnum::Https } else { ProtocolEnum::Http };
+    let out = client
+        .create_listener()
+        .load_balancer_arn(load_balancer)
+        .port(i32::from(port))
+        .protocol(protocol)
+        .set_certificates(certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]))
+        .default_actions(action(what))
+        .set_tags(Some(sdk_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateListener", e))?;
+    Ok(out.listeners().first().and_then(|l| l.listener_arn()).ok_or(AwsError::MissingField { operation: "CreateListener", field: "ListenerArn" })?.to_string())
+}
+
+pub async fn modify_listener(client: &Client, arn: &str, what: &ListenerAction) -> Result<()> {
+    client.modify_listener().listener_arn(arn).default_actions(action(what)).send().await
+        .map_err(|e| AwsError::from_sdk("ModifyListener", e))?;
+    Ok(())
+}
+
+pub async fn delete_listener(client: &Client, arn: &str) -> Result<()> {
+    client.delete_listener().listener_arn(arn).send().await
+        .map_err(|e| AwsError::from_sdk("DeleteListener", e))?;
+    Ok(())
+}
+
+pub async fn retag(client: &Client, arns: &[String], tags: &BTreeMap<String, String>, removed: &[String]) -> Result<()> {
+    if arns.is_empty() {
+        return Ok(());
+    }
+    if !removed.is_empty() {
+        client.remove_tags().set_resource_arns(Some(arns.to_vec())).set_tag_keys(Some(removed.to_vec())).send().await
+            .map_err(|e| AwsError::from_sdk("RemoveTags", e))?;
+    }
+    client.add_tags().set_resource_arns(Some(arns.to_vec())).set_tags(Some(sdk_tags(tags))).send().await
+        .map_err(|e| AwsError::from_sdk("AddTags", e))?;
+    Ok(())
+}

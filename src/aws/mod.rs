@@ -1,0 +1,78 @@
+//! One thin module per AWS service over the official SDK clients. Nothing here
+//! knows about Terraform; errors are [`AwsError`](crate::error::AwsError).
+
+pub mod autoscaling;
+pub mod ec2;
+pub mod elbv2;
+
+use std::collections::BTreeMap;
+
+/// The SDK clients of one provider configuration, built once in `configure`.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// the provider's `default_tags`, applied under every resource's own tags
+    pub default_tags: BTreeMap<String, String>,
+}
+
+/// Endpoint overrides for single services (emulators, VPC endpoints, FIPS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    pub ec2: Option<String>,
+    pub autoscaling: Option<String>,
+    pub elbv2: Option<String>,
+}
+
+/// What the provider block configures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub max_retries: Option<u32>,
+    pub endpoints: Endpoints,
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl AwsClients {
+    /// Resolves credentials, region and endpoints through the standard AWS chain
+    /// (environment, shared config and profiles, SSO, instance metadata), with the
+    /// provider block's settings on top.
+    pub async fn connect(settings: ClientSettings) -> AwsClients {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = settings.region.clone() {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(retries) = settings.max_retries {
+            loader = loader.retry_config(
+                aws_config::retry::RetryConfig::adaptive().with_max_attempts(retries + 1),
+            );
+        } else {
+            loader = loader.retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(10));
+        }
+        let shared = loader.load().await;
+
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared);
+        if let Some(url) = &settings.endpoints.ec2 {
+            ec2 = ec2.endpoint_url(url);
+        }
+        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared);
+        if let Some(url) = &settings.endpoints.autoscaling {
+            autoscaling = autoscaling.endpoint_url(url);
+        }
+        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared);
+        if let Some(url) = &settings.endpoints.elbv2 {
+            elbv2 = elbv2.endpoint_url(url);
+        }
+        AwsClients {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
+            default_tags: settings.default_tags,
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Wire state (tf-provider `Value`s, which may be null or unknown) and its
+//! conversion to the plain [`EnvironmentSpec`] the planner and executor use.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tf_provider::value::Value;
+
+use crate::plan::cidr::{Cidr, Tier};
+use crate::plan::spec::{
+    parse_duration, AppSpec, BastionSpec, EnvironmentSpec, LoadBalancerSpec, NatStrategy,
+    Timeouts, ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+};
+
+pub type Str = Value<String>;
+pub type Num = Value<i64>;
+pub type StrList = Value<Vec<Value<String>>>;
+pub type StrMap = Value<BTreeMap<String, Value<String>>>;
+/// A block of nesting mode list with at most one element.
+pub type OneBlock<T> = Value<Vec<T>>;
+
+/// `app { ... }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct AppBlock {
+    pub ami_id: Str,
+    pub instance_type: Str,
+    pub port: Num,
+    pub user_data: Str,
+    pub min_size: Num,
+    pub max_size: Num,
+    pub desired_capacity: Num,
+    pub cpu_target: Value<f64>,
+    pub health_check_path: Str,
+}
+
+/// `load_balancer { ... }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct LoadBalancerBlock {
+    pub ingress_cidrs: StrList,
+    pub certificate_arn: Str,
+}
+
+/// `bastion { ... }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct BastionBlock {
+    pub enabled: Value<bool>,
+    pub instance_type: Str,
+    pub ssh_ingress_cidrs: StrList,
+    pub key_name: Str,
+    pub ami_id: Str,
+}
+
+/// `timeouts { ... }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct TimeoutsBlock {
+    pub create: Str,
+    pub update: Str,
+    pub delete: Str,
+}
+
+/// The whole resource as Terraform sends and stores it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct EnvironmentState {
+    pub id: Str,
+    pub name: Str,
+    pub vpc_cidr: Str,
+    pub az_count: Num,
+    pub availability_zones: StrList,
+    pub nat_gateways: Str,
+    pub public_subnet_cidrs: StrMap,
+    pub private_subnet_cidrs: StrMap,
+    pub tags: StrMap,
+    pub tags_all: StrMap,
+    pub vpc_id: Str,
+    pub public_subnet_ids: StrMap,
+    pub private_subnet_ids: StrMap,
+    pub internet_gateway_id: Str,
+    pub nat_gateway_ids: StrMap,
+    pub nat_public_ips: StrMap,
+    pub security_group_ids: StrMap,
+    pub alb_arn: Str,
+    pub alb_dns_name: Str,
+    pub alb_zone_id: Str,
+    pub target_group_arn: Str,
+    pub listener_arns: StrMap,
+    pub launch_template_id: Str,
+    pub launch_template_version: Num,
+    pub autoscaling_group_name: Str,
+    pub bastion_instance_id: Str,
+    pub bastion_public_ip: Str,
+    pub drift: StrList,
+    pub app: OneBlock<AppBlock>,
+    pub load_balancer: OneBlock<LoadBalancerBlock>,
+    pub bastion: OneBlock<BastionBlock>,
+    pub timeouts: OneBlock<TimeoutsBlock>,
+}
+
+/// The single element of a max-one block, if present and known.
+pub fn first<T>(block: &OneBlock<T>) -> Option<&T> {
+    block.as_ref_option().and_then(|items| items.first())
+}
+
+fn first_mut<T>(block: &mut OneBlock<T>) -> Option<&mut T> {
+    block.as_mut_option().and_then(|items| items.first_mut())
+}
+
+/// Known string items of a list; `None` when the list or any item is unknown.
+pub fn known_strings(list: &StrList) -> Option<Vec<String>> {
+    match list {
+        Value::Value(items) => items
+            .iter()
+            .filter_map(|item| match item {
+                Value::Value(text) => Some(Some(text.clone())),
+                Value::Null => None,
+                Value::Unknown => Some(None),
+            })
+            .collect(),
+        Value::Null => Some(Vec::new()),
+        Value::Unknown => None,
+    }
+}
+
+/// Known entries of a map; `None` when the map or any value is unknown.
+pub fn known_map(map: &StrMap) -> Option<BTreeMap<String, String>> {
+    match map {
+        Value::Value(entries) => entries
+            .iter()
+            .filter_map(|(key, value)| match value {
+                Value::Value(text) => Some(Some((key.clone(), text.clone()))),
+                Value::Null => None,
+                Value::Unknown => Some(None),
+            })
+            .collect(),
+        Value::Null => Some(BTreeMap::new()),
+        Value::Unknown => None,
+    }
+}
+
+/// Wraps plain strings into a wire list.
+pub fn string_list(items: impl IntoIterator<Item = String>) -> StrList {
+    Value::Value(items.into_iter().map(Value::Value).collect())
+}
+
+/// Wraps a plain map into a wire map.
+pub fn string_map(entries: impl IntoIterator<Item = (String, String)>) -> StrMap {
+    Value::Value(entries.into_iter().map(|(k, v)| (k, Value::Value(v))).collect())
+}
+
+fn or_default<T>(value: &mut Value<T>, default: impl FnOnce() -> T) {
+    if value.is_null() {
+        *value = Value::Value(default());
+    }
+}
+
+impl EnvironmentState {
+    /// Fills every optional input left null with its default, as the plan shows it.
+    /// Attributes whose value depends on AWS (zones, subnet CIDRs, AMIs) stay unknown.
+    pub fn apply_defaults(&mut self) {
+        or_default(&mut self.vpc_cidr, || DEFAULT_VPC_CIDR.to_string());
+        if self.az_count.is_null() {
+            self.az_count = match &self.availability_zones {
+                Value::Value(zones) => Value::Value(zones.len() as i64),
+                Value::Unknown => Value::Unknown,
+                Value::Null => Value::Value(DEFAULT_AZ_COUNT as i64),
+            };
+        }
+        or_default(&mut self.nat_gateways, || {
+            NatStrategy::default().as_str().to_string()
+        });
+        let defaults = AppSpec::default();
+        if let Some(app) = first_mut(&mut self.app) {
+            or_default(&mut app.instance_type, || defaults.instance_type.clone());
+            or_default(&mut app.port, || i64::from(defaults.port));
+            or_default(&mut app.min_size, || i64::from(defaults.min_size));
+            if app.max_size.is_null() {
+                // a larger min_size alone must not make the default max invalid
+                app.max_size = match app.min_size {
+                    Value::Value(min) => Value::Value(min.max(i64::from(defaults.max_size))),
+                    _ => Value::Unknown,
+                };
+            }
+            if app.desired_capacity.is_null() {
+                app.desired_capacity = app.min_size.clone();
+            }
+            or_default(&mut app.cpu_target, || defaults.cpu_target);
+            or_default(&mut app.health_check_path, || {
+                defaults.health_check_path.clone()
+            });
+        }
+        if let Some(lb) = first_mut(&mut self.load_balancer) {
+            or_default(&mut lb.ingress_cidrs, || {
+                vec![Value::Value("0.0.0.0/0".to_string())]
+            });
+        }
+        if let Some(bastion) = first_mut(&mut self.bastion) {
+            or_default(&mut bastion.enabled, || true);
+            or_default(&mut bastion.instance_type, || "t3.nano".to_string());
+        }
+    }
+
+    /// True when the bastion is enabled (the default when the block is absent).
+    pub fn bastion_enabled(&self) -> bool {
+        first(&self.bastion)
+            .map(|b| !matches!(b.enabled, Value::Value(false)))
+            .unwrap_or(true)
+    }
+}
+
+/// Why a fully known configuration could not be turned into a spec. Validation
+/// catches all of these earlier; this guards apply against a state file edited by hand.
+#[derive(Debug, thiserror::Error)]
+#[error("attribute `{attribute}` {problem}")]
+pub struct ModelError {
+    pub attribute: String,
+    pub problem: String,
+}
+
+fn model_error(attribute: &str, problem: impl Into<String>) -> ModelError {
+    ModelError {
+        attribute: attribute.to_string(),
+        problem: problem.into(),
+    }
+}
+
+fn known<'a, T>(value: &'a Value<T>, attribute: &str) -> Result<Option<&'a T>, ModelError> {
+    match value {
+        Value::Value(v) => Ok(Some(v)),
+        Value::Null => Ok(None),
+        Value::Unknown => Err(model_error(attribute, "is still unknown at apply time")),
+    }
+}
+
+fn cidr_of(text: &str, attribute: &str) -> Result<Cidr, ModelError> {
+    text.parse()
+        .map_err(|e: crate::plan::cidr::CidrError| model_error(attribute, e.to_string()))
+}
+
+fn cidr_list(list: &StrList, attribute: &str) -> Result<Vec<Cidr>, ModelError> {
+    known_strings(list)
+        .ok_or_else(|| model_error(attribute, "is still unknown at apply time"))?
+        .iter()
+        .map(|text| cidr_of(text, attribute))
+        .collect()
+}
+
+fn count(value: &Num, attribute: &str, default: u32) -> Result<u32, ModelError> {
+    match known(value, attribute)? {
+        Some(n) => u32::try_from(*n).map_err(|_| model_error(attribute, "must not be negative")),
+        None => Ok(default),
+    }
+}
+
+/// Builds the spec from a configuration or planned state whose inputs are all known.
+/// `default_tags` are the provider's, overridden by the resource's own `tags`.
+pub fn to_spec(
+    state: &EnvironmentState,
+    default_tags: &BTreeMap<String, String>,
+) -> Result<EnvironmentSpec, ModelError> {
+    let name = known(&state.name, "name")?
+        .cloned()
+        .ok_or_else(|| model_error("name", "is required"))?;
+    let vpc_cidr = cidr_of(
+        known(&state.vpc_cidr, "vpc_cidr")?.map_or(DEFAULT_VPC_CIDR, |s| s.as_str()),
+        "vpc_cidr",
+    )?;
+    let zones = match &state.availability_zones {
+        Value::Value(_) => ZoneChoice::Named(
+            known_strings(&state.availability_zones)
+                .ok_or_else(|| model_error("availability_zones", "is unknown"))?,
+        ),
+        Value::Unknown => ZoneChoice::Count(count(&state.az_count, "az_count", 2)? as usize),
+        Value::Null => ZoneChoice::Count(
+            count(&state.az_count, "az_count", DEFAULT_AZ_COUNT as u32)? as usize,
+        ),
+    };
+    let mut subnet_cidrs = BTreeMap::new();
+    for (tier, map, attribute) in [
+        (Tier::Public, &state.public_subnet_cidrs, "public_subnet_cidrs"),
+        (Tier::Private, &state.private_subnet_cidrs, "private_subnet_cidrs"),
+    ] {
+        // unknown here means "carve at apply time"
+        for (zone, text) in known_map(map).unwrap_or_default() {
+            subnet_cidrs.insert((tier, zone), cidr_of(&text, attribute)?);
+        }
+    }
+    let nat = match known(&state.nat_gateways, "nat_gateways")? {
+        Some(text) => NatStrategy::parse(text)
+            .ok_or_else(|| model_error("nat_gateways", format!("has unknown value `{text}`")))?,
+        None => NatStrategy::default(),
+    };
+    let app = match first(&state.app) {
+        None => AppSpec::default(),
+        Some(block) => app_spec(block)?,
+    };
+    let load_balancer = match first(&state.load_balancer) {
+        None => LoadBalancerSpec::default(),
+        Some(block) => LoadBalancerSpec {
+            ingress_cidrs: match block.ingress_cidrs {
+                Value::Null => LoadBalancerSpec::default().ingress_cidrs,
+                _ => cidr_list(&block.ingress_cidrs, "load_balancer.ingress_cidrs")?,
+            },
+            certificate_arn: known(&block.certificate_arn, "load_balancer.certificate_arn")?
+                .cloned(),
+        },
+    };
+    let bastion = if state.bastion_enabled() {
+        let block = first(&state.bastion).cloned().unwrap_or_default();
+        Some(BastionSpec {
+            instance_type: known(&block.instance_type, "bastion.instance_type")?
+                .cloned()
+                .unwrap_or_else(|| "t3.nano".into()),
+            ssh_ingress_cidrs: cidr_list(&block.ssh_ingress_cidrs, "bastion.ssh_ingress_cidrs")?,
+            key_name: known(&block.key_name, "bastion.key_name")?.cloned(),
+            ami_id: known(&block.ami_id, "bastion.ami_id")?.cloned(),
+        })
+    } else {
+        None
+    };
+    let mut timeouts = Timeouts::default();
+    if let Some(block) = first(&state.timeouts) {
+        for (slot, value, attribute) in [
+            (&mut timeouts.create, &block.create, "timeouts.create"),
+            (&mut timeouts.update, &block.update, "timeouts.update"),
+            (&mut timeouts.delete, &block.delete, "timeouts.delete"),
+        ] {
+            if let Some(text) = known(value, attribute)? {
+                *slot = parse_duration(text)
+                    .ok_or_else(|| model_error(attribute, format!("`{text}` is no duration")))?;
+            }
+        }
+    }
+    let mut tags = default_tags.clone();
+    tags.extend(
+        known_map(&state.tags).ok_or_else(|| model_error("tags", "is unknown at apply time"))?,
+    );
+    Ok(EnvironmentSpec {
+        name,
+        vpc_cidr,
+        zones,
+        subnet_cidrs,
+        nat,
+        app,
+        load_balancer,
+        bastion,
+        tags,
+        timeouts,
+    })
+}
+
+fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
+    let defaults = AppSpec::default();
+    let port = match known(&block.port, "app.port")? {
+        Some(p) => u16::try_from(*p).map_err(|_| model_error("app.port", "is out of range"))?,
+        None => defaults.port,
+    };
+    let min_size = count(&block.min_size, "app.min_size", defaults.min_size)?;
+    Ok(AppSpec {
+        ami_id: known(&block.ami_id, "app.ami_id")?.cloned(),
+        instance_type: known(&block.instance_type, "app.instance_type")?
+            .cloned()
+            .unwrap_or(defaults.instance_type),
+        port,
+        user_data: known(&block.user_data, "app.user_data")?.cloned(),
+        min_size,
+        max_size: count(
+            &block.max_size,
+            "app.max_size",
+            defaults.max_size.max(min_size),
+        )?,
+        desired_capacity: match known(&block.desired_capacity, "app.desired_capacity")? {
+            Some(_) => Some(count(&block.desired_capacity, "app.desired_capacity", 0)?),
+            None => None,
+        },
+        cpu_target: known(&block.cpu_target, "app.cpu_target")?
+            .copied()
+            .unwrap_or(defaults.cpu_target),
+        health_check_path: known(&block.health_check_path, "app.health_check_path")?
+            .cloned()
+            .unwrap_or(defaults.health_check_path),
+    })
+}

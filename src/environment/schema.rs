@@ -1,0 +1,228 @@
+//! The `prodvpc_environment` schema. Descriptions are Markdown and double as
+//! the registry documentation (`docs/resources/environment.md` is generated
+//! from them by the `schema_docs` test).
+
+use std::collections::HashMap;
+
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
+};
+use tf_provider::AttributePath;
+
+use crate::plan::spec::{NatStrategy, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR, MAX_NAME_LEN};
+
+/// Version of the state layout; bump it together with an upgrade step in `model.rs`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Top-level attributes whose change replaces the whole environment.
+pub const REPLACING_ATTRIBUTES: [&str; 2] = ["name", "vpc_cidr"];
+
+use AttributeConstraint::{Computed, Optional, OptionalComputed, Required};
+
+fn attr(attr_type: AttributeType, constraint: AttributeConstraint, doc: &str) -> Attribute {
+    Attribute {
+        attr_type,
+        description: Description::markdown(doc),
+        constraint,
+        sensitive: false,
+        deprecated: false,
+    }
+}
+
+fn string_map() -> AttributeType {
+    AttributeType::Map(Box::new(AttributeType::String))
+}
+
+fn string_list() -> AttributeType {
+    AttributeType::List(Box::new(AttributeType::String))
+}
+
+fn block(doc: &str, attributes: Vec<(&str, Attribute)>) -> NestedBlock {
+    NestedBlock::Optional(Block {
+        version: SCHEMA_VERSION,
+        attributes: into_map(attributes),
+        blocks: HashMap::new(),
+        description: Description::markdown(doc),
+        deprecated: false,
+    })
+}
+
+fn into_map(attributes: Vec<(&str, Attribute)>) -> HashMap<String, Attribute> {
+    attributes
+        .into_iter()
+        .map(|(name, attribute)| (name.to_string(), attribute))
+        .collect()
+}
+
+fn app_block() -> NestedBlock {
+    use AttributeType::{Number, String};
+    let mut user_data = attr(
+        String,
+        Optional,
+        "Script passed to every instance at boot (plain text; the provider base64-encodes it). Changing it rolls the instances.",
+    );
+    user_data.sensitive = true;
+    block(
+        "The application tier: a launch template and an Auto Scaling Group in the private subnets, registered in the ALB's target group, scaled on average CPU.",
+        vec![
+            ("ami_id", attr(String, OptionalComputed, "AMI of the app instances. Default: the newest Amazon Linux 2023 (x86_64) image, looked up when the environment is created.")),
+            ("instance_type", attr(String, OptionalComputed, "EC2 instance type. Default `t3.micro`.")),
+            ("port", attr(Number, OptionalComputed, "Port the application listens on; the ALB forwards to it. 1-65535, default `80`.")),
+            ("user_data", user_data),
+            ("min_size", attr(Number, OptionalComputed, "Smallest number of instances. Default `2`.")),
+            ("max_size", attr(Number, OptionalComputed, "Largest number of instances. Default `4`; must be at least `min_size`.")),
+            ("desired_capacity", attr(Number, OptionalComputed, "Instances to start with, between `min_size` and `max_size`. Default `min_size`. Later changes made by the autoscaler are not drift.")),
+            ("cpu_target", attr(Number, OptionalComputed, "Target-tracking goal for average CPU utilisation, in percent, greater than 0 and at most 100. Default `50`.")),
+            ("health_check_path", attr(String, OptionalComputed, "HTTP path the target group probes; must start with `/`. Default `/`.")),
+        ],
+    )
+}
+
+fn load_balancer_block() -> NestedBlock {
+    block(
+        "The internet-facing Application Load Balancer in the public subnets.",
+        vec![
+            ("ingress_cidrs", attr(string_list(), OptionalComputed, "IPv4 CIDR blocks allowed to reach the listener ports. Default `[\"0.0.0.0/0\"]`.")),
+            ("certificate_arn", attr(AttributeType::String, Optional, "ACM certificate ARN. When set, HTTPS on 443 forwards to the app and HTTP on 80 redirects to HTTPS; otherwise HTTP on 80 forwards.")),
+        ],
+    )
+}
+
+fn bastion_block() -> NestedBlock {
+    use AttributeType::{Bool, String};
+    block(
+        "The SSH bastion host in the first public subnet, the only way in to the app instances on port 22.",
+        vec![
+            ("enabled", attr(Bool, OptionalComputed, "Whether to run the bastion. Default `true`.")),
+            ("instance_type", attr(String, OptionalComputed, "EC2 instance type of the bastion. Default `t3.nano`.")),
+            ("ssh_ingress_cidrs", attr(string_list(), Optional, "IPv4 CIDR blocks allowed to SSH to the bastion. Required when the bastion is enabled; a `/0` block is refused.")),
+            ("key_name", attr(String, Optional, "Name of an EC2 key pair installed on the bastion.")),
+            ("ami_id", attr(String, OptionalComputed, "AMI of the bastion. Default: the same image as the app.")),
+        ],
+    )
+}
+
+fn timeouts_block() -> NestedBlock {
+    let doc = |phase: &str| {
+        format!("How long {phase} may take, as a duration such as `30m` or `1h30m`. Default `30m`.")
+    };
+    block(
+        "Limits for long operations.",
+        vec![
+            ("create", attr(AttributeType::String, Optional, &doc("creation"))),
+            ("update", attr(AttributeType::String, Optional, &doc("an update"))),
+            ("delete", attr(AttributeType::String, Optional, &doc("deletion (including waiting for AWS to release network interfaces)"))),
+        ],
+    )
+}
+
+/// The full schema of `prodvpc_environment`.
+pub fn environment_schema() -> Schema {
+    use AttributeType::{Number, String};
+    let nat_doc = format!(
+        "NAT strategy: `{}` (default, one NAT gateway per AZ, survives an AZ outage), `{}` (one shared NAT gateway, cheaper) or `{}` (private subnets get no internet route). Changing it is done in place.",
+        NatStrategy::OnePerAz.as_str(),
+        NatStrategy::Single.as_str(),
+        NatStrategy::None.as_str()
+    );
+    let name_doc = format!(
+        "Name of the environment, unique in the account and region: 1-{MAX_NAME_LEN} letters, digits and hyphens, starting with a letter and not ending with a hyphen. It names the ALB and the target group and tags every object. Changing it replaces the environment."
+    );
+    let attributes = vec![
+        ("id", attr(String, Computed, "Identifier of the environment (its name); use it to import.")),
+        ("name", attr(String, Required, &name_doc)),
+        ("vpc_cidr", attr(String, OptionalComputed, &format!("IPv4 block of the VPC, from /16 to /24. Default `{DEFAULT_VPC_CIDR}`. Changing it replaces the environment."))),
+        ("az_count", attr(Number, OptionalComputed, &format!("How many availability zones to span (at least 2) when `availability_zones` is not set; the first ones of the region in name order. Default `{DEFAULT_AZ_COUNT}`."))),
+        ("availability_zones", attr(string_list(), OptionalComputed, "Availability zones to span, by name (at least 2, no duplicates). Default: chosen from `az_count`.")),
+        ("nat_gateways", attr(String, OptionalComputed, &nat_doc)),
+        ("public_subnet_cidrs", attr(string_map(), OptionalComputed, "Public subnet blocks keyed by AZ name. Any AZ left out is carved from the VPC: 16 equal slots, the first 8 public, the last 8 private. Carved blocks are kept in state and never re-carved.")),
+        ("private_subnet_cidrs", attr(string_map(), OptionalComputed, "Private subnet blocks keyed by AZ name; as `public_subnet_cidrs`.")),
+        ("tags", attr(string_map(), Optional, "Tags for every AWS object of the environment, merged over the provider's `default_tags`. Keys starting with `aws:` or `prodvpc:` are reserved.")),
+        ("tags_all", attr(string_map(), Computed, "The tags applied: provider `default_tags` merged with `tags`.")),
+        ("vpc_id", attr(String, Computed, "ID of the VPC.")),
+        ("public_subnet_ids", attr(string_map(), Computed, "Public subnet IDs keyed by AZ name.")),
+        ("private_subnet_ids", attr(string_map(), Computed, "Private subnet IDs keyed by AZ name.")),
+        ("internet_gateway_id", attr(String, Computed, "ID of the internet gateway.")),
+        ("nat_gateway_ids", attr(string_map(), Computed, "NAT gateway IDs keyed by the AZ they stand in.")),
+        ("nat_public_ips", attr(string_map(), Computed, "Elastic IP addresses of the NAT gateways keyed by AZ: the source address of the app's outbound traffic.")),
+        ("security_group_ids", attr(string_map(), Computed, "Security group IDs keyed `alb`, `app` and (when the bastion is enabled) `bastion`.")),
+        ("alb_arn", attr(String, Computed, "ARN of the Application Load Balancer.")),
+        ("alb_dns_name", attr(String, Computed, "DNS name of the ALB: the address of the application.")),
+        ("alb_zone_id", attr(String, Computed, "Route 53 hosted zone of the ALB, for alias records.")),
+        ("target_group_arn", attr(String, Computed, "ARN of the target group of the app instances.")),
+        ("listener_arns", attr(string_map(), Computed, "Listener ARNs keyed by protocol (`http`, `https`).")),
+        ("launch_template_id", attr(String, Computed, "ID of the app launch template.")),
+        ("launch_template_version", attr(Number, Computed, "Version of the launch template the Auto Scaling Group runs.")),
+        ("autoscaling_group_name", attr(String, Computed, "Name of the Auto Scaling Group.")),
+        ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
+        ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
+        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh (missing components, changed rules). Non-empty means the next apply repairs them.")),
+    ];
+    let blocks = [
+        ("app", app_block()),
+        ("load_balancer", load_balancer_block()),
+        ("bastion", bastion_block()),
+        ("timeouts", timeouts_block()),
+    ]
+    .into_iter()
+    .map(|(name, nested)| (name.to_string(), nested))
+    .collect();
+    Schema {
+        version: SCHEMA_VERSION,
+        block: Block {
+            version: SCHEMA_VERSION,
+            attributes: into_map(attributes),
+            blocks,
+            description: Description::markdown(
+                "A production AWS network environment: a VPC over two or more AZs with public and private subnets, internet and NAT gateways, an Application Load Balancer, an auto-scaled app tier in the private subnets, locked-down security groups and an SSH bastion. Every object is tagged `prodvpc:environment = <name>`; creation resumes after an interruption and deletion leaves nothing behind.",
+            ),
+            deprecated: false,
+        },
+    }
+}
+
+/// Attribute paths that force replacement when they change.
+pub fn replacement_paths() -> Vec<AttributePath> {
+    REPLACING_ATTRIBUTES
+        .iter()
+        .map(|name| AttributePath::new(*name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_attributes(block: &Block, out: &mut Vec<(String, Attribute)>, prefix: &str) {
+        for (name, attribute) in &block.attributes {
+            out.push((format!("{prefix}{name}"), attribute.clone()));
+        }
+        for (name, nested) in &block.blocks {
+            if let NestedBlock::Optional(inner) = nested {
+                all_attributes(inner, out, &format!("{prefix}{name}."));
+            }
+        }
+    }
+
+    #[test]
+    fn every_attribute_is_documented() {
+        let mut attributes = Vec::new();
+        all_attributes(&environment_schema().block, &mut attributes, "");
+        assert!(attributes.len() >= 45, "{} attributes", attributes.len());
+        for (name, attribute) in attributes {
+            assert!(
+                attribute.description.content.len() > 15,
+                "{name} lacks a description"
+            );
+        }
+    }
+
+    #[test]
+    fn user_data_is_sensitive() {
+        let schema = environment_schema();
+        let Some(NestedBlock::Optional(app)) = schema.block.blocks.get("app") else {
+            panic!("no app block")
+        };
+        assert!(app.attributes["user_data"].sensitive);
+    }
+}

@@ -1,0 +1,22 @@
+//! # terraform-provider-prodvpc
+//!
+//! One Terraform resource, `prodvpc_environment`, that stands up, refreshes,
+//! changes and removes a production AWS network environment.
+//!
+//! Module map, in reading order:
+//! - [`plan`]: pure planning. CIDR carving, the environment spec, security
+//!   rules as data, the component blueprint. No AWS, no Terraform types.
+//! - [`environment`]: the resource. Schema, wire state <-> spec, validation,
+//!   and the thin glue that calls the planner and the executor.
+//! - [`apply`]: side effects. Discovers what exists (by tags), creates what is
+//!   missing concurrently along the dependency graph, deletes in reverse.
+//! - [`aws`]: one thin module per AWS service over the SDK clients.
+//! - [`error`]: typed errors, their classes and their diagnostics.
+//! - [`provider`]: the provider block and the AWS clients built in `configure`.
+
+pub mod apply;
+pub mod aws;
+pub mod environment;
+pub mod error;
+pub mod plan;
+pub mod provider;

@@ -1,0 +1,199 @@
+//! The components of an environment and where each one goes, decided from the
+//! spec and the resolved zones alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::cidr::{carve, CarveError, Cidr, Tier};
+use super::security::SgRole;
+use super::spec::{EnvironmentSpec, NatStrategy};
+
+/// Logical identity of a component, stored in its `prodvpc:component` tag.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    Vpc,
+    InternetGateway,
+    Subnet(Tier, String),
+    PublicRouteTable,
+    PrivateRouteTable(String),
+    ElasticIp(String),
+    NatGateway(String),
+    SecurityGroup(SgRole),
+    LoadBalancer,
+    TargetGroup,
+    Listener(&'static str),
+    LaunchTemplate,
+    AutoScalingGroup,
+    ScalingPolicy,
+    Bastion,
+}
+
+impl Component {
+    /// The tag value, e.g. `subnet/private/us-east-1a`.
+    pub fn key(&self) -> String {
+        match self {
+            Component::Vpc => "vpc".into(),
+            Component::InternetGateway => "igw".into(),
+            Component::Subnet(tier, zone) => format!("subnet/{}/{zone}", tier.as_str()),
+            Component::PublicRouteTable => "rtb/public".into(),
+            Component::PrivateRouteTable(zone) => format!("rtb/private/{zone}"),
+            Component::ElasticIp(zone) => format!("eip/{zone}"),
+            Component::NatGateway(zone) => format!("nat/{zone}"),
+            Component::SecurityGroup(role) => format!("sg/{}", role.as_str()),
+            Component::LoadBalancer => "alb".into(),
+            Component::TargetGroup => "tg".into(),
+            Component::Listener(protocol) => format!("listener/{protocol}"),
+            Component::LaunchTemplate => "lt".into(),
+            Component::AutoScalingGroup => "asg".into(),
+            Component::ScalingPolicy => "policy/cpu".into(),
+            Component::Bastion => "bastion".into(),
+        }
+    }
+}
+
+/// Zones that hold a NAT gateway under a strategy (zones in name order).
+pub fn nat_zones(nat: NatStrategy, zones: &[String]) -> Vec<String> {
+    match nat {
+        NatStrategy::OnePerAz => zones.to_vec(),
+        NatStrategy::Single => zones.iter().min().cloned().into_iter().collect(),
+        NatStrategy::None => Vec::new(),
+    }
+}
+
+/// The NAT gateway zone a private subnet's default route points to, if any.
+pub fn nat_for_zone(nat: NatStrategy, zones: &[String], zone: &str) -> Option<String> {
+    match nat {
+        NatStrategy::OnePerAz => Some(zone.to_string()),
+        NatStrategy::Single => zones.iter().min().cloned(),
+        NatStrategy::None => None,
+    }
+}
+
+/// An environment laid out over concrete zones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blueprint {
+    pub zones: Vec<String>,
+    pub subnets: BTreeMap<(Tier, String), Cidr>,
+    pub nat_zones: Vec<String>,
+    pub listeners: Vec<&'static str>,
+    pub components: BTreeSet<Component>,
+}
+
+/// Lays the spec out over `zones` (sorted and deduplicated here).
+pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, CarveError> {
+    let mut zones = zones.to_vec();
+    zones.sort();
+    zones.dedup();
+    let subnets = carve(spec.vpc_cidr, &zones, &spec.subnet_cidrs)?;
+    let nat_zones = nat_zones(spec.nat, &zones);
+    let listeners: Vec<&'static str> = if spec.load_balancer.certificate_arn.is_some() {
+        vec!["http", "https"]
+    } else {
+        vec!["http"]
+    };
+    let mut components: BTreeSet<Component> = [
+        Component::Vpc,
+        Component::InternetGateway,
+        Component::PublicRouteTable,
+        Component::SecurityGroup(SgRole::Alb),
+        Component::SecurityGroup(SgRole::App),
+        Component::LoadBalancer,
+        Component::TargetGroup,
+        Component::LaunchTemplate,
+        Component::AutoScalingGroup,
+        Component::ScalingPolicy,
+    ]
+    .into_iter()
+    .collect();
+    for key in subnets.keys() {
+        components.insert(Component::Subnet(key.0, key.1.clone()));
+    }
+    for zone in &zones {
+        components.insert(Component::PrivateRouteTable(zone.clone()));
+    }
+    for zone in &nat_zones {
+        components.insert(Component::ElasticIp(zone.clone()));
+        components.insert(Component::NatGateway(zone.clone()));
+    }
+    for listener in &listeners {
+        components.insert(Component::Listener(listener));
+    }
+    if spec.bastion.is_some() {
+        components.insert(Component::SecurityGroup(SgRole::Bastion));
+        components.insert(Component::Bastion);
+    }
+    Ok(Blueprint {
+        zones,
+        subnets,
+        nat_zones,
+        listeners,
+        components,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::plan::spec::*;
+
+    pub(crate) fn sample_spec() -> EnvironmentSpec {
+        EnvironmentSpec {
+            name: "shop-prod".into(),
+            vpc_cidr: "10.20.0.0/16".parse().unwrap(),
+            zones: ZoneChoice::Count(2),
+            subnet_cidrs: BTreeMap::new(),
+            nat: NatStrategy::OnePerAz,
+            app: AppSpec {
+                port: 8080,
+                ..AppSpec::default()
+            },
+            load_balancer: LoadBalancerSpec::default(),
+            bastion: Some(BastionSpec {
+                instance_type: "t3.nano".into(),
+                ssh_ingress_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
+                key_name: None,
+                ami_id: None,
+            }),
+            tags: BTreeMap::new(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn zones() -> Vec<String> {
+        vec!["us-east-1b".into(), "us-east-1a".into(), "us-east-1c".into()]
+    }
+
+    #[test]
+    fn nat_strategies_place_gateways() {
+        let z = zones();
+        assert_eq!(nat_zones(NatStrategy::OnePerAz, &z).len(), 3);
+        assert_eq!(nat_zones(NatStrategy::Single, &z), vec!["us-east-1a".to_string()]);
+        assert!(nat_zones(NatStrategy::None, &z).is_empty());
+        assert_eq!(nat_for_zone(NatStrategy::Single, &z, "us-east-1c").as_deref(), Some("us-east-1a"));
+        assert_eq!(nat_for_zone(NatStrategy::OnePerAz, &z, "us-east-1c").as_deref(), Some("us-east-1c"));
+        assert_eq!(nat_for_zone(NatStrategy::None, &z, "us-east-1c"), None);
+    }
+
+    #[test]
+    fn blueprint_lists_every_component() {
+        let bp = blueprint(&sample_spec(), &zones()).unwrap();
+        assert_eq!(bp.zones, vec!["us-east-1a", "us-east-1b", "us-east-1c"]);
+        let count = |f: fn(&Component) -> bool| bp.components.iter().filter(|c| f(c)).count();
+        assert_eq!(count(|c| matches!(c, Component::Subnet(..))), 6);
+        assert_eq!(count(|c| matches!(c, Component::NatGateway(_))), 3);
+        assert_eq!(count(|c| matches!(c, Component::PrivateRouteTable(_))), 3);
+        assert!(bp.components.contains(&Component::Bastion));
+        assert_eq!(bp.listeners, vec!["http"]);
+        assert_eq!(Component::Subnet(Tier::Private, "us-east-1a".into()).key(), "subnet/private/us-east-1a");
+    }
+
+    #[test]
+    fn no_bastion_no_nat() {
+        let mut spec = sample_spec();
+        spec.bastion = None;
+        spec.nat = NatStrategy::None;
+        let bp = blueprint(&spec, &zones()).unwrap();
+        assert!(!bp.components.contains(&Component::Bastion));
+        assert!(!bp.components.contains(&Component::SecurityGroup(SgRole::Bastion)));
+        assert!(!bp.components.iter().any(|c| matches!(c, Component::NatGateway(_) | Component::ElasticIp(_))));
+    }
+}

@@ -1,0 +1,7 @@
+//! Pure planning: everything decided from the configuration alone, testable
+//! without AWS or Terraform.
+
+pub mod blueprint;
+pub mod cidr;
+pub mod security;
+pub mod spec;

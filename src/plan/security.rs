@@ -1,0 +1,129 @@
+//! The three security groups and their ingress rules, as data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::cidr::Cidr;
+use super::spec::EnvironmentSpec;
+
+/// SSH, the only port the bastion and the app accept from admins.
+pub const SSH_PORT: u16 = 22;
+
+/// The role of a security group in the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SgRole {
+    Alb,
+    App,
+    Bastion,
+}
+
+impl SgRole {
+    pub const ALL: [SgRole; 3] = [SgRole::Alb, SgRole::App, SgRole::Bastion];
+
+    /// Key in `security_group_ids` and in component tags.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SgRole::Alb => "alb",
+            SgRole::App => "app",
+            SgRole::Bastion => "bastion",
+        }
+    }
+
+    pub fn description(&self) -> &'static str {
+        match self {
+            SgRole::Alb => "Load balancer: listener ports from the allowed CIDRs",
+            SgRole::App => "App instances: app port from the load balancer, SSH from the bastion",
+            SgRole::Bastion => "Bastion: SSH from the admin CIDRs",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SgRole> {
+        SgRole::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+/// Where allowed traffic comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    Cidr(Cidr),
+    Group(SgRole),
+}
+
+/// One TCP ingress rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IngressRule {
+    pub port: u16,
+    pub source: Source,
+}
+
+impl std::fmt::Display for IngressRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Source::Cidr(cidr) => write!(f, "tcp/{} from {cidr}", self.port),
+            Source::Group(role) => write!(f, "tcp/{} from sg/{}", self.port, role.as_str()),
+        }
+    }
+}
+
+/// Exactly the ingress rules each security group must have; nothing else is allowed in.
+pub fn ingress_rules(spec: &EnvironmentSpec) -> BTreeMap<SgRole, BTreeSet<IngressRule>> {
+    let mut rules: BTreeMap<SgRole, BTreeSet<IngressRule>> = BTreeMap::new();
+    let alb = rules.entry(SgRole::Alb).or_default();
+    for port in spec.load_balancer.listener_ports() {
+        for cidr in &spec.load_balancer.ingress_cidrs {
+            alb.insert(IngressRule {
+                port,
+                source: Source::Cidr(*cidr),
+            });
+        }
+    }
+    let app = rules.entry(SgRole::App).or_default();
+    app.insert(IngressRule {
+        port: spec.app.port,
+        source: Source::Group(SgRole::Alb),
+    });
+    if let Some(bastion) = &spec.bastion {
+        app.insert(IngressRule {
+            port: SSH_PORT,
+            source: Source::Group(SgRole::Bastion),
+        });
+        rules.insert(
+            SgRole::Bastion,
+            bastion
+                .ssh_ingress_cidrs
+                .iter()
+                .map(|cidr| IngressRule {
+                    port: SSH_PORT,
+                    source: Source::Cidr(*cidr),
+                })
+                .collect(),
+        );
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::blueprint::tests::sample_spec;
+
+    #[test]
+    fn rules_match_the_product_contract() {
+        let spec = sample_spec();
+        let rules = ingress_rules(&spec);
+        let text = |role| -> Vec<String> { rules[&role].iter().map(|r| r.to_string()).collect() };
+        assert_eq!(text(SgRole::Alb), vec!["tcp/80 from 0.0.0.0/0"]);
+        assert_eq!(text(SgRole::App), vec!["tcp/22 from sg/bastion", "tcp/8080 from sg/alb"]);
+        assert_eq!(text(SgRole::Bastion), vec!["tcp/22 from 203.0.113.0/24"]);
+    }
+
+    #[test]
+    fn https_opens_both_listener_ports_and_no_bastion_means_no_ssh() {
+        let mut spec = sample_spec();
+        spec.load_balancer.certificate_arn = Some("arn:aws:acm:us-east-1:1:certificate/x".into());
+        spec.bastion = None;
+        let rules = ingress_rules(&spec);
+        assert_eq!(rules[&SgRole::Alb].len(), 2);
+        assert!(!rules.contains_key(&SgRole::Bastion));
+        assert!(rules[&SgRole::App].iter().all(|r| r.port != SSH_PORT));
+    }
+}

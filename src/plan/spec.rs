@@ -1,0 +1,251 @@
+//! The environment as plain data: what the user asked for, with every default
+//! applied and no unknown values left.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::cidr::{Cidr, Tier};
+
+/// Default VPC block when the configuration sets none.
+pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
+/// Default number of availability zones.
+pub const DEFAULT_AZ_COUNT: usize = 2;
+/// Longest environment name: the ALB is named after it and the target group
+/// adds `-` and a port of up to five digits, within AWS's 32 characters.
+pub const MAX_NAME_LEN: usize = 26;
+
+/// Tag key that marks every object with the environment that owns it.
+pub const TAG_ENVIRONMENT: &str = "prodvpc:environment";
+/// Tag key that names the logical component an object plays in the environment.
+pub const TAG_COMPONENT: &str = "prodvpc:component";
+
+/// Where the private subnets reach the internet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NatStrategy {
+    /// one NAT gateway in each AZ; each private subnet uses its own AZ's (survives an AZ outage)
+    #[default]
+    OnePerAz,
+    /// one NAT gateway in the first AZ shared by all private subnets (cheaper)
+    Single,
+    /// no NAT gateway: private subnets have no route to the internet
+    None,
+}
+
+impl NatStrategy {
+    /// The values the `nat_gateways` attribute accepts.
+    pub const CHOICES: [&'static str; 3] = ["one_per_az", "single", "none"];
+
+    /// Parses the attribute value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "one_per_az" => Some(Self::OnePerAz),
+            "single" => Some(Self::Single),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    /// The attribute value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::OnePerAz => "one_per_az",
+            Self::Single => "single",
+            Self::None => "none",
+        }
+    }
+}
+
+/// The application tier: launch template, Auto Scaling Group and scaling policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppSpec {
+    /// `None` means the newest Amazon Linux 2023 image, looked up at apply time.
+    pub ami_id: Option<String>,
+    pub instance_type: String,
+    pub port: u16,
+    pub user_data: Option<String>,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: Option<u32>,
+    pub cpu_target: f64,
+    pub health_check_path: String,
+}
+
+impl Default for AppSpec {
+    fn default() -> Self {
+        AppSpec {
+            ami_id: None,
+            instance_type: "t3.micro".into(),
+            port: 80,
+            user_data: None,
+            min_size: 2,
+            max_size: 4,
+            desired_capacity: None,
+            cpu_target: 50.0,
+            health_check_path: "/".into(),
+        }
+    }
+}
+
+impl AppSpec {
+    /// The capacity to create the group with: the explicit one, else `min_size`.
+    pub fn initial_capacity(&self) -> u32 {
+        self.desired_capacity.unwrap_or(self.min_size)
+    }
+}
+
+/// The Application Load Balancer in front of the app.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadBalancerSpec {
+    pub ingress_cidrs: Vec<Cidr>,
+    /// When set, HTTPS on 443 serves the app and HTTP on 80 redirects to it.
+    pub certificate_arn: Option<String>,
+}
+
+impl Default for LoadBalancerSpec {
+    fn default() -> Self {
+        LoadBalancerSpec {
+            ingress_cidrs: vec![Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0)],
+            certificate_arn: None,
+        }
+    }
+}
+
+impl LoadBalancerSpec {
+    /// Ports the ALB listens on (and opens to `ingress_cidrs`).
+    pub fn listener_ports(&self) -> Vec<u16> {
+        if self.certificate_arn.is_some() {
+            vec![80, 443]
+        } else {
+            vec![80]
+        }
+    }
+}
+
+/// The SSH bastion host, when enabled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BastionSpec {
+    pub instance_type: String,
+    pub ssh_ingress_cidrs: Vec<Cidr>,
+    pub key_name: Option<String>,
+    pub ami_id: Option<String>,
+}
+
+/// How long each phase may take before the provider gives up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub create: Duration,
+    pub update: Duration,
+    pub delete: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            create: Duration::from_secs(30 * 60),
+            update: Duration::from_secs(30 * 60),
+            delete: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Which availability zones to use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZoneChoice {
+    /// the first `n` available zones of the region, in name order
+    Count(usize),
+    /// exactly these zones
+    Named(Vec<String>),
+}
+
+/// Everything the provider needs to build or compare an environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvironmentSpec {
+    pub name: String,
+    pub vpc_cidr: Cidr,
+    pub zones: ZoneChoice,
+    /// Subnet blocks fixed by the user or kept from state; the rest are carved.
+    pub subnet_cidrs: BTreeMap<(Tier, String), Cidr>,
+    pub nat: NatStrategy,
+    pub app: AppSpec,
+    pub load_balancer: LoadBalancerSpec,
+    pub bastion: Option<BastionSpec>,
+    /// User tags merged over the provider's default tags.
+    pub tags: BTreeMap<String, String>,
+    pub timeouts: Timeouts,
+}
+
+impl EnvironmentSpec {
+    /// ALB name: the environment name itself (validation keeps it within 32 characters).
+    pub fn alb_name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Target group name; carries the port because a target group's port is immutable
+    /// and the replacement must coexist with the old one while the listener switches.
+    pub fn target_group_name(&self) -> String {
+        format!("{}-{}", self.name, self.app.port)
+    }
+
+    /// Name of the launch template and the Auto Scaling Group.
+    pub fn app_name(&self) -> String {
+        format!("{}-app", self.name)
+    }
+}
+
+/// Parses durations such as `30m`, `1h30m`, `90s`, `2h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    let mut saw_unit = false;
+    for ch in text.trim().chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        let amount: u64 = digits.parse().ok()?;
+        total = total.checked_add(amount.checked_mul(unit)?)?;
+        digits.clear();
+        saw_unit = true;
+    }
+    if !digits.is_empty() || !saw_unit || total == 0 {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45s"), Some(Duration::from_secs(45)));
+        for bad in ["", "30", "m", "1d", "0s", "-5m", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn nat_strategy_round_trips() {
+        for choice in NatStrategy::CHOICES {
+            assert_eq!(NatStrategy::parse(choice).unwrap().as_str(), choice);
+        }
+        assert_eq!(NatStrategy::parse("two"), None);
+    }
+
+    #[test]
+    fn listener_ports_follow_the_certificate() {
+        let mut lb = LoadBalancerSpec::default();
+        assert_eq!(lb.listener_ports(), vec![80]);
+        lb.certificate_arn = Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into());
+        assert_eq!(lb.listener_ports(), vec![80, 443]);
+    }
+}
