@@ -6,6 +6,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .protoc_arg("--experimental_allow_proto3_optional")
         .build_server(false)
         .build_client(true)
-        .compile_protos(&["proto/tfplugin6.5.proto", "proto/plugin.proto"], &["proto"])?;
+        .compile_protos(
+            &["proto/tfplugin6.5.proto", "proto/plugin.proto"],
+            &["proto"],
+        )?;
     Ok(())
 }

@@ -80,7 +80,10 @@ impl AwsError {
             },
             None => AwsError::Transport {
                 operation,
-                detail: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&error)),
+                detail: format!(
+                    "{}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&error)
+                ),
             },
         }
     }
@@ -93,20 +96,35 @@ pub fn classify(code: &str) -> ErrorClass {
         || code.ends_with(".Malformed") && code.starts_with("InvalidAllocationID")
         || matches!(
             code,
-            "LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound" | "InvalidPermission.NotFound"
+            "LoadBalancerNotFound"
+                | "TargetGroupNotFound"
+                | "ListenerNotFound"
+                | "InvalidPermission.NotFound"
         );
     if not_found {
         return ErrorClass::NotFound;
     }
     match code {
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
-        | "RequestThrottled" | "SlowDown" => ErrorClass::Throttled,
-        "DependencyViolation" | "ResourceInUse" | "ResourceInUseException" | "InvalidIPAddress.InUse"
-        | "AuthFailure.InUse" | "InvalidAddress.InUse" | "ScalingActivityInProgress" => {
-            ErrorClass::Dependency
-        }
-        "InvalidPermission.Duplicate" | "AlreadyExists" | "AlreadyExistsFault" | "Resource.AlreadyAssociated"
-        | "IncorrectState" | "InvalidState" | "IncorrectInstanceState" => ErrorClass::Conflict,
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "SlowDown" => ErrorClass::Throttled,
+        "DependencyViolation"
+        | "ResourceInUse"
+        | "ResourceInUseException"
+        | "InvalidIPAddress.InUse"
+        | "AuthFailure.InUse"
+        | "InvalidAddress.InUse"
+        | "ScalingActivityInProgress" => ErrorClass::Dependency,
+        "InvalidPermission.Duplicate"
+        | "AlreadyExists"
+        | "AlreadyExistsFault"
+        | "Resource.AlreadyAssociated"
+        | "IncorrectState"
+        | "InvalidState"
+        | "IncorrectInstanceState" => ErrorClass::Conflict,
         _ => ErrorClass::Other,
     }
 }
@@ -118,13 +136,19 @@ mod tests {
     #[test]
     fn classifies_codes_of_all_three_services() {
         assert_eq!(classify("InvalidVpcID.NotFound"), ErrorClass::NotFound);
-        assert_eq!(classify("InvalidNatGatewayID.NotFound"), ErrorClass::NotFound);
+        assert_eq!(
+            classify("InvalidNatGatewayID.NotFound"),
+            ErrorClass::NotFound
+        );
         assert_eq!(classify("LoadBalancerNotFound"), ErrorClass::NotFound);
         assert_eq!(classify("DependencyViolation"), ErrorClass::Dependency);
         assert_eq!(classify("ResourceInUse"), ErrorClass::Dependency);
         assert_eq!(classify("RequestLimitExceeded"), ErrorClass::Throttled);
         assert_eq!(classify("Throttling"), ErrorClass::Throttled);
-        assert_eq!(classify("InvalidPermission.Duplicate"), ErrorClass::Conflict);
+        assert_eq!(
+            classify("InvalidPermission.Duplicate"),
+            ErrorClass::Conflict
+        );
         assert_eq!(classify("UnauthorizedOperation"), ErrorClass::Other);
     }
 }

@@ -2,8 +2,22 @@
 
 use prodvpc::provider::ProdVpcProvider;
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // tf-provider appends a backtrace to every diagnostic when backtraces are
+    // enabled; users see diagnostics, so library backtraces stay off (panics
+    // still honour RUST_BACKTRACE). Set before any thread exists.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(serve());
+}
+
+async fn serve() {
+    // Both the gRPC server (ring) and the AWS SDK (aws-lc) link a rustls crypto
+    // backend; with two present, rustls needs the process default chosen explicitly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // tf-provider installs its own subscriber when PLUGIN_LOG_FILE is set; a
     // second global subscriber would abort the process.
     if std::env::var_os("PLUGIN_LOG_FILE").is_none() {

@@ -75,7 +75,9 @@ pub fn provider_schema() -> Schema {
     let endpoint = |service: &str| {
         optional(
             String,
-            &format!("URL of the {service} API, overriding `AWS_ENDPOINT_URL` and the regional default."),
+            &format!(
+                "URL of the {service} API, overriding `AWS_ENDPOINT_URL` and the regional default."
+            ),
         )
     };
     Schema {

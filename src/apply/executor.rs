@@ -35,7 +35,11 @@ pub fn names(spec: &EnvironmentSpec) -> Names {
 
 /// Resolves the zones: the named ones, or those already in use followed by the
 /// region's first available zones, until `n` are chosen.
-pub async fn resolve_zones(clients: &AwsClients, spec: &EnvironmentSpec, inventory: &Inventory) -> Result<Vec<String>> {
+pub async fn resolve_zones(
+    clients: &AwsClients,
+    spec: &EnvironmentSpec,
+    inventory: &Inventory,
+) -> Result<Vec<String>> {
     let count = match &spec.zones {
         ZoneChoice::Named(zones) => return Ok(zones.clone()),
         ZoneChoice::Count(n) => *n,
@@ -80,7 +84,10 @@ impl Run<'_> {
         let mut tags = self.spec.tags.clone();
         tags.insert(TAG_ENVIRONMENT.into(), self.spec.name.clone());
         tags.insert(TAG_COMPONENT.into(), component.key());
-        tags.insert("Name".into(), format!("{}-{}", self.spec.name, component.key().replace('/', "-")));
+        tags.insert(
+            "Name".into(),
+            format!("{}-{}", self.spec.name, component.key().replace('/', "-")),
+        );
         tags
     }
 }
@@ -94,15 +101,36 @@ pub struct Reconciled {
 
 /// Brings AWS in line with `spec`: creates every missing component, repairs
 /// routes and security group rules, and removes components the spec no longer has.
-pub async fn reconcile(clients: &AwsClients, spec: &EnvironmentSpec, deadline: Instant) -> Result<Reconciled> {
-    let run = Run { clients, spec, names: names(spec), deadline };
+pub async fn reconcile(
+    clients: &AwsClients,
+    spec: &EnvironmentSpec,
+    deadline: Instant,
+) -> Result<Reconciled> {
+    let run = Run {
+        clients,
+        spec,
+        names: names(spec),
+        deadline,
+    };
     let inv = Inventory::discover(clients, &run.names).await?;
     let zones = resolve_zones(clients, spec, &inv).await?;
     let mut kept = spec.clone();
     for (key, subnet) in &inv.subnets {
-        if let (Some(zone), Some(cidr)) = (subnet.detail.get("zone"), subnet.detail.get("cidr").and_then(|c| c.parse::<Cidr>().ok())) {
-            let tier = if key.starts_with("subnet/public/") { Tier::Public } else { Tier::Private };
-            kept.subnet_cidrs.entry((tier, zone.clone())).or_insert(cidr);
+        if let (Some(zone), Some(cidr)) = (
+            subnet.detail.get("zone"),
+            subnet
+                .detail
+                .get("cidr")
+                .and_then(|c| c.parse::<Cidr>().ok()),
+        ) {
+            let tier = if key.starts_with("subnet/public/") {
+                Tier::Public
+            } else {
+                Tier::Private
+            };
+            kept.subnet_cidrs
+                .entry((tier, zone.clone()))
+                .or_insert(cidr);
         }
     }
     let bp = blueprint(&kept, &zones).map_err(|e| AwsError::Unsatisfiable(e.to_string()))?;
@@ -113,7 +141,14 @@ pub async fn reconcile(clients: &AwsClients, spec: &EnvironmentSpec, deadline: I
 
     let vpc_id = match &inv.vpc {
         Some(vpc) => vpc.id.clone(),
-        None => ec2::create_vpc(&clients.ec2, &spec.vpc_cidr.to_string(), &run.tags(&Component::Vpc)).await?,
+        None => {
+            ec2::create_vpc(
+                &clients.ec2,
+                &spec.vpc_cidr.to_string(),
+                &run.tags(&Component::Vpc),
+            )
+            .await?
+        }
     };
 
     // Wave 1: everything that needs only the VPC.
@@ -125,37 +160,71 @@ pub async fn reconcile(clients: &AwsClients, spec: &EnvironmentSpec, deadline: I
         run.ensure_target_group(&inv, &vpc_id),
         async { ec2::strip_default_security_group(&clients.ec2, &vpc_id).await },
     )?;
-    let public: Vec<String> = bp.zones.iter().map(|z| subnets[&(Tier::Public, z.clone())].clone()).collect();
-    let private: Vec<String> = bp.zones.iter().map(|z| subnets[&(Tier::Private, z.clone())].clone()).collect();
+    let public: Vec<String> = bp
+        .zones
+        .iter()
+        .map(|z| subnets[&(Tier::Public, z.clone())].clone())
+        .collect();
+    let private: Vec<String> = bp
+        .zones
+        .iter()
+        .map(|z| subnets[&(Tier::Private, z.clone())].clone())
+        .collect();
 
     // Wave 2: independent branches, each awaiting only its own prerequisites.
     futures::try_join!(
         run.ensure_public_routes(&inv, &vpc_id, &igw, &public),
         async {
-            let nats = run.ensure_nat_gateways(&inv, &bp, &subnets, &addresses).await?;
-            run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats).await
+            let nats = run
+                .ensure_nat_gateways(&inv, &bp, &subnets, &addresses)
+                .await?;
+            run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
+                .await
         },
         async {
-            let alb = run.ensure_load_balancer(&inv, &public, &groups[&SgRole::Alb]).await?;
+            let alb = run
+                .ensure_load_balancer(&inv, &public, &groups[&SgRole::Alb])
+                .await?;
             run.ensure_listeners(&inv, &alb, &target_group).await
         },
         async {
-            let (template, version) = run.ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id).await?;
-            run.ensure_group(&inv, &private, &target_group, &template, version).await
+            let (template, version) = run
+                .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
+                .await?;
+            run.ensure_group(&inv, &private, &target_group, &template, version)
+                .await
         },
         run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
         run.remove_unplanned(&inv, &bp, &target_group),
     )?;
-    Ok(Reconciled { blueprint: bp, ami_id })
+    Ok(Reconciled {
+        blueprint: bp,
+        ami_id,
+    })
 }
 
 impl Run<'_> {
-    async fn ensure_subnets(&self, inv: &Inventory, bp: &Blueprint, vpc_id: &str) -> Result<BTreeMap<(Tier, String), String>> {
+    async fn ensure_subnets(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        vpc_id: &str,
+    ) -> Result<BTreeMap<(Tier, String), String>> {
         let work = bp.subnets.iter().map(|((tier, zone), cidr)| async move {
             let component = Component::Subnet(*tier, zone.clone());
             let id = match inv.subnets.get(&component.key()) {
                 Some(found) => found.id.clone(),
-                None => ec2::create_subnet(&self.clients.ec2, vpc_id, zone, &cidr.to_string(), *tier == Tier::Public, &self.tags(&component)).await?,
+                None => {
+                    ec2::create_subnet(
+                        &self.clients.ec2,
+                        vpc_id,
+                        zone,
+                        &cidr.to_string(),
+                        *tier == Tier::Public,
+                        &self.tags(&component),
+                    )
+                    .await?
+                }
             };
             Ok::<_, AwsError>(((*tier, zone.clone()), id))
         });
@@ -164,16 +233,33 @@ impl Run<'_> {
 
     async fn ensure_internet_gateway(&self, inv: &Inventory, vpc_id: &str) -> Result<String> {
         let (id, attached) = match &inv.internet_gateway {
-            Some(found) => (found.id.clone(), found.detail.get("vpc").is_some_and(|v| v == vpc_id)),
-            None => (ec2::create_internet_gateway(&self.clients.ec2, &self.tags(&Component::InternetGateway)).await?, false),
+            Some(found) => (
+                found.id.clone(),
+                found.detail.get("vpc").is_some_and(|v| v == vpc_id),
+            ),
+            None => (
+                ec2::create_internet_gateway(
+                    &self.clients.ec2,
+                    &self.tags(&Component::InternetGateway),
+                )
+                .await?,
+                false,
+            ),
         };
         if !attached {
-            retry_not_found(self.deadline, "internet gateway attachment", || ec2::attach_internet_gateway(&self.clients.ec2, &id, vpc_id)).await?;
+            retry_not_found(self.deadline, "internet gateway attachment", || {
+                ec2::attach_internet_gateway(&self.clients.ec2, &id, vpc_id)
+            })
+            .await?;
         }
         Ok(id)
     }
 
-    async fn ensure_security_groups(&self, inv: &Inventory, vpc_id: &str) -> Result<BTreeMap<SgRole, String>> {
+    async fn ensure_security_groups(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+    ) -> Result<BTreeMap<SgRole, String>> {
         let wanted = ingress_rules(self.spec);
         let work = wanted.keys().map(|role| async move {
             let component = Component::SecurityGroup(*role);
@@ -181,7 +267,14 @@ impl Run<'_> {
                 Some(found) => found.id.clone(),
                 None => {
                     let name = format!("{}-{}", self.spec.name, role.as_str());
-                    ec2::create_security_group(&self.clients.ec2, vpc_id, &name, role.description(), &self.tags(&component)).await?
+                    ec2::create_security_group(
+                        &self.clients.ec2,
+                        vpc_id,
+                        &name,
+                        role.description(),
+                        &self.tags(&component),
+                    )
+                    .await?
                 }
             };
             Ok::<_, AwsError>((*role, id))
@@ -191,24 +284,47 @@ impl Run<'_> {
         let rules = wanted.iter().map(|(role, rules)| {
             let ids = &ids;
             async move {
-                let current = inv.security_groups.get(&Component::SecurityGroup(*role).key()).map(|g| g.ingress.clone()).unwrap_or_default();
+                let current = inv
+                    .security_groups
+                    .get(&Component::SecurityGroup(*role).key())
+                    .map(|g| g.ingress.clone())
+                    .unwrap_or_default();
                 let desired: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, ids)).collect();
-                let missing: Vec<RawRule> = desired.iter().filter(|r| !current.contains(r)).cloned().collect();
-                let extra: Vec<RawRule> = current.iter().filter(|r| !desired.contains(r)).cloned().collect();
+                let missing: Vec<RawRule> = desired
+                    .iter()
+                    .filter(|r| !current.contains(r))
+                    .cloned()
+                    .collect();
+                let extra: Vec<RawRule> = current
+                    .iter()
+                    .filter(|r| !desired.contains(r))
+                    .cloned()
+                    .collect();
                 ec2::revoke_ingress(&self.clients.ec2, &ids[role], &extra).await?;
-                retry_not_found(self.deadline, "security group rules", || ec2::authorize_ingress(&self.clients.ec2, &ids[role], &missing)).await
+                retry_not_found(self.deadline, "security group rules", || {
+                    ec2::authorize_ingress(&self.clients.ec2, &ids[role], &missing)
+                })
+                .await
             }
         });
         try_join_all(rules).await?;
         Ok(ids)
     }
 
-    async fn ensure_addresses(&self, inv: &Inventory, bp: &Blueprint) -> Result<BTreeMap<String, String>> {
+    async fn ensure_addresses(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+    ) -> Result<BTreeMap<String, String>> {
         let work = bp.nat_zones.iter().map(|zone| async move {
             let component = Component::ElasticIp(zone.clone());
             let id = match inv.addresses.get(&component.key()) {
                 Some(found) => found.id.clone(),
-                None => ec2::allocate_address(&self.clients.ec2, &self.tags(&component)).await?.0,
+                None => {
+                    ec2::allocate_address(&self.clients.ec2, &self.tags(&component))
+                        .await?
+                        .0
+                }
             };
             Ok::<_, AwsError>((zone.clone(), id))
         });
@@ -217,78 +333,164 @@ impl Run<'_> {
 
     async fn ensure_target_group(&self, inv: &Inventory, vpc_id: &str) -> Result<String> {
         let app = &self.spec.app;
-        let existing = inv.target_groups.iter().find(|tg| tg.port == i32::from(app.port));
+        let existing = inv
+            .target_groups
+            .iter()
+            .find(|tg| tg.port == i32::from(app.port));
         match existing {
             Some(tg) => {
                 if tg.health_check_path != app.health_check_path {
-                    elbv2::modify_health_check(&self.clients.elbv2, &tg.arn, &app.health_check_path).await?;
+                    elbv2::modify_health_check(
+                        &self.clients.elbv2,
+                        &tg.arn,
+                        &app.health_check_path,
+                    )
+                    .await?;
                 }
                 Ok(tg.arn.clone())
             }
-            None => Ok(elbv2::create_target_group(&self.clients.elbv2, &self.names.target_group, vpc_id, app.port, &app.health_check_path, &self.tags(&Component::TargetGroup)).await?.arn),
+            None => Ok(elbv2::create_target_group(
+                &self.clients.elbv2,
+                &self.names.target_group,
+                vpc_id,
+                app.port,
+                &app.health_check_path,
+                &self.tags(&Component::TargetGroup),
+            )
+            .await?
+            .arn),
         }
     }
 
-    async fn ensure_route_table(&self, inv: &Inventory, component: &Component, vpc_id: &str, target: Option<&str>, subnets: &[String]) -> Result<()> {
+    async fn ensure_route_table(
+        &self,
+        inv: &Inventory,
+        component: &Component,
+        vpc_id: &str,
+        target: Option<&str>,
+        subnets: &[String],
+    ) -> Result<()> {
         let existing = inv.route_tables.get(&component.key());
         let table = match existing {
             Some(t) => t.id.clone(),
-            None => ec2::create_route_table(&self.clients.ec2, vpc_id, &self.tags(component)).await?,
+            None => {
+                ec2::create_route_table(&self.clients.ec2, vpc_id, &self.tags(component)).await?
+            }
         };
         let current_route = existing.and_then(|t| t.routes.get("0.0.0.0/0"));
         match (target, current_route) {
             (Some(target), Some(current)) if current == target => {}
             (Some(target), current) => {
-                retry_not_found(self.deadline, "default route", || ec2::set_default_route(&self.clients.ec2, &table, target, current.is_some())).await?
+                retry_not_found(self.deadline, "default route", || {
+                    ec2::set_default_route(&self.clients.ec2, &table, target, current.is_some())
+                })
+                .await?
             }
             (None, Some(_)) => ec2::delete_default_route(&self.clients.ec2, &table).await?,
             (None, None) => {}
         }
-        let associated: BTreeSet<&String> = existing.map(|t| t.associations.values().collect()).unwrap_or_default();
+        let associated: BTreeSet<&String> = existing
+            .map(|t| t.associations.values().collect())
+            .unwrap_or_default();
         for subnet in subnets.iter().filter(|s| !associated.contains(s)) {
-            retry_not_found(self.deadline, "route table association", || ec2::associate_route_table(&self.clients.ec2, &table, subnet)).await?;
+            retry_not_found(self.deadline, "route table association", || {
+                ec2::associate_route_table(&self.clients.ec2, &table, subnet)
+            })
+            .await?;
         }
         Ok(())
     }
 
-    async fn ensure_public_routes(&self, inv: &Inventory, vpc_id: &str, igw: &str, public: &[String]) -> Result<()> {
-        self.ensure_route_table(inv, &Component::PublicRouteTable, vpc_id, Some(igw), public).await
+    async fn ensure_public_routes(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+        igw: &str,
+        public: &[String],
+    ) -> Result<()> {
+        self.ensure_route_table(inv, &Component::PublicRouteTable, vpc_id, Some(igw), public)
+            .await
     }
 
-    async fn ensure_nat_gateways(&self, inv: &Inventory, bp: &Blueprint, subnets: &BTreeMap<(Tier, String), String>, addresses: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    async fn ensure_nat_gateways(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        subnets: &BTreeMap<(Tier, String), String>,
+        addresses: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
         let work = bp.nat_zones.iter().map(|zone| async move {
             let component = Component::NatGateway(zone.clone());
             let id = match inv.nat_gateways.get(&component.key()) {
                 Some(found) => found.id.clone(),
                 None => {
-                    let token = format!("{}-{}-{}", self.spec.name, component.key(), addresses[zone]);
-                    ec2::create_nat_gateway(&self.clients.ec2, &subnets[&(Tier::Public, zone.clone())], &addresses[zone], &token, &self.tags(&component)).await?
+                    let token =
+                        format!("{}-{}-{}", self.spec.name, component.key(), addresses[zone]);
+                    ec2::create_nat_gateway(
+                        &self.clients.ec2,
+                        &subnets[&(Tier::Public, zone.clone())],
+                        &addresses[zone],
+                        &token,
+                        &self.tags(&component),
+                    )
+                    .await?
                 }
             };
-            poll_until(self.deadline, &format!("NAT gateway {id} to become available"), || async {
-                match ec2::nat_gateway_state(&self.clients.ec2, &id).await?.as_deref() {
-                    Some("available") => Ok(Some(())),
-                    Some("failed") | Some("deleted") | Some("deleting") => Err(AwsError::Unsatisfiable(format!("NAT gateway {id} failed to start; the next apply replaces it"))),
-                    _ => Ok(None),
-                }
-            })
+            poll_until(
+                self.deadline,
+                &format!("NAT gateway {id} to become available"),
+                || async {
+                    match ec2::nat_gateway_state(&self.clients.ec2, &id)
+                        .await?
+                        .as_deref()
+                    {
+                        Some("available") => Ok(Some(())),
+                        Some("failed") | Some("deleted") | Some("deleting") => {
+                            Err(AwsError::Unsatisfiable(format!(
+                                "NAT gateway {id} failed to start; the next apply replaces it"
+                            )))
+                        }
+                        _ => Ok(None),
+                    }
+                },
+            )
             .await?;
             Ok::<_, AwsError>((zone.clone(), id))
         });
         Ok(try_join_all(work).await?.into_iter().collect())
     }
 
-    async fn ensure_private_routes(&self, inv: &Inventory, bp: &Blueprint, vpc_id: &str, subnets: &BTreeMap<(Tier, String), String>, nats: &BTreeMap<String, String>) -> Result<()> {
+    async fn ensure_private_routes(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        vpc_id: &str,
+        subnets: &BTreeMap<(Tier, String), String>,
+        nats: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let work = bp.zones.iter().map(|zone| async move {
-            let target = nat_for_zone(self.spec.nat, &bp.zones, zone).and_then(|z| nats.get(&z).cloned());
+            let target =
+                nat_for_zone(self.spec.nat, &bp.zones, zone).and_then(|z| nats.get(&z).cloned());
             let subnet = subnets[&(Tier::Private, zone.clone())].clone();
-            self.ensure_route_table(inv, &Component::PrivateRouteTable(zone.clone()), vpc_id, target.as_deref(), &[subnet]).await
+            self.ensure_route_table(
+                inv,
+                &Component::PrivateRouteTable(zone.clone()),
+                vpc_id,
+                target.as_deref(),
+                &[subnet],
+            )
+            .await
         });
         try_join_all(work).await?;
         Ok(())
     }
 
-    async fn ensure_load_balancer(&self, inv: &Inventory, public: &[String], group: &str) -> Result<String> {
+    async fn ensure_load_balancer(
+        &self,
+        inv: &Inventory,
+        public: &[String],
+        group: &str,
+    ) -> Result<String> {
         match &inv.load_balancer {
             Some(lb) => {
                 let current: BTreeSet<&String> = lb.subnets.iter().collect();
@@ -299,7 +501,16 @@ impl Run<'_> {
             }
             None => {
                 let tags = self.tags(&Component::LoadBalancer);
-                let created = retry_not_found(self.deadline, "load balancer", || elbv2::create_load_balancer(&self.clients.elbv2, &self.names.load_balancer, public, group, &tags)).await?;
+                let created = retry_not_found(self.deadline, "load balancer", || {
+                    elbv2::create_load_balancer(
+                        &self.clients.elbv2,
+                        &self.names.load_balancer,
+                        public,
+                        group,
+                        &tags,
+                    )
+                })
+                .await?;
                 Ok(created.arn)
             }
         }
@@ -320,7 +531,10 @@ impl Run<'_> {
             match inv.listeners.iter().find(|l| l.port == i32::from(*port)) {
                 Some(existing) => {
                     let matches = match action {
-                        ListenerAction::Forward(tg) => existing.action == "forward" && existing.target_group.as_deref() == Some(tg),
+                        ListenerAction::Forward(tg) => {
+                            existing.action == "forward"
+                                && existing.target_group.as_deref() == Some(tg)
+                        }
                         ListenerAction::RedirectToHttps => existing.action == "redirect",
                     };
                     if !matches {
@@ -328,12 +542,26 @@ impl Run<'_> {
                     }
                 }
                 None => {
-                    elbv2::create_listener(&self.clients.elbv2, alb, *port, *cert, action, &self.tags(&Component::Listener(protocol))).await?;
+                    elbv2::create_listener(
+                        &self.clients.elbv2,
+                        alb,
+                        *port,
+                        *cert,
+                        action,
+                        &self.tags(&Component::Listener(protocol)),
+                    )
+                    .await?;
                 }
             }
         }
-        for stale in inv.listeners.iter().filter(|l| !wanted.iter().any(|w| i32::from(w.0) == l.port)) {
-            elbv2::delete_listener(&self.clients.elbv2, &stale.arn).await.or_else(ignore_not_found)?;
+        for stale in inv
+            .listeners
+            .iter()
+            .filter(|l| !wanted.iter().any(|w| i32::from(w.0) == l.port))
+        {
+            elbv2::delete_listener(&self.clients.elbv2, &stale.arn)
+                .await
+                .or_else(ignore_not_found)?;
         }
         Ok(())
     }
@@ -348,14 +576,41 @@ impl Run<'_> {
         }
     }
 
-    async fn ensure_launch_template(&self, inv: &Inventory, group: &str, ami_id: &str) -> Result<(String, i64)> {
+    async fn ensure_launch_template(
+        &self,
+        inv: &Inventory,
+        group: &str,
+        ami_id: &str,
+    ) -> Result<(String, i64)> {
         match &inv.launch_template {
-            Some(found) => Ok((found.id.clone(), found.detail.get("default_version").and_then(|v| v.parse().ok()).unwrap_or(1))),
-            None => ec2::create_launch_template(&self.clients.ec2, &self.names.app, &self.instance_settings(group, ami_id), &self.tags(&Component::LaunchTemplate)).await,
+            Some(found) => Ok((
+                found.id.clone(),
+                found
+                    .detail
+                    .get("default_version")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+            )),
+            None => {
+                ec2::create_launch_template(
+                    &self.clients.ec2,
+                    &self.names.app,
+                    &self.instance_settings(group, ami_id),
+                    &self.tags(&Component::LaunchTemplate),
+                )
+                .await
+            }
         }
     }
 
-    async fn ensure_group(&self, inv: &Inventory, private: &[String], target_group: &str, template: &str, version: i64) -> Result<()> {
+    async fn ensure_group(
+        &self,
+        inv: &Inventory,
+        private: &[String],
+        target_group: &str,
+        template: &str,
+        version: i64,
+    ) -> Result<()> {
         let app = &self.spec.app;
         let settings = GroupSettings {
             min_size: app.min_size,
@@ -369,26 +624,53 @@ impl Run<'_> {
         match &inv.group {
             None => {
                 let tags = self.tags(&Component::AutoScalingGroup);
-                retry_not_found(self.deadline, "auto scaling group", || autoscaling::create_group(&self.clients.autoscaling, &self.names.app, &settings, &tags)).await?;
+                retry_not_found(self.deadline, "auto scaling group", || {
+                    autoscaling::create_group(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        &settings,
+                        &tags,
+                    )
+                })
+                .await?;
             }
             Some(group) => {
-                let same_subnets = group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
-                let in_bounds = (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
+                let same_subnets =
+                    group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
+                let in_bounds =
+                    (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
                 if !same_subnets || !in_bounds || group.launch_template_id != template {
                     // capacity chosen by the autoscaler is kept unless it falls outside the new bounds
-                    let desired = (group.desired_capacity < app.min_size as i32 || group.desired_capacity > app.max_size as i32).then(|| app.initial_capacity());
-                    autoscaling::update_group(&self.clients.autoscaling, &self.names.app, &settings, desired).await?;
+                    let desired = (group.desired_capacity < app.min_size as i32
+                        || group.desired_capacity > app.max_size as i32)
+                        .then(|| app.initial_capacity());
+                    autoscaling::update_group(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        &settings,
+                        desired,
+                    )
+                    .await?;
                 }
             }
         }
         if inv.cpu_target != Some(app.cpu_target) {
-            autoscaling::put_cpu_policy(&self.clients.autoscaling, &self.names.app, app.cpu_target).await?;
+            autoscaling::put_cpu_policy(&self.clients.autoscaling, &self.names.app, app.cpu_target)
+                .await?;
         }
         Ok(())
     }
 
-    async fn ensure_bastion(&self, inv: &Inventory, bp: &Blueprint, subnets: &BTreeMap<(Tier, String), String>, groups: &BTreeMap<SgRole, String>, ami_id: &str) -> Result<()> {
-        let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion)) else {
+    async fn ensure_bastion(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        subnets: &BTreeMap<(Tier, String), String>,
+        groups: &BTreeMap<SgRole, String>,
+        ami_id: &str,
+    ) -> Result<()> {
+        let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
+        else {
             return Ok(());
         };
         if inv.bastion.is_some() {
@@ -405,17 +687,27 @@ impl Run<'_> {
         let token = format!("{}-bastion-{}", self.spec.name, group);
         let subnet = &subnets[&(Tier::Public, zone)];
         let tags = self.tags(&Component::Bastion);
-        retry_not_found(self.deadline, "bastion", || ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)).await?;
+        retry_not_found(self.deadline, "bastion", || {
+            ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
+        })
+        .await?;
         Ok(())
     }
 
     /// Deletes components that exist but are no longer planned (bastion disabled,
     /// fewer NAT gateways, HTTPS removed, an old target group).
-    async fn remove_unplanned(&self, inv: &Inventory, bp: &Blueprint, _target_group: &str) -> Result<()> {
+    async fn remove_unplanned(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        _target_group: &str,
+    ) -> Result<()> {
         let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
         if !planned.contains(&Component::Bastion.key()) {
             if let Some(instance) = &inv.bastion {
-                ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&instance.id)).await.or_else(ignore_not_found)?;
+                ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&instance.id))
+                    .await
+                    .or_else(ignore_not_found)?;
             }
         }
         Ok(())
@@ -435,7 +727,11 @@ fn raw_rule(rule: &IngressRule, groups: &BTreeMap<SgRole, String>) -> RawRule {
 }
 
 fn ignore_not_found(error: AwsError) -> Result<()> {
-    if error.is_not_found() { Ok(()) } else { Err(error) }
+    if error.is_not_found() {
+        Ok(())
+    } else {
+        Err(error)
+    }
 }
 
 /// Differences between what exists and what the spec asks for, worded for the plan.
@@ -451,33 +747,72 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     found.extend(inv.launch_template.iter().map(|_| "lt".to_string()));
     found.extend(inv.bastion.iter().map(|_| "bastion".to_string()));
     found.extend(inv.load_balancer.iter().map(|_| "alb".to_string()));
-    if inv.target_groups.iter().any(|tg| tg.port == i32::from(spec.app.port)) {
+    if inv
+        .target_groups
+        .iter()
+        .any(|tg| tg.port == i32::from(spec.app.port))
+    {
         found.insert("tg".into());
     }
     for listener in &inv.listeners {
-        found.insert(if listener.port == 443 { "listener/https".into() } else { "listener/http".into() });
+        found.insert(if listener.port == 443 {
+            "listener/https".into()
+        } else {
+            "listener/http".into()
+        });
     }
     found.extend(inv.group.iter().map(|_| "asg".to_string()));
     if inv.cpu_target.is_some() {
         found.insert("policy/cpu".into());
     }
-    let mut notes: Vec<String> = bp.components.iter().map(Component::key).filter(|k| !found.contains(k)).map(|k| format!("{k} is missing")).collect();
+    let mut notes: Vec<String> = bp
+        .components
+        .iter()
+        .map(Component::key)
+        .filter(|k| !found.contains(k))
+        .map(|k| format!("{k} is missing"))
+        .collect();
     if let Some(target) = inv.cpu_target {
         if target != spec.app.cpu_target {
-            notes.push(format!("policy/cpu targets {target}% instead of {}%", spec.app.cpu_target));
+            notes.push(format!(
+                "policy/cpu targets {target}% instead of {}%",
+                spec.app.cpu_target
+            ));
         }
     }
     // security group rules, compared by role
-    let ids: BTreeMap<SgRole, String> = inv.security_groups.iter().filter_map(|(k, g)| Some((SgRole::parse(k.strip_prefix("sg/")?)?, g.id.clone()))).collect();
+    let ids: BTreeMap<SgRole, String> = inv
+        .security_groups
+        .iter()
+        .filter_map(|(k, g)| Some((SgRole::parse(k.strip_prefix("sg/")?)?, g.id.clone())))
+        .collect();
     for (role, rules) in ingress_rules(spec) {
-        let Some(group) = inv.security_groups.get(&Component::SecurityGroup(role).key()) else { continue };
+        let Some(group) = inv
+            .security_groups
+            .get(&Component::SecurityGroup(role).key())
+        else {
+            continue;
+        };
         let desired: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, &ids)).collect();
-        for rule in rules.iter().zip(&desired).filter(|(_, raw)| !group.ingress.contains(raw)).map(|(r, _)| r) {
+        for rule in rules
+            .iter()
+            .zip(&desired)
+            .filter(|(_, raw)| !group.ingress.contains(raw))
+            .map(|(r, _)| r)
+        {
             notes.push(format!("sg/{} lacks rule {rule}", role.as_str()));
         }
         for raw in group.ingress.iter().filter(|r| !desired.contains(r)) {
-            let source = match &raw.source { RuleSource::Cidr(c) => c.clone(), RuleSource::Group(g) => g.clone() };
-            notes.push(format!("sg/{} has extra rule {}/{} from {source}", role.as_str(), raw.protocol, raw.from_port));
+            let source = match &raw.source {
+                RuleSource::Cidr(c) => c.clone(),
+                RuleSource::Group(g) => g.clone(),
+            };
+            notes.push(format!(
+                "sg/{} has extra rule {}/{} from {source}",
+                role.as_str(),
+                raw.protocol,
+                raw.from_port
+            ));
         }
     }
     // routes
@@ -488,7 +823,9 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
                 notes.push("rtb/public has no default route to the internet gateway".into());
             }
         } else if let Some(zone) = key.strip_prefix("rtb/private/") {
-            let nat = nat_for_zone(spec.nat, &bp.zones, zone).and_then(|z| inv.nat_gateways.get(&Component::NatGateway(z).key())).map(|n| n.id.as_str());
+            let nat = nat_for_zone(spec.nat, &bp.zones, zone)
+                .and_then(|z| inv.nat_gateways.get(&Component::NatGateway(z).key()))
+                .map(|n| n.id.as_str());
             if table.routes.get("0.0.0.0/0").map(String::as_str) != nat {
                 notes.push(format!("{key} does not route to its NAT gateway"));
             }
@@ -505,40 +842,86 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
     let vpc_id = inv.vpc.as_ref().map(|v| v.id.clone());
 
     // Wave 1: compute and the load balancer, which hold network interfaces.
-    let instances: Vec<String> = inv.bastion.iter().map(|b| b.id.clone()).chain(inv.strays.iter().filter(|s| s.id.starts_with("i-")).map(|s| s.id.clone())).collect();
-    let group_instances: Vec<String> = inv.group.as_ref().map(|g| g.instances.clone()).unwrap_or_default();
+    let instances: Vec<String> = inv
+        .bastion
+        .iter()
+        .map(|b| b.id.clone())
+        .chain(
+            inv.strays
+                .iter()
+                .filter(|s| s.id.starts_with("i-"))
+                .map(|s| s.id.clone()),
+        )
+        .collect();
+    let group_instances: Vec<String> = inv
+        .group
+        .as_ref()
+        .map(|g| g.instances.clone())
+        .unwrap_or_default();
     futures::try_join!(
         async {
             if let Some(group) = &inv.group {
-                autoscaling::delete_group(&clients.autoscaling, &group.name).await.or_else(ignore_not_found)?;
+                autoscaling::delete_group(&clients.autoscaling, &group.name)
+                    .await
+                    .or_else(ignore_not_found)?;
                 poll_until(deadline, "the Auto Scaling Group to be deleted", || async {
-                    Ok(autoscaling::find_group(&clients.autoscaling, &group.name).await?.is_none().then_some(()))
-                }).await?;
+                    Ok(autoscaling::find_group(&clients.autoscaling, &group.name)
+                        .await?
+                        .is_none()
+                        .then_some(()))
+                })
+                .await?;
             }
             wait_terminated(clients, &group_instances, deadline).await
         },
         async {
-            ec2::terminate_instances(ec2c, &instances).await.or_else(ignore_not_found)?;
+            ec2::terminate_instances(ec2c, &instances)
+                .await
+                .or_else(ignore_not_found)?;
             wait_terminated(clients, &instances, deadline).await
         },
         async {
             if let Some(lb) = &inv.load_balancer {
-                elbv2::delete_load_balancer(&clients.elbv2, &lb.arn).await.or_else(ignore_not_found)?;
+                elbv2::delete_load_balancer(&clients.elbv2, &lb.arn)
+                    .await
+                    .or_else(ignore_not_found)?;
                 poll_until(deadline, "the load balancer to be deleted", || async {
-                    Ok(elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer).await?.filter(|found| found.arn == lb.arn).is_none().then_some(()))
-                }).await?;
+                    Ok(
+                        elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer)
+                            .await?
+                            .filter(|found| found.arn == lb.arn)
+                            .is_none()
+                            .then_some(()),
+                    )
+                })
+                .await?;
             }
             Ok(())
         },
         async {
             let nats = inv.nat_gateways.values().map(|nat| async move {
-                ec2::delete_nat_gateway(ec2c, &nat.id).await.or_else(ignore_not_found)?;
-                poll_until(deadline, &format!("NAT gateway {} to be deleted", nat.id), || async {
-                    Ok(matches!(ec2::nat_gateway_state(ec2c, &nat.id).await?.as_deref(), None | Some("deleted")).then_some(()))
-                }).await
+                ec2::delete_nat_gateway(ec2c, &nat.id)
+                    .await
+                    .or_else(ignore_not_found)?;
+                poll_until(
+                    deadline,
+                    &format!("NAT gateway {} to be deleted", nat.id),
+                    || async {
+                        Ok(matches!(
+                            ec2::nat_gateway_state(ec2c, &nat.id).await?.as_deref(),
+                            None | Some("deleted")
+                        )
+                        .then_some(()))
+                    },
+                )
+                .await
             });
             try_join_all(nats).await?;
-            let releases = inv.addresses.values().map(|a| delete_with_retry(deadline, "Elastic IP release", move || ec2::release_address(ec2c, &a.id)));
+            let releases = inv.addresses.values().map(|a| {
+                delete_with_retry(deadline, "Elastic IP release", move || {
+                    ec2::release_address(ec2c, &a.id)
+                })
+            });
             try_join_all(releases).await.map(|_| ())
         },
     )?;
@@ -547,41 +930,67 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
     futures::try_join!(
         async {
             if let Some(lt) = &inv.launch_template {
-                ec2::delete_launch_template(ec2c, &lt.id).await.or_else(ignore_not_found)?;
+                ec2::delete_launch_template(ec2c, &lt.id)
+                    .await
+                    .or_else(ignore_not_found)?;
             }
-            let groups = inv.target_groups.iter().map(|tg| delete_with_retry(deadline, "target group", move || elbv2::delete_target_group(&clients.elbv2, &tg.arn)));
+            let groups = inv.target_groups.iter().map(|tg| {
+                delete_with_retry(deadline, "target group", move || {
+                    elbv2::delete_target_group(&clients.elbv2, &tg.arn)
+                })
+            });
             try_join_all(groups).await.map(|_| ())
         },
         async {
             // rules referencing each other keep groups alive: clear them first
             for group in inv.security_groups.values() {
-                ec2::revoke_ingress(ec2c, &group.id, &group.ingress).await.or_else(ignore_not_found)?;
+                ec2::revoke_ingress(ec2c, &group.id, &group.ingress)
+                    .await
+                    .or_else(ignore_not_found)?;
             }
-            let groups = inv.security_groups.values().map(|g| delete_with_retry(deadline, "security group", move || ec2::delete_security_group(ec2c, &g.id)));
+            let groups = inv.security_groups.values().map(|g| {
+                delete_with_retry(deadline, "security group", move || {
+                    ec2::delete_security_group(ec2c, &g.id)
+                })
+            });
             try_join_all(groups).await.map(|_| ())
         },
         async {
             let tables = inv.route_tables.values().map(|table| async move {
                 for association in table.associations.keys() {
-                    ec2::disassociate_route_table(ec2c, association).await.or_else(ignore_not_found)?;
+                    ec2::disassociate_route_table(ec2c, association)
+                        .await
+                        .or_else(ignore_not_found)?;
                 }
-                delete_with_retry(deadline, "route table", || ec2::delete_route_table(ec2c, &table.id)).await
+                delete_with_retry(deadline, "route table", || {
+                    ec2::delete_route_table(ec2c, &table.id)
+                })
+                .await
             });
             try_join_all(tables).await.map(|_| ())
         },
         async {
             if let Some(igw) = &inv.internet_gateway {
                 if let Some(vpc) = igw.detail.get("vpc") {
-                    delete_with_retry(deadline, "internet gateway detachment", || ec2::detach_internet_gateway(ec2c, &igw.id, vpc)).await?;
+                    delete_with_retry(deadline, "internet gateway detachment", || {
+                        ec2::detach_internet_gateway(ec2c, &igw.id, vpc)
+                    })
+                    .await?;
                 }
-                delete_with_retry(deadline, "internet gateway", || ec2::delete_internet_gateway(ec2c, &igw.id)).await?;
+                delete_with_retry(deadline, "internet gateway", || {
+                    ec2::delete_internet_gateway(ec2c, &igw.id)
+                })
+                .await?;
             }
             Ok(())
         },
     )?;
 
     // Wave 3: subnets, then the VPC.
-    let subnets = inv.subnets.values().map(|s| delete_with_retry(deadline, "subnet", move || ec2::delete_subnet(ec2c, &s.id)));
+    let subnets = inv
+        .subnets
+        .values()
+        .map(|s| delete_with_retry(deadline, "subnet", move || ec2::delete_subnet(ec2c, &s.id)));
     try_join_all(subnets).await?;
     if let Some(vpc) = vpc_id {
         delete_with_retry(deadline, "VPC", || ec2::delete_vpc(ec2c, &vpc)).await?;
@@ -601,7 +1010,10 @@ async fn wait_terminated(clients: &AwsClients, ids: &[String], deadline: Instant
         return Ok(());
     }
     poll_until(deadline, "instances to terminate", || async {
-        Ok(ec2::live_instances(&clients.ec2, ids).await?.is_empty().then_some(()))
+        Ok(ec2::live_instances(&clients.ec2, ids)
+            .await?
+            .is_empty()
+            .then_some(()))
     })
     .await
 }

@@ -58,12 +58,21 @@ fn component(tags: &BTreeMap<String, String>) -> String {
     tags.get(TAG_COMPONENT).cloned().unwrap_or_default()
 }
 
-fn key_by_component<T>(items: Vec<T>, tags: impl Fn(&T) -> &BTreeMap<String, String>, strays: &mut Vec<Found>, id: impl Fn(&T) -> String) -> BTreeMap<String, T> {
+fn key_by_component<T>(
+    items: Vec<T>,
+    tags: impl Fn(&T) -> &BTreeMap<String, String>,
+    strays: &mut Vec<Found>,
+    id: impl Fn(&T) -> String,
+) -> BTreeMap<String, T> {
     let mut keyed = BTreeMap::new();
     for item in items {
         let key = component(tags(&item));
         if key.is_empty() || keyed.contains_key(&key) {
-            strays.push(Found { id: id(&item), tags: tags(&item).clone(), detail: BTreeMap::new() });
+            strays.push(Found {
+                id: id(&item),
+                tags: tags(&item).clone(),
+                detail: BTreeMap::new(),
+            });
         } else {
             keyed.insert(key, item);
         }
@@ -129,26 +138,61 @@ impl Inventory {
                 }
             },
         )?;
-        let ours = |arn: &str| tags.get(arn).and_then(|t| t.get(TAG_ENVIRONMENT)).map(String::as_str) == Some(names.environment.as_str());
+        let ours = |arn: &str| {
+            tags.get(arn)
+                .and_then(|t| t.get(TAG_ENVIRONMENT))
+                .map(String::as_str)
+                == Some(names.environment.as_str())
+        };
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
-        let listeners = if load_balancer.is_some() { listeners } else { Vec::new() };
-        let target_groups: Vec<TargetGroup> = groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
+        let listeners = if load_balancer.is_some() {
+            listeners
+        } else {
+            Vec::new()
+        };
+        let target_groups: Vec<TargetGroup> =
+            groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
         let group = group.filter(|g| g.tags.get(TAG_ENVIRONMENT) == Some(&names.environment));
 
         let mut strays = Vec::new();
         let e = ec2_found;
         let vpcs = key_by_component(e.vpcs, |f| &f.tags, &mut strays, |f| f.id.clone());
-        let igws = key_by_component(e.internet_gateways, |f| &f.tags, &mut strays, |f| f.id.clone());
-        let lts = key_by_component(e.launch_templates, |f| &f.tags, &mut strays, |f| f.id.clone());
+        let igws = key_by_component(
+            e.internet_gateways,
+            |f| &f.tags,
+            &mut strays,
+            |f| f.id.clone(),
+        );
+        let lts = key_by_component(
+            e.launch_templates,
+            |f| &f.tags,
+            &mut strays,
+            |f| f.id.clone(),
+        );
         let instances = key_by_component(e.instances, |f| &f.tags, &mut strays, |f| f.id.clone());
         Ok(Inventory {
             vpc: single(vpcs, "vpc"),
             subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays, |f| f.id.clone()),
             internet_gateway: single(igws, "igw"),
-            route_tables: key_by_component(e.route_tables, |t| &t.tags, &mut strays, |t| t.id.clone()),
+            route_tables: key_by_component(
+                e.route_tables,
+                |t| &t.tags,
+                &mut strays,
+                |t| t.id.clone(),
+            ),
             addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays, |f| f.id.clone()),
-            nat_gateways: key_by_component(e.nat_gateways, |f| &f.tags, &mut strays, |f| f.id.clone()),
-            security_groups: key_by_component(e.security_groups, |g| &g.tags, &mut strays, |g| g.id.clone()),
+            nat_gateways: key_by_component(
+                e.nat_gateways,
+                |f| &f.tags,
+                &mut strays,
+                |f| f.id.clone(),
+            ),
+            security_groups: key_by_component(
+                e.security_groups,
+                |g| &g.tags,
+                &mut strays,
+                |g| g.id.clone(),
+            ),
             launch_template: single(lts, "lt"),
             bastion: single(instances, "bastion"),
             load_balancer,

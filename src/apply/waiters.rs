@@ -17,7 +17,11 @@ pub fn backoff() -> impl Iterator<Item = Duration> {
 }
 
 /// Polls `check` until it returns `Some`, or the deadline passes.
-pub async fn poll_until<T, F, Fut>(deadline: Instant, what: &str, mut check: F) -> Result<T, AwsError>
+pub async fn poll_until<T, F, Fut>(
+    deadline: Instant,
+    what: &str,
+    mut check: F,
+) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, AwsError>>,
@@ -43,7 +47,11 @@ where
 
 /// Runs a delete (or detach) until it succeeds, treating not-found as done and
 /// retrying while AWS reports the object still in use.
-pub async fn delete_with_retry<F, Fut>(deadline: Instant, what: &str, mut attempt: F) -> Result<(), AwsError>
+pub async fn delete_with_retry<F, Fut>(
+    deadline: Instant,
+    what: &str,
+    mut attempt: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), AwsError>>,
@@ -54,7 +62,9 @@ where
             match call.await {
                 Ok(()) => Ok(Some(())),
                 Err(e) if e.is_not_found() => Ok(Some(())),
-                Err(e) if matches!(e.class(), ErrorClass::Dependency | ErrorClass::Conflict) => Ok(None),
+                Err(e) if matches!(e.class(), ErrorClass::Dependency | ErrorClass::Conflict) => {
+                    Ok(None)
+                }
                 Err(e) => Err(e),
             }
         }
@@ -64,7 +74,11 @@ where
 
 /// Runs a create-side call, retrying while a just-created dependency is not yet
 /// visible (AWS's eventual consistency answers NotFound for a few seconds).
-pub async fn retry_not_found<T, F, Fut>(deadline: Instant, what: &str, mut attempt: F) -> Result<T, AwsError>
+pub async fn retry_not_found<T, F, Fut>(
+    deadline: Instant,
+    what: &str,
+    mut attempt: F,
+) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -107,7 +121,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn first_poll_is_immediate() {
         let started = Instant::now();
-        let value = poll_until(started + Duration::from_secs(5), "x", || async { Ok(Some(7)) }).await;
+        let value = poll_until(started + Duration::from_secs(5), "x", || async {
+            Ok(Some(7))
+        })
+        .await;
         assert_eq!(value.unwrap(), 7);
         assert_eq!(started.elapsed(), Duration::ZERO);
     }
@@ -118,7 +135,12 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(60);
         delete_with_retry(deadline, "subnet", || async {
             if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                Err(AwsError::Api { operation: "DeleteSubnet", code: "DependencyViolation".into(), message: String::new(), class: ErrorClass::Dependency })
+                Err(AwsError::Api {
+                    operation: "DeleteSubnet",
+                    code: "DependencyViolation".into(),
+                    message: String::new(),
+                    class: ErrorClass::Dependency,
+                })
             } else {
                 Ok(())
             }
@@ -131,7 +153,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deadline_turns_into_timeout() {
         let deadline = Instant::now() + Duration::from_secs(2);
-        let result: Result<(), _> = poll_until(deadline, "nat gateway", || async { Ok(None) }).await;
+        let result: Result<(), _> =
+            poll_until(deadline, "nat gateway", || async { Ok(None) }).await;
         assert!(matches!(result, Err(AwsError::Timeout { .. })));
     }
 }

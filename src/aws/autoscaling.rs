@@ -46,7 +46,11 @@ pub struct GroupSettings {
 }
 
 pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
-    let out = client.describe_auto_scaling_groups().auto_scaling_group_names(name).send().await
+    let out = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))?;
     Ok(out.auto_scaling_groups().first().map(|g| {
         let template = g.launch_template();
@@ -55,13 +59,38 @@ pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
             min_size: g.min_size().unwrap_or_default(),
             max_size: g.max_size().unwrap_or_default(),
             desired_capacity: g.desired_capacity().unwrap_or_default(),
-            subnets: g.vpc_zone_identifier().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            subnets: g
+                .vpc_zone_identifier()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             target_groups: g.target_group_arns().to_vec(),
-            launch_template_id: template.and_then(|t| t.launch_template_id()).unwrap_or_default().into(),
-            launch_template_version: template.and_then(|t| t.version()).unwrap_or_default().into(),
+            launch_template_id: template
+                .and_then(|t| t.launch_template_id())
+                .unwrap_or_default()
+                .into(),
+            launch_template_version: template
+                .and_then(|t| t.version())
+                .unwrap_or_default()
+                .into(),
             health_check_type: g.health_check_type().unwrap_or_default().into(),
-            instances: g.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect(),
-            tags: g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect(),
+            instances: g
+                .instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect(),
+            tags: g
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
             deleting: g.status().is_some_and(|s| s.contains("Delete")),
         }
     }))
@@ -82,7 +111,12 @@ fn tags_for(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 /// Creates the group with ELB health checks, attached to the target group.
-pub async fn create_group(client: &Client, name: &str, settings: &GroupSettings, tags: &BTreeMap<String, String>) -> Result<()> {
+pub async fn create_group(
+    client: &Client,
+    name: &str,
+    settings: &GroupSettings,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
     client
         .create_auto_scaling_group()
         .auto_scaling_group_name(name)
@@ -107,7 +141,12 @@ pub async fn create_group(client: &Client, name: &str, settings: &GroupSettings,
 }
 
 /// Updates sizes, subnets and template version; `desired` only when the user set it.
-pub async fn update_group(client: &Client, name: &str, settings: &GroupSettings, desired: Option<u32>) -> Result<()> {
+pub async fn update_group(
+    client: &Client,
+    name: &str,
+    settings: &GroupSettings,
+    desired: Option<u32>,
+) -> Result<()> {
     client
         .update_auto_scaling_group()
         .auto_scaling_group_name(name)
@@ -152,27 +191,53 @@ pub async fn put_cpu_policy(client: &Client, group: &str, target: f64) -> Result
 
 /// The target value of the CPU policy, if the policy exists.
 pub async fn cpu_policy_target(client: &Client, group: &str) -> Result<Option<f64>> {
-    let out = client.describe_policies().auto_scaling_group_name(group).policy_names(CPU_POLICY).send().await
+    let out = client
+        .describe_policies()
+        .auto_scaling_group_name(group)
+        .policy_names(CPU_POLICY)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
     Ok(out.scaling_policies().first().map(|p| {
-        p.target_tracking_configuration().and_then(|c| c.target_value()).unwrap_or_default()
+        p.target_tracking_configuration()
+            .and_then(|c| c.target_value())
+            .unwrap_or_default()
     }))
 }
 
 /// Deletes the group and terminates its instances.
 pub async fn delete_group(client: &Client, name: &str) -> Result<()> {
-    client.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true).send().await
+    client
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .force_delete(true)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteAutoScalingGroup", e))?;
     Ok(())
 }
 
-pub async fn retag(client: &Client, name: &str, tags: &BTreeMap<String, String>, removed: &[String]) -> Result<()> {
+pub async fn retag(
+    client: &Client,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    removed: &[String],
+) -> Result<()> {
     if !removed.is_empty() {
-        let gone: BTreeMap<String, String> = removed.iter().map(|k| (k.clone(), String::new())).collect();
-        client.delete_tags().set_tags(Some(tags_for(name, &gone))).send().await
+        let gone: BTreeMap<String, String> =
+            removed.iter().map(|k| (k.clone(), String::new())).collect();
+        client
+            .delete_tags()
+            .set_tags(Some(tags_for(name, &gone)))
+            .send()
+            .await
             .map_err(|e| AwsError::from_sdk("DeleteTags", e))?;
     }
-    client.create_or_update_tags().set_tags(Some(tags_for(name, tags))).send().await
+    client
+        .create_or_update_tags()
+        .set_tags(Some(tags_for(name, tags)))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("CreateOrUpdateTags", e))?;
     Ok(())
 }

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, BlockDeviceMapping, DomainType, EbsBlockDevice, Filter,
-    HttpTokensState, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
-    IpPermission, IpRange, LaunchTemplateBlockDeviceMappingRequest,
-    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest,
-    RequestLaunchTemplateData, ResourceType, Tag, TagSpecification, UserIdGroupPair, VolumeType,
+    AttributeBooleanValue, BlockDeviceMapping, DomainType, EbsBlockDevice, Filter, HttpTokensState,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, IpPermission, IpRange,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, Tag,
+    TagSpecification, UserIdGroupPair, VolumeType,
 };
 use aws_sdk_ec2::Client;
 
@@ -36,7 +36,12 @@ fn tag_spec(resource: ResourceType, tags: &Tags) -> TagSpecification {
 fn tag_map(tags: Option<&[Tag]>) -> Tags {
     tags.unwrap_or_default()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -158,113 +163,249 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
     let owned = owned_by(tag_key, environment);
     let (vpcs, subnets, igws, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
         async {
-            let out = client.describe_vpcs().filters(owned.clone()).send().await
+            let out = client
+                .describe_vpcs()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeVpcs", e))?;
-            Ok::<_, AwsError>(out.vpcs().iter().map(|v| Found {
-                id: v.vpc_id().unwrap_or_default().into(),
-                tags: tag_map(Some(v.tags())),
-                detail: [("cidr", v.cidr_block().unwrap_or_default().to_string())].into(),
-            }).collect::<Vec<_>>())
+            Ok::<_, AwsError>(
+                out.vpcs()
+                    .iter()
+                    .map(|v| Found {
+                        id: v.vpc_id().unwrap_or_default().into(),
+                        tags: tag_map(Some(v.tags())),
+                        detail: [("cidr", v.cidr_block().unwrap_or_default().to_string())].into(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
         },
         async {
-            let out = client.describe_subnets().filters(owned.clone()).send().await
+            let out = client
+                .describe_subnets()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
-            Ok(out.subnets().iter().map(|s| Found {
-                id: s.subnet_id().unwrap_or_default().into(),
-                tags: tag_map(Some(s.tags())),
-                detail: [
-                    ("cidr", s.cidr_block().unwrap_or_default().to_string()),
-                    ("zone", s.availability_zone().unwrap_or_default().to_string()),
-                    ("vpc", s.vpc_id().unwrap_or_default().to_string()),
-                ].into(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .subnets()
+                .iter()
+                .map(|s| Found {
+                    id: s.subnet_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(s.tags())),
+                    detail: [
+                        ("cidr", s.cidr_block().unwrap_or_default().to_string()),
+                        (
+                            "zone",
+                            s.availability_zone().unwrap_or_default().to_string(),
+                        ),
+                        ("vpc", s.vpc_id().unwrap_or_default().to_string()),
+                    ]
+                    .into(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
-            let out = client.describe_internet_gateways().filters(owned.clone()).send().await
+            let out = client
+                .describe_internet_gateways()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", e))?;
-            Ok(out.internet_gateways().iter().map(|g| Found {
-                id: g.internet_gateway_id().unwrap_or_default().into(),
-                tags: tag_map(Some(g.tags())),
-                detail: g.attachments().iter().filter_map(|a| a.vpc_id()).map(|v| ("vpc", v.to_string())).take(1).collect(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .internet_gateways()
+                .iter()
+                .map(|g| Found {
+                    id: g.internet_gateway_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(g.tags())),
+                    detail: g
+                        .attachments()
+                        .iter()
+                        .filter_map(|a| a.vpc_id())
+                        .map(|v| ("vpc", v.to_string()))
+                        .take(1)
+                        .collect(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
-            let out = client.describe_route_tables().filters(owned.clone()).send().await
+            let out = client
+                .describe_route_tables()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeRouteTables", e))?;
-            Ok(out.route_tables().iter().map(|t| RouteTable {
-                id: t.route_table_id().unwrap_or_default().into(),
-                tags: tag_map(Some(t.tags())),
-                associations: t.associations().iter().filter_map(|a| Some((a.route_table_association_id()?.to_string(), a.subnet_id()?.to_string()))).collect(),
-                routes: t.routes().iter().filter_map(|r| {
-                    let target = r.nat_gateway_id().or(r.gateway_id())?;
-                    Some((r.destination_cidr_block()?.to_string(), target.to_string()))
-                }).collect(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .route_tables()
+                .iter()
+                .map(|t| RouteTable {
+                    id: t.route_table_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(t.tags())),
+                    associations: t
+                        .associations()
+                        .iter()
+                        .filter_map(|a| {
+                            Some((
+                                a.route_table_association_id()?.to_string(),
+                                a.subnet_id()?.to_string(),
+                            ))
+                        })
+                        .collect(),
+                    routes: t
+                        .routes()
+                        .iter()
+                        .filter_map(|r| {
+                            let target = r.nat_gateway_id().or(r.gateway_id())?;
+                            Some((r.destination_cidr_block()?.to_string(), target.to_string()))
+                        })
+                        .collect(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
-            let out = client.describe_addresses().filters(owned.clone()).send().await
+            let out = client
+                .describe_addresses()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
-            Ok(out.addresses().iter().map(|a| Found {
-                id: a.allocation_id().unwrap_or_default().into(),
-                tags: tag_map(Some(a.tags())),
-                detail: [("public_ip", a.public_ip().unwrap_or_default().to_string())].into(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .addresses()
+                .iter()
+                .map(|a| Found {
+                    id: a.allocation_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(a.tags())),
+                    detail: [("public_ip", a.public_ip().unwrap_or_default().to_string())].into(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
             // Filtered by tag here and again below: some implementations ignore tag filters on this call.
-            let out = client.describe_nat_gateways().filter(owned.clone()).send().await
+            let out = client
+                .describe_nat_gateways()
+                .filter(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
-            Ok(out.nat_gateways().iter()
-                .filter(|g| tag_map(Some(g.tags())).get(tag_key).map(String::as_str) == Some(environment))
-                .filter(|g| !matches!(g.state().map(|s| s.as_str()), Some("deleted") | Some("deleting") | Some("failed")))
+            Ok(out
+                .nat_gateways()
+                .iter()
+                .filter(|g| {
+                    tag_map(Some(g.tags())).get(tag_key).map(String::as_str) == Some(environment)
+                })
+                .filter(|g| {
+                    !matches!(
+                        g.state().map(|s| s.as_str()),
+                        Some("deleted") | Some("deleting") | Some("failed")
+                    )
+                })
                 .map(|g| Found {
                     id: g.nat_gateway_id().unwrap_or_default().into(),
                     tags: tag_map(Some(g.tags())),
                     detail: [
                         ("subnet", g.subnet_id().unwrap_or_default().to_string()),
-                        ("state", g.state().map(|s| s.as_str().to_string()).unwrap_or_default()),
-                    ].into(),
-                }).collect::<Vec<_>>())
+                        (
+                            "state",
+                            g.state()
+                                .map(|s| s.as_str().to_string())
+                                .unwrap_or_default(),
+                        ),
+                    ]
+                    .into(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
-            let out = client.describe_security_groups().filters(owned.clone()).send().await
+            let out = client
+                .describe_security_groups()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
-            Ok(out.security_groups().iter().map(|g| SecurityGroup {
-                id: g.group_id().unwrap_or_default().into(),
-                name: g.group_name().unwrap_or_default().into(),
-                vpc_id: g.vpc_id().unwrap_or_default().into(),
-                tags: tag_map(Some(g.tags())),
-                ingress: flatten_permissions(g.ip_permissions()),
-                egress_count: g.ip_permissions_egress().len(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .security_groups()
+                .iter()
+                .map(|g| SecurityGroup {
+                    id: g.group_id().unwrap_or_default().into(),
+                    name: g.group_name().unwrap_or_default().into(),
+                    vpc_id: g.vpc_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(g.tags())),
+                    ingress: flatten_permissions(g.ip_permissions()),
+                    egress_count: g.ip_permissions_egress().len(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
-            let out = client.describe_launch_templates().filters(owned.clone()).send().await
+            let out = client
+                .describe_launch_templates()
+                .filters(owned.clone())
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeLaunchTemplates", e))?;
-            Ok(out.launch_templates().iter().map(|t| Found {
-                id: t.launch_template_id().unwrap_or_default().into(),
-                tags: tag_map(Some(t.tags())),
-                detail: [
-                    ("name", t.launch_template_name().unwrap_or_default().to_string()),
-                    ("latest_version", t.latest_version_number().unwrap_or(1).to_string()),
-                    ("default_version", t.default_version_number().unwrap_or(1).to_string()),
-                ].into(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .launch_templates()
+                .iter()
+                .map(|t| Found {
+                    id: t.launch_template_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(t.tags())),
+                    detail: [
+                        (
+                            "name",
+                            t.launch_template_name().unwrap_or_default().to_string(),
+                        ),
+                        (
+                            "latest_version",
+                            t.latest_version_number().unwrap_or(1).to_string(),
+                        ),
+                        (
+                            "default_version",
+                            t.default_version_number().unwrap_or(1).to_string(),
+                        ),
+                    ]
+                    .into(),
+                })
+                .collect::<Vec<_>>())
         },
         async {
-            let out = client.describe_instances().filters(owned.clone())
-                .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
-                .send().await
+            let out = client
+                .describe_instances()
+                .filters(owned.clone())
+                .filters(
+                    Filter::builder()
+                        .name("instance-state-name")
+                        .values("pending")
+                        .values("running")
+                        .values("stopping")
+                        .values("stopped")
+                        .build(),
+                )
+                .send()
+                .await
                 .map_err(|e| AwsError::from_sdk("DescribeInstances", e))?;
-            Ok(out.reservations().iter().flat_map(|r| r.instances()).map(|i| Found {
-                id: i.instance_id().unwrap_or_default().into(),
-                tags: tag_map(Some(i.tags())),
-                detail: [
-                    ("public_ip", i.public_ip_address().unwrap_or_default().to_string()),
-                    ("subnet", i.subnet_id().unwrap_or_default().to_string()),
-                    ("state", i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default()),
-                ].into(),
-            }).collect::<Vec<_>>())
+            Ok(out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .map(|i| Found {
+                    id: i.instance_id().unwrap_or_default().into(),
+                    tags: tag_map(Some(i.tags())),
+                    detail: [
+                        (
+                            "public_ip",
+                            i.public_ip_address().unwrap_or_default().to_string(),
+                        ),
+                        ("subnet", i.subnet_id().unwrap_or_default().to_string()),
+                        (
+                            "state",
+                            i.state()
+                                .and_then(|s| s.name())
+                                .map(|n| n.as_str().to_string())
+                                .unwrap_or_default(),
+                        ),
+                    ]
+                    .into(),
+                })
+                .collect::<Vec<_>>())
         },
     )?;
     Ok(Ec2Inventory {
@@ -336,15 +477,32 @@ pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<Stri
 pub async fn enable_vpc_dns(client: &Client, vpc_id: &str) -> Result<()> {
     let on = || AttributeBooleanValue::builder().value(true).build();
     // AWS accepts only one attribute per call
-    client.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_support(on()).send().await
+    client
+        .modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_support(on())
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
-    client.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_hostnames(on()).send().await
+    client
+        .modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_hostnames(on())
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
     Ok(())
 }
 
 /// Creates a subnet; public subnets map public IPs on launch, private ones never.
-pub async fn create_subnet(client: &Client, vpc_id: &str, zone: &str, cidr: &str, public: bool, tags: &Tags) -> Result<String> {
+pub async fn create_subnet(
+    client: &Client,
+    vpc_id: &str,
+    zone: &str,
+    cidr: &str,
+    public: bool,
+    tags: &Tags,
+) -> Result<String> {
     let out = client
         .create_subnet()
         .vpc_id(vpc_id)
@@ -354,7 +512,12 @@ pub async fn create_subnet(client: &Client, vpc_id: &str, zone: &str, cidr: &str
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
-    let id = required(out.subnet().and_then(|s| s.subnet_id()), "CreateSubnet", "SubnetId")?.to_string();
+    let id = required(
+        out.subnet().and_then(|s| s.subnet_id()),
+        "CreateSubnet",
+        "SubnetId",
+    )?
+    .to_string();
     if public {
         client
             .modify_subnet_attribute()
@@ -375,23 +538,42 @@ pub async fn create_internet_gateway(client: &Client, tags: &Tags) -> Result<Str
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateInternetGateway", e))?;
-    Ok(required(out.internet_gateway().and_then(|g| g.internet_gateway_id()), "CreateInternetGateway", "InternetGatewayId")?.to_string())
+    Ok(required(
+        out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+        "CreateInternetGateway",
+        "InternetGatewayId",
+    )?
+    .to_string())
 }
 
 pub async fn attach_internet_gateway(client: &Client, igw: &str, vpc_id: &str) -> Result<()> {
-    client.attach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc_id).send().await
+    client
+        .attach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc_id)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("AttachInternetGateway", e))?;
     Ok(())
 }
 
 pub async fn detach_internet_gateway(client: &Client, igw: &str, vpc_id: &str) -> Result<()> {
-    client.detach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc_id).send().await
+    client
+        .detach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc_id)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DetachInternetGateway", e))?;
     Ok(())
 }
 
 pub async fn delete_internet_gateway(client: &Client, igw: &str) -> Result<()> {
-    client.delete_internet_gateway().internet_gateway_id(igw).send().await
+    client
+        .delete_internet_gateway()
+        .internet_gateway_id(igw)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteInternetGateway", e))?;
     Ok(())
 }
@@ -412,13 +594,23 @@ pub async fn allocate_address(client: &Client, tags: &Tags) -> Result<(String, S
 }
 
 pub async fn release_address(client: &Client, allocation_id: &str) -> Result<()> {
-    client.release_address().allocation_id(allocation_id).send().await
+    client
+        .release_address()
+        .allocation_id(allocation_id)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("ReleaseAddress", e))?;
     Ok(())
 }
 
 /// Creates a public NAT gateway; `token` makes a retried call idempotent.
-pub async fn create_nat_gateway(client: &Client, subnet_id: &str, allocation_id: &str, token: &str, tags: &Tags) -> Result<String> {
+pub async fn create_nat_gateway(
+    client: &Client,
+    subnet_id: &str,
+    allocation_id: &str,
+    token: &str,
+    tags: &Tags,
+) -> Result<String> {
     let out = client
         .create_nat_gateway()
         .subnet_id(subnet_id)
@@ -428,22 +620,44 @@ pub async fn create_nat_gateway(client: &Client, subnet_id: &str, allocation_id:
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
-    Ok(required(out.nat_gateway().and_then(|g| g.nat_gateway_id()), "CreateNatGateway", "NatGatewayId")?.to_string())
+    Ok(required(
+        out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+        "CreateNatGateway",
+        "NatGatewayId",
+    )?
+    .to_string())
 }
 
 /// The state of a NAT gateway (`pending`, `available`, `deleting`, `deleted`, `failed`), if it exists.
 pub async fn nat_gateway_state(client: &Client, id: &str) -> Result<Option<String>> {
-    match client.describe_nat_gateways().nat_gateway_ids(id).send().await {
-        Ok(out) => Ok(out.nat_gateways().first().and_then(|g| g.state()).map(|s| s.as_str().to_string())),
+    match client
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .nat_gateways()
+            .first()
+            .and_then(|g| g.state())
+            .map(|s| s.as_str().to_string())),
         Err(e) => {
             let error = AwsError::from_sdk("DescribeNatGateways", e);
-            if error.is_not_found() { Ok(None) } else { Err(error) }
+            if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
         }
     }
 }
 
 pub async fn delete_nat_gateway(client: &Client, id: &str) -> Result<()> {
-    client.delete_nat_gateway().nat_gateway_id(id).send().await
+    client
+        .delete_nat_gateway()
+        .nat_gateway_id(id)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteNatGateway", e))?;
     Ok(())
 }
@@ -456,49 +670,101 @@ pub async fn create_route_table(client: &Client, vpc_id: &str, tags: &Tags) -> R
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateRouteTable", e))?;
-    Ok(required(out.route_table().and_then(|t| t.route_table_id()), "CreateRouteTable", "RouteTableId")?.to_string())
+    Ok(required(
+        out.route_table().and_then(|t| t.route_table_id()),
+        "CreateRouteTable",
+        "RouteTableId",
+    )?
+    .to_string())
 }
 
 /// Points `0.0.0.0/0` of a table at an internet or NAT gateway, replacing an existing default route.
-pub async fn set_default_route(client: &Client, table: &str, target: &str, exists: bool) -> Result<()> {
+pub async fn set_default_route(
+    client: &Client,
+    table: &str,
+    target: &str,
+    exists: bool,
+) -> Result<()> {
     let nat = target.starts_with("nat-");
     if exists {
-        let call = client.replace_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
-        let call = if nat { call.nat_gateway_id(target) } else { call.gateway_id(target) };
-        call.send().await.map_err(|e| AwsError::from_sdk("ReplaceRoute", e))?;
+        let call = client
+            .replace_route()
+            .route_table_id(table)
+            .destination_cidr_block("0.0.0.0/0");
+        let call = if nat {
+            call.nat_gateway_id(target)
+        } else {
+            call.gateway_id(target)
+        };
+        call.send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ReplaceRoute", e))?;
     } else {
-        let call = client.create_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
-        let call = if nat { call.nat_gateway_id(target) } else { call.gateway_id(target) };
-        call.send().await.map_err(|e| AwsError::from_sdk("CreateRoute", e))?;
+        let call = client
+            .create_route()
+            .route_table_id(table)
+            .destination_cidr_block("0.0.0.0/0");
+        let call = if nat {
+            call.nat_gateway_id(target)
+        } else {
+            call.gateway_id(target)
+        };
+        call.send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateRoute", e))?;
     }
     Ok(())
 }
 
 pub async fn delete_default_route(client: &Client, table: &str) -> Result<()> {
-    client.delete_route().route_table_id(table).destination_cidr_block("0.0.0.0/0").send().await
+    client
+        .delete_route()
+        .route_table_id(table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteRoute", e))?;
     Ok(())
 }
 
 pub async fn associate_route_table(client: &Client, table: &str, subnet: &str) -> Result<()> {
-    client.associate_route_table().route_table_id(table).subnet_id(subnet).send().await
+    client
+        .associate_route_table()
+        .route_table_id(table)
+        .subnet_id(subnet)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("AssociateRouteTable", e))?;
     Ok(())
 }
 
 pub async fn disassociate_route_table(client: &Client, association: &str) -> Result<()> {
-    client.disassociate_route_table().association_id(association).send().await
+    client
+        .disassociate_route_table()
+        .association_id(association)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DisassociateRouteTable", e))?;
     Ok(())
 }
 
 pub async fn delete_route_table(client: &Client, table: &str) -> Result<()> {
-    client.delete_route_table().route_table_id(table).send().await
+    client
+        .delete_route_table()
+        .route_table_id(table)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteRouteTable", e))?;
     Ok(())
 }
 
-pub async fn create_security_group(client: &Client, vpc_id: &str, name: &str, description: &str, tags: &Tags) -> Result<String> {
+pub async fn create_security_group(
+    client: &Client,
+    vpc_id: &str,
+    name: &str,
+    description: &str,
+    tags: &Tags,
+) -> Result<String> {
     let out = client
         .create_security_group()
         .vpc_id(vpc_id)
@@ -546,7 +812,10 @@ pub async fn revoke_ingress(client: &Client, group: &str, rules: &[RawRule]) -> 
 }
 
 /// The VPC's default security group, with its ingress and egress rules.
-pub async fn default_security_group(client: &Client, vpc_id: &str) -> Result<Option<(String, Vec<IpPermission>, Vec<IpPermission>)>> {
+pub async fn default_security_group(
+    client: &Client,
+    vpc_id: &str,
+) -> Result<Option<(String, Vec<IpPermission>, Vec<IpPermission>)>> {
     let out = client
         .describe_security_groups()
         .filters(filter("vpc-id", vpc_id))
@@ -569,18 +838,32 @@ pub async fn strip_default_security_group(client: &Client, vpc_id: &str) -> Resu
         return Ok(());
     };
     if !ingress.is_empty() {
-        client.revoke_security_group_ingress().group_id(&id).set_ip_permissions(Some(ingress)).send().await
+        client
+            .revoke_security_group_ingress()
+            .group_id(&id)
+            .set_ip_permissions(Some(ingress))
+            .send()
+            .await
             .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
     }
     if !egress.is_empty() {
-        client.revoke_security_group_egress().group_id(&id).set_ip_permissions(Some(egress)).send().await
+        client
+            .revoke_security_group_egress()
+            .group_id(&id)
+            .set_ip_permissions(Some(egress))
+            .send()
+            .await
             .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupEgress", e))?;
     }
     Ok(())
 }
 
 pub async fn delete_security_group(client: &Client, group: &str) -> Result<()> {
-    client.delete_security_group().group_id(group).send().await
+    client
+        .delete_security_group()
+        .group_id(group)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteSecurityGroup", e))?;
     Ok(())
 }
@@ -596,18 +879,30 @@ pub struct InstanceSettings {
 }
 
 /// Creates the app launch template: IMDSv2 only, encrypted gp3 root volume, no public IP.
-pub async fn create_launch_template(client: &Client, name: &str, settings: &InstanceSettings, tags: &Tags) -> Result<(String, i64)> {
+pub async fn create_launch_template(
+    client: &Client,
+    name: &str,
+    settings: &InstanceSettings,
+    tags: &Tags,
+) -> Result<(String, i64)> {
     use base64::Engine;
     let data = RequestLaunchTemplateData::builder()
         .image_id(&settings.ami_id)
         .instance_type(settings.instance_type.as_str().into())
         .security_group_ids(&settings.security_group)
-        .set_user_data(settings.user_data.as_ref().map(|u| base64::engine::general_purpose::STANDARD.encode(u)))
+        .set_user_data(
+            settings
+                .user_data
+                .as_ref()
+                .map(|u| base64::engine::general_purpose::STANDARD.encode(u)),
+        )
         .set_key_name(settings.key_name.clone())
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .http_tokens(LaunchTemplateHttpTokensState::Required)
-                .http_endpoint(aws_sdk_ec2::types::LaunchTemplateInstanceMetadataEndpointState::Enabled)
+                .http_endpoint(
+                    aws_sdk_ec2::types::LaunchTemplateInstanceMetadataEndpointState::Enabled,
+                )
                 .http_put_response_hop_limit(2)
                 .build(),
         )
@@ -645,21 +940,40 @@ pub async fn create_launch_template(client: &Client, name: &str, settings: &Inst
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateLaunchTemplate", e))?;
-    let template = required(out.launch_template(), "CreateLaunchTemplate", "LaunchTemplate")?;
+    let template = required(
+        out.launch_template(),
+        "CreateLaunchTemplate",
+        "LaunchTemplate",
+    )?;
     Ok((
-        required(template.launch_template_id(), "CreateLaunchTemplate", "LaunchTemplateId")?.to_string(),
+        required(
+            template.launch_template_id(),
+            "CreateLaunchTemplate",
+            "LaunchTemplateId",
+        )?
+        .to_string(),
         template.latest_version_number().unwrap_or(1),
     ))
 }
 
 pub async fn delete_launch_template(client: &Client, id: &str) -> Result<()> {
-    client.delete_launch_template().launch_template_id(id).send().await
+    client
+        .delete_launch_template()
+        .launch_template_id(id)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteLaunchTemplate", e))?;
     Ok(())
 }
 
 /// Launches the bastion: IMDSv2 only, encrypted root volume, public IP.
-pub async fn run_bastion(client: &Client, subnet: &str, settings: &InstanceSettings, token: &str, tags: &Tags) -> Result<String> {
+pub async fn run_bastion(
+    client: &Client,
+    subnet: &str,
+    settings: &InstanceSettings,
+    token: &str,
+    tags: &Tags,
+) -> Result<String> {
     let out = client
         .run_instances()
         .image_id(&settings.ami_id)
@@ -685,7 +999,14 @@ pub async fn run_bastion(client: &Client, subnet: &str, settings: &InstanceSetti
         .block_device_mappings(
             BlockDeviceMapping::builder()
                 .device_name("/dev/xvda")
-                .ebs(EbsBlockDevice::builder().encrypted(true).volume_type(VolumeType::Gp3).volume_size(8).delete_on_termination(true).build())
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .encrypted(true)
+                        .volume_type(VolumeType::Gp3)
+                        .volume_size(8)
+                        .delete_on_termination(true)
+                        .build(),
+                )
                 .build(),
         )
         .tag_specifications(tag_spec(ResourceType::Instance, tags))
@@ -693,14 +1014,23 @@ pub async fn run_bastion(client: &Client, subnet: &str, settings: &InstanceSetti
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("RunInstances", e))?;
-    Ok(required(out.instances().first().and_then(|i| i.instance_id()), "RunInstances", "InstanceId")?.to_string())
+    Ok(required(
+        out.instances().first().and_then(|i| i.instance_id()),
+        "RunInstances",
+        "InstanceId",
+    )?
+    .to_string())
 }
 
 pub async fn terminate_instances(client: &Client, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    client.terminate_instances().set_instance_ids(Some(ids.to_vec())).send().await
+    client
+        .terminate_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("TerminateInstances", e))?;
     Ok(())
 }
@@ -710,7 +1040,11 @@ pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<Strin
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let out = client.describe_instances().set_instance_ids(Some(ids.to_vec())).send().await;
+    let out = client
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await;
     match out {
         Ok(out) => Ok(out
             .reservations()
@@ -721,18 +1055,32 @@ pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<Strin
             .collect()),
         Err(e) => {
             let error = AwsError::from_sdk("DescribeInstances", e);
-            if error.is_not_found() { Ok(Vec::new()) } else { Err(error) }
+            if error.is_not_found() {
+                Ok(Vec::new())
+            } else {
+                Err(error)
+            }
         }
     }
 }
 
 pub async fn delete_subnet(client: &Client, id: &str) -> Result<()> {
-    client.delete_subnet().subnet_id(id).send().await.map_err(|e| AwsError::from_sdk("DeleteSubnet", e))?;
+    client
+        .delete_subnet()
+        .subnet_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteSubnet", e))?;
     Ok(())
 }
 
 pub async fn delete_vpc(client: &Client, id: &str) -> Result<()> {
-    client.delete_vpc().vpc_id(id).send().await.map_err(|e| AwsError::from_sdk("DeleteVpc", e))?;
+    client
+        .delete_vpc()
+        .vpc_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteVpc", e))?;
     Ok(())
 }
 
@@ -742,11 +1090,25 @@ pub async fn retag(client: &Client, ids: &[String], tags: &Tags, removed: &[Stri
         return Ok(());
     }
     if !removed.is_empty() {
-        client.delete_tags().set_resources(Some(ids.to_vec()))
-            .set_tags(Some(removed.iter().map(|k| Tag::builder().key(k).build()).collect()))
-            .send().await.map_err(|e| AwsError::from_sdk("DeleteTags", e))?;
+        client
+            .delete_tags()
+            .set_resources(Some(ids.to_vec()))
+            .set_tags(Some(
+                removed
+                    .iter()
+                    .map(|k| Tag::builder().key(k).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteTags", e))?;
     }
-    client.create_tags().set_resources(Some(ids.to_vec())).set_tags(Some(sdk_tags(tags))).send().await
+    client
+        .create_tags()
+        .set_resources(Some(ids.to_vec()))
+        .set_tags(Some(sdk_tags(tags)))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("CreateTags", e))?;
     Ok(())
 }

@@ -13,7 +13,9 @@ use crate::error::AwsError;
 type Result<T> = std::result::Result<T, AwsError>;
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// An ALB as the provider cares about it.
@@ -48,16 +50,36 @@ pub struct Listener {
 }
 
 /// Tags of several ELB objects, one call (AWS takes up to 20 ARNs).
-pub async fn tags_of(client: &Client, arns: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+pub async fn tags_of(
+    client: &Client,
+    arns: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
     if arns.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let out = client.describe_tags().set_resource_arns(Some(arns.to_vec())).send().await
+    let out = client
+        .describe_tags()
+        .set_resource_arns(Some(arns.to_vec()))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DescribeTags", e))?;
-    Ok(out.tag_descriptions().iter().filter_map(|d| {
-        let tags = d.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
-        Some((d.resource_arn()?.to_string(), tags))
-    }).collect())
+    Ok(out
+        .tag_descriptions()
+        .iter()
+        .filter_map(|d| {
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect();
+            Some((d.resource_arn()?.to_string(), tags))
+        })
+        .collect())
 }
 
 fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> LoadBalancer {
@@ -65,10 +87,21 @@ fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) ->
         arn: lb.load_balancer_arn().unwrap_or_default().into(),
         dns_name: lb.dns_name().unwrap_or_default().into(),
         zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().into(),
-        scheme: lb.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
-        subnets: lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect(),
+        scheme: lb
+            .scheme()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        subnets: lb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id().map(str::to_string))
+            .collect(),
         security_groups: lb.security_groups().to_vec(),
-        state: lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
+        state: lb
+            .state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -82,18 +115,31 @@ fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> T
 
 /// Every load balancer and target group in a VPC (all pages). Listing by VPC
 /// rather than by name also finds objects left behind by an earlier port or name.
-pub async fn in_vpc(client: &Client, vpc_id: &str) -> Result<(Vec<LoadBalancer>, Vec<TargetGroup>)> {
+pub async fn in_vpc(
+    client: &Client,
+    vpc_id: &str,
+) -> Result<(Vec<LoadBalancer>, Vec<TargetGroup>)> {
     let mut balancers = Vec::new();
     let mut pages = client.describe_load_balancers().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
-        balancers.extend(page.load_balancers().iter().filter(|lb| lb.vpc_id() == Some(vpc_id)).map(load_balancer_of));
+        balancers.extend(
+            page.load_balancers()
+                .iter()
+                .filter(|lb| lb.vpc_id() == Some(vpc_id))
+                .map(load_balancer_of),
+        );
     }
     let mut groups = Vec::new();
     let mut pages = client.describe_target_groups().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
-        groups.extend(page.target_groups().iter().filter(|tg| tg.vpc_id() == Some(vpc_id)).map(target_group_of));
+        groups.extend(
+            page.target_groups()
+                .iter()
+                .filter(|tg| tg.vpc_id() == Some(vpc_id))
+                .map(target_group_of),
+        );
     }
     Ok((balancers, groups))
 }
@@ -104,14 +150,24 @@ pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<Lo
         Ok(out) => out,
         Err(e) => {
             let error = AwsError::from_sdk("DescribeLoadBalancers", e);
-            return if error.is_not_found() { Ok(None) } else { Err(error) };
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
         }
     };
     Ok(out.load_balancers().first().map(load_balancer_of))
 }
 
 /// Creates the internet-facing ALB in the given subnets.
-pub async fn create_load_balancer(client: &Client, name: &str, subnets: &[String], security_group: &str, tags: &BTreeMap<String, String>) -> Result<LoadBalancer> {
+pub async fn create_load_balancer(
+    client: &Client,
+    name: &str,
+    subnets: &[String],
+    security_group: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<LoadBalancer> {
     client
         .create_load_balancer()
         .name(name)
@@ -123,18 +179,32 @@ pub async fn create_load_balancer(client: &Client, name: &str, subnets: &[String
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateLoadBalancer", e))?;
-    find_load_balancer(client, name).await?.ok_or(AwsError::MissingField { operation: "CreateLoadBalancer", field: "LoadBalancers" })
+    find_load_balancer(client, name)
+        .await?
+        .ok_or(AwsError::MissingField {
+            operation: "CreateLoadBalancer",
+            field: "LoadBalancers",
+        })
 }
 
 /// Points the ALB at a new set of subnets (one per AZ).
 pub async fn set_subnets(client: &Client, arn: &str, subnets: &[String]) -> Result<()> {
-    client.set_subnets().load_balancer_arn(arn).set_subnets(Some(subnets.to_vec())).send().await
+    client
+        .set_subnets()
+        .load_balancer_arn(arn)
+        .set_subnets(Some(subnets.to_vec()))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("SetSubnets", e))?;
     Ok(())
 }
 
 pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<()> {
-    client.delete_load_balancer().load_balancer_arn(arn).send().await
+    client
+        .delete_load_balancer()
+        .load_balancer_arn(arn)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteLoadBalancer", e))?;
     Ok(())
 }
@@ -144,14 +214,25 @@ pub async fn find_target_group(client: &Client, name: &str) -> Result<Option<Tar
         Ok(out) => out,
         Err(e) => {
             let error = AwsError::from_sdk("DescribeTargetGroups", e);
-            return if error.is_not_found() { Ok(None) } else { Err(error) };
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
         }
     };
     Ok(out.target_groups().first().map(target_group_of))
 }
 
 /// Creates the HTTP target group of the app instances.
-pub async fn create_target_group(client: &Client, name: &str, vpc_id: &str, port: u16, health_check_path: &str, tags: &BTreeMap<String, String>) -> Result<TargetGroup> {
+pub async fn create_target_group(
+    client: &Client,
+    name: &str,
+    vpc_id: &str,
+    port: u16,
+    health_check_path: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<TargetGroup> {
     let out = client
         .create_target_group()
         .name(name)
@@ -169,39 +250,75 @@ pub async fn create_target_group(client: &Client, name: &str, vpc_id: &str, port
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateTargetGroup", e))?;
-    out.target_groups().first().map(target_group_of).ok_or(AwsError::MissingField { operation: "CreateTargetGroup", field: "TargetGroups" })
+    out.target_groups()
+        .first()
+        .map(target_group_of)
+        .ok_or(AwsError::MissingField {
+            operation: "CreateTargetGroup",
+            field: "TargetGroups",
+        })
 }
 
 pub async fn modify_health_check(client: &Client, arn: &str, path: &str) -> Result<()> {
-    client.modify_target_group().target_group_arn(arn).health_check_path(path).send().await
+    client
+        .modify_target_group()
+        .target_group_arn(arn)
+        .health_check_path(path)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("ModifyTargetGroup", e))?;
     Ok(())
 }
 
 pub async fn delete_target_group(client: &Client, arn: &str) -> Result<()> {
-    client.delete_target_group().target_group_arn(arn).send().await
+    client
+        .delete_target_group()
+        .target_group_arn(arn)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteTargetGroup", e))?;
     Ok(())
 }
 
 pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Listener>> {
-    let out = match client.describe_listeners().load_balancer_arn(load_balancer).send().await {
+    let out = match client
+        .describe_listeners()
+        .load_balancer_arn(load_balancer)
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) => {
             let error = AwsError::from_sdk("DescribeListeners", e);
-            return if error.is_not_found() { Ok(Vec::new()) } else { Err(error) };
+            return if error.is_not_found() {
+                Ok(Vec::new())
+            } else {
+                Err(error)
+            };
         }
     };
-    Ok(out.listeners().iter().map(|l| {
-        let action = l.default_actions().first();
-        Listener {
-            arn: l.listener_arn().unwrap_or_default().into(),
-            port: l.port().unwrap_or_default(),
-            protocol: l.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
-            action: action.and_then(|a| a.r#type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
-            target_group: action.and_then(|a| a.target_group_arn()).map(str::to_string),
-        }
-    }).collect())
+    Ok(out
+        .listeners()
+        .iter()
+        .map(|l| {
+            let action = l.default_actions().first();
+            Listener {
+                arn: l.listener_arn().unwrap_or_default().into(),
+                port: l.port().unwrap_or_default(),
+                protocol: l
+                    .protocol()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+                action: action
+                    .and_then(|a| a.r#type())
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                target_group: action
+                    .and_then(|a| a.target_group_arn())
+                    .map(str::to_string),
+            }
+        })
+        .collect())
 }
 
 /// What a listener should do.
@@ -213,7 +330,10 @@ pub enum ListenerAction {
 
 fn action(of: &ListenerAction) -> Action {
     match of {
-        ListenerAction::Forward(tg) => Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg).build(),
+        ListenerAction::Forward(tg) => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build(),
         ListenerAction::RedirectToHttps => Action::builder()
             .r#type(ActionTypeEnum::Redirect)
             .redirect_config(
@@ -228,43 +348,88 @@ fn action(of: &ListenerAction) -> Action {
 }
 
 /// Creates an HTTP (no certificate) or HTTPS listener.
-pub async fn create_listener(client: &Client, load_balancer: &str, port: u16, certificate: Option<&str>, what: &ListenerAction, tags: &BTreeMap<String, String>) -> Result<String> {
-    let protocol = if certificate.is_some() { ProtocolEnum::Https } else { ProtocolEnum::Http };
+pub async fn create_listener(
+    client: &Client,
+    load_balancer: &str,
+    port: u16,
+    certificate: Option<&str>,
+    what: &ListenerAction,
+    tags: &BTreeMap<String, String>,
+) -> Result<String> {
+    let protocol = if certificate.is_some() {
+        ProtocolEnum::Https
+    } else {
+        ProtocolEnum::Http
+    };
     let out = client
         .create_listener()
         .load_balancer_arn(load_balancer)
         .port(i32::from(port))
         .protocol(protocol)
-        .set_certificates(certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]))
+        .set_certificates(
+            certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
+        )
         .default_actions(action(what))
         .set_tags(Some(sdk_tags(tags)))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateListener", e))?;
-    Ok(out.listeners().first().and_then(|l| l.listener_arn()).ok_or(AwsError::MissingField { operation: "CreateListener", field: "ListenerArn" })?.to_string())
+    Ok(out
+        .listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .ok_or(AwsError::MissingField {
+            operation: "CreateListener",
+            field: "ListenerArn",
+        })?
+        .to_string())
 }
 
 pub async fn modify_listener(client: &Client, arn: &str, what: &ListenerAction) -> Result<()> {
-    client.modify_listener().listener_arn(arn).default_actions(action(what)).send().await
+    client
+        .modify_listener()
+        .listener_arn(arn)
+        .default_actions(action(what))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("ModifyListener", e))?;
     Ok(())
 }
 
 pub async fn delete_listener(client: &Client, arn: &str) -> Result<()> {
-    client.delete_listener().listener_arn(arn).send().await
+    client
+        .delete_listener()
+        .listener_arn(arn)
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("DeleteListener", e))?;
     Ok(())
 }
 
-pub async fn retag(client: &Client, arns: &[String], tags: &BTreeMap<String, String>, removed: &[String]) -> Result<()> {
+pub async fn retag(
+    client: &Client,
+    arns: &[String],
+    tags: &BTreeMap<String, String>,
+    removed: &[String],
+) -> Result<()> {
     if arns.is_empty() {
         return Ok(());
     }
     if !removed.is_empty() {
-        client.remove_tags().set_resource_arns(Some(arns.to_vec())).set_tag_keys(Some(removed.to_vec())).send().await
+        client
+            .remove_tags()
+            .set_resource_arns(Some(arns.to_vec()))
+            .set_tag_keys(Some(removed.to_vec()))
+            .send()
+            .await
             .map_err(|e| AwsError::from_sdk("RemoveTags", e))?;
     }
-    client.add_tags().set_resource_arns(Some(arns.to_vec())).set_tags(Some(sdk_tags(tags))).send().await
+    client
+        .add_tags()
+        .set_resource_arns(Some(arns.to_vec()))
+        .set_tags(Some(sdk_tags(tags)))
+        .send()
+        .await
         .map_err(|e| AwsError::from_sdk("AddTags", e))?;
     Ok(())
 }

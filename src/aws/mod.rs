@@ -52,7 +52,8 @@ impl AwsClients {
                 aws_config::retry::RetryConfig::adaptive().with_max_attempts(retries + 1),
             );
         } else {
-            loader = loader.retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(10));
+            loader = loader
+                .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(10));
         }
         let shared = loader.load().await;
 

@@ -46,7 +46,10 @@ impl EnvironmentResource {
     }
 
     fn default_tags(&self) -> BTreeMap<String, String> {
-        self.clients.get().map(|c| c.default_tags.clone()).unwrap_or_default()
+        self.clients
+            .get()
+            .map(|c| c.default_tags.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -59,11 +62,26 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError) {
     diags.root_error(summary.to_string(), format!("{error}.\n\n{advice}"));
 }
 
-fn to_spec_or_report(state: &EnvironmentState, default_tags: &BTreeMap<String, String>, diags: &mut Diagnostics) -> Option<EnvironmentSpec> {
+fn to_spec_or_report(
+    state: &EnvironmentState,
+    default_tags: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> Option<EnvironmentSpec> {
     match to_spec(state, default_tags) {
         Ok(spec) => Some(spec),
         Err(error) => {
-            diags.error("Invalid environment configuration", error.to_string(), AttributePath::new(error.attribute.split('.').next().unwrap_or("name").to_string()));
+            diags.error(
+                "Invalid environment configuration",
+                error.to_string(),
+                AttributePath::new(
+                    error
+                        .attribute
+                        .split('.')
+                        .next()
+                        .unwrap_or("name")
+                        .to_string(),
+                ),
+            );
             None
         }
     }
@@ -104,7 +122,9 @@ fn set_tags_all(state: &mut EnvironmentState, default_tags: &BTreeMap<String, St
 /// Carves subnets at plan time when the zones are known, so the plan shows them.
 fn plan_subnets(state: &mut EnvironmentState) {
     let (Some(zones), Value::Value(vpc)) = (
-        matches!(state.availability_zones, Value::Value(_)).then(|| known_strings(&state.availability_zones)).flatten(),
+        matches!(state.availability_zones, Value::Value(_))
+            .then(|| known_strings(&state.availability_zones))
+            .flatten(),
         &state.vpc_cidr,
     ) else {
         if state.public_subnet_cidrs.is_null() {
@@ -117,7 +137,10 @@ fn plan_subnets(state: &mut EnvironmentState) {
     };
     let Ok(vpc) = vpc.parse::<Cidr>() else { return };
     let mut existing = BTreeMap::new();
-    for (tier, map) in [(Tier::Public, &state.public_subnet_cidrs), (Tier::Private, &state.private_subnet_cidrs)] {
+    for (tier, map) in [
+        (Tier::Public, &state.public_subnet_cidrs),
+        (Tier::Private, &state.private_subnet_cidrs),
+    ] {
         for (zone, text) in known_map(map).unwrap_or_default() {
             if let Ok(cidr) = text.parse::<Cidr>() {
                 existing.insert((tier, zone), cidr);
@@ -125,9 +148,17 @@ fn plan_subnets(state: &mut EnvironmentState) {
         }
     }
     if let Ok(carved) = carve(vpc, &zones, &existing) {
-        for (tier, slot) in [(Tier::Public, &mut state.public_subnet_cidrs), (Tier::Private, &mut state.private_subnet_cidrs)] {
+        for (tier, slot) in [
+            (Tier::Public, &mut state.public_subnet_cidrs),
+            (Tier::Private, &mut state.private_subnet_cidrs),
+        ] {
             if slot.is_null() || matches!(slot, Value::Unknown) {
-                *slot = string_map(carved.iter().filter(|((t, _), _)| *t == tier).map(|((_, z), c)| (z.clone(), c.to_string())));
+                *slot = string_map(
+                    carved
+                        .iter()
+                        .filter(|((t, _), _)| *t == tier)
+                        .map(|((_, z), c)| (z.clone(), c.to_string())),
+                );
             }
         }
     }
@@ -139,9 +170,17 @@ fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
     if !matches!(state.az_count, Value::Value(_)) {
         state.az_count = Value::Value(bp.zones.len() as i64);
     }
-    for (tier, slot) in [(Tier::Public, &mut state.public_subnet_cidrs), (Tier::Private, &mut state.private_subnet_cidrs)] {
+    for (tier, slot) in [
+        (Tier::Public, &mut state.public_subnet_cidrs),
+        (Tier::Private, &mut state.private_subnet_cidrs),
+    ] {
         if !matches!(slot, Value::Value(_)) {
-            *slot = string_map(bp.subnets.iter().filter(|((t, _), _)| *t == tier).map(|((_, z), c)| (z.clone(), c.to_string())));
+            *slot = string_map(
+                bp.subnets
+                    .iter()
+                    .filter(|((t, _), _)| *t == tier)
+                    .map(|((_, z), c)| (z.clone(), c.to_string())),
+            );
         }
     }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
@@ -163,37 +202,102 @@ fn opt(value: Option<String>) -> Value<String> {
 /// Copies what AWS reports into the computed attributes.
 fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     let by_zone = |prefix: &str, items: &BTreeMap<String, String>| {
-        string_map(items.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))))
+        string_map(
+            items
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))),
+        )
     };
-    let ids = |map: &BTreeMap<String, crate::aws::ec2::Found>| -> BTreeMap<String, String> { map.iter().map(|(k, f)| (k.clone(), f.id.clone())).collect() };
+    let ids = |map: &BTreeMap<String, crate::aws::ec2::Found>| -> BTreeMap<String, String> {
+        map.iter().map(|(k, f)| (k.clone(), f.id.clone())).collect()
+    };
     state.vpc_id = opt(inv.vpc.as_ref().map(|v| v.id.clone()));
     state.public_subnet_ids = by_zone("subnet/public/", &ids(&inv.subnets));
     state.private_subnet_ids = by_zone("subnet/private/", &ids(&inv.subnets));
     state.internet_gateway_id = opt(inv.internet_gateway.as_ref().map(|g| g.id.clone()));
     state.nat_gateway_ids = by_zone("nat/", &ids(&inv.nat_gateways));
-    let ips: BTreeMap<String, String> = inv.addresses.iter().map(|(k, a)| (k.clone(), a.detail.get("public_ip").cloned().unwrap_or_default())).collect();
+    let ips: BTreeMap<String, String> = inv
+        .addresses
+        .iter()
+        .map(|(k, a)| {
+            (
+                k.clone(),
+                a.detail.get("public_ip").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
     state.nat_public_ips = by_zone("eip/", &ips);
-    let groups: BTreeMap<String, String> = inv.security_groups.iter().map(|(k, g)| (k.clone(), g.id.clone())).collect();
+    let groups: BTreeMap<String, String> = inv
+        .security_groups
+        .iter()
+        .map(|(k, g)| (k.clone(), g.id.clone()))
+        .collect();
     state.security_group_ids = by_zone("sg/", &groups);
     state.alb_arn = opt(inv.load_balancer.as_ref().map(|l| l.arn.clone()));
     state.alb_dns_name = opt(inv.load_balancer.as_ref().map(|l| l.dns_name.clone()));
     state.alb_zone_id = opt(inv.load_balancer.as_ref().map(|l| l.zone_id.clone()));
-    let port = first(&state.app).and_then(|a| a.port.as_ref_option().copied()).unwrap_or(80) as i32;
-    state.target_group_arn = opt(inv.target_groups.iter().find(|t| t.port == port).or(inv.target_groups.first()).map(|t| t.arn.clone()));
-    state.listener_arns = string_map(inv.listeners.iter().map(|l| (if l.port == 443 { "https" } else { "http" }.to_string(), l.arn.clone())));
+    let port = first(&state.app)
+        .and_then(|a| a.port.as_ref_option().copied())
+        .unwrap_or(80) as i32;
+    state.target_group_arn = opt(inv
+        .target_groups
+        .iter()
+        .find(|t| t.port == port)
+        .or(inv.target_groups.first())
+        .map(|t| t.arn.clone()));
+    state.listener_arns = string_map(inv.listeners.iter().map(|l| {
+        (
+            if l.port == 443 { "https" } else { "http" }.to_string(),
+            l.arn.clone(),
+        )
+    }));
     state.launch_template_id = opt(inv.launch_template.as_ref().map(|t| t.id.clone()));
-    state.launch_template_version = inv.group.as_ref().and_then(|g| g.launch_template_version.parse::<i64>().ok())
-        .or_else(|| inv.launch_template.as_ref().and_then(|t| t.detail.get("default_version")?.parse().ok()))
+    state.launch_template_version = inv
+        .group
+        .as_ref()
+        .and_then(|g| g.launch_template_version.parse::<i64>().ok())
+        .or_else(|| {
+            inv.launch_template
+                .as_ref()
+                .and_then(|t| t.detail.get("default_version")?.parse().ok())
+        })
         .into();
     state.autoscaling_group_name = opt(inv.group.as_ref().map(|g| g.name.clone()));
     state.bastion_instance_id = opt(inv.bastion.as_ref().map(|b| b.id.clone()));
-    state.bastion_public_ip = opt(inv.bastion.as_ref().and_then(|b| b.detail.get("public_ip").cloned()));
+    state.bastion_public_ip = opt(inv
+        .bastion
+        .as_ref()
+        .and_then(|b| b.detail.get("public_ip").cloned()));
 }
 
 /// Replaces any value still unknown by null: Terraform refuses unknowns after apply.
 fn settle(state: &mut EnvironmentState) {
     macro_rules! null_if_unknown { ($($field:ident),*) => { $( if matches!(state.$field, Value::Unknown) { state.$field = Value::Null; } )* } }
-    null_if_unknown!(vpc_id, public_subnet_ids, private_subnet_ids, internet_gateway_id, nat_gateway_ids, nat_public_ips, security_group_ids, alb_arn, alb_dns_name, alb_zone_id, target_group_arn, listener_arns, launch_template_id, launch_template_version, autoscaling_group_name, bastion_instance_id, bastion_public_ip, drift, availability_zones, public_subnet_cidrs, private_subnet_cidrs, tags_all, az_count);
+    null_if_unknown!(
+        vpc_id,
+        public_subnet_ids,
+        private_subnet_ids,
+        internet_gateway_id,
+        nat_gateway_ids,
+        nat_public_ips,
+        security_group_ids,
+        alb_arn,
+        alb_dns_name,
+        alb_zone_id,
+        target_group_arn,
+        listener_arns,
+        launch_template_id,
+        launch_template_version,
+        autoscaling_group_name,
+        bastion_instance_id,
+        bastion_public_ip,
+        drift,
+        availability_zones,
+        public_subnet_cidrs,
+        private_subnet_cidrs,
+        tags_all,
+        az_count
+    );
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if matches!(app.ami_id, Value::Unknown) {
             app.ami_id = Value::Null;
@@ -207,7 +311,9 @@ fn settle(state: &mut EnvironmentState) {
 }
 
 fn zones_of(state: &EnvironmentState) -> Option<Vec<String>> {
-    matches!(state.availability_zones, Value::Value(_)).then(|| known_strings(&state.availability_zones)).flatten()
+    matches!(state.availability_zones, Value::Value(_))
+        .then(|| known_strings(&state.availability_zones))
+        .flatten()
 }
 
 /// The inputs compared to decide whether an update has work to do.
@@ -223,7 +329,13 @@ fn inputs_of(state: &EnvironmentState) -> serde_json::Value {
 impl EnvironmentResource {
     /// Runs reconcile and returns the resulting state; on failure the state of
     /// what exists is returned too, with the error.
-    async fn converge(&self, diags: &mut Diagnostics, planned: EnvironmentState, timeout_of: fn(&EnvironmentSpec) -> Duration, summary: &str) -> Option<EnvironmentState> {
+    async fn converge(
+        &self,
+        diags: &mut Diagnostics,
+        planned: EnvironmentState,
+        timeout_of: fn(&EnvironmentSpec) -> Duration,
+        summary: &str,
+    ) -> Option<EnvironmentState> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&planned, &clients.default_tags, diags)?;
         let deadline = Instant::now() + timeout_of(&spec);
@@ -243,7 +355,10 @@ impl EnvironmentResource {
                     Err(_) => None,
                 };
                 fill_outputs(&mut state, &inv);
-                state.drift = string_list(bp.map(|bp| executor::drift(&spec, &bp, &inv)).unwrap_or_default());
+                state.drift = string_list(
+                    bp.map(|bp| executor::drift(&spec, &bp, &inv))
+                        .unwrap_or_default(),
+                );
             }
             Err(error) => report_aws(diags, "Could not read the environment back", &error),
         }
@@ -268,7 +383,13 @@ impl Resource for EnvironmentResource {
         problems.is_empty().then_some(())
     }
 
-    async fn read<'a>(&self, diags: &mut Diagnostics, state: Self::State<'a>, private_state: Self::PrivateState<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&state, &clients.default_tags, diags)?;
         let inv = match Inventory::discover(&clients, &names(&spec)).await {
@@ -285,7 +406,12 @@ impl Resource for EnvironmentResource {
         }
         let mut refreshed = state;
         fill_outputs(&mut refreshed, &inv);
-        let zones = zones_of(&refreshed).unwrap_or_else(|| inv.subnets.values().filter_map(|s| s.detail.get("zone").cloned()).collect());
+        let zones = zones_of(&refreshed).unwrap_or_else(|| {
+            inv.subnets
+                .values()
+                .filter_map(|s| s.detail.get("zone").cloned())
+                .collect()
+        });
         let drift = match blueprint(&spec, &zones) {
             Ok(bp) => executor::drift(&spec, &bp, &inv),
             Err(error) => vec![error.to_string()],
@@ -294,7 +420,13 @@ impl Resource for EnvironmentResource {
         Some((refreshed, private_state))
     }
 
-    async fn plan_create<'a>(&self, _diags: &mut Diagnostics, proposed: Self::State<'a>, _config: Self::State<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+    async fn plan_create<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        proposed: Self::State<'a>,
+        _config: Self::State<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut planned = proposed;
         planned.apply_defaults();
         planned.id = planned.name.clone();
@@ -319,7 +451,15 @@ impl Resource for EnvironmentResource {
         Some((planned, ValueEmpty::default()))
     }
 
-    async fn plan_update<'a>(&self, _diags: &mut Diagnostics, prior: Self::State<'a>, proposed: Self::State<'a>, config: Self::State<'a>, private_state: Self::PrivateState<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+    async fn plan_update<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        proposed: Self::State<'a>,
+        config: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut planned = proposed;
         planned.apply_defaults();
         set_tags_all(&mut planned, &self.default_tags());
@@ -332,7 +472,16 @@ impl Resource for EnvironmentResource {
         }
         if config.availability_zones.is_null() && planned.az_count != prior.az_count {
             planned.availability_zones = Value::Unknown;
-            for (configured, slot) in [(&config.public_subnet_cidrs, &mut planned.public_subnet_cidrs), (&config.private_subnet_cidrs, &mut planned.private_subnet_cidrs)] {
+            for (configured, slot) in [
+                (
+                    &config.public_subnet_cidrs,
+                    &mut planned.public_subnet_cidrs,
+                ),
+                (
+                    &config.private_subnet_cidrs,
+                    &mut planned.private_subnet_cidrs,
+                ),
+            ] {
                 if configured.is_null() {
                     *slot = Value::Unknown;
                 }
@@ -340,9 +489,23 @@ impl Resource for EnvironmentResource {
         }
         let drifted = known_strings(&prior.drift).is_some_and(|d| !d.is_empty());
         if inputs_of(&planned) != inputs_of(&prior) || drifted {
-            let stable = (planned.vpc_id.clone(), planned.internet_gateway_id.clone(), planned.alb_arn.clone(), planned.alb_dns_name.clone(), planned.alb_zone_id.clone(), planned.autoscaling_group_name.clone());
+            let stable = (
+                planned.vpc_id.clone(),
+                planned.internet_gateway_id.clone(),
+                planned.alb_arn.clone(),
+                planned.alb_dns_name.clone(),
+                planned.alb_zone_id.clone(),
+                planned.autoscaling_group_name.clone(),
+            );
             unknown_outputs(&mut planned);
-            (planned.vpc_id, planned.internet_gateway_id, planned.alb_arn, planned.alb_dns_name, planned.alb_zone_id, planned.autoscaling_group_name) = stable;
+            (
+                planned.vpc_id,
+                planned.internet_gateway_id,
+                planned.alb_arn,
+                planned.alb_dns_name,
+                planned.alb_zone_id,
+                planned.autoscaling_group_name,
+            ) = stable;
             planned.drift = string_list(Vec::new());
             if !matches!(planned.availability_zones, Value::Unknown) {
                 plan_subnets(&mut planned);
@@ -351,21 +514,62 @@ impl Resource for EnvironmentResource {
         Some((planned, private_state, replace))
     }
 
-    async fn plan_destroy<'a>(&self, _diags: &mut Diagnostics, _prior: Self::State<'a>, private_state: Self::PrivateState<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<Self::PrivateState<'a>> {
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
         Some(private_state)
     }
 
-    async fn create<'a>(&self, diags: &mut Diagnostics, planned: Self::State<'a>, _config: Self::State<'a>, private_state: Self::PrivateState<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let state = self.converge(diags, planned, |s| s.timeouts.create, "Creating the environment failed").await?;
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let state = self
+            .converge(
+                diags,
+                planned,
+                |s| s.timeouts.create,
+                "Creating the environment failed",
+            )
+            .await?;
         Some((state, private_state))
     }
 
-    async fn update<'a>(&self, diags: &mut Diagnostics, _prior: Self::State<'a>, planned: Self::State<'a>, _config: Self::State<'a>, private_state: Self::PrivateState<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let state = self.converge(diags, planned, |s| s.timeouts.update, "Updating the environment failed").await?;
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _prior: Self::State<'a>,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let state = self
+            .converge(
+                diags,
+                planned,
+                |s| s.timeouts.update,
+                "Updating the environment failed",
+            )
+            .await?;
         Some((state, private_state))
     }
 
-    async fn destroy<'a>(&self, diags: &mut Diagnostics, prior: Self::State<'a>, _private_state: Self::PrivateState<'a>, _meta: Self::ProviderMetaState<'a>) -> Option<()> {
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        _private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&prior, &clients.default_tags, diags)?;
         let deadline = Instant::now() + spec.timeouts.delete;
@@ -378,9 +582,16 @@ impl Resource for EnvironmentResource {
         }
     }
 
-    async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let clients = self.clients(diags)?;
-        let mut state = EnvironmentState { name: Value::Value(id.clone()), ..Default::default() };
+        let mut state = EnvironmentState {
+            name: Value::Value(id.clone()),
+            ..Default::default()
+        };
         let problems = validate::check(&state);
         if let Some(problem) = problems.iter().find(|p| p.path_text() == "name") {
             diags.root_error(format!("Cannot import `{id}`"), problem.detail.clone());
@@ -399,12 +610,26 @@ impl Resource for EnvironmentResource {
         };
         state.id = Value::Value(id.clone());
         state.vpc_cidr = opt(vpc.detail.get("cidr").cloned());
-        let zones: Vec<String> = inv.subnets.values().filter_map(|s| s.detail.get("zone").cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let zones: Vec<String> = inv
+            .subnets
+            .values()
+            .filter_map(|s| s.detail.get("zone").cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         state.az_count = Value::Value(zones.len() as i64);
         state.availability_zones = string_list(zones.clone());
-        for (tier, slot) in [(Tier::Public, &mut state.public_subnet_cidrs), (Tier::Private, &mut state.private_subnet_cidrs)] {
+        for (tier, slot) in [
+            (Tier::Public, &mut state.public_subnet_cidrs),
+            (Tier::Private, &mut state.private_subnet_cidrs),
+        ] {
             let prefix = format!("subnet/{}/", tier.as_str());
-            *slot = string_map(inv.subnets.iter().filter_map(|(k, s)| Some((k.strip_prefix(&prefix)?.to_string(), s.detail.get("cidr")?.clone()))));
+            *slot = string_map(inv.subnets.iter().filter_map(|(k, s)| {
+                Some((
+                    k.strip_prefix(&prefix)?.to_string(),
+                    s.detail.get("cidr")?.clone(),
+                ))
+            }));
         }
         let nat = match inv.nat_gateways.len() {
             0 => "none",
@@ -412,8 +637,21 @@ impl Resource for EnvironmentResource {
             _ => "one_per_az",
         };
         state.nat_gateways = Value::Value(nat.to_string());
-        let user_tags: BTreeMap<String, String> = vpc.tags.iter().filter(|(k, _)| !k.starts_with("prodvpc:") && k.as_str() != "Name" && !clients.default_tags.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        state.tags = if user_tags.is_empty() { Value::Null } else { string_map(user_tags) };
+        let user_tags: BTreeMap<String, String> = vpc
+            .tags
+            .iter()
+            .filter(|(k, _)| {
+                !k.starts_with("prodvpc:")
+                    && k.as_str() != "Name"
+                    && !clients.default_tags.contains_key(*k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        state.tags = if user_tags.is_empty() {
+            Value::Null
+        } else {
+            string_map(user_tags)
+        };
         set_tags_all(&mut state, &clients.default_tags);
         fill_outputs(&mut state, &inv);
         state.drift = string_list(Vec::new());

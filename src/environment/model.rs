@@ -8,8 +8,8 @@ use tf_provider::value::Value;
 
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
-    parse_duration, AppSpec, BastionSpec, EnvironmentSpec, LoadBalancerSpec, NatStrategy,
-    Timeouts, ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+    parse_duration, AppSpec, BastionSpec, EnvironmentSpec, LoadBalancerSpec, NatStrategy, Timeouts,
+    ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
 };
 
 pub type Str = Value<String>;
@@ -143,7 +143,12 @@ pub fn string_list(items: impl IntoIterator<Item = String>) -> StrList {
 
 /// Wraps a plain map into a wire map.
 pub fn string_map(entries: impl IntoIterator<Item = (String, String)>) -> StrMap {
-    Value::Value(entries.into_iter().map(|(k, v)| (k, Value::Value(v))).collect())
+    Value::Value(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k, Value::Value(v)))
+            .collect(),
+    )
 }
 
 fn or_default<T>(value: &mut Value<T>, default: impl FnOnce() -> T) {
@@ -269,14 +274,22 @@ pub fn to_spec(
                 .ok_or_else(|| model_error("availability_zones", "is unknown"))?,
         ),
         Value::Unknown => ZoneChoice::Count(count(&state.az_count, "az_count", 2)? as usize),
-        Value::Null => ZoneChoice::Count(
-            count(&state.az_count, "az_count", DEFAULT_AZ_COUNT as u32)? as usize,
-        ),
+        Value::Null => {
+            ZoneChoice::Count(count(&state.az_count, "az_count", DEFAULT_AZ_COUNT as u32)? as usize)
+        }
     };
     let mut subnet_cidrs = BTreeMap::new();
     for (tier, map, attribute) in [
-        (Tier::Public, &state.public_subnet_cidrs, "public_subnet_cidrs"),
-        (Tier::Private, &state.private_subnet_cidrs, "private_subnet_cidrs"),
+        (
+            Tier::Public,
+            &state.public_subnet_cidrs,
+            "public_subnet_cidrs",
+        ),
+        (
+            Tier::Private,
+            &state.private_subnet_cidrs,
+            "private_subnet_cidrs",
+        ),
     ] {
         // unknown here means "carve at apply time"
         for (zone, text) in known_map(map).unwrap_or_default() {
@@ -311,7 +324,7 @@ pub fn to_spec(
                 .unwrap_or_else(|| "t3.nano".into()),
             ssh_ingress_cidrs: cidr_list(&block.ssh_ingress_cidrs, "bastion.ssh_ingress_cidrs")?,
             key_name: known(&block.key_name, "bastion.key_name")?.cloned(),
-            ami_id: known(&block.ami_id, "bastion.ami_id")?.cloned(),
+            ami_id: block.ami_id.as_ref_option().cloned(),
         })
     } else {
         None
@@ -355,7 +368,8 @@ fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
     };
     let min_size = count(&block.min_size, "app.min_size", defaults.min_size)?;
     Ok(AppSpec {
-        ami_id: known(&block.ami_id, "app.ami_id")?.cloned(),
+        // unknown until the first apply looks the newest image up
+        ami_id: block.ami_id.as_ref_option().cloned(),
         instance_type: known(&block.instance_type, "app.instance_type")?
             .cloned()
             .unwrap_or(defaults.instance_type),

@@ -109,9 +109,22 @@ fn timeouts_block() -> NestedBlock {
     block(
         "Limits for long operations.",
         vec![
-            ("create", attr(AttributeType::String, Optional, &doc("creation"))),
-            ("update", attr(AttributeType::String, Optional, &doc("an update"))),
-            ("delete", attr(AttributeType::String, Optional, &doc("deletion (including waiting for AWS to release network interfaces)"))),
+            (
+                "create",
+                attr(AttributeType::String, Optional, &doc("creation")),
+            ),
+            (
+                "update",
+                attr(AttributeType::String, Optional, &doc("an update")),
+            ),
+            (
+                "delete",
+                attr(
+                    AttributeType::String,
+                    Optional,
+                    &doc("deletion (including waiting for AWS to release network interfaces)"),
+                ),
+            ),
         ],
     )
 }

@@ -7,7 +7,7 @@ use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
 use super::model::{first, known_map, EnvironmentState, StrList};
-use crate::plan::cidr::{Cidr, VPC_PREFIX_RANGE, SMALLEST_SUBNET_PREFIX, SLOTS_PER_TIER};
+use crate::plan::cidr::{Cidr, SLOTS_PER_TIER, SMALLEST_SUBNET_PREFIX, VPC_PREFIX_RANGE};
 use crate::plan::spec::{parse_duration, NatStrategy, DEFAULT_VPC_CIDR, MAX_NAME_LEN};
 
 /// One invalid input.
@@ -116,7 +116,11 @@ fn attr(name: &'static str) -> Vec<Step> {
 }
 
 fn in_block(block: &'static str, name: &'static str) -> Vec<Step> {
-    vec![Step::Attribute(block), Step::Index(0), Step::Attribute(name)]
+    vec![
+        Step::Attribute(block),
+        Step::Index(0),
+        Step::Attribute(name),
+    ]
 }
 
 /// Checks a resource configuration; an empty result means it is valid as far as can be told.
@@ -153,8 +157,13 @@ fn check_name(c: &mut Checker, name: &Value<String>) {
     let fix = format!(
         "Use 1-{MAX_NAME_LEN} letters, digits and hyphens, starting with a letter and not ending with a hyphen (AWS load balancer and target group names are limited to 32 characters and the target group adds the port)."
     );
-    let valid_chars = name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
-    let starts_with_letter = name.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic());
+    let valid_chars = name
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+    let starts_with_letter = name
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_alphabetic());
     if name.is_empty()
         || name.len() > MAX_NAME_LEN
         || !valid_chars
@@ -221,7 +230,10 @@ fn check_zones(c: &mut Checker, config: &EnvironmentState) -> Option<Vec<String>
     let Value::Value(items) = &config.availability_zones else {
         return None;
     };
-    let names: Vec<String> = items.iter().filter_map(|z| z.as_ref_option().cloned()).collect();
+    let names: Vec<String> = items
+        .iter()
+        .filter_map(|z| z.as_ref_option().cloned())
+        .collect();
     let all_known = names.len() == items.len();
     let mut seen = BTreeSet::new();
     for (index, item) in items.iter().enumerate() {
@@ -254,7 +266,12 @@ fn check_zones(c: &mut Checker, config: &EnvironmentState) -> Option<Vec<String>
     all_known.then_some(names)
 }
 
-fn check_subnets(c: &mut Checker, config: &EnvironmentState, vpc: Option<Cidr>, zones: Option<&Vec<String>>) {
+fn check_subnets(
+    c: &mut Checker,
+    config: &EnvironmentState,
+    vpc: Option<Cidr>,
+    zones: Option<&Vec<String>>,
+) {
     let mut placed: Vec<(Vec<Step>, Cidr)> = Vec::new();
     for (attribute, map) in [
         ("public_subnet_cidrs", &config.public_subnet_cidrs),
@@ -276,7 +293,11 @@ fn check_subnets(c: &mut Checker, config: &EnvironmentState, vpc: Option<Cidr>, 
             let cidr = match text.parse::<Cidr>() {
                 Ok(cidr) => cidr,
                 Err(e) => {
-                    c.fail(path, "Invalid subnet CIDR block", format!("{e}. Write an IPv4 network inside vpc_cidr."));
+                    c.fail(
+                        path,
+                        "Invalid subnet CIDR block",
+                        format!("{e}. Write an IPv4 network inside vpc_cidr."),
+                    );
                     continue;
                 }
             };
@@ -292,7 +313,13 @@ fn check_subnets(c: &mut Checker, config: &EnvironmentState, vpc: Option<Cidr>, 
             }
             if let Some((other, _)) = placed.iter().find(|(_, used)| used.overlaps(&cidr)) {
                 let other = path_text(other);
-                c.fail(path.clone(), "Overlapping subnets", format!("`{cidr}` overlaps the block of {other}. Give every subnet its own block."));
+                c.fail(
+                    path.clone(),
+                    "Overlapping subnets",
+                    format!(
+                        "`{cidr}` overlaps the block of {other}. Give every subnet its own block."
+                    ),
+                );
                 continue;
             }
             placed.push((path, cidr));
@@ -301,16 +328,30 @@ fn check_subnets(c: &mut Checker, config: &EnvironmentState, vpc: Option<Cidr>, 
 }
 
 fn check_app(c: &mut Checker, config: &EnvironmentState) {
-    let Some(app) = first(&config.app) else { return };
+    let Some(app) = first(&config.app) else {
+        return;
+    };
     if let Value::Value(port) = app.port {
         if !(1..=65535).contains(&port) {
-            c.fail(in_block("app", "port"), "Port out of range", format!("port is {port}; use a TCP port from 1 to 65535."));
+            c.fail(
+                in_block("app", "port"),
+                "Port out of range",
+                format!("port is {port}; use a TCP port from 1 to 65535."),
+            );
         }
     }
-    for (value, name) in [(&app.min_size, "min_size"), (&app.max_size, "max_size"), (&app.desired_capacity, "desired_capacity")] {
+    for (value, name) in [
+        (&app.min_size, "min_size"),
+        (&app.max_size, "max_size"),
+        (&app.desired_capacity, "desired_capacity"),
+    ] {
         if let Value::Value(n) = value {
             if *n < 0 {
-                c.fail(in_block("app", name), "Negative size", format!("{name} is {n}; sizes count instances and cannot be negative."));
+                c.fail(
+                    in_block("app", name),
+                    "Negative size",
+                    format!("{name} is {n}; sizes count instances and cannot be negative."),
+                );
             }
         }
     }
@@ -319,7 +360,11 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
             c.fail(in_block("app", "min_size"), "min_size exceeds max_size", format!("min_size is {min} but max_size is {max}. Raise max_size to at least {min} or lower min_size."));
         }
         if max < 1 {
-            c.fail(in_block("app", "max_size"), "max_size too small", "max_size must be at least 1 so the group can run the app.");
+            c.fail(
+                in_block("app", "max_size"),
+                "max_size too small",
+                "max_size must be at least 1 so the group can run the app.",
+            );
         }
     }
     if let Value::Value(desired) = app.desired_capacity {
@@ -341,20 +386,40 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
             c.fail(in_block("app", "health_check_path"), "Invalid health check path", format!("`{path}` must start with `/` and be at most 1024 characters, for example \"/health\"."));
         }
     }
-    for (value, name) in [(&app.instance_type, "instance_type"), (&app.ami_id, "ami_id")] {
+    for (value, name) in [
+        (&app.instance_type, "instance_type"),
+        (&app.ami_id, "ami_id"),
+    ] {
         if let Value::Value(text) = value {
-            let valid = if name == "ami_id" { text.starts_with("ami-") } else { text.contains('.') };
+            let valid = if name == "ami_id" {
+                text.starts_with("ami-")
+            } else {
+                text.contains('.')
+            };
             if !valid {
-                let example = if name == "ami_id" { "ami-0123456789abcdef0" } else { "t3.micro" };
-                c.fail(in_block("app", name), format!("Invalid {name}"), format!("`{text}` is not a valid {name}; write one like \"{example}\"."));
+                let example = if name == "ami_id" {
+                    "ami-0123456789abcdef0"
+                } else {
+                    "t3.micro"
+                };
+                c.fail(
+                    in_block("app", name),
+                    format!("Invalid {name}"),
+                    format!("`{text}` is not a valid {name}; write one like \"{example}\"."),
+                );
             }
         }
     }
 }
 
 fn check_load_balancer(c: &mut Checker, config: &EnvironmentState) {
-    let Some(lb) = first(&config.load_balancer) else { return };
-    let cidrs = c.cidr_list(&lb.ingress_cidrs, &in_block("load_balancer", "ingress_cidrs"));
+    let Some(lb) = first(&config.load_balancer) else {
+        return;
+    };
+    let cidrs = c.cidr_list(
+        &lb.ingress_cidrs,
+        &in_block("load_balancer", "ingress_cidrs"),
+    );
     if let (Value::Value(items), true) = (&lb.ingress_cidrs, cidrs.is_empty()) {
         if items.is_empty() {
             c.fail(in_block("load_balancer", "ingress_cidrs"), "No ingress allowed", "ingress_cidrs is empty, so nobody could reach the application. List at least one block, such as \"0.0.0.0/0\".");
@@ -374,7 +439,9 @@ fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
         Some(Value::Value(false)) => Some(false),
         Some(Value::Unknown) => None,
     };
-    let ssh = block.map(|b| b.ssh_ingress_cidrs.clone()).unwrap_or_default();
+    let ssh = block
+        .map(|b| b.ssh_ingress_cidrs.clone())
+        .unwrap_or_default();
     let path = in_block("bastion", "ssh_ingress_cidrs");
     let cidrs = c.cidr_list(&ssh, &path);
     if let Value::Value(items) = &ssh {
@@ -388,16 +455,27 @@ fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
             }
         }
     }
-    let missing = matches!(ssh, Value::Null) || matches!(&ssh, Value::Value(items) if items.is_empty());
+    let missing =
+        matches!(ssh, Value::Null) || matches!(&ssh, Value::Value(items) if items.is_empty());
     if enabled == Some(true) && missing && cidrs.is_empty() {
-        let at = if block.is_some() { path } else { attr("bastion") };
+        let at = if block.is_some() {
+            path
+        } else {
+            attr("bastion")
+        };
         c.fail(at, "Bastion needs ssh_ingress_cidrs", "The bastion is enabled (the default) but no address may reach it. Add `bastion { ssh_ingress_cidrs = [\"203.0.113.0/24\"] }` with your admin ranges, or `bastion { enabled = false }`.");
     }
 }
 
 fn check_timeouts(c: &mut Checker, config: &EnvironmentState) {
-    let Some(timeouts) = first(&config.timeouts) else { return };
-    for (value, name) in [(&timeouts.create, "create"), (&timeouts.update, "update"), (&timeouts.delete, "delete")] {
+    let Some(timeouts) = first(&config.timeouts) else {
+        return;
+    };
+    for (value, name) in [
+        (&timeouts.create, "create"),
+        (&timeouts.update, "update"),
+        (&timeouts.delete, "delete"),
+    ] {
         if let Value::Value(text) = value {
             if parse_duration(text).is_none() {
                 c.fail(in_block("timeouts", name), "Invalid duration", format!("`{text}` is not a duration; write hours, minutes and seconds such as \"30m\", \"1h30m\" or \"90s\"."));
@@ -407,7 +485,9 @@ fn check_timeouts(c: &mut Checker, config: &EnvironmentState) {
 }
 
 fn check_tags(c: &mut Checker, config: &EnvironmentState) {
-    let Some(tags) = known_map(&config.tags) else { return };
+    let Some(tags) = known_map(&config.tags) else {
+        return;
+    };
     for key in tags.keys() {
         let lower = key.to_ascii_lowercase();
         if lower.starts_with("aws:") || lower.starts_with("prodvpc:") {

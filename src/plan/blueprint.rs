@@ -159,17 +159,30 @@ pub(crate) mod tests {
     }
 
     fn zones() -> Vec<String> {
-        vec!["us-east-1b".into(), "us-east-1a".into(), "us-east-1c".into()]
+        vec![
+            "us-east-1b".into(),
+            "us-east-1a".into(),
+            "us-east-1c".into(),
+        ]
     }
 
     #[test]
     fn nat_strategies_place_gateways() {
         let z = zones();
         assert_eq!(nat_zones(NatStrategy::OnePerAz, &z).len(), 3);
-        assert_eq!(nat_zones(NatStrategy::Single, &z), vec!["us-east-1a".to_string()]);
+        assert_eq!(
+            nat_zones(NatStrategy::Single, &z),
+            vec!["us-east-1a".to_string()]
+        );
         assert!(nat_zones(NatStrategy::None, &z).is_empty());
-        assert_eq!(nat_for_zone(NatStrategy::Single, &z, "us-east-1c").as_deref(), Some("us-east-1a"));
-        assert_eq!(nat_for_zone(NatStrategy::OnePerAz, &z, "us-east-1c").as_deref(), Some("us-east-1c"));
+        assert_eq!(
+            nat_for_zone(NatStrategy::Single, &z, "us-east-1c").as_deref(),
+            Some("us-east-1a")
+        );
+        assert_eq!(
+            nat_for_zone(NatStrategy::OnePerAz, &z, "us-east-1c").as_deref(),
+            Some("us-east-1c")
+        );
         assert_eq!(nat_for_zone(NatStrategy::None, &z, "us-east-1c"), None);
     }
 
@@ -183,7 +196,10 @@ pub(crate) mod tests {
         assert_eq!(count(|c| matches!(c, Component::PrivateRouteTable(_))), 3);
         assert!(bp.components.contains(&Component::Bastion));
         assert_eq!(bp.listeners, vec!["http"]);
-        assert_eq!(Component::Subnet(Tier::Private, "us-east-1a".into()).key(), "subnet/private/us-east-1a");
+        assert_eq!(
+            Component::Subnet(Tier::Private, "us-east-1a".into()).key(),
+            "subnet/private/us-east-1a"
+        );
     }
 
     #[test]
@@ -193,7 +209,12 @@ pub(crate) mod tests {
         spec.nat = NatStrategy::None;
         let bp = blueprint(&spec, &zones()).unwrap();
         assert!(!bp.components.contains(&Component::Bastion));
-        assert!(!bp.components.contains(&Component::SecurityGroup(SgRole::Bastion)));
-        assert!(!bp.components.iter().any(|c| matches!(c, Component::NatGateway(_) | Component::ElasticIp(_))));
+        assert!(!bp
+            .components
+            .contains(&Component::SecurityGroup(SgRole::Bastion)));
+        assert!(!bp
+            .components
+            .iter()
+            .any(|c| matches!(c, Component::NatGateway(_) | Component::ElasticIp(_))));
     }
 }

@@ -94,7 +94,11 @@ impl Cidr {
         if u64::from(index) >= count {
             return None;
         }
-        let step = if prefix == 0 { 0 } else { 1u32 << (32 - prefix) };
+        let step = if prefix == 0 {
+            0
+        } else {
+            1u32 << (32 - prefix)
+        };
         Some(Cidr {
             network: self.network + index * step,
             prefix,
@@ -247,8 +251,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_host_bits() {
-        for bad in ["10.0.0.0", "10.0.0/16", "10.0.0.0/33", "a.b.c.d/8", "10.0.0.0/+8", ""] {
-            assert!(matches!(Cidr::parse_strict(bad), Err(CidrError::Malformed(_))), "{bad}");
+        for bad in [
+            "10.0.0.0",
+            "10.0.0/16",
+            "10.0.0.0/33",
+            "a.b.c.d/8",
+            "10.0.0.0/+8",
+            "",
+        ] {
+            assert!(
+                matches!(Cidr::parse_strict(bad), Err(CidrError::Malformed(_))),
+                "{bad}"
+            );
         }
         assert_eq!(
             Cidr::parse_strict("10.0.0.1/16"),
@@ -278,7 +292,10 @@ mod tests {
         let too_small: Cidr = "192.168.7.0/25".parse().unwrap();
         assert!(matches!(
             carve(too_small, &zones(&["a", "b"]), &BTreeMap::new()),
-            Err(CarveError::VpcTooSmall { subnet_prefix: 29, .. })
+            Err(CarveError::VpcTooSmall {
+                subnet_prefix: 29,
+                ..
+            })
         ));
     }
 
@@ -286,10 +303,19 @@ mod tests {
     fn explicit_blocks_are_kept_and_avoided() {
         let vpc: Cidr = "10.0.0.0/16".parse().unwrap();
         let mut existing = BTreeMap::new();
-        existing.insert((Tier::Public, "b".to_string()), "10.0.0.0/24".parse().unwrap());
+        existing.insert(
+            (Tier::Public, "b".to_string()),
+            "10.0.0.0/24".parse().unwrap(),
+        );
         let carved = carve(vpc, &zones(&["a", "b"]), &existing).unwrap();
-        assert_eq!(carved[&(Tier::Public, "b".into())].to_string(), "10.0.0.0/24");
-        assert_eq!(carved[&(Tier::Public, "a".into())].to_string(), "10.0.16.0/20");
+        assert_eq!(
+            carved[&(Tier::Public, "b".into())].to_string(),
+            "10.0.0.0/24"
+        );
+        assert_eq!(
+            carved[&(Tier::Public, "a".into())].to_string(),
+            "10.0.16.0/20"
+        );
     }
 
     #[test]

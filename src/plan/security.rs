@@ -112,7 +112,10 @@ mod tests {
         let rules = ingress_rules(&spec);
         let text = |role| -> Vec<String> { rules[&role].iter().map(|r| r.to_string()).collect() };
         assert_eq!(text(SgRole::Alb), vec!["tcp/80 from 0.0.0.0/0"]);
-        assert_eq!(text(SgRole::App), vec!["tcp/22 from sg/bastion", "tcp/8080 from sg/alb"]);
+        assert_eq!(
+            text(SgRole::App),
+            vec!["tcp/22 from sg/bastion", "tcp/8080 from sg/alb"]
+        );
         assert_eq!(text(SgRole::Bastion), vec!["tcp/22 from 203.0.113.0/24"]);
     }
 
