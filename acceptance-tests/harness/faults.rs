@@ -1,0 +1,184 @@
+//! A layer in front of moto that counts calls per `service:Action` and injects
+//! the AWS behaviour moto lacks: throttling, server errors, DependencyViolation
+//! while network interfaces linger, and added latency.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::runtime;
+
+/// What to answer instead of forwarding.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// HTTP 400 with an AWS error code, e.g. `DependencyViolation` or `Throttling`
+    Error { status: u16, code: String },
+    /// wait, then forward
+    Latency(Duration),
+}
+
+impl Fault {
+    pub fn throttling() -> Fault {
+        Fault::Error { status: 400, code: "Throttling".into() }
+    }
+    pub fn dependency_violation() -> Fault {
+        Fault::Error { status: 400, code: "DependencyViolation".into() }
+    }
+    pub fn internal_error() -> Fault {
+        Fault::Error { status: 500, code: "InternalError".into() }
+    }
+}
+
+#[derive(Default)]
+struct Rules {
+    /// `service:Action` -> (fault, remaining count)
+    faults: HashMap<String, Vec<(Fault, usize)>>,
+    counts: HashMap<String, usize>,
+}
+
+/// The running layer; cheap to clone.
+#[derive(Clone)]
+pub struct FaultLayer {
+    pub addr: SocketAddr,
+    rules: Arc<Mutex<Rules>>,
+}
+
+/// `ec2`, `autoscaling` or `elasticloadbalancing`, from the SigV4 credential scope.
+fn service_of(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn action_of(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("Unknown")
+        .to_string()
+}
+
+fn error_response(service: &str, status: u16, code: &str) -> Response<Full<Bytes>> {
+    let body = if service == "ec2" {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>injected by the test fault layer</Message></Error></Errors><RequestID>fault</RequestID></Response>")
+    } else {
+        format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the test fault layer</Message></Error><RequestId>fault</RequestId></ErrorResponse>")
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response")
+}
+
+impl FaultLayer {
+    /// Starts the layer on a free loopback port, forwarding to `upstream` (moto).
+    pub fn start(upstream: &str) -> FaultLayer {
+        let rules: Arc<Mutex<Rules>> = Arc::default();
+        let upstream: hyper::Uri = upstream.parse().expect("upstream url");
+        let listener = runtime()
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind fault layer");
+        let addr = listener.local_addr().expect("fault layer address");
+        let shared = rules.clone();
+        runtime().spawn(async move {
+            let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let rules = shared.clone();
+                let client = client.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let rules = rules.clone();
+                        let client = client.clone();
+                        let upstream = upstream.clone();
+                        async move { Ok::<_, Infallible>(forward(req, rules, client, upstream).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultLayer { addr, rules }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answers the next `times` calls of `service:Action` with `fault`.
+    pub fn inject(&self, key: &str, fault: Fault, times: usize) {
+        let mut rules = self.rules.lock().unwrap();
+        rules.faults.entry(key.to_string()).or_default().push((fault, times));
+    }
+
+    /// How many calls of `service:Action` reached the layer (faulted ones included).
+    pub fn count(&self, key: &str) -> usize {
+        self.rules.lock().unwrap().counts.get(key).copied().unwrap_or(0)
+    }
+
+    /// All counts, for reports.
+    pub fn counts(&self) -> HashMap<String, usize> {
+        self.rules.lock().unwrap().counts.clone()
+    }
+
+    pub fn reset_counts(&self) {
+        self.rules.lock().unwrap().counts.clear();
+    }
+}
+
+async fn forward(
+    req: Request<Incoming>,
+    rules: Arc<Mutex<Rules>>,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    upstream: hyper::Uri,
+) -> Response<Full<Bytes>> {
+    let service = service_of(&req);
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let key = format!("{service}:{}", action_of(&body));
+    let fault = {
+        let mut rules = rules.lock().unwrap();
+        *rules.counts.entry(key.clone()).or_default() += 1;
+        rules.faults.get_mut(&key).and_then(|list| {
+            let slot = list.iter_mut().find(|(_, left)| *left > 0)?;
+            slot.1 -= 1;
+            Some(slot.0.clone())
+        })
+    };
+    match fault {
+        Some(Fault::Error { status, code }) => return error_response(&service, status, &code),
+        Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let uri: hyper::Uri = format!("{}{}", upstream.to_string().trim_end_matches('/'), path).parse().expect("forward uri");
+    let mut out = Request::builder().method(parts.method).uri(uri);
+    for (name, value) in parts.headers.iter() {
+        out = out.header(name, value);
+    }
+    let out = out.body(Full::new(body)).expect("forward request");
+    match client.request(out).await {
+        Ok(resp) => {
+            let (parts, body) = resp.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            Response::from_parts(parts, Full::new(body))
+        }
+        Err(_) => error_response(&service, 503, "ServiceUnavailable"),
+    }
+}

@@ -1,0 +1,123 @@
+//! A Terraform working directory wired to the freshly built provider.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary directory with a CLI config whose `dev_overrides` point at the built provider.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+    endpoint: Option<String>,
+}
+
+/// The result of one terraform command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn text(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn provider_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_terraform-provider-prodvpc"))
+        .parent()
+        .expect("binary directory")
+        .to_path_buf()
+}
+
+impl Workspace {
+    /// A workspace whose provider talks to `endpoint` (the fault layer), or to nothing.
+    pub fn new(endpoint: Option<String>) -> Workspace {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let rc = format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"prodvpc/prodvpc\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_dir().display()
+        );
+        std::fs::write(dir.path().join("cli.tfrc"), rc).expect("write cli config");
+        Workspace { dir, endpoint }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `main.tf` (the provider requirement is added when missing).
+    pub fn write(&self, hcl: &str) {
+        let header = if hcl.contains("required_providers") {
+            String::new()
+        } else {
+            "terraform {\n  required_providers {\n    prodvpc = { source = \"prodvpc/prodvpc\" }\n  }\n}\n".to_string()
+        };
+        std::fs::write(self.dir.path().join("main.tf"), format!("{header}{hcl}")).expect("write main.tf");
+    }
+
+    /// Copies the `.tf` files of a directory into the workspace.
+    pub fn copy_from(&self, source: &Path) {
+        for entry in std::fs::read_dir(source).expect("example directory") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                std::fs::copy(&path, self.dir.path().join(path.file_name().unwrap())).expect("copy example");
+            }
+        }
+    }
+
+    /// Runs `terraform <args>` with automation settings and the emulator's credentials.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut command = Command::new("terraform");
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE");
+        match &self.endpoint {
+            Some(url) => command.env("AWS_ENDPOINT_URL", url),
+            // nothing listens there: a test without an emulator must not reach AWS
+            None => command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        };
+        command.output().expect("terraform is installed").into()
+    }
+
+    /// Runs a command that must succeed, with its output in the failure message.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "terraform {args:?} failed:\n{}", run.text());
+        run
+    }
+
+    /// `terraform output -json` as JSON.
+    pub fn outputs(&self) -> serde_json::Value {
+        let run = self.ok(&["output", "-json"]);
+        serde_json::from_str(&run.stdout).expect("output json")
+    }
+
+    /// The resource's attributes from `terraform show -json`.
+    pub fn resource_values(&self, address: &str) -> serde_json::Value {
+        let run = self.ok(&["show", "-json"]);
+        let state: serde_json::Value = serde_json::from_str(&run.stdout).expect("show json");
+        state["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["address"] == address))
+            .map(|r| r["values"].clone())
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
