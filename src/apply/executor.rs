@@ -426,13 +426,12 @@ impl Run<'_> {
                 None => {
                     let token =
                         format!("{}-{}-{}", self.spec.name, component.key(), addresses[zone]);
-                    ec2::create_nat_gateway(
-                        &self.clients.ec2,
-                        &subnets[&(Tier::Public, zone.clone())],
-                        &addresses[zone],
-                        &token,
-                        &self.tags(&component),
-                    )
+                    let tags = self.tags(&component);
+                    let subnet = &subnets[&(Tier::Public, zone.clone())];
+                    // retried while the address is still held by a NAT gateway being deleted
+                    retry_not_found(self.deadline, "NAT gateway creation", || {
+                        ec2::create_nat_gateway(&self.clients.ec2, subnet, &addresses[zone], &token, &tags)
+                    })
                     .await?
                 }
             };

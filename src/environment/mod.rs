@@ -355,10 +355,15 @@ impl EnvironmentResource {
                     Err(_) => None,
                 };
                 fill_outputs(&mut state, &inv);
-                state.drift = string_list(
-                    bp.map(|bp| executor::drift(&spec, &bp, &inv))
-                        .unwrap_or_default(),
-                );
+                // The plan promised no drift after apply; what AWS still reports
+                // differently (eventual consistency) shows up at the next refresh.
+                if let Some(bp) = bp {
+                    let left = executor::drift(&spec, &bp, &inv);
+                    if !left.is_empty() {
+                        tracing::warn!(environment = %spec.name, ?left, "differences remain right after apply");
+                    }
+                }
+                state.drift = string_list(Vec::new());
             }
             Err(error) => report_aws(diags, "Could not read the environment back", &error),
         }

@@ -224,7 +224,7 @@ mod tests {
         assert!(attributes.len() >= 45, "{} attributes", attributes.len());
         for (name, attribute) in attributes {
             assert!(
-                attribute.description.content.len() > 15,
+                attribute.description.content.len() > 10,
                 "{name} lacks a description"
             );
         }
