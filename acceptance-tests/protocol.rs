@@ -24,7 +24,9 @@ fn handshake_and_get_provider_schema() {
         .spawn()
         .expect("provider binary starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("handshake line");
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("handshake line");
     let fields: Vec<&str> = line.trim().split('|').collect();
     assert_eq!(fields[0], "1", "core protocol version in {line}");
     assert_eq!(fields[1], "6", "plugin protocol version in {line}");
@@ -33,7 +35,9 @@ fn handshake_and_get_provider_schema() {
     let address = format!("http://{}", fields[3]);
 
     let schema = crate::harness::runtime().block_on(async {
-        let mut client = ProviderClient::connect(address).await.expect("gRPC connection");
+        let mut client = ProviderClient::connect(address)
+            .await
+            .expect("gRPC connection");
         client
             .get_provider_schema(tfplugin6::get_provider_schema::Request {})
             .await
@@ -44,26 +48,64 @@ fn handshake_and_get_provider_schema() {
     let _ = child.wait();
 
     assert!(schema.diagnostics.is_empty(), "{:?}", schema.diagnostics);
-    let provider = schema.provider.expect("provider schema").block.expect("block");
-    let provider_attrs: Vec<&str> = provider.attributes.iter().map(|a| a.name.as_str()).collect();
+    let provider = schema
+        .provider
+        .expect("provider schema")
+        .block
+        .expect("block");
+    let provider_attrs: Vec<&str> = provider
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     for name in ["region", "profile", "max_retries"] {
         assert!(provider_attrs.contains(&name), "provider lacks {name}");
     }
-    let environment = schema.resource_schemas.get("prodvpc_environment").expect("prodvpc_environment");
+    let environment = schema
+        .resource_schemas
+        .get("prodvpc_environment")
+        .expect("prodvpc_environment");
     assert_eq!(environment.version, 1);
     let block = environment.block.as_ref().unwrap();
-    let attribute = |name: &str| block.attributes.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no attribute {name}"));
+    let attribute = |name: &str| {
+        block
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("no attribute {name}"))
+    };
     assert!(attribute("name").required);
     assert!(attribute("vpc_id").computed && !attribute("vpc_id").optional);
     assert!(attribute("vpc_cidr").optional && attribute("vpc_cidr").computed);
-    for name in ["alb_dns_name", "nat_gateway_ids", "security_group_ids", "bastion_public_ip", "launch_template_version"] {
+    for name in [
+        "alb_dns_name",
+        "nat_gateway_ids",
+        "security_group_ids",
+        "bastion_public_ip",
+        "launch_template_version",
+    ] {
         assert!(attribute(name).computed, "{name} is not computed");
     }
-    let app = block.block_types.iter().find(|b| b.type_name == "app").expect("app block");
+    let app = block
+        .block_types
+        .iter()
+        .find(|b| b.type_name == "app")
+        .expect("app block");
     assert_eq!(app.max_items, 1);
-    let user_data = app.block.as_ref().unwrap().attributes.iter().find(|a| a.name == "user_data").unwrap();
+    let user_data = app
+        .block
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .find(|a| a.name == "user_data")
+        .unwrap();
     assert!(user_data.sensitive);
-    let nested: Vec<&str> = block.block_types.iter().map(|b| b.type_name.as_str()).collect();
+    let nested: Vec<&str> = block
+        .block_types
+        .iter()
+        .map(|b| b.type_name.as_str())
+        .collect();
     for name in ["app", "load_balancer", "bastion", "timeouts"] {
         assert!(nested.contains(&name), "no {name} block");
     }

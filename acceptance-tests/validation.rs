@@ -34,7 +34,13 @@ fn every_example_validates() {
         let ws = Workspace::new(None);
         ws.copy_from(&dir);
         let run = ws.run(&["validate", "-no-color"]);
-        assert_eq!(run.code, 0, "{} does not validate:\n{}", dir.display(), run.text());
+        assert_eq!(
+            run.code,
+            0,
+            "{} does not validate:\n{}",
+            dir.display(),
+            run.text()
+        );
     }
 }
 
@@ -76,15 +82,27 @@ fn check_bad_config(name: &str, body: &str, bastion: &str, line: &str, says: &st
     let ws = Workspace::new(None);
     ws.write(&format!("resource \"prodvpc_environment\" \"bad\" {{\n  name = \"{name}\"\n  {body}\n  {bastion}\n}}\n"));
     let run = ws.run(&["validate", "-json", "-no-color"]);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("validate -json output:\n{}", run.text()));
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|_| panic!("validate -json output:\n{}", run.text()));
     assert_eq!(report["valid"], false, "{body} was accepted");
-    let diagnostics = report["diagnostics"].as_array().cloned().unwrap_or_default();
+    let diagnostics = report["diagnostics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let hit = diagnostics.iter().any(|d| {
-        let text = format!("{} {}", d["summary"].as_str().unwrap_or(""), d["detail"].as_str().unwrap_or(""));
+        let text = format!(
+            "{} {}",
+            d["summary"].as_str().unwrap_or(""),
+            d["detail"].as_str().unwrap_or("")
+        );
         let code = d["snippet"]["code"].as_str().unwrap_or("");
         text.contains(says) && code.contains(line)
     });
-    assert!(hit, "no diagnostic pointing at `{line}` saying `{says}` for:\n{body}\n{}", serde_json::to_string_pretty(&diagnostics).unwrap());
+    assert!(
+        hit,
+        "no diagnostic pointing at `{line}` saying `{says}` for:\n{body}\n{}",
+        serde_json::to_string_pretty(&diagnostics).unwrap()
+    );
 }
 
 #[test]
@@ -96,17 +114,41 @@ fn bad_inputs_are_refused_with_the_attribute_and_the_fix() {
 
 #[test]
 fn bad_names_are_refused() {
-    for name in ["1shop", "shop_prod", "shop-", "a-name-that-is-far-too-long-for-aws", "internal-shop"] {
+    for name in [
+        "1shop",
+        "shop_prod",
+        "shop-",
+        "a-name-that-is-far-too-long-for-aws",
+        "internal-shop",
+    ] {
         check_bad_config(name, "", BASTION_OFF, "name", "name");
     }
 }
 
 #[test]
 fn bastion_needs_safe_ssh_cidrs() {
-    check_bad_config("shop", "", "bastion {\n    enabled = true\n  }", "bastion", "ssh_ingress_cidrs");
+    check_bad_config(
+        "shop",
+        "",
+        "bastion {\n    enabled = true\n  }",
+        "bastion",
+        "ssh_ingress_cidrs",
+    );
     check_bad_config("shop", "", "", "resource", "ssh_ingress_cidrs");
-    check_bad_config("shop", "", "bastion {\n    ssh_ingress_cidrs = [\"0.0.0.0/0\"]\n  }", "ssh_ingress_cidrs", "every address");
-    check_bad_config("shop", "", "bastion {\n    ssh_ingress_cidrs = [\"10.1.0.0/0\"]\n  }", "ssh_ingress_cidrs", "host bits");
+    check_bad_config(
+        "shop",
+        "",
+        "bastion {\n    ssh_ingress_cidrs = [\"0.0.0.0/0\"]\n  }",
+        "ssh_ingress_cidrs",
+        "every address",
+    );
+    check_bad_config(
+        "shop",
+        "",
+        "bastion {\n    ssh_ingress_cidrs = [\"10.1.0.0/0\"]\n  }",
+        "ssh_ingress_cidrs",
+        "host bits",
+    );
 }
 
 #[test]

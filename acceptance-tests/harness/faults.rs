@@ -28,13 +28,22 @@ pub enum Fault {
 
 impl Fault {
     pub fn throttling() -> Fault {
-        Fault::Error { status: 400, code: "Throttling".into() }
+        Fault::Error {
+            status: 400,
+            code: "Throttling".into(),
+        }
     }
     pub fn dependency_violation() -> Fault {
-        Fault::Error { status: 400, code: "DependencyViolation".into() }
+        Fault::Error {
+            status: 400,
+            code: "DependencyViolation".into(),
+        }
     }
     pub fn internal_error() -> Fault {
-        Fault::Error { status: 500, code: "InternalError".into() }
+        Fault::Error {
+            status: 500,
+            code: "InternalError".into(),
+        }
     }
 }
 
@@ -124,12 +133,22 @@ impl FaultLayer {
     /// Answers the next `times` calls of `service:Action` with `fault`.
     pub fn inject(&self, key: &str, fault: Fault, times: usize) {
         let mut rules = self.rules.lock().unwrap();
-        rules.faults.entry(key.to_string()).or_default().push((fault, times));
+        rules
+            .faults
+            .entry(key.to_string())
+            .or_default()
+            .push((fault, times));
     }
 
     /// How many calls of `service:Action` reached the layer (faulted ones included).
     pub fn count(&self, key: &str) -> usize {
-        self.rules.lock().unwrap().counts.get(key).copied().unwrap_or(0)
+        self.rules
+            .lock()
+            .unwrap()
+            .counts
+            .get(key)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// All counts, for reports.
@@ -150,7 +169,11 @@ async fn forward(
 ) -> Response<Full<Bytes>> {
     let service = service_of(&req);
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let key = format!("{service}:{}", action_of(&body));
     let fault = {
         let mut rules = rules.lock().unwrap();
@@ -166,8 +189,14 @@ async fn forward(
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let uri: hyper::Uri = format!("{}{}", upstream.to_string().trim_end_matches('/'), path).parse().expect("forward uri");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let uri: hyper::Uri = format!("{}{}", upstream.to_string().trim_end_matches('/'), path)
+        .parse()
+        .expect("forward uri");
     let mut out = Request::builder().method(parts.method).uri(uri);
     for (name, value) in parts.headers.iter() {
         out = out.header(name, value);
@@ -176,7 +205,11 @@ async fn forward(
     match client.request(out).await {
         Ok(resp) => {
             let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             Response::from_parts(parts, Full::new(body))
         }
         Err(_) => error_response(&service, 503, "ServiceUnavailable"),

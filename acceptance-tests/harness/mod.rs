@@ -35,7 +35,9 @@ impl Api {
             aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
                 .endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "harness"))
+                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                    "test", "test", None, None, "harness",
+                ))
                 .load(),
         );
         Api {

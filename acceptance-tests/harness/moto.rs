@@ -30,7 +30,10 @@ impl Moto {
         let moto = Moto { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start within 30s");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start within 30s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         moto

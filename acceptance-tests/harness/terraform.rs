@@ -62,7 +62,8 @@ impl Workspace {
         } else {
             "terraform {\n  required_providers {\n    prodvpc = { source = \"prodvpc/prodvpc\" }\n  }\n}\n".to_string()
         };
-        std::fs::write(self.dir.path().join("main.tf"), format!("{header}{hcl}")).expect("write main.tf");
+        std::fs::write(self.dir.path().join("main.tf"), format!("{header}{hcl}"))
+            .expect("write main.tf");
     }
 
     /// Copies the `.tf` files of a directory into the workspace.
@@ -70,7 +71,8 @@ impl Workspace {
         for entry in std::fs::read_dir(source).expect("example directory") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "tf") {
-                std::fs::copy(&path, self.dir.path().join(path.file_name().unwrap())).expect("copy example");
+                std::fs::copy(&path, self.dir.path().join(path.file_name().unwrap()))
+                    .expect("copy example");
             }
         }
     }

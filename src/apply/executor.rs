@@ -430,7 +430,13 @@ impl Run<'_> {
                     let subnet = &subnets[&(Tier::Public, zone.clone())];
                     // retried while the address is still held by a NAT gateway being deleted
                     retry_not_found(self.deadline, "NAT gateway creation", || {
-                        ec2::create_nat_gateway(&self.clients.ec2, subnet, &addresses[zone], &token, &tags)
+                        ec2::create_nat_gateway(
+                            &self.clients.ec2,
+                            subnet,
+                            &addresses[zone],
+                            &token,
+                            &tags,
+                        )
                     })
                     .await?
                 }

@@ -12,8 +12,11 @@ use crate::error::AwsError;
 
 type Result<T> = std::result::Result<T, AwsError>;
 
-/// Name of the target-tracking policy on average CPU.
-pub const CPU_POLICY: &str = "cpu-target-tracking";
+/// Name of the target-tracking policy on average CPU: carries the group name so
+/// it stays unique even where policies are indexed by name account-wide.
+pub fn cpu_policy_name(group: &str) -> String {
+    format!("{group}-cpu-target-tracking")
+}
 
 /// The group as the provider cares about it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -171,7 +174,7 @@ pub async fn put_cpu_policy(client: &Client, group: &str, target: f64) -> Result
     client
         .put_scaling_policy()
         .auto_scaling_group_name(group)
-        .policy_name(CPU_POLICY)
+        .policy_name(cpu_policy_name(group))
         .policy_type("TargetTrackingScaling")
         .target_tracking_configuration(
             TargetTrackingConfiguration::builder()
@@ -194,7 +197,7 @@ pub async fn cpu_policy_target(client: &Client, group: &str) -> Result<Option<f6
     let out = client
         .describe_policies()
         .auto_scaling_group_name(group)
-        .policy_names(CPU_POLICY)
+        .policy_names(cpu_policy_name(group))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
