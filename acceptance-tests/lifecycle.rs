@@ -624,6 +624,13 @@ fn destroy_outlasts_dependency_violations_and_throttling() {
     env.layer
         .inject("ec2:DescribeSubnets", Fault::throttling(), 2);
     env.layer.inject("ec2:DescribeVpcs", Fault::throttling(), 2);
+    env.layer
+        .inject("ec2:DescribeRouteTables", Fault::internal_error(), 1);
+    env.layer.inject(
+        "elasticloadbalancing:DescribeLoadBalancers",
+        Fault::Latency(std::time::Duration::from_millis(300)),
+        2,
+    );
     env.layer.reset_counts();
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert!(

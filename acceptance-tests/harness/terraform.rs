@@ -51,10 +51,6 @@ impl Workspace {
         Workspace { dir, endpoint }
     }
 
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Writes `main.tf` (the provider requirement is added when missing).
     pub fn write(&self, hcl: &str) {
         let header = if hcl.contains("required_providers") {

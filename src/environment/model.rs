@@ -185,7 +185,7 @@ impl EnvironmentState {
                 };
             }
             if app.desired_capacity.is_null() {
-                app.desired_capacity = app.min_size.clone();
+                app.desired_capacity = app.min_size;
             }
             or_default(&mut app.cpu_target, || defaults.cpu_target);
             or_default(&mut app.health_check_path, || {
