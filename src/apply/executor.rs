@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::inventory::{Inventory, Names};
+use super::inventory::Inventory;
 use super::waiters::{delete_with_retry, poll_until, retry_not_found};
 use crate::aws::autoscaling::{self, GroupSettings};
 use crate::aws::ec2::{self, InstanceSettings, RawRule, RuleSource, Tags};
@@ -19,19 +19,9 @@ use crate::error::AwsError;
 use crate::plan::blueprint::{blueprint, nat_for_zone, Blueprint, Component};
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::security::{ingress_rules, IngressRule, SgRole, Source};
-use crate::plan::spec::{EnvironmentSpec, ZoneChoice, TAG_COMPONENT, TAG_ENVIRONMENT};
+use crate::plan::spec::{EnvironmentSpec, Names, ZoneChoice, TAG_COMPONENT, TAG_ENVIRONMENT};
 
 type Result<T> = std::result::Result<T, AwsError>;
-
-/// The names of an environment's name-addressed objects.
-pub fn names(spec: &EnvironmentSpec) -> Names {
-    Names {
-        environment: spec.name.clone(),
-        load_balancer: spec.alb_name(),
-        target_group: spec.target_group_name(),
-        app: spec.app_name(),
-    }
-}
 
 /// Resolves the zones: the named ones, or those already in use followed by the
 /// region's first available zones, until `n` are chosen.
@@ -109,7 +99,7 @@ pub async fn reconcile(
     let run = Run {
         clients,
         spec,
-        names: names(spec),
+        names: spec.names(),
         deadline,
     };
     let inv = Inventory::discover(clients, &run.names).await?;
@@ -195,7 +185,7 @@ pub async fn reconcile(
                 .await
         },
         run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
-        run.remove_unplanned(&inv, &bp, &target_group),
+        run.remove_unplanned(&inv, &bp),
     )?;
     Ok(Reconciled {
         blueprint: bp,
@@ -392,13 +382,15 @@ impl Run<'_> {
         let associated: BTreeSet<&String> = existing
             .map(|t| t.associations.values().collect())
             .unwrap_or_default();
-        for subnet in subnets.iter().filter(|s| !associated.contains(s)) {
-            retry_not_found(self.deadline, "route table association", || {
-                ec2::associate_route_table(&self.clients.ec2, &table, subnet)
-            })
-            .await?;
-        }
-        Ok(())
+        let associations = subnets
+            .iter()
+            .filter(|s| !associated.contains(s))
+            .map(|subnet| {
+                retry_not_found(self.deadline, "route table association", || {
+                    ec2::associate_route_table(&self.clients.ec2, &table, subnet)
+                })
+            });
+        try_join_all(associations).await.map(|_| ())
     }
 
     async fn ensure_public_routes(
@@ -701,12 +693,7 @@ impl Run<'_> {
 
     /// Deletes components that exist but are no longer planned (bastion disabled,
     /// fewer NAT gateways, HTTPS removed, an old target group).
-    async fn remove_unplanned(
-        &self,
-        inv: &Inventory,
-        bp: &Blueprint,
-        _target_group: &str,
-    ) -> Result<()> {
+    async fn remove_unplanned(&self, inv: &Inventory, bp: &Blueprint) -> Result<()> {
         let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
         if !planned.contains(&Component::Bastion.key()) {
             if let Some(instance) = &inv.bastion {
@@ -948,11 +935,12 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
         },
         async {
             // rules referencing each other keep groups alive: clear them first
-            for group in inv.security_groups.values() {
+            let revokes = inv.security_groups.values().map(|group| async move {
                 ec2::revoke_ingress(ec2c, &group.id, &group.ingress)
                     .await
-                    .or_else(ignore_not_found)?;
-            }
+                    .or_else(ignore_not_found)
+            });
+            try_join_all(revokes).await?;
             let groups = inv.security_groups.values().map(|g| {
                 delete_with_retry(deadline, "security group", move || {
                     ec2::delete_security_group(ec2c, &g.id)

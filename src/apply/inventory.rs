@@ -7,30 +7,7 @@ use crate::aws::ec2::{self, Found, RouteTable, SecurityGroup};
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
-use crate::plan::spec::{TAG_COMPONENT, TAG_ENVIRONMENT};
-
-/// Names derived from the environment name, used to find the objects that
-/// their APIs look up by name rather than by tag.
-#[derive(Clone, Debug)]
-pub struct Names {
-    pub environment: String,
-    pub load_balancer: String,
-    pub target_group: String,
-    pub app: String,
-}
-
-impl Names {
-    /// The names of environment `name` (the same derivation as [`EnvironmentSpec`](crate::plan::spec::EnvironmentSpec)'s
-    /// for everything but the target group, which also depends on the app port).
-    pub fn for_environment(name: &str) -> Names {
-        Names {
-            environment: name.to_string(),
-            load_balancer: name.to_string(),
-            target_group: format!("{name}-{}", crate::plan::spec::AppSpec::default().port),
-            app: format!("{name}-app"),
-        }
-    }
-}
+use crate::plan::spec::{Names, TAG_COMPONENT, TAG_ENVIRONMENT};
 
 /// Every object of the environment that AWS reports.
 #[derive(Clone, Debug, Default)]

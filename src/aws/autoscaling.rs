@@ -84,16 +84,7 @@ pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
                 .iter()
                 .filter_map(|i| i.instance_id().map(str::to_string))
                 .collect(),
-            tags: g
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect(),
+            tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
             deleting: g.status().is_some_and(|s| s.contains("Delete")),
         }
     }))

@@ -34,15 +34,11 @@ fn tag_spec(resource: ResourceType, tags: &Tags) -> TagSpecification {
 }
 
 fn tag_map(tags: Option<&[Tag]>) -> Tags {
-    tags.unwrap_or_default()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
+    super::tag_pairs(
+        tags.unwrap_or_default()
+            .iter()
+            .map(|t| (t.key(), t.value())),
+    )
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -685,35 +681,28 @@ pub async fn set_default_route(
     target: &str,
     exists: bool,
 ) -> Result<()> {
-    let nat = target.starts_with("nat-");
-    if exists {
-        let call = client
-            .replace_route()
-            .route_table_id(table)
-            .destination_cidr_block("0.0.0.0/0");
-        let call = if nat {
-            call.nat_gateway_id(target)
-        } else {
-            call.gateway_id(target)
-        };
-        call.send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ReplaceRoute", e))?;
-    } else {
-        let call = client
-            .create_route()
-            .route_table_id(table)
-            .destination_cidr_block("0.0.0.0/0");
-        let call = if nat {
-            call.nat_gateway_id(target)
-        } else {
-            call.gateway_id(target)
-        };
-        call.send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateRoute", e))?;
+    // CreateRoute and ReplaceRoute take the same arguments but are distinct builder types
+    macro_rules! send_default_route {
+        ($builder:expr, $operation:literal) => {{
+            let call = $builder
+                .route_table_id(table)
+                .destination_cidr_block("0.0.0.0/0");
+            let call = if target.starts_with("nat-") {
+                call.nat_gateway_id(target)
+            } else {
+                call.gateway_id(target)
+            };
+            call.send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk($operation, e))
+        }};
     }
-    Ok(())
+    if exists {
+        send_default_route!(client.replace_route(), "ReplaceRoute")
+    } else {
+        send_default_route!(client.create_route(), "CreateRoute")
+    }
 }
 
 pub async fn delete_default_route(client: &Client, table: &str) -> Result<()> {

@@ -67,16 +67,7 @@ pub async fn tags_of(
         .tag_descriptions()
         .iter()
         .filter_map(|d| {
-            let tags = d
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect();
+            let tags = super::tag_pairs(d.tags().iter().map(|t| (t.key(), t.value())));
             Some((d.resource_arn()?.to_string(), tags))
         })
         .collect())

@@ -7,6 +7,15 @@ pub mod elbv2;
 
 use std::collections::BTreeMap;
 
+/// Collects `(key, value)` pairs of any service's tag type; tags without a key are skipped.
+pub(crate) fn tag_pairs<'a>(
+    tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .filter_map(|(key, value)| Some((key?.to_string(), value.unwrap_or_default().to_string())))
+        .collect()
+}
+
 /// The SDK clients of one provider configuration, built once in `configure`.
 #[derive(Clone, Debug)]
 pub struct AwsClients {

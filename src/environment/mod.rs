@@ -14,13 +14,13 @@ use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
 
-use crate::apply::executor::{self, names};
-use crate::apply::inventory::{Inventory, Names};
+use crate::apply::executor;
+use crate::apply::inventory::Inventory;
 use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::{blueprint, Blueprint};
 use crate::plan::cidr::{carve, Cidr, Tier};
-use crate::plan::spec::EnvironmentSpec;
+use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
 use model::{first, known_map, known_strings, string_list, string_map, to_spec, EnvironmentState};
 
@@ -345,7 +345,7 @@ impl EnvironmentResource {
         if let Err(error) = &outcome {
             report_aws(diags, summary, error);
         }
-        match Inventory::discover(&clients, &names(&spec)).await {
+        match Inventory::discover(&clients, &spec.names()).await {
             Ok(inv) => {
                 let bp = match &outcome {
                     Ok(done) => {
@@ -397,7 +397,7 @@ impl Resource for EnvironmentResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&state, &clients.default_tags, diags)?;
-        let inv = match Inventory::discover(&clients, &names(&spec)).await {
+        let inv = match Inventory::discover(&clients, &spec.names()).await {
             Ok(inv) => inv,
             Err(error) => {
                 report_aws(diags, "Could not read the environment", &error);
@@ -578,7 +578,7 @@ impl Resource for EnvironmentResource {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&prior, &clients.default_tags, diags)?;
         let deadline = Instant::now() + spec.timeouts.delete;
-        match executor::destroy(&clients, &names(&spec), deadline).await {
+        match executor::destroy(&clients, &spec.names(), deadline).await {
             Ok(()) => Some(()),
             Err(error) => {
                 report_aws(diags, "Deleting the environment failed", &error);
@@ -602,13 +602,14 @@ impl Resource for EnvironmentResource {
             diags.root_error(format!("Cannot import `{id}`"), problem.detail.clone());
             return None;
         }
-        let inv = match Inventory::discover(&clients, &Names::for_environment(&id)).await {
-            Ok(inv) => inv,
-            Err(error) => {
-                report_aws(diags, "Could not read the environment", &error);
-                return None;
-            }
-        };
+        let inv =
+            match Inventory::discover(&clients, &Names::new(&id, AppSpec::default().port)).await {
+                Ok(inv) => inv,
+                Err(error) => {
+                    report_aws(diags, "Could not read the environment", &error);
+                    return None;
+                }
+            };
         let Some(vpc) = &inv.vpc else {
             diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
             return None;

@@ -174,21 +174,33 @@ pub struct EnvironmentSpec {
     pub timeouts: Timeouts,
 }
 
+/// The names of the objects whose APIs address them by name rather than by tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names {
+    pub environment: String,
+    /// the ALB: the environment name itself (validation keeps it within 32 characters)
+    pub load_balancer: String,
+    /// carries the port: a target group's port is immutable, and the replacement
+    /// must coexist with the old group while the listener switches
+    pub target_group: String,
+    /// the launch template and the Auto Scaling Group
+    pub app: String,
+}
+
+impl Names {
+    pub fn new(environment: &str, app_port: u16) -> Names {
+        Names {
+            environment: environment.to_string(),
+            load_balancer: environment.to_string(),
+            target_group: format!("{environment}-{app_port}"),
+            app: format!("{environment}-app"),
+        }
+    }
+}
+
 impl EnvironmentSpec {
-    /// ALB name: the environment name itself (validation keeps it within 32 characters).
-    pub fn alb_name(&self) -> String {
-        self.name.clone()
-    }
-
-    /// Target group name; carries the port because a target group's port is immutable
-    /// and the replacement must coexist with the old one while the listener switches.
-    pub fn target_group_name(&self) -> String {
-        format!("{}-{}", self.name, self.app.port)
-    }
-
-    /// Name of the launch template and the Auto Scaling Group.
-    pub fn app_name(&self) -> String {
-        format!("{}-app", self.name)
+    pub fn names(&self) -> Names {
+        Names::new(&self.name, self.app.port)
     }
 }
 
