@@ -519,9 +519,16 @@ fn complete_environment_lifecycle() {
         plan.text()
     );
 
-    // out-of-band: delete a private subnet's default route and revoke a security group rule.
-    // (Deleting a NAT gateway is not used here: moto keeps the Elastic IP of a deleted NAT
-    // gateway associated forever, where AWS releases it once the deletion completes.)
+    // out-of-band, through the layer so AWS's release of the NAT's address is emulated:
+    // delete a NAT gateway, a private subnet's default route and a security group rule
+    let out_of_band = Api::new(&env.layer.endpoint());
+    let nats = str_map(&state["nat_gateway_ids"]);
+    let (zone, nat) = nats
+        .iter()
+        .next()
+        .map(|(z, n)| (z.clone(), n.clone()))
+        .unwrap();
+    let other_zone = nats.keys().find(|z| **z != zone).unwrap().clone();
     let tables = runtime()
         .block_on(
             env.api
@@ -531,25 +538,26 @@ fn complete_environment_lifecycle() {
                 .send(),
         )
         .unwrap();
-    let private_table = tables
+    let other_table = tables
         .route_tables()
         .iter()
         .find(|t| {
             t.tags()
                 .iter()
-                .any(|tag| tag.value().is_some_and(|v| v.starts_with("rtb/private/")))
+                .any(|tag| tag.value() == Some(&format!("rtb/private/{other_zone}")))
         })
         .unwrap();
-    let zone = private_table
-        .tags()
-        .iter()
-        .find_map(|t| t.value()?.strip_prefix("rtb/private/"))
-        .unwrap()
-        .to_string();
-    let table_id = private_table.route_table_id().unwrap().to_string();
+    let table_id = other_table.route_table_id().unwrap().to_string();
     let groups = str_map(&state["security_group_ids"]);
     runtime().block_on(async {
-        env.api
+        out_of_band
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&nat)
+            .send()
+            .await
+            .unwrap();
+        out_of_band
             .ec2
             .delete_route()
             .route_table_id(&table_id)
@@ -557,7 +565,7 @@ fn complete_environment_lifecycle() {
             .send()
             .await
             .unwrap();
-        env.api
+        out_of_band
             .ec2
             .revoke_security_group_ingress()
             .group_id(&groups["bastion"])
@@ -584,14 +592,42 @@ fn complete_environment_lifecycle() {
         "{}",
         plan.stdout
     );
+    // AWS reports a new NAT gateway as pending for a while: the waiter polls through it
+    env.layer.reset_counts();
+    env.layer.inject(
+        "ec2:DescribeNatGateways",
+        Fault::Rewrite {
+            from: "<state>available</state>".into(),
+            to: "<state>pending</state>".into(),
+        },
+        6,
+    );
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    // 5 calls when every answer is `available`; the pending answers make the waiters poll again
+    let polls = env.layer.count("ec2:DescribeNatGateways");
+    assert!(
+        polls > 5,
+        "the NAT waiters did not poll through the pending state ({polls} calls)"
+    );
     let repaired = ws.resource_values("prodvpc_environment.shop");
     assert_eq!(
         repaired["vpc_id"], state["vpc_id"],
         "the VPC survives the repair"
     );
     assert_eq!(repaired["public_subnet_ids"], state["public_subnet_ids"]);
-    assert_eq!(repaired["nat_gateway_ids"], state["nat_gateway_ids"]);
+    let repaired_nats = str_map(&repaired["nat_gateway_ids"]);
+    assert_ne!(
+        repaired_nats[&zone], nat,
+        "a new NAT gateway replaces the deleted one"
+    );
+    assert_eq!(
+        repaired_nats[&other_zone], nats[&other_zone],
+        "the other NAT gateway survives"
+    );
+    assert_eq!(
+        repaired["nat_public_ips"], state["nat_public_ips"],
+        "the Elastic IPs are reused"
+    );
     verify_complete_topology(&env.api, &repaired);
     let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(

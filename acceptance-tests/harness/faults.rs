@@ -24,6 +24,9 @@ pub enum Fault {
     Error { status: u16, code: String },
     /// wait, then forward
     Latency(Duration),
+    /// forward, then replace `from` by `to` in the response (e.g. report a
+    /// resource as `pending` the way AWS does while it is being created)
+    Rewrite { from: String, to: String },
 }
 
 impl Fault {
@@ -61,6 +64,22 @@ pub struct FaultLayer {
     rules: Arc<Mutex<Rules>>,
 }
 
+fn emulator_client(upstream: &str) -> aws_sdk_ec2::Client {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+        .endpoint_url(upstream)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "fault-layer",
+        ))
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
+}
+
 /// `ec2`, `autoscaling` or `elasticloadbalancing`, from the SigV4 credential scope.
 fn service_of(req: &Request<Incoming>) -> String {
     req.headers()
@@ -72,12 +91,44 @@ fn service_of(req: &Request<Incoming>) -> String {
         .to_string()
 }
 
-fn action_of(body: &[u8]) -> String {
+fn param_of(body: &[u8], name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     String::from_utf8_lossy(body)
         .split('&')
-        .find_map(|pair| pair.strip_prefix("Action="))
-        .unwrap_or("Unknown")
-        .to_string()
+        .find_map(|pair| pair.strip_prefix(prefix.as_str()).map(str::to_string))
+}
+
+fn action_of(body: &[u8]) -> String {
+    param_of(body, "Action").unwrap_or_else(|| "Unknown".into())
+}
+
+/// What AWS does on its own after some calls and moto does not: applied to the
+/// emulator through its API once the call has succeeded.
+async fn emulate_aws(ec2: &aws_sdk_ec2::Client, key: &str, request: &[u8]) {
+    if key == "ec2:DeleteNatGateway" {
+        // AWS disassociates the gateway's Elastic IP when the deletion completes;
+        // moto keeps it associated with the deleted gateway forever.
+        let Some(id) = param_of(request, "NatGatewayId") else {
+            return;
+        };
+        let Ok(out) = ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&id)
+            .send()
+            .await
+        else {
+            return;
+        };
+        for address in out
+            .nat_gateways()
+            .iter()
+            .flat_map(|g| g.nat_gateway_addresses())
+        {
+            if let Some(ip) = address.public_ip() {
+                let _ = ec2.disassociate_address().public_ip(ip).send().await;
+            }
+        }
+    }
 }
 
 fn error_response(service: &str, status: u16, code: &str) -> Response<Full<Bytes>> {
@@ -97,6 +148,7 @@ impl FaultLayer {
     /// Starts the layer on a free loopback port, forwarding to `upstream` (moto).
     pub fn start(upstream: &str) -> FaultLayer {
         let rules: Arc<Mutex<Rules>> = Arc::default();
+        let ec2 = emulator_client(upstream);
         let upstream: hyper::Uri = upstream.parse().expect("upstream url");
         let listener = runtime()
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -106,16 +158,22 @@ impl FaultLayer {
         runtime().spawn(async move {
             let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let rules = shared.clone();
                 let client = client.clone();
                 let upstream = upstream.clone();
+                let ec2 = ec2.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let rules = rules.clone();
                         let client = client.clone();
                         let upstream = upstream.clone();
-                        async move { Ok::<_, Infallible>(forward(req, rules, client, upstream).await) }
+                        let ec2 = ec2.clone();
+                        async move {
+                            Ok::<_, Infallible>(forward(req, rules, client, upstream, ec2).await)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -166,6 +224,7 @@ async fn forward(
     rules: Arc<Mutex<Rules>>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     upstream: hyper::Uri,
+    ec2: aws_sdk_ec2::Client,
 ) -> Response<Full<Bytes>> {
     let service = service_of(&req);
     let (parts, body) = req.into_parts();
@@ -187,7 +246,7 @@ async fn forward(
     match fault {
         Some(Fault::Error { status, code }) => return error_response(&service, status, &code),
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
-        None => {}
+        Some(Fault::Rewrite { .. }) | None => {}
     }
     let path = parts
         .uri
@@ -201,16 +260,25 @@ async fn forward(
     for (name, value) in parts.headers.iter() {
         out = out.header(name, value);
     }
-    let out = out.body(Full::new(body)).expect("forward request");
+    let out = out.body(Full::new(body.clone())).expect("forward request");
     match client.request(out).await {
         Ok(resp) => {
-            let (parts, body) = resp.into_parts();
-            let body = body
+            let (mut parts, answer) = resp.into_parts();
+            // the body may be rewritten below; hyper sets the length of what is sent
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            let mut answer = answer
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            Response::from_parts(parts, Full::new(body))
+            if parts.status.is_success() {
+                emulate_aws(&ec2, &key, &body).await;
+                if let Some(Fault::Rewrite { from, to }) = &fault {
+                    answer =
+                        Bytes::from(String::from_utf8_lossy(&answer).replace(from.as_str(), to));
+                }
+            }
+            Response::from_parts(parts, Full::new(answer))
         }
         Err(_) => error_response(&service, 503, "ServiceUnavailable"),
     }
