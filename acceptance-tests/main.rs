@@ -4,4 +4,5 @@
 mod harness;
 mod lifecycle;
 mod protocol;
+mod updates;
 mod validation;

@@ -55,6 +55,33 @@ struct Rules {
     /// `service:Action` -> (fault, remaining count)
     faults: HashMap<String, Vec<(Fault, usize)>>,
     counts: HashMap<String, usize>,
+    /// the last request body of each `service:Action`
+    last: HashMap<String, String>,
+}
+
+/// Answers for calls moto does not implement, as AWS gives them.
+fn emulated_answer(key: &str) -> Option<Response<Full<Bytes>>> {
+    const NS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
+    let body = match key {
+        // moto 5.2.1 answers HTTP 500 to the instance refresh calls
+        "autoscaling:StartInstanceRefresh" => format!(
+            "<StartInstanceRefreshResponse xmlns=\"{NS}\"><StartInstanceRefreshResult><InstanceRefreshId>refresh-emulated</InstanceRefreshId></StartInstanceRefreshResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></StartInstanceRefreshResponse>"
+        ),
+        "autoscaling:CancelInstanceRefresh" => format!(
+            "<CancelInstanceRefreshResponse xmlns=\"{NS}\"><CancelInstanceRefreshResult><InstanceRefreshId>refresh-emulated</InstanceRefreshId></CancelInstanceRefreshResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></CancelInstanceRefreshResponse>"
+        ),
+        "autoscaling:DescribeInstanceRefreshes" => format!(
+            "<DescribeInstanceRefreshesResponse xmlns=\"{NS}\"><DescribeInstanceRefreshesResult><InstanceRefreshes/></DescribeInstanceRefreshesResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></DescribeInstanceRefreshesResponse>"
+        ),
+        _ => return None,
+    };
+    Some(
+        Response::builder()
+            .status(200)
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(body)))
+            .expect("static response"),
+    )
 }
 
 /// The running layer; cheap to clone.
@@ -217,6 +244,11 @@ impl FaultLayer {
     pub fn reset_counts(&self) {
         self.rules.lock().unwrap().counts.clear();
     }
+
+    /// The body of the last `service:Action` request, URL-encoded as sent.
+    pub fn last_request(&self, key: &str) -> Option<String> {
+        self.rules.lock().unwrap().last.get(key).cloned()
+    }
 }
 
 async fn forward(
@@ -237,6 +269,9 @@ async fn forward(
     let fault = {
         let mut rules = rules.lock().unwrap();
         *rules.counts.entry(key.clone()).or_default() += 1;
+        rules
+            .last
+            .insert(key.clone(), String::from_utf8_lossy(&body).into_owned());
         rules.faults.get_mut(&key).and_then(|list| {
             let slot = list.iter_mut().find(|(_, left)| *left > 0)?;
             slot.1 -= 1;
@@ -247,6 +282,9 @@ async fn forward(
         Some(Fault::Error { status, code }) => return error_response(&service, status, &code),
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Rewrite { .. }) | None => {}
+    }
+    if let Some(answer) = emulated_answer(&key) {
+        return answer;
     }
     let path = parts
         .uri

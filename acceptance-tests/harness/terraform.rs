@@ -42,10 +42,15 @@ fn provider_dir() -> PathBuf {
 impl Workspace {
     /// A workspace whose provider talks to `endpoint` (the fault layer), or to nothing.
     pub fn new(endpoint: Option<String>) -> Workspace {
+        Workspace::with_provider_dir(endpoint, &provider_dir())
+    }
+
+    /// A workspace whose provider binary is taken from `provider` (a directory).
+    pub fn with_provider_dir(endpoint: Option<String>, provider: &Path) -> Workspace {
         let dir = tempfile::tempdir().expect("temporary directory");
         let rc = format!(
             "provider_installation {{\n  dev_overrides {{\n    \"prodvpc/prodvpc\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-            provider_dir().display()
+            provider.display()
         );
         std::fs::write(dir.path().join("cli.tfrc"), rc).expect("write cli config");
         Workspace { dir, endpoint }

@@ -62,11 +62,19 @@ pub async fn resolve_zones(
     Ok(chosen)
 }
 
+/// Choices of an update that the spec alone cannot express.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// the user changed `desired_capacity`: set it even though the autoscaler owns it otherwise
+    pub set_desired_capacity: bool,
+}
+
 struct Run<'a> {
     clients: &'a AwsClients,
     spec: &'a EnvironmentSpec,
     names: Names,
     deadline: Instant,
+    options: Options,
 }
 
 impl Run<'_> {
@@ -94,6 +102,7 @@ pub struct Reconciled {
 pub async fn reconcile(
     clients: &AwsClients,
     spec: &EnvironmentSpec,
+    options: Options,
     deadline: Instant,
 ) -> Result<Reconciled> {
     let run = Run {
@@ -101,6 +110,7 @@ pub async fn reconcile(
         spec,
         names: spec.names(),
         deadline,
+        options,
     };
     let inv = Inventory::discover(clients, &run.names).await?;
     let zones = resolve_zones(clients, spec, &inv).await?;
@@ -124,9 +134,12 @@ pub async fn reconcile(
         }
     }
     let bp = blueprint(&kept, &zones).map_err(|e| AwsError::Unsatisfiable(e.to_string()))?;
-    let ami_id = match &spec.app.ami_id {
-        Some(ami) => ami.clone(),
-        None => ec2::latest_amazon_linux(&clients.ec2).await?,
+    // the newest image is looked up once: later runs keep what the template runs,
+    // so a new Amazon Linux release never rolls the instances by itself
+    let ami_id = match (&spec.app.ami_id, &inv.template_settings) {
+        (Some(ami), _) => ami.clone(),
+        (None, Some(current)) if !current.ami_id.is_empty() => current.ami_id.clone(),
+        (None, _) => ec2::latest_amazon_linux(&clients.ec2).await?,
     };
 
     let vpc_id = match &inv.vpc {
@@ -178,15 +191,17 @@ pub async fn reconcile(
             run.ensure_listeners(&inv, &alb, &target_group).await
         },
         async {
-            let (template, version) = run
+            let (template, version, changed) = run
                 .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
                 .await?;
-            run.ensure_group(&inv, &private, &target_group, &template, version)
+            run.ensure_group(&inv, &private, &target_group, (&template, version, changed))
                 .await
         },
         run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
-        run.remove_unplanned(&inv, &bp),
+        run.retag(&inv),
     )?;
+    // Wave 3: with routes, listeners and groups switched over, remove what is no longer planned.
+    run.remove_unplanned(&inv, &bp).await?;
     Ok(Reconciled {
         blueprint: bp,
         ami_id,
@@ -573,29 +588,36 @@ impl Run<'_> {
         }
     }
 
+    /// The launch template, with a new default version when what the instances run
+    /// changed; returns (id, version, whether a new version was made).
     async fn ensure_launch_template(
         &self,
         inv: &Inventory,
         group: &str,
         ami_id: &str,
-    ) -> Result<(String, i64)> {
+    ) -> Result<(String, i64, bool)> {
+        let wanted = self.instance_settings(group, ami_id);
+        let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
-            Some(found) => Ok((
-                found.id.clone(),
-                found
+            Some(found) => {
+                let current = found
                     .detail
                     .get("default_version")
                     .and_then(|v| v.parse().ok())
-                    .unwrap_or(1),
-            )),
+                    .unwrap_or(1);
+                if inv.template_settings.as_ref() == Some(&wanted) {
+                    return Ok((found.id.clone(), current, false));
+                }
+                let version =
+                    ec2::new_launch_template_version(&self.clients.ec2, &found.id, &wanted, &tags)
+                        .await?;
+                Ok((found.id.clone(), version, true))
+            }
             None => {
-                ec2::create_launch_template(
-                    &self.clients.ec2,
-                    &self.names.app,
-                    &self.instance_settings(group, ami_id),
-                    &self.tags(&Component::LaunchTemplate),
-                )
-                .await
+                let (id, version) =
+                    ec2::create_launch_template(&self.clients.ec2, &self.names.app, &wanted, &tags)
+                        .await?;
+                Ok((id, version, false))
             }
         }
     }
@@ -605,9 +627,9 @@ impl Run<'_> {
         inv: &Inventory,
         private: &[String],
         target_group: &str,
-        template: &str,
-        version: i64,
+        template: (&str, i64, bool),
     ) -> Result<()> {
+        let (template, version, template_changed) = template;
         let app = &self.spec.app;
         let settings = GroupSettings {
             min_size: app.min_size,
@@ -634,18 +656,39 @@ impl Run<'_> {
             Some(group) => {
                 let same_subnets =
                     group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
-                let in_bounds =
+                let same_bounds =
                     (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
-                if !same_subnets || !in_bounds || group.launch_template_id != template {
-                    // capacity chosen by the autoscaler is kept unless it falls outside the new bounds
-                    let desired = (group.desired_capacity < app.min_size as i32
-                        || group.desired_capacity > app.max_size as i32)
-                        .then(|| app.initial_capacity());
+                let same_template = group.launch_template_id == template
+                    && group.launch_template_version == version.to_string();
+                let out_of_bounds = group.desired_capacity < app.min_size as i32
+                    || group.desired_capacity > app.max_size as i32;
+                // capacity chosen by the autoscaler is kept unless the user changed
+                // desired_capacity or it falls outside the new bounds
+                let desired = (self.options.set_desired_capacity || out_of_bounds)
+                    .then(|| app.initial_capacity())
+                    .filter(|d| *d as i32 != group.desired_capacity);
+                if !same_subnets || !same_bounds || !same_template || desired.is_some() {
                     autoscaling::update_group(
                         &self.clients.autoscaling,
                         &self.names.app,
                         &settings,
                         desired,
+                    )
+                    .await?;
+                }
+                autoscaling::set_target_groups(
+                    &self.clients.autoscaling,
+                    &self.names.app,
+                    &group.target_groups,
+                    &[target_group.to_string()],
+                )
+                .await?;
+                if template_changed && !group.instances.is_empty() {
+                    // roll the running instances onto the new version, keeping 90% in service
+                    autoscaling::start_instance_refresh(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        90,
                     )
                     .await?;
                 }
@@ -658,6 +701,7 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Launches the bastion, replacing one whose settings or subnet no longer match.
     async fn ensure_bastion(
         &self,
         inv: &Inventory,
@@ -670,10 +714,8 @@ impl Run<'_> {
         else {
             return Ok(());
         };
-        if inv.bastion.is_some() {
-            return Ok(());
-        }
         let zone = bp.zones.first().cloned().unwrap_or_default();
+        let subnet = &subnets[&(Tier::Public, zone)];
         let settings = InstanceSettings {
             ami_id: bastion.ami_id.clone().unwrap_or_else(|| ami_id.to_string()),
             instance_type: bastion.instance_type.clone(),
@@ -681,8 +723,29 @@ impl Run<'_> {
             user_data: None,
             key_name: bastion.key_name.clone(),
         };
-        let token = format!("{}-bastion-{}", self.spec.name, group);
-        let subnet = &subnets[&(Tier::Public, zone)];
+        if let Some(existing) = &inv.bastion {
+            let detail = |key: &str| existing.detail.get(key).cloned().unwrap_or_default();
+            let matches = detail("subnet") == *subnet
+                && detail("instance_type") == settings.instance_type
+                && detail("image") == settings.ami_id
+                && detail("key_name") == settings.key_name.clone().unwrap_or_default();
+            if matches {
+                return Ok(());
+            }
+            ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&existing.id))
+                .await
+                .or_else(ignore_not_found)?;
+        }
+        // the token names this exact launch, so a retried call never starts a second bastion
+        let token = client_token(&[
+            &self.spec.name,
+            "bastion",
+            subnet,
+            group,
+            &settings.ami_id,
+            &settings.instance_type,
+            settings.key_name.as_deref().unwrap_or(""),
+        ]);
         let tags = self.tags(&Component::Bastion);
         retry_not_found(self.deadline, "bastion", || {
             ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
@@ -691,19 +754,232 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Deletes components that exist but are no longer planned (bastion disabled,
-    /// fewer NAT gateways, HTTPS removed, an old target group).
+    /// Deletes what exists but is no longer planned, once its replacement carries
+    /// the traffic: a disabled bastion and its group, NAT gateways and addresses of a
+    /// changed strategy, the subnets and route tables of a removed zone, an old
+    /// target group.
     async fn remove_unplanned(&self, inv: &Inventory, bp: &Blueprint) -> Result<()> {
         let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
-        if !planned.contains(&Component::Bastion.key()) {
+        let unplanned = |key: &String| !planned.contains(key);
+        let ec2c = &self.clients.ec2;
+        let deadline = self.deadline;
+        let bastion = async {
+            if planned.contains(&Component::Bastion.key()) {
+                return Ok(());
+            }
             if let Some(instance) = &inv.bastion {
-                ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&instance.id))
+                let ids = std::slice::from_ref(&instance.id);
+                ec2::terminate_instances(ec2c, ids)
                     .await
                     .or_else(ignore_not_found)?;
+                wait_terminated(self.clients, ids, deadline).await?;
             }
-        }
+            let group = inv
+                .security_groups
+                .get(&Component::SecurityGroup(SgRole::Bastion).key());
+            if let Some(group) = group {
+                delete_with_retry(deadline, "bastion security group", || {
+                    ec2::delete_security_group(ec2c, &group.id)
+                })
+                .await?;
+            }
+            Ok(())
+        };
+        let nats = async {
+            let gone = inv
+                .nat_gateways
+                .iter()
+                .filter(|(k, _)| unplanned(k))
+                .map(|(_, nat)| delete_nat_gateway(ec2c, &nat.id, deadline));
+            try_join_all(gone).await?;
+            let released = inv
+                .addresses
+                .iter()
+                .filter(|(k, _)| unplanned(k))
+                .map(|(_, a)| {
+                    delete_with_retry(deadline, "Elastic IP release", move || {
+                        ec2::release_address(ec2c, &a.id)
+                    })
+                });
+            try_join_all(released).await?;
+            let tables = inv
+                .route_tables
+                .iter()
+                .filter(|(k, _)| unplanned(k))
+                .map(|(_, table)| delete_route_table(ec2c, table, deadline));
+            try_join_all(tables).await?;
+            // the public route table stays; its associations with removed subnets go
+            let removed: BTreeSet<&String> = inv
+                .subnets
+                .iter()
+                .filter(|(k, _)| unplanned(k))
+                .map(|(_, s)| &s.id)
+                .collect();
+            let associations = inv
+                .route_tables
+                .values()
+                .flat_map(|t| t.associations.iter())
+                .filter(|(_, subnet)| removed.contains(subnet))
+                .map(|(association, _)| async move {
+                    ec2::disassociate_route_table(ec2c, association)
+                        .await
+                        .or_else(ignore_not_found)
+                });
+            try_join_all(associations).await?;
+            let subnets = inv
+                .subnets
+                .iter()
+                .filter(|(k, _)| unplanned(k))
+                .map(|(_, s)| {
+                    delete_with_retry(deadline, "subnet of a removed zone", move || {
+                        ec2::delete_subnet(ec2c, &s.id)
+                    })
+                });
+            try_join_all(subnets).await.map(|_| ())
+        };
+        let target_groups = async {
+            let port = i32::from(self.spec.app.port);
+            let old = inv
+                .target_groups
+                .iter()
+                .filter(|tg| tg.port != port)
+                .map(|tg| {
+                    delete_with_retry(deadline, "old target group", move || {
+                        elbv2::delete_target_group(&self.clients.elbv2, &tg.arn)
+                    })
+                });
+            try_join_all(old).await.map(|_| ())
+        };
+        futures::try_join!(bastion, nats, target_groups)?;
         Ok(())
     }
+
+    /// Brings the shared tags (user tags, default tags, ownership) of every object
+    /// that existed before this run up to date; new objects were tagged at creation.
+    async fn retag(&self, inv: &Inventory) -> Result<()> {
+        let mut wanted = self.spec.tags.clone();
+        wanted.insert(TAG_ENVIRONMENT.into(), self.spec.name.clone());
+        let shared = |tags: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            tags.iter()
+                .filter(|(k, _)| {
+                    k.as_str() != TAG_COMPONENT && k.as_str() != "Name" && !k.starts_with("aws:")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let stale_keys = |tags: &BTreeMap<String, String>| -> Vec<String> {
+            shared(tags)
+                .into_keys()
+                .filter(|k| !wanted.contains_key(k))
+                .collect()
+        };
+        let mut ec2_objects: Vec<(&String, &BTreeMap<String, String>)> = Vec::new();
+        ec2_objects.extend(inv.vpc.iter().map(|f| (&f.id, &f.tags)));
+        ec2_objects.extend(inv.internet_gateway.iter().map(|f| (&f.id, &f.tags)));
+        ec2_objects.extend(inv.launch_template.iter().map(|f| (&f.id, &f.tags)));
+        ec2_objects.extend(inv.bastion.iter().map(|f| (&f.id, &f.tags)));
+        for map in [&inv.subnets, &inv.addresses, &inv.nat_gateways] {
+            ec2_objects.extend(map.values().map(|f| (&f.id, &f.tags)));
+        }
+        ec2_objects.extend(inv.route_tables.values().map(|t| (&t.id, &t.tags)));
+        ec2_objects.extend(inv.security_groups.values().map(|g| (&g.id, &g.tags)));
+        let outdated: Vec<(&String, &BTreeMap<String, String>)> = ec2_objects
+            .into_iter()
+            .filter(|(_, tags)| shared(tags) != wanted)
+            .collect();
+        let ec2_ids: Vec<String> = outdated.iter().map(|(id, _)| (*id).clone()).collect();
+        let ec2_removed: Vec<String> = outdated
+            .iter()
+            .flat_map(|(_, tags)| stale_keys(tags))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let elb_outdated: Vec<(&String, &BTreeMap<String, String>)> = inv
+            .elb_tags
+            .iter()
+            .filter(|(_, tags)| shared(tags) != wanted)
+            .collect();
+        let elb_arns: Vec<String> = elb_outdated.iter().map(|(arn, _)| (*arn).clone()).collect();
+        let elb_removed: Vec<String> = elb_outdated
+            .iter()
+            .flat_map(|(_, tags)| stale_keys(tags))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        futures::try_join!(
+            ec2::retag(&self.clients.ec2, &ec2_ids, &wanted, &ec2_removed),
+            async {
+                for chunk in elb_arns.chunks(20) {
+                    elbv2::retag(&self.clients.elbv2, chunk, &wanted, &elb_removed).await?;
+                }
+                Ok(())
+            },
+            async {
+                match &inv.group {
+                    Some(group) if shared(&group.tags) != wanted => {
+                        autoscaling::retag(
+                            &self.clients.autoscaling,
+                            &group.name,
+                            &wanted,
+                            &stale_keys(&group.tags),
+                        )
+                        .await
+                    }
+                    _ => Ok(()),
+                }
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// A ClientToken (at most 64 characters) that is the same for the same request.
+fn client_token(parts: &[&str]) -> String {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.join("|").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("prodvpc-{hash:016x}")
+}
+
+async fn delete_nat_gateway(
+    client: &aws_sdk_ec2::Client,
+    id: &str,
+    deadline: Instant,
+) -> Result<()> {
+    ec2::delete_nat_gateway(client, id)
+        .await
+        .or_else(ignore_not_found)?;
+    poll_until(
+        deadline,
+        &format!("NAT gateway {id} to be deleted"),
+        || async {
+            Ok(matches!(
+                ec2::nat_gateway_state(client, id).await?.as_deref(),
+                None | Some("deleted")
+            )
+            .then_some(()))
+        },
+    )
+    .await
+}
+
+async fn delete_route_table(
+    client: &aws_sdk_ec2::Client,
+    table: &ec2::RouteTable,
+    deadline: Instant,
+) -> Result<()> {
+    for association in table.associations.keys() {
+        ec2::disassociate_route_table(client, association)
+            .await
+            .or_else(ignore_not_found)?;
+    }
+    delete_with_retry(deadline, "route table", || {
+        ec2::delete_route_table(client, &table.id)
+    })
+    .await
 }
 
 fn raw_rule(rule: &IngressRule, groups: &BTreeMap<SgRole, String>) -> RawRule {
@@ -891,23 +1167,10 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
             Ok(())
         },
         async {
-            let nats = inv.nat_gateways.values().map(|nat| async move {
-                ec2::delete_nat_gateway(ec2c, &nat.id)
-                    .await
-                    .or_else(ignore_not_found)?;
-                poll_until(
-                    deadline,
-                    &format!("NAT gateway {} to be deleted", nat.id),
-                    || async {
-                        Ok(matches!(
-                            ec2::nat_gateway_state(ec2c, &nat.id).await?.as_deref(),
-                            None | Some("deleted")
-                        )
-                        .then_some(()))
-                    },
-                )
-                .await
-            });
+            let nats = inv
+                .nat_gateways
+                .values()
+                .map(|nat| delete_nat_gateway(ec2c, &nat.id, deadline));
             try_join_all(nats).await?;
             let releases = inv.addresses.values().map(|a| {
                 delete_with_retry(deadline, "Elastic IP release", move || {
@@ -949,17 +1212,10 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
             try_join_all(groups).await.map(|_| ())
         },
         async {
-            let tables = inv.route_tables.values().map(|table| async move {
-                for association in table.associations.keys() {
-                    ec2::disassociate_route_table(ec2c, association)
-                        .await
-                        .or_else(ignore_not_found)?;
-                }
-                delete_with_retry(deadline, "route table", || {
-                    ec2::delete_route_table(ec2c, &table.id)
-                })
-                .await
-            });
+            let tables = inv
+                .route_tables
+                .values()
+                .map(|table| delete_route_table(ec2c, table, deadline));
             try_join_all(tables).await.map(|_| ())
         },
         async {

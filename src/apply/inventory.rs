@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::autoscaling::{self, Group};
-use crate::aws::ec2::{self, Found, RouteTable, SecurityGroup};
+use crate::aws::ec2::{self, Found, InstanceSettings, RouteTable, SecurityGroup};
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
@@ -27,6 +27,10 @@ pub struct Inventory {
     pub listeners: Vec<Listener>,
     pub group: Option<Group>,
     pub cpu_target: Option<f64>,
+    /// what the launch template's default version runs
+    pub template_settings: Option<InstanceSettings>,
+    /// tags of the load balancer and target groups, by ARN
+    pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// tagged objects with no or an unknown component tag, and duplicates: deleted by destroy
     pub strays: Vec<Found>,
 }
@@ -94,7 +98,8 @@ impl Inventory {
         let mut arns: Vec<String> = balancers.iter().map(|lb| lb.arn.clone()).collect();
         arns.extend(groups.iter().map(|tg| tg.arn.clone()));
         let load_balancer = balancers.into_iter().next();
-        let (tags, listeners, cpu_target) = futures::try_join!(
+        let template = ec2_found.launch_templates.first().map(|t| t.id.clone());
+        let (tags, listeners, cpu_target, template_settings) = futures::try_join!(
             async {
                 let mut all = BTreeMap::new();
                 for chunk in arns.chunks(20) {
@@ -111,6 +116,12 @@ impl Inventory {
             async {
                 match &group {
                     Some(g) => autoscaling::cpu_policy_target(&clients.autoscaling, &g.name).await,
+                    None => Ok(None),
+                }
+            },
+            async {
+                match &template {
+                    Some(id) => ec2::launch_template_settings(&clients.ec2, id, "$Default").await,
                     None => Ok(None),
                 }
             },
@@ -177,6 +188,8 @@ impl Inventory {
             listeners,
             group,
             cpu_target,
+            template_settings,
+            elb_tags: tags,
             strays,
         })
     }

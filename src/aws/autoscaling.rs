@@ -160,6 +160,76 @@ pub async fn update_group(
     Ok(())
 }
 
+/// Replaces the instances in rolling batches, keeping `min_healthy` percent in
+/// service; a refresh already running is cancelled first so the newest settings win.
+pub async fn start_instance_refresh(client: &Client, group: &str, min_healthy: i32) -> Result<()> {
+    let start = || async {
+        client
+            .start_instance_refresh()
+            .auto_scaling_group_name(group)
+            .preferences(
+                aws_sdk_autoscaling::types::RefreshPreferences::builder()
+                    .min_healthy_percentage(min_healthy)
+                    .instance_warmup(60)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("StartInstanceRefresh", e))
+    };
+    match start().await {
+        Err(AwsError::Api { code, .. }) if code == "InstanceRefreshInProgress" => {
+            client
+                .cancel_instance_refresh()
+                .auto_scaling_group_name(group)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CancelInstanceRefresh", e))?;
+            start().await
+        }
+        other => other,
+    }
+}
+
+/// Attaches and detaches target groups so the group is registered in exactly `wanted`.
+pub async fn set_target_groups(
+    client: &Client,
+    group: &str,
+    current: &[String],
+    wanted: &[String],
+) -> Result<()> {
+    let attach: Vec<String> = wanted
+        .iter()
+        .filter(|t| !current.contains(t))
+        .cloned()
+        .collect();
+    let detach: Vec<String> = current
+        .iter()
+        .filter(|t| !wanted.contains(t))
+        .cloned()
+        .collect();
+    if !attach.is_empty() {
+        client
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name(group)
+            .set_target_group_arns(Some(attach))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("AttachLoadBalancerTargetGroups", e))?;
+    }
+    if !detach.is_empty() {
+        client
+            .detach_load_balancer_target_groups()
+            .auto_scaling_group_name(group)
+            .set_target_group_arns(Some(detach))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DetachLoadBalancerTargetGroups", e))?;
+    }
+    Ok(())
+}
+
 /// Creates or updates the target-tracking policy on average CPU.
 pub async fn put_cpu_policy(client: &Client, group: &str, target: f64) -> Result<()> {
     client

@@ -391,6 +391,14 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
                             i.public_ip_address().unwrap_or_default().to_string(),
                         ),
                         ("subnet", i.subnet_id().unwrap_or_default().to_string()),
+                        ("image", i.image_id().unwrap_or_default().to_string()),
+                        (
+                            "instance_type",
+                            i.instance_type()
+                                .map(|t| t.as_str().to_string())
+                                .unwrap_or_default(),
+                        ),
+                        ("key_name", i.key_name().unwrap_or_default().to_string()),
                         (
                             "state",
                             i.state()
@@ -858,7 +866,7 @@ pub async fn delete_security_group(client: &Client, group: &str) -> Result<()> {
 }
 
 /// What an instance launched by the provider runs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct InstanceSettings {
     pub ami_id: String,
     pub instance_type: String,
@@ -867,15 +875,16 @@ pub struct InstanceSettings {
     pub key_name: Option<String>,
 }
 
-/// Creates the app launch template: IMDSv2 only, encrypted gp3 root volume, no public IP.
-pub async fn create_launch_template(
-    client: &Client,
-    name: &str,
-    settings: &InstanceSettings,
-    tags: &Tags,
-) -> Result<(String, i64)> {
+/// The app instances' template data: IMDSv2 only, encrypted gp3 root volume, no public IP.
+fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaunchTemplateData {
     use base64::Engine;
-    let data = RequestLaunchTemplateData::builder()
+    let instance_tags = |resource| {
+        LaunchTemplateTagSpecificationRequest::builder()
+            .resource_type(resource)
+            .set_tags(Some(sdk_tags(tags)))
+            .build()
+    };
+    RequestLaunchTemplateData::builder()
         .image_id(&settings.ami_id)
         .instance_type(settings.instance_type.as_str().into())
         .security_group_ids(&settings.security_group)
@@ -908,23 +917,22 @@ pub async fn create_launch_template(
                 )
                 .build(),
         )
-        .tag_specifications(
-            LaunchTemplateTagSpecificationRequest::builder()
-                .resource_type(ResourceType::Instance)
-                .set_tags(Some(sdk_tags(tags)))
-                .build(),
-        )
-        .tag_specifications(
-            LaunchTemplateTagSpecificationRequest::builder()
-                .resource_type(ResourceType::Volume)
-                .set_tags(Some(sdk_tags(tags)))
-                .build(),
-        )
-        .build();
+        .tag_specifications(instance_tags(ResourceType::Instance))
+        .tag_specifications(instance_tags(ResourceType::Volume))
+        .build()
+}
+
+/// Creates the app launch template; returns its id and version.
+pub async fn create_launch_template(
+    client: &Client,
+    name: &str,
+    settings: &InstanceSettings,
+    tags: &Tags,
+) -> Result<(String, i64)> {
     let out = client
         .create_launch_template()
         .launch_template_name(name)
-        .launch_template_data(data)
+        .launch_template_data(launch_template_data(settings, tags))
         .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))
         .send()
         .await
@@ -943,6 +951,85 @@ pub async fn create_launch_template(
         .to_string(),
         template.latest_version_number().unwrap_or(1),
     ))
+}
+
+/// Adds a version with new settings and makes it the default; returns its number.
+pub async fn new_launch_template_version(
+    client: &Client,
+    id: &str,
+    settings: &InstanceSettings,
+    tags: &Tags,
+) -> Result<i64> {
+    let out = client
+        .create_launch_template_version()
+        .launch_template_id(id)
+        .launch_template_data(launch_template_data(settings, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateLaunchTemplateVersion", e))?;
+    let version = required(
+        out.launch_template_version()
+            .and_then(|v| v.version_number()),
+        "CreateLaunchTemplateVersion",
+        "VersionNumber",
+    )?;
+    client
+        .modify_launch_template()
+        .launch_template_id(id)
+        .default_version(version.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyLaunchTemplate", e))?;
+    Ok(version)
+}
+
+/// What one version of a launch template runs.
+pub async fn launch_template_settings(
+    client: &Client,
+    id: &str,
+    version: &str,
+) -> Result<Option<InstanceSettings>> {
+    use base64::Engine;
+    let out = client
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions(version)
+        .send()
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLaunchTemplateVersions", e);
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
+        }
+    };
+    Ok(out
+        .launch_template_versions()
+        .first()
+        .and_then(|v| v.launch_template_data())
+        .map(|data| InstanceSettings {
+            ami_id: data.image_id().unwrap_or_default().to_string(),
+            instance_type: data
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            security_group: data
+                .security_group_ids()
+                .first()
+                .cloned()
+                .unwrap_or_default(),
+            user_data: data.user_data().and_then(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+            }),
+            key_name: data.key_name().map(str::to_string),
+        }))
 }
 
 pub async fn delete_launch_template(client: &Client, id: &str) -> Result<()> {

@@ -47,6 +47,8 @@ pub struct Listener {
     /// `forward` or `redirect`
     pub action: String,
     pub target_group: Option<String>,
+    /// the default certificate of an HTTPS listener
+    pub certificate: Option<String>,
 }
 
 /// Tags of several ELB objects, one call (AWS takes up to 20 ARNs).
@@ -306,6 +308,11 @@ pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Liste
                     .unwrap_or_default(),
                 target_group: action
                     .and_then(|a| a.target_group_arn())
+                    .map(str::to_string),
+                certificate: l
+                    .certificates()
+                    .first()
+                    .and_then(|c| c.certificate_arn())
                     .map(str::to_string),
             }
         })

@@ -121,44 +121,16 @@ fn set_tags_all(state: &mut EnvironmentState, default_tags: &BTreeMap<String, St
 
 /// Carves subnets at plan time when the zones are known, so the plan shows them.
 fn plan_subnets(state: &mut EnvironmentState) {
-    let (Some(zones), Value::Value(vpc)) = (
-        matches!(state.availability_zones, Value::Value(_))
-            .then(|| known_strings(&state.availability_zones))
-            .flatten(),
-        &state.vpc_cidr,
-    ) else {
-        if state.public_subnet_cidrs.is_null() {
-            state.public_subnet_cidrs = Value::Unknown;
-        }
-        if state.private_subnet_cidrs.is_null() {
-            state.private_subnet_cidrs = Value::Unknown;
-        }
-        return;
-    };
-    let Ok(vpc) = vpc.parse::<Cidr>() else { return };
-    let mut existing = BTreeMap::new();
-    for (tier, map) in [
-        (Tier::Public, &state.public_subnet_cidrs),
-        (Tier::Private, &state.private_subnet_cidrs),
-    ] {
-        for (zone, text) in known_map(map).unwrap_or_default() {
-            if let Ok(cidr) = text.parse::<Cidr>() {
-                existing.insert((tier, zone), cidr);
-            }
-        }
-    }
-    if let Ok(carved) = carve(vpc, &zones, &existing) {
-        for (tier, slot) in [
-            (Tier::Public, &mut state.public_subnet_cidrs),
-            (Tier::Private, &mut state.private_subnet_cidrs),
-        ] {
-            if slot.is_null() || matches!(slot, Value::Unknown) {
-                *slot = string_map(
-                    carved
-                        .iter()
-                        .filter(|((t, _), _)| *t == tier)
-                        .map(|((_, z), c)| (z.clone(), c.to_string())),
-                );
+    match zones_of(state) {
+        Some(zones) => fill_carved(state, &zones),
+        None => {
+            for slot in [
+                &mut state.public_subnet_cidrs,
+                &mut state.private_subnet_cidrs,
+            ] {
+                if slot.is_null() {
+                    *slot = Value::Unknown;
+                }
             }
         }
     }
@@ -310,20 +282,313 @@ fn settle(state: &mut EnvironmentState) {
     }
 }
 
+/// Ingress CIDRs of a security group on one port, as the configuration lists them.
+fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
+    inv.security_groups
+        .get(&format!("sg/{role}"))
+        .map(|group| {
+            group
+                .ingress
+                .iter()
+                .filter(|rule| rule.from_port == port)
+                .filter_map(|rule| match &rule.source {
+                    crate::aws::ec2::RuleSource::Cidr(cidr) => Some(cidr.clone()),
+                    crate::aws::ec2::RuleSource::Group(_) => None,
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Rebuilds the `app`, `load_balancer` and `bastion` blocks from what AWS runs.
+/// All three are always set: blocks cannot be computed, so a configuration that
+/// omits one shows its removal once after import (applying it changes nothing).
+fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
+    let template = inv.template_settings.clone().unwrap_or_default();
+    let group = inv.group.clone().unwrap_or_default();
+    let target_group = inv.target_groups.first();
+    state.app = Value::Value(vec![model::AppBlock {
+        ami_id: opt(Some(template.ami_id.clone())),
+        instance_type: opt(Some(template.instance_type.clone())),
+        port: target_group.map(|tg| i64::from(tg.port)).into(),
+        user_data: template.user_data.clone().into(),
+        min_size: Value::Value(i64::from(group.min_size)),
+        max_size: Value::Value(i64::from(group.max_size)),
+        desired_capacity: Value::Value(i64::from(group.desired_capacity)),
+        cpu_target: inv.cpu_target.into(),
+        health_check_path: opt(target_group.map(|tg| tg.health_check_path.clone())),
+    }]);
+    let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
+    state.load_balancer = Value::Value(vec![model::LoadBalancerBlock {
+        ingress_cidrs: string_list(ingress_cidrs(inv, "alb", 80)),
+        certificate_arn: certificate.into(),
+    }]);
+    state.bastion = Value::Value(vec![match &inv.bastion {
+        Some(instance) => {
+            let detail = |key: &str| opt(instance.detail.get(key).cloned());
+            model::BastionBlock {
+                enabled: Value::Value(true),
+                instance_type: detail("instance_type"),
+                ssh_ingress_cidrs: string_list(ingress_cidrs(inv, "bastion", 22)),
+                key_name: detail("key_name"),
+                ami_id: detail("image"),
+            }
+        }
+        None => model::BastionBlock {
+            enabled: Value::Value(false),
+            ..Default::default()
+        },
+    }]);
+}
+
+fn desired_capacity(state: &EnvironmentState) -> Option<i64> {
+    first(&state.app).and_then(|app| app.desired_capacity.as_ref_option().copied())
+}
+
 fn zones_of(state: &EnvironmentState) -> Option<Vec<String>> {
     matches!(state.availability_zones, Value::Value(_))
         .then(|| known_strings(&state.availability_zones))
         .flatten()
 }
 
-/// The inputs compared to decide whether an update has work to do.
+/// The inputs compared to decide whether an update has work to do (with
+/// `tags_all`, so a change of the provider's default tags counts).
 fn inputs_of(state: &EnvironmentState) -> serde_json::Value {
     let mut copy = state.clone();
     unknown_outputs(&mut copy);
     copy.drift = Value::Null;
-    copy.tags_all = Value::Null;
     copy.id = Value::Null;
     serde_json::to_value(&copy).unwrap_or_default()
+}
+
+/// A map whose keys are known: the prior value of each kept key, unknown for new ones.
+fn keyed_like(prior: &model::StrMap, keys: impl IntoIterator<Item = String>) -> model::StrMap {
+    let prior = prior.as_ref_option();
+    Value::Value(
+        keys.into_iter()
+            .map(|key| {
+                let value = prior
+                    .and_then(|p| p.get(&key))
+                    .filter(|v| v.is_value())
+                    .cloned()
+                    .unwrap_or(Value::Unknown);
+                (key, value)
+            })
+            .collect(),
+    )
+}
+
+fn app_field<T: Clone>(
+    state: &EnvironmentState,
+    field: fn(&model::AppBlock) -> &Value<T>,
+) -> Option<Value<T>> {
+    first(&state.app).map(|app| field(app).clone())
+}
+
+fn bastion_field<T: Clone>(
+    state: &EnvironmentState,
+    field: fn(&model::BastionBlock) -> &Value<T>,
+) -> Option<Value<T>> {
+    first(&state.bastion).map(|b| field(b).clone())
+}
+
+/// Marks unknown exactly the computed attributes an update will change, and
+/// keeps the others: the plan then says what will really happen.
+fn plan_outputs(
+    prior: &EnvironmentState,
+    config: &EnvironmentState,
+    planned: &mut EnvironmentState,
+    drifted: bool,
+) {
+    if drifted {
+        // a repair may recreate anything that went missing
+        let stable = (
+            planned.vpc_id.clone(),
+            planned.internet_gateway_id.clone(),
+            planned.alb_arn.clone(),
+            planned.alb_dns_name.clone(),
+            planned.alb_zone_id.clone(),
+            planned.autoscaling_group_name.clone(),
+        );
+        unknown_outputs(planned);
+        (
+            planned.vpc_id,
+            planned.internet_gateway_id,
+            planned.alb_arn,
+            planned.alb_dns_name,
+            planned.alb_zone_id,
+            planned.autoscaling_group_name,
+        ) = stable;
+    }
+    let zones = zones_of(planned);
+    match &zones {
+        Some(zones) => {
+            for (configured, slot, prior_map) in [
+                (
+                    &config.public_subnet_cidrs,
+                    &mut planned.public_subnet_cidrs,
+                    &prior.public_subnet_cidrs,
+                ),
+                (
+                    &config.private_subnet_cidrs,
+                    &mut planned.private_subnet_cidrs,
+                    &prior.private_subnet_cidrs,
+                ),
+            ] {
+                if configured.is_null() {
+                    // kept zones keep their blocks; new zones are carved by fill_carved
+                    let prior_map = known_map(prior_map).unwrap_or_default();
+                    *slot = Value::Value(
+                        zones
+                            .iter()
+                            .map(|zone| {
+                                (
+                                    zone.clone(),
+                                    prior_map
+                                        .get(zone)
+                                        .cloned()
+                                        .map_or(Value::Unknown, Value::Value),
+                                )
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            fill_carved(planned, zones);
+            planned.public_subnet_ids = keyed_like(&prior.public_subnet_ids, zones.iter().cloned());
+            planned.private_subnet_ids =
+                keyed_like(&prior.private_subnet_ids, zones.iter().cloned());
+            let strategy = planned
+                .nat_gateways
+                .as_ref_option()
+                .and_then(|n| crate::plan::spec::NatStrategy::parse(n))
+                .unwrap_or_default();
+            let nat_zones = crate::plan::blueprint::nat_zones(strategy, zones);
+            if !drifted {
+                planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones.clone());
+            }
+            planned.nat_public_ips = keyed_like(&prior.nat_public_ips, nat_zones);
+        }
+        None => {
+            for (configured, slot) in [
+                (
+                    &config.public_subnet_cidrs,
+                    &mut planned.public_subnet_cidrs,
+                ),
+                (
+                    &config.private_subnet_cidrs,
+                    &mut planned.private_subnet_cidrs,
+                ),
+            ] {
+                if configured.is_null() {
+                    *slot = Value::Unknown;
+                }
+            }
+            planned.public_subnet_ids = Value::Unknown;
+            planned.private_subnet_ids = Value::Unknown;
+            planned.nat_gateway_ids = Value::Unknown;
+            planned.nat_public_ips = Value::Unknown;
+        }
+    }
+    let bastion_on = planned.bastion_enabled();
+    let mut roles = vec!["alb".to_string(), "app".to_string()];
+    if bastion_on {
+        roles.push("bastion".into());
+    }
+    if !drifted {
+        planned.security_group_ids = keyed_like(&prior.security_group_ids, roles);
+    }
+    let port = |s: &EnvironmentState| app_field(s, |a| &a.port);
+    if port(prior) != port(planned) {
+        planned.target_group_arn = Value::Unknown;
+    }
+    let certificate = |s: &EnvironmentState| {
+        first(&s.load_balancer).and_then(|lb| lb.certificate_arn.as_ref_option().cloned())
+    };
+    let mut listeners = vec!["http".to_string()];
+    if certificate(planned).is_some() {
+        listeners.push("https".into());
+    }
+    if !drifted {
+        planned.listener_arns = keyed_like(&prior.listener_arns, listeners);
+    }
+    let template_inputs = |s: &EnvironmentState| {
+        (
+            app_field(s, |a| &a.instance_type),
+            app_field(s, |a| &a.ami_id),
+            app_field(s, |a| &a.user_data),
+        )
+    };
+    if template_inputs(prior) != template_inputs(planned) {
+        planned.launch_template_version = Value::Unknown;
+    }
+    if let Some(bastion) = planned.bastion.as_mut_option().and_then(|b| b.first_mut()) {
+        if bastion_on && bastion.ami_id.is_null() {
+            bastion.ami_id = Value::Unknown;
+        }
+    }
+    let bastion_inputs = |s: &EnvironmentState| {
+        (
+            s.bastion_enabled(),
+            bastion_field(s, |b| &b.instance_type),
+            bastion_field(s, |b| &b.ami_id),
+            bastion_field(s, |b| &b.key_name),
+            zones_of(s).and_then(|z| z.iter().min().cloned()),
+        )
+    };
+    if !bastion_on {
+        planned.bastion_instance_id = Value::Null;
+        planned.bastion_public_ip = Value::Null;
+    } else if drifted || bastion_inputs(prior) != bastion_inputs(planned) {
+        planned.bastion_instance_id = Value::Unknown;
+        planned.bastion_public_ip = Value::Unknown;
+    }
+}
+
+/// Carves the blocks of zones that have none yet (entries left unknown).
+fn fill_carved(state: &mut EnvironmentState, zones: &[String]) {
+    let Some(vpc) = state
+        .vpc_cidr
+        .as_ref_option()
+        .and_then(|v| v.parse::<Cidr>().ok())
+    else {
+        return;
+    };
+    let mut existing = BTreeMap::new();
+    for (tier, map) in [
+        (Tier::Public, &state.public_subnet_cidrs),
+        (Tier::Private, &state.private_subnet_cidrs),
+    ] {
+        if let Value::Value(entries) = map {
+            for (zone, value) in entries {
+                if let Some(cidr) = value.as_ref_option().and_then(|t| t.parse::<Cidr>().ok()) {
+                    existing.insert((tier, zone.clone()), cidr);
+                }
+            }
+        }
+    }
+    let Ok(carved) = carve(vpc, zones, &existing) else {
+        return;
+    };
+    for (tier, slot) in [
+        (Tier::Public, &mut state.public_subnet_cidrs),
+        (Tier::Private, &mut state.private_subnet_cidrs),
+    ] {
+        let needs = match slot {
+            Value::Null | Value::Unknown => true,
+            Value::Value(entries) => entries.values().any(|v| !v.is_value()),
+        };
+        if needs {
+            *slot = string_map(
+                carved
+                    .iter()
+                    .filter(|((t, _), _)| *t == tier)
+                    .map(|((_, z), c)| (z.clone(), c.to_string())),
+            );
+        }
+    }
 }
 
 impl EnvironmentResource {
@@ -333,13 +598,14 @@ impl EnvironmentResource {
         &self,
         diags: &mut Diagnostics,
         planned: EnvironmentState,
+        options: executor::Options,
         timeout_of: fn(&EnvironmentSpec) -> Duration,
         summary: &str,
     ) -> Option<EnvironmentState> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&planned, &clients.default_tags, diags)?;
         let deadline = Instant::now() + timeout_of(&spec);
-        let outcome = executor::reconcile(&clients, &spec, deadline).await;
+        let outcome = executor::reconcile(&clients, &spec, options, deadline).await;
         let mut state = planned;
         state.id = Value::Value(spec.name.clone());
         if let Err(error) = &outcome {
@@ -476,45 +742,13 @@ impl Resource for EnvironmentResource {
             replace.push(AttributePath::new("vpc_cidr"));
         }
         if config.availability_zones.is_null() && planned.az_count != prior.az_count {
+            // the zones follow az_count: chosen at apply time
             planned.availability_zones = Value::Unknown;
-            for (configured, slot) in [
-                (
-                    &config.public_subnet_cidrs,
-                    &mut planned.public_subnet_cidrs,
-                ),
-                (
-                    &config.private_subnet_cidrs,
-                    &mut planned.private_subnet_cidrs,
-                ),
-            ] {
-                if configured.is_null() {
-                    *slot = Value::Unknown;
-                }
-            }
         }
         let drifted = known_strings(&prior.drift).is_some_and(|d| !d.is_empty());
         if inputs_of(&planned) != inputs_of(&prior) || drifted {
-            let stable = (
-                planned.vpc_id.clone(),
-                planned.internet_gateway_id.clone(),
-                planned.alb_arn.clone(),
-                planned.alb_dns_name.clone(),
-                planned.alb_zone_id.clone(),
-                planned.autoscaling_group_name.clone(),
-            );
-            unknown_outputs(&mut planned);
-            (
-                planned.vpc_id,
-                planned.internet_gateway_id,
-                planned.alb_arn,
-                planned.alb_dns_name,
-                planned.alb_zone_id,
-                planned.autoscaling_group_name,
-            ) = stable;
             planned.drift = string_list(Vec::new());
-            if !matches!(planned.availability_zones, Value::Unknown) {
-                plan_subnets(&mut planned);
-            }
+            plan_outputs(&prior, &config, &mut planned, drifted);
         }
         Some((planned, private_state, replace))
     }
@@ -541,6 +775,7 @@ impl Resource for EnvironmentResource {
             .converge(
                 diags,
                 planned,
+                executor::Options::default(),
                 |s| s.timeouts.create,
                 "Creating the environment failed",
             )
@@ -551,16 +786,20 @@ impl Resource for EnvironmentResource {
     async fn update<'a>(
         &self,
         diags: &mut Diagnostics,
-        _prior: Self::State<'a>,
+        prior: Self::State<'a>,
         planned: Self::State<'a>,
         _config: Self::State<'a>,
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let options = executor::Options {
+            set_desired_capacity: desired_capacity(&prior) != desired_capacity(&planned),
+        };
         let state = self
             .converge(
                 diags,
                 planned,
+                options,
                 |s| s.timeouts.update,
                 "Updating the environment failed",
             )
@@ -659,6 +898,8 @@ impl Resource for EnvironmentResource {
             string_map(user_tags)
         };
         set_tags_all(&mut state, &clients.default_tags);
+        import_blocks(&mut state, &inv);
+        state.apply_defaults();
         fill_outputs(&mut state, &inv);
         state.drift = string_list(Vec::new());
         Some((state, ValueEmpty::default()))

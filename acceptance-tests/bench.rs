@@ -1,0 +1,101 @@
+//! Lifecycle benchmark: applies, plans and destroys `examples/complete` with the
+//! real terraform CLI against moto behind the fault layer, and reports wall time,
+//! AWS calls per phase and the provider's peak memory.
+//!
+//! Run: `cargo bench --bench lifecycle` (add `-- 5` for five rounds).
+
+#[allow(dead_code)]
+mod harness;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use harness::faults::FaultLayer;
+use harness::moto::Moto;
+use harness::terraform::Workspace;
+
+/// A provider directory whose plugin runs the real binary under GNU time, so each
+/// provider process appends its peak resident set (KiB) to `rss.log`.
+fn measured_provider(dir: &Path) -> std::path::PathBuf {
+    let real = env!("CARGO_BIN_EXE_terraform-provider-prodvpc");
+    let log = dir.join("rss.log");
+    let wrapper = dir.join("terraform-provider-prodvpc");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec /usr/bin/time -f %M -a -o '{}' '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    log
+}
+
+fn peak_kib(log: &Path) -> u64 {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+fn timed(ws: &Workspace, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    ws.ok(args);
+    started.elapsed()
+}
+
+fn total_calls(layer: &FaultLayer) -> usize {
+    layer.counts().values().sum()
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(3);
+    let moto = Moto::start();
+    let layer = FaultLayer::start(&moto.endpoint());
+    let provider_dir = tempfile::tempdir().unwrap();
+    let rss_log = measured_provider(provider_dir.path());
+    let mut rows = Vec::new();
+    for round in 1..=rounds {
+        let ws = Workspace::with_provider_dir(Some(layer.endpoint()), provider_dir.path());
+        ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
+        layer.reset_counts();
+        let apply = timed(&ws, &["apply", "-auto-approve", "-no-color"]);
+        let apply_calls = total_calls(&layer);
+        layer.reset_counts();
+        let plan = timed(&ws, &["plan", "-detailed-exitcode", "-no-color"]);
+        let plan_calls = total_calls(&layer);
+        layer.reset_counts();
+        let destroy = timed(&ws, &["destroy", "-auto-approve", "-no-color"]);
+        let destroy_calls = total_calls(&layer);
+        rows.push((
+            round,
+            apply,
+            apply_calls,
+            plan,
+            plan_calls,
+            destroy,
+            destroy_calls,
+        ));
+    }
+    println!("| round | apply | AWS calls | plan (refresh) | AWS calls | destroy | AWS calls |");
+    println!("|---|---|---|---|---|---|---|");
+    for (round, apply, ac, plan, pc, destroy, dc) in &rows {
+        println!(
+            "| {round} | {:.2} s | {ac} | {:.2} s | {pc} | {:.2} s | {dc} |",
+            apply.as_secs_f64(),
+            plan.as_secs_f64(),
+            destroy.as_secs_f64()
+        );
+    }
+    println!(
+        "\nprovider peak resident memory over all runs: {:.1} MiB",
+        peak_kib(&rss_log) as f64 / 1024.0
+    );
+}

@@ -1,0 +1,780 @@
+//! In-place changes of a live environment: each one reaches AWS, keeps the IDs
+//! that must survive, and leaves an empty plan behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::harness::faults::FaultLayer;
+use crate::harness::moto::Moto;
+use crate::harness::terraform::Workspace;
+use crate::harness::{runtime, Api};
+
+const CERTIFICATE: &str = "arn:aws:iam::123456789012:server-certificate/shop";
+
+/// The inputs varied by the tests; `hcl` renders them.
+#[derive(Clone)]
+struct Inputs {
+    team: &'static str,
+    cost_center: &'static str,
+    az_count: u8,
+    nat: &'static str,
+    port: u16,
+    instance_type: &'static str,
+    user_data: &'static str,
+    sizes: (u8, u8, u8),
+    cpu_target: u8,
+    health_check_path: &'static str,
+    ingress: &'static str,
+    certificate: bool,
+    bastion: bool,
+    ssh: &'static str,
+}
+
+impl Default for Inputs {
+    fn default() -> Self {
+        Inputs {
+            team: "a",
+            cost_center: "100",
+            az_count: 2,
+            nat: "single",
+            port: 8080,
+            instance_type: "t3.micro",
+            user_data: "echo one",
+            sizes: (1, 3, 1),
+            cpu_target: 50,
+            health_check_path: "/health",
+            ingress: "0.0.0.0/0",
+            certificate: false,
+            bastion: true,
+            ssh: "198.51.100.0/24",
+        }
+    }
+}
+
+impl Inputs {
+    fn hcl(&self) -> String {
+        let certificate = if self.certificate {
+            format!("certificate_arn = \"{CERTIFICATE}\"")
+        } else {
+            String::new()
+        };
+        let bastion = if self.bastion {
+            format!("enabled = true\n    ssh_ingress_cidrs = [\"{}\"]", self.ssh)
+        } else {
+            "enabled = false".to_string()
+        };
+        format!(
+            r#"provider "prodvpc" {{
+  default_tags {{
+    tags = {{ cost_center = "{cost_center}" }}
+  }}
+}}
+
+resource "prodvpc_environment" "live" {{
+  name         = "live"
+  vpc_cidr     = "10.30.0.0/16"
+  az_count     = {az_count}
+  nat_gateways = "{nat}"
+  app {{
+    port              = {port}
+    instance_type     = "{instance_type}"
+    user_data         = "{user_data}"
+    min_size          = {min}
+    max_size          = {max}
+    desired_capacity  = {desired}
+    cpu_target        = {cpu}
+    health_check_path = "{health}"
+  }}
+  load_balancer {{
+    ingress_cidrs = ["{ingress}"]
+    {certificate}
+  }}
+  bastion {{
+    {bastion}
+  }}
+  tags = {{ team = "{team}" }}
+}}
+"#,
+            cost_center = self.cost_center,
+            az_count = self.az_count,
+            nat = self.nat,
+            port = self.port,
+            instance_type = self.instance_type,
+            user_data = self.user_data,
+            min = self.sizes.0,
+            max = self.sizes.1,
+            desired = self.sizes.2,
+            cpu = self.cpu_target,
+            health = self.health_check_path,
+            ingress = self.ingress,
+            team = self.team,
+        )
+    }
+}
+
+struct Live {
+    _moto: Moto,
+    layer: FaultLayer,
+    api: Api,
+    ws: Workspace,
+}
+
+impl Live {
+    fn start(inputs: &Inputs) -> Live {
+        let moto = Moto::start();
+        let layer = FaultLayer::start(&moto.endpoint());
+        let api = Api::new(&moto.endpoint());
+        let ws = Workspace::new(Some(layer.endpoint()));
+        ws.write(&inputs.hcl());
+        ws.ok(&["apply", "-auto-approve", "-no-color"]);
+        Live {
+            _moto: moto,
+            layer,
+            api,
+            ws,
+        }
+    }
+
+    /// Applies new inputs; the plan must be an in-place update, and the plan after it empty.
+    fn change(&self, inputs: &Inputs) -> serde_json::Value {
+        self.change_with_plan(inputs).0
+    }
+
+    /// As `change`, also returning the text of the plan.
+    fn change_with_plan(&self, inputs: &Inputs) -> (serde_json::Value, String) {
+        self.ws.write(&inputs.hcl());
+        let plan = self.ws.ok(&["plan", "-no-color"]);
+        assert!(
+            plan.stdout.contains("1 to change, 0 to destroy"),
+            "not an in-place update:\n{}",
+            plan.stdout
+        );
+        self.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+        let after = self.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(
+            after.code,
+            0,
+            "plan after the change is not empty:\n{}",
+            after.text()
+        );
+        (self.state(), plan.stdout)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        self.ws.resource_values("prodvpc_environment.live")
+    }
+}
+
+fn map(value: &serde_json::Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn surviving(state: &serde_json::Value) -> Vec<serde_json::Value> {
+    [
+        "vpc_id",
+        "internet_gateway_id",
+        "alb_arn",
+        "launch_template_id",
+        "autoscaling_group_name",
+    ]
+    .iter()
+    .map(|k| state[*k].clone())
+    .collect()
+}
+
+fn ingress(api: &Api, group: &str) -> BTreeSet<String> {
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_security_groups()
+            .group_ids(group)
+            .send()
+            .await
+            .unwrap();
+        let mut rules = BTreeSet::new();
+        for p in out.security_groups()[0].ip_permissions() {
+            let port = p.from_port().unwrap_or(-1);
+            rules.extend(
+                p.ip_ranges()
+                    .iter()
+                    .map(|r| format!("{port} {}", r.cidr_ip().unwrap())),
+            );
+            rules.extend(
+                p.user_id_group_pairs()
+                    .iter()
+                    .map(|g| format!("{port} {}", g.group_id().unwrap())),
+            );
+        }
+        rules
+    })
+}
+
+#[test]
+fn tags_sizes_scaling_health_and_rules_change_in_place() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    inputs.team = "b";
+    inputs.cost_center = "200";
+    inputs.sizes = (2, 5, 3);
+    inputs.cpu_target = 60;
+    inputs.health_check_path = "/healthz";
+    inputs.ingress = "203.0.113.0/24";
+    inputs.ssh = "192.0.2.0/24";
+    let (after, plan) = live.change_with_plan(&inputs);
+    // nothing here creates or replaces a component, so no ID is unknown in the plan
+    assert!(
+        !plan.contains("(known after apply)"),
+        "spurious unknowns:\n{plan}"
+    );
+    assert_eq!(surviving(&after), surviving(&before));
+    assert_eq!(after["public_subnet_ids"], before["public_subnet_ids"]);
+    let groups = map(&after["security_group_ids"]);
+    assert_eq!(
+        ingress(&live.api, &groups["alb"]),
+        BTreeSet::from(["80 203.0.113.0/24".to_string()])
+    );
+    assert_eq!(
+        ingress(&live.api, &groups["bastion"]),
+        BTreeSet::from(["22 192.0.2.0/24".to_string()])
+    );
+    runtime().block_on(async {
+        let vpc = live
+            .api
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(after["vpc_id"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let tags: BTreeMap<_, _> = vpc.vpcs()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap(), t.value().unwrap()))
+            .collect();
+        assert_eq!((tags["team"], tags["cost_center"]), ("b", "200"));
+        let subnets = live
+            .api
+            .ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("tag:team").values("b").build())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), 4, "every subnet retagged");
+        let asg = live
+            .api
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("live-app")
+            .send()
+            .await
+            .unwrap();
+        let asg = &asg.auto_scaling_groups()[0];
+        assert_eq!(
+            (asg.min_size(), asg.max_size(), asg.desired_capacity()),
+            (Some(2), Some(5), Some(3))
+        );
+        assert!(asg
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("b")));
+        let policies = live
+            .api
+            .autoscaling
+            .describe_policies()
+            .auto_scaling_group_name("live-app")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            policies.scaling_policies()[0]
+                .target_tracking_configuration()
+                .unwrap()
+                .target_value(),
+            Some(60.0)
+        );
+        let tg = live
+            .api
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(after["target_group_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tg.target_groups()[0].health_check_path(), Some("/healthz"));
+        let alb_tags = live
+            .api
+            .elbv2
+            .describe_tags()
+            .resource_arns(after["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(alb_tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("b")));
+    });
+}
+
+#[test]
+fn desired_capacity_set_by_the_autoscaler_is_not_drift() {
+    let inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    runtime()
+        .block_on(
+            live.api
+                .autoscaling
+                .set_desired_capacity()
+                .auto_scaling_group_name("live-app")
+                .desired_capacity(3)
+                .send(),
+        )
+        .unwrap();
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "scaling activity shown as drift:\n{}",
+        plan.text()
+    );
+}
+
+#[test]
+fn instance_settings_roll_a_new_template_version() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    inputs.instance_type = "t3.small";
+    inputs.user_data = "echo two";
+    live.layer.reset_counts();
+    let (after, plan) = live.change_with_plan(&inputs);
+    let unknown: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.contains("(known after apply)"))
+        .collect();
+    assert_eq!(
+        unknown.len(),
+        1,
+        "only the template version changes:\n{plan}"
+    );
+    assert!(unknown[0].contains("launch_template_version"), "{plan}");
+    assert_eq!(surviving(&after), surviving(&before));
+    let version = after["launch_template_version"].as_i64().unwrap();
+    assert!(version > before["launch_template_version"].as_i64().unwrap());
+    assert_eq!(
+        live.layer.count("autoscaling:StartInstanceRefresh"),
+        1,
+        "one rolling refresh"
+    );
+    let request = live
+        .layer
+        .last_request("autoscaling:StartInstanceRefresh")
+        .unwrap();
+    assert!(request.contains("MinHealthyPercentage=90"), "{request}");
+    runtime().block_on(async {
+        let lt = after["launch_template_id"].as_str().unwrap();
+        let versions = live
+            .api
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(lt)
+            .versions("$Default")
+            .send()
+            .await
+            .unwrap();
+        let default = &versions.launch_template_versions()[0];
+        assert_eq!(default.version_number(), Some(version));
+        assert_eq!(
+            default
+                .launch_template_data()
+                .unwrap()
+                .instance_type()
+                .map(|t| t.as_str()),
+            Some("t3.small")
+        );
+        let asg = live
+            .api
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("live-app")
+            .send()
+            .await
+            .unwrap();
+        let spec = asg.auto_scaling_groups()[0].launch_template().unwrap();
+        assert_eq!(spec.version(), Some(version.to_string().as_str()));
+    });
+}
+
+#[test]
+fn port_and_certificate_switch_target_group_and_listeners() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    inputs.port = 9090;
+    inputs.certificate = true;
+    let after = live.change(&inputs);
+    assert_eq!(surviving(&after), surviving(&before));
+    let new_tg = after["target_group_arn"].as_str().unwrap().to_string();
+    assert_ne!(new_tg, before["target_group_arn"].as_str().unwrap());
+    let listeners = map(&after["listener_arns"]);
+    assert_eq!(
+        listeners.keys().cloned().collect::<Vec<_>>(),
+        vec!["http", "https"]
+    );
+    assert_eq!(
+        listeners["http"],
+        map(&before["listener_arns"])["http"],
+        "the HTTP listener is kept"
+    );
+    let groups = map(&after["security_group_ids"]);
+    assert_eq!(
+        ingress(&live.api, &groups["alb"]),
+        BTreeSet::from(["80 0.0.0.0/0".to_string(), "443 0.0.0.0/0".to_string()])
+    );
+    assert!(ingress(&live.api, &groups["app"]).contains(&format!("9090 {}", groups["alb"])));
+    assert!(!ingress(&live.api, &groups["app"]).contains(&format!("8080 {}", groups["alb"])));
+    runtime().block_on(async {
+        let out = live
+            .api
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(after["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        for listener in out.listeners() {
+            let action = &listener.default_actions()[0];
+            match listener.port() {
+                Some(443) => assert_eq!(action.target_group_arn(), Some(new_tg.as_str())),
+                Some(80) => assert_eq!(action.r#type().map(|t| t.as_str()), Some("redirect")),
+                other => panic!("unexpected listener port {other:?}"),
+            }
+        }
+        let tgs = live
+            .api
+            .elbv2
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            tgs.target_groups().len(),
+            1,
+            "the old target group is deleted"
+        );
+        let asg = live
+            .api
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("live-app")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            asg.auto_scaling_groups()[0].target_group_arns(),
+            std::slice::from_ref(&new_tg)
+        );
+    });
+    inputs.certificate = false;
+    let plain = live.change(&inputs);
+    assert_eq!(
+        map(&plain["listener_arns"])
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec!["http"]
+    );
+    runtime().block_on(async {
+        let out = live
+            .api
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(plain["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.listeners().len(), 1);
+        assert_eq!(
+            out.listeners()[0].default_actions()[0].target_group_arn(),
+            Some(new_tg.as_str())
+        );
+    });
+}
+
+#[test]
+fn bastion_toggles_off_and_on() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    inputs.bastion = false;
+    let off = live.change(&inputs);
+    assert!(off["bastion_instance_id"].is_null());
+    let groups = map(&off["security_group_ids"]);
+    assert!(!groups.contains_key("bastion"));
+    assert!(
+        ingress(&live.api, &groups["app"])
+            .iter()
+            .all(|r| !r.starts_with("22 ")),
+        "no SSH into the app without a bastion"
+    );
+    runtime().block_on(async {
+        let old = map(&before["security_group_ids"])["bastion"].clone();
+        let found = live
+            .api
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-id").values(&old).build())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            found.security_groups().is_empty(),
+            "the bastion security group is deleted"
+        );
+        let instance = live
+            .api
+            .ec2
+            .describe_instances()
+            .instance_ids(before["bastion_instance_id"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let state = instance.reservations()[0].instances()[0]
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string());
+        assert_eq!(state.as_deref(), Some("terminated"));
+    });
+    inputs.bastion = true;
+    let on = live.change(&inputs);
+    assert!(on["bastion_instance_id"]
+        .as_str()
+        .is_some_and(|id| Some(id) != before["bastion_instance_id"].as_str()));
+    assert_eq!(surviving(&on), surviving(&before));
+}
+
+#[test]
+fn nat_strategy_changes_both_ways_without_touching_subnets() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    let single = map(&before["nat_gateway_ids"]);
+    assert_eq!(single.len(), 1);
+    inputs.nat = "one_per_az";
+    let per_az = live.change(&inputs);
+    let nats = map(&per_az["nat_gateway_ids"]);
+    assert_eq!(nats.len(), 2);
+    let (zone, kept) = single.iter().next().unwrap();
+    assert_eq!(&nats[zone], kept, "the existing NAT gateway is kept");
+    assert_eq!(per_az["private_subnet_ids"], before["private_subnet_ids"]);
+    let routes = |state: &serde_json::Value| -> BTreeMap<String, Option<String>> {
+        runtime()
+            .block_on(async {
+                let out = live
+                    .api
+                    .ec2
+                    .describe_route_tables()
+                    .filters(
+                        Filter::builder()
+                            .name("tag:prodvpc:environment")
+                            .values("live")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                out.route_tables()
+                    .iter()
+                    .filter_map(|t| {
+                        let key = t
+                            .tags()
+                            .iter()
+                            .find_map(|tag| tag.value()?.strip_prefix("rtb/private/"))?
+                            .to_string();
+                        let nat = t
+                            .routes()
+                            .iter()
+                            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                            .and_then(|r| r.nat_gateway_id())
+                            .map(str::to_string);
+                        Some((key, nat))
+                    })
+                    .collect::<BTreeMap<_, _>>()
+            })
+            .into_iter()
+            .filter(|(zone, _)| map(&state["private_subnet_ids"]).contains_key(zone))
+            .collect()
+    };
+    for (zone, nat) in routes(&per_az) {
+        assert_eq!(
+            nat.as_deref(),
+            Some(nats[&zone].as_str()),
+            "private subnet of {zone} uses its own NAT gateway"
+        );
+    }
+    inputs.nat = "none";
+    let none = live.change(&inputs);
+    assert!(map(&none["nat_gateway_ids"]).is_empty());
+    assert!(
+        routes(&none).values().all(Option::is_none),
+        "no internet route without NAT"
+    );
+    runtime().block_on(async {
+        let addresses = live
+            .api
+            .ec2
+            .describe_addresses()
+            .filters(
+                Filter::builder()
+                    .name("tag:prodvpc:environment")
+                    .values("live")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            addresses.addresses().is_empty(),
+            "the Elastic IPs are released"
+        );
+    });
+    inputs.nat = "single";
+    let back = live.change(&inputs);
+    assert_eq!(map(&back["nat_gateway_ids"]).len(), 1);
+    assert_eq!(back["public_subnet_ids"], before["public_subnet_ids"]);
+    assert_eq!(surviving(&back), surviving(&before));
+}
+
+#[test]
+fn adding_and_removing_a_zone_keeps_the_others() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    inputs.az_count = 3;
+    let three = live.change(&inputs);
+    let public = map(&three["public_subnet_ids"]);
+    assert_eq!(public.len(), 3);
+    for (zone, id) in map(&before["public_subnet_ids"]) {
+        assert_eq!(public[&zone], id, "subnet of {zone} survives");
+        assert_eq!(
+            map(&three["public_subnet_cidrs"])[&zone],
+            map(&before["public_subnet_cidrs"])[&zone]
+        );
+    }
+    assert_eq!(surviving(&three), surviving(&before));
+    runtime().block_on(async {
+        let lb = live
+            .api
+            .elbv2
+            .describe_load_balancers()
+            .load_balancer_arns(three["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lb.load_balancers()[0].availability_zones().len(), 3);
+        let asg = live
+            .api
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("live-app")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            asg.auto_scaling_groups()[0]
+                .vpc_zone_identifier()
+                .unwrap()
+                .split(',')
+                .count(),
+            3
+        );
+    });
+    inputs.az_count = 2;
+    let two = live.change(&inputs);
+    assert_eq!(two["public_subnet_ids"], before["public_subnet_ids"]);
+    assert_eq!(two["private_subnet_ids"], before["private_subnet_ids"]);
+    runtime().block_on(async {
+        let subnets = live
+            .api
+            .ec2
+            .describe_subnets()
+            .filters(
+                Filter::builder()
+                    .name("vpc-id")
+                    .values(two["vpc_id"].as_str().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            subnets.subnets().len(),
+            4,
+            "the removed zone's subnets are deleted"
+        );
+    });
+}
+
+#[test]
+fn vpc_cidr_change_forces_replacement() {
+    let inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    live.ws
+        .write(&inputs.hcl().replace("10.30.0.0/16", "10.31.0.0/16"));
+    let plan = live.ws.ok(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("# forces replacement"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("1 to add, 0 to change, 1 to destroy"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn import_round_trip() {
+    let inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    live.ws.ok(&["state", "rm", "prodvpc_environment.live"]);
+    live.ws
+        .ok(&["import", "-no-color", "prodvpc_environment.live", "live"]);
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "plan after import is not empty:\n{}",
+        plan.text()
+    );
+    let imported = live.state();
+    // every attribute is importable except the timeouts block (not set here)
+    for (key, value) in before.as_object().unwrap() {
+        assert_eq!(&imported[key], value, "{key} differs after import");
+    }
+    let ghost = Workspace::new(Some(live.layer.endpoint()));
+    ghost.write(
+        &inputs
+            .hcl()
+            .replace("name         = \"live\"", "name         = \"ghost\""),
+    );
+    let missing = ghost.run(&["import", "-no-color", "prodvpc_environment.live", "ghost"]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.text().contains("No environment named `ghost`"),
+        "{}",
+        missing.text()
+    );
+}
