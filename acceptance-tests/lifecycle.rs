@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws_sdk_ec2::types::Filter;
+use prodvpc::plan::cidr::Cidr;
 
 use crate::harness::faults::{Fault, FaultLayer};
 use crate::harness::moto::Moto;
@@ -789,5 +790,168 @@ fn two_environments_do_not_touch_each_other() {
             .filter(|l| l.contains("missing") || l.contains("rule") || l.contains("route"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+/// One configuration of the varied-configurations test and what the API must show.
+struct Variant {
+    name: &'static str,
+    body: &'static str,
+    zones: usize,
+    nats: usize,
+    bastion: bool,
+    listeners: usize,
+}
+
+const VARIANTS: [Variant; 5] = [
+    Variant {
+        name: "minimal",
+        body: "bastion {\n    ssh_ingress_cidrs = [\"198.51.100.0/24\"]\n  }",
+        zones: 2,
+        nats: 2,
+        bastion: true,
+        listeners: 1,
+    },
+    Variant {
+        name: "wide",
+        body: "vpc_cidr = \"192.168.4.0/24\"\n  az_count = 3\n  nat_gateways = \"none\"\n  load_balancer {\n    certificate_arn = \"arn:aws:iam::123456789012:server-certificate/wide\"\n  }\n  bastion {\n    enabled = false\n  }",
+        zones: 3,
+        nats: 0,
+        bastion: false,
+        listeners: 2,
+    },
+    Variant {
+        name: "pinned",
+        body: "availability_zones = [\"us-east-1b\", \"us-east-1c\"]\n  public_subnet_cidrs = { \"us-east-1b\" = \"10.0.1.0/24\", \"us-east-1c\" = \"10.0.2.0/24\" }\n  private_subnet_cidrs = { \"us-east-1b\" = \"10.0.101.0/24\", \"us-east-1c\" = \"10.0.102.0/24\" }\n  nat_gateways = \"single\"\n  app {\n    port = 3000\n  }\n  bastion {\n    ssh_ingress_cidrs = [\"198.51.100.7/32\"]\n    instance_type = \"t3.micro\"\n  }",
+        zones: 2,
+        nats: 1,
+        bastion: true,
+        listeners: 1,
+    },
+    Variant {
+        name: "tuned",
+        body: "app {\n    min_size = 0\n    max_size = 1\n    desired_capacity = 1\n    cpu_target = 72.5\n    ami_id = \"ami-0ed094fb1304fd857\"\n  }\n  load_balancer {\n    ingress_cidrs = [\"10.0.0.0/8\", \"192.0.2.0/24\"]\n  }\n  bastion {\n    ssh_ingress_cidrs = [\"198.51.100.0/24\", \"203.0.113.0/24\"]\n    key_name = \"ops\"\n  }\n  timeouts {\n    create = \"20m\"\n    delete = \"1h\"\n  }\n  tags = { team = \"tuned\", \"cost center\" = \"42\" }",
+        zones: 2,
+        nats: 2,
+        bastion: true,
+        listeners: 1,
+    },
+    Variant {
+        // values unknown until apply: they come from another resource
+        name: "late",
+        body: "app {\n    port = terraform_data.settings.output.port\n  }\n  bastion {\n    ssh_ingress_cidrs = [terraform_data.settings.output.cidr]\n  }",
+        zones: 2,
+        nats: 2,
+        bastion: true,
+        listeners: 1,
+    },
+];
+
+#[test]
+fn varied_configurations_converge_and_clean_up() {
+    let env = env();
+    for variant in &VARIANTS {
+        let ws = Workspace::new(Some(env.layer.endpoint()));
+        let settings = "resource \"terraform_data\" \"settings\" {\n  input = { port = 8081, cidr = \"203.0.113.9/32\" }\n}\n";
+        ws.write(&format!(
+            "{settings}resource \"prodvpc_environment\" \"v\" {{\n  name = \"{}\"\n  {}\n}}\n",
+            variant.name, variant.body
+        ));
+        ws.ok(&["apply", "-auto-approve", "-no-color"]);
+        let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(
+            plan.code,
+            0,
+            "{}: plan after apply is not empty:\n{}",
+            variant.name,
+            plan.text()
+        );
+        let state = ws.resource_values("prodvpc_environment.v");
+        assert_eq!(
+            str_map(&state["public_subnet_ids"]).len(),
+            variant.zones,
+            "{}",
+            variant.name
+        );
+        assert_eq!(
+            str_map(&state["nat_gateway_ids"]).len(),
+            variant.nats,
+            "{}",
+            variant.name
+        );
+        assert_eq!(
+            state["bastion_instance_id"].is_string(),
+            variant.bastion,
+            "{}",
+            variant.name
+        );
+        assert_eq!(
+            str_map(&state["listener_arns"]).len(),
+            variant.listeners,
+            "{}",
+            variant.name
+        );
+        runtime().block_on(async {
+            let subnets = env
+                .api
+                .ec2
+                .describe_subnets()
+                .filters(tag_filter(variant.name))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                subnets.subnets().len(),
+                2 * variant.zones,
+                "{}",
+                variant.name
+            );
+            let vpc_cidr: Cidr = state["vpc_cidr"].as_str().unwrap().parse().unwrap();
+            let blocks: Vec<Cidr> = subnets
+                .subnets()
+                .iter()
+                .map(|s| s.cidr_block().unwrap().parse().unwrap())
+                .collect();
+            for (i, block) in blocks.iter().enumerate() {
+                assert!(
+                    vpc_cidr.contains(block),
+                    "{}: {block} outside {vpc_cidr}",
+                    variant.name
+                );
+                assert!(
+                    blocks[i + 1..].iter().all(|other| !other.overlaps(block)),
+                    "{}: overlapping subnets",
+                    variant.name
+                );
+            }
+        });
+        ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+        assert_eq!(
+            leftovers(&env.api, variant.name),
+            Vec::<String>::new(),
+            "{}",
+            variant.name
+        );
+    }
+}
+
+#[test]
+fn an_environment_deleted_elsewhere_is_planned_again() {
+    let env = env();
+    let first = Workspace::new(Some(env.layer.endpoint()));
+    first.write(&small("gone"));
+    first.ok(&["apply", "-auto-approve", "-no-color"]);
+    // another workspace adopts the environment and deletes it
+    let second = Workspace::new(Some(env.layer.endpoint()));
+    second.write(&small("gone"));
+    second.ok(&["import", "-no-color", "prodvpc_environment.gone", "gone"]);
+    second.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "gone"), Vec::<String>::new());
+    let plan = first.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains("1 to add, 0 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
     );
 }

@@ -160,8 +160,9 @@ fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
             app.ami_id = Value::Value(ami_id.to_string());
         }
     }
+    let bastion_enabled = state.bastion_enabled();
     if let Some(bastion) = state.bastion.as_mut_option().and_then(|b| b.first_mut()) {
-        if !matches!(bastion.ami_id, Value::Value(_)) {
+        if bastion_enabled && !matches!(bastion.ami_id, Value::Value(_)) {
             bastion.ami_id = Value::Value(ami_id.to_string());
         }
     }
