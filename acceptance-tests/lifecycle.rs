@@ -654,6 +654,8 @@ fn destroy_outlasts_dependency_violations_and_throttling() {
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("faulty"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    // round trips as to a real region, so the retries interleave with other calls
+    env.layer.set_latency(std::time::Duration::from_millis(20));
     env.layer
         .inject("ec2:DeleteSubnet", Fault::dependency_violation(), 3);
     env.layer

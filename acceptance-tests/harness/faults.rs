@@ -57,6 +57,8 @@ struct Rules {
     counts: HashMap<String, usize>,
     /// the last request body of each `service:Action`
     last: HashMap<String, String>,
+    /// added to every call, like the round trip to a real region
+    latency: Duration,
 }
 
 /// Answers for calls moto does not implement, as AWS gives them.
@@ -245,6 +247,11 @@ impl FaultLayer {
         self.rules.lock().unwrap().counts.clear();
     }
 
+    /// Delays every call by `latency` from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        self.rules.lock().unwrap().latency = latency;
+    }
+
     /// The body of the last `service:Action` request, URL-encoded as sent.
     pub fn last_request(&self, key: &str) -> Option<String> {
         self.rules.lock().unwrap().last.get(key).cloned()
@@ -266,18 +273,22 @@ async fn forward(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let key = format!("{service}:{}", action_of(&body));
-    let fault = {
+    let (fault, latency) = {
         let mut rules = rules.lock().unwrap();
         *rules.counts.entry(key.clone()).or_default() += 1;
         rules
             .last
             .insert(key.clone(), String::from_utf8_lossy(&body).into_owned());
-        rules.faults.get_mut(&key).and_then(|list| {
+        let fault = rules.faults.get_mut(&key).and_then(|list| {
             let slot = list.iter_mut().find(|(_, left)| *left > 0)?;
             slot.1 -= 1;
             Some(slot.0.clone())
-        })
+        });
+        (fault, rules.latency)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     match fault {
         Some(Fault::Error { status, code }) => return error_response(&service, status, &code),
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,

@@ -113,7 +113,13 @@ pub async fn reconcile(
         options,
     };
     let inv = Inventory::discover(clients, &run.names).await?;
-    let zones = resolve_zones(clients, spec, &inv).await?;
+    let (zones, ami_id) = futures::try_join!(resolve_zones(clients, spec, &inv), async {
+        match (&spec.app.ami_id, &inv.template_settings) {
+            (Some(ami), _) => Ok(ami.clone()),
+            (None, Some(current)) if !current.ami_id.is_empty() => Ok(current.ami_id.clone()),
+            (None, _) => ec2::latest_amazon_linux(&clients.ec2).await,
+        }
+    })?;
     let mut kept = spec.clone();
     for (key, subnet) in &inv.subnets {
         if let (Some(zone), Some(cidr)) = (
@@ -136,11 +142,6 @@ pub async fn reconcile(
     let bp = blueprint(&kept, &zones).map_err(|e| AwsError::Unsatisfiable(e.to_string()))?;
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
-    let ami_id = match (&spec.app.ami_id, &inv.template_settings) {
-        (Some(ami), _) => ami.clone(),
-        (None, Some(current)) if !current.ami_id.is_empty() => current.ami_id.clone(),
-        (None, _) => ec2::latest_amazon_linux(&clients.ec2).await?,
-    };
 
     let vpc_id = match &inv.vpc {
         Some(vpc) => vpc.id.clone(),

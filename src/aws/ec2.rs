@@ -480,21 +480,21 @@ pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<Stri
 /// DNS support and hostnames: the ALB, SSM and instance hostnames need both.
 pub async fn enable_vpc_dns(client: &Client, vpc_id: &str) -> Result<()> {
     let on = || AttributeBooleanValue::builder().value(true).build();
-    // AWS accepts only one attribute per call
-    client
+    // AWS accepts only one attribute per call; support is on by default, so the
+    // two calls need no order
+    let support = client
         .modify_vpc_attribute()
         .vpc_id(vpc_id)
         .enable_dns_support(on())
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
-    client
+        .send();
+    let hostnames = client
         .modify_vpc_attribute()
         .vpc_id(vpc_id)
         .enable_dns_hostnames(on())
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+        .send();
+    let (support, hostnames) = futures::join!(support, hostnames);
+    support.map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+    hostnames.map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
     Ok(())
 }
 
