@@ -10,7 +10,7 @@ use prodvpc::plan::cidr::Cidr;
 use crate::harness::faults::{Fault, FaultLayer};
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
-use crate::harness::{runtime, Api};
+use crate::harness::{runtime, string_map, Api};
 
 struct Env {
     _moto: Moto,
@@ -190,24 +190,13 @@ fn leftovers(api: &Api, environment: &str) -> Vec<String> {
     })
 }
 
-fn str_map(value: &serde_json::Value) -> BTreeMap<String, String> {
-    value
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Checks the whole topology of examples/complete through the API.
 fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
     let vpc_id = state["vpc_id"].as_str().expect("vpc_id").to_string();
-    let public = str_map(&state["public_subnet_ids"]);
-    let private = str_map(&state["private_subnet_ids"]);
-    let nats = str_map(&state["nat_gateway_ids"]);
-    let groups = str_map(&state["security_group_ids"]);
+    let public = string_map(&state["public_subnet_ids"]);
+    let private = string_map(&state["private_subnet_ids"]);
+    let nats = string_map(&state["nat_gateway_ids"]);
+    let groups = string_map(&state["security_group_ids"]);
     assert_eq!(public.len(), 2);
     assert_eq!(private.len(), 2);
     runtime().block_on(async {
@@ -311,51 +300,19 @@ fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
         }
         assert_eq!(checked, 4, "every subnet is associated with a route table");
         // security groups: exactly the rules of the contract
-        let rules = |id: &str| {
-            let id = id.to_string();
-            async move {
-                let out = api
-                    .ec2
-                    .describe_security_groups()
-                    .group_ids(&id)
-                    .send()
-                    .await
-                    .unwrap();
-                let mut rules = BTreeSet::new();
-                for p in out.security_groups()[0].ip_permissions() {
-                    for r in p.ip_ranges() {
-                        rules.insert(format!(
-                            "{}/{} {}",
-                            p.ip_protocol().unwrap(),
-                            p.from_port().unwrap(),
-                            r.cidr_ip().unwrap()
-                        ));
-                    }
-                    for g in p.user_id_group_pairs() {
-                        rules.insert(format!(
-                            "{}/{} {}",
-                            p.ip_protocol().unwrap(),
-                            p.from_port().unwrap(),
-                            g.group_id().unwrap()
-                        ));
-                    }
-                }
-                rules
-            }
-        };
         assert_eq!(
-            rules(&groups["alb"]).await,
+            api.ingress(&groups["alb"]).await,
             BTreeSet::from(["tcp/80 0.0.0.0/0".to_string()])
         );
         assert_eq!(
-            rules(&groups["app"]).await,
+            api.ingress(&groups["app"]).await,
             BTreeSet::from([
                 format!("tcp/8080 {}", groups["alb"]),
                 format!("tcp/22 {}", groups["bastion"])
             ])
         );
         assert_eq!(
-            rules(&groups["bastion"]).await,
+            api.ingress(&groups["bastion"]).await,
             BTreeSet::from(["tcp/22 203.0.113.0/24".to_string()])
         );
         // ALB: internet-facing in both public subnets, HTTP listener forwarding to the target group
@@ -523,7 +480,7 @@ fn complete_environment_lifecycle() {
     // out-of-band, through the layer so AWS's release of the NAT's address is emulated:
     // delete a NAT gateway, a private subnet's default route and a security group rule
     let out_of_band = Api::new(&env.layer.endpoint());
-    let nats = str_map(&state["nat_gateway_ids"]);
+    let nats = string_map(&state["nat_gateway_ids"]);
     let (zone, nat) = nats
         .iter()
         .next()
@@ -549,7 +506,7 @@ fn complete_environment_lifecycle() {
         })
         .unwrap();
     let table_id = other_table.route_table_id().unwrap().to_string();
-    let groups = str_map(&state["security_group_ids"]);
+    let groups = string_map(&state["security_group_ids"]);
     runtime().block_on(async {
         out_of_band
             .ec2
@@ -616,7 +573,7 @@ fn complete_environment_lifecycle() {
         "the VPC survives the repair"
     );
     assert_eq!(repaired["public_subnet_ids"], state["public_subnet_ids"]);
-    let repaired_nats = str_map(&repaired["nat_gateway_ids"]);
+    let repaired_nats = string_map(&repaired["nat_gateway_ids"]);
     assert_ne!(
         repaired_nats[&zone], nat,
         "a new NAT gateway replaces the deleted one"
@@ -705,7 +662,7 @@ fn failed_create_keeps_state_and_the_next_apply_finishes_without_duplicates() {
             .is_some_and(|v| v.starts_with("vpc-")),
         "state keeps what was created: {partial}"
     );
-    assert_eq!(str_map(&partial["public_subnet_ids"]).len(), 2);
+    assert_eq!(string_map(&partial["public_subnet_ids"]).len(), 2);
 
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let done = ws.resource_values("prodvpc_environment.resume");
@@ -870,13 +827,13 @@ fn varied_configurations_converge_and_clean_up() {
         );
         let state = ws.resource_values("prodvpc_environment.v");
         assert_eq!(
-            str_map(&state["public_subnet_ids"]).len(),
+            string_map(&state["public_subnet_ids"]).len(),
             variant.zones,
             "{}",
             variant.name
         );
         assert_eq!(
-            str_map(&state["nat_gateway_ids"]).len(),
+            string_map(&state["nat_gateway_ids"]).len(),
             variant.nats,
             "{}",
             variant.name
@@ -888,7 +845,7 @@ fn varied_configurations_converge_and_clean_up() {
             variant.name
         );
         assert_eq!(
-            str_map(&state["listener_arns"]).len(),
+            string_map(&state["listener_arns"]).len(),
             variant.listeners,
             "{}",
             variant.name

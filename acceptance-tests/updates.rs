@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::Filter;
 use crate::harness::faults::FaultLayer;
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
-use crate::harness::{runtime, Api};
+use crate::harness::{runtime, string_map, Api};
 
 const CERTIFICATE: &str = "arn:aws:iam::123456789012:server-certificate/shop";
 
@@ -166,17 +166,6 @@ impl Live {
     }
 }
 
-fn map(value: &serde_json::Value) -> BTreeMap<String, String> {
-    value
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn surviving(state: &serde_json::Value) -> Vec<serde_json::Value> {
     [
         "vpc_id",
@@ -191,30 +180,7 @@ fn surviving(state: &serde_json::Value) -> Vec<serde_json::Value> {
 }
 
 fn ingress(api: &Api, group: &str) -> BTreeSet<String> {
-    runtime().block_on(async {
-        let out = api
-            .ec2
-            .describe_security_groups()
-            .group_ids(group)
-            .send()
-            .await
-            .unwrap();
-        let mut rules = BTreeSet::new();
-        for p in out.security_groups()[0].ip_permissions() {
-            let port = p.from_port().unwrap_or(-1);
-            rules.extend(
-                p.ip_ranges()
-                    .iter()
-                    .map(|r| format!("{port} {}", r.cidr_ip().unwrap())),
-            );
-            rules.extend(
-                p.user_id_group_pairs()
-                    .iter()
-                    .map(|g| format!("{port} {}", g.group_id().unwrap())),
-            );
-        }
-        rules
-    })
+    runtime().block_on(api.ingress(group))
 }
 
 #[test]
@@ -237,14 +203,14 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
     );
     assert_eq!(surviving(&after), surviving(&before));
     assert_eq!(after["public_subnet_ids"], before["public_subnet_ids"]);
-    let groups = map(&after["security_group_ids"]);
+    let groups = string_map(&after["security_group_ids"]);
     assert_eq!(
         ingress(&live.api, &groups["alb"]),
-        BTreeSet::from(["80 203.0.113.0/24".to_string()])
+        BTreeSet::from(["tcp/80 203.0.113.0/24".to_string()])
     );
     assert_eq!(
         ingress(&live.api, &groups["bastion"]),
-        BTreeSet::from(["22 192.0.2.0/24".to_string()])
+        BTreeSet::from(["tcp/22 192.0.2.0/24".to_string()])
     );
     runtime().block_on(async {
         let vpc = live
@@ -426,23 +392,26 @@ fn port_and_certificate_switch_target_group_and_listeners() {
     assert_eq!(surviving(&after), surviving(&before));
     let new_tg = after["target_group_arn"].as_str().unwrap().to_string();
     assert_ne!(new_tg, before["target_group_arn"].as_str().unwrap());
-    let listeners = map(&after["listener_arns"]);
+    let listeners = string_map(&after["listener_arns"]);
     assert_eq!(
         listeners.keys().cloned().collect::<Vec<_>>(),
         vec!["http", "https"]
     );
     assert_eq!(
         listeners["http"],
-        map(&before["listener_arns"])["http"],
+        string_map(&before["listener_arns"])["http"],
         "the HTTP listener is kept"
     );
-    let groups = map(&after["security_group_ids"]);
+    let groups = string_map(&after["security_group_ids"]);
     assert_eq!(
         ingress(&live.api, &groups["alb"]),
-        BTreeSet::from(["80 0.0.0.0/0".to_string(), "443 0.0.0.0/0".to_string()])
+        BTreeSet::from([
+            "tcp/80 0.0.0.0/0".to_string(),
+            "tcp/443 0.0.0.0/0".to_string()
+        ])
     );
-    assert!(ingress(&live.api, &groups["app"]).contains(&format!("9090 {}", groups["alb"])));
-    assert!(!ingress(&live.api, &groups["app"]).contains(&format!("8080 {}", groups["alb"])));
+    assert!(ingress(&live.api, &groups["app"]).contains(&format!("tcp/9090 {}", groups["alb"])));
+    assert!(!ingress(&live.api, &groups["app"]).contains(&format!("tcp/8080 {}", groups["alb"])));
     runtime().block_on(async {
         let out = live
             .api
@@ -488,7 +457,7 @@ fn port_and_certificate_switch_target_group_and_listeners() {
     inputs.certificate = false;
     let plain = live.change(&inputs);
     assert_eq!(
-        map(&plain["listener_arns"])
+        string_map(&plain["listener_arns"])
             .keys()
             .cloned()
             .collect::<Vec<_>>(),
@@ -519,16 +488,16 @@ fn bastion_toggles_off_and_on() {
     inputs.bastion = false;
     let off = live.change(&inputs);
     assert!(off["bastion_instance_id"].is_null());
-    let groups = map(&off["security_group_ids"]);
+    let groups = string_map(&off["security_group_ids"]);
     assert!(!groups.contains_key("bastion"));
     assert!(
         ingress(&live.api, &groups["app"])
             .iter()
-            .all(|r| !r.starts_with("22 ")),
+            .all(|r| !r.starts_with("tcp/22 ")),
         "no SSH into the app without a bastion"
     );
     runtime().block_on(async {
-        let old = map(&before["security_group_ids"])["bastion"].clone();
+        let old = string_map(&before["security_group_ids"])["bastion"].clone();
         let found = live
             .api
             .ec2
@@ -568,11 +537,11 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
     let mut inputs = Inputs::default();
     let live = Live::start(&inputs);
     let before = live.state();
-    let single = map(&before["nat_gateway_ids"]);
+    let single = string_map(&before["nat_gateway_ids"]);
     assert_eq!(single.len(), 1);
     inputs.nat = "one_per_az";
     let per_az = live.change(&inputs);
-    let nats = map(&per_az["nat_gateway_ids"]);
+    let nats = string_map(&per_az["nat_gateway_ids"]);
     assert_eq!(nats.len(), 2);
     let (zone, kept) = single.iter().next().unwrap();
     assert_eq!(&nats[zone], kept, "the existing NAT gateway is kept");
@@ -612,7 +581,7 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
                     .collect::<BTreeMap<_, _>>()
             })
             .into_iter()
-            .filter(|(zone, _)| map(&state["private_subnet_ids"]).contains_key(zone))
+            .filter(|(zone, _)| string_map(&state["private_subnet_ids"]).contains_key(zone))
             .collect()
     };
     for (zone, nat) in routes(&per_az) {
@@ -624,7 +593,7 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
     }
     inputs.nat = "none";
     let none = live.change(&inputs);
-    assert!(map(&none["nat_gateway_ids"]).is_empty());
+    assert!(string_map(&none["nat_gateway_ids"]).is_empty());
     assert!(
         routes(&none).values().all(Option::is_none),
         "no internet route without NAT"
@@ -650,7 +619,7 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
     });
     inputs.nat = "single";
     let back = live.change(&inputs);
-    assert_eq!(map(&back["nat_gateway_ids"]).len(), 1);
+    assert_eq!(string_map(&back["nat_gateway_ids"]).len(), 1);
     assert_eq!(back["public_subnet_ids"], before["public_subnet_ids"]);
     assert_eq!(surviving(&back), surviving(&before));
 }
@@ -662,13 +631,13 @@ fn adding_and_removing_a_zone_keeps_the_others() {
     let before = live.state();
     inputs.az_count = 3;
     let three = live.change(&inputs);
-    let public = map(&three["public_subnet_ids"]);
+    let public = string_map(&three["public_subnet_ids"]);
     assert_eq!(public.len(), 3);
-    for (zone, id) in map(&before["public_subnet_ids"]) {
+    for (zone, id) in string_map(&before["public_subnet_ids"]) {
         assert_eq!(public[&zone], id, "subnet of {zone} survives");
         assert_eq!(
-            map(&three["public_subnet_cidrs"])[&zone],
-            map(&before["public_subnet_cidrs"])[&zone]
+            string_map(&three["public_subnet_cidrs"])[&zone],
+            string_map(&before["public_subnet_cidrs"])[&zone]
         );
     }
     assert_eq!(surviving(&three), surviving(&before));

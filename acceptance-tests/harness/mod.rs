@@ -6,6 +6,7 @@ pub mod faults;
 pub mod moto;
 pub mod terraform;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 /// One runtime for the harness's own async work (the fault layer and API checks),
@@ -46,4 +47,50 @@ impl Api {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
         }
     }
+}
+
+impl Api {
+    /// Ingress rules of a security group, as `tcp/PORT SOURCE` (a CIDR or a group id).
+    pub async fn ingress(&self, group: &str) -> BTreeSet<String> {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .group_ids(group)
+            .send()
+            .await
+            .unwrap();
+        let mut rules = BTreeSet::new();
+        for p in out.security_groups()[0].ip_permissions() {
+            let rule = format!(
+                "{}/{}",
+                p.ip_protocol().unwrap_or("-1"),
+                p.from_port().unwrap_or(-1)
+            );
+            rules.extend(
+                p.ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip())
+                    .map(|c| format!("{rule} {c}")),
+            );
+            rules.extend(
+                p.user_id_group_pairs()
+                    .iter()
+                    .filter_map(|g| g.group_id())
+                    .map(|g| format!("{rule} {g}")),
+            );
+        }
+        rules
+    }
+}
+
+/// A `map(string)` attribute of `terraform show -json` as a map.
+pub fn string_map(value: &serde_json::Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
