@@ -240,7 +240,7 @@ fn render_block(out: &mut String, block: &Block, heading: &str) {
 pub fn render_docs() -> String {
     let schema = environment_schema();
     let mut out = format!(
-        "# prodvpc_environment\n\n{}\n\nSchema version {}. Changing `name` or `vpc_cidr` replaces the environment; everything else is changed in place.\n\n## Import\n\n```sh\nterraform import prodvpc_environment.shop shop-prod\n```\n\n## Attributes\n\n",
+        "# prodvpc_environment\n\n{}\n\nSchema version {}. Changing `name` or `vpc_cidr` replaces the environment; everything else is changed in place.\n\n## Import\n\n```sh\nterraform import prodvpc_environment.shop shop-prod\n```\n\nThe environment is found by its `prodvpc:environment` tags. Import sets the `app`, `load_balancer` and `bastion` blocks from what AWS runs; `timeouts` cannot be imported. Blocks cannot be computed, so a configuration that omits one of those blocks shows it removed on the first plan after import; applying that changes nothing in AWS.\n\n## Attributes\n\n",
         schema.block.description.content, schema.version
     );
     render_block(&mut out, &schema.block, "###");

@@ -278,6 +278,27 @@ fn check_subnets(
         ("private_subnet_cidrs", &config.private_subnet_cidrs),
     ] {
         let Value::Value(entries) = map else { continue };
+        if config.availability_zones.is_null() {
+            c.fail(
+                attr(attribute),
+                "Subnet blocks need named zones",
+                format!("{attribute} is keyed by zone name, but availability_zones is not set. List the zones in availability_zones, or leave {attribute} out to have the blocks carved."),
+            );
+        }
+        if let Some(zones) = zones {
+            let missing: Vec<&String> =
+                zones.iter().filter(|z| !entries.contains_key(*z)).collect();
+            if !missing.is_empty() {
+                c.fail(
+                    attr(attribute),
+                    "Subnet blocks missing for some zones",
+                    format!(
+                        "{attribute} has no block for {}. Give a block for every zone in availability_zones, or leave {attribute} out to have them carved.",
+                        missing.iter().map(|z| format!("`{z}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
         for (zone, value) in entries {
             let path = vec![Step::Attribute(attribute), Step::Key(zone.clone())];
             if let Some(zones) = zones {
@@ -493,5 +514,92 @@ fn check_tags(c: &mut Checker, config: &EnvironmentState) {
         if lower.starts_with("aws:") || lower.starts_with("prodvpc:") {
             c.fail(vec![Step::Attribute("tags"), Step::Key(key.clone())], "Reserved tag key", format!("`{key}` uses a reserved prefix (`aws:` belongs to AWS, `prodvpc:` marks ownership). Rename the tag."));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::model::{string_list, string_map, AppBlock, BastionBlock};
+
+    fn config() -> EnvironmentState {
+        EnvironmentState {
+            name: Value::Value("shop".into()),
+            bastion: Value::Value(vec![BastionBlock {
+                enabled: Value::Value(false),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    fn problems(change: impl FnOnce(&mut EnvironmentState)) -> Vec<(String, String)> {
+        let mut c = config();
+        change(&mut c);
+        check(&c)
+            .into_iter()
+            .map(|p| (p.path_text(), p.detail))
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_configuration_is_valid() {
+        assert_eq!(problems(|_| {}), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn sizes_name_the_block_attribute() {
+        let found = problems(|c| {
+            c.app = Value::Value(vec![AppBlock {
+                min_size: Value::Value(4),
+                max_size: Value::Value(2),
+                ..Default::default()
+            }])
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "app[0].min_size");
+        assert!(found[0].1.contains("Raise max_size to at least 4"));
+    }
+
+    #[test]
+    fn unknown_values_are_not_judged() {
+        let found = problems(|c| {
+            c.vpc_cidr = Value::Unknown;
+            c.az_count = Value::Unknown;
+            c.app = Value::Value(vec![AppBlock {
+                port: Value::Unknown,
+                min_size: Value::Unknown,
+                ..Default::default()
+            }]);
+            c.tags = Value::Unknown;
+        });
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn subnet_maps_must_cover_the_named_zones() {
+        let zones = string_list(["us-east-1a".to_string(), "us-east-1b".to_string()]);
+        let found = problems(|c| {
+            c.availability_zones = zones;
+            c.public_subnet_cidrs =
+                string_map([("us-east-1a".to_string(), "10.0.0.0/24".to_string())]);
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "public_subnet_cidrs");
+        assert!(found[0].1.contains("`us-east-1b`"));
+        let without_zones = problems(|c| {
+            c.public_subnet_cidrs =
+                string_map([("us-east-1a".to_string(), "10.0.0.0/24".to_string())]);
+        });
+        assert!(
+            without_zones[0].1.contains("availability_zones is not set"),
+            "{without_zones:?}"
+        );
+    }
+
+    #[test]
+    fn tag_keys_are_paths_with_keys() {
+        let found = problems(|c| c.tags = string_map([("prodvpc:x".to_string(), "1".to_string())]));
+        assert_eq!(found[0].0, "tags[\"prodvpc:x\"]");
     }
 }
