@@ -914,3 +914,57 @@ fn an_environment_deleted_elsewhere_is_planned_again() {
         plan.stdout
     );
 }
+
+#[test]
+fn inputs_the_region_cannot_serve_fail_at_plan_with_nothing_built() {
+    let env = env();
+    let cases = [
+        (
+            "availability_zones = [\"us-east-1a\", \"us-east-1z\"]",
+            "Unknown availability zone",
+            "us-east-1z",
+        ),
+        ("az_count = 8", "Not enough availability zones", "az_count"),
+        (
+            "app {\n    ami_id = \"ami-00000000000000000\"\n  }",
+            "Image not found",
+            "ami_id",
+        ),
+    ];
+    for (body, summary, line) in cases {
+        let ws = Workspace::new(Some(env.layer.endpoint()));
+        ws.write(&format!("resource \"prodvpc_environment\" \"x\" {{\n  name = \"refused\"\n  {body}\n  bastion {{\n    enabled = false\n  }}\n}}\n"));
+        let run = ws.run(&["plan", "-no-color"]);
+        assert_ne!(run.code, 0, "{body} was accepted");
+        assert!(run.stderr.contains(summary), "{body}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(line) && l.contains(':')),
+            "{body}: the diagnostic does not point at {line}:\n{}",
+            run.stderr
+        );
+    }
+    assert_eq!(env.layer.count("ec2:CreateVpc"), 0);
+    assert_eq!(leftovers(&env.api, "refused"), Vec::<String>::new());
+}
+
+#[test]
+fn provider_endpoints_and_region_override_the_environment() {
+    let env = env();
+    // AWS_ENDPOINT_URL points at a closed port here: only the provider block can work
+    let ws = Workspace::new(None);
+    let url = env.layer.endpoint();
+    ws.write(&format!(
+        "provider \"prodvpc\" {{\n  region = \"us-east-1\"\n  max_retries = 2\n  endpoints {{\n    ec2 = \"{url}\"\n    autoscaling = \"{url}\"\n    elbv2 = \"{url}\"\n  }}\n}}\n{}",
+        small("routed")
+    ));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        env.layer.count("ec2:CreateVpc") == 1
+            && env.layer.count("autoscaling:CreateAutoScalingGroup") == 1
+    );
+    assert!(env.layer.count("elasticloadbalancing:CreateLoadBalancer") == 1);
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "routed"), Vec::<String>::new());
+}

@@ -71,6 +71,23 @@ pub async fn available_zones(client: &Client) -> Result<Vec<String>> {
     Ok(zones)
 }
 
+/// Whether an image exists and is visible to this account.
+pub async fn image_exists(client: &Client, id: &str) -> Result<bool> {
+    match client.describe_images().image_ids(id).send().await {
+        Ok(out) => Ok(!out.images().is_empty()),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeImages", e);
+            if error.is_not_found()
+                || matches!(&error, AwsError::Api { code, .. } if code.starts_with("InvalidAMIID"))
+            {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 /// The newest Amazon Linux 2023 x86_64 image published by Amazon.
 pub async fn latest_amazon_linux(client: &Client) -> Result<String> {
     let out = client

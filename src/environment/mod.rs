@@ -24,7 +24,7 @@ use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
-use model::{known_strings, string_list, string_map, to_spec, EnvironmentState};
+use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{fill_inputs, fill_outputs, import_blocks, opt, settle};
 use planning::{
     desired_capacity, inputs_of, plan_outputs, plan_subnets, set_tags_all, unknown_outputs,
@@ -95,6 +95,79 @@ fn to_spec_or_report(
 }
 
 impl EnvironmentResource {
+    /// Checks the inputs that only the region can judge (zones, images) at plan
+    /// time, so apply never starts what it cannot finish.
+    async fn check_against_region(
+        &self,
+        diags: &mut Diagnostics,
+        planned: &EnvironmentState,
+    ) -> Option<()> {
+        let clients = self.clients(diags)?;
+        let images: Vec<(AttributePath, String)> = [
+            first(&planned.app)
+                .and_then(|a| a.ami_id.as_ref_option().cloned())
+                .map(|id| (AttributePath::new("app").index(0).attribute("ami_id"), id)),
+            first(&planned.bastion)
+                .and_then(|b| b.ami_id.as_ref_option().cloned())
+                .map(|id| {
+                    (
+                        AttributePath::new("bastion").index(0).attribute("ami_id"),
+                        id,
+                    )
+                }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let image_checks = futures::future::try_join_all(
+            images
+                .iter()
+                .map(|(_, id)| crate::aws::ec2::image_exists(&clients.ec2, id)),
+        );
+        let (zones, found) = match futures::try_join!(
+            crate::aws::ec2::available_zones(&clients.ec2),
+            image_checks
+        ) {
+            Ok(answers) => answers,
+            Err(error) => {
+                report_aws(
+                    diags,
+                    "Could not check the configuration against the region",
+                    &error,
+                );
+                return None;
+            }
+        };
+        let mut valid = true;
+        for ((path, id), exists) in images.into_iter().zip(found) {
+            if !exists {
+                valid = false;
+                diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);
+            }
+        }
+        match &planned.availability_zones {
+            Value::Value(listed) => {
+                for (index, zone) in listed.iter().enumerate() {
+                    if let Value::Value(zone) = zone {
+                        if !zones.contains(zone) {
+                            valid = false;
+                            diags.error("Unknown availability zone", format!("`{zone}` is not an available zone of this region. Available: {}.", zones.join(", ")), AttributePath::new("availability_zones").index(index as i64));
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Value::Value(count) = planned.az_count {
+                    if count as usize > zones.len() {
+                        valid = false;
+                        diags.error("Not enough availability zones", format!("az_count is {count} but the region has {} available zones ({}). Lower az_count.", zones.len(), zones.join(", ")), AttributePath::new("az_count"));
+                    }
+                }
+            }
+        }
+        valid.then_some(())
+    }
+
     /// Runs reconcile and returns the resulting state; on failure the state of
     /// what exists is returned too, with the error.
     async fn converge(
@@ -196,7 +269,7 @@ impl Resource for EnvironmentResource {
 
     async fn plan_create<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         proposed: Self::State<'a>,
         _config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
@@ -222,12 +295,13 @@ impl Resource for EnvironmentResource {
                 bastion.ami_id = Value::Unknown;
             }
         }
+        self.check_against_region(diags, &planned).await?;
         Some((planned, ValueEmpty::default()))
     }
 
     async fn plan_update<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         proposed: Self::State<'a>,
         config: Self::State<'a>,
@@ -249,6 +323,9 @@ impl Resource for EnvironmentResource {
             planned.availability_zones = Value::Unknown;
         }
         let drifted = known_strings(&prior.drift).is_some_and(|d| !d.is_empty());
+        if inputs_of(&planned) != inputs_of(&prior) {
+            self.check_against_region(diags, &planned).await?;
+        }
         if inputs_of(&planned) != inputs_of(&prior) || drifted {
             planned.drift = string_list(Vec::new());
             plan_outputs(&prior, &config, &mut planned, drifted);
