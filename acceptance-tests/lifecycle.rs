@@ -411,7 +411,51 @@ fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
                 .and_then(|e| e.encrypted()),
             Some(true)
         );
-        assert_eq!(data.security_group_ids(), [groups["app"].clone()]);
+        let interface = &data.network_interfaces()[0];
+        assert_eq!(
+            interface.associate_public_ip_address(),
+            Some(false),
+            "no public IP for the app"
+        );
+        assert_eq!(interface.groups(), std::slice::from_ref(&groups["app"]));
+        // the VPC's default security group lets nothing in or out
+        let default = api
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let default = &default.security_groups()[0];
+        assert!(
+            default.ip_permissions().is_empty() && default.ip_permissions_egress().is_empty(),
+            "default security group keeps rules: {default:?}"
+        );
+        // DNS support and hostnames on
+        for attribute in [
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+        ] {
+            let out = api
+                .ec2
+                .describe_vpc_attribute()
+                .vpc_id(&vpc_id)
+                .attribute(attribute.clone())
+                .send()
+                .await
+                .unwrap();
+            let on = out
+                .enable_dns_support()
+                .or(out.enable_dns_hostnames())
+                .and_then(|v| v.value());
+            assert_eq!(on, Some(true), "{attribute:?}");
+        }
         // bastion: first public subnet, public IP, bastion SG
         let bastion = state["bastion_instance_id"].as_str().unwrap();
         let out = api

@@ -904,7 +904,15 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
     RequestLaunchTemplateData::builder()
         .image_id(&settings.ami_id)
         .instance_type(settings.instance_type.as_str().into())
-        .security_group_ids(&settings.security_group)
+        // explicit: instances of the app never get a public address, whatever the subnet says
+        .network_interfaces(
+            aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                .device_index(0)
+                .associate_public_ip_address(false)
+                .groups(&settings.security_group)
+                .delete_on_termination(true)
+                .build(),
+        )
         .set_user_data(
             settings
                 .user_data
@@ -1035,8 +1043,11 @@ pub async fn launch_template_settings(
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_default(),
             security_group: data
-                .security_group_ids()
-                .first()
+                .network_interfaces()
+                .iter()
+                .flat_map(|n| n.groups())
+                .chain(data.security_group_ids())
+                .next()
                 .cloned()
                 .unwrap_or_default(),
             user_data: data.user_data().and_then(|encoded| {
