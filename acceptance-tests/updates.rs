@@ -733,6 +733,22 @@ fn import_round_trip() {
     for (key, value) in before.as_object().unwrap() {
         assert_eq!(&imported[key], value, "{key} differs after import");
     }
+    // the same through an `import` block
+    live.ws.ok(&["state", "rm", "prodvpc_environment.live"]);
+    live.ws.write(&format!(
+        "{}\nimport {{\n  to = prodvpc_environment.live\n  id = \"live\"\n}}\n",
+        inputs.hcl()
+    ));
+    let plan = live.ws.ok(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout
+            .contains("1 to import, 0 to add, 0 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(live.state()["vpc_id"], before["vpc_id"]);
+
     let ghost = Workspace::new(Some(live.layer.endpoint()));
     ghost.write(
         &inputs
