@@ -311,13 +311,7 @@ impl Resource for EnvironmentResource {
         let mut planned = proposed;
         planned.apply_defaults();
         set_tags_all(&mut planned, &self.default_tags());
-        let mut replace = Vec::new();
-        if planned.name != prior.name {
-            replace.push(AttributePath::new("name"));
-        }
-        if planned.vpc_cidr != prior.vpc_cidr {
-            replace.push(AttributePath::new("vpc_cidr"));
-        }
+        let replace = schema::replacement_paths(&prior, &planned);
         if config.availability_zones.is_null() && planned.az_count != prior.az_count {
             // the zones follow az_count: chosen at apply time
             planned.availability_zones = Value::Unknown;

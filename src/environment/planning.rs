@@ -370,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn input_changes_are_seen_and_output_changes_are_not() {
+        let prior = applied();
+        let mut refreshed = prior.clone();
+        refreshed.bastion_public_ip = Value::Value("203.0.113.99".into());
+        assert_eq!(inputs_of(&refreshed), inputs_of(&prior));
+        let mut changed = prior.clone();
+        changed.app.as_mut_option().unwrap()[0].port = Value::Value(9090);
+        assert_ne!(inputs_of(&changed), inputs_of(&prior));
+        changed = prior.clone();
+        changed.vpc_cidr = Value::Value("10.1.0.0/16".into());
+        let paths = crate::environment::schema::replacement_paths(&prior, &changed);
+        assert_eq!(paths, vec![tf_provider::AttributePath::new("vpc_cidr")]);
+        assert!(crate::environment::schema::replacement_paths(&prior, &prior).is_empty());
+    }
+
+    #[test]
     fn a_size_change_keeps_every_output_known() {
         let prior = applied();
         let planned = plan(&prior, |s| {

@@ -9,6 +9,7 @@ use tf_provider::schema::{
 };
 use tf_provider::AttributePath;
 
+use super::model::EnvironmentState;
 use crate::plan::spec::{NatStrategy, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR, MAX_NAME_LEN};
 
 /// Version of the state layout; bump it together with an upgrade step in `model.rs`.
@@ -194,10 +195,18 @@ pub fn environment_schema() -> Schema {
     }
 }
 
-/// Attribute paths that force replacement when they change.
-pub fn replacement_paths() -> Vec<AttributePath> {
+/// The attributes whose change forces replacement, among those that differ.
+pub fn replacement_paths(
+    prior: &EnvironmentState,
+    planned: &EnvironmentState,
+) -> Vec<AttributePath> {
+    let (prior, planned) = (serde_json::to_value(prior), serde_json::to_value(planned));
+    let (Ok(prior), Ok(planned)) = (prior, planned) else {
+        return Vec::new();
+    };
     REPLACING_ATTRIBUTES
         .iter()
+        .filter(|name| prior.get(**name) != planned.get(**name))
         .map(|name| AttributePath::new(*name))
         .collect()
 }
