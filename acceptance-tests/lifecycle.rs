@@ -1012,3 +1012,83 @@ fn provider_endpoints_and_region_override_the_environment() {
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(leftovers(&env.api, "routed"), Vec::<String>::new());
 }
+
+#[test]
+fn destroy_also_removes_duplicates_left_by_retried_creates() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("dupes"));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let state = ws.resource_values("prodvpc_environment.dupes");
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let zone = string_map(&state["public_subnet_ids"])
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    // what a create whose response was lost, then retried, leaves behind
+    runtime().block_on(async {
+        let tags = |component: &str| {
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(match component.split('/').next().unwrap() {
+                    "subnet" => aws_sdk_ec2::types::ResourceType::Subnet,
+                    "rtb" => aws_sdk_ec2::types::ResourceType::RouteTable,
+                    "sg" => aws_sdk_ec2::types::ResourceType::SecurityGroup,
+                    _ => aws_sdk_ec2::types::ResourceType::ElasticIp,
+                })
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("prodvpc:environment")
+                        .value("dupes")
+                        .build(),
+                )
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("prodvpc:component")
+                        .value(component)
+                        .build(),
+                )
+                .build()
+        };
+        let api = &env.api.ec2;
+        let subnet = api
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.0.250.0/24")
+            .availability_zone(&zone)
+            .tag_specifications(tags(&format!("subnet/public/{zone}")))
+            .send()
+            .await
+            .unwrap();
+        let table = api
+            .create_route_table()
+            .vpc_id(&vpc)
+            .tag_specifications(tags("rtb/public"))
+            .send()
+            .await
+            .unwrap();
+        api.associate_route_table()
+            .route_table_id(table.route_table().unwrap().route_table_id().unwrap())
+            .subnet_id(subnet.subnet().unwrap().subnet_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        api.create_security_group()
+            .vpc_id(&vpc)
+            .group_name("dupes-app-again")
+            .description("duplicate")
+            .tag_specifications(tags("sg/app"))
+            .send()
+            .await
+            .unwrap();
+        api.allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .tag_specifications(tags(&format!("eip/{zone}")))
+            .send()
+            .await
+            .unwrap();
+    });
+    assert!(leftovers(&env.api, "dupes").len() > 15);
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "dupes"), Vec::<String>::new());
+}

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use super::inventory::Inventory;
 use super::waiters::{delete_with_retry, poll_until, retry_not_found};
 use crate::aws::autoscaling::{self, GroupSettings};
-use crate::aws::ec2::{self, InstanceSettings, RawRule, RuleSource, Tags};
-use crate::aws::elbv2::{self, ListenerAction};
+use crate::aws::ec2::{self, Found, InstanceSettings, RawRule, RuleSource, Tags};
+use crate::aws::elbv2::{self, ListenerAction, LoadBalancer};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::{blueprint, nat_for_zone, Blueprint, Component};
@@ -1104,29 +1104,51 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
 }
 
 /// Deletes every object of the environment, in reverse dependency order,
-/// concurrently where possible, until nothing tagged for it is left.
+/// concurrently where possible, until nothing tagged for it is left. Duplicates
+/// left by retried creates are deleted with the components they duplicate.
 pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> Result<()> {
     let inv = Inventory::discover(clients, names).await?;
     let ec2c = &clients.ec2;
-    let vpc_id = inv.vpc.as_ref().map(|v| v.id.clone());
-
-    // Wave 1: compute and the load balancer, which hold network interfaces.
-    let instances: Vec<String> = inv
-        .bastion
-        .iter()
-        .map(|b| b.id.clone())
-        .chain(
-            inv.strays
-                .iter()
-                .filter(|s| s.id.starts_with("i-"))
-                .map(|s| s.id.clone()),
-        )
+    let strays = &inv.strays;
+    let with_strays = |one: Option<&Found>, more: &[Found]| -> Vec<Found> {
+        one.into_iter().chain(more).cloned().collect()
+    };
+    let vpcs = with_strays(inv.vpc.as_ref(), &strays.vpcs);
+    let instances: Vec<String> = with_strays(inv.bastion.as_ref(), &strays.instances)
+        .into_iter()
+        .map(|f| f.id)
         .collect();
+    let balancers: Vec<&LoadBalancer> = inv
+        .load_balancer
+        .iter()
+        .chain(&strays.load_balancers)
+        .collect();
+    let nat_gateways: Vec<&Found> = inv
+        .nat_gateways
+        .values()
+        .chain(&strays.nat_gateways)
+        .collect();
+    let addresses: Vec<&Found> = inv.addresses.values().chain(&strays.addresses).collect();
+    let templates = with_strays(inv.launch_template.as_ref(), &strays.launch_templates);
+    let groups: Vec<&ec2::SecurityGroup> = inv
+        .security_groups
+        .values()
+        .chain(&strays.security_groups)
+        .collect();
+    let tables: Vec<&ec2::RouteTable> = inv
+        .route_tables
+        .values()
+        .chain(&strays.route_tables)
+        .collect();
+    let gateways = with_strays(inv.internet_gateway.as_ref(), &strays.internet_gateways);
+    let subnets: Vec<&Found> = inv.subnets.values().chain(&strays.subnets).collect();
     let group_instances: Vec<String> = inv
         .group
         .as_ref()
         .map(|g| g.instances.clone())
         .unwrap_or_default();
+
+    // Wave 1: compute and the load balancer, which hold network interfaces.
     futures::try_join!(
         async {
             if let Some(group) = &inv.group {
@@ -1150,30 +1172,24 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
             wait_terminated(clients, &instances, deadline).await
         },
         async {
-            if let Some(lb) = &inv.load_balancer {
+            let deletions = balancers.iter().map(|lb| async move {
                 elbv2::delete_load_balancer(&clients.elbv2, &lb.arn)
                     .await
                     .or_else(ignore_not_found)?;
                 poll_until(deadline, "the load balancer to be deleted", || async {
-                    Ok(
-                        elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer)
-                            .await?
-                            .filter(|found| found.arn == lb.arn)
-                            .is_none()
-                            .then_some(()),
-                    )
+                    let remaining = elbv2::load_balancer_exists(&clients.elbv2, &lb.arn).await?;
+                    Ok((!remaining).then_some(()))
                 })
-                .await?;
-            }
-            Ok(())
+                .await
+            });
+            try_join_all(deletions).await.map(|_| ())
         },
         async {
-            let nats = inv
-                .nat_gateways
-                .values()
+            let nats = nat_gateways
+                .iter()
                 .map(|nat| delete_nat_gateway(ec2c, &nat.id, deadline));
             try_join_all(nats).await?;
-            let releases = inv.addresses.values().map(|a| {
+            let releases = addresses.iter().map(|a| {
                 delete_with_retry(deadline, "Elastic IP release", move || {
                     ec2::release_address(ec2c, &a.id)
                 })
@@ -1185,42 +1201,41 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
     // Wave 2: what those held on to.
     futures::try_join!(
         async {
-            if let Some(lt) = &inv.launch_template {
-                ec2::delete_launch_template(ec2c, &lt.id)
+            for template in &templates {
+                ec2::delete_launch_template(ec2c, &template.id)
                     .await
                     .or_else(ignore_not_found)?;
             }
-            let groups = inv.target_groups.iter().map(|tg| {
+            let deletions = inv.target_groups.iter().map(|tg| {
                 delete_with_retry(deadline, "target group", move || {
                     elbv2::delete_target_group(&clients.elbv2, &tg.arn)
                 })
             });
-            try_join_all(groups).await.map(|_| ())
+            try_join_all(deletions).await.map(|_| ())
         },
         async {
             // rules referencing each other keep groups alive: clear them first
-            let revokes = inv.security_groups.values().map(|group| async move {
+            let revokes = groups.iter().map(|group| async move {
                 ec2::revoke_ingress(ec2c, &group.id, &group.ingress)
                     .await
                     .or_else(ignore_not_found)
             });
             try_join_all(revokes).await?;
-            let groups = inv.security_groups.values().map(|g| {
+            let deletions = groups.iter().map(|g| {
                 delete_with_retry(deadline, "security group", move || {
                     ec2::delete_security_group(ec2c, &g.id)
                 })
             });
-            try_join_all(groups).await.map(|_| ())
+            try_join_all(deletions).await.map(|_| ())
         },
         async {
-            let tables = inv
-                .route_tables
-                .values()
+            let deletions = tables
+                .iter()
                 .map(|table| delete_route_table(ec2c, table, deadline));
-            try_join_all(tables).await.map(|_| ())
+            try_join_all(deletions).await.map(|_| ())
         },
         async {
-            if let Some(igw) = &inv.internet_gateway {
+            let deletions = gateways.iter().map(|igw| async move {
                 if let Some(vpc) = igw.detail.get("vpc") {
                     delete_with_retry(deadline, "internet gateway detachment", || {
                         ec2::detach_internet_gateway(ec2c, &igw.id, vpc)
@@ -1230,21 +1245,21 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
                 delete_with_retry(deadline, "internet gateway", || {
                     ec2::delete_internet_gateway(ec2c, &igw.id)
                 })
-                .await?;
-            }
-            Ok(())
+                .await
+            });
+            try_join_all(deletions).await.map(|_| ())
         },
     )?;
 
-    // Wave 3: subnets, then the VPC.
-    let subnets = inv
-        .subnets
-        .values()
+    // Wave 3: subnets, then the VPCs.
+    let deletions = subnets
+        .iter()
         .map(|s| delete_with_retry(deadline, "subnet", move || ec2::delete_subnet(ec2c, &s.id)));
-    try_join_all(subnets).await?;
-    if let Some(vpc) = vpc_id {
-        delete_with_retry(deadline, "VPC", || ec2::delete_vpc(ec2c, &vpc)).await?;
-    }
+    try_join_all(deletions).await?;
+    let deletions = vpcs
+        .iter()
+        .map(|vpc| delete_with_retry(deadline, "VPC", move || ec2::delete_vpc(ec2c, &vpc.id)));
+    try_join_all(deletions).await?;
     let left = Inventory::discover(clients, names).await?;
     if !left.is_empty() {
         return Err(AwsError::Unsatisfiable(format!(

@@ -31,29 +31,56 @@ pub struct Inventory {
     pub template_settings: Option<InstanceSettings>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
-    /// tagged objects with no or an unknown component tag, and duplicates: deleted by destroy
-    pub strays: Vec<Found>,
+    /// duplicates and objects without a component key: never used, deleted by destroy
+    pub strays: Strays,
 }
 
 fn component(tags: &BTreeMap<String, String>) -> String {
     tags.get(TAG_COMPONENT).cloned().unwrap_or_default()
 }
 
+/// Objects tagged for the environment that duplicate a component or carry no
+/// component key, as a create retried after a lost response can leave behind.
+#[derive(Clone, Debug, Default)]
+pub struct Strays {
+    pub vpcs: Vec<Found>,
+    pub subnets: Vec<Found>,
+    pub internet_gateways: Vec<Found>,
+    pub route_tables: Vec<RouteTable>,
+    pub addresses: Vec<Found>,
+    pub nat_gateways: Vec<Found>,
+    pub security_groups: Vec<SecurityGroup>,
+    pub launch_templates: Vec<Found>,
+    pub instances: Vec<Found>,
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+impl Strays {
+    pub fn is_empty(&self) -> bool {
+        self.vpcs.is_empty()
+            && self.subnets.is_empty()
+            && self.internet_gateways.is_empty()
+            && self.route_tables.is_empty()
+            && self.addresses.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.security_groups.is_empty()
+            && self.launch_templates.is_empty()
+            && self.instances.is_empty()
+            && self.load_balancers.is_empty()
+    }
+}
+
+/// Keys objects by their component tag; the first of each key wins, the rest are strays.
 fn key_by_component<T>(
     items: Vec<T>,
     tags: impl Fn(&T) -> &BTreeMap<String, String>,
-    strays: &mut Vec<Found>,
-    id: impl Fn(&T) -> String,
+    strays: &mut Vec<T>,
 ) -> BTreeMap<String, T> {
     let mut keyed = BTreeMap::new();
     for item in items {
         let key = component(tags(&item));
         if key.is_empty() || keyed.contains_key(&key) {
-            strays.push(Found {
-                id: id(&item),
-                tags: tags(&item).clone(),
-                detail: BTreeMap::new(),
-            });
+            strays.push(item);
         } else {
             keyed.insert(key, item);
         }
@@ -61,8 +88,12 @@ fn key_by_component<T>(
     keyed
 }
 
-fn single(mut items: BTreeMap<String, Found>, key: &str) -> Option<Found> {
-    items.remove(key)
+/// The one object of a singleton component; any other is a stray.
+fn single(items: Vec<Found>, key: &str, strays: &mut Vec<Found>) -> Option<Found> {
+    let mut keyed = key_by_component(items, |f| &f.tags, strays);
+    let found = keyed.remove(key);
+    strays.extend(keyed.into_values());
+    found
 }
 
 impl Inventory {
@@ -97,7 +128,9 @@ impl Inventory {
         }
         let mut arns: Vec<String> = balancers.iter().map(|lb| lb.arn.clone()).collect();
         arns.extend(groups.iter().map(|tg| tg.arn.clone()));
-        let load_balancer = balancers.into_iter().next();
+        let mut balancers = balancers.into_iter();
+        let load_balancer = balancers.next();
+        let extra_balancers: Vec<LoadBalancer> = balancers.collect();
         let template = ec2_found.launch_templates.first().map(|t| t.id.clone());
         let (tags, listeners, cpu_target, template_settings) = futures::try_join!(
             async {
@@ -142,47 +175,28 @@ impl Inventory {
             groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
         let group = group.filter(|g| g.tags.get(TAG_ENVIRONMENT) == Some(&names.environment));
 
-        let mut strays = Vec::new();
+        let mut strays = Strays {
+            load_balancers: extra_balancers
+                .into_iter()
+                .filter(|lb| ours(&lb.arn))
+                .collect(),
+            ..Strays::default()
+        };
         let e = ec2_found;
-        let vpcs = key_by_component(e.vpcs, |f| &f.tags, &mut strays, |f| f.id.clone());
-        let igws = key_by_component(
-            e.internet_gateways,
-            |f| &f.tags,
-            &mut strays,
-            |f| f.id.clone(),
-        );
-        let lts = key_by_component(
-            e.launch_templates,
-            |f| &f.tags,
-            &mut strays,
-            |f| f.id.clone(),
-        );
-        let instances = key_by_component(e.instances, |f| &f.tags, &mut strays, |f| f.id.clone());
         Ok(Inventory {
-            vpc: single(vpcs, "vpc"),
-            subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays, |f| f.id.clone()),
-            internet_gateway: single(igws, "igw"),
-            route_tables: key_by_component(
-                e.route_tables,
-                |t| &t.tags,
-                &mut strays,
-                |t| t.id.clone(),
-            ),
-            addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays, |f| f.id.clone()),
-            nat_gateways: key_by_component(
-                e.nat_gateways,
-                |f| &f.tags,
-                &mut strays,
-                |f| f.id.clone(),
-            ),
+            vpc: single(e.vpcs, "vpc", &mut strays.vpcs),
+            subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays.subnets),
+            internet_gateway: single(e.internet_gateways, "igw", &mut strays.internet_gateways),
+            route_tables: key_by_component(e.route_tables, |t| &t.tags, &mut strays.route_tables),
+            addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays.addresses),
+            nat_gateways: key_by_component(e.nat_gateways, |f| &f.tags, &mut strays.nat_gateways),
             security_groups: key_by_component(
                 e.security_groups,
                 |g| &g.tags,
-                &mut strays,
-                |g| g.id.clone(),
+                &mut strays.security_groups,
             ),
-            launch_template: single(lts, "lt"),
-            bastion: single(instances, "bastion"),
+            launch_template: single(e.launch_templates, "lt", &mut strays.launch_templates),
+            bastion: single(e.instances, "bastion", &mut strays.instances),
             load_balancer,
             target_groups,
             listeners,

@@ -137,6 +137,26 @@ pub async fn in_vpc(
     Ok((balancers, groups))
 }
 
+/// Whether the load balancer still exists (AWS lists it while it is being deleted).
+pub async fn load_balancer_exists(client: &Client, arn: &str) -> Result<bool> {
+    match client
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(!out.load_balancers().is_empty()),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLoadBalancers", e);
+            if error.is_not_found() {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 /// The load balancer of that name, if any.
 pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<LoadBalancer>> {
     let out = match client.describe_load_balancers().names(name).send().await {
