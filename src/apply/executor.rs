@@ -1263,8 +1263,9 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
     let left = Inventory::discover(clients, names).await?;
     if !left.is_empty() {
         return Err(AwsError::Unsatisfiable(format!(
-            "objects tagged for environment {} are still present after deletion; run destroy again",
-            names.environment
+            "objects tagged for environment {} are still present after deletion ({}); run destroy again",
+            names.environment,
+            left.ids().join(", ")
         )));
     }
     Ok(())

@@ -88,6 +88,17 @@ fn key_by_component<T>(
     keyed
 }
 
+/// Instances the provider launched itself: those of the Auto Scaling Group (launched
+/// from the template, so tagged for the environment too) belong to the group, which
+/// replaces them if they are terminated behind its back and removes them when deleted.
+fn standalone(instances: Vec<Found>) -> Vec<Found> {
+    instances
+        .into_iter()
+        .filter(|i| !i.tags.contains_key("aws:autoscaling:groupName"))
+        .filter(|i| !matches!(component(&i.tags).as_str(), "lt" | "asg"))
+        .collect()
+}
+
 /// The one object of a singleton component; any other is a stray.
 fn single(items: Vec<Found>, key: &str, strays: &mut Vec<Found>) -> Option<Found> {
     let mut keyed = key_by_component(items, |f| &f.tags, strays);
@@ -196,7 +207,7 @@ impl Inventory {
                 &mut strays.security_groups,
             ),
             launch_template: single(e.launch_templates, "lt", &mut strays.launch_templates),
-            bastion: single(e.instances, "bastion", &mut strays.instances),
+            bastion: single(standalone(e.instances), "bastion", &mut strays.instances),
             load_balancer,
             target_groups,
             listeners,
@@ -206,6 +217,51 @@ impl Inventory {
             elb_tags: tags,
             strays,
         })
+    }
+
+    /// The IDs of everything found, for messages.
+    pub fn ids(&self) -> Vec<String> {
+        let s = &self.strays;
+        let mut ids: Vec<String> = Vec::new();
+        let found = self
+            .vpc
+            .iter()
+            .chain(self.internet_gateway.iter())
+            .chain(self.launch_template.iter())
+            .chain(self.bastion.iter())
+            .chain(self.subnets.values())
+            .chain(self.addresses.values())
+            .chain(self.nat_gateways.values())
+            .chain(s.vpcs.iter().chain(&s.subnets).chain(&s.internet_gateways))
+            .chain(
+                s.addresses
+                    .iter()
+                    .chain(&s.nat_gateways)
+                    .chain(&s.launch_templates)
+                    .chain(&s.instances),
+            );
+        ids.extend(found.map(|f| f.id.clone()));
+        ids.extend(
+            self.route_tables
+                .values()
+                .chain(&s.route_tables)
+                .map(|t| t.id.clone()),
+        );
+        ids.extend(
+            self.security_groups
+                .values()
+                .chain(&s.security_groups)
+                .map(|g| g.id.clone()),
+        );
+        ids.extend(
+            self.load_balancer
+                .iter()
+                .chain(&s.load_balancers)
+                .map(|l| l.arn.clone()),
+        );
+        ids.extend(self.target_groups.iter().map(|t| t.arn.clone()));
+        ids.extend(self.group.iter().map(|g| g.name.clone()));
+        ids
     }
 
     /// True when nothing at all of the environment exists.
