@@ -1092,3 +1092,42 @@ fn destroy_also_removes_duplicates_left_by_retried_creates() {
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(leftovers(&env.api, "dupes"), Vec::<String>::new());
 }
+
+#[test]
+fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("slow").replace(
+        "  nat_gateways = \"single\"",
+        "  nat_gateways = \"single\"\n  timeouts {\n    create = \"3s\"\n  }",
+    ));
+    // a NAT gateway that never leaves `pending`
+    env.layer.inject(
+        "ec2:DescribeNatGateways",
+        Fault::Rewrite {
+            from: "<state>available</state>".into(),
+            to: "<state>pending</state>".into(),
+        },
+        usize::MAX,
+    );
+    let started = std::time::Instant::now();
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    let waited = started.elapsed();
+    assert_ne!(run.code, 0);
+    assert!(run.text().contains("timed out"), "{}", run.text());
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "the 3s timeout took {waited:?}"
+    );
+    let partial = ws.resource_values("prodvpc_environment.slow");
+    assert!(
+        partial["vpc_id"].as_str().is_some(),
+        "what exists is kept in state: {partial}"
+    );
+    env.layer.clear_faults();
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.text());
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "slow"), Vec::<String>::new());
+}

@@ -247,6 +247,11 @@ impl FaultLayer {
         self.rules.lock().unwrap().counts.clear();
     }
 
+    /// Drops every fault not yet used up.
+    pub fn clear_faults(&self) {
+        self.rules.lock().unwrap().faults.clear();
+    }
+
     /// Delays every call by `latency` from now on.
     pub fn set_latency(&self, latency: Duration) {
         self.rules.lock().unwrap().latency = latency;
