@@ -1131,3 +1131,47 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(leftovers(&env.api, "slow"), Vec::<String>::new());
 }
+
+#[test]
+fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("mended"));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let before = ws.resource_values("prodvpc_environment.mended");
+    runtime().block_on(async {
+        env.api
+            .elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(before["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        env.api
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name("mended-app")
+            .force_delete(true)
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains("alb is missing") && plan.stdout.contains("asg is missing"),
+        "{}",
+        plan.stdout
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let after = ws.resource_values("prodvpc_environment.mended");
+    assert!(after["alb_arn"]
+        .as_str()
+        .is_some_and(|arn| Some(arn) != before["alb_arn"].as_str()));
+    assert_eq!(after["autoscaling_group_name"], "mended-app");
+    assert_eq!(after["vpc_id"], before["vpc_id"]);
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.text());
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "mended"), Vec::<String>::new());
+}

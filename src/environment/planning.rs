@@ -117,24 +117,29 @@ pub(super) fn plan_outputs(
     drifted: bool,
 ) {
     if drifted {
-        // a repair may recreate anything that went missing
-        let stable = (
-            planned.vpc_id.clone(),
-            planned.internet_gateway_id.clone(),
-            planned.alb_arn.clone(),
-            planned.alb_dns_name.clone(),
-            planned.alb_zone_id.clone(),
-            planned.autoscaling_group_name.clone(),
-        );
+        // a repair recreates what went missing (null after the refresh) and keeps
+        // what still exists
+        let kept = |value: &Value<String>| match value {
+            Value::Value(_) => value.clone(),
+            _ => Value::Unknown,
+        };
+        let stable = [
+            kept(&planned.vpc_id),
+            kept(&planned.internet_gateway_id),
+            kept(&planned.alb_arn),
+            kept(&planned.alb_dns_name),
+            kept(&planned.alb_zone_id),
+            kept(&planned.autoscaling_group_name),
+        ];
         unknown_outputs(planned);
-        (
+        [
             planned.vpc_id,
             planned.internet_gateway_id,
             planned.alb_arn,
             planned.alb_dns_name,
             planned.alb_zone_id,
             planned.autoscaling_group_name,
-        ) = stable;
+        ] = stable;
     }
     let zones = zones_of(planned);
     match &zones {
