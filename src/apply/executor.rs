@@ -1109,7 +1109,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
 pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> Result<()> {
     let inv = Inventory::discover(clients, names).await?;
     let ec2c = &clients.ec2;
-    let strays = &inv.strays;
+    let strays = &inv.strays.ec2;
     let with_strays = |one: Option<&Found>, more: &[Found]| -> Vec<Found> {
         one.into_iter().chain(more).cloned().collect()
     };
@@ -1121,7 +1121,7 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
     let balancers: Vec<&LoadBalancer> = inv
         .load_balancer
         .iter()
-        .chain(&strays.load_balancers)
+        .chain(&inv.strays.load_balancers)
         .collect();
     let nat_gateways: Vec<&Found> = inv
         .nat_gateways

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::autoscaling::{self, Group};
-use crate::aws::ec2::{self, Found, InstanceSettings, RouteTable, SecurityGroup};
+use crate::aws::ec2::{self, Ec2Inventory, Found, InstanceSettings, RouteTable, SecurityGroup};
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
@@ -43,30 +43,13 @@ fn component(tags: &BTreeMap<String, String>) -> String {
 /// component key, as a create retried after a lost response can leave behind.
 #[derive(Clone, Debug, Default)]
 pub struct Strays {
-    pub vpcs: Vec<Found>,
-    pub subnets: Vec<Found>,
-    pub internet_gateways: Vec<Found>,
-    pub route_tables: Vec<RouteTable>,
-    pub addresses: Vec<Found>,
-    pub nat_gateways: Vec<Found>,
-    pub security_groups: Vec<SecurityGroup>,
-    pub launch_templates: Vec<Found>,
-    pub instances: Vec<Found>,
+    pub ec2: Ec2Inventory,
     pub load_balancers: Vec<LoadBalancer>,
 }
 
 impl Strays {
     pub fn is_empty(&self) -> bool {
-        self.vpcs.is_empty()
-            && self.subnets.is_empty()
-            && self.internet_gateways.is_empty()
-            && self.route_tables.is_empty()
-            && self.addresses.is_empty()
-            && self.nat_gateways.is_empty()
-            && self.security_groups.is_empty()
-            && self.launch_templates.is_empty()
-            && self.instances.is_empty()
-            && self.load_balancers.is_empty()
+        self.ec2.is_empty() && self.load_balancers.is_empty()
     }
 }
 
@@ -195,19 +178,35 @@ impl Inventory {
         };
         let e = ec2_found;
         Ok(Inventory {
-            vpc: single(e.vpcs, "vpc", &mut strays.vpcs),
-            subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays.subnets),
-            internet_gateway: single(e.internet_gateways, "igw", &mut strays.internet_gateways),
-            route_tables: key_by_component(e.route_tables, |t| &t.tags, &mut strays.route_tables),
-            addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays.addresses),
-            nat_gateways: key_by_component(e.nat_gateways, |f| &f.tags, &mut strays.nat_gateways),
+            vpc: single(e.vpcs, "vpc", &mut strays.ec2.vpcs),
+            subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays.ec2.subnets),
+            internet_gateway: single(
+                e.internet_gateways,
+                "igw",
+                &mut strays.ec2.internet_gateways,
+            ),
+            route_tables: key_by_component(
+                e.route_tables,
+                |t| &t.tags,
+                &mut strays.ec2.route_tables,
+            ),
+            addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays.ec2.addresses),
+            nat_gateways: key_by_component(
+                e.nat_gateways,
+                |f| &f.tags,
+                &mut strays.ec2.nat_gateways,
+            ),
             security_groups: key_by_component(
                 e.security_groups,
                 |g| &g.tags,
-                &mut strays.security_groups,
+                &mut strays.ec2.security_groups,
             ),
-            launch_template: single(e.launch_templates, "lt", &mut strays.launch_templates),
-            bastion: single(standalone(e.instances), "bastion", &mut strays.instances),
+            launch_template: single(e.launch_templates, "lt", &mut strays.ec2.launch_templates),
+            bastion: single(
+                standalone(e.instances),
+                "bastion",
+                &mut strays.ec2.instances,
+            ),
             load_balancer,
             target_groups,
             listeners,
@@ -232,25 +231,32 @@ impl Inventory {
             .chain(self.subnets.values())
             .chain(self.addresses.values())
             .chain(self.nat_gateways.values())
-            .chain(s.vpcs.iter().chain(&s.subnets).chain(&s.internet_gateways))
             .chain(
-                s.addresses
+                s.ec2
+                    .vpcs
                     .iter()
-                    .chain(&s.nat_gateways)
-                    .chain(&s.launch_templates)
-                    .chain(&s.instances),
+                    .chain(&s.ec2.subnets)
+                    .chain(&s.ec2.internet_gateways),
+            )
+            .chain(
+                s.ec2
+                    .addresses
+                    .iter()
+                    .chain(&s.ec2.nat_gateways)
+                    .chain(&s.ec2.launch_templates)
+                    .chain(&s.ec2.instances),
             );
         ids.extend(found.map(|f| f.id.clone()));
         ids.extend(
             self.route_tables
                 .values()
-                .chain(&s.route_tables)
+                .chain(&s.ec2.route_tables)
                 .map(|t| t.id.clone()),
         );
         ids.extend(
             self.security_groups
                 .values()
-                .chain(&s.security_groups)
+                .chain(&s.ec2.security_groups)
                 .map(|g| g.id.clone()),
         );
         ids.extend(

@@ -133,6 +133,20 @@ pub struct Ec2Inventory {
     pub instances: Vec<Found>,
 }
 
+impl Ec2Inventory {
+    pub fn is_empty(&self) -> bool {
+        self.vpcs.is_empty()
+            && self.subnets.is_empty()
+            && self.internet_gateways.is_empty()
+            && self.route_tables.is_empty()
+            && self.addresses.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.security_groups.is_empty()
+            && self.launch_templates.is_empty()
+            && self.instances.is_empty()
+    }
+}
+
 /// A route table with its associations and routes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RouteTable {
