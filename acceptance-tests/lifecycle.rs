@@ -683,7 +683,7 @@ fn destroy_outlasts_dependency_violations_and_throttling() {
 }
 
 #[test]
-fn failed_create_keeps_state_and_the_next_apply_finishes_without_duplicates() {
+fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
     let env = env();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("resume"));
@@ -707,10 +707,24 @@ fn failed_create_keeps_state_and_the_next_apply_finishes_without_duplicates() {
         "state keeps what was created: {partial}"
     );
     assert_eq!(string_map(&partial["public_subnet_ids"]).len(), 2);
+    assert!(run.text().contains("terraform untaint"), "{}", run.text());
 
+    // untainted, the next apply continues from where the first one stopped
+    ws.ok(&["untaint", "prodvpc_environment.resume"]);
+    let plan = ws.ok(&["plan", "-no-color"]);
+    assert!(plan.stdout.contains("alb is missing"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let done = ws.resource_values("prodvpc_environment.resume");
     assert!(done["alb_arn"].as_str().is_some());
+    assert_eq!(done["vpc_id"], partial["vpc_id"], "resumed, not rebuilt");
+    assert_eq!(done["public_subnet_ids"], partial["public_subnet_ids"]);
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.text());
     runtime().block_on(async {
         let vpcs = env
             .api

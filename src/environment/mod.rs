@@ -60,6 +60,8 @@ impl EnvironmentResource {
     }
 }
 
+const CREATE_FAILED: &str = "Creating the environment failed";
+
 fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError) {
     let advice = match error {
         AwsError::Timeout { .. } => "AWS did not finish in time. Raise the matching `timeouts` value or run the command again: it resumes where it stopped.",
@@ -186,6 +188,12 @@ impl EnvironmentResource {
         state.id = Value::Value(spec.name.clone());
         if let Err(error) = &outcome {
             report_aws(diags, summary, error);
+            if summary == CREATE_FAILED {
+                diags.root_warning(
+                    "The environment is partly built",
+                    "What exists is kept in state, so nothing is orphaned. Terraform marks it tainted: the next apply deletes it and builds it anew. To continue from where it stopped instead, run `terraform untaint` on it before the next apply.",
+                );
+            }
         }
         match Inventory::discover(&clients, &spec.names()).await {
             Ok(inv) => {
@@ -312,9 +320,17 @@ impl Resource for EnvironmentResource {
         planned.apply_defaults();
         set_tags_all(&mut planned, &self.default_tags());
         let replace = schema::replacement_paths(&prior, &planned);
-        if config.availability_zones.is_null() && planned.az_count != prior.az_count {
-            // the zones follow az_count: chosen at apply time
+        // the zones follow az_count, and a create that failed early never chose them:
+        // either way apply chooses
+        if config.availability_zones.is_null()
+            && (planned.az_count != prior.az_count || planned.availability_zones.is_null())
+        {
             planned.availability_zones = Value::Unknown;
+        }
+        if let Some(app) = planned.app.as_mut_option().and_then(|a| a.first_mut()) {
+            if app.ami_id.is_null() {
+                app.ami_id = Value::Unknown;
+            }
         }
         let drifted = known_strings(&prior.drift).is_some_and(|d| !d.is_empty());
         if inputs_of(&planned) != inputs_of(&prior) {
@@ -351,7 +367,7 @@ impl Resource for EnvironmentResource {
                 planned,
                 executor::Options::default(),
                 |s| s.timeouts.create,
-                "Creating the environment failed",
+                CREATE_FAILED,
             )
             .await?;
         Some((state, private_state))
