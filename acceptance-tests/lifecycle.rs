@@ -360,14 +360,7 @@ fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
         assert_eq!(tg.target_groups()[0].port(), Some(8080));
         assert_eq!(tg.target_groups()[0].health_check_path(), Some("/health"));
         // ASG: private subnets, sizes, target group, ELB health checks, CPU policy
-        let asg = api
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("shop-prod-app")
-            .send()
-            .await
-            .unwrap();
-        let asg = &asg.auto_scaling_groups()[0];
+        let asg = api.group("shop-prod-app").await;
         assert_eq!(
             (asg.min_size(), asg.max_size(), asg.desired_capacity()),
             (Some(2), Some(6), Some(2))

@@ -236,15 +236,7 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
             .await
             .unwrap();
         assert_eq!(subnets.subnets().len(), 4, "every subnet retagged");
-        let asg = live
-            .api
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("live-app")
-            .send()
-            .await
-            .unwrap();
-        let asg = &asg.auto_scaling_groups()[0];
+        let asg = live.api.group("live-app").await;
         assert_eq!(
             (asg.min_size(), asg.max_size(), asg.desired_capacity()),
             (Some(2), Some(5), Some(3))
@@ -368,15 +360,8 @@ fn instance_settings_roll_a_new_template_version() {
                 .map(|t| t.as_str()),
             Some("t3.small")
         );
-        let asg = live
-            .api
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("live-app")
-            .send()
-            .await
-            .unwrap();
-        let spec = asg.auto_scaling_groups()[0].launch_template().unwrap();
+        let asg = live.api.group("live-app").await;
+        let spec = asg.launch_template().unwrap();
         assert_eq!(spec.version(), Some(version.to_string().as_str()));
     });
 }
@@ -441,18 +426,8 @@ fn port_and_certificate_switch_target_group_and_listeners() {
             1,
             "the old target group is deleted"
         );
-        let asg = live
-            .api
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("live-app")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            asg.auto_scaling_groups()[0].target_group_arns(),
-            std::slice::from_ref(&new_tg)
-        );
+        let asg = live.api.group("live-app").await;
+        assert_eq!(asg.target_group_arns(), std::slice::from_ref(&new_tg));
     });
     inputs.certificate = false;
     let plain = live.change(&inputs);
@@ -651,22 +626,8 @@ fn adding_and_removing_a_zone_keeps_the_others() {
             .await
             .unwrap();
         assert_eq!(lb.load_balancers()[0].availability_zones().len(), 3);
-        let asg = live
-            .api
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("live-app")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            asg.auto_scaling_groups()[0]
-                .vpc_zone_identifier()
-                .unwrap()
-                .split(',')
-                .count(),
-            3
-        );
+        let asg = live.api.group("live-app").await;
+        assert_eq!(asg.vpc_zone_identifier().unwrap().split(',').count(), 3);
     });
     inputs.az_count = 2;
     let two = live.change(&inputs);

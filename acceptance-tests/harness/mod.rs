@@ -50,6 +50,21 @@ impl Api {
 }
 
 impl Api {
+    /// The Auto Scaling Group of that name (it must exist).
+    pub async fn group(&self, name: &str) -> aws_sdk_autoscaling::types::AutoScalingGroup {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .unwrap();
+        out.auto_scaling_groups()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("no group {name}"))
+    }
+
     /// Ingress rules of a security group, as `tcp/PORT SOURCE` (a CIDR or a group id).
     pub async fn ingress(&self, group: &str) -> BTreeSet<String> {
         let out = self
