@@ -13,10 +13,13 @@
 //! - [`aws`]: one thin module per AWS service over the SDK clients.
 //! - [`error`]: typed errors, their classes and their diagnostics.
 //! - [`provider`]: the provider block and the AWS clients built in `configure`.
+//! - [`plugin`]: the transport. go-plugin handshake, mutual TLS, and the
+//!   protocol-6 gRPC service that decodes requests and calls the above.
 
 pub mod apply;
 pub mod aws;
 pub mod environment;
 pub mod error;
 pub mod plan;
+pub mod plugin;
 pub mod provider;

@@ -3,19 +3,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{
     Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
 };
-use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{AttributePath, Diagnostics, DynamicResource, Provider};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics};
 
 use crate::aws::{AwsClients, ClientSettings, Endpoints};
 use crate::environment::EnvironmentResource;
 
-/// Set once by `configure`, read by the resource. The resource list is built
-/// before Terraform configures the provider, hence the shared cell.
+/// Set once by `configure`, read by the resource. Terraform may validate and
+/// plan before it configures the provider, hence the shared set-once cell.
 pub type SharedClients = Arc<OnceLock<Arc<AwsClients>>>;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -157,38 +156,24 @@ impl ProviderConfig {
     }
 }
 
-#[async_trait]
-impl Provider for ProdVpcProvider {
-    type Config<'a> = ProviderConfig;
-    type MetaState<'a> = ValueEmpty;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(provider_schema())
+impl ProdVpcProvider {
+    /// Checks the provider block; problems are reported against their attribute.
+    pub fn validate(&self, diags: &mut Diagnostics, config: &ProviderConfig) {
+        let _ = config.settings(diags);
     }
 
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::Config<'a>) -> Option<()> {
-        config.settings(diags).map(|_| ())
-    }
-
-    async fn configure<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        _terraform_version: String,
-        config: Self::Config<'a>,
-    ) -> Option<()> {
-        let settings = config.settings(diags)?;
+    /// Builds the AWS clients the resource uses.
+    pub async fn configure(&self, diags: &mut Diagnostics, config: &ProviderConfig) {
+        let Some(settings) = config.settings(diags) else {
+            return;
+        };
         let clients = Arc::new(AwsClients::connect(settings).await);
         // Terraform configures a provider process once; a second call keeps the first clients.
         let _ = self.clients.set(clients);
-        Some(())
     }
 
-    fn get_resources(
-        &self,
-        _diags: &mut Diagnostics,
-    ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
-        let environment: Box<dyn DynamicResource> =
-            Box::new(EnvironmentResource::new(self.clients.clone()));
-        Some(HashMap::from([("environment".to_string(), environment)]))
+    /// The `prodvpc_environment` resource, sharing this provider's clients.
+    pub fn environment(&self) -> EnvironmentResource {
+        EnvironmentResource::new(self.clients.clone())
     }
 }

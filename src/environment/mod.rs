@@ -4,6 +4,7 @@ pub mod model;
 mod observe;
 mod planning;
 pub mod schema;
+pub mod upgrade;
 pub mod validate;
 
 use std::collections::BTreeMap;

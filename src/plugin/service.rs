@@ -1,0 +1,436 @@
+//! The `tfplugin6.Provider` service: decodes each request, calls the provider
+//! or the resource, encodes the answer. Problems travel as diagnostics; a
+//! gRPC error status would hide them from the user.
+
+use std::sync::Arc;
+
+use tf_provider::value::ValueEmpty;
+use tf_provider::{Diagnostics, Resource};
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+use super::proto::{self, provider_server::Provider as ProviderRpc};
+use super::wire::{self, decode, decode_or_default, encode, DecodeError};
+use crate::environment::model::EnvironmentState;
+use crate::environment::{upgrade, EnvironmentResource};
+use crate::provider::{ProdVpcProvider, ProviderConfig};
+
+/// The one resource type this provider serves.
+pub const ENVIRONMENT_TYPE: &str = "prodvpc_environment";
+
+pub struct ProviderService {
+    provider: ProdVpcProvider,
+    environment: EnvironmentResource,
+    /// Notified by `GRPCController.Shutdown`; ends the server.
+    pub shutdown: Arc<Notify>,
+}
+
+impl ProviderService {
+    pub fn new(provider: ProdVpcProvider, shutdown: Arc<Notify>) -> ProviderService {
+        let environment = provider.environment();
+        ProviderService {
+            provider,
+            environment,
+            shutdown,
+        }
+    }
+
+    /// The resource behind `type_name`, or a diagnostic naming the ones served.
+    fn resource(&self, type_name: &str, diags: &mut Diagnostics) -> Option<&EnvironmentResource> {
+        if type_name == ENVIRONMENT_TYPE {
+            return Some(&self.environment);
+        }
+        diags.root_error(
+            format!("Unknown resource type `{type_name}`"),
+            format!("The prodvpc provider serves one resource type, `{ENVIRONMENT_TYPE}`."),
+        );
+        None
+    }
+
+    fn server_capabilities() -> proto::ServerCapabilities {
+        proto::ServerCapabilities {
+            plan_destroy: true,
+            get_provider_schema_optional: false,
+            move_resource_state: false,
+        }
+    }
+}
+
+/// Keeps the `Ok` of a decoding, reporting its error as a diagnostic.
+fn reported<T>(decoded: Result<T, DecodeError>, diags: &mut Diagnostics) -> Option<T> {
+    decoded.map_err(|e| e.report(diags)).ok()
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl ProviderRpc for ProviderService {
+    async fn get_metadata(
+        &self,
+        _: Request<proto::get_metadata::Request>,
+    ) -> Reply<proto::get_metadata::Response> {
+        Ok(Response::new(proto::get_metadata::Response {
+            server_capabilities: Some(Self::server_capabilities()),
+            diagnostics: Vec::new(),
+            data_sources: Vec::new(),
+            resources: vec![proto::get_metadata::ResourceMetadata {
+                type_name: ENVIRONMENT_TYPE.to_string(),
+            }],
+            functions: Vec::new(),
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _: Request<proto::get_provider_schema::Request>,
+    ) -> Reply<proto::get_provider_schema::Response> {
+        let environment = crate::environment::schema::environment_schema();
+        Ok(Response::new(proto::get_provider_schema::Response {
+            provider: Some(wire::schema(&crate::provider::provider_schema())),
+            resource_schemas: [(ENVIRONMENT_TYPE.to_string(), wire::schema(&environment))].into(),
+            data_source_schemas: Default::default(),
+            functions: Default::default(),
+            diagnostics: Vec::new(),
+            provider_meta: None,
+            server_capabilities: Some(Self::server_capabilities()),
+        }))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        request: Request<proto::validate_provider_config::Request>,
+    ) -> Reply<proto::validate_provider_config::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        if let Some(config) = reported(
+            decode_or_default::<ProviderConfig>("provider configuration", request.config.as_ref()),
+            &mut diags,
+        ) {
+            self.provider.validate(&mut diags, &config);
+        }
+        Ok(Response::new(proto::validate_provider_config::Response {
+            diagnostics: wire::diagnostics(diags),
+        }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        request: Request<proto::validate_resource_config::Request>,
+    ) -> Reply<proto::validate_resource_config::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        if let Some(resource) = self.resource(&request.type_name, &mut diags) {
+            let config = decode_or_default("resource configuration", request.config.as_ref());
+            if let Some(config) = reported(config, &mut diags) {
+                resource.validate(&mut diags, config).await;
+            }
+        }
+        Ok(Response::new(proto::validate_resource_config::Response {
+            diagnostics: wire::diagnostics(diags),
+        }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        request: Request<proto::validate_data_resource_config::Request>,
+    ) -> Reply<proto::validate_data_resource_config::Response> {
+        Ok(Response::new(
+            proto::validate_data_resource_config::Response {
+                diagnostics: no_data_sources(&request.into_inner().type_name),
+            },
+        ))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        request: Request<proto::upgrade_resource_state::Request>,
+    ) -> Reply<proto::upgrade_resource_state::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        let mut upgraded_state = None;
+        if self.resource(&request.type_name, &mut diags).is_some() {
+            let json = request.raw_state.map(|raw| raw.json).unwrap_or_default();
+            match upgrade::upgrade(request.version, &json) {
+                Ok(state) => upgraded_state = Some(encode(&state)),
+                Err(error) => error.report(&mut diags),
+            }
+        }
+        Ok(Response::new(proto::upgrade_resource_state::Response {
+            upgraded_state,
+            diagnostics: wire::diagnostics(diags),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        request: Request<proto::configure_provider::Request>,
+    ) -> Reply<proto::configure_provider::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        if let Some(config) = reported(
+            decode_or_default::<ProviderConfig>("provider configuration", request.config.as_ref()),
+            &mut diags,
+        ) {
+            self.provider.configure(&mut diags, &config).await;
+        }
+        Ok(Response::new(proto::configure_provider::Response {
+            diagnostics: wire::diagnostics(diags),
+        }))
+    }
+
+    async fn read_resource(
+        &self,
+        request: Request<proto::read_resource::Request>,
+    ) -> Reply<proto::read_resource::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        let mut new_state = None;
+        if let Some(resource) = self.resource(&request.type_name, &mut diags) {
+            match reported(
+                decode("current state", request.current_state.as_ref()),
+                &mut diags,
+            ) {
+                Some(Some(state)) => {
+                    let read = resource
+                        .read(
+                            &mut diags,
+                            state,
+                            ValueEmpty::default(),
+                            ValueEmpty::default(),
+                        )
+                        .await;
+                    // `None` from read means the environment is gone: Terraform drops it from state.
+                    new_state = Some(read.map_or_else(wire::null, |(state, _)| encode(&state)));
+                }
+                Some(None) => new_state = Some(wire::null()),
+                None => {}
+            }
+        }
+        Ok(Response::new(proto::read_resource::Response {
+            new_state,
+            diagnostics: wire::diagnostics(diags),
+            private: Vec::new(),
+        }))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        request: Request<proto::plan_resource_change::Request>,
+    ) -> Reply<proto::plan_resource_change::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        let mut planned_state = None;
+        let mut requires_replace = Vec::new();
+        if let Some(resource) = self.resource(&request.type_name, &mut diags) {
+            let decoded = (
+                reported(
+                    decode("prior state", request.prior_state.as_ref()),
+                    &mut diags,
+                ),
+                reported(
+                    decode("proposed state", request.proposed_new_state.as_ref()),
+                    &mut diags,
+                ),
+                reported(
+                    decode_or_default("configuration", request.config.as_ref()),
+                    &mut diags,
+                ),
+            );
+            let empty = ValueEmpty::default;
+            match decoded {
+                (Some(Some(prior)), Some(Some(proposed)), Some(config)) => {
+                    if let Some((state, _, paths)) = resource
+                        .plan_update(&mut diags, prior, proposed, config, empty(), empty())
+                        .await
+                    {
+                        planned_state = Some(encode(&state));
+                        requires_replace = paths.iter().map(wire::attribute_path).collect();
+                    }
+                }
+                (Some(Some(prior)), Some(None), _) => {
+                    resource
+                        .plan_destroy(&mut diags, prior, empty(), empty())
+                        .await;
+                    planned_state = Some(wire::null());
+                }
+                (Some(None), Some(Some(proposed)), Some(config)) => {
+                    if let Some((state, _)) = resource
+                        .plan_create(&mut diags, proposed, config, empty())
+                        .await
+                    {
+                        planned_state = Some(encode(&state));
+                    }
+                }
+                (Some(None), Some(None), _) => {
+                    diags.root_error(
+                        "Nothing to plan",
+                        "Terraform asked to plan a resource that neither exists nor is configured.",
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(Response::new(proto::plan_resource_change::Response {
+            planned_state,
+            requires_replace,
+            planned_private: Vec::new(),
+            diagnostics: wire::diagnostics(diags),
+            legacy_type_system: false,
+        }))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        request: Request<proto::apply_resource_change::Request>,
+    ) -> Reply<proto::apply_resource_change::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        let mut new_state = None;
+        if let Some(resource) = self.resource(&request.type_name, &mut diags) {
+            let decoded = (
+                reported(
+                    decode::<EnvironmentState>("prior state", request.prior_state.as_ref()),
+                    &mut diags,
+                ),
+                reported(
+                    decode("planned state", request.planned_state.as_ref()),
+                    &mut diags,
+                ),
+                reported(
+                    decode_or_default("configuration", request.config.as_ref()),
+                    &mut diags,
+                ),
+            );
+            let empty = ValueEmpty::default;
+            match decoded {
+                (Some(Some(prior)), Some(Some(planned)), Some(config)) => {
+                    let updated = resource
+                        .update(&mut diags, prior.clone(), planned, config, empty(), empty())
+                        .await;
+                    // Without an answer the prior state stays, so nothing tracked is forgotten.
+                    new_state = Some(encode(&updated.map_or(prior, |(state, _)| state)));
+                }
+                (Some(Some(prior)), Some(None), _) => {
+                    let destroyed = resource
+                        .destroy(&mut diags, prior.clone(), empty(), empty())
+                        .await;
+                    new_state = Some(match destroyed {
+                        Some(()) => wire::null(),
+                        None => encode(&prior),
+                    });
+                }
+                (Some(None), Some(Some(planned)), Some(config)) => {
+                    let created = resource
+                        .create(&mut diags, planned, config, empty(), empty())
+                        .await;
+                    new_state = Some(created.map_or_else(wire::null, |(state, _)| encode(&state)));
+                }
+                (Some(None), Some(None), _) => {
+                    diags.root_error("Nothing to apply", "Terraform asked to apply a change to a resource that neither exists nor is planned.");
+                }
+                _ => {}
+            }
+        }
+        Ok(Response::new(proto::apply_resource_change::Response {
+            new_state,
+            private: Vec::new(),
+            diagnostics: wire::diagnostics(diags),
+            legacy_type_system: false,
+        }))
+    }
+
+    async fn import_resource_state(
+        &self,
+        request: Request<proto::import_resource_state::Request>,
+    ) -> Reply<proto::import_resource_state::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        let mut imported_resources = Vec::new();
+        if let Some(resource) = self.resource(&request.type_name, &mut diags) {
+            if let Some((state, _)) = resource.import(&mut diags, request.id).await {
+                imported_resources.push(proto::import_resource_state::ImportedResource {
+                    type_name: request.type_name,
+                    state: Some(encode(&state)),
+                    private: Vec::new(),
+                });
+            }
+        }
+        Ok(Response::new(proto::import_resource_state::Response {
+            imported_resources,
+            diagnostics: wire::diagnostics(diags),
+        }))
+    }
+
+    async fn move_resource_state(
+        &self,
+        request: Request<proto::move_resource_state::Request>,
+    ) -> Reply<proto::move_resource_state::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        diags.root_error(
+            format!("Cannot move `{}` into `{}`", request.source_type_name, request.target_type_name),
+            format!("`{ENVIRONMENT_TYPE}` state can only come from this provider; use `terraform import` with the environment's name instead."),
+        );
+        Ok(Response::new(proto::move_resource_state::Response {
+            target_state: None,
+            diagnostics: wire::diagnostics(diags),
+            target_private: Vec::new(),
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        request: Request<proto::read_data_source::Request>,
+    ) -> Reply<proto::read_data_source::Response> {
+        Ok(Response::new(proto::read_data_source::Response {
+            state: None,
+            diagnostics: no_data_sources(&request.into_inner().type_name),
+        }))
+    }
+
+    async fn get_functions(
+        &self,
+        _: Request<proto::get_functions::Request>,
+    ) -> Reply<proto::get_functions::Response> {
+        Ok(Response::new(proto::get_functions::Response {
+            functions: Default::default(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn call_function(
+        &self,
+        request: Request<proto::call_function::Request>,
+    ) -> Reply<proto::call_function::Response> {
+        Ok(Response::new(proto::call_function::Response {
+            result: None,
+            error: Some(proto::FunctionError {
+                text: format!(
+                    "The prodvpc provider has no function `{}`.",
+                    request.into_inner().name
+                ),
+                function_argument: None,
+            }),
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        _: Request<proto::stop_provider::Request>,
+    ) -> Reply<proto::stop_provider::Response> {
+        // Work in flight is bounded by the resource's timeouts and resumable,
+        // so a stop request lets it finish rather than abandoning AWS calls.
+        Ok(Response::new(proto::stop_provider::Response {
+            error: String::new(),
+        }))
+    }
+}
+
+fn no_data_sources(type_name: &str) -> Vec<proto::Diagnostic> {
+    let mut diags = Diagnostics::default();
+    diags.root_error(
+        format!("Unknown data source `{type_name}`"),
+        "The prodvpc provider has no data sources.",
+    );
+    wire::diagnostics(diags)
+}
