@@ -724,3 +724,32 @@ fn import_round_trip() {
         missing.text()
     );
 }
+
+#[test]
+fn state_of_schema_version_0_is_upgraded_and_refreshed() {
+    let inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let current = live.state();
+    // The environment as an earlier release recorded it: zone lists, the NAT
+    // flag, no tags_all, and IDs that refresh must replace with AWS's own.
+    live.ws
+        .write_state(include_str!("fixtures/environment-v0.tfstate"));
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "plan after the upgrade is not empty:\n{}",
+        plan.text()
+    );
+    live.ws
+        .ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    let pulled: serde_json::Value =
+        serde_json::from_str(&live.ws.ok(&["state", "pull"]).stdout).expect("state json");
+    let instance = &pulled["resources"][0]["instances"][0];
+    assert_eq!(instance["schema_version"], 1);
+    assert!(instance["attributes"].get("single_nat_gateway").is_none());
+    let upgraded = live.state();
+    for (key, value) in current.as_object().unwrap() {
+        assert_eq!(&upgraded[key], value, "{key} differs after the upgrade");
+    }
+}

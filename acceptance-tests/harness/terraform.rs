@@ -67,6 +67,11 @@ impl Workspace {
             .expect("write main.tf");
     }
 
+    /// Replaces the workspace's state file, as an older release would have left it.
+    pub fn write_state(&self, state: &str) {
+        std::fs::write(self.dir.path().join("terraform.tfstate"), state).expect("write state");
+    }
+
     /// Copies the `.tf` files of a directory into the workspace.
     pub fn copy_from(&self, source: &Path) {
         for entry in std::fs::read_dir(source).expect("example directory") {

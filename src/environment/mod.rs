@@ -26,7 +26,7 @@ use crate::plan::cidr::Tier;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
-use observe::{fill_inputs, fill_outputs, import_blocks, opt, settle};
+use observe::{fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt, settle};
 use planning::{
     desired_capacity, inputs_of, plan_outputs, plan_subnets, set_tags_all, unknown_outputs,
     zones_of,
@@ -262,6 +262,11 @@ impl Resource for EnvironmentResource {
         }
         let mut refreshed = state;
         fill_outputs(&mut refreshed, &inv);
+        // states upgraded from schema version 0 lack these; AWS has them
+        fill_missing_images(&mut refreshed, &inv);
+        if refreshed.tags_all.is_null() {
+            set_tags_all(&mut refreshed, &clients.default_tags);
+        }
         let zones = zones_of(&refreshed).unwrap_or_else(|| {
             inv.subnets
                 .values()

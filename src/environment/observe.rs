@@ -176,6 +176,24 @@ fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Sets AMI IDs the state lacks (states upgraded from schema version 0 did
+/// not record the resolved default image) to the images AWS runs.
+pub(super) fn fill_missing_images(state: &mut EnvironmentState, inv: &Inventory) {
+    if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
+        if app.ami_id.is_null() {
+            app.ami_id = opt(inv.template_settings.as_ref().map(|t| t.ami_id.clone()));
+        }
+    }
+    if let Some(bastion) = state.bastion.as_mut_option().and_then(|b| b.first_mut()) {
+        if bastion.ami_id.is_null() {
+            bastion.ami_id = opt(inv
+                .bastion
+                .as_ref()
+                .and_then(|b| b.detail.get("image").cloned()));
+        }
+    }
+}
+
 /// Rebuilds the `app`, `load_balancer` and `bastion` blocks from what AWS runs.
 /// All three are always set: blocks cannot be computed, so a configuration that
 /// omits one shows its removal once after import (applying it changes nothing).
