@@ -13,7 +13,7 @@ pub mod wire;
 use std::sync::Arc;
 
 use futures::Stream;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
@@ -157,20 +157,31 @@ pub async fn serve(provider: ProdVpcProvider) -> Result<(), TransportError> {
                 &address.to_string(),
                 Some(&identity.cert_der),
             ));
-            let incoming = tls::incoming(listener, acceptor);
+            let incoming = tls::incoming(connections(listener), acceptor);
             router
                 .serve_with_incoming_shutdown(incoming, stopped)
                 .await?;
         }
         None => {
             announce(&handshake_line(&address.to_string(), None));
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = connections(listener);
             router
                 .serve_with_incoming_shutdown(incoming, stopped)
                 .await?;
         }
     }
     Ok(())
+}
+
+/// Accepted connections with Nagle's algorithm off: every RPC is a few small
+/// HTTP/2 frames, and holding them back for coalescing delays each call.
+fn connections(listener: TcpListener) -> impl Stream<Item = std::io::Result<TcpStream>> {
+    use futures::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|connection| {
+        let connection = connection?;
+        connection.set_nodelay(true)?;
+        Ok(connection)
+    })
 }
 
 fn announce(line: &str) {

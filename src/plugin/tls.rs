@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -144,13 +144,13 @@ pub fn acceptor(
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Connections from `listener` that completed the TLS handshake. A failed
-/// handshake (a process without the pinned certificate) is dropped, not served.
+/// The `connections` that completed the TLS handshake. A failed handshake (a
+/// process without the pinned certificate) is dropped, not served.
 pub fn incoming(
-    listener: TcpListener,
+    connections: impl Stream<Item = std::io::Result<TcpStream>>,
     acceptor: TlsAcceptor,
-) -> impl Stream<Item = Result<TlsStream<tokio::net::TcpStream>, std::io::Error>> {
-    tokio_stream::wrappers::TcpListenerStream::new(listener).filter_map(move |connection| {
+) -> impl Stream<Item = Result<TlsStream<TcpStream>, std::io::Error>> {
+    connections.filter_map(move |connection| {
         let acceptor = acceptor.clone();
         async move {
             match connection {
