@@ -48,6 +48,45 @@ fn timed(ws: &Workspace, args: &[&str]) -> Duration {
     started.elapsed()
 }
 
+/// Median time from starting the provider to its handshake line, with a client
+/// certificate as Terraform passes it (so the server makes its key and certificate).
+fn handshake_median(starts: usize) -> Duration {
+    use std::io::BufRead;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let client_pem = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .pem();
+    let mut times: Vec<Duration> = (0..starts)
+        .map(|_| {
+            let started = Instant::now();
+            let mut child =
+                std::process::Command::new(env!("CARGO_BIN_EXE_terraform-provider-prodvpc"))
+                    .env(
+                        prodvpc::plugin::MAGIC_COOKIE_KEY,
+                        prodvpc::plugin::MAGIC_COOKIE_VALUE,
+                    )
+                    .env("PLUGIN_CLIENT_CERT", &client_pem)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let elapsed = started.elapsed();
+            assert!(line.starts_with("1|6|tcp|"), "handshake: {line}");
+            let _ = child.kill();
+            let _ = child.wait();
+            elapsed
+        })
+        .collect();
+    times.sort();
+    times[starts / 2]
+}
+
 fn total_calls(layer: &FaultLayer) -> usize {
     layer.counts().values().sum()
 }
@@ -119,5 +158,9 @@ fn main() {
     println!(
         "provider peak resident memory over all runs: {:.1} MiB",
         peak_kib(&rss_log) as f64 / 1024.0
+    );
+    println!(
+        "provider start to handshake line, median of 20 starts: {:.1} ms",
+        handshake_median(20).as_secs_f64() * 1000.0
     );
 }
