@@ -222,52 +222,37 @@ impl ProviderRpc for ProviderService {
         let mut planned_state = None;
         let mut requires_replace = Vec::new();
         if let Some(resource) = self.resource(&request.type_name, &mut diags) {
-            let decoded = (
-                reported(
-                    decode("prior state", request.prior_state.as_ref()),
-                    &mut diags,
-                ),
-                reported(
-                    decode("proposed state", request.proposed_new_state.as_ref()),
-                    &mut diags,
-                ),
-                reported(
-                    decode_or_default("configuration", request.config.as_ref()),
-                    &mut diags,
-                ),
+            let change = Change::decode(
+                request.prior_state.as_ref(),
+                request.proposed_new_state.as_ref(),
+                request.config.as_ref(),
+                &mut diags,
             );
             let empty = ValueEmpty::default;
-            match decoded {
-                (Some(Some(prior)), Some(Some(proposed)), Some(config)) => {
+            match change {
+                Some(Change::Update { prior, new, config }) => {
                     if let Some((state, _, paths)) = resource
-                        .plan_update(&mut diags, prior, proposed, config, empty(), empty())
+                        .plan_update(&mut diags, prior, new, config, empty(), empty())
                         .await
                     {
                         planned_state = Some(encode(&state));
                         requires_replace = paths.iter().map(wire::attribute_path).collect();
                     }
                 }
-                (Some(Some(prior)), Some(None), _) => {
+                Some(Change::Delete { prior }) => {
                     resource
                         .plan_destroy(&mut diags, prior, empty(), empty())
                         .await;
                     planned_state = Some(wire::null());
                 }
-                (Some(None), Some(Some(proposed)), Some(config)) => {
-                    if let Some((state, _)) = resource
-                        .plan_create(&mut diags, proposed, config, empty())
-                        .await
+                Some(Change::Create { new, config }) => {
+                    if let Some((state, _)) =
+                        resource.plan_create(&mut diags, new, config, empty()).await
                     {
                         planned_state = Some(encode(&state));
                     }
                 }
-                (Some(None), Some(None), _) => {
-                    diags.root_error(
-                        "Nothing to plan",
-                        "Terraform asked to plan a resource that neither exists nor is configured.",
-                    );
-                }
-                _ => {}
+                None => {}
             }
         }
         Ok(Response::new(proto::plan_resource_change::Response {
@@ -287,49 +272,39 @@ impl ProviderRpc for ProviderService {
         let mut diags = Diagnostics::default();
         let mut new_state = None;
         if let Some(resource) = self.resource(&request.type_name, &mut diags) {
-            let decoded = (
-                reported(
-                    decode::<EnvironmentState>("prior state", request.prior_state.as_ref()),
-                    &mut diags,
-                ),
-                reported(
-                    decode("planned state", request.planned_state.as_ref()),
-                    &mut diags,
-                ),
-                reported(
-                    decode_or_default("configuration", request.config.as_ref()),
-                    &mut diags,
-                ),
+            let change = Change::decode(
+                request.prior_state.as_ref(),
+                request.planned_state.as_ref(),
+                request.config.as_ref(),
+                &mut diags,
             );
             let empty = ValueEmpty::default;
-            match decoded {
-                (Some(Some(prior)), Some(Some(planned)), Some(config)) => {
+            // Whatever fails, the answer is a state that still tracks every
+            // object that exists: the prior state when nothing better is known.
+            new_state = match change {
+                Some(Change::Update { prior, new, config }) => {
                     let updated = resource
-                        .update(&mut diags, prior.clone(), planned, config, empty(), empty())
+                        .update(&mut diags, prior.clone(), new, config, empty(), empty())
                         .await;
-                    // Without an answer the prior state stays, so nothing tracked is forgotten.
-                    new_state = Some(encode(&updated.map_or(prior, |(state, _)| state)));
+                    Some(encode(&updated.map_or(prior, |(state, _)| state)))
                 }
-                (Some(Some(prior)), Some(None), _) => {
+                Some(Change::Delete { prior }) => {
                     let destroyed = resource
                         .destroy(&mut diags, prior.clone(), empty(), empty())
                         .await;
-                    new_state = Some(match destroyed {
+                    Some(match destroyed {
                         Some(()) => wire::null(),
                         None => encode(&prior),
-                    });
+                    })
                 }
-                (Some(None), Some(Some(planned)), Some(config)) => {
+                Some(Change::Create { new, config }) => {
                     let created = resource
-                        .create(&mut diags, planned, config, empty(), empty())
+                        .create(&mut diags, new, config, empty(), empty())
                         .await;
-                    new_state = Some(created.map_or_else(wire::null, |(state, _)| encode(&state)));
+                    Some(created.map_or_else(wire::null, |(state, _)| encode(&state)))
                 }
-                (Some(None), Some(None), _) => {
-                    diags.root_error("Nothing to apply", "Terraform asked to apply a change to a resource that neither exists nor is planned.");
-                }
-                _ => {}
-            }
+                None => None,
+            };
         }
         Ok(Response::new(proto::apply_resource_change::Response {
             new_state,
@@ -423,6 +398,55 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(proto::stop_provider::Response {
             error: String::new(),
         }))
+    }
+}
+
+/// What a plan or apply request asks for, decoded.
+// One lives per request, on its way to the resource: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Change {
+    Create {
+        new: EnvironmentState,
+        config: EnvironmentState,
+    },
+    Update {
+        prior: EnvironmentState,
+        new: EnvironmentState,
+        config: EnvironmentState,
+    },
+    Delete {
+        prior: EnvironmentState,
+    },
+}
+
+impl Change {
+    /// `None` once a problem is in `diags`: a value that does not decode, or a
+    /// request with neither a prior nor a new state.
+    fn decode(
+        prior: Option<&proto::DynamicValue>,
+        new: Option<&proto::DynamicValue>,
+        config: Option<&proto::DynamicValue>,
+        diags: &mut Diagnostics,
+    ) -> Option<Change> {
+        let prior = reported(decode("prior state", prior), diags)?;
+        let new = reported(decode("new state", new), diags)?;
+        match (prior, new) {
+            (Some(prior), None) => Some(Change::Delete { prior }),
+            (prior, Some(new)) => {
+                let config = reported(decode_or_default("configuration", config), diags)?;
+                Some(match prior {
+                    Some(prior) => Change::Update { prior, new, config },
+                    None => Change::Create { new, config },
+                })
+            }
+            (None, None) => {
+                diags.root_error(
+                    "Nothing to change",
+                    "Terraform sent a change for a resource that neither exists nor is configured.",
+                );
+                None
+            }
+        }
     }
 }
 
