@@ -1182,3 +1182,79 @@ fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(leftovers(&env.api, "mended"), Vec::<String>::new());
 }
+
+#[test]
+fn an_interrupt_stops_the_apply_and_keeps_what_was_built() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("halt"));
+    // a slow region, so the apply is still building when the interrupt comes
+    env.layer.set_latency(std::time::Duration::from_millis(400));
+    let apply = ws.spawn(&["apply", "-auto-approve", "-no-color"]);
+    let started = std::time::Instant::now();
+    // interrupted once the VPC exists and the subnets are on their way
+    while env.layer.count("ec2:CreateSubnet") == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the apply never reached CreateSubnet"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // as a terminal's Ctrl-C: SIGINT to terraform and the provider alike
+    let group = format!("-{}", apply.id());
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let out = apply.wait_with_output().expect("terraform exits");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "an interrupted apply must fail:\n{text}"
+    );
+    assert!(
+        text.contains("interrupted: Terraform asked the provider to stop"),
+        "the provider did not report the stop:\n{text}"
+    );
+    env.layer.set_latency(std::time::Duration::ZERO);
+    assert_eq!(
+        env.layer.count("autoscaling:CreateAutoScalingGroup"),
+        0,
+        "the apply went on after the interrupt"
+    );
+    // the provider survived the signal and returned what exists
+    let partial = ws.resource_values("prodvpc_environment.halt");
+    assert!(
+        partial["vpc_id"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("vpc-")),
+        "state keeps what was created: {partial}"
+    );
+
+    ws.ok(&["untaint", "prodvpc_environment.halt"]);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let done = ws.resource_values("prodvpc_environment.halt");
+    assert_eq!(done["vpc_id"], partial["vpc_id"], "resumed, not rebuilt");
+    assert!(done["autoscaling_group_name"].as_str().is_some());
+    // calls abandoned by the interrupt left nothing twice: found by tags, adopted
+    runtime().block_on(async {
+        let subnets = env
+            .api
+            .ec2
+            .describe_subnets()
+            .filters(tag_filter("halt"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), 4, "four subnets");
+    });
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.text());
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "halt"), Vec::<String>::new());
+}

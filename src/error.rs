@@ -49,6 +49,9 @@ pub enum AwsError {
     /// the request cannot be met in this account or region
     #[error("{0}")]
     Unsatisfiable(String),
+    /// Terraform asked the provider to stop (an interrupt); work in flight was abandoned
+    #[error("interrupted: Terraform asked the provider to stop")]
+    Interrupted,
 }
 
 impl AwsError {

@@ -15,8 +15,8 @@ fn main() {
 }
 
 async fn serve() {
-    // Both the gRPC server (ring) and the AWS SDK (aws-lc) link a rustls crypto
-    // backend; with two present, rustls needs the process default chosen explicitly.
+    // Two rustls crypto backends are linked (ring by tonic, aws-lc-rs by the AWS
+    // SDK); a TLS config built without naming one needs the process default set.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // stdout carries the plugin handshake, so logs go to stderr (shown with TF_LOG=debug)
     let _ = tracing_subscriber::fmt()

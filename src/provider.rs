@@ -9,6 +9,7 @@ use tf_provider::schema::{
 };
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
+use tokio_util::sync::CancellationToken;
 
 use crate::aws::{AwsClients, ClientSettings, Endpoints};
 use crate::environment::EnvironmentResource;
@@ -43,6 +44,8 @@ pub struct ProviderConfig {
 #[derive(Default)]
 pub struct ProdVpcProvider {
     clients: SharedClients,
+    /// Cancelled when Terraform asks the provider to stop (StopProvider).
+    stop: CancellationToken,
 }
 
 fn optional(attr_type: AttributeType, doc: &str) -> Attribute {
@@ -172,8 +175,15 @@ impl ProdVpcProvider {
         let _ = self.clients.set(clients);
     }
 
-    /// The `prodvpc_environment` resource, sharing this provider's clients.
+    /// The `prodvpc_environment` resource, sharing this provider's clients and stop signal.
     pub fn environment(&self) -> EnvironmentResource {
-        EnvironmentResource::new(self.clients.clone())
+        EnvironmentResource::new(self.clients.clone(), self.stop.clone())
+    }
+
+    /// Abandons the work in flight: each operation returns at once with the
+    /// state of what exists. Everything it created is tagged, so the next
+    /// command finds it.
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 }

@@ -85,6 +85,25 @@ impl Workspace {
 
     /// Runs `terraform <args>` with automation settings and the emulator's credentials.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args)
+            .output()
+            .expect("terraform is installed")
+            .into()
+    }
+
+    /// Starts `terraform <args>` in a process group of its own, as a terminal
+    /// runs a command, so a signal can be sent to it and its providers together.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        self.command(args)
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("terraform is installed")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("terraform");
         command
             .args(args)
@@ -102,7 +121,7 @@ impl Workspace {
             // nothing listens there: a test without an emulator must not reach AWS
             None => command.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
         };
-        command.output().expect("terraform is installed").into()
+        command
     }
 
     /// Runs a command that must succeed, with its output in the failure message.

@@ -16,6 +16,7 @@ use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::apply::executor;
 use crate::apply::inventory::Inventory;
@@ -35,11 +36,25 @@ use planning::{
 /// The `prodvpc_environment` resource.
 pub struct EnvironmentResource {
     clients: SharedClients,
+    stop: CancellationToken,
 }
 
 impl EnvironmentResource {
-    pub fn new(clients: SharedClients) -> Self {
-        EnvironmentResource { clients }
+    pub fn new(clients: SharedClients, stop: CancellationToken) -> Self {
+        EnvironmentResource { clients, stop }
+    }
+
+    /// Runs `work` unless Terraform asks the provider to stop first. Dropping
+    /// the work abandons calls in flight; what they create is tagged on
+    /// creation, so discovery finds it later.
+    async fn unless_stopped<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, AwsError> {
+        tokio::select! {
+            outcome = work => outcome,
+            () = self.stop.cancelled() => Err(AwsError::Interrupted),
+        }
     }
 
     fn clients(&self, diags: &mut Diagnostics) -> Option<Arc<AwsClients>> {
@@ -67,6 +82,7 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError) {
     let advice = match error {
         AwsError::Timeout { .. } => "AWS did not finish in time. Raise the matching `timeouts` value or run the command again: it resumes where it stopped.",
         AwsError::Unsatisfiable(_) => "Change the configuration as the message says, then apply again.",
+        AwsError::Interrupted => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
         _ => "Nothing was lost: every object created so far is tagged and tracked. Fix the cause and run the command again; it resumes where it stopped.",
     };
     diags.root_error(summary.to_string(), format!("{error}.\n\n{advice}"));
@@ -184,7 +200,9 @@ impl EnvironmentResource {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&planned, &clients.default_tags, diags)?;
         let deadline = Instant::now() + timeout_of(&spec);
-        let outcome = executor::reconcile(&clients, &spec, options, deadline).await;
+        let outcome = self
+            .unless_stopped(executor::reconcile(&clients, &spec, options, deadline))
+            .await;
         let mut state = planned;
         state.id = Value::Value(spec.name.clone());
         if let Err(error) = &outcome {
@@ -413,7 +431,10 @@ impl Resource for EnvironmentResource {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&prior, &clients.default_tags, diags)?;
         let deadline = Instant::now() + spec.timeouts.delete;
-        match executor::destroy(&clients, &spec.names(), deadline).await {
+        match self
+            .unless_stopped(executor::destroy(&clients, &spec.names(), deadline))
+            .await
+        {
             Ok(()) => Some(()),
             Err(error) => {
                 report_aws(diags, "Deleting the environment failed", &error);

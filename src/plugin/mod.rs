@@ -51,6 +51,8 @@ pub enum TransportError {
     Environment { name: &'static str, reason: String },
     #[error("no free port to listen on: {0}")]
     Listen(std::io::Error),
+    #[error("installing the interrupt handler: {0}")]
+    Signal(std::io::Error),
     #[error("setting up TLS: {0}")]
     Tls(String),
     #[error("gRPC server: {0}")]
@@ -132,6 +134,7 @@ async fn listen(range: Option<(u16, u16)>) -> Result<TcpListener, TransportError
 /// Serves the provider until Terraform shuts it down.
 pub async fn serve(provider: ProdVpcProvider) -> Result<(), TransportError> {
     let launch = Launch::from_env(|name| std::env::var(name).ok())?;
+    ignore_interrupts()?;
     let listener = listen(launch.port_range).await?;
     let address = listener.local_addr().map_err(TransportError::Listen)?;
     let shutdown = Arc::new(Notify::new());
@@ -170,6 +173,36 @@ pub async fn serve(provider: ProdVpcProvider) -> Result<(), TransportError> {
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// A terminal's Ctrl-C reaches the whole process group, this process
+/// included. Terraform handles it and asks the provider to stop through the
+/// protocol (StopProvider); dying on the signal instead would lose the state
+/// of the work in flight. go-plugin's own plugins ignore it the same way.
+fn ignore_interrupts() -> Result<(), TransportError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupts =
+            signal(SignalKind::interrupt()).map_err(|e| TransportError::Environment {
+                name: "SIGINT handler",
+                reason: e.to_string(),
+            })?;
+        tokio::spawn(async move {
+            while interrupts.recv().await.is_some() {
+                tracing::debug!(
+                    "interrupt ignored: Terraform stops the provider through the protocol"
+                );
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            tracing::debug!("interrupt ignored: Terraform stops the provider through the protocol");
+        }
+    });
     Ok(())
 }
 

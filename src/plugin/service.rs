@@ -393,8 +393,7 @@ impl ProviderRpc for ProviderService {
         &self,
         _: Request<proto::stop_provider::Request>,
     ) -> Reply<proto::stop_provider::Response> {
-        // Work in flight is bounded by the resource's timeouts and resumable,
-        // so a stop request lets it finish rather than abandoning AWS calls.
+        self.provider.stop();
         Ok(Response::new(proto::stop_provider::Response {
             error: String::new(),
         }))
