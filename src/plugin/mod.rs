@@ -10,11 +10,9 @@ mod service;
 mod tls;
 pub mod wire;
 
-use std::sync::Arc;
-
 use futures::Stream;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::provider::ProdVpcProvider;
@@ -137,20 +135,20 @@ pub async fn serve(provider: ProdVpcProvider) -> Result<(), TransportError> {
     ignore_interrupts()?;
     let listener = listen(launch.port_range).await?;
     let address = listener.local_addr().map_err(TransportError::Listen)?;
-    let shutdown = Arc::new(Notify::new());
+    let shutdown = CancellationToken::new();
     let services = Services {
         shutdown: shutdown.clone(),
     };
     let router = tonic::transport::Server::builder()
         .add_service(proto::provider_server::ProviderServer::new(
-            ProviderService::new(provider, shutdown.clone()),
+            ProviderService::new(provider),
         ))
         .add_service(go_plugin::grpc_controller_server::GrpcControllerServer::new(services.clone()))
         .add_service(go_plugin::grpc_broker_server::GrpcBrokerServer::new(
             services.clone(),
         ))
         .add_service(go_plugin::grpc_stdio_server::GrpcStdioServer::new(services));
-    let stopped = async move { shutdown.notified().await };
+    let stopped = async move { shutdown.cancelled().await };
 
     match launch.client_cert {
         Some(client_pem) => {
@@ -228,7 +226,8 @@ fn announce(line: &str) {
 /// go-plugin's controller, broker and stdio services.
 #[derive(Clone)]
 struct Services {
-    shutdown: Arc<Notify>,
+    /// Cancelled by `GRPCController.Shutdown`; ends the server.
+    shutdown: CancellationToken,
 }
 
 type BoxStream<T> = std::pin::Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -238,7 +237,7 @@ impl Services {
     fn open_until_shutdown<T: Send + 'static>(&self) -> BoxStream<T> {
         let shutdown = self.shutdown.clone();
         Box::pin(futures::stream::once(async move {
-            shutdown.notified().await;
+            shutdown.cancelled().await;
             Err(Status::cancelled("provider shutting down"))
         }))
     }
@@ -250,7 +249,7 @@ impl go_plugin::grpc_controller_server::GrpcController for Services {
         &self,
         _: Request<go_plugin::Empty>,
     ) -> Result<Response<go_plugin::Empty>, Status> {
-        self.shutdown.notify_waiters();
+        self.shutdown.cancel();
         Ok(Response::new(go_plugin::Empty {}))
     }
 }

@@ -2,11 +2,8 @@
 //! or the resource, encodes the answer. Problems travel as diagnostics; a
 //! gRPC error status would hide them from the user.
 
-use std::sync::Arc;
-
 use tf_provider::value::ValueEmpty;
 use tf_provider::{Diagnostics, Resource};
-use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use super::proto::{self, provider_server::Provider as ProviderRpc};
@@ -21,17 +18,14 @@ pub const ENVIRONMENT_TYPE: &str = "prodvpc_environment";
 pub struct ProviderService {
     provider: ProdVpcProvider,
     environment: EnvironmentResource,
-    /// Notified by `GRPCController.Shutdown`; ends the server.
-    pub shutdown: Arc<Notify>,
 }
 
 impl ProviderService {
-    pub fn new(provider: ProdVpcProvider, shutdown: Arc<Notify>) -> ProviderService {
+    pub fn new(provider: ProdVpcProvider) -> ProviderService {
         let environment = provider.environment();
         ProviderService {
             provider,
             environment,
-            shutdown,
         }
     }
 
