@@ -451,3 +451,57 @@ fn no_data_sources(type_name: &str) -> Vec<proto::Diagnostic> {
     );
     wire::diagnostics(diags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tf_provider::value::Value;
+
+    fn state(name: &str) -> proto::DynamicValue {
+        encode(&EnvironmentState {
+            name: Value::Value(name.to_string()),
+            ..Default::default()
+        })
+    }
+
+    fn decoded(
+        prior: Option<proto::DynamicValue>,
+        new: Option<proto::DynamicValue>,
+    ) -> (Option<Change>, Diagnostics) {
+        let mut diags = Diagnostics::default();
+        let config = state("config");
+        let change = Change::decode(prior.as_ref(), new.as_ref(), Some(&config), &mut diags);
+        (change, diags)
+    }
+
+    #[test]
+    fn null_states_decide_create_update_and_delete() {
+        let (create, _) = decoded(Some(wire::null()), Some(state("new")));
+        assert!(matches!(create, Some(Change::Create { new, config })
+            if new.name == Value::Value("new".into()) && config.name == Value::Value("config".into())));
+        let (update, _) = decoded(Some(state("old")), Some(state("new")));
+        assert!(
+            matches!(update, Some(Change::Update { prior, .. }) if prior.name == Value::Value("old".into()))
+        );
+        let (delete, _) = decoded(Some(state("old")), Some(wire::null()));
+        assert!(
+            matches!(delete, Some(Change::Delete { prior }) if prior.name == Value::Value("old".into()))
+        );
+    }
+
+    #[test]
+    fn nothing_to_change_and_undecodable_states_are_diagnostics() {
+        let (none, diags) = decoded(None, Some(wire::null()));
+        assert!(none.is_none());
+        assert_eq!(diags.errors[0].summary, "Nothing to change");
+        let garbage = proto::DynamicValue {
+            msgpack: vec![0x93, 1, 2, 3],
+            json: Vec::new(),
+        };
+        let (bad, diags) = decoded(Some(garbage), Some(state("new")));
+        assert!(bad.is_none());
+        assert!(diags.errors[0]
+            .detail
+            .contains("prior state does not match"));
+    }
+}
