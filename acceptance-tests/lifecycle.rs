@@ -36,6 +36,18 @@ fn tag_filter(environment: &str) -> Filter {
         .build()
 }
 
+/// How many subnets carry the environment's tag.
+async fn tagged_subnets(api: &Api, environment: &str) -> usize {
+    api.ec2
+        .describe_subnets()
+        .filters(tag_filter(environment))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .len()
+}
+
 fn complete_example(ws: &Workspace) {
     ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
 }
@@ -728,15 +740,7 @@ fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
             .await
             .unwrap();
         assert_eq!(vpcs.vpcs().len(), 1, "one VPC");
-        let subnets = env
-            .api
-            .ec2
-            .describe_subnets()
-            .filters(tag_filter("resume"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(subnets.subnets().len(), 4, "four subnets");
+        assert_eq!(tagged_subnets(&env.api, "resume").await, 4, "four subnets");
         let lbs = env
             .api
             .elbv2
@@ -1242,17 +1246,8 @@ fn an_interrupt_stops_the_apply_and_keeps_what_was_built() {
     assert_eq!(done["vpc_id"], partial["vpc_id"], "resumed, not rebuilt");
     assert!(done["autoscaling_group_name"].as_str().is_some());
     // calls abandoned by the interrupt left nothing twice: found by tags, adopted
-    runtime().block_on(async {
-        let subnets = env
-            .api
-            .ec2
-            .describe_subnets()
-            .filters(tag_filter("halt"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(subnets.subnets().len(), 4, "four subnets");
-    });
+    let subnets = runtime().block_on(tagged_subnets(&env.api, "halt"));
+    assert_eq!(subnets, 4, "four subnets");
     let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(plan.code, 0, "{}", plan.text());
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
