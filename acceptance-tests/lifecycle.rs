@@ -1253,3 +1253,35 @@ fn an_interrupt_stops_the_apply_and_keeps_what_was_built() {
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(leftovers(&env.api, "halt"), Vec::<String>::new());
 }
+
+#[test]
+fn a_failed_destroy_keeps_the_environment_in_state() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("stays"));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    env.layer.inject(
+        "ec2:DeleteVpc",
+        Fault::Error {
+            status: 400,
+            code: "UnauthorizedOperation".into(),
+        },
+        1,
+    );
+    let failed = ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_ne!(failed.code, 0, "the injected failure must fail the destroy");
+    assert!(
+        failed.text().contains("UnauthorizedOperation"),
+        "{}",
+        failed.text()
+    );
+    // still tracked, so the next destroy finishes the job
+    let listed = ws.ok(&["state", "list"]);
+    assert!(
+        listed.stdout.contains("prodvpc_environment.stays"),
+        "the environment left the state while its VPC exists:\n{}",
+        listed.stdout
+    );
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "stays"), Vec::<String>::new());
+}
