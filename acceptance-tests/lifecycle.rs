@@ -52,6 +52,12 @@ fn complete_example(ws: &Workspace) {
     ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
 }
 
+/// Destroys the environment and asserts that nothing tagged for it is left.
+fn destroy_leaves_nothing(ws: &Workspace, api: &Api, environment: &str) {
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(api, environment), Vec::<String>::new());
+}
+
 /// Every object tagged for the environment that still exists (instances: not terminated).
 fn leftovers(api: &Api, environment: &str) -> Vec<String> {
     runtime().block_on(async {
@@ -344,15 +350,9 @@ fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
             .collect();
         assert_eq!(lb_subnets, public.values().map(String::as_str).collect());
         let tg_arn = state["target_group_arn"].as_str().unwrap();
-        let listeners = api
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(listeners.listeners().len(), 1);
-        let listener = &listeners.listeners()[0];
+        let listeners = api.listeners(lb.load_balancer_arn().unwrap()).await;
+        assert_eq!(listeners.len(), 1);
+        let listener = &listeners[0];
         assert_eq!(listener.port(), Some(80));
         assert_eq!(
             listener.default_actions()[0].r#type().map(|t| t.as_str()),
@@ -518,13 +518,7 @@ fn complete_environment_lifecycle() {
         .starts_with("http://shop-prod"));
 
     // a plan right after apply is empty
-    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after apply is not empty:\n{}",
-        plan.text()
-    );
+    ws.assert_no_changes("after the apply");
 
     // out-of-band, through the layer so AWS's release of the NAT's address is emulated:
     // delete a NAT gateway, a private subnet's default route and a security group rule
@@ -636,16 +630,9 @@ fn complete_environment_lifecycle() {
         "the Elastic IPs are reused"
     );
     verify_complete_topology(&env.api, &repaired);
-    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after repair is not empty:\n{}",
-        plan.text()
-    );
+    ws.assert_no_changes("after the repair");
 
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "shop-prod"), Vec::<String>::new());
+    destroy_leaves_nothing(&ws, &env.api, "shop-prod");
 }
 
 const SMALL: &str = "resource \"prodvpc_environment\" \"{name}\" {\n  name = \"{name}\"\n  nat_gateways = \"single\"\n  bastion {\n    ssh_ingress_cidrs = [\"198.51.100.0/24\"]\n  }\n}\n";
@@ -728,8 +715,7 @@ fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
     assert!(done["alb_arn"].as_str().is_some());
     assert_eq!(done["vpc_id"], partial["vpc_id"], "resumed, not rebuilt");
     assert_eq!(done["public_subnet_ids"], partial["public_subnet_ids"]);
-    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 0, "{}", plan.text());
+    ws.assert_no_changes("after the apply");
     runtime().block_on(async {
         let vpcs = env
             .api
@@ -766,8 +752,7 @@ fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
             .count();
         assert_eq!(bastions, 1, "one bastion");
     });
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "resume"), Vec::<String>::new());
+    destroy_leaves_nothing(&ws, &env.api, "resume");
 }
 
 #[test]
@@ -872,14 +857,7 @@ fn varied_configurations_converge_and_clean_up() {
             variant.name, variant.body
         ));
         ws.ok(&["apply", "-auto-approve", "-no-color"]);
-        let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(
-            plan.code,
-            0,
-            "{}: plan after apply is not empty:\n{}",
-            variant.name,
-            plan.text()
-        );
+        ws.assert_no_changes(&format!("{}, after the apply", variant.name));
         let state = ws.resource_values("prodvpc_environment.v");
         assert_eq!(
             string_map(&state["public_subnet_ids"]).len(),
@@ -959,8 +937,7 @@ fn an_environment_deleted_elsewhere_is_planned_again() {
     let second = Workspace::new(Some(env.layer.endpoint()));
     second.write(&small("gone"));
     second.ok(&["import", "-no-color", "prodvpc_environment.gone", "gone"]);
-    second.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "gone"), Vec::<String>::new());
+    destroy_leaves_nothing(&second, &env.api, "gone");
     let plan = first.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(plan.code, 2, "{}", plan.text());
     assert!(
@@ -1020,8 +997,7 @@ fn provider_endpoints_and_region_override_the_environment() {
             && env.layer.count("autoscaling:CreateAutoScalingGroup") == 1
     );
     assert!(env.layer.count("elasticloadbalancing:CreateLoadBalancer") == 1);
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "routed"), Vec::<String>::new());
+    destroy_leaves_nothing(&ws, &env.api, "routed");
 }
 
 #[test]
@@ -1100,8 +1076,7 @@ fn destroy_also_removes_duplicates_left_by_retried_creates() {
             .unwrap();
     });
     assert!(leftovers(&env.api, "dupes").len() > 15);
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "dupes"), Vec::<String>::new());
+    destroy_leaves_nothing(&ws, &env.api, "dupes");
 }
 
 #[test]
@@ -1137,10 +1112,8 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
     );
     env.layer.clear_faults();
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 0, "{}", plan.text());
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "slow"), Vec::<String>::new());
+    ws.assert_no_changes("after the apply");
+    destroy_leaves_nothing(&ws, &env.api, "slow");
 }
 
 #[test]
@@ -1181,10 +1154,8 @@ fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
         .is_some_and(|arn| Some(arn) != before["alb_arn"].as_str()));
     assert_eq!(after["autoscaling_group_name"], "mended-app");
     assert_eq!(after["vpc_id"], before["vpc_id"]);
-    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 0, "{}", plan.text());
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "mended"), Vec::<String>::new());
+    ws.assert_no_changes("after the apply");
+    destroy_leaves_nothing(&ws, &env.api, "mended");
 }
 
 #[test]
@@ -1248,10 +1219,8 @@ fn an_interrupt_stops_the_apply_and_keeps_what_was_built() {
     // calls abandoned by the interrupt left nothing twice: found by tags, adopted
     let subnets = runtime().block_on(tagged_subnets(&env.api, "halt"));
     assert_eq!(subnets, 4, "four subnets");
-    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 0, "{}", plan.text());
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "halt"), Vec::<String>::new());
+    ws.assert_no_changes("after the apply");
+    destroy_leaves_nothing(&ws, &env.api, "halt");
 }
 
 #[test]
@@ -1282,6 +1251,5 @@ fn a_failed_destroy_keeps_the_environment_in_state() {
         "the environment left the state while its VPC exists:\n{}",
         listed.stdout
     );
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(leftovers(&env.api, "stays"), Vec::<String>::new());
+    destroy_leaves_nothing(&ws, &env.api, "stays");
 }

@@ -151,13 +151,7 @@ impl Live {
             plan.stdout
         );
         self.ws.ok(&["apply", "-auto-approve", "-no-color"]);
-        let after = self.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(
-            after.code,
-            0,
-            "plan after the change is not empty:\n{}",
-            after.text()
-        );
+        self.ws.assert_no_changes("after the change");
         (self.state(), plan.stdout)
     }
 
@@ -298,13 +292,7 @@ fn desired_capacity_set_by_the_autoscaler_is_not_drift() {
                 .send(),
         )
         .unwrap();
-    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "scaling activity shown as drift:\n{}",
-        plan.text()
-    );
+    live.ws.assert_no_changes("scaling activity shown as drift");
 }
 
 #[test]
@@ -398,15 +386,8 @@ fn port_and_certificate_switch_target_group_and_listeners() {
     assert!(ingress(&live.api, &groups["app"]).contains(&format!("tcp/9090 {}", groups["alb"])));
     assert!(!ingress(&live.api, &groups["app"]).contains(&format!("tcp/8080 {}", groups["alb"])));
     runtime().block_on(async {
-        let out = live
-            .api
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(after["alb_arn"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
-        for listener in out.listeners() {
+        let listeners = live.api.listeners(after["alb_arn"].as_str().unwrap()).await;
+        for listener in &listeners {
             let action = &listener.default_actions()[0];
             match listener.port() {
                 Some(443) => assert_eq!(action.target_group_arn(), Some(new_tg.as_str())),
@@ -439,17 +420,10 @@ fn port_and_certificate_switch_target_group_and_listeners() {
         vec!["http"]
     );
     runtime().block_on(async {
-        let out = live
-            .api
-            .elbv2
-            .describe_listeners()
-            .load_balancer_arn(plain["alb_arn"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(out.listeners().len(), 1);
+        let listeners = live.api.listeners(plain["alb_arn"].as_str().unwrap()).await;
+        assert_eq!(listeners.len(), 1);
         assert_eq!(
-            out.listeners()[0].default_actions()[0].target_group_arn(),
+            listeners[0].default_actions()[0].target_group_arn(),
             Some(new_tg.as_str())
         );
     });
@@ -682,13 +656,7 @@ fn import_round_trip() {
     live.ws.ok(&["state", "rm", "prodvpc_environment.live"]);
     live.ws
         .ok(&["import", "-no-color", "prodvpc_environment.live", "live"]);
-    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after import is not empty:\n{}",
-        plan.text()
-    );
+    live.ws.assert_no_changes("after import");
     let imported = live.state();
     // every attribute is importable except the timeouts block (not set here)
     for (key, value) in before.as_object().unwrap() {
@@ -734,13 +702,7 @@ fn state_of_schema_version_0_is_upgraded_and_refreshed() {
     // flag, no tags_all, and IDs that refresh must replace with AWS's own.
     live.ws
         .write_state(include_str!("fixtures/environment-v0.tfstate"));
-    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after the upgrade is not empty:\n{}",
-        plan.text()
-    );
+    live.ws.assert_no_changes("after the upgrade");
     live.ws
         .ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
     let pulled: serde_json::Value =

@@ -65,6 +65,21 @@ impl Api {
             .unwrap_or_else(|| panic!("no group {name}"))
     }
 
+    /// The listeners of a load balancer.
+    pub async fn listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> Vec<aws_sdk_elasticloadbalancingv2::types::Listener> {
+        self.elbv2
+            .describe_listeners()
+            .load_balancer_arn(load_balancer_arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+            .to_vec()
+    }
+
     /// Ingress rules of a security group, as `tcp/PORT SOURCE` (a CIDR or a group id).
     pub async fn ingress(&self, group: &str) -> BTreeSet<String> {
         let out = self

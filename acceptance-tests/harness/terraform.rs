@@ -131,6 +131,17 @@ impl Workspace {
         run
     }
 
+    /// Asserts that `terraform plan` has nothing to do; `context` says when.
+    pub fn assert_no_changes(&self, context: &str) {
+        let plan = self.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(
+            plan.code,
+            0,
+            "{context}: the plan is not empty:\n{}",
+            plan.text()
+        );
+    }
+
     /// `terraform output -json` as JSON.
     pub fn outputs(&self) -> serde_json::Value {
         let run = self.ok(&["output", "-json"]);
