@@ -884,29 +884,23 @@ impl Run<'_> {
         }
         ec2_objects.extend(inv.route_tables.values().map(|t| (&t.id, &t.tags)));
         ec2_objects.extend(inv.security_groups.values().map(|g| (&g.id, &g.tags)));
-        let outdated: Vec<(&String, &BTreeMap<String, String>)> = ec2_objects
-            .into_iter()
-            .filter(|(_, tags)| shared(tags) != wanted)
-            .collect();
-        let ec2_ids: Vec<String> = outdated.iter().map(|(id, _)| (*id).clone()).collect();
-        let ec2_removed: Vec<String> = outdated
-            .iter()
-            .flat_map(|(_, tags)| stale_keys(tags))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let elb_outdated: Vec<(&String, &BTreeMap<String, String>)> = inv
-            .elb_tags
-            .iter()
-            .filter(|(_, tags)| shared(tags) != wanted)
-            .collect();
-        let elb_arns: Vec<String> = elb_outdated.iter().map(|(arn, _)| (*arn).clone()).collect();
-        let elb_removed: Vec<String> = elb_outdated
-            .iter()
-            .flat_map(|(_, tags)| stale_keys(tags))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        // The IDs whose shared tags differ from the wanted ones, and every stale key among them.
+        let outdated = |objects: Vec<(&String, &BTreeMap<String, String>)>| {
+            let stale: Vec<_> = objects
+                .into_iter()
+                .filter(|(_, tags)| shared(tags) != wanted)
+                .collect();
+            let ids: Vec<String> = stale.iter().map(|(id, _)| (*id).clone()).collect();
+            let removed: Vec<String> = stale
+                .iter()
+                .flat_map(|(_, tags)| stale_keys(tags))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            (ids, removed)
+        };
+        let (ec2_ids, ec2_removed) = outdated(ec2_objects);
+        let (elb_arns, elb_removed) = outdated(inv.elb_tags.iter().collect());
         futures::try_join!(
             ec2::retag(&self.clients.ec2, &ec2_ids, &wanted, &ec2_removed),
             async {
