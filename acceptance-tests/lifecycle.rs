@@ -1253,3 +1253,176 @@ fn a_failed_destroy_keeps_the_environment_in_state() {
     );
     destroy_leaves_nothing(&ws, &env.api, "stays");
 }
+
+#[test]
+fn a_second_configuration_with_the_same_name_is_refused_and_cannot_touch_the_first() {
+    let env = env();
+    let first = Workspace::new(Some(env.layer.endpoint()));
+    first.write(&small("shared"));
+    first.ok(&["apply", "-auto-approve", "-no-color"]);
+    let owned = first.resource_values("prodvpc_environment.shared");
+    let before = leftovers(&env.api, "shared");
+
+    let second = Workspace::new(Some(env.layer.endpoint()));
+    second.write(&small("shared").replace("198.51.100.0/24", "192.0.2.0/24"));
+    let run = second.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(run.code, 0, "the second create must fail:\n{}", run.text());
+    let text = run.text();
+    assert!(text.contains("already exists"), "{text}");
+    assert!(
+        text.contains("terraform import"),
+        "the fix is named: {text}"
+    );
+    assert!(
+        second
+            .resource_values("prodvpc_environment.shared")
+            .is_null(),
+        "the refused create records nothing that a destroy could act on"
+    );
+    // the second configuration's destroy has nothing to delete
+    second.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(
+        leftovers(&env.api, "shared"),
+        before,
+        "the first environment is intact"
+    );
+    let bastion_group = owned["security_group_ids"]["bastion"]
+        .as_str()
+        .expect("bastion group")
+        .to_string();
+    let rules = runtime().block_on(env.api.ingress(&bastion_group));
+    assert!(
+        rules.contains("tcp/22 198.51.100.0/24") && !rules.contains("tcp/22 192.0.2.0/24"),
+        "the first environment's rules are its own: {rules:?}"
+    );
+    first.assert_no_changes("after the refused second create");
+    destroy_leaves_nothing(&first, &env.api, "shared");
+}
+
+#[test]
+fn create_before_destroy_cannot_reuse_the_name_and_deletes_nothing() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    let config = small("cbd").replace(
+        "  nat_gateways = \"single\"\n",
+        "  nat_gateways = \"single\"\n  vpc_cidr = \"10.0.0.0/16\"\n  lifecycle {\n    create_before_destroy = true\n  }\n",
+    );
+    ws.write(&config);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let vpc = ws.resource_values("prodvpc_environment.cbd")["vpc_id"].clone();
+    let before = leftovers(&env.api, "cbd");
+    // a vpc_cidr change forces a replacement, which create_before_destroy creates first
+    ws.write(&config.replace("10.0.0.0/16", "10.1.0.0/16"));
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.text());
+    assert!(run.text().contains("already exists"), "{}", run.text());
+    assert_eq!(
+        leftovers(&env.api, "cbd"),
+        before,
+        "nothing was deleted or added"
+    );
+    assert_eq!(
+        ws.resource_values("prodvpc_environment.cbd")["vpc_id"],
+        vpc,
+        "state still tracks the live environment"
+    );
+    ws.write(&config);
+    ws.assert_no_changes("back on the original configuration");
+    destroy_leaves_nothing(&ws, &env.api, "cbd");
+}
+
+#[test]
+fn a_failed_update_keeps_the_change_pending_until_a_later_apply_makes_it() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    let config = small("honest").replace(
+        "  bastion {",
+        "  app {\n    health_check_path = \"/\"\n  }\n  bastion {",
+    );
+    ws.write(&config);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    ws.write(&config.replace(
+        "health_check_path = \"/\"",
+        "health_check_path = \"/healthz\"",
+    ));
+    env.layer.inject(
+        "elasticloadbalancing:ModifyTargetGroup",
+        Fault::Error {
+            status: 400,
+            code: "AccessDenied".into(),
+        },
+        20,
+    );
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(
+        run.code,
+        0,
+        "the refused call fails the apply:\n{}",
+        run.text()
+    );
+    assert!(run.text().contains("AccessDenied"), "{}", run.text());
+    let state = ws.resource_values("prodvpc_environment.honest");
+    assert_eq!(
+        state["app"][0]["health_check_path"], "/",
+        "state records what AWS has, not what was asked: {state}"
+    );
+    env.layer.clear_faults();
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        plan.code,
+        2,
+        "the change is still pending:\n{}",
+        plan.text()
+    );
+    assert!(plan.stdout.contains("/healthz"), "{}", plan.stdout);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let arn = ws.resource_values("prodvpc_environment.honest")["target_group_arn"]
+        .as_str()
+        .expect("target group")
+        .to_string();
+    let path = runtime().block_on(async {
+        env.api
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(&arn)
+            .send()
+            .await
+            .unwrap()
+            .target_groups()[0]
+            .health_check_path()
+            .map(str::to_string)
+    });
+    assert_eq!(path.as_deref(), Some("/healthz"));
+    ws.assert_no_changes("after the finishing apply");
+    destroy_leaves_nothing(&ws, &env.api, "honest");
+}
+
+#[test]
+fn timeouts_bound_slow_calls_as_well_as_waits() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("sluggish").replace(
+        "  nat_gateways = \"single\"",
+        "  nat_gateways = \"single\"\n  timeouts {\n    create = \"2s\"\n  }",
+    ));
+    // every call as slow as a distant, busy region: the create needs far more than 2s
+    env.layer.set_latency(std::time::Duration::from_millis(400));
+    let started = std::time::Instant::now();
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    let took = started.elapsed();
+    assert_ne!(run.code, 0, "{}", run.text());
+    let text = run.text();
+    assert!(text.contains("timed out after"), "{text}");
+    assert!(
+        !text.contains("after 0.0s"),
+        "the message says how long it waited: {text}"
+    );
+    // plan and refresh calls at 400 ms each come on top of the 2s create budget
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "the 2s create timeout took {took:?}"
+    );
+    env.layer.set_latency(std::time::Duration::ZERO);
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(leftovers(&env.api, "sluggish"), Vec::<String>::new());
+}

@@ -9,6 +9,9 @@ fn main() {
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // reconcile is one deep future (every branch of the dependency graph
+        // nested in it): 2 MiB worker stacks are too small to poll it
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .expect("the tokio runtime starts");
     runtime.block_on(serve());

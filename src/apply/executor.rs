@@ -9,17 +9,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::inventory::Inventory;
-use super::waiters::{delete_with_retry, poll_until, retry_not_found};
+use super::inventory::{Inventory, Lookup};
+use super::waiters::{delete_with_retry, poll_until, retry_propagation};
 use crate::aws::autoscaling::{self, GroupSettings};
 use crate::aws::ec2::{self, Found, InstanceSettings, RawRule, RuleSource, Tags};
 use crate::aws::elbv2::{self, ListenerAction, LoadBalancer};
 use crate::aws::AwsClients;
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorClass};
 use crate::plan::blueprint::{blueprint, nat_for_zone, Blueprint, Component};
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::security::{ingress_rules, IngressRule, SgRole, Source};
-use crate::plan::spec::{EnvironmentSpec, Names, ZoneChoice, TAG_COMPONENT, TAG_ENVIRONMENT};
+use crate::plan::spec::{
+    EnvironmentSpec, Names, ZoneChoice, STATUS_COMPLETE, STATUS_CREATING, TAG_COMPONENT,
+    TAG_ENVIRONMENT, TAG_STATUS,
+};
 
 type Result<T> = std::result::Result<T, AwsError>;
 
@@ -63,10 +66,12 @@ pub async fn resolve_zones(
 }
 
 /// Choices of an update that the spec alone cannot express.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// the user changed `desired_capacity`: set it even though the autoscaler owns it otherwise
     pub set_desired_capacity: bool,
+    /// the VPC this resource instance owns (from state); `None` for a create
+    pub vpc_id: Option<String>,
 }
 
 struct Run<'a> {
@@ -112,7 +117,23 @@ pub async fn reconcile(
         deadline,
         options,
     };
-    let inv = Inventory::discover(clients, &run.names).await?;
+    let lookup = match &run.options.vpc_id {
+        Some(vpc) => Lookup::EverythingInVpc(vpc),
+        None => Lookup::ByName,
+    };
+    let inv = Inventory::discover(clients, &run.names, lookup).await?;
+    if let Some(vpc) = &inv.vpc {
+        if run.options.vpc_id.is_none() && !inv.is_unfinished() {
+            return Err(AwsError::Owned {
+                name: spec.name.clone(),
+                vpc_id: vpc.id.clone(),
+            });
+        }
+    } else if let Some(vpc) = &run.options.vpc_id {
+        return Err(AwsError::Unsatisfiable(format!(
+            "the environment's VPC {vpc} no longer exists; run `terraform apply` again to plan its re-creation"
+        )));
+    }
     let (zones, ami_id) = futures::try_join!(resolve_zones(clients, spec, &inv), async {
         match (&spec.app.ami_id, &inv.template_settings) {
             (Some(ami), _) => Ok(ami.clone()),
@@ -146,13 +167,22 @@ pub async fn reconcile(
     let vpc_id = match &inv.vpc {
         Some(vpc) => vpc.id.clone(),
         None => {
-            ec2::create_vpc(
-                &clients.ec2,
-                &spec.vpc_cidr.to_string(),
-                &run.tags(&Component::Vpc),
-            )
-            .await?
+            let mut tags = run.tags(&Component::Vpc);
+            tags.insert(TAG_STATUS.into(), STATUS_CREATING.into());
+            ec2::create_vpc(&clients.ec2, &spec.vpc_cidr.to_string(), &tags).await?
         }
+    };
+    // Settings made after creation are set on every run, so a VPC whose first run
+    // stopped right after CreateVpc still gets them.
+    let vpc_settings = async {
+        retry_propagation(deadline, "VPC DNS attributes", || {
+            ec2::enable_vpc_dns(&clients.ec2, &vpc_id)
+        })
+        .await?;
+        retry_propagation(deadline, "the default security group", || {
+            ec2::strip_default_security_group(&clients.ec2, &vpc_id)
+        })
+        .await
     };
 
     // Wave 1: everything that needs only the VPC.
@@ -162,7 +192,7 @@ pub async fn reconcile(
         run.ensure_security_groups(&inv, &vpc_id),
         run.ensure_addresses(&inv, &bp),
         run.ensure_target_group(&inv, &vpc_id),
-        async { ec2::strip_default_security_group(&clients.ec2, &vpc_id).await },
+        vpc_settings,
     )?;
     let public: Vec<String> = bp
         .zones
@@ -189,20 +219,30 @@ pub async fn reconcile(
             let alb = run
                 .ensure_load_balancer(&inv, &public, &groups[&SgRole::Alb])
                 .await?;
-            run.ensure_listeners(&inv, &alb, &target_group).await
+            run.ensure_listeners(&inv, &alb, &target_group).await?;
+            run.wait_load_balancer_active(&alb).await
         },
         async {
-            let (template, version, changed) = run
+            let template = run
                 .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
                 .await?;
-            run.ensure_group(&inv, &private, &target_group, (&template, version, changed))
-                .await
+            run.ensure_group(&inv, &private, &target_group, &template)
+                .await?;
+            run.wait_for_capacity(&target_group).await
         },
         run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
         run.retag(&inv),
     )?;
     // Wave 3: with routes, listeners and groups switched over, remove what is no longer planned.
     run.remove_unplanned(&inv, &bp).await?;
+    let status = inv.vpc.as_ref().and_then(|v| v.tags.get(TAG_STATUS));
+    if status.map(String::as_str) != Some(STATUS_COMPLETE) {
+        let complete = [(TAG_STATUS.to_string(), STATUS_COMPLETE.to_string())].into();
+        retry_propagation(deadline, "the VPC's completion tag", || {
+            ec2::retag(&clients.ec2, std::slice::from_ref(&vpc_id), &complete, &[])
+        })
+        .await?;
+    }
     Ok(Reconciled {
         blueprint: bp,
         ami_id,
@@ -221,15 +261,19 @@ impl Run<'_> {
             let id = match inv.subnets.get(&component.key()) {
                 Some(found) => found.id.clone(),
                 None => {
-                    ec2::create_subnet(
-                        &self.clients.ec2,
-                        vpc_id,
-                        zone,
-                        &cidr.to_string(),
-                        *tier == Tier::Public,
-                        &self.tags(&component),
-                    )
-                    .await?
+                    let tags = self.tags(&component);
+                    let cidr = cidr.to_string();
+                    let id = retry_propagation(self.deadline, "subnet", || {
+                        ec2::create_subnet(&self.clients.ec2, vpc_id, zone, &cidr, &tags)
+                    })
+                    .await?;
+                    if *tier == Tier::Public {
+                        retry_propagation(self.deadline, "public IP mapping", || {
+                            ec2::map_public_ip_on_launch(&self.clients.ec2, &id, true)
+                        })
+                        .await?;
+                    }
+                    id
                 }
             };
             Ok::<_, AwsError>(((*tier, zone.clone()), id))
@@ -253,7 +297,7 @@ impl Run<'_> {
             ),
         };
         if !attached {
-            retry_not_found(self.deadline, "internet gateway attachment", || {
+            retry_propagation(self.deadline, "internet gateway attachment", || {
                 ec2::attach_internet_gateway(&self.clients.ec2, &id, vpc_id)
             })
             .await?;
@@ -273,13 +317,16 @@ impl Run<'_> {
                 Some(found) => found.id.clone(),
                 None => {
                     let name = format!("{}-{}", self.spec.name, role.as_str());
-                    ec2::create_security_group(
-                        &self.clients.ec2,
-                        vpc_id,
-                        &name,
-                        role.description(),
-                        &self.tags(&component),
-                    )
+                    let tags = self.tags(&component);
+                    retry_propagation(self.deadline, "security group", || {
+                        ec2::create_security_group(
+                            &self.clients.ec2,
+                            vpc_id,
+                            &name,
+                            role.description(),
+                            &tags,
+                        )
+                    })
                     .await?
                 }
             };
@@ -307,7 +354,7 @@ impl Run<'_> {
                     .cloned()
                     .collect();
                 ec2::revoke_ingress(&self.clients.ec2, &ids[role], &extra).await?;
-                retry_not_found(self.deadline, "security group rules", || {
+                retry_propagation(self.deadline, "security group rules", || {
                     ec2::authorize_ingress(&self.clients.ec2, &ids[role], &missing)
                 })
                 .await
@@ -346,25 +393,32 @@ impl Run<'_> {
         match existing {
             Some(tg) => {
                 if tg.health_check_path != app.health_check_path {
-                    elbv2::modify_health_check(
-                        &self.clients.elbv2,
-                        &tg.arn,
-                        &app.health_check_path,
-                    )
+                    retry_propagation(self.deadline, "target group health check", || {
+                        elbv2::modify_health_check(
+                            &self.clients.elbv2,
+                            &tg.arn,
+                            &app.health_check_path,
+                        )
+                    })
                     .await?;
                 }
                 Ok(tg.arn.clone())
             }
-            None => Ok(elbv2::create_target_group(
-                &self.clients.elbv2,
-                &self.names.target_group,
-                vpc_id,
-                app.port,
-                &app.health_check_path,
-                &self.tags(&Component::TargetGroup),
-            )
-            .await?
-            .arn),
+            None => {
+                let tags = self.tags(&Component::TargetGroup);
+                let created = retry_propagation(self.deadline, "target group", || {
+                    elbv2::create_target_group(
+                        &self.clients.elbv2,
+                        &self.names.target_group,
+                        vpc_id,
+                        app.port,
+                        &app.health_check_path,
+                        &tags,
+                    )
+                })
+                .await?;
+                Ok(created.arn)
+            }
         }
     }
 
@@ -380,14 +434,18 @@ impl Run<'_> {
         let table = match existing {
             Some(t) => t.id.clone(),
             None => {
-                ec2::create_route_table(&self.clients.ec2, vpc_id, &self.tags(component)).await?
+                let tags = self.tags(component);
+                retry_propagation(self.deadline, "route table", || {
+                    ec2::create_route_table(&self.clients.ec2, vpc_id, &tags)
+                })
+                .await?
             }
         };
         let current_route = existing.and_then(|t| t.routes.get("0.0.0.0/0"));
         match (target, current_route) {
             (Some(target), Some(current)) if current == target => {}
             (Some(target), current) => {
-                retry_not_found(self.deadline, "default route", || {
+                retry_propagation(self.deadline, "default route", || {
                     ec2::set_default_route(&self.clients.ec2, &table, target, current.is_some())
                 })
                 .await?
@@ -402,7 +460,7 @@ impl Run<'_> {
             .iter()
             .filter(|s| !associated.contains(s))
             .map(|subnet| {
-                retry_not_found(self.deadline, "route table association", || {
+                retry_propagation(self.deadline, "route table association", || {
                     ec2::associate_route_table(&self.clients.ec2, &table, subnet)
                 })
             });
@@ -437,7 +495,7 @@ impl Run<'_> {
                     let tags = self.tags(&component);
                     let subnet = &subnets[&(Tier::Public, zone.clone())];
                     // retried while the address is still held by a NAT gateway being deleted
-                    retry_not_found(self.deadline, "NAT gateway creation", || {
+                    retry_propagation(self.deadline, "NAT gateway creation", || {
                         ec2::create_nat_gateway(
                             &self.clients.ec2,
                             subnet,
@@ -508,13 +566,16 @@ impl Run<'_> {
             Some(lb) => {
                 let current: BTreeSet<&String> = lb.subnets.iter().collect();
                 if current != public.iter().collect() {
-                    elbv2::set_subnets(&self.clients.elbv2, &lb.arn, public).await?;
+                    retry_propagation(self.deadline, "load balancer subnets", || {
+                        elbv2::set_subnets(&self.clients.elbv2, &lb.arn, public)
+                    })
+                    .await?;
                 }
                 Ok(lb.arn.clone())
             }
             None => {
                 let tags = self.tags(&Component::LoadBalancer);
-                let created = retry_not_found(self.deadline, "load balancer", || {
+                let created = retry_propagation(self.deadline, "load balancer", || {
                     elbv2::create_load_balancer(
                         &self.clients.elbv2,
                         &self.names.load_balancer,
@@ -551,18 +612,24 @@ impl Run<'_> {
                         ListenerAction::RedirectToHttps => existing.action == "redirect",
                     };
                     if !matches {
-                        elbv2::modify_listener(&self.clients.elbv2, &existing.arn, action).await?;
+                        retry_propagation(self.deadline, "listener", || {
+                            elbv2::modify_listener(&self.clients.elbv2, &existing.arn, action)
+                        })
+                        .await?;
                     }
                 }
                 None => {
-                    elbv2::create_listener(
-                        &self.clients.elbv2,
-                        alb,
-                        *port,
-                        *cert,
-                        action,
-                        &self.tags(&Component::Listener(protocol)),
-                    )
+                    let tags = self.tags(&Component::Listener(protocol));
+                    retry_propagation(self.deadline, "listener", || {
+                        elbv2::create_listener(
+                            &self.clients.elbv2,
+                            alb,
+                            *port,
+                            *cert,
+                            action,
+                            &tags,
+                        )
+                    })
                     .await?;
                 }
             }
@@ -590,13 +657,13 @@ impl Run<'_> {
     }
 
     /// The launch template, with a new default version when what the instances run
-    /// changed; returns (id, version, whether a new version was made).
+    /// changed.
     async fn ensure_launch_template(
         &self,
         inv: &Inventory,
         group: &str,
         ami_id: &str,
-    ) -> Result<(String, i64, bool)> {
+    ) -> Result<Template> {
         let wanted = self.instance_settings(group, ami_id);
         let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
@@ -607,18 +674,32 @@ impl Run<'_> {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(1);
                 if inv.template_settings.as_ref() == Some(&wanted) {
-                    return Ok((found.id.clone(), current, false));
+                    return Ok(Template {
+                        id: found.id.clone(),
+                        version: current,
+                        new_version: false,
+                    });
                 }
-                let version =
+                let version = retry_propagation(self.deadline, "launch template version", || {
                     ec2::new_launch_template_version(&self.clients.ec2, &found.id, &wanted, &tags)
-                        .await?;
-                Ok((found.id.clone(), version, true))
+                })
+                .await?;
+                Ok(Template {
+                    id: found.id.clone(),
+                    version,
+                    new_version: true,
+                })
             }
             None => {
-                let (id, version) =
+                let (id, version) = retry_propagation(self.deadline, "launch template", || {
                     ec2::create_launch_template(&self.clients.ec2, &self.names.app, &wanted, &tags)
-                        .await?;
-                Ok((id, version, false))
+                })
+                .await?;
+                Ok(Template {
+                    id,
+                    version,
+                    new_version: false,
+                })
             }
         }
     }
@@ -628,9 +709,9 @@ impl Run<'_> {
         inv: &Inventory,
         private: &[String],
         target_group: &str,
-        template: (&str, i64, bool),
+        template: &Template,
     ) -> Result<()> {
-        let (template, version, template_changed) = template;
+        let version = template.version;
         let app = &self.spec.app;
         let settings = GroupSettings {
             min_size: app.min_size,
@@ -638,13 +719,13 @@ impl Run<'_> {
             desired_capacity: app.initial_capacity(),
             subnets: private.to_vec(),
             target_group: target_group.to_string(),
-            launch_template_id: template.to_string(),
+            launch_template_id: template.id.clone(),
             launch_template_version: version.to_string(),
         };
         match &inv.group {
             None => {
                 let tags = self.tags(&Component::AutoScalingGroup);
-                retry_not_found(self.deadline, "auto scaling group", || {
+                retry_propagation(self.deadline, "auto scaling group", || {
                     autoscaling::create_group(
                         &self.clients.autoscaling,
                         &self.names.app,
@@ -659,7 +740,7 @@ impl Run<'_> {
                     group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
                 let same_bounds =
                     (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
-                let same_template = group.launch_template_id == template
+                let same_template = group.launch_template_id == template.id
                     && group.launch_template_version == version.to_string();
                 let out_of_bounds = group.desired_capacity < app.min_size as i32
                     || group.desired_capacity > app.max_size as i32;
@@ -669,37 +750,153 @@ impl Run<'_> {
                     .then(|| app.initial_capacity())
                     .filter(|d| *d as i32 != group.desired_capacity);
                 if !same_subnets || !same_bounds || !same_template || desired.is_some() {
-                    autoscaling::update_group(
-                        &self.clients.autoscaling,
-                        &self.names.app,
-                        &settings,
-                        desired,
-                    )
+                    retry_propagation(self.deadline, "auto scaling group", || {
+                        autoscaling::update_group(
+                            &self.clients.autoscaling,
+                            &self.names.app,
+                            &settings,
+                            desired,
+                        )
+                    })
                     .await?;
                 }
-                autoscaling::set_target_groups(
-                    &self.clients.autoscaling,
-                    &self.names.app,
-                    &group.target_groups,
-                    &[target_group.to_string()],
-                )
+                let wanted = [target_group.to_string()];
+                retry_propagation(self.deadline, "auto scaling group target groups", || {
+                    autoscaling::set_target_groups(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        &group.target_groups,
+                        &wanted,
+                    )
+                })
                 .await?;
-                if template_changed && !group.instances.is_empty() {
-                    // roll the running instances onto the new version, keeping 90% in service
-                    autoscaling::start_instance_refresh(
-                        &self.clients.autoscaling,
-                        &self.names.app,
-                        90,
-                    )
-                    .await?;
-                }
+                self.roll_instances(inv, group, template).await?;
             }
         }
         if inv.cpu_target != Some(app.cpu_target) {
-            autoscaling::put_cpu_policy(&self.clients.autoscaling, &self.names.app, app.cpu_target)
-                .await?;
+            retry_propagation(self.deadline, "scaling policy", || {
+                autoscaling::put_cpu_policy(
+                    &self.clients.autoscaling,
+                    &self.names.app,
+                    app.cpu_target,
+                )
+            })
+            .await?;
         }
         Ok(())
+    }
+
+    /// Rolls the group's instances onto template `version` (keeping 90% in service)
+    /// unless they run it already or a refresh towards it is under way. The
+    /// decision rests on what the instances run, not on what this run changed, so
+    /// a refresh that could not start is started by the next apply. A refresh
+    /// towards another version is cancelled and its end awaited first: AWS refuses
+    /// a new one while one is pending, running or cancelling.
+    async fn roll_instances(
+        &self,
+        inv: &Inventory,
+        group: &autoscaling::Group,
+        template: &Template,
+    ) -> Result<()> {
+        let version = template.version.to_string();
+        let has_instances = group.members.iter().any(autoscaling::Member::is_live);
+        // a new version rolls whatever the instances report: some endpoints report
+        // the template's current default for every instance
+        let rolled_now = template.new_version
+            && has_instances
+            && !refresh_towards(inv.refresh.as_ref(), &version);
+        if !rolled_now && !needs_rolling(group, inv.refresh.as_ref(), &version) {
+            return Ok(());
+        }
+        let template = template.id.as_str();
+        let client = &self.clients.autoscaling;
+        let name = &self.names.app;
+        if inv.refresh.is_some() {
+            autoscaling::cancel_instance_refresh(client, name).await?;
+        }
+        poll_until(
+            self.deadline,
+            &format!("the running instance refresh of {name} to end before a new one starts"),
+            || async {
+                if autoscaling::active_refresh(client, name).await?.is_some() {
+                    return Ok(None);
+                }
+                match autoscaling::start_instance_refresh(client, name, 90, template, &version)
+                    .await
+                {
+                    Ok(()) => Ok(Some(())),
+                    // another refresh began in between: wait for it too
+                    Err(e) if e.class() == ErrorClass::Conflict => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits until the load balancer is `active` (it is `provisioning` for minutes
+    /// after creation and answers no requests until then).
+    async fn wait_load_balancer_active(&self, arn: &str) -> Result<()> {
+        let client = &self.clients.elbv2;
+        poll_until(
+            self.deadline,
+            "the load balancer to become active",
+            || async {
+                match elbv2::load_balancer_state(client, arn).await?.as_deref() {
+                    Some("active") => Ok(Some(())),
+                    Some("failed") => Err(AwsError::Unsatisfiable(format!(
+                        "load balancer {arn} failed to provision; the next apply retries it"
+                    ))),
+                    _ => Ok(None),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits until `min_size` instances are in service and healthy in the target
+    /// group, unless the user chose not to wait. The timeout message says how many
+    /// were serving when time ran out.
+    async fn wait_for_capacity(&self, target_group: &str) -> Result<()> {
+        let app = &self.spec.app;
+        if !app.wait_for_capacity || app.min_size == 0 {
+            return Ok(());
+        }
+        let serving = std::sync::Mutex::new(0usize);
+        let outcome = poll_until(
+            self.deadline,
+            &format!(
+                "{} instance(s) of group {} to be in service and healthy in the target group",
+                app.min_size, self.names.app
+            ),
+            || async {
+                let (group, healthy) = futures::try_join!(
+                    autoscaling::find_group(&self.clients.autoscaling, &self.names.app),
+                    elbv2::healthy_targets(&self.clients.elbv2, target_group),
+                )?;
+                let count = group
+                    .map(|g| {
+                        g.members
+                            .iter()
+                            .filter(|m| m.lifecycle_state == "InService" && healthy.contains(&m.id))
+                            .count()
+                    })
+                    .unwrap_or(0);
+                *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
+                Ok((count >= app.min_size as usize).then_some(()))
+            },
+        )
+        .await;
+        match outcome {
+            Err(AwsError::Timeout { what, waited }) => Err(AwsError::Timeout {
+                what: format!(
+                    "{what} ({} serving when time ran out; set app.wait_for_capacity = false to skip this wait)",
+                    serving.into_inner().unwrap_or_else(|p| p.into_inner())
+                ),
+                waited,
+            }),
+            other => other,
+        }
     }
 
     /// Launches the bastion, replacing one whose settings or subnet no longer match.
@@ -748,7 +945,7 @@ impl Run<'_> {
             settings.key_name.as_deref().unwrap_or(""),
         ]);
         let tags = self.tags(&Component::Bastion);
-        retry_not_found(self.deadline, "bastion", || {
+        retry_propagation(self.deadline, "bastion", || {
             ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
         })
         .await?;
@@ -863,7 +1060,10 @@ impl Run<'_> {
         let shared = |tags: &BTreeMap<String, String>| -> BTreeMap<String, String> {
             tags.iter()
                 .filter(|(k, _)| {
-                    k.as_str() != TAG_COMPONENT && k.as_str() != "Name" && !k.starts_with("aws:")
+                    k.as_str() != TAG_COMPONENT
+                        && k.as_str() != TAG_STATUS
+                        && k.as_str() != "Name"
+                        && !k.starts_with("aws:")
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
@@ -926,6 +1126,35 @@ impl Run<'_> {
         )?;
         Ok(())
     }
+}
+
+/// Whether some live instance runs another template version than `version` and no
+/// refresh towards `version` is under way already.
+fn needs_rolling(
+    group: &autoscaling::Group,
+    refresh: Option<&autoscaling::Refresh>,
+    version: &str,
+) -> bool {
+    let stale = group.members.iter().any(|m| {
+        m.is_live() && !m.launch_template_version.is_empty() && m.launch_template_version != version
+    });
+    stale && !refresh_towards(refresh, version)
+}
+
+/// Whether a refresh that is not being cancelled rolls towards `version`.
+fn refresh_towards(refresh: Option<&autoscaling::Refresh>, version: &str) -> bool {
+    refresh
+        .is_some_and(|r| r.target_version.as_deref() == Some(version) && r.status != "Cancelling")
+}
+
+/// The launch template the group is to run.
+#[derive(Clone, Debug)]
+struct Template {
+    id: String,
+    /// the version the group is set to
+    version: i64,
+    /// whether this run made that version
+    new_version: bool,
 }
 
 /// A ClientToken (at most 64 characters) that is the same for the same request.
@@ -1094,14 +1323,38 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
             }
         }
     }
+    if let Some(group) = &inv.group {
+        if needs_rolling(group, inv.refresh.as_ref(), &group.launch_template_version) {
+            notes.push(format!(
+                "asg instances do not all run launch template version {}; apply rolls them with an instance refresh",
+                group.launch_template_version
+            ));
+        }
+    }
     notes
 }
 
 /// Deletes every object of the environment, in reverse dependency order,
 /// concurrently where possible, until nothing tagged for it is left. Duplicates
 /// left by retried creates are deleted with the components they duplicate.
-pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> Result<()> {
-    let inv = Inventory::discover(clients, names).await?;
+///
+/// Without a VPC in state (a create interrupted before its first answer), only an
+/// environment still marked as being created is deleted, never a complete one,
+/// which belongs to another configuration.
+pub async fn destroy(
+    clients: &AwsClients,
+    names: &Names,
+    vpc_id: Option<&str>,
+    deadline: Instant,
+) -> Result<()> {
+    let lookup = match vpc_id {
+        Some(vpc) => Lookup::EverythingInVpc(vpc),
+        None => Lookup::ByName,
+    };
+    let inv = Inventory::discover(clients, names, lookup).await?;
+    if vpc_id.is_none() && inv.vpc.is_some() && !inv.is_unfinished() {
+        return Ok(());
+    }
     let ec2c = &clients.ec2;
     let strays = &inv.strays.ec2;
     let with_strays = |one: Option<&Found>, more: &[Found]| -> Vec<Found> {
@@ -1254,7 +1507,7 @@ pub async fn destroy(clients: &AwsClients, names: &Names, deadline: Instant) -> 
         .iter()
         .map(|vpc| delete_with_retry(deadline, "VPC", move || ec2::delete_vpc(ec2c, &vpc.id)));
     try_join_all(deletions).await?;
-    let left = Inventory::discover(clients, names).await?;
+    let left = Inventory::discover(clients, names, lookup).await?;
     if !left.is_empty() {
         return Err(AwsError::Unsatisfiable(format!(
             "objects tagged for environment {} are still present after deletion ({}); run destroy again",

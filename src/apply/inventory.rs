@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::autoscaling::{self, Group};
+use crate::aws::autoscaling::{self, Group, Refresh};
 use crate::aws::ec2::{self, Ec2Inventory, Found, InstanceSettings, RouteTable, SecurityGroup};
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
-use crate::plan::spec::{Names, TAG_COMPONENT, TAG_ENVIRONMENT};
+use crate::plan::spec::{Names, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_STATUS};
 
 /// Every object of the environment that AWS reports.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +26,8 @@ pub struct Inventory {
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
     pub group: Option<Group>,
+    /// the group's instance refresh that has not ended yet
+    pub refresh: Option<Refresh>,
     pub cpu_target: Option<f64>,
     /// what the launch template's default version runs
     pub template_settings: Option<InstanceSettings>,
@@ -90,43 +92,87 @@ fn single(items: Vec<Found>, key: &str, strays: &mut Vec<Found>) -> Option<Found
     found
 }
 
+/// Which objects discovery may take for the environment's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// by the environment's tags and names alone: before its VPC is known (create, import)
+    ByName,
+    /// bound to the VPC recorded in state: a VPC of the same name elsewhere, and
+    /// anything in it, is another environment's
+    InVpc(&'a str),
+    /// bound, and also every load balancer and target group in the VPC whatever its
+    /// name (an old port's target group), so an update or destroy leaves nothing behind
+    EverythingInVpc(&'a str),
+}
+
+impl Lookup<'_> {
+    fn vpc(&self) -> Option<&str> {
+        match self {
+            Lookup::ByName => None,
+            Lookup::InVpc(vpc) | Lookup::EverythingInVpc(vpc) => Some(vpc),
+        }
+    }
+}
+
 impl Inventory {
     /// Describes everything of the environment: one call per EC2 type and the
-    /// ELB and Auto Scaling lookups, concurrently.
-    pub async fn discover(clients: &AwsClients, names: &Names) -> Result<Inventory, AwsError> {
-        let (ec2_found, by_name, group) = futures::try_join!(
+    /// ELB and Auto Scaling lookups by name, concurrently, then what hangs off
+    /// them (tags, listeners, policy, template), concurrently. Nothing here lists
+    /// the account's other environments, so a refresh costs the same however
+    /// many there are.
+    pub async fn discover(
+        clients: &AwsClients,
+        names: &Names,
+        lookup: Lookup<'_>,
+    ) -> Result<Inventory, AwsError> {
+        let (mut ec2_found, load_balancer, named_group, group, scanned) = futures::try_join!(
             ec2::discover(&clients.ec2, TAG_ENVIRONMENT, &names.environment),
-            async {
-                futures::try_join!(
-                    elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
-                    elbv2::find_target_group(&clients.elbv2, &names.target_group),
-                )
-            },
+            elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
+            elbv2::find_target_group(&clients.elbv2, &names.target_group),
             autoscaling::find_group(&clients.autoscaling, &names.app),
+            async {
+                match lookup {
+                    Lookup::EverythingInVpc(vpc) => elbv2::in_vpc(&clients.elbv2, vpc).await,
+                    _ => Ok((Vec::new(), Vec::new())),
+                }
+            },
         )?;
-        // In the VPC every load balancer and target group is the environment's,
-        // whatever its name; the name lookup covers a VPC not (yet) found.
-        let (mut balancers, mut groups) = match ec2_found.vpcs.first() {
-            Some(vpc) => elbv2::in_vpc(&clients.elbv2, &vpc.id).await?,
-            None => (Vec::new(), Vec::new()),
-        };
-        if let Some(lb) = by_name.0 {
+        if let Some(vpc) = lookup.vpc() {
+            // same name, other VPC: another environment's objects
+            ec2_found.vpcs.retain(|v| v.id == vpc);
+            ec2_found
+                .subnets
+                .retain(|s| s.detail.get("vpc").is_none_or(|v| v == vpc));
+            ec2_found.security_groups.retain(|g| g.vpc_id == vpc);
+        }
+        // the VPC that ELB objects must live in to be the environment's
+        let home = lookup
+            .vpc()
+            .map(str::to_string)
+            .or_else(|| ec2_found.vpcs.first().map(|v| v.id.clone()));
+        let at_home = |vpc: &str| home.as_deref().is_none_or(|h| h == vpc);
+        let (scanned_balancers, scanned_groups) = scanned;
+        let mut balancers: Vec<LoadBalancer> = load_balancer.into_iter().collect();
+        for lb in scanned_balancers {
             if !balancers.iter().any(|b| b.arn == lb.arn) {
                 balancers.push(lb);
             }
         }
-        if let Some(tg) = by_name.1 {
+        balancers.retain(|lb| at_home(&lb.vpc_id));
+        let mut groups: Vec<TargetGroup> = named_group.into_iter().collect();
+        for tg in scanned_groups {
             if !groups.iter().any(|g| g.arn == tg.arn) {
                 groups.push(tg);
             }
         }
+        groups.retain(|tg| at_home(&tg.vpc_id));
         let mut arns: Vec<String> = balancers.iter().map(|lb| lb.arn.clone()).collect();
         arns.extend(groups.iter().map(|tg| tg.arn.clone()));
         let mut balancers = balancers.into_iter();
         let load_balancer = balancers.next();
         let extra_balancers: Vec<LoadBalancer> = balancers.collect();
         let template = ec2_found.launch_templates.first().map(|t| t.id.clone());
-        let (tags, listeners, cpu_target, template_settings) = futures::try_join!(
+        let (tags, listeners, (cpu_target, refresh), template_settings) = futures::try_join!(
             async {
                 let mut all = BTreeMap::new();
                 for chunk in arns.chunks(20) {
@@ -142,8 +188,11 @@ impl Inventory {
             },
             async {
                 match &group {
-                    Some(g) => autoscaling::cpu_policy_target(&clients.autoscaling, &g.name).await,
-                    None => Ok(None),
+                    Some(g) => futures::try_join!(
+                        autoscaling::cpu_policy_target(&clients.autoscaling, &g.name),
+                        autoscaling::active_refresh(&clients.autoscaling, &g.name),
+                    ),
+                    None => Ok((None, None)),
                 }
             },
             async {
@@ -211,11 +260,20 @@ impl Inventory {
             target_groups,
             listeners,
             group,
+            refresh,
             cpu_target,
             template_settings,
             elb_tags: tags,
             strays,
         })
+    }
+
+    /// Whether the environment's VPC is still marked as being created.
+    pub fn is_unfinished(&self) -> bool {
+        self.vpc
+            .as_ref()
+            .and_then(|v| v.tags.get(TAG_STATUS))
+            .is_some_and(|status| status == STATUS_CREATING)
     }
 
     /// The IDs of everything found, for messages.

@@ -1,5 +1,7 @@
 //! Polling and retrying without fixed sleeps: the first attempt is immediate,
-//! later ones back off exponentially up to a cap, all bounded by a deadline.
+//! later ones come at intervals proportional to the time waited so far (so a
+//! wait ends shortly after AWS is done, whatever its length), within a floor and
+//! a cap, all bounded by a deadline.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,18 +10,44 @@ use tokio::time::Instant;
 
 use crate::error::{AwsError, ErrorClass};
 
-const FIRST_DELAY: Duration = Duration::from_millis(200);
 const MAX_DELAY: Duration = Duration::from_secs(15);
 
-/// Backoff delays: 200ms, 400ms, 800ms ... capped at 15s.
-pub fn backoff() -> impl Iterator<Item = Duration> {
-    std::iter::successors(Some(FIRST_DELAY), |d| Some((*d * 2).min(MAX_DELAY)))
+/// How often to ask AWS again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// describes, which have generous quotas: a tenth of the time waited so far
+    /// (at least 200 ms), so a wait ends at most about 10% after AWS is done
+    Watch,
+    /// calls that change something, whose quotas are tight and shared by every
+    /// retry loop of a run: a fifth of the time waited so far, at least a second
+    Retry,
+}
+
+impl Pace {
+    /// The pause before the next attempt, after `waited` in all.
+    pub fn delay(self, waited: Duration) -> Duration {
+        let (share, floor) = match self {
+            Pace::Watch => (10, Duration::from_millis(200)),
+            Pace::Retry => (5, Duration::from_secs(1)),
+        };
+        (waited / share).clamp(floor, MAX_DELAY)
+    }
 }
 
 /// Polls `check` until it returns `Some`, or the deadline passes.
-pub async fn poll_until<T, F, Fut>(
+pub async fn poll_until<T, F, Fut>(deadline: Instant, what: &str, check: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    poll_paced(deadline, what, Pace::Watch, check).await
+}
+
+/// [`poll_until`] at a chosen pace.
+pub async fn poll_paced<T, F, Fut>(
     deadline: Instant,
     what: &str,
+    pace: Pace,
     mut check: F,
 ) -> Result<T, AwsError>
 where
@@ -27,7 +55,8 @@ where
     Fut: Future<Output = Result<Option<T>, AwsError>>,
 {
     let started = Instant::now();
-    for delay in backoff() {
+    loop {
+        let delay = pace.delay(started.elapsed());
         match check().await {
             Ok(Some(value)) => return Ok(value),
             Ok(None) => {}
@@ -56,7 +85,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), AwsError>>,
 {
-    poll_until(deadline, what, || {
+    poll_paced(deadline, what, Pace::Retry, || {
         let call = attempt();
         async move {
             match call.await {
@@ -72,9 +101,16 @@ where
     .await
 }
 
-/// Runs a create-side call, retrying while a just-created dependency is not yet
-/// visible (AWS's eventual consistency answers NotFound for a few seconds).
-pub async fn retry_not_found<T, F, Fut>(
+/// How long AWS may take to show a just-created object to every endpoint. Past
+/// this, a not-found answer is taken at its word and reported, so a real mistake
+/// surfaces in minutes rather than at the end of a long timeout.
+pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
+
+/// Runs a call that names objects created moments ago, retrying while AWS does not
+/// see them yet (eventual consistency answers not-found or a validation error
+/// naming the object) or while an object it needs is still held elsewhere (an
+/// address a deleting NAT gateway releases), with backoff, bounded by the deadline.
+pub async fn retry_propagation<T, F, Fut>(
     deadline: Instant,
     what: &str,
     mut attempt: F,
@@ -83,14 +119,23 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
+    let propagated_by = Instant::now() + PROPAGATION_WINDOW;
     let last = std::sync::Mutex::new(None);
-    let result = poll_until(deadline, what, || {
+    // propagation takes about a second: ask again soon, as a describe would
+    let result = poll_paced(deadline, what, Pace::Watch, || {
         let call = attempt();
         let last = &last;
         async move {
             match call.await {
                 Ok(value) => Ok(Some(value)),
-                Err(e) if e.is_not_found() || e.class() == ErrorClass::Dependency => {
+                Err(e) if e.class() == ErrorClass::Dependency => {
+                    *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    Ok(None)
+                }
+                Err(e)
+                    if matches!(e.class(), ErrorClass::NotFound | ErrorClass::Propagation)
+                        && Instant::now() < propagated_by =>
+                {
                     *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     Ok(None)
                 }
@@ -111,11 +156,20 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
-    fn backoff_grows_and_caps() {
-        let delays: Vec<Duration> = backoff().take(10).collect();
-        assert_eq!(delays[0], Duration::from_millis(200));
-        assert_eq!(delays[1], Duration::from_millis(400));
-        assert_eq!(delays[9], MAX_DELAY);
+    fn pauses_grow_with_the_wait_within_floor_and_cap() {
+        let secs = Duration::from_secs;
+        assert_eq!(
+            Pace::Watch.delay(Duration::ZERO),
+            Duration::from_millis(200)
+        );
+        assert_eq!(Pace::Watch.delay(secs(30)), secs(3));
+        assert_eq!(Pace::Watch.delay(secs(3600)), MAX_DELAY);
+        assert_eq!(Pace::Retry.delay(Duration::ZERO), secs(1));
+        assert_eq!(Pace::Retry.delay(secs(30)), secs(6));
+        // a wait ends at most a tenth after AWS is done, once past the floor
+        for waited in [secs(10), secs(90), secs(140)] {
+            assert!(Pace::Watch.delay(waited) <= waited / 10);
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -148,6 +202,59 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    fn api_error(code: &str, class: ErrorClass) -> AwsError {
+        AwsError::Api {
+            operation: "CreateSubnet",
+            code: code.into(),
+            message: String::new(),
+            class,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn propagation_answers_are_retried_until_the_object_is_seen() {
+        let calls = AtomicUsize::new(0);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let id = retry_propagation(deadline, "subnet", || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(api_error("InvalidVpcID.NotFound", ErrorClass::NotFound)),
+                1 => Err(api_error("ValidationError", ErrorClass::Propagation)),
+                _ => Ok("subnet-1"),
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(id, "subnet-1");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_not_found_that_outlasts_propagation_is_reported_before_the_deadline() {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(3600);
+        let result: Result<(), _> = retry_propagation(deadline, "subnet", || async {
+            Err(api_error("InvalidVpcID.NotFound", ErrorClass::NotFound))
+        })
+        .await;
+        assert!(
+            matches!(result, Err(AwsError::Api { ref code, .. }) if code == "InvalidVpcID.NotFound")
+        );
+        assert!(started.elapsed() < PROPAGATION_WINDOW + MAX_DELAY * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_failures_are_not_retried() {
+        let calls = AtomicUsize::new(0);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let result: Result<(), _> = retry_propagation(deadline, "subnet", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(api_error("UnauthorizedOperation", ErrorClass::Other))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

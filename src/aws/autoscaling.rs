@@ -31,9 +31,40 @@ pub struct Group {
     pub launch_template_version: String,
     pub health_check_type: String,
     pub instances: Vec<String>,
+    /// the instances with their lifecycle and the template version they were launched from
+    pub members: Vec<Member>,
     pub tags: BTreeMap<String, String>,
     /// set while AWS deletes the group
     pub deleting: bool,
+}
+
+/// One instance of the group.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Member {
+    pub id: String,
+    /// `Pending`, `InService`, `Terminating`, ...
+    pub lifecycle_state: String,
+    pub launch_template_version: String,
+}
+
+impl Member {
+    /// Serving or about to: instances on their way out do not count.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.lifecycle_state.as_str(),
+            "Pending" | "Pending:Wait" | "Pending:Proceed" | "InService"
+        )
+    }
+}
+
+/// An instance refresh that has not ended yet.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Refresh {
+    pub id: String,
+    /// `Pending`, `InProgress`, `Cancelling`, ...
+    pub status: String,
+    /// the launch template version it rolls to, when it names one
+    pub target_version: Option<String>,
 }
 
 /// Sizes and placement of the group.
@@ -83,6 +114,22 @@ pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
                 .instances()
                 .iter()
                 .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect(),
+            members: g
+                .instances()
+                .iter()
+                .map(|i| Member {
+                    id: i.instance_id().unwrap_or_default().into(),
+                    lifecycle_state: i
+                        .lifecycle_state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    launch_template_version: i
+                        .launch_template()
+                        .and_then(|t| t.version())
+                        .unwrap_or_default()
+                        .into(),
+                })
                 .collect(),
             tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
             deleting: g.status().is_some_and(|s| s.contains("Delete")),
@@ -160,35 +207,95 @@ pub async fn update_group(
     Ok(())
 }
 
-/// Replaces the instances in rolling batches, keeping `min_healthy` percent in
-/// service; a refresh already running is cancelled first so the newest settings win.
-pub async fn start_instance_refresh(client: &Client, group: &str, min_healthy: i32) -> Result<()> {
-    let start = || async {
-        client
-            .start_instance_refresh()
-            .auto_scaling_group_name(group)
-            .preferences(
-                aws_sdk_autoscaling::types::RefreshPreferences::builder()
-                    .min_healthy_percentage(min_healthy)
-                    .instance_warmup(60)
-                    .build(),
-            )
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("StartInstanceRefresh", e))
-    };
-    match start().await {
-        Err(AwsError::Api { code, .. }) if code == "InstanceRefreshInProgress" => {
-            client
-                .cancel_instance_refresh()
-                .auto_scaling_group_name(group)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("CancelInstanceRefresh", e))?;
-            start().await
+/// Starts replacing the instances in rolling batches, keeping `min_healthy`
+/// percent in service, towards launch template `version` (named in the request so
+/// that [`active_refresh`] can tell which version a running refresh rolls to).
+/// Refused with `InstanceRefreshInProgress` while another refresh runs.
+pub async fn start_instance_refresh(
+    client: &Client,
+    group: &str,
+    min_healthy: i32,
+    template_id: &str,
+    version: &str,
+) -> Result<()> {
+    client
+        .start_instance_refresh()
+        .auto_scaling_group_name(group)
+        .preferences(
+            aws_sdk_autoscaling::types::RefreshPreferences::builder()
+                .min_healthy_percentage(min_healthy)
+                .instance_warmup(60)
+                .build(),
+        )
+        .desired_configuration(
+            aws_sdk_autoscaling::types::DesiredConfiguration::builder()
+                .launch_template(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_id(template_id)
+                        .version(version)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("StartInstanceRefresh", e))
+}
+
+/// The group's refresh that has not ended (pending, running, cancelling, ...), if any.
+pub async fn active_refresh(client: &Client, group: &str) -> Result<Option<Refresh>> {
+    let out = client
+        .describe_instance_refreshes()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeInstanceRefreshes", e))?;
+    const ENDED: [&str; 5] = [
+        "Successful",
+        "Failed",
+        "Cancelled",
+        "RollbackFailed",
+        "RollbackSuccessful",
+    ];
+    Ok(out
+        .instance_refreshes()
+        .iter()
+        .find(|r| {
+            r.status()
+                .is_some_and(|status| !ENDED.contains(&status.as_str()))
+        })
+        .map(|r| Refresh {
+            id: r.instance_refresh_id().unwrap_or_default().into(),
+            status: r
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            target_version: r
+                .desired_configuration()
+                .and_then(|c| c.launch_template())
+                .and_then(|t| t.version())
+                .map(str::to_string),
+        }))
+}
+
+/// Asks AWS to cancel the running refresh; none running is not an error. The
+/// cancel takes effect asynchronously (the refresh passes through `Cancelling`).
+pub async fn cancel_instance_refresh(client: &Client, group: &str) -> Result<()> {
+    match client
+        .cancel_instance_refresh()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let error = AwsError::from_sdk("CancelInstanceRefresh", e);
+            match &error {
+                AwsError::Api { code, .. } if code == "ActiveInstanceRefreshNotFound" => Ok(()),
+                _ => Err(error),
+            }
         }
-        other => other,
     }
 }
 

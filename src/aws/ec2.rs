@@ -494,7 +494,8 @@ fn permission(rule: &RawRule) -> IpPermission {
     .build()
 }
 
-/// Creates the VPC with DNS support and hostnames on.
+/// Creates the VPC; DNS is switched on by [`enable_vpc_dns`] as a separate,
+/// retried step, so a VPC whose DNS call failed is repaired by the next run.
 pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<String> {
     let out = client
         .create_vpc()
@@ -503,9 +504,7 @@ pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<Stri
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateVpc", e))?;
-    let id = required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VpcId")?.to_string();
-    enable_vpc_dns(client, &id).await?;
-    Ok(id)
+    Ok(required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VpcId")?.to_string())
 }
 
 /// DNS support and hostnames: the ALB, SSM and instance hostnames need both.
@@ -529,13 +528,12 @@ pub async fn enable_vpc_dns(client: &Client, vpc_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates a subnet; public subnets map public IPs on launch, private ones never.
+/// Creates a subnet; public IP mapping is set by [`map_public_ip_on_launch`].
 pub async fn create_subnet(
     client: &Client,
     vpc_id: &str,
     zone: &str,
     cidr: &str,
-    public: bool,
     tags: &Tags,
 ) -> Result<String> {
     let out = client
@@ -547,22 +545,24 @@ pub async fn create_subnet(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
-    let id = required(
+    Ok(required(
         out.subnet().and_then(|s| s.subnet_id()),
         "CreateSubnet",
         "SubnetId",
     )?
-    .to_string();
-    if public {
-        client
-            .modify_subnet_attribute()
-            .subnet_id(&id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", e))?;
-    }
-    Ok(id)
+    .to_string())
+}
+
+/// Public subnets map a public IP on launch (the bastion needs one); private ones never.
+pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool) -> Result<()> {
+    client
+        .modify_subnet_attribute()
+        .subnet_id(subnet)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", e))?;
+    Ok(())
 }
 
 /// Creates an internet gateway (attachment is separate so a crash in between is repaired).
@@ -861,9 +861,16 @@ pub async fn default_security_group(
 }
 
 /// Strips every rule of the default security group so nothing that lands in it can talk.
+/// Every VPC has one: when AWS does not list it yet, the VPC was created moments
+/// ago and the answer is a propagation error for the caller to retry.
 pub async fn strip_default_security_group(client: &Client, vpc_id: &str) -> Result<()> {
     let Some((id, ingress, egress)) = default_security_group(client, vpc_id).await? else {
-        return Ok(());
+        return Err(AwsError::Api {
+            operation: "DescribeSecurityGroups",
+            code: "InvalidGroup.NotFound".into(),
+            message: format!("the default security group of {vpc_id} is not listed yet"),
+            class: crate::error::ErrorClass::Propagation,
+        });
     };
     if !ingress.is_empty() {
         client

@@ -28,6 +28,7 @@ pub struct LoadBalancer {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub state: String,
+    pub vpc_id: String,
 }
 
 /// A target group as the provider cares about it.
@@ -36,6 +37,7 @@ pub struct TargetGroup {
     pub arn: String,
     pub port: i32,
     pub health_check_path: String,
+    pub vpc_id: String,
 }
 
 /// A listener and what its default action does.
@@ -90,6 +92,7 @@ fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) ->
             .filter_map(|z| z.subnet_id().map(str::to_string))
             .collect(),
         security_groups: lb.security_groups().to_vec(),
+        vpc_id: lb.vpc_id().unwrap_or_default().into(),
         state: lb
             .state()
             .and_then(|s| s.code())
@@ -103,6 +106,7 @@ fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> T
         arn: tg.target_group_arn().unwrap_or_default().into(),
         port: tg.port().unwrap_or_default(),
         health_check_path: tg.health_check_path().unwrap_or_default().into(),
+        vpc_id: tg.vpc_id().unwrap_or_default().into(),
     }
 }
 
@@ -155,6 +159,54 @@ pub async fn load_balancer_exists(client: &Client, arn: &str) -> Result<bool> {
             }
         }
     }
+}
+
+/// The load balancer's state (`provisioning`, `active`, `failed`, ...), `None` when gone.
+pub async fn load_balancer_state(client: &Client, arn: &str) -> Result<Option<String>> {
+    match client
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.load_balancers().first().map(|lb| {
+            lb.state()
+                .and_then(|s| s.code())
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default()
+        })),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLoadBalancers", e);
+            if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The instances the target group reports `healthy`.
+pub async fn healthy_targets(
+    client: &Client,
+    target_group: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let out = client
+        .describe_target_health()
+        .target_group_arn(target_group)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))?;
+    Ok(out
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health()
+                .and_then(|h| h.state())
+                .is_some_and(|s| s.as_str() == "healthy")
+        })
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+        .collect())
 }
 
 /// The load balancer of that name, if any.

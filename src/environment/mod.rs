@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::executor;
-use crate::apply::inventory::Inventory;
+use crate::apply::inventory::{Inventory, Lookup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
@@ -27,7 +27,10 @@ use crate::plan::cidr::Tier;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
-use observe::{fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt, settle};
+use observe::{
+    fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt, settle,
+    settle_failed_update, user_tags,
+};
 use planning::{
     desired_capacity, inputs_of, plan_outputs, plan_subnets, set_tags_all, unknown_outputs,
     zones_of,
@@ -188,56 +191,114 @@ impl EnvironmentResource {
     }
 
     /// Runs reconcile and returns the resulting state; on failure the state of
-    /// what exists is returned too, with the error.
+    /// what exists is returned too, with the error. `prior` is the state before an
+    /// update (`None` for a create): an update acts only on the VPC recorded there,
+    /// and after a failed update every input whose change did not reach AWS keeps
+    /// its prior value, so the next plan shows what is left.
     async fn converge(
         &self,
         diags: &mut Diagnostics,
         planned: EnvironmentState,
-        options: executor::Options,
+        prior: Option<&EnvironmentState>,
         timeout_of: fn(&EnvironmentSpec) -> Duration,
         summary: &str,
     ) -> Option<EnvironmentState> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&planned, &clients.default_tags, diags)?;
-        let deadline = Instant::now() + timeout_of(&spec);
+        let vpc_id = prior.and_then(|p| p.vpc_id.as_ref_option().cloned());
+        let options = executor::Options {
+            set_desired_capacity: prior
+                .is_some_and(|p| desired_capacity(p) != desired_capacity(&planned)),
+            vpc_id: vpc_id.clone(),
+        };
+        let budget = timeout_of(&spec);
+        let deadline = deadline_after(budget);
+        // boxed: the whole graph is one large future, kept off the worker's stack
         let outcome = self
-            .unless_stopped(executor::reconcile(&clients, &spec, options, deadline))
+            .unless_stopped(within(
+                deadline,
+                budget,
+                Box::pin(executor::reconcile(&clients, &spec, options, deadline)),
+            ))
             .await;
+        if let Err(AwsError::Owned { name, vpc_id }) = &outcome {
+            // nothing was touched: no state, so no later destroy can reach the other environment
+            diags.error(
+                "An environment of this name already exists",
+                format!("The environment `{name}` ({vpc_id}) exists and is managed by another configuration (or another resource in this one). Nothing was changed. To manage it here, import it: `terraform import <address> {name}` or an `import` block with `id = \"{name}\"`. Otherwise choose another `name`. (With `create_before_destroy`, a replacement cannot reuse the name of the environment it replaces.)"),
+                AttributePath::new("name"),
+            );
+            return None;
+        }
         let mut state = planned;
         state.id = Value::Value(spec.name.clone());
-        if let Err(error) = &outcome {
-            report_aws(diags, summary, error);
-            if summary == CREATE_FAILED {
-                diags.root_warning(
-                    "The environment is partly built",
-                    "What exists is kept in state, so nothing is orphaned. Terraform marks it tainted: the next apply deletes it and builds it anew. To continue from where it stopped instead, run `terraform untaint` on it before the next apply.",
-                );
-            }
-        }
-        match Inventory::discover(&clients, &spec.names()).await {
+        let lookup = match &vpc_id {
+            Some(vpc) => Lookup::InVpc(vpc),
+            None => Lookup::ByName,
+        };
+        match Inventory::discover(&clients, &spec.names(), lookup).await {
             Ok(inv) => {
-                let bp = match &outcome {
+                match &outcome {
                     Ok(done) => {
                         fill_inputs(&mut state, &done.blueprint, &done.ami_id);
-                        Some(done.blueprint.clone())
+                        // The plan promised no drift after apply; what AWS still reports
+                        // differently (eventual consistency) shows up at the next refresh.
+                        let left = executor::drift(&spec, &done.blueprint, &inv);
+                        if !left.is_empty() {
+                            tracing::warn!(environment = %spec.name, ?left, "differences remain right after apply");
+                        }
                     }
-                    Err(_) => None,
-                };
-                fill_outputs(&mut state, &inv);
-                // The plan promised no drift after apply; what AWS still reports
-                // differently (eventual consistency) shows up at the next refresh.
-                if let Some(bp) = bp {
-                    let left = executor::drift(&spec, &bp, &inv);
-                    if !left.is_empty() {
-                        tracing::warn!(environment = %spec.name, ?left, "differences remain right after apply");
+                    Err(error) => {
+                        report_aws(diags, summary, error);
+                        match prior {
+                            Some(prior) => {
+                                settle_failed_update(&mut state, prior, &inv, &clients.default_tags)
+                            }
+                            None if !inv.is_empty() => diags.root_warning(
+                                "The environment is partly built",
+                                "What exists is kept in state, so nothing is orphaned. Terraform marks it tainted: the next apply deletes it and builds it anew. To continue from where it stopped instead, run `terraform untaint` on it before the next apply.",
+                            ),
+                            None => {}
+                        }
                     }
                 }
+                fill_outputs(&mut state, &inv);
                 state.drift = string_list(Vec::new());
             }
-            Err(error) => report_aws(diags, "Could not read the environment back", &error),
+            Err(error) => {
+                if let Err(first) = &outcome {
+                    report_aws(diags, summary, first);
+                }
+                report_aws(diags, "Could not read the environment back", &error);
+            }
         }
         settle(&mut state);
         Some(state)
+    }
+}
+
+/// The instant `budget` from now; a budget too large to represent waits "forever"
+/// (a century) instead of overflowing.
+fn deadline_after(budget: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(budget)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+/// Bounds a whole operation, calls in flight included, by its deadline; the
+/// waiters inside usually trip first and say what they waited for.
+async fn within<T>(
+    deadline: Instant,
+    budget: Duration,
+    work: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(AwsError::Timeout {
+            what: "AWS to answer the calls still in flight".into(),
+            waited: budget,
+        }),
     }
 }
 
@@ -266,14 +327,20 @@ impl Resource for EnvironmentResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&state, &clients.default_tags, diags)?;
-        let inv = match Inventory::discover(&clients, &spec.names()).await {
+        // bound to the VPC in state; without one (a create interrupted before its
+        // first answer) only an environment still being created is taken
+        let lookup = match state.vpc_id.as_ref_option() {
+            Some(vpc) => Lookup::InVpc(vpc),
+            None => Lookup::ByName,
+        };
+        let inv = match Inventory::discover(&clients, &spec.names(), lookup).await {
             Ok(inv) => inv,
             Err(error) => {
                 report_aws(diags, "Could not read the environment", &error);
                 return None;
             }
         };
-        if inv.vpc.is_none() {
+        if inv.vpc.is_none() || (state.vpc_id.is_null() && !inv.is_unfinished()) {
             // the whole environment is gone: Terraform plans to create it again
             tracing::warn!(environment = %spec.name, "VPC not found; removing the environment from state");
             return None;
@@ -386,13 +453,7 @@ impl Resource for EnvironmentResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let state = self
-            .converge(
-                diags,
-                planned,
-                executor::Options::default(),
-                |s| s.timeouts.create,
-                CREATE_FAILED,
-            )
+            .converge(diags, planned, None, |s| s.timeouts.create, CREATE_FAILED)
             .await?;
         Some((state, private_state))
     }
@@ -406,14 +467,11 @@ impl Resource for EnvironmentResource {
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let options = executor::Options {
-            set_desired_capacity: desired_capacity(&prior) != desired_capacity(&planned),
-        };
         let state = self
             .converge(
                 diags,
                 planned,
-                options,
+                Some(&prior),
                 |s| s.timeouts.update,
                 "Updating the environment failed",
             )
@@ -430,9 +488,20 @@ impl Resource for EnvironmentResource {
     ) -> Option<()> {
         let clients = self.clients(diags)?;
         let spec = to_spec_or_report(&prior, &clients.default_tags, diags)?;
-        let deadline = Instant::now() + spec.timeouts.delete;
+        let budget = spec.timeouts.delete;
+        let deadline = deadline_after(budget);
+        let vpc_id = prior.vpc_id.as_ref_option().cloned();
         match self
-            .unless_stopped(executor::destroy(&clients, &spec.names(), deadline))
+            .unless_stopped(within(
+                deadline,
+                budget,
+                Box::pin(executor::destroy(
+                    &clients,
+                    &spec.names(),
+                    vpc_id.as_deref(),
+                    deadline,
+                )),
+            ))
             .await
         {
             Ok(()) => Some(()),
@@ -458,14 +527,19 @@ impl Resource for EnvironmentResource {
             diags.root_error(format!("Cannot import `{id}`"), problem.detail.clone());
             return None;
         }
-        let inv =
-            match Inventory::discover(&clients, &Names::new(&id, AppSpec::default().port)).await {
-                Ok(inv) => inv,
-                Err(error) => {
-                    report_aws(diags, "Could not read the environment", &error);
-                    return None;
-                }
-            };
+        let inv = match Inventory::discover(
+            &clients,
+            &Names::new(&id, AppSpec::default().port),
+            Lookup::ByName,
+        )
+        .await
+        {
+            Ok(inv) => inv,
+            Err(error) => {
+                report_aws(diags, "Could not read the environment", &error);
+                return None;
+            }
+        };
         let Some(vpc) = &inv.vpc else {
             diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
             return None;
@@ -499,21 +573,7 @@ impl Resource for EnvironmentResource {
             _ => "one_per_az",
         };
         state.nat_gateways = Value::Value(nat.to_string());
-        let user_tags: BTreeMap<String, String> = vpc
-            .tags
-            .iter()
-            .filter(|(k, _)| {
-                !k.starts_with("prodvpc:")
-                    && k.as_str() != "Name"
-                    && !clients.default_tags.contains_key(*k)
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        state.tags = if user_tags.is_empty() {
-            Value::Null
-        } else {
-            string_map(user_tags)
-        };
+        state.tags = user_tags(&inv, &clients.default_tags);
         set_tags_all(&mut state, &clients.default_tags);
         import_blocks(&mut state, &inv);
         state.apply_defaults();

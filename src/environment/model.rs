@@ -31,6 +31,7 @@ pub struct AppBlock {
     pub desired_capacity: Num,
     pub cpu_target: Value<f64>,
     pub health_check_path: Str,
+    pub wait_for_capacity: Value<bool>,
 }
 
 /// `load_balancer { ... }`
@@ -191,6 +192,7 @@ impl EnvironmentState {
             or_default(&mut app.health_check_path, || {
                 defaults.health_check_path.clone()
             });
+            or_default(&mut app.wait_for_capacity, || defaults.wait_for_capacity);
         }
         if let Some(lb) = first_mut(&mut self.load_balancer) {
             or_default(&mut lb.ingress_cidrs, || {
@@ -391,5 +393,8 @@ fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
         health_check_path: known(&block.health_check_path, "app.health_check_path")?
             .cloned()
             .unwrap_or(defaults.health_check_path),
+        wait_for_capacity: known(&block.wait_for_capacity, "app.wait_for_capacity")?
+            .copied()
+            .unwrap_or(defaults.wait_for_capacity),
     })
 }

@@ -8,6 +8,7 @@ use super::model::{self, first, string_list, string_map, EnvironmentState};
 use crate::apply::inventory::Inventory;
 use crate::plan::blueprint::Blueprint;
 use crate::plan::cidr::Tier;
+use crate::plan::spec::AppSpec;
 
 /// Resolves plan-time unknowns of the inputs after an apply.
 pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
@@ -211,6 +212,8 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         desired_capacity: Value::Value(i64::from(group.desired_capacity)),
         cpu_target: inv.cpu_target.into(),
         health_check_path: opt(target_group.map(|tg| tg.health_check_path.clone())),
+        // a choice of how apply behaves, not something AWS records
+        wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
     }]);
     let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
     state.load_balancer = Value::Value(vec![model::LoadBalancerBlock {
@@ -233,4 +236,120 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
             ..Default::default()
         },
     }]);
+}
+
+/// The value to record for one input after a failed update: the planned one where
+/// AWS already shows it, otherwise the prior one, so the next plan shows exactly
+/// the changes that did not reach AWS.
+fn reached<T: PartialEq + Clone>(
+    planned: &Value<T>,
+    prior: &Value<T>,
+    observed: &Value<T>,
+) -> Value<T> {
+    if planned == observed || planned == prior {
+        planned.clone()
+    } else {
+        prior.clone()
+    }
+}
+
+/// After a failed update, sets every input whose change did not reach AWS back to
+/// its prior value. Inputs AWS does not record (zones, NAT strategy, timeouts
+/// aside) are judged by the blocks import would rebuild from the same inventory;
+/// the zone layout and NAT strategy keep their prior values unless the whole
+/// update went through, since a half-moved layout is finished by the next apply.
+pub(super) fn settle_failed_update(
+    state: &mut EnvironmentState,
+    prior: &EnvironmentState,
+    inv: &Inventory,
+    default_tags: &BTreeMap<String, String>,
+) {
+    let mut observed = EnvironmentState::default();
+    import_blocks(&mut observed, inv);
+    if let Some((app, old, seen)) = block_triple(&mut state.app, &prior.app, &observed.app) {
+        app.ami_id = reached(&app.ami_id, &old.ami_id, &seen.ami_id);
+        app.instance_type = reached(&app.instance_type, &old.instance_type, &seen.instance_type);
+        app.port = reached(&app.port, &old.port, &seen.port);
+        app.user_data = reached(&app.user_data, &old.user_data, &seen.user_data);
+        app.min_size = reached(&app.min_size, &old.min_size, &seen.min_size);
+        app.max_size = reached(&app.max_size, &old.max_size, &seen.max_size);
+        app.desired_capacity = reached(
+            &app.desired_capacity,
+            &old.desired_capacity,
+            &seen.desired_capacity,
+        );
+        app.cpu_target = reached(&app.cpu_target, &old.cpu_target, &seen.cpu_target);
+        app.health_check_path = reached(
+            &app.health_check_path,
+            &old.health_check_path,
+            &seen.health_check_path,
+        );
+    }
+    if let Some((lb, old, seen)) = block_triple(
+        &mut state.load_balancer,
+        &prior.load_balancer,
+        &observed.load_balancer,
+    ) {
+        lb.ingress_cidrs = reached(&lb.ingress_cidrs, &old.ingress_cidrs, &seen.ingress_cidrs);
+        lb.certificate_arn = reached(
+            &lb.certificate_arn,
+            &old.certificate_arn,
+            &seen.certificate_arn,
+        );
+    }
+    if let Some((bastion, old, seen)) =
+        block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)
+    {
+        bastion.enabled = reached(&bastion.enabled, &old.enabled, &seen.enabled);
+        bastion.instance_type = reached(
+            &bastion.instance_type,
+            &old.instance_type,
+            &seen.instance_type,
+        );
+        bastion.ssh_ingress_cidrs = reached(
+            &bastion.ssh_ingress_cidrs,
+            &old.ssh_ingress_cidrs,
+            &seen.ssh_ingress_cidrs,
+        );
+        bastion.key_name = reached(&bastion.key_name, &old.key_name, &seen.key_name);
+        bastion.ami_id = reached(&bastion.ami_id, &old.ami_id, &seen.ami_id);
+    }
+    let seen_tags = user_tags(inv, default_tags);
+    state.tags = reached(&state.tags, &prior.tags, &seen_tags);
+    state.nat_gateways = prior.nat_gateways.clone();
+    state.az_count = prior.az_count.clone();
+    state.availability_zones = prior.availability_zones.clone();
+    state.public_subnet_cidrs = prior.public_subnet_cidrs.clone();
+    state.private_subnet_cidrs = prior.private_subnet_cidrs.clone();
+}
+
+/// The planned block to settle, with the prior and the observed one; `None` when
+/// any of the three is absent (then the planned block stands).
+fn block_triple<'a, T: Clone>(
+    planned: &'a mut model::OneBlock<T>,
+    prior: &model::OneBlock<T>,
+    observed: &model::OneBlock<T>,
+) -> Option<(&'a mut T, T, T)> {
+    let old = first(prior)?.clone();
+    let seen = first(observed)?.clone();
+    let new = planned.as_mut_option()?.first_mut()?;
+    Some((new, old, seen))
+}
+
+/// The user's own tags as the VPC carries them (the provider's and default tags left out).
+pub(super) fn user_tags(inv: &Inventory, default_tags: &BTreeMap<String, String>) -> model::StrMap {
+    let tags: BTreeMap<String, String> = inv
+        .vpc
+        .iter()
+        .flat_map(|vpc| vpc.tags.iter())
+        .filter(|(k, _)| {
+            !k.starts_with("prodvpc:") && k.as_str() != "Name" && !default_tags.contains_key(*k)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if tags.is_empty() {
+        Value::Null
+    } else {
+        string_map(tags)
+    }
 }

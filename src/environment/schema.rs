@@ -75,6 +75,7 @@ fn app_block() -> NestedBlock {
             ("desired_capacity", attr(Number, OptionalComputed, "Instances to start with, between `min_size` and `max_size`. Default `min_size`. Later changes made by the autoscaler are not drift.")),
             ("cpu_target", attr(Number, OptionalComputed, "Target-tracking goal for average CPU utilisation, in percent, greater than 0 and at most 100. Default `50`.")),
             ("health_check_path", attr(String, OptionalComputed, "HTTP path the target group probes; must start with `/`. Default `/`.")),
+            ("wait_for_capacity", attr(AttributeType::Bool, OptionalComputed, "Whether apply waits until at least `min_size` instances are in service and healthy in the target group, so the environment serves when apply returns (bounded by `timeouts`). Default `true`; set `false` when instances only become healthy later (for example, once a deployment pipeline ships the application).")),
         ],
     )
 }

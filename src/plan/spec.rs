@@ -18,6 +18,13 @@ pub const MAX_NAME_LEN: usize = 26;
 pub const TAG_ENVIRONMENT: &str = "prodvpc:environment";
 /// Tag key that names the logical component an object plays in the environment.
 pub const TAG_COMPONENT: &str = "prodvpc:component";
+/// On the VPC: `creating` from the first call of a create until it completes, then
+/// `complete`. A create adopts only an environment still `creating` (one an
+/// interrupted create left behind); a complete one belongs to another
+/// configuration and is refused. VPCs without the tag predate it and are complete.
+pub const TAG_STATUS: &str = "prodvpc:status";
+pub const STATUS_CREATING: &str = "creating";
+pub const STATUS_COMPLETE: &str = "complete";
 
 /// Where the private subnets reach the internet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -68,6 +75,8 @@ pub struct AppSpec {
     pub desired_capacity: Option<u32>,
     pub cpu_target: f64,
     pub health_check_path: String,
+    /// apply returns once `min_size` instances serve behind the load balancer
+    pub wait_for_capacity: bool,
 }
 
 impl Default for AppSpec {
@@ -82,6 +91,7 @@ impl Default for AppSpec {
             desired_capacity: None,
             cpu_target: 50.0,
             health_check_path: "/".into(),
+            wait_for_capacity: true,
         }
     }
 }
