@@ -699,9 +699,12 @@ fn state_of_schema_version_0_is_upgraded_and_refreshed() {
     let live = Live::start(&inputs);
     let current = live.state();
     // The environment as an earlier release recorded it: zone lists, the NAT
-    // flag, no tags_all, and IDs that refresh must replace with AWS's own.
-    live.ws
-        .write_state(include_str!("fixtures/environment-v0.tfstate"));
+    // flag, no tags_all, and IDs that refresh must replace with AWS's own. The
+    // VPC ID is the live one: it is what binds a state to its environment.
+    let vpc = current["vpc_id"].as_str().expect("vpc id");
+    live.ws.write_state(
+        &include_str!("fixtures/environment-v0.tfstate").replace("vpc-0cc00000000000001", vpc),
+    );
     live.ws.assert_no_changes("after the upgrade");
     live.ws
         .ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);

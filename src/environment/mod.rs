@@ -349,6 +349,12 @@ impl Resource for EnvironmentResource {
         fill_outputs(&mut refreshed, &inv);
         // states upgraded from schema version 0 lack these; AWS has them
         fill_missing_images(&mut refreshed, &inv);
+        // and they predate this choice, whose default is what they did not record
+        if let Some(app) = refreshed.app.as_mut_option().and_then(|a| a.first_mut()) {
+            if app.wait_for_capacity.is_null() {
+                app.wait_for_capacity = Value::Value(AppSpec::default().wait_for_capacity);
+            }
+        }
         if refreshed.tags_all.is_null() {
             set_tags_all(&mut refreshed, &clients.default_tags);
         }
@@ -527,18 +533,24 @@ impl Resource for EnvironmentResource {
             diags.root_error(format!("Cannot import `{id}`"), problem.detail.clone());
             return None;
         }
-        let inv = match Inventory::discover(
-            &clients,
-            &Names::new(&id, AppSpec::default().port),
-            Lookup::ByName,
-        )
-        .await
-        {
-            Ok(inv) => inv,
-            Err(error) => {
-                report_aws(diags, "Could not read the environment", &error);
-                return None;
+        // by name to find the VPC, then everything in it: the target group's
+        // name carries a port the import does not know yet
+        let names = Names::new(&id, AppSpec::default().port);
+        let mut lookup = Lookup::ByName;
+        let mut found_vpc = None;
+        let inv = loop {
+            let inv = match Inventory::discover(&clients, &names, lookup).await {
+                Ok(inv) => inv,
+                Err(error) => {
+                    report_aws(diags, "Could not read the environment", &error);
+                    return None;
+                }
+            };
+            match (&inv.vpc, lookup) {
+                (Some(vpc), Lookup::ByName) => found_vpc = Some(vpc.id.clone()),
+                _ => break inv,
             }
+            lookup = Lookup::EverythingInVpc(found_vpc.as_deref().unwrap_or_default());
         };
         let Some(vpc) = &inv.vpc else {
             diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
