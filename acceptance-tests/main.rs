@@ -2,6 +2,7 @@
 //! against the built provider and a moto server behind the fault layer.
 
 mod harness;
+mod iam_policy;
 mod lifecycle;
 mod protocol;
 mod updates;
