@@ -24,9 +24,30 @@ const IAM_PREFIX: [(&str, &str); 3] = [
 /// The first word of every SDK operation the provider uses; builder methods
 /// and getters start otherwise (or take arguments).
 const OPERATION_VERBS: [&str; 24] = [
-    "add", "allocate", "associate", "attach", "authorize", "cancel", "create", "delete",
-    "deregister", "describe", "detach", "disassociate", "modify", "put", "register", "release",
-    "remove", "replace", "revoke", "run", "set", "start", "terminate", "update",
+    "add",
+    "allocate",
+    "associate",
+    "attach",
+    "authorize",
+    "cancel",
+    "create",
+    "delete",
+    "deregister",
+    "describe",
+    "detach",
+    "disassociate",
+    "modify",
+    "put",
+    "register",
+    "release",
+    "remove",
+    "replace",
+    "revoke",
+    "run",
+    "set",
+    "start",
+    "terminate",
+    "update",
 ];
 
 /// `create_vpc` -> `CreateVpc`.
@@ -120,12 +141,10 @@ fn operations_are_read_from_chained_calls() {
 #[test]
 fn a_call_the_policy_does_not_allow_fails_the_test() {
     let check = PolicyCheck::new(|| {
-        BTreeSet::from([
-            "ec2:CreateVpc".to_string(),
-            "ec2:DeleteKeyPair".to_string(),
-        ])
+        BTreeSet::from(["ec2:CreateVpc".to_string(), "ec2:DeleteKeyPair".to_string()])
     });
-    let failure = std::panic::catch_unwind(move || drop(check)).expect_err("the check fails");
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(check)))
+        .expect_err("the check fails");
     let message = failure
         .downcast_ref::<String>()
         .cloned()
