@@ -2,6 +2,7 @@
 //! against the built provider and a moto server behind the fault layer.
 
 mod example_module;
+mod generated_config;
 mod harness;
 mod iam_policy;
 mod lifecycle;
