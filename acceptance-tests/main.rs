@@ -1,7 +1,10 @@
 //! Tests that drive the real Terraform CLI (and the plugin protocol directly)
 //! against the built provider and a moto server behind the fault layer.
 
+mod example_module;
+mod generated_config;
 mod harness;
+mod iam_policy;
 mod lifecycle;
 mod protocol;
 mod updates;

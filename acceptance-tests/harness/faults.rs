@@ -2,7 +2,7 @@
 //! the AWS behaviour moto lacks: throttling, server errors, DependencyViolation
 //! while network interfaces linger, and added latency.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,7 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use super::iam::PolicyCheck;
 use super::runtime;
 
 /// What to answer instead of forwarding.
@@ -59,6 +60,8 @@ struct Rules {
     last: HashMap<String, String>,
     /// added to every call, like the round trip to a real region
     latency: Duration,
+    /// every `service:Action` forwarded, kept by `reset_counts` for the IAM policy check
+    seen: BTreeSet<String>,
 }
 
 /// Answers for calls moto does not implement, as AWS gives them.
@@ -91,6 +94,8 @@ fn emulated_answer(key: &str) -> Option<Response<Full<Bytes>>> {
 pub struct FaultLayer {
     pub addr: SocketAddr,
     rules: Arc<Mutex<Rules>>,
+    /// fails the test, once its last handle is dropped, on a call the IAM policy does not allow
+    _policy: Arc<PolicyCheck>,
 }
 
 fn emulator_client(upstream: &str) -> aws_sdk_ec2::Client {
@@ -210,7 +215,13 @@ impl FaultLayer {
                 });
             }
         });
-        FaultLayer { addr, rules }
+        let seen = rules.clone();
+        let policy = PolicyCheck::new(move || seen.lock().unwrap().seen.clone());
+        FaultLayer {
+            addr,
+            rules,
+            _policy: Arc::new(policy),
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -281,6 +292,7 @@ async fn forward(
     let (fault, latency) = {
         let mut rules = rules.lock().unwrap();
         *rules.counts.entry(key.clone()).or_default() += 1;
+        rules.seen.insert(key.clone());
         rules
             .last
             .insert(key.clone(), String::from_utf8_lossy(&body).into_owned());

@@ -3,6 +3,7 @@
 //! directly, and a Terraform working directory wired to the built provider.
 
 pub mod faults;
+pub mod iam;
 pub mod moto;
 pub mod terraform;
 

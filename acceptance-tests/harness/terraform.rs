@@ -56,6 +56,11 @@ impl Workspace {
         Workspace { dir, endpoint }
     }
 
+    /// The working directory, for tests that lay out more than `.tf` files.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Writes `main.tf` (the provider requirement is added when missing).
     pub fn write(&self, hcl: &str) {
         let header = if hcl.contains("required_providers") {

@@ -1,7 +1,10 @@
 # The complete environment: every block set, outputs for everything a user needs.
 terraform {
   required_providers {
-    prodvpc = { source = "prodvpc/prodvpc" }
+    prodvpc = {
+      source  = "prodvpc/prodvpc"
+      version = "~> 0.1"
+    }
   }
 }
 

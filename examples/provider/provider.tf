@@ -1,6 +1,9 @@
 terraform {
   required_providers {
-    prodvpc = { source = "prodvpc/prodvpc" }
+    prodvpc = {
+      source  = "prodvpc/prodvpc"
+      version = "~> 0.1"
+    }
   }
 }
 

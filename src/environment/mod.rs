@@ -1,5 +1,6 @@
 //! `prodvpc_environment`: thin glue between tf-provider and the planner/executor.
 
+pub mod docs;
 pub mod model;
 mod observe;
 mod planning;

@@ -1,6 +1,6 @@
 //! The `prodvpc_environment` schema. Descriptions are Markdown and double as
-//! the registry documentation: `docs/resources/environment.md` is rendered by
-//! [`render_docs`] and checked by the `docs_are_current` test.
+//! the registry documentation: `docs/resources/environment.md` is rendered from
+//! them by [`super::docs`].
 
 use std::collections::HashMap;
 
@@ -212,65 +212,9 @@ pub fn replacement_paths(
         .collect()
 }
 
-fn render_block(out: &mut String, block: &Block, heading: &str) {
-    let mut names: Vec<&String> = block.attributes.keys().collect();
-    names.sort();
-    for name in names {
-        let attribute = &block.attributes[name];
-        let kind = match attribute.constraint {
-            Required => "required",
-            Optional => "optional",
-            OptionalComputed => "optional",
-            Computed => "read-only",
-        };
-        let sensitive = if attribute.sensitive {
-            ", sensitive"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "- `{name}` ({kind}{sensitive}): {}\n",
-            attribute.description.content
-        ));
-    }
-    let mut blocks: Vec<&String> = block.blocks.keys().collect();
-    blocks.sort();
-    for name in blocks {
-        if let NestedBlock::Optional(inner) = &block.blocks[name] {
-            out.push_str(&format!(
-                "\n{heading} `{name}` block\n\n{}\n\n",
-                inner.description.content
-            ));
-            render_block(out, inner, heading);
-        }
-    }
-}
-
-/// The registry page of the resource, rendered from the schema.
-pub fn render_docs() -> String {
-    let schema = environment_schema();
-    let mut out = format!(
-        "# prodvpc_environment\n\n{}\n\nSchema version {}. Changing `name` or `vpc_cidr` replaces the environment; everything else is changed in place.\n\n## Import\n\n```sh\nterraform import prodvpc_environment.shop shop-prod\n```\n\nThe environment is found by its `prodvpc:environment` tags. Import sets the `app`, `load_balancer` and `bastion` blocks from what AWS runs; `timeouts` cannot be imported. Blocks cannot be computed, so a configuration that omits one of those blocks shows it removed on the first plan after import; applying that changes nothing in AWS.\n\n## State upgrades\n\nState carries the schema version. State of version 0 (written by releases before schema versioning) is upgraded when Terraform first reads it: `public_subnet_cidrs`, `private_subnet_cidrs`, `public_subnet_ids` and `private_subnet_ids` turn from lists in zone order into maps keyed by zone, `single_nat_gateway` becomes `nat_gateways` (`single` or `one_per_az`), a `bastion` block without `enabled` is enabled, and the refresh that follows fills in what version 0 did not record (NAT gateway IDs and IPs by zone, resolved AMIs, `tags_all`). State written by a newer release is refused rather than misread.\n\n## Attributes\n\n",
-        schema.block.description.content, schema.version
-    );
-    render_block(&mut out, &schema.block, "###");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn docs_are_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/resources/environment.md");
-        let rendered = render_docs();
-        if std::env::var_os("PRODVPC_UPDATE_DOCS").is_some() {
-            std::fs::write(path, &rendered).unwrap();
-        }
-        let current = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(current == rendered, "docs/resources/environment.md is stale: run PRODVPC_UPDATE_DOCS=1 cargo test --lib docs_are_current");
-    }
 
     fn all_attributes(block: &Block, out: &mut Vec<(String, Attribute)>, prefix: &str) {
         for (name, attribute) in &block.attributes {
