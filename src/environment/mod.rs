@@ -537,21 +537,19 @@ impl Resource for EnvironmentResource {
         // by name to find the VPC, then everything in it: the target group's
         // name carries a port the import does not know yet
         let names = Names::new(&id, AppSpec::default().port);
-        let mut lookup = Lookup::ByName;
-        let mut found_vpc = None;
-        let inv = loop {
-            let inv = match Inventory::discover(&clients, &names, lookup).await {
-                Ok(inv) => inv,
-                Err(error) => {
-                    report_aws(diags, "Could not read the environment", &error);
-                    return None;
-                }
-            };
-            match (&inv.vpc, lookup) {
-                (Some(vpc), Lookup::ByName) => found_vpc = Some(vpc.id.clone()),
-                _ => break inv,
+        let by_name = Inventory::discover(&clients, &names, Lookup::ByName).await;
+        let in_vpc = match &by_name {
+            Ok(Inventory { vpc: Some(vpc), .. }) => {
+                Some(Inventory::discover(&clients, &names, Lookup::EverythingInVpc(&vpc.id)).await)
             }
-            lookup = Lookup::EverythingInVpc(found_vpc.as_deref().unwrap_or_default());
+            _ => None,
+        };
+        let inv = match in_vpc.unwrap_or(by_name) {
+            Ok(inv) => inv,
+            Err(error) => {
+                report_aws(diags, "Could not read the environment", &error);
+                return None;
+            }
         };
         let Some(vpc) = &inv.vpc else {
             diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));

@@ -317,7 +317,7 @@ pub(super) fn settle_failed_update(
     let seen_tags = user_tags(inv, default_tags);
     state.tags = reached(&state.tags, &prior.tags, &seen_tags);
     state.nat_gateways = prior.nat_gateways.clone();
-    state.az_count = prior.az_count.clone();
+    state.az_count = prior.az_count;
     state.availability_zones = prior.availability_zones.clone();
     state.public_subnet_cidrs = prior.public_subnet_cidrs.clone();
     state.private_subnet_cidrs = prior.private_subnet_cidrs.clone();
