@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::RequestId;
 use thiserror::Error;
 
 /// How the provider should react to a failed AWS call.
@@ -23,22 +25,35 @@ pub enum ErrorClass {
     Other,
 }
 
-/// A failed step of the environment's lifecycle.
+/// A failed step of the environment's lifecycle. Each message is one line a
+/// person can act on: no SDK internals, no debug output.
 #[derive(Debug, Error, Clone)]
 pub enum AwsError {
     /// an AWS API call failed
-    #[error("{operation} failed: {code}: {message}")]
+    #[error("{operation} failed: {code}: {message}{}", request_id_text(request_id))]
     Api {
         operation: &'static str,
         code: String,
         message: String,
         class: ErrorClass,
+        /// AWS's request ID, for a support case; absent when AWS sent none
+        request_id: Option<String>,
     },
     /// the call never got an answer (network, endpoint, credentials)
     #[error("{operation} could not reach AWS: {detail}")]
     Transport {
         operation: &'static str,
         detail: String,
+    },
+    /// the endpoint answered, but not as an AWS API does (a proxy, a wrong URL, a broken emulator)
+    #[error(
+        "{operation} got HTTP {status} without an AWS error code from the endpoint{}",
+        request_id_text(request_id)
+    )]
+    Unexpected {
+        operation: &'static str,
+        status: u16,
+        request_id: Option<String>,
     },
     /// a waiter ran out of time
     #[error("timed out after {:.1}s waiting for {what}", waited.as_secs_f64())]
@@ -60,6 +75,41 @@ pub enum AwsError {
     Interrupted,
 }
 
+fn request_id_text(request_id: &Option<String>) -> String {
+    request_id
+        .as_ref()
+        .map(|id| format!(" (request ID {id})"))
+        .unwrap_or_default()
+}
+
+/// One line from possibly multi-line text.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why a call got no answer, in words: the messages of the error's causes,
+/// without the SDK's wrappers and debug dumps.
+fn cause_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = one_line(&current.to_string());
+        // wrappers repeat their cause's message or say only "dispatch failure"
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    let useful: Vec<&String> = parts
+        .iter()
+        .filter(|p| !matches!(p.as_str(), "dispatch failure" | "io error" | "other"))
+        .collect();
+    match useful.last() {
+        Some(last) => (*last).clone(),
+        None => parts.join(": "),
+    }
+}
+
 impl AwsError {
     /// The class of an API error; transport problems and timeouts count as `Other`.
     pub fn class(&self) -> ErrorClass {
@@ -75,24 +125,42 @@ impl AwsError {
     }
 
     /// Wraps an SDK error of any operation.
-    pub fn from_sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+    pub fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        match error.code() {
-            Some(code) => AwsError::Api {
+        let request_id = error
+            .meta()
+            .request_id()
+            .or_else(|| error.request_id())
+            .map(str::to_string);
+        if let Some(code) = error.code() {
+            return AwsError::Api {
                 operation,
                 code: code.to_string(),
-                message: error.message().unwrap_or_default().to_string(),
+                message: one_line(error.message().unwrap_or_default()),
                 class: classify_message(code, error.message().unwrap_or_default()),
-            },
-            None => AwsError::Transport {
+                request_id,
+            };
+        }
+        match &error {
+            SdkError::ServiceError(failure) => AwsError::Unexpected {
                 operation,
-                detail: format!(
-                    "{}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&error)
-                ),
+                status: failure.raw().status().as_u16(),
+                request_id,
+            },
+            SdkError::ResponseError(failure) => AwsError::Unexpected {
+                operation,
+                status: failure.raw().status().as_u16(),
+                request_id,
+            },
+            SdkError::TimeoutError(_) => AwsError::Transport {
+                operation,
+                detail: "no answer within the time limit".to_string(),
+            },
+            _ => AwsError::Transport {
+                operation,
+                detail: cause_text(&error),
             },
         }
     }
@@ -254,5 +322,34 @@ mod tests {
             );
         }
         assert_eq!(classify("InstanceRefreshInProgress"), ErrorClass::Conflict);
+    }
+
+    #[test]
+    fn api_errors_read_as_one_line_with_the_request_id() {
+        let error = AwsError::Api {
+            operation: "CreateListener",
+            code: "CertificateNotFound".into(),
+            message: one_line("Certificate 'arn:x'\n not found"),
+            class: ErrorClass::Other,
+            request_id: Some("0f6e-11".into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "CreateListener failed: CertificateNotFound: Certificate 'arn:x' not found (request ID 0f6e-11)"
+        );
+    }
+
+    #[test]
+    fn transport_failures_keep_the_cause_and_drop_the_wrappers() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Wrapper(#[source] std::io::Error);
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let text = cause_text(&Wrapper(refused));
+        assert_eq!(text, "Connection refused (os error 111)");
+        assert!(!text.contains('{'), "{text}");
     }
 }

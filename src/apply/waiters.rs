@@ -194,6 +194,7 @@ mod tests {
                     code: "DependencyViolation".into(),
                     message: String::new(),
                     class: ErrorClass::Dependency,
+                    request_id: None,
                 })
             } else {
                 Ok(())
@@ -210,6 +211,7 @@ mod tests {
             code: code.into(),
             message: String::new(),
             class,
+            request_id: None,
         }
     }
 

@@ -88,6 +88,56 @@ pub async fn image_exists(client: &Client, id: &str) -> Result<bool> {
     }
 }
 
+/// The `(instance type, zone)` pairs the region offers among `types` and `zones`.
+pub async fn instance_type_offerings(
+    client: &Client,
+    types: &[String],
+    zones: &[String],
+) -> Result<std::collections::BTreeSet<(String, String)>> {
+    let mut offered = std::collections::BTreeSet::new();
+    let mut pages = client
+        .describe_instance_type_offerings()
+        .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)
+        .filters(
+            Filter::builder()
+                .name("instance-type")
+                .set_values(Some(types.to_vec()))
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name("location")
+                .set_values(Some(zones.to_vec()))
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeInstanceTypeOfferings", e))?;
+        for offering in page.instance_type_offerings() {
+            if let (Some(kind), Some(zone)) = (offering.instance_type(), offering.location()) {
+                offered.insert((kind.as_str().to_string(), zone.to_string()));
+            }
+        }
+    }
+    Ok(offered)
+}
+
+/// Whether a key pair of that name exists in the region.
+pub async fn key_pair_exists(client: &Client, name: &str) -> Result<bool> {
+    match client.describe_key_pairs().key_names(name).send().await {
+        Ok(out) => Ok(!out.key_pairs().is_empty()),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeKeyPairs", e);
+            if error.is_not_found() {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 /// The newest Amazon Linux 2023 x86_64 image published by Amazon.
 pub async fn latest_amazon_linux(client: &Client) -> Result<String> {
     let out = client
@@ -870,6 +920,7 @@ pub async fn strip_default_security_group(client: &Client, vpc_id: &str) -> Resu
             code: "InvalidGroup.NotFound".into(),
             message: format!("the default security group of {vpc_id} is not listed yet"),
             class: crate::error::ErrorClass::Propagation,
+            request_id: None,
         });
     };
     if !ingress.is_empty() {

@@ -82,12 +82,29 @@ impl EnvironmentResource {
 
 const CREATE_FAILED: &str = "Creating the environment failed";
 
-fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError) {
-    let advice = match error {
-        AwsError::Timeout { .. } => "AWS did not finish in time. Raise the matching `timeouts` value or run the command again: it resumes where it stopped.",
-        AwsError::Unsatisfiable(_) => "Change the configuration as the message says, then apply again.",
-        AwsError::Interrupted => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
-        _ => "Nothing was lost: every object created so far is tagged and tracked. Fix the cause and run the command again; it resumes where it stopped.",
+/// Where in Terraform's workflow an AWS error happened: what the user must
+/// be told about what exists depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// plan-time checks: nothing is built yet
+    Plan,
+    /// refresh and import: nothing in AWS is changed
+    Read,
+    /// create and update
+    Apply,
+    Destroy,
+}
+
+fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: Phase) {
+    let advice = match (error, phase) {
+        (AwsError::Interrupted, _) => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
+        (AwsError::Unsatisfiable(_), _) => "Change the configuration as the message says, then apply again.",
+        (AwsError::Transport { .. } | AwsError::Unexpected { .. }, Phase::Plan | Phase::Read) => "Nothing was changed in AWS. Check the provider's region, endpoints and network access, then run the command again.",
+        (_, Phase::Plan) => "Nothing was built. Fix the cause, then plan again.",
+        (_, Phase::Read) => "Nothing was changed in AWS. Fix the cause, then run the command again.",
+        (AwsError::Timeout { .. }, _) => "AWS did not finish in time. Raise the matching `timeouts` value or run the command again: it resumes where it stopped.",
+        (_, Phase::Apply) => "Every object created so far is tagged and tracked. Fix the cause and apply again; it resumes where it stopped.",
+        (_, Phase::Destroy) => "What is left stays in state. Fix the cause and destroy again; it continues where it stopped.",
     };
     diags.root_error(summary.to_string(), format!("{error}.\n\n{advice}"));
 }
@@ -118,56 +135,108 @@ fn to_spec_or_report(
 }
 
 impl EnvironmentResource {
-    /// Checks the inputs that only the region can judge (zones, images) at plan
-    /// time, so apply never starts what it cannot finish.
+    /// Checks the inputs that only the region can judge (zones, images,
+    /// instance types, key pairs) and the tag limit that counts the provider's
+    /// default tags, at plan time and in one concurrent round, so apply never
+    /// starts what it cannot finish.
     async fn check_against_region(
         &self,
         diags: &mut Diagnostics,
         planned: &EnvironmentState,
     ) -> Option<()> {
         let clients = self.clients(diags)?;
+        let mut valid = true;
+        let tag_problems = validate::check_tag_total(planned, &clients.default_tags);
+        validate::report(&tag_problems, diags);
+        valid &= tag_problems.is_empty();
+        let app = first(&planned.app);
+        let bastion = first(&planned.bastion).filter(|_| planned.bastion_enabled());
+        let app_path = |name: &str| {
+            AttributePath::new("app")
+                .index(0)
+                .attribute(name.to_string())
+        };
+        let bastion_path = |name: &str| {
+            AttributePath::new("bastion")
+                .index(0)
+                .attribute(name.to_string())
+        };
+        let known = |value: &Value<String>| value.as_ref_option().cloned();
         let images: Vec<(AttributePath, String)> = [
-            first(&planned.app)
-                .and_then(|a| a.ami_id.as_ref_option().cloned())
-                .map(|id| (AttributePath::new("app").index(0).attribute("ami_id"), id)),
-            first(&planned.bastion)
-                .and_then(|b| b.ami_id.as_ref_option().cloned())
-                .map(|id| {
-                    (
-                        AttributePath::new("bastion").index(0).attribute("ami_id"),
-                        id,
-                    )
-                }),
+            app.and_then(|a| known(&a.ami_id))
+                .map(|id| (app_path("ami_id"), id)),
+            bastion
+                .and_then(|b| known(&b.ami_id))
+                .map(|id| (bastion_path("ami_id"), id)),
         ]
         .into_iter()
         .flatten()
         .collect();
+        // the defaults apply when the blocks are left out
+        let app_type = match app {
+            Some(a) => known(&a.instance_type),
+            None => Some(AppSpec::default().instance_type),
+        };
+        let bastion_type = match (first(&planned.bastion), planned.bastion_enabled()) {
+            (_, false) => None,
+            (Some(b), true) => known(&b.instance_type),
+            (None, true) => Some(crate::plan::spec::DEFAULT_BASTION_INSTANCE_TYPE.to_string()),
+        };
+        let instance_types: Vec<(AttributePath, String)> = [
+            app_type.map(|t| (app_path("instance_type"), t)),
+            bastion_type.map(|t| (bastion_path("instance_type"), t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let key_name = bastion.and_then(|b| known(&b.key_name));
+        let ec2 = &clients.ec2;
         let image_checks = futures::future::try_join_all(
             images
                 .iter()
-                .map(|(_, id)| crate::aws::ec2::image_exists(&clients.ec2, id)),
+                .map(|(_, id)| crate::aws::ec2::image_exists(ec2, id)),
         );
-        let (zones, found) = match futures::try_join!(
-            crate::aws::ec2::available_zones(&clients.ec2),
-            image_checks
-        ) {
-            Ok(answers) => answers,
-            Err(error) => {
-                report_aws(
-                    diags,
-                    "Could not check the configuration against the region",
-                    &error,
-                );
-                return None;
+        let key_check = async {
+            match &key_name {
+                Some(name) => crate::aws::ec2::key_pair_exists(ec2, name).await,
+                None => Ok(true),
             }
         };
-        let mut valid = true;
+        let type_names: Vec<String> = instance_types.iter().map(|(_, t)| t.clone()).collect();
+        // offerings are asked for every zone: which ones are used is known only with the zones
+        let offerings = async {
+            let zones = crate::aws::ec2::available_zones(ec2).await?;
+            let offered = if type_names.is_empty() {
+                Default::default()
+            } else {
+                crate::aws::ec2::instance_type_offerings(ec2, &type_names, &zones).await?
+            };
+            Ok((zones, offered))
+        };
+        let ((zones, offered), found, key_exists) =
+            match futures::try_join!(offerings, image_checks, key_check) {
+                Ok(answers) => answers,
+                Err(error) => {
+                    report_aws(
+                        diags,
+                        "Could not check the configuration against the region",
+                        &error,
+                        Phase::Plan,
+                    );
+                    return None;
+                }
+            };
         for ((path, id), exists) in images.into_iter().zip(found) {
             if !exists {
                 valid = false;
                 diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);
             }
         }
+        if let (false, Some(name)) = (key_exists, &key_name) {
+            valid = false;
+            diags.error("Key pair not found", format!("No key pair named `{name}` exists in this region. Create or import it first (`aws ec2 import-key-pair`), or leave key_name out and reach the bastion through EC2 Instance Connect."), bastion_path("key_name"));
+        }
+        let mut used_zones: Option<Vec<String>> = None;
         match &planned.availability_zones {
             Value::Value(listed) => {
                 for (index, zone) in listed.iter().enumerate() {
@@ -178,14 +247,41 @@ impl EnvironmentResource {
                         }
                     }
                 }
+                used_zones = known_strings(&planned.availability_zones);
             }
             _ => {
                 if let Value::Value(count) = planned.az_count {
                     if count as usize > zones.len() {
                         valid = false;
                         diags.error("Not enough availability zones", format!("az_count is {count} but the region has {} available zones ({}). Lower az_count.", zones.len(), zones.join(", ")), AttributePath::new("az_count"));
+                    } else {
+                        // apply takes the first zones in name order
+                        used_zones =
+                            Some(zones.iter().take(count.max(0) as usize).cloned().collect());
                     }
                 }
+            }
+        }
+        for (path, kind) in &instance_types {
+            let missing: Vec<&String> = used_zones
+                .iter()
+                .flatten()
+                .filter(|zone| zones.contains(zone))
+                .filter(|zone| !offered.contains(&(kind.clone(), (*zone).clone())))
+                .collect();
+            if !missing.is_empty() {
+                valid = false;
+                let offered_in: Vec<&str> = zones
+                    .iter()
+                    .filter(|zone| offered.contains(&(kind.clone(), (*zone).clone())))
+                    .map(String::as_str)
+                    .collect();
+                let elsewhere = if offered_in.is_empty() {
+                    "in no zone of this region".to_string()
+                } else {
+                    format!("only in {}", offered_in.join(", "))
+                };
+                diags.error("Instance type not offered", format!("`{kind}` is not offered in {} (it is offered {elsewhere}). Choose an instance type these zones offer, or zones that offer it.", missing.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", ")), path.clone());
             }
         }
         valid.then_some(())
@@ -250,7 +346,7 @@ impl EnvironmentResource {
                         }
                     }
                     Err(error) => {
-                        report_aws(diags, summary, error);
+                        report_aws(diags, summary, error, Phase::Apply);
                         match prior {
                             Some(prior) => {
                                 settle_failed_update(&mut state, prior, &inv, &clients.default_tags)
@@ -268,9 +364,14 @@ impl EnvironmentResource {
             }
             Err(error) => {
                 if let Err(first) = &outcome {
-                    report_aws(diags, summary, first);
+                    report_aws(diags, summary, first, Phase::Apply);
                 }
-                report_aws(diags, "Could not read the environment back", &error);
+                report_aws(
+                    diags,
+                    "Could not read the environment back",
+                    &error,
+                    Phase::Read,
+                );
             }
         }
         settle(&mut state);
@@ -337,7 +438,7 @@ impl Resource for EnvironmentResource {
         let inv = match Inventory::discover(&clients, &spec.names(), lookup).await {
             Ok(inv) => inv,
             Err(error) => {
-                report_aws(diags, "Could not read the environment", &error);
+                report_aws(diags, "Could not read the environment", &error, Phase::Read);
                 return None;
             }
         };
@@ -513,7 +614,12 @@ impl Resource for EnvironmentResource {
         {
             Ok(()) => Some(()),
             Err(error) => {
-                report_aws(diags, "Deleting the environment failed", &error);
+                report_aws(
+                    diags,
+                    "Deleting the environment failed",
+                    &error,
+                    Phase::Destroy,
+                );
                 None
             }
         }
@@ -547,7 +653,7 @@ impl Resource for EnvironmentResource {
         let inv = match in_vpc.unwrap_or(by_name) {
             Ok(inv) => inv,
             Err(error) => {
-                report_aws(diags, "Could not read the environment", &error);
+                report_aws(diags, "Could not read the environment", &error, Phase::Read);
                 return None;
             }
         };

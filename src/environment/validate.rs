@@ -1,14 +1,37 @@
 //! Configuration checks that need no AWS call. Each problem names the attribute
 //! and says how to fix it; values still unknown at plan time pass untouched.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
 use super::model::{first, known_map, EnvironmentState, StrList};
-use crate::plan::cidr::{Cidr, SLOTS_PER_TIER, SMALLEST_SUBNET_PREFIX, VPC_PREFIX_RANGE};
-use crate::plan::spec::{parse_duration, NatStrategy, DEFAULT_VPC_CIDR, MAX_NAME_LEN};
+use crate::plan::cidr::{
+    carve, carved_subnet_prefix, CarveError, Cidr, Tier, SLOTS_PER_TIER, SMALLEST_SUBNET_PREFIX,
+    VPC_PREFIX_RANGE,
+};
+use crate::plan::spec::{
+    parse_duration, parse_duration_text, AppSpec, NatStrategy, DEFAULT_VPC_CIDR, LONGEST_TIMEOUT,
+    MAX_NAME_LEN, TAG_COMPONENT, TAG_ENVIRONMENT,
+};
+
+/// The largest subnet prefix an Application Load Balancer accepts: AWS needs
+/// a /27 or larger in every zone, with 8 free addresses for the load balancer.
+pub const LOAD_BALANCER_SUBNET_PREFIX: u8 = 27;
+/// AWS's limit of tags on one object (EC2, Elastic Load Balancing, Auto Scaling alike).
+pub const MAX_TAGS: usize = 50;
+/// Tags the provider itself puts on every object.
+pub const PROVIDER_TAGS: [&str; 3] = [TAG_ENVIRONMENT, TAG_COMPONENT, "Name"];
+const MAX_TAG_KEY_LEN: usize = 128;
+const MAX_TAG_VALUE_LEN: usize = 256;
+/// Launch template user data is limited to 16 KB before base64 encoding.
+pub const MAX_USER_DATA_BYTES: usize = 16 * 1024;
+/// Auto Scaling sizes are 32-bit integers.
+const MAX_GROUP_SIZE: i64 = i32::MAX as i64;
+/// SSH may reach at most this many public addresses (a /8's worth); private
+/// ranges do not count, since they are not the internet.
+const MAX_SSH_PUBLIC_ADDRESSES: u64 = 1 << 24;
 
 /// One invalid input.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +178,7 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
 fn check_name(c: &mut Checker, name: &Value<String>) {
     let Value::Value(name) = name else { return };
     let fix = format!(
-        "Use 1-{MAX_NAME_LEN} letters, digits and hyphens, starting with a letter and not ending with a hyphen (AWS load balancer and target group names are limited to 32 characters and the target group adds the port)."
+        "Use 1-{MAX_NAME_LEN} letters, digits and single hyphens, starting with a letter and not ending with a hyphen: the name feeds the load balancer and target group names (32 characters at most, the target group adding the port), the security group names and the `Name` tags."
     );
     let valid_chars = name
         .chars()
@@ -164,22 +187,35 @@ fn check_name(c: &mut Checker, name: &Value<String>) {
         .chars()
         .next()
         .is_some_and(|ch| ch.is_ascii_alphabetic());
-    if name.is_empty()
-        || name.len() > MAX_NAME_LEN
-        || !valid_chars
-        || !starts_with_letter
-        || name.ends_with('-')
-    {
+    let lower = name.to_ascii_lowercase();
+    let problem = if name.is_empty() || name.len() > MAX_NAME_LEN {
+        Some(format!("`{name}` has {} characters.", name.len()))
+    } else if !valid_chars {
+        Some(format!(
+            "`{name}` has characters other than letters, digits and hyphens."
+        ))
+    } else if !starts_with_letter {
+        Some(format!("`{name}` does not start with a letter."))
+    } else if name.ends_with('-') {
+        Some(format!("`{name}` ends with a hyphen."))
+    } else if name.contains("--") {
+        Some(format!(
+            "`{name}` has two hyphens in a row, which AWS forbids in target group names."
+        ))
+    } else if lower.starts_with("internal-") {
+        Some(format!(
+            "`{name}` starts with `internal-`, which AWS reserves for internal load balancers."
+        ))
+    } else if lower.starts_with("sg-") {
+        Some(format!("`{name}` starts with `sg-`: the security groups are named after the environment, and AWS forbids group names starting with `sg-`."))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         c.fail(
             attr("name"),
             "Invalid environment name",
-            format!("`{name}` cannot name AWS load balancers. {fix}"),
-        );
-    } else if name.to_ascii_lowercase().starts_with("internal-") {
-        c.fail(
-            attr("name"),
-            "Invalid environment name",
-            format!("`{name}` starts with `internal-`, which AWS reserves for internal load balancers. Choose another name."),
+            format!("{problem} {fix}"),
         );
     }
 }
@@ -223,7 +259,7 @@ fn check_zones(c: &mut Checker, config: &EnvironmentState) -> Option<Vec<String>
             c.fail(
                 attr("az_count"),
                 "Invalid number of availability zones",
-                format!("az_count is {count}; a production environment spans from 2 to {SLOTS_PER_TIER} availability zones. Set az_count = 2 or more."),
+                format!("az_count is {count}; a production environment spans from 2 to {SLOTS_PER_TIER} availability zones. Set az_count to a number from 2 to {SLOTS_PER_TIER}."),
             );
         }
     }
@@ -272,6 +308,7 @@ fn check_subnets(
     vpc: Option<Cidr>,
     zones: Option<&Vec<String>>,
 ) {
+    let problems_before = c.problems.len();
     let mut placed: Vec<(Vec<Step>, Cidr)> = Vec::new();
     for (attribute, map) in [
         ("public_subnet_cidrs", &config.public_subnet_cidrs),
@@ -332,6 +369,10 @@ fn check_subnets(
                 c.fail(path.clone(), "Subnet too small", format!("`{cidr}` is smaller than a /{SMALLEST_SUBNET_PREFIX}, the smallest subnet AWS allows."));
                 continue;
             }
+            if attribute == "public_subnet_cidrs" && cidr.prefix() > LOAD_BALANCER_SUBNET_PREFIX {
+                c.fail(path.clone(), "Subnet too small for the load balancer", format!("`{cidr}` is smaller than a /{LOAD_BALANCER_SUBNET_PREFIX}; the load balancer lives in the public subnets and AWS needs a /{LOAD_BALANCER_SUBNET_PREFIX} or larger, with 8 free addresses, in each. Give a /{LOAD_BALANCER_SUBNET_PREFIX} or larger block."));
+                continue;
+            }
             if let Some((other, _)) = placed.iter().find(|(_, used)| used.overlaps(&cidr)) {
                 let other = path_text(other);
                 c.fail(
@@ -345,6 +386,63 @@ fn check_subnets(
             }
             placed.push((path, cidr));
         }
+    }
+    let explicit_blocks_valid = c.problems.len() == problems_before;
+    check_carving(c, config, vpc, zones, explicit_blocks_valid);
+}
+
+/// The blocks the provider carves itself: each tier's subnets must be large
+/// enough for what runs in them, and explicit blocks must leave them room.
+fn check_carving(
+    c: &mut Checker,
+    config: &EnvironmentState,
+    vpc: Option<Cidr>,
+    zones: Option<&Vec<String>>,
+    explicit_blocks_valid: bool,
+) {
+    let Some(vpc) = vpc else { return };
+    let carved_prefix = carved_subnet_prefix(vpc);
+    if config.public_subnet_cidrs.is_null() && carved_prefix > LOAD_BALANCER_SUBNET_PREFIX {
+        c.fail(
+            attr("vpc_cidr"),
+            "VPC too small for the load balancer",
+            format!(
+                "`{vpc}` is carved into /{carved_prefix} subnets, but the load balancer needs a /{LOAD_BALANCER_SUBNET_PREFIX} or larger public subnet in each zone. Use a VPC of /{} or larger, or give public_subnet_cidrs of /{LOAD_BALANCER_SUBNET_PREFIX} or larger.",
+                LOAD_BALANCER_SUBNET_PREFIX - (carved_prefix - vpc.prefix())
+            ),
+        );
+        return;
+    }
+    let explicit = [
+        (Tier::Public, &config.public_subnet_cidrs),
+        (Tier::Private, &config.private_subnet_cidrs),
+    ];
+    let carving = explicit.iter().any(|(_, map)| map.is_null());
+    let all_known = explicit.iter().all(|(_, map)| known_map(map).is_some());
+    let (Some(zones), true, true, true) = (zones, carving, all_known, explicit_blocks_valid) else {
+        return;
+    };
+    let mut existing = BTreeMap::new();
+    for (tier, map) in explicit {
+        if let Some(entries) = known_map(map) {
+            for (zone, text) in entries {
+                if let Ok(cidr) = text.parse::<Cidr>() {
+                    existing.insert((tier, zone), cidr);
+                }
+            }
+        }
+    }
+    if let Err(error @ CarveError::NoFreeSlot { tier, .. }) = carve(vpc, zones, &existing) {
+        let blocking = if tier == Tier::Public.as_str() {
+            "private_subnet_cidrs"
+        } else {
+            "public_subnet_cidrs"
+        };
+        c.fail(
+            attr(blocking),
+            "Explicit subnets leave no room",
+            format!("{error}. The provider carves the {tier} subnets from /{carved_prefix} slots of {vpc}; move the blocks of {blocking} so a slot stays free in each zone, or give {tier}_subnet_cidrs as well."),
+        );
     }
 }
 
@@ -361,42 +459,7 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
             );
         }
     }
-    for (value, name) in [
-        (&app.min_size, "min_size"),
-        (&app.max_size, "max_size"),
-        (&app.desired_capacity, "desired_capacity"),
-    ] {
-        if let Value::Value(n) = value {
-            if *n < 0 {
-                c.fail(
-                    in_block("app", name),
-                    "Negative size",
-                    format!("{name} is {n}; sizes count instances and cannot be negative."),
-                );
-            }
-        }
-    }
-    if let (Value::Value(min), Value::Value(max)) = (app.min_size, app.max_size) {
-        if min > max {
-            c.fail(in_block("app", "min_size"), "min_size exceeds max_size", format!("min_size is {min} but max_size is {max}. Raise max_size to at least {min} or lower min_size."));
-        }
-        if max < 1 {
-            c.fail(
-                in_block("app", "max_size"),
-                "max_size too small",
-                "max_size must be at least 1 so the group can run the app.",
-            );
-        }
-    }
-    if let Value::Value(desired) = app.desired_capacity {
-        let min = app.min_size.as_ref_option().copied().unwrap_or(2);
-        let max = app.max_size.as_ref_option().copied();
-        let above = max.is_some_and(|max| desired > max);
-        if desired < min || above {
-            let max_text = max.map_or("max_size".to_string(), |m| m.to_string());
-            c.fail(in_block("app", "desired_capacity"), "desired_capacity outside the bounds", format!("desired_capacity is {desired}; it must lie between min_size ({min}) and max_size ({max_text})."));
-        }
-    }
+    check_sizes(c, app);
     if let Value::Value(target) = app.cpu_target {
         if !(target > 0.0 && target <= 100.0) {
             c.fail(in_block("app", "cpu_target"), "cpu_target out of range", format!("cpu_target is {target}; it is a percentage of average CPU, greater than 0 and at most 100 (for example 50)."));
@@ -405,6 +468,11 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
     if let Value::Value(path) = &app.health_check_path {
         if !path.starts_with('/') || path.len() > 1024 {
             c.fail(in_block("app", "health_check_path"), "Invalid health check path", format!("`{path}` must start with `/` and be at most 1024 characters, for example \"/health\"."));
+        }
+    }
+    if let Value::Value(data) = &app.user_data {
+        if data.len() > MAX_USER_DATA_BYTES {
+            c.fail(in_block("app", "user_data"), "User data too long", format!("user_data has {} bytes; AWS accepts at most {MAX_USER_DATA_BYTES} (16 KB). Keep a short script that downloads the rest, for example from S3.", data.len()));
         }
     }
     for (value, name) in [
@@ -433,6 +501,140 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
     }
 }
 
+/// A size as the group will get it: the configured value, else its default;
+/// `None` while unknown. The flag says whether it was configured.
+type Size = Option<(i64, bool)>;
+
+fn size_text((value, configured): (i64, bool)) -> String {
+    if configured {
+        value.to_string()
+    } else {
+        format!("{value}, the default")
+    }
+}
+
+/// Sizes are judged as the group gets them, defaults included; a size still
+/// unknown at plan time is not judged, and neither is what depends on it.
+fn check_sizes(c: &mut Checker, app: &super::model::AppBlock) {
+    let defaults = AppSpec::default();
+    let configured = |value: &Value<i64>| match value {
+        Value::Value(n) => Some(*n),
+        _ => None,
+    };
+    let mut sizes_valid = true;
+    for (value, name) in [
+        (&app.min_size, "min_size"),
+        (&app.max_size, "max_size"),
+        (&app.desired_capacity, "desired_capacity"),
+    ] {
+        match configured(value) {
+            Some(n) if n < 0 => c.fail(
+                in_block("app", name),
+                "Negative size",
+                format!("{name} is {n}; sizes count instances and cannot be negative."),
+            ),
+            Some(n) if n > MAX_GROUP_SIZE => c.fail(
+                in_block("app", name),
+                "Size too large",
+                format!("{name} is {n}; Auto Scaling accepts at most {MAX_GROUP_SIZE}."),
+            ),
+            _ => continue,
+        }
+        sizes_valid = false;
+    }
+    if !sizes_valid {
+        return;
+    }
+    let min: Size = match app.min_size {
+        Value::Value(n) => Some((n, true)),
+        Value::Null => Some((i64::from(defaults.min_size), false)),
+        Value::Unknown => None,
+    };
+    let max: Size = match (app.max_size, min) {
+        (Value::Value(n), _) => Some((n, true)),
+        // the default maximum grows with a larger min_size (see apply_defaults)
+        (Value::Null, Some((min, _))) => Some((min.max(i64::from(defaults.max_size)), false)),
+        _ => None,
+    };
+    let desired: Size = configured(&app.desired_capacity).map(|n| (n, true));
+    if let Some((0, _)) = max {
+        c.fail(
+            in_block("app", "max_size"),
+            "max_size too small",
+            "max_size is 0; it must be at least 1 so the group can run the app.",
+        );
+        return;
+    }
+    if let (Some(low), Some(high)) = (min, max) {
+        if low.0 > high.0 {
+            let (path, fix) = if low.1 {
+                (
+                    "min_size",
+                    format!("Raise max_size to at least {} or lower min_size.", low.0),
+                )
+            } else {
+                (
+                    "max_size",
+                    format!(
+                        "Raise max_size to at least {}, or set min_size to {} or less.",
+                        low.0, high.0
+                    ),
+                )
+            };
+            c.fail(
+                in_block("app", path),
+                "min_size exceeds max_size",
+                format!(
+                    "min_size is {} but max_size is {}. {fix}",
+                    size_text(low),
+                    size_text(high)
+                ),
+            );
+            return;
+        }
+    }
+    if let Some(want) = desired {
+        let below = min.is_some_and(|low| want.0 < low.0);
+        let above = max.is_some_and(|high| want.0 > high.0);
+        if below || above {
+            let bound = |size: Size| size.map_or("unknown".to_string(), size_text);
+            c.fail(
+                in_block("app", "desired_capacity"),
+                "desired_capacity outside the bounds",
+                format!(
+                    "desired_capacity is {}; it must lie between min_size ({}) and max_size ({}). Change desired_capacity or the bound it crosses.",
+                    want.0,
+                    bound(min),
+                    bound(max)
+                ),
+            );
+        }
+    }
+}
+
+/// The shape of an ACM certificate ARN or an IAM server certificate ARN.
+fn is_certificate_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let partition_ok = partition.starts_with("aws");
+    let resource_ok = |kind: &str| {
+        resource
+            .strip_prefix(kind)
+            .is_some_and(|id| !id.is_empty() && !id.contains(char::is_whitespace))
+    };
+    prefix == "arn"
+        && partition_ok
+        && account_ok
+        && match service {
+            "acm" => !region.is_empty() && resource_ok("certificate/"),
+            "iam" => region.is_empty() && resource_ok("server-certificate/"),
+            _ => false,
+        }
+}
+
 fn check_load_balancer(c: &mut Checker, config: &EnvironmentState) {
     let Some(lb) = first(&config.load_balancer) else {
         return;
@@ -447,8 +649,8 @@ fn check_load_balancer(c: &mut Checker, config: &EnvironmentState) {
         }
     }
     if let Value::Value(arn) = &lb.certificate_arn {
-        if !arn.starts_with("arn:") {
-            c.fail(in_block("load_balancer", "certificate_arn"), "Invalid certificate ARN", format!("`{arn}` is not an ARN; give the ACM certificate's ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)."));
+        if !is_certificate_arn(arn) {
+            c.fail(in_block("load_balancer", "certificate_arn"), "Invalid certificate ARN", format!("`{arn}` is not a certificate ARN; give an ACM certificate's ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID) or an IAM server certificate's (arn:aws:iam::ACCOUNT:server-certificate/NAME)."));
         }
     }
 }
@@ -476,6 +678,21 @@ fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
             }
         }
     }
+    let all_known = matches!(&ssh, Value::Value(items) if items.iter().all(|i| !i.is_unknown()));
+    let literal_world = cidrs.iter().any(|cidr| cidr.prefix() == 0);
+    let reach = public_addresses(&cidrs);
+    if all_known && !literal_world && reach > MAX_SSH_PUBLIC_ADDRESSES {
+        c.fail(
+            path.clone(),
+            "SSH open to too much of the internet",
+            format!("Together these blocks let {reach} public addresses reach SSH ({:.0}% of the IPv4 internet); at most {MAX_SSH_PUBLIC_ADDRESSES} (a /8) are allowed, and private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10) do not count. List your office or VPN ranges, such as 203.0.113.0/24.", reach as f64 * 100.0 / (1u64 << 32) as f64),
+        );
+    }
+    if let Some(Value::Value(key)) = block.map(|b| &b.key_name) {
+        if key.is_empty() || key.len() > 255 || !key.is_ascii() {
+            c.fail(in_block("bastion", "key_name"), "Invalid key pair name", format!("`{key}` cannot name an EC2 key pair: names have 1 to 255 ASCII characters. Give the name of a key pair of this region, or leave key_name out."));
+        }
+    }
     let missing =
         matches!(ssh, Value::Null) || matches!(&ssh, Value::Value(items) if items.is_empty());
     if enabled == Some(true) && missing && cidrs.is_empty() {
@@ -488,6 +705,43 @@ fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
     }
 }
 
+/// How many addresses outside the private ranges the blocks cover together.
+fn public_addresses(cidrs: &[Cidr]) -> u64 {
+    let span = |cidr: &Cidr| {
+        let start = u64::from(u32::from(cidr.network()));
+        (start, start + cidr.size())
+    };
+    let mut spans: Vec<(u64, u64)> = cidrs.iter().map(span).collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    let private: Vec<(u64, u64)> = [
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    ]
+    .iter()
+    .filter_map(|text| text.parse::<Cidr>().ok())
+    .map(|cidr| span(&cidr))
+    .collect();
+    merged
+        .iter()
+        .map(|&(start, end)| {
+            let inside_private: u64 = private
+                .iter()
+                .map(|&(p_start, p_end)| end.min(p_end).saturating_sub(start.max(p_start)))
+                .sum();
+            end - start - inside_private
+        })
+        .sum()
+}
+
 fn check_timeouts(c: &mut Checker, config: &EnvironmentState) {
     let Some(timeouts) = first(&config.timeouts) else {
         return;
@@ -498,7 +752,15 @@ fn check_timeouts(c: &mut Checker, config: &EnvironmentState) {
         (&timeouts.delete, "delete"),
     ] {
         if let Value::Value(text) = value {
-            if parse_duration(text).is_none() {
+            if parse_duration(text).is_some() {
+                continue;
+            }
+            let longest = LONGEST_TIMEOUT.as_secs() / 3600;
+            if parse_duration_text(text).is_some()
+                || text.bytes().any(|b| b.is_ascii_digit()) && text.len() > 20
+            {
+                c.fail(in_block("timeouts", name), "Duration too long", format!("`{text}` is longer than any wait the provider can use; the longest is \"{longest}h\" (7 days). AWS finishes every step far sooner, so \"1h\" is plenty."));
+            } else {
                 c.fail(in_block("timeouts", name), "Invalid duration", format!("`{text}` is not a duration; write hours, minutes and seconds such as \"30m\", \"1h30m\" or \"90s\"."));
             }
         }
@@ -509,12 +771,94 @@ fn check_tags(c: &mut Checker, config: &EnvironmentState) {
     let Some(tags) = known_map(&config.tags) else {
         return;
     };
-    for key in tags.keys() {
+    c.problems.extend(tag_problems(&tags, &attr("tags")));
+    if tags.len() + PROVIDER_TAGS.len() > MAX_TAGS {
+        c.fail(
+            attr("tags"),
+            "Too many tags",
+            tag_count_detail(tags.len(), 0),
+        );
+    }
+}
+
+fn tag_count_detail(own: usize, from_provider_block: usize) -> String {
+    let room = MAX_TAGS - PROVIDER_TAGS.len();
+    format!(
+        "{own} tags here and {from_provider_block} more from the provider's default_tags; AWS allows {MAX_TAGS} tags per object and the provider adds {} of its own ({}), which leaves {room}. Remove tags.",
+        PROVIDER_TAGS.len(),
+        PROVIDER_TAGS.join(", ")
+    )
+}
+
+/// Checks tag keys and values against AWS's rules for every service the
+/// environment tags (EC2, Elastic Load Balancing, Auto Scaling); `base` is
+/// the path of the map. Used for the resource's `tags` and the provider's
+/// `default_tags`.
+pub fn tag_problems(tags: &BTreeMap<String, String>, base: &[Step]) -> Vec<Problem> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    // Elastic Load Balancing allows only these characters in keys and values
+    let allowed = |text: &str| {
+        text.chars()
+            .all(|ch| ch.is_alphanumeric() || ch == ' ' || "_.:/=+-@".contains(ch))
+    };
+    for (key, value) in tags {
+        let mut path = base.to_vec();
+        path.push(Step::Key(key.clone()));
         let lower = key.to_ascii_lowercase();
-        if lower.starts_with("aws:") || lower.starts_with("prodvpc:") {
-            c.fail(vec![Step::Attribute("tags"), Step::Key(key.clone())], "Reserved tag key", format!("`{key}` uses a reserved prefix (`aws:` belongs to AWS, `prodvpc:` marks ownership). Rename the tag."));
+        let problem = if key.is_empty() {
+            Some((
+                "Empty tag key",
+                "A tag key cannot be empty. Give the tag a key.".to_string(),
+            ))
+        } else if lower.starts_with("aws:") || lower.starts_with("prodvpc:") {
+            Some(("Reserved tag key", format!("`{key}` uses a reserved prefix (`aws:` belongs to AWS, `prodvpc:` marks ownership). Rename the tag.")))
+        } else if key == "Name" {
+            Some(("Reserved tag key", "The provider names every object itself (`<name>-<component>`), so a `Name` tag would be overwritten. Rename the tag, for example to `Environment`.".to_string()))
+        } else if key.chars().count() > MAX_TAG_KEY_LEN {
+            Some((
+                "Tag key too long",
+                format!(
+                    "The key `{key}` has {} characters; AWS allows {MAX_TAG_KEY_LEN}. Shorten it.",
+                    key.chars().count()
+                ),
+            ))
+        } else if value.chars().count() > MAX_TAG_VALUE_LEN {
+            Some(("Tag value too long", format!("The value of `{key}` has {} characters; AWS allows {MAX_TAG_VALUE_LEN}. Shorten it.", value.chars().count())))
+        } else if !allowed(key) || !allowed(value) {
+            Some(("Invalid characters in a tag", format!("`{key}` = `{value}` has characters the load balancer refuses in tags. Use letters, digits, spaces and _ . : / = + - @.")))
+        } else {
+            None
+        };
+        if let Some((summary, detail)) = problem {
+            c.fail(path, summary, detail);
         }
     }
+    c.problems
+}
+
+/// The tag limit counted with the provider's `default_tags`, which only the
+/// configured provider knows: checked at plan time.
+pub fn check_tag_total(
+    config: &EnvironmentState,
+    default_tags: &BTreeMap<String, String>,
+) -> Vec<Problem> {
+    let Some(tags) = known_map(&config.tags) else {
+        return Vec::new();
+    };
+    let from_defaults = default_tags
+        .keys()
+        .filter(|k| !tags.contains_key(*k))
+        .count();
+    if tags.len() + from_defaults + PROVIDER_TAGS.len() <= MAX_TAGS {
+        return Vec::new();
+    }
+    vec![Problem {
+        path: attr("tags"),
+        summary: "Too many tags".to_string(),
+        detail: tag_count_detail(tags.len(), from_defaults),
+    }]
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use super::cidr::{Cidr, Tier};
 pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
 /// Default number of availability zones.
 pub const DEFAULT_AZ_COUNT: usize = 2;
+/// The bastion's instance type when the configuration sets none.
+pub const DEFAULT_BASTION_INSTANCE_TYPE: &str = "t3.nano";
 /// Longest environment name: the ALB is named after it and the target group
 /// adds `-` and a port of up to five digits, within AWS's 32 characters.
 pub const MAX_NAME_LEN: usize = 26;
@@ -214,8 +216,17 @@ impl EnvironmentSpec {
     }
 }
 
-/// Parses durations such as `30m`, `1h30m`, `90s`, `2h`.
+/// The longest `timeouts` value: a week is far beyond any AWS wait, and every
+/// deadline computed from it stays representable.
+pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses durations such as `30m`, `1h30m`, `90s`, `2h`, up to [`LONGEST_TIMEOUT`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    parse_duration_text(text).filter(|d| *d <= LONGEST_TIMEOUT)
+}
+
+/// Parses the text of a duration, however long.
+pub fn parse_duration_text(text: &str) -> Option<Duration> {
     let mut total = 0u64;
     let mut digits = String::new();
     let mut saw_unit = false;
@@ -250,7 +261,18 @@ mod tests {
         assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("45s"), Some(Duration::from_secs(45)));
-        for bad in ["", "30", "m", "1d", "0s", "-5m", "1.5h"] {
+        assert_eq!(parse_duration("168h"), Some(LONGEST_TIMEOUT));
+        for bad in [
+            "",
+            "30",
+            "m",
+            "1d",
+            "0s",
+            "-5m",
+            "1.5h",
+            "169h",
+            "3000000000000000h",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

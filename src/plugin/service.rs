@@ -6,8 +6,9 @@ use tf_provider::value::ValueEmpty;
 use tf_provider::{Diagnostics, Resource};
 use tonic::{Request, Response, Status};
 
+use super::numbers::NumberShape;
 use super::proto::{self, provider_server::Provider as ProviderRpc};
-use super::wire::{self, decode, decode_or_default, encode, DecodeError};
+use super::wire::{self, decode, decode_config, decode_input, encode, DecodeError};
 use crate::environment::model::EnvironmentState;
 use crate::environment::{upgrade, EnvironmentResource};
 use crate::provider::{ProdVpcProvider, ProviderConfig};
@@ -15,9 +16,15 @@ use crate::provider::{ProdVpcProvider, ProviderConfig};
 /// The one resource type this provider serves.
 pub const ENVIRONMENT_TYPE: &str = "prodvpc_environment";
 
+/// The number attributes of `prodvpc_environment` that take fractions (held
+/// as `f64`); every other number is a count or a port.
+const FRACTIONAL_NUMBERS: &[&str] = &["cpu_target"];
+
 pub struct ProviderService {
     provider: ProdVpcProvider,
     environment: EnvironmentResource,
+    provider_schema: tf_provider::schema::Schema,
+    environment_schema: tf_provider::schema::Schema,
 }
 
 impl ProviderService {
@@ -26,6 +33,22 @@ impl ProviderService {
         ProviderService {
             provider,
             environment,
+            provider_schema: crate::provider::provider_schema(),
+            environment_schema: crate::environment::schema::environment_schema(),
+        }
+    }
+
+    fn provider_numbers(&self) -> NumberShape<'_> {
+        NumberShape {
+            schema: &self.provider_schema.block,
+            fractional: &[],
+        }
+    }
+
+    fn environment_numbers(&self) -> NumberShape<'_> {
+        NumberShape {
+            schema: &self.environment_schema.block,
+            fractional: FRACTIONAL_NUMBERS,
         }
     }
 
@@ -78,10 +101,13 @@ impl ProviderRpc for ProviderService {
         &self,
         _: Request<proto::get_provider_schema::Request>,
     ) -> Reply<proto::get_provider_schema::Response> {
-        let environment = crate::environment::schema::environment_schema();
         Ok(Response::new(proto::get_provider_schema::Response {
-            provider: Some(wire::schema(&crate::provider::provider_schema())),
-            resource_schemas: [(ENVIRONMENT_TYPE.to_string(), wire::schema(&environment))].into(),
+            provider: Some(wire::schema(&self.provider_schema)),
+            resource_schemas: [(
+                ENVIRONMENT_TYPE.to_string(),
+                wire::schema(&self.environment_schema),
+            )]
+            .into(),
             data_source_schemas: Default::default(),
             functions: Default::default(),
             diagnostics: Vec::new(),
@@ -96,10 +122,13 @@ impl ProviderRpc for ProviderService {
     ) -> Reply<proto::validate_provider_config::Response> {
         let request = request.into_inner();
         let mut diags = Diagnostics::default();
-        if let Some(config) = reported(
-            decode_or_default::<ProviderConfig>("provider configuration", request.config.as_ref()),
+        let config = decode_config::<ProviderConfig>(
+            "provider configuration",
+            request.config.as_ref(),
+            &self.provider_numbers(),
             &mut diags,
-        ) {
+        );
+        if let Some(config) = reported(config, &mut diags).filter(|_| diags.errors.is_empty()) {
             self.provider.validate(&mut diags, &config);
         }
         Ok(Response::new(proto::validate_provider_config::Response {
@@ -114,7 +143,12 @@ impl ProviderRpc for ProviderService {
         let request = request.into_inner();
         let mut diags = Diagnostics::default();
         if let Some(resource) = self.resource(&request.type_name, &mut diags) {
-            let config = decode_or_default("resource configuration", request.config.as_ref());
+            let config = decode_config(
+                "resource configuration",
+                request.config.as_ref(),
+                &self.environment_numbers(),
+                &mut diags,
+            );
             if let Some(config) = reported(config, &mut diags) {
                 resource.validate(&mut diags, config).await;
             }
@@ -161,10 +195,13 @@ impl ProviderRpc for ProviderService {
     ) -> Reply<proto::configure_provider::Response> {
         let request = request.into_inner();
         let mut diags = Diagnostics::default();
-        if let Some(config) = reported(
-            decode_or_default::<ProviderConfig>("provider configuration", request.config.as_ref()),
+        let config = decode_config::<ProviderConfig>(
+            "provider configuration",
+            request.config.as_ref(),
+            &self.provider_numbers(),
             &mut diags,
-        ) {
+        );
+        if let Some(config) = reported(config, &mut diags).filter(|_| diags.errors.is_empty()) {
             self.provider.configure(&mut diags, &config).await;
         }
         Ok(Response::new(proto::configure_provider::Response {
@@ -220,6 +257,7 @@ impl ProviderRpc for ProviderService {
                 request.prior_state.as_ref(),
                 request.proposed_new_state.as_ref(),
                 request.config.as_ref(),
+                &self.environment_numbers(),
                 &mut diags,
             );
             let empty = ValueEmpty::default;
@@ -270,6 +308,7 @@ impl ProviderRpc for ProviderService {
                 request.prior_state.as_ref(),
                 request.planned_state.as_ref(),
                 request.config.as_ref(),
+                &self.environment_numbers(),
                 &mut diags,
             );
             let empty = ValueEmpty::default;
@@ -419,14 +458,24 @@ impl Change {
         prior: Option<&proto::DynamicValue>,
         new: Option<&proto::DynamicValue>,
         config: Option<&proto::DynamicValue>,
+        numbers: &NumberShape,
         diags: &mut Diagnostics,
     ) -> Option<Change> {
         let prior = reported(decode("prior state", prior), diags)?;
-        let new = reported(decode("new state", new), diags)?;
+        // the proposed or planned state carries the configuration's numbers;
+        // an unusable one is reported once, from the configuration itself
+        let new = decode_input("new state", new, numbers, &mut Diagnostics::default());
+        let new = reported(new, diags)?;
         match (prior, new) {
             (Some(prior), None) => Some(Change::Delete { prior }),
             (prior, Some(new)) => {
-                let config = reported(decode_or_default("configuration", config), diags)?;
+                let config = reported(
+                    decode_config("configuration", config, numbers, diags),
+                    diags,
+                )?;
+                if !diags.errors.is_empty() {
+                    return None;
+                }
                 Some(match prior {
                     Some(prior) => Change::Update { prior, new, config },
                     None => Change::Create { new, config },
@@ -470,7 +519,18 @@ mod tests {
     ) -> (Option<Change>, Diagnostics) {
         let mut diags = Diagnostics::default();
         let config = state("config");
-        let change = Change::decode(prior.as_ref(), new.as_ref(), Some(&config), &mut diags);
+        let schema = crate::environment::schema::environment_schema();
+        let numbers = NumberShape {
+            schema: &schema.block,
+            fractional: FRACTIONAL_NUMBERS,
+        };
+        let change = Change::decode(
+            prior.as_ref(),
+            new.as_ref(),
+            Some(&config),
+            &numbers,
+            &mut diags,
+        );
         (change, diags)
     }
 
@@ -503,5 +563,102 @@ mod tests {
         assert!(diags.errors[0]
             .detail
             .contains("prior state does not match"));
+    }
+
+    /// The configuration Terraform sends for `app { <attribute> = <number> }`,
+    /// with the number encoded by `encode_number` as cty does.
+    fn app_config(attribute: &str, encode_number: impl Fn(&mut Vec<u8>)) -> proto::DynamicValue {
+        let mut bytes = Vec::new();
+        rmp::encode::write_map_len(&mut bytes, 2).unwrap();
+        rmp::encode::write_str(&mut bytes, "name").unwrap();
+        rmp::encode::write_str(&mut bytes, "shop").unwrap();
+        rmp::encode::write_str(&mut bytes, "app").unwrap();
+        rmp::encode::write_array_len(&mut bytes, 1).unwrap();
+        rmp::encode::write_map_len(&mut bytes, 1).unwrap();
+        rmp::encode::write_str(&mut bytes, attribute).unwrap();
+        encode_number(&mut bytes);
+        proto::DynamicValue {
+            msgpack: bytes,
+            json: Vec::new(),
+        }
+    }
+
+    fn decode_app(config: &proto::DynamicValue) -> (Option<EnvironmentState>, Diagnostics) {
+        let schema = crate::environment::schema::environment_schema();
+        let numbers = NumberShape {
+            schema: &schema.block,
+            fractional: FRACTIONAL_NUMBERS,
+        };
+        let mut diags = Diagnostics::default();
+        let state = decode_config("configuration", Some(config), &numbers, &mut diags).ok();
+        (state, diags)
+    }
+
+    #[test]
+    fn decimals_terraform_sends_as_text_decode_exactly() {
+        let config = app_config("cpu_target", |b| rmp::encode::write_str(b, "70.1").unwrap());
+        let (state, diags) = decode_app(&config);
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        let app = state.unwrap().app.unwrap().remove(0);
+        assert_eq!(app.cpu_target, Value::Value(70.1));
+        let config = app_config("port", |b| rmp::encode::write_f64(b, 8080.0).unwrap());
+        let app = decode_app(&config).0.unwrap().app.unwrap().remove(0);
+        assert_eq!(app.port, Value::Value(8080));
+    }
+
+    #[test]
+    fn unusable_numbers_are_errors_on_their_attribute() {
+        for (attribute, config, summary) in [
+            (
+                "port",
+                app_config("port", |b| rmp::encode::write_f64(b, 80.5).unwrap()),
+                "Whole number required",
+            ),
+            (
+                "max_size",
+                app_config("max_size", |b| {
+                    rmp::encode::write_str(b, "1000000000000000000000000000000").unwrap()
+                }),
+                "Number out of range",
+            ),
+        ] {
+            let (state, diags) = decode_app(&config);
+            assert_eq!(diags.errors.len(), 1, "{attribute}: {:?}", diags.errors);
+            assert_eq!(diags.errors[0].summary, summary);
+            let steps = &diags.errors[0].attribute.steps;
+            assert_eq!(steps.len(), 3, "{attribute}: path {steps:?}");
+            assert!(
+                diags.errors[0].detail.starts_with(attribute),
+                "{}",
+                diags.errors[0].detail
+            );
+            // the rest of the configuration still decodes, for validation to judge
+            assert_eq!(state.unwrap().name, Value::Value("shop".into()));
+        }
+    }
+
+    #[test]
+    fn only_the_listed_numbers_take_fractions() {
+        // every other number attribute of the app block is an integer type:
+        // a fraction reaching it would not decode
+        let schema = crate::environment::schema::environment_schema();
+        let tf_provider::schema::NestedBlock::Optional(app) = &schema.block.blocks["app"] else {
+            panic!("app is an optional block");
+        };
+        for (name, attribute) in &app.attributes {
+            if !matches!(
+                attribute.attr_type,
+                tf_provider::schema::AttributeType::Number
+            ) {
+                continue;
+            }
+            let config = app_config(name, |b| rmp::encode::write_f64(b, 1.5).unwrap());
+            let raw: Result<Option<EnvironmentState>, _> = decode("configuration", Some(&config));
+            assert_eq!(
+                raw.is_ok(),
+                FRACTIONAL_NUMBERS.contains(&name.as_str()),
+                "{name} and FRACTIONAL_NUMBERS disagree"
+            );
+        }
     }
 }

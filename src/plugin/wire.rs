@@ -11,6 +11,7 @@ use tf_provider::schema::{
 };
 use tf_provider::{AttributePath, AttributePathStep, Diagnostics};
 
+use super::numbers::{normalize_numbers, NumberShape};
 use super::proto;
 
 /// msgpack's encoding of nil, which is how the protocol says "no object".
@@ -27,11 +28,14 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn report(&self, diags: &mut Diagnostics) {
+        let advice = if self.what.contains("state") {
+            "Check that Terraform runs the provider version that wrote this state."
+        } else {
+            "Run `terraform init -upgrade` so Terraform and the provider agree on the schema."
+        };
         diags.root_error(
             "Unreadable value from Terraform",
-            format!(
-                "{self}. Check that Terraform runs the provider version that wrote this state."
-            ),
+            format!("{self}. {advice}"),
         );
     }
 }
@@ -41,15 +45,38 @@ pub fn decode<T: DeserializeOwned>(
     what: &'static str,
     value: Option<&proto::DynamicValue>,
 ) -> Result<Option<T>, DecodeError> {
+    decode_numbers(what, value, None, &mut Diagnostics::default())
+}
+
+/// Decodes a value that came from the configuration: numbers are read exactly
+/// as Terraform encodes them, and one that no attribute can hold is reported
+/// in `diags` on its attribute (see [`numbers`](super::numbers)).
+pub fn decode_input<T: DeserializeOwned>(
+    what: &'static str,
+    value: Option<&proto::DynamicValue>,
+    shape: &NumberShape,
+    diags: &mut Diagnostics,
+) -> Result<Option<T>, DecodeError> {
+    decode_numbers(what, value, Some(shape), diags)
+}
+
+fn decode_numbers<T: DeserializeOwned>(
+    what: &'static str,
+    value: Option<&proto::DynamicValue>,
+    shape: Option<&NumberShape>,
+    diags: &mut Diagnostics,
+) -> Result<Option<T>, DecodeError> {
     let Some(value) = value else { return Ok(None) };
     let failed = |reason: String| DecodeError { what, reason };
     if !value.msgpack.is_empty() {
         if value.msgpack == [MSGPACK_NIL] {
             return Ok(None);
         }
-        return rmp_serde::from_slice(&value.msgpack)
-            .map(Some)
-            .map_err(|e| failed(e.to_string()));
+        let decoded = match shape {
+            Some(shape) => rmp_serde::from_slice(&normalize_numbers(&value.msgpack, shape, diags)),
+            None => rmp_serde::from_slice(&value.msgpack),
+        };
+        return decoded.map(Some).map_err(|e| failed(e.to_string()));
     }
     if value.json.is_empty() || value.json == b"null" {
         return Ok(None);
@@ -59,13 +86,15 @@ pub fn decode<T: DeserializeOwned>(
         .map_err(|e| failed(e.to_string()))
 }
 
-/// Decodes a value that is an object for every well-formed request (a
-/// configuration, a provider_meta block); a null one becomes the default.
-pub fn decode_or_default<T: DeserializeOwned + Default>(
+/// Decodes a configuration, which is an object for every well-formed request;
+/// a null one becomes the default.
+pub fn decode_config<T: DeserializeOwned + Default>(
     what: &'static str,
     value: Option<&proto::DynamicValue>,
+    shape: &NumberShape,
+    diags: &mut Diagnostics,
 ) -> Result<T, DecodeError> {
-    decode(what, value).map(Option::unwrap_or_default)
+    decode_input(what, value, shape, diags).map(Option::unwrap_or_default)
 }
 
 /// Encodes a value as msgpack, the encoding Terraform prefers.
