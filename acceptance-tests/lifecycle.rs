@@ -813,7 +813,7 @@ const VARIANTS: [Variant; 5] = [
     },
     Variant {
         name: "wide",
-        body: "vpc_cidr = \"192.168.4.0/24\"\n  az_count = 3\n  nat_gateways = \"none\"\n  load_balancer {\n    certificate_arn = \"arn:aws:iam::123456789012:server-certificate/wide\"\n  }\n  bastion {\n    enabled = false\n  }",
+        body: "vpc_cidr = \"192.168.4.0/23\"\n  az_count = 3\n  nat_gateways = \"none\"\n  load_balancer {\n    certificate_arn = \"arn:aws:iam::123456789012:server-certificate/wide\"\n  }\n  bastion {\n    enabled = false\n  }",
         zones: 3,
         nats: 0,
         bastion: false,
@@ -849,6 +849,10 @@ const VARIANTS: [Variant; 5] = [
 #[test]
 fn varied_configurations_converge_and_clean_up() {
     let env = env();
+    // the key pair a variant names must exist: plan checks it against the region
+    runtime().block_on(async {
+        env.api.ec2.create_key_pair().key_name("ops").send().await.unwrap();
+    });
     for variant in &VARIANTS {
         let ws = Workspace::new(Some(env.layer.endpoint()));
         let settings = "resource \"terraform_data\" \"settings\" {\n  input = { port = 8081, cidr = \"203.0.113.9/32\" }\n}\n";

@@ -5,6 +5,7 @@ mod example_module;
 mod generated_config;
 mod harness;
 mod iam_policy;
+mod inputs;
 mod lifecycle;
 mod protocol;
 mod updates;

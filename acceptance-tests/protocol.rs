@@ -166,6 +166,34 @@ fn mutual_tls_admits_only_the_client_that_started_the_provider() {
 }
 
 #[test]
+fn idle_connections_do_not_keep_terraform_out() {
+    let (client_pem, identity) = client_identity();
+    let plugin = Plugin::start(Some(&client_pem));
+    // a local process holds connections open without ever speaking TLS
+    let idle: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(&plugin.address).expect("connect"))
+        .collect();
+    let started = Instant::now();
+    let schema = crate::harness::runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let channel = tls_channel(&plugin, Some(identity)).await?;
+            schema_over(channel).await
+        })
+        .await
+    });
+    let schema = schema
+        .expect("the client with the right certificate was kept waiting behind idle connections")
+        .expect("GetProviderSchema");
+    assert!(schema.resource_schemas.contains_key("prodvpc_environment"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "served after {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+#[test]
 fn handshake_and_get_provider_schema() {
     let plugin = Plugin::start(None);
     assert!(

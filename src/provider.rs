@@ -12,6 +12,7 @@ use tf_provider::{AttributePath, Diagnostics};
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::{AwsClients, ClientSettings, Endpoints};
+use crate::environment::validate::{self, Step};
 use crate::environment::EnvironmentResource;
 
 /// Set once by `configure`, read by the resource. Terraform may validate and
@@ -113,9 +114,127 @@ pub fn provider_schema() -> Schema {
     }
 }
 
+/// Whether `region` has the shape of an AWS region name: a two-letter area,
+/// one or more words, a number (`us-east-1`, `us-gov-west-1`, `ap-southeast-4`).
+fn is_region_name(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let [area, words @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    let lower_word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
+    area.len() == 2
+        && lower_word(area)
+        && !words.is_empty()
+        && words.iter().all(|w| lower_word(w))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `host:port` an endpoint URL connects to, or why it is not a URL the SDK can use.
+fn endpoint_address(url: &str) -> Result<(String, u16), String> {
+    let (rest, default_port) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, 443)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, 80)
+    } else {
+        return Err("it does not start with http:// or https://".to_string());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("`{port}` is not a port number"))?;
+            (host, port)
+        }
+        _ => (authority, default_port),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-.[]:".contains(ch));
+    if !host_ok {
+        return Err(format!("`{host}` is not a host name"));
+    }
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+}
+
+/// How long configure waits for an endpoint to accept a connection.
+const ENDPOINT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Connects once to each configured endpoint, so an emulator or private
+/// endpoint that is down fails in seconds, on its attribute, instead of
+/// after every retry of the first call.
+async fn check_endpoints_reachable(endpoints: &Endpoints, diags: &mut Diagnostics) -> bool {
+    let configured = [
+        ("ec2", &endpoints.ec2),
+        ("autoscaling", &endpoints.autoscaling),
+        ("elbv2", &endpoints.elbv2),
+    ];
+    let probes = configured.iter().filter_map(|(service, url)| {
+        let url = url.as_ref()?;
+        let (host, port) = endpoint_address(url).ok()?;
+        Some(async move {
+            let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+            let outcome = match tokio::time::timeout(ENDPOINT_CONNECT_TIMEOUT, connect).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(_) => Some(format!(
+                    "no answer within {}s",
+                    ENDPOINT_CONNECT_TIMEOUT.as_secs()
+                )),
+            };
+            (*service, url.clone(), outcome)
+        })
+    });
+    let mut reachable = true;
+    for (service, url, failure) in futures::future::join_all(probes).await {
+        if let Some(failure) = failure {
+            reachable = false;
+            diags.error(
+                "Endpoint unreachable",
+                format!("Nothing accepts connections at {url} ({failure}). Start the service there, or correct or remove endpoints.{service}."),
+                AttributePath::new("endpoints").index(0).attribute(service),
+            );
+        }
+    }
+    reachable
+}
+
 impl ProviderConfig {
     /// The client settings, with problems reported against their attribute.
     pub fn settings(&self, diags: &mut Diagnostics) -> Option<ClientSettings> {
+        let mut valid = true;
+        if let Value::Value(region) = &self.region {
+            if !is_region_name(region) {
+                valid = false;
+                diags.error(
+                    "Invalid region",
+                    format!("`{region}` is not an AWS region name. Write one such as us-east-1 or eu-west-3, or leave region out to use AWS_REGION or the profile's region."),
+                    AttributePath::new("region"),
+                );
+            }
+        }
+        if let Some(block) = self.endpoints.as_ref_option().and_then(|list| list.first()) {
+            for (service, url) in [
+                ("ec2", &block.ec2),
+                ("autoscaling", &block.autoscaling),
+                ("elbv2", &block.elbv2),
+            ] {
+                if let Value::Value(url) = url {
+                    if let Err(why) = endpoint_address(url) {
+                        valid = false;
+                        diags.error(
+                            "Invalid endpoint URL",
+                            format!("`{url}` cannot be used: {why}. Write a URL such as https://ec2.us-east-1.amazonaws.com or http://127.0.0.1:5000."),
+                            AttributePath::new("endpoints").index(0).attribute(service),
+                        );
+                    }
+                }
+            }
+        }
         let endpoints = self
             .endpoints
             .as_ref_option()
@@ -137,6 +256,14 @@ impl ProviderConfig {
                     .collect()
             })
             .unwrap_or_default();
+        let tag_path = [
+            Step::Attribute("default_tags"),
+            Step::Index(0),
+            Step::Attribute("tags"),
+        ];
+        let tag_problems = validate::tag_problems(&default_tags, &tag_path);
+        validate::report(&tag_problems, diags);
+        valid &= tag_problems.is_empty();
         let max_retries = match self.max_retries {
             Value::Value(n) if !(0..=100).contains(&n) => {
                 diags.error(
@@ -149,6 +276,9 @@ impl ProviderConfig {
             Value::Value(n) => Some(n as u32),
             _ => None,
         };
+        if !valid {
+            return None;
+        }
         Some(ClientSettings {
             region: self.region.as_ref_option().cloned(),
             profile: self.profile.as_ref_option().cloned(),
@@ -170,6 +300,9 @@ impl ProdVpcProvider {
         let Some(settings) = config.settings(diags) else {
             return;
         };
+        if !check_endpoints_reachable(&settings.endpoints, diags).await {
+            return;
+        }
         let clients = Arc::new(AwsClients::connect(settings).await);
         // Terraform configures a provider process once; a second call keeps the first clients.
         let _ = self.clients.set(clients);
@@ -185,5 +318,55 @@ impl ProdVpcProvider {
     /// command finds it.
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_names_have_the_aws_shape() {
+        for good in ["us-east-1", "us-gov-west-1", "ap-southeast-4", "il-central-1"] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in ["moon-1", "useast1", "us-east", "US-EAST-1", "us--1", ""] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoint_urls_give_their_address_or_the_reason() {
+        assert_eq!(
+            endpoint_address("http://127.0.0.1:5000"),
+            Ok(("127.0.0.1".into(), 5000))
+        );
+        assert_eq!(
+            endpoint_address("https://ec2.us-east-1.amazonaws.com/"),
+            Ok(("ec2.us-east-1.amazonaws.com".into(), 443))
+        );
+        assert!(endpoint_address("localhost:5000").unwrap_err().contains("http://"));
+        assert!(endpoint_address("http://host:99999").unwrap_err().contains("port"));
+        assert!(endpoint_address("http://").unwrap_err().contains("host"));
+        assert!(endpoint_address("http://a b").unwrap_err().contains("host"));
+    }
+
+    #[test]
+    fn settings_name_the_attribute_at_fault() {
+        let config = ProviderConfig {
+            region: Value::Value("moon-1".into()),
+            endpoints: Value::Value(vec![EndpointsBlock {
+                elbv2: Value::Value("elb.local".into()),
+                ..Default::default()
+            }]),
+            default_tags: Value::Value(vec![DefaultTagsBlock {
+                tags: Value::Value([("Name".to_string(), Value::Value("x".to_string()))].into()),
+            }]),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(config.settings(&mut diags).is_none());
+        let paths: Vec<usize> = diags.errors.iter().map(|d| d.attribute.steps.len()).collect();
+        assert_eq!(paths, vec![1, 3, 4], "{:?}", diags.errors);
     }
 }

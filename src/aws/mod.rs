@@ -64,6 +64,12 @@ impl AwsClients {
             loader = loader
                 .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(10));
         }
+        // an endpoint that does not answer fails each attempt in seconds, not minutes
+        loader = loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .build(),
+        );
         let shared = loader.load().await;
 
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared);

@@ -946,4 +946,183 @@ mod tests {
         let found = problems(|c| c.tags = string_map([("prodvpc:x".to_string(), "1".to_string())]));
         assert_eq!(found[0].0, "tags[\"prodvpc:x\"]");
     }
+
+    fn app(change: impl FnOnce(&mut AppBlock)) -> impl FnOnce(&mut EnvironmentState) {
+        move |c| {
+            let mut block = AppBlock::default();
+            change(&mut block);
+            c.app = Value::Value(vec![block]);
+        }
+    }
+
+    fn ssh<'a>(cidrs: &'a [&'a str]) -> impl FnOnce(&mut EnvironmentState) + 'a {
+        move |c| {
+            c.bastion = Value::Value(vec![BastionBlock {
+                ssh_ingress_cidrs: string_list(cidrs.iter().map(|s| s.to_string())),
+                ..Default::default()
+            }])
+        }
+    }
+
+    #[test]
+    fn names_are_judged_against_every_aws_name_they_feed() {
+        for (name, says) in [
+            ("shop--prod", "two hyphens"),
+            ("sg-shop", "`sg-`"),
+            ("internal-shop", "internal-"),
+            ("shop_prod", "letters, digits and hyphens"),
+        ] {
+            let found = problems(|c| c.name = Value::Value(name.into()));
+            assert_eq!(found.len(), 1, "{name}: {found:?}");
+            assert_eq!(found[0].0, "name");
+            assert!(found[0].1.contains(says), "{name}: {}", found[0].1);
+        }
+        assert!(problems(|c| c.name = Value::Value("shop-prod-2".into())).is_empty());
+    }
+
+    #[test]
+    fn sizes_are_judged_with_their_defaults() {
+        let alone_max = problems(app(|a| a.max_size = Value::Value(1)));
+        assert_eq!(alone_max.len(), 1, "{alone_max:?}");
+        assert_eq!(alone_max[0].0, "app[0].max_size");
+        assert!(alone_max[0].1.contains("min_size is 2, the default"), "{alone_max:?}");
+        let zero = problems(app(|a| a.max_size = Value::Value(0)));
+        assert_eq!(zero.len(), 1, "{zero:?}");
+        assert!(zero[0].1.contains("at least 1"));
+        let desired = problems(app(|a| a.desired_capacity = Value::Value(10)));
+        assert_eq!(desired[0].0, "app[0].desired_capacity");
+        assert!(desired[0].1.contains("max_size (4, the default)"), "{desired:?}");
+        // a larger min_size raises the default maximum with it
+        assert!(problems(app(|a| a.min_size = Value::Value(6))).is_empty());
+        let huge = problems(app(|a| a.max_size = Value::Value(1 << 40)));
+        assert!(huge[0].1.contains("at most"), "{huge:?}");
+    }
+
+    #[test]
+    fn sizes_depending_on_an_unknown_are_not_judged() {
+        let found = problems(app(|a| {
+            a.min_size = Value::Unknown;
+            a.desired_capacity = Value::Value(1);
+        }));
+        assert!(found.is_empty(), "{found:?}");
+        let unknown_max = problems(app(|a| {
+            a.max_size = Value::Unknown;
+            a.desired_capacity = Value::Value(1);
+        }));
+        assert_eq!(unknown_max.len(), 1, "{unknown_max:?}");
+        assert!(unknown_max[0].1.contains("min_size (2, the default)"));
+        assert!(!unknown_max[0].1.contains("(max_size)"));
+    }
+
+    #[test]
+    fn ssh_sources_are_judged_by_the_addresses_they_cover_together() {
+        let halves = problems(ssh(&["0.0.0.0/1", "128.0.0.0/1"]));
+        assert_eq!(halves.len(), 1, "{halves:?}");
+        assert_eq!(halves[0].0, "bastion[0].ssh_ingress_cidrs");
+        assert!(halves[0].1.contains("at most 16777216"), "{halves:?}");
+        let world = problems(ssh(&["0.0.0.0/0"]));
+        assert_eq!(world.len(), 1, "{world:?}");
+        assert!(world[0].1.contains("every address"));
+        let private_and_office = problems(ssh(&["10.0.0.0/8", "192.168.0.0/16", "203.0.113.0/24"]));
+        assert!(private_and_office.is_empty(), "{private_and_office:?}");
+        assert_eq!(public_addresses(&["10.0.0.0/7".parse().unwrap()]), 1 << 24);
+        assert_eq!(
+            public_addresses(&["203.0.113.0/24".parse().unwrap(), "203.0.113.0/25".parse().unwrap()]),
+            256
+        );
+    }
+
+    #[test]
+    fn certificate_arns_have_the_acm_or_iam_shape() {
+        assert!(is_certificate_arn("arn:aws:acm:us-east-1:123456789012:certificate/0b1c-22"));
+        assert!(is_certificate_arn("arn:aws:iam::123456789012:server-certificate/wide"));
+        for bad in [
+            "arn:nonsense",
+            "arn:aws:acm:us-east-1:123:certificate/x",
+            "arn:aws:s3:::bucket",
+            "arn:aws:acm::123456789012:certificate/x",
+            "arn:aws:acm:us-east-1:123456789012:certificate/",
+        ] {
+            assert!(!is_certificate_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_follow_aws_limits() {
+        let many = problems(|c| {
+            c.tags = string_map((0..48).map(|i| (format!("k{i}"), "v".to_string())));
+        });
+        assert_eq!(many.len(), 1, "{many:?}");
+        assert!(many[0].1.contains("leaves 47"), "{many:?}");
+        for (key, value, summary) in [
+            ("", "v", "cannot be empty"),
+            ("Name", "x", "names every object"),
+            (&"k".repeat(129)[..], "v", "129 characters"),
+            ("team", &"v".repeat(257)[..], "257 characters"),
+            ("team", "a;b", "characters the load balancer refuses"),
+        ] {
+            let found = problems(|c| c.tags = string_map([(key.to_string(), value.to_string())]));
+            assert_eq!(found.len(), 1, "{key}: {found:?}");
+            assert!(found[0].1.contains(summary), "{key}: {found:?}");
+        }
+        let config = EnvironmentState {
+            tags: string_map((0..40).map(|i| (format!("k{i}"), "v".to_string()))),
+            ..config()
+        };
+        let defaults = (0..10).map(|i| (format!("d{i}"), "v".to_string())).collect();
+        assert_eq!(check_tag_total(&config, &defaults).len(), 1);
+        assert!(check_tag_total(&config, &BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn user_data_and_durations_have_usable_sizes() {
+        let long = problems(app(|a| a.user_data = Value::Value("x".repeat(16 * 1024 + 1))));
+        assert_eq!(long[0].0, "app[0].user_data");
+        let found = problems(|c| {
+            c.timeouts = Value::Value(vec![super::super::model::TimeoutsBlock {
+                create: Value::Value("3000000000000000h".into()),
+                delete: Value::Value("169h".into()),
+                update: Value::Value("soon".into()),
+            }])
+        });
+        let summaries: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(summaries, ["timeouts[0].create", "timeouts[0].update", "timeouts[0].delete"]);
+        assert!(found[0].1.contains("\"168h\""), "{found:?}");
+        assert!(found[1].1.contains("not a duration"), "{found:?}");
+    }
+
+    #[test]
+    fn subnets_leave_room_for_the_load_balancer_and_the_other_tier() {
+        let small_vpc = problems(|c| c.vpc_cidr = Value::Value("10.0.0.0/24".into()));
+        assert_eq!(small_vpc.len(), 1, "{small_vpc:?}");
+        assert_eq!(small_vpc[0].0, "vpc_cidr");
+        assert!(small_vpc[0].1.contains("/23 or larger"), "{small_vpc:?}");
+        let zones = || string_list(["us-east-1a".to_string(), "us-east-1b".to_string()]);
+        let tiny_public = problems(|c| {
+            c.availability_zones = zones();
+            c.public_subnet_cidrs = string_map([
+                ("us-east-1a".to_string(), "10.0.0.0/28".to_string()),
+                ("us-east-1b".to_string(), "10.0.1.0/24".to_string()),
+            ]);
+        });
+        assert_eq!(tiny_public.len(), 1, "{tiny_public:?}");
+        assert_eq!(tiny_public[0].0, "public_subnet_cidrs[\"us-east-1a\"]");
+        let no_room = problems(|c| {
+            c.availability_zones = zones();
+            c.public_subnet_cidrs = string_map([
+                ("us-east-1a".to_string(), "10.0.0.0/17".to_string()),
+                ("us-east-1b".to_string(), "10.0.128.0/17".to_string()),
+            ]);
+        });
+        assert_eq!(no_room.len(), 1, "{no_room:?}");
+        assert_eq!(no_room[0].0, "public_subnet_cidrs");
+        assert!(no_room[0].1.contains("private"), "{no_room:?}");
+    }
+
+    #[test]
+    fn zone_count_advice_fits_the_number() {
+        let found = problems(|c| c.az_count = Value::Value(100));
+        assert!(found[0].1.contains("from 2 to 8"), "{found:?}");
+        assert!(!found[0].1.contains("2 or more"), "{found:?}");
+    }
 }

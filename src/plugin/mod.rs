@@ -112,14 +112,20 @@ pub fn handshake_line(address: &str, server_cert_der: Option<&[u8]>) -> String {
     format!("{CORE_PROTOCOL_VERSION}|{PLUGIN_PROTOCOL_VERSION}|tcp|{address}|grpc|{cert}")
 }
 
+/// Listens on a port of the range chosen at random, trying the others in turn
+/// when it is taken: a predictable port (the lowest free one) lets any local
+/// process get there first and jam the connection Terraform is about to make.
 async fn listen(range: Option<(u16, u16)>) -> Result<TcpListener, TransportError> {
     let Some((min, max)) = range else {
         return TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(TransportError::Listen);
     };
+    let span = u32::from(max - min) + 1;
+    let start = random_u64() % u64::from(span);
     let mut last_error = None;
-    for port in min..=max {
+    for step in 0..span {
+        let port = min + ((start + u64::from(step)) % u64::from(span)) as u16;
         match TcpListener::bind(("127.0.0.1", port)).await {
             Ok(listener) => return Ok(listener),
             Err(error) => last_error = Some(error),
@@ -128,6 +134,15 @@ async fn listen(range: Option<(u16, u16)>) -> Result<TcpListener, TransportError
     Err(TransportError::Listen(last_error.unwrap_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "empty port range")
     })))
+}
+
+/// A random number from the operating system's randomness (the standard
+/// library seeds each `RandomState` from it).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// Serves the provider until Terraform shuts it down.
@@ -149,7 +164,10 @@ pub async fn serve(provider: ProdVpcProvider) -> Result<(), TransportError> {
             services.clone(),
         ))
         .add_service(go_plugin::grpc_stdio_server::GrpcStdioServer::new(services));
-    let stopped = async move { shutdown.cancelled().await };
+    let stopped = {
+        let shutdown = shutdown.clone();
+        async move { shutdown.cancelled().await }
+    };
 
     match launch.client_cert {
         Some(client_pem) => {
@@ -159,7 +177,7 @@ pub async fn serve(provider: ProdVpcProvider) -> Result<(), TransportError> {
                 &address.to_string(),
                 Some(&identity.cert_der),
             ));
-            let incoming = tls::incoming(connections(listener), acceptor);
+            let incoming = tls::incoming(connections(listener), acceptor, shutdown.clone());
             router
                 .serve_with_incoming_shutdown(incoming, stopped)
                 .await?;
@@ -207,7 +225,9 @@ fn ignore_interrupts() -> Result<(), TransportError> {
 
 /// Accepted connections with Nagle's algorithm off: every RPC is a few small
 /// HTTP/2 frames, and holding them back for coalescing delays each call.
-fn connections(listener: TcpListener) -> impl Stream<Item = std::io::Result<TcpStream>> {
+fn connections(
+    listener: TcpListener,
+) -> impl Stream<Item = std::io::Result<TcpStream>> + Send + 'static {
     use futures::StreamExt;
     tokio_stream::wrappers::TcpListenerStream::new(listener).map(|connection| {
         let connection = connection?;
@@ -348,5 +368,18 @@ mod tests {
         );
         let line = handshake_line("127.0.0.1:4000", Some(&[1, 2, 3, 4]));
         assert_eq!(line, "1|6|tcp|127.0.0.1:4000|grpc|AQIDBA");
+    }
+
+    #[tokio::test]
+    async fn the_port_is_not_the_lowest_free_one() {
+        let mut ports = std::collections::BTreeSet::new();
+        for _ in 0..4 {
+            let listener = listen(Some((20000, 29999))).await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            assert!((20000..=29999).contains(&port));
+            ports.insert(port);
+        }
+        // four draws from 10,000 ports: the same one four times would mean no randomness
+        assert!(ports.len() > 1, "{ports:?}");
     }
 }

@@ -566,19 +566,18 @@ mod tests {
     }
 
     /// The configuration Terraform sends for `app { <attribute> = <number> }`,
-    /// with the number encoded by `encode_number` as cty does.
-    fn app_config(attribute: &str, encode_number: impl Fn(&mut Vec<u8>)) -> proto::DynamicValue {
-        let mut bytes = Vec::new();
-        rmp::encode::write_map_len(&mut bytes, 2).unwrap();
-        rmp::encode::write_str(&mut bytes, "name").unwrap();
-        rmp::encode::write_str(&mut bytes, "shop").unwrap();
-        rmp::encode::write_str(&mut bytes, "app").unwrap();
-        rmp::encode::write_array_len(&mut bytes, 1).unwrap();
-        rmp::encode::write_map_len(&mut bytes, 1).unwrap();
-        rmp::encode::write_str(&mut bytes, attribute).unwrap();
-        encode_number(&mut bytes);
+    /// with the number as cty encodes it (an integer, a float or decimal text).
+    fn app_config(attribute: &str, number: serde_json::Value) -> proto::DynamicValue {
+        let mut config = serde_json::to_value(EnvironmentState {
+            name: Value::Value("shop".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut app = serde_json::to_value(crate::environment::model::AppBlock::default()).unwrap();
+        app[attribute] = number;
+        config["app"] = serde_json::json!([app]);
         proto::DynamicValue {
-            msgpack: bytes,
+            msgpack: rmp_serde::to_vec_named(&config).unwrap(),
             json: Vec::new(),
         }
     }
@@ -596,12 +595,12 @@ mod tests {
 
     #[test]
     fn decimals_terraform_sends_as_text_decode_exactly() {
-        let config = app_config("cpu_target", |b| rmp::encode::write_str(b, "70.1").unwrap());
+        let config = app_config("cpu_target", serde_json::json!("70.1"));
         let (state, diags) = decode_app(&config);
         assert!(diags.errors.is_empty(), "{:?}", diags.errors);
         let app = state.unwrap().app.unwrap().remove(0);
         assert_eq!(app.cpu_target, Value::Value(70.1));
-        let config = app_config("port", |b| rmp::encode::write_f64(b, 8080.0).unwrap());
+        let config = app_config("port", serde_json::json!(8080.0));
         let app = decode_app(&config).0.unwrap().app.unwrap().remove(0);
         assert_eq!(app.port, Value::Value(8080));
     }
@@ -609,18 +608,8 @@ mod tests {
     #[test]
     fn unusable_numbers_are_errors_on_their_attribute() {
         for (attribute, config, summary) in [
-            (
-                "port",
-                app_config("port", |b| rmp::encode::write_f64(b, 80.5).unwrap()),
-                "Whole number required",
-            ),
-            (
-                "max_size",
-                app_config("max_size", |b| {
-                    rmp::encode::write_str(b, "1000000000000000000000000000000").unwrap()
-                }),
-                "Number out of range",
-            ),
+            ("port", app_config("port", serde_json::json!(80.5)), "Whole number required"),
+            ("max_size", app_config("max_size", serde_json::json!("1000000000000000000000000000000")), "Number out of range"),
         ] {
             let (state, diags) = decode_app(&config);
             assert_eq!(diags.errors.len(), 1, "{attribute}: {:?}", diags.errors);
@@ -652,7 +641,7 @@ mod tests {
             ) {
                 continue;
             }
-            let config = app_config(name, |b| rmp::encode::write_f64(b, 1.5).unwrap());
+            let config = app_config(name, serde_json::json!(1.5));
             let raw: Result<Option<EnvironmentState>, _> = decode("configuration", Some(&config));
             assert_eq!(
                 raw.is_ok(),

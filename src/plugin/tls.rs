@@ -10,6 +10,7 @@
 //! aws-lc-rs backend, which verifies P-521: authentication stays mandatory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use rustls::client::danger::HandshakeSignatureValid;
@@ -19,6 +20,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixT
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -144,28 +147,60 @@ pub fn acceptor(
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// The `connections` that completed the TLS handshake. A failed handshake (a
-/// process without the pinned certificate) is dropped, not served.
+/// How long a connection may take to complete its TLS handshake. Terraform's
+/// own client finishes in milliseconds; a connection that stays silent is
+/// dropped rather than kept.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
+/// Handshakes in progress at once; more connections wait to be accepted.
+const HANDSHAKES_AT_ONCE: usize = 128;
+
+/// The `connections` that completed the TLS handshake. Handshakes run
+/// concurrently, each within [`HANDSHAKE_DEADLINE`], so an idle or slow
+/// connection never holds up another one. A failed handshake (a process
+/// without the pinned certificate) is dropped, not served.
 pub fn incoming(
-    connections: impl Stream<Item = std::io::Result<TcpStream>>,
+    connections: impl Stream<Item = std::io::Result<TcpStream>> + Send + 'static,
     acceptor: TlsAcceptor,
+    shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<TlsStream<TcpStream>, std::io::Error>> {
-    connections.filter_map(move |connection| {
-        let acceptor = acceptor.clone();
-        async move {
-            match connection {
-                Ok(tcp) => match acceptor.accept(tcp).await {
-                    Ok(tls) => Some(Ok(tls)),
-                    Err(error) => {
-                        tracing::warn!("refused a plugin connection: {error}");
-                        None
-                    }
+    let (ready, established) = tokio::sync::mpsc::channel(HANDSHAKES_AT_ONCE);
+    let slots = Arc::new(Semaphore::new(HANDSHAKES_AT_ONCE));
+    tokio::spawn(async move {
+        let mut connections = std::pin::pin!(connections);
+        loop {
+            let connection = tokio::select! {
+                next = connections.next() => match next {
+                    Some(connection) => connection,
+                    None => break,
                 },
+                () = shutdown.cancelled() => break,
+            };
+            let tcp = match connection {
+                Ok(tcp) => tcp,
                 Err(error) => {
                     tracing::warn!("plugin connection failed: {error}");
-                    None
+                    continue;
                 }
-            }
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let acceptor = acceptor.clone();
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = ready.send(Ok(tls)).await;
+                    }
+                    Ok(Err(error)) => tracing::warn!("refused a plugin connection: {error}"),
+                    Err(_) => tracing::warn!(
+                        "dropped a plugin connection that did not complete TLS within {}s",
+                        HANDSHAKE_DEADLINE.as_secs()
+                    ),
+                }
+            });
         }
-    })
+    });
+    tokio_stream::wrappers::ReceiverStream::new(established)
 }
