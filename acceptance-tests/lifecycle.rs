@@ -851,7 +851,13 @@ fn varied_configurations_converge_and_clean_up() {
     let env = env();
     // the key pair a variant names must exist: plan checks it against the region
     runtime().block_on(async {
-        env.api.ec2.create_key_pair().key_name("ops").send().await.unwrap();
+        env.api
+            .ec2
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
     });
     for variant in &VARIANTS {
         let ws = Workspace::new(Some(env.layer.endpoint()));

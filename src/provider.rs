@@ -158,7 +158,12 @@ fn endpoint_address(url: &str) -> Result<(String, u16), String> {
     if !host_ok {
         return Err(format!("`{host}` is not a host name"));
     }
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+    Ok((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port,
+    ))
 }
 
 /// How long configure waits for an endpoint to accept a connection.
@@ -327,7 +332,12 @@ mod tests {
 
     #[test]
     fn region_names_have_the_aws_shape() {
-        for good in ["us-east-1", "us-gov-west-1", "ap-southeast-4", "il-central-1"] {
+        for good in [
+            "us-east-1",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "il-central-1",
+        ] {
             assert!(is_region_name(good), "{good}");
         }
         for bad in ["moon-1", "useast1", "us-east", "US-EAST-1", "us--1", ""] {
@@ -345,8 +355,12 @@ mod tests {
             endpoint_address("https://ec2.us-east-1.amazonaws.com/"),
             Ok(("ec2.us-east-1.amazonaws.com".into(), 443))
         );
-        assert!(endpoint_address("localhost:5000").unwrap_err().contains("http://"));
-        assert!(endpoint_address("http://host:99999").unwrap_err().contains("port"));
+        assert!(endpoint_address("localhost:5000")
+            .unwrap_err()
+            .contains("http://"));
+        assert!(endpoint_address("http://host:99999")
+            .unwrap_err()
+            .contains("port"));
         assert!(endpoint_address("http://").unwrap_err().contains("host"));
         assert!(endpoint_address("http://a b").unwrap_err().contains("host"));
     }
@@ -366,7 +380,11 @@ mod tests {
         };
         let mut diags = Diagnostics::default();
         assert!(config.settings(&mut diags).is_none());
-        let paths: Vec<usize> = diags.errors.iter().map(|d| d.attribute.steps.len()).collect();
+        let paths: Vec<usize> = diags
+            .errors
+            .iter()
+            .map(|d| d.attribute.steps.len())
+            .collect();
         assert_eq!(paths, vec![1, 3, 4], "{:?}", diags.errors);
     }
 }

@@ -985,13 +985,19 @@ mod tests {
         let alone_max = problems(app(|a| a.max_size = Value::Value(1)));
         assert_eq!(alone_max.len(), 1, "{alone_max:?}");
         assert_eq!(alone_max[0].0, "app[0].max_size");
-        assert!(alone_max[0].1.contains("min_size is 2, the default"), "{alone_max:?}");
+        assert!(
+            alone_max[0].1.contains("min_size is 2, the default"),
+            "{alone_max:?}"
+        );
         let zero = problems(app(|a| a.max_size = Value::Value(0)));
         assert_eq!(zero.len(), 1, "{zero:?}");
         assert!(zero[0].1.contains("at least 1"));
         let desired = problems(app(|a| a.desired_capacity = Value::Value(10)));
         assert_eq!(desired[0].0, "app[0].desired_capacity");
-        assert!(desired[0].1.contains("max_size (4, the default)"), "{desired:?}");
+        assert!(
+            desired[0].1.contains("max_size (4, the default)"),
+            "{desired:?}"
+        );
         // a larger min_size raises the default maximum with it
         assert!(problems(app(|a| a.min_size = Value::Value(6))).is_empty());
         let huge = problems(app(|a| a.max_size = Value::Value(1 << 40)));
@@ -1027,15 +1033,22 @@ mod tests {
         assert!(private_and_office.is_empty(), "{private_and_office:?}");
         assert_eq!(public_addresses(&["10.0.0.0/7".parse().unwrap()]), 1 << 24);
         assert_eq!(
-            public_addresses(&["203.0.113.0/24".parse().unwrap(), "203.0.113.0/25".parse().unwrap()]),
+            public_addresses(&[
+                "203.0.113.0/24".parse().unwrap(),
+                "203.0.113.0/25".parse().unwrap()
+            ]),
             256
         );
     }
 
     #[test]
     fn certificate_arns_have_the_acm_or_iam_shape() {
-        assert!(is_certificate_arn("arn:aws:acm:us-east-1:123456789012:certificate/0b1c-22"));
-        assert!(is_certificate_arn("arn:aws:iam::123456789012:server-certificate/wide"));
+        assert!(is_certificate_arn(
+            "arn:aws:acm:us-east-1:123456789012:certificate/0b1c-22"
+        ));
+        assert!(is_certificate_arn(
+            "arn:aws:iam::123456789012:server-certificate/wide"
+        ));
         for bad in [
             "arn:nonsense",
             "arn:aws:acm:us-east-1:123:certificate/x",
@@ -1069,14 +1082,18 @@ mod tests {
             tags: string_map((0..40).map(|i| (format!("k{i}"), "v".to_string()))),
             ..config()
         };
-        let defaults = (0..10).map(|i| (format!("d{i}"), "v".to_string())).collect();
+        let defaults = (0..10)
+            .map(|i| (format!("d{i}"), "v".to_string()))
+            .collect();
         assert_eq!(check_tag_total(&config, &defaults).len(), 1);
         assert!(check_tag_total(&config, &BTreeMap::new()).is_empty());
     }
 
     #[test]
     fn user_data_and_durations_have_usable_sizes() {
-        let long = problems(app(|a| a.user_data = Value::Value("x".repeat(16 * 1024 + 1))));
+        let long = problems(app(|a| {
+            a.user_data = Value::Value("x".repeat(16 * 1024 + 1))
+        }));
         assert_eq!(long[0].0, "app[0].user_data");
         let found = problems(|c| {
             c.timeouts = Value::Value(vec![super::super::model::TimeoutsBlock {
@@ -1086,7 +1103,14 @@ mod tests {
             }])
         });
         let summaries: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(summaries, ["timeouts[0].create", "timeouts[0].update", "timeouts[0].delete"]);
+        assert_eq!(
+            summaries,
+            [
+                "timeouts[0].create",
+                "timeouts[0].update",
+                "timeouts[0].delete"
+            ]
+        );
         assert!(found[0].1.contains("\"168h\""), "{found:?}");
         assert!(found[1].1.contains("not a duration"), "{found:?}");
     }

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::numbers::NumberShape;
 use super::proto::{self, provider_server::Provider as ProviderRpc};
-use super::wire::{self, decode, decode_config, decode_input, encode, DecodeError};
+use super::wire::{self, decode_config, decode_input, encode, DecodeError};
 use crate::environment::model::EnvironmentState;
 use crate::environment::{upgrade, EnvironmentResource};
 use crate::provider::{ProdVpcProvider, ProviderConfig};
@@ -218,7 +218,12 @@ impl ProviderRpc for ProviderService {
         let mut new_state = None;
         if let Some(resource) = self.resource(&request.type_name, &mut diags) {
             match reported(
-                decode("current state", request.current_state.as_ref()),
+                decode_input(
+                    "current state",
+                    request.current_state.as_ref(),
+                    &self.environment_numbers(),
+                    &mut Diagnostics::default(),
+                ),
                 &mut diags,
             ) {
                 Some(Some(state)) => {
@@ -461,10 +466,16 @@ impl Change {
         numbers: &NumberShape,
         diags: &mut Diagnostics,
     ) -> Option<Change> {
-        let prior = reported(decode("prior state", prior), diags)?;
-        // the proposed or planned state carries the configuration's numbers;
-        // an unusable one is reported once, from the configuration itself
-        let new = decode_input("new state", new, numbers, &mut Diagnostics::default());
+        // Terraform sends states with numbers encoded as it encodes the
+        // configuration's (70.1 as decimal text). The proposed or planned
+        // state carries the configuration's numbers: an unusable one is
+        // reported once, from the configuration itself.
+        let mut repeated = Diagnostics::default();
+        let prior = reported(
+            decode_input("prior state", prior, numbers, &mut repeated),
+            diags,
+        )?;
+        let new = decode_input("new state", new, numbers, &mut repeated);
         let new = reported(new, diags)?;
         match (prior, new) {
             (Some(prior), None) => Some(Change::Delete { prior }),
@@ -608,8 +619,19 @@ mod tests {
     #[test]
     fn unusable_numbers_are_errors_on_their_attribute() {
         for (attribute, config, summary) in [
-            ("port", app_config("port", serde_json::json!(80.5)), "Whole number required"),
-            ("max_size", app_config("max_size", serde_json::json!("1000000000000000000000000000000")), "Number out of range"),
+            (
+                "port",
+                app_config("port", serde_json::json!(80.5)),
+                "Whole number required",
+            ),
+            (
+                "max_size",
+                app_config(
+                    "max_size",
+                    serde_json::json!("1000000000000000000000000000000"),
+                ),
+                "Number out of range",
+            ),
         ] {
             let (state, diags) = decode_app(&config);
             assert_eq!(diags.errors.len(), 1, "{attribute}: {:?}", diags.errors);
@@ -642,7 +664,8 @@ mod tests {
                 continue;
             }
             let config = app_config(name, serde_json::json!(1.5));
-            let raw: Result<Option<EnvironmentState>, _> = decode("configuration", Some(&config));
+            let raw: Result<Option<EnvironmentState>, _> =
+                wire::decode("configuration", Some(&config));
             assert_eq!(
                 raw.is_ok(),
                 FRACTIONAL_NUMBERS.contains(&name.as_str()),
