@@ -232,6 +232,25 @@ fn an_unreachable_endpoint_fails_within_seconds_in_one_sentence() {
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert!(!run.stderr.contains("DispatchFailure"), "{}", run.stderr);
+
+    // the same through AWS_ENDPOINT_URL (set by the workspace), without retrying for a minute
+    let started = Instant::now();
+    let run = provider_plan(&ws, "region = \"us-east-1\"");
+    let took = started.elapsed();
+    assert_ne!(run.code, 0, "{}", run.text());
+    let text = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("could not reach AWS: Connection refused"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was changed in AWS"), "{text}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    for debug in ["DispatchFailure", "ConnectorError", "{ source"] {
+        assert!(
+            !text.contains(debug),
+            "debug output reached the user: {text}"
+        );
+    }
 }
 
 #[test]

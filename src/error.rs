@@ -352,4 +352,62 @@ mod tests {
         assert_eq!(text, "Connection refused (os error 111)");
         assert!(!text.contains('{'), "{text}");
     }
+
+    fn response(status: u16, request_id: Option<&str>) -> HttpResponse {
+        let mut response = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        if let Some(id) = request_id {
+            response
+                .headers_mut()
+                .insert("x-amzn-requestid", id.to_string());
+        }
+        response
+    }
+
+    #[test]
+    fn answers_that_are_not_aws_errors_give_their_status_not_a_network_failure() {
+        use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+        use aws_smithy_types::error::ErrorMetadata;
+        let not_aws = AwsError::from_sdk::<DescribeVpcsError>(
+            "DescribeVpcs",
+            SdkError::response_error("not XML", response(404, None)),
+        );
+        assert_eq!(
+            not_aws.to_string(),
+            "DescribeVpcs got HTTP 404 without an AWS error code from the endpoint"
+        );
+        let no_code = AwsError::from_sdk(
+            "DescribeVpcs",
+            SdkError::service_error(
+                DescribeVpcsError::generic(ErrorMetadata::builder().build()),
+                response(500, Some("req-1")),
+            ),
+        );
+        assert!(
+            matches!(no_code, AwsError::Unexpected { status: 500, .. }),
+            "{no_code}"
+        );
+        assert!(
+            no_code.to_string().ends_with("(request ID req-1)"),
+            "{no_code}"
+        );
+        let coded = AwsError::from_sdk(
+            "DescribeVpcs",
+            SdkError::service_error(
+                DescribeVpcsError::generic(
+                    ErrorMetadata::builder()
+                        .code("UnauthorizedOperation")
+                        .message("You are not authorized\nto perform this operation.")
+                        .build(),
+                ),
+                response(403, Some("req-2")),
+            ),
+        );
+        assert_eq!(
+            coded.to_string(),
+            "DescribeVpcs failed: UnauthorizedOperation: You are not authorized to perform this operation. (request ID req-2)"
+        );
+    }
 }

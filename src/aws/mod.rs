@@ -44,6 +44,44 @@ pub struct ClientSettings {
     pub default_tags: BTreeMap<String, String>,
 }
 
+/// Refuses retries of a connection that was refused or whose host name does
+/// not resolve: AWS endpoints never refuse connections, so the endpoint is
+/// wrong or the emulator is down, and retrying with backoff only delays the
+/// error by up to a minute. Timeouts and dropped connections are still retried.
+#[derive(Debug, Clone, Copy)]
+struct UnreachableEndpoint;
+
+impl aws_sdk_ec2::config::retry::ClassifyRetry for UnreachableEndpoint {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_ec2::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_ec2::config::retry::RetryAction {
+        use aws_sdk_ec2::config::retry::RetryAction;
+        let Some(Err(error)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let Some(connector) = error.as_connector_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(connector);
+        while let Some(current) = cause {
+            let refused = current
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            let unresolved = current.to_string().starts_with("dns error");
+            if refused || unresolved {
+                return RetryAction::RetryForbidden;
+            }
+            cause = current.source();
+        }
+        RetryAction::NoActionIndicated
+    }
+
+    fn name(&self) -> &'static str {
+        "unreachable endpoint"
+    }
+}
+
 impl AwsClients {
     /// Resolves credentials, region and endpoints through the standard AWS chain
     /// (environment, shared config and profiles, SSO, instance metadata), with the
@@ -72,15 +110,18 @@ impl AwsClients {
         );
         let shared = loader.load().await;
 
-        let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared);
+        let mut ec2 =
+            aws_sdk_ec2::config::Builder::from(&shared).retry_classifier(UnreachableEndpoint);
         if let Some(url) = &settings.endpoints.ec2 {
             ec2 = ec2.endpoint_url(url);
         }
-        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared);
+        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared)
+            .retry_classifier(UnreachableEndpoint);
         if let Some(url) = &settings.endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
-        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared);
+        let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
+            .retry_classifier(UnreachableEndpoint);
         if let Some(url) = &settings.endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }

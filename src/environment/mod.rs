@@ -106,7 +106,9 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
         (_, Phase::Apply) => "Every object created so far is tagged and tracked. Fix the cause and apply again; it resumes where it stopped.",
         (_, Phase::Destroy) => "What is left stays in state. Fix the cause and destroy again; it continues where it stopped.",
     };
-    diags.root_error(summary.to_string(), format!("{error}.\n\n{advice}"));
+    let message = error.to_string();
+    let message = message.trim_end_matches('.');
+    diags.root_error(summary.to_string(), format!("{message}.\n\n{advice}"));
 }
 
 fn to_spec_or_report(
