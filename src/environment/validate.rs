@@ -756,9 +756,13 @@ fn check_timeouts(c: &mut Checker, config: &EnvironmentState) {
                 continue;
             }
             let longest = LONGEST_TIMEOUT.as_secs() / 3600;
-            if parse_duration_text(text).is_some()
-                || text.bytes().any(|b| b.is_ascii_digit()) && text.len() > 20
-            {
+            // well formed, but beyond what 64 bits of seconds hold
+            let overflows = text
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || "hms".contains(ch))
+                && text.ends_with(['h', 'm', 's'])
+                && text.chars().any(|ch| ch.is_ascii_digit() && ch != '0');
+            if parse_duration_text(text).is_some() || overflows {
                 c.fail(in_block("timeouts", name), "Duration too long", format!("`{text}` is longer than any wait the provider can use; the longest is \"{longest}h\" (7 days). AWS finishes every step far sooner, so \"1h\" is plenty."));
             } else {
                 c.fail(in_block("timeouts", name), "Invalid duration", format!("`{text}` is not a duration; write hours, minutes and seconds such as \"30m\", \"1h30m\" or \"90s\"."));
@@ -1097,7 +1101,7 @@ mod tests {
         assert_eq!(long[0].0, "app[0].user_data");
         let found = problems(|c| {
             c.timeouts = Value::Value(vec![super::super::model::TimeoutsBlock {
-                create: Value::Value("3000000000000000h".into()),
+                create: Value::Value("99999999999999999999999h".into()),
                 delete: Value::Value("169h".into()),
                 update: Value::Value("soon".into()),
             }])
