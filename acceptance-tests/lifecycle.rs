@@ -589,7 +589,7 @@ fn complete_environment_lifecycle() {
     );
     assert!(
         plan.stdout
-            .contains("sg/bastion lacks rule tcp/22 from 203.0.113.0/24"),
+            .contains("sg/bastion lacks ingress rule tcp/22 from 203.0.113.0/24"),
         "{}",
         plan.stdout
     );

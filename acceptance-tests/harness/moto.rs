@@ -4,6 +4,16 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Starts moto's server where moto reports differently from AWS: DescribeLaunchTemplates
+/// gives the tags a template was created with (moto 5.x), AWS its current tags.
+const AS_AWS: &str = r#"
+import sys
+from moto.ec2.models.launch_templates import LaunchTemplate
+LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)
+from moto.server import main
+sys.exit(main(sys.argv[1:]))
+"#;
+
 /// A running moto server, killed on drop (also when a test panics).
 pub struct Moto {
     child: Child,
@@ -21,12 +31,12 @@ impl Moto {
     /// Starts a fresh server (each test gets its own, so tests never see each other's objects).
     pub fn start() -> Moto {
         let port = free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new("python3")
+            .args(["-c", AS_AWS, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server is installed (pip install 'moto[server]')");
+            .expect("python3 with moto is installed (pip install 'moto[server]')");
         let moto = Moto { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -12,12 +12,15 @@ use tokio::time::Instant;
 use super::inventory::{Inventory, Lookup};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation};
 use crate::aws::autoscaling::{self, GroupSettings};
-use crate::aws::ec2::{self, Found, InstanceSettings, RawRule, RuleSource, Tags};
-use crate::aws::elbv2::{self, ListenerAction, LoadBalancer};
+use crate::aws::ec2::{
+    self, Direction, Found, Hardening, InstanceSettings, RawRule, RuleSource, Tags, VpcDns,
+};
+use crate::aws::elbv2::{self, HealthCheck, ListenerAction, LoadBalancer};
 use crate::aws::AwsClients;
 use crate::error::{AwsError, ErrorClass};
 use crate::plan::blueprint::{blueprint, nat_for_zone, Blueprint, Component};
 use crate::plan::cidr::{Cidr, Tier};
+use crate::plan::drift::{Finding, Repair};
 use crate::plan::security::{ingress_rules, IngressRule, SgRole, Source};
 use crate::plan::spec::{
     EnvironmentSpec, Names, ZoneChoice, STATUS_COMPLETE, STATUS_CREATING, TAG_COMPONENT,
@@ -82,16 +85,22 @@ struct Run<'a> {
     options: Options,
 }
 
+/// Every tag an object of `component` carries: the user's and default tags, the
+/// ownership tags and its `Name`.
+fn component_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
+    let mut tags = spec.tags.clone();
+    tags.insert(TAG_ENVIRONMENT.into(), spec.name.clone());
+    tags.insert(TAG_COMPONENT.into(), component.to_string());
+    tags.insert(
+        "Name".into(),
+        format!("{}-{}", spec.name, component.replace('/', "-")),
+    );
+    tags
+}
+
 impl Run<'_> {
     fn tags(&self, component: &Component) -> Tags {
-        let mut tags = self.spec.tags.clone();
-        tags.insert(TAG_ENVIRONMENT.into(), self.spec.name.clone());
-        tags.insert(TAG_COMPONENT.into(), component.key());
-        tags.insert(
-            "Name".into(),
-            format!("{}-{}", self.spec.name, component.key().replace('/', "-")),
-        );
-        tags
+        component_tags(self.spec, &component.key())
     }
 }
 
@@ -121,7 +130,8 @@ pub async fn reconcile(
         Some(vpc) => Lookup::EverythingInVpc(vpc),
         None => Lookup::ByName,
     };
-    let inv = Inventory::discover(clients, &run.names, lookup).await?;
+    // the waves are boxed: their joined futures are too large for a worker thread's stack
+    let inv = Box::pin(Inventory::discover(clients, &run.names, lookup)).await?;
     if let Some(vpc) = &inv.vpc {
         if run.options.vpc_id.is_none() && !inv.is_unfinished() {
             return Err(AwsError::Owned {
@@ -172,28 +182,18 @@ pub async fn reconcile(
             ec2::create_vpc(&clients.ec2, &spec.vpc_cidr.to_string(), &tags).await?
         }
     };
-    // Settings made after creation are set on every run, so a VPC whose first run
-    // stopped right after CreateVpc still gets them.
-    let vpc_settings = async {
-        retry_propagation(deadline, "VPC DNS attributes", || {
-            ec2::enable_vpc_dns(&clients.ec2, &vpc_id)
-        })
-        .await?;
-        retry_propagation(deadline, "the default security group", || {
-            ec2::strip_default_security_group(&clients.ec2, &vpc_id)
-        })
-        .await
-    };
-
     // Wave 1: everything that needs only the VPC.
-    let (subnets, igw, groups, addresses, target_group, ()) = futures::try_join!(
-        run.ensure_subnets(&inv, &bp, &vpc_id),
-        run.ensure_internet_gateway(&inv, &vpc_id),
-        run.ensure_security_groups(&inv, &vpc_id),
-        run.ensure_addresses(&inv, &bp),
-        run.ensure_target_group(&inv, &vpc_id),
-        vpc_settings,
-    )?;
+    let (subnets, igw, groups, addresses, target_group, ()) = Box::pin(async {
+        futures::try_join!(
+            run.ensure_subnets(&inv, &bp, &vpc_id),
+            run.ensure_internet_gateway(&inv, &vpc_id),
+            run.ensure_security_groups(&inv, &vpc_id),
+            run.ensure_addresses(&inv, &bp),
+            run.ensure_target_group(&inv, &vpc_id),
+            run.ensure_vpc_settings(&inv, &vpc_id),
+        )
+    })
+    .await?;
     let public: Vec<String> = bp
         .zones
         .iter()
@@ -206,33 +206,36 @@ pub async fn reconcile(
         .collect();
 
     // Wave 2: independent branches, each awaiting only its own prerequisites.
-    futures::try_join!(
-        run.ensure_public_routes(&inv, &vpc_id, &igw, &public),
-        async {
-            let nats = run
-                .ensure_nat_gateways(&inv, &bp, &subnets, &addresses)
-                .await?;
-            run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
-                .await
-        },
-        async {
-            let alb = run
-                .ensure_load_balancer(&inv, &public, &groups[&SgRole::Alb])
-                .await?;
-            run.ensure_listeners(&inv, &alb, &target_group).await?;
-            run.wait_load_balancer_active(&alb).await
-        },
-        async {
-            let template = run
-                .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
-                .await?;
-            run.ensure_group(&inv, &private, &target_group, &template)
-                .await?;
-            run.wait_for_capacity(&target_group).await
-        },
-        run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
-        run.retag(&inv),
-    )?;
+    Box::pin(async {
+        futures::try_join!(
+            run.ensure_public_routes(&inv, &vpc_id, &igw, &public),
+            async {
+                let nats = run
+                    .ensure_nat_gateways(&inv, &bp, &subnets, &addresses)
+                    .await?;
+                run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
+                    .await
+            },
+            async {
+                let alb = run
+                    .ensure_load_balancer(&inv, &public, &groups[&SgRole::Alb])
+                    .await?;
+                run.ensure_listeners(&inv, &alb, &target_group).await?;
+                run.wait_load_balancer_active(&alb).await
+            },
+            async {
+                let template = run
+                    .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
+                    .await?;
+                run.ensure_group(&inv, &private, &target_group, &template)
+                    .await?;
+                run.wait_for_capacity(&target_group).await
+            },
+            run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
+            run.retag(&inv),
+        )
+    })
+    .await?;
     // Wave 3: with routes, listeners and groups switched over, remove what is no longer planned.
     run.remove_unplanned(&inv, &bp).await?;
     let status = inv.vpc.as_ref().and_then(|v| v.tags.get(TAG_STATUS));
@@ -250,6 +253,31 @@ pub async fn reconcile(
 }
 
 impl Run<'_> {
+    /// The settings a VPC gets after creation: DNS support and hostnames on, the
+    /// default security group stripped. Checked on every run, so a resumed create
+    /// or a repair sets them too.
+    async fn ensure_vpc_settings(&self, inv: &Inventory, vpc_id: &str) -> Result<()> {
+        let ec2c = &self.clients.ec2;
+        let dns = retry_propagation(self.deadline, "VPC DNS attributes", || async {
+            let current = match inv.vpc_dns {
+                Some(current) if inv.vpc.is_some() => current,
+                // a new VPC: AWS turns support on and hostnames off
+                _ => ec2::vpc_dns(ec2c, vpc_id).await?,
+            };
+            ec2::set_vpc_dns(ec2c, vpc_id, current, VpcDns::WANTED).await
+        });
+        let default_group =
+            retry_propagation(self.deadline, "the default security group", || async {
+                let group = match &inv.default_group {
+                    Some(group) if inv.vpc.is_some() => group.clone(),
+                    _ => ec2::listed_default_security_group(ec2c, vpc_id).await?,
+                };
+                ec2::strip_default_security_group(ec2c, &group).await
+            });
+        futures::try_join!(dns, default_group)?;
+        Ok(())
+    }
+
     async fn ensure_subnets(
         &self,
         inv: &Inventory,
@@ -258,7 +286,9 @@ impl Run<'_> {
     ) -> Result<BTreeMap<(Tier, String), String>> {
         let work = bp.subnets.iter().map(|((tier, zone), cidr)| async move {
             let component = Component::Subnet(*tier, zone.clone());
-            let id = match inv.subnets.get(&component.key()) {
+            let public = *tier == Tier::Public;
+            let found = inv.subnets.get(&component.key());
+            let id = match found {
                 Some(found) => found.id.clone(),
                 None => {
                     let tags = self.tags(&component);
@@ -267,15 +297,17 @@ impl Run<'_> {
                         ec2::create_subnet(&self.clients.ec2, vpc_id, zone, &cidr, &tags)
                     })
                     .await?;
-                    if *tier == Tier::Public {
-                        retry_propagation(self.deadline, "public IP mapping", || {
-                            ec2::map_public_ip_on_launch(&self.clients.ec2, &id, true)
-                        })
-                        .await?;
-                    }
                     id
                 }
             };
+            // a new subnet maps no public IPs, as private ones must not
+            let maps_public_ip = found.is_some_and(maps_public_ip);
+            if maps_public_ip != public {
+                retry_propagation(self.deadline, "subnet public IP mapping", || {
+                    ec2::map_public_ip_on_launch(&self.clients.ec2, &id, public)
+                })
+                .await?;
+            }
             Ok::<_, AwsError>(((*tier, zone.clone()), id))
         });
         Ok(try_join_all(work).await?.into_iter().collect())
@@ -334,32 +366,49 @@ impl Run<'_> {
         });
         let ids: BTreeMap<SgRole, String> = try_join_all(work).await?.into_iter().collect();
         // Rules reference other groups, so they are set once every group exists.
-        let rules = wanted.iter().map(|(role, rules)| {
-            let ids = &ids;
-            async move {
-                let current = inv
+        let rules =
+            wanted.iter().flat_map(|(role, rules)| {
+                let ids = &ids;
+                let found = inv
                     .security_groups
-                    .get(&Component::SecurityGroup(*role).key())
-                    .map(|g| g.ingress.clone())
-                    .unwrap_or_default();
-                let desired: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, ids)).collect();
-                let missing: Vec<RawRule> = desired
-                    .iter()
-                    .filter(|r| !current.contains(r))
-                    .cloned()
-                    .collect();
-                let extra: Vec<RawRule> = current
-                    .iter()
-                    .filter(|r| !desired.contains(r))
-                    .cloned()
-                    .collect();
-                ec2::revoke_ingress(&self.clients.ec2, &ids[role], &extra).await?;
-                retry_propagation(self.deadline, "security group rules", || {
-                    ec2::authorize_ingress(&self.clients.ec2, &ids[role], &missing)
+                    .get(&Component::SecurityGroup(*role).key());
+                let ingress: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, ids)).collect();
+                [
+                    (
+                        Direction::Ingress,
+                        ingress,
+                        found.map(|g| g.ingress.clone()),
+                    ),
+                    // a new group already has AWS's default egress rule
+                    (
+                        Direction::Egress,
+                        vec![RawRule::all_traffic_ipv4()],
+                        Some(found.map_or_else(
+                            || vec![RawRule::all_traffic_ipv4()],
+                            |g| g.egress.clone(),
+                        )),
+                    ),
+                ]
+                .into_iter()
+                .map(move |(direction, desired, current)| async move {
+                    let current = current.unwrap_or_default();
+                    let missing: Vec<RawRule> = desired
+                        .iter()
+                        .filter(|r| !current.contains(r))
+                        .cloned()
+                        .collect();
+                    let extra: Vec<RawRule> = current
+                        .iter()
+                        .filter(|r| !desired.contains(r))
+                        .cloned()
+                        .collect();
+                    ec2::revoke(&self.clients.ec2, &ids[role], direction, &extra).await?;
+                    retry_propagation(self.deadline, "security group rules", || {
+                        ec2::authorize(&self.clients.ec2, &ids[role], direction, &missing)
+                    })
+                    .await
                 })
-                .await
-            }
-        });
+            });
         try_join_all(rules).await?;
         Ok(ids)
     }
@@ -390,15 +439,12 @@ impl Run<'_> {
             .target_groups
             .iter()
             .find(|tg| tg.port == i32::from(app.port));
+        let health_check = HealthCheck::on(&app.health_check_path);
         match existing {
             Some(tg) => {
-                if tg.health_check_path != app.health_check_path {
+                if tg.health_check != health_check {
                     retry_propagation(self.deadline, "target group health check", || {
-                        elbv2::modify_health_check(
-                            &self.clients.elbv2,
-                            &tg.arn,
-                            &app.health_check_path,
-                        )
+                        elbv2::modify_health_check(&self.clients.elbv2, &tg.arn, &health_check)
                     })
                     .await?;
                 }
@@ -412,7 +458,7 @@ impl Run<'_> {
                         &self.names.target_group,
                         vpc_id,
                         app.port,
-                        &app.health_check_path,
+                        &health_check,
                         &tags,
                     )
                 })
@@ -453,18 +499,77 @@ impl Run<'_> {
             (None, Some(_)) => ec2::delete_default_route(&self.clients.ec2, &table).await?,
             (None, None) => {}
         }
+        // routes added out of band go; the VPC's local route is AWS's own
+        let extra_routes = existing
+            .map(extra_routes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|destination| {
+                let table = &table;
+                async move {
+                    ec2::delete_route(&self.clients.ec2, table, &destination)
+                        .await
+                        .or_else(ignore_not_found)
+                }
+            });
+        try_join_all(extra_routes).await?;
         let associated: BTreeSet<&String> = existing
             .map(|t| t.associations.values().collect())
             .unwrap_or_default();
+        // a subnet associated with another of the environment's tables moves in
+        // one call; that table leaves the association alone (see below)
+        let elsewhere = |subnet: &String| {
+            inv.route_tables
+                .values()
+                .filter(|t| t.id != table)
+                .flat_map(|t| t.associations.iter())
+                .find(|(_, s)| *s == subnet)
+                .map(|(association, _)| association.clone())
+        };
         let associations = subnets
             .iter()
             .filter(|s| !associated.contains(s))
             .map(|subnet| {
-                retry_propagation(self.deadline, "route table association", || {
-                    ec2::associate_route_table(&self.clients.ec2, &table, subnet)
+                let moved = elsewhere(subnet);
+                let table = &table;
+                retry_propagation(self.deadline, "route table association", move || {
+                    let moved = moved.clone();
+                    async move {
+                        match moved {
+                            Some(association) => {
+                                ec2::replace_route_table_association(
+                                    &self.clients.ec2,
+                                    &association,
+                                    table,
+                                )
+                                .await
+                            }
+                            None => {
+                                ec2::associate_route_table(&self.clients.ec2, table, subnet).await
+                            }
+                        }
+                    }
                 })
             });
-        try_join_all(associations).await.map(|_| ())
+        try_join_all(associations).await?;
+        // associations with subnets no planned table claims go
+        let planned: BTreeSet<String> = inv.subnets.values().map(|s| s.id.clone()).collect();
+        let stray = existing
+            .map(|t| {
+                t.associations
+                    .iter()
+                    .filter(|(_, s)| !subnets.contains(s) && !planned.contains(*s))
+                    .map(|(association, _)| association.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|association| async move {
+                ec2::disassociate_route_table(&self.clients.ec2, &association)
+                    .await
+                    .or_else(ignore_not_found)
+            });
+        try_join_all(stray).await.map(|_| ())
     }
 
     async fn ensure_public_routes(
@@ -571,6 +676,10 @@ impl Run<'_> {
                     })
                     .await?;
                 }
+                if lb.security_groups != [group.to_string()] {
+                    elbv2::set_security_groups(&self.clients.elbv2, &lb.arn, &[group.to_string()])
+                        .await?;
+                }
                 Ok(lb.arn.clone())
             }
             None => {
@@ -591,29 +700,14 @@ impl Run<'_> {
     }
 
     async fn ensure_listeners(&self, inv: &Inventory, alb: &str, target_group: &str) -> Result<()> {
-        let certificate = self.spec.load_balancer.certificate_arn.as_deref();
-        let forward = ListenerAction::Forward(target_group.to_string());
-        let mut wanted: Vec<(u16, &'static str, Option<&str>, ListenerAction)> = Vec::new();
-        match certificate {
-            Some(cert) => {
-                wanted.push((443, "https", Some(cert), forward));
-                wanted.push((80, "http", None, ListenerAction::RedirectToHttps));
-            }
-            None => wanted.push((80, "http", None, forward)),
-        }
+        let wanted = wanted_listeners(self.spec, target_group);
         for (port, protocol, cert, action) in &wanted {
+            let cert = cert.as_deref();
             match inv.listeners.iter().find(|l| l.port == i32::from(*port)) {
                 Some(existing) => {
-                    let matches = match action {
-                        ListenerAction::Forward(tg) => {
-                            existing.action == "forward"
-                                && existing.target_group.as_deref() == Some(tg)
-                        }
-                        ListenerAction::RedirectToHttps => existing.action == "redirect",
-                    };
-                    if !matches {
+                    if !listener_differences(existing, cert, action).is_empty() {
                         retry_propagation(self.deadline, "listener", || {
-                            elbv2::modify_listener(&self.clients.elbv2, &existing.arn, action)
+                            elbv2::modify_listener(&self.clients.elbv2, &existing.arn, cert, action)
                         })
                         .await?;
                     }
@@ -621,14 +715,7 @@ impl Run<'_> {
                 None => {
                     let tags = self.tags(&Component::Listener(protocol));
                     retry_propagation(self.deadline, "listener", || {
-                        elbv2::create_listener(
-                            &self.clients.elbv2,
-                            alb,
-                            *port,
-                            *cert,
-                            action,
-                            &tags,
-                        )
+                        elbv2::create_listener(&self.clients.elbv2, alb, *port, cert, action, &tags)
                     })
                     .await?;
                 }
@@ -646,37 +733,36 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn instance_settings(&self, group: &str, ami_id: &str) -> InstanceSettings {
-        InstanceSettings {
-            ami_id: ami_id.to_string(),
-            instance_type: self.spec.app.instance_type.clone(),
-            security_group: group.to_string(),
-            user_data: self.spec.app.user_data.clone(),
-            key_name: None,
-        }
-    }
-
-    /// The launch template, with a new default version when what the instances run
-    /// changed.
+    /// The launch template version for the group: the one it runs when that matches
+    /// the spec (made the default again if another version took its place), else a
+    /// new version written from the spec. A version made out of band is never
+    /// adopted, however it came to be the default. Returns (id, version, whether
+    /// the instances must roll onto it).
     async fn ensure_launch_template(
         &self,
         inv: &Inventory,
         group: &str,
         ami_id: &str,
     ) -> Result<Template> {
-        let wanted = self.instance_settings(group, ami_id);
+        let wanted = app_settings(self.spec, group, ami_id);
         let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
             Some(found) => {
-                let current = found
-                    .detail
-                    .get("default_version")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(1);
-                if inv.template_settings.as_ref() == Some(&wanted) {
+                let good = |v: &&ec2::TemplateVersion| v.settings == wanted;
+                let default = inv.default_template.as_ref();
+                let usable = match &inv.group {
+                    Some(_) => inv.group_template.as_ref().filter(good),
+                    // no group yet: nothing runs, the default serves if it is right
+                    None => default.filter(good),
+                };
+                if let Some(version) = usable {
+                    if default.map(|d| d.number) != Some(version.number) {
+                        ec2::set_default_version(&self.clients.ec2, &found.id, version.number)
+                            .await?;
+                    }
                     return Ok(Template {
                         id: found.id.clone(),
-                        version: current,
+                        version: version.number,
                         new_version: false,
                     });
                 }
@@ -914,20 +1000,22 @@ impl Run<'_> {
         };
         let zone = bp.zones.first().cloned().unwrap_or_default();
         let subnet = &subnets[&(Tier::Public, zone)];
-        let settings = InstanceSettings {
-            ami_id: bastion.ami_id.clone().unwrap_or_else(|| ami_id.to_string()),
-            instance_type: bastion.instance_type.clone(),
-            security_group: group.clone(),
-            user_data: None,
-            key_name: bastion.key_name.clone(),
-        };
+        let settings = bastion_settings(bastion, group, ami_id);
         if let Some(existing) = &inv.bastion {
-            let detail = |key: &str| existing.detail.get(key).cloned().unwrap_or_default();
-            let matches = detail("subnet") == *subnet
-                && detail("instance_type") == settings.instance_type
-                && detail("image") == settings.ami_id
-                && detail("key_name") == settings.key_name.clone().unwrap_or_default();
-            if matches {
+            let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
+            if check.replace.is_empty() {
+                // what can change on a running instance changes in place
+                if !check.tokens_required {
+                    ec2::require_metadata_tokens(&self.clients.ec2, &existing.id).await?;
+                }
+                if !check.groups_match {
+                    ec2::set_instance_groups(
+                        &self.clients.ec2,
+                        &existing.id,
+                        std::slice::from_ref(group),
+                    )
+                    .await?;
+                }
                 return Ok(());
             }
             ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&existing.id))
@@ -1099,8 +1187,31 @@ impl Run<'_> {
                 .collect();
             (ids, removed)
         };
+        // a Name changed out of band is set again, object by object (each has its own)
+        let renamed: Vec<(String, String)> = ec2_objects
+            .iter()
+            .filter_map(|(id, tags)| {
+                let wanted = component_tags(self.spec, tags.get(TAG_COMPONENT)?);
+                (tags.get("Name") != wanted.get("Name"))
+                    .then(|| ((*id).clone(), wanted["Name"].clone()))
+            })
+            .chain(inv.elb_tags.iter().filter_map(|(arn, tags)| {
+                let wanted = component_tags(self.spec, tags.get(TAG_COMPONENT)?);
+                (tags.get("Name") != wanted.get("Name"))
+                    .then(|| (arn.clone(), wanted["Name"].clone()))
+            }))
+            .collect();
         let (ec2_ids, ec2_removed) = outdated(ec2_objects);
         let (elb_arns, elb_removed) = outdated(inv.elb_tags.iter().collect());
+        let names = renamed.iter().map(|(id, name)| async move {
+            let tag: Tags = [("Name".to_string(), name.clone())].into();
+            if id.starts_with("arn:") {
+                elbv2::retag(&self.clients.elbv2, std::slice::from_ref(id), &tag, &[]).await
+            } else {
+                ec2::retag(&self.clients.ec2, std::slice::from_ref(id), &tag, &[]).await
+            }
+        });
+        try_join_all(names).await?;
         futures::try_join!(
             ec2::retag(&self.clients.ec2, &ec2_ids, &wanted, &ec2_removed),
             async {
@@ -1110,12 +1221,18 @@ impl Run<'_> {
                 Ok(())
             },
             async {
+                let mut named = wanted.clone();
+                let name = component_tags(self.spec, &Component::AutoScalingGroup.key());
+                named.insert("Name".into(), name["Name"].clone());
                 match &inv.group {
-                    Some(group) if shared(&group.tags) != wanted => {
+                    Some(group)
+                        if shared(&group.tags) != wanted
+                            || group.tags.get("Name") != named.get("Name") =>
+                    {
                         autoscaling::retag(
                             &self.clients.autoscaling,
                             &group.name,
-                            &wanted,
+                            &named,
                             &stale_keys(&group.tags),
                         )
                         .await
@@ -1226,8 +1343,165 @@ fn ignore_not_found(error: AwsError) -> Result<()> {
     }
 }
 
-/// Differences between what exists and what the spec asks for, worded for the plan.
+fn maps_public_ip(subnet: &Found) -> bool {
+    subnet
+        .detail
+        .get("map_public_ip")
+        .is_some_and(|v| v == "true")
+}
+
+/// Destinations of a table's routes other than its default route and the VPC's
+/// local route: only routes added out of band.
+fn extra_routes(table: &ec2::RouteTable) -> Vec<String> {
+    table
+        .routes
+        .iter()
+        .filter(|(destination, target)| destination.as_str() != "0.0.0.0/0" && *target != "local")
+        .map(|(destination, _)| destination.clone())
+        .collect()
+}
+
+/// The listeners the spec asks for: (port, protocol, certificate, action).
+fn wanted_listeners(
+    spec: &EnvironmentSpec,
+    target_group: &str,
+) -> Vec<(u16, &'static str, Option<String>, ListenerAction)> {
+    let forward = ListenerAction::Forward(target_group.to_string());
+    match &spec.load_balancer.certificate_arn {
+        Some(cert) => vec![
+            (443, "https", Some(cert.clone()), forward),
+            (80, "http", None, ListenerAction::RedirectToHttps),
+        ],
+        None => vec![(80, "http", None, forward)],
+    }
+}
+
+/// How a listener differs from what it should be, worded for the plan.
+fn listener_differences(
+    listener: &elbv2::Listener,
+    certificate: Option<&str>,
+    action: &ListenerAction,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let protocol = elbv2::listener_protocol(certificate);
+    if listener.protocol != protocol.as_str() {
+        found.push(format!(
+            "speaks {} instead of {}",
+            listener.protocol,
+            protocol.as_str()
+        ));
+    }
+    if listener.certificate.as_deref() != certificate {
+        found.push(format!(
+            "uses certificate {} instead of {}",
+            listener.certificate.as_deref().unwrap_or("none"),
+            certificate.unwrap_or("none")
+        ));
+    }
+    let acts = match action {
+        ListenerAction::Forward(tg) => {
+            listener.action == "forward" && listener.target_group.as_deref() == Some(tg)
+        }
+        ListenerAction::RedirectToHttps => {
+            listener.action == "redirect"
+                && listener.redirect.as_deref() == Some(elbv2::REDIRECT_TO_HTTPS)
+        }
+    };
+    if !acts {
+        found.push(match action {
+            ListenerAction::Forward(_) => "does not forward to the target group".to_string(),
+            ListenerAction::RedirectToHttps => "does not redirect to HTTPS on 443".to_string(),
+        });
+    }
+    found
+}
+
+/// What the app instances run, as the launch template must say it.
+fn app_settings(spec: &EnvironmentSpec, group: &str, ami_id: &str) -> InstanceSettings {
+    InstanceSettings {
+        ami_id: ami_id.to_string(),
+        instance_type: spec.app.instance_type.clone(),
+        security_group: group.to_string(),
+        user_data: spec.app.user_data.clone(),
+        key_name: None,
+        hardening: Hardening::APP,
+    }
+}
+
+fn bastion_settings(
+    bastion: &crate::plan::spec::BastionSpec,
+    group: &str,
+    ami_id: &str,
+) -> InstanceSettings {
+    InstanceSettings {
+        ami_id: bastion.ami_id.clone().unwrap_or_else(|| ami_id.to_string()),
+        instance_type: bastion.instance_type.clone(),
+        security_group: group.to_string(),
+        user_data: None,
+        key_name: bastion.key_name.clone(),
+        hardening: Hardening::BASTION,
+    }
+}
+
+/// How the running bastion compares with its settings.
+struct BastionCheck {
+    /// what only a new instance can change, worded for the plan
+    replace: Vec<String>,
+    tokens_required: bool,
+    groups_match: bool,
+}
+
+impl BastionCheck {
+    fn of(
+        instance: &Found,
+        root_encrypted: Option<bool>,
+        wanted: &InstanceSettings,
+        subnet: &str,
+    ) -> BastionCheck {
+        let detail = |key: &str| instance.detail.get(key).cloned().unwrap_or_default();
+        let mut replace = Vec::new();
+        for (what, actual, expected) in [
+            ("runs in subnet", detail("subnet"), subnet),
+            (
+                "has type",
+                detail("instance_type"),
+                wanted.instance_type.as_str(),
+            ),
+            ("runs image", detail("image"), wanted.ami_id.as_str()),
+            (
+                "has key",
+                detail("key_name"),
+                wanted.key_name.as_deref().unwrap_or(""),
+            ),
+        ] {
+            if actual != expected {
+                replace.push(format!("{what} {actual:?} instead of {expected:?}"));
+            }
+        }
+        if root_encrypted == Some(false) {
+            replace.push("has an unencrypted root volume".into());
+        }
+        BastionCheck {
+            replace,
+            tokens_required: detail("http_tokens") == "required",
+            groups_match: detail("security_groups") == wanted.security_group,
+        }
+    }
+}
+
+/// Differences between what exists and what the spec asks for, each worded as
+/// what is wrong and what apply does about it (see [`Finding`]).
 pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<String> {
+    let mut findings = missing_components(spec, bp, inv);
+    findings.extend(tag_drift(spec, bp, inv));
+    findings.extend(network_drift(spec, bp, inv));
+    findings.extend(rule_drift(spec, inv));
+    findings.extend(app_drift(spec, bp, inv));
+    findings.extend(bastion_drift(spec, bp, inv));
+    findings.iter().map(Finding::to_string).collect()
+}
+
+fn missing_components(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
     let mut found: BTreeSet<String> = BTreeSet::new();
     found.extend(inv.vpc.iter().map(|_| "vpc".to_string()));
     found.extend(inv.internet_gateway.iter().map(|_| "igw".to_string()));
@@ -1239,99 +1513,560 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     found.extend(inv.launch_template.iter().map(|_| "lt".to_string()));
     found.extend(inv.bastion.iter().map(|_| "bastion".to_string()));
     found.extend(inv.load_balancer.iter().map(|_| "alb".to_string()));
-    if inv
-        .target_groups
-        .iter()
-        .any(|tg| tg.port == i32::from(spec.app.port))
-    {
+    if target_group_of(spec, inv).is_some() {
         found.insert("tg".into());
     }
-    for listener in &inv.listeners {
-        found.insert(if listener.port == 443 {
-            "listener/https".into()
-        } else {
-            "listener/http".into()
-        });
-    }
+    found.extend(inv.listeners.iter().map(|l| listener_key(l.port)));
     found.extend(inv.group.iter().map(|_| "asg".to_string()));
     if inv.cpu_target.is_some() {
         found.insert("policy/cpu".into());
     }
-    let mut notes: Vec<String> = bp
+    let mut findings: Vec<Finding> = bp
         .components
         .iter()
         .map(Component::key)
         .filter(|k| !found.contains(k))
-        .map(|k| format!("{k} is missing"))
+        .map(|k| Finding::new(k, "is missing", Repair::Create))
         .collect();
     if let Some(target) = inv.cpu_target {
         if target != spec.app.cpu_target {
-            notes.push(format!(
-                "policy/cpu targets {target}% instead of {}%",
-                spec.app.cpu_target
+            findings.push(Finding::new(
+                "policy/cpu",
+                format!("targets {target}% instead of {}%", spec.app.cpu_target),
+                Repair::InPlace("restores it"),
             ));
         }
     }
-    // security group rules, compared by role
+    findings
+}
+
+fn target_group_of<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+) -> Option<&'a elbv2::TargetGroup> {
+    inv.target_groups
+        .iter()
+        .find(|tg| tg.port == i32::from(spec.app.port))
+}
+
+fn listener_key(port: i32) -> String {
+    if port == 443 {
+        Component::Listener("https").key()
+    } else {
+        Component::Listener("http").key()
+    }
+}
+
+/// Tags of every planned component, against what [`component_tags`] gives it.
+fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
+    let mut objects: Vec<(String, &Tags)> = Vec::new();
+    objects.extend(inv.vpc.iter().map(|f| ("vpc".to_string(), &f.tags)));
+    objects.extend(
+        inv.internet_gateway
+            .iter()
+            .map(|f| ("igw".to_string(), &f.tags)),
+    );
+    objects.extend(
+        inv.launch_template
+            .iter()
+            .map(|f| ("lt".to_string(), &f.tags)),
+    );
+    objects.extend(inv.bastion.iter().map(|f| ("bastion".to_string(), &f.tags)));
+    for map in [&inv.subnets, &inv.addresses, &inv.nat_gateways] {
+        objects.extend(map.iter().map(|(k, f)| (k.clone(), &f.tags)));
+    }
+    objects.extend(inv.route_tables.iter().map(|(k, t)| (k.clone(), &t.tags)));
+    objects.extend(
+        inv.security_groups
+            .iter()
+            .map(|(k, g)| (k.clone(), &g.tags)),
+    );
+    objects.extend(inv.group.iter().map(|g| ("asg".to_string(), &g.tags)));
+    let elb = |arn: &str| inv.elb_tags.get(arn);
+    objects.extend(
+        inv.load_balancer
+            .iter()
+            .filter_map(|lb| Some(("alb".to_string(), elb(&lb.arn)?))),
+    );
+    objects
+        .extend(target_group_of(spec, inv).and_then(|tg| Some(("tg".to_string(), elb(&tg.arn)?))));
+    objects.extend(
+        inv.listeners
+            .iter()
+            .filter_map(|l| Some((listener_key(l.port), elb(&l.arn)?))),
+    );
+    objects
+        .into_iter()
+        .filter(|(key, _)| planned.contains(key))
+        .filter_map(|(key, tags)| {
+            let wanted = component_tags(spec, &key);
+            let mut problems = Vec::new();
+            for (k, v) in &wanted {
+                match tags.get(k) {
+                    None => problems.push(format!("lacks tag {k} = {v:?}")),
+                    Some(actual) if actual != v => {
+                        problems.push(format!("has tag {k} = {actual:?} instead of {v:?}"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (k, v) in tags {
+                if !wanted.contains_key(k) && !k.starts_with("aws:") {
+                    problems.push(format!("has an extra tag {k} = {v:?}"));
+                }
+            }
+            (!problems.is_empty())
+                .then(|| Finding::new(key, problems.join(", "), Repair::InPlace("retags it")))
+        })
+        .collect()
+}
+
+/// VPC DNS, public IP mapping of the subnets, and the routes and associations
+/// of every route table.
+fn network_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(dns) = inv.vpc_dns {
+        for (on, what) in [
+            (dns.support, "DNS support"),
+            (dns.hostnames, "DNS hostnames"),
+        ] {
+            if !on {
+                findings.push(Finding::new(
+                    "vpc",
+                    format!("has {what} off"),
+                    Repair::InPlace("turns it on"),
+                ));
+            }
+        }
+    }
+    let subnet = |tier: Tier, zone: &str| {
+        inv.subnets
+            .get(&Component::Subnet(tier, zone.to_string()).key())
+    };
+    for (tier, zone) in bp.subnets.keys() {
+        let Some(found) = subnet(*tier, zone) else {
+            continue;
+        };
+        let public = *tier == Tier::Public;
+        if maps_public_ip(found) != public {
+            let key = Component::Subnet(*tier, zone.clone()).key();
+            findings.push(if public {
+                Finding::new(
+                    key,
+                    "does not map public IPs on launch",
+                    Repair::InPlace("turns it on"),
+                )
+            } else {
+                Finding::new(
+                    key,
+                    "maps public IPs on launch",
+                    Repair::InPlace("turns it off"),
+                )
+            });
+        }
+    }
+    let names: BTreeMap<&String, &String> = inv.subnets.iter().map(|(k, s)| (&s.id, k)).collect();
+    /// A route table as planned: where its default route goes, which subnets it serves.
+    struct Planned<'a> {
+        component: Component,
+        /// whether the table has a default route at all
+        routed: bool,
+        /// the gateway it goes to, when that exists
+        target: Option<String>,
+        subnets: Vec<(Tier, &'a String)>,
+    }
+    let mut tables = vec![Planned {
+        component: Component::PublicRouteTable,
+        routed: true,
+        target: inv.internet_gateway.as_ref().map(|g| g.id.clone()),
+        subnets: bp.zones.iter().map(|z| (Tier::Public, z)).collect(),
+    }];
+    for zone in &bp.zones {
+        let nat_zone = nat_for_zone(spec.nat, &bp.zones, zone);
+        tables.push(Planned {
+            component: Component::PrivateRouteTable(zone.clone()),
+            routed: nat_zone.is_some(),
+            target: nat_zone
+                .and_then(|z| inv.nat_gateways.get(&Component::NatGateway(z).key()))
+                .map(|n| n.id.clone()),
+            subnets: vec![(Tier::Private, zone)],
+        });
+    }
+    for Planned {
+        component,
+        routed,
+        target,
+        subnets,
+    } in tables
+    {
+        let key = component.key();
+        let Some(table) = inv.route_tables.get(&key) else {
+            continue;
+        };
+        let current = table.routes.get("0.0.0.0/0");
+        if current != target.as_ref() {
+            findings.push(match (component, routed) {
+                (Component::PublicRouteTable, _) => Finding::new(
+                    &key,
+                    "has no default route to the internet gateway",
+                    Repair::InPlace("restores the route"),
+                ),
+                (_, true) => Finding::new(
+                    &key,
+                    "does not route to its NAT gateway",
+                    Repair::InPlace("restores the route"),
+                ),
+                (_, false) => Finding::new(
+                    &key,
+                    "has a default route though nat_gateways is \"none\"",
+                    Repair::InPlace("removes it"),
+                ),
+            });
+        }
+        for destination in extra_routes(table) {
+            findings.push(Finding::new(
+                &key,
+                format!(
+                    "has an extra route to {destination} via {}",
+                    table.routes[&destination]
+                ),
+                Repair::InPlace("removes it"),
+            ));
+        }
+        let associated: BTreeSet<&String> = table.associations.values().collect();
+        for (tier, zone) in &subnets {
+            if let Some(found) = subnet(*tier, zone) {
+                if !associated.contains(&found.id) {
+                    findings.push(Finding::new(
+                        &key,
+                        format!(
+                            "is not associated with {}",
+                            Component::Subnet(*tier, (*zone).clone()).key()
+                        ),
+                        Repair::InPlace("associates it"),
+                    ));
+                }
+            }
+        }
+        for subnet in associated.iter().filter(|s| !names.contains_key(*s)) {
+            findings.push(Finding::new(
+                &key,
+                format!("is associated with {subnet}, which is not the environment's"),
+                Repair::InPlace("disassociates it"),
+            ));
+        }
+    }
+    findings
+}
+
+/// Ingress and egress rules of the three groups and of the VPC's default group.
+fn rule_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding> {
     let ids: BTreeMap<SgRole, String> = inv
         .security_groups
         .iter()
         .filter_map(|(k, g)| Some((SgRole::parse(k.strip_prefix("sg/")?)?, g.id.clone())))
         .collect();
+    let mut names: BTreeMap<String, String> = ids
+        .iter()
+        .map(|(role, id)| (id.clone(), format!("sg/{}", role.as_str())))
+        .collect();
+    if let Some(default) = &inv.default_group {
+        names.insert(default.id.clone(), "sg/default".into());
+    }
+    let peer = |source: &RuleSource| match source {
+        RuleSource::Group(id) => names.get(id).cloned().unwrap_or_else(|| id.clone()),
+        other => other.to_string(),
+    };
+    let describe = |direction: Direction, rule: &RawRule| {
+        let preposition = match direction {
+            Direction::Ingress => "from",
+            Direction::Egress => "to",
+        };
+        format!(
+            "{} rule {} {preposition} {}",
+            direction.as_str(),
+            rule.traffic(),
+            peer(&rule.source)
+        )
+    };
+    let mut compared: Vec<(String, Direction, Vec<RawRule>, &Vec<RawRule>)> = Vec::new();
     for (role, rules) in ingress_rules(spec) {
-        let Some(group) = inv
-            .security_groups
-            .get(&Component::SecurityGroup(role).key())
-        else {
+        let key = Component::SecurityGroup(role).key();
+        let Some(group) = inv.security_groups.get(&key) else {
             continue;
         };
-        let desired: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, &ids)).collect();
-        for rule in rules
-            .iter()
-            .zip(&desired)
-            .filter(|(_, raw)| !group.ingress.contains(raw))
-            .map(|(r, _)| r)
-        {
-            notes.push(format!("sg/{} lacks rule {rule}", role.as_str()));
+        let desired = rules.iter().map(|r| raw_rule(r, &ids)).collect();
+        compared.push((key.clone(), Direction::Ingress, desired, &group.ingress));
+        compared.push((
+            key,
+            Direction::Egress,
+            vec![RawRule::all_traffic_ipv4()],
+            &group.egress,
+        ));
+    }
+    if let Some(default) = &inv.default_group {
+        // stripped: nothing that lands in the default group can talk
+        compared.push((
+            "sg/default".into(),
+            Direction::Ingress,
+            Vec::new(),
+            &default.ingress,
+        ));
+        compared.push((
+            "sg/default".into(),
+            Direction::Egress,
+            Vec::new(),
+            &default.egress,
+        ));
+    }
+    let mut findings = Vec::new();
+    for (key, direction, desired, actual) in compared {
+        for rule in desired.iter().filter(|r| !actual.contains(r)) {
+            findings.push(Finding::new(
+                &key,
+                format!("lacks {}", describe(direction, rule)),
+                Repair::InPlace("adds it"),
+            ));
         }
-        for raw in group.ingress.iter().filter(|r| !desired.contains(r)) {
-            let source = match &raw.source {
-                RuleSource::Cidr(c) => c.clone(),
-                RuleSource::Group(g) => g.clone(),
-            };
-            notes.push(format!(
-                "sg/{} has extra rule {}/{} from {source}",
-                role.as_str(),
-                raw.protocol,
-                raw.from_port
+        for rule in actual.iter().filter(|r| !desired.contains(r)) {
+            findings.push(Finding::new(
+                &key,
+                format!("has an extra {}", describe(direction, rule)),
+                Repair::InPlace("removes it"),
             ));
         }
     }
-    // routes
-    for (key, table) in &inv.route_tables {
-        if key == "rtb/public" {
-            let igw = inv.internet_gateway.as_ref().map(|g| g.id.as_str());
-            if table.routes.get("0.0.0.0/0").map(String::as_str) != igw || igw.is_none() {
-                notes.push("rtb/public has no default route to the internet gateway".into());
+    findings
+}
+
+/// The group (sizes, placement, template version), the target group's health
+/// check, the listeners and the load balancer's placement.
+fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let subnet_ids = |tier: Tier| -> BTreeSet<String> {
+        bp.zones
+            .iter()
+            .filter_map(|z| inv.subnets.get(&Component::Subnet(tier, z.clone()).key()))
+            .map(|s| s.id.clone())
+            .collect()
+    };
+    let restores = Repair::InPlace("restores it");
+    let target_group = target_group_of(spec, inv);
+    let app_group = inv
+        .security_groups
+        .get(&Component::SecurityGroup(SgRole::App).key());
+    if let Some(group) = &inv.group {
+        let app = &spec.app;
+        if group.min_size != app.min_size as i32 {
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "has min size {} instead of {}",
+                    group.min_size, app.min_size
+                ),
+                restores.clone(),
+            ));
+        }
+        if group.max_size != app.max_size as i32 {
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "has max size {} instead of {}",
+                    group.max_size, app.max_size
+                ),
+                restores.clone(),
+            ));
+        }
+        if group.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Private) {
+            findings.push(Finding::new(
+                "asg",
+                "does not run in exactly the private subnets",
+                restores.clone(),
+            ));
+        }
+        if let Some(tg) = target_group {
+            if group.target_groups != [tg.arn.clone()] {
+                findings.push(Finding::new(
+                    "asg",
+                    "is not registered with exactly the target group",
+                    restores.clone(),
+                ));
             }
-        } else if let Some(zone) = key.strip_prefix("rtb/private/") {
-            let nat = nat_for_zone(spec.nat, &bp.zones, zone)
-                .and_then(|z| inv.nat_gateways.get(&Component::NatGateway(z).key()))
-                .map(|n| n.id.as_str());
-            if table.routes.get("0.0.0.0/0").map(String::as_str) != nat {
-                notes.push(format!("{key} does not route to its NAT gateway"));
+        }
+        let template = inv.launch_template.as_ref();
+        if let (Some(template), Some(app_group)) = (template, app_group) {
+            let running = inv.group_template.as_ref();
+            let image = app
+                .ami_id
+                .clone()
+                .or_else(|| running.map(|v| v.settings.ami_id.clone()))
+                .unwrap_or_default();
+            let wanted = app_settings(spec, &app_group.id, &image);
+            match running {
+                _ if group.launch_template_id != template.id => findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "runs launch template {:?}, not the environment's",
+                        group.launch_template_id
+                    ),
+                    Repair::Roll,
+                )),
+                None => findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "runs launch template version {:?}, which does not exist",
+                        group.launch_template_version
+                    ),
+                    Repair::Roll,
+                )),
+                Some(version) if version.settings != wanted => findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "runs launch template version {}, where {}",
+                        version.number,
+                        version.settings.differences(&wanted).join(", ")
+                    ),
+                    Repair::Roll,
+                )),
+                Some(version) => {
+                    if let Some(default) = inv
+                        .default_template
+                        .as_ref()
+                        .filter(|d| d.number != version.number)
+                    {
+                        findings.push(Finding::new(
+                            "lt",
+                            format!(
+                                "has version {} as its default, where {}",
+                                default.number,
+                                default.settings.differences(&wanted).join(", ")
+                            ),
+                            Repair::InPlace("makes the version the group runs the default again"),
+                        ));
+                    }
+                }
             }
         }
     }
     if let Some(group) = &inv.group {
         if needs_rolling(group, inv.refresh.as_ref(), &group.launch_template_version) {
-            notes.push(format!(
-                "asg instances do not all run launch template version {}; apply rolls them with an instance refresh",
-                group.launch_template_version
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "has instances that do not run launch template version {}",
+                    group.launch_template_version
+                ),
+                Repair::InPlace("rolls them with an instance refresh"),
             ));
         }
     }
-    notes
+    if let Some(tg) = target_group {
+        let differences = tg
+            .health_check
+            .differences(&HealthCheck::on(&spec.app.health_check_path));
+        if !differences.is_empty() {
+            findings.push(Finding::new(
+                "tg",
+                format!("health check has {}", differences.join(", ")),
+                restores.clone(),
+            ));
+        }
+    }
+    if let Some(lb) = &inv.load_balancer {
+        if lb.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Public) {
+            findings.push(Finding::new(
+                "alb",
+                "is not in exactly the public subnets",
+                restores.clone(),
+            ));
+        }
+        let alb_group = inv
+            .security_groups
+            .get(&Component::SecurityGroup(SgRole::Alb).key());
+        if let Some(alb_group) = alb_group {
+            if lb.security_groups != [alb_group.id.clone()] {
+                findings.push(Finding::new(
+                    "alb",
+                    "is not in exactly sg/alb",
+                    restores.clone(),
+                ));
+            }
+        }
+        let wanted = wanted_listeners(
+            spec,
+            &target_group.map(|tg| tg.arn.clone()).unwrap_or_default(),
+        );
+        for listener in &inv.listeners {
+            match wanted.iter().find(|w| i32::from(w.0) == listener.port) {
+                Some((_, protocol, cert, action)) => {
+                    let mut differences = listener_differences(listener, cert.as_deref(), action);
+                    if target_group.is_none() {
+                        // the missing target group is a finding of its own
+                        differences.retain(|d| !d.contains("forward"));
+                    }
+                    if !differences.is_empty() {
+                        findings.push(Finding::new(
+                            Component::Listener(protocol).key(),
+                            differences.join(", "),
+                            restores.clone(),
+                        ));
+                    }
+                }
+                None => findings.push(Finding::new(
+                    "alb",
+                    format!("has an extra listener on port {}", listener.port),
+                    Repair::InPlace("removes it"),
+                )),
+            }
+        }
+    }
+    findings
+}
+
+fn bastion_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let group = inv
+        .security_groups
+        .get(&Component::SecurityGroup(SgRole::Bastion).key());
+    let subnet = bp.zones.first().and_then(|z| {
+        inv.subnets
+            .get(&Component::Subnet(Tier::Public, z.clone()).key())
+    });
+    let (Some(bastion), Some(instance), Some(group), Some(subnet)) =
+        (&spec.bastion, &inv.bastion, group, subnet)
+    else {
+        return Vec::new();
+    };
+    let image = bastion
+        .ami_id
+        .clone()
+        .or_else(|| instance.detail.get("image").cloned())
+        .unwrap_or_default();
+    let wanted = bastion_settings(bastion, &group.id, &image);
+    let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
+    if !check.replace.is_empty() {
+        return vec![Finding::new(
+            "bastion",
+            check.replace.join(", "),
+            Repair::Replace,
+        )];
+    }
+    let mut findings = Vec::new();
+    if !check.tokens_required {
+        findings.push(Finding::new(
+            "bastion",
+            "has IMDSv2 optional",
+            Repair::InPlace("requires it"),
+        ));
+    }
+    if !check.groups_match {
+        findings.push(Finding::new(
+            "bastion",
+            "is not in exactly sg/bastion",
+            Repair::InPlace("restores its groups"),
+        ));
+    }
+    findings
 }
 
 /// Deletes every object of the environment, in reverse dependency order,

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::aws::autoscaling::{self, Group, Refresh};
-use crate::aws::ec2::{self, Ec2Inventory, Found, InstanceSettings, RouteTable, SecurityGroup};
+use crate::aws::ec2::{
+    self, Ec2Inventory, Found, InstanceSettings, RouteTable, SecurityGroup, TemplateVersion, VpcDns,
+};
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
@@ -29,8 +31,18 @@ pub struct Inventory {
     /// the group's instance refresh that has not ended yet
     pub refresh: Option<Refresh>,
     pub cpu_target: Option<f64>,
-    /// what the launch template's default version runs
+    /// what the app instances run: the template version of the group, else the default one
     pub template_settings: Option<InstanceSettings>,
+    /// the launch template's default version
+    pub default_template: Option<TemplateVersion>,
+    /// the version of the environment's launch template the group runs
+    pub group_template: Option<TemplateVersion>,
+    /// DNS support and hostnames of the VPC
+    pub vpc_dns: Option<VpcDns>,
+    /// the VPC's default security group, which must have no rules
+    pub default_group: Option<SecurityGroup>,
+    /// whether the bastion's root volume is encrypted
+    pub bastion_root_encrypted: Option<bool>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
@@ -172,19 +184,41 @@ impl Inventory {
         let load_balancer = balancers.next();
         let extra_balancers: Vec<LoadBalancer> = balancers.collect();
         let template = ec2_found.launch_templates.first().map(|t| t.id.clone());
-        let (tags, listeners, (cpu_target, refresh), template_settings) = futures::try_join!(
+        // the default version and the one the group runs, in one call
+        let mut versions = vec!["$Default".to_string()];
+        if let Some(g) = group
+            .as_ref()
+            .filter(|g| Some(&g.launch_template_id) == template.as_ref())
+        {
+            if !g.launch_template_version.is_empty() {
+                versions.push(g.launch_template_version.clone());
+            }
+        }
+        let vpc_id = ec2_found.vpcs.first().map(|vpc| vpc.id.clone());
+        let root_volume = standalone(ec2_found.instances.clone())
+            .into_iter()
+            .find(|i| component(&i.tags) == "bastion")
+            .and_then(|i| i.detail.get("root_volume").cloned())
+            .filter(|v| !v.is_empty());
+        let (
+            (tags, listeners),
+            (cpu_target, refresh),
+            template_versions,
+            (vpc_dns, default_group, volumes),
+        ) = futures::try_join!(
             async {
+                // listeners first: their tags are read with the others'
+                let listeners = match &load_balancer {
+                    Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await?,
+                    None => Vec::new(),
+                };
+                let mut arns = arns.clone();
+                arns.extend(listeners.iter().map(|l| l.arn.clone()));
                 let mut all = BTreeMap::new();
                 for chunk in arns.chunks(20) {
                     all.extend(elbv2::tags_of(&clients.elbv2, chunk).await?);
                 }
-                Ok::<_, AwsError>(all)
-            },
-            async {
-                match &load_balancer {
-                    Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await,
-                    None => Ok(Vec::new()),
-                }
+                Ok::<_, AwsError>((all, listeners))
             },
             async {
                 match &group {
@@ -197,11 +231,49 @@ impl Inventory {
             },
             async {
                 match &template {
-                    Some(id) => ec2::launch_template_settings(&clients.ec2, id, "$Default").await,
-                    None => Ok(None),
+                    Some(id) => ec2::launch_template_versions(&clients.ec2, id, &versions).await,
+                    None => Ok(Vec::new()),
                 }
             },
+            async {
+                futures::try_join!(
+                    async {
+                        match &vpc_id {
+                            Some(vpc) => ec2::vpc_dns(&clients.ec2, vpc).await.map(Some),
+                            None => Ok(None),
+                        }
+                    },
+                    async {
+                        match &vpc_id {
+                            Some(vpc) => ec2::default_security_group(&clients.ec2, vpc).await,
+                            None => Ok(None),
+                        }
+                    },
+                    ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
+                )
+            },
         )?;
+        let bastion_root_encrypted = root_volume.and_then(|v| volumes.get(&v).copied());
+        let default_template = template_versions.iter().find(|v| v.default).cloned();
+        let group_template = group.as_ref().and_then(|g| {
+            let number = match g.launch_template_version.as_str() {
+                "$Default" => default_template.as_ref()?.number,
+                "$Latest" => template_versions.iter().map(|v| v.number).max()?,
+                number => number.parse().ok()?,
+            };
+            (Some(&g.launch_template_id) == template.as_ref())
+                .then(|| {
+                    template_versions
+                        .iter()
+                        .find(|v| v.number == number)
+                        .cloned()
+                })
+                .flatten()
+        });
+        let template_settings = group_template
+            .as_ref()
+            .or(default_template.as_ref())
+            .map(|v| v.settings.clone());
         let ours = |arn: &str| {
             tags.get(arn)
                 .and_then(|t| t.get(TAG_ENVIRONMENT))
@@ -263,6 +335,11 @@ impl Inventory {
             refresh,
             cpu_target,
             template_settings,
+            default_template,
+            group_template,
+            vpc_dns,
+            default_group,
+            bastion_root_encrypted,
             elb_tags: tags,
             strays,
         })

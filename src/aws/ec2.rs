@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, BlockDeviceMapping, DomainType, EbsBlockDevice, Filter, HttpTokensState,
     InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, IpPermission, IpRange,
-    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    Ipv6Range, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
     LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, Tag,
-    TagSpecification, UserIdGroupPair, VolumeType,
+    LaunchTemplateTagSpecificationRequest, PrefixListId, RequestLaunchTemplateData, ResourceType,
+    Tag, TagSpecification, UserIdGroupPair, VolumeType,
 };
 use aws_sdk_ec2::Client;
 
@@ -208,7 +208,7 @@ pub struct RouteTable {
     pub routes: BTreeMap<String, String>,
 }
 
-/// A security group with its ingress rules flattened to one per (port, source).
+/// A security group with its rules flattened to one per (protocol, ports, peer).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SecurityGroup {
     pub id: String,
@@ -216,23 +216,98 @@ pub struct SecurityGroup {
     pub vpc_id: String,
     pub tags: Tags,
     pub ingress: Vec<RawRule>,
-    pub egress_count: usize,
+    pub egress: Vec<RawRule>,
 }
 
-/// One TCP ingress permission as EC2 reports it.
+/// One permission as EC2 reports it, in either direction.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RawRule {
+    /// `tcp`, `udp`, `icmp`, or `-1` for all traffic
     pub protocol: String,
+    /// -1 when the protocol has no ports
     pub from_port: i32,
     pub to_port: i32,
-    /// a CIDR block or a security group id
+    /// where ingress comes from, or where egress goes
     pub source: RuleSource,
 }
 
+/// The peer of a rule: every kind EC2 has, so that none goes unseen.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RuleSource {
     Cidr(String),
+    Ipv6Cidr(String),
+    PrefixList(String),
     Group(String),
+}
+
+impl RawRule {
+    /// All traffic to (or from) every IPv4 address: what AWS gives a new group as egress.
+    pub fn all_traffic_ipv4() -> RawRule {
+        RawRule {
+            protocol: "-1".into(),
+            from_port: -1,
+            to_port: -1,
+            source: RuleSource::Cidr("0.0.0.0/0".into()),
+        }
+    }
+
+    /// The traffic part of the rule, e.g. `tcp/22`, `udp/1000-2000` or `all traffic`.
+    pub fn traffic(&self) -> String {
+        match (self.protocol.as_str(), self.from_port, self.to_port) {
+            ("-1", _, _) => "all traffic".into(),
+            (protocol, -1, _) => protocol.to_string(),
+            (protocol, from, to) if from == to => format!("{protocol}/{from}"),
+            (protocol, from, to) => format!("{protocol}/{from}-{to}"),
+        }
+    }
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::Cidr(peer)
+            | RuleSource::Ipv6Cidr(peer)
+            | RuleSource::PrefixList(peer)
+            | RuleSource::Group(peer) => f.write_str(peer),
+        }
+    }
+}
+
+/// Which rules of a security group a call changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// A route as (destination, target): destinations of both IP families and prefix
+/// lists, targets of every kind, so that no route added out of band goes unseen.
+fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, String)> {
+    let destination = route
+        .destination_cidr_block()
+        .or(route.destination_ipv6_cidr_block())
+        .or(route.destination_prefix_list_id())?;
+    let target = route
+        .nat_gateway_id()
+        .or(route.gateway_id())
+        .or(route.instance_id())
+        .or(route.network_interface_id())
+        .or(route.vpc_peering_connection_id())
+        .or(route.transit_gateway_id())
+        .or(route.egress_only_internet_gateway_id())
+        .or(route.local_gateway_id())
+        .or(route.carrier_gateway_id())
+        .unwrap_or("blackhole");
+    Some((destination.to_string(), target.to_string()))
 }
 
 /// Describes every object tagged for `environment`, one call per type, concurrently.
@@ -277,6 +352,10 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
                             s.availability_zone().unwrap_or_default().to_string(),
                         ),
                         ("vpc", s.vpc_id().unwrap_or_default().to_string()),
+                        (
+                            "map_public_ip",
+                            s.map_public_ip_on_launch().unwrap_or(false).to_string(),
+                        ),
                     ]
                     .into(),
                 })
@@ -328,14 +407,7 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
                             ))
                         })
                         .collect(),
-                    routes: t
-                        .routes()
-                        .iter()
-                        .filter_map(|r| {
-                            let target = r.nat_gateway_id().or(r.gateway_id())?;
-                            Some((r.destination_cidr_block()?.to_string(), target.to_string()))
-                        })
-                        .collect(),
+                    routes: t.routes().iter().filter_map(route_of).collect(),
                 })
                 .collect::<Vec<_>>())
         },
@@ -402,14 +474,7 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
             Ok(out
                 .security_groups()
                 .iter()
-                .map(|g| SecurityGroup {
-                    id: g.group_id().unwrap_or_default().into(),
-                    name: g.group_name().unwrap_or_default().into(),
-                    vpc_id: g.vpc_id().unwrap_or_default().into(),
-                    tags: tag_map(Some(g.tags())),
-                    ingress: flatten_permissions(g.ip_permissions()),
-                    egress_count: g.ip_permissions_egress().len(),
-                })
+                .map(security_group_of)
                 .collect::<Vec<_>>())
         },
         async {
@@ -481,6 +546,40 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
                         ),
                         ("key_name", i.key_name().unwrap_or_default().to_string()),
                         (
+                            "http_tokens",
+                            i.metadata_options()
+                                .and_then(|m| m.http_tokens())
+                                .map(|t| t.as_str().to_string())
+                                .unwrap_or_default(),
+                        ),
+                        ("security_groups", {
+                            // the instance's groups are those of its interfaces; some
+                            // implementations list them in one place only
+                            let groups: std::collections::BTreeSet<&str> = i
+                                .security_groups()
+                                .iter()
+                                .filter_map(|g| g.group_id())
+                                .chain(
+                                    i.network_interfaces()
+                                        .iter()
+                                        .flat_map(|n| n.groups())
+                                        .filter_map(|g| g.group_id()),
+                                )
+                                .collect();
+                            groups.into_iter().collect::<Vec<_>>().join(",")
+                        }),
+                        (
+                            "root_volume",
+                            i.block_device_mappings()
+                                .iter()
+                                .find(|m| m.device_name() == i.root_device_name())
+                                .or(i.block_device_mappings().first())
+                                .and_then(|m| m.ebs())
+                                .and_then(|e| e.volume_id())
+                                .unwrap_or_default()
+                                .to_string(),
+                        ),
+                        (
                             "state",
                             i.state()
                                 .and_then(|s| s.name())
@@ -520,6 +619,16 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
                 rules.push(base(RuleSource::Cidr(cidr.to_string())));
             }
         }
+        for range in p.ipv6_ranges() {
+            if let Some(cidr) = range.cidr_ipv6() {
+                rules.push(base(RuleSource::Ipv6Cidr(cidr.to_string())));
+            }
+        }
+        for list in p.prefix_list_ids() {
+            if let Some(id) = list.prefix_list_id() {
+                rules.push(base(RuleSource::PrefixList(id.to_string())));
+            }
+        }
         for pair in p.user_id_group_pairs() {
             if let Some(group) = pair.group_id() {
                 rules.push(base(RuleSource::Group(group.to_string())));
@@ -531,12 +640,21 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
 }
 
 fn permission(rule: &RawRule) -> IpPermission {
-    let builder = IpPermission::builder()
-        .ip_protocol(&rule.protocol)
-        .from_port(rule.from_port)
-        .to_port(rule.to_port);
+    let builder = IpPermission::builder().ip_protocol(&rule.protocol);
+    // ports mean nothing to "all traffic" and are left out, as EC2 reports them
+    let builder = if rule.protocol == "-1" {
+        builder
+    } else {
+        builder.from_port(rule.from_port).to_port(rule.to_port)
+    };
     match &rule.source {
         RuleSource::Cidr(cidr) => builder.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
+        RuleSource::Ipv6Cidr(cidr) => {
+            builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+        }
+        RuleSource::PrefixList(id) => {
+            builder.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+        }
         RuleSource::Group(group) => {
             builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
         }
@@ -544,8 +662,7 @@ fn permission(rule: &RawRule) -> IpPermission {
     .build()
 }
 
-/// Creates the VPC; DNS is switched on by [`enable_vpc_dns`] as a separate,
-/// retried step, so a VPC whose DNS call failed is repaired by the next run.
+/// Creates the VPC; its DNS attributes are set by reconcile, which also repairs them.
 pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<String> {
     let out = client
         .create_vpc()
@@ -557,28 +674,80 @@ pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<Stri
     Ok(required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VpcId")?.to_string())
 }
 
-/// DNS support and hostnames: the ALB, SSM and instance hostnames need both.
-pub async fn enable_vpc_dns(client: &Client, vpc_id: &str) -> Result<()> {
-    let on = || AttributeBooleanValue::builder().value(true).build();
-    // AWS accepts only one attribute per call; support is on by default, so the
-    // two calls need no order
-    let support = client
-        .modify_vpc_attribute()
-        .vpc_id(vpc_id)
-        .enable_dns_support(on())
-        .send();
-    let hostnames = client
-        .modify_vpc_attribute()
-        .vpc_id(vpc_id)
-        .enable_dns_hostnames(on())
-        .send();
-    let (support, hostnames) = futures::join!(support, hostnames);
-    support.map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
-    hostnames.map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+/// The VPC's DNS settings, as the provider sets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VpcDns {
+    pub support: bool,
+    pub hostnames: bool,
+}
+
+impl VpcDns {
+    /// The ALB, SSM and instance hostnames need both.
+    pub const WANTED: VpcDns = VpcDns {
+        support: true,
+        hostnames: true,
+    };
+}
+
+/// Reads DNS support and hostnames (AWS answers one attribute per call).
+pub async fn vpc_dns(client: &Client, vpc_id: &str) -> Result<VpcDns> {
+    let read = |attribute: aws_sdk_ec2::types::VpcAttributeName| {
+        client
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(attribute)
+            .send()
+    };
+    let (support, hostnames) = futures::join!(
+        read(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport),
+        read(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+    );
+    let value = |v: Option<&AttributeBooleanValue>| v.and_then(|v| v.value()).unwrap_or(false);
+    Ok(VpcDns {
+        support: value(
+            support
+                .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?
+                .enable_dns_support(),
+        ),
+        hostnames: value(
+            hostnames
+                .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?
+                .enable_dns_hostnames(),
+        ),
+    })
+}
+
+/// Sets the DNS attributes that differ from `wanted`.
+pub async fn set_vpc_dns(
+    client: &Client,
+    vpc_id: &str,
+    current: VpcDns,
+    wanted: VpcDns,
+) -> Result<()> {
+    let flag = |value: bool| AttributeBooleanValue::builder().value(value).build();
+    // AWS accepts only one attribute per call; hostnames need support, so support goes first
+    if current.support != wanted.support {
+        client
+            .modify_vpc_attribute()
+            .vpc_id(vpc_id)
+            .enable_dns_support(flag(wanted.support))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+    }
+    if current.hostnames != wanted.hostnames {
+        client
+            .modify_vpc_attribute()
+            .vpc_id(vpc_id)
+            .enable_dns_hostnames(flag(wanted.hostnames))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+    }
     Ok(())
 }
 
-/// Creates a subnet; public IP mapping is set by [`map_public_ip_on_launch`].
+/// Creates a subnet; whether it maps public IPs is set by reconcile, which also repairs it.
 pub async fn create_subnet(
     client: &Client,
     vpc_id: &str,
@@ -795,13 +964,38 @@ pub async fn set_default_route(
 }
 
 pub async fn delete_default_route(client: &Client, table: &str) -> Result<()> {
-    client
-        .delete_route()
-        .route_table_id(table)
-        .destination_cidr_block("0.0.0.0/0")
-        .send()
+    delete_route(client, table, "0.0.0.0/0").await
+}
+
+/// Deletes the route to `destination`: an IPv4 or IPv6 block or a prefix list ID.
+pub async fn delete_route(client: &Client, table: &str, destination: &str) -> Result<()> {
+    let call = client.delete_route().route_table_id(table);
+    let call = if destination.starts_with("pl-") {
+        call.destination_prefix_list_id(destination)
+    } else if destination.contains(':') {
+        call.destination_ipv6_cidr_block(destination)
+    } else {
+        call.destination_cidr_block(destination)
+    };
+    call.send()
         .await
         .map_err(|e| AwsError::from_sdk("DeleteRoute", e))?;
+    Ok(())
+}
+
+/// Moves a subnet's association to another route table in one call.
+pub async fn replace_route_table_association(
+    client: &Client,
+    association: &str,
+    table: &str,
+) -> Result<()> {
+    client
+        .replace_route_table_association()
+        .association_id(association)
+        .route_table_id(table)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ReplaceRouteTableAssociation", e))?;
     Ok(())
 }
 
@@ -855,45 +1049,92 @@ pub async fn create_security_group(
     Ok(required(out.group_id(), "CreateSecurityGroup", "GroupId")?.to_string())
 }
 
-/// Adds ingress rules; rules already present are not an error.
-pub async fn authorize_ingress(client: &Client, group: &str, rules: &[RawRule]) -> Result<()> {
+/// Adds rules; rules already present are not an error.
+pub async fn authorize(
+    client: &Client,
+    group: &str,
+    direction: Direction,
+    rules: &[RawRule],
+) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
-    let result = client
-        .authorize_security_group_ingress()
-        .group_id(group)
-        .set_ip_permissions(Some(rules.iter().map(permission).collect()))
-        .send()
-        .await;
-    match result.map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupIngress", e)) {
+    let permissions = Some(rules.iter().map(permission).collect());
+    let result = match direction {
+        Direction::Ingress => client
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(permissions)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupIngress", e)),
+        Direction::Egress => client
+            .authorize_security_group_egress()
+            .group_id(group)
+            .set_ip_permissions(permissions)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupEgress", e)),
+    };
+    match result {
         Err(e) if e.class() == crate::error::ErrorClass::Conflict => Ok(()),
-        other => other.map(|_| ()),
+        other => other,
     }
+}
+
+/// Removes rules; rules already gone are not an error.
+pub async fn revoke(
+    client: &Client,
+    group: &str,
+    direction: Direction,
+    rules: &[RawRule],
+) -> Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let permissions = Some(rules.iter().map(permission).collect());
+    let result = match direction {
+        Direction::Ingress => client
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(permissions)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e)),
+        Direction::Egress => client
+            .revoke_security_group_egress()
+            .group_id(group)
+            .set_ip_permissions(permissions)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupEgress", e)),
+    };
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Adds ingress rules; rules already present are not an error.
+pub async fn authorize_ingress(client: &Client, group: &str, rules: &[RawRule]) -> Result<()> {
+    authorize(client, group, Direction::Ingress, rules).await
 }
 
 /// Removes ingress rules; rules already gone are not an error.
 pub async fn revoke_ingress(client: &Client, group: &str, rules: &[RawRule]) -> Result<()> {
-    if rules.is_empty() {
-        return Ok(());
-    }
-    let result = client
-        .revoke_security_group_ingress()
-        .group_id(group)
-        .set_ip_permissions(Some(rules.iter().map(permission).collect()))
-        .send()
-        .await;
-    match result.map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e)) {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    revoke(client, group, Direction::Ingress, rules).await
 }
 
-/// The VPC's default security group, with its ingress and egress rules.
+/// The VPC's default security group, with its rules. It is never tagged, so it
+/// is looked up by VPC and name.
 pub async fn default_security_group(
     client: &Client,
     vpc_id: &str,
-) -> Result<Option<(String, Vec<IpPermission>, Vec<IpPermission>)>> {
+) -> Result<Option<SecurityGroup>> {
     let out = client
         .describe_security_groups()
         .filters(filter("vpc-id", vpc_id))
@@ -901,46 +1142,41 @@ pub async fn default_security_group(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
-    Ok(out.security_groups().first().map(|g| {
-        (
-            g.group_id().unwrap_or_default().to_string(),
-            g.ip_permissions().to_vec(),
-            g.ip_permissions_egress().to_vec(),
-        )
-    }))
+    Ok(out.security_groups().first().map(security_group_of))
 }
 
-/// Strips every rule of the default security group so nothing that lands in it can talk.
-/// Every VPC has one: when AWS does not list it yet, the VPC was created moments
-/// ago and the answer is a propagation error for the caller to retry.
-pub async fn strip_default_security_group(client: &Client, vpc_id: &str) -> Result<()> {
-    let Some((id, ingress, egress)) = default_security_group(client, vpc_id).await? else {
-        return Err(AwsError::Api {
+fn security_group_of(g: &aws_sdk_ec2::types::SecurityGroup) -> SecurityGroup {
+    SecurityGroup {
+        id: g.group_id().unwrap_or_default().into(),
+        name: g.group_name().unwrap_or_default().into(),
+        vpc_id: g.vpc_id().unwrap_or_default().into(),
+        tags: tag_map(Some(g.tags())),
+        ingress: flatten_permissions(g.ip_permissions()),
+        egress: flatten_permissions(g.ip_permissions_egress()),
+    }
+}
+
+/// The default security group of a VPC. Every VPC has one: when AWS does not list
+/// it yet, the VPC was created moments ago and the answer is a propagation error
+/// for the caller to retry.
+pub async fn listed_default_security_group(client: &Client, vpc_id: &str) -> Result<SecurityGroup> {
+    default_security_group(client, vpc_id)
+        .await?
+        .ok_or_else(|| AwsError::Api {
             operation: "DescribeSecurityGroups",
             code: "InvalidGroup.NotFound".into(),
             message: format!("the default security group of {vpc_id} is not listed yet"),
             class: crate::error::ErrorClass::Propagation,
             request_id: None,
-        });
-    };
-    if !ingress.is_empty() {
-        client
-            .revoke_security_group_ingress()
-            .group_id(&id)
-            .set_ip_permissions(Some(ingress))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
-    }
-    if !egress.is_empty() {
-        client
-            .revoke_security_group_egress()
-            .group_id(&id)
-            .set_ip_permissions(Some(egress))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupEgress", e))?;
-    }
+        })
+}
+
+/// Strips every rule of the default security group so nothing that lands in it can talk.
+pub async fn strip_default_security_group(client: &Client, group: &SecurityGroup) -> Result<()> {
+    futures::try_join!(
+        revoke(client, &group.id, Direction::Ingress, &group.ingress),
+        revoke(client, &group.id, Direction::Egress, &group.egress),
+    )?;
     Ok(())
 }
 
@@ -962,6 +1198,93 @@ pub struct InstanceSettings {
     pub security_group: String,
     pub user_data: Option<String>,
     pub key_name: Option<String>,
+    pub hardening: Hardening,
+}
+
+/// The security settings of an instance, compared like the rest so that a
+/// weakened copy is never taken for the real thing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hardening {
+    /// IMDSv2 only: metadata requests need a session token
+    pub tokens_required: bool,
+    pub root_volume_encrypted: bool,
+    pub public_ip: bool,
+}
+
+impl Hardening {
+    /// The app instances: IMDSv2 only, encrypted root volume, no public IP.
+    pub const APP: Hardening = Hardening {
+        tokens_required: true,
+        root_volume_encrypted: true,
+        public_ip: false,
+    };
+    /// The bastion: as the app instances, but reachable from the internet.
+    pub const BASTION: Hardening = Hardening {
+        tokens_required: true,
+        root_volume_encrypted: true,
+        public_ip: true,
+    };
+
+    /// What differs from `wanted`, worded for the plan.
+    pub fn weakened(&self, wanted: &Hardening) -> Vec<&'static str> {
+        let mut differences = Vec::new();
+        if self.tokens_required != wanted.tokens_required {
+            differences.push(if wanted.tokens_required {
+                "IMDSv2 is optional"
+            } else {
+                "IMDSv2 is required"
+            });
+        }
+        if self.root_volume_encrypted != wanted.root_volume_encrypted {
+            differences.push(if wanted.root_volume_encrypted {
+                "the root volume is unencrypted"
+            } else {
+                "the root volume is encrypted"
+            });
+        }
+        if self.public_ip != wanted.public_ip {
+            differences.push(if wanted.public_ip {
+                "there is no public IP"
+            } else {
+                "a public IP is assigned"
+            });
+        }
+        differences
+    }
+}
+
+impl InstanceSettings {
+    /// What differs from `wanted`, worded for the plan (`type t3.large instead of t3.micro`).
+    pub fn differences(&self, wanted: &InstanceSettings) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut compare = |name: &str, actual: &str, expected: &str| {
+            if actual != expected {
+                found.push(format!("{name} {actual:?} instead of {expected:?}"));
+            }
+        };
+        compare("image", &self.ami_id, &wanted.ami_id);
+        compare("type", &self.instance_type, &wanted.instance_type);
+        compare(
+            "security group",
+            &self.security_group,
+            &wanted.security_group,
+        );
+        compare(
+            "key",
+            self.key_name.as_deref().unwrap_or("none"),
+            wanted.key_name.as_deref().unwrap_or("none"),
+        );
+        if self.user_data != wanted.user_data {
+            found.push("other user data".into());
+        }
+        found.extend(
+            self.hardening
+                .weakened(&wanted.hardening)
+                .into_iter()
+                .map(str::to_string),
+        );
+        found
+    }
 }
 
 /// The app instances' template data: IMDSv2 only, encrypted gp3 root volume, no public IP.
@@ -980,7 +1303,7 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
         .network_interfaces(
             aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
                 .device_index(0)
-                .associate_public_ip_address(false)
+                .associate_public_ip_address(settings.hardening.public_ip)
                 .groups(&settings.security_group)
                 .delete_on_termination(true)
                 .build(),
@@ -994,7 +1317,11 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
         .set_key_name(settings.key_name.clone())
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
-                .http_tokens(LaunchTemplateHttpTokensState::Required)
+                .http_tokens(if settings.hardening.tokens_required {
+                    LaunchTemplateHttpTokensState::Required
+                } else {
+                    LaunchTemplateHttpTokensState::Optional
+                })
                 .http_endpoint(
                     aws_sdk_ec2::types::LaunchTemplateInstanceMetadataEndpointState::Enabled,
                 )
@@ -1006,7 +1333,7 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
                 .device_name("/dev/xvda")
                 .ebs(
                     LaunchTemplateEbsBlockDeviceRequest::builder()
-                        .encrypted(true)
+                        .encrypted(settings.hardening.root_volume_encrypted)
                         .volume_type(VolumeType::Gp3)
                         .volume_size(20)
                         .delete_on_termination(true)
@@ -1070,27 +1397,29 @@ pub async fn new_launch_template_version(
         "CreateLaunchTemplateVersion",
         "VersionNumber",
     )?;
-    client
-        .modify_launch_template()
-        .launch_template_id(id)
-        .default_version(version.to_string())
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyLaunchTemplate", e))?;
+    set_default_version(client, id, version).await?;
     Ok(version)
 }
 
-/// What one version of a launch template runs.
-pub async fn launch_template_settings(
+/// One version of a launch template and what it runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TemplateVersion {
+    pub number: i64,
+    pub default: bool,
+    pub settings: InstanceSettings,
+}
+
+/// What the given versions of a launch template run (`$Default`, `$Latest` or
+/// numbers), in one call; an unknown template or version reads as none.
+pub async fn launch_template_versions(
     client: &Client,
     id: &str,
-    version: &str,
-) -> Result<Option<InstanceSettings>> {
-    use base64::Engine;
+    versions: &[String],
+) -> Result<Vec<TemplateVersion>> {
     let out = client
         .describe_launch_template_versions()
         .launch_template_id(id)
-        .versions(version)
+        .set_versions(Some(versions.to_vec()))
         .send()
         .await;
     let out = match out {
@@ -1098,7 +1427,7 @@ pub async fn launch_template_settings(
         Err(e) => {
             let error = AwsError::from_sdk("DescribeLaunchTemplateVersions", e);
             return if error.is_not_found() {
-                Ok(None)
+                Ok(Vec::new())
             } else {
                 Err(error)
             };
@@ -1106,30 +1435,69 @@ pub async fn launch_template_settings(
     };
     Ok(out
         .launch_template_versions()
-        .first()
-        .and_then(|v| v.launch_template_data())
-        .map(|data| InstanceSettings {
-            ami_id: data.image_id().unwrap_or_default().to_string(),
-            instance_type: data
-                .instance_type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default(),
-            security_group: data
-                .network_interfaces()
-                .iter()
-                .flat_map(|n| n.groups())
-                .chain(data.security_group_ids())
-                .next()
-                .cloned()
-                .unwrap_or_default(),
-            user_data: data.user_data().and_then(|encoded| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-            }),
-            key_name: data.key_name().map(str::to_string),
-        }))
+        .iter()
+        .filter_map(|v| {
+            Some(TemplateVersion {
+                number: v.version_number()?,
+                default: v.default_version().unwrap_or(false),
+                settings: template_settings(v.launch_template_data()?),
+            })
+        })
+        .collect())
+}
+
+fn template_settings(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> InstanceSettings {
+    use base64::Engine;
+    let interface = data.network_interfaces().first();
+    let root_volume = data
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == Some("/dev/xvda"))
+        .and_then(|m| m.ebs());
+    InstanceSettings {
+        ami_id: data.image_id().unwrap_or_default().to_string(),
+        instance_type: data
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        security_group: data
+            .network_interfaces()
+            .iter()
+            .flat_map(|n| n.groups())
+            .chain(data.security_group_ids())
+            .next()
+            .cloned()
+            .unwrap_or_default(),
+        user_data: data.user_data().and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+        }),
+        key_name: data.key_name().map(str::to_string),
+        hardening: Hardening {
+            tokens_required: data
+                .metadata_options()
+                .and_then(|m| m.http_tokens())
+                .is_some_and(|t| *t == LaunchTemplateHttpTokensState::Required),
+            root_volume_encrypted: root_volume.and_then(|e| e.encrypted()).unwrap_or(false),
+            public_ip: interface
+                .and_then(|i| i.associate_public_ip_address())
+                .unwrap_or(false),
+        },
+    }
+}
+
+/// Makes an existing version the template's default.
+pub async fn set_default_version(client: &Client, id: &str, version: i64) -> Result<()> {
+    client
+        .modify_launch_template()
+        .launch_template_id(id)
+        .default_version(version.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyLaunchTemplate", e))?;
+    Ok(())
 }
 
 pub async fn delete_launch_template(client: &Client, id: &str) -> Result<()> {
@@ -1162,13 +1530,17 @@ pub async fn run_bastion(
             InstanceNetworkInterfaceSpecification::builder()
                 .device_index(0)
                 .subnet_id(subnet)
-                .associate_public_ip_address(true)
+                .associate_public_ip_address(settings.hardening.public_ip)
                 .groups(&settings.security_group)
                 .build(),
         )
         .metadata_options(
             InstanceMetadataOptionsRequest::builder()
-                .http_tokens(HttpTokensState::Required)
+                .http_tokens(if settings.hardening.tokens_required {
+                    HttpTokensState::Required
+                } else {
+                    HttpTokensState::Optional
+                })
                 .http_put_response_hop_limit(1)
                 .build(),
         )
@@ -1177,7 +1549,7 @@ pub async fn run_bastion(
                 .device_name("/dev/xvda")
                 .ebs(
                     EbsBlockDevice::builder()
-                        .encrypted(true)
+                        .encrypted(settings.hardening.root_volume_encrypted)
                         .volume_type(VolumeType::Gp3)
                         .volume_size(8)
                         .delete_on_termination(true)
@@ -1196,6 +1568,57 @@ pub async fn run_bastion(
         "InstanceId",
     )?
     .to_string())
+}
+
+/// Requires IMDSv2 on a running instance, in place.
+pub async fn require_metadata_tokens(client: &Client, instance: &str) -> Result<()> {
+    client
+        .modify_instance_metadata_options()
+        .instance_id(instance)
+        .http_tokens(HttpTokensState::Required)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceMetadataOptions", e))?;
+    Ok(())
+}
+
+/// Sets the security groups of a running instance, in place.
+pub async fn set_instance_groups(client: &Client, instance: &str, groups: &[String]) -> Result<()> {
+    client
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .set_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;
+    Ok(())
+}
+
+/// Whether each volume is encrypted, by volume ID.
+pub async fn volumes_encrypted(client: &Client, ids: &[String]) -> Result<BTreeMap<String, bool>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    match client
+        .describe_volumes()
+        .set_volume_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .volumes()
+            .iter()
+            .filter_map(|v| Some((v.volume_id()?.to_string(), v.encrypted().unwrap_or(false))))
+            .collect()),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeVolumes", e);
+            if error.is_not_found() {
+                Ok(BTreeMap::new())
+            } else {
+                Err(error)
+            }
+        }
+    }
 }
 
 pub async fn terminate_instances(client: &Client, ids: &[String]) -> Result<()> {

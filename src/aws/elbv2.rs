@@ -36,8 +36,66 @@ pub struct LoadBalancer {
 pub struct TargetGroup {
     pub arn: String,
     pub port: i32,
-    pub health_check_path: String,
+    pub health_check: HealthCheck,
     pub vpc_id: String,
+}
+
+/// How the target group probes the app instances.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub enabled: bool,
+    pub protocol: String,
+    pub path: String,
+    pub interval_seconds: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+}
+
+impl HealthCheck {
+    /// HTTP on `path` every 15 s; three answers in a row decide healthy or not.
+    pub fn on(path: &str) -> HealthCheck {
+        HealthCheck {
+            enabled: true,
+            protocol: "HTTP".into(),
+            path: path.to_string(),
+            interval_seconds: 15,
+            healthy_threshold: 3,
+            unhealthy_threshold: 3,
+        }
+    }
+
+    /// The settings that differ from `wanted`, as `name actual (wanted ...)`.
+    pub fn differences(&self, wanted: &HealthCheck) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut compare = |name: &str, actual: String, expected: String| {
+            if actual != expected {
+                found.push(format!("{name} {actual} instead of {expected}"));
+            }
+        };
+        compare(
+            "enabled",
+            self.enabled.to_string(),
+            wanted.enabled.to_string(),
+        );
+        compare("protocol", self.protocol.clone(), wanted.protocol.clone());
+        compare("path", self.path.clone(), wanted.path.clone());
+        compare(
+            "interval",
+            format!("{}s", self.interval_seconds),
+            format!("{}s", wanted.interval_seconds),
+        );
+        compare(
+            "healthy threshold",
+            self.healthy_threshold.to_string(),
+            wanted.healthy_threshold.to_string(),
+        );
+        compare(
+            "unhealthy threshold",
+            self.unhealthy_threshold.to_string(),
+            wanted.unhealthy_threshold.to_string(),
+        );
+        found
+    }
 }
 
 /// A listener and what its default action does.
@@ -51,7 +109,12 @@ pub struct Listener {
     pub target_group: Option<String>,
     /// the default certificate of an HTTPS listener
     pub certificate: Option<String>,
+    /// where a redirect goes, as `PROTOCOL:PORT:STATUS`
+    pub redirect: Option<String>,
 }
+
+/// How the provider's redirect reads in [`Listener::redirect`].
+pub const REDIRECT_TO_HTTPS: &str = "HTTPS:443:HTTP_301";
 
 /// Tags of several ELB objects, one call (AWS takes up to 20 ARNs).
 pub async fn tags_of(
@@ -105,7 +168,17 @@ fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> T
     TargetGroup {
         arn: tg.target_group_arn().unwrap_or_default().into(),
         port: tg.port().unwrap_or_default(),
-        health_check_path: tg.health_check_path().unwrap_or_default().into(),
+        health_check: HealthCheck {
+            enabled: tg.health_check_enabled().unwrap_or(false),
+            protocol: tg
+                .health_check_protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            path: tg.health_check_path().unwrap_or_default().into(),
+            interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
+            healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+            unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+        },
         vpc_id: tg.vpc_id().unwrap_or_default().into(),
     }
 }
@@ -264,6 +337,18 @@ pub async fn set_subnets(client: &Client, arn: &str, subnets: &[String]) -> Resu
     Ok(())
 }
 
+/// Puts the ALB in exactly these security groups.
+pub async fn set_security_groups(client: &Client, arn: &str, groups: &[String]) -> Result<()> {
+    client
+        .set_security_groups()
+        .load_balancer_arn(arn)
+        .set_security_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("SetSecurityGroups", e))?;
+    Ok(())
+}
+
 pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<()> {
     client
         .delete_load_balancer()
@@ -295,7 +380,7 @@ pub async fn create_target_group(
     name: &str,
     vpc_id: &str,
     port: u16,
-    health_check_path: &str,
+    health_check: &HealthCheck,
     tags: &BTreeMap<String, String>,
 ) -> Result<TargetGroup> {
     let out = client
@@ -305,12 +390,12 @@ pub async fn create_target_group(
         .port(i32::from(port))
         .vpc_id(vpc_id)
         .target_type(TargetTypeEnum::Instance)
-        .health_check_enabled(true)
-        .health_check_path(health_check_path)
-        .health_check_protocol(ProtocolEnum::Http)
-        .healthy_threshold_count(3)
-        .unhealthy_threshold_count(3)
-        .health_check_interval_seconds(15)
+        .health_check_enabled(health_check.enabled)
+        .health_check_path(&health_check.path)
+        .health_check_protocol(health_check.protocol.as_str().into())
+        .healthy_threshold_count(health_check.healthy_threshold)
+        .unhealthy_threshold_count(health_check.unhealthy_threshold)
+        .health_check_interval_seconds(health_check.interval_seconds)
         .set_tags(Some(sdk_tags(tags)))
         .send()
         .await
@@ -324,11 +409,17 @@ pub async fn create_target_group(
         })
 }
 
-pub async fn modify_health_check(client: &Client, arn: &str, path: &str) -> Result<()> {
+/// Sets every health check setting of the target group.
+pub async fn modify_health_check(client: &Client, arn: &str, check: &HealthCheck) -> Result<()> {
     client
         .modify_target_group()
         .target_group_arn(arn)
-        .health_check_path(path)
+        .health_check_enabled(check.enabled)
+        .health_check_path(&check.path)
+        .health_check_protocol(check.protocol.as_str().into())
+        .healthy_threshold_count(check.healthy_threshold)
+        .unhealthy_threshold_count(check.unhealthy_threshold)
+        .health_check_interval_seconds(check.interval_seconds)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyTargetGroup", e))?;
@@ -386,6 +477,14 @@ pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Liste
                     .first()
                     .and_then(|c| c.certificate_arn())
                     .map(str::to_string),
+                redirect: action.and_then(|a| a.redirect_config()).map(|r| {
+                    format!(
+                        "{}:{}:{}",
+                        r.protocol().unwrap_or_default(),
+                        r.port().unwrap_or_default(),
+                        r.status_code().map(|c| c.as_str()).unwrap_or_default()
+                    )
+                }),
             }
         })
         .collect())
@@ -426,19 +525,12 @@ pub async fn create_listener(
     what: &ListenerAction,
     tags: &BTreeMap<String, String>,
 ) -> Result<String> {
-    let protocol = if certificate.is_some() {
-        ProtocolEnum::Https
-    } else {
-        ProtocolEnum::Http
-    };
     let out = client
         .create_listener()
         .load_balancer_arn(load_balancer)
         .port(i32::from(port))
-        .protocol(protocol)
-        .set_certificates(
-            certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),
-        )
+        .protocol(listener_protocol(certificate))
+        .set_certificates(certificates(certificate))
         .default_actions(action(what))
         .set_tags(Some(sdk_tags(tags)))
         .send()
@@ -455,10 +547,31 @@ pub async fn create_listener(
         .to_string())
 }
 
-pub async fn modify_listener(client: &Client, arn: &str, what: &ListenerAction) -> Result<()> {
+/// HTTPS with a certificate, HTTP without.
+pub fn listener_protocol(certificate: Option<&str>) -> ProtocolEnum {
+    if certificate.is_some() {
+        ProtocolEnum::Https
+    } else {
+        ProtocolEnum::Http
+    }
+}
+
+fn certificates(certificate: Option<&str>) -> Option<Vec<Certificate>> {
+    certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
+}
+
+/// Sets everything of a listener but its port: protocol, certificate and action.
+pub async fn modify_listener(
+    client: &Client,
+    arn: &str,
+    certificate: Option<&str>,
+    what: &ListenerAction,
+) -> Result<()> {
     client
         .modify_listener()
         .listener_arn(arn)
+        .protocol(listener_protocol(certificate))
+        .set_certificates(certificates(certificate))
         .default_actions(action(what))
         .send()
         .await

@@ -27,14 +27,14 @@ use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
-use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
+use model::{first, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
-    fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt, settle,
-    settle_failed_update, user_tags,
+    applied_default_tags, fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt,
+    settle, settle_failed_update, user_tags,
 };
 use planning::{
-    desired_capacity, inputs_of, plan_outputs, plan_subnets, set_tags_all, unknown_outputs,
-    zones_of,
+    desired_capacity, disruptions, drift_of, inputs_of, plan_outputs, plan_subnets, set_tags_all,
+    unknown_outputs, zones_of,
 };
 
 /// The `prodvpc_environment` resource.
@@ -430,7 +430,9 @@ impl Resource for EnvironmentResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let clients = self.clients(diags)?;
-        let spec = to_spec_or_report(&state, &clients.default_tags, diags)?;
+        // compared with what the last apply set: new default tags are a planned change
+        let applied = applied_default_tags(&state, &clients.default_tags);
+        let spec = to_spec_or_report(&state, &applied, diags)?;
         // bound to the VPC in state; without one (a create interrupted before its
         // first answer) only an environment still being created is taken
         let lookup = match state.vpc_id.as_ref_option() {
@@ -533,13 +535,22 @@ impl Resource for EnvironmentResource {
                 app.ami_id = Value::Unknown;
             }
         }
-        let drifted = known_strings(&prior.drift).is_some_and(|d| !d.is_empty());
+        let drift = drift_of(&prior);
         if inputs_of(&planned) != inputs_of(&prior) {
             self.check_against_region(diags, &planned).await?;
         }
-        if inputs_of(&planned) != inputs_of(&prior) || drifted {
-            planned.drift = string_list(Vec::new());
-            plan_outputs(&prior, &config, &mut planned, drifted);
+        if inputs_of(&planned) != inputs_of(&prior) || !drift.is_empty() {
+            // apply settles the drift: what it leaves is known only then, and an
+            // empty list would show every entry as a removal
+            planned.drift = if drift.is_empty() {
+                string_list(Vec::new())
+            } else {
+                Value::Unknown
+            };
+            plan_outputs(&prior, &config, &mut planned, &drift);
+            for warning in disruptions(&prior, &planned, &drift) {
+                diags.warning(warning.summary, warning.detail, warning.path);
+            }
         }
         Some((planned, private_state, replace))
     }

@@ -46,6 +46,16 @@ pub(super) fn opt(value: Option<String>) -> Value<String> {
     value.filter(|v| !v.is_empty()).into()
 }
 
+/// The tags the last apply gave every object (`tags_all`), as default tags for
+/// the spec a refresh compares AWS with: a change of the provider's
+/// `default_tags` since then is a planned change of `tags_all`, not drift.
+pub(super) fn applied_default_tags(
+    state: &EnvironmentState,
+    current: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    model::known_map(&state.tags_all).unwrap_or_else(|| current.clone())
+}
+
 /// Copies what AWS reports into the computed attributes.
 pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     let by_zone = |prefix: &str, items: &BTreeMap<String, String>| {
@@ -168,7 +178,7 @@ fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
                 .filter(|rule| rule.from_port == port)
                 .filter_map(|rule| match &rule.source {
                     crate::aws::ec2::RuleSource::Cidr(cidr) => Some(cidr.clone()),
-                    crate::aws::ec2::RuleSource::Group(_) => None,
+                    _ => None,
                 })
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
@@ -211,7 +221,7 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         max_size: Value::Value(i64::from(group.max_size)),
         desired_capacity: Value::Value(i64::from(group.desired_capacity)),
         cpu_target: inv.cpu_target.into(),
-        health_check_path: opt(target_group.map(|tg| tg.health_check_path.clone())),
+        health_check_path: opt(target_group.map(|tg| tg.health_check.path.clone())),
         // a choice of how apply behaves, not something AWS records
         wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
     }]);

@@ -1,12 +1,14 @@
 //! Plan-time decisions on the wire state: defaults, unknowns and carved blocks,
 //! so that a plan shows exactly what apply will do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tf_provider::value::Value;
+use tf_provider::AttributePath;
 
 use super::model::{self, first, known_map, known_strings, string_map, EnvironmentState};
 use crate::plan::cidr::{carve, Cidr, Tier};
+use crate::plan::drift::{renewed, rolls};
 
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
@@ -108,38 +110,50 @@ fn bastion_field<T: Clone>(
     first(&state.bastion).map(|b| field(b).clone())
 }
 
+/// The drift entries of the last refresh (none when unknown).
+pub(super) fn drift_of(state: &EnvironmentState) -> Vec<String> {
+    known_strings(&state.drift).unwrap_or_default()
+}
+
 /// Marks unknown exactly the computed attributes an update will change, and
-/// keeps the others: the plan then says what will really happen.
+/// keeps the others: the plan then says what will really happen. `drift` lists
+/// what the refresh found; its wording says which components a repair creates
+/// or replaces (see [`crate::plan::drift`]).
 pub(super) fn plan_outputs(
     prior: &EnvironmentState,
     config: &EnvironmentState,
     planned: &mut EnvironmentState,
-    drifted: bool,
+    drift: &[String],
 ) {
-    if drifted {
-        // a repair recreates what went missing (null after the refresh) and keeps
-        // what still exists
-        let kept = |value: &Value<String>| match value {
-            Value::Value(_) => value.clone(),
-            _ => Value::Unknown,
-        };
-        let stable = [
-            kept(&planned.vpc_id),
-            kept(&planned.internet_gateway_id),
-            kept(&planned.alb_arn),
-            kept(&planned.alb_dns_name),
-            kept(&planned.alb_zone_id),
-            kept(&planned.autoscaling_group_name),
-        ];
-        unknown_outputs(planned);
-        [
-            planned.vpc_id,
-            planned.internet_gateway_id,
-            planned.alb_arn,
-            planned.alb_dns_name,
-            planned.alb_zone_id,
-            planned.autoscaling_group_name,
-        ] = stable;
+    let renewed = renewed(drift);
+    if !drift.is_empty() {
+        // a repair recreates what went missing (null after the refresh) and what it
+        // replaces; every other ID stays as it is
+        fn kept<T: Clone>(slot: &mut Value<T>, renewed: bool) {
+            if renewed || !matches!(slot, Value::Value(_)) {
+                *slot = Value::Unknown;
+            }
+        }
+        let is = |component: &str| renewed.contains(component);
+        kept(&mut planned.vpc_id, false);
+        kept(&mut planned.internet_gateway_id, is("igw"));
+        for slot in [
+            &mut planned.alb_arn,
+            &mut planned.alb_dns_name,
+            &mut planned.alb_zone_id,
+        ] {
+            kept(slot, is("alb"));
+        }
+        kept(&mut planned.target_group_arn, is("tg"));
+        kept(&mut planned.launch_template_id, is("lt"));
+        kept(
+            &mut planned.launch_template_version,
+            is("lt") || is("sg/app") || rolls(drift),
+        );
+        kept(&mut planned.autoscaling_group_name, is("asg"));
+        if is("alb") {
+            planned.listener_arns = Value::Unknown;
+        }
     }
     let zones = zones_of(planned);
     match &zones {
@@ -185,9 +199,7 @@ pub(super) fn plan_outputs(
                 .and_then(|n| crate::plan::spec::NatStrategy::parse(n))
                 .unwrap_or_default();
             let nat_zones = crate::plan::blueprint::nat_zones(strategy, zones);
-            if !drifted {
-                planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones.clone());
-            }
+            planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones.clone());
             planned.nat_public_ips = keyed_like(&prior.nat_public_ips, nat_zones);
         }
         None => {
@@ -216,9 +228,7 @@ pub(super) fn plan_outputs(
     if bastion_on {
         roles.push("bastion".into());
     }
-    if !drifted {
-        planned.security_group_ids = keyed_like(&prior.security_group_ids, roles);
-    }
+    planned.security_group_ids = keyed_like(&prior.security_group_ids, roles);
     let port = |s: &EnvironmentState| app_field(s, |a| &a.port);
     if port(prior) != port(planned) {
         planned.target_group_arn = Value::Unknown;
@@ -230,7 +240,7 @@ pub(super) fn plan_outputs(
     if certificate(planned).is_some() {
         listeners.push("https".into());
     }
-    if !drifted {
+    if !renewed.contains("alb") {
         planned.listener_arns = keyed_like(&prior.listener_arns, listeners);
     }
     let template_inputs = |s: &EnvironmentState| {
@@ -260,10 +270,92 @@ pub(super) fn plan_outputs(
     if !bastion_on {
         planned.bastion_instance_id = Value::Null;
         planned.bastion_public_ip = Value::Null;
-    } else if drifted || bastion_inputs(prior) != bastion_inputs(planned) {
+    } else if renewed.contains("bastion")
+        || !matches!(planned.bastion_instance_id, Value::Value(_))
+        || bastion_inputs(prior) != bastion_inputs(planned)
+    {
         planned.bastion_instance_id = Value::Unknown;
         planned.bastion_public_ip = Value::Unknown;
     }
+}
+
+/// A plan-time warning: what apply will do that the attribute changes alone do not say.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Disruption {
+    pub path: AttributePath,
+    pub summary: &'static str,
+    pub detail: String,
+}
+
+/// The disruptive steps an update or repair takes: instances replaced, the
+/// target group switched, NAT gateways or subnets moved.
+pub(super) fn disruptions(
+    prior: &EnvironmentState,
+    planned: &EnvironmentState,
+    drift: &[String],
+) -> Vec<Disruption> {
+    let renewed = renewed(drift);
+    let mut found = Vec::new();
+    let app = |s: &EnvironmentState| first(&s.app).cloned().unwrap_or_default();
+    let (before, after) = (app(prior), app(planned));
+    let template_change = [
+        ("instance_type", before.instance_type != after.instance_type),
+        (
+            "ami_id",
+            before.ami_id != after.ami_id && after.ami_id.is_value(),
+        ),
+        ("user_data", before.user_data != after.user_data),
+    ]
+    .into_iter()
+    .find(|(_, changed)| *changed)
+    .map(|(name, _)| AttributePath::new("app").index(0).attribute(name));
+    let repaired = rolls(drift) || renewed.contains("lt") || renewed.contains("sg/app");
+    if let Some(path) = template_change.or_else(|| repaired.then(|| AttributePath::new("drift"))) {
+        found.push(Disruption {
+            path,
+            summary: "Every app instance will be replaced",
+            detail: "Apply writes a new launch template version from the configuration and starts a rolling instance refresh of the Auto Scaling Group: every instance is replaced, in batches that keep 90% of the group in service. Apply returns once the refresh has started; the refresh goes on in the background.".into(),
+        });
+    }
+    if before.port != after.port {
+        found.push(Disruption {
+            path: AttributePath::new("app").index(0).attribute("port"),
+            summary: "The load balancer will switch to a new target group",
+            detail: format!("A target group's port cannot change: apply creates one for port {}, registers the Auto Scaling Group in it, points the listeners at it, and then deletes the old one. Requests in flight on the old target group may fail during the switch.", after.port.as_ref_option().map_or("(known after apply)".to_string(), |p| p.to_string())),
+        });
+    } else if renewed.contains("tg") {
+        found.push(Disruption {
+            path: AttributePath::new("target_group_arn"),
+            summary: "The load balancer will switch to a new target group",
+            detail: "The target group is missing: apply creates it, registers the Auto Scaling Group in it and points the listeners at it. Until the new instances pass the health check the load balancer has no healthy target.".into(),
+        });
+    }
+    let zones = |s: &EnvironmentState| (s.az_count, known_strings(&s.availability_zones));
+    let moved_nat: BTreeSet<&String> = renewed
+        .iter()
+        .filter(|c| c.starts_with("nat/") || c.starts_with("subnet/"))
+        .collect();
+    if prior.nat_gateways != planned.nat_gateways || zones(prior) != zones(planned) {
+        let path = if prior.nat_gateways != planned.nat_gateways {
+            AttributePath::new("nat_gateways")
+        } else if prior.az_count != planned.az_count {
+            AttributePath::new("az_count")
+        } else {
+            AttributePath::new("availability_zones")
+        };
+        found.push(Disruption {
+            path,
+            summary: "NAT gateways or subnets will move",
+            detail: "Apply creates the new NAT gateways and subnets first, switches the private routes, the load balancer and the Auto Scaling Group over to them, and then deletes what is no longer planned. Connections from private subnets through a NAT gateway that is replaced are cut, and instances in a removed zone are replaced in the remaining ones.".into(),
+        });
+    } else if !moved_nat.is_empty() {
+        found.push(Disruption {
+            path: AttributePath::new("drift"),
+            summary: "NAT gateways or subnets will be recreated",
+            detail: format!("Apply recreates {} and points the routes at the new ones; private subnets reach the internet again once they are available.", moved_nat.into_iter().cloned().collect::<Vec<_>>().join(", ")),
+        });
+    }
+    found
 }
 
 /// Carves the blocks of zones that have none yet (entries left unknown).
@@ -313,6 +405,7 @@ fn fill_carved(state: &mut EnvironmentState, zones: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::drift::{Finding, Repair};
     use model::{string_list, AppBlock, BastionBlock, LoadBalancerBlock};
 
     fn known(pairs: &[(&str, &str)]) -> model::StrMap {
@@ -370,7 +463,7 @@ mod tests {
         let mut planned = prior.clone();
         change(&mut planned);
         let config = EnvironmentState::default();
-        plan_outputs(prior, &config, &mut planned, false);
+        plan_outputs(prior, &config, &mut planned, &[]);
         planned
     }
 
@@ -470,5 +563,113 @@ mod tests {
         });
         assert!(planned.launch_template_version.is_unknown());
         assert_eq!(planned.bastion_instance_id, prior.bastion_instance_id);
+        let warnings = disruptions(&prior, &planned, &[]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].summary, "Every app instance will be replaced");
+        assert_eq!(
+            warnings[0].path,
+            AttributePath::new("app")
+                .index(0)
+                .attribute("instance_type")
+        );
+    }
+
+    /// As `applied`, with every ID of a complete environment set.
+    fn complete() -> EnvironmentState {
+        let mut state = applied();
+        for (slot, id) in [
+            (&mut state.vpc_id, "vpc-1"),
+            (&mut state.internet_gateway_id, "igw-1"),
+            (&mut state.alb_arn, "alb"),
+            (&mut state.alb_dns_name, "alb.example"),
+            (&mut state.alb_zone_id, "Z1"),
+            (&mut state.launch_template_id, "lt-1"),
+            (&mut state.autoscaling_group_name, "shop-app"),
+        ] {
+            *slot = Value::Value(id.into());
+        }
+        state
+    }
+
+    fn repair(prior: &EnvironmentState, findings: &[Finding]) -> EnvironmentState {
+        let drift: Vec<String> = findings.iter().map(Finding::to_string).collect();
+        let mut planned = prior.clone();
+        plan_outputs(prior, &EnvironmentState::default(), &mut planned, &drift);
+        planned
+    }
+
+    #[test]
+    fn a_repair_in_place_keeps_every_id_known() {
+        let prior = complete();
+        let planned = repair(
+            &prior,
+            &[
+                Finding::new(
+                    "sg/app",
+                    "has an extra ingress rule tcp/22 from ::/0",
+                    Repair::InPlace("removes it"),
+                ),
+                Finding::new(
+                    "bastion",
+                    "has IMDSv2 optional",
+                    Repair::InPlace("requires it"),
+                ),
+                Finding::new(
+                    "lt",
+                    "has version 2 as its default, where IMDSv2 is optional",
+                    Repair::InPlace("makes the version the group runs the default again"),
+                ),
+            ],
+        );
+        assert_eq!(planned, prior);
+        assert!(disruptions(&prior, &planned, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_repair_makes_unknown_only_what_it_recreates_or_replaces() {
+        let mut prior = complete();
+        // the refresh found the NAT gateway gone
+        prior.nat_gateway_ids = string_map(Vec::<(String, String)>::new());
+        let findings = [
+            Finding::new("nat/us-east-1a", "is missing", Repair::Create),
+            Finding::new(
+                "bastion",
+                "has type \"t3.large\" instead of \"t3.nano\"",
+                Repair::Replace,
+            ),
+            Finding::new(
+                "asg",
+                "runs launch template version 2, where IMDSv2 is optional",
+                Repair::Roll,
+            ),
+        ];
+        let planned = repair(&prior, &findings);
+        let missing_nat: BTreeMap<String, Value<String>> =
+            [("us-east-1a".to_string(), Value::Unknown)].into();
+        assert_eq!(planned.nat_gateway_ids, Value::Value(missing_nat));
+        assert!(planned.bastion_instance_id.is_unknown());
+        assert!(planned.launch_template_version.is_unknown());
+        for (kept, before) in [
+            (&planned.vpc_id, &prior.vpc_id),
+            (&planned.target_group_arn, &prior.target_group_arn),
+            (&planned.launch_template_id, &prior.launch_template_id),
+        ] {
+            assert_eq!(kept, before);
+        }
+        assert_eq!(planned.security_group_ids, prior.security_group_ids);
+        assert_eq!(planned.public_subnet_ids, prior.public_subnet_ids);
+        assert_eq!(planned.listener_arns, prior.listener_arns);
+        let drift: Vec<String> = findings.iter().map(Finding::to_string).collect();
+        let summaries: Vec<&str> = disruptions(&prior, &planned, &drift)
+            .iter()
+            .map(|d| d.summary)
+            .collect();
+        assert_eq!(
+            summaries,
+            vec![
+                "Every app instance will be replaced",
+                "NAT gateways or subnets will be recreated"
+            ]
+        );
     }
 }

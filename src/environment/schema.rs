@@ -171,7 +171,7 @@ pub fn environment_schema() -> Schema {
         ("autoscaling_group_name", attr(String, Computed, "Name of the Auto Scaling Group.")),
         ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
-        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh (missing components, changed rules). Non-empty means the next apply repairs them.")),
+        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes, the launch template version the group runs, health check, listeners and the bastion's settings. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
     ];
     let blocks = [
         ("app", app_block()),

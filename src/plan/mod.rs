@@ -3,5 +3,6 @@
 
 pub mod blueprint;
 pub mod cidr;
+pub mod drift;
 pub mod security;
 pub mod spec;

@@ -1,0 +1,752 @@
+//! Complete drift: everything the provider sets is changed out of band through
+//! the API, the refresh shows each change in `drift` with what apply does about
+//! it, apply restores it (checked through the API), and the plan after is empty.
+//! Several kinds of drift share one environment, since every apply costs seconds.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, HttpTokensState, IpPermission, IpRange, Ipv6Range,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData, Tag,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
+
+use crate::harness::faults::{Fault, FaultLayer};
+use crate::harness::moto::Moto;
+use crate::harness::terraform::Workspace;
+use crate::harness::{runtime, string_map, Api};
+
+const ADDRESS: &str = "prodvpc_environment.drift";
+
+fn config(team: &str, instance_type: &str) -> String {
+    format!(
+        r#"provider "prodvpc" {{
+  default_tags {{
+    tags = {{ cost_center = "100" }}
+  }}
+}}
+
+resource "prodvpc_environment" "drift" {{
+  name         = "drift"
+  vpc_cidr     = "10.40.0.0/16"
+  nat_gateways = "single"
+  app {{
+    port              = 8080
+    instance_type     = "{instance_type}"
+    min_size          = 1
+    max_size          = 3
+    health_check_path = "/health"
+  }}
+  bastion {{
+    ssh_ingress_cidrs = ["198.51.100.0/24"]
+  }}
+  tags = {{ team = "{team}" }}
+}}
+"#
+    )
+}
+
+struct Live {
+    _moto: Moto,
+    layer: FaultLayer,
+    api: Api,
+    ws: Workspace,
+}
+
+impl Live {
+    fn start() -> Live {
+        let moto = Moto::start();
+        let layer = FaultLayer::start(&moto.endpoint());
+        let api = Api::new(&moto.endpoint());
+        let ws = Workspace::new(Some(layer.endpoint()));
+        ws.write(&config("a", "t3.micro"));
+        ws.ok(&["apply", "-auto-approve", "-no-color"]);
+        ws.assert_no_changes("after the apply");
+        Live {
+            _moto: moto,
+            layer,
+            api,
+            ws,
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        self.ws.resource_values(ADDRESS)
+    }
+
+    /// Plans into a file; returns the plan's text and the paths `after_unknown` marks.
+    fn saved_plan(&self) -> (String, Vec<String>) {
+        let plan = self.ws.run(&[
+            "plan",
+            "-detailed-exitcode",
+            "-no-color",
+            "-out=drift.tfplan",
+        ]);
+        assert_eq!(plan.code, 2, "the drift is not planned:\n{}", plan.text());
+        let shown = self.ws.ok(&["show", "-json", "drift.tfplan"]);
+        let json: serde_json::Value = serde_json::from_str(&shown.stdout).expect("plan json");
+        let change = json["resource_changes"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["address"] == ADDRESS))
+            .map(|r| r["change"].clone())
+            .expect("the environment is in the plan");
+        assert_eq!(change["actions"], serde_json::json!(["update"]));
+        let mut unknown = Vec::new();
+        unknown_paths("", &change["after_unknown"], &mut unknown);
+        (plan.text(), unknown)
+    }
+
+    /// The ID of one of the environment's route tables, by component key.
+    fn route_table(&self, component: &str) -> String {
+        runtime().block_on(async {
+            let out = self
+                .api
+                .ec2
+                .describe_route_tables()
+                .filters(tag("prodvpc:environment", "drift"))
+                .filters(tag("prodvpc:component", component))
+                .send()
+                .await
+                .unwrap();
+            out.route_tables()[0].route_table_id().unwrap().to_string()
+        })
+    }
+}
+
+fn tag(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// Every path under `value` that is `true` (unknown after apply).
+fn unknown_paths(prefix: &str, value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Bool(true) => into.push(prefix.to_string()),
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                unknown_paths(&path, inner, into);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                unknown_paths(&format!("{prefix}[{index}]"), inner, into);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn assert_mentions(plan: &str, expected: &[&str]) {
+    for entry in expected {
+        assert!(
+            plan.contains(entry),
+            "the plan does not say {entry:?}:\n{plan}"
+        );
+    }
+}
+
+fn tcp(port: i32) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+}
+
+#[test]
+fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
+    let live = Live::start();
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
+    let public = string_map(&state["public_subnet_ids"]);
+    let (zone, subnet) = public
+        .iter()
+        .next()
+        .map(|(z, s)| (z.clone(), s.clone()))
+        .unwrap();
+    let private = string_map(&state["private_subnet_ids"]);
+    let groups = string_map(&state["security_group_ids"]);
+    let group_name = state["autoscaling_group_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target_group = state["target_group_arn"].as_str().unwrap().to_string();
+    let http = string_map(&state["listener_arns"])["http"].clone();
+    let bastion = state["bastion_instance_id"].as_str().unwrap().to_string();
+    let public_table = live.route_table("rtb/public");
+    let api = &live.api;
+    let default_group = runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.security_groups()[0].group_id().unwrap().to_string()
+    });
+
+    runtime().block_on(async {
+        let ec2 = &api.ec2;
+        // VPC DNS hostnames off, a public subnet without public IP mapping, a
+        // private subnet associated with the public route table, an extra route
+        ec2.modify_vpc_attribute()
+            .vpc_id(&vpc)
+            .enable_dns_hostnames(AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .unwrap();
+        ec2.modify_subnet_attribute()
+            .subnet_id(&subnet)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .unwrap();
+        ec2.create_route()
+            .route_table_id(&public_table)
+            .destination_cidr_block("192.0.2.0/24")
+            .gateway_id(&igw)
+            .send()
+            .await
+            .unwrap();
+        // rules: IPv6 SSH into the app, an egress rule on the ALB group, rules on the default group
+        ec2.authorize_security_group_ingress()
+            .group_id(&groups["app"])
+            .ip_permissions(
+                tcp(22)
+                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.authorize_security_group_egress()
+            .group_id(&groups["alb"])
+            .ip_permissions(
+                tcp(5432)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.authorize_security_group_ingress()
+            .group_id(&default_group)
+            .ip_permissions(
+                tcp(80)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // tags: one removed, one added, a Name changed
+        ec2.delete_tags()
+            .resources(&private[&zone])
+            .tags(Tag::builder().key("team").build())
+            .send()
+            .await
+            .unwrap();
+        ec2.create_tags()
+            .resources(&vpc)
+            .tags(Tag::builder().key("rogue").value("yes").build())
+            .send()
+            .await
+            .unwrap();
+        ec2.create_tags()
+            .resources(&igw)
+            .tags(Tag::builder().key("Name").value("renamed").build())
+            .send()
+            .await
+            .unwrap();
+        // the bastion answers metadata requests without a token
+        ec2.modify_instance_metadata_options()
+            .instance_id(&bastion)
+            .http_tokens(HttpTokensState::Optional)
+            .send()
+            .await
+            .unwrap();
+        // the group's bounds, the health check, the listener's action
+        api.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&group_name)
+            .max_size(7)
+            .send()
+            .await
+            .unwrap();
+        api.elbv2
+            .modify_target_group()
+            .target_group_arn(&target_group)
+            .health_check_path("/tampered")
+            .health_check_interval_seconds(30)
+            .send()
+            .await
+            .unwrap();
+        api.elbv2
+            .modify_listener()
+            .listener_arn(&http)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Redirect)
+                    .redirect_config(
+                        RedirectActionConfig::builder()
+                            .protocol("HTTPS")
+                            .port("443")
+                            .status_code(RedirectActionStatusCodeEnum::Http302)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+
+    let (plan, unknown) = live.saved_plan();
+    assert_mentions(
+        &plan,
+        &[
+            "vpc has DNS hostnames off; apply turns it on",
+            &format!("subnet/public/{zone} does not map public IPs on launch; apply turns it on"),
+            "rtb/public has an extra route to 192.0.2.0/24 via",
+            "sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it",
+            "sg/alb has an extra egress rule tcp/5432 to 10.0.0.0/8; apply removes it",
+            "sg/default has an extra ingress rule tcp/80 from 0.0.0.0/0; apply removes it",
+            &format!("subnet/private/{zone} lacks tag team = \\\"a\\\"; apply retags it"),
+            "vpc has an extra tag rogue = \\\"yes\\\"; apply retags it",
+            "igw has tag Name = \\\"renamed\\\" instead of \\\"drift-igw\\\"; apply retags it",
+            "bastion has IMDSv2 optional; apply requires it",
+            "asg has max size 7 instead of 3; apply restores it",
+            "tg health check has path /tampered instead of /health, interval 30s instead of 15s; apply restores it",
+            "listener/http does not forward to the target group; apply restores it",
+        ],
+    );
+    assert!(
+        !plan.contains("Every app instance will be replaced"),
+        "nothing here replaces instances:\n{plan}"
+    );
+    // every ID stays: the repair replaces nothing, so only the drift itself is open
+    assert_eq!(unknown, vec!["drift".to_string()], "{plan}");
+
+    live.ws
+        .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
+    let after = live.state();
+    for key in [
+        "vpc_id",
+        "public_subnet_ids",
+        "nat_gateway_ids",
+        "security_group_ids",
+        "bastion_instance_id",
+        "launch_template_version",
+        "target_group_arn",
+        "listener_arns",
+    ] {
+        assert_eq!(after[key], state[key], "{key} survives the repair");
+    }
+    assert_eq!(after["drift"], serde_json::json!([]));
+
+    runtime().block_on(async {
+        let ec2 = &api.ec2;
+        let hostnames = ec2
+            .describe_vpc_attribute()
+            .vpc_id(&vpc)
+            .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            hostnames.enable_dns_hostnames().and_then(|v| v.value()),
+            Some(true)
+        );
+        let subnets = ec2
+            .describe_subnets()
+            .subnet_ids(&subnet)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets()[0].map_public_ip_on_launch(), Some(true));
+        let tables = ec2
+            .describe_route_tables()
+            .route_table_ids(&public_table)
+            .send()
+            .await
+            .unwrap();
+        assert!(tables.route_tables()[0]
+            .routes()
+            .iter()
+            .all(|r| r.destination_cidr_block() != Some("192.0.2.0/24")));
+        assert!(api
+            .ingress(&groups["app"])
+            .await
+            .iter()
+            .all(|r| !r.contains("::/0")));
+        let described = ec2
+            .describe_security_groups()
+            .group_ids(&groups["alb"])
+            .group_ids(&default_group)
+            .send()
+            .await
+            .unwrap();
+        for group in described.security_groups() {
+            if group.group_id() == Some(default_group.as_str()) {
+                assert!(
+                    group.ip_permissions().is_empty(),
+                    "default group: {group:?}"
+                );
+                assert!(
+                    group.ip_permissions_egress().is_empty(),
+                    "default group: {group:?}"
+                );
+            } else {
+                let egress = group.ip_permissions_egress();
+                assert_eq!(egress.len(), 1, "only all traffic out: {egress:?}");
+                assert_eq!(egress[0].ip_protocol(), Some("-1"));
+            }
+        }
+        let tags_of = |tags: &[Tag]| -> BTreeMap<String, String> {
+            tags.iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap().to_string(),
+                        t.value().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+        let vpcs = ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+        assert!(!tags_of(vpcs.vpcs()[0].tags()).contains_key("rogue"));
+        let subnets = ec2
+            .describe_subnets()
+            .subnet_ids(&private[&zone])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tags_of(subnets.subnets()[0].tags())["team"], "a");
+        let igws = ec2
+            .describe_internet_gateways()
+            .internet_gateway_ids(&igw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            tags_of(igws.internet_gateways()[0].tags())["Name"],
+            "drift-igw"
+        );
+        let instances = ec2
+            .describe_instances()
+            .instance_ids(&bastion)
+            .send()
+            .await
+            .unwrap();
+        let instance = &instances.reservations()[0].instances()[0];
+        assert_eq!(
+            instance.metadata_options().and_then(|m| m.http_tokens()),
+            Some(&HttpTokensState::Required)
+        );
+        let group = api.group(&group_name).await;
+        assert_eq!(group.max_size(), Some(3));
+        let target_groups = api
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(&target_group)
+            .send()
+            .await
+            .unwrap();
+        let tg = &target_groups.target_groups()[0];
+        assert_eq!(tg.health_check_path(), Some("/health"));
+        assert_eq!(tg.health_check_interval_seconds(), Some(15));
+        let listener = api
+            .listeners(state["alb_arn"].as_str().unwrap())
+            .await
+            .into_iter()
+            .find(|l| l.listener_arn() == Some(http.as_str()))
+            .unwrap();
+        let action = &listener.default_actions()[0];
+        assert_eq!(action.r#type(), Some(&ActionTypeEnum::Forward));
+        assert_eq!(action.target_group_arn(), Some(target_group.as_str()));
+    });
+    live.ws.assert_no_changes("after the repair");
+}
+
+/// A copy of the launch template's version with IMDSv2 optional, an unencrypted
+/// root volume and a public IP, as someone might write it by hand.
+fn tampered_version(api: &Api, template: &str, state: &serde_json::Value) -> i64 {
+    let image = state["app"][0]["ami_id"].as_str().unwrap();
+    let group = string_map(&state["security_group_ids"])["app"].clone();
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(template)
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id(image)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .metadata_options(
+                        LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                            .http_tokens(LaunchTemplateHttpTokensState::Optional)
+                            .build(),
+                    )
+                    .block_device_mappings(
+                        LaunchTemplateBlockDeviceMappingRequest::builder()
+                            .device_name("/dev/xvda")
+                            .ebs(
+                                LaunchTemplateEbsBlockDeviceRequest::builder()
+                                    .encrypted(false)
+                                    .volume_size(20)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .network_interfaces(
+                        LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                            .device_index(0)
+                            .associate_public_ip_address(true)
+                            .groups(group)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.launch_template_version()
+            .and_then(|v| v.version_number())
+            .unwrap()
+    })
+}
+
+fn default_version(api: &Api, template: &str) -> i64 {
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_launch_templates()
+            .launch_template_ids(template)
+            .send()
+            .await
+            .unwrap();
+        out.launch_templates()[0].default_version_number().unwrap()
+    })
+}
+
+fn running_version(api: &Api, group: &str) -> String {
+    runtime().block_on(async {
+        api.group(group)
+            .await
+            .launch_template()
+            .and_then(|t| t.version())
+            .unwrap()
+            .to_string()
+    })
+}
+
+#[test]
+fn a_launch_template_version_made_out_of_band_is_never_run() {
+    let live = Live::start();
+    let state = live.state();
+    let template = state["launch_template_id"].as_str().unwrap().to_string();
+    let group = state["autoscaling_group_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let version = state["launch_template_version"].as_i64().unwrap();
+    let api = &live.api;
+
+    // a weakened version becomes the default; the group still runs the right one
+    let tampered = tampered_version(api, &template, &state);
+    runtime().block_on(async {
+        api.ec2
+            .modify_launch_template()
+            .launch_template_id(&template)
+            .default_version(tampered.to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    let (plan, unknown) = live.saved_plan();
+    assert_mentions(
+        &plan,
+        &[&format!(
+            "lt has version {tampered} as its default, where IMDSv2 is optional, the root volume is unencrypted, a public IP is assigned; apply makes the version the group runs the default again"
+        )],
+    );
+    assert_eq!(unknown, vec!["drift".to_string()], "{plan}");
+    // an unrelated change applied with it must not switch the group to the tampered version
+    live.ws.write(&config("b", "t3.micro"));
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(running_version(api, &group), version.to_string());
+    assert_eq!(default_version(api, &template), version);
+    assert_eq!(
+        live.state()["launch_template_version"],
+        state["launch_template_version"]
+    );
+    live.ws
+        .assert_no_changes("after the default version is restored");
+
+    // the group itself is switched to the weakened version
+    runtime().block_on(async {
+        api.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&group)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .version(tampered.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let (plan, unknown) = live.saved_plan();
+    assert_mentions(
+        &plan,
+        &[
+            &format!("asg runs launch template version {tampered}, where IMDSv2 is optional"),
+            "apply writes a new launch template version from the configuration and rolls the instances to it",
+            "Every app instance will be replaced",
+        ],
+    );
+    // the template version is new; every ID stays
+    assert_eq!(
+        unknown,
+        vec!["drift".to_string(), "launch_template_version".to_string()],
+        "{plan}"
+    );
+    live.layer.reset_counts();
+    live.ws
+        .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
+    let repaired = live.state();
+    let new_version = repaired["launch_template_version"].as_i64().unwrap();
+    assert!(
+        new_version > tampered,
+        "a new version is written, not the tampered one adopted"
+    );
+    assert_eq!(running_version(api, &group), new_version.to_string());
+    assert_eq!(default_version(api, &template), new_version);
+    assert_eq!(
+        live.layer.count("autoscaling:StartInstanceRefresh"),
+        1,
+        "the instances roll"
+    );
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(&template)
+            .versions(new_version.to_string())
+            .send()
+            .await
+            .unwrap();
+        let data = out.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap();
+        assert_eq!(
+            data.metadata_options().and_then(|m| m.http_tokens()),
+            Some(&LaunchTemplateHttpTokensState::Required)
+        );
+        assert_eq!(
+            data.network_interfaces()[0].associate_public_ip_address(),
+            Some(false)
+        );
+    });
+    live.ws
+        .assert_no_changes("after the group rolls to a version from the configuration");
+
+    // a change of instance type says that every instance is replaced
+    live.ws.write(&config("b", "t3.small"));
+    let plan = live.ws.ok(&["plan", "-no-color"]);
+    assert_mentions(
+        &plan.text(),
+        &[
+            "Every app instance will be replaced",
+            "rolling instance refresh",
+        ],
+    );
+}
+
+#[test]
+fn settings_made_after_creation_are_set_when_a_failed_create_resumes() {
+    let moto = Moto::start();
+    let layer = FaultLayer::start(&moto.endpoint());
+    let api = Api::new(&moto.endpoint());
+    let ws = Workspace::new(Some(layer.endpoint()));
+    ws.write(
+        r#"resource "prodvpc_environment" "resume" {
+  name         = "resume"
+  nat_gateways = "none"
+  bastion {
+    enabled = false
+  }
+}
+"#,
+    );
+    // the VPC exists, but turning its DNS hostnames on fails for good
+    layer.inject(
+        "ec2:ModifyVpcAttribute",
+        Fault::Error {
+            status: 400,
+            code: "InvalidParameterValue".into(),
+        },
+        1,
+    );
+    let run = ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(run.code, 0, "the injected failure must fail the apply");
+    ws.ok(&["untaint", "prodvpc_environment.resume"]);
+    let plan = ws.ok(&["plan", "-no-color"]);
+    assert_mentions(
+        &plan.stdout,
+        &["vpc has DNS hostnames off; apply turns it on"],
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let state = ws.resource_values("prodvpc_environment.resume");
+    runtime().block_on(async {
+        let vpc = state["vpc_id"].as_str().unwrap();
+        let hostnames = api
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(vpc)
+            .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            hostnames.enable_dns_hostnames().and_then(|v| v.value()),
+            Some(true)
+        );
+        for (key, public) in [("public_subnet_ids", true), ("private_subnet_ids", false)] {
+            for subnet in string_map(&state[key]).values() {
+                let out = api
+                    .ec2
+                    .describe_subnets()
+                    .subnet_ids(subnet)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    out.subnets()[0].map_public_ip_on_launch(),
+                    Some(public),
+                    "{key} {subnet}"
+                );
+            }
+        }
+    });
+    ws.assert_no_changes("after the resumed create");
+}
