@@ -1612,7 +1612,8 @@ fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Fin
                 }
             }
             for (k, v) in tags {
-                if !wanted.contains_key(k) && !k.starts_with("aws:") {
+                // AWS's own tags and the provider's completion marker are not the spec's
+                if !wanted.contains_key(k) && !k.starts_with("aws:") && k != TAG_STATUS {
                     problems.push(format!("has an extra tag {k} = {v:?}"));
                 }
             }
