@@ -1,4 +1,4 @@
-.PHONY: demo test build docs
+.PHONY: demo test build docs release
 
 # Build, start the local emulator, apply examples/complete, show the outputs.
 demo:
@@ -10,3 +10,8 @@ test:
 
 build:
 	cargo build --release
+
+# The release for this platform in dist/: zip, SHA256SUMS (signed when
+# GPG_FINGERPRINT is set), registry manifest, and a provider mirror in dist/mirror.
+release:
+	bash .ci/release

@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use aws_sdk_ec2::types::Filter;
-
 use crate::harness::faults::FaultLayer;
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
-use crate::harness::{runtime, Api};
+use crate::harness::Api;
 
 /// A copy of the module and its tests in a fresh workspace wired to the emulator.
 fn module_workspace(layer: &FaultLayer) -> Workspace {
@@ -28,21 +26,7 @@ fn module_workspace(layer: &FaultLayer) -> Workspace {
 
 /// VPCs still tagged for the environment `name`.
 fn vpcs_left(api: &Api, name: &str) -> usize {
-    runtime().block_on(async {
-        api.ec2
-            .describe_vpcs()
-            .filters(
-                Filter::builder()
-                    .name("tag:prodvpc:environment")
-                    .values(name)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .vpcs()
-            .len()
-    })
+    api.tagged_vpcs(name)
 }
 
 #[test]

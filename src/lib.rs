@@ -13,6 +13,8 @@
 //! - [`aws`]: one thin module per AWS service over the SDK clients.
 //! - [`error`]: typed errors, their classes and their diagnostics.
 //! - [`provider`]: the provider block and the AWS clients built in `configure`.
+//! - [`logging`]: log lines and panics in the form Terraform reads from a
+//!   provider's stderr, at the level `TF_LOG_PROVIDER` / `TF_LOG` ask for.
 //! - [`plugin`]: the transport. go-plugin handshake, mutual TLS, and the
 //!   protocol-6 gRPC service that decodes requests and calls the above.
 
@@ -20,6 +22,7 @@ pub mod apply;
 pub mod aws;
 pub mod environment;
 pub mod error;
+pub mod logging;
 pub mod plan;
 pub mod plugin;
 pub mod provider;

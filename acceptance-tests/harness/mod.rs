@@ -51,6 +51,25 @@ impl Api {
 }
 
 impl Api {
+    /// How many VPCs are tagged for the environment.
+    pub fn tagged_vpcs(&self, environment: &str) -> usize {
+        runtime().block_on(async {
+            self.ec2
+                .describe_vpcs()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("tag:prodvpc:environment")
+                        .values(environment)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .vpcs()
+                .len()
+        })
+    }
+
     /// The Auto Scaling Group of that name (it must exist).
     pub async fn group(&self, name: &str) -> aws_sdk_autoscaling::types::AutoScalingGroup {
         let out = self

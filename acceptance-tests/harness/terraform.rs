@@ -47,11 +47,16 @@ impl Workspace {
 
     /// A workspace whose provider binary is taken from `provider` (a directory).
     pub fn with_provider_dir(endpoint: Option<String>, provider: &Path) -> Workspace {
-        let dir = tempfile::tempdir().expect("temporary directory");
         let rc = format!(
             "provider_installation {{\n  dev_overrides {{\n    \"prodvpc/prodvpc\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
             provider.display()
         );
+        Workspace::with_cli_config(endpoint, &rc)
+    }
+
+    /// A workspace whose Terraform CLI configuration is `rc` (how providers are installed).
+    pub fn with_cli_config(endpoint: Option<String>, rc: &str) -> Workspace {
+        let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::write(dir.path().join("cli.tfrc"), rc).expect("write cli config");
         Workspace { dir, endpoint }
     }
@@ -96,6 +101,13 @@ impl Workspace {
             .into()
     }
 
+    /// Runs `terraform <args>` with extra environment variables (log levels, for example).
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        command.output().expect("terraform is installed").into()
+    }
+
     /// Starts `terraform <args>` in a process group of its own, as a terminal
     /// runs a command, so a signal can be sent to it and its providers together.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
@@ -120,7 +132,11 @@ impl Workspace {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE");
+            .env_remove("AWS_PROFILE")
+            // logs only where a test asks for them
+            .env_remove("TF_LOG")
+            .env_remove("TF_LOG_PROVIDER")
+            .env_remove("TF_LOG_PROVIDER_PRODVPC");
         match &self.endpoint {
             Some(url) => command.env("AWS_ENDPOINT_URL", url),
             // nothing listens there: a test without an emulator must not reach AWS

@@ -11,6 +11,8 @@ use tokio::time::Instant;
 use crate::error::{AwsError, ErrorClass};
 
 const MAX_DELAY: Duration = Duration::from_secs(15);
+/// How often a wait that lasts says, at INFO, what it is still waiting for.
+const REPORT_EVERY: Duration = Duration::from_secs(20);
 
 /// How often to ask AWS again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +57,7 @@ where
     Fut: Future<Output = Result<Option<T>, AwsError>>,
 {
     let started = Instant::now();
+    let mut next_report = REPORT_EVERY;
     loop {
         let delay = pace.delay(started.elapsed());
         match check().await {
@@ -62,6 +65,15 @@ where
             Ok(None) => {}
             Err(e) if e.class() == ErrorClass::Throttled => {}
             Err(e) => return Err(e),
+        }
+        let waited = started.elapsed();
+        if waited >= next_report {
+            tracing::info!(
+                pending = what,
+                waited_s = waited.as_secs(),
+                "still waiting for {what}"
+            );
+            next_report = waited + REPORT_EVERY;
         }
         if Instant::now() + delay > deadline {
             break;
@@ -257,6 +269,31 @@ mod tests {
         .await;
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_wait_reports_what_is_pending_at_info() {
+        let (_guard, lines) =
+            crate::logging::capture::at(tracing::level_filters::LevelFilter::INFO);
+        let started = Instant::now();
+        poll_until(
+            started + Duration::from_secs(120),
+            "the NAT gateway",
+            || async { Ok((started.elapsed() >= Duration::from_secs(50)).then_some(())) },
+        )
+        .await
+        .unwrap();
+        let lines = lines.json();
+        let waited: Vec<u64> = lines
+            .iter()
+            .map(|line| line["waited_s"].as_u64().unwrap())
+            .collect();
+        // reports at least 20 s apart, the first once 20 s have passed
+        assert_eq!(waited.len(), 2, "{lines:?}");
+        assert!(waited[0] >= 20 && waited[1] >= waited[0] + 20, "{waited:?}");
+        assert_eq!(lines[0]["@level"], "info");
+        assert_eq!(lines[0]["pending"], "the NAT gateway");
+        assert_eq!(lines[0]["@message"], "still waiting for the NAT gateway");
     }
 
     #[tokio::test(start_paused = true)]

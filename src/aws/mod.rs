@@ -2,6 +2,7 @@
 //! knows about Terraform; errors are [`AwsError`](crate::error::AwsError).
 
 pub mod autoscaling;
+pub mod call_log;
 pub mod ec2;
 pub mod elbv2;
 
@@ -110,18 +111,22 @@ impl AwsClients {
         );
         let shared = loader.load().await;
 
-        let mut ec2 =
-            aws_sdk_ec2::config::Builder::from(&shared).retry_classifier(UnreachableEndpoint);
+        // every client logs one DEBUG line per call (see `call_log`)
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
+            .retry_classifier(UnreachableEndpoint)
+            .interceptor(call_log::AwsCallLog);
         if let Some(url) = &settings.endpoints.ec2 {
             ec2 = ec2.endpoint_url(url);
         }
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared)
-            .retry_classifier(UnreachableEndpoint);
+            .retry_classifier(UnreachableEndpoint)
+            .interceptor(call_log::AwsCallLog);
         if let Some(url) = &settings.endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
         let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
-            .retry_classifier(UnreachableEndpoint);
+            .retry_classifier(UnreachableEndpoint)
+            .interceptor(call_log::AwsCallLog);
         if let Some(url) = &settings.endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
