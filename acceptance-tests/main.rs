@@ -6,6 +6,7 @@ mod generated_config;
 mod harness;
 mod iam_policy;
 mod lifecycle;
+mod model_tests;
 mod protocol;
 mod updates;
 mod validation;
