@@ -67,28 +67,55 @@ fn message<T, E: ProvideErrorMetadata, R>(result: &Result<T, SdkError<E, R>>) ->
     }
 }
 
-/// Polls `check` until it holds and returns how long that took from `since`;
-/// fails the test after `limit`.
-async fn until<F, Fut>(since: Instant, limit: Duration, what: &str, mut check: F) -> Duration
+/// Polls `check` until it holds, then asserts that took most of `expected`
+/// (AWS's duration, scaled) since `since`; fails the test when it never holds.
+async fn reaches<F, Fut>(since: Instant, expected: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    loop {
-        if check().await {
-            return since.elapsed();
-        }
+    let limit = expected * 3 + Duration::from_secs(10);
+    while !check().await {
         assert!(since.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-/// Asserts a lift came no earlier than most of the scaled duration.
-fn took_about(elapsed: Duration, expected: Duration, what: &str) {
+    let elapsed = since.elapsed();
     assert!(
         elapsed >= expected.mul_f64(0.8),
         "{what} after {elapsed:?}, expected about {expected:?}"
     );
+}
+
+/// AWS's `seconds` at the test's time scale.
+fn scaled(seconds: f64, scale: f64) -> Duration {
+    Duration::from_secs_f64(seconds * scale)
+}
+
+/// The error code of DeleteSubnet ("" when it succeeded).
+async fn delete_subnet(aws: &Api, subnet: &str) -> String {
+    code(&aws.ec2.delete_subnet().subnet_id(subnet).send().await)
+}
+
+/// The error code of DeleteSecurityGroup ("" when it succeeded).
+async fn delete_group(aws: &Api, group: &str) -> String {
+    code(&aws.ec2.delete_security_group().group_id(group).send().await)
+}
+
+/// The error code of detaching the network's internet gateway ("" when it succeeded).
+async fn detach_gateway(aws: &Api, net: &Network) -> String {
+    let out = aws
+        .ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(&net.gateway)
+        .vpc_id(&net.vpc)
+        .send()
+        .await;
+    assert!(
+        out.is_ok() || message(&out).contains("mapped public address"),
+        "{}",
+        message(&out)
+    );
+    code(&out)
 }
 
 struct Network {
@@ -202,11 +229,10 @@ fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gatewa
         assert_eq!(nat.state().unwrap().as_str(), "pending");
         let id = nat.nat_gateway_id.unwrap();
         assert_eq!(nat_state(&m.aws, &id).await, "pending");
-        let waited = until(created, Duration::from_secs(10), "available", || async {
+        reaches(created, scaled(90.0, scale), "available", || async {
             nat_state(&m.aws, &id).await == "available"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(90.0 * scale), "available");
 
         m.aws
             .ec2
@@ -225,35 +251,14 @@ fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gatewa
             .send()
             .await;
         assert_eq!(code(&release), "InvalidIPAddress.InUse");
-        let subnet = m
-            .aws
-            .ec2
-            .delete_subnet()
-            .subnet_id(&net.subnets[0])
-            .send()
-            .await;
-        assert_eq!(code(&subnet), "DependencyViolation");
-        let detach = m
-            .aws
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&net.gateway)
-            .vpc_id(&net.vpc)
-            .send()
-            .await;
-        assert_eq!(code(&detach), "DependencyViolation");
-        assert!(
-            message(&detach).contains("mapped public address"),
-            "{}",
-            message(&detach)
-        );
-        let waited = until(deleting, Duration::from_secs(10), "deleted", || async {
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "DependencyViolation");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
+        reaches(deleting, scaled(55.0, scale), "deleted", || async {
             nat_state(&m.aws, &id).await == "deleted"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(55.0 * scale), "deleted");
         // AWS frees the address once the gateway is deleted
-        until(deleting, Duration::from_secs(10), "address freed", || async {
+        reaches(deleting, Duration::ZERO, "address freed", || async {
             let out = m
                 .moto
                 .ec2
@@ -272,21 +277,8 @@ fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gatewa
             .send()
             .await
             .unwrap();
-        m.aws
-            .ec2
-            .delete_subnet()
-            .subnet_id(&net.subnets[0])
-            .send()
-            .await
-            .unwrap();
-        m.aws
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&net.gateway)
-            .vpc_id(&net.vpc)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
         assert_eq!(m.layer.model().refused("ec2:DeleteSubnet"), 1);
     });
 }
@@ -329,11 +321,10 @@ fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
         assert_eq!(balancer.state().unwrap().code().unwrap().as_str(), "provisioning");
         let arn = balancer.load_balancer_arn().unwrap().to_string();
         assert_eq!(load_balancer_state(&m.aws, &arn).await, "provisioning");
-        let waited = until(created, Duration::from_secs(10), "active", || async {
+        reaches(created, scaled(150.0, scale), "active", || async {
             load_balancer_state(&m.aws, &arn).await == "active"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(150.0 * scale), "active");
 
         m.aws
             .elbv2
@@ -343,51 +334,15 @@ fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
             .await
             .unwrap();
         let deleted = Instant::now();
-        let group = m
-            .aws
-            .ec2
-            .delete_security_group()
-            .group_id(&net.group)
-            .send()
-            .await;
-        assert_eq!(code(&group), "DependencyViolation");
-        let detach = m
-            .aws
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&net.gateway)
-            .vpc_id(&net.vpc)
-            .send()
-            .await;
-        assert_eq!(code(&detach), "DependencyViolation");
-        let waited = until(deleted, Duration::from_secs(10), "subnet free", || async {
-            let out = m
-                .aws
-                .ec2
-                .delete_subnet()
-                .subnet_id(&net.subnets[1])
-                .send()
-                .await;
-            code(&out).is_empty()
+        assert_eq!(delete_group(&m.aws, &net.group).await, "DependencyViolation");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
+        reaches(deleted, scaled(90.0, scale), "subnet free", || async {
+            delete_subnet(&m.aws, &net.subnets[1]).await.is_empty()
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(90.0 * scale), "interfaces gone");
         assert!(m.layer.model().refused("ec2:DeleteSubnet") >= 1);
-        m.aws
-            .ec2
-            .delete_security_group()
-            .group_id(&net.group)
-            .send()
-            .await
-            .unwrap();
-        m.aws
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&net.gateway)
-            .vpc_id(&net.vpc)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
     });
 }
 
@@ -467,11 +422,10 @@ fn instance_is_pending_then_running_and_holds_its_subnet_and_group_while_shuttin
         let launched = Instant::now();
         let id = run_instance(&m.aws, &net).await;
         assert_eq!(instance_state(&m.aws, &id).await, "pending");
-        let waited = until(launched, Duration::from_secs(10), "running", || async {
+        reaches(launched, scaled(12.0, scale), "running", || async {
             instance_state(&m.aws, &id).await == "running"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(12.0 * scale), "running");
 
         let out = m
             .aws
@@ -485,41 +439,14 @@ fn instance_is_pending_then_running_and_holds_its_subnet_and_group_while_shuttin
         let current = out.terminating_instances()[0].current_state().unwrap();
         assert_eq!(current.name().unwrap().as_str(), "shutting-down");
         assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
-        let subnet = m
-            .aws
-            .ec2
-            .delete_subnet()
-            .subnet_id(&net.subnets[0])
-            .send()
-            .await;
-        assert_eq!(code(&subnet), "DependencyViolation");
-        let group = m
-            .aws
-            .ec2
-            .delete_security_group()
-            .group_id(&net.group)
-            .send()
-            .await;
-        assert_eq!(code(&group), "DependencyViolation");
-        let waited = until(terminated, Duration::from_secs(10), "terminated", || async {
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "DependencyViolation");
+        assert_eq!(delete_group(&m.aws, &net.group).await, "DependencyViolation");
+        reaches(terminated, scaled(60.0, scale), "terminated", || async {
             instance_state(&m.aws, &id).await == "terminated"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(60.0 * scale), "terminated");
-        m.aws
-            .ec2
-            .delete_security_group()
-            .group_id(&net.group)
-            .send()
-            .await
-            .unwrap();
-        m.aws
-            .ec2
-            .delete_subnet()
-            .subnet_id(&net.subnets[0])
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
     });
 }
 
@@ -586,12 +513,11 @@ fn a_target_is_initial_until_the_healthy_threshold_times_the_interval_after_it_r
         let health = out.target_health_descriptions()[0].target_health().unwrap();
         assert_eq!(health.state().unwrap().as_str(), "initial");
         assert_eq!(health.reason().unwrap().as_str(), "Elb.RegistrationInProgress");
-        let waited = until(launched, Duration::from_secs(10), "healthy", || async {
+        // pending (at least 12 s), then 3 checks 10 s apart
+        reaches(launched, scaled(12.0 + 30.0, scale), "healthy", || async {
             target_state(&m.aws, &group, &id).await == "healthy"
         })
         .await;
-        // pending (at least 12 s) and then 3 checks 10 s apart
-        took_about(waited, Duration::from_secs_f64((12.0 + 30.0) * scale), "healthy");
     });
 }
 
@@ -679,11 +605,10 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
         let emptied = Instant::now();
         assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
         assert_eq!(code(&delete().await), "ResourceInUse", "instances still terminating");
-        let waited = until(emptied, Duration::from_secs(10), "group deleted", || async {
+        reaches(emptied, scaled(60.0, scale), "group deleted", || async {
             code(&delete().await).is_empty()
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(60.0 * scale), "group deleted");
 
         // ForceDelete is accepted at once
         auto_scaling_group(&m.aws, &net, &template, 1, None).await;
@@ -729,8 +654,7 @@ fn a_referenced_security_group_and_a_vpc_with_dependencies_are_not_deleted() {
             .send()
             .await
             .unwrap();
-        let refused = m.aws.ec2.delete_security_group().group_id(&other).send().await;
-        assert_eq!(code(&refused), "DependencyViolation");
+        assert_eq!(delete_group(&m.aws, &other).await, "DependencyViolation");
         m.aws
             .ec2
             .revoke_security_group_ingress()
@@ -739,36 +663,17 @@ fn a_referenced_security_group_and_a_vpc_with_dependencies_are_not_deleted() {
             .send()
             .await
             .unwrap();
-        m.aws
-            .ec2
-            .delete_security_group()
-            .group_id(&other)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(delete_group(&m.aws, &other).await, "");
 
         for subnet in &net.subnets {
-            m.aws.ec2.delete_subnet().subnet_id(subnet).send().await.unwrap();
+            assert_eq!(delete_subnet(&m.aws, subnet).await, "");
         }
         let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
         assert_eq!(code(&vpc), "DependencyViolation", "gateway and group remain");
-        m.aws
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&net.gateway)
-            .vpc_id(&net.vpc)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
         let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
         assert_eq!(code(&vpc), "DependencyViolation", "the app group remains");
-        m.aws
-            .ec2
-            .delete_security_group()
-            .group_id(&net.group)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
         m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await.unwrap();
     });
 }
@@ -819,11 +724,10 @@ fn a_new_object_is_not_found_within_the_consistency_window() {
             .await;
         assert_eq!(code(&group), "ValidationError");
         assert!(message(&group).contains("is not found"));
-        let waited = until(created, Duration::from_secs(10), "visible", || async {
+        reaches(created, window, "visible", || async {
             code(&subnet().await).is_empty()
         })
         .await;
-        took_about(waited, window, "visible");
 
         let template = launch_template(&m.aws, "ami-12c6146b").await;
         let group = m
@@ -959,7 +863,7 @@ async fn start_refresh(
 
 #[test]
 fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
-    let scale = 0.01;
+    let scale = 0.02;
     let m = modelled(quiet(scale));
     runtime().block_on(async {
         let net = network(&m.aws).await;
@@ -982,16 +886,16 @@ fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
             .unwrap();
         let again = start_refresh(&m.aws, &template, "2").await;
         assert_eq!(code(&again), "InstanceRefreshInProgress");
-        assert_eq!(refresh_status(&m.aws, &id).await, ("Pending".to_string(), 0));
-        until(started, Duration::from_secs(10), "in progress", || async {
+        let (status, _) = refresh_status(&m.aws, &id).await;
+        assert!(status == "Pending" || status == "InProgress", "{status}");
+        reaches(started, Duration::ZERO, "in progress", || async {
             refresh_status(&m.aws, &id).await.0 == "InProgress"
         })
         .await;
-        let waited = until(started, Duration::from_secs(10), "successful", || async {
+        reaches(started, scaled(190.0, scale), "successful", || async {
             refresh_status(&m.aws, &id).await.0 == "Successful"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(190.0 * scale), "successful");
         assert_eq!(refresh_status(&m.aws, &id).await.1, 100);
         let listed = m
             .aws
@@ -1052,11 +956,10 @@ fn a_cancelled_refresh_goes_through_cancelling_and_blocks_a_new_one_until_cancel
             code(&start_refresh(&m.aws, &template, "1").await),
             "InstanceRefreshInProgress"
         );
-        let waited = until(since, Duration::from_secs(10), "cancelled", || async {
+        reaches(since, scaled(20.0, scale), "cancelled", || async {
             refresh_status(&m.aws, &id).await.0 == "Cancelled"
         })
         .await;
-        took_about(waited, Duration::from_secs_f64(20.0 * scale), "cancelled");
         assert_eq!(code(&cancel().await), "ActiveInstanceRefreshNotFound");
         let next = start_refresh(&m.aws, &template, "1").await.unwrap();
         let listed = m

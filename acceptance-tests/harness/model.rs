@@ -363,6 +363,19 @@ impl Model {
         doc.render()
     }
 
+    /// moto's view of Auto Scaling Group `name`, if it exists.
+    async fn group(&self, name: &str) -> Option<aws_sdk_autoscaling::types::AutoScalingGroup> {
+        let out = self
+            .api
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .ok()?;
+        out.auto_scaling_groups().first().cloned()
+    }
+
     /// Applies what AWS does on its own once a moment has passed: frees the
     /// Elastic IP of a NAT gateway that reached `deleted`, replaces the
     /// instances of a group whose refresh reached `InProgress`.

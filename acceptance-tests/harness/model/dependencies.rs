@@ -66,17 +66,7 @@ pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
                 return None;
             }
             let name = call.param("AutoScalingGroupName")?;
-            let in_moto = model
-                .api
-                .autoscaling
-                .describe_auto_scaling_groups()
-                .auto_scaling_group_names(name)
-                .send()
-                .await
-                .ok()?
-                .auto_scaling_groups()
-                .first()
-                .map(|g| g.instances().len())?;
+            let in_moto = model.group(name).await?.instances().len();
             let terminating = model.state().world.group_instances(name, now);
             (in_moto + terminating > 0).then(|| {
                 Refusal::new(

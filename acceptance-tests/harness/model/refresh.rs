@@ -50,17 +50,7 @@ fn group_not_found(name: &str) -> Verdict {
 
 async fn start(model: &Model, call: &Call) -> Verdict {
     let name = call.param("AutoScalingGroupName").unwrap_or_default();
-    let Ok(out) = model
-        .api
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-    else {
-        return group_not_found(name);
-    };
-    let Some(group) = out.auto_scaling_groups().first() else {
+    let Some(group) = model.group(name).await else {
         return group_not_found(name);
     };
     let field = |f: &str| {
@@ -237,18 +227,12 @@ pub async fn replace_instances(model: &Model, group: &str, template: Option<Temp
             .send()
             .await;
     }
-    let Ok(out) = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(group)
-        .send()
-        .await
-    else {
+    let Some(current) = model.group(group).await else {
         return;
     };
-    let old: Vec<String> = out
-        .auto_scaling_groups()
+    let old: Vec<String> = current
+        .instances()
         .iter()
-        .flat_map(|g| g.instances())
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect();
     for id in old {
