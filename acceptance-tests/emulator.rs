@@ -51,9 +51,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Flags, String> {
             flags.config.throttling = false;
             continue;
         }
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = |what: &str| {
             value
                 .parse::<f64>()

@@ -5,12 +5,12 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_sdk_autoscaling::types::{DesiredConfiguration, LaunchTemplateSpecification};
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_autoscaling::config::http::HttpResponse;
 use aws_sdk_autoscaling::operation::start_instance_refresh::{
     StartInstanceRefreshError, StartInstanceRefreshOutput,
 };
+use aws_sdk_autoscaling::types::{DesiredConfiguration, LaunchTemplateSpecification};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{IpPermission, RequestLaunchTemplateData, UserIdGroupPair};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 
@@ -251,7 +251,10 @@ fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gatewa
             .send()
             .await;
         assert_eq!(code(&release), "InvalidIPAddress.InUse");
-        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "DependencyViolation");
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
         assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
         reaches(deleting, scaled(55.0, scale), "deleted", || async {
             nat_state(&m.aws, &id).await == "deleted"
@@ -318,7 +321,10 @@ fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
             .await
             .unwrap();
         let balancer = &out.load_balancers()[0];
-        assert_eq!(balancer.state().unwrap().code().unwrap().as_str(), "provisioning");
+        assert_eq!(
+            balancer.state().unwrap().code().unwrap().as_str(),
+            "provisioning"
+        );
         let arn = balancer.load_balancer_arn().unwrap().to_string();
         assert_eq!(load_balancer_state(&m.aws, &arn).await, "provisioning");
         reaches(created, scaled(150.0, scale), "active", || async {
@@ -334,7 +340,10 @@ fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
             .await
             .unwrap();
         let deleted = Instant::now();
-        assert_eq!(delete_group(&m.aws, &net.group).await, "DependencyViolation");
+        assert_eq!(
+            delete_group(&m.aws, &net.group).await,
+            "DependencyViolation"
+        );
         assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
         reaches(deleted, scaled(90.0, scale), "subnet free", || async {
             delete_subnet(&m.aws, &net.subnets[1]).await.is_empty()
@@ -409,7 +418,10 @@ async fn run_instance(aws: &Api, net: &Network) -> String {
         .await
         .unwrap();
     let instance = &out.instances()[0];
-    assert_eq!(instance.state().unwrap().name().unwrap().as_str(), "pending");
+    assert_eq!(
+        instance.state().unwrap().name().unwrap().as_str(),
+        "pending"
+    );
     instance.instance_id().unwrap().to_string()
 }
 
@@ -439,8 +451,14 @@ fn instance_is_pending_then_running_and_holds_its_subnet_and_group_while_shuttin
         let current = out.terminating_instances()[0].current_state().unwrap();
         assert_eq!(current.name().unwrap().as_str(), "shutting-down");
         assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
-        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "DependencyViolation");
-        assert_eq!(delete_group(&m.aws, &net.group).await, "DependencyViolation");
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
+        assert_eq!(
+            delete_group(&m.aws, &net.group).await,
+            "DependencyViolation"
+        );
         reaches(terminated, scaled(60.0, scale), "terminated", || async {
             instance_state(&m.aws, &id).await == "terminated"
         })
@@ -512,7 +530,10 @@ fn a_target_is_initial_until_the_healthy_threshold_times_the_interval_after_it_r
             .unwrap();
         let health = out.target_health_descriptions()[0].target_health().unwrap();
         assert_eq!(health.state().unwrap().as_str(), "initial");
-        assert_eq!(health.reason().unwrap().as_str(), "Elb.RegistrationInProgress");
+        assert_eq!(
+            health.reason().unwrap().as_str(),
+            "Elb.RegistrationInProgress"
+        );
         // pending (at least 12 s), then 3 checks 10 s apart
         reaches(launched, scaled(12.0 + 30.0, scale), "healthy", || async {
             target_state(&m.aws, &group, &id).await == "healthy"
@@ -540,7 +561,13 @@ async fn launch_template(aws: &Api, image: &str) -> String {
         .unwrap()
 }
 
-async fn auto_scaling_group(aws: &Api, net: &Network, template: &str, size: i32, target_group: Option<&str>) {
+async fn auto_scaling_group(
+    aws: &Api,
+    net: &Network,
+    template: &str,
+    size: i32,
+    target_group: Option<&str>,
+) {
     aws.autoscaling
         .create_auto_scaling_group()
         .auto_scaling_group_name("app")
@@ -604,7 +631,11 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
             .unwrap();
         let emptied = Instant::now();
         assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
-        assert_eq!(code(&delete().await), "ResourceInUse", "instances still terminating");
+        assert_eq!(
+            code(&delete().await),
+            "ResourceInUse",
+            "instances still terminating"
+        );
         reaches(emptied, scaled(60.0, scale), "group deleted", || async {
             code(&delete().await).is_empty()
         })
@@ -669,12 +700,22 @@ fn a_referenced_security_group_and_a_vpc_with_dependencies_are_not_deleted() {
             assert_eq!(delete_subnet(&m.aws, subnet).await, "");
         }
         let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
-        assert_eq!(code(&vpc), "DependencyViolation", "gateway and group remain");
+        assert_eq!(
+            code(&vpc),
+            "DependencyViolation",
+            "gateway and group remain"
+        );
         assert_eq!(detach_gateway(&m.aws, &net).await, "");
         let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
         assert_eq!(code(&vpc), "DependencyViolation", "the app group remains");
         assert_eq!(delete_group(&m.aws, &net.group).await, "");
-        m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await.unwrap();
+        m.aws
+            .ec2
+            .delete_vpc()
+            .vpc_id(&net.vpc)
+            .send()
+            .await
+            .unwrap();
     });
 }
 
@@ -787,7 +828,10 @@ fn throttling_refuses_a_burst_and_lifts_as_the_bucket_refills() {
         }
         let throttled = throttled.expect("100 burst at 20 per second throttles 400 calls");
         assert_eq!(code(&throttled), "RequestLimitExceeded");
-        let status = throttled.unwrap_err().raw_response().map(|r| r.status().as_u16());
+        let status = throttled
+            .unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16());
         assert_eq!(status, Some(503));
         assert!(m.layer.model().throttled("ec2:DescribeVpcs") >= 1);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -807,7 +851,10 @@ fn throttling_refuses_a_burst_and_lifts_as_the_bucket_refills() {
         for _ in 0..10 {
             codes.push(code(&run().await));
         }
-        assert!(codes.contains(&"RequestLimitExceeded".to_string()), "{codes:?}");
+        assert!(
+            codes.contains(&"RequestLimitExceeded".to_string()),
+            "{codes:?}"
+        );
 
         let mut load_balancers = Vec::new();
         for _ in 0..100 {
@@ -873,7 +920,11 @@ fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
             .ec2
             .create_launch_template_version()
             .launch_template_id(&template)
-            .launch_template_data(RequestLaunchTemplateData::builder().image_id("ami-0ed094fb1304fd857").build())
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-0ed094fb1304fd857")
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -918,7 +969,11 @@ fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
                 .instances()
                 .iter()
                 .any(|b| b.instance_id() == instance.instance_id());
-            assert!(!old, "instance {:?} was not replaced", instance.instance_id());
+            assert!(
+                !old,
+                "instance {:?} was not replaced",
+                instance.instance_id()
+            );
             let version = instance.launch_template().and_then(|t| t.version());
             assert_eq!(version, Some("2"));
         }
@@ -975,7 +1030,11 @@ fn a_cancelled_refresh_goes_through_cancelling_and_blocks_a_new_one_until_cancel
             .iter()
             .filter_map(|r| r.instance_refresh_id())
             .collect();
-        assert_eq!(order, vec![next.instance_refresh_id().unwrap(), id.as_str()], "newest first");
+        assert_eq!(
+            order,
+            vec![next.instance_refresh_id().unwrap(), id.as_str()],
+            "newest first"
+        );
     });
 }
 
@@ -1020,12 +1079,23 @@ fn a_client_token_returns_the_first_object_again() {
                 .client_token("run-token")
                 .send()
         };
-        let first = run(&net.subnets[0]).await.unwrap().instances()[0].instance_id.clone();
-        let again = run(&net.subnets[0]).await.unwrap().instances()[0].instance_id.clone();
+        let first = run(&net.subnets[0]).await.unwrap().instances()[0]
+            .instance_id
+            .clone();
+        let again = run(&net.subnets[0]).await.unwrap().instances()[0]
+            .instance_id
+            .clone();
         assert_eq!(first, again);
         let listed = m.moto.ec2.describe_instances().send().await.unwrap();
-        let instances: usize = listed.reservations().iter().map(|r| r.instances().len()).sum();
+        let instances: usize = listed
+            .reservations()
+            .iter()
+            .map(|r| r.instances().len())
+            .sum();
         assert_eq!(instances, 1);
-        assert_eq!(code(&run(&net.subnets[1]).await), "IdempotentParameterMismatch");
+        assert_eq!(
+            code(&run(&net.subnets[1]).await),
+            "IdempotentParameterMismatch"
+        );
     });
 }

@@ -373,7 +373,9 @@ async fn forward(
             Verdict::Forward => {}
             Verdict::Refuse(r) => return error_response(&service, r.status, &r.code, &r.message),
             Verdict::Answer(answer) => return xml_response(answer),
-            Verdict::Replay(answer) => return xml_response(model.observe(call, &answer, true).await),
+            Verdict::Replay(answer) => {
+                return xml_response(model.observe(call, &answer, true).await)
+            }
         }
     } else if let Some(answer) = emulated_answer(&key) {
         return answer;

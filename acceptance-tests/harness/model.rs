@@ -290,7 +290,8 @@ impl Model {
         let verdict = self.decide(call).await;
         if let Verdict::Refuse(refusal) = &verdict {
             let mut state = self.state();
-            let counter = if refusal.code == "RequestLimitExceeded" || refusal.code == "Throttling" {
+            let counter = if refusal.code == "RequestLimitExceeded" || refusal.code == "Throttling"
+            {
                 &mut state.throttled
             } else {
                 &mut state.refused
@@ -355,7 +356,14 @@ impl Model {
         }
         nat::learn(&mut state.world, self.clock, call, &doc.root, now);
         load_balancer::learn(&mut state.world, self.clock, call, &doc.root, body, now);
-        instances::learn(&mut state.world, &mut state.rng, self.clock, call, &doc.root, now);
+        instances::learn(
+            &mut state.world,
+            &mut state.rng,
+            self.clock,
+            call,
+            &doc.root,
+            now,
+        );
         refresh::learn(&mut state.world, call);
         nat::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
@@ -389,7 +397,13 @@ impl Model {
             )
         };
         for ip in addresses {
-            let _ = self.api.ec2.disassociate_address().public_ip(ip).send().await;
+            let _ = self
+                .api
+                .ec2
+                .disassociate_address()
+                .public_ip(ip)
+                .send()
+                .await;
         }
         for (group, template) in replacements {
             refresh::replace_instances(self, &group, template).await;

@@ -46,7 +46,12 @@ impl Recent {
     /// The first identifier the call names that is younger than `window`, and
     /// under which parameter. Filters are left alone: AWS answers them with an
     /// empty list rather than an error, which moto does as well for unknown IDs.
-    pub fn young<'c>(&self, call: &'c Call, window: Duration, now: Instant) -> Option<(&'c str, &'c str)> {
+    pub fn young<'c>(
+        &self,
+        call: &'c Call,
+        window: Duration,
+        now: Instant,
+    ) -> Option<(&'c str, &'c str)> {
         call.params
             .iter()
             .filter(|(name, _)| !name.starts_with("Filter."))

@@ -29,9 +29,8 @@ pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
         "ec2:DeleteSecurityGroup" => {
             let group = call.param("GroupId")?;
             let held = !model.state().world.group_holders(group, now).is_empty();
-            (held || referenced(model, group).await).then(|| {
-                Refusal::dependency(format!("resource {group} has a dependent object"))
-            })
+            (held || referenced(model, group).await)
+                .then(|| Refusal::dependency(format!("resource {group} has a dependent object")))
         }
         "ec2:DetachInternetGateway" => {
             let vpc = call.param("VpcId")?;

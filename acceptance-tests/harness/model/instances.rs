@@ -171,7 +171,9 @@ pub async fn sync_groups(model: &Model) {
         .world
         .instances
         .iter()
-        .filter(|(id, i)| i.group.is_some() && i.terminated_at.is_none() && !members.contains_key(*id))
+        .filter(|(id, i)| {
+            i.group.is_some() && i.terminated_at.is_none() && !members.contains_key(*id)
+        })
         .map(|(id, _)| id.clone())
         .collect();
     for id in left {
@@ -233,7 +235,9 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
         }
         "autoscaling:DescribeAutoScalingGroups" | "autoscaling:DescribeAutoScalingInstances" => {
             answer.for_each_with_child("InstanceId", &mut |id, member| {
-                let pending = instances.get(id).is_some_and(|i| i.state(now).0 == "pending");
+                let pending = instances
+                    .get(id)
+                    .is_some_and(|i| i.state(now).0 == "pending");
                 if pending && member.child("LifecycleState").is_some() {
                     member.set_path(&["LifecycleState"], "Pending");
                 }
@@ -255,7 +259,11 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                 if instance.terminated_at.is_some() {
                     return;
                 }
-                let registered = group.registered.get(id).copied().unwrap_or(instance.running_at);
+                let registered = group
+                    .registered
+                    .get(id)
+                    .copied()
+                    .unwrap_or(instance.running_at);
                 if now < registered.max(instance.running_at) + healthy_after {
                     set_initial(member);
                 }

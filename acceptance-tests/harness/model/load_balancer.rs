@@ -18,7 +18,10 @@ fn settings(call: &Call) -> BalancerSettings {
     BalancerSettings {
         subnets,
         security_groups: call.list("SecurityGroups.member").into_iter().collect(),
-        scheme: call.param("Scheme").unwrap_or("internet-facing").to_string(),
+        scheme: call
+            .param("Scheme")
+            .unwrap_or("internet-facing")
+            .to_string(),
         kind: call.param("Type").unwrap_or("application").to_string(),
         ip_address_type: call.param("IpAddressType").unwrap_or("ipv4").to_string(),
     }
@@ -37,7 +40,9 @@ pub fn recreate(world: &World, call: &Call) -> Option<Verdict> {
         Verdict::Refuse(Refusal::new(
             400,
             "DuplicateLoadBalancerName",
-            &format!("A load balancer with the same name '{name}' exists, but with different settings"),
+            &format!(
+                "A load balancer with the same name '{name}' exists, but with different settings"
+            ),
         ))
     })
 }
@@ -56,14 +61,17 @@ pub fn learn(
             let Some(arn) = answer.texts("LoadBalancerArn").into_iter().next() else {
                 return;
             };
-            world.load_balancers.entry(arn).or_insert_with(|| LoadBalancer {
-                name: call.param("Name").unwrap_or_default().to_string(),
-                vpc: answer.texts("VpcId").into_iter().next().unwrap_or_default(),
-                settings: settings(call),
-                active_at: now + clock.scaled(ALB_PROVISIONING),
-                interfaces_gone_at: None,
-                create_answer: raw_answer.to_string(),
-            });
+            world
+                .load_balancers
+                .entry(arn)
+                .or_insert_with(|| LoadBalancer {
+                    name: call.param("Name").unwrap_or_default().to_string(),
+                    vpc: answer.texts("VpcId").into_iter().next().unwrap_or_default(),
+                    settings: settings(call),
+                    active_at: now + clock.scaled(ALB_PROVISIONING),
+                    interfaces_gone_at: None,
+                    create_answer: raw_answer.to_string(),
+                });
         }
         "elasticloadbalancing:DeleteLoadBalancer" => {
             let arn = call.param("LoadBalancerArn").unwrap_or_default();

@@ -58,9 +58,12 @@ async fn start(model: &Model, call: &Call) -> Verdict {
             .unwrap_or_default()
             .to_string()
     };
-    let template = (field("LaunchTemplateId"), field("LaunchTemplateName"), field("Version"));
-    let desired_template =
-        (!(template.0.is_empty() && template.1.is_empty())).then_some(template);
+    let template = (
+        field("LaunchTemplateId"),
+        field("LaunchTemplateName"),
+        field("Version"),
+    );
+    let desired_template = (!(template.0.is_empty() && template.1.is_empty())).then_some(template);
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
@@ -124,15 +127,15 @@ fn cancel(model: &Model, call: &Call) -> Verdict {
         None => Verdict::Refuse(Refusal::new(
             400,
             "ActiveInstanceRefreshNotFound",
-            &format!("No in progress or pending Instance Refresh found for Auto Scaling group {name}"),
+            &format!(
+                "No in progress or pending Instance Refresh found for Auto Scaling group {name}"
+            ),
         )),
     }
 }
 
 fn timestamp(at: SystemTime) -> String {
-    DateTime::from(at)
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
+    DateTime::from(at).fmt(Format::DateTime).unwrap_or_default()
 }
 
 fn member(refresh: &Refresh, now: Instant) -> String {
@@ -151,7 +154,11 @@ fn member(refresh: &Refresh, now: Instant) -> String {
     }
     if let Some((id, name, version)) = &refresh.desired_template {
         out.push_str("<DesiredConfiguration><LaunchTemplate>");
-        for (tag, value) in [("LaunchTemplateId", id), ("LaunchTemplateName", name), ("Version", version)] {
+        for (tag, value) in [
+            ("LaunchTemplateId", id),
+            ("LaunchTemplateName", name),
+            ("Version", version),
+        ] {
             if !value.is_empty() {
                 out.push_str(&format!("<{tag}>{}</{tag}>", escape(value)));
             }
@@ -201,7 +208,8 @@ pub fn due_replacements(world: &mut World, now: Instant) -> Vec<(String, Option<
         .filter(|r| {
             !r.replaced
                 && now >= r.in_progress_at
-                && r.cancel.is_none_or(|(requested, _)| requested >= r.in_progress_at)
+                && r.cancel
+                    .is_none_or(|(requested, _)| requested >= r.in_progress_at)
         })
         .map(|r| {
             r.replaced = true;

@@ -153,7 +153,9 @@ impl Refresh {
         if at < self.in_progress_at {
             return 0;
         }
-        let done = at.saturating_duration_since(self.in_progress_at).as_secs_f64();
+        let done = at
+            .saturating_duration_since(self.in_progress_at)
+            .as_secs_f64();
         let total = self
             .successful_at
             .saturating_duration_since(self.in_progress_at)

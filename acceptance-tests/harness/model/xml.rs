@@ -51,9 +51,7 @@ fn parse_element(input: &str) -> Option<(Element, &str)> {
     let open = &input[..open_end];
     let self_closing = open.ends_with('/');
     let open = open.trim_end_matches('/');
-    let name_end = open
-        .find(|c: char| c.is_whitespace())
-        .unwrap_or(open.len());
+    let name_end = open.find(|c: char| c.is_whitespace()).unwrap_or(open.len());
     let mut element = Element {
         name: open[..name_end].to_string(),
         attributes: open[name_end..].to_string(),
@@ -197,9 +195,7 @@ mod tests {
                 item.set_path(&["state"], "pending");
             }
         });
-        assert!(doc
-            .render()
-            .contains("<id>a</id><state>available</state>"));
+        assert!(doc.render().contains("<id>a</id><state>available</state>"));
         assert!(doc.render().contains("<id>b</id><state>pending</state>"));
     }
 }
