@@ -963,19 +963,28 @@ fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
         assert_eq!(desired, Some("2"));
 
         let after = m.moto.group("app").await;
+        let version = after.launch_template().and_then(|t| t.version());
+        assert_eq!(version, Some("2"), "the group takes the desired template");
         assert_eq!(after.instances().len(), 2);
         for instance in after.instances() {
+            let id = instance.instance_id().unwrap();
             let old = before
                 .instances()
                 .iter()
-                .any(|b| b.instance_id() == instance.instance_id());
-            assert!(
-                !old,
-                "instance {:?} was not replaced",
-                instance.instance_id()
-            );
-            let version = instance.launch_template().and_then(|t| t.version());
-            assert_eq!(version, Some("2"));
+                .any(|b| b.instance_id() == Some(id));
+            assert!(!old, "instance {id} was not replaced");
+            // moto reports the template's default version for every instance;
+            // the image tells which version an instance was launched from
+            let out = m
+                .moto
+                .ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .unwrap();
+            let image = out.reservations()[0].instances()[0].image_id();
+            assert_eq!(image, Some("ami-0ed094fb1304fd857"));
         }
         // finished: a new refresh may start
         start_refresh(&m.aws, &template, "2").await.unwrap();
