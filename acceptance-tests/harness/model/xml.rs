@@ -180,22 +180,3 @@ pub fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trips_and_rewrites_one_object() {
-        let body = "<?xml version=\"1.0\"?>\n<R xmlns=\"x\"><set><item><id>a</id><state>available</state><tags/></item><item><id>b</id><state>available</state></item></set></R>";
-        let mut doc = Document::parse(body).unwrap();
-        assert_eq!(doc.render(), body);
-        doc.root.for_each_with_child("id", &mut |id, item| {
-            if id == "b" {
-                item.set_path(&["state"], "pending");
-            }
-        });
-        assert!(doc.render().contains("<id>a</id><state>available</state>"));
-        assert!(doc.render().contains("<id>b</id><state>pending</state>"));
-    }
-}
