@@ -25,6 +25,7 @@
 mod harness {
     mod api;
     pub mod faults;
+    pub mod iam;
     pub mod model;
 
     pub use api::{runtime, Api};

@@ -39,9 +39,20 @@ fn quiet(time_scale: f64) -> ModelConfig {
     }
 }
 
+/// Tests that drive the API with calls the provider never makes: not checked
+/// against the provider's IAM policy.
 fn modelled(config: ModelConfig) -> Modelled {
+    started(|moto| FaultLayer::start_modelled_on("127.0.0.1:0", moto, config))
+}
+
+/// Tests that make only calls the provider makes, checked against its IAM policy.
+fn modelled_for_provider(config: ModelConfig) -> Modelled {
+    started(|moto| FaultLayer::start_modelled(moto, config))
+}
+
+fn started(layer: impl FnOnce(&str) -> FaultLayer) -> Modelled {
     let moto = Moto::start();
-    let layer = FaultLayer::start_modelled(&moto.endpoint(), config);
+    let layer = layer(&moto.endpoint());
     let aws = Api::without_retries(&layer.endpoint());
     let direct = Api::new(&moto.endpoint());
     Modelled {
@@ -816,7 +827,7 @@ fn a_new_object_is_not_found_within_the_consistency_window() {
 
 #[test]
 fn throttling_refuses_a_burst_and_lifts_as_the_bucket_refills() {
-    let m = modelled(ModelConfig::aws_like(0.01, 0.0));
+    let m = modelled_for_provider(ModelConfig::aws_like(0.01, 0.0));
     runtime().block_on(async {
         let mut throttled = None;
         for _ in 0..400 {

@@ -204,7 +204,12 @@ impl FaultLayer {
     /// for callers other than the provider (the model's own tests, the
     /// emulator): their calls are not checked against the IAM policy.
     pub fn start_modelled_on(listen: &str, upstream: &str, config: ModelConfig) -> FaultLayer {
-        FaultLayer::start_on(listen, upstream, Some(Model::start(upstream, config)), false)
+        FaultLayer::start_on(
+            listen,
+            upstream,
+            Some(Model::start(upstream, config)),
+            false,
+        )
     }
 
     fn start_on(
