@@ -10,6 +10,7 @@ mod inputs;
 mod install;
 mod lifecycle;
 mod logs;
+mod model_tests;
 mod protocol;
 mod updates;
 mod validation;

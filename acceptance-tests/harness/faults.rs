@@ -1,6 +1,8 @@
 //! A layer in front of moto that counts calls per `service:Action` and injects
 //! the AWS behaviour moto lacks: throttling, server errors, DependencyViolation
-//! while network interfaces linger, and added latency.
+//! while network interfaces linger, and added latency. Started with
+//! [`FaultLayer::start_modelled`], it also runs every call through the AWS
+//! behaviour model (see [`super::model`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
@@ -16,6 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::iam::PolicyCheck;
+use super::model::{Call, Model, ModelConfig, Verdict};
 use super::runtime;
 
 /// What to answer instead of forwarding.
@@ -80,13 +83,15 @@ fn emulated_answer(key: &str) -> Option<Response<Full<Bytes>>> {
         ),
         _ => return None,
     };
-    Some(
-        Response::builder()
-            .status(200)
-            .header("content-type", "text/xml")
-            .body(Full::new(Bytes::from(body)))
-            .expect("static response"),
-    )
+    Some(xml_response(body))
+}
+
+fn xml_response(body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/xml")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response")
 }
 
 /// The running layer; cheap to clone.
@@ -94,8 +99,10 @@ fn emulated_answer(key: &str) -> Option<Response<Full<Bytes>>> {
 pub struct FaultLayer {
     pub addr: SocketAddr,
     rules: Arc<Mutex<Rules>>,
-    /// fails the test, once its last handle is dropped, on a call the IAM policy does not allow
-    _policy: Arc<PolicyCheck>,
+    /// fails the test, once its last handle is dropped, on a call the IAM policy does not
+    /// allow (absent for layers that tests or demos drive themselves)
+    _policy: Option<Arc<PolicyCheck>>,
+    model: Option<Arc<Model>>,
 }
 
 fn emulator_client(upstream: &str) -> aws_sdk_ec2::Client {
@@ -165,11 +172,12 @@ async fn emulate_aws(ec2: &aws_sdk_ec2::Client, key: &str, request: &[u8]) {
     }
 }
 
-fn error_response(service: &str, status: u16, code: &str) -> Response<Full<Bytes>> {
+fn error_response(service: &str, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let message = super::model::escape(message);
     let body = if service == "ec2" {
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>injected by the test fault layer</Message></Error></Errors><RequestID>fault</RequestID></Response>")
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault</RequestID></Response>")
     } else {
-        format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the test fault layer</Message></Error><RequestId>fault</RequestId></ErrorResponse>")
+        format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>")
     };
     Response::builder()
         .status(status)
@@ -181,14 +189,44 @@ fn error_response(service: &str, status: u16, code: &str) -> Response<Full<Bytes
 impl FaultLayer {
     /// Starts the layer on a free loopback port, forwarding to `upstream` (moto).
     pub fn start(upstream: &str) -> FaultLayer {
+        FaultLayer::start_on("127.0.0.1:0", upstream, None, true)
+    }
+
+    /// Starts the layer with the AWS behaviour model on a free loopback port,
+    /// forwarding to `upstream` (moto), for the provider's calls (checked
+    /// against the IAM policy like [`FaultLayer::start`]).
+    pub fn start_modelled(upstream: &str, config: ModelConfig) -> FaultLayer {
+        let model = Model::start(upstream, config);
+        FaultLayer::start_on("127.0.0.1:0", upstream, Some(model), true)
+    }
+
+    /// Starts the layer with the AWS behaviour model on `listen` (`host:port`)
+    /// for callers other than the provider (the model's own tests, the
+    /// emulator): their calls are not checked against the IAM policy.
+    pub fn start_modelled_on(listen: &str, upstream: &str, config: ModelConfig) -> FaultLayer {
+        FaultLayer::start_on(
+            listen,
+            upstream,
+            Some(Model::start(upstream, config)),
+            false,
+        )
+    }
+
+    fn start_on(
+        listen: &str,
+        upstream: &str,
+        model: Option<Arc<Model>>,
+        checked: bool,
+    ) -> FaultLayer {
         let rules: Arc<Mutex<Rules>> = Arc::default();
         let ec2 = emulator_client(upstream);
         let upstream: hyper::Uri = upstream.parse().expect("upstream url");
         let listener = runtime()
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(tokio::net::TcpListener::bind(listen))
             .expect("bind fault layer");
         let addr = listener.local_addr().expect("fault layer address");
         let shared = rules.clone();
+        let shared_model = model.clone();
         runtime().spawn(async move {
             let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
             loop {
@@ -199,14 +237,18 @@ impl FaultLayer {
                 let client = client.clone();
                 let upstream = upstream.clone();
                 let ec2 = ec2.clone();
+                let model = shared_model.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let upstream = Upstream {
+                            client: client.clone(),
+                            uri: upstream.clone(),
+                            ec2: ec2.clone(),
+                        };
                         let rules = rules.clone();
-                        let client = client.clone();
-                        let upstream = upstream.clone();
-                        let ec2 = ec2.clone();
+                        let model = model.clone();
                         async move {
-                            Ok::<_, Infallible>(forward(req, rules, client, upstream, ec2).await)
+                            Ok::<_, Infallible>(forward(req, rules, upstream, model).await)
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -215,13 +257,24 @@ impl FaultLayer {
                 });
             }
         });
-        let seen = rules.clone();
-        let policy = PolicyCheck::new(move || seen.lock().unwrap().seen.clone());
+        let policy = checked.then(|| {
+            let seen = rules.clone();
+            Arc::new(PolicyCheck::new(move || seen.lock().unwrap().seen.clone()))
+        });
         FaultLayer {
             addr,
             rules,
-            _policy: Arc::new(policy),
+            _policy: policy,
+            model,
         }
+    }
+
+    /// The AWS behaviour model (the layer must have been started with
+    /// [`FaultLayer::start_modelled`]).
+    pub fn model(&self) -> &Model {
+        self.model
+            .as_deref()
+            .expect("the layer was started with FaultLayer::start_modelled")
     }
 
     pub fn endpoint(&self) -> String {
@@ -274,12 +327,18 @@ impl FaultLayer {
     }
 }
 
+/// Where the layer forwards to: moto, and a client for emulating AWS through its API.
+struct Upstream {
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    uri: hyper::Uri,
+    ec2: aws_sdk_ec2::Client,
+}
+
 async fn forward(
     req: Request<Incoming>,
     rules: Arc<Mutex<Rules>>,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-    upstream: hyper::Uri,
-    ec2: aws_sdk_ec2::Client,
+    upstream: Upstream,
+    model: Option<Arc<Model>>,
 ) -> Response<Full<Bytes>> {
     let service = service_of(&req);
     let (parts, body) = req.into_parts();
@@ -307,11 +366,23 @@ async fn forward(
         tokio::time::sleep(latency).await;
     }
     match fault {
-        Some(Fault::Error { status, code }) => return error_response(&service, status, &code),
+        Some(Fault::Error { status, code }) => {
+            return error_response(&service, status, &code, "injected by the test fault layer")
+        }
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Rewrite { .. }) | None => {}
     }
-    if let Some(answer) = emulated_answer(&key) {
+    let call = model.as_ref().map(|_| Call::parse(&service, &body));
+    if let (Some(model), Some(call)) = (&model, &call) {
+        match model.admit(call).await {
+            Verdict::Forward => {}
+            Verdict::Refuse(r) => return error_response(&service, r.status, &r.code, &r.message),
+            Verdict::Answer(answer) => return xml_response(answer),
+            Verdict::Replay(answer) => {
+                return xml_response(model.observe(call, &answer, true).await)
+            }
+        }
+    } else if let Some(answer) = emulated_answer(&key) {
         return answer;
     }
     let path = parts
@@ -319,7 +390,7 @@ async fn forward(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let uri: hyper::Uri = format!("{}{}", upstream.to_string().trim_end_matches('/'), path)
+    let uri: hyper::Uri = format!("{}{}", upstream.uri.to_string().trim_end_matches('/'), path)
         .parse()
         .expect("forward uri");
     let mut out = Request::builder().method(parts.method).uri(uri);
@@ -327,7 +398,7 @@ async fn forward(
         out = out.header(name, value);
     }
     let out = out.body(Full::new(body.clone())).expect("forward request");
-    match client.request(out).await {
+    match upstream.client.request(out).await {
         Ok(resp) => {
             let (mut parts, answer) = resp.into_parts();
             // the body may be rewritten below; hyper sets the length of what is sent
@@ -338,7 +409,13 @@ async fn forward(
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
             if parts.status.is_success() {
-                emulate_aws(&ec2, &key, &body).await;
+                match (&model, &call) {
+                    (Some(model), Some(call)) => {
+                        let text = String::from_utf8_lossy(&answer).into_owned();
+                        answer = Bytes::from(model.observe(call, &text, false).await);
+                    }
+                    _ => emulate_aws(&upstream.ec2, &key, &body).await,
+                }
                 if let Some(Fault::Rewrite { from, to }) = &fault {
                     answer =
                         Bytes::from(String::from_utf8_lossy(&answer).replace(from.as_str(), to));
@@ -346,6 +423,6 @@ async fn forward(
             }
             Response::from_parts(parts, Full::new(answer))
         }
-        Err(_) => error_response(&service, 503, "ServiceUnavailable"),
+        Err(_) => error_response(&service, 503, "ServiceUnavailable", "moto did not answer"),
     }
 }

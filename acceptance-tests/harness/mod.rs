@@ -4,51 +4,15 @@
 
 pub mod faults;
 pub mod iam;
+pub mod model;
 pub mod moto;
 pub mod terraform;
 
+mod api;
+
+pub use api::{runtime, Api};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
-
-/// One runtime for the harness's own async work (the fault layer and API checks),
-/// so blocking Terraform calls in tests do not stall it.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("harness runtime")
-    })
-}
-
-/// SDK clients pointed straight at moto, bypassing the fault layer, for checks.
-pub struct Api {
-    pub ec2: aws_sdk_ec2::Client,
-    pub autoscaling: aws_sdk_autoscaling::Client,
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-}
-
-impl Api {
-    pub fn new(endpoint: &str) -> Api {
-        let config = runtime().block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                    "test", "test", None, None, "harness",
-                ))
-                .load(),
-        );
-        Api {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-        }
-    }
-}
 
 impl Api {
     /// How many VPCs are tagged for the environment.

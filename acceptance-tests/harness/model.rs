@@ -1,0 +1,412 @@
+//! A stateful model of the AWS behaviour moto lacks, applied by the fault layer
+//! to every call it forwards: resources that take minutes to become usable or to
+//! go away (at AWS's durations times a `time_scale`), refusals while network
+//! interfaces linger, eventual consistency right after a create, throttling, a
+//! real instance refresh, and ClientToken idempotency.
+//!
+//! Each call passes [`Model::admit`] before moto sees it (throttling, eventual
+//! consistency, refusals, and the answers the model gives itself) and
+//! [`Model::observe`] after moto answered (the model learns what was created
+//! and rewrites the states moto reports). What the model learns about
+//! relationships it asks moto directly, bypassing the layer.
+//!
+//! Turn it on with [`super::faults::FaultLayer::start_modelled`].
+
+mod clock;
+mod consistency;
+mod dependencies;
+mod idempotency;
+mod instances;
+mod load_balancer;
+mod nat;
+mod refresh;
+mod throttle;
+mod world;
+mod xml;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use self::clock::{Clock, Rng};
+use self::consistency::Recent;
+use self::throttle::Throttle;
+use self::world::World;
+use self::xml::Document;
+use super::Api;
+
+pub use self::xml::escape;
+
+/// How AWS-like the model is.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// AWS's durations are multiplied by this (0.02: a 90 s NAT gateway takes 1.8 s)
+    pub time_scale: f64,
+    /// chance that a call naming an object younger than `consistency_window` fails
+    pub consistency_probability: f64,
+    /// real time (not scaled) after a create during which the object may not be found
+    pub consistency_window: Duration,
+    /// token buckets per API family, in real time
+    pub throttling: bool,
+    /// seeds every random decision, so a run can be repeated
+    pub seed: u64,
+}
+
+impl ModelConfig {
+    /// AWS's behaviour with its durations scaled by `scale`, AWS's propagation
+    /// window, throttling on, and `probability` of not finding a new object.
+    pub fn aws_like(scale: f64, probability: f64) -> ModelConfig {
+        ModelConfig {
+            time_scale: scale,
+            consistency_probability: probability,
+            consistency_window: Duration::from_millis(1500),
+            throttling: true,
+            seed: 1,
+        }
+    }
+}
+
+/// One API call as the model sees it: service, action and decoded form parameters.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub service: String,
+    pub action: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Call {
+    /// Decodes a query-protocol form body.
+    pub fn parse(service: &str, body: &[u8]) -> Call {
+        let params: Vec<(String, String)> = String::from_utf8_lossy(body)
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(name), percent_decode(value))
+            })
+            .collect();
+        let action = params
+            .iter()
+            .find(|(name, _)| name == "Action")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| "Unknown".into());
+        Call {
+            service: service.to_string(),
+            action,
+            params,
+        }
+    }
+
+    /// `service:Action`, as the layer counts calls.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.service, self.action)
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The values of a list parameter (`prefix.1`, `prefix.2`, ...) in order.
+    pub fn list(&self, prefix: &str) -> Vec<String> {
+        self.list_of(prefix, "")
+    }
+
+    /// A field of each member of a list of structures (`prefix.N.field`) in order.
+    pub fn list_of(&self, prefix: &str, field: &str) -> Vec<String> {
+        let mut found: Vec<(u32, String)> = self
+            .params
+            .iter()
+            .filter_map(|(name, value)| {
+                let rest = name.strip_prefix(prefix)?.strip_prefix('.')?;
+                let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
+                (tail == field).then(|| Some((index.parse().ok()?, value.clone())))?
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An error answer, as AWS would give it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: u16, code: &str, message: &str) -> Refusal {
+        Refusal {
+            status,
+            code: code.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    fn dependency(message: String) -> Refusal {
+        Refusal::new(400, "DependencyViolation", &message)
+    }
+}
+
+/// What the layer does with a call.
+pub enum Verdict {
+    /// send it to moto
+    Forward,
+    /// answer with this error instead
+    Refuse(Refusal),
+    /// answer with this body; the model gave the whole answer itself
+    Answer(String),
+    /// answer with this earlier moto answer (an idempotent repeat), as if moto gave it
+    Replay(String),
+}
+
+struct State {
+    world: World,
+    recent: Recent,
+    throttle: Throttle,
+    rng: Rng,
+    consistency_probability: f64,
+    consistency_window: Duration,
+    /// `Action ClientToken` -> (the other parameters, moto's answer)
+    client_tokens: HashMap<String, (String, String)>,
+    throttled: HashMap<String, usize>,
+    refused: HashMap<String, usize>,
+}
+
+/// The model; shared by the layer's connections and its clock task.
+pub struct Model {
+    clock: Clock,
+    throttling: bool,
+    /// straight to moto, bypassing the layer
+    api: Api,
+    state: Mutex<State>,
+}
+
+/// How often due side effects (an Elastic IP freed, instances replaced) are applied.
+const TICK: Duration = Duration::from_millis(25);
+
+impl Model {
+    /// A model in front of moto at `upstream`. Call outside the harness runtime.
+    pub fn start(upstream: &str, config: ModelConfig) -> Arc<Model> {
+        let model = Arc::new(Model {
+            clock: Clock::new(config.time_scale),
+            throttling: config.throttling,
+            api: Api::new(upstream),
+            state: Mutex::new(State {
+                world: World::default(),
+                recent: Recent::default(),
+                throttle: Throttle::default(),
+                rng: Rng::new(config.seed),
+                consistency_probability: config.consistency_probability,
+                consistency_window: config.consistency_window,
+                client_tokens: HashMap::new(),
+                throttled: HashMap::new(),
+                refused: HashMap::new(),
+            }),
+        });
+        let weak: Weak<Model> = Arc::downgrade(&model);
+        super::runtime().spawn(async move {
+            loop {
+                tokio::time::sleep(TICK).await;
+                let Some(model) = weak.upgrade() else { return };
+                model.advance().await;
+            }
+        });
+        model
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the chance that a call naming a young object fails, from now on
+    /// (1.0 forces every such call to fail until it is set back).
+    pub fn set_consistency(&self, probability: f64) {
+        self.state().consistency_probability = probability;
+    }
+
+    /// Changes how long after its creation an object may not be found.
+    pub fn set_consistency_window(&self, window: Duration) {
+        self.state().consistency_window = window;
+    }
+
+    /// How many calls of `service:Action` were throttled.
+    pub fn throttled(&self, key: &str) -> usize {
+        self.state().throttled.get(key).copied().unwrap_or(0)
+    }
+
+    /// Throttled calls per `service:Action`.
+    pub fn throttled_counts(&self) -> HashMap<String, usize> {
+        self.state().throttled.clone()
+    }
+
+    /// How many throttled calls in all.
+    pub fn throttled_total(&self) -> usize {
+        self.state().throttled.values().sum()
+    }
+
+    /// How many calls of `service:Action` the model refused (not found yet,
+    /// dependency, in use, ...; throttling is counted apart).
+    pub fn refused(&self, key: &str) -> usize {
+        self.state().refused.get(key).copied().unwrap_or(0)
+    }
+
+    /// Refused calls per `service:Action`.
+    pub fn refused_counts(&self) -> HashMap<String, usize> {
+        self.state().refused.clone()
+    }
+
+    /// Decides what happens to a call before moto sees it.
+    pub async fn admit(&self, call: &Call) -> Verdict {
+        self.advance().await;
+        let verdict = self.decide(call).await;
+        if let Verdict::Refuse(refusal) = &verdict {
+            let mut state = self.state();
+            let counter = if refusal.code == "RequestLimitExceeded" || refusal.code == "Throttling"
+            {
+                &mut state.throttled
+            } else {
+                &mut state.refused
+            };
+            *counter.entry(call.key()).or_default() += 1;
+        }
+        verdict
+    }
+
+    async fn decide(&self, call: &Call) -> Verdict {
+        let now = Instant::now();
+        {
+            let mut state = self.state();
+            if self.throttling && !state.throttle.admit(&call.service, &call.action, now) {
+                return Verdict::Refuse(throttle::refusal(&call.service));
+            }
+            let window = state.consistency_window;
+            if let Some((_, id)) = state.recent.young(call, window, now) {
+                let probability = state.consistency_probability;
+                if state.rng.chance(probability) {
+                    return Verdict::Refuse(consistency::not_found(call, id));
+                }
+            }
+            if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {
+                return verdict;
+            }
+            if let Some(verdict) = load_balancer::recreate(&state.world, call) {
+                return verdict;
+            }
+        }
+        if let Some(verdict) = refresh::answer(self, call).await {
+            return verdict;
+        }
+        match dependencies::refusal(self, call).await {
+            Some(refusal) => Verdict::Refuse(refusal),
+            None => Verdict::Forward,
+        }
+    }
+
+    /// Learns from a successful answer and rewrites it the way AWS would have
+    /// answered at this moment. `replayed`: the answer is an earlier one repeated.
+    pub async fn observe(&self, call: &Call, body: &str, replayed: bool) -> String {
+        let Some(mut doc) = Document::parse(body) else {
+            return body.to_string();
+        };
+        let key = call.key();
+        if call.service == "autoscaling"
+            || key == "ec2:DescribeInstances"
+            || key == "elasticloadbalancing:DescribeTargetHealth"
+        {
+            instances::sync_groups(self).await;
+        }
+        if key == "elasticloadbalancing:DescribeTargetHealth" {
+            instances::know_target_group(self, call).await;
+        }
+        let now = Instant::now();
+        let mut state = self.state();
+        let state = &mut *state;
+        state.recent.learn(call, &doc.root, now);
+        if !replayed {
+            idempotency::remember(&mut state.client_tokens, call, body);
+        }
+        nat::learn(&mut state.world, self.clock, call, &doc.root, now);
+        load_balancer::learn(&mut state.world, self.clock, call, &doc.root, body, now);
+        instances::learn(
+            &mut state.world,
+            &mut state.rng,
+            self.clock,
+            call,
+            &doc.root,
+            now,
+        );
+        refresh::learn(&mut state.world, call);
+        nat::rewrite(&state.world, call, &mut doc.root, now);
+        load_balancer::rewrite(&state.world, call, &mut doc.root, now);
+        instances::rewrite(&mut state.world, self.clock, call, &mut doc.root, now);
+        doc.render()
+    }
+
+    /// moto's view of Auto Scaling Group `name`, if it exists.
+    async fn group(&self, name: &str) -> Option<aws_sdk_autoscaling::types::AutoScalingGroup> {
+        let out = self
+            .api
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .ok()?;
+        out.auto_scaling_groups().first().cloned()
+    }
+
+    /// Applies what AWS does on its own once a moment has passed: frees the
+    /// Elastic IP of a NAT gateway that reached `deleted`, replaces the
+    /// instances of a group whose refresh reached `InProgress`.
+    async fn advance(&self) {
+        let now = Instant::now();
+        let (addresses, replacements) = {
+            let mut state = self.state();
+            (
+                nat::due_releases(&mut state.world, now),
+                refresh::due_replacements(&mut state.world, now),
+            )
+        };
+        for ip in addresses {
+            let _ = self
+                .api
+                .ec2
+                .disassociate_address()
+                .public_ip(ip)
+                .send()
+                .await;
+        }
+        for (group, template) in replacements {
+            refresh::replace_instances(self, &group, template).await;
+        }
+    }
+}

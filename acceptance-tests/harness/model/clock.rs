@@ -1,0 +1,85 @@
+//! Time in the model: AWS's durations (in seconds, as measured on real AWS)
+//! multiplied by the test's `time_scale`, and a seeded random source so a run
+//! can be repeated exactly.
+
+use std::time::Duration;
+
+/// NAT gateway `pending` before `available`.
+pub const NAT_PENDING: f64 = 90.0;
+/// NAT gateway `deleting` before `deleted`.
+pub const NAT_DELETING: f64 = 55.0;
+/// Application load balancer `provisioning` before `active`.
+pub const ALB_PROVISIONING: f64 = 150.0;
+/// How long a deleted load balancer's network interfaces stay in its subnets.
+pub const ALB_INTERFACES_LINGER: f64 = 90.0;
+/// Instance `pending` before `running`: somewhere in this range.
+pub const INSTANCE_PENDING: (f64, f64) = (12.0, 25.0);
+/// Instance `shutting-down` before `terminated`.
+pub const INSTANCE_SHUTTING_DOWN: f64 = 60.0;
+/// Instance refresh `Pending` before `InProgress`.
+pub const REFRESH_PENDING: f64 = 10.0;
+/// Instance refresh `InProgress` before `Successful`.
+pub const REFRESH_IN_PROGRESS: f64 = 180.0;
+/// Instance refresh `Cancelling` before `Cancelled`.
+pub const REFRESH_CANCELLING: f64 = 20.0;
+
+/// Scales AWS's durations for a test.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    scale: f64,
+}
+
+impl Clock {
+    pub fn new(scale: f64) -> Clock {
+        assert!(scale > 0.0, "time_scale must be positive");
+        Clock { scale }
+    }
+
+    /// `seconds` of AWS time as the test experiences it.
+    pub fn scaled(&self, seconds: f64) -> Duration {
+        Duration::from_secs_f64(seconds * self.scale)
+    }
+}
+
+/// SplitMix64: small, seedable, good enough to decide which calls fail.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[low, high)`.
+    pub fn between(&mut self, (low, high): (f64, f64)) -> f64 {
+        low + (high - low) * self.unit()
+    }
+
+    /// `probability` of `true`.
+    pub fn chance(&mut self, probability: f64) -> bool {
+        probability > 0.0 && self.unit() < probability
+    }
+
+    /// A lowercase hex identifier of `len` digits, like the suffix AWS gives its IDs.
+    pub fn hex(&mut self, len: usize) -> String {
+        let mut out = String::new();
+        while out.len() < len {
+            out.push_str(&format!("{:016x}", self.next_u64()));
+        }
+        out.truncate(len);
+        out
+    }
+}

@@ -1,0 +1,122 @@
+//! The deletions AWS refuses while something still depends on the object and
+//! moto allows: a subnet or security group with a network interface in it (NAT
+//! gateway until deleted, load balancer until its interfaces are gone, instance
+//! until terminated), a security group another group's rule references, an
+//! internet gateway detach while public addresses are mapped in the VPC, an
+//! Elastic IP a NAT gateway holds, a VPC with an attached internet gateway or
+//! security groups left (moto checks only subnets and route tables), and an Auto
+//! Scaling Group with instances deleted without ForceDelete.
+
+use std::time::Instant;
+
+use aws_sdk_ec2::types::Filter;
+
+use super::{Call, Model, Refusal};
+
+/// The refusal AWS would give this call now, if any.
+pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
+    let now = Instant::now();
+    match call.key().as_str() {
+        "ec2:DeleteSubnet" => {
+            let subnet = call.param("SubnetId")?;
+            let holders = model.state().world.subnet_holders(subnet, now);
+            (!holders.is_empty()).then(|| {
+                Refusal::dependency(format!(
+                    "The subnet '{subnet}' has dependencies and cannot be deleted."
+                ))
+            })
+        }
+        "ec2:DeleteSecurityGroup" => {
+            let group = call.param("GroupId")?;
+            let held = !model.state().world.group_holders(group, now).is_empty();
+            (held || referenced(model, group).await)
+                .then(|| Refusal::dependency(format!("resource {group} has a dependent object")))
+        }
+        "ec2:DetachInternetGateway" => {
+            let vpc = call.param("VpcId")?;
+            let holders = model.state().world.public_address_holders(vpc, now);
+            (!holders.is_empty()).then(|| {
+                Refusal::dependency(format!(
+                    "Network {vpc} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway."
+                ))
+            })
+        }
+        "ec2:ReleaseAddress" => {
+            let allocation = call.param("AllocationId")?;
+            let holder = model.state().world.allocation_holder(allocation, now);
+            holder.map(|_| {
+                Refusal::new(
+                    400,
+                    "InvalidIPAddress.InUse",
+                    &format!("Address {allocation} is in use."),
+                )
+            })
+        }
+        "ec2:DeleteVpc" => {
+            let vpc = call.param("VpcId")?;
+            vpc_has_dependencies(model, vpc).await.then(|| {
+                Refusal::dependency(format!(
+                    "The vpc '{vpc}' has dependencies and cannot be deleted."
+                ))
+            })
+        }
+        "autoscaling:DeleteAutoScalingGroup" => {
+            if call.param("ForceDelete") == Some("true") {
+                return None;
+            }
+            let name = call.param("AutoScalingGroupName")?;
+            let in_moto = model.group(name).await?.instances().len();
+            let terminating = model.state().world.group_instances(name, now);
+            (in_moto + terminating > 0).then(|| {
+                Refusal::new(
+                    400,
+                    "ResourceInUse",
+                    "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.",
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether another security group's rule (ingress or egress) names `group`.
+async fn referenced(model: &Model, group: &str) -> bool {
+    let Ok(out) = model.api.ec2.describe_security_groups().send().await else {
+        return false;
+    };
+    out.security_groups()
+        .iter()
+        .filter(|g| g.group_id() != Some(group))
+        .flat_map(|g| g.ip_permissions().iter().chain(g.ip_permissions_egress()))
+        .flat_map(|p| p.user_id_group_pairs())
+        .any(|pair| pair.group_id() == Some(group))
+}
+
+/// Whether the VPC still has an internet gateway attached or a security group
+/// other than its default one.
+async fn vpc_has_dependencies(model: &Model, vpc: &str) -> bool {
+    let by = |name: &str| Filter::builder().name(name).values(vpc).build();
+    let gateways = model
+        .api
+        .ec2
+        .describe_internet_gateways()
+        .filters(by("attachment.vpc-id"))
+        .send()
+        .await
+        .map(|o| !o.internet_gateways().is_empty())
+        .unwrap_or(false);
+    let groups = model
+        .api
+        .ec2
+        .describe_security_groups()
+        .filters(by("vpc-id"))
+        .send()
+        .await
+        .map(|o| {
+            o.security_groups()
+                .iter()
+                .any(|g| g.group_name() != Some("default"))
+        })
+        .unwrap_or(false);
+    gateways || groups
+}

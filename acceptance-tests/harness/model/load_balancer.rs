@@ -1,0 +1,101 @@
+//! Application load balancers: `provisioning` ~150 s before `active`; after
+//! DeleteLoadBalancer their network interfaces linger ~90 s in their subnets
+//! and security groups. A second CreateLoadBalancer with the same name returns
+//! the existing balancer when the settings are equal and is refused with
+//! `DuplicateLoadBalancerName` otherwise (moto silently creates a second one).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use super::clock::{Clock, ALB_INTERFACES_LINGER, ALB_PROVISIONING};
+use super::world::{BalancerSettings, LoadBalancer, World};
+use super::xml::Element;
+use super::{Call, Refusal, Verdict};
+
+fn settings(call: &Call) -> BalancerSettings {
+    let mut subnets: BTreeSet<String> = call.list("Subnets.member").into_iter().collect();
+    subnets.extend(call.list_of("SubnetMappings.member", "SubnetId"));
+    BalancerSettings {
+        subnets,
+        security_groups: call.list("SecurityGroups.member").into_iter().collect(),
+        scheme: call
+            .param("Scheme")
+            .unwrap_or("internet-facing")
+            .to_string(),
+        kind: call.param("Type").unwrap_or("application").to_string(),
+        ip_address_type: call.param("IpAddressType").unwrap_or("ipv4").to_string(),
+    }
+}
+
+/// AWS's answer to creating a name that a live balancer already has.
+pub fn recreate(world: &World, call: &Call) -> Option<Verdict> {
+    if call.key() != "elasticloadbalancing:CreateLoadBalancer" {
+        return None;
+    }
+    let name = call.param("Name")?;
+    let existing = world.balancer_named(name)?;
+    Some(if existing.settings == settings(call) {
+        Verdict::Replay(existing.create_answer.clone())
+    } else {
+        Verdict::Refuse(Refusal::new(
+            400,
+            "DuplicateLoadBalancerName",
+            &format!(
+                "A load balancer with the same name '{name}' exists, but with different settings"
+            ),
+        ))
+    })
+}
+
+/// Learns a created balancer (with moto's answer, for an idempotent repeat) and a deletion.
+pub fn learn(
+    world: &mut World,
+    clock: Clock,
+    call: &Call,
+    answer: &Element,
+    raw_answer: &str,
+    now: Instant,
+) {
+    match call.key().as_str() {
+        "elasticloadbalancing:CreateLoadBalancer" => {
+            let Some(arn) = answer.texts("LoadBalancerArn").into_iter().next() else {
+                return;
+            };
+            world
+                .load_balancers
+                .entry(arn)
+                .or_insert_with(|| LoadBalancer {
+                    name: call.param("Name").unwrap_or_default().to_string(),
+                    vpc: answer.texts("VpcId").into_iter().next().unwrap_or_default(),
+                    settings: settings(call),
+                    active_at: now + clock.scaled(ALB_PROVISIONING),
+                    interfaces_gone_at: None,
+                    create_answer: raw_answer.to_string(),
+                });
+        }
+        "elasticloadbalancing:DeleteLoadBalancer" => {
+            let arn = call.param("LoadBalancerArn").unwrap_or_default();
+            if let Some(balancer) = world.load_balancers.get_mut(arn) {
+                balancer
+                    .interfaces_gone_at
+                    .get_or_insert(now + clock.scaled(ALB_INTERFACES_LINGER));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Reports each known balancer's `State.Code` as the model has it.
+pub fn rewrite(world: &World, call: &Call, answer: &mut Element, now: Instant) {
+    if !matches!(
+        call.action.as_str(),
+        "CreateLoadBalancer" | "DescribeLoadBalancers"
+    ) {
+        return;
+    }
+    answer.for_each_with_child("LoadBalancerArn", &mut |arn, balancer| {
+        if let (Some(model), Some(_)) = (world.load_balancers.get(arn), balancer.child("State")) {
+            balancer.set_path(&["State", "Code"], model.state(now));
+        }
+    });
+}

@@ -1,0 +1,1121 @@
+//! Tests of the AWS behaviour model itself: moto behind the modelled fault
+//! layer, driven with the SDK directly (no Terraform). Each refusal must appear
+//! and then lift after its scaled duration.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_autoscaling::config::http::HttpResponse;
+use aws_sdk_autoscaling::operation::start_instance_refresh::{
+    StartInstanceRefreshError, StartInstanceRefreshOutput,
+};
+use aws_sdk_autoscaling::types::{DesiredConfiguration, LaunchTemplateSpecification};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{IpPermission, RequestLaunchTemplateData, UserIdGroupPair};
+use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+
+use crate::harness::faults::FaultLayer;
+use crate::harness::model::ModelConfig;
+use crate::harness::moto::Moto;
+use crate::harness::{runtime, Api};
+
+struct Modelled {
+    _moto: Moto,
+    layer: FaultLayer,
+    /// through the layer, without SDK retries, so every refusal is seen
+    aws: Api,
+    /// straight to moto
+    moto: Api,
+}
+
+/// Durations and propagation off unless a test turns them on.
+fn quiet(time_scale: f64) -> ModelConfig {
+    ModelConfig {
+        time_scale,
+        consistency_probability: 0.0,
+        consistency_window: Duration::from_millis(1500),
+        throttling: false,
+        seed: 7,
+    }
+}
+
+/// Tests that drive the API with calls the provider never makes: not checked
+/// against the provider's IAM policy.
+fn modelled(config: ModelConfig) -> Modelled {
+    started(|moto| FaultLayer::start_modelled_on("127.0.0.1:0", moto, config))
+}
+
+/// Tests that make only calls the provider makes, checked against its IAM policy.
+fn modelled_for_provider(config: ModelConfig) -> Modelled {
+    started(|moto| FaultLayer::start_modelled(moto, config))
+}
+
+fn started(layer: impl FnOnce(&str) -> FaultLayer) -> Modelled {
+    let moto = Moto::start();
+    let layer = layer(&moto.endpoint());
+    let aws = Api::without_retries(&layer.endpoint());
+    let direct = Api::new(&moto.endpoint());
+    Modelled {
+        _moto: moto,
+        layer,
+        aws,
+        moto: direct,
+    }
+}
+
+/// The AWS error code of a failed call ("" when it succeeded).
+fn code<T, E: ProvideErrorMetadata, R>(result: &Result<T, SdkError<E, R>>) -> String {
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e.code().unwrap_or("no code").to_string(),
+    }
+}
+
+fn message<T, E: ProvideErrorMetadata, R>(result: &Result<T, SdkError<E, R>>) -> String {
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e.message().unwrap_or_default().to_string(),
+    }
+}
+
+/// Polls `check` until it holds, then asserts that took most of `expected`
+/// (AWS's duration, scaled) since `since`; fails the test when it never holds.
+async fn reaches<F, Fut>(since: Instant, expected: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let limit = expected * 3 + Duration::from_secs(10);
+    while !check().await {
+        assert!(since.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let elapsed = since.elapsed();
+    assert!(
+        elapsed >= expected.mul_f64(0.8),
+        "{what} after {elapsed:?}, expected about {expected:?}"
+    );
+}
+
+/// AWS's `seconds` at the test's time scale.
+fn scaled(seconds: f64, scale: f64) -> Duration {
+    Duration::from_secs_f64(seconds * scale)
+}
+
+/// The error code of DeleteSubnet ("" when it succeeded).
+async fn delete_subnet(aws: &Api, subnet: &str) -> String {
+    code(&aws.ec2.delete_subnet().subnet_id(subnet).send().await)
+}
+
+/// The error code of DeleteSecurityGroup ("" when it succeeded).
+async fn delete_group(aws: &Api, group: &str) -> String {
+    code(&aws.ec2.delete_security_group().group_id(group).send().await)
+}
+
+/// The error code of detaching the network's internet gateway ("" when it succeeded).
+async fn detach_gateway(aws: &Api, net: &Network) -> String {
+    let out = aws
+        .ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(&net.gateway)
+        .vpc_id(&net.vpc)
+        .send()
+        .await;
+    assert!(
+        out.is_ok() || message(&out).contains("mapped public address"),
+        "{}",
+        message(&out)
+    );
+    code(&out)
+}
+
+struct Network {
+    vpc: String,
+    subnets: Vec<String>,
+    gateway: String,
+    group: String,
+}
+
+/// A VPC with two subnets, an attached internet gateway and one security group.
+async fn network(aws: &Api) -> Network {
+    let vpc = aws
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let mut subnets = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let subnet = aws
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.0.{i}.0/24"))
+            .availability_zone(*az)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(subnet.subnet.unwrap().subnet_id.unwrap());
+    }
+    let gateway = aws
+        .ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway
+        .unwrap()
+        .internet_gateway_id
+        .unwrap();
+    aws.ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(&gateway)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let group = aws
+        .ec2
+        .create_security_group()
+        .group_name("app")
+        .description("app")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    Network {
+        vpc,
+        subnets,
+        gateway,
+        group,
+    }
+}
+
+async fn nat_state(aws: &Api, id: &str) -> String {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.nat_gateways()[0].state().unwrap().as_str().to_string()
+}
+
+#[test]
+fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gateway_until_deleted() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let allocation = m
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let created = Instant::now();
+        let nat = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&net.subnets[0])
+            .allocation_id(&allocation)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap();
+        assert_eq!(nat.state().unwrap().as_str(), "pending");
+        let id = nat.nat_gateway_id.unwrap();
+        assert_eq!(nat_state(&m.aws, &id).await, "pending");
+        reaches(created, scaled(90.0, scale), "available", || async {
+            nat_state(&m.aws, &id).await == "available"
+        })
+        .await;
+
+        m.aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&id)
+            .send()
+            .await
+            .unwrap();
+        let deleting = Instant::now();
+        assert_eq!(nat_state(&m.aws, &id).await, "deleting");
+        let release = m
+            .aws
+            .ec2
+            .release_address()
+            .allocation_id(&allocation)
+            .send()
+            .await;
+        assert_eq!(code(&release), "InvalidIPAddress.InUse");
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
+        assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
+        reaches(deleting, scaled(55.0, scale), "deleted", || async {
+            nat_state(&m.aws, &id).await == "deleted"
+        })
+        .await;
+        // AWS frees the address once the gateway is deleted
+        reaches(deleting, Duration::ZERO, "address freed", || async {
+            let out = m
+                .moto
+                .ec2
+                .describe_addresses()
+                .allocation_ids(&allocation)
+                .send()
+                .await
+                .unwrap();
+            out.addresses()[0].association_id().is_none()
+        })
+        .await;
+        m.aws
+            .ec2
+            .release_address()
+            .allocation_id(&allocation)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
+        assert_eq!(m.layer.model().refused("ec2:DeleteSubnet"), 1);
+    });
+}
+
+async fn load_balancer_state(aws: &Api, arn: &str) -> String {
+    let out = aws
+        .elbv2
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+        .unwrap();
+    out.load_balancers()[0]
+        .state()
+        .unwrap()
+        .code()
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+#[test]
+fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
+    let scale = 0.01;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let created = Instant::now();
+        let out = m
+            .aws
+            .elbv2
+            .create_load_balancer()
+            .name("web")
+            .set_subnets(Some(net.subnets.clone()))
+            .security_groups(&net.group)
+            .send()
+            .await
+            .unwrap();
+        let balancer = &out.load_balancers()[0];
+        assert_eq!(
+            balancer.state().unwrap().code().unwrap().as_str(),
+            "provisioning"
+        );
+        let arn = balancer.load_balancer_arn().unwrap().to_string();
+        assert_eq!(load_balancer_state(&m.aws, &arn).await, "provisioning");
+        reaches(created, scaled(150.0, scale), "active", || async {
+            load_balancer_state(&m.aws, &arn).await == "active"
+        })
+        .await;
+
+        m.aws
+            .elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let deleted = Instant::now();
+        assert_eq!(
+            delete_group(&m.aws, &net.group).await,
+            "DependencyViolation"
+        );
+        assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
+        reaches(deleted, scaled(90.0, scale), "subnet free", || async {
+            delete_subnet(&m.aws, &net.subnets[1]).await.is_empty()
+        })
+        .await;
+        assert!(m.layer.model().refused("ec2:DeleteSubnet") >= 1);
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
+    });
+}
+
+#[test]
+fn a_load_balancer_name_is_created_once_and_refused_with_other_settings() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let create = || {
+            m.aws
+                .elbv2
+                .create_load_balancer()
+                .name("web")
+                .set_subnets(Some(net.subnets.clone()))
+                .security_groups(&net.group)
+                .send()
+        };
+        let first = create().await.unwrap().load_balancers()[0].clone();
+        let again = create().await.unwrap().load_balancers()[0].clone();
+        assert_eq!(again.load_balancer_arn(), first.load_balancer_arn());
+        let other = m
+            .aws
+            .elbv2
+            .create_load_balancer()
+            .name("web")
+            .subnets(&net.subnets[0])
+            .subnets(&net.subnets[1])
+            .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
+            .send()
+            .await;
+        assert_eq!(code(&other), "DuplicateLoadBalancerName");
+        let listed = m.moto.elbv2.describe_load_balancers().send().await.unwrap();
+        assert_eq!(listed.load_balancers().len(), 1, "moto holds one balancer");
+    });
+}
+
+async fn instance_state(aws: &Api, id: &str) -> String {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.reservations()[0].instances()[0]
+        .state()
+        .unwrap()
+        .name()
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+async fn run_instance(aws: &Api, net: &Network) -> String {
+    let out = aws
+        .ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&net.subnets[0])
+        .security_group_ids(&net.group)
+        .send()
+        .await
+        .unwrap();
+    let instance = &out.instances()[0];
+    assert_eq!(
+        instance.state().unwrap().name().unwrap().as_str(),
+        "pending"
+    );
+    instance.instance_id().unwrap().to_string()
+}
+
+#[test]
+fn instance_is_pending_then_running_and_holds_its_subnet_and_group_while_shutting_down() {
+    let scale = 0.03;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let launched = Instant::now();
+        let id = run_instance(&m.aws, &net).await;
+        assert_eq!(instance_state(&m.aws, &id).await, "pending");
+        reaches(launched, scaled(12.0, scale), "running", || async {
+            instance_state(&m.aws, &id).await == "running"
+        })
+        .await;
+
+        let out = m
+            .aws
+            .ec2
+            .terminate_instances()
+            .instance_ids(&id)
+            .send()
+            .await
+            .unwrap();
+        let terminated = Instant::now();
+        let current = out.terminating_instances()[0].current_state().unwrap();
+        assert_eq!(current.name().unwrap().as_str(), "shutting-down");
+        assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
+        assert_eq!(
+            delete_group(&m.aws, &net.group).await,
+            "DependencyViolation"
+        );
+        reaches(terminated, scaled(60.0, scale), "terminated", || async {
+            instance_state(&m.aws, &id).await == "terminated"
+        })
+        .await;
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
+    });
+}
+
+async fn target_state(aws: &Api, target_group: &str, id: &str) -> String {
+    let out = aws
+        .elbv2
+        .describe_target_health()
+        .target_group_arn(target_group)
+        .send()
+        .await
+        .unwrap();
+    out.target_health_descriptions()
+        .iter()
+        .find(|d| d.target().and_then(|t| t.id()) == Some(id))
+        .and_then(|d| d.target_health())
+        .and_then(|h| h.state())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+async fn target_group(aws: &Api, vpc: &str) -> String {
+    aws.elbv2
+        .create_target_group()
+        .name("app")
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(vpc)
+        .health_check_interval_seconds(10)
+        .healthy_threshold_count(3)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_target_is_initial_until_the_healthy_threshold_times_the_interval_after_it_runs() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let group = target_group(&m.aws, &net.vpc).await;
+        let launched = Instant::now();
+        let id = run_instance(&m.aws, &net).await;
+        m.aws
+            .elbv2
+            .register_targets()
+            .target_group_arn(&group)
+            .targets(TargetDescription::builder().id(&id).build())
+            .send()
+            .await
+            .unwrap();
+        let out = m
+            .aws
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(&group)
+            .send()
+            .await
+            .unwrap();
+        let health = out.target_health_descriptions()[0].target_health().unwrap();
+        assert_eq!(health.state().unwrap().as_str(), "initial");
+        assert_eq!(
+            health.reason().unwrap().as_str(),
+            "Elb.RegistrationInProgress"
+        );
+        // pending (at least 12 s), then 3 checks 10 s apart
+        reaches(launched, scaled(12.0 + 30.0, scale), "healthy", || async {
+            target_state(&m.aws, &group, &id).await == "healthy"
+        })
+        .await;
+    });
+}
+
+async fn launch_template(aws: &Api, image: &str) -> String {
+    aws.ec2
+        .create_launch_template()
+        .launch_template_name("app")
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id(image)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .launch_template
+        .unwrap()
+        .launch_template_id
+        .unwrap()
+}
+
+async fn auto_scaling_group(
+    aws: &Api,
+    net: &Network,
+    template: &str,
+    size: i32,
+    target_group: Option<&str>,
+) {
+    aws.autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("app")
+        .min_size(size)
+        .max_size(size + 1)
+        .desired_capacity(size)
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_id(template)
+                .version("$Latest")
+                .build(),
+        )
+        .vpc_zone_identifier(net.subnets.join(","))
+        .set_target_group_arns(target_group.map(|t| vec![t.to_string()]))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        let group_arn = target_group(&m.aws, &net.vpc).await;
+        auto_scaling_group(&m.aws, &net, &template, 1, Some(&group_arn)).await;
+        let group = m
+            .aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("app")
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()[0]
+            .clone();
+        let member = &group.instances()[0];
+        assert_eq!(member.lifecycle_state().unwrap().as_str(), "Pending");
+        let id = member.instance_id().unwrap().to_string();
+        assert_eq!(instance_state(&m.aws, &id).await, "pending");
+        assert_eq!(target_state(&m.aws, &group_arn, &id).await, "initial");
+
+        let delete = || {
+            m.aws
+                .autoscaling
+                .delete_auto_scaling_group()
+                .auto_scaling_group_name("app")
+                .send()
+        };
+        assert_eq!(code(&delete().await), "ResourceInUse");
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .min_size(0)
+            .desired_capacity(0)
+            .send()
+            .await
+            .unwrap();
+        let emptied = Instant::now();
+        assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
+        assert_eq!(
+            code(&delete().await),
+            "ResourceInUse",
+            "instances still terminating"
+        );
+        reaches(emptied, scaled(60.0, scale), "group deleted", || async {
+            code(&delete().await).is_empty()
+        })
+        .await;
+
+        // ForceDelete is accepted at once
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        m.aws
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .force_delete(true)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_referenced_security_group_and_a_vpc_with_dependencies_are_not_deleted() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let other = m
+            .aws
+            .ec2
+            .create_security_group()
+            .group_name("alb")
+            .description("alb")
+            .vpc_id(&net.vpc)
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        let rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(8080)
+            .to_port(8080)
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(&other).build())
+            .build();
+        m.aws
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(&net.group)
+            .ip_permissions(rule.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete_group(&m.aws, &other).await, "DependencyViolation");
+        m.aws
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(&net.group)
+            .ip_permissions(rule)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete_group(&m.aws, &other).await, "");
+
+        for subnet in &net.subnets {
+            assert_eq!(delete_subnet(&m.aws, subnet).await, "");
+        }
+        let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
+        assert_eq!(
+            code(&vpc),
+            "DependencyViolation",
+            "gateway and group remain"
+        );
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
+        let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
+        assert_eq!(code(&vpc), "DependencyViolation", "the app group remains");
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
+        m.aws
+            .ec2
+            .delete_vpc()
+            .vpc_id(&net.vpc)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_new_object_is_not_found_within_the_consistency_window() {
+    let window = Duration::from_millis(600);
+    let m = modelled(ModelConfig {
+        consistency_probability: 1.0,
+        ..quiet(0.01)
+    });
+    m.layer.model().set_consistency_window(window);
+    runtime().block_on(async {
+        let vpc = m
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let created = Instant::now();
+        let subnet = || {
+            m.aws
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block("10.0.0.0/24")
+                .availability_zone("us-east-1a")
+                .send()
+        };
+        let early = subnet().await;
+        assert_eq!(code(&early), "InvalidVpcID.NotFound");
+        assert!(message(&early).contains(&vpc), "{}", message(&early));
+        let group = m
+            .aws
+            .elbv2
+            .create_target_group()
+            .name("app")
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(&vpc)
+            .send()
+            .await;
+        assert_eq!(code(&group), "ValidationError");
+        assert!(message(&group).contains("is not found"));
+        reaches(created, window, "visible", || async {
+            code(&subnet().await).is_empty()
+        })
+        .await;
+
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        let group = m
+            .aws
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .min_size(0)
+            .max_size(1)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .build(),
+            )
+            .availability_zones("us-east-1a")
+            .send()
+            .await;
+        assert_eq!(code(&group), "ValidationError");
+        assert!(message(&group).contains("fully-formed launch template"));
+
+        // set at runtime: off lets the next call through, on refuses it again
+        m.layer.model().set_consistency(0.0);
+        let vpc2 = m
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block("10.1.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let describe = || m.aws.ec2.describe_vpcs().vpc_ids(&vpc2).send();
+        assert_eq!(code(&describe().await), "");
+        m.layer.model().set_consistency(1.0);
+        assert_eq!(code(&describe().await), "InvalidVpcID.NotFound");
+        let refused = m.layer.model().refused_counts();
+        assert!(refused["ec2:CreateSubnet"] >= 1, "{refused:?}");
+        assert_eq!(refused["elasticloadbalancing:CreateTargetGroup"], 1);
+        assert_eq!(m.layer.model().throttled_total(), 0);
+    });
+}
+
+#[test]
+fn throttling_refuses_a_burst_and_lifts_as_the_bucket_refills() {
+    let m = modelled_for_provider(ModelConfig::aws_like(0.01, 0.0));
+    runtime().block_on(async {
+        let mut throttled = None;
+        for _ in 0..400 {
+            let out = m.aws.ec2.describe_vpcs().send().await;
+            if !code(&out).is_empty() {
+                throttled = Some(out);
+                break;
+            }
+        }
+        let throttled = throttled.expect("100 burst at 20 per second throttles 400 calls");
+        assert_eq!(code(&throttled), "RequestLimitExceeded");
+        let status = throttled
+            .unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16());
+        assert_eq!(status, Some(503));
+        assert!(m.layer.model().throttled("ec2:DescribeVpcs") >= 1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        m.aws.ec2.describe_vpcs().send().await.unwrap();
+
+        // RunInstances has its own, much smaller bucket
+        let run = || {
+            m.aws
+                .ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .min_count(1)
+                .max_count(1)
+                .send()
+        };
+        let mut codes = Vec::new();
+        for _ in 0..10 {
+            codes.push(code(&run().await));
+        }
+        assert!(
+            codes.contains(&"RequestLimitExceeded".to_string()),
+            "{codes:?}"
+        );
+
+        let mut load_balancers = Vec::new();
+        for _ in 0..100 {
+            load_balancers.push(code(&m.aws.elbv2.describe_load_balancers().send().await));
+        }
+        assert!(load_balancers.contains(&"Throttling".to_string()));
+        assert!(m.layer.model().throttled_total() >= 3);
+        let throttled = m.layer.model().throttled_counts();
+        assert!(throttled["ec2:RunInstances"] >= 1, "{throttled:?}");
+    });
+}
+
+async fn refresh_status(aws: &Api, id: &str) -> (String, i32) {
+    let out = aws
+        .autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name("app")
+        .send()
+        .await
+        .unwrap();
+    let refresh = out
+        .instance_refreshes()
+        .iter()
+        .find(|r| r.instance_refresh_id() == Some(id))
+        .expect("the refresh is listed");
+    (
+        refresh.status().unwrap().as_str().to_string(),
+        refresh.percentage_complete().unwrap_or(-1),
+    )
+}
+
+async fn start_refresh(
+    aws: &Api,
+    template: &str,
+    version: &str,
+) -> Result<StartInstanceRefreshOutput, SdkError<StartInstanceRefreshError, HttpResponse>> {
+    aws.autoscaling
+        .start_instance_refresh()
+        .auto_scaling_group_name("app")
+        .desired_configuration(
+            DesiredConfiguration::builder()
+                .launch_template(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_id(template)
+                        .version(version)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+}
+
+#[test]
+fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        auto_scaling_group(&m.aws, &net, &template, 2, None).await;
+        m.aws
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(&template)
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-0ed094fb1304fd857")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let before = m.moto.group("app").await;
+        let started = Instant::now();
+        let id = start_refresh(&m.aws, &template, "2")
+            .await
+            .unwrap()
+            .instance_refresh_id
+            .unwrap();
+        let again = start_refresh(&m.aws, &template, "2").await;
+        assert_eq!(code(&again), "InstanceRefreshInProgress");
+        let (status, _) = refresh_status(&m.aws, &id).await;
+        assert!(status == "Pending" || status == "InProgress", "{status}");
+        reaches(started, Duration::ZERO, "in progress", || async {
+            refresh_status(&m.aws, &id).await.0 == "InProgress"
+        })
+        .await;
+        reaches(started, scaled(190.0, scale), "successful", || async {
+            refresh_status(&m.aws, &id).await.0 == "Successful"
+        })
+        .await;
+        assert_eq!(refresh_status(&m.aws, &id).await.1, 100);
+        let listed = m
+            .aws
+            .autoscaling
+            .describe_instance_refreshes()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        let desired = listed.instance_refreshes()[0]
+            .desired_configuration()
+            .and_then(|d| d.launch_template())
+            .and_then(|t| t.version());
+        assert_eq!(desired, Some("2"));
+
+        let after = m.moto.group("app").await;
+        let version = after.launch_template().and_then(|t| t.version());
+        assert_eq!(version, Some("2"), "the group takes the desired template");
+        assert_eq!(after.instances().len(), 2);
+        for instance in after.instances() {
+            let id = instance.instance_id().unwrap();
+            let old = before
+                .instances()
+                .iter()
+                .any(|b| b.instance_id() == Some(id));
+            assert!(!old, "instance {id} was not replaced");
+            // moto reports the template's default version for every instance;
+            // the image tells which version an instance was launched from
+            let out = m
+                .moto
+                .ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .unwrap();
+            let image = out.reservations()[0].instances()[0].image_id();
+            assert_eq!(image, Some("ami-0ed094fb1304fd857"));
+        }
+        // finished: a new refresh may start
+        start_refresh(&m.aws, &template, "2").await.unwrap();
+    });
+}
+
+#[test]
+fn a_cancelled_refresh_goes_through_cancelling_and_blocks_a_new_one_until_cancelled() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let cancel = || {
+            m.aws
+                .autoscaling
+                .cancel_instance_refresh()
+                .auto_scaling_group_name("app")
+                .send()
+        };
+        assert_eq!(code(&cancel().await), "ActiveInstanceRefreshNotFound");
+        let id = start_refresh(&m.aws, &template, "1")
+            .await
+            .unwrap()
+            .instance_refresh_id
+            .unwrap();
+        let cancelled = cancel().await.unwrap();
+        let since = Instant::now();
+        assert_eq!(cancelled.instance_refresh_id(), Some(id.as_str()));
+        assert_eq!(refresh_status(&m.aws, &id).await.0, "Cancelling");
+        assert_eq!(
+            code(&start_refresh(&m.aws, &template, "1").await),
+            "InstanceRefreshInProgress"
+        );
+        reaches(since, scaled(20.0, scale), "cancelled", || async {
+            refresh_status(&m.aws, &id).await.0 == "Cancelled"
+        })
+        .await;
+        assert_eq!(code(&cancel().await), "ActiveInstanceRefreshNotFound");
+        let next = start_refresh(&m.aws, &template, "1").await.unwrap();
+        let listed = m
+            .aws
+            .autoscaling
+            .describe_instance_refreshes()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        let order: Vec<_> = listed
+            .instance_refreshes()
+            .iter()
+            .filter_map(|r| r.instance_refresh_id())
+            .collect();
+        assert_eq!(
+            order,
+            vec![next.instance_refresh_id().unwrap(), id.as_str()],
+            "newest first"
+        );
+    });
+}
+
+#[test]
+fn a_client_token_returns_the_first_object_again() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let allocation = m
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let nat = || {
+            m.aws
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(&net.subnets[0])
+                .allocation_id(&allocation)
+                .client_token("nat-token")
+                .send()
+        };
+        let first = nat().await.unwrap().nat_gateway.unwrap().nat_gateway_id;
+        let again = nat().await.unwrap().nat_gateway.unwrap().nat_gateway_id;
+        assert_eq!(first, again);
+        let listed = m.moto.ec2.describe_nat_gateways().send().await.unwrap();
+        assert_eq!(listed.nat_gateways().len(), 1);
+
+        let run = |subnet: &str| {
+            m.aws
+                .ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(subnet)
+                .client_token("run-token")
+                .send()
+        };
+        let first = run(&net.subnets[0]).await.unwrap().instances()[0]
+            .instance_id
+            .clone();
+        let again = run(&net.subnets[0]).await.unwrap().instances()[0]
+            .instance_id
+            .clone();
+        assert_eq!(first, again);
+        let listed = m.moto.ec2.describe_instances().send().await.unwrap();
+        let instances: usize = listed
+            .reservations()
+            .iter()
+            .map(|r| r.instances().len())
+            .sum();
+        assert_eq!(instances, 1);
+        assert_eq!(
+            code(&run(&net.subnets[1]).await),
+            "IdempotentParameterMismatch"
+        );
+    });
+}
