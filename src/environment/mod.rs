@@ -27,7 +27,7 @@ use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
-use model::{first, string_list, string_map, to_spec, EnvironmentState};
+use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
     applied_default_tags, fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt,
     settle, settle_failed_update, user_tags,
