@@ -1482,7 +1482,9 @@ fn template_settings(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> I
                 .is_some_and(|t| *t == LaunchTemplateHttpTokensState::Required),
             root_volume_encrypted: root_volume.and_then(|e| e.encrypted()).unwrap_or(false),
             public_ip: interface
-                .and_then(|i| i.associate_public_ip_address())
+                .and_then(
+                    aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecification::associate_public_ip_address,
+                )
                 .unwrap_or(false),
         },
     }
