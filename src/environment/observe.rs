@@ -53,7 +53,10 @@ pub(super) fn applied_default_tags(
     state: &EnvironmentState,
     current: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    model::known_map(&state.tags_all).unwrap_or_else(|| current.clone())
+    // states that never recorded a default tag (schema version 0) take today's
+    let mut applied = current.clone();
+    applied.extend(model::known_map(&state.tags_all).unwrap_or_default());
+    applied
 }
 
 /// Copies what AWS reports into the computed attributes.
