@@ -60,7 +60,7 @@ struct Live {
 impl Live {
     fn start() -> Live {
         let moto = Moto::start();
-        let layer = FaultLayer::start(&moto.endpoint());
+        let layer = FaultLayer::aws_like(&moto.endpoint());
         let api = Api::new(&moto.endpoint());
         let ws = Workspace::new(Some(layer.endpoint()));
         ws.write(&config("a", "t3.micro"));
@@ -685,7 +685,7 @@ fn a_launch_template_version_made_out_of_band_is_never_run() {
 #[test]
 fn settings_made_after_creation_are_set_when_a_failed_create_resumes() {
     let moto = Moto::start();
-    let layer = FaultLayer::start(&moto.endpoint());
+    let layer = FaultLayer::aws_like(&moto.endpoint());
     let api = Api::new(&moto.endpoint());
     let ws = Workspace::new(Some(layer.endpoint()));
     ws.write(

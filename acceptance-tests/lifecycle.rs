@@ -20,7 +20,7 @@ struct Env {
 
 fn env() -> Env {
     let moto = Moto::start();
-    let layer = FaultLayer::start(&moto.endpoint());
+    let layer = FaultLayer::aws_like(&moto.endpoint());
     let api = Api::new(&moto.endpoint());
     Env {
         _moto: moto,
@@ -1002,11 +1002,11 @@ fn provider_endpoints_and_region_override_the_environment() {
         small("routed")
     ));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    assert!(
-        env.layer.count("ec2:CreateVpc") == 1
-            && env.layer.count("autoscaling:CreateAutoScalingGroup") == 1
-    );
-    assert!(env.layer.count("elasticloadbalancing:CreateLoadBalancer") == 1);
+    // every service's calls went to the provider block's endpoints (a call may
+    // be repeated while AWS does not see a just-created object yet)
+    assert_eq!(env.layer.count("ec2:CreateVpc"), 1);
+    assert!(env.layer.count("autoscaling:CreateAutoScalingGroup") >= 1);
+    assert!(env.layer.count("elasticloadbalancing:CreateLoadBalancer") >= 1);
     destroy_leaves_nothing(&ws, &env.api, "routed");
 }
 
@@ -1121,6 +1121,8 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
         "what exists is kept in state: {partial}"
     );
     env.layer.clear_faults();
+    // a whole create takes longer than 3s (the load balancer alone provisions for 3s)
+    ws.write(&small("slow"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     ws.assert_no_changes("after the apply");
     destroy_leaves_nothing(&ws, &env.api, "slow");
@@ -1133,15 +1135,18 @@ fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
     ws.write(&small("mended"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let before = ws.resource_values("prodvpc_environment.mended");
+    // deleted through the layer, as in AWS: the model sees the deletions (the
+    // load balancer's interfaces linger, the group's instances shut down)
+    let elsewhere = Api::new(&env.layer.endpoint());
     runtime().block_on(async {
-        env.api
+        elsewhere
             .elbv2
             .delete_load_balancer()
             .load_balancer_arn(before["alb_arn"].as_str().unwrap())
             .send()
             .await
             .unwrap();
-        env.api
+        elsewhere
             .autoscaling
             .delete_auto_scaling_group()
             .auto_scaling_group_name("mended-app")
@@ -1435,4 +1440,52 @@ fn timeouts_bound_slow_calls_as_well_as_waits() {
     env.layer.set_latency(std::time::Duration::ZERO);
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(leftovers(&env.api, "sluggish"), Vec::<String>::new());
+}
+
+#[test]
+fn apply_returns_once_the_load_balancer_is_active_and_min_size_instances_are_healthy() {
+    let env = env();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("serving"));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let state = ws.resource_values("prodvpc_environment.serving");
+    // asked through the layer, which answers as AWS would (moto alone reports
+    // every load balancer active and every target healthy at once)
+    let seen = Api::new(&env.layer.endpoint());
+    let (lb_state, healthy) = runtime().block_on(async {
+        let lb = seen
+            .elbv2
+            .describe_load_balancers()
+            .load_balancer_arns(state["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let lb_state = lb.load_balancers()[0]
+            .state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string());
+        let health = seen
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(state["target_group_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let healthy = health
+            .target_health_descriptions()
+            .iter()
+            .filter(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .is_some_and(|s| s.as_str() == "healthy")
+            })
+            .count();
+        (lb_state, healthy)
+    });
+    assert_eq!(lb_state.as_deref(), Some("active"));
+    assert!(
+        healthy >= 2,
+        "min_size (2) instances healthy when apply returned: {healthy}"
+    );
+    destroy_leaves_nothing(&ws, &env.api, "serving");
 }

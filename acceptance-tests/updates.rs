@@ -123,7 +123,7 @@ struct Live {
 impl Live {
     fn start(inputs: &Inputs) -> Live {
         let moto = Moto::start();
-        let layer = FaultLayer::start(&moto.endpoint());
+        let layer = FaultLayer::aws_like(&moto.endpoint());
         let api = Api::new(&moto.endpoint());
         let ws = Workspace::new(Some(layer.endpoint()));
         ws.write(&inputs.hcl());
@@ -352,6 +352,48 @@ fn instance_settings_roll_a_new_template_version() {
         let spec = asg.launch_template().unwrap();
         assert_eq!(spec.version(), Some(version.to_string().as_str()));
     });
+}
+
+#[test]
+fn two_template_changes_in_a_row_both_roll() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    live.layer.reset_counts();
+    inputs.instance_type = "t3.small";
+    let first = live.change(&inputs);
+    // the first refresh is still rolling (minutes on AWS) when the second change comes
+    inputs.instance_type = "t3.medium";
+    let second = live.change(&inputs);
+    let (v1, v2) = (
+        first["launch_template_version"].as_i64().unwrap(),
+        second["launch_template_version"].as_i64().unwrap(),
+    );
+    assert!(v2 > v1, "a new version for each change");
+    assert_eq!(
+        live.layer.count("autoscaling:StartInstanceRefresh"),
+        2,
+        "each change rolls: {:?}",
+        live.layer.counts()
+    );
+    // a refresh still running towards the first version is cancelled and its end
+    // awaited, so the second start is never refused as "in progress"
+    assert_eq!(
+        live.layer
+            .model()
+            .refused("autoscaling:StartInstanceRefresh"),
+        0,
+        "{:?}",
+        live.layer.model().refused_counts()
+    );
+    let request = live
+        .layer
+        .last_request("autoscaling:StartInstanceRefresh")
+        .unwrap();
+    assert!(
+        request.contains(&format!("LaunchTemplate.Version={v2}")),
+        "the second refresh rolls to the second version: {request}"
+    );
+    live.ws.assert_no_changes("after the second change");
 }
 
 #[test]

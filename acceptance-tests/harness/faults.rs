@@ -192,6 +192,15 @@ impl FaultLayer {
         FaultLayer::start_on("127.0.0.1:0", upstream, None, true)
     }
 
+    /// The layer the lifecycle, update, import and drift tests run behind: the
+    /// AWS behaviour model with AWS's durations at 2% (a NAT gateway pending
+    /// 1.8 s, the load balancer provisioning 3 s), throttling on, and one call in
+    /// two that names an object younger than 1.5 s answered "not found", as AWS's
+    /// eventual consistency can. Nothing in those tests retries: the provider must.
+    pub fn aws_like(upstream: &str) -> FaultLayer {
+        FaultLayer::start_modelled(upstream, ModelConfig::aws_like(0.02, 0.5))
+    }
+
     /// Starts the layer with the AWS behaviour model on a free loopback port,
     /// forwarding to `upstream` (moto), for the provider's calls (checked
     /// against the IAM policy like [`FaultLayer::start`]).

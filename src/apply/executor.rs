@@ -83,6 +83,10 @@ struct Run<'a> {
     names: Names,
     deadline: Instant,
     options: Options,
+    /// part of every ClientToken: a call retried within this run is answered with
+    /// the object its first attempt made, while a later run that must replace an
+    /// object (deleted out of band) gets a new one, not the deleted one again
+    run_id: String,
 }
 
 /// Every tag an object of `component` carries: the user's and default tags, the
@@ -125,6 +129,10 @@ pub async fn reconcile(
         names: spec.names(),
         deadline,
         options,
+        run_id: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos().to_string())
+            .unwrap_or_default(),
     };
     let lookup = match &run.options.vpc_id {
         Some(vpc) => Lookup::EverythingInVpc(vpc),
@@ -595,8 +603,12 @@ impl Run<'_> {
             let id = match inv.nat_gateways.get(&component.key()) {
                 Some(found) => found.id.clone(),
                 None => {
-                    let token =
-                        format!("{}-{}-{}", self.spec.name, component.key(), addresses[zone]);
+                    let token = client_token(&[
+                        &self.spec.name,
+                        &component.key(),
+                        &addresses[zone],
+                        &self.run_id,
+                    ]);
                     let tags = self.tags(&component);
                     let subnet = &subnets[&(Tier::Public, zone.clone())];
                     // retried while the address is still held by a NAT gateway being deleted
@@ -1031,6 +1043,7 @@ impl Run<'_> {
             &settings.ami_id,
             &settings.instance_type,
             settings.key_name.as_deref().unwrap_or(""),
+            &self.run_id,
         ]);
         let tags = self.tags(&Component::Bastion);
         retry_propagation(self.deadline, "bastion", || {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::waiters::{retry_propagation, PROPAGATION_WINDOW};
 use crate::aws::autoscaling::{self, Group, Refresh};
 use crate::aws::ec2::{
     self, Ec2Inventory, Found, InstanceSettings, RouteTable, SecurityGroup, TemplateVersion, VpcDns,
@@ -132,7 +133,24 @@ impl Inventory {
     /// them (tags, listeners, policy, template), concurrently. Nothing here lists
     /// the account's other environments, so a refresh costs the same however
     /// many there are.
+    ///
+    /// A describe that names an object an earlier describe of the same round just
+    /// listed can still be told it does not exist (AWS's endpoints learn of new
+    /// objects at different moments); the round is read-only, so it is simply
+    /// run again.
     pub async fn discover(
+        clients: &AwsClients,
+        names: &Names,
+        lookup: Lookup<'_>,
+    ) -> Result<Inventory, AwsError> {
+        let deadline = tokio::time::Instant::now() + PROPAGATION_WINDOW;
+        retry_propagation(deadline, "the environment's objects", || {
+            Box::pin(Inventory::discover_once(clients, names, lookup))
+        })
+        .await
+    }
+
+    async fn discover_once(
         clients: &AwsClients,
         names: &Names,
         lookup: Lookup<'_>,

@@ -157,7 +157,11 @@ where
     })
     .await;
     match (result, last.into_inner().unwrap_or_else(|p| p.into_inner())) {
-        (Err(AwsError::Timeout { .. }), Some(error)) => Err(error),
+        // the operation's time ran out: say so, with what AWS last answered
+        (Err(AwsError::Timeout { what, waited }), Some(error)) => Err(AwsError::Timeout {
+            what: format!("{what} (AWS last answered: {error})"),
+            waited,
+        }),
         (result, _) => result,
     }
 }

@@ -264,12 +264,18 @@ pub async fn healthy_targets(
     client: &Client,
     target_group: &str,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let out = client
+    let out = match client
         .describe_target_health()
         .target_group_arn(target_group)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))?;
+        .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))
+    {
+        Ok(out) => out,
+        // a target group created moments ago: nothing is healthy in it yet
+        Err(error) if error.is_not_found() => return Ok(Default::default()),
+        Err(error) => return Err(error),
+    };
     Ok(out
         .target_health_descriptions()
         .iter()
