@@ -301,7 +301,11 @@ pub(crate) mod capture {
                 TerraformJsonLayer::new(move || writer.clone()),
                 targets(level),
             ));
-        (tracing::subscriber::set_default(subscriber), lines)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // a callsite first reached by another test's thread, while no subscriber
+        // listened, is cached as uninteresting: ask every callsite again
+        tracing::callsite::rebuild_interest_cache();
+        (guard, lines)
     }
 }
 

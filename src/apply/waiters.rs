@@ -14,6 +14,29 @@ const MAX_DELAY: Duration = Duration::from_secs(15);
 /// How often a wait that lasts says, at INFO, what it is still waiting for.
 const REPORT_EVERY: Duration = Duration::from_secs(20);
 
+/// When a wait that lasts says what it is still waiting for: once it has lasted
+/// [`REPORT_EVERY`], then every [`REPORT_EVERY`] after the last report.
+#[derive(Debug)]
+struct Reports {
+    next: Duration,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports { next: REPORT_EVERY }
+    }
+}
+
+impl Reports {
+    fn due(&mut self, waited: Duration) -> bool {
+        let due = waited >= self.next;
+        if due {
+            self.next = waited + REPORT_EVERY;
+        }
+        due
+    }
+}
+
 /// How often to ask AWS again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pace {
@@ -57,7 +80,7 @@ where
     Fut: Future<Output = Result<Option<T>, AwsError>>,
 {
     let started = Instant::now();
-    let mut next_report = REPORT_EVERY;
+    let mut reports = Reports::default();
     loop {
         let delay = pace.delay(started.elapsed());
         match check().await {
@@ -67,13 +90,12 @@ where
             Err(e) => return Err(e),
         }
         let waited = started.elapsed();
-        if waited >= next_report {
+        if reports.due(waited) {
             tracing::info!(
                 pending = what,
                 waited_s = waited.as_secs(),
                 "still waiting for {what}"
             );
-            next_report = waited + REPORT_EVERY;
         }
         if Instant::now() + delay > deadline {
             break;
@@ -275,29 +297,20 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_long_wait_reports_what_is_pending_at_info() {
-        let (_guard, lines) =
-            crate::logging::capture::at(tracing::level_filters::LevelFilter::INFO);
-        let started = Instant::now();
-        poll_until(
-            started + Duration::from_secs(120),
-            "the NAT gateway",
-            || async { Ok((started.elapsed() >= Duration::from_secs(50)).then_some(())) },
-        )
-        .await
-        .unwrap();
-        let lines = lines.json();
-        let waited: Vec<u64> = lines
-            .iter()
-            .map(|line| line["waited_s"].as_u64().unwrap())
-            .collect();
-        // reports at least 20 s apart, the first once 20 s have passed
-        assert_eq!(waited.len(), 2, "{lines:?}");
-        assert!(waited[0] >= 20 && waited[1] >= waited[0] + 20, "{waited:?}");
-        assert_eq!(lines[0]["@level"], "info");
-        assert_eq!(lines[0]["pending"], "the NAT gateway");
-        assert_eq!(lines[0]["@message"], "still waiting for the NAT gateway");
+    #[test]
+    fn a_long_wait_reports_every_twenty_seconds_from_the_twentieth() {
+        // the pauses of a 50 s wait, as poll_until takes them
+        let mut reports = Reports::default();
+        let mut waited = Duration::ZERO;
+        let mut at = Vec::new();
+        while waited < Duration::from_secs(50) {
+            if reports.due(waited) {
+                at.push(waited.as_secs());
+            }
+            waited += Pace::Watch.delay(waited);
+        }
+        assert_eq!(at.len(), 2, "{at:?}");
+        assert!(at[0] >= 20 && at[1] >= at[0] + 20, "{at:?}");
     }
 
     #[tokio::test(start_paused = true)]
