@@ -7,7 +7,7 @@ use std::path::Path;
 use aws_sdk_ec2::types::Filter;
 use prodvpc::plan::cidr::Cidr;
 
-use crate::harness::faults::{Fault, FaultLayer};
+use crate::harness::faults::{Fault, FaultLayer, AWS_LIKE_TIME_SCALE};
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
 use crate::harness::{runtime, string_map, Api};
@@ -550,6 +550,9 @@ fn complete_environment_lifecycle() {
         .unwrap();
     let table_id = other_table.route_table_id().unwrap().to_string();
     let groups = string_map(&state["security_group_ids"]);
+    // the deleted gateway holds its Elastic IP for 5.5 s (55 s on AWS): longer than
+    // the plan below takes, so the apply meets the address still associated
+    env.layer.model().set_time_scale(0.1);
     runtime().block_on(async {
         out_of_band
             .ec2
@@ -594,6 +597,8 @@ fn complete_environment_lifecycle() {
         plan.stdout
     );
     // AWS reports a new NAT gateway as pending for a while: the waiter polls through it
+    // objects from here on take AWS's time at the suite's usual scale
+    env.layer.model().set_time_scale(AWS_LIKE_TIME_SCALE);
     env.layer.reset_counts();
     env.layer.inject(
         "ec2:DescribeNatGateways",

@@ -186,6 +186,9 @@ fn error_response(service: &str, status: u16, code: &str, message: &str) -> Resp
         .expect("static response")
 }
 
+/// The scale of AWS's durations behind [`FaultLayer::aws_like`].
+pub const AWS_LIKE_TIME_SCALE: f64 = 0.02;
+
 impl FaultLayer {
     /// Starts the layer on a free loopback port, forwarding to `upstream` (moto).
     pub fn start(upstream: &str) -> FaultLayer {
@@ -198,7 +201,7 @@ impl FaultLayer {
     /// two that names an object younger than 1.5 s answered "not found", as AWS's
     /// eventual consistency can. Nothing in those tests retries: the provider must.
     pub fn aws_like(upstream: &str) -> FaultLayer {
-        FaultLayer::start_modelled(upstream, ModelConfig::aws_like(0.02, 0.5))
+        FaultLayer::start_modelled(upstream, ModelConfig::aws_like(AWS_LIKE_TIME_SCALE, 0.5))
     }
 
     /// Starts the layer with the AWS behaviour model on a free loopback port,

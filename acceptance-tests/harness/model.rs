@@ -192,6 +192,7 @@ struct State {
     world: World,
     recent: Recent,
     throttle: Throttle,
+    clock: Clock,
     rng: Rng,
     consistency_probability: f64,
     consistency_window: Duration,
@@ -203,7 +204,6 @@ struct State {
 
 /// The model; shared by the layer's connections and its clock task.
 pub struct Model {
-    clock: Clock,
     throttling: bool,
     /// straight to moto, bypassing the layer
     api: Api,
@@ -217,13 +217,13 @@ impl Model {
     /// A model in front of moto at `upstream`. Call outside the harness runtime.
     pub fn start(upstream: &str, config: ModelConfig) -> Arc<Model> {
         let model = Arc::new(Model {
-            clock: Clock::new(config.time_scale),
             throttling: config.throttling,
             api: Api::new(upstream),
             state: Mutex::new(State {
                 world: World::default(),
                 recent: Recent::default(),
                 throttle: Throttle::default(),
+                clock: Clock::new(config.time_scale),
                 rng: Rng::new(config.seed),
                 consistency_probability: config.consistency_probability,
                 consistency_window: config.consistency_window,
@@ -251,6 +251,12 @@ impl Model {
     /// (1.0 forces every such call to fail until it is set back).
     pub fn set_consistency(&self, probability: f64) {
         self.state().consistency_probability = probability;
+    }
+
+    /// Changes the scale of AWS's durations for objects created or deleted from
+    /// now on (a test that needs a window to be wide enough to act in widens it).
+    pub fn set_time_scale(&self, scale: f64) {
+        self.state().clock = Clock::new(scale);
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -354,12 +360,12 @@ impl Model {
         if !replayed {
             idempotency::remember(&mut state.client_tokens, call, body);
         }
-        nat::learn(&mut state.world, self.clock, call, &doc.root, now);
-        load_balancer::learn(&mut state.world, self.clock, call, &doc.root, body, now);
+        nat::learn(&mut state.world, state.clock, call, &doc.root, now);
+        load_balancer::learn(&mut state.world, state.clock, call, &doc.root, body, now);
         instances::learn(
             &mut state.world,
             &mut state.rng,
-            self.clock,
+            state.clock,
             call,
             &doc.root,
             now,
@@ -367,7 +373,7 @@ impl Model {
         refresh::learn(&mut state.world, call);
         nat::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
-        instances::rewrite(&mut state.world, self.clock, call, &mut doc.root, now);
+        instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         doc.render()
     }
 

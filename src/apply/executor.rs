@@ -219,7 +219,7 @@ pub async fn reconcile(
             run.ensure_public_routes(&inv, &vpc_id, &igw, &public),
             async {
                 let nats = run
-                    .ensure_nat_gateways(&inv, &bp, &subnets, &addresses)
+                    .ensure_nat_gateways(&inv, &bp, &vpc_id, &subnets, &addresses)
                     .await?;
                 run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
                     .await
@@ -595,6 +595,7 @@ impl Run<'_> {
         &self,
         inv: &Inventory,
         bp: &Blueprint,
+        vpc_id: &str,
         subnets: &BTreeMap<(Tier, String), String>,
         addresses: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>> {
@@ -611,7 +612,13 @@ impl Run<'_> {
                     ]);
                     let tags = self.tags(&component);
                     let subnet = &subnets[&(Tier::Public, zone.clone())];
-                    // retried while the address is still held by a NAT gateway being deleted
+                    // an address allocated in this run cannot be held by anything
+                    if inv
+                        .addresses
+                        .contains_key(&Component::ElasticIp(zone.clone()).key())
+                    {
+                        self.wait_address_released(vpc_id, &addresses[zone]).await?;
+                    }
                     retry_propagation(self.deadline, "NAT gateway creation", || {
                         ec2::create_nat_gateway(
                             &self.clients.ec2,
@@ -646,6 +653,21 @@ impl Run<'_> {
             Ok::<_, AwsError>((zone.clone(), id))
         });
         Ok(try_join_all(work).await?.into_iter().collect())
+    }
+
+    /// Waits until no NAT gateway being deleted holds the address: a gateway
+    /// deleted out of band (or replaced) keeps its Elastic IP for about a minute.
+    async fn wait_address_released(&self, vpc_id: &str, allocation_id: &str) -> Result<()> {
+        poll_until(
+            self.deadline,
+            &format!("Elastic IP {allocation_id} to be released by its deleted NAT gateway"),
+            || async {
+                let holders =
+                    ec2::nat_gateways_releasing(&self.clients.ec2, vpc_id, allocation_id).await?;
+                Ok(holders.is_empty().then_some(()))
+            },
+        )
+        .await
     }
 
     async fn ensure_private_routes(

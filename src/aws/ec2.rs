@@ -906,6 +906,36 @@ pub async fn nat_gateway_state(client: &Client, id: &str) -> Result<Option<Strin
     }
 }
 
+/// The NAT gateways of a VPC that are being deleted and still hold the
+/// Elastic IP `allocation_id`: AWS disassociates the address only once the
+/// gateway reaches `deleted`, minutes later, and refuses a new gateway on it
+/// until then (`Resource.AlreadyAssociated`).
+pub async fn nat_gateways_releasing(
+    client: &Client,
+    vpc_id: &str,
+    allocation_id: &str,
+) -> Result<Vec<String>> {
+    // filtered by state here rather than by the API: the state is the one field
+    // that must be read as AWS reports it now
+    let out = client
+        .describe_nat_gateways()
+        .filter(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+    Ok(out
+        .nat_gateways()
+        .iter()
+        .filter(|g| g.state().map(|s| s.as_str()) == Some("deleting"))
+        .filter(|g| {
+            g.nat_gateway_addresses()
+                .iter()
+                .any(|a| a.allocation_id() == Some(allocation_id))
+        })
+        .filter_map(|g| g.nat_gateway_id().map(str::to_string))
+        .collect())
+}
+
 pub async fn delete_nat_gateway(client: &Client, id: &str) -> Result<()> {
     client
         .delete_nat_gateway()

@@ -158,7 +158,7 @@ pub async fn sync_groups(model: &Model) {
     let state = &mut *state;
     for (id, subnet, security_groups) in placed {
         let group = members.get(&id).cloned();
-        let running_at = now + model.clock.scaled(state.rng.between(INSTANCE_PENDING));
+        let running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
         state.world.instances.entry(id).or_insert(Instance {
             subnet,
             security_groups,
@@ -177,7 +177,7 @@ pub async fn sync_groups(model: &Model) {
         .map(|(id, _)| id.clone())
         .collect();
     for id in left {
-        terminate(&mut state.world, &id, model.clock, now);
+        terminate(&mut state.world, &id, state.clock, now);
     }
 }
 

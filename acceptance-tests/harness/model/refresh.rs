@@ -67,6 +67,7 @@ async fn start(model: &Model, call: &Call) -> Verdict {
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
+    let clock = state.clock;
     let refreshes = state.world.refreshes.entry(name.to_string()).or_default();
     if refreshes.iter().any(|r| r.active(now)) {
         return Verdict::Refuse(Refusal::new(
@@ -83,14 +84,14 @@ async fn start(model: &Model, call: &Call) -> Verdict {
         state.rng.hex(4),
         state.rng.hex(12)
     );
-    let in_progress_at = now + model.clock.scaled(REFRESH_PENDING);
+    let in_progress_at = now + clock.scaled(REFRESH_PENDING);
     refreshes.push(Refresh {
         id: id.clone(),
         group: name.to_string(),
         started: SystemTime::now(),
         started_at: now,
         in_progress_at,
-        successful_at: in_progress_at + model.clock.scaled(REFRESH_IN_PROGRESS),
+        successful_at: in_progress_at + clock.scaled(REFRESH_IN_PROGRESS),
         cancel: None,
         instances_to_update: group.instances().len(),
         desired_template,
@@ -105,8 +106,8 @@ async fn start(model: &Model, call: &Call) -> Verdict {
 fn cancel(model: &Model, call: &Call) -> Verdict {
     let name = call.param("AutoScalingGroupName").unwrap_or_default();
     let now = Instant::now();
-    let cancelling = model.clock.scaled(REFRESH_CANCELLING);
     let mut state = model.state();
+    let cancelling = state.clock.scaled(REFRESH_CANCELLING);
     let cancelled = state
         .world
         .refreshes
