@@ -1,8 +1,12 @@
-//! Lifecycle benchmark: applies, plans and destroys `examples/complete` with the
-//! real terraform CLI against moto behind the fault layer, and reports wall time,
-//! AWS calls per phase and the provider's peak memory.
+//! Lifecycle benchmark under the AWS behaviour model: applies, plans and
+//! destroys `examples/complete` with the real terraform CLI against moto behind
+//! the model, at two time scales, and reports each phase's wall time against
+//! the physical floor (the longest chain of AWS-side waits), AWS calls,
+//! throttling answers met, refresh's sequential depth and the provider's peak
+//! memory.
 //!
-//! Run: `cargo bench --bench lifecycle` (add `-- 5` for five rounds).
+//! Run: `cargo bench --bench lifecycle` (scales 0.1 and 1.0), or name the
+//! scales: `cargo bench --bench lifecycle -- 0.05 0.5`.
 
 #[allow(dead_code)]
 mod harness;
@@ -11,6 +15,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harness::faults::FaultLayer;
+use harness::model::clock::{
+    ALB_INTERFACES_LINGER, ALB_PROVISIONING, INSTANCE_PENDING, INSTANCE_SHUTTING_DOWN,
+    NAT_DELETING, NAT_PENDING,
+};
+use harness::model::ModelConfig;
 use harness::moto::Moto;
 use harness::terraform::Workspace;
 
@@ -91,70 +100,171 @@ fn total_calls(layer: &FaultLayer) -> usize {
     layer.counts().values().sum()
 }
 
+/// The probability, as in CI, that a call naming an object younger than 1.5 s
+/// is answered "not found".
+const CONSISTENCY: f64 = 0.5;
+
+/// What a round trip to a real region adds to every call when refresh's
+/// sequential depth is measured.
+const ADDED_LATENCY: Duration = Duration::from_millis(100);
+
+/// The longest chain of AWS-side waits of an apply, in AWS seconds: the load
+/// balancer provisioning, a NAT gateway pending, or an instance launching and
+/// then passing `healthy_checks` checks `interval` seconds apart (each chain
+/// starts as soon as the VPC's first objects exist).
+fn apply_floor(healthy_checks: u32, interval: u32) -> f64 {
+    let instance = INSTANCE_PENDING.1 + f64::from(healthy_checks * interval);
+    ALB_PROVISIONING.max(NAT_PENDING).max(instance)
+}
+
+/// The longest chain of a destroy: the load balancer's interfaces lingering in
+/// its subnets, a NAT gateway deleting, or instances shutting down.
+fn destroy_floor() -> f64 {
+    ALB_INTERFACES_LINGER
+        .max(NAT_DELETING)
+        .max(INSTANCE_SHUTTING_DOWN)
+}
+
+/// The health check of the environment's target group: (healthy threshold, interval).
+fn health_check(layer: &FaultLayer, ws: &Workspace) -> (u32, u32) {
+    let state = ws.resource_values("prodvpc_environment.shop");
+    let arn = state["target_group_arn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let api = harness::Api::new(&layer.endpoint());
+    harness::runtime().block_on(async {
+        let out = api
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(arn)
+            .send()
+            .await;
+        let groups = out.map(|o| o.target_groups().to_vec()).unwrap_or_default();
+        let group = groups.first();
+        (
+            group.and_then(|g| g.healthy_threshold_count()).unwrap_or(5) as u32,
+            group
+                .and_then(|g| g.health_check_interval_seconds())
+                .unwrap_or(30) as u32,
+        )
+    })
+}
+
+struct Phase {
+    wall: Duration,
+    calls: usize,
+    throttled: usize,
+}
+
+impl Phase {
+    fn measure(ws: &Workspace, layer: &FaultLayer, args: &[&str]) -> Phase {
+        layer.reset_counts();
+        let throttled_before = layer.model().throttled_total();
+        let wall = timed(ws, args);
+        Phase {
+            wall,
+            calls: total_calls(layer),
+            throttled: layer.model().throttled_total() - throttled_before,
+        }
+    }
+}
+
+struct Round {
+    scale: f64,
+    apply: Phase,
+    apply_floor: f64,
+    plan: Phase,
+    plan_with_latency: Duration,
+    destroy: Phase,
+    destroy_floor: f64,
+}
+
+impl Round {
+    /// Calls refresh makes one after another: what 100 ms more per call adds
+    /// to a plan, in units of 100 ms.
+    fn sequential_depth(&self) -> f64 {
+        (self.plan_with_latency.as_secs_f64() - self.plan.wall.as_secs_f64())
+            / ADDED_LATENCY.as_secs_f64()
+    }
+}
+
+fn run_round(moto: &Moto, provider_dir: &Path, scale: f64) -> Round {
+    let layer =
+        FaultLayer::start_modelled(&moto.endpoint(), ModelConfig::aws_like(scale, CONSISTENCY));
+    let ws = Workspace::with_provider_dir(Some(layer.endpoint()), provider_dir);
+    ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
+    let apply = Phase::measure(&ws, &layer, &["apply", "-auto-approve", "-no-color"]);
+    let (checks, interval) = health_check(&layer, &ws);
+    let plan = Phase::measure(&ws, &layer, &["plan", "-detailed-exitcode", "-no-color"]);
+    layer.set_latency(ADDED_LATENCY);
+    let plan_with_latency = timed(&ws, &["plan", "-detailed-exitcode", "-no-color"]);
+    layer.set_latency(Duration::ZERO);
+    let destroy = Phase::measure(&ws, &layer, &["destroy", "-auto-approve", "-no-color"]);
+    Round {
+        scale,
+        apply,
+        apply_floor: apply_floor(checks, interval) * scale,
+        plan,
+        plan_with_latency,
+        destroy,
+        destroy_floor: destroy_floor() * scale,
+    }
+}
+
 fn main() {
-    let rounds: usize = std::env::args()
+    let mut scales: Vec<f64> = std::env::args()
+        .skip(1)
         .filter_map(|a| a.parse().ok())
-        .next()
-        .unwrap_or(3);
+        .filter(|s: &f64| *s > 0.0)
+        .collect();
+    if scales.is_empty() {
+        scales = vec![0.1, 1.0];
+    }
     let moto = Moto::start();
-    let layer = FaultLayer::start(&moto.endpoint());
     let provider_dir = tempfile::tempdir().unwrap();
     let rss_log = measured_provider(provider_dir.path());
-    let mut rows = Vec::new();
-    for round in 1..=rounds {
-        let ws = Workspace::with_provider_dir(Some(layer.endpoint()), provider_dir.path());
-        ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
-        layer.reset_counts();
-        let apply = timed(&ws, &["apply", "-auto-approve", "-no-color"]);
-        let apply_calls = total_calls(&layer);
-        layer.reset_counts();
-        let plan = timed(&ws, &["plan", "-detailed-exitcode", "-no-color"]);
-        let plan_calls = total_calls(&layer);
-        layer.reset_counts();
-        let destroy = timed(&ws, &["destroy", "-auto-approve", "-no-color"]);
-        let destroy_calls = total_calls(&layer);
-        rows.push((
-            round,
-            apply,
-            apply_calls,
-            plan,
-            plan_calls,
-            destroy,
-            destroy_calls,
-        ));
-    }
-    println!("| round | apply | AWS calls | plan (refresh) | AWS calls | destroy | AWS calls |");
+    // the first apply on a moto server pays for loading its image catalogue
+    let warm_up = FaultLayer::start(&moto.endpoint());
+    let ws = Workspace::with_provider_dir(Some(warm_up.endpoint()), provider_dir.path());
+    ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+
+    let rounds: Vec<Round> = scales
+        .iter()
+        .map(|&scale| run_round(&moto, provider_dir.path(), scale))
+        .collect();
+    println!("| time scale | phase | wall | floor | wall / floor | AWS calls | throttled |");
     println!("|---|---|---|---|---|---|---|");
-    for (round, apply, ac, plan, pc, destroy, dc) in &rows {
+    for r in &rounds {
+        for (name, phase, floor) in [
+            ("apply", &r.apply, Some(r.apply_floor)),
+            ("plan (refresh)", &r.plan, None),
+            ("destroy", &r.destroy, Some(r.destroy_floor)),
+        ] {
+            let wall = phase.wall.as_secs_f64();
+            let (floor, ratio) = match floor {
+                Some(f) => (format!("{f:.1} s"), format!("{:.3}", wall / f)),
+                None => ("-".into(), "-".into()),
+            };
+            println!(
+                "| {} | {name} | {wall:.1} s | {floor} | {ratio} | {} | {} |",
+                r.scale, phase.calls, phase.throttled
+            );
+        }
+    }
+    println!();
+    for r in &rounds {
         println!(
-            "| {round} | {:.2} s | {ac} | {:.2} s | {pc} | {:.2} s | {dc} |",
-            apply.as_secs_f64(),
-            plan.as_secs_f64(),
-            destroy.as_secs_f64()
+            "time scale {}: plan {:.2} s, with {} ms added to every AWS call {:.2} s: sequential depth {:.1}",
+            r.scale,
+            r.plan.wall.as_secs_f64(),
+            ADDED_LATENCY.as_millis(),
+            r.plan_with_latency.as_secs_f64(),
+            r.sequential_depth()
         );
     }
-    // With a round trip per call, as against a real region, the dependency graph
-    // shows: the calls of independent branches overlap instead of adding up.
-    let latency = Duration::from_millis(100);
-    layer.set_latency(latency);
-    let ws = Workspace::with_provider_dir(Some(layer.endpoint()), provider_dir.path());
-    ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
-    layer.reset_counts();
-    let started = Instant::now();
-    ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    let apply = started.elapsed();
-    let calls = total_calls(&layer);
-    layer.reset_counts();
-    let destroy = timed(&ws, &["destroy", "-auto-approve", "-no-color"]);
-    let destroy_calls = total_calls(&layer);
-    println!(
-        "\nwith {} ms added to every AWS call: apply {:.2} s for {calls} calls ({:.1} s if they ran one after another), destroy {:.2} s for {destroy_calls} calls ({:.1} s one after another)",
-        latency.as_millis(),
-        apply.as_secs_f64(),
-        calls as f64 * latency.as_secs_f64(),
-        destroy.as_secs_f64(),
-        destroy_calls as f64 * latency.as_secs_f64(),
-    );
     println!(
         "provider peak resident memory over all runs: {:.1} MiB",
         peak_kib(&rss_log) as f64 / 1024.0

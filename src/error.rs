@@ -175,9 +175,15 @@ pub fn classify_message(code: &str, message: &str) -> ErrorClass {
         return class;
     }
     let message = message.to_ascii_lowercase();
-    let names_missing_object = ["does not exist", "not found", "cannot be found"]
-        .iter()
-        .any(|phrase| message.contains(phrase));
+    let names_missing_object = [
+        "does not exist",
+        "not found",
+        "cannot be found",
+        // Auto Scaling, for target groups it does not see yet
+        "ensure they exist",
+    ]
+    .iter()
+    .any(|phrase| message.contains(phrase));
     let about_an_object = [
         "vpc",
         "subnet",
@@ -284,6 +290,10 @@ mod tests {
             ),
             ("ValidationError", "AutoScalingGroup name not found - null"),
             ("ValidationError", "Target group 'arn:aws:...' not found"),
+            (
+                "ValidationError",
+                "Provided Target Groups may not be valid. Please ensure they exist and try again.",
+            ),
         ];
         for (code, message) in propagating {
             assert_eq!(

@@ -12,7 +12,7 @@
 //!
 //! Turn it on with [`super::faults::FaultLayer::start_modelled`].
 
-mod clock;
+pub mod clock;
 mod consistency;
 mod dependencies;
 mod idempotency;
