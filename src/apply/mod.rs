@@ -1,6 +1,16 @@
 //! Side effects: discovering what exists, creating what is missing and
-//! deleting everything, against the AWS clients.
+//! deleting everything, against the AWS clients. The orchestration lives in
+//! `executor` (reconcile) and `destroy`; each family of components has its own
+//! module with its ensure, delete and drift steps.
 
+mod bastion;
+mod compute;
+pub mod destroy;
+pub mod drift;
 pub mod executor;
 pub mod inventory;
+mod load_balancer;
+mod network;
+mod routing;
+mod security;
 pub mod waiters;

@@ -1,0 +1,182 @@
+//! The SSH bastion: ensured, replaced when only a new instance can change it,
+//! and compared for drift.
+
+use std::collections::BTreeMap;
+
+use super::executor::{client_token, ignore_not_found, Result, Run};
+use super::inventory::Inventory;
+use super::waiters::retry_propagation;
+use crate::aws::ec2::{self, Found, Hardening, InstanceSettings};
+use crate::plan::blueprint::{Blueprint, Component};
+use crate::plan::cidr::Tier;
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::security::SgRole;
+use crate::plan::spec::EnvironmentSpec;
+
+impl Run<'_> {
+    /// Launches the bastion, replacing one whose settings or subnet no longer match.
+    pub(super) async fn ensure_bastion(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        subnets: &BTreeMap<(Tier, String), String>,
+        groups: &BTreeMap<SgRole, String>,
+        ami_id: &str,
+    ) -> Result<()> {
+        let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
+        else {
+            return Ok(());
+        };
+        let zone = bp.zones.first().cloned().unwrap_or_default();
+        let subnet = &subnets[&(Tier::Public, zone)];
+        let settings = bastion_settings(bastion, group, ami_id);
+        if let Some(existing) = &inv.bastion {
+            let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
+            if check.replace.is_empty() {
+                // what can change on a running instance changes in place
+                if !check.tokens_required {
+                    ec2::require_metadata_tokens(&self.clients.ec2, &existing.id).await?;
+                }
+                if !check.groups_match {
+                    ec2::set_instance_groups(
+                        &self.clients.ec2,
+                        &existing.id,
+                        std::slice::from_ref(group),
+                    )
+                    .await?;
+                }
+                return Ok(());
+            }
+            ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&existing.id))
+                .await
+                .or_else(ignore_not_found)?;
+        }
+        // the token names this exact launch, so a retried call never starts a second bastion
+        let token = client_token(&[
+            &self.spec.name,
+            "bastion",
+            subnet,
+            group,
+            &settings.ami_id,
+            &settings.instance_type,
+            settings.key_name.as_deref().unwrap_or(""),
+            &self.run_id,
+        ]);
+        let tags = self.tags(&Component::Bastion);
+        retry_propagation(self.deadline, "bastion", || {
+            ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+pub(super) fn bastion_settings(
+    bastion: &crate::plan::spec::BastionSpec,
+    group: &str,
+    ami_id: &str,
+) -> InstanceSettings {
+    InstanceSettings {
+        ami_id: bastion.ami_id.clone().unwrap_or_else(|| ami_id.to_string()),
+        instance_type: bastion.instance_type.clone(),
+        security_group: group.to_string(),
+        user_data: None,
+        key_name: bastion.key_name.clone(),
+        hardening: Hardening::BASTION,
+    }
+}
+
+/// How the running bastion compares with its settings.
+pub(super) struct BastionCheck {
+    /// what only a new instance can change, worded for the plan
+    replace: Vec<String>,
+    tokens_required: bool,
+    groups_match: bool,
+}
+
+impl BastionCheck {
+    pub(super) fn of(
+        instance: &Found,
+        root_encrypted: Option<bool>,
+        wanted: &InstanceSettings,
+        subnet: &str,
+    ) -> BastionCheck {
+        let detail = |key: &str| instance.detail.get(key).cloned().unwrap_or_default();
+        let mut replace = Vec::new();
+        for (what, actual, expected) in [
+            ("runs in subnet", detail("subnet"), subnet),
+            (
+                "has type",
+                detail("instance_type"),
+                wanted.instance_type.as_str(),
+            ),
+            ("runs image", detail("image"), wanted.ami_id.as_str()),
+            (
+                "has key",
+                detail("key_name"),
+                wanted.key_name.as_deref().unwrap_or(""),
+            ),
+        ] {
+            if actual != expected {
+                replace.push(format!("{what} {actual:?} instead of {expected:?}"));
+            }
+        }
+        if root_encrypted == Some(false) {
+            replace.push("has an unencrypted root volume".into());
+        }
+        BastionCheck {
+            replace,
+            tokens_required: detail("http_tokens") == "required",
+            groups_match: detail("security_groups") == wanted.security_group,
+        }
+    }
+}
+
+pub(super) fn bastion_drift(
+    spec: &EnvironmentSpec,
+    bp: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let group = inv
+        .security_groups
+        .get(&Component::SecurityGroup(SgRole::Bastion).key());
+    let subnet = bp.zones.first().and_then(|z| {
+        inv.subnets
+            .get(&Component::Subnet(Tier::Public, z.clone()).key())
+    });
+    let (Some(bastion), Some(instance), Some(group), Some(subnet)) =
+        (&spec.bastion, &inv.bastion, group, subnet)
+    else {
+        return Vec::new();
+    };
+    let image = bastion
+        .ami_id
+        .clone()
+        .or_else(|| instance.detail.get("image").cloned())
+        .unwrap_or_default();
+    let wanted = bastion_settings(bastion, &group.id, &image);
+    let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
+    if !check.replace.is_empty() {
+        return vec![Finding::new(
+            "bastion",
+            check.replace.join(", "),
+            Repair::Replace,
+        )];
+    }
+    let mut findings = Vec::new();
+    if !check.tokens_required {
+        findings.push(Finding::new(
+            "bastion",
+            "has IMDSv2 optional",
+            Repair::InPlace("requires it"),
+        ));
+    }
+    if !check.groups_match {
+        findings.push(Finding::new(
+            "bastion",
+            "is not in exactly sg/bastion",
+            Repair::InPlace("restores its groups"),
+        ));
+    }
+    findings
+}

@@ -1,0 +1,478 @@
+//! The launch template, the Auto Scaling Group and its scaling policy: ensured,
+//! rolled through instance refreshes, waited for until the capacity serves, and
+//! compared for drift.
+
+use std::collections::BTreeSet;
+
+use super::executor::{Result, Run};
+use super::inventory::Inventory;
+use super::load_balancer::{listener_differences, target_group_of, wanted_listeners};
+use super::waiters::{poll_until, retry_propagation};
+use crate::aws::autoscaling::{self, GroupSettings};
+use crate::aws::ec2::{self, Hardening, InstanceSettings};
+use crate::aws::elbv2::{self, HealthCheck};
+use crate::error::{AwsError, ErrorClass};
+use crate::plan::blueprint::{Blueprint, Component};
+use crate::plan::cidr::Tier;
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::security::SgRole;
+use crate::plan::spec::EnvironmentSpec;
+
+impl Run<'_> {
+    /// The launch template version for the group: the one it runs when that matches
+    /// the spec (made the default again if another version took its place), else a
+    /// new version written from the spec. A version made out of band is never
+    /// adopted, however it came to be the default. Returns (id, version, whether
+    /// the instances must roll onto it).
+    pub(super) async fn ensure_launch_template(
+        &self,
+        inv: &Inventory,
+        group: &str,
+        ami_id: &str,
+    ) -> Result<Template> {
+        let wanted = app_settings(self.spec, group, ami_id);
+        let tags = self.tags(&Component::LaunchTemplate);
+        match &inv.launch_template {
+            Some(found) => {
+                let good = |v: &&ec2::TemplateVersion| v.settings == wanted;
+                let default = inv.default_template.as_ref();
+                let usable = match &inv.group {
+                    Some(_) => inv.group_template.as_ref().filter(good),
+                    // no group yet: nothing runs, the default serves if it is right
+                    None => default.filter(good),
+                };
+                if let Some(version) = usable {
+                    if default.map(|d| d.number) != Some(version.number) {
+                        ec2::set_default_version(&self.clients.ec2, &found.id, version.number)
+                            .await?;
+                    }
+                    return Ok(Template {
+                        id: found.id.clone(),
+                        version: version.number,
+                        new_version: false,
+                    });
+                }
+                let version = retry_propagation(self.deadline, "launch template version", || {
+                    ec2::new_launch_template_version(&self.clients.ec2, &found.id, &wanted, &tags)
+                })
+                .await?;
+                Ok(Template {
+                    id: found.id.clone(),
+                    version,
+                    new_version: true,
+                })
+            }
+            None => {
+                let (id, version) = retry_propagation(self.deadline, "launch template", || {
+                    ec2::create_launch_template(&self.clients.ec2, &self.names.app, &wanted, &tags)
+                })
+                .await?;
+                Ok(Template {
+                    id,
+                    version,
+                    new_version: false,
+                })
+            }
+        }
+    }
+
+    pub(super) async fn ensure_group(
+        &self,
+        inv: &Inventory,
+        private: &[String],
+        target_group: &str,
+        template: &Template,
+    ) -> Result<()> {
+        let version = template.version;
+        let app = &self.spec.app;
+        let settings = GroupSettings {
+            min_size: app.min_size,
+            max_size: app.max_size,
+            desired_capacity: app.initial_capacity(),
+            subnets: private.to_vec(),
+            target_group: target_group.to_string(),
+            launch_template_id: template.id.clone(),
+            launch_template_version: version.to_string(),
+        };
+        match &inv.group {
+            None => {
+                let tags = self.tags(&Component::AutoScalingGroup);
+                retry_propagation(self.deadline, "auto scaling group", || {
+                    autoscaling::create_group(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        &settings,
+                        &tags,
+                    )
+                })
+                .await?;
+            }
+            Some(group) => {
+                let same_subnets =
+                    group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
+                let same_bounds =
+                    (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
+                let same_template = group.launch_template_id == template.id
+                    && group.launch_template_version == version.to_string();
+                let out_of_bounds = group.desired_capacity < app.min_size as i32
+                    || group.desired_capacity > app.max_size as i32;
+                // capacity chosen by the autoscaler is kept unless the user changed
+                // desired_capacity or it falls outside the new bounds
+                let desired = (self.options.set_desired_capacity || out_of_bounds)
+                    .then(|| app.initial_capacity())
+                    .filter(|d| *d as i32 != group.desired_capacity);
+                if !same_subnets || !same_bounds || !same_template || desired.is_some() {
+                    retry_propagation(self.deadline, "auto scaling group", || {
+                        autoscaling::update_group(
+                            &self.clients.autoscaling,
+                            &self.names.app,
+                            &settings,
+                            desired,
+                        )
+                    })
+                    .await?;
+                }
+                let wanted = [target_group.to_string()];
+                retry_propagation(self.deadline, "auto scaling group target groups", || {
+                    autoscaling::set_target_groups(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        &group.target_groups,
+                        &wanted,
+                    )
+                })
+                .await?;
+                self.roll_instances(inv, group, template).await?;
+            }
+        }
+        if inv.cpu_target != Some(app.cpu_target) {
+            retry_propagation(self.deadline, "scaling policy", || {
+                autoscaling::put_cpu_policy(
+                    &self.clients.autoscaling,
+                    &self.names.app,
+                    app.cpu_target,
+                )
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Rolls the group's instances onto template `version` (keeping 90% in service)
+    /// unless they run it already or a refresh towards it is under way. The
+    /// decision rests on what the instances run, not on what this run changed, so
+    /// a refresh that could not start is started by the next apply. A refresh
+    /// towards another version is cancelled and its end awaited first: AWS refuses
+    /// a new one while one is pending, running or cancelling.
+    pub(super) async fn roll_instances(
+        &self,
+        inv: &Inventory,
+        group: &autoscaling::Group,
+        template: &Template,
+    ) -> Result<()> {
+        let version = template.version.to_string();
+        let has_instances = group.members.iter().any(autoscaling::Member::is_live);
+        // a new version rolls whatever the instances report: some endpoints report
+        // the template's current default for every instance
+        let rolled_now = template.new_version
+            && has_instances
+            && !refresh_towards(inv.refresh.as_ref(), &version);
+        if !rolled_now && !needs_rolling(group, inv.refresh.as_ref(), &version) {
+            return Ok(());
+        }
+        let template = template.id.as_str();
+        let client = &self.clients.autoscaling;
+        let name = &self.names.app;
+        if inv.refresh.is_some() {
+            autoscaling::cancel_instance_refresh(client, name).await?;
+        }
+        poll_until(
+            self.deadline,
+            &format!("the running instance refresh of {name} to end before a new one starts"),
+            || async {
+                if autoscaling::active_refresh(client, name).await?.is_some() {
+                    return Ok(None);
+                }
+                match autoscaling::start_instance_refresh(client, name, 90, template, &version)
+                    .await
+                {
+                    Ok(()) => Ok(Some(())),
+                    // another refresh began in between: wait for it too
+                    Err(e) if e.class() == ErrorClass::Conflict => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits until `min_size` instances are in service and healthy in the target
+    /// group, unless the user chose not to wait. The timeout message says how many
+    /// were serving when time ran out.
+    pub(super) async fn wait_for_capacity(&self, target_group: &str) -> Result<()> {
+        let app = &self.spec.app;
+        if !app.wait_for_capacity || app.min_size == 0 {
+            return Ok(());
+        }
+        let serving = std::sync::Mutex::new(0usize);
+        let outcome = poll_until(
+            self.deadline,
+            &format!(
+                "{} instance(s) of group {} to be in service and healthy in the target group",
+                app.min_size, self.names.app
+            ),
+            || async {
+                let (group, healthy) = futures::try_join!(
+                    autoscaling::find_group(&self.clients.autoscaling, &self.names.app),
+                    elbv2::healthy_targets(&self.clients.elbv2, target_group),
+                )?;
+                let count = group
+                    .map(|g| {
+                        g.members
+                            .iter()
+                            .filter(|m| m.lifecycle_state == "InService" && healthy.contains(&m.id))
+                            .count()
+                    })
+                    .unwrap_or(0);
+                *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
+                Ok((count >= app.min_size as usize).then_some(()))
+            },
+        )
+        .await;
+        match outcome {
+            Err(AwsError::Timeout { what, waited }) => Err(AwsError::Timeout {
+                what: format!(
+                    "{what} ({} serving when time ran out; set app.wait_for_capacity = false to skip this wait)",
+                    serving.into_inner().unwrap_or_else(|p| p.into_inner())
+                ),
+                waited,
+            }),
+            other => other,
+        }
+    }
+}
+
+/// Whether some live instance runs another template version than `version` and no
+/// refresh towards `version` is under way already.
+pub(super) fn needs_rolling(
+    group: &autoscaling::Group,
+    refresh: Option<&autoscaling::Refresh>,
+    version: &str,
+) -> bool {
+    let stale = group.members.iter().any(|m| {
+        m.is_live() && !m.launch_template_version.is_empty() && m.launch_template_version != version
+    });
+    stale && !refresh_towards(refresh, version)
+}
+
+/// Whether a refresh that is not being cancelled rolls towards `version`.
+pub(super) fn refresh_towards(refresh: Option<&autoscaling::Refresh>, version: &str) -> bool {
+    refresh
+        .is_some_and(|r| r.target_version.as_deref() == Some(version) && r.status != "Cancelling")
+}
+
+/// The launch template the group is to run.
+#[derive(Clone, Debug)]
+pub(super) struct Template {
+    id: String,
+    /// the version the group is set to
+    version: i64,
+    /// whether this run made that version
+    new_version: bool,
+}
+
+/// What the app instances run, as the launch template must say it.
+pub(super) fn app_settings(spec: &EnvironmentSpec, group: &str, ami_id: &str) -> InstanceSettings {
+    InstanceSettings {
+        ami_id: ami_id.to_string(),
+        instance_type: spec.app.instance_type.clone(),
+        security_group: group.to_string(),
+        user_data: spec.app.user_data.clone(),
+        key_name: None,
+        hardening: Hardening::APP,
+    }
+}
+
+/// The group (sizes, placement, template version), the target group's health
+/// check, the listeners and the load balancer's placement.
+pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let subnet_ids = |tier: Tier| -> BTreeSet<String> {
+        bp.zones
+            .iter()
+            .filter_map(|z| inv.subnets.get(&Component::Subnet(tier, z.clone()).key()))
+            .map(|s| s.id.clone())
+            .collect()
+    };
+    let restores = Repair::InPlace("restores it");
+    let target_group = target_group_of(spec, inv);
+    let app_group = inv
+        .security_groups
+        .get(&Component::SecurityGroup(SgRole::App).key());
+    if let Some(group) = &inv.group {
+        let app = &spec.app;
+        if group.min_size != app.min_size as i32 {
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "has min size {} instead of {}",
+                    group.min_size, app.min_size
+                ),
+                restores.clone(),
+            ));
+        }
+        if group.max_size != app.max_size as i32 {
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "has max size {} instead of {}",
+                    group.max_size, app.max_size
+                ),
+                restores.clone(),
+            ));
+        }
+        if group.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Private) {
+            findings.push(Finding::new(
+                "asg",
+                "does not run in exactly the private subnets",
+                restores.clone(),
+            ));
+        }
+        if let Some(tg) = target_group {
+            if group.target_groups != [tg.arn.clone()] {
+                findings.push(Finding::new(
+                    "asg",
+                    "is not registered with exactly the target group",
+                    restores.clone(),
+                ));
+            }
+        }
+        let template = inv.launch_template.as_ref();
+        if let (Some(template), Some(app_group)) = (template, app_group) {
+            let running = inv.group_template.as_ref();
+            let image = app
+                .ami_id
+                .clone()
+                .or_else(|| running.map(|v| v.settings.ami_id.clone()))
+                .unwrap_or_default();
+            let wanted = app_settings(spec, &app_group.id, &image);
+            match running {
+                _ if group.launch_template_id != template.id => findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "runs launch template {:?}, not the environment's",
+                        group.launch_template_id
+                    ),
+                    Repair::Roll,
+                )),
+                None => findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "runs launch template version {:?}, which does not exist",
+                        group.launch_template_version
+                    ),
+                    Repair::Roll,
+                )),
+                Some(version) if version.settings != wanted => findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "runs launch template version {}, where {}",
+                        version.number,
+                        version.settings.differences(&wanted).join(", ")
+                    ),
+                    Repair::Roll,
+                )),
+                Some(version) => {
+                    if let Some(default) = inv
+                        .default_template
+                        .as_ref()
+                        .filter(|d| d.number != version.number)
+                    {
+                        findings.push(Finding::new(
+                            "lt",
+                            format!(
+                                "has version {} as its default, where {}",
+                                default.number,
+                                default.settings.differences(&wanted).join(", ")
+                            ),
+                            Repair::InPlace("makes the version the group runs the default again"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(group) = &inv.group {
+        if needs_rolling(group, inv.refresh.as_ref(), &group.launch_template_version) {
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "has instances that do not run launch template version {}",
+                    group.launch_template_version
+                ),
+                Repair::InPlace("rolls them with an instance refresh"),
+            ));
+        }
+    }
+    if let Some(tg) = target_group {
+        let differences = tg
+            .health_check
+            .differences(&HealthCheck::on(&spec.app.health_check_path));
+        if !differences.is_empty() {
+            findings.push(Finding::new(
+                "tg",
+                format!("health check has {}", differences.join(", ")),
+                restores.clone(),
+            ));
+        }
+    }
+    if let Some(lb) = &inv.load_balancer {
+        if lb.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Public) {
+            findings.push(Finding::new(
+                "alb",
+                "is not in exactly the public subnets",
+                restores.clone(),
+            ));
+        }
+        let alb_group = inv
+            .security_groups
+            .get(&Component::SecurityGroup(SgRole::Alb).key());
+        if let Some(alb_group) = alb_group {
+            if lb.security_groups != [alb_group.id.clone()] {
+                findings.push(Finding::new(
+                    "alb",
+                    "is not in exactly sg/alb",
+                    restores.clone(),
+                ));
+            }
+        }
+        let wanted = wanted_listeners(
+            spec,
+            &target_group.map(|tg| tg.arn.clone()).unwrap_or_default(),
+        );
+        for listener in &inv.listeners {
+            match wanted.iter().find(|w| i32::from(w.0) == listener.port) {
+                Some((_, protocol, cert, action)) => {
+                    let mut differences = listener_differences(listener, cert.as_deref(), action);
+                    if target_group.is_none() {
+                        // the missing target group is a finding of its own
+                        differences.retain(|d| !d.contains("forward"));
+                    }
+                    if !differences.is_empty() {
+                        findings.push(Finding::new(
+                            Component::Listener(protocol).key(),
+                            differences.join(", "),
+                            restores.clone(),
+                        ));
+                    }
+                }
+                None => findings.push(Finding::new(
+                    "alb",
+                    format!("has an extra listener on port {}", listener.port),
+                    Repair::InPlace("removes it"),
+                )),
+            }
+        }
+    }
+    findings
+}

@@ -1,0 +1,138 @@
+//! Drift: every difference between what AWS reports and what the spec asks
+//! for, worded as what apply does about it. Each family finds its own; this
+//! module adds what is missing and tags, and orders the findings.
+
+use std::collections::BTreeSet;
+
+use super::bastion::bastion_drift;
+use super::compute::app_drift;
+use super::executor::component_tags;
+use super::inventory::Inventory;
+use super::load_balancer::{listener_key, target_group_of};
+use super::network::network_drift;
+use super::security::rule_drift;
+use crate::aws::ec2::Tags;
+use crate::plan::blueprint::{Blueprint, Component};
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};
+
+/// Differences between what exists and what the spec asks for, each worded as
+/// what is wrong and what apply does about it (see [`Finding`]).
+pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<String> {
+    let mut findings = missing_components(spec, bp, inv);
+    findings.extend(tag_drift(spec, bp, inv));
+    findings.extend(network_drift(spec, bp, inv));
+    findings.extend(rule_drift(spec, inv));
+    findings.extend(app_drift(spec, bp, inv));
+    findings.extend(bastion_drift(spec, bp, inv));
+    findings.iter().map(Finding::to_string).collect()
+}
+
+pub(super) fn missing_components(
+    spec: &EnvironmentSpec,
+    bp: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    found.extend(inv.vpc.iter().map(|_| "vpc".to_string()));
+    found.extend(inv.internet_gateway.iter().map(|_| "igw".to_string()));
+    found.extend(inv.subnets.keys().cloned());
+    found.extend(inv.route_tables.keys().cloned());
+    found.extend(inv.addresses.keys().cloned());
+    found.extend(inv.nat_gateways.keys().cloned());
+    found.extend(inv.security_groups.keys().cloned());
+    found.extend(inv.launch_template.iter().map(|_| "lt".to_string()));
+    found.extend(inv.bastion.iter().map(|_| "bastion".to_string()));
+    found.extend(inv.load_balancer.iter().map(|_| "alb".to_string()));
+    if target_group_of(spec, inv).is_some() {
+        found.insert("tg".into());
+    }
+    found.extend(inv.listeners.iter().map(|l| listener_key(l.port)));
+    found.extend(inv.group.iter().map(|_| "asg".to_string()));
+    if inv.cpu_target.is_some() {
+        found.insert("policy/cpu".into());
+    }
+    let mut findings: Vec<Finding> = bp
+        .components
+        .iter()
+        .map(Component::key)
+        .filter(|k| !found.contains(k))
+        .map(|k| Finding::new(k, "is missing", Repair::Create))
+        .collect();
+    if let Some(target) = inv.cpu_target {
+        if target != spec.app.cpu_target {
+            findings.push(Finding::new(
+                "policy/cpu",
+                format!("targets {target}% instead of {}%", spec.app.cpu_target),
+                Repair::InPlace("restores it"),
+            ));
+        }
+    }
+    findings
+}
+
+/// Tags of every planned component, against what [`component_tags`] gives it.
+pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
+    let mut objects: Vec<(String, &Tags)> = Vec::new();
+    objects.extend(inv.vpc.iter().map(|f| ("vpc".to_string(), &f.tags)));
+    objects.extend(
+        inv.internet_gateway
+            .iter()
+            .map(|f| ("igw".to_string(), &f.tags)),
+    );
+    objects.extend(
+        inv.launch_template
+            .iter()
+            .map(|f| ("lt".to_string(), &f.tags)),
+    );
+    objects.extend(inv.bastion.iter().map(|f| ("bastion".to_string(), &f.tags)));
+    for map in [&inv.subnets, &inv.addresses, &inv.nat_gateways] {
+        objects.extend(map.iter().map(|(k, f)| (k.clone(), &f.tags)));
+    }
+    objects.extend(inv.route_tables.iter().map(|(k, t)| (k.clone(), &t.tags)));
+    objects.extend(
+        inv.security_groups
+            .iter()
+            .map(|(k, g)| (k.clone(), &g.tags)),
+    );
+    objects.extend(inv.group.iter().map(|g| ("asg".to_string(), &g.tags)));
+    let elb = |arn: &str| inv.elb_tags.get(arn);
+    objects.extend(
+        inv.load_balancer
+            .iter()
+            .filter_map(|lb| Some(("alb".to_string(), elb(&lb.arn)?))),
+    );
+    objects
+        .extend(target_group_of(spec, inv).and_then(|tg| Some(("tg".to_string(), elb(&tg.arn)?))));
+    objects.extend(
+        inv.listeners
+            .iter()
+            .filter_map(|l| Some((listener_key(l.port), elb(&l.arn)?))),
+    );
+    objects
+        .into_iter()
+        .filter(|(key, _)| planned.contains(key))
+        .filter_map(|(key, tags)| {
+            let wanted = component_tags(spec, &key);
+            let mut problems = Vec::new();
+            for (k, v) in &wanted {
+                match tags.get(k) {
+                    None => problems.push(format!("lacks tag {k} = {v:?}")),
+                    Some(actual) if actual != v => {
+                        problems.push(format!("has tag {k} = {actual:?} instead of {v:?}"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (k, v) in tags {
+                // AWS's own tags and the provider's completion marker are not the spec's
+                if !wanted.contains_key(k) && !k.starts_with("aws:") && k != TAG_STATUS {
+                    problems.push(format!("has an extra tag {k} = {v:?}"));
+                }
+            }
+            (!problems.is_empty())
+                .then(|| Finding::new(key, problems.join(", "), Repair::InPlace("retags it")))
+        })
+        .collect()
+}

@@ -1,0 +1,222 @@
+//! The load balancer, its target group and listeners: ensured, waited for
+//! until active, and compared for drift.
+
+use std::collections::BTreeSet;
+
+use super::executor::{ignore_not_found, Result, Run};
+use super::inventory::Inventory;
+use super::waiters::{poll_until, retry_propagation};
+use crate::aws::elbv2::{self, HealthCheck, ListenerAction};
+use crate::error::AwsError;
+use crate::plan::blueprint::Component;
+use crate::plan::spec::EnvironmentSpec;
+
+impl Run<'_> {
+    pub(super) async fn ensure_target_group(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+    ) -> Result<String> {
+        let app = &self.spec.app;
+        let existing = inv
+            .target_groups
+            .iter()
+            .find(|tg| tg.port == i32::from(app.port));
+        let health_check = HealthCheck::on(&app.health_check_path);
+        match existing {
+            Some(tg) => {
+                if tg.health_check != health_check {
+                    retry_propagation(self.deadline, "target group health check", || {
+                        elbv2::modify_health_check(&self.clients.elbv2, &tg.arn, &health_check)
+                    })
+                    .await?;
+                }
+                Ok(tg.arn.clone())
+            }
+            None => {
+                let tags = self.tags(&Component::TargetGroup);
+                let created = retry_propagation(self.deadline, "target group", || {
+                    elbv2::create_target_group(
+                        &self.clients.elbv2,
+                        &self.names.target_group,
+                        vpc_id,
+                        app.port,
+                        &health_check,
+                        &tags,
+                    )
+                })
+                .await?;
+                Ok(created.arn)
+            }
+        }
+    }
+
+    pub(super) async fn ensure_load_balancer(
+        &self,
+        inv: &Inventory,
+        public: &[String],
+        group: &str,
+    ) -> Result<String> {
+        match &inv.load_balancer {
+            Some(lb) => {
+                let current: BTreeSet<&String> = lb.subnets.iter().collect();
+                if current != public.iter().collect() {
+                    retry_propagation(self.deadline, "load balancer subnets", || {
+                        elbv2::set_subnets(&self.clients.elbv2, &lb.arn, public)
+                    })
+                    .await?;
+                }
+                if lb.security_groups != [group.to_string()] {
+                    elbv2::set_security_groups(&self.clients.elbv2, &lb.arn, &[group.to_string()])
+                        .await?;
+                }
+                Ok(lb.arn.clone())
+            }
+            None => {
+                let tags = self.tags(&Component::LoadBalancer);
+                let created = retry_propagation(self.deadline, "load balancer", || {
+                    elbv2::create_load_balancer(
+                        &self.clients.elbv2,
+                        &self.names.load_balancer,
+                        public,
+                        group,
+                        &tags,
+                    )
+                })
+                .await?;
+                Ok(created.arn)
+            }
+        }
+    }
+
+    pub(super) async fn ensure_listeners(
+        &self,
+        inv: &Inventory,
+        alb: &str,
+        target_group: &str,
+    ) -> Result<()> {
+        let wanted = wanted_listeners(self.spec, target_group);
+        for (port, protocol, cert, action) in &wanted {
+            let cert = cert.as_deref();
+            match inv.listeners.iter().find(|l| l.port == i32::from(*port)) {
+                Some(existing) => {
+                    if !listener_differences(existing, cert, action).is_empty() {
+                        retry_propagation(self.deadline, "listener", || {
+                            elbv2::modify_listener(&self.clients.elbv2, &existing.arn, cert, action)
+                        })
+                        .await?;
+                    }
+                }
+                None => {
+                    let tags = self.tags(&Component::Listener(protocol));
+                    retry_propagation(self.deadline, "listener", || {
+                        elbv2::create_listener(&self.clients.elbv2, alb, *port, cert, action, &tags)
+                    })
+                    .await?;
+                }
+            }
+        }
+        for stale in inv
+            .listeners
+            .iter()
+            .filter(|l| !wanted.iter().any(|w| i32::from(w.0) == l.port))
+        {
+            elbv2::delete_listener(&self.clients.elbv2, &stale.arn)
+                .await
+                .or_else(ignore_not_found)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the load balancer is `active` (it is `provisioning` for minutes
+    /// after creation and answers no requests until then).
+    pub(super) async fn wait_load_balancer_active(&self, arn: &str) -> Result<()> {
+        let client = &self.clients.elbv2;
+        poll_until(
+            self.deadline,
+            "the load balancer to become active",
+            || async {
+                match elbv2::load_balancer_state(client, arn).await?.as_deref() {
+                    Some("active") => Ok(Some(())),
+                    Some("failed") => Err(AwsError::Unsatisfiable(format!(
+                        "load balancer {arn} failed to provision; the next apply retries it"
+                    ))),
+                    _ => Ok(None),
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// The listeners the spec asks for: (port, protocol, certificate, action).
+pub(super) fn wanted_listeners(
+    spec: &EnvironmentSpec,
+    target_group: &str,
+) -> Vec<(u16, &'static str, Option<String>, ListenerAction)> {
+    let forward = ListenerAction::Forward(target_group.to_string());
+    match &spec.load_balancer.certificate_arn {
+        Some(cert) => vec![
+            (443, "https", Some(cert.clone()), forward),
+            (80, "http", None, ListenerAction::RedirectToHttps),
+        ],
+        None => vec![(80, "http", None, forward)],
+    }
+}
+
+/// How a listener differs from what it should be, worded for the plan.
+pub(super) fn listener_differences(
+    listener: &elbv2::Listener,
+    certificate: Option<&str>,
+    action: &ListenerAction,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let protocol = elbv2::listener_protocol(certificate);
+    if listener.protocol != protocol.as_str() {
+        found.push(format!(
+            "speaks {} instead of {}",
+            listener.protocol,
+            protocol.as_str()
+        ));
+    }
+    if listener.certificate.as_deref() != certificate {
+        found.push(format!(
+            "uses certificate {} instead of {}",
+            listener.certificate.as_deref().unwrap_or("none"),
+            certificate.unwrap_or("none")
+        ));
+    }
+    let acts = match action {
+        ListenerAction::Forward(tg) => {
+            listener.action == "forward" && listener.target_group.as_deref() == Some(tg)
+        }
+        ListenerAction::RedirectToHttps => {
+            listener.action == "redirect"
+                && listener.redirect.as_deref() == Some(elbv2::REDIRECT_TO_HTTPS)
+        }
+    };
+    if !acts {
+        found.push(match action {
+            ListenerAction::Forward(_) => "does not forward to the target group".to_string(),
+            ListenerAction::RedirectToHttps => "does not redirect to HTTPS on 443".to_string(),
+        });
+    }
+    found
+}
+
+pub(super) fn target_group_of<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+) -> Option<&'a elbv2::TargetGroup> {
+    inv.target_groups
+        .iter()
+        .find(|tg| tg.port == i32::from(spec.app.port))
+}
+
+pub(super) fn listener_key(port: i32) -> String {
+    if port == 443 {
+        Component::Listener("https").key()
+    } else {
+        Component::Listener("http").key()
+    }
+}

@@ -1,0 +1,256 @@
+//! The VPC, its settings, subnets and internet gateway: ensured, and compared
+//! with the spec for drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::try_join_all;
+
+use super::executor::{Result, Run};
+use super::inventory::Inventory;
+use super::routing::extra_routes;
+use super::waiters::retry_propagation;
+use crate::aws::ec2::{self, Found, VpcDns};
+use crate::error::AwsError;
+use crate::plan::blueprint::{nat_for_zone, Blueprint, Component};
+use crate::plan::cidr::Tier;
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::spec::EnvironmentSpec;
+
+impl Run<'_> {
+    /// The settings a VPC gets after creation: DNS support and hostnames on, the
+    /// default security group stripped. Checked on every run, so a resumed create
+    /// or a repair sets them too.
+    pub(super) async fn ensure_vpc_settings(&self, inv: &Inventory, vpc_id: &str) -> Result<()> {
+        let ec2c = &self.clients.ec2;
+        let dns = retry_propagation(self.deadline, "VPC DNS attributes", || async {
+            let current = match inv.vpc_dns {
+                Some(current) if inv.vpc.is_some() => current,
+                // a new VPC: AWS turns support on and hostnames off
+                _ => ec2::vpc_dns(ec2c, vpc_id).await?,
+            };
+            ec2::set_vpc_dns(ec2c, vpc_id, current, VpcDns::WANTED).await
+        });
+        let default_group =
+            retry_propagation(self.deadline, "the default security group", || async {
+                let group = match &inv.default_group {
+                    Some(group) if inv.vpc.is_some() => group.clone(),
+                    _ => ec2::listed_default_security_group(ec2c, vpc_id).await?,
+                };
+                ec2::strip_default_security_group(ec2c, &group).await
+            });
+        futures::try_join!(dns, default_group)?;
+        Ok(())
+    }
+
+    pub(super) async fn ensure_subnets(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        vpc_id: &str,
+    ) -> Result<BTreeMap<(Tier, String), String>> {
+        let work = bp.subnets.iter().map(|((tier, zone), cidr)| async move {
+            let component = Component::Subnet(*tier, zone.clone());
+            let public = *tier == Tier::Public;
+            let found = inv.subnets.get(&component.key());
+            let id = match found {
+                Some(found) => found.id.clone(),
+                None => {
+                    let tags = self.tags(&component);
+                    let cidr = cidr.to_string();
+                    let id = retry_propagation(self.deadline, "subnet", || {
+                        ec2::create_subnet(&self.clients.ec2, vpc_id, zone, &cidr, &tags)
+                    })
+                    .await?;
+                    id
+                }
+            };
+            // a new subnet maps no public IPs, as private ones must not
+            let maps_public_ip = found.is_some_and(maps_public_ip);
+            if maps_public_ip != public {
+                retry_propagation(self.deadline, "subnet public IP mapping", || {
+                    ec2::map_public_ip_on_launch(&self.clients.ec2, &id, public)
+                })
+                .await?;
+            }
+            Ok::<_, AwsError>(((*tier, zone.clone()), id))
+        });
+        Ok(try_join_all(work).await?.into_iter().collect())
+    }
+
+    pub(super) async fn ensure_internet_gateway(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+    ) -> Result<String> {
+        let (id, attached) = match &inv.internet_gateway {
+            Some(found) => (
+                found.id.clone(),
+                found.detail.get("vpc").is_some_and(|v| v == vpc_id),
+            ),
+            None => (
+                ec2::create_internet_gateway(
+                    &self.clients.ec2,
+                    &self.tags(&Component::InternetGateway),
+                )
+                .await?,
+                false,
+            ),
+        };
+        if !attached {
+            retry_propagation(self.deadline, "internet gateway attachment", || {
+                ec2::attach_internet_gateway(&self.clients.ec2, &id, vpc_id)
+            })
+            .await?;
+        }
+        Ok(id)
+    }
+}
+
+pub(super) fn maps_public_ip(subnet: &Found) -> bool {
+    subnet
+        .detail
+        .get("map_public_ip")
+        .is_some_and(|v| v == "true")
+}
+
+/// VPC DNS, public IP mapping of the subnets, and the routes and associations
+/// of every route table.
+pub(super) fn network_drift(
+    spec: &EnvironmentSpec,
+    bp: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(dns) = inv.vpc_dns {
+        for (on, what) in [
+            (dns.support, "DNS support"),
+            (dns.hostnames, "DNS hostnames"),
+        ] {
+            if !on {
+                findings.push(Finding::new(
+                    "vpc",
+                    format!("has {what} off"),
+                    Repair::InPlace("turns it on"),
+                ));
+            }
+        }
+    }
+    let subnet = |tier: Tier, zone: &str| {
+        inv.subnets
+            .get(&Component::Subnet(tier, zone.to_string()).key())
+    };
+    for (tier, zone) in bp.subnets.keys() {
+        let Some(found) = subnet(*tier, zone) else {
+            continue;
+        };
+        let public = *tier == Tier::Public;
+        if maps_public_ip(found) != public {
+            let key = Component::Subnet(*tier, zone.clone()).key();
+            findings.push(if public {
+                Finding::new(
+                    key,
+                    "does not map public IPs on launch",
+                    Repair::InPlace("turns it on"),
+                )
+            } else {
+                Finding::new(
+                    key,
+                    "maps public IPs on launch",
+                    Repair::InPlace("turns it off"),
+                )
+            });
+        }
+    }
+    let names: BTreeMap<&String, &String> = inv.subnets.iter().map(|(k, s)| (&s.id, k)).collect();
+    /// A route table as planned: where its default route goes, which subnets it serves.
+    struct Planned<'a> {
+        component: Component,
+        /// whether the table has a default route at all
+        routed: bool,
+        /// the gateway it goes to, when that exists
+        target: Option<String>,
+        subnets: Vec<(Tier, &'a String)>,
+    }
+    let mut tables = vec![Planned {
+        component: Component::PublicRouteTable,
+        routed: true,
+        target: inv.internet_gateway.as_ref().map(|g| g.id.clone()),
+        subnets: bp.zones.iter().map(|z| (Tier::Public, z)).collect(),
+    }];
+    for zone in &bp.zones {
+        let nat_zone = nat_for_zone(spec.nat, &bp.zones, zone);
+        tables.push(Planned {
+            component: Component::PrivateRouteTable(zone.clone()),
+            routed: nat_zone.is_some(),
+            target: nat_zone
+                .and_then(|z| inv.nat_gateways.get(&Component::NatGateway(z).key()))
+                .map(|n| n.id.clone()),
+            subnets: vec![(Tier::Private, zone)],
+        });
+    }
+    for Planned {
+        component,
+        routed,
+        target,
+        subnets,
+    } in tables
+    {
+        let key = component.key();
+        let Some(table) = inv.route_tables.get(&key) else {
+            continue;
+        };
+        let current = table.routes.get("0.0.0.0/0");
+        if current != target.as_ref() {
+            findings.push(match (component, routed) {
+                (Component::PublicRouteTable, _) => Finding::new(
+                    &key,
+                    "has no default route to the internet gateway",
+                    Repair::InPlace("restores the route"),
+                ),
+                (_, true) => Finding::new(
+                    &key,
+                    "does not route to its NAT gateway",
+                    Repair::InPlace("restores the route"),
+                ),
+                (_, false) => Finding::new(
+                    &key,
+                    "has a default route though nat_gateways is \"none\"",
+                    Repair::InPlace("removes it"),
+                ),
+            });
+        }
+        for destination in extra_routes(table) {
+            findings.push(Finding::new(
+                &key,
+                format!(
+                    "has an extra route to {destination} via {}",
+                    table.routes[&destination]
+                ),
+                Repair::InPlace("removes it"),
+            ));
+        }
+        let associated: BTreeSet<&String> = table.associations.values().collect();
+        for (tier, zone) in &subnets {
+            if let Some(found) = subnet(*tier, zone) {
+                if !associated.contains(&found.id) {
+                    findings.push(Finding::new(
+                        &key,
+                        format!(
+                            "is not associated with {}",
+                            Component::Subnet(*tier, (*zone).clone()).key()
+                        ),
+                        Repair::InPlace("associates it"),
+                    ));
+                }
+            }
+        }
+        for subnet in associated.iter().filter(|s| !names.contains_key(*s)) {
+            findings.push(Finding::new(
+                &key,
+                format!("is associated with {subnet}, which is not the environment's"),
+                Repair::InPlace("disassociates it"),
+            ));
+        }
+    }
+    findings
+}
