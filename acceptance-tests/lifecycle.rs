@@ -146,6 +146,23 @@ fn leftovers(api: &Api, environment: &str) -> Vec<String> {
                 .filter(|n| n.tags().iter().any(|t| t.value() == Some(environment)))
                 .map(|n| format!("nat {}", n.nat_gateway_id().unwrap())),
         );
+        let endpoints = api
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(f.clone())
+            .send()
+            .await
+            .unwrap();
+        left.extend(
+            endpoints
+                .vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    e.state()
+                        .is_none_or(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
+                })
+                .map(|e| format!("vpce {}", e.vpc_endpoint_id().unwrap())),
+        );
         let lts = api
             .ec2
             .describe_launch_templates()

@@ -29,6 +29,8 @@ struct Inputs {
     certificate: bool,
     bastion: bool,
     ssh: &'static str,
+    /// the body of a `vpc_endpoints` block; no block when `None`
+    endpoints: Option<&'static str>,
 }
 
 impl Default for Inputs {
@@ -48,6 +50,7 @@ impl Default for Inputs {
             certificate: false,
             bastion: true,
             ssh: "198.51.100.0/24",
+            endpoints: None,
         }
     }
 }
@@ -64,6 +67,10 @@ impl Inputs {
         } else {
             "enabled = false".to_string()
         };
+        let endpoints = self
+            .endpoints
+            .map(|body| format!("vpc_endpoints {{\n    {body}\n  }}"))
+            .unwrap_or_default();
         format!(
             r#"provider "prodvpc" {{
   default_tags {{
@@ -93,6 +100,7 @@ resource "prodvpc_environment" "live" {{
   bastion {{
     {bastion}
   }}
+  {endpoints}
   tags = {{ team = "{team}" }}
 }}
 "#,
@@ -167,10 +175,80 @@ fn surviving(state: &serde_json::Value) -> Vec<serde_json::Value> {
         "alb_arn",
         "launch_template_id",
         "autoscaling_group_name",
+        "vpc_endpoint_ids",
     ]
     .iter()
     .map(|k| state[*k].clone())
     .collect()
+}
+
+/// For each live gateway endpoint of the VPC (by service, `s3` or `dynamodb`):
+/// the route tables it serves, by component key, and those whose routes send
+/// the service's prefix list to it.
+fn endpoints_served(
+    api: &Api,
+    state: &serde_json::Value,
+) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    runtime().block_on(async {
+        let in_vpc = Filter::builder().name("vpc-id").values(&vpc).build();
+        let tables = api
+            .ec2
+            .describe_route_tables()
+            .filters(in_vpc.clone())
+            .send()
+            .await
+            .unwrap();
+        let key_of = |id: &str| -> String {
+            tables
+                .route_tables()
+                .iter()
+                .find(|t| t.route_table_id() == Some(id))
+                .and_then(|t| {
+                    t.tags()
+                        .iter()
+                        .find(|tag| tag.key() == Some("prodvpc:component"))
+                })
+                .and_then(|tag| tag.value())
+                .unwrap_or(id)
+                .to_string()
+        };
+        let endpoints = api
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(in_vpc)
+            .send()
+            .await
+            .unwrap();
+        endpoints
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                e.state()
+                    .is_some_and(|s| s.as_str().eq_ignore_ascii_case("available"))
+            })
+            .map(|e| {
+                let id = e.vpc_endpoint_id().unwrap();
+                let service = e.service_name().unwrap().rsplit('.').next().unwrap();
+                let served = e.route_table_ids().iter().map(|t| key_of(t)).collect();
+                let routed = tables
+                    .route_tables()
+                    .iter()
+                    .filter(|t| {
+                        t.routes().iter().any(|r| {
+                            r.gateway_id() == Some(id) && r.destination_prefix_list_id().is_some()
+                        })
+                    })
+                    .map(|t| key_of(t.route_table_id().unwrap()))
+                    .collect();
+                (service.to_string(), (served, routed))
+            })
+            .collect()
+    })
+}
+
+fn keys(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|k| k.to_string()).collect()
 }
 
 fn ingress(api: &Api, group: &str) -> BTreeSet<String> {
@@ -632,6 +710,15 @@ fn adding_and_removing_a_zone_keeps_the_others() {
         );
     }
     assert_eq!(surviving(&three), surviving(&before));
+    let private3 = keys(&[
+        "rtb/private/us-east-1a",
+        "rtb/private/us-east-1b",
+        "rtb/private/us-east-1c",
+    ]);
+    for (service, (served, routed)) in endpoints_served(&live.api, &three) {
+        assert_eq!(served, private3, "{service} serves the new zone's table");
+        assert_eq!(routed, private3, "{service} is routed from the new zone");
+    }
     runtime().block_on(async {
         let lb = live
             .api
@@ -647,6 +734,11 @@ fn adding_and_removing_a_zone_keeps_the_others() {
     });
     inputs.az_count = 2;
     let two = live.change(&inputs);
+    assert_eq!(
+        endpoints_served(&live.api, &two).len(),
+        2,
+        "both endpoints survive the removal of a zone they served"
+    );
     assert_eq!(two["public_subnet_ids"], before["public_subnet_ids"]);
     assert_eq!(two["private_subnet_ids"], before["private_subnet_ids"]);
     runtime().block_on(async {
@@ -669,6 +761,91 @@ fn adding_and_removing_a_zone_keeps_the_others() {
             "the removed zone's subnets are deleted"
         );
     });
+}
+
+#[test]
+fn gateway_endpoints_serve_the_private_tables_change_in_place_and_are_repaired() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let before = live.state();
+    let private = keys(&["rtb/private/us-east-1a", "rtb/private/us-east-1b"]);
+    let served = endpoints_served(&live.api, &before);
+    assert_eq!(
+        served.keys().cloned().collect::<BTreeSet<_>>(),
+        keys(&["dynamodb", "s3"]),
+        "both endpoints by default"
+    );
+    for (service, (tables, routed)) in &served {
+        assert_eq!(tables, &private, "{service} serves every private table");
+        assert_eq!(routed, &private, "{service}'s prefix list is routed to it");
+    }
+    let ids = string_map(&before["vpc_endpoint_ids"]);
+    assert_eq!(ids.len(), 2);
+
+    // one endpoint off, the other also on the public table: in place
+    inputs.endpoints = Some("dynamodb = false\n    public_route_table = true");
+    let changed = live.change(&inputs);
+    let mut with_public = private.clone();
+    with_public.insert("rtb/public".into());
+    let served = endpoints_served(&live.api, &changed);
+    assert_eq!(
+        served.keys().cloned().collect::<BTreeSet<_>>(),
+        keys(&["s3"])
+    );
+    assert_eq!(served["s3"], (with_public.clone(), with_public.clone()));
+    assert_eq!(
+        string_map(&changed["vpc_endpoint_ids"]),
+        [("s3".to_string(), ids["s3"].clone())].into(),
+        "the S3 endpoint is kept"
+    );
+
+    // detached out of band: drift, and apply attaches it again
+    runtime().block_on(async {
+        let table = live
+            .api
+            .ec2
+            .describe_route_tables()
+            .filters(
+                Filter::builder()
+                    .name("tag:prodvpc:component")
+                    .values("rtb/private/us-east-1a")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        live.api
+            .ec2
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&ids["s3"])
+            .remove_route_table_ids(table.route_tables()[0].route_table_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout
+            .contains("vpce/s3 does not serve rtb/private/us-east-1a; apply attaches it"),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after the repair");
+    assert_eq!(
+        endpoints_served(&live.api, &changed)["s3"],
+        (with_public.clone(), with_public)
+    );
+
+    // back to the defaults: DynamoDB again, the public table detached
+    inputs.endpoints = None;
+    let restored = live.change(&inputs);
+    for (service, (tables, routed)) in endpoints_served(&live.api, &restored) {
+        assert_eq!(tables, private, "{service}");
+        assert_eq!(routed, private, "{service}");
+    }
+    assert_eq!(string_map(&restored["vpc_endpoint_ids"])["s3"], ids["s3"]);
 }
 
 #[test]

@@ -20,6 +20,50 @@ def _user_data(self):
     data = self.data.get("UserData")
     return Base64EncodedString(data) if isinstance(data, str) else data
 LaunchTemplateVersion.user_data = property(_user_data)
+# gateway endpoints as AWS keeps them: attaching or detaching a route table adds
+# or removes the prefix-list route, deleting one removes its routes (whatever of
+# them is left), and a VPC with a live endpoint is not deleted
+from moto.ec2.models.vpcs import VPCEndPoint, VPCBackend
+from moto.ec2.exceptions import DependencyViolationError
+_modify = VPCEndPoint.modify
+def _modify_routes(self, policy_doc, add_subnets, remove_subnets, add_route_tables,
+                   remove_route_tables, add_security_groups, remove_security_groups):
+    before = set(self.route_table_ids or [])
+    _modify(self, policy_doc, add_subnets, remove_subnets, add_route_tables,
+            remove_route_tables, add_security_groups, remove_security_groups)
+    after = set(self.route_table_ids or [])
+    prefix_list = getattr(self, "destination_prefix_list_id", None)
+    if not prefix_list:
+        return
+    for table in after - before:
+        self.ec2_backend.create_route(table, None, gateway_id=self.id,
+                                      destination_prefix_list_id=prefix_list)
+    for table in before - after:
+        try:
+            self.ec2_backend.delete_route(table, prefix_list)
+        except Exception:
+            pass
+VPCEndPoint.modify = _modify_routes
+def _delete_endpoints(self, vpce_ids=None):
+    for vpce_id in vpce_ids or []:
+        endpoint = self.vpc_end_points.get(vpce_id)
+        if not endpoint:
+            continue
+        prefix_list = getattr(endpoint, "destination_prefix_list_id", None)
+        for table in (endpoint.route_table_ids or []) if prefix_list else []:
+            try:
+                self.delete_route(table, prefix_list)
+            except Exception:
+                pass
+        endpoint.state = "deleted"
+VPCBackend.delete_vpc_endpoints = _delete_endpoints
+_delete_vpc = VPCBackend.delete_vpc
+def _delete_vpc_unless_endpoints(self, vpc_id):
+    if any(e.vpc_id == vpc_id and e.state != "deleted" for e in self.vpc_end_points.values()):
+        raise DependencyViolationError(
+            f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    return _delete_vpc(self, vpc_id)
+VPCBackend.delete_vpc = _delete_vpc_unless_endpoints
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
 "#;

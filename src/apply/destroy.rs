@@ -4,6 +4,7 @@
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
+use super::endpoints::delete_gateway_endpoint;
 use super::executor::{ignore_not_found, Result};
 use super::inventory::{Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
@@ -57,6 +58,11 @@ pub async fn destroy(
         .chain(&strays.nat_gateways)
         .collect();
     let addresses: Vec<&Found> = inv.addresses.values().chain(&strays.addresses).collect();
+    let endpoints: Vec<&Found> = inv
+        .gateway_endpoints
+        .values()
+        .chain(&strays.gateway_endpoints)
+        .collect();
     let templates = with_strays(inv.launch_template.as_ref(), &strays.launch_templates);
     let groups: Vec<&ec2::SecurityGroup> = inv
         .security_groups
@@ -76,8 +82,15 @@ pub async fn destroy(
         .map(|g| g.instances.clone())
         .unwrap_or_default();
 
-    // Wave 1: compute and the load balancer, which hold network interfaces.
+    // Wave 1: compute and the load balancer, which hold network interfaces, and
+    // the gateway endpoints, which the route tables of wave 2 serve.
     futures::try_join!(
+        async {
+            let deletions = endpoints
+                .iter()
+                .map(|e| delete_gateway_endpoint(ec2c, &e.id, deadline));
+            try_join_all(deletions).await.map(|_| ())
+        },
         async {
             if let Some(group) = &inv.group {
                 autoscaling::delete_group(&clients.autoscaling, &group.name)

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use super::bastion::bastion_drift;
 use super::compute::app_drift;
+use super::endpoints::endpoint_drift;
 use super::executor::component_tags;
 use super::inventory::Inventory;
 use super::load_balancer::{listener_key, target_group_of};
@@ -24,6 +25,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     findings.extend(network_drift(spec, bp, inv));
     findings.extend(rule_drift(spec, inv));
     findings.extend(app_drift(spec, bp, inv));
+    findings.extend(endpoint_drift(spec, bp, inv));
     findings.extend(bastion_drift(spec, bp, inv));
     findings.iter().map(Finding::to_string).collect()
 }
@@ -40,6 +42,7 @@ pub(super) fn missing_components(
     found.extend(inv.route_tables.keys().cloned());
     found.extend(inv.addresses.keys().cloned());
     found.extend(inv.nat_gateways.keys().cloned());
+    found.extend(inv.gateway_endpoints.keys().cloned());
     found.extend(inv.security_groups.keys().cloned());
     found.extend(inv.launch_template.iter().map(|_| "lt".to_string()));
     found.extend(inv.bastion.iter().map(|_| "bastion".to_string()));

@@ -215,12 +215,18 @@ pub async fn reconcile(
     // Wave 2: independent branches, each awaiting only its own prerequisites.
     Box::pin(async {
         futures::try_join!(
-            run.ensure_public_routes(&inv, &vpc_id, &igw, &public),
             async {
-                let nats = run
-                    .ensure_nat_gateways(&inv, &bp, &vpc_id, &subnets, &addresses)
-                    .await?;
-                run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
+                let (public_table, private_tables) = futures::try_join!(
+                    run.ensure_public_routes(&inv, &vpc_id, &igw, &public),
+                    async {
+                        let nats = run
+                            .ensure_nat_gateways(&inv, &bp, &vpc_id, &subnets, &addresses)
+                            .await?;
+                        run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
+                            .await
+                    },
+                )?;
+                run.ensure_gateway_endpoints(&inv, &vpc_id, &public_table, &private_tables)
                     .await
             },
             async {
@@ -266,6 +272,8 @@ impl Run<'_> {
     /// target group.
     pub(super) async fn remove_unplanned(&self, inv: &Inventory, bp: &Blueprint) -> Result<()> {
         let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
+        // first: an endpoint going away may still serve a route table that goes too
+        self.remove_gateway_endpoints(inv, &planned).await?;
         let unplanned = |key: &String| !planned.contains(key);
         let ec2c = &self.clients.ec2;
         let deadline = self.deadline;

@@ -22,6 +22,8 @@ pub struct Inventory {
     pub route_tables: BTreeMap<String, RouteTable>,
     pub addresses: BTreeMap<String, Found>,
     pub nat_gateways: BTreeMap<String, Found>,
+    /// gateway endpoints keyed `vpce/s3`, `vpce/dynamodb`
+    pub gateway_endpoints: BTreeMap<String, Found>,
     pub security_groups: BTreeMap<String, SecurityGroup>,
     pub launch_template: Option<Found>,
     pub bastion: Option<Found>,
@@ -174,6 +176,9 @@ impl Inventory {
                 .subnets
                 .retain(|s| s.detail.get("vpc").is_none_or(|v| v == vpc));
             ec2_found.security_groups.retain(|g| g.vpc_id == vpc);
+            ec2_found
+                .gateway_endpoints
+                .retain(|e| e.detail.get("vpc").is_none_or(|v| v == vpc));
         }
         // the VPC that ELB objects must live in to be the environment's
         let home = lookup
@@ -340,6 +345,11 @@ impl Inventory {
                 |g| &g.tags,
                 &mut strays.ec2.security_groups,
             ),
+            gateway_endpoints: key_by_component(
+                e.gateway_endpoints,
+                |f| &f.tags,
+                &mut strays.ec2.gateway_endpoints,
+            ),
             launch_template: single(e.launch_templates, "lt", &mut strays.ec2.launch_templates),
             bastion: single(
                 standalone(e.instances),
@@ -384,6 +394,7 @@ impl Inventory {
             .chain(self.subnets.values())
             .chain(self.addresses.values())
             .chain(self.nat_gateways.values())
+            .chain(self.gateway_endpoints.values())
             .chain(
                 s.ec2
                     .vpcs
@@ -397,7 +408,8 @@ impl Inventory {
                     .iter()
                     .chain(&s.ec2.nat_gateways)
                     .chain(&s.ec2.launch_templates)
-                    .chain(&s.ec2.instances),
+                    .chain(&s.ec2.instances)
+                    .chain(&s.ec2.gateway_endpoints),
             );
         ids.extend(found.map(|f| f.id.clone()));
         ids.extend(
@@ -431,6 +443,7 @@ impl Inventory {
             && self.route_tables.is_empty()
             && self.addresses.is_empty()
             && self.nat_gateways.is_empty()
+            && self.gateway_endpoints.is_empty()
             && self.security_groups.is_empty()
             && self.launch_template.is_none()
             && self.bastion.is_none()

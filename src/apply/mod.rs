@@ -7,6 +7,7 @@ mod bastion;
 mod compute;
 pub mod destroy;
 pub mod drift;
+mod endpoints;
 pub mod executor;
 pub mod inventory;
 mod load_balancer;

@@ -42,7 +42,7 @@ impl Run<'_> {
         vpc_id: &str,
         target: Option<&str>,
         subnets: &[String],
-    ) -> Result<()> {
+    ) -> Result<String> {
         let existing = inv.route_tables.get(&component.key());
         let table = match existing {
             Some(t) => t.id.clone(),
@@ -136,7 +136,8 @@ impl Run<'_> {
                     .await
                     .or_else(ignore_not_found)
             });
-        try_join_all(stray).await.map(|_| ())
+        try_join_all(stray).await?;
+        Ok(table)
     }
 
     pub(super) async fn ensure_public_routes(
@@ -145,7 +146,7 @@ impl Run<'_> {
         vpc_id: &str,
         igw: &str,
         public: &[String],
-    ) -> Result<()> {
+    ) -> Result<String> {
         self.ensure_route_table(inv, &Component::PublicRouteTable, vpc_id, Some(igw), public)
             .await
     }
@@ -240,7 +241,7 @@ impl Run<'_> {
         vpc_id: &str,
         subnets: &BTreeMap<(Tier, String), String>,
         nats: &BTreeMap<String, String>,
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         let work = bp.zones.iter().map(|zone| async move {
             let target =
                 nat_for_zone(self.spec.nat, &bp.zones, zone).and_then(|z| nats.get(&z).cloned());
@@ -254,8 +255,7 @@ impl Run<'_> {
             )
             .await
         });
-        try_join_all(work).await?;
-        Ok(())
+        try_join_all(work).await
     }
 }
 
@@ -297,13 +297,19 @@ pub(super) async fn delete_route_table(
     .await
 }
 
-/// Destinations of a table's routes other than its default route and the VPC's
-/// local route: only routes added out of band.
+/// Destinations of a table's routes other than its default route, the VPC's
+/// local route and the prefix-list routes of gateway endpoints (which AWS adds
+/// and removes as the endpoint is attached and detached, see
+/// [`super::endpoints`]): only routes added out of band.
 pub(super) fn extra_routes(table: &ec2::RouteTable) -> Vec<String> {
     table
         .routes
         .iter()
-        .filter(|(destination, target)| destination.as_str() != "0.0.0.0/0" && *target != "local")
+        .filter(|(destination, target)| {
+            destination.as_str() != "0.0.0.0/0"
+                && *target != "local"
+                && !(destination.starts_with("pl-") && target.starts_with("vpce-"))
+        })
         .map(|(destination, _)| destination.clone())
         .collect()
 }

@@ -1,5 +1,10 @@
 //! EC2: VPC, subnets, gateways, addresses, route tables, security groups,
-//! launch templates and the bastion instance.
+//! launch templates and the bastion instance; gateway endpoints in
+//! [`endpoints`].
+
+mod endpoints;
+
+pub use endpoints::*;
 
 use std::collections::BTreeMap;
 
@@ -181,6 +186,7 @@ pub struct Ec2Inventory {
     pub security_groups: Vec<SecurityGroup>,
     pub launch_templates: Vec<Found>,
     pub instances: Vec<Found>,
+    pub gateway_endpoints: Vec<Found>,
 }
 
 impl Ec2Inventory {
@@ -194,6 +200,7 @@ impl Ec2Inventory {
             && self.security_groups.is_empty()
             && self.launch_templates.is_empty()
             && self.instances.is_empty()
+            && self.gateway_endpoints.is_empty()
     }
 }
 
@@ -312,6 +319,16 @@ fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, String)> {
 
 /// Describes every object tagged for `environment`, one call per type, concurrently.
 pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Result<Ec2Inventory> {
+    let (mut found, gateway_endpoints) = futures::try_join!(
+        discover_core(client, tag_key, environment),
+        gateway_endpoints(client, tag_key, environment),
+    )?;
+    found.gateway_endpoints = gateway_endpoints;
+    Ok(found)
+}
+
+/// The network, address, group, template and instance types.
+async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Result<Ec2Inventory> {
     let owned = owned_by(tag_key, environment);
     let (vpcs, subnets, igws, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
         async {
@@ -602,6 +619,7 @@ pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Resu
         security_groups: sgs,
         launch_templates: lts,
         instances,
+        gateway_endpoints: Vec::new(),
     })
 }
 

@@ -19,8 +19,8 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::executor;
 use crate::apply::inventory::{Inventory, Lookup};
+use crate::apply::{destroy, drift, executor};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
@@ -342,7 +342,7 @@ impl EnvironmentResource {
                         fill_inputs(&mut state, &done.blueprint, &done.ami_id);
                         // The plan promised no drift after apply; what AWS still reports
                         // differently (eventual consistency) shows up at the next refresh.
-                        let left = executor::drift(&spec, &done.blueprint, &inv);
+                        let left = drift::drift(&spec, &done.blueprint, &inv);
                         if !left.is_empty() {
                             tracing::warn!(environment = %spec.name, ?left, "differences remain right after apply");
                         }
@@ -471,7 +471,7 @@ impl Resource for EnvironmentResource {
                 .collect()
         });
         let drift = match blueprint(&spec, &zones) {
-            Ok(bp) => executor::drift(&spec, &bp, &inv),
+            Ok(bp) => drift::drift(&spec, &bp, &inv),
             Err(error) => vec![error.to_string()],
         };
         refreshed.drift = string_list(drift);
@@ -616,7 +616,7 @@ impl Resource for EnvironmentResource {
             .unless_stopped(within(
                 deadline,
                 budget,
-                Box::pin(executor::destroy(
+                Box::pin(destroy::destroy(
                     &clients,
                     &spec.names(),
                     vpc_id.as_deref(),

@@ -1,15 +1,15 @@
 //! Wire state (tf-provider `Value`s, which may be null or unknown) and its
 //! conversion to the plain [`EnvironmentSpec`] the planner and executor use.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
-    parse_duration, AppSpec, BastionSpec, EnvironmentSpec, LoadBalancerSpec, NatStrategy, Timeouts,
-    ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+    parse_duration, AppSpec, BastionSpec, EndpointsSpec, EnvironmentSpec, GatewayService,
+    LoadBalancerSpec, NatStrategy, Timeouts, ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
 };
 
 pub type Str = Value<String>;
@@ -51,6 +51,14 @@ pub struct BastionBlock {
     pub ami_id: Str,
 }
 
+/// `vpc_endpoints { ... }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct EndpointsBlock {
+    pub s3: Value<bool>,
+    pub dynamodb: Value<bool>,
+    pub public_route_table: Value<bool>,
+}
+
 /// `timeouts { ... }`
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct TimeoutsBlock {
@@ -89,10 +97,12 @@ pub struct EnvironmentState {
     pub autoscaling_group_name: Str,
     pub bastion_instance_id: Str,
     pub bastion_public_ip: Str,
+    pub vpc_endpoint_ids: StrMap,
     pub drift: StrList,
     pub app: OneBlock<AppBlock>,
     pub load_balancer: OneBlock<LoadBalancerBlock>,
     pub bastion: OneBlock<BastionBlock>,
+    pub vpc_endpoints: OneBlock<EndpointsBlock>,
     pub timeouts: OneBlock<TimeoutsBlock>,
 }
 
@@ -203,6 +213,43 @@ impl EnvironmentState {
             or_default(&mut bastion.enabled, || true);
             or_default(&mut bastion.instance_type, || "t3.nano".to_string());
         }
+        if let Some(endpoints) = first_mut(&mut self.vpc_endpoints) {
+            let defaults = EndpointsSpec::default();
+            for (slot, service) in [
+                (&mut endpoints.s3, GatewayService::S3),
+                (&mut endpoints.dynamodb, GatewayService::DynamoDb),
+            ] {
+                or_default(slot, || defaults.services.contains(&service));
+            }
+            or_default(&mut endpoints.public_route_table, || {
+                defaults.public_route_table
+            });
+        }
+    }
+
+    /// The services with a gateway endpoint; `None` while one is unknown.
+    pub fn endpoint_services(&self) -> Option<BTreeSet<GatewayService>> {
+        let Some(block) = first(&self.vpc_endpoints) else {
+            return Some(EndpointsSpec::default().services);
+        };
+        let mut services = BTreeSet::new();
+        for (value, service) in [
+            (&block.s3, GatewayService::S3),
+            (&block.dynamodb, GatewayService::DynamoDb),
+        ] {
+            match value {
+                Value::Value(true) => {
+                    services.insert(service);
+                }
+                Value::Value(false) => {}
+                Value::Null if EndpointsSpec::default().services.contains(&service) => {
+                    services.insert(service);
+                }
+                Value::Null => {}
+                Value::Unknown => return None,
+            }
+        }
+        Some(services)
     }
 
     /// True when the bastion is enabled (the default when the block is absent).
@@ -331,6 +378,10 @@ pub fn to_spec(
     } else {
         None
     };
+    let endpoints = match first(&state.vpc_endpoints) {
+        None => EndpointsSpec::default(),
+        Some(block) => endpoints_spec(block)?,
+    };
     let mut timeouts = Timeouts::default();
     if let Some(block) = first(&state.timeouts) {
         for (slot, value, attribute) in [
@@ -357,8 +408,35 @@ pub fn to_spec(
         app,
         load_balancer,
         bastion,
+        endpoints,
         tags,
         timeouts,
+    })
+}
+
+fn endpoints_spec(block: &EndpointsBlock) -> Result<EndpointsSpec, ModelError> {
+    let defaults = EndpointsSpec::default();
+    let mut services = BTreeSet::new();
+    for (value, service) in [
+        (&block.s3, GatewayService::S3),
+        (&block.dynamodb, GatewayService::DynamoDb),
+    ] {
+        let attribute = format!("vpc_endpoints.{}", service.as_str());
+        let on = known(value, &attribute)?
+            .copied()
+            .unwrap_or_else(|| defaults.services.contains(&service));
+        if on {
+            services.insert(service);
+        }
+    }
+    Ok(EndpointsSpec {
+        services,
+        public_route_table: known(
+            &block.public_route_table,
+            "vpc_endpoints.public_route_table",
+        )?
+        .copied()
+        .unwrap_or(defaults.public_route_table),
     })
 }
 

@@ -6,9 +6,10 @@ use tf_provider::value::Value;
 
 use super::model::{self, first, string_list, string_map, EnvironmentState};
 use crate::apply::inventory::Inventory;
-use crate::plan::blueprint::Blueprint;
+use crate::aws::ec2::route_tables_of;
+use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
-use crate::plan::spec::AppSpec;
+use crate::plan::spec::{AppSpec, EndpointsSpec, GatewayService};
 
 /// Resolves plan-time unknowns of the inputs after an apply.
 pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
@@ -87,6 +88,7 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         })
         .collect();
     state.nat_public_ips = by_zone("eip/", &ips);
+    state.vpc_endpoint_ids = by_zone("vpce/", &ids(&inv.gateway_endpoints));
     let groups: BTreeMap<String, String> = inv
         .security_groups
         .iter()
@@ -208,9 +210,10 @@ pub(super) fn fill_missing_images(state: &mut EnvironmentState, inv: &Inventory)
     }
 }
 
-/// Rebuilds the `app`, `load_balancer` and `bastion` blocks from what AWS runs.
-/// All three are always set: blocks cannot be computed, so a configuration that
-/// omits one shows its removal once after import (applying it changes nothing).
+/// Rebuilds the `app`, `load_balancer`, `bastion` and `vpc_endpoints` blocks
+/// from what AWS runs. The first three are always set: blocks cannot be
+/// computed, so a configuration that omits one shows its removal once after
+/// import (applying it changes nothing).
 pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
     let template = inv.template_settings.clone().unwrap_or_default();
     let group = inv.group.clone().unwrap_or_default();
@@ -249,6 +252,52 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
             ..Default::default()
         },
     }]);
+    // unlike the other blocks, this one is left out when it says what its absence
+    // says, as most configurations leave it out
+    let endpoints = observed_endpoints(inv);
+    state.vpc_endpoints = if endpoints == EndpointsSpec::default() {
+        Value::Null
+    } else {
+        endpoints_block(&endpoints)
+    };
+}
+
+/// The gateway endpoints AWS runs for the environment, and whether they serve
+/// the public route table.
+fn observed_endpoints(inv: &Inventory) -> EndpointsSpec {
+    let public_table = inv
+        .route_tables
+        .get(&Component::PublicRouteTable.key())
+        .map(|t| t.id.clone());
+    let found: Vec<&crate::aws::ec2::Found> = GatewayService::ALL
+        .into_iter()
+        .filter_map(|service| {
+            inv.gateway_endpoints
+                .get(&Component::GatewayEndpoint(service).key())
+        })
+        .collect();
+    EndpointsSpec {
+        services: GatewayService::ALL
+            .into_iter()
+            .filter(|service| {
+                inv.gateway_endpoints
+                    .contains_key(&Component::GatewayEndpoint(*service).key())
+            })
+            .collect(),
+        public_route_table: found.iter().any(|e| {
+            public_table
+                .as_ref()
+                .is_some_and(|t| route_tables_of(e).contains(t))
+        }),
+    }
+}
+
+fn endpoints_block(endpoints: &EndpointsSpec) -> model::OneBlock<model::EndpointsBlock> {
+    Value::Value(vec![model::EndpointsBlock {
+        s3: Value::Value(endpoints.services.contains(&GatewayService::S3)),
+        dynamodb: Value::Value(endpoints.services.contains(&GatewayService::DynamoDb)),
+        public_route_table: Value::Value(endpoints.public_route_table),
+    }])
 }
 
 /// The value to record for one input after a failed update: the planned one where
@@ -327,6 +376,7 @@ pub(super) fn settle_failed_update(
         bastion.key_name = reached(&bastion.key_name, &old.key_name, &seen.key_name);
         bastion.ami_id = reached(&bastion.ami_id, &old.ami_id, &seen.ami_id);
     }
+    settle_endpoints(state, prior, inv);
     let seen_tags = user_tags(inv, default_tags);
     state.tags = reached(&state.tags, &prior.tags, &seen_tags);
     state.nat_gateways = prior.nat_gateways.clone();
@@ -334,6 +384,32 @@ pub(super) fn settle_failed_update(
     state.availability_zones = prior.availability_zones.clone();
     state.public_subnet_cidrs = prior.public_subnet_cidrs.clone();
     state.private_subnet_cidrs = prior.private_subnet_cidrs.clone();
+}
+
+/// As [`settle_failed_update`] for `vpc_endpoints`, whose absence means its
+/// defaults: a block the update failed to bring about is replaced by what stands.
+fn settle_endpoints(state: &mut EnvironmentState, prior: &EnvironmentState, inv: &Inventory) {
+    let or_defaults = |block: &model::OneBlock<model::EndpointsBlock>| {
+        first(block)
+            .cloned()
+            .or_else(|| first(&endpoints_block(&EndpointsSpec::default())).cloned())
+            .unwrap_or_default()
+    };
+    let planned = or_defaults(&state.vpc_endpoints);
+    let old = or_defaults(&prior.vpc_endpoints);
+    let seen = or_defaults(&endpoints_block(&observed_endpoints(inv)));
+    let settled = model::EndpointsBlock {
+        s3: reached(&planned.s3, &old.s3, &seen.s3),
+        dynamodb: reached(&planned.dynamodb, &old.dynamodb, &seen.dynamodb),
+        public_route_table: reached(
+            &planned.public_route_table,
+            &old.public_route_table,
+            &seen.public_route_table,
+        ),
+    };
+    if settled != planned {
+        state.vpc_endpoints = Value::Value(vec![settled]);
+    }
 }
 
 /// The planned block to settle, with the prior and the observed one; `None` when

@@ -29,6 +29,7 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.autoscaling_group_name = Value::Unknown;
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
+    state.vpc_endpoint_ids = Value::Unknown;
 }
 
 pub(super) fn set_tags_all(state: &mut EnvironmentState, default_tags: &BTreeMap<String, String>) {
@@ -229,6 +230,13 @@ pub(super) fn plan_outputs(
         roles.push("bastion".into());
     }
     planned.security_group_ids = keyed_like(&prior.security_group_ids, roles);
+    planned.vpc_endpoint_ids = match planned.endpoint_services() {
+        Some(services) => keyed_like(
+            &prior.vpc_endpoint_ids,
+            services.into_iter().map(|s| s.as_str().to_string()),
+        ),
+        None => Value::Unknown,
+    };
     let port = |s: &EnvironmentState| app_field(s, |a| &a.port);
     if port(prior) != port(planned) {
         planned.target_group_arn = Value::Unknown;
@@ -439,6 +447,7 @@ mod tests {
             launch_template_version: Value::Value(1),
             bastion_instance_id: Value::Value("i-1".into()),
             bastion_public_ip: Value::Value("203.0.113.1".into()),
+            vpc_endpoint_ids: known(&[("dynamodb", "vpce-d"), ("s3", "vpce-s")]),
             drift: string_list(Vec::new()),
             app: Value::Value(vec![AppBlock::default()]),
             load_balancer: Value::Value(vec![LoadBalancerBlock::default()]),
@@ -498,6 +507,32 @@ mod tests {
             prior.launch_template_version
         );
         assert_eq!(planned.bastion_instance_id, prior.bastion_instance_id);
+    }
+
+    #[test]
+    fn endpoint_ids_stay_known_and_follow_the_services() {
+        let prior = applied();
+        let planned = plan(&prior, |s| {
+            s.app.as_mut_option().unwrap()[0].max_size = Value::Value(9)
+        });
+        assert_eq!(planned.vpc_endpoint_ids, prior.vpc_endpoint_ids);
+        let planned = plan(&prior, |s| {
+            s.vpc_endpoints = Value::Value(vec![model::EndpointsBlock {
+                s3: Value::Value(true),
+                dynamodb: Value::Value(false),
+                public_route_table: Value::Value(true),
+            }]);
+        });
+        assert_eq!(planned.vpc_endpoint_ids, known(&[("s3", "vpce-s")]));
+        let mut without = prior.clone();
+        without.vpc_endpoint_ids = known(&[("s3", "vpce-s")]);
+        let planned = plan(&without, |_| {});
+        let ids = planned.vpc_endpoint_ids.as_ref_option().unwrap();
+        assert!(
+            ids["dynamodb"].is_unknown(),
+            "a new endpoint's ID is unknown"
+        );
+        assert_eq!(ids["s3"], Value::Value("vpce-s".to_string()));
     }
 
     #[test]

@@ -104,6 +104,18 @@ fn bastion_block() -> NestedBlock {
     )
 }
 
+fn endpoints_block() -> NestedBlock {
+    use AttributeType::Bool;
+    block(
+        "Gateway VPC endpoints: S3 and DynamoDB traffic of the private subnets goes through them instead of the NAT gateways. They cost nothing, while NAT gateways charge per GB processed. Without this block both are on. AWS routes the services' prefix lists to them in every route table they serve; those routes are theirs, not drift.",
+        vec![
+            ("s3", attr(Bool, OptionalComputed, "Whether to create the S3 gateway endpoint. Default `true`.")),
+            ("dynamodb", attr(Bool, OptionalComputed, "Whether to create the DynamoDB gateway endpoint. Default `true`.")),
+            ("public_route_table", attr(Bool, OptionalComputed, "Whether the endpoints also serve the public route table (the bastion, and anything else in the public subnets), besides every private one. Default `false`.")),
+        ],
+    )
+}
+
 fn timeouts_block() -> NestedBlock {
     let doc = |phase: &str| {
         format!("How long {phase} may take, as a duration such as `30m` or `1h30m`. Default `30m`.")
@@ -171,12 +183,14 @@ pub fn environment_schema() -> Schema {
         ("autoscaling_group_name", attr(String, Computed, "Name of the Auto Scaling Group.")),
         ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
-        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes, the launch template version the group runs, health check, listeners and the bastion's settings. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
+        ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
+        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes, the launch template version the group runs, health check, listeners, the bastion's settings and the route tables the gateway endpoints serve. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
     ];
     let blocks = [
         ("app", app_block()),
         ("load_balancer", load_balancer_block()),
         ("bastion", bastion_block()),
+        ("vpc_endpoints", endpoints_block()),
         ("timeouts", timeouts_block()),
     ]
     .into_iter()

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::cidr::{carve, CarveError, Cidr, Tier};
 use super::security::SgRole;
-use super::spec::{EnvironmentSpec, NatStrategy};
+use super::spec::{EnvironmentSpec, GatewayService, NatStrategy};
 
 /// Logical identity of a component, stored in its `prodvpc:component` tag.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,6 +25,7 @@ pub enum Component {
     AutoScalingGroup,
     ScalingPolicy,
     Bastion,
+    GatewayEndpoint(GatewayService),
 }
 
 impl Component {
@@ -46,6 +47,7 @@ impl Component {
             Component::AutoScalingGroup => "asg".into(),
             Component::ScalingPolicy => "policy/cpu".into(),
             Component::Bastion => "bastion".into(),
+            Component::GatewayEndpoint(service) => format!("vpce/{}", service.as_str()),
         }
     }
 }
@@ -121,6 +123,9 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
         components.insert(Component::SecurityGroup(SgRole::Bastion));
         components.insert(Component::Bastion);
     }
+    for service in &spec.endpoints.services {
+        components.insert(Component::GatewayEndpoint(*service));
+    }
     Ok(Blueprint {
         zones,
         subnets,
@@ -153,6 +158,7 @@ pub(crate) mod tests {
                 key_name: None,
                 ami_id: None,
             }),
+            endpoints: EndpointsSpec::default(),
             tags: BTreeMap::new(),
             timeouts: Timeouts::default(),
         }
@@ -164,6 +170,25 @@ pub(crate) mod tests {
             "us-east-1a".into(),
             "us-east-1c".into(),
         ]
+    }
+
+    #[test]
+    fn gateway_endpoints_follow_the_services() {
+        let mut spec = sample_spec();
+        let keys = |spec: &EnvironmentSpec| -> Vec<String> {
+            blueprint(spec, &zones())
+                .unwrap()
+                .components
+                .iter()
+                .map(Component::key)
+                .filter(|k| k.starts_with("vpce/"))
+                .collect()
+        };
+        assert_eq!(keys(&spec), ["vpce/s3", "vpce/dynamodb"]);
+        spec.endpoints.services.remove(&GatewayService::S3);
+        assert_eq!(keys(&spec), ["vpce/dynamodb"]);
+        spec.endpoints.services.clear();
+        assert!(keys(&spec).is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The environment as plain data: what the user asked for, with every default
 //! applied and no unknown values left.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::cidr::{Cidr, Tier};
@@ -142,6 +142,49 @@ pub struct BastionSpec {
     pub ami_id: Option<String>,
 }
 
+/// An AWS service the private subnets reach through a gateway endpoint: free,
+/// and its traffic no longer pays the NAT gateways' per-GB charge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GatewayService {
+    S3,
+    DynamoDb,
+}
+
+impl GatewayService {
+    pub const ALL: [GatewayService; 2] = [GatewayService::S3, GatewayService::DynamoDb];
+
+    /// The attribute name in `vpc_endpoints` and the key of `vpc_endpoint_ids`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayService::S3 => "s3",
+            GatewayService::DynamoDb => "dynamodb",
+        }
+    }
+
+    /// The endpoint service name in `region`.
+    pub fn service_name(self, region: &str) -> String {
+        format!("com.amazonaws.{region}.{}", self.as_str())
+    }
+}
+
+/// The gateway endpoints and the route tables they are attached to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointsSpec {
+    pub services: BTreeSet<GatewayService>,
+    /// also attach them to the public route table (the bastion's traffic)
+    pub public_route_table: bool,
+}
+
+impl Default for EndpointsSpec {
+    /// Both endpoints, on the private route tables: free, and they cut NAT traffic.
+    fn default() -> Self {
+        EndpointsSpec {
+            services: GatewayService::ALL.into_iter().collect(),
+            public_route_table: false,
+        }
+    }
+}
+
 /// How long each phase may take before the provider gives up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
@@ -181,6 +224,7 @@ pub struct EnvironmentSpec {
     pub app: AppSpec,
     pub load_balancer: LoadBalancerSpec,
     pub bastion: Option<BastionSpec>,
+    pub endpoints: EndpointsSpec,
     /// User tags merged over the provider's default tags.
     pub tags: BTreeMap<String, String>,
     pub timeouts: Timeouts,

@@ -18,6 +18,7 @@ const CREATED: &[(&str, &str)] = &[
     ("ec2:AllocateAddress", "allocationId"),
     ("ec2:CreateNatGateway", "natGatewayId"),
     ("ec2:CreateLaunchTemplate", "launchTemplateId"),
+    ("ec2:CreateVpcEndpoint", "vpcEndpointId"),
     ("ec2:RunInstances", "instanceId"),
     ("elasticloadbalancing:CreateTargetGroup", "TargetGroupArn"),
     ("elasticloadbalancing:CreateLoadBalancer", "LoadBalancerArn"),
@@ -102,6 +103,7 @@ pub fn not_found(call: &Call, id: &str) -> Refusal {
                 "eipalloc" => ("InvalidAllocationID.NotFound", "allocation ID"),
                 "nat" => ("InvalidNatGatewayID.NotFound", "natGateway ID"),
                 "lt" => ("InvalidLaunchTemplateId.NotFound", "launch template ID"),
+                "vpce" => ("InvalidVpcEndpointId.NotFound", "vpcEndpoint ID"),
                 _ => ("InvalidInstanceID.NotFound", "instance ID"),
             };
             bad(code, format!("The {noun} '{id}' does not exist"))

@@ -1,0 +1,174 @@
+//! Gateway VPC endpoints (S3, DynamoDB): the route tables they serve are the
+//! endpoint's own attribute; AWS adds and removes the prefix-list routes itself.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
+use aws_sdk_ec2::Client;
+
+use super::{filter, owned_by, required, tag_map, tag_spec, Found, Result, Tags};
+use crate::error::{AwsError, ErrorClass};
+
+/// States after which an endpoint no longer exists, though AWS still lists it
+/// for a while.
+fn is_gone(state: &str) -> bool {
+    matches!(
+        state.to_ascii_lowercase().as_str(),
+        "deleting" | "deleted" | "failed" | "rejected" | "expired"
+    )
+}
+
+fn state_of(endpoint: &VpcEndpoint) -> String {
+    endpoint
+        .state()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The route tables an endpoint serves, sorted and comma-joined as in [`Found::detail`].
+pub fn route_table_list(tables: &BTreeSet<String>) -> String {
+    tables.iter().cloned().collect::<Vec<_>>().join(",")
+}
+
+/// The route tables an endpoint reported by [`gateway_endpoints`] serves.
+pub fn route_tables_of(endpoint: &Found) -> BTreeSet<String> {
+    endpoint
+        .detail
+        .get("route_tables")
+        .map(|list| {
+            list.split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The live gateway endpoints tagged for `environment`, with their service
+/// name, VPC and route tables.
+pub async fn gateway_endpoints(
+    client: &Client,
+    tag_key: &str,
+    environment: &str,
+) -> Result<Vec<Found>> {
+    let out = client
+        .describe_vpc_endpoints()
+        .filters(owned_by(tag_key, environment))
+        .filters(filter("vpc-endpoint-type", "Gateway"))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| !is_gone(&state_of(e)))
+        .map(|e| Found {
+            id: e.vpc_endpoint_id().unwrap_or_default().into(),
+            tags: tag_map(Some(e.tags())),
+            detail: [
+                ("service", e.service_name().unwrap_or_default().to_string()),
+                ("vpc", e.vpc_id().unwrap_or_default().to_string()),
+                (
+                    "route_tables",
+                    route_table_list(&e.route_table_ids().iter().cloned().collect()),
+                ),
+                ("state", state_of(e)),
+            ]
+            .into(),
+        })
+        .collect())
+}
+
+/// Creates a gateway endpoint for `service_name` serving `route_tables`;
+/// `token` makes a retried call idempotent.
+pub async fn create_gateway_endpoint(
+    client: &Client,
+    vpc_id: &str,
+    service_name: &str,
+    route_tables: &BTreeSet<String>,
+    token: &str,
+    tags: &Tags,
+) -> Result<String> {
+    let out = client
+        .create_vpc_endpoint()
+        .vpc_id(vpc_id)
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .service_name(service_name)
+        .set_route_table_ids(Some(route_tables.iter().cloned().collect()))
+        .client_token(token)
+        .tag_specifications(tag_spec(ResourceType::VpcEndpoint, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateVpcEndpoint", e))?;
+    Ok(required(
+        out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
+        "CreateVpcEndpoint",
+        "VpcEndpointId",
+    )?
+    .to_string())
+}
+
+/// Attaches the endpoint to `add` and detaches it from `remove`.
+pub async fn change_endpoint_route_tables(
+    client: &Client,
+    endpoint_id: &str,
+    add: &BTreeSet<String>,
+    remove: &BTreeSet<String>,
+) -> Result<()> {
+    client
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(endpoint_id)
+        .set_add_route_table_ids(Some(add.iter().cloned().collect()))
+        .set_remove_route_table_ids(Some(remove.iter().cloned().collect()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;
+    Ok(())
+}
+
+/// Deletes an endpoint. AWS answers a batch call with HTTP 200 and lists each
+/// endpoint it could not delete; one it does not know is already gone.
+pub async fn delete_vpc_endpoint(client: &Client, endpoint_id: &str) -> Result<()> {
+    let out = client
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(endpoint_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
+    let Some(failure) = out.unsuccessful().first().and_then(|f| f.error()) else {
+        return Ok(());
+    };
+    let code = failure.code().unwrap_or_default().to_string();
+    let message = failure.message().unwrap_or_default().to_string();
+    let class = crate::error::classify_message(&code, &message);
+    if class == ErrorClass::NotFound {
+        return Ok(());
+    }
+    Err(AwsError::Api {
+        operation: "DeleteVpcEndpoints",
+        code,
+        message,
+        class,
+        request_id: None,
+    })
+}
+
+/// Whether the endpoint still exists (not yet `deleted`).
+pub async fn vpc_endpoint_exists(client: &Client, endpoint_id: &str) -> Result<bool> {
+    match client
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(endpoint_id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.vpc_endpoints().iter().any(|e| state_of(e) != "deleted")),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeVpcEndpoints", e);
+            if error.is_not_found() {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
