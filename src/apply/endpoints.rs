@@ -213,15 +213,16 @@ mod tests {
 
     /// An inventory with the public and two private tables, and an S3 endpoint on `tables`.
     fn inventory(tables: &[&str]) -> Inventory {
-        let mut inv = Inventory::default();
-        inv.route_tables = [
-            ("rtb/public".to_string(), table("rtb-pub")),
-            ("rtb/private/us-east-1a".to_string(), table("rtb-a")),
-            ("rtb/private/us-east-1b".to_string(), table("rtb-b")),
-        ]
-        .into();
-        inv.gateway_endpoints = [("vpce/s3".to_string(), endpoint(tables))].into();
-        inv
+        Inventory {
+            route_tables: [
+                ("rtb/public".to_string(), table("rtb-pub")),
+                ("rtb/private/us-east-1a".to_string(), table("rtb-a")),
+                ("rtb/private/us-east-1b".to_string(), table("rtb-b")),
+            ]
+            .into(),
+            gateway_endpoints: [("vpce/s3".to_string(), endpoint(tables))].into(),
+            ..Inventory::default()
+        }
     }
 
     fn drift_of(public: bool, tables: &[&str]) -> Vec<String> {
