@@ -217,6 +217,8 @@ pub fn classify(code: &str) -> ErrorClass {
     }
     let not_found = code.ends_with(".NotFound")
         || code.ends_with("NotFound")
+        // `InvalidLaunchTemplateName.NotFoundException`
+        || code.ends_with(".NotFoundException")
         || code.ends_with(".Malformed") && code.starts_with("InvalidAllocationID")
         || matches!(
             code,
@@ -266,6 +268,10 @@ mod tests {
             ErrorClass::NotFound
         );
         assert_eq!(classify("LoadBalancerNotFound"), ErrorClass::NotFound);
+        assert_eq!(
+            classify("InvalidLaunchTemplateName.NotFoundException"),
+            ErrorClass::NotFound
+        );
         assert_eq!(classify("DependencyViolation"), ErrorClass::Dependency);
         assert_eq!(classify("ResourceInUse"), ErrorClass::Dependency);
         assert_eq!(classify("RequestLimitExceeded"), ErrorClass::Throttled);

@@ -107,6 +107,52 @@ fn single(items: Vec<Found>, key: &str, strays: &mut Vec<Found>) -> Option<Found
     found
 }
 
+/// What the state already says about objects that discovery would otherwise
+/// find only from another answer, so their describes join an earlier round.
+/// A hint that is out of date costs a round, never a wrong answer.
+#[derive(Clone, Debug, Default)]
+pub struct Hints {
+    /// the listeners' ARNs, whose tags are read with the load balancer's
+    pub listener_arns: Vec<String>,
+}
+
+/// The target of the group's CPU policy and its refresh under way, by the group's name.
+async fn group_facts(
+    clients: &AwsClients,
+    group: &str,
+) -> Result<(Option<f64>, Option<Refresh>), AwsError> {
+    futures::try_join!(
+        autoscaling::cpu_policy_target(&clients.autoscaling, group),
+        autoscaling::active_refresh(&clients.autoscaling, group),
+    )
+}
+
+/// The VPC's DNS settings and its default security group.
+async fn vpc_facts(
+    clients: &AwsClients,
+    vpc: &str,
+) -> Result<(VpcDns, Option<SecurityGroup>), AwsError> {
+    futures::try_join!(
+        ec2::vpc_dns(&clients.ec2, vpc),
+        ec2::default_security_group(&clients.ec2, vpc),
+    )
+}
+
+/// Tags of ELB objects by ARN (the API takes 20 ARNs a call), concurrently.
+async fn tags_in_chunks(
+    clients: &AwsClients,
+    arns: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
+    let calls = arns
+        .chunks(20)
+        .map(|chunk| elbv2::tags_of(&clients.elbv2, chunk));
+    Ok(futures::future::try_join_all(calls)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
 /// Which objects discovery may take for the environment's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup<'a> {
@@ -145,9 +191,20 @@ impl Inventory {
         names: &Names,
         lookup: Lookup<'_>,
     ) -> Result<Inventory, AwsError> {
+        Inventory::discover_hinted(clients, names, lookup, &Hints::default()).await
+    }
+
+    /// [`Inventory::discover`] with what the state says (a refresh), so that
+    /// fewer describes wait for others.
+    pub async fn discover_hinted(
+        clients: &AwsClients,
+        names: &Names,
+        lookup: Lookup<'_>,
+        hints: &Hints,
+    ) -> Result<Inventory, AwsError> {
         let deadline = tokio::time::Instant::now() + PROPAGATION_WINDOW;
         retry_propagation(deadline, "the environment's objects", || {
-            Box::pin(Inventory::discover_once(clients, names, lookup))
+            Box::pin(Inventory::discover_once(clients, names, lookup, hints))
         })
         .await
     }
@@ -156,8 +213,23 @@ impl Inventory {
         clients: &AwsClients,
         names: &Names,
         lookup: Lookup<'_>,
+        hints: &Hints,
     ) -> Result<Inventory, AwsError> {
-        let (mut ec2_found, load_balancer, named_group, group, scanned) = futures::try_join!(
+        // Round 1: every describe that needs no answer of another, including those
+        // that name objects by the environment's names or by the VPC in state; the
+        // ones whose object may not exist are asked anyway, and their answers used
+        // only when it does (see round 2).
+        let vpc_in_state = lookup.vpc();
+        let (
+            mut ec2_found,
+            load_balancer,
+            named_group,
+            group,
+            scanned,
+            group_read_by_name,
+            named_versions,
+            vpc_read_from_state,
+        ) = futures::try_join!(
             ec2::discover(&clients.ec2, TAG_ENVIRONMENT, &names.environment),
             elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
             elbv2::find_target_group(&clients.elbv2, &names.target_group),
@@ -166,6 +238,22 @@ impl Inventory {
                 match lookup {
                     Lookup::EverythingInVpc(vpc) => elbv2::in_vpc(&clients.elbv2, vpc).await,
                     _ => Ok((Vec::new(), Vec::new())),
+                }
+            },
+            async { Ok(group_facts(clients, &names.app).await.ok()) },
+            async {
+                let versions = ["$Default".to_string()];
+                let template = ec2::TemplateRef::Name(&names.app);
+                Ok(
+                    ec2::launch_template_versions(&clients.ec2, template, &versions)
+                        .await
+                        .ok(),
+                )
+            },
+            async {
+                match vpc_in_state {
+                    Some(vpc) => vpc_facts(clients, vpc).await.map(Some),
+                    None => Ok(None),
                 }
             },
         )?;
@@ -207,14 +295,30 @@ impl Inventory {
         let load_balancer = balancers.next();
         let extra_balancers: Vec<LoadBalancer> = balancers.collect();
         let template = ec2_found.launch_templates.first().map(|t| t.id.clone());
-        // the default version and the one the group runs, in one call
-        let mut versions = vec!["$Default".to_string()];
+        // the versions read by name count only if they are of the tagged template
+        let mut template_versions: Vec<TemplateVersion> = named_versions
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| Some(&v.template_id) == template.as_ref())
+            .collect();
+        let mut wanted_versions: Vec<String> = Vec::new();
+        if template.is_some() && !template_versions.iter().any(|v| v.default) {
+            wanted_versions.push("$Default".into());
+        }
         if let Some(g) = group
             .as_ref()
             .filter(|g| Some(&g.launch_template_id) == template.as_ref())
         {
-            if !g.launch_template_version.is_empty() {
-                versions.push(g.launch_template_version.clone());
+            let runs = g.launch_template_version.as_str();
+            let known = match runs {
+                "" | "$Default" => true,
+                "$Latest" => false,
+                number => template_versions
+                    .iter()
+                    .any(|v| v.number.to_string() == number),
+            };
+            if !known {
+                wanted_versions.push(runs.to_string());
             }
         }
         let vpc_id = ec2_found.vpcs.first().map(|vpc| vpc.id.clone());
@@ -223,64 +327,76 @@ impl Inventory {
             .find(|i| component(&i.tags) == "bastion")
             .and_then(|i| i.detail.get("root_volume").cloned())
             .filter(|v| !v.is_empty());
-        let (
-            (tags, listeners),
-            (cpu_target, refresh),
-            template_versions,
-            (vpc_dns, default_group, volumes),
-        ) = futures::try_join!(
+        // the listeners' tags are read with the others' when the state names
+        // the listeners; any it does not name cost one more round
+        let hinted_listeners: Vec<String> = match &load_balancer {
+            Some(_) => hints.listener_arns.clone(),
+            None => Vec::new(),
+        };
+        // Round 2: what hangs off the objects of round 1.
+        let (listeners, mut tags, (cpu_target, refresh), more_versions, vpc_read, volumes) = futures::try_join!(
             async {
-                // listeners first: their tags are read with the others'
-                let listeners = match &load_balancer {
-                    Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await?,
-                    None => Vec::new(),
-                };
-                let mut arns = arns.clone();
-                arns.extend(listeners.iter().map(|l| l.arn.clone()));
-                let mut all = BTreeMap::new();
-                for chunk in arns.chunks(20) {
-                    all.extend(elbv2::tags_of(&clients.elbv2, chunk).await?);
-                }
-                Ok::<_, AwsError>((all, listeners))
-            },
-            async {
-                match &group {
-                    Some(g) => futures::try_join!(
-                        autoscaling::cpu_policy_target(&clients.autoscaling, &g.name),
-                        autoscaling::active_refresh(&clients.autoscaling, &g.name),
-                    ),
-                    None => Ok((None, None)),
-                }
-            },
-            async {
-                match &template {
-                    Some(id) => ec2::launch_template_versions(&clients.ec2, id, &versions).await,
+                match &load_balancer {
+                    Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await,
                     None => Ok(Vec::new()),
                 }
             },
             async {
-                futures::try_join!(
-                    async {
-                        match &vpc_id {
-                            Some(vpc) => ec2::vpc_dns(&clients.ec2, vpc).await.map(Some),
-                            None => Ok(None),
-                        }
-                    },
-                    async {
-                        match &vpc_id {
-                            Some(vpc) => ec2::default_security_group(&clients.ec2, vpc).await,
-                            None => Ok(None),
-                        }
-                    },
-                    ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
-                )
+                let mut all = tags_in_chunks(clients, &arns).await?;
+                // a listener replaced since the state was written fails this
+                // call; its tags are then read in round 3
+                if let Ok(found) = tags_in_chunks(clients, &hinted_listeners).await {
+                    all.extend(found);
+                }
+                Ok::<_, AwsError>(all)
             },
+            async {
+                match (&group, group_read_by_name) {
+                    (Some(_), Some(facts)) => Ok(facts),
+                    (Some(g), None) => group_facts(clients, &g.name).await,
+                    (None, _) => Ok((None, None)),
+                }
+            },
+            async {
+                match &template {
+                    Some(id) if !wanted_versions.is_empty() => {
+                        let template = ec2::TemplateRef::Id(id);
+                        ec2::launch_template_versions(&clients.ec2, template, &wanted_versions)
+                            .await
+                    }
+                    _ => Ok(Vec::new()),
+                }
+            },
+            async {
+                match (vpc_read_from_state, &vpc_id) {
+                    (Some(facts), _) => Ok(Some(facts)),
+                    (None, Some(vpc)) => vpc_facts(clients, vpc).await.map(Some),
+                    (None, None) => Ok(None),
+                }
+            },
+            ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
         )?;
+        // Round 3, only for listeners the state did not name.
+        let unread: Vec<String> = listeners
+            .iter()
+            .map(|l| l.arn.clone())
+            .filter(|arn| !tags.contains_key(arn))
+            .collect();
+        tags.extend(tags_in_chunks(clients, &unread).await?);
+        let (vpc_dns, default_group) = match vpc_read {
+            Some((dns, group)) => (Some(dns), group),
+            None => (None, None),
+        };
+        for version in more_versions {
+            if !template_versions.iter().any(|v| v.number == version.number) {
+                template_versions.push(version);
+            }
+        }
         let bastion_root_encrypted = root_volume.and_then(|v| volumes.get(&v).copied());
         let default_template = template_versions.iter().find(|v| v.default).cloned();
         let group_template = group.as_ref().and_then(|g| {
             let number = match g.launch_template_version.as_str() {
-                "$Default" => default_template.as_ref()?.number,
+                "" | "$Default" => default_template.as_ref()?.number,
                 "$Latest" => template_versions.iter().map(|v| v.number).max()?,
                 number => number.parse().ok()?,
             };

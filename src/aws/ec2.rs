@@ -1452,24 +1452,37 @@ pub async fn new_launch_template_version(
 /// One version of a launch template and what it runs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TemplateVersion {
+    /// the template's ID: a lookup by name may meet another account object's template
+    pub template_id: String,
     pub number: i64,
     pub default: bool,
     pub settings: InstanceSettings,
+}
+
+/// A launch template, by ID or by name.
+#[derive(Clone, Copy, Debug)]
+pub enum TemplateRef<'a> {
+    Id(&'a str),
+    /// before its ID is known: a refresh reads the versions in the same round
+    /// as the template itself
+    Name(&'a str),
 }
 
 /// What the given versions of a launch template run (`$Default`, `$Latest` or
 /// numbers), in one call; an unknown template or version reads as none.
 pub async fn launch_template_versions(
     client: &Client,
-    id: &str,
+    template: TemplateRef<'_>,
     versions: &[String],
 ) -> Result<Vec<TemplateVersion>> {
-    let out = client
+    let request = client
         .describe_launch_template_versions()
-        .launch_template_id(id)
-        .set_versions(Some(versions.to_vec()))
-        .send()
-        .await;
+        .set_versions(Some(versions.to_vec()));
+    let request = match template {
+        TemplateRef::Id(id) => request.launch_template_id(id),
+        TemplateRef::Name(name) => request.launch_template_name(name),
+    };
+    let out = request.send().await;
     let out = match out {
         Ok(out) => out,
         Err(e) => {
@@ -1486,6 +1499,7 @@ pub async fn launch_template_versions(
         .iter()
         .filter_map(|v| {
             Some(TemplateVersion {
+                template_id: v.launch_template_id()?.to_string(),
                 number: v.version_number()?,
                 default: v.default_version().unwrap_or(false),
                 settings: template_settings(v.launch_template_data()?),

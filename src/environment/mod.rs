@@ -19,7 +19,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::inventory::{Inventory, Lookup};
+use crate::apply::inventory::{Hints, Inventory, Lookup};
 use crate::apply::{destroy, drift, executor};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
@@ -439,7 +439,13 @@ impl Resource for EnvironmentResource {
             Some(vpc) => Lookup::InVpc(vpc),
             None => Lookup::ByName,
         };
-        let inv = match Inventory::discover(&clients, &spec.names(), lookup).await {
+        let hints = Hints {
+            listener_arns: model::known_map(&state.listener_arns)
+                .unwrap_or_default()
+                .into_values()
+                .collect(),
+        };
+        let inv = match Inventory::discover_hinted(&clients, &spec.names(), lookup, &hints).await {
             Ok(inv) => inv,
             Err(error) => {
                 report_aws(diags, "Could not read the environment", &error, Phase::Read);
