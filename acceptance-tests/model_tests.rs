@@ -9,7 +9,9 @@ use aws_sdk_autoscaling::config::http::HttpResponse;
 use aws_sdk_autoscaling::operation::start_instance_refresh::{
     StartInstanceRefreshError, StartInstanceRefreshOutput,
 };
-use aws_sdk_autoscaling::types::{DesiredConfiguration, LaunchTemplateSpecification};
+use aws_sdk_autoscaling::types::{
+    DesiredConfiguration, LaunchTemplateSpecification, RefreshPreferences,
+};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{IpPermission, RequestLaunchTemplateData, UserIdGroupPair};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
@@ -1116,6 +1118,58 @@ fn a_client_token_returns_the_first_object_again() {
         assert_eq!(
             code(&run(&net.subnets[1]).await),
             "IdempotentParameterMismatch"
+        );
+    });
+}
+
+#[test]
+fn refresh_preferences_are_checked_as_aws_does_and_echoed() {
+    let m = modelled(quiet(0.02));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let start = |min: Option<i32>, max: Option<i32>, warmup: Option<i32>| {
+            m.aws
+                .autoscaling
+                .start_instance_refresh()
+                .auto_scaling_group_name("app")
+                .preferences(
+                    RefreshPreferences::builder()
+                        .set_min_healthy_percentage(min)
+                        .set_max_healthy_percentage(max)
+                        .set_instance_warmup(warmup)
+                        .build(),
+                )
+                .send()
+        };
+        for (min, max) in [(None, Some(110)), (Some(40), Some(150)), (Some(101), None)] {
+            let refused = start(min, max, None).await;
+            assert_eq!(code(&refused), "ValidationError", "{min:?} {max:?}");
+        }
+        let id = start(Some(50), Some(150), Some(30))
+            .await
+            .unwrap()
+            .instance_refresh_id
+            .unwrap();
+        let listed = m
+            .aws
+            .autoscaling
+            .describe_instance_refreshes()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        let refresh = &listed.instance_refreshes()[0];
+        assert_eq!(refresh.instance_refresh_id(), Some(id.as_str()));
+        let preferences = refresh.preferences().expect("preferences echoed");
+        assert_eq!(
+            (
+                preferences.min_healthy_percentage(),
+                preferences.max_healthy_percentage(),
+                preferences.instance_warmup()
+            ),
+            (Some(50), Some(150), Some(30))
         );
     });
 }
