@@ -464,6 +464,8 @@ impl Resource for EnvironmentResource {
         if refreshed.tags_all.is_null() {
             set_tags_all(&mut refreshed, &clients.default_tags);
         }
+        // judged against the inputs just filled, not the defaults of their absence
+        let spec = to_spec_or_report(&refreshed, &applied, diags)?;
         let zones = zones_of(&refreshed).unwrap_or_else(|| {
             inv.subnets
                 .values()
