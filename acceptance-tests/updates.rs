@@ -70,7 +70,10 @@ impl Inputs {
         let instance_refresh = if self.instance_refresh.is_empty() {
             String::new()
         } else {
-            format!("instance_refresh {{\n      {}\n    }}", self.instance_refresh)
+            format!(
+                "instance_refresh {{\n      {}\n    }}",
+                self.instance_refresh
+            )
         };
         let bastion = if self.bastion {
             format!("enabled = true\n    ssh_ingress_cidrs = [\"{}\"]", self.ssh)

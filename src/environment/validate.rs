@@ -1057,7 +1057,7 @@ mod tests {
             (Null, v(190), Null),
             (Unknown, v(200), Unknown),
         ] {
-            let found = problems(refresh(fine.0.clone(), fine.1.clone(), fine.2.clone()));
+            let found = problems(refresh(fine.0, fine.1, fine.2));
             assert!(found.is_empty(), "{fine:?}: {found:?}");
         }
         let path = |name: &str| format!("app[0].instance_refresh[0].{name}");
@@ -1082,7 +1082,7 @@ mod tests {
                 "0 to 3600 seconds",
             ),
         ] {
-            let found = problems(refresh(bad.0.clone(), bad.1.clone(), bad.2.clone()));
+            let found = problems(refresh(bad.0, bad.1, bad.2));
             assert_eq!(found.len(), 1, "{bad:?}: {found:?}");
             assert_eq!(found[0].0, path(attribute), "{bad:?}");
             assert!(found[0].1.contains(fix), "{bad:?}: {found:?}");
