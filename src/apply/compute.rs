@@ -331,35 +331,23 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         .get(&Component::SecurityGroup(SgRole::App).key());
     if let Some(group) = &inv.group {
         let app = &spec.app;
-        if group.min_size != app.min_size as i32 {
-            findings.push(Finding::new(
-                "asg",
-                format!(
-                    "has min size {} instead of {}",
-                    group.min_size, app.min_size
-                ),
-                restores.clone(),
-            ));
-        }
-        if group.max_size != app.max_size as i32 {
-            findings.push(Finding::new(
-                "asg",
-                format!(
-                    "has max size {} instead of {}",
-                    group.max_size, app.max_size
-                ),
-                restores.clone(),
-            ));
-        }
-        if group.health_check_grace_period != app.health_check_grace_period as i32 {
-            findings.push(Finding::new(
-                "asg",
-                format!(
-                    "has health check grace period {}s instead of {}s",
-                    group.health_check_grace_period, app.health_check_grace_period
-                ),
-                restores.clone(),
-            ));
+        for (setting, seen, wanted, unit) in [
+            ("min size", group.min_size, app.min_size, ""),
+            ("max size", group.max_size, app.max_size, ""),
+            (
+                "health check grace period",
+                group.health_check_grace_period,
+                app.health_check_grace_period,
+                "s",
+            ),
+        ] {
+            if seen != wanted as i32 {
+                findings.push(Finding::new(
+                    "asg",
+                    format!("has {setting} {seen}{unit} instead of {wanted}{unit}"),
+                    restores.clone(),
+                ));
+            }
         }
         if group.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Private) {
             findings.push(Finding::new(
