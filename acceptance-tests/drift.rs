@@ -283,11 +283,12 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .send()
             .await
             .unwrap();
-        // the group's bounds, the health check, the listener's action
+        // the group's bounds and grace period, the health check, the listener's action
         api.autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(&group_name)
             .max_size(7)
+            .health_check_grace_period(0)
             .send()
             .await
             .unwrap();
@@ -334,6 +335,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             "igw has tag Name = \\\"renamed\\\" instead of \\\"drift-igw\\\"; apply retags it",
             "bastion has IMDSv2 optional; apply requires it",
             "asg has max size 7 instead of 3; apply restores it",
+            "asg has health check grace period 0s instead of 300s; apply restores it",
             "tg health check has path /tampered instead of /health, interval 30s instead of 15s; apply restores it",
             "listener/http does not forward to the target group; apply restores it",
         ],
@@ -462,6 +464,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
         );
         let group = api.group(&group_name).await;
         assert_eq!(group.max_size(), Some(3));
+        assert_eq!(group.health_check_grace_period(), Some(300));
         let target_groups = api
             .elbv2
             .describe_target_groups()

@@ -83,17 +83,31 @@ fn operations_in(source: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The source files of the provider's AWS modules, each with the file of the
+/// service module it belongs to (`ec2/endpoints.rs` belongs to `ec2.rs`).
+fn aws_sources() -> Vec<(std::path::PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("src/aws") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path).expect("service module folder") {
+                sources.push((inner.expect("entry").path(), format!("{name}.rs")));
+            }
+        } else {
+            sources.push((path, name));
+        }
+    }
+    sources.retain(|(path, _)| path.extension().is_some_and(|e| e == "rs"));
+    sources
+}
+
 /// Every `service:Action` the provider's AWS modules call, by IAM prefix.
 fn source_actions() -> BTreeSet<String> {
     let prefixes: BTreeMap<&str, &str> = IAM_PREFIX.into_iter().collect();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
     let mut actions = BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).expect("src/aws") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    for (path, file) in aws_sources() {
         let operations = operations_in(&std::fs::read_to_string(&path).expect("source file"));
         if operations.is_empty() {
             continue;

@@ -9,7 +9,9 @@ use aws_sdk_autoscaling::config::http::HttpResponse;
 use aws_sdk_autoscaling::operation::start_instance_refresh::{
     StartInstanceRefreshError, StartInstanceRefreshOutput,
 };
-use aws_sdk_autoscaling::types::{DesiredConfiguration, LaunchTemplateSpecification};
+use aws_sdk_autoscaling::types::{
+    DesiredConfiguration, InstanceRefresh, LaunchTemplateSpecification, RefreshPreferences,
+};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{IpPermission, RequestLaunchTemplateData, UserIdGroupPair};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
@@ -878,16 +880,21 @@ fn throttling_refuses_a_burst_and_lifts_as_the_bucket_refills() {
     });
 }
 
-async fn refresh_status(aws: &Api, id: &str) -> (String, i32) {
-    let out = aws
-        .autoscaling
+/// The refreshes of group `app`, newest first.
+async fn refreshes(aws: &Api) -> Vec<InstanceRefresh> {
+    aws.autoscaling
         .describe_instance_refreshes()
         .auto_scaling_group_name("app")
         .send()
         .await
-        .unwrap();
-    let refresh = out
+        .unwrap()
         .instance_refreshes()
+        .to_vec()
+}
+
+async fn refresh_status(aws: &Api, id: &str) -> (String, i32) {
+    let listed = refreshes(aws).await;
+    let refresh = listed
         .iter()
         .find(|r| r.instance_refresh_id() == Some(id))
         .expect("the refresh is listed");
@@ -959,15 +966,8 @@ fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
         })
         .await;
         assert_eq!(refresh_status(&m.aws, &id).await.1, 100);
-        let listed = m
-            .aws
-            .autoscaling
-            .describe_instance_refreshes()
-            .auto_scaling_group_name("app")
-            .send()
-            .await
-            .unwrap();
-        let desired = listed.instance_refreshes()[0]
+        let listed = refreshes(&m.aws).await;
+        let desired = listed[0]
             .desired_configuration()
             .and_then(|d| d.launch_template())
             .and_then(|t| t.version());
@@ -1037,16 +1037,8 @@ fn a_cancelled_refresh_goes_through_cancelling_and_blocks_a_new_one_until_cancel
         .await;
         assert_eq!(code(&cancel().await), "ActiveInstanceRefreshNotFound");
         let next = start_refresh(&m.aws, &template, "1").await.unwrap();
-        let listed = m
-            .aws
-            .autoscaling
-            .describe_instance_refreshes()
-            .auto_scaling_group_name("app")
-            .send()
-            .await
-            .unwrap();
+        let listed = refreshes(&m.aws).await;
         let order: Vec<_> = listed
-            .instance_refreshes()
             .iter()
             .filter_map(|r| r.instance_refresh_id())
             .collect();
@@ -1116,6 +1108,51 @@ fn a_client_token_returns_the_first_object_again() {
         assert_eq!(
             code(&run(&net.subnets[1]).await),
             "IdempotentParameterMismatch"
+        );
+    });
+}
+
+#[test]
+fn refresh_preferences_are_checked_as_aws_does_and_echoed() {
+    let m = modelled(quiet(0.02));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let start = |min: Option<i32>, max: Option<i32>, warmup: Option<i32>| {
+            m.aws
+                .autoscaling
+                .start_instance_refresh()
+                .auto_scaling_group_name("app")
+                .preferences(
+                    RefreshPreferences::builder()
+                        .set_min_healthy_percentage(min)
+                        .set_max_healthy_percentage(max)
+                        .set_instance_warmup(warmup)
+                        .build(),
+                )
+                .send()
+        };
+        for (min, max) in [(None, Some(110)), (Some(40), Some(150)), (Some(101), None)] {
+            let refused = start(min, max, None).await;
+            assert_eq!(code(&refused), "ValidationError", "{min:?} {max:?}");
+        }
+        let id = start(Some(50), Some(150), Some(30))
+            .await
+            .unwrap()
+            .instance_refresh_id
+            .unwrap();
+        let listed = refreshes(&m.aws).await;
+        let refresh = &listed[0];
+        assert_eq!(refresh.instance_refresh_id(), Some(id.as_str()));
+        let preferences = refresh.preferences().expect("preferences echoed");
+        assert_eq!(
+            (
+                preferences.min_healthy_percentage(),
+                preferences.max_healthy_percentage(),
+                preferences.instance_warmup()
+            ),
+            (Some(50), Some(150), Some(30))
         );
     });
 }

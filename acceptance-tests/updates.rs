@@ -25,6 +25,9 @@ struct Inputs {
     sizes: (u8, u8, u8),
     cpu_target: u8,
     health_check_path: &'static str,
+    grace_period: u16,
+    /// the `instance_refresh` block's body, none when empty
+    instance_refresh: &'static str,
     ingress: &'static str,
     certificate: bool,
     bastion: bool,
@@ -46,6 +49,8 @@ impl Default for Inputs {
             sizes: (1, 3, 1),
             cpu_target: 50,
             health_check_path: "/health",
+            grace_period: 120,
+            instance_refresh: "",
             ingress: "0.0.0.0/0",
             certificate: false,
             bastion: true,
@@ -61,6 +66,14 @@ impl Inputs {
             format!("certificate_arn = \"{CERTIFICATE}\"")
         } else {
             String::new()
+        };
+        let instance_refresh = if self.instance_refresh.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "instance_refresh {{\n      {}\n    }}",
+                self.instance_refresh
+            )
         };
         let bastion = if self.bastion {
             format!("enabled = true\n    ssh_ingress_cidrs = [\"{}\"]", self.ssh)
@@ -92,6 +105,8 @@ resource "prodvpc_environment" "live" {{
     desired_capacity  = {desired}
     cpu_target        = {cpu}
     health_check_path = "{health}"
+    health_check_grace_period = {grace}
+    {instance_refresh}
   }}
   load_balancer {{
     ingress_cidrs = ["{ingress}"]
@@ -115,6 +130,7 @@ resource "prodvpc_environment" "live" {{
             desired = self.sizes.2,
             cpu = self.cpu_target,
             health = self.health_check_path,
+            grace = self.grace_period,
             ingress = self.ingress,
             team = self.team,
         )
@@ -260,11 +276,19 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
     let mut inputs = Inputs::default();
     let live = Live::start(&inputs);
     let before = live.state();
+    let created = runtime().block_on(live.api.group("live-app"));
+    assert_eq!(
+        created.health_check_grace_period(),
+        Some(120),
+        "created with the configured grace period"
+    );
     inputs.team = "b";
     inputs.cost_center = "200";
     inputs.sizes = (2, 5, 3);
     inputs.cpu_target = 60;
     inputs.health_check_path = "/healthz";
+    // AWS keeps a grace period of 0 (moto turns 0 into 300 on create, not on update)
+    inputs.grace_period = 0;
     inputs.ingress = "203.0.113.0/24";
     inputs.ssh = "192.0.2.0/24";
     let (after, plan) = live.change_with_plan(&inputs);
@@ -313,6 +337,7 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
             (asg.min_size(), asg.max_size(), asg.desired_capacity()),
             (Some(2), Some(5), Some(3))
         );
+        assert_eq!(asg.health_check_grace_period(), Some(0));
         assert!(asg
             .tags()
             .iter()
@@ -380,6 +405,8 @@ fn instance_settings_roll_a_new_template_version() {
     let before = live.state();
     inputs.instance_type = "t3.small";
     inputs.user_data = "echo two";
+    inputs.instance_refresh =
+        "min_healthy_percentage = 50\n      max_healthy_percentage = 150\n      instance_warmup = 30";
     live.layer.reset_counts();
     let (after, plan) = live.change_with_plan(&inputs);
     let unknown: Vec<&str> = plan
@@ -400,12 +427,32 @@ fn instance_settings_roll_a_new_template_version() {
         1,
         "one rolling refresh"
     );
-    let request = live
-        .layer
-        .last_request("autoscaling:StartInstanceRefresh")
-        .unwrap();
-    assert!(request.contains("MinHealthyPercentage=90"), "{request}");
+    assert!(
+        plan.contains("keep 50% of the group in service"),
+        "the warning gives the configured share:\n{plan}"
+    );
+    // the model answers for the instance refreshes moto lacks
+    let modelled = Api::new(&live.layer.endpoint());
     runtime().block_on(async {
+        let refreshes = modelled
+            .autoscaling
+            .describe_instance_refreshes()
+            .auto_scaling_group_name("live-app")
+            .send()
+            .await
+            .unwrap();
+        let preferences = refreshes.instance_refreshes()[0]
+            .preferences()
+            .expect("the refresh has preferences");
+        assert_eq!(
+            (
+                preferences.min_healthy_percentage(),
+                preferences.max_healthy_percentage(),
+                preferences.instance_warmup()
+            ),
+            (Some(50), Some(150), Some(30)),
+            "the refresh rolls with the configured preferences"
+        );
         let lt = after["launch_template_id"].as_str().unwrap();
         let versions = live
             .api

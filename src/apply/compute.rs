@@ -93,6 +93,7 @@ impl Run<'_> {
             target_group: target_group.to_string(),
             launch_template_id: template.id.clone(),
             launch_template_version: version.to_string(),
+            health_check_grace_period: app.health_check_grace_period,
         };
         match &inv.group {
             None => {
@@ -112,6 +113,8 @@ impl Run<'_> {
                     group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
                 let same_bounds =
                     (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
+                let same_grace =
+                    group.health_check_grace_period == app.health_check_grace_period as i32;
                 let same_template = group.launch_template_id == template.id
                     && group.launch_template_version == version.to_string();
                 let out_of_bounds = group.desired_capacity < app.min_size as i32
@@ -121,7 +124,12 @@ impl Run<'_> {
                 let desired = (self.options.set_desired_capacity || out_of_bounds)
                     .then(|| app.initial_capacity())
                     .filter(|d| *d as i32 != group.desired_capacity);
-                if !same_subnets || !same_bounds || !same_template || desired.is_some() {
+                if !same_subnets
+                    || !same_bounds
+                    || !same_grace
+                    || !same_template
+                    || desired.is_some()
+                {
                     retry_propagation(self.deadline, "auto scaling group", || {
                         autoscaling::update_group(
                             &self.clients.autoscaling,
@@ -158,8 +166,8 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Rolls the group's instances onto template `version` (keeping 90% in service)
-    /// unless they run it already or a refresh towards it is under way. The
+    /// Rolls the group's instances onto template `version` (with the configured
+    /// refresh preferences) unless they run it already or a refresh towards it is under way. The
     /// decision rests on what the instances run, not on what this run changed, so
     /// a refresh that could not start is started by the next apply. A refresh
     /// towards another version is cancelled and its end awaited first: AWS refuses
@@ -186,6 +194,12 @@ impl Run<'_> {
         if inv.refresh.is_some() {
             autoscaling::cancel_instance_refresh(client, name).await?;
         }
+        let wanted = &self.spec.app.instance_refresh;
+        let preferences = autoscaling::RefreshSettings {
+            min_healthy_percentage: wanted.min_healthy_percentage,
+            max_healthy_percentage: wanted.max_healthy_percentage,
+            instance_warmup: wanted.instance_warmup,
+        };
         poll_until(
             self.deadline,
             &format!("the running instance refresh of {name} to end before a new one starts"),
@@ -193,8 +207,14 @@ impl Run<'_> {
                 if autoscaling::active_refresh(client, name).await?.is_some() {
                     return Ok(None);
                 }
-                match autoscaling::start_instance_refresh(client, name, 90, template, &version)
-                    .await
+                match autoscaling::start_instance_refresh(
+                    client,
+                    name,
+                    &preferences,
+                    template,
+                    &version,
+                )
+                .await
                 {
                     Ok(()) => Ok(Some(())),
                     // another refresh began in between: wait for it too
@@ -311,25 +331,23 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         .get(&Component::SecurityGroup(SgRole::App).key());
     if let Some(group) = &inv.group {
         let app = &spec.app;
-        if group.min_size != app.min_size as i32 {
-            findings.push(Finding::new(
-                "asg",
-                format!(
-                    "has min size {} instead of {}",
-                    group.min_size, app.min_size
-                ),
-                restores.clone(),
-            ));
-        }
-        if group.max_size != app.max_size as i32 {
-            findings.push(Finding::new(
-                "asg",
-                format!(
-                    "has max size {} instead of {}",
-                    group.max_size, app.max_size
-                ),
-                restores.clone(),
-            ));
+        for (setting, seen, wanted, unit) in [
+            ("min size", group.min_size, app.min_size, ""),
+            ("max size", group.max_size, app.max_size, ""),
+            (
+                "health check grace period",
+                group.health_check_grace_period,
+                app.health_check_grace_period,
+                "s",
+            ),
+        ] {
+            if seen != wanted as i32 {
+                findings.push(Finding::new(
+                    "asg",
+                    format!("has {setting} {seen}{unit} instead of {wanted}{unit}"),
+                    restores.clone(),
+                ));
+            }
         }
         if group.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Private) {
             findings.push(Finding::new(

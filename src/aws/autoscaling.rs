@@ -30,6 +30,7 @@ pub struct Group {
     pub launch_template_id: String,
     pub launch_template_version: String,
     pub health_check_type: String,
+    pub health_check_grace_period: i32,
     pub instances: Vec<String>,
     /// the instances with their lifecycle and the template version they were launched from
     pub members: Vec<Member>,
@@ -77,6 +78,16 @@ pub struct GroupSettings {
     pub target_group: String,
     pub launch_template_id: String,
     pub launch_template_version: String,
+    pub health_check_grace_period: u32,
+}
+
+/// How an instance refresh replaces instances (AWS's RefreshPreferences).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RefreshSettings {
+    pub min_healthy_percentage: u32,
+    pub max_healthy_percentage: u32,
+    /// `None` leaves AWS to use the group's warmup, else its grace period
+    pub instance_warmup: Option<u32>,
 }
 
 pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
@@ -110,6 +121,7 @@ pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
                 .unwrap_or_default()
                 .into(),
             health_check_type: g.health_check_type().unwrap_or_default().into(),
+            health_check_grace_period: g.health_check_grace_period().unwrap_or_default(),
             instances: g
                 .instances()
                 .iter()
@@ -167,7 +179,7 @@ pub async fn create_group(
         .vpc_zone_identifier(settings.subnets.join(","))
         .target_group_arns(&settings.target_group)
         .health_check_type("ELB")
-        .health_check_grace_period(300)
+        .health_check_grace_period(settings.health_check_grace_period as i32)
         .launch_template(
             LaunchTemplateSpecification::builder()
                 .launch_template_id(&settings.launch_template_id)
@@ -181,7 +193,8 @@ pub async fn create_group(
     Ok(())
 }
 
-/// Updates sizes, subnets and template version; `desired` only when the user set it.
+/// Updates sizes, subnets, grace period and template version; `desired` only
+/// when the user set it.
 pub async fn update_group(
     client: &Client,
     name: &str,
@@ -195,6 +208,7 @@ pub async fn update_group(
         .max_size(settings.max_size as i32)
         .set_desired_capacity(desired.map(|d| d as i32))
         .vpc_zone_identifier(settings.subnets.join(","))
+        .health_check_grace_period(settings.health_check_grace_period as i32)
         .launch_template(
             LaunchTemplateSpecification::builder()
                 .launch_template_id(&settings.launch_template_id)
@@ -207,14 +221,14 @@ pub async fn update_group(
     Ok(())
 }
 
-/// Starts replacing the instances in rolling batches, keeping `min_healthy`
-/// percent in service, towards launch template `version` (named in the request so
-/// that [`active_refresh`] can tell which version a running refresh rolls to).
+/// Starts replacing the instances in rolling batches as `preferences` say,
+/// towards launch template `version` (named in the request so that
+/// [`active_refresh`] can tell which version a running refresh rolls to).
 /// Refused with `InstanceRefreshInProgress` while another refresh runs.
 pub async fn start_instance_refresh(
     client: &Client,
     group: &str,
-    min_healthy: i32,
+    preferences: &RefreshSettings,
     template_id: &str,
     version: &str,
 ) -> Result<()> {
@@ -222,9 +236,12 @@ pub async fn start_instance_refresh(
         .start_instance_refresh()
         .auto_scaling_group_name(group)
         .preferences(
+            // the maximum is always sent: AWS terminates and launches at once when
+            // it is omitted, which may drop below the minimum in a small group
             aws_sdk_autoscaling::types::RefreshPreferences::builder()
-                .min_healthy_percentage(min_healthy)
-                .instance_warmup(60)
+                .min_healthy_percentage(preferences.min_healthy_percentage as i32)
+                .max_healthy_percentage(preferences.max_healthy_percentage as i32)
+                .set_instance_warmup(preferences.instance_warmup.map(|w| w as i32))
                 .build(),
         )
         .desired_configuration(

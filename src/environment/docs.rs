@@ -140,9 +140,17 @@ fn qualifier(attribute: &Attribute) -> String {
     format!("({kind}{sensitive}) ")
 }
 
-/// The arguments of `block`, its nested blocks listed with them and described below.
+/// The arguments of `block`, its nested blocks listed with them and described
+/// below, each after its parent (blocks within blocks included).
 fn arguments(block: &Block) -> String {
-    let mut out = list(block, is_argument);
+    let (bullets, sections) = described(block);
+    bullets + &sections
+}
+
+/// The bullets of `block`'s arguments and nested blocks, and the sections that
+/// describe those blocks.
+fn described(block: &Block) -> (String, String) {
+    let mut bullets = list(block, is_argument);
     let nested: Vec<(&String, &Block)> = sorted_names(&block.blocks)
         .into_iter()
         .filter(|name| name.as_str() != TIMEOUTS)
@@ -151,20 +159,19 @@ fn arguments(block: &Block) -> String {
             _ => None,
         })
         .collect();
+    let mut sections = String::new();
     for (name, inner) in &nested {
-        out.push_str(&format!(
+        bullets.push_str(&format!(
             "* `{name}` - (Optional) Block, at most one. {} See [below](#{name}-block).\n",
             inner.description.content
         ));
-    }
-    for (name, inner) in &nested {
-        out.push_str(&format!(
-            "\n### `{name}` block\n\n{}\n\n{}",
+        let (inner_bullets, inner_sections) = described(inner);
+        sections.push_str(&format!(
+            "\n### `{name}` block\n\n{}\n\n{inner_bullets}{inner_sections}",
             inner.description.content,
-            list(inner, is_argument)
         ));
     }
-    out
+    (bullets, sections)
 }
 
 fn attributes(block: &Block) -> String {
@@ -208,6 +215,8 @@ mod tests {
         assert!(arguments.contains("* `name` - (Required)"));
         assert!(arguments.contains("* `user_data` - (Optional, Sensitive)"));
         assert!(arguments.contains("### `bastion` block"));
+        assert!(arguments.contains("### `instance_refresh` block"));
+        assert!(arguments.contains("* `min_healthy_percentage` - (Optional)"));
         assert!(!arguments.contains("`vpc_id`"), "read-only in arguments");
         assert!(attributes.contains("* `vpc_id` - ID of the VPC."));
         assert!(!attributes.contains("(Optional)"), "argument in attributes");

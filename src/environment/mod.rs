@@ -29,7 +29,7 @@ use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
-    applied_default_tags, fill_inputs, fill_missing_images, fill_outputs, import_blocks, opt,
+    applied_default_tags, fill_inputs, fill_missing_inputs, fill_outputs, import_blocks, opt,
     settle, settle_failed_update, user_tags,
 };
 use planning::{
@@ -459,8 +459,8 @@ impl Resource for EnvironmentResource {
         }
         let mut refreshed = state;
         fill_outputs(&mut refreshed, &inv);
-        // states upgraded from schema version 0 lack these; AWS has them
-        fill_missing_images(&mut refreshed, &inv);
+        // states written before these inputs existed lack them; AWS has them
+        fill_missing_inputs(&mut refreshed, &inv);
         // and they predate this choice, whose default is what they did not record
         if let Some(app) = refreshed.app.as_mut_option().and_then(|a| a.first_mut()) {
             if app.wait_for_capacity.is_null() {
@@ -470,6 +470,8 @@ impl Resource for EnvironmentResource {
         if refreshed.tags_all.is_null() {
             set_tags_all(&mut refreshed, &clients.default_tags);
         }
+        // judged against the inputs just filled, not the defaults of their absence
+        let spec = to_spec_or_report(&refreshed, &applied, diags)?;
         let zones = zones_of(&refreshed).unwrap_or_else(|| {
             inv.subnets
                 .values()

@@ -9,7 +9,8 @@ use tf_provider::value::Value;
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
     parse_duration, AppSpec, BastionSpec, EndpointsSpec, EnvironmentSpec, GatewayService,
-    LoadBalancerSpec, NatStrategy, Timeouts, ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+    LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts, ZoneChoice, DEFAULT_AZ_COUNT,
+    DEFAULT_VPC_CIDR,
 };
 
 pub type Str = Value<String>;
@@ -31,7 +32,17 @@ pub struct AppBlock {
     pub desired_capacity: Num,
     pub cpu_target: Value<f64>,
     pub health_check_path: Str,
+    pub health_check_grace_period: Num,
+    pub instance_refresh: OneBlock<InstanceRefreshBlock>,
     pub wait_for_capacity: Value<bool>,
+}
+
+/// `app { instance_refresh { ... } }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct InstanceRefreshBlock {
+    pub min_healthy_percentage: Num,
+    pub max_healthy_percentage: Num,
+    pub instance_warmup: Num,
 }
 
 /// `load_balancer { ... }`
@@ -202,6 +213,19 @@ impl EnvironmentState {
             or_default(&mut app.health_check_path, || {
                 defaults.health_check_path.clone()
             });
+            or_default(&mut app.health_check_grace_period, || {
+                i64::from(defaults.health_check_grace_period)
+            });
+            // the block's absence means every default; blocks cannot be computed
+            if let Some(refresh) = first_mut(&mut app.instance_refresh) {
+                let preferences = defaults.instance_refresh;
+                or_default(&mut refresh.min_healthy_percentage, || {
+                    i64::from(preferences.min_healthy_percentage)
+                });
+                or_default(&mut refresh.max_healthy_percentage, || {
+                    i64::from(preferences.max_healthy_percentage)
+                });
+            }
             or_default(&mut app.wait_for_capacity, || defaults.wait_for_capacity);
         }
         if let Some(lb) = first_mut(&mut self.load_balancer) {
@@ -471,8 +495,44 @@ fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
         health_check_path: known(&block.health_check_path, "app.health_check_path")?
             .cloned()
             .unwrap_or(defaults.health_check_path),
+        health_check_grace_period: count(
+            &block.health_check_grace_period,
+            "app.health_check_grace_period",
+            defaults.health_check_grace_period,
+        )?,
+        instance_refresh: match first(&block.instance_refresh) {
+            None => defaults.instance_refresh,
+            Some(refresh) => refresh_preferences(refresh)?,
+        },
         wait_for_capacity: known(&block.wait_for_capacity, "app.wait_for_capacity")?
             .copied()
             .unwrap_or(defaults.wait_for_capacity),
+    })
+}
+
+fn refresh_preferences(block: &InstanceRefreshBlock) -> Result<RefreshPreferences, ModelError> {
+    let defaults = RefreshPreferences::default();
+    Ok(RefreshPreferences {
+        min_healthy_percentage: count(
+            &block.min_healthy_percentage,
+            "app.instance_refresh.min_healthy_percentage",
+            defaults.min_healthy_percentage,
+        )?,
+        max_healthy_percentage: count(
+            &block.max_healthy_percentage,
+            "app.instance_refresh.max_healthy_percentage",
+            defaults.max_healthy_percentage,
+        )?,
+        instance_warmup: match known(
+            &block.instance_warmup,
+            "app.instance_refresh.instance_warmup",
+        )? {
+            Some(_) => Some(count(
+                &block.instance_warmup,
+                "app.instance_refresh.instance_warmup",
+                0,
+            )?),
+            None => defaults.instance_warmup,
+        },
     })
 }

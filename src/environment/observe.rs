@@ -192,12 +192,20 @@ fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Sets AMI IDs the state lacks (states upgraded from schema version 0 did
-/// not record the resolved default image) to the images AWS runs.
-pub(super) fn fill_missing_images(state: &mut EnvironmentState, inv: &Inventory) {
+/// Sets inputs the state lacks to what AWS runs: AMI IDs (states upgraded from schema version 0 did
+/// not record the resolved default image) and the health check grace period
+/// (states written before it existed).
+pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory) {
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if app.ami_id.is_null() {
             app.ami_id = opt(inv.template_settings.as_ref().map(|t| t.ami_id.clone()));
+        }
+        if app.health_check_grace_period.is_null() {
+            app.health_check_grace_period = inv
+                .group
+                .as_ref()
+                .map(|g| i64::from(g.health_check_grace_period))
+                .into();
         }
     }
     if let Some(bastion) = state.bastion.as_mut_option().and_then(|b| b.first_mut()) {
@@ -228,6 +236,14 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         desired_capacity: Value::Value(i64::from(group.desired_capacity)),
         cpu_target: inv.cpu_target.into(),
         health_check_path: opt(target_group.map(|tg| tg.health_check.path.clone())),
+        health_check_grace_period: inv
+            .group
+            .as_ref()
+            .map(|g| i64::from(g.health_check_grace_period))
+            .into(),
+        // how the next refresh rolls is a choice the group does not record: the
+        // block's absence gives the defaults
+        instance_refresh: Value::Null,
         // a choice of how apply behaves, not something AWS records
         wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
     }]);
@@ -345,6 +361,11 @@ pub(super) fn settle_failed_update(
             &app.health_check_path,
             &old.health_check_path,
             &seen.health_check_path,
+        );
+        app.health_check_grace_period = reached(
+            &app.health_check_grace_period,
+            &old.health_check_grace_period,
+            &seen.health_check_grace_period,
         );
     }
     if let Some((lb, old, seen)) = block_triple(

@@ -322,7 +322,7 @@ pub(super) fn disruptions(
         found.push(Disruption {
             path,
             summary: "Every app instance will be replaced",
-            detail: "Apply writes a new launch template version from the configuration and starts a rolling instance refresh of the Auto Scaling Group: every instance is replaced, in batches that keep 90% of the group in service. Apply returns once the refresh has started; the refresh goes on in the background.".into(),
+            detail: format!("Apply writes a new launch template version from the configuration and starts a rolling instance refresh of the Auto Scaling Group: every instance is replaced, in batches that keep {}% of the group in service. Apply returns once the refresh has started; the refresh goes on in the background.", min_healthy_percentage(&after)),
         });
     }
     if before.port != after.port {
@@ -364,6 +364,20 @@ pub(super) fn disruptions(
         });
     }
     found
+}
+
+/// The share of the group the next refresh keeps in service, as planned.
+fn min_healthy_percentage(app: &model::AppBlock) -> String {
+    first(&app.instance_refresh)
+        .map(|r| r.min_healthy_percentage)
+        .unwrap_or_default()
+        .as_ref_option()
+        .map(i64::to_string)
+        .unwrap_or_else(|| {
+            crate::plan::spec::RefreshPreferences::default()
+                .min_healthy_percentage
+                .to_string()
+        })
 }
 
 /// Carves the blocks of zones that have none yet (entries left unknown).
@@ -533,6 +547,51 @@ mod tests {
             "a new endpoint's ID is unknown"
         );
         assert_eq!(ids["s3"], Value::Value("vpce-s".to_string()));
+    }
+
+    #[test]
+    fn a_grace_period_or_refresh_preference_change_keeps_every_output_known() {
+        let prior = applied();
+        let planned = plan(&prior, |s| {
+            let app = &mut s.app.as_mut_option().unwrap()[0];
+            app.health_check_grace_period = Value::Value(0);
+            app.instance_refresh = Value::Value(vec![model::InstanceRefreshBlock {
+                min_healthy_percentage: Value::Value(50),
+                max_healthy_percentage: Value::Value(150),
+                instance_warmup: Value::Value(30),
+            }]);
+        });
+        assert_ne!(inputs_of(&planned), inputs_of(&prior));
+        let mut outputs_only = planned.clone();
+        outputs_only.app = prior.app.clone();
+        assert_eq!(outputs_only, prior, "no computed attribute changes");
+        assert!(disruptions(&prior, &planned, &[]).is_empty());
+    }
+
+    #[test]
+    fn the_replacement_warning_gives_the_configured_healthy_share() {
+        let prior = applied();
+        let planned = plan(&prior, |s| {
+            let app = &mut s.app.as_mut_option().unwrap()[0];
+            app.instance_type = Value::Value("t3.large".into());
+            app.instance_refresh = Value::Value(vec![model::InstanceRefreshBlock {
+                min_healthy_percentage: Value::Value(75),
+                ..Default::default()
+            }]);
+        });
+        let warnings = disruptions(&prior, &planned, &[]);
+        assert!(
+            warnings[0].detail.contains("keep 75% of the group"),
+            "{warnings:?}"
+        );
+        let defaults = plan(&prior, |s| {
+            s.app.as_mut_option().unwrap()[0].instance_type = Value::Value("t3.large".into())
+        });
+        let warnings = disruptions(&prior, &defaults, &[]);
+        assert!(
+            warnings[0].detail.contains("keep 90% of the group"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

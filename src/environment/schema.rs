@@ -10,7 +10,10 @@ use tf_provider::schema::{
 use tf_provider::AttributePath;
 
 use super::model::EnvironmentState;
-use crate::plan::spec::{NatStrategy, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR, MAX_NAME_LEN};
+use crate::plan::spec::{
+    AppSpec, NatStrategy, RefreshPreferences, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+    MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
+};
 
 /// Version of the state layout; bump it together with an upgrade step in `model.rs`.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -39,13 +42,43 @@ fn string_list() -> AttributeType {
 }
 
 fn block(doc: &str, attributes: Vec<(&str, Attribute)>) -> NestedBlock {
+    block_with(doc, attributes, Vec::new())
+}
+
+/// A block that holds blocks of its own.
+fn block_with(
+    doc: &str,
+    attributes: Vec<(&str, Attribute)>,
+    blocks: Vec<(&str, NestedBlock)>,
+) -> NestedBlock {
     NestedBlock::Optional(Block {
         version: SCHEMA_VERSION,
         attributes: into_map(attributes),
-        blocks: HashMap::new(),
+        blocks: blocks
+            .into_iter()
+            .map(|(name, nested)| (name.to_string(), nested))
+            .collect(),
         description: Description::markdown(doc),
         deprecated: false,
     })
+}
+
+fn instance_refresh_block() -> NestedBlock {
+    use AttributeType::Number;
+    let defaults = RefreshPreferences::default();
+    let (min, max) = (
+        RefreshPreferences::MIN_HEALTHY_RANGE,
+        RefreshPreferences::MAX_HEALTHY_RANGE,
+    );
+    let spread = RefreshPreferences::MAX_HEALTHY_SPREAD;
+    block(
+        "How the rolling instance refresh replaces the app instances when the launch template changes (`instance_type`, `ami_id`, `user_data`). Changing these settings alone replaces nothing: they apply to the next refresh. Without this block every default applies.",
+        vec![
+            ("min_healthy_percentage", attr(Number, OptionalComputed, &format!("Percentage of the desired capacity kept in service and healthy while instances are replaced, {}-{}. Default `{}`.", min.start(), min.end(), defaults.min_healthy_percentage))),
+            ("max_healthy_percentage", attr(Number, OptionalComputed, &format!("Percentage of the desired capacity that may be in service or pending while instances are replaced, {}-{} and at most {spread} above `min_healthy_percentage`. Default `{}`. Above 100, replacements are launched before the instances they replace terminate; the provider always sends it, so Auto Scaling never drops below `min_healthy_percentage` (it launches first when the group is too small to do otherwise).", max.start(), max.end(), defaults.max_healthy_percentage))),
+            ("instance_warmup", attr(Number, Optional, &format!("Seconds a new instance warms up before the refresh moves on to the next batch, 0-{MAX_INSTANCE_WARMUP}. Default: not set, so AWS uses the group's `health_check_grace_period`."))),
+        ],
+    )
 }
 
 fn into_map(attributes: Vec<(&str, Attribute)>) -> HashMap<String, Attribute> {
@@ -63,7 +96,7 @@ fn app_block() -> NestedBlock {
         "Script passed to every instance at boot (plain text; the provider base64-encodes it). Changing it rolls the instances.",
     );
     user_data.sensitive = true;
-    block(
+    block_with(
         "The application tier: a launch template and an Auto Scaling Group in the private subnets, registered in the ALB's target group, scaled on average CPU.",
         vec![
             ("ami_id", attr(String, OptionalComputed, "AMI of the app instances. Default: the newest Amazon Linux 2023 (x86_64) image, looked up when the environment is created.")),
@@ -75,8 +108,10 @@ fn app_block() -> NestedBlock {
             ("desired_capacity", attr(Number, OptionalComputed, "Instances to start with, between `min_size` and `max_size`. Default `min_size`. Later changes made by the autoscaler are not drift.")),
             ("cpu_target", attr(Number, OptionalComputed, "Target-tracking goal for average CPU utilisation, in percent, greater than 0 and at most 100. Default `50`.")),
             ("health_check_path", attr(String, OptionalComputed, "HTTP path the target group probes; must start with `/`. Default `/`.")),
+            ("health_check_grace_period", attr(Number, OptionalComputed, &format!("Seconds the Auto Scaling Group waits after an instance comes into service before it acts on failed health checks, 0-{MAX_HEALTH_CHECK_GRACE_PERIOD}. Default `{}`. Changed in place.", AppSpec::default().health_check_grace_period))),
             ("wait_for_capacity", attr(AttributeType::Bool, OptionalComputed, "Whether apply waits until at least `min_size` instances are in service and healthy in the target group, so the environment serves when apply returns (bounded by `timeouts`). Default `true`; set `false` when instances only become healthy later (for example, once a deployment pipeline ships the application).")),
         ],
+        vec![("instance_refresh", instance_refresh_block())],
     )
 }
 
@@ -184,7 +219,7 @@ pub fn environment_schema() -> Schema {
         ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
         ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
-        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes, the launch template version the group runs, health check, listeners, the bastion's settings and the route tables the gateway endpoints serve. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
+        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes and grace period, the launch template version the group runs, health check, listeners, the bastion's settings and the route tables the gateway endpoints serve. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
     ];
     let blocks = [
         ("app", app_block()),

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::model::{first, known_map, EnvironmentState, StrList};
+use super::model::{first, known_map, EnvironmentState, InstanceRefreshBlock, StrList};
 use crate::plan::cidr::{
     carve, carved_subnet_prefix, CarveError, Cidr, Tier, SLOTS_PER_TIER, SMALLEST_SUBNET_PREFIX,
     VPC_PREFIX_RANGE,
 };
 use crate::plan::spec::{
-    parse_duration, parse_duration_text, AppSpec, NatStrategy, DEFAULT_VPC_CIDR, LONGEST_TIMEOUT,
+    parse_duration, parse_duration_text, AppSpec, NatStrategy, RefreshPreferences,
+    DEFAULT_VPC_CIDR, LONGEST_TIMEOUT, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP,
     MAX_NAME_LEN, TAG_COMPONENT, TAG_ENVIRONMENT,
 };
 
@@ -470,6 +471,14 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
             c.fail(in_block("app", "health_check_path"), "Invalid health check path", format!("`{path}` must start with `/` and be at most 1024 characters, for example \"/health\"."));
         }
     }
+    if let Value::Value(grace) = app.health_check_grace_period {
+        if !(0..=i64::from(MAX_HEALTH_CHECK_GRACE_PERIOD)).contains(&grace) {
+            c.fail(in_block("app", "health_check_grace_period"), "health_check_grace_period out of range", format!("health_check_grace_period is {grace}; AWS accepts 0 to {MAX_HEALTH_CHECK_GRACE_PERIOD} seconds. Give instances about as long as the application takes to start, for example 300."));
+        }
+    }
+    if let Some(refresh) = first(&app.instance_refresh) {
+        check_instance_refresh(c, refresh);
+    }
     if let Value::Value(data) = &app.user_data {
         if data.len() > MAX_USER_DATA_BYTES {
             c.fail(in_block("app", "user_data"), "User data too long", format!("user_data has {} bytes; AWS accepts at most {MAX_USER_DATA_BYTES} (16 KB). Keep a short script that downloads the rest, for example from S3.", data.len()));
@@ -499,6 +508,58 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
             }
         }
     }
+}
+
+fn in_refresh(name: &'static str) -> Vec<Step> {
+    let mut path = in_block("app", "instance_refresh");
+    path.extend([Step::Index(0), Step::Attribute(name)]);
+    path
+}
+
+/// AWS's rules for refresh preferences, judged with the defaults of what is not set.
+fn check_instance_refresh(c: &mut Checker, refresh: &InstanceRefreshBlock) {
+    let defaults = RefreshPreferences::default();
+    let (min_range, max_range) = (
+        RefreshPreferences::MIN_HEALTHY_RANGE,
+        RefreshPreferences::MAX_HEALTHY_RANGE,
+    );
+    let percentage = |value: &Value<i64>, default: u32| match value {
+        Value::Value(n) => Some(*n),
+        Value::Null => Some(i64::from(default)),
+        Value::Unknown => None,
+    };
+    let min = percentage(
+        &refresh.min_healthy_percentage,
+        defaults.min_healthy_percentage,
+    );
+    let max = percentage(
+        &refresh.max_healthy_percentage,
+        defaults.max_healthy_percentage,
+    );
+    let mut in_range = true;
+    if let Some(min) = min.filter(|m| !contains(&min_range, *m)) {
+        in_range = false;
+        c.fail(in_refresh("min_healthy_percentage"), "min_healthy_percentage out of range", format!("min_healthy_percentage is {min}; AWS accepts {} to {} percent of the desired capacity, for example 90.", min_range.start(), min_range.end()));
+    }
+    if let Some(max) = max.filter(|m| !contains(&max_range, *m)) {
+        in_range = false;
+        c.fail(in_refresh("max_healthy_percentage"), "max_healthy_percentage out of range", format!("max_healthy_percentage is {max}; AWS accepts {} to {} percent of the desired capacity, for example 100 (replace, then launch) or 110 (launch replacements first).", max_range.start(), max_range.end()));
+    }
+    if let (Some(min), Some(max), true) = (min, max, in_range) {
+        let spread = RefreshPreferences::MAX_HEALTHY_SPREAD;
+        if max - min > i64::from(spread) {
+            c.fail(in_refresh("max_healthy_percentage"), "Healthy percentages too far apart", format!("max_healthy_percentage ({max}) is {} above min_healthy_percentage ({min}); AWS allows at most {spread}. Lower max_healthy_percentage to {} or raise min_healthy_percentage to {}.", max - min, min + i64::from(spread), max - i64::from(spread)));
+        }
+    }
+    if let Value::Value(warmup) = refresh.instance_warmup {
+        if !(0..=i64::from(MAX_INSTANCE_WARMUP)).contains(&warmup) {
+            c.fail(in_refresh("instance_warmup"), "instance_warmup out of range", format!("instance_warmup is {warmup}; use 0 to {MAX_INSTANCE_WARMUP} seconds, or leave it unset so AWS waits the group's health check grace period."));
+        }
+    }
+}
+
+fn contains(range: &std::ops::RangeInclusive<u32>, value: i64) -> bool {
+    (i64::from(*range.start())..=i64::from(*range.end())).contains(&value)
 }
 
 /// A size as the group will get it: the configured value, else its default;
@@ -956,6 +1017,75 @@ mod tests {
             let mut block = AppBlock::default();
             change(&mut block);
             c.app = Value::Value(vec![block]);
+        }
+    }
+
+    fn refresh(
+        min: Value<i64>,
+        max: Value<i64>,
+        warmup: Value<i64>,
+    ) -> impl FnOnce(&mut EnvironmentState) {
+        app(move |a| {
+            a.instance_refresh = Value::Value(vec![InstanceRefreshBlock {
+                min_healthy_percentage: min,
+                max_healthy_percentage: max,
+                instance_warmup: warmup,
+            }])
+        })
+    }
+
+    #[test]
+    fn grace_period_and_refresh_preferences_follow_aws_rules() {
+        use Value::{Null, Unknown};
+        let v = Value::Value;
+        for grace in [0, 300, 7200] {
+            let found = problems(app(|a| a.health_check_grace_period = v(grace)));
+            assert!(found.is_empty(), "{grace}: {found:?}");
+        }
+        for grace in [-1, 7201] {
+            let found = problems(app(|a| a.health_check_grace_period = v(grace)));
+            assert_eq!(found.len(), 1, "{grace}: {found:?}");
+            assert_eq!(found[0].0, "app[0].health_check_grace_period");
+            assert!(found[0].1.contains("0 to 7200 seconds"), "{found:?}");
+        }
+        for fine in [
+            (Null, Null, Null),
+            (v(0), v(100), v(0)),
+            (v(100), v(200), v(3600)),
+            (v(50), v(150), Null),
+            // the default minimum (90) with the largest maximum it allows
+            (Null, v(190), Null),
+            (Unknown, v(200), Unknown),
+        ] {
+            let found = problems(refresh(fine.0, fine.1, fine.2));
+            assert!(found.is_empty(), "{fine:?}: {found:?}");
+        }
+        let path = |name: &str| format!("app[0].instance_refresh[0].{name}");
+        for (bad, attribute, fix) in [
+            ((v(101), Null, Null), "min_healthy_percentage", "0 to 100"),
+            ((v(-1), Null, Null), "min_healthy_percentage", "0 to 100"),
+            ((Null, v(99), Null), "max_healthy_percentage", "100 to 200"),
+            ((Null, v(201), Null), "max_healthy_percentage", "100 to 200"),
+            (
+                (v(40), v(150), Null),
+                "max_healthy_percentage",
+                "Lower max_healthy_percentage to 140 or raise min_healthy_percentage to 50",
+            ),
+            (
+                (Null, v(191), Null),
+                "max_healthy_percentage",
+                "is 101 above min_healthy_percentage (90)",
+            ),
+            (
+                (Null, Null, v(3601)),
+                "instance_warmup",
+                "0 to 3600 seconds",
+            ),
+        ] {
+            let found = problems(refresh(bad.0, bad.1, bad.2));
+            assert_eq!(found.len(), 1, "{bad:?}: {found:?}");
+            assert_eq!(found[0].0, path(attribute), "{bad:?}");
+            assert!(found[0].1.contains(fix), "{bad:?}: {found:?}");
         }
     }
 

@@ -77,8 +77,49 @@ pub struct AppSpec {
     pub desired_capacity: Option<u32>,
     pub cpu_target: f64,
     pub health_check_path: String,
+    /// seconds Auto Scaling lets a new instance start before it judges its health
+    pub health_check_grace_period: u32,
+    /// how the rolling refresh after a launch template change replaces instances
+    pub instance_refresh: RefreshPreferences,
     /// apply returns once `min_size` instances serve behind the load balancer
     pub wait_for_capacity: bool,
+}
+
+/// Longest health check grace period AWS accepts, in seconds (two hours).
+pub const MAX_HEALTH_CHECK_GRACE_PERIOD: u32 = 7200;
+/// Longest instance warmup the provider accepts, in seconds (an hour).
+pub const MAX_INSTANCE_WARMUP: u32 = 3600;
+
+/// The preferences of the rolling instance refresh, with AWS's rules: the
+/// minimum healthy percentage is 0-100, the maximum 100-200, at most 100 apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshPreferences {
+    /// percent of the desired capacity kept in service and healthy
+    pub min_healthy_percentage: u32,
+    /// percent of the desired capacity allowed in service or pending; above 100
+    /// replacements launch before the instances they replace terminate
+    pub max_healthy_percentage: u32,
+    /// seconds a new instance warms up before the next batch; `None` lets AWS
+    /// use the group's default warmup, else its health check grace period
+    pub instance_warmup: Option<u32>,
+}
+
+impl Default for RefreshPreferences {
+    fn default() -> Self {
+        RefreshPreferences {
+            min_healthy_percentage: 90,
+            max_healthy_percentage: 100,
+            instance_warmup: None,
+        }
+    }
+}
+
+impl RefreshPreferences {
+    /// The healthy percentages AWS accepts for each bound.
+    pub const MIN_HEALTHY_RANGE: std::ops::RangeInclusive<u32> = 0..=100;
+    pub const MAX_HEALTHY_RANGE: std::ops::RangeInclusive<u32> = 100..=200;
+    /// The widest gap AWS allows between the two percentages.
+    pub const MAX_HEALTHY_SPREAD: u32 = 100;
 }
 
 impl Default for AppSpec {
@@ -93,6 +134,8 @@ impl Default for AppSpec {
             desired_capacity: None,
             cpu_target: 50.0,
             health_check_path: "/".into(),
+            health_check_grace_period: 300,
+            instance_refresh: RefreshPreferences::default(),
             wait_for_capacity: true,
         }
     }

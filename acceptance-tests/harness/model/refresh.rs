@@ -6,7 +6,9 @@
 //! `ActiveInstanceRefreshNotFound`. When a refresh turns `InProgress` the group
 //! takes the desired launch template and every instance is replaced through
 //! moto (TerminateInstanceInAutoScalingGroup without decrementing capacity makes
-//! moto launch a replacement from the group's current template).
+//! moto launch a replacement from the group's current template). The
+//! preferences a start sends are checked with AWS's rules and echoed by
+//! DescribeInstanceRefreshes.
 
 use std::time::{Instant, SystemTime};
 
@@ -23,6 +25,50 @@ const NS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
 
 /// `(LaunchTemplateId, LaunchTemplateName, Version)`, each possibly empty.
 type Template = (String, String, String);
+
+/// The refresh preferences the model records, by their query and XML name.
+const PREFERENCES: [&str; 4] = [
+    "MinHealthyPercentage",
+    "MaxHealthyPercentage",
+    "InstanceWarmup",
+    "SkipMatching",
+];
+
+/// The `Preferences.*` parameters of a start, refused as AWS refuses them:
+/// percentages out of range, a maximum without a minimum, or more than 100 apart.
+fn preferences(call: &Call) -> Result<Vec<(&'static str, String)>, Refusal> {
+    let sent: Vec<(&'static str, String)> = PREFERENCES
+        .iter()
+        .filter_map(|name| {
+            call.param(&format!("Preferences.{name}"))
+                .map(|v| (*name, v.to_string()))
+        })
+        .collect();
+    let number = |name: &str| {
+        sent.iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+    };
+    let invalid = |message: &str| Refusal::new(400, "ValidationError", message);
+    let (min, max) = (
+        number("MinHealthyPercentage"),
+        number("MaxHealthyPercentage"),
+    );
+    if min.is_some_and(|m| !(0..=100).contains(&m)) {
+        return Err(invalid("MinHealthyPercentage must be between 0 and 100."));
+    }
+    if let Some(max) = max {
+        let Some(min) = min else {
+            return Err(invalid(
+                "MinHealthyPercentage is required when MaxHealthyPercentage is specified.",
+            ));
+        };
+        if !(100..=200).contains(&max) || max - min > 100 {
+            return Err(invalid("MaxHealthyPercentage must be between 100 and 200, and at most 100 above MinHealthyPercentage."));
+        }
+    }
+    Ok(sent)
+}
 
 /// The model's own answer to the instance refresh calls.
 pub async fn answer(model: &Model, call: &Call) -> Option<Verdict> {
@@ -64,6 +110,10 @@ async fn start(model: &Model, call: &Call) -> Verdict {
         field("Version"),
     );
     let desired_template = (!(template.0.is_empty() && template.1.is_empty())).then_some(template);
+    let preferences = match preferences(call) {
+        Ok(preferences) => preferences,
+        Err(refusal) => return Verdict::Refuse(refusal),
+    };
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
@@ -95,6 +145,7 @@ async fn start(model: &Model, call: &Call) -> Verdict {
         cancel: None,
         instances_to_update: group.instances().len(),
         desired_template,
+        preferences,
         replaced: false,
     });
     Verdict::Answer(response(
@@ -165,6 +216,13 @@ fn member(refresh: &Refresh, now: Instant) -> String {
             }
         }
         out.push_str("</LaunchTemplate></DesiredConfiguration>");
+    }
+    if !refresh.preferences.is_empty() {
+        out.push_str("<Preferences>");
+        for (tag, value) in &refresh.preferences {
+            out.push_str(&format!("<{tag}>{}</{tag}>", escape(value)));
+        }
+        out.push_str("</Preferences>");
     }
     out.push_str("</member>");
     out

@@ -128,6 +128,9 @@ pub struct Refresh {
     pub instances_to_update: usize,
     /// `(LaunchTemplateId or "", LaunchTemplateName or "", Version or "")`
     pub desired_template: Option<(String, String, String)>,
+    /// the `Preferences.*` the start sent, as `(element name, value)` in the
+    /// order DescribeInstanceRefreshes echoes them
+    pub preferences: Vec<(&'static str, String)>,
     /// set once the group's instances were replaced
     pub replaced: bool,
 }
