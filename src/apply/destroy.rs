@@ -88,7 +88,7 @@ pub async fn destroy(
         async {
             let deletions = endpoints
                 .iter()
-                .map(|e| delete_gateway_endpoint(ec2c, &e.id, deadline));
+                .map(|e| delete_gateway_endpoint(ec2c, e, deadline));
             try_join_all(deletions).await.map(|_| ())
         },
         async {

@@ -10,8 +10,9 @@ use tokio::time::Instant;
 
 use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::{delete_with_retry, poll_until, retry_propagation};
-use crate::aws::ec2::{self, route_tables_of};
+use super::waiters::{delete_with_retry, poll_paced, retry_propagation, Pace};
+use crate::aws::ec2::{self, route_tables_of, Found};
+use crate::error::ErrorClass;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::{EndpointsSpec, EnvironmentSpec};
@@ -107,27 +108,44 @@ impl Run<'_> {
             .iter()
             .filter(|(key, _)| !planned.contains(*key))
             .map(|(_, endpoint)| {
-                delete_gateway_endpoint(&self.clients.ec2, &endpoint.id, self.deadline)
+                delete_gateway_endpoint(&self.clients.ec2, endpoint, self.deadline)
             });
         try_join_all(gone).await.map(|_| ())
     }
 }
 
 /// Deletes an endpoint and waits until AWS reports it deleted, so the route
-/// tables it served can go next.
+/// tables it served can go next. The delete is repeated until the VPC's list no
+/// longer shows the endpoint: for one created moments ago, AWS may answer the
+/// delete with "not found" and keep the endpoint.
 pub(super) async fn delete_gateway_endpoint(
     client: &aws_sdk_ec2::Client,
-    id: &str,
+    endpoint: &Found,
     deadline: Instant,
 ) -> Result<()> {
-    delete_with_retry(deadline, "gateway endpoint", || {
-        ec2::delete_vpc_endpoint(client, id)
-    })
-    .await?;
-    poll_until(
+    let id = endpoint.id.as_str();
+    let Some(vpc) = endpoint.detail.get("vpc") else {
+        return delete_with_retry(deadline, "gateway endpoint", || {
+            ec2::delete_vpc_endpoint(client, id)
+        })
+        .await;
+    };
+    poll_paced(
         deadline,
         &format!("gateway endpoint {id} to be deleted"),
-        || async { Ok((!ec2::vpc_endpoint_exists(client, id).await?).then_some(())) },
+        Pace::Retry,
+        || async {
+            match ec2::delete_vpc_endpoint(client, id).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) if matches!(e.class(), ErrorClass::Dependency | ErrorClass::Conflict) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            }
+            let live = ec2::live_gateway_endpoints(client, vpc).await?;
+            Ok((!live.contains(id)).then_some(()))
+        },
     )
     .await
 }

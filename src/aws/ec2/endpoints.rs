@@ -153,22 +153,21 @@ pub async fn delete_vpc_endpoint(client: &Client, endpoint_id: &str) -> Result<(
     })
 }
 
-/// Whether the endpoint still exists (not yet `deleted`).
-pub async fn vpc_endpoint_exists(client: &Client, endpoint_id: &str) -> Result<bool> {
-    match client
+/// The IDs of the VPC's gateway endpoints that are not yet deleted. Asked by
+/// filter rather than by ID: AWS may answer a call naming an endpoint created
+/// moments ago that it does not exist, which must not pass for a deletion.
+pub async fn live_gateway_endpoints(client: &Client, vpc_id: &str) -> Result<BTreeSet<String>> {
+    let out = client
         .describe_vpc_endpoints()
-        .vpc_endpoint_ids(endpoint_id)
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("vpc-endpoint-type", "Gateway"))
         .send()
         .await
-    {
-        Ok(out) => Ok(out.vpc_endpoints().iter().any(|e| state_of(e) != "deleted")),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeVpcEndpoints", e);
-            if error.is_not_found() {
-                Ok(false)
-            } else {
-                Err(error)
-            }
-        }
-    }
+        .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| state_of(e) != "deleted")
+        .filter_map(|e| e.vpc_endpoint_id().map(str::to_string))
+        .collect())
 }
