@@ -252,7 +252,8 @@ impl Inventory {
             },
             async {
                 match vpc_in_state {
-                    Some(vpc) => vpc_facts(clients, vpc).await.map(Some),
+                    // the VPC may be gone: round 2 reads again if it is found
+                    Some(vpc) => Ok(vpc_facts(clients, vpc).await.ok()),
                     None => Ok(None),
                 }
             },
@@ -368,10 +369,10 @@ impl Inventory {
                 }
             },
             async {
-                match (vpc_read_from_state, &vpc_id) {
-                    (Some(facts), _) => Ok(Some(facts)),
-                    (None, Some(vpc)) => vpc_facts(clients, vpc).await.map(Some),
-                    (None, None) => Ok(None),
+                match (&vpc_id, vpc_read_from_state) {
+                    (Some(_), Some(facts)) => Ok(Some(facts)),
+                    (Some(vpc), None) => vpc_facts(clients, vpc).await.map(Some),
+                    (None, _) => Ok(None),
                 }
             },
             ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
