@@ -70,6 +70,9 @@ pub enum AwsError {
     /// a create found a complete environment of the same name: another configuration's
     #[error("an environment named {name} already exists ({vpc_id}) and is managed elsewhere")]
     Owned { name: String, vpc_id: String },
+    /// destroy found the load balancer's deletion protection on, before deleting anything
+    #[error("load balancer {arn} has deletion protection enabled, so nothing was deleted")]
+    DeletionProtected { arn: String },
     /// Terraform asked the provider to stop (an interrupt); work in flight was abandoned
     #[error("interrupted: Terraform asked the provider to stop")]
     Interrupted,

@@ -470,8 +470,8 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         );
         for listener in &inv.listeners {
             match wanted.iter().find(|w| i32::from(w.0) == listener.port) {
-                Some((_, protocol, cert, action)) => {
-                    let mut differences = listener_differences(listener, cert.as_deref(), action);
+                Some((_, protocol, tls, action)) => {
+                    let mut differences = listener_differences(listener, *tls, action);
                     if target_group.is_none() {
                         // the missing target group is a finding of its own
                         differences.retain(|d| !d.contains("forward"));

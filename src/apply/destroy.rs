@@ -14,7 +14,7 @@ use crate::aws::ec2::{self, Found};
 use crate::aws::elbv2::{self, LoadBalancer};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
-use crate::plan::spec::Names;
+use crate::plan::spec::{attribute, Names};
 
 /// Deletes every object of the environment, in reverse dependency order,
 /// concurrently where possible, until nothing tagged for it is left. Duplicates
@@ -36,6 +36,19 @@ pub async fn destroy(
     let inv = Inventory::discover(clients, names, lookup).await?;
     if vpc_id.is_none() && inv.vpc.is_some() && !inv.is_unfinished() {
         return Ok(());
+    }
+    // AWS would refuse only the load balancer's deletion, after the group and the
+    // bastion are gone: refuse the whole destroy up front instead
+    if let (Some(lb), Some(attributes)) = (&inv.load_balancer, &inv.load_balancer_attributes) {
+        if attributes
+            .get(attribute::DELETION_PROTECTION)
+            .map(String::as_str)
+            == Some("true")
+        {
+            return Err(AwsError::DeletionProtected {
+                arn: lb.arn.clone(),
+            });
+        }
     }
     let ec2c = &clients.ec2;
     let strays = &inv.strays.ec2;

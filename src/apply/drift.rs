@@ -9,7 +9,7 @@ use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::executor::component_tags;
 use super::inventory::Inventory;
-use super::load_balancer::{listener_key, target_group_of};
+use super::load_balancer::{listener_key, load_balancer_attribute_drift, target_group_of};
 use super::network::network_drift;
 use super::security::rule_drift;
 use crate::aws::ec2::Tags;
@@ -26,6 +26,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     findings.extend(rule_drift(spec, inv));
     findings.extend(app_drift(spec, bp, inv));
     findings.extend(endpoint_drift(spec, bp, inv));
+    findings.extend(load_balancer_attribute_drift(spec, inv));
     findings.extend(bastion_drift(spec, bp, inv));
     findings.iter().map(Finding::to_string).collect()
 }

@@ -233,6 +233,7 @@ pub async fn reconcile(
                 let alb = run
                     .ensure_load_balancer(&inv, &public, &groups[&SgRole::Alb])
                     .await?;
+                run.ensure_load_balancer_attributes(&inv, &alb).await?;
                 run.ensure_listeners(&inv, &alb, &target_group).await?;
                 run.wait_load_balancer_active(&alb).await
             },

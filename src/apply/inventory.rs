@@ -28,6 +28,8 @@ pub struct Inventory {
     pub launch_template: Option<Found>,
     pub bastion: Option<Found>,
     pub load_balancer: Option<LoadBalancer>,
+    /// the load balancer's attributes by key, AWS's defaults filled in for keys it omits
+    pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
     pub group: Option<Group>,
@@ -335,11 +337,25 @@ impl Inventory {
             None => Vec::new(),
         };
         // Round 2: what hangs off the objects of round 1.
-        let (listeners, mut tags, (cpu_target, refresh), more_versions, vpc_read, volumes) = futures::try_join!(
+        let (
+            listeners,
+            load_balancer_attributes,
+            mut tags,
+            (cpu_target, refresh),
+            more_versions,
+            vpc_read,
+            volumes,
+        ) = futures::try_join!(
             async {
                 match &load_balancer {
                     Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await,
                     None => Ok(Vec::new()),
+                }
+            },
+            async {
+                match &load_balancer {
+                    Some(lb) => elbv2::load_balancer_attributes(&clients.elbv2, &lb.arn).await,
+                    None => Ok(None),
                 }
             },
             async {
@@ -421,10 +437,10 @@ impl Inventory {
                 == Some(names.environment.as_str())
         };
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
-        let listeners = if load_balancer.is_some() {
-            listeners
+        let (listeners, load_balancer_attributes) = if load_balancer.is_some() {
+            (listeners, load_balancer_attributes)
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         let target_groups: Vec<TargetGroup> =
             groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
@@ -474,6 +490,7 @@ impl Inventory {
                 &mut strays.ec2.instances,
             ),
             load_balancer,
+            load_balancer_attributes,
             target_groups,
             listeners,
             group,

@@ -1,15 +1,16 @@
 //! The load balancer, its target group and listeners: ensured, waited for
 //! until active, and compared for drift.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::executor::{ignore_not_found, Result, Run};
 use super::inventory::Inventory;
 use super::waiters::{poll_until, retry_propagation};
-use crate::aws::elbv2::{self, HealthCheck, ListenerAction};
+use crate::aws::elbv2::{self, HealthCheck, ListenerAction, Tls};
 use crate::error::AwsError;
 use crate::plan::blueprint::Component;
-use crate::plan::spec::EnvironmentSpec;
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::spec::{attribute, EnvironmentSpec};
 
 impl Run<'_> {
     pub(super) async fn ensure_target_group(
@@ -89,6 +90,29 @@ impl Run<'_> {
         }
     }
 
+    /// Sets the load balancer attributes the spec asks for where AWS reports
+    /// others: all of them in one call, so access logging's switch, bucket and
+    /// prefix change together. `inv` has none for a balancer created in this run,
+    /// which then has AWS's defaults.
+    pub(super) async fn ensure_load_balancer_attributes(
+        &self,
+        inv: &Inventory,
+        alb: &str,
+    ) -> Result<()> {
+        let observed = match (&inv.load_balancer, &inv.load_balancer_attributes) {
+            (Some(lb), Some(observed)) if lb.arn == alb => observed.clone(),
+            _ => aws_defaults(),
+        };
+        let wanted = self.spec.load_balancer.attributes();
+        if attribute_differences(&wanted, &observed).is_empty() {
+            return Ok(());
+        }
+        retry_propagation(self.deadline, "load balancer attributes", || {
+            elbv2::set_load_balancer_attributes(&self.clients.elbv2, alb, &wanted)
+        })
+        .await
+    }
+
     pub(super) async fn ensure_listeners(
         &self,
         inv: &Inventory,
@@ -96,13 +120,12 @@ impl Run<'_> {
         target_group: &str,
     ) -> Result<()> {
         let wanted = wanted_listeners(self.spec, target_group);
-        for (port, protocol, cert, action) in &wanted {
-            let cert = cert.as_deref();
+        for (port, protocol, tls, action) in &wanted {
             match inv.listeners.iter().find(|l| l.port == i32::from(*port)) {
                 Some(existing) => {
-                    if !listener_differences(existing, cert, action).is_empty() {
+                    if !listener_differences(existing, *tls, action).is_empty() {
                         retry_propagation(self.deadline, "listener", || {
-                            elbv2::modify_listener(&self.clients.elbv2, &existing.arn, cert, action)
+                            elbv2::modify_listener(&self.clients.elbv2, &existing.arn, *tls, action)
                         })
                         .await?;
                     }
@@ -110,7 +133,7 @@ impl Run<'_> {
                 None => {
                     let tags = self.tags(&Component::Listener(protocol));
                     retry_propagation(self.deadline, "listener", || {
-                        elbv2::create_listener(&self.clients.elbv2, alb, *port, cert, action, &tags)
+                        elbv2::create_listener(&self.clients.elbv2, alb, *port, *tls, action, &tags)
                     })
                     .await?;
                 }
@@ -149,28 +172,40 @@ impl Run<'_> {
     }
 }
 
-/// The listeners the spec asks for: (port, protocol, certificate, action).
-pub(super) fn wanted_listeners(
-    spec: &EnvironmentSpec,
+/// The listeners the spec asks for: (port, protocol, TLS, action).
+pub(super) fn wanted_listeners<'a>(
+    spec: &'a EnvironmentSpec,
     target_group: &str,
-) -> Vec<(u16, &'static str, Option<String>, ListenerAction)> {
+) -> Vec<(u16, &'static str, Tls<'a>, ListenerAction)> {
     let forward = ListenerAction::Forward(target_group.to_string());
-    match &spec.load_balancer.certificate_arn {
-        Some(cert) => vec![
-            (443, "https", Some(cert.clone()), forward),
-            (80, "http", None, ListenerAction::RedirectToHttps),
+    let lb = &spec.load_balancer;
+    match &lb.certificate_arn {
+        Some(certificate) => vec![
+            (
+                443,
+                "https",
+                Tls::On {
+                    certificate,
+                    policy: &lb.ssl_policy,
+                },
+                forward,
+            ),
+            (80, "http", Tls::Off, ListenerAction::RedirectToHttps),
         ],
-        None => vec![(80, "http", None, forward)],
+        None => vec![(80, "http", Tls::Off, forward)],
     }
 }
 
-/// How a listener differs from what it should be, worded for the plan.
+/// How a listener differs from what it should be, worded for the plan. The
+/// security policy is compared on HTTPS listeners only: an HTTP listener has
+/// none in AWS, whatever an endpoint reports.
 pub(super) fn listener_differences(
     listener: &elbv2::Listener,
-    certificate: Option<&str>,
+    tls: Tls<'_>,
     action: &ListenerAction,
 ) -> Vec<String> {
     let mut found = Vec::new();
+    let certificate = tls.certificate();
     let protocol = elbv2::listener_protocol(certificate);
     if listener.protocol != protocol.as_str() {
         found.push(format!(
@@ -185,6 +220,14 @@ pub(super) fn listener_differences(
             listener.certificate.as_deref().unwrap_or("none"),
             certificate.unwrap_or("none")
         ));
+    }
+    if let Some(policy) = tls.policy() {
+        if listener.ssl_policy.as_deref() != Some(policy) {
+            found.push(format!(
+                "uses SSL policy {} instead of {policy}",
+                listener.ssl_policy.as_deref().unwrap_or("none"),
+            ));
+        }
     }
     let acts = match action {
         ListenerAction::Forward(tg) => {
@@ -202,6 +245,62 @@ pub(super) fn listener_differences(
         });
     }
     found
+}
+
+/// The attributes of a load balancer that never had any set.
+fn aws_defaults() -> BTreeMap<String, String> {
+    attribute::AWS_DEFAULTS
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// Each wanted attribute AWS reports otherwise, as (key, observed, wanted).
+fn attribute_differences<'a>(
+    wanted: &'a BTreeMap<&'static str, String>,
+    observed: &'a BTreeMap<String, String>,
+) -> Vec<(&'static str, &'a str, &'a str)> {
+    wanted
+        .iter()
+        .filter_map(|(key, value)| {
+            let seen = observed.get(*key).map_or("", String::as_str);
+            (seen != value).then_some((*key, seen, value.as_str()))
+        })
+        .collect()
+}
+
+/// One finding per load balancer attribute that differs from the spec, in the
+/// configuration's words (`alb has idle_timeout 30 instead of 60; apply restores it`).
+pub(super) fn load_balancer_attribute_drift(
+    spec: &EnvironmentSpec,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let (Some(_), Some(observed)) = (&inv.load_balancer, &inv.load_balancer_attributes) else {
+        return Vec::new();
+    };
+    let wanted = spec.load_balancer.attributes();
+    attribute_differences(&wanted, observed)
+        .into_iter()
+        .map(|(key, seen, value)| {
+            let shown = |text: &str| {
+                if text.is_empty() {
+                    "none".to_string()
+                } else {
+                    text.to_string()
+                }
+            };
+            Finding::new(
+                "alb",
+                format!(
+                    "has {} {} instead of {}",
+                    attribute::setting(key),
+                    shown(seen),
+                    shown(value)
+                ),
+                Repair::InPlace("restores it"),
+            )
+        })
+        .collect()
 }
 
 pub(super) fn target_group_of<'a>(

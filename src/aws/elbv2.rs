@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
-    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
+    Action, ActionTypeEnum, Certificate, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag,
+    TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use crate::error::AwsError;
+use crate::plan::spec::attribute::AWS_DEFAULTS;
 
 type Result<T> = std::result::Result<T, AwsError>;
 
@@ -111,6 +113,8 @@ pub struct Listener {
     pub certificate: Option<String>,
     /// where a redirect goes, as `PROTOCOL:PORT:STATUS`
     pub redirect: Option<String>,
+    /// the security policy (meaningful on HTTPS only: some endpoints report one on HTTP too)
+    pub ssl_policy: Option<String>,
 }
 
 /// How the provider's redirect reads in [`Listener::redirect`].
@@ -355,6 +359,68 @@ pub async fn set_security_groups(client: &Client, arn: &str, groups: &[String]) 
     Ok(())
 }
 
+/// The load balancer's attributes by key; `None` when it is gone. A key AWS
+/// (or an emulator) leaves out reads as AWS's default for it.
+pub async fn load_balancer_attributes(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>> {
+    let out = match client
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLoadBalancerAttributes", e);
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
+        }
+    };
+    let mut found: BTreeMap<String, String> = AWS_DEFAULTS
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    found.extend(out.attributes().iter().filter_map(|a| {
+        Some((
+            a.key()?.to_string(),
+            a.value().unwrap_or_default().to_string(),
+        ))
+    }));
+    Ok(Some(found))
+}
+
+/// Sets these attributes of the load balancer, leaving the others as they are.
+pub async fn set_load_balancer_attributes(
+    client: &Client,
+    arn: &str,
+    attributes: &BTreeMap<&str, String>,
+) -> Result<()> {
+    let attributes = attributes
+        .iter()
+        .map(|(key, value)| {
+            LoadBalancerAttribute::builder()
+                .key(*key)
+                .value(value)
+                .build()
+        })
+        .collect();
+    client
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyLoadBalancerAttributes", e))?;
+    Ok(())
+}
+
+/// Deletes the load balancer; AWS refuses (`OperationNotPermitted`) while its
+/// deletion protection is on.
 pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<()> {
     client
         .delete_load_balancer()
@@ -483,6 +549,7 @@ pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Liste
                     .first()
                     .and_then(|c| c.certificate_arn())
                     .map(str::to_string),
+                ssl_policy: l.ssl_policy().map(str::to_string),
                 redirect: action.and_then(|a| a.redirect_config()).map(|r| {
                     format!(
                         "{}:{}:{}",
@@ -522,12 +589,38 @@ fn action(of: &ListenerAction) -> Action {
     }
 }
 
-/// Creates an HTTP (no certificate) or HTTPS listener.
+/// How a listener speaks: HTTPS with a certificate and a security policy, or plain HTTP.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tls<'a> {
+    Off,
+    On {
+        certificate: &'a str,
+        policy: &'a str,
+    },
+}
+
+impl<'a> Tls<'a> {
+    pub fn certificate(&self) -> Option<&'a str> {
+        match self {
+            Tls::Off => None,
+            Tls::On { certificate, .. } => Some(certificate),
+        }
+    }
+
+    pub fn policy(&self) -> Option<&'a str> {
+        match self {
+            Tls::Off => None,
+            Tls::On { policy, .. } => Some(policy),
+        }
+    }
+}
+
+/// Creates an HTTP or HTTPS listener.
 pub async fn create_listener(
     client: &Client,
     load_balancer: &str,
     port: u16,
-    certificate: Option<&str>,
+    tls: Tls<'_>,
     what: &ListenerAction,
     tags: &BTreeMap<String, String>,
 ) -> Result<String> {
@@ -535,8 +628,9 @@ pub async fn create_listener(
         .create_listener()
         .load_balancer_arn(load_balancer)
         .port(i32::from(port))
-        .protocol(listener_protocol(certificate))
-        .set_certificates(certificates(certificate))
+        .protocol(listener_protocol(tls.certificate()))
+        .set_certificates(certificates(tls.certificate()))
+        .set_ssl_policy(tls.policy().map(str::to_string))
         .default_actions(action(what))
         .set_tags(Some(sdk_tags(tags)))
         .send()
@@ -566,18 +660,19 @@ fn certificates(certificate: Option<&str>) -> Option<Vec<Certificate>> {
     certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
 }
 
-/// Sets everything of a listener but its port: protocol, certificate and action.
+/// Sets everything of a listener but its port: protocol, certificate, policy and action.
 pub async fn modify_listener(
     client: &Client,
     arn: &str,
-    certificate: Option<&str>,
+    tls: Tls<'_>,
     what: &ListenerAction,
 ) -> Result<()> {
     client
         .modify_listener()
         .listener_arn(arn)
-        .protocol(listener_protocol(certificate))
-        .set_certificates(certificates(certificate))
+        .protocol(listener_protocol(tls.certificate()))
+        .set_certificates(certificates(tls.certificate()))
+        .set_ssl_policy(tls.policy().map(str::to_string))
         .default_actions(action(what))
         .send()
         .await

@@ -29,8 +29,8 @@ use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
-    applied_default_tags, fill_inputs, fill_missing_inputs, fill_outputs, import_blocks, opt,
-    settle, settle_failed_update, user_tags,
+    applied_default_tags, fill_inputs, fill_missing_inputs, fill_outputs, import_blocks,
+    observe_load_balancer_settings, opt, settle, settle_failed_update, user_tags,
 };
 use planning::{
     desired_capacity, disruptions, drift_of, inputs_of, plan_outputs, plan_subnets, set_tags_all,
@@ -109,6 +109,18 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
     let message = error.to_string();
     let message = message.trim_end_matches('.');
     diags.root_error(summary.to_string(), format!("{message}.\n\n{advice}"));
+}
+
+/// The error that deletion protection stops `what` (destroy or replacement),
+/// on `load_balancer.deletion_protection`, with the way out.
+fn report_deletion_protected(diags: &mut Diagnostics, what: &str, why: &str) {
+    diags.error(
+        format!("Deletion protection forbids {what}"),
+        format!("{why} Nothing was deleted. To {what} the environment, set `deletion_protection = false` in its `load_balancer` block and apply, then run the {what} again."),
+        AttributePath::new("load_balancer")
+            .index(0)
+            .attribute("deletion_protection"),
+    );
 }
 
 fn to_spec_or_report(
@@ -467,6 +479,17 @@ impl Resource for EnvironmentResource {
                 app.wait_for_capacity = Value::Value(AppSpec::default().wait_for_capacity);
             }
         }
+        // and these predate the load balancer settings: AWS shows what they are
+        if let Some(lb) = refreshed
+            .load_balancer
+            .as_mut_option()
+            .and_then(|b| b.first_mut())
+        {
+            // an absent access_logs block is a choice (logging off), not a gap
+            let access_logs = lb.access_logs.clone();
+            observe_load_balancer_settings(lb, &inv);
+            lb.access_logs = access_logs;
+        }
         if refreshed.tags_all.is_null() {
             set_tags_all(&mut refreshed, &clients.default_tags);
         }
@@ -531,6 +554,17 @@ impl Resource for EnvironmentResource {
         planned.apply_defaults();
         set_tags_all(&mut planned, &self.default_tags());
         let replace = schema::replacement_paths(&prior, &planned);
+        if !replace.is_empty() && prior.deletion_protected() {
+            let replacing = schema::REPLACING_ATTRIBUTES
+                .map(|a| format!("`{a}`"))
+                .join(" or ");
+            report_deletion_protected(
+                diags,
+                "replacement",
+                &format!("Changing {replacing} replaces the environment, which deletes its load balancer, and `load_balancer.deletion_protection` is true."),
+            );
+            return None;
+        }
         // the zones follow az_count, and a create that failed early never chose them:
         // either way apply chooses
         if config.availability_zones.is_null()
@@ -565,11 +599,19 @@ impl Resource for EnvironmentResource {
 
     async fn plan_destroy<'a>(
         &self,
-        _diags: &mut Diagnostics,
-        _prior: Self::State<'a>,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<Self::PrivateState<'a>> {
+        if prior.deletion_protected() {
+            report_deletion_protected(
+                diags,
+                "destroy",
+                "`load_balancer.deletion_protection` is true, and destroying the environment deletes its load balancer.",
+            );
+            return None;
+        }
         Some(private_state)
     }
 
@@ -634,6 +676,14 @@ impl Resource for EnvironmentResource {
             .await
         {
             Ok(()) => Some(()),
+            Err(AwsError::DeletionProtected { arn }) => {
+                report_deletion_protected(
+                    diags,
+                    "destroy",
+                    &format!("The load balancer {arn} has deletion protection enabled in AWS."),
+                );
+                None
+            }
             Err(error) => {
                 report_aws(
                     diags,

@@ -8,9 +8,9 @@ use tf_provider::value::Value;
 
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
-    parse_duration, AppSpec, BastionSpec, EndpointsSpec, EnvironmentSpec, GatewayService,
-    LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts, ZoneChoice, DEFAULT_AZ_COUNT,
-    DEFAULT_VPC_CIDR,
+    parse_duration, AccessLogs, AppSpec, BastionSpec, EndpointsSpec, EnvironmentSpec,
+    GatewayService, LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts, ZoneChoice,
+    DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
 };
 
 pub type Str = Value<String>;
@@ -50,6 +50,18 @@ pub struct InstanceRefreshBlock {
 pub struct LoadBalancerBlock {
     pub ingress_cidrs: StrList,
     pub certificate_arn: Str,
+    pub ssl_policy: Str,
+    pub drop_invalid_header_fields: Value<bool>,
+    pub idle_timeout: Num,
+    pub deletion_protection: Value<bool>,
+    pub access_logs: OneBlock<AccessLogsBlock>,
+}
+
+/// `load_balancer { access_logs { ... } }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct AccessLogsBlock {
+    pub bucket: Str,
+    pub prefix: Str,
 }
 
 /// `bastion { ... }`
@@ -229,9 +241,16 @@ impl EnvironmentState {
             or_default(&mut app.wait_for_capacity, || defaults.wait_for_capacity);
         }
         if let Some(lb) = first_mut(&mut self.load_balancer) {
+            let defaults = LoadBalancerSpec::default();
             or_default(&mut lb.ingress_cidrs, || {
                 vec![Value::Value("0.0.0.0/0".to_string())]
             });
+            or_default(&mut lb.ssl_policy, || defaults.ssl_policy.clone());
+            or_default(&mut lb.drop_invalid_header_fields, || {
+                defaults.drop_invalid_header_fields
+            });
+            or_default(&mut lb.idle_timeout, || i64::from(defaults.idle_timeout));
+            or_default(&mut lb.deletion_protection, || defaults.deletion_protection);
         }
         if let Some(bastion) = first_mut(&mut self.bastion) {
             or_default(&mut bastion.enabled, || true);
@@ -274,6 +293,11 @@ impl EnvironmentState {
             }
         }
         Some(services)
+    }
+
+    /// True when the state records `load_balancer.deletion_protection = true`.
+    pub fn deletion_protected(&self) -> bool {
+        first(&self.load_balancer).is_some_and(|lb| lb.deletion_protection == Value::Value(true))
     }
 
     /// True when the bastion is enabled (the default when the block is absent).
@@ -380,14 +404,7 @@ pub fn to_spec(
     };
     let load_balancer = match first(&state.load_balancer) {
         None => LoadBalancerSpec::default(),
-        Some(block) => LoadBalancerSpec {
-            ingress_cidrs: match block.ingress_cidrs {
-                Value::Null => LoadBalancerSpec::default().ingress_cidrs,
-                _ => cidr_list(&block.ingress_cidrs, "load_balancer.ingress_cidrs")?,
-            },
-            certificate_arn: known(&block.certificate_arn, "load_balancer.certificate_arn")?
-                .cloned(),
-        },
+        Some(block) => load_balancer_spec(block)?,
     };
     let bastion = if state.bastion_enabled() {
         let block = first(&state.bastion).cloned().unwrap_or_default();
@@ -461,6 +478,48 @@ fn endpoints_spec(block: &EndpointsBlock) -> Result<EndpointsSpec, ModelError> {
         )?
         .copied()
         .unwrap_or(defaults.public_route_table),
+    })
+}
+
+fn load_balancer_spec(block: &LoadBalancerBlock) -> Result<LoadBalancerSpec, ModelError> {
+    let defaults = LoadBalancerSpec::default();
+    let idle_timeout = match known(&block.idle_timeout, "load_balancer.idle_timeout")? {
+        Some(seconds) => u32::try_from(*seconds)
+            .map_err(|_| model_error("load_balancer.idle_timeout", "is out of range"))?,
+        None => defaults.idle_timeout,
+    };
+    let access_logs = match first(&block.access_logs) {
+        None => None,
+        Some(logs) => Some(AccessLogs {
+            bucket: known(&logs.bucket, "load_balancer.access_logs.bucket")?
+                .cloned()
+                .ok_or_else(|| model_error("load_balancer.access_logs.bucket", "is required"))?,
+            prefix: known(&logs.prefix, "load_balancer.access_logs.prefix")?.cloned(),
+        }),
+    };
+    Ok(LoadBalancerSpec {
+        ingress_cidrs: match block.ingress_cidrs {
+            Value::Null => defaults.ingress_cidrs,
+            _ => cidr_list(&block.ingress_cidrs, "load_balancer.ingress_cidrs")?,
+        },
+        certificate_arn: known(&block.certificate_arn, "load_balancer.certificate_arn")?.cloned(),
+        ssl_policy: known(&block.ssl_policy, "load_balancer.ssl_policy")?
+            .cloned()
+            .unwrap_or(defaults.ssl_policy),
+        drop_invalid_header_fields: known(
+            &block.drop_invalid_header_fields,
+            "load_balancer.drop_invalid_header_fields",
+        )?
+        .copied()
+        .unwrap_or(defaults.drop_invalid_header_fields),
+        idle_timeout,
+        deletion_protection: known(
+            &block.deletion_protection,
+            "load_balancer.deletion_protection",
+        )?
+        .copied()
+        .unwrap_or(defaults.deletion_protection),
+        access_logs,
     })
 }
 

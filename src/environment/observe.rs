@@ -9,7 +9,7 @@ use crate::apply::inventory::Inventory;
 use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
-use crate::plan::spec::{AppSpec, EndpointsSpec, GatewayService};
+use crate::plan::spec::{AppSpec, EndpointsSpec, GatewayService, LoadBalancerSpec};
 
 /// Resolves plan-time unknowns of the inputs after an apply.
 pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
@@ -248,10 +248,13 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
     }]);
     let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
-    state.load_balancer = Value::Value(vec![model::LoadBalancerBlock {
+    let mut load_balancer = model::LoadBalancerBlock {
         ingress_cidrs: string_list(ingress_cidrs(inv, "alb", 80)),
         certificate_arn: certificate.into(),
-    }]);
+        ..Default::default()
+    };
+    observe_load_balancer_settings(&mut load_balancer, inv);
+    state.load_balancer = Value::Value(vec![load_balancer]);
     state.bastion = Value::Value(vec![match &inv.bastion {
         Some(instance) => {
             let detail = |key: &str| opt(instance.detail.get(key).cloned());
@@ -314,6 +317,50 @@ fn endpoints_block(endpoints: &EndpointsSpec) -> model::OneBlock<model::Endpoint
         dynamodb: Value::Value(endpoints.services.contains(&GatewayService::DynamoDb)),
         public_route_table: Value::Value(endpoints.public_route_table),
     }])
+}
+
+/// Sets the load balancer settings AWS records (its attributes and the HTTPS
+/// listener's policy) where `block` has none; those AWS does not show stay as
+/// they are. A listener without TLS has no policy of its own, so the default
+/// stands for it.
+pub(super) fn observe_load_balancer_settings(
+    block: &mut model::LoadBalancerBlock,
+    inv: &Inventory,
+) {
+    use crate::plan::spec::attribute;
+    let defaults = LoadBalancerSpec::default();
+    if block.ssl_policy.is_null() {
+        let https = inv.listeners.iter().find(|l| l.protocol == "HTTPS");
+        block.ssl_policy = Value::Value(
+            https
+                .and_then(|l| l.ssl_policy.clone())
+                .unwrap_or(defaults.ssl_policy),
+        );
+    }
+    let Some(attributes) = &inv.load_balancer_attributes else {
+        return;
+    };
+    let get = |key: &str| attributes.get(key).map(String::as_str).unwrap_or_default();
+    let flag = |key: &str| get(key) == "true";
+    if block.drop_invalid_header_fields.is_null() {
+        block.drop_invalid_header_fields =
+            Value::Value(flag(attribute::DROP_INVALID_HEADER_FIELDS));
+    }
+    if block.idle_timeout.is_null() {
+        block.idle_timeout = get(attribute::IDLE_TIMEOUT).parse::<i64>().ok().into();
+    }
+    if block.deletion_protection.is_null() {
+        block.deletion_protection = Value::Value(flag(attribute::DELETION_PROTECTION));
+    }
+    if block.access_logs.is_null() && flag(attribute::ACCESS_LOGS) {
+        let prefix = Some(get(attribute::ACCESS_LOGS_PREFIX))
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+        block.access_logs = Value::Value(vec![model::AccessLogsBlock {
+            bucket: Value::Value(get(attribute::ACCESS_LOGS_BUCKET).to_string()),
+            prefix: prefix.into(),
+        }]);
+    }
 }
 
 /// The value to record for one input after a failed update: the planned one where
@@ -379,6 +426,19 @@ pub(super) fn settle_failed_update(
             &old.certificate_arn,
             &seen.certificate_arn,
         );
+        lb.ssl_policy = reached(&lb.ssl_policy, &old.ssl_policy, &seen.ssl_policy);
+        lb.drop_invalid_header_fields = reached(
+            &lb.drop_invalid_header_fields,
+            &old.drop_invalid_header_fields,
+            &seen.drop_invalid_header_fields,
+        );
+        lb.idle_timeout = reached(&lb.idle_timeout, &old.idle_timeout, &seen.idle_timeout);
+        lb.deletion_protection = reached(
+            &lb.deletion_protection,
+            &old.deletion_protection,
+            &seen.deletion_protection,
+        );
+        lb.access_logs = reached(&lb.access_logs, &old.access_logs, &seen.access_logs);
     }
     if let Some((bastion, old, seen)) =
         block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)

@@ -11,8 +11,9 @@ use tf_provider::AttributePath;
 
 use super::model::EnvironmentState;
 use crate::plan::spec::{
-    AppSpec, NatStrategy, RefreshPreferences, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
-    MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
+    AppSpec, NatStrategy, RefreshPreferences, DEFAULT_AZ_COUNT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, IDLE_TIMEOUT_RANGE, MAX_HEALTH_CHECK_GRACE_PERIOD,
+    MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
 };
 
 /// Version of the state layout; bump it together with an upgrade step in `model.rs`.
@@ -115,13 +116,30 @@ fn app_block() -> NestedBlock {
     )
 }
 
-fn load_balancer_block() -> NestedBlock {
+fn access_logs_block() -> NestedBlock {
+    use AttributeType::String;
     block(
-        "The internet-facing Application Load Balancer in the public subnets.",
+        "Writes the load balancer's access logs to an S3 bucket. The bucket must exist in the environment's region and its policy must allow Elastic Load Balancing to deliver logs (see *Enable access logs for your Application Load Balancer* in the AWS documentation); otherwise AWS refuses the setting and apply fails naming the bucket. Removing the block turns logging off.",
+        vec![
+            ("bucket", attr(String, Required, "Name of the S3 bucket: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.")),
+            ("prefix", attr(String, Optional, "Key prefix of the log objects inside the bucket, without a leading or trailing `/` and without `AWSLogs` (AWS adds `AWSLogs/<account>/...` after it). Default: none, logs go under `AWSLogs/` at the bucket's root.")),
+        ],
+    )
+}
+
+fn load_balancer_block() -> NestedBlock {
+    use AttributeType::{Bool, Number, String};
+    block_with(
+        "The internet-facing Application Load Balancer in the public subnets. Its settings change in place; refresh reports any that differ as drift and apply restores them.",
         vec![
             ("ingress_cidrs", attr(string_list(), OptionalComputed, "IPv4 CIDR blocks allowed to reach the listener ports. Default `[\"0.0.0.0/0\"]`.")),
-            ("certificate_arn", attr(AttributeType::String, Optional, "ACM certificate ARN. When set, HTTPS on 443 forwards to the app and HTTP on 80 redirects to HTTPS; otherwise HTTP on 80 forwards.")),
+            ("certificate_arn", attr(String, Optional, "ACM certificate ARN. When set, HTTPS on 443 forwards to the app and HTTP on 80 redirects to HTTPS; otherwise HTTP on 80 forwards.")),
+            ("ssl_policy", attr(String, OptionalComputed, &format!("Security policy of the HTTPS listener (TLS versions and ciphers), such as `ELBSecurityPolicy-TLS13-1-2-Res-2021-06`; used only with `certificate_arn`. Default `{DEFAULT_SSL_POLICY}` (TLS 1.3 and 1.2)."))),
+            ("drop_invalid_header_fields", attr(Bool, OptionalComputed, "Whether the load balancer drops HTTP headers whose names are not valid (a request-smuggling defence) instead of forwarding them to the app. Default `true`.")),
+            ("idle_timeout", attr(Number, OptionalComputed, &format!("Seconds a connection may stay idle before the load balancer closes it, {}-{}. Default `{DEFAULT_IDLE_TIMEOUT}`.", IDLE_TIMEOUT_RANGE.start(), IDLE_TIMEOUT_RANGE.end()))),
+            ("deletion_protection", attr(Bool, OptionalComputed, "Whether AWS refuses to delete the load balancer. While `true`, the provider refuses to destroy or replace the environment before deleting anything; set it to `false` and apply first. Default `false`.")),
         ],
+        vec![("access_logs", access_logs_block())],
     )
 }
 

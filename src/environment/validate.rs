@@ -6,15 +6,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::model::{first, known_map, EnvironmentState, InstanceRefreshBlock, StrList};
+use super::model::{
+    first, known_map, EnvironmentState, InstanceRefreshBlock, LoadBalancerBlock, StrList,
+};
 use crate::plan::cidr::{
     carve, carved_subnet_prefix, CarveError, Cidr, Tier, SLOTS_PER_TIER, SMALLEST_SUBNET_PREFIX,
     VPC_PREFIX_RANGE,
 };
 use crate::plan::spec::{
     parse_duration, parse_duration_text, AppSpec, NatStrategy, RefreshPreferences,
-    DEFAULT_VPC_CIDR, LONGEST_TIMEOUT, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP,
-    MAX_NAME_LEN, TAG_COMPONENT, TAG_ENVIRONMENT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, IDLE_TIMEOUT_RANGE,
+    LONGEST_TIMEOUT, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
+    TAG_COMPONENT, TAG_ENVIRONMENT,
 };
 
 /// The largest subnet prefix an Application Load Balancer accepts: AWS needs
@@ -709,9 +712,82 @@ fn check_load_balancer(c: &mut Checker, config: &EnvironmentState) {
             c.fail(in_block("load_balancer", "ingress_cidrs"), "No ingress allowed", "ingress_cidrs is empty, so nobody could reach the application. List at least one block, such as \"0.0.0.0/0\".");
         }
     }
+    check_load_balancer_settings(c, lb);
     if let Value::Value(arn) = &lb.certificate_arn {
         if !is_certificate_arn(arn) {
             c.fail(in_block("load_balancer", "certificate_arn"), "Invalid certificate ARN", format!("`{arn}` is not a certificate ARN; give an ACM certificate's ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID) or an IAM server certificate's (arn:aws:iam::ACCOUNT:server-certificate/NAME)."));
+        }
+    }
+}
+
+/// Why `name` cannot name an S3 bucket, after AWS's bucket naming rules.
+fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-';
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !(3..=63).contains(&name.len()) {
+        Some("is not 3-63 characters long")
+    } else if !name.bytes().all(allowed) {
+        Some("may only hold lowercase letters, digits, dots and hyphens")
+    } else if !edge(name.as_bytes().first()) || !edge(name.as_bytes().last()) {
+        Some("must start and end with a letter or digit")
+    } else if name.contains("..") {
+        Some("must not hold two dots in a row")
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("must not be formatted as an IP address")
+    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["-s3alias", "--ol-s3", "--x-s3", ".mrap"]
+            .iter()
+            .any(|s| name.ends_with(s))
+    {
+        Some("uses a prefix or suffix AWS reserves")
+    } else {
+        None
+    }
+}
+
+/// The shape of an Elastic Load Balancing security policy name, such as
+/// `ELBSecurityPolicy-TLS13-1-2-2021-06` or `ELBSecurityPolicy-FS-1-2-Res-2020-10`.
+fn is_ssl_policy_name(name: &str) -> bool {
+    name.strip_prefix("ELBSecurityPolicy-").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !rest.starts_with('-')
+            && !rest.ends_with('-')
+    })
+}
+
+fn check_load_balancer_settings(c: &mut Checker, lb: &LoadBalancerBlock) {
+    if let Value::Value(policy) = &lb.ssl_policy {
+        if !is_ssl_policy_name(policy) {
+            c.fail(in_block("load_balancer", "ssl_policy"), "Invalid SSL policy name", format!("`{policy}` is not an Elastic Load Balancing security policy name. Use one of AWS's predefined policies, such as \"{DEFAULT_SSL_POLICY}\" or \"ELBSecurityPolicy-TLS13-1-2-Res-2021-06\" (`aws elbv2 describe-ssl-policies` lists them)."));
+        }
+    }
+    if let Value::Value(seconds) = lb.idle_timeout {
+        let in_range = u32::try_from(seconds).is_ok_and(|s| IDLE_TIMEOUT_RANGE.contains(&s));
+        if !in_range {
+            c.fail(in_block("load_balancer", "idle_timeout"), "idle_timeout out of range", format!("idle_timeout is {seconds} seconds; AWS accepts {} to {}. Default {DEFAULT_IDLE_TIMEOUT}.", IDLE_TIMEOUT_RANGE.start(), IDLE_TIMEOUT_RANGE.end()));
+        }
+    }
+    let Some(logs) = first(&lb.access_logs) else {
+        return;
+    };
+    let path = |name: &'static str| {
+        let mut path = in_block("load_balancer", "access_logs");
+        path.extend([Step::Index(0), Step::Attribute(name)]);
+        path
+    };
+    if let Value::Value(bucket) = &logs.bucket {
+        if let Some(problem) = bucket_name_problem(bucket) {
+            c.fail(path("bucket"), "Invalid S3 bucket name", format!("`{bucket}` {problem}, so it cannot name an S3 bucket. Give the name of an existing bucket (not its ARN or URL), such as \"shop-alb-logs\"."));
+        }
+    }
+    if let Value::Value(prefix) = &logs.prefix {
+        if prefix.starts_with('/') || prefix.ends_with('/') {
+            c.fail(path("prefix"), "Invalid access log prefix", format!("`{prefix}` starts or ends with \"/\", which AWS refuses. Write it without the slashes, such as \"{}\".", prefix.trim_matches('/')));
+        } else if prefix.contains("AWSLogs") {
+            c.fail(path("prefix"), "Invalid access log prefix", format!("`{prefix}` contains \"AWSLogs\", which AWS refuses: it adds AWSLogs/<account>/ after the prefix itself. Remove that part."));
         }
     }
 }
@@ -929,7 +1005,9 @@ pub fn check_tag_total(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::environment::model::{string_list, string_map, AppBlock, BastionBlock};
+    use crate::environment::model::{
+        string_list, string_map, AccessLogsBlock, AppBlock, BastionBlock,
+    };
 
     fn config() -> EnvironmentState {
         EnvironmentState {
@@ -1095,6 +1173,93 @@ mod tests {
                 ssh_ingress_cidrs: string_list(cidrs.iter().map(|s| s.to_string())),
                 ..Default::default()
             }])
+        }
+    }
+
+    fn load_balancer(
+        change: impl FnOnce(&mut LoadBalancerBlock),
+    ) -> impl FnOnce(&mut EnvironmentState) {
+        move |c| {
+            let mut block = LoadBalancerBlock::default();
+            change(&mut block);
+            c.load_balancer = Value::Value(vec![block]);
+        }
+    }
+
+    fn access_logs(bucket: &str, prefix: Option<&str>) -> impl FnOnce(&mut EnvironmentState) {
+        let logs = AccessLogsBlock {
+            bucket: Value::Value(bucket.to_string()),
+            prefix: prefix.map(str::to_string).into(),
+        };
+        load_balancer(move |lb| lb.access_logs = Value::Value(vec![logs]))
+    }
+
+    #[test]
+    fn load_balancer_settings_name_their_attribute_and_the_fix() {
+        for (seconds, valid) in [
+            (0, false),
+            (1, true),
+            (60, true),
+            (4000, true),
+            (4001, false),
+        ] {
+            let found = problems(load_balancer(|lb| lb.idle_timeout = Value::Value(seconds)));
+            assert_eq!(found.is_empty(), valid, "{seconds}: {found:?}");
+            if !valid {
+                assert_eq!(found[0].0, "load_balancer[0].idle_timeout");
+                assert!(found[0].1.contains("1 to 4000"), "{found:?}");
+            }
+        }
+        for (policy, valid) in [
+            ("ELBSecurityPolicy-TLS13-1-2-2021-06", true),
+            ("ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", true),
+            ("ELBSecurityPolicy-2016-08", true),
+            ("TLS13-1-2-2021-06", false),
+            ("ELBSecurityPolicy-", false),
+            ("ELBSecurityPolicy-TLS 1.3", false),
+        ] {
+            let found = problems(load_balancer(|lb| {
+                lb.ssl_policy = Value::Value(policy.to_string())
+            }));
+            assert_eq!(found.is_empty(), valid, "{policy}: {found:?}");
+            if !valid {
+                assert_eq!(found[0].0, "load_balancer[0].ssl_policy");
+                assert!(found[0].1.contains("describe-ssl-policies"), "{found:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn access_log_buckets_and_prefixes_follow_aws_rules() {
+        for bucket in ["shop-alb-logs", "abc", "logs.example.com"] {
+            assert!(
+                problems(access_logs(bucket, Some("shop/prod"))).is_empty(),
+                "{bucket}"
+            );
+        }
+        for (bucket, says) in [
+            ("ab", "3-63"),
+            ("Shop-Logs", "lowercase"),
+            ("arn:aws:s3:::logs", "lowercase"),
+            ("-logs", "start and end"),
+            ("logs..old", "two dots"),
+            ("192.168.5.4", "IP address"),
+            ("xn--logs", "reserves"),
+        ] {
+            let found = problems(access_logs(bucket, None));
+            assert_eq!(found.len(), 1, "{bucket}: {found:?}");
+            assert_eq!(found[0].0, "load_balancer[0].access_logs[0].bucket");
+            assert!(found[0].1.contains(says), "{bucket}: {found:?}");
+        }
+        for (prefix, says) in [
+            ("/shop", "without the slashes"),
+            ("shop/", "\"shop\""),
+            ("shop/AWSLogs", "AWSLogs"),
+        ] {
+            let found = problems(access_logs("shop-logs", Some(prefix)));
+            assert_eq!(found.len(), 1, "{prefix}: {found:?}");
+            assert_eq!(found[0].0, "load_balancer[0].access_logs[0].prefix");
+            assert!(found[0].1.contains(says), "{prefix}: {found:?}");
         }
     }
 

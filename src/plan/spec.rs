@@ -148,12 +148,38 @@ impl AppSpec {
     }
 }
 
+/// The HTTPS listener's TLS policy when the configuration sets none: TLS 1.3 and
+/// 1.2 with forward-secret ciphers only (AWS's own API default, `2016-08`, still
+/// accepts TLS 1.0).
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/// Seconds a connection may stay idle when the configuration sets none (AWS's default).
+pub const DEFAULT_IDLE_TIMEOUT: u32 = 60;
+/// The idle timeouts AWS accepts, in seconds.
+pub const IDLE_TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=4000;
+
+/// Where the load balancer writes its access logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLogs {
+    pub bucket: String,
+    /// the key prefix inside the bucket; `None` writes at the bucket's root
+    pub prefix: Option<String>,
+}
+
 /// The Application Load Balancer in front of the app.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadBalancerSpec {
     pub ingress_cidrs: Vec<Cidr>,
     /// When set, HTTPS on 443 serves the app and HTTP on 80 redirects to it.
     pub certificate_arn: Option<String>,
+    /// the HTTPS listener's security policy (unused without a certificate)
+    pub ssl_policy: String,
+    /// requests with header names that are not valid HTTP are dropped, not forwarded
+    pub drop_invalid_header_fields: bool,
+    pub idle_timeout: u32,
+    /// AWS refuses to delete the load balancer, and the provider refuses to destroy
+    /// or replace the environment, while this is set
+    pub deletion_protection: bool,
+    pub access_logs: Option<AccessLogs>,
 }
 
 impl Default for LoadBalancerSpec {
@@ -161,11 +187,78 @@ impl Default for LoadBalancerSpec {
         LoadBalancerSpec {
             ingress_cidrs: vec![Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0)],
             certificate_arn: None,
+            ssl_policy: DEFAULT_SSL_POLICY.to_string(),
+            drop_invalid_header_fields: true,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            deletion_protection: false,
+            access_logs: None,
+        }
+    }
+}
+
+/// Load balancer attribute keys, as ModifyLoadBalancerAttributes names them.
+pub mod attribute {
+    pub const DROP_INVALID_HEADER_FIELDS: &str = "routing.http.drop_invalid_header_fields.enabled";
+    pub const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
+    pub const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+    pub const ACCESS_LOGS: &str = "access_logs.s3.enabled";
+    pub const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
+    pub const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
+
+    /// What AWS reports for each key the provider sets on a load balancer that
+    /// never had it set (emulators may leave such keys out altogether).
+    pub const AWS_DEFAULTS: [(&str, &str); 6] = [
+        (DROP_INVALID_HEADER_FIELDS, "false"),
+        (IDLE_TIMEOUT, "60"),
+        (DELETION_PROTECTION, "false"),
+        (ACCESS_LOGS, "false"),
+        (ACCESS_LOGS_BUCKET, ""),
+        (ACCESS_LOGS_PREFIX, ""),
+    ];
+
+    /// The configuration attribute (inside `load_balancer`) a key comes from.
+    pub fn setting(key: &str) -> &'static str {
+        match key {
+            DROP_INVALID_HEADER_FIELDS => "drop_invalid_header_fields",
+            IDLE_TIMEOUT => "idle_timeout",
+            DELETION_PROTECTION => "deletion_protection",
+            ACCESS_LOGS => "access_logs",
+            ACCESS_LOGS_BUCKET => "access_logs.bucket",
+            ACCESS_LOGS_PREFIX => "access_logs.prefix",
+            _ => "an attribute",
         }
     }
 }
 
 impl LoadBalancerSpec {
+    /// The load balancer attributes this spec asks for, by key. With access logs
+    /// off only the switch is compared: AWS keeps the old bucket and prefix then.
+    pub fn attributes(&self) -> BTreeMap<&'static str, String> {
+        let mut wanted = BTreeMap::from([
+            (
+                attribute::DROP_INVALID_HEADER_FIELDS,
+                self.drop_invalid_header_fields.to_string(),
+            ),
+            (attribute::IDLE_TIMEOUT, self.idle_timeout.to_string()),
+            (
+                attribute::DELETION_PROTECTION,
+                self.deletion_protection.to_string(),
+            ),
+            (
+                attribute::ACCESS_LOGS,
+                self.access_logs.is_some().to_string(),
+            ),
+        ]);
+        if let Some(logs) = &self.access_logs {
+            wanted.insert(attribute::ACCESS_LOGS_BUCKET, logs.bucket.clone());
+            wanted.insert(
+                attribute::ACCESS_LOGS_PREFIX,
+                logs.prefix.clone().unwrap_or_default(),
+            );
+        }
+        wanted
+    }
+
     /// Ports the ALB listens on (and opens to `ingress_cidrs`).
     pub fn listener_ports(&self) -> Vec<u16> {
         if self.certificate_arn.is_some() {
@@ -370,6 +463,25 @@ mod tests {
             assert_eq!(NatStrategy::parse(choice).unwrap().as_str(), choice);
         }
         assert_eq!(NatStrategy::parse("two"), None);
+    }
+
+    #[test]
+    fn attributes_carry_the_log_bucket_only_when_logging() {
+        let mut lb = LoadBalancerSpec::default();
+        let wanted = lb.attributes();
+        assert_eq!(wanted[attribute::DROP_INVALID_HEADER_FIELDS], "true");
+        assert_eq!(wanted[attribute::IDLE_TIMEOUT], "60");
+        assert_eq!(wanted[attribute::DELETION_PROTECTION], "false");
+        assert_eq!(wanted[attribute::ACCESS_LOGS], "false");
+        assert!(!wanted.contains_key(attribute::ACCESS_LOGS_BUCKET));
+        lb.access_logs = Some(AccessLogs {
+            bucket: "logs".into(),
+            prefix: None,
+        });
+        let wanted = lb.attributes();
+        assert_eq!(wanted[attribute::ACCESS_LOGS], "true");
+        assert_eq!(wanted[attribute::ACCESS_LOGS_BUCKET], "logs");
+        assert_eq!(wanted[attribute::ACCESS_LOGS_PREFIX], "");
     }
 
     #[test]
