@@ -369,6 +369,81 @@ fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
 }
 
 #[test]
+fn a_protected_load_balancer_is_not_deleted_until_its_protection_is_off() {
+    use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let out = m
+            .aws
+            .elbv2
+            .create_load_balancer()
+            .name("web")
+            .set_subnets(Some(net.subnets.clone()))
+            .security_groups(&net.group)
+            .send()
+            .await
+            .unwrap();
+        let arn = out.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string();
+        let protect = |on: bool| {
+            m.aws
+                .elbv2
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(&arn)
+                .attributes(
+                    LoadBalancerAttribute::builder()
+                        .key("idle_timeout.timeout_seconds")
+                        .value("30")
+                        .build(),
+                )
+                .attributes(
+                    LoadBalancerAttribute::builder()
+                        .key("deletion_protection.enabled")
+                        .value(on.to_string())
+                        .build(),
+                )
+                .send()
+        };
+        let delete = || {
+            m.aws
+                .elbv2
+                .delete_load_balancer()
+                .load_balancer_arn(&arn)
+                .send()
+        };
+        protect(true).await.unwrap();
+        let refused = delete().await;
+        assert_eq!(code(&refused), "OperationNotPermitted");
+        assert_eq!(
+            message(&refused),
+            format!("Load balancer '{arn}' cannot be deleted because deletion protection is enabled")
+        );
+        let is_not_permitted = refused
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_service_error())
+            .is_some_and(|e| e.is_operation_not_permitted_exception());
+        assert!(is_not_permitted, "the SDK reads it as its typed error");
+        assert_eq!(
+            m.layer
+                .model()
+                .refused("elasticloadbalancing:DeleteLoadBalancer"),
+            1
+        );
+        let listed = m.moto.elbv2.describe_load_balancers().send().await.unwrap();
+        assert_eq!(listed.load_balancers().len(), 1, "moto never saw the delete");
+
+        protect(false).await.unwrap();
+        delete().await.unwrap();
+        let listed = m.moto.elbv2.describe_load_balancers().send().await.unwrap();
+        assert!(listed.load_balancers().is_empty());
+    });
+}
+
+#[test]
 fn a_load_balancer_name_is_created_once_and_refused_with_other_settings() {
     let m = modelled(quiet(0.01));
     runtime().block_on(async {

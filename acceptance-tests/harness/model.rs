@@ -327,6 +327,9 @@ impl Model {
             if let Some(verdict) = load_balancer::recreate(&state.world, call) {
                 return verdict;
             }
+            if let Some(verdict) = load_balancer::protected(&state.world, call) {
+                return verdict;
+            }
         }
         if let Some(verdict) = refresh::answer(self, call).await {
             return verdict;

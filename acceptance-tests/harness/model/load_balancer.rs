@@ -3,6 +3,8 @@
 //! and security groups. A second CreateLoadBalancer with the same name returns
 //! the existing balancer when the settings are equal and is refused with
 //! `DuplicateLoadBalancerName` otherwise (moto silently creates a second one).
+//! While `deletion_protection.enabled` is true, DeleteLoadBalancer is refused
+//! with `OperationNotPermitted` (moto deletes it regardless).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -47,6 +49,27 @@ pub fn recreate(world: &World, call: &Call) -> Option<Verdict> {
     })
 }
 
+/// AWS's answer to deleting a balancer whose deletion protection is on.
+pub fn protected(world: &World, call: &Call) -> Option<Verdict> {
+    if call.key() != "elasticloadbalancing:DeleteLoadBalancer" {
+        return None;
+    }
+    let arn = call.param("LoadBalancerArn")?;
+    world
+        .load_balancers
+        .get(arn)
+        .filter(|balancer| balancer.deletion_protection)
+        .map(|_| {
+            Verdict::Refuse(Refusal::new(
+                400,
+                "OperationNotPermitted",
+                &format!(
+                    "Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+                ),
+            ))
+        })
+}
+
 /// Learns a created balancer (with moto's answer, for an idempotent repeat) and a deletion.
 pub fn learn(
     world: &mut World,
@@ -70,8 +93,23 @@ pub fn learn(
                     settings: settings(call),
                     active_at: now + clock.scaled(ALB_PROVISIONING),
                     interfaces_gone_at: None,
+                    deletion_protection: false,
                     create_answer: raw_answer.to_string(),
                 });
+        }
+        "elasticloadbalancing:ModifyLoadBalancerAttributes" => {
+            let arn = call.param("LoadBalancerArn").unwrap_or_default();
+            let keys = call.list_of("Attributes.member", "Key");
+            let values = call.list_of("Attributes.member", "Value");
+            let protection = keys
+                .iter()
+                .zip(&values)
+                .find(|(key, _)| key.as_str() == "deletion_protection.enabled");
+            if let (Some(balancer), Some((_, value))) =
+                (world.load_balancers.get_mut(arn), protection)
+            {
+                balancer.deletion_protection = value.as_str() == "true";
+            }
         }
         "elasticloadbalancing:DeleteLoadBalancer" => {
             let arn = call.param("LoadBalancerArn").unwrap_or_default();

@@ -45,6 +45,8 @@ pub struct LoadBalancer {
     pub settings: BalancerSettings,
     pub active_at: Instant,
     pub interfaces_gone_at: Option<Instant>,
+    /// `deletion_protection.enabled` as last set (moto stores it but deletes anyway)
+    pub deletion_protection: bool,
     /// moto's answer to the create call, replayed for an equal second create
     pub create_answer: String,
 }
