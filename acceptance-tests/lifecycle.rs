@@ -59,7 +59,7 @@ fn destroy_leaves_nothing(ws: &Workspace, api: &Api, environment: &str) {
 }
 
 /// Every object tagged for the environment that still exists (instances: not terminated).
-fn leftovers(api: &Api, environment: &str) -> Vec<String> {
+pub(crate) fn leftovers(api: &Api, environment: &str) -> Vec<String> {
     runtime().block_on(async {
         let f = tag_filter(environment);
         let mut left = Vec::new();

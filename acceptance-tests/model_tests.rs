@@ -419,7 +419,9 @@ fn a_protected_load_balancer_is_not_deleted_until_its_protection_is_off() {
         assert_eq!(code(&refused), "OperationNotPermitted");
         assert_eq!(
             message(&refused),
-            format!("Load balancer '{arn}' cannot be deleted because deletion protection is enabled")
+            format!(
+                "Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+            )
         );
         let is_not_permitted = refused
             .as_ref()
@@ -434,7 +436,11 @@ fn a_protected_load_balancer_is_not_deleted_until_its_protection_is_off() {
             1
         );
         let listed = m.moto.elbv2.describe_load_balancers().send().await.unwrap();
-        assert_eq!(listed.load_balancers().len(), 1, "moto never saw the delete");
+        assert_eq!(
+            listed.load_balancers().len(),
+            1,
+            "moto never saw the delete"
+        );
 
         protect(false).await.unwrap();
         delete().await.unwrap();

@@ -34,6 +34,8 @@ struct Inputs {
     ssh: &'static str,
     /// the body of a `vpc_endpoints` block; no block when `None`
     endpoints: Option<&'static str>,
+    /// more lines of the `load_balancer` block
+    load_balancer: &'static str,
 }
 
 impl Default for Inputs {
@@ -56,6 +58,7 @@ impl Default for Inputs {
             bastion: true,
             ssh: "198.51.100.0/24",
             endpoints: None,
+            load_balancer: "",
         }
     }
 }
@@ -111,6 +114,7 @@ resource "prodvpc_environment" "live" {{
   load_balancer {{
     ingress_cidrs = ["{ingress}"]
     {certificate}
+    {load_balancer}
   }}
   bastion {{
     {bastion}
@@ -132,6 +136,7 @@ resource "prodvpc_environment" "live" {{
             health = self.health_check_path,
             grace = self.grace_period,
             ingress = self.ingress,
+            load_balancer = self.load_balancer,
             team = self.team,
         )
     }
@@ -983,4 +988,219 @@ fn state_of_schema_version_0_is_upgraded_and_refreshed() {
     for (key, value) in current.as_object().unwrap() {
         assert_eq!(&upgraded[key], value, "{key} differs after the upgrade");
     }
+}
+
+/// The load balancer's attributes as AWS reports them, by key.
+fn balancer_attributes(api: &Api, arn: &str) -> BTreeMap<String, String> {
+    runtime().block_on(async {
+        let out = api
+            .elbv2
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        out.attributes()
+            .iter()
+            .map(|a| {
+                (
+                    a.key().unwrap_or_default().to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
+fn attribute<'a>(attributes: &'a BTreeMap<String, String>, key: &str) -> &'a str {
+    attributes
+        .get(key)
+        .map(String::as_str)
+        .unwrap_or_else(|| panic!("{key} is not set: {attributes:?}"))
+}
+
+/// The SSL policy of the HTTPS listener.
+fn https_policy(api: &Api, alb: &str) -> Option<String> {
+    runtime().block_on(async {
+        api.listeners(alb)
+            .await
+            .iter()
+            .find(|l| l.port() == Some(443))
+            .and_then(|l| l.ssl_policy().map(str::to_string))
+    })
+}
+
+fn set_attribute(api: &Api, arn: &str, key: &str, value: &str) {
+    use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+    runtime()
+        .block_on(
+            api.elbv2
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(arn)
+                .attributes(
+                    LoadBalancerAttribute::builder()
+                        .key(key)
+                        .value(value)
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+}
+
+/// Calls that delete or terminate something, by the layer's counts.
+fn deletions(layer: &FaultLayer) -> BTreeMap<String, usize> {
+    layer
+        .counts()
+        .into_iter()
+        .filter(|(key, n)| {
+            let action = key.split(':').nth(1).unwrap_or_default();
+            *n > 0
+                && (action.starts_with("Delete")
+                    || action.starts_with("Terminate")
+                    || action.starts_with("Release")
+                    || action.starts_with("Detach")
+                    || action.starts_with("Revoke"))
+        })
+        .collect()
+}
+
+#[test]
+fn load_balancer_settings_change_in_place_drift_back_and_protect_the_environment() {
+    const PROTECTED: &str = r#"ssl_policy                 = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    drop_invalid_header_fields = false
+    idle_timeout               = 120
+    deletion_protection        = true
+    access_logs {
+      bucket = "live-alb-logs"
+      prefix = "shop"
+    }"#;
+    let mut inputs = Inputs {
+        certificate: true,
+        ..Inputs::default()
+    };
+    let live = Live::start(&inputs);
+    let alb = live.state()["alb_arn"].as_str().unwrap().to_string();
+    let created = balancer_attributes(&live.api, &alb);
+    assert_eq!(
+        attribute(&created, "routing.http.drop_invalid_header_fields.enabled"),
+        "true"
+    );
+    assert_eq!(attribute(&created, "idle_timeout.timeout_seconds"), "60");
+    assert_eq!(attribute(&created, "deletion_protection.enabled"), "false");
+    assert_eq!(
+        https_policy(&live.api, &alb).as_deref(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+
+    // every setting changes in place, and nothing else becomes unknown
+    inputs.load_balancer = PROTECTED;
+    let (after, plan) = live.change_with_plan(&inputs);
+    assert!(
+        !plan.contains("(known after apply)"),
+        "spurious unknowns:\n{plan}"
+    );
+    assert_eq!(after["alb_arn"], alb.as_str());
+    let changed = balancer_attributes(&live.api, &alb);
+    for (key, value) in [
+        ("routing.http.drop_invalid_header_fields.enabled", "false"),
+        ("idle_timeout.timeout_seconds", "120"),
+        ("deletion_protection.enabled", "true"),
+        ("access_logs.s3.enabled", "true"),
+        ("access_logs.s3.bucket", "live-alb-logs"),
+        ("access_logs.s3.prefix", "shop"),
+    ] {
+        assert_eq!(attribute(&changed, key), value, "{key}");
+    }
+    assert_eq!(
+        https_policy(&live.api, &alb).as_deref(),
+        Some("ELBSecurityPolicy-TLS13-1-2-Res-2021-06")
+    );
+
+    // changed out of band: each attribute is one drift line, and apply restores them
+    set_attribute(
+        &live.api,
+        &alb,
+        "routing.http.drop_invalid_header_fields.enabled",
+        "true",
+    );
+    set_attribute(&live.api, &alb, "idle_timeout.timeout_seconds", "30");
+    live.ws
+        .ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    let mut drift: Vec<String> =
+        serde_json::from_value(live.state()["drift"].clone()).expect("drift list");
+    drift.sort();
+    assert_eq!(
+        drift,
+        [
+            "alb has drop_invalid_header_fields true instead of false; apply restores it",
+            "alb has idle_timeout 30 instead of 120; apply restores it",
+        ]
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after the repair");
+    let restored = balancer_attributes(&live.api, &alb);
+    assert_eq!(
+        attribute(&restored, "routing.http.drop_invalid_header_fields.enabled"),
+        "false"
+    );
+    assert_eq!(attribute(&restored, "idle_timeout.timeout_seconds"), "120");
+
+    // import reads every setting back
+    let before = live.state();
+    live.ws.ok(&["state", "rm", "prodvpc_environment.live"]);
+    live.ws
+        .ok(&["import", "-no-color", "prodvpc_environment.live", "live"]);
+    assert_eq!(live.state()["load_balancer"], before["load_balancer"]);
+    live.ws.assert_no_changes("after import");
+
+    // protected: neither a replacement nor a destroy deletes anything
+    live.ws
+        .write(&inputs.hcl().replace("10.30.0.0/16", "10.31.0.0/16"));
+    let replacement = live.ws.run(&["plan", "-no-color"]);
+    assert_ne!(replacement.code, 0, "{}", replacement.text());
+    assert!(
+        replacement
+            .text()
+            .contains("Deletion protection forbids replacement"),
+        "{}",
+        replacement.text()
+    );
+    live.ws.write(&inputs.hcl());
+    live.layer.reset_counts();
+    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    for says in [
+        "Deletion protection forbids destroy",
+        "deletion_protection",
+        "set `deletion_protection = false`",
+    ] {
+        assert!(refused.text().contains(says), "{says}:\n{}", refused.text());
+    }
+    assert_eq!(deletions(&live.layer), BTreeMap::new(), "nothing deleted");
+    live.ws.assert_no_changes("after the refused destroy");
+
+    // protection turned on behind the configuration's back stops destroy before it deletes
+    inputs.load_balancer = "deletion_protection = false";
+    live.change(&inputs);
+    set_attribute(&live.api, &alb, "deletion_protection.enabled", "true");
+    live.layer.reset_counts();
+    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .contains("has deletion protection enabled in AWS"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(deletions(&live.layer), BTreeMap::new(), "nothing deleted");
+
+    // the fix the message gives: apply (restoring the configured `false`), then destroy
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(
+        crate::lifecycle::leftovers(&live.api, "live"),
+        Vec::<String>::new()
+    );
 }
