@@ -123,9 +123,17 @@ impl Run<'_> {
         for (port, protocol, tls, action) in &wanted {
             match inv.listeners.iter().find(|l| l.port == i32::from(*port)) {
                 Some(existing) => {
-                    if !listener_differences(existing, *tls, action).is_empty() {
+                    if !setting_differences(existing, *tls, action).is_empty() {
                         retry_propagation(self.deadline, "listener", || {
                             elbv2::modify_listener(&self.clients.elbv2, &existing.arn, *tls, action)
+                        })
+                        .await?;
+                    } else if let (Some(_), Some(policy)) =
+                        (policy_difference(existing, *tls), tls.policy())
+                    {
+                        // the policy alone: the certificate is not sent again
+                        retry_propagation(self.deadline, "listener SSL policy", || {
+                            elbv2::set_ssl_policy(&self.clients.elbv2, &existing.arn, policy)
                         })
                         .await?;
                     }
@@ -196,10 +204,32 @@ pub(super) fn wanted_listeners<'a>(
     }
 }
 
-/// How a listener differs from what it should be, worded for the plan. The
-/// security policy is compared on HTTPS listeners only: an HTTP listener has
-/// none in AWS, whatever an endpoint reports.
+/// How a listener differs from what it should be, worded for the plan.
 pub(super) fn listener_differences(
+    listener: &elbv2::Listener,
+    tls: Tls<'_>,
+    action: &ListenerAction,
+) -> Vec<String> {
+    let mut found = setting_differences(listener, tls, action);
+    found.extend(policy_difference(listener, tls));
+    found
+}
+
+/// The security policy's difference, compared on HTTPS listeners only: an HTTP
+/// listener has none in AWS, whatever an endpoint reports.
+fn policy_difference(listener: &elbv2::Listener, tls: Tls<'_>) -> Option<String> {
+    let policy = tls.policy()?;
+    (listener.ssl_policy.as_deref() != Some(policy)).then(|| {
+        format!(
+            "uses SSL policy {} instead of {policy}",
+            listener.ssl_policy.as_deref().unwrap_or("none"),
+        )
+    })
+}
+
+/// Differences in protocol, certificate and action: those that take the whole
+/// listener definition to change.
+fn setting_differences(
     listener: &elbv2::Listener,
     tls: Tls<'_>,
     action: &ListenerAction,
@@ -220,14 +250,6 @@ pub(super) fn listener_differences(
             listener.certificate.as_deref().unwrap_or("none"),
             certificate.unwrap_or("none")
         ));
-    }
-    if let Some(policy) = tls.policy() {
-        if listener.ssl_policy.as_deref() != Some(policy) {
-            found.push(format!(
-                "uses SSL policy {} instead of {policy}",
-                listener.ssl_policy.as_deref().unwrap_or("none"),
-            ));
-        }
     }
     let acts = match action {
         ListenerAction::Forward(tg) => {

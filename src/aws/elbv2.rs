@@ -680,6 +680,18 @@ pub async fn modify_listener(
     Ok(())
 }
 
+/// Sets the security policy of an HTTPS listener, and nothing else.
+pub async fn set_ssl_policy(client: &Client, arn: &str, policy: &str) -> Result<()> {
+    client
+        .modify_listener()
+        .listener_arn(arn)
+        .ssl_policy(policy)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyListener", e))?;
+    Ok(())
+}
+
 pub async fn delete_listener(client: &Client, arn: &str) -> Result<()> {
     client
         .delete_listener()
