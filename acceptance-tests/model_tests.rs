@@ -316,6 +316,23 @@ async fn load_balancer_state(aws: &Api, arn: &str) -> String {
         .to_string()
 }
 
+/// Creates the balancer `web` in the network's subnets and group.
+async fn create_balancer(
+    aws: &Api,
+    net: &Network,
+) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+    let out = aws
+        .elbv2
+        .create_load_balancer()
+        .name("web")
+        .set_subnets(Some(net.subnets.clone()))
+        .security_groups(&net.group)
+        .send()
+        .await
+        .unwrap();
+    out.load_balancers()[0].clone()
+}
+
 #[test]
 fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
     let scale = 0.01;
@@ -323,17 +340,7 @@ fn load_balancer_provisions_then_its_interfaces_linger_after_deletion() {
     runtime().block_on(async {
         let net = network(&m.aws).await;
         let created = Instant::now();
-        let out = m
-            .aws
-            .elbv2
-            .create_load_balancer()
-            .name("web")
-            .set_subnets(Some(net.subnets.clone()))
-            .security_groups(&net.group)
-            .send()
-            .await
-            .unwrap();
-        let balancer = &out.load_balancers()[0];
+        let balancer = &create_balancer(&m.aws, &net).await;
         assert_eq!(
             balancer.state().unwrap().code().unwrap().as_str(),
             "provisioning"
@@ -374,20 +381,8 @@ fn a_protected_load_balancer_is_not_deleted_until_its_protection_is_off() {
     let m = modelled(quiet(0.01));
     runtime().block_on(async {
         let net = network(&m.aws).await;
-        let out = m
-            .aws
-            .elbv2
-            .create_load_balancer()
-            .name("web")
-            .set_subnets(Some(net.subnets.clone()))
-            .security_groups(&net.group)
-            .send()
-            .await
-            .unwrap();
-        let arn = out.load_balancers()[0]
-            .load_balancer_arn()
-            .unwrap()
-            .to_string();
+        let balancer = create_balancer(&m.aws, &net).await;
+        let arn = balancer.load_balancer_arn().unwrap().to_string();
         let protect = |on: bool| {
             m.aws
                 .elbv2
@@ -454,17 +449,8 @@ fn a_load_balancer_name_is_created_once_and_refused_with_other_settings() {
     let m = modelled(quiet(0.01));
     runtime().block_on(async {
         let net = network(&m.aws).await;
-        let create = || {
-            m.aws
-                .elbv2
-                .create_load_balancer()
-                .name("web")
-                .set_subnets(Some(net.subnets.clone()))
-                .security_groups(&net.group)
-                .send()
-        };
-        let first = create().await.unwrap().load_balancers()[0].clone();
-        let again = create().await.unwrap().load_balancers()[0].clone();
+        let first = create_balancer(&m.aws, &net).await;
+        let again = create_balancer(&m.aws, &net).await;
         assert_eq!(again.load_balancer_arn(), first.load_balancer_arn());
         let other = m
             .aws

@@ -1048,6 +1048,17 @@ fn set_attribute(api: &Api, arn: &str, key: &str, value: &str) {
         .unwrap();
 }
 
+/// Runs a destroy that must fail saying each of `says`, having deleted nothing.
+fn refused_destroy(live: &Live, says: &[&str]) {
+    live.layer.reset_counts();
+    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    for text in says {
+        assert!(refused.text().contains(text), "{text}:\n{}", refused.text());
+    }
+    assert_eq!(deletions(&live.layer), BTreeMap::new(), "nothing deleted");
+}
+
 /// Calls that delete or terminate something, by the layer's counts.
 fn deletions(layer: &FaultLayer) -> BTreeMap<String, usize> {
     layer
@@ -1167,34 +1178,21 @@ fn load_balancer_settings_change_in_place_drift_back_and_protect_the_environment
         replacement.text()
     );
     live.ws.write(&inputs.hcl());
-    live.layer.reset_counts();
-    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
-    assert_ne!(refused.code, 0, "{}", refused.text());
-    for says in [
-        "Deletion protection forbids destroy",
-        "deletion_protection",
-        "set `deletion_protection = false`",
-    ] {
-        assert!(refused.text().contains(says), "{says}:\n{}", refused.text());
-    }
-    assert_eq!(deletions(&live.layer), BTreeMap::new(), "nothing deleted");
+    refused_destroy(
+        &live,
+        &[
+            "Deletion protection forbids destroy",
+            "deletion_protection",
+            "set `deletion_protection = false`",
+        ],
+    );
     live.ws.assert_no_changes("after the refused destroy");
 
     // protection turned on behind the configuration's back stops destroy before it deletes
     inputs.load_balancer = "deletion_protection = false";
     live.change(&inputs);
     set_attribute(&live.api, &alb, "deletion_protection.enabled", "true");
-    live.layer.reset_counts();
-    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
-    assert_ne!(refused.code, 0, "{}", refused.text());
-    assert!(
-        refused
-            .text()
-            .contains("has deletion protection enabled in AWS"),
-        "{}",
-        refused.text()
-    );
-    assert_eq!(deletions(&live.layer), BTreeMap::new(), "nothing deleted");
+    refused_destroy(&live, &["has deletion protection enabled in AWS"]);
 
     // the fix the message gives: apply (restoring the configured `false`), then destroy
     live.ws.ok(&["apply", "-auto-approve", "-no-color"]);

@@ -378,6 +378,14 @@ fn reached<T: PartialEq + Clone>(
     }
 }
 
+/// Sets each named field of a planned block with [`reached`], from the prior
+/// and the observed block.
+macro_rules! settle_fields {
+    ($planned:ident, $prior:ident, $seen:ident: $($field:ident),+ $(,)?) => {
+        $( $planned.$field = reached(&$planned.$field, &$prior.$field, &$seen.$field); )+
+    };
+}
+
 /// After a failed update, sets every input whose change did not reach AWS back to
 /// its prior value. Inputs AWS does not record (zones, NAT strategy, timeouts
 /// aside) are judged by the blocks import would rebuild from the same inventory;
@@ -392,70 +400,22 @@ pub(super) fn settle_failed_update(
     let mut observed = EnvironmentState::default();
     import_blocks(&mut observed, inv);
     if let Some((app, old, seen)) = block_triple(&mut state.app, &prior.app, &observed.app) {
-        app.ami_id = reached(&app.ami_id, &old.ami_id, &seen.ami_id);
-        app.instance_type = reached(&app.instance_type, &old.instance_type, &seen.instance_type);
-        app.port = reached(&app.port, &old.port, &seen.port);
-        app.user_data = reached(&app.user_data, &old.user_data, &seen.user_data);
-        app.min_size = reached(&app.min_size, &old.min_size, &seen.min_size);
-        app.max_size = reached(&app.max_size, &old.max_size, &seen.max_size);
-        app.desired_capacity = reached(
-            &app.desired_capacity,
-            &old.desired_capacity,
-            &seen.desired_capacity,
-        );
-        app.cpu_target = reached(&app.cpu_target, &old.cpu_target, &seen.cpu_target);
-        app.health_check_path = reached(
-            &app.health_check_path,
-            &old.health_check_path,
-            &seen.health_check_path,
-        );
-        app.health_check_grace_period = reached(
-            &app.health_check_grace_period,
-            &old.health_check_grace_period,
-            &seen.health_check_grace_period,
-        );
+        settle_fields!(app, old, seen: ami_id, instance_type, port, user_data, min_size,
+            max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period);
     }
     if let Some((lb, old, seen)) = block_triple(
         &mut state.load_balancer,
         &prior.load_balancer,
         &observed.load_balancer,
     ) {
-        lb.ingress_cidrs = reached(&lb.ingress_cidrs, &old.ingress_cidrs, &seen.ingress_cidrs);
-        lb.certificate_arn = reached(
-            &lb.certificate_arn,
-            &old.certificate_arn,
-            &seen.certificate_arn,
-        );
-        lb.ssl_policy = reached(&lb.ssl_policy, &old.ssl_policy, &seen.ssl_policy);
-        lb.drop_invalid_header_fields = reached(
-            &lb.drop_invalid_header_fields,
-            &old.drop_invalid_header_fields,
-            &seen.drop_invalid_header_fields,
-        );
-        lb.idle_timeout = reached(&lb.idle_timeout, &old.idle_timeout, &seen.idle_timeout);
-        lb.deletion_protection = reached(
-            &lb.deletion_protection,
-            &old.deletion_protection,
-            &seen.deletion_protection,
-        );
-        lb.access_logs = reached(&lb.access_logs, &old.access_logs, &seen.access_logs);
+        settle_fields!(lb, old, seen: ingress_cidrs, certificate_arn, ssl_policy,
+            drop_invalid_header_fields, idle_timeout, deletion_protection, access_logs);
     }
     if let Some((bastion, old, seen)) =
         block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)
     {
-        bastion.enabled = reached(&bastion.enabled, &old.enabled, &seen.enabled);
-        bastion.instance_type = reached(
-            &bastion.instance_type,
-            &old.instance_type,
-            &seen.instance_type,
-        );
-        bastion.ssh_ingress_cidrs = reached(
-            &bastion.ssh_ingress_cidrs,
-            &old.ssh_ingress_cidrs,
-            &seen.ssh_ingress_cidrs,
-        );
-        bastion.key_name = reached(&bastion.key_name, &old.key_name, &seen.key_name);
-        bastion.ami_id = reached(&bastion.ami_id, &old.ami_id, &seen.ami_id);
+        settle_fields!(bastion, old, seen: enabled, instance_type, ssh_ingress_cidrs, key_name,
+            ami_id);
     }
     settle_endpoints(state, prior, inv);
     let seen_tags = user_tags(inv, default_tags);
