@@ -1191,7 +1191,9 @@ fn load_balancer_settings_change_in_place_drift_back_and_protect_the_environment
     // protection turned on behind the configuration's back stops destroy before it deletes
     inputs.load_balancer = "deletion_protection = false";
     live.change(&inputs);
-    set_attribute(&live.api, &alb, "deletion_protection.enabled", "true");
+    // through the layer, so the AWS model knows it too and refuses the deletion as AWS would
+    let through_model = Api::new(&live.layer.endpoint());
+    set_attribute(&through_model, &alb, "deletion_protection.enabled", "true");
     refused_destroy(&live, &["has deletion protection enabled in AWS"]);
 
     // the fix the message gives: apply (restoring the configured `false`), then destroy
