@@ -111,12 +111,16 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
     diags.root_error(summary.to_string(), format!("{message}.\n\n{advice}"));
 }
 
-/// The error that deletion protection stops `what` (destroy or replacement),
-/// on `load_balancer.deletion_protection`, with the way out.
-fn report_deletion_protected(diags: &mut Diagnostics, what: &str, why: &str) {
+/// What deletion protection stops: (the noun for the summary, the verb for the fix).
+const DESTROY: (&str, &str) = ("destroy", "destroy");
+const REPLACEMENT: (&str, &str) = ("replacement", "replace");
+
+/// The error that deletion protection stops `what` ([`DESTROY`] or
+/// [`REPLACEMENT`]), on `load_balancer.deletion_protection`, with the way out.
+fn report_deletion_protected(diags: &mut Diagnostics, (noun, verb): (&str, &str), why: &str) {
     diags.error(
-        format!("Deletion protection forbids {what}"),
-        format!("{why} Nothing was deleted. To {what} the environment, set `deletion_protection = false` in its `load_balancer` block and apply, then run the {what} again."),
+        format!("Deletion protection forbids {noun}"),
+        format!("{why} Nothing was deleted. To {verb} the environment, set `deletion_protection = false` in its `load_balancer` block and apply, then {verb} it."),
         AttributePath::new("load_balancer")
             .index(0)
             .attribute("deletion_protection"),
@@ -560,7 +564,7 @@ impl Resource for EnvironmentResource {
                 .join(" or ");
             report_deletion_protected(
                 diags,
-                "replacement",
+                REPLACEMENT,
                 &format!("Changing {replacing} replaces the environment, which deletes its load balancer, and `load_balancer.deletion_protection` is true."),
             );
             return None;
@@ -607,7 +611,7 @@ impl Resource for EnvironmentResource {
         if prior.deletion_protected() {
             report_deletion_protected(
                 diags,
-                "destroy",
+                DESTROY,
                 "`load_balancer.deletion_protection` is true, and destroying the environment deletes its load balancer.",
             );
             return None;
@@ -679,7 +683,7 @@ impl Resource for EnvironmentResource {
             Err(AwsError::DeletionProtected { arn }) => {
                 report_deletion_protected(
                     diags,
-                    "destroy",
+                    DESTROY,
                     &format!("The load balancer {arn} has deletion protection enabled in AWS."),
                 );
                 None
