@@ -154,6 +154,8 @@ fn health_check(layer: &FaultLayer, ws: &Workspace) -> (u32, u32) {
 struct Phase {
     wall: Duration,
     calls: usize,
+    /// calls per `service:Action`
+    by_action: std::collections::BTreeMap<String, usize>,
     throttled: usize,
 }
 
@@ -165,6 +167,7 @@ impl Phase {
         Phase {
             wall,
             calls: total_calls(layer),
+            by_action: layer.counts().into_iter().collect(),
             throttled: layer.model().throttled_total() - throttled_before,
         }
     }
@@ -264,6 +267,15 @@ fn main() {
             r.plan_with_latency.as_secs_f64(),
             r.sequential_depth()
         );
+    }
+    if let Some(r) = rounds.last() {
+        let calls: Vec<String> = r
+            .plan
+            .by_action
+            .iter()
+            .map(|(action, n)| format!("{action} {n}"))
+            .collect();
+        println!("calls of a refresh: {}", calls.join(", "));
     }
     println!(
         "provider peak resident memory over all runs: {:.1} MiB",

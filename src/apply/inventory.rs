@@ -359,12 +359,14 @@ impl Inventory {
                 }
             },
             async {
-                let mut all = tags_in_chunks(clients, &arns).await?;
-                // a listener replaced since the state was written fails this
+                // a listener replaced since the state was written fails the second
                 // call; its tags are then read in round 3
-                if let Ok(found) = tags_in_chunks(clients, &hinted_listeners).await {
-                    all.extend(found);
-                }
+                let (all, listeners) = futures::join!(
+                    tags_in_chunks(clients, &arns),
+                    tags_in_chunks(clients, &hinted_listeners),
+                );
+                let mut all = all?;
+                all.extend(listeners.unwrap_or_default());
                 Ok::<_, AwsError>(all)
             },
             async {
