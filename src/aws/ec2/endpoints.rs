@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
+use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
 
 use super::{filter, owned_by, required, tag_map, tag_spec, Found, Result, Tags};
@@ -44,6 +44,21 @@ pub fn route_tables_of(endpoint: &Found) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The gateway endpoints that `selection` picks, in every state.
+async fn describe_gateway_endpoints(
+    client: &Client,
+    selection: Filter,
+) -> Result<Vec<VpcEndpoint>> {
+    let out = client
+        .describe_vpc_endpoints()
+        .filters(selection)
+        .filters(filter("vpc-endpoint-type", "Gateway"))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
+    Ok(out.vpc_endpoints().to_vec())
+}
+
 /// The live gateway endpoints tagged for `environment`, with their service
 /// name, VPC and route tables.
 pub async fn gateway_endpoints(
@@ -51,32 +66,27 @@ pub async fn gateway_endpoints(
     tag_key: &str,
     environment: &str,
 ) -> Result<Vec<Found>> {
-    let out = client
-        .describe_vpc_endpoints()
-        .filters(owned_by(tag_key, environment))
-        .filters(filter("vpc-endpoint-type", "Gateway"))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
-    Ok(out
-        .vpc_endpoints()
-        .iter()
-        .filter(|e| !is_gone(&state_of(e)))
-        .map(|e| Found {
-            id: e.vpc_endpoint_id().unwrap_or_default().into(),
-            tags: tag_map(Some(e.tags())),
-            detail: [
-                ("service", e.service_name().unwrap_or_default().to_string()),
-                ("vpc", e.vpc_id().unwrap_or_default().to_string()),
-                (
-                    "route_tables",
-                    route_table_list(&e.route_table_ids().iter().cloned().collect()),
-                ),
-                ("state", state_of(e)),
-            ]
-            .into(),
-        })
-        .collect())
+    Ok(
+        describe_gateway_endpoints(client, owned_by(tag_key, environment))
+            .await?
+            .iter()
+            .filter(|e| !is_gone(&state_of(e)))
+            .map(|e| Found {
+                id: e.vpc_endpoint_id().unwrap_or_default().into(),
+                tags: tag_map(Some(e.tags())),
+                detail: [
+                    ("service", e.service_name().unwrap_or_default().to_string()),
+                    ("vpc", e.vpc_id().unwrap_or_default().to_string()),
+                    (
+                        "route_tables",
+                        route_table_list(&e.route_table_ids().iter().cloned().collect()),
+                    ),
+                    ("state", state_of(e)),
+                ]
+                .into(),
+            })
+            .collect(),
+    )
 }
 
 /// Creates a gateway endpoint for `service_name` serving `route_tables`;
@@ -157,15 +167,8 @@ pub async fn delete_vpc_endpoint(client: &Client, endpoint_id: &str) -> Result<(
 /// filter rather than by ID: AWS may answer a call naming an endpoint created
 /// moments ago that it does not exist, which must not pass for a deletion.
 pub async fn live_gateway_endpoints(client: &Client, vpc_id: &str) -> Result<BTreeSet<String>> {
-    let out = client
-        .describe_vpc_endpoints()
-        .filters(filter("vpc-id", vpc_id))
-        .filters(filter("vpc-endpoint-type", "Gateway"))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
-    Ok(out
-        .vpc_endpoints()
+    Ok(describe_gateway_endpoints(client, filter("vpc-id", vpc_id))
+        .await?
         .iter()
         .filter(|e| state_of(e) != "deleted")
         .filter_map(|e| e.vpc_endpoint_id().map(str::to_string))
