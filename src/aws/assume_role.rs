@@ -21,6 +21,10 @@ use crate::plan::assume_role::AssumeRole;
 /// is signed with credentials that expire while it is retried.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
+/// Attempts of each AssumeRole call: STS rarely throttles, and a wrong
+/// endpoint or a refusal must not hold the configuration for a minute.
+const STS_ATTEMPTS: u32 = 3;
+
 /// The identity cache of the clients: it starts with the credentials assumed
 /// at configure, so the clients' first calls need no second AssumeRole, and
 /// renews them through the role's provider shortly before they expire. One
@@ -73,7 +77,12 @@ pub async fn assume(shared: &SdkConfig, role: &AssumeRole) -> Result<SdkConfig, 
     if let Some(length) = role.duration {
         builder = builder.session_length(length);
     }
-    let provider = builder.configure(shared).build().await;
+    // a refused or unreachable STS fails the configuration in seconds, not after ten backoffs
+    let sts = shared
+        .to_builder()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(STS_ATTEMPTS))
+        .build();
+    let provider = builder.configure(&sts).build().await;
     let credentials = provider
         .provide_credentials()
         .await
