@@ -56,9 +56,16 @@ fn run_as_role(ws: &Workspace, layer: &FaultLayer, args: &[&str]) -> BTreeSet<St
         "the base credentials assume the role"
     );
     let keys = service_signers(layer);
-    assert_eq!(keys.len(), 1, "terraform {args:?}: one role key: {signers:?}");
+    assert_eq!(
+        keys.len(),
+        1,
+        "terraform {args:?}: one role key: {signers:?}"
+    );
     let key = keys.first().unwrap();
-    assert!(key.starts_with("ASIA"), "terraform {args:?}: signed with {key}, not the role's");
+    assert!(
+        key.starts_with("ASIA"),
+        "terraform {args:?}: signed with {key}, not the role's"
+    );
     signers
         .keys()
         .filter_map(|call| call.split(':').next())
@@ -173,19 +180,57 @@ fn an_unreachable_sts_fails_configuration_in_seconds() {
 fn bad_assume_role_values_are_refused_at_validate() {
     let environment = "resource \"prodvpc_environment\" \"x\" {\n  name = \"shop\"\n  bastion {\n    enabled = false\n  }\n}\n";
     for (block, line, says) in [
-        ("role_arn = \"prodvpc-deploy\"", "role_arn", "arn:aws:iam::123456789012:role/terraform"),
-        ("role_arn = \"arn:aws:iam::123456789012:user/ci\"", "role_arn", "does not name a role"),
-        ("role_arn = \"arn:aws:iam::1234:role/ci\"", "role_arn", "12-digit account ID"),
-        ("role_arn = \"{ROLE}\"\n    session_name = \"ci deploy\"", "session_name", "2 to 64"),
-        ("role_arn = \"{ROLE}\"\n    session_name = \"x\"", "session_name", "2 to 64"),
-        ("role_arn = \"{ROLE}\"\n    external_id = \"x\"", "external_id", "2 to 1224"),
-        ("role_arn = \"{ROLE}\"\n    duration = \"5m\"", "duration", "15m to 12h"),
-        ("role_arn = \"{ROLE}\"\n    duration = \"13h\"", "duration", "15m to 12h"),
-        ("role_arn = \"{ROLE}\"\n    duration = \"an hour\"", "duration", "not a duration"),
+        (
+            "role_arn = \"prodvpc-deploy\"",
+            "role_arn",
+            "arn:aws:iam::123456789012:role/terraform",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::123456789012:user/ci\"",
+            "role_arn",
+            "does not name a role",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::1234:role/ci\"",
+            "role_arn",
+            "12-digit account ID",
+        ),
+        (
+            "role_arn = \"{ROLE}\"\n    session_name = \"ci deploy\"",
+            "session_name",
+            "2 to 64",
+        ),
+        (
+            "role_arn = \"{ROLE}\"\n    session_name = \"x\"",
+            "session_name",
+            "2 to 64",
+        ),
+        (
+            "role_arn = \"{ROLE}\"\n    external_id = \"x\"",
+            "external_id",
+            "2 to 1224",
+        ),
+        (
+            "role_arn = \"{ROLE}\"\n    duration = \"5m\"",
+            "duration",
+            "15m to 12h",
+        ),
+        (
+            "role_arn = \"{ROLE}\"\n    duration = \"13h\"",
+            "duration",
+            "15m to 12h",
+        ),
+        (
+            "role_arn = \"{ROLE}\"\n    duration = \"an hour\"",
+            "duration",
+            "not a duration",
+        ),
     ] {
         let block = block.replace("{ROLE}", ROLE);
         assert_validate_refuses(
-            &format!("provider \"prodvpc\" {{\n  assume_role {{\n    {block}\n  }}\n}}\n{environment}"),
+            &format!(
+                "provider \"prodvpc\" {{\n  assume_role {{\n    {block}\n  }}\n}}\n{environment}"
+            ),
             line,
             says,
         );

@@ -321,7 +321,11 @@ impl ProviderConfig {
 
     /// The `assume_role` block, when present and complete; `Err` when a value is refused.
     fn assume_role(&self, diags: &mut Diagnostics) -> Result<Option<AssumeRole>, ()> {
-        let Some(block) = self.assume_role.as_ref_option().and_then(|list| list.first()) else {
+        let Some(block) = self
+            .assume_role
+            .as_ref_option()
+            .and_then(|list| list.first())
+        else {
             return Ok(None);
         };
         // values unknown until apply are checked when the provider is configured with them
@@ -366,7 +370,10 @@ impl ProdVpcProvider {
         if !check_endpoints_reachable(&settings.endpoints, diags).await {
             return;
         }
-        let role_arn = settings.assume_role.as_ref().map(|role| role.role_arn.clone());
+        let role_arn = settings
+            .assume_role
+            .as_ref()
+            .map(|role| role.role_arn.clone());
         let clients = match AwsClients::connect(settings).await {
             Ok(clients) => Arc::new(clients),
             Err(error) => {

@@ -386,11 +386,7 @@ async fn forward(
         let mut rules = rules.lock().unwrap();
         *rules.counts.entry(key.clone()).or_default() += 1;
         rules.seen.insert(key.clone());
-        rules
-            .signers
-            .entry(key.clone())
-            .or_default()
-            .insert(signer);
+        rules.signers.entry(key.clone()).or_default().insert(signer);
         rules
             .last
             .insert(key.clone(), String::from_utf8_lossy(&body).into_owned());

@@ -69,8 +69,7 @@ impl ResolveCachedIdentity for AssumedRoleCache {
 /// the standard chain says (`AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`,
 /// then the regional endpoint).
 pub async fn assume(shared: &SdkConfig, role: &AssumeRole) -> Result<SdkConfig, AwsError> {
-    let mut builder =
-        AssumeRoleProvider::builder(&role.role_arn).session_name(&role.session_name);
+    let mut builder = AssumeRoleProvider::builder(&role.role_arn).session_name(&role.session_name);
     if let Some(id) = &role.external_id {
         builder = builder.external_id(id);
     }
@@ -104,8 +103,12 @@ mod tests {
     #[test]
     fn credentials_are_renewed_minutes_before_they_expire() {
         let expiring = |left: Duration| Identity::new("key", Some(SystemTime::now() + left));
-        assert!(AssumedRoleCache::is_fresh(&expiring(Duration::from_secs(3600))));
-        assert!(!AssumedRoleCache::is_fresh(&expiring(Duration::from_secs(60))));
+        assert!(AssumedRoleCache::is_fresh(&expiring(Duration::from_secs(
+            3600
+        ))));
+        assert!(!AssumedRoleCache::is_fresh(&expiring(Duration::from_secs(
+            60
+        ))));
         assert!(!AssumedRoleCache::is_fresh(&Identity::new(
             "key",
             Some(SystemTime::now() - Duration::from_secs(1))

@@ -45,7 +45,9 @@ fn role_arn_problem(arn: &str) -> Option<String> {
         return Some("it is not an IAM ARN (arn:aws:iam::ACCOUNT:role/NAME)".into());
     }
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(format!("the account `{account}` is not a 12-digit account ID"));
+        return Some(format!(
+            "the account `{account}` is not a 12-digit account ID"
+        ));
     }
     let Some(path_and_name) = resource.strip_prefix("role/") else {
         return Some(format!("`{resource}` does not name a role (role/NAME)"));
@@ -89,7 +91,10 @@ pub fn check(
         });
     }
     if let Some(id) = external_id {
-        let id_ok = (2..=1224).contains(&id.len()) && id.chars().all(|ch| ch.is_ascii_alphanumeric() || "_+=,.@:/-".contains(ch));
+        let id_ok = (2..=1224).contains(&id.len())
+            && id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "_+=,.@:/-".contains(ch));
         if !id_ok {
             problems.push(RoleProblem {
                 attribute: "external_id",
@@ -154,7 +159,11 @@ mod tests {
             "arn:aws:iam::123456789012:role/ci/deploy/terraform",
             "arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f_g-h",
         ] {
-            assert_eq!(refused(good, None, None, None), Vec::<&str>::new(), "{good}");
+            assert_eq!(
+                refused(good, None, None, None),
+                Vec::<&str>::new(),
+                "{good}"
+            );
         }
         for bad in [
             "",
@@ -180,7 +189,11 @@ mod tests {
         assert!(refused(ROLE, Some("ci@example.com"), None, None).is_empty());
         let too_long = "s".repeat(65);
         for bad in ["x", "has space", "ünïcode", too_long.as_str()] {
-            assert_eq!(refused(ROLE, Some(bad), None, None), vec!["session_name"], "{bad}");
+            assert_eq!(
+                refused(ROLE, Some(bad), None, None),
+                vec!["session_name"],
+                "{bad}"
+            );
         }
     }
 
@@ -208,7 +221,11 @@ mod tests {
             Some(LONGEST_SESSION)
         );
         for bad in ["14m59s", "12h1s", "1 hour", "3600", ""] {
-            assert_eq!(refused(ROLE, None, None, Some(bad)), vec!["duration"], "{bad}");
+            assert_eq!(
+                refused(ROLE, None, None, Some(bad)),
+                vec!["duration"],
+                "{bad}"
+            );
         }
     }
 
