@@ -319,6 +319,37 @@ impl ProviderConfig {
         })
     }
 
+    /// Whether every value of the `assume_role` block is known: configured
+    /// without one, the provider would work as the wrong identity or session.
+    fn assume_role_known(&self, diags: &mut Diagnostics) -> bool {
+        let Some(block) = self
+            .assume_role
+            .as_ref_option()
+            .and_then(|list| list.first())
+        else {
+            return true;
+        };
+        let attributes = [
+            ("role_arn", &block.role_arn),
+            ("session_name", &block.session_name),
+            ("external_id", &block.external_id),
+            ("duration", &block.duration),
+        ];
+        let unknown: Vec<&'static str> = attributes
+            .into_iter()
+            .filter(|(_, value)| matches!(value, Value::Unknown))
+            .map(|(attribute, _)| attribute)
+            .collect();
+        for attribute in &unknown {
+            diags.error(
+                "Role to assume not known yet",
+                format!("assume_role.{attribute} comes from something not yet created, and the provider must assume the role before it plans anything. Set it from a variable or a literal, or apply what it comes from first (terraform apply -target=...)."),
+                AttributePath::new("assume_role").index(0).attribute(*attribute),
+            );
+        }
+        unknown.is_empty()
+    }
+
     /// The `assume_role` block, when present and complete; `Err` when a value is refused.
     fn assume_role(&self, diags: &mut Diagnostics) -> Result<Option<AssumeRole>, ()> {
         let Some(block) = self
@@ -364,6 +395,9 @@ impl ProdVpcProvider {
 
     /// Builds the AWS clients the resource uses.
     pub async fn configure(&self, diags: &mut Diagnostics, config: &ProviderConfig) {
+        if !config.assume_role_known(diags) {
+            return;
+        }
         let Some(settings) = config.settings(diags) else {
             return;
         };
@@ -440,6 +474,25 @@ mod tests {
             .contains("port"));
         assert!(endpoint_address("http://").unwrap_err().contains("host"));
         assert!(endpoint_address("http://a b").unwrap_err().contains("host"));
+    }
+
+    #[test]
+    fn a_role_unknown_until_apply_passes_validation_but_not_configuration() {
+        let config = ProviderConfig {
+            assume_role: Value::Value(vec![AssumeRoleBlock {
+                role_arn: Value::Unknown,
+                duration: Value::Value("1h".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(config.settings(&mut diags).is_some());
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        assert!(!config.assume_role_known(&mut diags));
+        assert_eq!(diags.errors.len(), 1, "{:?}", diags.errors);
+        assert_eq!(diags.errors[0].attribute.steps.len(), 3);
+        assert!(diags.errors[0].detail.contains("assume_role.role_arn"));
     }
 
     #[test]
