@@ -168,6 +168,25 @@ fn a_call_the_policy_does_not_allow_fails_the_test() {
 }
 
 #[test]
+fn assuming_the_role_is_the_base_identitys_permission_not_the_policys() {
+    let seen = BTreeSet::from([
+        "ec2:CreateVpc".to_string(),
+        "sts:AssumeRole".to_string(),
+        "sts:GetCallerIdentity".to_string(),
+    ]);
+    assert_eq!(
+        denied(&seen),
+        BTreeSet::from(["sts:GetCallerIdentity".to_string()])
+    );
+    assert!(!policy_actions().iter().any(|a| a.starts_with("sts:")));
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guides/iam-policy.md"),
+    )
+    .unwrap();
+    assert!(guide.contains("`sts:AssumeRole`"), "the guide documents it");
+}
+
+#[test]
 fn the_guide_shows_the_published_policy() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let policy = std::fs::read_to_string(root.join(POLICY_PATH)).unwrap();

@@ -659,7 +659,7 @@ fn complete_environment_lifecycle() {
 
 const SMALL: &str = "resource \"prodvpc_environment\" \"{name}\" {\n  name = \"{name}\"\n  nat_gateways = \"single\"\n  bastion {\n    ssh_ingress_cidrs = [\"198.51.100.0/24\"]\n  }\n}\n";
 
-fn small(name: &str) -> String {
+pub(crate) fn small(name: &str) -> String {
     SMALL.replace("{name}", name)
 }
 

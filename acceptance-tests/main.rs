@@ -1,6 +1,7 @@
 //! Tests that drive the real Terraform CLI (and the plugin protocol directly)
 //! against the built provider and a moto server behind the fault layer.
 
+mod assume_role;
 mod drift;
 mod example_module;
 mod generated_config;

@@ -83,12 +83,22 @@ fn cases() -> Vec<Case> {
 }
 
 fn check_bad_config(name: &str, body: &str, bastion: &str, line: &str, says: &str) {
+    assert_validate_refuses(
+        &format!("resource \"prodvpc_environment\" \"bad\" {{\n  name = \"{name}\"\n  {body}\n  {bastion}\n}}\n"),
+        line,
+        says,
+    );
+}
+
+/// `terraform validate` refuses `hcl` with a diagnostic whose source line
+/// contains `line` and whose summary or detail contains `says`.
+pub(crate) fn assert_validate_refuses(hcl: &str, line: &str, says: &str) {
     let ws = Workspace::new(None);
-    ws.write(&format!("resource \"prodvpc_environment\" \"bad\" {{\n  name = \"{name}\"\n  {body}\n  {bastion}\n}}\n"));
+    ws.write(hcl);
     let run = ws.run(&["validate", "-json", "-no-color"]);
     let report: serde_json::Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|_| panic!("validate -json output:\n{}", run.text()));
-    assert_eq!(report["valid"], false, "{body} was accepted");
+    assert_eq!(report["valid"], false, "{hcl} was accepted");
     let diagnostics = report["diagnostics"]
         .as_array()
         .cloned()
@@ -104,7 +114,7 @@ fn check_bad_config(name: &str, body: &str, bastion: &str, line: &str, says: &st
     });
     assert!(
         hit,
-        "no diagnostic pointing at `{line}` saying `{says}` for:\n{body}\n{}",
+        "no diagnostic pointing at `{line}` saying `{says}` for:\n{hcl}\n{}",
         serde_json::to_string_pretty(&diagnostics).unwrap()
     );
 }

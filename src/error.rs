@@ -76,6 +76,10 @@ pub enum AwsError {
     /// Terraform asked the provider to stop (an interrupt); work in flight was abandoned
     #[error("interrupted: Terraform asked the provider to stop")]
     Interrupted,
+    /// STS did not give the provider the credentials of the configured role
+    /// (access denied, a wrong external ID, STS unreachable)
+    #[error("assuming role {role_arn} failed: {detail}")]
+    AssumeRole { role_arn: String, detail: String },
 }
 
 fn request_id_text(request_id: &Option<String>) -> String {
@@ -114,6 +118,31 @@ fn cause_text(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl AwsError {
+    /// Wraps the failure of the credentials provider that assumes `role_arn`:
+    /// STS's error code and message when STS answered, else why it could not be reached.
+    pub fn assume_role(role_arn: &str, error: &(dyn std::error::Error + 'static)) -> AwsError {
+        let mut cause = Some(error);
+        let mut answer = None;
+        while let Some(current) = cause {
+            if let Some(meta) = current.downcast_ref::<aws_smithy_types::error::ErrorMetadata>() {
+                answer = meta.code().map(|code| {
+                    let request_id = meta.extra("aws_request_id").map(str::to_string);
+                    format!(
+                        "{code}: {}{}",
+                        one_line(meta.message().unwrap_or_default()),
+                        request_id_text(&request_id)
+                    )
+                });
+                break;
+            }
+            cause = current.source();
+        }
+        AwsError::AssumeRole {
+            role_arn: role_arn.to_string(),
+            detail: answer.unwrap_or_else(|| cause_text(error)),
+        }
+    }
+
     /// The class of an API error; transport problems and timeouts count as `Other`.
     pub fn class(&self) -> ErrorClass {
         match self {

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::{AwsClients, ClientSettings, Endpoints};
 use crate::environment::validate::{self, Step};
 use crate::environment::EnvironmentResource;
+use crate::plan::assume_role::{self, AssumeRole, DEFAULT_SESSION_NAME};
 
 /// Set once by `configure`, read by the resource. Terraform may validate and
 /// plan before it configures the provider, hence the shared set-once cell.
@@ -24,6 +25,14 @@ pub struct EndpointsBlock {
     pub ec2: Value<String>,
     pub autoscaling: Value<String>,
     pub elbv2: Value<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct AssumeRoleBlock {
+    pub role_arn: Value<String>,
+    pub session_name: Value<String>,
+    pub external_id: Value<String>,
+    pub duration: Value<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -39,6 +48,7 @@ pub struct ProviderConfig {
     pub max_retries: Value<i64>,
     pub endpoints: Value<Vec<EndpointsBlock>>,
     pub default_tags: Value<Vec<DefaultTagsBlock>>,
+    pub assume_role: Value<Vec<AssumeRoleBlock>>,
 }
 
 /// The provider.
@@ -56,6 +66,13 @@ fn optional(attr_type: AttributeType, doc: &str) -> Attribute {
         constraint: AttributeConstraint::Optional,
         sensitive: false,
         deprecated: false,
+    }
+}
+
+fn required(attr_type: AttributeType, doc: &str) -> Attribute {
+    Attribute {
+        constraint: AttributeConstraint::Required,
+        ..optional(attr_type, doc)
     }
 }
 
@@ -103,6 +120,12 @@ pub fn provider_schema() -> Schema {
                 ])),
                 ("default_tags", nested("Tags applied to every AWS object this provider creates, under each resource's own `tags`.", vec![
                     ("tags", optional(AttributeType::Map(Box::new(String)), "Tag keys and values.")),
+                ])),
+                ("assume_role", nested("An IAM role to work as, for example in another account: the standard chain's credentials call STS `AssumeRole` once when the provider is configured, and the role's temporary credentials sign every call, renewed before they expire. The base identity needs `sts:AssumeRole` on the role, and the role needs the provider's IAM policy.", vec![
+                    ("role_arn", required(String, "ARN of the role, such as `arn:aws:iam::123456789012:role/terraform`. Its trust policy must allow the base identity.")),
+                    ("session_name", optional(String, &format!("Session name shown in CloudTrail: 2 to 64 letters, digits or `+=,.@_-`. Default `{DEFAULT_SESSION_NAME}`."))),
+                    ("external_id", optional(String, "External ID the role's trust policy requires (`sts:ExternalId`), 2 to 1224 characters.")),
+                    ("duration", optional(String, "Length of the role session, such as `15m`, `1h` or `1h30m`: 15 minutes to 12 hours, and at most the role's maximum session duration. Default: STS's, one hour.")),
                 ])),
             ]
             .into_iter()
@@ -269,6 +292,8 @@ impl ProviderConfig {
         let tag_problems = validate::tag_problems(&default_tags, &tag_path);
         validate::report(&tag_problems, diags);
         valid &= tag_problems.is_empty();
+        let assume_role = self.assume_role(diags);
+        valid &= assume_role.is_ok();
         let max_retries = match self.max_retries {
             Value::Value(n) if !(0..=100).contains(&n) => {
                 diags.error(
@@ -290,6 +315,74 @@ impl ProviderConfig {
             max_retries,
             endpoints,
             default_tags,
+            assume_role: assume_role.ok().flatten(),
+        })
+    }
+
+    /// Whether every value of the `assume_role` block is known: configured
+    /// without one, the provider would work as the wrong identity or session.
+    fn assume_role_known(&self, diags: &mut Diagnostics) -> bool {
+        let Some(block) = self
+            .assume_role
+            .as_ref_option()
+            .and_then(|list| list.first())
+        else {
+            return true;
+        };
+        let attributes = [
+            ("role_arn", &block.role_arn),
+            ("session_name", &block.session_name),
+            ("external_id", &block.external_id),
+            ("duration", &block.duration),
+        ];
+        let unknown: Vec<&'static str> = attributes
+            .into_iter()
+            .filter(|(_, value)| matches!(value, Value::Unknown))
+            .map(|(attribute, _)| attribute)
+            .collect();
+        for attribute in &unknown {
+            diags.error(
+                "Role to assume not known yet",
+                format!("assume_role.{attribute} comes from something not yet created, and the provider must assume the role before it plans anything. Set it from a variable or a literal, or apply what it comes from first (terraform apply -target=...)."),
+                AttributePath::new("assume_role").index(0).attribute(*attribute),
+            );
+        }
+        unknown.is_empty()
+    }
+
+    /// The `assume_role` block, when present and complete; `Err` when a value is refused.
+    fn assume_role(&self, diags: &mut Diagnostics) -> Result<Option<AssumeRole>, ()> {
+        let Some(block) = self
+            .assume_role
+            .as_ref_option()
+            .and_then(|list| list.first())
+        else {
+            return Ok(None);
+        };
+        // values unknown until apply are checked when the provider is configured with them
+        let Value::Value(role_arn) = &block.role_arn else {
+            return Ok(None);
+        };
+        fn text(value: &Value<String>) -> Option<&str> {
+            value.as_ref_option().map(String::as_str)
+        }
+        assume_role::check(
+            role_arn,
+            text(&block.session_name),
+            text(&block.external_id),
+            text(&block.duration),
+        )
+        .map(Some)
+        .map_err(|problems| {
+            for problem in problems {
+                diags.error(
+                    problem.summary,
+                    problem.detail,
+                    AttributePath::new("assume_role")
+                        .index(0)
+                        .attribute(problem.attribute),
+                );
+            }
         })
     }
 }
@@ -302,13 +395,31 @@ impl ProdVpcProvider {
 
     /// Builds the AWS clients the resource uses.
     pub async fn configure(&self, diags: &mut Diagnostics, config: &ProviderConfig) {
+        if !config.assume_role_known(diags) {
+            return;
+        }
         let Some(settings) = config.settings(diags) else {
             return;
         };
         if !check_endpoints_reachable(&settings.endpoints, diags).await {
             return;
         }
-        let clients = Arc::new(AwsClients::connect(settings).await);
+        let role_arn = settings
+            .assume_role
+            .as_ref()
+            .map(|role| role.role_arn.clone());
+        let clients = match AwsClients::connect(settings).await {
+            Ok(clients) => Arc::new(clients),
+            Err(error) => {
+                let role = role_arn.unwrap_or_default();
+                diags.error(
+                    "Cannot assume the configured role",
+                    format!("{error}. Check that the base credentials (environment, profile, SSO, instance role) are allowed sts:AssumeRole on {role}, that the role's trust policy names that identity and, when it requires one, the same external_id, and that STS is reachable (AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL when set)."),
+                    AttributePath::new("assume_role").index(0).attribute("role_arn"),
+                );
+                return;
+            }
+        };
         // Terraform configures a provider process once; a second call keeps the first clients.
         let _ = self.clients.set(clients);
     }
@@ -363,6 +474,25 @@ mod tests {
             .contains("port"));
         assert!(endpoint_address("http://").unwrap_err().contains("host"));
         assert!(endpoint_address("http://a b").unwrap_err().contains("host"));
+    }
+
+    #[test]
+    fn a_role_unknown_until_apply_passes_validation_but_not_configuration() {
+        let config = ProviderConfig {
+            assume_role: Value::Value(vec![AssumeRoleBlock {
+                role_arn: Value::Unknown,
+                duration: Value::Value("1h".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(config.settings(&mut diags).is_some());
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        assert!(!config.assume_role_known(&mut diags));
+        assert_eq!(diags.errors.len(), 1, "{:?}", diags.errors);
+        assert_eq!(diags.errors[0].attribute.steps.len(), 3);
+        assert!(diags.errors[0].detail.contains("assume_role.role_arn"));
     }
 
     #[test]

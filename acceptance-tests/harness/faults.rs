@@ -65,6 +65,8 @@ struct Rules {
     latency: Duration,
     /// every `service:Action` forwarded, kept by `reset_counts` for the IAM policy check
     seen: BTreeSet<String>,
+    /// `service:Action` -> the access key IDs that signed its calls
+    signers: HashMap<String, BTreeSet<String>>,
 }
 
 /// Answers for calls moto does not implement, as AWS gives them.
@@ -121,15 +123,26 @@ fn emulator_client(upstream: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(config)
 }
 
-/// `ec2`, `autoscaling` or `elasticloadbalancing`, from the SigV4 credential scope.
-fn service_of(req: &Request<Incoming>) -> String {
+/// Field `index` of the SigV4 credential (`AKID/date/region/service/aws4_request`)
+/// of the request's `Authorization` header.
+fn credential_field(req: &Request<Incoming>, index: usize) -> String {
     req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|cred| cred.split('/').nth(3))
+        .and_then(|cred| cred.split(['/', ',']).nth(index))
         .unwrap_or("unknown")
         .to_string()
+}
+
+/// `ec2`, `autoscaling`, `elasticloadbalancing` or `sts`, from the SigV4 credential scope.
+fn service_of(req: &Request<Incoming>) -> String {
+    credential_field(req, 3)
+}
+
+/// The access key ID that signed the request (`ASIA...` for a role's temporary credentials).
+fn access_key_of(req: &Request<Incoming>) -> String {
+    credential_field(req, 0)
 }
 
 fn param_of(body: &[u8], name: &str) -> Option<String> {
@@ -319,8 +332,16 @@ impl FaultLayer {
         self.rules.lock().unwrap().counts.clone()
     }
 
+    /// Forgets the counts and the signers of the calls so far.
     pub fn reset_counts(&self) {
-        self.rules.lock().unwrap().counts.clear();
+        let mut rules = self.rules.lock().unwrap();
+        rules.counts.clear();
+        rules.signers.clear();
+    }
+
+    /// The access key IDs that signed the calls of each `service:Action` so far.
+    pub fn signers(&self) -> HashMap<String, BTreeSet<String>> {
+        self.rules.lock().unwrap().signers.clone()
     }
 
     /// Drops every fault not yet used up.
@@ -353,6 +374,7 @@ async fn forward(
     model: Option<Arc<Model>>,
 ) -> Response<Full<Bytes>> {
     let service = service_of(&req);
+    let signer = access_key_of(&req);
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -364,6 +386,7 @@ async fn forward(
         let mut rules = rules.lock().unwrap();
         *rules.counts.entry(key.clone()).or_default() += 1;
         rules.seen.insert(key.clone());
+        rules.signers.entry(key.clone()).or_default().insert(signer);
         rules
             .last
             .insert(key.clone(), String::from_utf8_lossy(&body).into_owned());

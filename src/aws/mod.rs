@@ -1,12 +1,16 @@
 //! One thin module per AWS service over the official SDK clients. Nothing here
 //! knows about Terraform; errors are [`AwsError`](crate::error::AwsError).
 
+pub mod assume_role;
 pub mod autoscaling;
 pub mod call_log;
 pub mod ec2;
 pub mod elbv2;
 
 use std::collections::BTreeMap;
+
+use crate::error::AwsError;
+use crate::plan::assume_role::AssumeRole;
 
 /// Collects `(key, value)` pairs of any service's tag type; tags without a key are skipped.
 pub(crate) fn tag_pairs<'a>(
@@ -43,6 +47,8 @@ pub struct ClientSettings {
     pub max_retries: Option<u32>,
     pub endpoints: Endpoints,
     pub default_tags: BTreeMap<String, String>,
+    /// the role whose credentials sign every call, assumed with the standard chain's
+    pub assume_role: Option<AssumeRole>,
 }
 
 /// Refuses retries of a connection that was refused or whose host name does
@@ -86,8 +92,9 @@ impl aws_sdk_ec2::config::retry::ClassifyRetry for UnreachableEndpoint {
 impl AwsClients {
     /// Resolves credentials, region and endpoints through the standard AWS chain
     /// (environment, shared config and profiles, SSO, instance metadata), with the
-    /// provider block's settings on top.
-    pub async fn connect(settings: ClientSettings) -> AwsClients {
+    /// provider block's settings on top. With `assume_role`, the role is
+    /// assumed here, so a refusal fails the configuration.
+    pub async fn connect(settings: ClientSettings) -> Result<AwsClients, AwsError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = settings.region.clone() {
             loader = loader.region(aws_config::Region::new(region));
@@ -109,7 +116,10 @@ impl AwsClients {
                 .connect_timeout(std::time::Duration::from_secs(3))
                 .build(),
         );
-        let shared = loader.load().await;
+        let mut shared = loader.load().await;
+        if let Some(role) = &settings.assume_role {
+            shared = assume_role::assume(&shared, role).await?;
+        }
 
         // every client logs one DEBUG line per call (see `call_log`)
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
@@ -130,11 +140,11 @@ impl AwsClients {
         if let Some(url) = &settings.endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
-        AwsClients {
+        Ok(AwsClients {
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
             default_tags: settings.default_tags,
-        }
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! Pure planning: everything decided from the configuration alone, testable
 //! without AWS or Terraform.
 
+pub mod assume_role;
 pub mod blueprint;
 pub mod cidr;
 pub mod drift;
