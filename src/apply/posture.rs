@@ -647,8 +647,8 @@ mod tests {
             .ingress
             .push(RawRule {
                 protocol: "tcp".into(),
-                from_port: 80,
-                to_port: 443,
+                from_port: 1500,
+                to_port: 2000,
                 source: RuleSource::Ipv6Cidr("::/0".into()),
             });
         assert_fails(&inv, "EC2.18", "sg/app allows tcp/1500-2000 from ::/0");
