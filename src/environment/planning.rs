@@ -466,7 +466,10 @@ mod tests {
             bastion_public_ip: Value::Value("203.0.113.1".into()),
             vpc_endpoint_ids: known(&[("dynamodb", "vpce-d"), ("s3", "vpce-s")]),
             drift: string_list(Vec::new()),
-            posture: known(&[("EC2.2", "pass"), ("EC2.6", "fail: the VPC has no flow log")]),
+            posture: known(&[
+                ("EC2.2", "pass"),
+                ("EC2.6", "fail: the VPC has no flow log"),
+            ]),
             app: Value::Value(vec![AppBlock::default()]),
             load_balancer: Value::Value(vec![LoadBalancerBlock::default()]),
             bastion: Value::Value(vec![BastionBlock {
