@@ -432,8 +432,11 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
         vec!["drift".to_string(), "posture".to_string()],
         "{plan}"
     );
+    let refreshed = live.refreshed_posture();
+    // port 80 from anywhere is authorized, even on the default group (EC2.2 covers it)
+    assert_eq!(refreshed["EC2.18"], "fail: sg/app allows tcp/22 from ::/0");
     assert_posture(
-        &live.refreshed_posture(),
+        &refreshed,
         &[
             ("EC2.2", "default security group"),
             (
@@ -442,7 +445,6 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             ),
             ("EC2.8", "does not require IMDSv2 (http_tokens optional)"),
             ("EC2.18", "sg/app allows tcp/22 from ::/0"),
-            ("EC2.18", "sg/default allows tcp/80 from 0.0.0.0/0"),
             ("EC2.19", "sg/app allows tcp/22 from ::/0"),
             ("EC2.6", "pass"),
         ],
