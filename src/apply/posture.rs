@@ -77,6 +77,15 @@ pub fn posture(inv: &Inventory) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `Ok` when the control holds, else why not.
+fn holds(ok: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(why())
+    }
+}
+
 /// `Ok` when `failures` is empty, else them joined in one line.
 fn verdict(failures: Vec<String>) -> Result<(), String> {
     if failures.is_empty() {
@@ -255,20 +264,16 @@ fn ec2_19_high_risk_ports(inv: &Inventory) -> Option<Result<(), String>> {
 
 fn ec2_25_template_no_public_ip(inv: &Inventory) -> Option<Result<(), String>> {
     let settings = template(inv)?;
-    Some(if settings.hardening.public_ip {
-        Err("the launch template version the group runs assigns public IPs; apply writes a version without".into())
-    } else {
-        Ok(())
-    })
+    Some(holds(!settings.hardening.public_ip, || {
+        "the launch template version the group runs assigns public IPs; apply writes a version without".into()
+    }))
 }
 
 fn ec2_170_template_imdsv2(inv: &Inventory) -> Option<Result<(), String>> {
     let settings = template(inv)?;
-    Some(if settings.hardening.tokens_required {
-        Ok(())
-    } else {
-        Err("the launch template version the group runs does not require IMDSv2; apply writes a version that does".into())
-    })
+    Some(holds(settings.hardening.tokens_required, || {
+        "the launch template version the group runs does not require IMDSv2; apply writes a version that does".into()
+    }))
 }
 
 fn elb_1_http_redirects(inv: &Inventory) -> Option<Result<(), String>> {
@@ -290,11 +295,10 @@ fn elb_1_http_redirects(inv: &Inventory) -> Option<Result<(), String>> {
 /// Judges one load balancer attribute that must be `true`.
 fn attribute_on(inv: &Inventory, key: &str, why: &str) -> Option<Result<(), String>> {
     let attributes = inv.load_balancer_attributes.as_ref()?;
-    Some(if attributes.get(key).is_some_and(|v| v == "true") {
-        Ok(())
-    } else {
-        Err(format!("{why} (load_balancer.{})", attribute::setting(key)))
-    })
+    Some(holds(
+        attributes.get(key).is_some_and(|v| v == "true"),
+        || format!("{why} (load_balancer.{})", attribute::setting(key)),
+    ))
 }
 
 fn elb_4_drop_invalid_headers(inv: &Inventory) -> Option<Result<(), String>> {
@@ -321,9 +325,9 @@ fn elb_6_deletion_protection(inv: &Inventory) -> Option<Result<(), String>> {
     )
 }
 
-/// The zones of these subnets, as far as the inventory knows them.
-fn zones_of(inv: &Inventory, subnets: &[String]) -> BTreeSet<String> {
-    subnets
+/// Whether these subnets lie in two zones or more, as far as the inventory knows them.
+fn multiple_zones(inv: &Inventory, what: &str, subnets: &[String]) -> Result<(), String> {
+    let zones: BTreeSet<String> = subnets
         .iter()
         .map(|id| {
             inv.subnets
@@ -333,55 +337,44 @@ fn zones_of(inv: &Inventory, subnets: &[String]) -> BTreeSet<String> {
                 // a subnet not found counts once, by its ID
                 .unwrap_or_else(|| id.clone())
         })
-        .collect()
-}
-
-fn multiple_zones(what: &str, zones: BTreeSet<String>) -> Result<(), String> {
-    if zones.len() >= 2 {
-        Ok(())
-    } else {
-        Err(format!(
+        .collect();
+    holds(zones.len() >= 2, || {
+        format!(
             "{what} spans {} availability zone(s); at least 2 are needed",
             zones.len()
-        ))
-    }
+        )
+    })
 }
 
 fn elb_13_multiple_zones(inv: &Inventory) -> Option<Result<(), String>> {
     let lb = inv.load_balancer.as_ref()?;
-    Some(multiple_zones(
-        "the load balancer",
-        zones_of(inv, &lb.subnets),
-    ))
+    Some(multiple_zones(inv, "the load balancer", &lb.subnets))
 }
 
 fn autoscaling_1_elb_health_checks(inv: &Inventory) -> Option<Result<(), String>> {
     let group = inv.group.as_ref().filter(|g| !g.target_groups.is_empty())?;
-    Some(if group.health_check_type == "ELB" {
-        Ok(())
-    } else {
-        Err(format!(
+    Some(holds(group.health_check_type == "ELB", || {
+        format!(
             "the Auto Scaling group uses {} health checks, not ELB",
             group.health_check_type
-        ))
-    })
+        )
+    }))
 }
 
 fn autoscaling_2_multiple_zones(inv: &Inventory) -> Option<Result<(), String>> {
     let group = inv.group.as_ref()?;
     Some(multiple_zones(
+        inv,
         "the Auto Scaling group",
-        zones_of(inv, &group.subnets),
+        &group.subnets,
     ))
 }
 
 fn autoscaling_9_launch_template(inv: &Inventory) -> Option<Result<(), String>> {
     let group = inv.group.as_ref()?;
-    Some(if group.launch_template_id.is_empty() {
-        Err("the Auto Scaling group does not launch from a launch template".into())
-    } else {
-        Ok(())
-    })
+    Some(holds(!group.launch_template_id.is_empty(), || {
+        "the Auto Scaling group does not launch from a launch template".into()
+    }))
 }
 
 #[cfg(test)]
