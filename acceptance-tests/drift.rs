@@ -235,6 +235,10 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             ("ELB.1", "serves without redirecting to HTTPS"),
         ],
     );
+    // the flow logs cost a refresh one call, asked by the VPC in state
+    live.layer.reset_counts();
+    live.ws.assert_no_changes("a second refresh");
+    assert_eq!(live.layer.count("ec2:DescribeFlowLogs"), 1);
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
     let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
     let public = string_map(&state["public_subnet_ids"]);
