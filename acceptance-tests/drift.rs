@@ -100,6 +100,18 @@ impl Live {
         (plan.text(), unknown)
     }
 
+    /// The `posture` the refresh of the saved plan found (Terraform keeps the
+    /// refreshed state in the plan, not in the state file).
+    fn refreshed_posture(&self) -> BTreeMap<String, String> {
+        let shown = self.ws.ok(&["show", "-json", "drift.tfplan"]);
+        let json: serde_json::Value = serde_json::from_str(&shown.stdout).expect("plan json");
+        json["prior_state"]["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["address"] == ADDRESS))
+            .map(|r| string_map(&r["values"]["posture"]))
+            .expect("the environment is in the refreshed state")
+    }
+
     /// The ID of one of the environment's route tables, by component key.
     fn route_table(&self, component: &str) -> String {
         runtime().block_on(async {
@@ -156,6 +168,37 @@ fn assert_mentions(plan: &str, expected: &[&str]) {
     }
 }
 
+/// Asserts each control's verdict: `pass`, or a failure whose reason contains the text.
+fn assert_posture(posture: &BTreeMap<String, String>, expected: &[(&str, &str)]) {
+    for (control, verdict) in expected {
+        let found = posture
+            .get(*control)
+            .unwrap_or_else(|| panic!("{control} is not judged: {posture:#?}"));
+        let matches = if *verdict == "pass" {
+            found == "pass"
+        } else {
+            found.starts_with("fail: ") && found.contains(verdict)
+        };
+        assert!(matches, "{control} is {found:?}, expected {verdict:?}");
+    }
+}
+
+/// The controls an environment built with the drift configuration passes, as
+/// built and again after every repair.
+const PASSED_BY_DEFAULT: [(&str, &str); 11] = [
+    ("EC2.2", "pass"),
+    ("EC2.8", "pass"),
+    ("EC2.18", "pass"),
+    ("EC2.19", "pass"),
+    ("EC2.25", "pass"),
+    ("EC2.170", "pass"),
+    ("ELB.4", "pass"),
+    ("ELB.13", "pass"),
+    ("AutoScaling.1", "pass"),
+    ("AutoScaling.2", "pass"),
+    ("AutoScaling.9", "pass"),
+];
+
 fn tcp(port: i32) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
     IpPermission::builder()
         .ip_protocol("tcp")
@@ -167,6 +210,35 @@ fn tcp(port: i32) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
 fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
     let live = Live::start();
     let state = live.state();
+    // judged from AWS after the apply: the provider's defaults pass, and the
+    // failures by design or by choice say why
+    let posture = string_map(&state["posture"]);
+    assert_posture(&posture, &PASSED_BY_DEFAULT);
+    assert_posture(
+        &posture,
+        &[
+            ("EC2.9", "has public IPv4"),
+            ("EC2.9", "by design, as the SSH entry point"),
+            (
+                "EC2.15",
+                "assign public IPv4 on launch by design (the bastion's address)",
+            ),
+            (
+                "EC2.6",
+                "the VPC has no flow log; the provider does not manage flow logs",
+            ),
+            ("ELB.5", "writes no access logs (load_balancer.access_logs)"),
+            (
+                "ELB.6",
+                "no deletion protection (load_balancer.deletion_protection)",
+            ),
+            ("ELB.1", "serves without redirecting to HTTPS"),
+        ],
+    );
+    // the flow logs cost a refresh one call, asked by the VPC in state
+    live.layer.reset_counts();
+    live.ws.assert_no_changes("a second refresh");
+    assert_eq!(live.layer.count("ec2:DescribeFlowLogs"), 1);
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
     let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
     let public = string_map(&state["public_subnet_ids"]);
@@ -257,6 +329,19 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .send()
             .await
             .unwrap();
+        // a flow log of rejected traffic, which the provider neither makes nor removes
+        let flow = ec2
+            .create_flow_logs()
+            .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+            .resource_ids(&vpc)
+            .traffic_type(aws_sdk_ec2::types::TrafficType::Reject)
+            .log_destination_type(aws_sdk_ec2::types::LogDestinationType::CloudWatchLogs)
+            .log_group_name("drift-flow")
+            .deliver_logs_permission_arn("arn:aws:iam::123456789012:role/flow-logs")
+            .send()
+            .await
+            .unwrap();
+        assert!(flow.unsuccessful().is_empty(), "{flow:?}");
         // tags: one removed, one added, a Name changed
         ec2.delete_tags()
             .resources(&private[&zone])
@@ -344,8 +429,30 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
         !plan.contains("Every app instance will be replaced"),
         "nothing here replaces instances:\n{plan}"
     );
-    // every ID stays: the repair replaces nothing, so only the drift itself is open
-    assert_eq!(unknown, vec!["drift".to_string()], "{plan}");
+    // every ID stays: the repair replaces nothing, so only the drift itself and
+    // the posture judged after it are open
+    assert_eq!(
+        unknown,
+        vec!["drift".to_string(), "posture".to_string()],
+        "{plan}"
+    );
+    let refreshed = live.refreshed_posture();
+    // port 80 from anywhere is authorized, even on the default group (EC2.2 covers it)
+    assert_eq!(refreshed["EC2.18"], "fail: sg/app allows tcp/22 from ::/0");
+    assert_posture(
+        &refreshed,
+        &[
+            ("EC2.2", "default security group"),
+            (
+                "EC2.2",
+                "has 1 ingress and 0 egress rules; apply strips them",
+            ),
+            ("EC2.8", "does not require IMDSv2 (http_tokens optional)"),
+            ("EC2.18", "sg/app allows tcp/22 from ::/0"),
+            ("EC2.19", "sg/app allows tcp/22 from ::/0"),
+            ("EC2.6", "pass"),
+        ],
+    );
 
     live.ws
         .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
@@ -363,6 +470,10 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
         assert_eq!(after[key], state[key], "{key} survives the repair");
     }
     assert_eq!(after["drift"], serde_json::json!([]));
+    let posture = string_map(&after["posture"]);
+    assert_posture(&posture, &PASSED_BY_DEFAULT);
+    // the flow log added out of band is observed, not removed
+    assert_posture(&posture, &[("EC2.6", "pass")]);
 
     runtime().block_on(async {
         let ec2 = &api.ec2;
@@ -590,7 +701,13 @@ fn a_launch_template_version_made_out_of_band_is_never_run() {
             "lt has version {tampered} as its default, where IMDSv2 is optional, the root volume is unencrypted, a public IP is assigned; apply makes the version the group runs the default again"
         )],
     );
-    assert_eq!(unknown, vec!["drift".to_string()], "{plan}");
+    assert_eq!(
+        unknown,
+        vec!["drift".to_string(), "posture".to_string()],
+        "{plan}"
+    );
+    // the posture judges the version the group runs, which is still the provider's
+    assert_posture(&live.refreshed_posture(), &[("EC2.170", "pass")]);
     // an unrelated change applied with it must not switch the group to the tampered version
     live.ws.write(&config("b", "t3.micro"));
     live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -630,8 +747,22 @@ fn a_launch_template_version_made_out_of_band_is_never_run() {
     // the template version is new; every ID stays
     assert_eq!(
         unknown,
-        vec!["drift".to_string(), "launch_template_version".to_string()],
+        vec![
+            "drift".to_string(),
+            "launch_template_version".to_string(),
+            "posture".to_string()
+        ],
         "{plan}"
+    );
+    assert_posture(
+        &live.refreshed_posture(),
+        &[
+            (
+                "EC2.170",
+                "the launch template version the group runs does not require IMDSv2",
+            ),
+            ("EC2.25", "assigns public IPs"),
+        ],
     );
     live.layer.reset_counts();
     live.ws

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use super::waiters::{retry_propagation, PROPAGATION_WINDOW};
 use crate::aws::autoscaling::{self, Group, Refresh};
 use crate::aws::ec2::{
-    self, Ec2Inventory, Found, InstanceSettings, RouteTable, SecurityGroup, TemplateVersion, VpcDns,
+    self, Ec2Inventory, FlowLog, Found, InstanceSettings, RouteTable, SecurityGroup,
+    TemplateVersion, VpcDns,
 };
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
@@ -46,6 +47,8 @@ pub struct Inventory {
     pub vpc_dns: Option<VpcDns>,
     /// the VPC's default security group, which must have no rules
     pub default_group: Option<SecurityGroup>,
+    /// the VPC's flow logs (not managed by the provider; read for the posture report)
+    pub flow_logs: Option<Vec<FlowLog>>,
     /// whether the bastion's root volume is encrypted
     pub bastion_root_encrypted: Option<bool>,
     /// tags of the load balancer and target groups, by ARN
@@ -129,15 +132,25 @@ async fn group_facts(
     )
 }
 
-/// The VPC's DNS settings and its default security group.
-async fn vpc_facts(
-    clients: &AwsClients,
-    vpc: &str,
-) -> Result<(VpcDns, Option<SecurityGroup>), AwsError> {
-    futures::try_join!(
+/// What is read of the VPC itself rather than found by tags.
+struct VpcFacts {
+    dns: VpcDns,
+    default_group: Option<SecurityGroup>,
+    flow_logs: Vec<FlowLog>,
+}
+
+/// The VPC's DNS settings, its default security group and its flow logs.
+async fn vpc_facts(clients: &AwsClients, vpc: &str) -> Result<VpcFacts, AwsError> {
+    let (dns, default_group, flow_logs) = futures::try_join!(
         ec2::vpc_dns(&clients.ec2, vpc),
         ec2::default_security_group(&clients.ec2, vpc),
-    )
+        ec2::flow_logs(&clients.ec2, vpc),
+    )?;
+    Ok(VpcFacts {
+        dns,
+        default_group,
+        flow_logs,
+    })
 }
 
 /// Tags of ELB objects by ARN (the API takes 20 ARNs a call), concurrently.
@@ -402,9 +415,9 @@ impl Inventory {
             .filter(|arn| !tags.contains_key(arn))
             .collect();
         tags.extend(tags_in_chunks(clients, &unread).await?);
-        let (vpc_dns, default_group) = match vpc_read {
-            Some((dns, group)) => (Some(dns), group),
-            None => (None, None),
+        let (vpc_dns, default_group, flow_logs) = match vpc_read {
+            Some(facts) => (Some(facts.dns), facts.default_group, Some(facts.flow_logs)),
+            None => (None, None, None),
         };
         for version in more_versions {
             if !template_versions.iter().any(|v| v.number == version.number) {
@@ -503,6 +516,7 @@ impl Inventory {
             group_template,
             vpc_dns,
             default_group,
+            flow_logs,
             bastion_root_encrypted,
             elb_tags: tags,
             strays,

@@ -12,6 +12,7 @@ pub mod executor;
 pub mod inventory;
 mod load_balancer;
 mod network;
+pub mod posture;
 mod routing;
 mod security;
 pub mod waiters;

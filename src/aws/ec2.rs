@@ -1204,6 +1204,35 @@ fn security_group_of(g: &aws_sdk_ec2::types::SecurityGroup) -> SecurityGroup {
     }
 }
 
+/// A flow log of a VPC, as far as the posture report needs it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlowLog {
+    pub id: String,
+    /// `ACCEPT`, `REJECT` or `ALL`
+    pub traffic_type: String,
+}
+
+/// The flow logs AWS has for a VPC, whoever created them (the provider creates none).
+pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<FlowLog>> {
+    let out = client
+        .describe_flow_logs()
+        .filter(filter("resource-id", vpc_id))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", e))?;
+    Ok(out
+        .flow_logs()
+        .iter()
+        .map(|f| FlowLog {
+            id: f.flow_log_id().unwrap_or_default().to_string(),
+            traffic_type: f
+                .traffic_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// The default security group of a VPC. Every VPC has one: when AWS does not list
 /// it yet, the VPC was created moments ago and the answer is a propagation error
 /// for the caller to retry.

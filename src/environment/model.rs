@@ -122,6 +122,7 @@ pub struct EnvironmentState {
     pub bastion_public_ip: Str,
     pub vpc_endpoint_ids: StrMap,
     pub drift: StrList,
+    pub posture: StrMap,
     pub app: OneBlock<AppBlock>,
     pub load_balancer: OneBlock<LoadBalancerBlock>,
     pub bastion: OneBlock<BastionBlock>,

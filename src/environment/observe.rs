@@ -6,6 +6,7 @@ use tf_provider::value::Value;
 
 use super::model::{self, first, string_list, string_map, EnvironmentState};
 use crate::apply::inventory::Inventory;
+use crate::apply::posture::posture;
 use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
@@ -130,6 +131,7 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         .bastion
         .as_ref()
         .and_then(|b| b.detail.get("public_ip").cloned()));
+    state.posture = string_map(posture(inv));
 }
 
 /// Replaces any value still unknown by null: Terraform refuses unknowns after apply.
@@ -154,6 +156,7 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         bastion_instance_id,
         bastion_public_ip,
         drift,
+        posture,
         availability_zones,
         public_subnet_cidrs,
         private_subnet_cidrs,

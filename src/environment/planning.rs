@@ -30,6 +30,7 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
     state.vpc_endpoint_ids = Value::Unknown;
+    state.posture = Value::Unknown;
 }
 
 pub(super) fn set_tags_all(state: &mut EnvironmentState, default_tags: &BTreeMap<String, String>) {
@@ -127,6 +128,8 @@ pub(super) fn plan_outputs(
     drift: &[String],
 ) {
     let renewed = renewed(drift);
+    // judged from what AWS holds after the apply, which changes inputs or repairs drift
+    planned.posture = Value::Unknown;
     if !drift.is_empty() {
         // a repair recreates what went missing (null after the refresh) and what it
         // replaces; every other ID stays as it is
@@ -463,6 +466,10 @@ mod tests {
             bastion_public_ip: Value::Value("203.0.113.1".into()),
             vpc_endpoint_ids: known(&[("dynamodb", "vpce-d"), ("s3", "vpce-s")]),
             drift: string_list(Vec::new()),
+            posture: known(&[
+                ("EC2.2", "pass"),
+                ("EC2.6", "fail: the VPC has no flow log"),
+            ]),
             app: Value::Value(vec![AppBlock::default()]),
             load_balancer: Value::Value(vec![LoadBalancerBlock::default()]),
             bastion: Value::Value(vec![BastionBlock {
@@ -564,7 +571,10 @@ mod tests {
         assert_ne!(inputs_of(&planned), inputs_of(&prior));
         let mut outputs_only = planned.clone();
         outputs_only.app = prior.app.clone();
-        assert_eq!(outputs_only, prior, "no computed attribute changes");
+        // the posture alone is judged again after apply
+        assert_eq!(outputs_only.posture, Value::Unknown);
+        outputs_only.posture = prior.posture.clone();
+        assert_eq!(outputs_only, prior, "no other computed attribute changes");
         assert!(disruptions(&prior, &planned, &[]).is_empty());
     }
 
@@ -693,6 +703,24 @@ mod tests {
     }
 
     #[test]
+    fn posture_is_known_after_apply_only_when_apply_has_work() {
+        let prior = complete();
+        let planned = repair(
+            &prior,
+            &[Finding::new(
+                "sg/app",
+                "has an extra ingress rule tcp/22 from 0.0.0.0/0",
+                Repair::InPlace("removes it"),
+            )],
+        );
+        assert_eq!(planned.posture, Value::Unknown);
+        // a posture that changed in AWS alone (a flow log added) is no work for apply
+        let mut refreshed = prior.clone();
+        refreshed.posture = known(&[("EC2.2", "pass"), ("EC2.6", "pass")]);
+        assert_eq!(inputs_of(&refreshed), inputs_of(&prior));
+    }
+
+    #[test]
     fn a_repair_in_place_keeps_every_id_known() {
         let prior = complete();
         let planned = repair(
@@ -715,7 +743,12 @@ mod tests {
                 ),
             ],
         );
-        assert_eq!(planned, prior);
+        assert_eq!(planned.posture, Value::Unknown);
+        let ids_only = EnvironmentState {
+            posture: prior.posture.clone(),
+            ..planned.clone()
+        };
+        assert_eq!(ids_only, prior);
         assert!(disruptions(&prior, &planned, &[]).is_empty());
     }
 

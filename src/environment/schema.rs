@@ -10,6 +10,7 @@ use tf_provider::schema::{
 use tf_provider::AttributePath;
 
 use super::model::EnvironmentState;
+use crate::apply::posture::CONTROLS;
 use crate::plan::spec::{
     AppSpec, NatStrategy, RefreshPreferences, DEFAULT_AZ_COUNT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, IDLE_TIMEOUT_RANGE, MAX_HEALTH_CHECK_GRACE_PERIOD,
@@ -23,6 +24,18 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub const REPLACING_ATTRIBUTES: [&str; 2] = ["name", "vpc_cidr"];
 
 use AttributeConstraint::{Computed, Optional, OptionalComputed, Required};
+
+/// The `posture` attribute's documentation: every control judged and what satisfies it.
+fn posture_description() -> String {
+    let controls: Vec<String> = CONTROLS
+        .iter()
+        .map(|(id, satisfied)| format!("`{id}`: {satisfied}."))
+        .collect();
+    format!(
+        "The security posture AWS reports, judged by AWS Foundational Security Best Practices controls from what the last refresh (or apply) observed in AWS, not from the configuration: each applicable control maps to `pass` or one line starting `fail: ` that says why, for example `fail: sg/app allows tcp/22 from 0.0.0.0/0`. A control whose objects do not exist (the bastion when disabled) is left out. Refreshed by every refresh and apply; a plan that changes inputs or repairs drift shows it as known after apply. Controls: {}",
+        controls.join(" ")
+    )
+}
 
 fn attr(attr_type: AttributeType, constraint: AttributeConstraint, doc: &str) -> Attribute {
     Attribute {
@@ -238,6 +251,7 @@ pub fn environment_schema() -> Schema {
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
         ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
         ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes and grace period, the launch template version the group runs, health check, the load balancer's attributes, listeners (with the HTTPS listener's SSL policy), the bastion's settings and the route tables the gateway endpoints serve. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
+        ("posture", attr(string_map(), Computed, &posture_description())),
     ];
     let blocks = [
         ("app", app_block()),
