@@ -136,7 +136,9 @@ async fn group_facts(
 struct VpcFacts {
     dns: VpcDns,
     default_group: Option<SecurityGroup>,
-    flow_logs: Vec<FlowLog>,
+    /// `None` when the credentials may not read them (an IAM policy older than
+    /// the posture report): the report then leaves EC2.6 out
+    flow_logs: Option<Vec<FlowLog>>,
 }
 
 /// The VPC's DNS settings, its default security group and its flow logs.
@@ -144,7 +146,17 @@ async fn vpc_facts(clients: &AwsClients, vpc: &str) -> Result<VpcFacts, AwsError
     let (dns, default_group, flow_logs) = futures::try_join!(
         ec2::vpc_dns(&clients.ec2, vpc),
         ec2::default_security_group(&clients.ec2, vpc),
-        ec2::flow_logs(&clients.ec2, vpc),
+        async {
+            match ec2::flow_logs(&clients.ec2, vpc).await {
+                Ok(logs) => Ok(Some(logs)),
+                Err(AwsError::Api { code, .. })
+                    if matches!(code.as_str(), "UnauthorizedOperation" | "AccessDenied") =>
+                {
+                    Ok(None)
+                }
+                Err(error) => Err(error),
+            }
+        },
     )?;
     Ok(VpcFacts {
         dns,
@@ -416,7 +428,7 @@ impl Inventory {
             .collect();
         tags.extend(tags_in_chunks(clients, &unread).await?);
         let (vpc_dns, default_group, flow_logs) = match vpc_read {
-            Some(facts) => (Some(facts.dns), facts.default_group, Some(facts.flow_logs)),
+            Some(facts) => (Some(facts.dns), facts.default_group, facts.flow_logs),
             None => (None, None, None),
         };
         for version in more_versions {

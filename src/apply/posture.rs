@@ -26,7 +26,7 @@ const HIGH_RISK_PORTS: [i32; 24] = [
 /// Every control and what satisfies it, for the schema's description.
 pub const CONTROLS: [(&str, &str); 17] = [
     ("EC2.2", "the VPC's default security group has no inbound and no outbound rules"),
-    ("EC2.6", "the VPC has a flow log capturing rejected traffic (`REJECT` or `ALL`); the provider does not create flow logs, so this fails until one is added (for example with `aws_flow_log`)"),
+    ("EC2.6", "the VPC has a flow log capturing rejected traffic (`REJECT` or `ALL`); the provider does not create flow logs, so this fails until one is added (for example with `aws_flow_log`). Left out when the credentials may not call `ec2:DescribeFlowLogs`"),
     ("EC2.8", "the bastion instance requires IMDSv2 (`http_tokens = required`)"),
     ("EC2.9", "no instance of the environment has a public IPv4 address; the bastion has one by design, so this fails while the bastion is enabled"),
     ("EC2.15", "no subnet assigns public IPv4 addresses on launch; the public subnets do by design (the bastion's address), so this fails"),
