@@ -9,7 +9,9 @@ use crate::apply::inventory::Inventory;
 use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
-use crate::plan::spec::{AppSpec, EndpointsSpec, GatewayService, LoadBalancerSpec};
+use crate::plan::spec::{
+    AppSpec, EndpointsSpec, GatewayService, InstanceProfile, LoadBalancerSpec,
+};
 
 /// Resolves plan-time unknowns of the inputs after an apply.
 pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
@@ -246,6 +248,12 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         instance_refresh: Value::Null,
         // a choice of how apply behaves, not something AWS records
         wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
+        // as the template names it, by name or by ARN
+        iam_instance_profile: template
+            .iam_instance_profile
+            .as_ref()
+            .map(|p| p.as_str().to_string())
+            .into(),
     }]);
     let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
     let mut load_balancer = model::LoadBalancerBlock {
@@ -264,6 +272,13 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
                 ssh_ingress_cidrs: string_list(ingress_cidrs(inv, "bastion", 22)),
                 key_name: detail("key_name"),
                 ami_id: detail("image"),
+                // the instance reports an ARN; configurations name profiles by
+                // name far more often, and a name matches the ARN it ends
+                iam_instance_profile: opt(instance
+                    .detail
+                    .get("instance_profile")
+                    .filter(|arn| !arn.is_empty())
+                    .map(|arn| InstanceProfile::new(arn.as_str()).name().to_string())),
             }
         }
         None => model::BastionBlock {
@@ -401,7 +416,8 @@ pub(super) fn settle_failed_update(
     import_blocks(&mut observed, inv);
     if let Some((app, old, seen)) = block_triple(&mut state.app, &prior.app, &observed.app) {
         settle_fields!(app, old, seen: ami_id, instance_type, port, user_data, min_size,
-            max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period);
+            max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period,
+            iam_instance_profile);
     }
     if let Some((lb, old, seen)) = block_triple(
         &mut state.load_balancer,
@@ -415,7 +431,7 @@ pub(super) fn settle_failed_update(
         block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)
     {
         settle_fields!(bastion, old, seen: enabled, instance_type, ssh_ingress_cidrs, key_name,
-            ami_id);
+            ami_id, iam_instance_profile);
     }
     settle_endpoints(state, prior, inv);
     let seen_tags = user_tags(inv, default_tags);

@@ -256,6 +256,7 @@ pub(super) fn plan_outputs(
             app_field(s, |a| &a.instance_type),
             app_field(s, |a| &a.ami_id),
             app_field(s, |a| &a.user_data),
+            app_field(s, |a| &a.iam_instance_profile),
         )
     };
     if template_inputs(prior) != template_inputs(planned) {
@@ -313,6 +314,10 @@ pub(super) fn disruptions(
             before.ami_id != after.ami_id && after.ami_id.is_value(),
         ),
         ("user_data", before.user_data != after.user_data),
+        (
+            "iam_instance_profile",
+            before.iam_instance_profile != after.iam_instance_profile,
+        ),
     ]
     .into_iter()
     .find(|(_, changed)| *changed)
