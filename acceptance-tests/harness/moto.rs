@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 /// Starts moto's server where moto reports differently from AWS: DescribeLaunchTemplates
 /// gives the tags a template was created with (moto 5.x), AWS its current tags; and
 /// moto fails to launch a group's instance from a version made by
-/// CreateLaunchTemplateVersion with user data.
+/// CreateLaunchTemplateVersion with user data; and moto's
+/// ReplaceIamInstanceProfileAssociation leaves DescribeInstances reporting the old profile.
 const AS_AWS: &str = r#"
 import sys
 from moto.ec2.models.launch_templates import LaunchTemplate
@@ -64,6 +65,19 @@ def _delete_vpc_unless_endpoints(self, vpc_id):
             f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     return _delete_vpc(self, vpc_id)
 VPCBackend.delete_vpc = _delete_vpc_unless_endpoints
+# a replaced instance profile association: the instance reports the new profile
+from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
+_replace_profile = IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
+def _replace_profile_on_instance(self, association_id, iam_instance_profile_name=None,
+                                 iam_instance_profile_arn=None):
+    association = _replace_profile(self, association_id, iam_instance_profile_name,
+                                   iam_instance_profile_arn)
+    self.modify_instance_attribute(association.instance_id, "iam_instance_profile",
+                                   {"Arn": association.iam_instance_profile.arn,
+                                    "Id": association.association_id})
+    return association
+IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = \
+    _replace_profile_on_instance
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
 "#;
