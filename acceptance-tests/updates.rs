@@ -1233,22 +1233,10 @@ const APP_PROFILE_B: &str = "arn:aws:iam::123456789012:instance-profile/app-b";
 
 /// The instance profile the launch template version `version` names, by name or ARN.
 fn template_profile(api: &Api, template: &str, version: i64) -> Option<String> {
-    runtime().block_on(async {
-        let versions = api
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(template)
-            .versions(version.to_string())
-            .send()
-            .await
-            .unwrap();
-        let data = versions.launch_template_versions()[0]
-            .launch_template_data()
-            .unwrap();
-        data.iam_instance_profile()
-            .and_then(|p| p.arn().or(p.name()))
-            .map(str::to_string)
-    })
+    let data = runtime().block_on(api.template_data(template, &version.to_string()));
+    data.iam_instance_profile()
+        .and_then(|p| p.arn().or(p.name()))
+        .map(str::to_string)
 }
 
 /// The instance profile associations of `instance`: (association ID, profile ARN).

@@ -33,8 +33,8 @@ variable "instance_profile" {
   default     = "app-ssm"
 }
 
-resource "prodvpc_environment" "internal" {
-  name = "internal-tools"
+resource "prodvpc_environment" "tools" {
+  name = "ops-tools"
 
   app {
     port                 = 8080
@@ -48,5 +48,5 @@ resource "prodvpc_environment" "internal" {
 
 output "autoscaling_group_name" {
   description = "List the instances to connect to: aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names <this>"
-  value       = prodvpc_environment.internal.autoscaling_group_name
+  value       = prodvpc_environment.tools.autoscaling_group_name
 }

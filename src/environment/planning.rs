@@ -673,6 +673,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn instance_profiles_roll_the_app_and_keep_the_bastion() {
+        let prior = applied();
+        let planned = plan(&prior, |s| {
+            s.app.as_mut_option().unwrap()[0].iam_instance_profile = Value::Value("ssm".into());
+            s.bastion.as_mut_option().unwrap()[0].iam_instance_profile = Value::Value("ops".into());
+        });
+        assert!(planned.launch_template_version.is_unknown());
+        assert_eq!(planned.bastion_instance_id, prior.bastion_instance_id);
+        assert_eq!(planned.bastion_public_ip, prior.bastion_public_ip);
+        let warnings = disruptions(&prior, &planned, &[]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            warnings[0].path,
+            AttributePath::new("app")
+                .index(0)
+                .attribute("iam_instance_profile")
+        );
+    }
+
     /// As `applied`, with every ID of a complete environment set.
     fn complete() -> EnvironmentState {
         let mut state = applied();
