@@ -172,10 +172,10 @@ impl Live {
         Live::start_after(inputs, |_| {})
     }
 
-    /// As `start`, once `prepare` has set up moto (given its endpoint).
-    fn start_after(inputs: &Inputs, prepare: impl FnOnce(&str)) -> Live {
+    /// As `start`, once `prepare` has set up moto.
+    fn start_after(inputs: &Inputs, prepare: impl FnOnce(&Moto)) -> Live {
         let moto = Moto::start();
-        prepare(&moto.endpoint());
+        prepare(&moto);
         let layer = FaultLayer::aws_like(&moto.endpoint());
         let api = Api::new(&moto.endpoint());
         let ws = Workspace::new(Some(layer.endpoint()));
@@ -1278,7 +1278,7 @@ fn instance_profiles_set_roll_change_in_place_drift_back_and_import() {
     };
     let live = Live::start_after(&inputs, |moto| {
         for name in ["app-a", "app-b", "ops-a", "ops-b"] {
-            let arn = crate::harness::create_instance_profile(moto, name);
+            let arn = moto.create_instance_profile(name);
             assert!(arn.ends_with(&format!(":instance-profile/{name}")), "{arn}");
         }
     });

@@ -10,7 +10,7 @@ pub mod terraform;
 
 mod api;
 
-pub use api::{create_instance_profile, runtime, Api};
+pub use api::{runtime, Api};
 
 use std::collections::{BTreeMap, BTreeSet};
 

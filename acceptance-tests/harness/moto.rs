@@ -126,6 +126,52 @@ impl Moto {
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Creates an instance profile in moto's IAM and returns its ARN. EC2 launches
+    /// only with a profile IAM knows; the harness has no IAM client, so this sends
+    /// IAM's query request itself (moto picks the service from the credential
+    /// scope and does not check the signature).
+    pub fn create_instance_profile(&self, name: &str) -> String {
+        use http_body_util::{BodyExt, Full};
+        use hyper_util::client::legacy::Client;
+        use hyper_util::rt::TokioExecutor;
+
+        let body = format!(
+            "Action=CreateInstanceProfile&Version=2010-05-08&InstanceProfileName={name}&Path=%2F"
+        );
+        let request = hyper::Request::post(self.endpoint())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(Full::new(bytes::Bytes::from(body)))
+            .expect("a CreateInstanceProfile request");
+        let text = crate::harness::runtime().block_on(async {
+            let client: Client<_, Full<bytes::Bytes>> =
+                Client::builder(TokioExecutor::new()).build_http();
+            let response = client.request(request).await.expect("moto answers");
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes();
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            assert!(
+                status.is_success(),
+                "CreateInstanceProfile {name}: {status} {text}"
+            );
+            text
+        });
+        let arn = text
+            .split("<Arn>")
+            .nth(1)
+            .and_then(|rest| rest.split("</Arn>").next())
+            .unwrap_or_else(|| panic!("no Arn in the CreateInstanceProfile answer: {text}"));
+        arn.to_string()
+    }
 }
 
 impl Drop for Moto {
