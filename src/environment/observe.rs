@@ -427,9 +427,17 @@ pub(super) fn settle_failed_update(
         settle_fields!(lb, old, seen: ingress_cidrs, certificate_arn, ssl_policy,
             drop_invalid_header_fields, idle_timeout, deletion_protection, access_logs);
     }
-    if let Some((bastion, old, seen)) =
+    if let Some((bastion, old, mut seen)) =
         block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)
     {
+        // the profile is observed by name: a configured ARN that ends in it reached AWS
+        if let (Value::Value(planned), Value::Value(found)) =
+            (&bastion.iam_instance_profile, &seen.iam_instance_profile)
+        {
+            if InstanceProfile::new(planned.as_str()) == InstanceProfile::new(found.as_str()) {
+                seen.iam_instance_profile = bastion.iam_instance_profile.clone();
+            }
+        }
         settle_fields!(bastion, old, seen: enabled, instance_type, ssh_ingress_cidrs, key_name,
             ami_id, iam_instance_profile);
     }
@@ -497,5 +505,45 @@ pub(super) fn user_tags(inv: &Inventory, default_tags: &BTreeMap<String, String>
         Value::Null
     } else {
         string_map(tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ec2::Found;
+
+    fn with_bastion_profile(profile: &str) -> EnvironmentState {
+        EnvironmentState {
+            bastion: Value::Value(vec![model::BastionBlock {
+                enabled: Value::Value(true),
+                iam_instance_profile: Value::Value(profile.into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_update_keeps_a_bastion_profile_only_where_it_reached_aws() {
+        let arn = "arn:aws:iam::123456789012:instance-profile/ops-b";
+        let inv = Inventory {
+            bastion: Some(Found {
+                id: "i-1".into(),
+                detail: [("instance_profile", arn.to_string())].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let prior = with_bastion_profile("ops-a");
+        for (planned, kept) in [(arn, arn), ("ops-b", "ops-b"), ("ops-c", "ops-a")] {
+            let mut state = with_bastion_profile(planned);
+            settle_failed_update(&mut state, &prior, &inv, &BTreeMap::new());
+            assert_eq!(
+                first(&state.bastion).unwrap().iam_instance_profile,
+                Value::Value(kept.to_string()),
+                "{planned}"
+            );
+        }
     }
 }
