@@ -11,8 +11,9 @@ use crate::harness::iam::{denied, policy_actions, PolicyCheck, POLICY_PATH};
 
 /// Actions the provider never calls but AWS checks against the caller: the
 /// first load balancer and the first Auto Scaling Group in an account create
-/// their service-linked roles.
-const CHECKED_ON_THE_CALLERS_BEHALF: [&str; 1] = ["iam:CreateServiceLinkedRole"];
+/// their service-linked roles, and launching with an instance profile passes
+/// its role to EC2.
+const CHECKED_ON_THE_CALLERS_BEHALF: [&str; 2] = ["iam:CreateServiceLinkedRole", "iam:PassRole"];
 
 /// IAM's prefix for the service each module of `src/aws/` wraps.
 const IAM_PREFIX: [(&str, &str); 3] = [

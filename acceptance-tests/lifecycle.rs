@@ -411,16 +411,7 @@ fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
         assert_eq!(tracking.target_value(), Some(50.0));
         // launch template: IMDSv2, encrypted root volume, app SG
         let lt_id = state["launch_template_id"].as_str().unwrap();
-        let versions = api
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(lt_id)
-            .send()
-            .await
-            .unwrap();
-        let data = versions.launch_template_versions()[0]
-            .launch_template_data()
-            .unwrap();
+        let data = api.template_data(lt_id, "$Default").await;
         assert_eq!(
             data.metadata_options()
                 .and_then(|m| m.http_tokens())

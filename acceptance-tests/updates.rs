@@ -36,6 +36,9 @@ struct Inputs {
     endpoints: Option<&'static str>,
     /// more lines of the `load_balancer` block
     load_balancer: &'static str,
+    /// `iam_instance_profile` of the app and of the bastion; none when empty
+    app_profile: &'static str,
+    bastion_profile: &'static str,
 }
 
 impl Default for Inputs {
@@ -59,6 +62,8 @@ impl Default for Inputs {
             ssh: "198.51.100.0/24",
             endpoints: None,
             load_balancer: "",
+            app_profile: "",
+            bastion_profile: "",
         }
     }
 }
@@ -78,8 +83,19 @@ impl Inputs {
                 self.instance_refresh
             )
         };
+        let profile = |name: &str| {
+            if name.is_empty() {
+                String::new()
+            } else {
+                format!("iam_instance_profile = \"{name}\"")
+            }
+        };
         let bastion = if self.bastion {
-            format!("enabled = true\n    ssh_ingress_cidrs = [\"{}\"]", self.ssh)
+            format!(
+                "enabled = true\n    ssh_ingress_cidrs = [\"{}\"]\n    {}",
+                self.ssh,
+                profile(self.bastion_profile)
+            )
         } else {
             "enabled = false".to_string()
         };
@@ -109,6 +125,7 @@ resource "prodvpc_environment" "live" {{
     cpu_target        = {cpu}
     health_check_path = "{health}"
     health_check_grace_period = {grace}
+    {app_profile}
     {instance_refresh}
   }}
   load_balancer {{
@@ -137,6 +154,7 @@ resource "prodvpc_environment" "live" {{
             grace = self.grace_period,
             ingress = self.ingress,
             load_balancer = self.load_balancer,
+            app_profile = profile(self.app_profile),
             team = self.team,
         )
     }
@@ -151,7 +169,13 @@ struct Live {
 
 impl Live {
     fn start(inputs: &Inputs) -> Live {
+        Live::start_after(inputs, |_| {})
+    }
+
+    /// As `start`, once `prepare` has set up moto.
+    fn start_after(inputs: &Inputs, prepare: impl FnOnce(&Moto)) -> Live {
         let moto = Moto::start();
+        prepare(&moto);
         let layer = FaultLayer::aws_like(&moto.endpoint());
         let api = Api::new(&moto.endpoint());
         let ws = Workspace::new(Some(layer.endpoint()));
@@ -1230,4 +1254,167 @@ fn load_balancer_settings_change_in_place_drift_back_and_protect_the_environment
         crate::lifecycle::leftovers(&live.api, "live"),
         Vec::<String>::new()
     );
+}
+
+const APP_PROFILE_B: &str = "arn:aws:iam::123456789012:instance-profile/app-b";
+
+/// The instance profile the launch template version `version` names, by name or ARN.
+fn template_profile(api: &Api, template: &str, version: i64) -> Option<String> {
+    let data = runtime().block_on(api.template_data(template, &version.to_string()));
+    data.iam_instance_profile()
+        .and_then(|p| p.arn().or(p.name()))
+        .map(str::to_string)
+}
+
+/// The instance profile associations of `instance`: (association ID, profile ARN).
+fn profile_associations(api: &Api, instance: &str) -> Vec<(String, String)> {
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_iam_instance_profile_associations()
+            .filters(
+                Filter::builder()
+                    .name("instance-id")
+                    .values(instance)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.iam_instance_profile_associations()
+            .iter()
+            .map(|a| {
+                (
+                    a.association_id().unwrap_or_default().to_string(),
+                    a.iam_instance_profile()
+                        .and_then(|p| p.arn())
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn instance_profiles_set_roll_change_in_place_drift_back_and_import() {
+    let mut inputs = Inputs {
+        app_profile: "app-a",
+        bastion_profile: "ops-a",
+        ..Inputs::default()
+    };
+    let live = Live::start_after(&inputs, |moto| {
+        for name in ["app-a", "app-b", "ops-a", "ops-b"] {
+            let arn = moto.create_instance_profile(name);
+            assert!(arn.ends_with(&format!(":instance-profile/{name}")), "{arn}");
+        }
+    });
+    let before = live.state();
+    let template = before["launch_template_id"].as_str().unwrap().to_string();
+    let bastion = before["bastion_instance_id"].as_str().unwrap().to_string();
+    // moto gives Auto Scaling instances no profile: the template is what says it
+    let first_version = before["launch_template_version"].as_i64().unwrap();
+    assert_eq!(
+        template_profile(&live.api, &template, first_version).as_deref(),
+        Some("app-a")
+    );
+    let associations = profile_associations(&live.api, &bastion);
+    assert_eq!(associations.len(), 1, "{associations:?}");
+    assert!(associations[0].1.ends_with("/ops-a"), "{associations:?}");
+
+    // the app's profile is an instance setting: a new version, and the instances roll
+    inputs.app_profile = APP_PROFILE_B;
+    live.layer.reset_counts();
+    let (rolled, plan) = live.change_with_plan(&inputs);
+    let warning = plan
+        .split("Warning: Every app instance will be replaced")
+        .nth(1)
+        .and_then(|rest| rest.split("Apply writes").next())
+        .unwrap_or_default();
+    assert!(
+        warning.contains("iam_instance_profile = "),
+        "the plan warns of the roll at the attribute:\n{plan}"
+    );
+    let version = rolled["launch_template_version"].as_i64().unwrap();
+    assert!(version > first_version);
+    assert_eq!(
+        template_profile(&live.api, &template, version).as_deref(),
+        Some(APP_PROFILE_B),
+        "the new version names the profile as configured, by ARN"
+    );
+    assert_eq!(live.layer.count("autoscaling:StartInstanceRefresh"), 1);
+    assert_eq!(rolled["bastion_instance_id"], before["bastion_instance_id"]);
+
+    // the bastion's profile changes on the running instance
+    inputs.bastion_profile = "ops-b";
+    live.layer.reset_counts();
+    let (changed, plan) = live.change_with_plan(&inputs);
+    assert!(
+        !plan.contains("bastion_instance_id"),
+        "the bastion is kept:\n{plan}"
+    );
+    assert_eq!(
+        changed["bastion_instance_id"].as_str(),
+        Some(bastion.as_str())
+    );
+    assert_eq!(live.layer.count("ec2:RunInstances"), 0);
+    assert_eq!(live.layer.count("ec2:TerminateInstances"), 0);
+    assert_eq!(
+        live.layer.count("ec2:ReplaceIamInstanceProfileAssociation"),
+        1
+    );
+    let associations = profile_associations(&live.api, &bastion);
+    assert_eq!(associations.len(), 1, "{associations:?}");
+    assert!(associations[0].1.ends_with("/ops-b"), "{associations:?}");
+    assert_eq!(live.layer.count("autoscaling:StartInstanceRefresh"), 0);
+
+    // removed out of band: drift, and apply associates it again on the same instance
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .disassociate_iam_instance_profile()
+            .association_id(&associations[0].0)
+            .send()
+            .await
+            .unwrap();
+    });
+    live.ws
+        .ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    let drift: Vec<String> =
+        serde_json::from_value(live.state()["drift"].clone()).expect("drift list");
+    assert_eq!(
+        drift,
+        ["bastion has instance profile \"none\" instead of \"ops-b\"; apply sets it on the running instance"]
+    );
+    live.layer.reset_counts();
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after the repair");
+    assert_eq!(live.layer.count("ec2:AssociateIamInstanceProfile"), 1);
+    assert_eq!(live.layer.count("ec2:RunInstances"), 0);
+    assert_eq!(
+        live.state()["bastion_instance_id"].as_str(),
+        Some(bastion.as_str())
+    );
+    let associations = profile_associations(&live.api, &bastion);
+    assert!(
+        associations.len() == 1 && associations[0].1.ends_with("/ops-b"),
+        "{associations:?}"
+    );
+
+    // import reads both back: the template's as written, the bastion's by name
+    let before = live.state();
+    live.ws.ok(&["state", "rm", "prodvpc_environment.live"]);
+    live.ws
+        .ok(&["import", "-no-color", "prodvpc_environment.live", "live"]);
+    let imported = live.state();
+    assert_eq!(
+        imported["app"][0]["iam_instance_profile"].as_str(),
+        Some(APP_PROFILE_B)
+    );
+    assert_eq!(
+        imported["bastion"][0]["iam_instance_profile"].as_str(),
+        Some("ops-b")
+    );
+    assert_eq!(imported["bastion"], before["bastion"]);
+    live.ws.assert_no_changes("after import");
 }

@@ -68,6 +68,7 @@ fn cases() -> Vec<Case> {
         Case { body: "app {\n    min_size = 5\n    max_size = 2\n  }", line: "min_size", says: "Raise max_size" },
         Case { body: "app {\n    min_size = 1\n    max_size = 3\n    desired_capacity = 7\n  }", line: "desired_capacity", says: "between min_size (1) and max_size (3)" },
         Case { body: "app {\n    port = 70000\n  }", line: "port", says: "1 to 65535" },
+        Case { body: "app {\n    iam_instance_profile = \"arn:aws:iam::123456789012:role/app-ssm\"\n  }", line: "iam_instance_profile", says: "is not an instance profile" },
         Case { body: "app {\n    port = 0\n  }", line: "port", says: "1 to 65535" },
         Case { body: "app {\n    cpu_target = 0\n  }", line: "cpu_target", says: "greater than 0 and at most 100" },
         Case { body: "app {\n    cpu_target = 150\n  }", line: "cpu_target", says: "greater than 0 and at most 100" },

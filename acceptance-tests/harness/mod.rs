@@ -49,6 +49,27 @@ impl Api {
             .unwrap_or_else(|| panic!("no group {name}"))
     }
 
+    /// What a launch template version runs (`$Default`, `$Latest` or a number; it must exist).
+    pub async fn template_data(
+        &self,
+        template: &str,
+        version: &str,
+    ) -> aws_sdk_ec2::types::ResponseLaunchTemplateData {
+        let out = self
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(template)
+            .versions(version)
+            .send()
+            .await
+            .unwrap();
+        out.launch_template_versions()
+            .first()
+            .and_then(|v| v.launch_template_data())
+            .cloned()
+            .unwrap_or_else(|| panic!("no version {version} of {template}"))
+    }
+
     /// The listeners of a load balancer.
     pub async fn listeners(
         &self,

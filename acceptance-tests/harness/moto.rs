@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 /// Starts moto's server where moto reports differently from AWS: DescribeLaunchTemplates
 /// gives the tags a template was created with (moto 5.x), AWS its current tags; and
 /// moto fails to launch a group's instance from a version made by
-/// CreateLaunchTemplateVersion with user data.
+/// CreateLaunchTemplateVersion with user data; and moto's
+/// ReplaceIamInstanceProfileAssociation leaves DescribeInstances reporting the old profile.
 const AS_AWS: &str = r#"
 import sys
 from moto.ec2.models.launch_templates import LaunchTemplate
@@ -64,6 +65,19 @@ def _delete_vpc_unless_endpoints(self, vpc_id):
             f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     return _delete_vpc(self, vpc_id)
 VPCBackend.delete_vpc = _delete_vpc_unless_endpoints
+# a replaced instance profile association: the instance reports the new profile
+from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
+_replace_profile = IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
+def _replace_profile_on_instance(self, association_id, iam_instance_profile_name=None,
+                                 iam_instance_profile_arn=None):
+    association = _replace_profile(self, association_id, iam_instance_profile_name,
+                                   iam_instance_profile_arn)
+    self.modify_instance_attribute(association.instance_id, "iam_instance_profile",
+                                   {"Arn": association.iam_instance_profile.arn,
+                                    "Id": association.association_id})
+    return association
+IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = \
+    _replace_profile_on_instance
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
 "#;
@@ -111,6 +125,52 @@ impl Moto {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates an instance profile in moto's IAM and returns its ARN. EC2 launches
+    /// only with a profile IAM knows; the harness has no IAM client, so this sends
+    /// IAM's query request itself (moto picks the service from the credential
+    /// scope and does not check the signature).
+    pub fn create_instance_profile(&self, name: &str) -> String {
+        use http_body_util::{BodyExt, Full};
+        use hyper_util::client::legacy::Client;
+        use hyper_util::rt::TokioExecutor;
+
+        let body = format!(
+            "Action=CreateInstanceProfile&Version=2010-05-08&InstanceProfileName={name}&Path=%2F"
+        );
+        let request = hyper::Request::post(self.endpoint())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(Full::new(bytes::Bytes::from(body)))
+            .expect("a CreateInstanceProfile request");
+        let text = crate::harness::runtime().block_on(async {
+            let client: Client<_, Full<bytes::Bytes>> =
+                Client::builder(TokioExecutor::new()).build_http();
+            let response = client.request(request).await.expect("moto answers");
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes();
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            assert!(
+                status.is_success(),
+                "CreateInstanceProfile {name}: {status} {text}"
+            );
+            text
+        });
+        let arn = text
+            .split("<Arn>")
+            .nth(1)
+            .and_then(|rest| rest.split("</Arn>").next())
+            .unwrap_or_else(|| panic!("no Arn in the CreateInstanceProfile answer: {text}"));
+        arn.to_string()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::security::SgRole;
-use crate::plan::spec::EnvironmentSpec;
+use crate::plan::spec::{EnvironmentSpec, InstanceProfile};
 
 impl Run<'_> {
     /// Launches the bastion, replacing one whose settings or subnet no longer match.
@@ -45,6 +45,16 @@ impl Run<'_> {
                     )
                     .await?;
                 }
+                if !check.profile_matches {
+                    retry_propagation(self.deadline, "bastion instance profile", || {
+                        ec2::set_instance_profile(
+                            &self.clients.ec2,
+                            &existing.id,
+                            settings.iam_instance_profile.as_ref(),
+                        )
+                    })
+                    .await?;
+                }
                 return Ok(());
             }
             ec2::terminate_instances(&self.clients.ec2, std::slice::from_ref(&existing.id))
@@ -60,6 +70,10 @@ impl Run<'_> {
             &settings.ami_id,
             &settings.instance_type,
             settings.key_name.as_deref().unwrap_or(""),
+            settings
+                .iam_instance_profile
+                .as_ref()
+                .map_or("", InstanceProfile::as_str),
             &self.run_id,
         ]);
         let tags = self.tags(&Component::Bastion);
@@ -82,6 +96,7 @@ pub(super) fn bastion_settings(
         security_group: group.to_string(),
         user_data: None,
         key_name: bastion.key_name.clone(),
+        iam_instance_profile: bastion.iam_instance_profile.clone(),
         hardening: Hardening::BASTION,
     }
 }
@@ -92,6 +107,10 @@ pub(super) struct BastionCheck {
     replace: Vec<String>,
     tokens_required: bool,
     groups_match: bool,
+    /// the instance reports its profile by ARN, matched against a name by its last segment
+    profile_matches: bool,
+    /// the instance's profile, for the plan
+    profile: Option<InstanceProfile>,
 }
 
 impl BastionCheck {
@@ -124,10 +143,15 @@ impl BastionCheck {
         if root_encrypted == Some(false) {
             replace.push("has an unencrypted root volume".into());
         }
+        let profile = Some(detail("instance_profile"))
+            .filter(|arn| !arn.is_empty())
+            .map(InstanceProfile::new);
         BastionCheck {
             replace,
             tokens_required: detail("http_tokens") == "required",
             groups_match: detail("security_groups") == wanted.security_group,
+            profile_matches: profile == wanted.iam_instance_profile,
+            profile,
         }
     }
 }
@@ -176,6 +200,17 @@ pub(super) fn bastion_drift(
             "bastion",
             "is not in exactly sg/bastion",
             Repair::InPlace("restores its groups"),
+        ));
+    }
+    if !check.profile_matches {
+        findings.push(Finding::new(
+            "bastion",
+            format!(
+                "has instance profile {:?} instead of {:?}",
+                InstanceProfile::text_of(check.profile.as_ref()),
+                InstanceProfile::text_of(wanted.iam_instance_profile.as_ref())
+            ),
+            Repair::InPlace("sets it on the running instance"),
         ));
     }
     findings

@@ -309,6 +309,7 @@ pub(super) fn app_settings(spec: &EnvironmentSpec, group: &str, ami_id: &str) ->
         security_group: group.to_string(),
         user_data: spec.app.user_data.clone(),
         key_name: None,
+        iam_instance_profile: spec.app.iam_instance_profile.clone(),
         hardening: Hardening::APP,
     }
 }

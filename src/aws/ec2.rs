@@ -10,15 +10,18 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, BlockDeviceMapping, DomainType, EbsBlockDevice, Filter, HttpTokensState,
+    IamInstanceProfileAssociationState, IamInstanceProfileSpecification,
     InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, IpPermission, IpRange,
     Ipv6Range, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
-    LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, PrefixListId, RequestLaunchTemplateData, ResourceType,
-    Tag, TagSpecification, UserIdGroupPair, VolumeType,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest,
+    PrefixListId, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    VolumeType,
 };
 use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
+use crate::plan::spec::InstanceProfile;
 
 type Result<T> = std::result::Result<T, AwsError>;
 
@@ -562,6 +565,14 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
                                 .unwrap_or_default(),
                         ),
                         ("key_name", i.key_name().unwrap_or_default().to_string()),
+                        (
+                            // by ARN: the `Id` beside it is not the same thing everywhere
+                            "instance_profile",
+                            i.iam_instance_profile()
+                                .and_then(|p| p.arn())
+                                .unwrap_or_default()
+                                .to_string(),
+                        ),
                         (
                             "http_tokens",
                             i.metadata_options()
@@ -1275,6 +1286,7 @@ pub struct InstanceSettings {
     pub security_group: String,
     pub user_data: Option<String>,
     pub key_name: Option<String>,
+    pub iam_instance_profile: Option<InstanceProfile>,
     pub hardening: Hardening,
 }
 
@@ -1351,6 +1363,13 @@ impl InstanceSettings {
             self.key_name.as_deref().unwrap_or("none"),
             wanted.key_name.as_deref().unwrap_or("none"),
         );
+        if self.iam_instance_profile != wanted.iam_instance_profile {
+            compare(
+                "instance profile",
+                InstanceProfile::text_of(self.iam_instance_profile.as_ref()),
+                InstanceProfile::text_of(wanted.iam_instance_profile.as_ref()),
+            );
+        }
         if self.user_data != wanted.user_data {
             found.push("other user data".into());
         }
@@ -1392,6 +1411,15 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
                 .map(|u| base64::engine::general_purpose::STANDARD.encode(u)),
         )
         .set_key_name(settings.key_name.clone())
+        .set_iam_instance_profile(settings.iam_instance_profile.as_ref().map(|profile| {
+            let builder = LaunchTemplateIamInstanceProfileSpecificationRequest::builder();
+            // as configured: the template is read back and compared as written
+            if profile.is_arn() {
+                builder.arn(profile.as_str()).build()
+            } else {
+                builder.name(profile.as_str()).build()
+            }
+        }))
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .http_tokens(if settings.hardening.tokens_required {
@@ -1566,6 +1594,11 @@ fn template_settings(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> I
                 .and_then(|bytes| String::from_utf8(bytes).ok())
         }),
         key_name: data.key_name().map(str::to_string),
+        // read back as written: by ARN when the template names one, else by name
+        iam_instance_profile: data
+            .iam_instance_profile()
+            .and_then(|p| p.arn().or(p.name()))
+            .map(InstanceProfile::new),
         hardening: Hardening {
             tokens_required: data
                 .metadata_options()
@@ -1619,6 +1652,12 @@ pub async fn run_bastion(
         .max_count(1)
         .client_token(token)
         .set_key_name(settings.key_name.clone())
+        .set_iam_instance_profile(
+            settings
+                .iam_instance_profile
+                .as_ref()
+                .map(profile_specification),
+        )
         .network_interfaces(
             InstanceNetworkInterfaceSpecification::builder()
                 .device_index(0)
@@ -1661,6 +1700,79 @@ pub async fn run_bastion(
         "InstanceId",
     )?
     .to_string())
+}
+
+fn profile_specification(profile: &InstanceProfile) -> IamInstanceProfileSpecification {
+    let builder = IamInstanceProfileSpecification::builder();
+    if profile.is_arn() {
+        builder.arn(profile.as_str()).build()
+    } else {
+        builder.name(profile.as_str()).build()
+    }
+}
+
+/// The ID of the association that gives `instance` its instance profile, if one
+/// is in place or being made.
+pub async fn instance_profile_association(
+    client: &Client,
+    instance: &str,
+) -> Result<Option<String>> {
+    let out = client
+        .describe_iam_instance_profile_associations()
+        .filters(filter("instance-id", instance))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeIamInstanceProfileAssociations", e))?;
+    Ok(out
+        .iam_instance_profile_associations()
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.state(),
+                Some(IamInstanceProfileAssociationState::Associated)
+                    | Some(IamInstanceProfileAssociationState::Associating)
+            )
+        })
+        .find_map(|a| a.association_id().map(str::to_string)))
+}
+
+/// Sets, replaces or removes the instance profile of a running instance, in place.
+pub async fn set_instance_profile(
+    client: &Client,
+    instance: &str,
+    profile: Option<&InstanceProfile>,
+) -> Result<()> {
+    let association = instance_profile_association(client, instance).await?;
+    match (association, profile) {
+        (None, None) => {}
+        (None, Some(profile)) => {
+            client
+                .associate_iam_instance_profile()
+                .instance_id(instance)
+                .iam_instance_profile(profile_specification(profile))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("AssociateIamInstanceProfile", e))?;
+        }
+        (Some(association), Some(profile)) => {
+            client
+                .replace_iam_instance_profile_association()
+                .association_id(association)
+                .iam_instance_profile(profile_specification(profile))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ReplaceIamInstanceProfileAssociation", e))?;
+        }
+        (Some(association), None) => {
+            client
+                .disassociate_iam_instance_profile()
+                .association_id(association)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DisassociateIamInstanceProfile", e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Requires IMDSv2 on a running instance, in place.

@@ -9,8 +9,8 @@ use tf_provider::value::Value;
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
     parse_duration, AccessLogs, AppSpec, BastionSpec, EndpointsSpec, EnvironmentSpec,
-    GatewayService, LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts, ZoneChoice,
-    DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+    GatewayService, InstanceProfile, LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts,
+    ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
 };
 
 pub type Str = Value<String>;
@@ -35,6 +35,7 @@ pub struct AppBlock {
     pub health_check_grace_period: Num,
     pub instance_refresh: OneBlock<InstanceRefreshBlock>,
     pub wait_for_capacity: Value<bool>,
+    pub iam_instance_profile: Str,
 }
 
 /// `app { instance_refresh { ... } }`
@@ -72,6 +73,7 @@ pub struct BastionBlock {
     pub ssh_ingress_cidrs: StrList,
     pub key_name: Str,
     pub ami_id: Str,
+    pub iam_instance_profile: Str,
 }
 
 /// `vpc_endpoints { ... }`
@@ -416,6 +418,10 @@ pub fn to_spec(
             ssh_ingress_cidrs: cidr_list(&block.ssh_ingress_cidrs, "bastion.ssh_ingress_cidrs")?,
             key_name: known(&block.key_name, "bastion.key_name")?.cloned(),
             ami_id: block.ami_id.as_ref_option().cloned(),
+            iam_instance_profile: instance_profile(
+                &block.iam_instance_profile,
+                "bastion.iam_instance_profile",
+            )?,
         })
     } else {
         None
@@ -567,7 +573,15 @@ fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
         wait_for_capacity: known(&block.wait_for_capacity, "app.wait_for_capacity")?
             .copied()
             .unwrap_or(defaults.wait_for_capacity),
+        iam_instance_profile: instance_profile(
+            &block.iam_instance_profile,
+            "app.iam_instance_profile",
+        )?,
     })
+}
+
+fn instance_profile(value: &Str, attribute: &str) -> Result<Option<InstanceProfile>, ModelError> {
+    Ok(known(value, attribute)?.map(InstanceProfile::new))
 }
 
 fn refresh_preferences(block: &InstanceRefreshBlock) -> Result<RefreshPreferences, ModelError> {

@@ -10,7 +10,9 @@ use crate::apply::posture::posture;
 use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
-use crate::plan::spec::{AppSpec, EndpointsSpec, GatewayService, LoadBalancerSpec};
+use crate::plan::spec::{
+    AppSpec, EndpointsSpec, GatewayService, InstanceProfile, LoadBalancerSpec,
+};
 
 /// Resolves plan-time unknowns of the inputs after an apply.
 pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
@@ -249,6 +251,12 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         instance_refresh: Value::Null,
         // a choice of how apply behaves, not something AWS records
         wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
+        // as the template names it, by name or by ARN
+        iam_instance_profile: template
+            .iam_instance_profile
+            .as_ref()
+            .map(|p| p.as_str().to_string())
+            .into(),
     }]);
     let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
     let mut load_balancer = model::LoadBalancerBlock {
@@ -267,6 +275,13 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
                 ssh_ingress_cidrs: string_list(ingress_cidrs(inv, "bastion", 22)),
                 key_name: detail("key_name"),
                 ami_id: detail("image"),
+                // the instance reports an ARN; configurations name profiles by
+                // name far more often, and a name matches the ARN it ends
+                iam_instance_profile: opt(instance
+                    .detail
+                    .get("instance_profile")
+                    .filter(|arn| !arn.is_empty())
+                    .map(|arn| InstanceProfile::new(arn.as_str()).name().to_string())),
             }
         }
         None => model::BastionBlock {
@@ -404,7 +419,8 @@ pub(super) fn settle_failed_update(
     import_blocks(&mut observed, inv);
     if let Some((app, old, seen)) = block_triple(&mut state.app, &prior.app, &observed.app) {
         settle_fields!(app, old, seen: ami_id, instance_type, port, user_data, min_size,
-            max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period);
+            max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period,
+            iam_instance_profile);
     }
     if let Some((lb, old, seen)) = block_triple(
         &mut state.load_balancer,
@@ -414,11 +430,19 @@ pub(super) fn settle_failed_update(
         settle_fields!(lb, old, seen: ingress_cidrs, certificate_arn, ssl_policy,
             drop_invalid_header_fields, idle_timeout, deletion_protection, access_logs);
     }
-    if let Some((bastion, old, seen)) =
+    if let Some((bastion, old, mut seen)) =
         block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)
     {
+        // the profile is observed by name: a configured ARN that ends in it reached AWS
+        if let (Value::Value(planned), Value::Value(found)) =
+            (&bastion.iam_instance_profile, &seen.iam_instance_profile)
+        {
+            if InstanceProfile::new(planned.as_str()) == InstanceProfile::new(found.as_str()) {
+                seen.iam_instance_profile = bastion.iam_instance_profile.clone();
+            }
+        }
         settle_fields!(bastion, old, seen: enabled, instance_type, ssh_ingress_cidrs, key_name,
-            ami_id);
+            ami_id, iam_instance_profile);
     }
     settle_endpoints(state, prior, inv);
     let seen_tags = user_tags(inv, default_tags);
@@ -484,5 +508,45 @@ pub(super) fn user_tags(inv: &Inventory, default_tags: &BTreeMap<String, String>
         Value::Null
     } else {
         string_map(tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ec2::Found;
+
+    fn with_bastion_profile(profile: &str) -> EnvironmentState {
+        EnvironmentState {
+            bastion: Value::Value(vec![model::BastionBlock {
+                enabled: Value::Value(true),
+                iam_instance_profile: Value::Value(profile.into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_update_keeps_a_bastion_profile_only_where_it_reached_aws() {
+        let arn = "arn:aws:iam::123456789012:instance-profile/ops-b";
+        let inv = Inventory {
+            bastion: Some(Found {
+                id: "i-1".into(),
+                detail: [("instance_profile", arn.to_string())].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let prior = with_bastion_profile("ops-a");
+        for (planned, kept) in [(arn, arn), ("ops-b", "ops-b"), ("ops-c", "ops-a")] {
+            let mut state = with_bastion_profile(planned);
+            settle_failed_update(&mut state, &prior, &inv, &BTreeMap::new());
+            assert_eq!(
+                first(&state.bastion).unwrap().iam_instance_profile,
+                Value::Value(kept.to_string()),
+                "{planned}"
+            );
+        }
     }
 }

@@ -259,6 +259,7 @@ pub(super) fn plan_outputs(
             app_field(s, |a| &a.instance_type),
             app_field(s, |a| &a.ami_id),
             app_field(s, |a| &a.user_data),
+            app_field(s, |a| &a.iam_instance_profile),
         )
     };
     if template_inputs(prior) != template_inputs(planned) {
@@ -316,6 +317,10 @@ pub(super) fn disruptions(
             before.ami_id != after.ami_id && after.ami_id.is_value(),
         ),
         ("user_data", before.user_data != after.user_data),
+        (
+            "iam_instance_profile",
+            before.iam_instance_profile != after.iam_instance_profile,
+        ),
     ]
     .into_iter()
     .find(|(_, changed)| *changed)
@@ -675,6 +680,26 @@ mod tests {
             AttributePath::new("app")
                 .index(0)
                 .attribute("instance_type")
+        );
+    }
+
+    #[test]
+    fn instance_profiles_roll_the_app_and_keep_the_bastion() {
+        let prior = applied();
+        let planned = plan(&prior, |s| {
+            s.app.as_mut_option().unwrap()[0].iam_instance_profile = Value::Value("ssm".into());
+            s.bastion.as_mut_option().unwrap()[0].iam_instance_profile = Value::Value("ops".into());
+        });
+        assert!(planned.launch_template_version.is_unknown());
+        assert_eq!(planned.bastion_instance_id, prior.bastion_instance_id);
+        assert_eq!(planned.bastion_public_ip, prior.bastion_public_ip);
+        let warnings = disruptions(&prior, &planned, &[]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            warnings[0].path,
+            AttributePath::new("app")
+                .index(0)
+                .attribute("iam_instance_profile")
         );
     }
 

@@ -123,6 +123,7 @@ fn app_block() -> NestedBlock {
             ("cpu_target", attr(Number, OptionalComputed, "Target-tracking goal for average CPU utilisation, in percent, greater than 0 and at most 100. Default `50`.")),
             ("health_check_path", attr(String, OptionalComputed, "HTTP path the target group probes; must start with `/`. Default `/`.")),
             ("health_check_grace_period", attr(Number, OptionalComputed, &format!("Seconds the Auto Scaling Group waits after an instance comes into service before it acts on failed health checks, 0-{MAX_HEALTH_CHECK_GRACE_PERIOD}. Default `{}`. Changed in place.", AppSpec::default().health_check_grace_period))),
+            ("iam_instance_profile", attr(String, Optional, "IAM instance profile of the app instances, by name or ARN (`arn:aws:iam::<account>:instance-profile/<path/>name`); its role's credentials reach them through the instance metadata service. A profile whose role has the `AmazonSSMManagedInstanceCore` policy gives Systems Manager Session Manager access without SSH or a bastion. Set on the launch template: changing it rolls the instances. Passing it needs `iam:PassRole` on the role.")),
             ("wait_for_capacity", attr(AttributeType::Bool, OptionalComputed, "Whether apply waits until at least `min_size` instances are in service and healthy in the target group, so the environment serves when apply returns (bounded by `timeouts`). Default `true`; set `false` when instances only become healthy later (for example, once a deployment pipeline ships the application).")),
         ],
         vec![("instance_refresh", instance_refresh_block())],
@@ -166,6 +167,7 @@ fn bastion_block() -> NestedBlock {
             ("ssh_ingress_cidrs", attr(string_list(), Optional, "IPv4 CIDR blocks allowed to SSH to the bastion. Required when the bastion is enabled; a `/0` block is refused.")),
             ("key_name", attr(String, Optional, "Name of an EC2 key pair installed on the bastion.")),
             ("ami_id", attr(String, OptionalComputed, "AMI of the bastion. Default: the same image as the app.")),
+            ("iam_instance_profile", attr(String, Optional, "IAM instance profile of the bastion, by name or ARN (`arn:aws:iam::<account>:instance-profile/<path/>name`). Changed on the running instance (its profile association is replaced), never by replacing it; removed out of band, it shows as drift and apply restores it. Passing it needs `iam:PassRole` on the role.")),
         ],
     )
 }

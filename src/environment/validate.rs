@@ -142,6 +142,16 @@ fn attr(name: &'static str) -> Vec<Step> {
     vec![Step::Attribute(name)]
 }
 
+/// An instance profile must be a name or an instance profile ARN: EC2 would refuse
+/// anything else only when it launches an instance, after the rest was built.
+fn check_instance_profile(c: &mut Checker, block: &'static str, value: &Value<String>) {
+    if let Value::Value(text) = value {
+        if let Some(problem) = crate::plan::spec::instance_profile_problem(text) {
+            c.fail(in_block(block, "iam_instance_profile"), "Invalid instance profile", format!("`{text}` cannot name an IAM instance profile: {problem}. Give the profile's name (as `aws iam list-instance-profiles` shows it), such as \"app-ssm\", or its ARN, or leave iam_instance_profile out."));
+        }
+    }
+}
+
 fn in_block(block: &'static str, name: &'static str) -> Vec<Step> {
     vec![
         Step::Attribute(block),
@@ -482,6 +492,7 @@ fn check_app(c: &mut Checker, config: &EnvironmentState) {
     if let Some(refresh) = first(&app.instance_refresh) {
         check_instance_refresh(c, refresh);
     }
+    check_instance_profile(c, "app", &app.iam_instance_profile);
     if let Value::Value(data) = &app.user_data {
         if data.len() > MAX_USER_DATA_BYTES {
             c.fail(in_block("app", "user_data"), "User data too long", format!("user_data has {} bytes; AWS accepts at most {MAX_USER_DATA_BYTES} (16 KB). Keep a short script that downloads the rest, for example from S3.", data.len()));
@@ -824,6 +835,9 @@ fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
             "SSH open to too much of the internet",
             format!("Together these blocks let {reach} public addresses reach SSH ({:.0}% of the IPv4 internet); at most {MAX_SSH_PUBLIC_ADDRESSES} (a /8) are allowed, and private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10) do not count. List your office or VPN ranges, such as 203.0.113.0/24.", reach as f64 * 100.0 / (1u64 << 32) as f64),
         );
+    }
+    if let Some(bastion) = block {
+        check_instance_profile(c, "bastion", &bastion.iam_instance_profile);
     }
     if let Some(Value::Value(key)) = block.map(|b| &b.key_name) {
         if key.is_empty() || key.len() > 255 || !key.is_ascii() {
@@ -1386,6 +1400,33 @@ mod tests {
             .collect();
         assert_eq!(check_tag_total(&config, &defaults).len(), 1);
         assert!(check_tag_total(&config, &BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn instance_profiles_are_names_or_profile_arns() {
+        let good = "arn:aws:iam::123456789012:instance-profile/ops/app-ssm";
+        assert!(problems(app(|a| a.iam_instance_profile = Value::Value(good.into()))).is_empty());
+        assert!(problems(app(|a| a.iam_instance_profile = Value::Unknown)).is_empty());
+        let role = problems(app(|a| {
+            a.iam_instance_profile = Value::Value("arn:aws:iam::123456789012:role/app-ssm".into())
+        }));
+        assert_eq!(role.len(), 1, "{role:?}");
+        assert_eq!(role[0].0, "app[0].iam_instance_profile");
+        assert!(role[0].1.contains("is not an instance profile"), "{role:?}");
+        assert!(
+            role[0].1.contains("leave iam_instance_profile out"),
+            "{role:?}"
+        );
+        let bastion = problems(|c| {
+            c.bastion = Value::Value(vec![BastionBlock {
+                enabled: Value::Value(false),
+                iam_instance_profile: Value::Value("ops profile".into()),
+                ..Default::default()
+            }])
+        });
+        assert_eq!(bastion.len(), 1, "{bastion:?}");
+        assert_eq!(bastion[0].0, "bastion[0].iam_instance_profile");
+        assert!(bastion[0].1.contains("not ` `"), "{bastion:?}");
     }
 
     #[test]

@@ -157,6 +157,7 @@ pub(crate) mod tests {
                 ssh_ingress_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
                 key_name: None,
                 ami_id: None,
+                iam_instance_profile: None,
             }),
             endpoints: EndpointsSpec::default(),
             tags: BTreeMap::new(),

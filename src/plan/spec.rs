@@ -83,6 +83,9 @@ pub struct AppSpec {
     pub instance_refresh: RefreshPreferences,
     /// apply returns once `min_size` instances serve behind the load balancer
     pub wait_for_capacity: bool,
+    /// the instance profile on the launch template, so the instances get its
+    /// role's credentials (Systems Manager Session Manager, for one)
+    pub iam_instance_profile: Option<InstanceProfile>,
 }
 
 /// Longest health check grace period AWS accepts, in seconds (two hours).
@@ -137,6 +140,7 @@ impl Default for AppSpec {
             health_check_grace_period: 300,
             instance_refresh: RefreshPreferences::default(),
             wait_for_capacity: true,
+            iam_instance_profile: None,
         }
     }
 }
@@ -276,6 +280,100 @@ pub struct BastionSpec {
     pub ssh_ingress_cidrs: Vec<Cidr>,
     pub key_name: Option<String>,
     pub ami_id: Option<String>,
+    /// changed in place on the running instance, never by replacing it
+    pub iam_instance_profile: Option<InstanceProfile>,
+}
+
+/// An IAM instance profile, as the configuration names it: its name, or its ARN
+/// `arn:<partition>:iam::<account>:instance-profile/<path/>name`. EC2 accepts
+/// either but reports an instance's profile by ARN, so a name and an ARN that
+/// ends in that name are the same profile.
+#[derive(Clone, Debug, Eq)]
+pub struct InstanceProfile(String);
+
+impl InstanceProfile {
+    pub fn new(text: impl Into<String>) -> InstanceProfile {
+        InstanceProfile(text.into())
+    }
+
+    /// The text as configured (or as AWS reported it).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_arn(&self) -> bool {
+        self.0.starts_with("arn:")
+    }
+
+    /// The text of an optional profile, `none` without one, for messages.
+    pub fn text_of(profile: Option<&InstanceProfile>) -> &str {
+        profile.map_or("none", InstanceProfile::as_str)
+    }
+
+    /// The profile's name: the ARN's last path segment, or the text itself.
+    pub fn name(&self) -> &str {
+        if self.is_arn() {
+            self.0.rsplit('/').next().unwrap_or(&self.0)
+        } else {
+            &self.0
+        }
+    }
+}
+
+impl PartialEq for InstanceProfile {
+    /// Two ARNs or two names compare as text; a name matches an ARN by its last
+    /// path segment.
+    fn eq(&self, other: &InstanceProfile) -> bool {
+        if self.is_arn() == other.is_arn() {
+            self.0 == other.0
+        } else {
+            self.name() == other.name()
+        }
+    }
+}
+
+/// Longest instance profile name IAM accepts.
+pub const MAX_INSTANCE_PROFILE_NAME_LEN: usize = 128;
+
+/// Why `text` cannot name an instance profile, or `None` when it can. Names have
+/// 1-128 characters from `[A-Za-z0-9+=,.@_-]`; an ARN is
+/// `arn:<partition>:iam::<12-digit account>:instance-profile/<path/>name`.
+pub fn instance_profile_problem(text: &str) -> Option<String> {
+    let name_problem = |name: &str| -> Option<String> {
+        if name.is_empty() || name.len() > MAX_INSTANCE_PROFILE_NAME_LEN {
+            return Some(format!(
+                "a name has 1 to {MAX_INSTANCE_PROFILE_NAME_LEN} characters, `{name}` has {}",
+                name.len()
+            ));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+        name.chars()
+            .find(|c| !allowed(*c))
+            .map(|c| format!("a name has only letters, digits and `+=,.@_-`, not `{c}`"))
+    };
+    if !text.starts_with("arn:") {
+        return name_problem(text);
+    }
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    let shape = "an ARN reads `arn:aws:iam::<12-digit account>:instance-profile/<path/>name`";
+    let [_, partition, service, region, account, resource] = parts.as_slice() else {
+        return Some(shape.to_string());
+    };
+    let Some(path_and_name) = resource.strip_prefix("instance-profile/") else {
+        return Some(format!(
+            "{shape}, and `{resource}` is not an instance profile"
+        ));
+    };
+    if partition.is_empty()
+        || *service != "iam"
+        || !region.is_empty()
+        || account.len() != 12
+        || !account.chars().all(|c| c.is_ascii_digit())
+    {
+        return Some(shape.to_string());
+    }
+    let name = path_and_name.rsplit('/').next().unwrap_or_default();
+    name_problem(name)
 }
 
 /// An AWS service the private subnets reach through a gateway endpoint: free,
@@ -482,6 +580,46 @@ mod tests {
         assert_eq!(wanted[attribute::ACCESS_LOGS], "true");
         assert_eq!(wanted[attribute::ACCESS_LOGS_BUCKET], "logs");
         assert_eq!(wanted[attribute::ACCESS_LOGS_PREFIX], "");
+    }
+
+    #[test]
+    fn instance_profiles_match_by_name_or_arn() {
+        let arn = InstanceProfile::new("arn:aws:iam::123456789012:instance-profile/ops/ssm");
+        assert_eq!(arn.name(), "ssm");
+        assert_eq!(arn, InstanceProfile::new("ssm"));
+        assert_eq!(InstanceProfile::new("ssm"), arn);
+        assert_ne!(arn, InstanceProfile::new("other"));
+        assert_ne!(
+            arn,
+            InstanceProfile::new("arn:aws:iam::123456789012:instance-profile/ssm")
+        );
+        assert_ne!(InstanceProfile::new("ssm"), InstanceProfile::new("SSM"));
+    }
+
+    #[test]
+    fn instance_profile_shapes() {
+        for good in [
+            "ssm",
+            "App.Role_1+=,@-",
+            "arn:aws:iam::123456789012:instance-profile/ssm",
+            "arn:aws-us-gov:iam::123456789012:instance-profile/team/app/ssm",
+        ] {
+            assert_eq!(instance_profile_problem(good), None, "{good}");
+        }
+        for bad in [
+            "",
+            "has space",
+            "a/b",
+            &"x".repeat(129),
+            "arn:aws:iam::123456789012:role/ssm",
+            "arn:aws:iam::12345:instance-profile/ssm",
+            "arn:aws:ec2::123456789012:instance-profile/ssm",
+            "arn:aws:iam:us-east-1:123456789012:instance-profile/ssm",
+            "arn:aws:iam::123456789012:instance-profile/",
+            "arn:aws:iam",
+        ] {
+            assert!(instance_profile_problem(bad).is_some(), "{bad}");
+        }
     }
 
     #[test]
