@@ -368,12 +368,14 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .send()
             .await
             .unwrap();
-        // the group's bounds and grace period, the health check, the listener's action
+        // the group's bounds, grace period and health check type, the target
+        // group's health check, the listener's action
         api.autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(&group_name)
             .max_size(7)
             .health_check_grace_period(0)
+            .health_check_type("EC2")
             .send()
             .await
             .unwrap();
@@ -421,6 +423,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             "bastion has IMDSv2 optional; apply requires it",
             "asg has max size 7 instead of 3; apply restores it",
             "asg has health check grace period 0s instead of 300s; apply restores it",
+            "asg uses EC2 health checks instead of ELB; apply restores it",
             "tg health check has path /tampered instead of /health, interval 30s instead of 15s; apply restores it",
             "listener/http does not forward to the target group; apply restores it",
         ],
@@ -451,6 +454,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             ("EC2.18", "sg/app allows tcp/22 from ::/0"),
             ("EC2.19", "sg/app allows tcp/22 from ::/0"),
             ("EC2.6", "pass"),
+            ("AutoScaling.1", "uses EC2 health checks, not ELB"),
         ],
     );
 

@@ -113,8 +113,9 @@ impl Run<'_> {
                     group.subnets.iter().collect::<BTreeSet<_>>() == private.iter().collect();
                 let same_bounds =
                     (group.min_size, group.max_size) == (app.min_size as i32, app.max_size as i32);
-                let same_grace =
-                    group.health_check_grace_period == app.health_check_grace_period as i32;
+                let same_health_checks = group.health_check_grace_period
+                    == app.health_check_grace_period as i32
+                    && group.health_check_type == autoscaling::HEALTH_CHECK_TYPE;
                 let same_template = group.launch_template_id == template.id
                     && group.launch_template_version == version.to_string();
                 let out_of_bounds = group.desired_capacity < app.min_size as i32
@@ -126,7 +127,7 @@ impl Run<'_> {
                     .filter(|d| *d as i32 != group.desired_capacity);
                 if !same_subnets
                     || !same_bounds
-                    || !same_grace
+                    || !same_health_checks
                     || !same_template
                     || desired.is_some()
                 {
@@ -349,6 +350,17 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                     restores.clone(),
                 ));
             }
+        }
+        if group.health_check_type != autoscaling::HEALTH_CHECK_TYPE {
+            findings.push(Finding::new(
+                "asg",
+                format!(
+                    "uses {} health checks instead of {}",
+                    group.health_check_type,
+                    autoscaling::HEALTH_CHECK_TYPE
+                ),
+                restores.clone(),
+            ));
         }
         if group.subnets.iter().cloned().collect::<BTreeSet<_>>() != subnet_ids(Tier::Private) {
             findings.push(Finding::new(

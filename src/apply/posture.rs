@@ -355,7 +355,7 @@ fn autoscaling_1_elb_health_checks(inv: &Inventory) -> Option<Result<(), String>
     let group = inv.group.as_ref().filter(|g| !g.target_groups.is_empty())?;
     Some(holds(group.health_check_type == "ELB", || {
         format!(
-            "the Auto Scaling group uses {} health checks, not ELB",
+            "the Auto Scaling group uses {} health checks, not ELB; apply restores ELB health checks",
             group.health_check_type
         )
     }))

@@ -178,7 +178,7 @@ pub async fn create_group(
         .desired_capacity(settings.desired_capacity as i32)
         .vpc_zone_identifier(settings.subnets.join(","))
         .target_group_arns(&settings.target_group)
-        .health_check_type("ELB")
+        .health_check_type(HEALTH_CHECK_TYPE)
         .health_check_grace_period(settings.health_check_grace_period as i32)
         .launch_template(
             LaunchTemplateSpecification::builder()
@@ -193,7 +193,12 @@ pub async fn create_group(
     Ok(())
 }
 
-/// Updates sizes, subnets, grace period and template version; `desired` only
+/// How the group judges its instances: by the target group's health checks,
+/// so an instance whose app does not answer is replaced.
+pub const HEALTH_CHECK_TYPE: &str = "ELB";
+
+/// Updates sizes, subnets, health check type, grace period and template
+/// version; `desired` only
 /// when the user set it.
 pub async fn update_group(
     client: &Client,
@@ -208,6 +213,7 @@ pub async fn update_group(
         .max_size(settings.max_size as i32)
         .set_desired_capacity(desired.map(|d| d as i32))
         .vpc_zone_identifier(settings.subnets.join(","))
+        .health_check_type(HEALTH_CHECK_TYPE)
         .health_check_grace_period(settings.health_check_grace_period as i32)
         .launch_template(
             LaunchTemplateSpecification::builder()
