@@ -1,0 +1,611 @@
+//! Launch templates, the bastion instance, its profile and volumes.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileAssociationState,
+    IamInstanceProfileSpecification, InstanceMetadataOptionsRequest,
+    InstanceNetworkInterfaceSpecification, LaunchTemplateBlockDeviceMappingRequest,
+    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest,
+    RequestLaunchTemplateData, ResourceType, VolumeType,
+};
+use aws_sdk_ec2::Client;
+
+use crate::error::AwsError;
+use crate::plan::spec::InstanceProfile;
+
+use super::{filter, required, sdk_tags, tag_spec, Result, Tags};
+
+/// What an instance launched by the provider runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceSettings {
+    pub ami_id: String,
+    pub instance_type: String,
+    pub security_group: String,
+    pub user_data: Option<String>,
+    pub key_name: Option<String>,
+    pub iam_instance_profile: Option<InstanceProfile>,
+    pub hardening: Hardening,
+}
+
+/// The security settings of an instance, compared like the rest so that a
+/// weakened copy is never taken for the real thing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hardening {
+    /// IMDSv2 only: metadata requests need a session token
+    pub tokens_required: bool,
+    pub root_volume_encrypted: bool,
+    pub public_ip: bool,
+}
+
+impl Hardening {
+    /// The app instances: IMDSv2 only, encrypted root volume, no public IP.
+    pub const APP: Hardening = Hardening {
+        tokens_required: true,
+        root_volume_encrypted: true,
+        public_ip: false,
+    };
+    /// The bastion: as the app instances, but reachable from the internet.
+    pub const BASTION: Hardening = Hardening {
+        tokens_required: true,
+        root_volume_encrypted: true,
+        public_ip: true,
+    };
+
+    /// What differs from `wanted`, worded for the plan.
+    pub fn weakened(&self, wanted: &Hardening) -> Vec<&'static str> {
+        let mut differences = Vec::new();
+        if self.tokens_required != wanted.tokens_required {
+            differences.push(if wanted.tokens_required {
+                "IMDSv2 is optional"
+            } else {
+                "IMDSv2 is required"
+            });
+        }
+        if self.root_volume_encrypted != wanted.root_volume_encrypted {
+            differences.push(if wanted.root_volume_encrypted {
+                "the root volume is unencrypted"
+            } else {
+                "the root volume is encrypted"
+            });
+        }
+        if self.public_ip != wanted.public_ip {
+            differences.push(if wanted.public_ip {
+                "there is no public IP"
+            } else {
+                "a public IP is assigned"
+            });
+        }
+        differences
+    }
+}
+
+impl InstanceSettings {
+    /// What differs from `wanted`, worded for the plan (`type t3.large instead of t3.micro`).
+    pub fn differences(&self, wanted: &InstanceSettings) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut compare = |name: &str, actual: &str, expected: &str| {
+            if actual != expected {
+                found.push(format!("{name} {actual:?} instead of {expected:?}"));
+            }
+        };
+        compare("image", &self.ami_id, &wanted.ami_id);
+        compare("type", &self.instance_type, &wanted.instance_type);
+        compare(
+            "security group",
+            &self.security_group,
+            &wanted.security_group,
+        );
+        compare(
+            "key",
+            self.key_name.as_deref().unwrap_or("none"),
+            wanted.key_name.as_deref().unwrap_or("none"),
+        );
+        if self.iam_instance_profile != wanted.iam_instance_profile {
+            compare(
+                "instance profile",
+                InstanceProfile::text_of(self.iam_instance_profile.as_ref()),
+                InstanceProfile::text_of(wanted.iam_instance_profile.as_ref()),
+            );
+        }
+        if self.user_data != wanted.user_data {
+            found.push("other user data".into());
+        }
+        found.extend(
+            self.hardening
+                .weakened(&wanted.hardening)
+                .into_iter()
+                .map(str::to_string),
+        );
+        found
+    }
+}
+
+/// The app instances' template data: IMDSv2 only, encrypted gp3 root volume, no public IP.
+fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaunchTemplateData {
+    use base64::Engine;
+    let instance_tags = |resource| {
+        LaunchTemplateTagSpecificationRequest::builder()
+            .resource_type(resource)
+            .set_tags(Some(sdk_tags(tags)))
+            .build()
+    };
+    RequestLaunchTemplateData::builder()
+        .image_id(&settings.ami_id)
+        .instance_type(settings.instance_type.as_str().into())
+        // explicit: instances of the app never get a public address, whatever the subnet says
+        .network_interfaces(
+            aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                .device_index(0)
+                .associate_public_ip_address(settings.hardening.public_ip)
+                .groups(&settings.security_group)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .set_user_data(
+            settings
+                .user_data
+                .as_ref()
+                .map(|u| base64::engine::general_purpose::STANDARD.encode(u)),
+        )
+        .set_key_name(settings.key_name.clone())
+        .set_iam_instance_profile(settings.iam_instance_profile.as_ref().map(|profile| {
+            let builder = LaunchTemplateIamInstanceProfileSpecificationRequest::builder();
+            // as configured: the template is read back and compared as written
+            if profile.is_arn() {
+                builder.arn(profile.as_str()).build()
+            } else {
+                builder.name(profile.as_str()).build()
+            }
+        }))
+        .metadata_options(
+            LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .http_tokens(if settings.hardening.tokens_required {
+                    LaunchTemplateHttpTokensState::Required
+                } else {
+                    LaunchTemplateHttpTokensState::Optional
+                })
+                .http_endpoint(
+                    aws_sdk_ec2::types::LaunchTemplateInstanceMetadataEndpointState::Enabled,
+                )
+                .http_put_response_hop_limit(2)
+                .build(),
+        )
+        .block_device_mappings(
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name("/dev/xvda")
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .encrypted(settings.hardening.root_volume_encrypted)
+                        .volume_type(VolumeType::Gp3)
+                        .volume_size(20)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .tag_specifications(instance_tags(ResourceType::Instance))
+        .tag_specifications(instance_tags(ResourceType::Volume))
+        .build()
+}
+
+/// Creates the app launch template; returns its id and version.
+pub async fn create_launch_template(
+    client: &Client,
+    name: &str,
+    settings: &InstanceSettings,
+    tags: &Tags,
+) -> Result<(String, i64)> {
+    let out = client
+        .create_launch_template()
+        .launch_template_name(name)
+        .launch_template_data(launch_template_data(settings, tags))
+        .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateLaunchTemplate", e))?;
+    let template = required(
+        out.launch_template(),
+        "CreateLaunchTemplate",
+        "LaunchTemplate",
+    )?;
+    Ok((
+        required(
+            template.launch_template_id(),
+            "CreateLaunchTemplate",
+            "LaunchTemplateId",
+        )?
+        .to_string(),
+        template.latest_version_number().unwrap_or(1),
+    ))
+}
+
+/// Adds a version with new settings and makes it the default; returns its number.
+pub async fn new_launch_template_version(
+    client: &Client,
+    id: &str,
+    settings: &InstanceSettings,
+    tags: &Tags,
+) -> Result<i64> {
+    let out = client
+        .create_launch_template_version()
+        .launch_template_id(id)
+        .launch_template_data(launch_template_data(settings, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateLaunchTemplateVersion", e))?;
+    let version = required(
+        out.launch_template_version()
+            .and_then(|v| v.version_number()),
+        "CreateLaunchTemplateVersion",
+        "VersionNumber",
+    )?;
+    set_default_version(client, id, version).await?;
+    Ok(version)
+}
+
+/// One version of a launch template and what it runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TemplateVersion {
+    /// the template's ID: a lookup by name may meet another account object's template
+    pub template_id: String,
+    pub number: i64,
+    pub default: bool,
+    pub settings: InstanceSettings,
+}
+
+/// A launch template, by ID or by name.
+#[derive(Clone, Copy, Debug)]
+pub enum TemplateRef<'a> {
+    Id(&'a str),
+    /// before its ID is known: a refresh reads the versions in the same round
+    /// as the template itself
+    Name(&'a str),
+}
+
+/// What the given versions of a launch template run (`$Default`, `$Latest` or
+/// numbers), in one call; an unknown template or version reads as none.
+pub async fn launch_template_versions(
+    client: &Client,
+    template: TemplateRef<'_>,
+    versions: &[String],
+) -> Result<Vec<TemplateVersion>> {
+    let request = client
+        .describe_launch_template_versions()
+        .set_versions(Some(versions.to_vec()));
+    let request = match template {
+        TemplateRef::Id(id) => request.launch_template_id(id),
+        TemplateRef::Name(name) => request.launch_template_name(name),
+    };
+    let out = request.send().await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLaunchTemplateVersions", e);
+            return if error.is_not_found() {
+                Ok(Vec::new())
+            } else {
+                Err(error)
+            };
+        }
+    };
+    Ok(out
+        .launch_template_versions()
+        .iter()
+        .filter_map(|v| {
+            Some(TemplateVersion {
+                template_id: v.launch_template_id()?.to_string(),
+                number: v.version_number()?,
+                default: v.default_version().unwrap_or(false),
+                settings: template_settings(v.launch_template_data()?),
+            })
+        })
+        .collect())
+}
+
+pub(super) fn template_settings(
+    data: &aws_sdk_ec2::types::ResponseLaunchTemplateData,
+) -> InstanceSettings {
+    use base64::Engine;
+    let interface = data.network_interfaces().first();
+    let root_volume = data
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == Some("/dev/xvda"))
+        .and_then(|m| m.ebs());
+    InstanceSettings {
+        ami_id: data.image_id().unwrap_or_default().to_string(),
+        instance_type: data
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        security_group: data
+            .network_interfaces()
+            .iter()
+            .flat_map(|n| n.groups())
+            .chain(data.security_group_ids())
+            .next()
+            .cloned()
+            .unwrap_or_default(),
+        user_data: data.user_data().and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+        }),
+        key_name: data.key_name().map(str::to_string),
+        // read back as written: by ARN when the template names one, else by name
+        iam_instance_profile: data
+            .iam_instance_profile()
+            .and_then(|p| p.arn().or(p.name()))
+            .map(InstanceProfile::new),
+        hardening: Hardening {
+            tokens_required: data
+                .metadata_options()
+                .and_then(|m| m.http_tokens())
+                .is_some_and(|t| *t == LaunchTemplateHttpTokensState::Required),
+            root_volume_encrypted: root_volume.and_then(|e| e.encrypted()).unwrap_or(false),
+            public_ip: interface
+                .and_then(
+                    aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecification::associate_public_ip_address,
+                )
+                .unwrap_or(false),
+        },
+    }
+}
+
+/// Makes an existing version the template's default.
+pub async fn set_default_version(client: &Client, id: &str, version: i64) -> Result<()> {
+    client
+        .modify_launch_template()
+        .launch_template_id(id)
+        .default_version(version.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyLaunchTemplate", e))?;
+    Ok(())
+}
+
+pub async fn delete_launch_template(client: &Client, id: &str) -> Result<()> {
+    client
+        .delete_launch_template()
+        .launch_template_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteLaunchTemplate", e))?;
+    Ok(())
+}
+
+/// Launches the bastion: IMDSv2 only, encrypted root volume, public IP.
+pub async fn run_bastion(
+    client: &Client,
+    subnet: &str,
+    settings: &InstanceSettings,
+    token: &str,
+    tags: &Tags,
+) -> Result<String> {
+    let out = client
+        .run_instances()
+        .image_id(&settings.ami_id)
+        .instance_type(settings.instance_type.as_str().into())
+        .min_count(1)
+        .max_count(1)
+        .client_token(token)
+        .set_key_name(settings.key_name.clone())
+        .set_iam_instance_profile(
+            settings
+                .iam_instance_profile
+                .as_ref()
+                .map(profile_specification),
+        )
+        .network_interfaces(
+            InstanceNetworkInterfaceSpecification::builder()
+                .device_index(0)
+                .subnet_id(subnet)
+                .associate_public_ip_address(settings.hardening.public_ip)
+                .groups(&settings.security_group)
+                .build(),
+        )
+        .metadata_options(
+            InstanceMetadataOptionsRequest::builder()
+                .http_tokens(if settings.hardening.tokens_required {
+                    HttpTokensState::Required
+                } else {
+                    HttpTokensState::Optional
+                })
+                .http_put_response_hop_limit(1)
+                .build(),
+        )
+        .block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name("/dev/xvda")
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .encrypted(settings.hardening.root_volume_encrypted)
+                        .volume_type(VolumeType::Gp3)
+                        .volume_size(8)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .tag_specifications(tag_spec(ResourceType::Instance, tags))
+        .tag_specifications(tag_spec(ResourceType::Volume, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("RunInstances", e))?;
+    Ok(required(
+        out.instances().first().and_then(|i| i.instance_id()),
+        "RunInstances",
+        "InstanceId",
+    )?
+    .to_string())
+}
+
+fn profile_specification(profile: &InstanceProfile) -> IamInstanceProfileSpecification {
+    let builder = IamInstanceProfileSpecification::builder();
+    if profile.is_arn() {
+        builder.arn(profile.as_str()).build()
+    } else {
+        builder.name(profile.as_str()).build()
+    }
+}
+
+/// The ID of the association that gives `instance` its instance profile, if one
+/// is in place or being made.
+pub async fn instance_profile_association(
+    client: &Client,
+    instance: &str,
+) -> Result<Option<String>> {
+    let out = client
+        .describe_iam_instance_profile_associations()
+        .filters(filter("instance-id", instance))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeIamInstanceProfileAssociations", e))?;
+    Ok(out
+        .iam_instance_profile_associations()
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.state(),
+                Some(IamInstanceProfileAssociationState::Associated)
+                    | Some(IamInstanceProfileAssociationState::Associating)
+            )
+        })
+        .find_map(|a| a.association_id().map(str::to_string)))
+}
+
+/// Sets, replaces or removes the instance profile of a running instance, in place.
+pub async fn set_instance_profile(
+    client: &Client,
+    instance: &str,
+    profile: Option<&InstanceProfile>,
+) -> Result<()> {
+    let association = instance_profile_association(client, instance).await?;
+    match (association, profile) {
+        (None, None) => {}
+        (None, Some(profile)) => {
+            client
+                .associate_iam_instance_profile()
+                .instance_id(instance)
+                .iam_instance_profile(profile_specification(profile))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("AssociateIamInstanceProfile", e))?;
+        }
+        (Some(association), Some(profile)) => {
+            client
+                .replace_iam_instance_profile_association()
+                .association_id(association)
+                .iam_instance_profile(profile_specification(profile))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ReplaceIamInstanceProfileAssociation", e))?;
+        }
+        (Some(association), None) => {
+            client
+                .disassociate_iam_instance_profile()
+                .association_id(association)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DisassociateIamInstanceProfile", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Requires IMDSv2 on a running instance, in place.
+pub async fn require_metadata_tokens(client: &Client, instance: &str) -> Result<()> {
+    client
+        .modify_instance_metadata_options()
+        .instance_id(instance)
+        .http_tokens(HttpTokensState::Required)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceMetadataOptions", e))?;
+    Ok(())
+}
+
+/// Sets the security groups of a running instance, in place.
+pub async fn set_instance_groups(client: &Client, instance: &str, groups: &[String]) -> Result<()> {
+    client
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .set_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;
+    Ok(())
+}
+
+/// Whether each volume is encrypted, by volume ID.
+pub async fn volumes_encrypted(client: &Client, ids: &[String]) -> Result<BTreeMap<String, bool>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    match client
+        .describe_volumes()
+        .set_volume_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .volumes()
+            .iter()
+            .filter_map(|v| Some((v.volume_id()?.to_string(), v.encrypted().unwrap_or(false))))
+            .collect()),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeVolumes", e);
+            if error.is_not_found() {
+                Ok(BTreeMap::new())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+pub async fn terminate_instances(client: &Client, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    client
+        .terminate_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("TerminateInstances", e))?;
+    Ok(())
+}
+
+/// IDs of the instances among `ids` that are not yet terminated.
+pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = client
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await;
+    match out {
+        Ok(out) => Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect()),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeInstances", e);
+            if error.is_not_found() {
+                Ok(Vec::new())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}

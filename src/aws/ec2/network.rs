@@ -1,0 +1,227 @@
+//! The VPC and its settings, subnets, the internet gateway and flow logs.
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::Client;
+
+use crate::error::AwsError;
+
+use super::{filter, required, tag_spec, Result, Tags};
+
+/// Creates the VPC; its DNS attributes are set by reconcile, which also repairs them.
+pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<String> {
+    let out = client
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(tag_spec(ResourceType::Vpc, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateVpc", e))?;
+    Ok(required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VpcId")?.to_string())
+}
+
+/// The VPC's DNS settings, as the provider sets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VpcDns {
+    pub support: bool,
+    pub hostnames: bool,
+}
+
+impl VpcDns {
+    /// The ALB, SSM and instance hostnames need both.
+    pub const WANTED: VpcDns = VpcDns {
+        support: true,
+        hostnames: true,
+    };
+}
+
+/// Reads DNS support and hostnames (AWS answers one attribute per call).
+pub async fn vpc_dns(client: &Client, vpc_id: &str) -> Result<VpcDns> {
+    let read = |attribute: aws_sdk_ec2::types::VpcAttributeName| {
+        client
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(attribute)
+            .send()
+    };
+    let (support, hostnames) = futures::join!(
+        read(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport),
+        read(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+    );
+    let value = |v: Option<&AttributeBooleanValue>| v.and_then(|v| v.value()).unwrap_or(false);
+    Ok(VpcDns {
+        support: value(
+            support
+                .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?
+                .enable_dns_support(),
+        ),
+        hostnames: value(
+            hostnames
+                .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?
+                .enable_dns_hostnames(),
+        ),
+    })
+}
+
+/// Sets the DNS attributes that differ from `wanted`.
+pub async fn set_vpc_dns(
+    client: &Client,
+    vpc_id: &str,
+    current: VpcDns,
+    wanted: VpcDns,
+) -> Result<()> {
+    let flag = |value: bool| AttributeBooleanValue::builder().value(value).build();
+    // AWS accepts only one attribute per call; hostnames need support, so support goes first
+    if current.support != wanted.support {
+        client
+            .modify_vpc_attribute()
+            .vpc_id(vpc_id)
+            .enable_dns_support(flag(wanted.support))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+    }
+    if current.hostnames != wanted.hostnames {
+        client
+            .modify_vpc_attribute()
+            .vpc_id(vpc_id)
+            .enable_dns_hostnames(flag(wanted.hostnames))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ModifyVpcAttribute", e))?;
+    }
+    Ok(())
+}
+
+/// Creates a subnet; whether it maps public IPs is set by reconcile, which also repairs it.
+pub async fn create_subnet(
+    client: &Client,
+    vpc_id: &str,
+    zone: &str,
+    cidr: &str,
+    tags: &Tags,
+) -> Result<String> {
+    let out = client
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .availability_zone(zone)
+        .cidr_block(cidr)
+        .tag_specifications(tag_spec(ResourceType::Subnet, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
+    Ok(required(
+        out.subnet().and_then(|s| s.subnet_id()),
+        "CreateSubnet",
+        "SubnetId",
+    )?
+    .to_string())
+}
+
+/// Public subnets map a public IP on launch (the bastion needs one); private ones never.
+pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool) -> Result<()> {
+    client
+        .modify_subnet_attribute()
+        .subnet_id(subnet)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", e))?;
+    Ok(())
+}
+
+/// Creates an internet gateway (attachment is separate so a crash in between is repaired).
+pub async fn create_internet_gateway(client: &Client, tags: &Tags) -> Result<String> {
+    let out = client
+        .create_internet_gateway()
+        .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateInternetGateway", e))?;
+    Ok(required(
+        out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+        "CreateInternetGateway",
+        "InternetGatewayId",
+    )?
+    .to_string())
+}
+
+pub async fn attach_internet_gateway(client: &Client, igw: &str, vpc_id: &str) -> Result<()> {
+    client
+        .attach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AttachInternetGateway", e))?;
+    Ok(())
+}
+
+pub async fn detach_internet_gateway(client: &Client, igw: &str, vpc_id: &str) -> Result<()> {
+    client
+        .detach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DetachInternetGateway", e))?;
+    Ok(())
+}
+
+pub async fn delete_internet_gateway(client: &Client, igw: &str) -> Result<()> {
+    client
+        .delete_internet_gateway()
+        .internet_gateway_id(igw)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteInternetGateway", e))?;
+    Ok(())
+}
+
+/// A flow log of a VPC, as far as the posture report needs it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlowLog {
+    pub id: String,
+    /// `ACCEPT`, `REJECT` or `ALL`
+    pub traffic_type: String,
+}
+
+/// The flow logs AWS has for a VPC, whoever created them (the provider creates none).
+pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<FlowLog>> {
+    let out = client
+        .describe_flow_logs()
+        .filter(filter("resource-id", vpc_id))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", e))?;
+    Ok(out
+        .flow_logs()
+        .iter()
+        .map(|f| FlowLog {
+            id: f.flow_log_id().unwrap_or_default().to_string(),
+            traffic_type: f
+                .traffic_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+pub async fn delete_subnet(client: &Client, id: &str) -> Result<()> {
+    client
+        .delete_subnet()
+        .subnet_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteSubnet", e))?;
+    Ok(())
+}
+
+pub async fn delete_vpc(client: &Client, id: &str) -> Result<()> {
+    client
+        .delete_vpc()
+        .vpc_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteVpc", e))?;
+    Ok(())
+}

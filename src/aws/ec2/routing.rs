@@ -1,0 +1,257 @@
+//! Elastic IPs, NAT gateways, route tables and their routes and associations.
+
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::Client;
+
+use crate::error::AwsError;
+
+use super::{filter, required, tag_spec, Result, Tags};
+
+/// A route as (destination, target): destinations of both IP families and prefix
+/// lists, targets of every kind, so that no route added out of band goes unseen.
+pub(super) fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, String)> {
+    let destination = route
+        .destination_cidr_block()
+        .or(route.destination_ipv6_cidr_block())
+        .or(route.destination_prefix_list_id())?;
+    let target = route
+        .nat_gateway_id()
+        .or(route.gateway_id())
+        .or(route.instance_id())
+        .or(route.network_interface_id())
+        .or(route.vpc_peering_connection_id())
+        .or(route.transit_gateway_id())
+        .or(route.egress_only_internet_gateway_id())
+        .or(route.local_gateway_id())
+        .or(route.carrier_gateway_id())
+        .unwrap_or("blackhole");
+    Some((destination.to_string(), target.to_string()))
+}
+
+/// Allocates an Elastic IP for a NAT gateway; returns (allocation id, public ip).
+pub async fn allocate_address(client: &Client, tags: &Tags) -> Result<(String, String)> {
+    let out = client
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .tag_specifications(tag_spec(ResourceType::ElasticIp, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AllocateAddress", e))?;
+    Ok((
+        required(out.allocation_id(), "AllocateAddress", "AllocationId")?.to_string(),
+        out.public_ip().unwrap_or_default().to_string(),
+    ))
+}
+
+pub async fn release_address(client: &Client, allocation_id: &str) -> Result<()> {
+    client
+        .release_address()
+        .allocation_id(allocation_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ReleaseAddress", e))?;
+    Ok(())
+}
+
+/// Creates a public NAT gateway; `token` makes a retried call idempotent.
+pub async fn create_nat_gateway(
+    client: &Client,
+    subnet_id: &str,
+    allocation_id: &str,
+    token: &str,
+    tags: &Tags,
+) -> Result<String> {
+    let out = client
+        .create_nat_gateway()
+        .subnet_id(subnet_id)
+        .allocation_id(allocation_id)
+        .client_token(token)
+        .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
+    Ok(required(
+        out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+        "CreateNatGateway",
+        "NatGatewayId",
+    )?
+    .to_string())
+}
+
+/// The state of a NAT gateway (`pending`, `available`, `deleting`, `deleted`, `failed`), if it exists.
+pub async fn nat_gateway_state(client: &Client, id: &str) -> Result<Option<String>> {
+    match client
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .nat_gateways()
+            .first()
+            .and_then(|g| g.state())
+            .map(|s| s.as_str().to_string())),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeNatGateways", e);
+            if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The NAT gateways of a VPC that are being deleted and still hold the
+/// Elastic IP `allocation_id`: AWS disassociates the address only once the
+/// gateway reaches `deleted`, minutes later, and refuses a new gateway on it
+/// until then (`Resource.AlreadyAssociated`).
+pub async fn nat_gateways_releasing(
+    client: &Client,
+    vpc_id: &str,
+    allocation_id: &str,
+) -> Result<Vec<String>> {
+    // filtered by state here rather than by the API: the state is the one field
+    // that must be read as AWS reports it now
+    let out = client
+        .describe_nat_gateways()
+        .filter(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+    Ok(out
+        .nat_gateways()
+        .iter()
+        .filter(|g| g.state().map(|s| s.as_str()) == Some("deleting"))
+        .filter(|g| {
+            g.nat_gateway_addresses()
+                .iter()
+                .any(|a| a.allocation_id() == Some(allocation_id))
+        })
+        .filter_map(|g| g.nat_gateway_id().map(str::to_string))
+        .collect())
+}
+
+pub async fn delete_nat_gateway(client: &Client, id: &str) -> Result<()> {
+    client
+        .delete_nat_gateway()
+        .nat_gateway_id(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteNatGateway", e))?;
+    Ok(())
+}
+
+pub async fn create_route_table(client: &Client, vpc_id: &str, tags: &Tags) -> Result<String> {
+    let out = client
+        .create_route_table()
+        .vpc_id(vpc_id)
+        .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateRouteTable", e))?;
+    Ok(required(
+        out.route_table().and_then(|t| t.route_table_id()),
+        "CreateRouteTable",
+        "RouteTableId",
+    )?
+    .to_string())
+}
+
+/// Points `0.0.0.0/0` of a table at an internet or NAT gateway, replacing an existing default route.
+pub async fn set_default_route(
+    client: &Client,
+    table: &str,
+    target: &str,
+    exists: bool,
+) -> Result<()> {
+    // CreateRoute and ReplaceRoute take the same arguments but are distinct builder types
+    macro_rules! send_default_route {
+        ($builder:expr, $operation:literal) => {{
+            let call = $builder
+                .route_table_id(table)
+                .destination_cidr_block("0.0.0.0/0");
+            let call = if target.starts_with("nat-") {
+                call.nat_gateway_id(target)
+            } else {
+                call.gateway_id(target)
+            };
+            call.send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk($operation, e))
+        }};
+    }
+    if exists {
+        send_default_route!(client.replace_route(), "ReplaceRoute")
+    } else {
+        send_default_route!(client.create_route(), "CreateRoute")
+    }
+}
+
+pub async fn delete_default_route(client: &Client, table: &str) -> Result<()> {
+    delete_route(client, table, "0.0.0.0/0").await
+}
+
+/// Deletes the route to `destination`: an IPv4 or IPv6 block or a prefix list ID.
+pub async fn delete_route(client: &Client, table: &str, destination: &str) -> Result<()> {
+    let call = client.delete_route().route_table_id(table);
+    let call = if destination.starts_with("pl-") {
+        call.destination_prefix_list_id(destination)
+    } else if destination.contains(':') {
+        call.destination_ipv6_cidr_block(destination)
+    } else {
+        call.destination_cidr_block(destination)
+    };
+    call.send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteRoute", e))?;
+    Ok(())
+}
+
+/// Moves a subnet's association to another route table in one call.
+pub async fn replace_route_table_association(
+    client: &Client,
+    association: &str,
+    table: &str,
+) -> Result<()> {
+    client
+        .replace_route_table_association()
+        .association_id(association)
+        .route_table_id(table)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ReplaceRouteTableAssociation", e))?;
+    Ok(())
+}
+
+pub async fn associate_route_table(client: &Client, table: &str, subnet: &str) -> Result<()> {
+    client
+        .associate_route_table()
+        .route_table_id(table)
+        .subnet_id(subnet)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AssociateRouteTable", e))?;
+    Ok(())
+}
+
+pub async fn disassociate_route_table(client: &Client, association: &str) -> Result<()> {
+    client
+        .disassociate_route_table()
+        .association_id(association)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DisassociateRouteTable", e))?;
+    Ok(())
+}
+
+pub async fn delete_route_table(client: &Client, table: &str) -> Result<()> {
+    client
+        .delete_route_table()
+        .route_table_id(table)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteRouteTable", e))?;
+    Ok(())
+}
