@@ -5,27 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::faults::{Fault, FaultLayer};
-use crate::harness::moto::Moto;
+use crate::harness::faults::Fault;
 use crate::harness::terraform::{Run, Workspace};
-use crate::harness::{runtime, Api};
-
-struct Env {
-    _moto: Moto,
-    layer: FaultLayer,
-    api: Api,
-}
-
-fn env() -> Env {
-    let moto = Moto::start();
-    let layer = FaultLayer::start(&moto.endpoint());
-    let api = Api::new(&moto.endpoint());
-    Env {
-        _moto: moto,
-        layer,
-        api,
-    }
-}
+use crate::harness::{runtime, Emulator};
 
 /// One refused configuration: the resource body, a word of the source line
 /// the diagnostic must point at, and words its summary or detail must contain.
@@ -99,7 +81,7 @@ fn plan(ws: &Workspace, name: &str, body: &str) -> Run {
 
 #[test]
 fn bad_inputs_are_refused_at_plan_with_the_attribute_and_nothing_built() {
-    let env = env();
+    let env = Emulator::plain();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     let mut bodies: Vec<(String, Case)> = cases()
         .into_iter()
@@ -136,7 +118,7 @@ fn bad_inputs_are_refused_at_plan_with_the_attribute_and_nothing_built() {
 
 #[test]
 fn exact_decimals_are_accepted_and_applied_as_written() {
-    let env = env();
+    let env = Emulator::plain();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write("resource \"prodvpc_environment\" \"x\" {\n  name = \"decimal\"\n  nat_gateways = \"none\"\n  app {\n    cpu_target = 70.1\n    port = 8080.0\n  }\n  bastion {\n    enabled = false\n  }\n}\n");
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -170,7 +152,7 @@ fn provider_plan(ws: &Workspace, provider: &str) -> Run {
 
 #[test]
 fn provider_block_errors_land_on_their_attribute() {
-    let env = env();
+    let env = Emulator::plain();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     for (provider, line, says) in [
         ("region = \"moon-1\"", "region", "not an AWS region name"),
@@ -255,7 +237,7 @@ fn an_unreachable_endpoint_fails_within_seconds_in_one_sentence() {
 
 #[test]
 fn aws_errors_at_plan_time_say_that_nothing_was_built() {
-    let env = env();
+    let env = Emulator::plain();
     env.layer.inject(
         "ec2:DescribeAvailabilityZones",
         Fault::internal_error(),

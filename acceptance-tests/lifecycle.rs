@@ -7,27 +7,9 @@ use std::path::Path;
 use aws_sdk_ec2::types::Filter;
 use prodvpc::plan::cidr::Cidr;
 
-use crate::harness::faults::{Fault, FaultLayer, AWS_LIKE_TIME_SCALE};
-use crate::harness::moto::Moto;
+use crate::harness::faults::{Fault, AWS_LIKE_TIME_SCALE};
 use crate::harness::terraform::Workspace;
-use crate::harness::{runtime, string_map, Api};
-
-struct Env {
-    _moto: Moto,
-    layer: FaultLayer,
-    api: Api,
-}
-
-fn env() -> Env {
-    let moto = Moto::start();
-    let layer = FaultLayer::aws_like(&moto.endpoint());
-    let api = Api::new(&moto.endpoint());
-    Env {
-        _moto: moto,
-        layer,
-        api,
-    }
-}
+use crate::harness::{runtime, string_map, Api, Emulator};
 
 fn tag_filter(environment: &str) -> Filter {
     Filter::builder()
@@ -514,7 +496,7 @@ fn verify_complete_topology(api: &Api, state: &serde_json::Value) {
 
 #[test]
 fn complete_environment_lifecycle() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     complete_example(&ws);
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -656,7 +638,7 @@ pub(crate) fn small(name: &str) -> String {
 
 #[test]
 fn destroy_outlasts_dependency_violations_and_throttling() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("faulty"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -689,7 +671,7 @@ fn destroy_outlasts_dependency_violations_and_throttling() {
 
 #[test]
 fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("resume"));
     // the load balancer call fails for good this time (more failures than the SDK retries)
@@ -770,7 +752,7 @@ fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
 
 #[test]
 fn two_environments_do_not_touch_each_other() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&format!("{}{}", small("blue"), small("green")));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -861,7 +843,7 @@ const VARIANTS: [Variant; 5] = [
 
 #[test]
 fn varied_configurations_converge_and_clean_up() {
-    let env = env();
+    let env = Emulator::aws_like();
     // the key pair a variant names must exist: plan checks it against the region
     runtime().block_on(async {
         env.api
@@ -952,7 +934,7 @@ fn varied_configurations_converge_and_clean_up() {
 
 #[test]
 fn an_environment_deleted_elsewhere_is_planned_again() {
-    let env = env();
+    let env = Emulator::aws_like();
     let first = Workspace::new(Some(env.layer.endpoint()));
     first.write(&small("gone"));
     first.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -972,7 +954,7 @@ fn an_environment_deleted_elsewhere_is_planned_again() {
 
 #[test]
 fn inputs_the_region_cannot_serve_fail_at_plan_with_nothing_built() {
-    let env = env();
+    let env = Emulator::aws_like();
     let cases = [
         (
             "availability_zones = [\"us-east-1a\", \"us-east-1z\"]",
@@ -1006,7 +988,7 @@ fn inputs_the_region_cannot_serve_fail_at_plan_with_nothing_built() {
 
 #[test]
 fn provider_endpoints_and_region_override_the_environment() {
-    let env = env();
+    let env = Emulator::aws_like();
     // AWS_ENDPOINT_URL points at a closed port here: only the provider block can work
     let ws = Workspace::new(None);
     let url = env.layer.endpoint();
@@ -1025,7 +1007,7 @@ fn provider_endpoints_and_region_override_the_environment() {
 
 #[test]
 fn destroy_also_removes_duplicates_left_by_retried_creates() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("dupes"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -1104,7 +1086,7 @@ fn destroy_also_removes_duplicates_left_by_retried_creates() {
 
 #[test]
 fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("slow").replace(
         "  nat_gateways = \"single\"",
@@ -1143,7 +1125,7 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
 
 #[test]
 fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("mended"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -1188,7 +1170,7 @@ fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
 
 #[test]
 fn an_interrupt_stops_the_apply_and_keeps_what_was_built() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("halt"));
     // a slow region, so the apply is still building when the interrupt comes
@@ -1253,7 +1235,7 @@ fn an_interrupt_stops_the_apply_and_keeps_what_was_built() {
 
 #[test]
 fn a_failed_destroy_keeps_the_environment_in_state() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("stays"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -1284,7 +1266,7 @@ fn a_failed_destroy_keeps_the_environment_in_state() {
 
 #[test]
 fn a_second_configuration_with_the_same_name_is_refused_and_cannot_touch_the_first() {
-    let env = env();
+    let env = Emulator::aws_like();
     let first = Workspace::new(Some(env.layer.endpoint()));
     first.write(&small("shared"));
     first.ok(&["apply", "-auto-approve", "-no-color"]);
@@ -1329,7 +1311,7 @@ fn a_second_configuration_with_the_same_name_is_refused_and_cannot_touch_the_fir
 
 #[test]
 fn create_before_destroy_cannot_reuse_the_name_and_deletes_nothing() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     let config = small("cbd").replace(
         "  nat_gateways = \"single\"\n",
@@ -1361,7 +1343,7 @@ fn create_before_destroy_cannot_reuse_the_name_and_deletes_nothing() {
 
 #[test]
 fn a_failed_update_keeps_the_change_pending_until_a_later_apply_makes_it() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     let config = small("honest").replace(
         "  bastion {",
@@ -1427,7 +1409,7 @@ fn a_failed_update_keeps_the_change_pending_until_a_later_apply_makes_it() {
 
 #[test]
 fn timeouts_bound_slow_calls_as_well_as_waits() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("sluggish").replace(
         "  nat_gateways = \"single\"",
@@ -1457,7 +1439,7 @@ fn timeouts_bound_slow_calls_as_well_as_waits() {
 
 #[test]
 fn apply_returns_once_the_load_balancer_is_active_and_min_size_instances_are_healthy() {
-    let env = env();
+    let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("serving"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);

@@ -14,6 +14,40 @@ pub use api::{runtime, Api};
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use self::faults::FaultLayer;
+use self::moto::Moto;
+
+/// A moto server of a test's own, the fault layer the provider talks to, and
+/// clients that check the API directly (past the layer).
+pub struct Emulator {
+    _moto: Moto,
+    pub layer: FaultLayer,
+    pub api: Api,
+}
+
+impl Emulator {
+    /// Behind the plain fault layer: moto's answers, plus what a test injects.
+    pub fn plain() -> Emulator {
+        Emulator::behind(FaultLayer::start)
+    }
+
+    /// Behind the AWS behaviour model ([`FaultLayer::aws_like`]).
+    pub fn aws_like() -> Emulator {
+        Emulator::behind(FaultLayer::aws_like)
+    }
+
+    fn behind(layer: impl FnOnce(&str) -> FaultLayer) -> Emulator {
+        let moto = Moto::start();
+        let layer = layer(&moto.endpoint());
+        let api = Api::new(&moto.endpoint());
+        Emulator {
+            _moto: moto,
+            layer,
+            api,
+        }
+    }
+}
+
 impl Api {
     /// How many VPCs are tagged for the environment.
     pub fn tagged_vpcs(&self, environment: &str) -> usize {
