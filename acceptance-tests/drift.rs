@@ -223,10 +223,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
                 "EC2.15",
                 "assign public IPv4 on launch by design (the bastion's address)",
             ),
-            (
-                "EC2.6",
-                "the VPC has no flow log; the provider does not manage flow logs",
-            ),
+            ("EC2.6", "the VPC has no flow log: set flow_logs"),
             ("ELB.5", "writes no access logs (load_balancer.access_logs)"),
             (
                 "ELB.6",

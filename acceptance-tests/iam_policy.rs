@@ -11,9 +11,15 @@ use crate::harness::iam::{denied, policy_actions, PolicyCheck, POLICY_PATH};
 
 /// Actions the provider never calls but AWS checks against the caller: the
 /// first load balancer and the first Auto Scaling Group in an account create
-/// their service-linked roles, and launching with an instance profile passes
-/// its role to EC2.
-const CHECKED_ON_THE_CALLERS_BEHALF: [&str; 2] = ["iam:CreateServiceLinkedRole", "iam:PassRole"];
+/// their service-linked roles, launching with an instance profile passes its
+/// role to EC2, a flow log to CloudWatch Logs passes its delivery role, and one
+/// to S3 sets up the log delivery.
+const CHECKED_ON_THE_CALLERS_BEHALF: [&str; 4] = [
+    "iam:CreateServiceLinkedRole",
+    "iam:PassRole",
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+];
 
 /// IAM's prefix for the service each module of `src/aws/` wraps.
 const IAM_PREFIX: [(&str, &str); 3] = [

@@ -151,6 +151,12 @@ impl AwsError {
         }
     }
 
+    /// True when the credentials may not make the call.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, AwsError::Api { code, .. }
+            if matches!(code.as_str(), "UnauthorizedOperation" | "AccessDenied"))
+    }
+
     /// True for errors that mean the object is already gone.
     pub fn is_not_found(&self) -> bool {
         self.class() == ErrorClass::NotFound

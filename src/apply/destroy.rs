@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::endpoints::delete_gateway_endpoint;
 use super::executor::{ignore_not_found, Result};
+use super::flow_logs::delete_flow_logs;
 use super::inventory::{Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::waiters::{delete_with_retry, poll_until};
@@ -95,9 +96,11 @@ pub async fn destroy(
         .map(|g| g.instances.clone())
         .unwrap_or_default();
 
-    // Wave 1: compute and the load balancer, which hold network interfaces, and
-    // the gateway endpoints, which the route tables of wave 2 serve.
+    // Wave 1: compute and the load balancer, which hold network interfaces, the
+    // gateway endpoints, which the route tables of wave 2 serve, and the flow
+    // logs (AWS would remove a deleted VPC's only eventually).
     futures::try_join!(
+        delete_flow_logs(ec2c, inv.flow_log.iter().chain(&strays.flow_logs), deadline),
         async {
             let deletions = endpoints
                 .iter()

@@ -8,6 +8,7 @@ use super::bastion::bastion_drift;
 use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::executor::component_tags;
+use super::flow_logs::flow_log_drift;
 use super::inventory::Inventory;
 use super::load_balancer::{listener_key, load_balancer_attribute_drift, target_group_of};
 use super::network::network_drift;
@@ -26,6 +27,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     findings.extend(rule_drift(spec, inv));
     findings.extend(app_drift(spec, bp, inv));
     findings.extend(endpoint_drift(spec, bp, inv));
+    findings.extend(flow_log_drift(spec, inv));
     findings.extend(load_balancer_attribute_drift(spec, inv));
     findings.extend(bastion_drift(spec, bp, inv));
     findings.iter().map(Finding::to_string).collect()
@@ -44,6 +46,7 @@ pub(super) fn missing_components(
     found.extend(inv.addresses.keys().cloned());
     found.extend(inv.nat_gateways.keys().cloned());
     found.extend(inv.gateway_endpoints.keys().cloned());
+    found.extend(inv.flow_log.iter().map(|_| Component::FlowLog.key()));
     found.extend(inv.security_groups.keys().cloned());
     found.extend(inv.launch_template.iter().map(|_| "lt".to_string()));
     found.extend(inv.bastion.iter().map(|_| "bastion".to_string()));
@@ -78,28 +81,11 @@ pub(super) fn missing_components(
 /// Tags of every planned component, against what [`component_tags`] gives it.
 pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
     let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
-    let mut objects: Vec<(String, &Tags)> = Vec::new();
-    objects.extend(inv.vpc.iter().map(|f| ("vpc".to_string(), &f.tags)));
-    objects.extend(
-        inv.internet_gateway
-            .iter()
-            .map(|f| ("igw".to_string(), &f.tags)),
-    );
-    objects.extend(
-        inv.launch_template
-            .iter()
-            .map(|f| ("lt".to_string(), &f.tags)),
-    );
-    objects.extend(inv.bastion.iter().map(|f| ("bastion".to_string(), &f.tags)));
-    for map in [&inv.subnets, &inv.addresses, &inv.nat_gateways] {
-        objects.extend(map.iter().map(|(k, f)| (k.clone(), &f.tags)));
-    }
-    objects.extend(inv.route_tables.iter().map(|(k, t)| (k.clone(), &t.tags)));
-    objects.extend(
-        inv.security_groups
-            .iter()
-            .map(|(k, g)| (k.clone(), &g.tags)),
-    );
+    let mut objects: Vec<(String, &Tags)> = inv
+        .tagged_ec2_objects()
+        .into_iter()
+        .map(|(key, _, tags)| (key, tags))
+        .collect();
     objects.extend(inv.group.iter().map(|g| ("asg".to_string(), &g.tags)));
     let elb = |arn: &str| inv.elb_tags.get(arn);
     objects.extend(

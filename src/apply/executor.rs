@@ -190,7 +190,7 @@ pub async fn reconcile(
         }
     };
     // Wave 1: everything that needs only the VPC.
-    let (subnets, igw, groups, addresses, target_group, ()) = Box::pin(async {
+    let (subnets, igw, groups, addresses, target_group, (), ()) = Box::pin(async {
         futures::try_join!(
             run.ensure_subnets(&inv, &bp, &vpc_id),
             run.ensure_internet_gateway(&inv, &vpc_id),
@@ -198,6 +198,7 @@ pub async fn reconcile(
             run.ensure_addresses(&inv, &bp),
             run.ensure_target_group(&inv, &vpc_id),
             run.ensure_vpc_settings(&inv, &vpc_id),
+            run.ensure_flow_log(&inv, &vpc_id),
         )
     })
     .await?;
@@ -275,6 +276,7 @@ impl Run<'_> {
         let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
         // first: an endpoint going away may still serve a route table that goes too
         self.remove_gateway_endpoints(inv, &planned).await?;
+        self.remove_flow_log(inv, &planned).await?;
         let unplanned = |key: &String| !planned.contains(key);
         let ec2c = &self.clients.ec2;
         let deadline = self.deadline;
@@ -391,16 +393,11 @@ impl Run<'_> {
                 .filter(|k| !wanted.contains_key(k))
                 .collect()
         };
-        let mut ec2_objects: Vec<(&String, &BTreeMap<String, String>)> = Vec::new();
-        ec2_objects.extend(inv.vpc.iter().map(|f| (&f.id, &f.tags)));
-        ec2_objects.extend(inv.internet_gateway.iter().map(|f| (&f.id, &f.tags)));
-        ec2_objects.extend(inv.launch_template.iter().map(|f| (&f.id, &f.tags)));
-        ec2_objects.extend(inv.bastion.iter().map(|f| (&f.id, &f.tags)));
-        for map in [&inv.subnets, &inv.addresses, &inv.nat_gateways] {
-            ec2_objects.extend(map.values().map(|f| (&f.id, &f.tags)));
-        }
-        ec2_objects.extend(inv.route_tables.values().map(|t| (&t.id, &t.tags)));
-        ec2_objects.extend(inv.security_groups.values().map(|g| (&g.id, &g.tags)));
+        let ec2_objects: Vec<(&String, &BTreeMap<String, String>)> = inv
+            .tagged_ec2_objects()
+            .into_iter()
+            .map(|(_, id, tags)| (id, tags))
+            .collect();
         // The IDs whose shared tags differ from the wanted ones, and every stale key among them.
         let outdated = |objects: Vec<(&String, &BTreeMap<String, String>)>| {
             let stale: Vec<_> = objects

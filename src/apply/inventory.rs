@@ -25,6 +25,10 @@ pub struct Inventory {
     pub nat_gateways: BTreeMap<String, Found>,
     /// gateway endpoints keyed `vpce/s3`, `vpce/dynamodb`
     pub gateway_endpoints: BTreeMap<String, Found>,
+    /// the environment's own flow log (`flowlog`), with its settings in `detail`
+    pub flow_log: Option<Found>,
+    /// the credentials may not describe flow logs
+    pub flow_logs_denied: bool,
     pub security_groups: BTreeMap<String, SecurityGroup>,
     pub launch_template: Option<Found>,
     pub bastion: Option<Found>,
@@ -149,11 +153,7 @@ async fn vpc_facts(clients: &AwsClients, vpc: &str) -> Result<VpcFacts, AwsError
         async {
             match ec2::flow_logs(&clients.ec2, vpc).await {
                 Ok(logs) => Ok(Some(logs)),
-                Err(AwsError::Api { code, .. })
-                    if matches!(code.as_str(), "UnauthorizedOperation" | "AccessDenied") =>
-                {
-                    Ok(None)
-                }
+                Err(error) if error.is_access_denied() => Ok(None),
                 Err(error) => Err(error),
             }
         },
@@ -295,6 +295,9 @@ impl Inventory {
             ec2_found
                 .gateway_endpoints
                 .retain(|e| e.detail.get("vpc").is_none_or(|v| v == vpc));
+            ec2_found
+                .flow_logs
+                .retain(|f| f.detail.get("vpc").is_none_or(|v| v == vpc));
         }
         // the VPC that ELB objects must live in to be the environment's
         let home = lookup
@@ -510,6 +513,8 @@ impl Inventory {
                 |f| &f.tags,
                 &mut strays.ec2.gateway_endpoints,
             ),
+            flow_log: single(e.flow_logs, "flowlog", &mut strays.ec2.flow_logs),
+            flow_logs_denied: e.flow_logs_denied,
             launch_template: single(e.launch_templates, "lt", &mut strays.ec2.launch_templates),
             bastion: single(
                 standalone(e.instances),
@@ -535,6 +540,41 @@ impl Inventory {
         })
     }
 
+    /// Every EC2 object of the environment that carries its tags, as (component
+    /// key, ID, tags): what tag drift compares and retagging brings up to date.
+    pub fn tagged_ec2_objects(&self) -> Vec<(String, &String, &BTreeMap<String, String>)> {
+        let mut objects: Vec<(String, &String, &BTreeMap<String, String>)> = Vec::new();
+        let singles = [
+            ("vpc", &self.vpc),
+            ("igw", &self.internet_gateway),
+            ("lt", &self.launch_template),
+            ("bastion", &self.bastion),
+            ("flowlog", &self.flow_log),
+        ];
+        for (key, found) in singles {
+            objects.extend(found.iter().map(|f| (key.to_string(), &f.id, &f.tags)));
+        }
+        for map in [
+            &self.subnets,
+            &self.addresses,
+            &self.nat_gateways,
+            &self.gateway_endpoints,
+        ] {
+            objects.extend(map.iter().map(|(k, f)| (k.clone(), &f.id, &f.tags)));
+        }
+        objects.extend(
+            self.route_tables
+                .iter()
+                .map(|(k, t)| (k.clone(), &t.id, &t.tags)),
+        );
+        objects.extend(
+            self.security_groups
+                .iter()
+                .map(|(k, g)| (k.clone(), &g.id, &g.tags)),
+        );
+        objects
+    }
+
     /// Whether the environment's VPC is still marked as being created.
     pub fn is_unfinished(&self) -> bool {
         self.vpc
@@ -557,6 +597,7 @@ impl Inventory {
             .chain(self.addresses.values())
             .chain(self.nat_gateways.values())
             .chain(self.gateway_endpoints.values())
+            .chain(self.flow_log.iter())
             .chain(
                 s.ec2
                     .vpcs
@@ -571,7 +612,8 @@ impl Inventory {
                     .chain(&s.ec2.nat_gateways)
                     .chain(&s.ec2.launch_templates)
                     .chain(&s.ec2.instances)
-                    .chain(&s.ec2.gateway_endpoints),
+                    .chain(&s.ec2.gateway_endpoints)
+                    .chain(&s.ec2.flow_logs),
             );
         ids.extend(found.map(|f| f.id.clone()));
         ids.extend(
@@ -606,6 +648,7 @@ impl Inventory {
             && self.addresses.is_empty()
             && self.nat_gateways.is_empty()
             && self.gateway_endpoints.is_empty()
+            && self.flow_log.is_none()
             && self.security_groups.is_empty()
             && self.launch_template.is_none()
             && self.bastion.is_none()

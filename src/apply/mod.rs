@@ -9,6 +9,7 @@ pub mod destroy;
 pub mod drift;
 mod endpoints;
 pub mod executor;
+mod flow_logs;
 pub mod inventory;
 mod load_balancer;
 mod network;

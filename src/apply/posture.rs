@@ -26,7 +26,7 @@ const HIGH_RISK_PORTS: [i32; 24] = [
 /// Every control and what satisfies it, for the schema's description.
 pub const CONTROLS: [(&str, &str); 17] = [
     ("EC2.2", "the VPC's default security group has no inbound and no outbound rules"),
-    ("EC2.6", "the VPC has a flow log capturing rejected traffic (`REJECT` or `ALL`); the provider does not create flow logs, so this fails until one is added (for example with `aws_flow_log`). Left out when the credentials may not call `ec2:DescribeFlowLogs`"),
+    ("EC2.6", "the VPC has a flow log capturing rejected traffic (`REJECT` or `ALL`), whoever made it: set `flow_logs` (its default `traffic_type`, `ALL`, satisfies it) or add one elsewhere. Left out when the credentials may not call `ec2:DescribeFlowLogs`"),
     ("EC2.8", "the bastion instance requires IMDSv2 (`http_tokens = required`)"),
     ("EC2.9", "no instance of the environment has a public IPv4 address; the bastion has one by design, so this fails while the bastion is enabled"),
     ("EC2.15", "no subnet assigns public IPv4 addresses on launch; the public subnets do by design (the bastion's address), so this fails"),
@@ -116,9 +116,9 @@ fn ec2_6_flow_logs(inv: &Inventory) -> Option<Result<(), String>> {
         |l: &&crate::aws::ec2::FlowLog| matches!(l.traffic_type.as_str(), "REJECT" | "ALL");
     Some(match logs.iter().find(rejects) {
         Some(_) => Ok(()),
-        None if logs.is_empty() => Err("the VPC has no flow log; the provider does not manage flow logs: add one capturing REJECT or ALL traffic (e.g. aws_flow_log)".into()),
+        None if logs.is_empty() => Err("the VPC has no flow log: set flow_logs (traffic_type ALL or REJECT)".into()),
         None => Err(format!(
-            "the VPC's flow logs ({}) capture only accepted traffic; add one capturing REJECT or ALL traffic",
+            "the VPC's flow logs ({}) capture only accepted traffic: set flow_logs.traffic_type to ALL or REJECT",
             logs.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(", ")
         )),
     })
@@ -560,7 +560,7 @@ mod tests {
         }]);
         assert_fails(&inv, "EC2.6", "(fl-accept) capture only accepted traffic");
         inv.flow_logs = Some(Vec::new());
-        assert_fails(&inv, "EC2.6", "the provider does not manage flow logs");
+        assert_fails(&inv, "EC2.6", "the VPC has no flow log: set flow_logs");
         inv.flow_logs.as_mut().unwrap().push(FlowLog {
             id: "fl-reject".into(),
             traffic_type: "REJECT".into(),

@@ -1,15 +1,17 @@
 //! EC2: the shared pieces (tags, filters, the objects discovery returns and
 //! discovery itself, the region checks, retagging) here, and one submodule per
-//! family of objects: `network`, `routing`, `security`, `instances` and
-//! `endpoints`, re-exported so callers name them all as `ec2::...`.
+//! family of objects: `network`, `routing`, `security`, `instances`,
+//! `endpoints` and `flow_logs`, re-exported so callers name them all as `ec2::...`.
 
 mod endpoints;
+mod flow_logs;
 mod instances;
 mod network;
 mod routing;
 mod security;
 
 pub use endpoints::*;
+pub use flow_logs::*;
 pub use instances::*;
 pub use network::*;
 pub use routing::*;
@@ -54,6 +56,35 @@ fn filter(name: &str, value: &str) -> Filter {
 
 fn owned_by(tag_key: &str, environment: &str) -> Filter {
     filter(&format!("tag:{tag_key}"), environment)
+}
+
+/// The error of the first item a batch call lists as unsuccessful: EC2 answers
+/// such calls with success and names the failures in the answer.
+fn first_failure(
+    operation: &'static str,
+    items: &[aws_sdk_ec2::types::UnsuccessfulItem],
+) -> Option<AwsError> {
+    let failure = items.first()?.error()?;
+    let code = failure.code().unwrap_or_default().to_string();
+    let message = failure.message().unwrap_or_default().to_string();
+    Some(AwsError::Api {
+        operation,
+        class: crate::error::classify_message(&code, &message),
+        code,
+        message,
+        request_id: None,
+    })
+}
+
+/// Ok unless a batch delete's failure is more than "already gone".
+fn deleted_unless_failed(
+    operation: &'static str,
+    items: &[aws_sdk_ec2::types::UnsuccessfulItem],
+) -> Result<()> {
+    match first_failure(operation, items) {
+        Some(error) if !error.is_not_found() => Err(error),
+        _ => Ok(()),
+    }
 }
 
 fn required<T>(value: Option<T>, operation: &'static str, field: &'static str) -> Result<T> {
@@ -189,6 +220,11 @@ pub struct Ec2Inventory {
     pub launch_templates: Vec<Found>,
     pub instances: Vec<Found>,
     pub gateway_endpoints: Vec<Found>,
+    /// the flow logs tagged for the environment
+    pub flow_logs: Vec<Found>,
+    /// the credentials may not describe flow logs (an IAM policy older than
+    /// `flow_logs`): none can have been made, and none can be managed
+    pub flow_logs_denied: bool,
 }
 
 impl Ec2Inventory {
@@ -203,6 +239,7 @@ impl Ec2Inventory {
             && self.launch_templates.is_empty()
             && self.instances.is_empty()
             && self.gateway_endpoints.is_empty()
+            && self.flow_logs.is_empty()
     }
 }
 
@@ -300,11 +337,20 @@ impl Direction {
 
 /// Describes every object tagged for `environment`, one call per type, concurrently.
 pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Result<Ec2Inventory> {
-    let (mut found, gateway_endpoints) = futures::try_join!(
+    let (mut found, gateway_endpoints, flow_logs) = futures::try_join!(
         discover_core(client, tag_key, environment),
         gateway_endpoints(client, tag_key, environment),
+        async {
+            match own_flow_logs(client, tag_key, environment).await {
+                Ok(logs) => Ok(Some(logs)),
+                Err(error) if error.is_access_denied() => Ok(None),
+                Err(error) => Err(error),
+            }
+        },
     )?;
     found.gateway_endpoints = gateway_endpoints;
+    found.flow_logs_denied = flow_logs.is_none();
+    found.flow_logs = flow_logs.unwrap_or_default();
     Ok(found)
 }
 
@@ -609,6 +655,8 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         launch_templates: lts,
         instances,
         gateway_endpoints: Vec::new(),
+        flow_logs: Vec::new(),
+        flow_logs_denied: false,
     })
 }
 

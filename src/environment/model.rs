@@ -8,9 +8,10 @@ use tf_provider::value::Value;
 
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
-    parse_duration, AccessLogs, AppSpec, BastionSpec, EndpointsSpec, EnvironmentSpec,
-    GatewayService, InstanceProfile, LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts,
-    ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_VPC_CIDR,
+    flow_log_service, parse_duration, AccessLogs, AppSpec, BastionSpec, EndpointsSpec,
+    EnvironmentSpec, FlowLogDestination, FlowLogService, FlowLogSpec, GatewayService,
+    InstanceProfile, LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts, TrafficType,
+    ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_FLOW_LOG_INTERVAL, DEFAULT_VPC_CIDR,
 };
 
 pub type Str = Value<String>;
@@ -84,6 +85,15 @@ pub struct EndpointsBlock {
     pub public_route_table: Value<bool>,
 }
 
+/// `flow_logs { ... }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct FlowLogsBlock {
+    pub destination_arn: Str,
+    pub traffic_type: Str,
+    pub iam_role_arn: Str,
+    pub max_aggregation_interval: Num,
+}
+
 /// `timeouts { ... }`
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct TimeoutsBlock {
@@ -123,12 +133,14 @@ pub struct EnvironmentState {
     pub bastion_instance_id: Str,
     pub bastion_public_ip: Str,
     pub vpc_endpoint_ids: StrMap,
+    pub flow_log_id: Str,
     pub drift: StrList,
     pub posture: StrMap,
     pub app: OneBlock<AppBlock>,
     pub load_balancer: OneBlock<LoadBalancerBlock>,
     pub bastion: OneBlock<BastionBlock>,
     pub vpc_endpoints: OneBlock<EndpointsBlock>,
+    pub flow_logs: OneBlock<FlowLogsBlock>,
     pub timeouts: OneBlock<TimeoutsBlock>,
 }
 
@@ -269,6 +281,14 @@ impl EnvironmentState {
             }
             or_default(&mut endpoints.public_route_table, || {
                 defaults.public_route_table
+            });
+        }
+        if let Some(flow_logs) = first_mut(&mut self.flow_logs) {
+            or_default(&mut flow_logs.traffic_type, || {
+                TrafficType::default().as_str().to_string()
+            });
+            or_default(&mut flow_logs.max_aggregation_interval, || {
+                i64::from(DEFAULT_FLOW_LOG_INTERVAL)
             });
         }
     }
@@ -430,6 +450,7 @@ pub fn to_spec(
         None => EndpointsSpec::default(),
         Some(block) => endpoints_spec(block)?,
     };
+    let flow_logs = first(&state.flow_logs).map(flow_logs_spec).transpose()?;
     let mut timeouts = Timeouts::default();
     if let Some(block) = first(&state.timeouts) {
         for (slot, value, attribute) in [
@@ -457,8 +478,55 @@ pub fn to_spec(
         load_balancer,
         bastion,
         endpoints,
+        flow_logs,
         tags,
         timeouts,
+    })
+}
+
+fn flow_logs_spec(block: &FlowLogsBlock) -> Result<FlowLogSpec, ModelError> {
+    let arn = known(&block.destination_arn, "flow_logs.destination_arn")?
+        .cloned()
+        .ok_or_else(|| model_error("flow_logs.destination_arn", "is required"))?;
+    let role = known(&block.iam_role_arn, "flow_logs.iam_role_arn")?.cloned();
+    let destination = match (flow_log_service(&arn), role) {
+        (Some(FlowLogService::S3), None) => FlowLogDestination::S3 { arn },
+        (Some(FlowLogService::CloudWatchLogs), Some(role_arn)) => {
+            FlowLogDestination::CloudWatchLogs { arn, role_arn }
+        }
+        (Some(FlowLogService::S3), Some(_)) => {
+            return Err(model_error("flow_logs.iam_role_arn", "is not used with S3"))
+        }
+        (Some(FlowLogService::CloudWatchLogs), None) => {
+            return Err(model_error(
+                "flow_logs.iam_role_arn",
+                "is required for CloudWatch Logs",
+            ))
+        }
+        (None, _) => {
+            return Err(model_error(
+                "flow_logs.destination_arn",
+                format!("`{arn}` is neither an S3 bucket nor a log group"),
+            ))
+        }
+    };
+    let traffic_type = match known(&block.traffic_type, "flow_logs.traffic_type")? {
+        None => TrafficType::default(),
+        Some(text) => TrafficType::parse(text).ok_or_else(|| {
+            model_error(
+                "flow_logs.traffic_type",
+                format!("has unknown value `{text}`"),
+            )
+        })?,
+    };
+    Ok(FlowLogSpec {
+        destination,
+        traffic_type,
+        max_aggregation_interval: count(
+            &block.max_aggregation_interval,
+            "flow_logs.max_aggregation_interval",
+            DEFAULT_FLOW_LOG_INTERVAL,
+        )?,
     })
 }
 

@@ -92,6 +92,7 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         .collect();
     state.nat_public_ips = by_zone("eip/", &ips);
     state.vpc_endpoint_ids = by_zone("vpce/", &ids(&inv.gateway_endpoints));
+    state.flow_log_id = opt(inv.flow_log.as_ref().map(|f| f.id.clone()));
     let groups: BTreeMap<String, String> = inv
         .security_groups
         .iter()
@@ -297,6 +298,23 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
     } else {
         endpoints_block(&endpoints)
     };
+    state.flow_logs = match &inv.flow_log {
+        Some(found) => Value::Value(vec![flow_logs_block(found)]),
+        None => Value::Null,
+    };
+}
+
+/// The `flow_logs` block of the environment's flow log, as AWS reports it.
+fn flow_logs_block(found: &crate::aws::ec2::Found) -> model::FlowLogsBlock {
+    let seen = |key: &str| found.detail.get(key).filter(|v| !v.is_empty()).cloned();
+    model::FlowLogsBlock {
+        destination_arn: opt(seen("destination")),
+        traffic_type: opt(seen("traffic_type")),
+        iam_role_arn: opt(seen("role")),
+        max_aggregation_interval: seen("interval")
+            .and_then(|i| i.parse().ok())
+            .map_or(Value::Null, Value::Value),
+    }
 }
 
 /// The gateway endpoints AWS runs for the environment, and whether they serve

@@ -30,6 +30,11 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
     state.vpc_endpoint_ids = Value::Unknown;
+    state.flow_log_id = if state.flow_logs.is_null() {
+        Value::Null
+    } else {
+        Value::Unknown
+    };
     state.posture = Value::Unknown;
 }
 
@@ -239,6 +244,14 @@ pub(super) fn plan_outputs(
             services.into_iter().map(|s| s.as_str().to_string()),
         ),
         None => Value::Unknown,
+    };
+    // AWS cannot change a flow log: any other setting is a new one
+    planned.flow_log_id = if planned.flow_logs.is_null() {
+        Value::Null
+    } else if prior.flow_logs != planned.flow_logs || renewed.contains("flowlog") {
+        Value::Unknown
+    } else {
+        prior.flow_log_id.clone()
     };
     let port = |s: &EnvironmentState| app_field(s, |a| &a.port);
     if port(prior) != port(planned) {

@@ -12,9 +12,9 @@ use tf_provider::AttributePath;
 use super::model::EnvironmentState;
 use crate::apply::posture::CONTROLS;
 use crate::plan::spec::{
-    AppSpec, NatStrategy, RefreshPreferences, DEFAULT_AZ_COUNT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, IDLE_TIMEOUT_RANGE, MAX_HEALTH_CHECK_GRACE_PERIOD,
-    MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
+    AppSpec, NatStrategy, RefreshPreferences, TrafficType, DEFAULT_AZ_COUNT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, FLOW_LOG_INTERVALS, IDLE_TIMEOUT_RANGE,
+    MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
 };
 
 /// Version of the state layout; bump it together with an upgrade step in `model.rs`.
@@ -184,6 +184,21 @@ fn endpoints_block() -> NestedBlock {
     )
 }
 
+fn flow_logs_block() -> NestedBlock {
+    use AttributeType::{Number, String};
+    let traffic = TrafficType::CHOICES.map(|t| format!("`{t}`")).join(", ");
+    let intervals = FLOW_LOG_INTERVALS.map(|i| format!("`{i}`")).join(" or ");
+    block(
+        "A flow log of the VPC's traffic (AWS Foundational Security Best Practices EC2.6), delivered to an S3 bucket or a CloudWatch Logs log group. Off unless this block is set. AWS cannot change a flow log: a change of any setting replaces it (the old one is deleted, then the new one created, so a few seconds go unlogged). Removing the block deletes it.",
+        vec![
+            ("destination_arn", attr(String, Required, "ARN of where the records go: an S3 bucket, optionally with a key prefix (`arn:aws:s3:::my-bucket` or `arn:aws:s3:::my-bucket/vpc-logs`), or a CloudWatch Logs log group (`arn:aws:logs:<region>:<account>:log-group:<name>`). The bucket must exist and its policy allow the log delivery service to write (AWS's *Publish flow logs to Amazon S3*); a missing log group is created by AWS.")),
+            ("traffic_type", attr(String, OptionalComputed, &format!("Which traffic is recorded: {traffic}. Default `ALL`; EC2.6 asks for `REJECT` or `ALL`."))),
+            ("iam_role_arn", attr(String, Optional, "ARN of the IAM role the flow log service assumes to write to CloudWatch Logs (`arn:aws:iam::<account>:role/<name>`). Required for a log group destination and refused for S3, which the log delivery service writes with the bucket's policy. Passing it needs `iam:PassRole` on the role.")),
+            ("max_aggregation_interval", attr(Number, OptionalComputed, &format!("Seconds over which packets are aggregated into one record: {intervals}. Default `600`."))),
+        ],
+    )
+}
+
 fn timeouts_block() -> NestedBlock {
     let doc = |phase: &str| {
         format!("How long {phase} may take, as a duration such as `30m` or `1h30m`. Default `30m`.")
@@ -252,7 +267,8 @@ pub fn environment_schema() -> Schema {
         ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
         ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
-        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes and grace period, the launch template version the group runs, health check, the load balancer's attributes, listeners (with the HTTPS listener's SSL policy), the bastion's settings and the route tables the gateway endpoints serve. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
+        ("flow_log_id", attr(String, Computed, "ID of the VPC's flow log (null without `flow_logs`).")),
+        ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes and grace period, the launch template version the group runs, health check, the load balancer's attributes, listeners (with the HTTPS listener's SSL policy), the bastion's settings, the route tables the gateway endpoints serve and the flow log's settings. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it.")),
         ("posture", attr(string_map(), Computed, &posture_description())),
     ];
     let blocks = [
@@ -260,6 +276,7 @@ pub fn environment_schema() -> Schema {
         ("load_balancer", load_balancer_block()),
         ("bastion", bastion_block()),
         ("vpc_endpoints", endpoints_block()),
+        ("flow_logs", flow_logs_block()),
         ("timeouts", timeouts_block()),
     ]
     .into_iter()

@@ -3,6 +3,7 @@
 
 mod app;
 mod bastion;
+mod flow_logs;
 mod load_balancer;
 mod network;
 mod tags;
@@ -14,6 +15,7 @@ use tf_provider::{AttributePath, Diagnostics};
 
 use self::app::check_app;
 use self::bastion::check_bastion;
+use self::flow_logs::check_flow_logs;
 use self::load_balancer::check_load_balancer;
 use self::network::{check_name, check_subnets, check_vpc, check_zones};
 use self::tags::check_tags;
@@ -189,6 +191,7 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
     check_app(&mut c, config);
     check_load_balancer(&mut c, config);
     check_bastion(&mut c, config);
+    check_flow_logs(&mut c, config);
     check_timeouts(&mut c, config);
     check_tags(&mut c, config);
     c.problems

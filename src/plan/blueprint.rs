@@ -26,6 +26,7 @@ pub enum Component {
     ScalingPolicy,
     Bastion,
     GatewayEndpoint(GatewayService),
+    FlowLog,
 }
 
 impl Component {
@@ -48,6 +49,7 @@ impl Component {
             Component::ScalingPolicy => "policy/cpu".into(),
             Component::Bastion => "bastion".into(),
             Component::GatewayEndpoint(service) => format!("vpce/{}", service.as_str()),
+            Component::FlowLog => "flowlog".into(),
         }
     }
 }
@@ -126,6 +128,9 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
     for service in &spec.endpoints.services {
         components.insert(Component::GatewayEndpoint(*service));
     }
+    if spec.flow_logs.is_some() {
+        components.insert(Component::FlowLog);
+    }
     Ok(Blueprint {
         zones,
         subnets,
@@ -160,6 +165,7 @@ pub(crate) mod tests {
                 iam_instance_profile: None,
             }),
             endpoints: EndpointsSpec::default(),
+            flow_logs: None,
             tags: BTreeMap::new(),
             timeouts: Timeouts::default(),
         }

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
 
-use super::{filter, owned_by, required, tag_map, tag_spec, Found, Result, Tags};
-use crate::error::{AwsError, ErrorClass};
+use super::{
+    deleted_unless_failed, filter, owned_by, required, tag_map, tag_spec, Found, Result, Tags,
+};
+use crate::error::AwsError;
 
 /// States after which an endpoint no longer exists, though AWS still lists it
 /// for a while.
@@ -145,22 +147,7 @@ pub async fn delete_vpc_endpoint(client: &Client, endpoint_id: &str) -> Result<(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
-    let Some(failure) = out.unsuccessful().first().and_then(|f| f.error()) else {
-        return Ok(());
-    };
-    let code = failure.code().unwrap_or_default().to_string();
-    let message = failure.message().unwrap_or_default().to_string();
-    let class = crate::error::classify_message(&code, &message);
-    if class == ErrorClass::NotFound {
-        return Ok(());
-    }
-    Err(AwsError::Api {
-        operation: "DeleteVpcEndpoints",
-        code,
-        message,
-        class,
-        request_id: None,
-    })
+    deleted_unless_failed("DeleteVpcEndpoints", out.unsuccessful())
 }
 
 /// The IDs of the VPC's gateway endpoints that are not yet deleted. Asked by

@@ -5,7 +5,7 @@ use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
 
-use super::{filter, required, tag_spec, Result, Tags};
+use super::{required, tag_spec, Result, Tags};
 
 /// Creates the VPC; its DNS attributes are set by reconcile, which also repairs them.
 pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<String> {
@@ -175,35 +175,6 @@ pub async fn delete_internet_gateway(client: &Client, igw: &str) -> Result<()> {
         .await
         .map_err(|e| AwsError::from_sdk("DeleteInternetGateway", e))?;
     Ok(())
-}
-
-/// A flow log of a VPC, as far as the posture report needs it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FlowLog {
-    pub id: String,
-    /// `ACCEPT`, `REJECT` or `ALL`
-    pub traffic_type: String,
-}
-
-/// The flow logs AWS has for a VPC, whoever created them (the provider creates none).
-pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<FlowLog>> {
-    let out = client
-        .describe_flow_logs()
-        .filter(filter("resource-id", vpc_id))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", e))?;
-    Ok(out
-        .flow_logs()
-        .iter()
-        .map(|f| FlowLog {
-            id: f.flow_log_id().unwrap_or_default().to_string(),
-            traffic_type: f
-                .traffic_type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default(),
-        })
-        .collect())
 }
 
 pub async fn delete_subnet(client: &Client, id: &str) -> Result<()> {
