@@ -55,6 +55,12 @@ fn cases() -> Vec<Case> {
         case(format!("{NO_BASTION}\n  availability_zones = [\"us-east-1a\", \"us-east-1b\"]\n  public_subnet_cidrs = {{ \"us-east-1a\" = \"10.0.0.0/17\", \"us-east-1b\" = \"10.0.128.0/17\" }}"), "public_subnet_cidrs", "no free private block"),
         case(format!("{NO_BASTION}\n  availability_zones = [\"us-east-1a\", \"us-east-1b\"]\n  public_subnet_cidrs = {{ \"us-east-1a\" = \"10.0.0.0/28\", \"us-east-1b\" = \"10.0.1.0/24\" }}"), "public_subnet_cidrs", "/27 or larger"),
         case(format!("{NO_BASTION}\n  az_count = 100"), "az_count", "from 2 to 8"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:s3:::Shop_Logs\"\n  }}"), "destination_arn", "Invalid flow log destination"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:sqs:us-east-1:123456789012:q\"\n  }}"), "destination_arn", "neither an S3 bucket ARN nor a CloudWatch Logs"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:s3:::shop-logs\"\n    iam_role_arn = \"arn:aws:iam::123456789012:role/flow\"\n  }}"), "iam_role_arn", "remove iam_role_arn"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:logs:us-east-1:123456789012:log-group:vpc\"\n  }}"), "flow_logs", "Delivery role required"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:s3:::shop-logs\"\n    traffic_type = \"all\"\n  }}"), "traffic_type", "in capitals"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:s3:::shop-logs\"\n    max_aggregation_interval = 30\n  }}"), "max_aggregation_interval", "60 or 600"),
         // only the region can judge these
         case(format!("{NO_BASTION}\n  app {{\n    instance_type = \"t9.mega\"\n  }}"), "instance_type", "not offered"),
         case("bastion {\n    ssh_ingress_cidrs = [\"203.0.113.0/24\"]\n    key_name = \"nobody\"\n  }", "key_name", "Key pair not found"),

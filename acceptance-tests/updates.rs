@@ -34,6 +34,8 @@ struct Inputs {
     ssh: &'static str,
     /// the body of a `vpc_endpoints` block; no block when `None`
     endpoints: Option<&'static str>,
+    /// the body of a `flow_logs` block; no block when `None`
+    flow_logs: Option<&'static str>,
     /// more lines of the `load_balancer` block
     load_balancer: &'static str,
     /// `iam_instance_profile` of the app and of the bastion; none when empty
@@ -61,6 +63,7 @@ impl Default for Inputs {
             bastion: true,
             ssh: "198.51.100.0/24",
             endpoints: None,
+            flow_logs: None,
             load_balancer: "",
             app_profile: "",
             bastion_profile: "",
@@ -103,6 +106,10 @@ impl Inputs {
             .endpoints
             .map(|body| format!("vpc_endpoints {{\n    {body}\n  }}"))
             .unwrap_or_default();
+        let flow_logs = self
+            .flow_logs
+            .map(|body| format!("flow_logs {{\n    {body}\n  }}"))
+            .unwrap_or_default();
         format!(
             r#"provider "prodvpc" {{
   default_tags {{
@@ -137,6 +144,7 @@ resource "prodvpc_environment" "live" {{
     {bastion}
   }}
   {endpoints}
+  {flow_logs}
   tags = {{ team = "{team}" }}
 }}
 "#,
@@ -949,6 +957,183 @@ fn gateway_endpoints_serve_the_private_tables_change_in_place_and_are_repaired()
         assert_eq!(routed, private, "{service}");
     }
     assert_eq!(string_map(&restored["vpc_endpoint_ids"])["s3"], ids["s3"]);
+}
+
+const FLOW_LOG_BUCKET: &str = "live-flow-logs";
+const FLOW_LOGS_TO_S3: &str = "destination_arn = \"arn:aws:s3:::live-flow-logs/vpc\"";
+const FLOW_LOGS_REJECTED_EACH_MINUTE: &str = "destination_arn = \"arn:aws:s3:::live-flow-logs/vpc\"\n    traffic_type = \"REJECT\"\n    max_aggregation_interval = 60";
+const FLOW_LOGS_TO_CLOUDWATCH: &str = "destination_arn = \"arn:aws:logs:us-east-1:123456789012:log-group:live-vpc\"\n    iam_role_arn = \"arn:aws:iam::123456789012:role/flow-logs\"";
+
+/// The flow logs AWS has for `vpc`, by ID: traffic type, destination type,
+/// destination, delivery role, aggregation interval and the environment tag.
+fn flow_logs_of(api: &Api, vpc: &str) -> BTreeMap<String, [String; 6]> {
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_flow_logs()
+            .filter(Filter::builder().name("resource-id").values(vpc).build())
+            .send()
+            .await
+            .unwrap();
+        out.flow_logs()
+            .iter()
+            .map(|f| {
+                let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+                let owner = f
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("prodvpc:environment"))
+                    .and_then(|t| t.value());
+                (
+                    text(f.flow_log_id()),
+                    [
+                        text(f.traffic_type().map(|t| t.as_str())),
+                        text(f.log_destination_type().map(|t| t.as_str())),
+                        text(f.log_destination()),
+                        text(f.deliver_logs_permission_arn()),
+                        f.max_aggregation_interval().unwrap_or_default().to_string(),
+                        text(owner),
+                    ],
+                )
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn flow_logs_are_created_replaced_repaired_removed_imported_and_destroyed() {
+    let mut inputs = Inputs {
+        flow_logs: Some(FLOW_LOGS_TO_S3),
+        ..Inputs::default()
+    };
+    let live = Live::start_after(&inputs, |moto| moto.create_bucket(FLOW_LOG_BUCKET));
+    let before = live.state();
+    let vpc = before["vpc_id"].as_str().unwrap().to_string();
+    let first = before["flow_log_id"].as_str().unwrap().to_string();
+    let expect = |traffic: &str, kind: &str, destination: &str, role: &str, interval: &str| {
+        [traffic, kind, destination, role, interval, "live"].map(str::to_string)
+    };
+    assert_eq!(
+        flow_logs_of(&live.api, &vpc),
+        [(
+            first.clone(),
+            expect("ALL", "s3", "arn:aws:s3:::live-flow-logs/vpc", "", "600")
+        )]
+        .into()
+    );
+    assert_eq!(before["posture"]["EC2.6"], "pass");
+
+    // AWS cannot change a flow log: a new one replaces it, the ID is unknown in the plan
+    inputs.flow_logs = Some(FLOW_LOGS_REJECTED_EACH_MINUTE);
+    let (replaced, plan) = live.change_with_plan(&inputs);
+    assert!(
+        plan.contains("flow_log_id") && plan.contains("(known after apply)"),
+        "{plan}"
+    );
+    let second = replaced["flow_log_id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    assert_eq!(
+        flow_logs_of(&live.api, &vpc),
+        [(
+            second.clone(),
+            expect("REJECT", "s3", "arn:aws:s3:::live-flow-logs/vpc", "", "60")
+        )]
+        .into(),
+        "the old flow log is deleted"
+    );
+    assert_eq!(replaced["posture"]["EC2.6"], "pass", "REJECT satisfies it");
+
+    // deleted out of band: drift, and apply creates it again
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .delete_flow_logs()
+            .flow_log_ids(&second)
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains("flowlog is missing; apply creates it"),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws
+        .assert_no_changes("after the flow log is created again");
+    let third = live.state()["flow_log_id"].as_str().unwrap().to_string();
+    assert_eq!(flow_logs_of(&live.api, &vpc).len(), 1);
+
+    // its tags are the environment's: one removed out of band is restored
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .delete_tags()
+            .resources(&third)
+            .tags(aws_sdk_ec2::types::Tag::builder().key("team").build())
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains("flowlog lacks tag team"),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after the flow log is retagged");
+    assert_eq!(
+        live.state()["flow_log_id"],
+        third.as_str(),
+        "retagged, not replaced"
+    );
+
+    // removed from the configuration: deleted, and EC2.6 fails again
+    inputs.flow_logs = None;
+    let removed = live.change(&inputs);
+    assert!(removed["flow_log_id"].is_null());
+    assert!(flow_logs_of(&live.api, &vpc).is_empty());
+    assert!(
+        removed["posture"]["EC2.6"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("fail: the VPC has no flow log")),
+        "{}",
+        removed["posture"]
+    );
+
+    // to CloudWatch Logs, through the delivery role
+    inputs.flow_logs = Some(FLOW_LOGS_TO_CLOUDWATCH);
+    let cloudwatch = live.change(&inputs);
+    let fourth = cloudwatch["flow_log_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        flow_logs_of(&live.api, &vpc),
+        [(
+            fourth,
+            expect(
+                "ALL",
+                "cloud-watch-logs",
+                "arn:aws:logs:us-east-1:123456789012:log-group:live-vpc",
+                "arn:aws:iam::123456789012:role/flow-logs",
+                "600"
+            )
+        )]
+        .into()
+    );
+
+    // imported with the rest of the environment
+    live.ws.ok(&["state", "rm", "prodvpc_environment.live"]);
+    live.ws
+        .ok(&["import", "-no-color", "prodvpc_environment.live", "live"]);
+    live.ws.assert_no_changes("after import");
+    assert_eq!(live.state()["flow_logs"], cloudwatch["flow_logs"]);
+
+    // destroy leaves no flow log behind
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert!(flow_logs_of(&live.api, &vpc).is_empty());
 }
 
 #[test]

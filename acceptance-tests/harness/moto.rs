@@ -78,6 +78,13 @@ def _replace_profile_on_instance(self, association_id, iam_instance_profile_name
     return association
 IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = \
     _replace_profile_on_instance
+# a flow log to S3 with a key prefix: moto takes everything after the ARN's
+# fifth colon for the bucket's name; AWS delivers to the bucket, under the prefix
+from moto.s3.models import S3Backend
+_get_bucket = S3Backend.get_bucket
+def _get_bucket_of_destination(self, bucket_name):
+    return _get_bucket(self, bucket_name.split("/", 1)[0])
+S3Backend.get_bucket = _get_bucket_of_destination
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
 "#;
@@ -127,27 +134,26 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Creates an instance profile in moto's IAM and returns its ARN. EC2 launches
-    /// only with a profile IAM knows; the harness has no IAM client, so this sends
-    /// IAM's query request itself (moto picks the service from the credential
-    /// scope and does not check the signature).
-    pub fn create_instance_profile(&self, name: &str) -> String {
+    /// Sends one request to `service` (as named in the credential scope, from
+    /// which moto picks the service; it does not check the signature) and
+    /// returns the answer's body. The harness has clients only for the services
+    /// the provider calls; tests set up the others (IAM, S3) with this.
+    fn send_raw(&self, method: &str, path: &str, service: &str, body: String) -> String {
         use http_body_util::{BodyExt, Full};
         use hyper_util::client::legacy::Client;
         use hyper_util::rt::TokioExecutor;
 
-        let body = format!(
-            "Action=CreateInstanceProfile&Version=2010-05-08&InstanceProfileName={name}&Path=%2F"
-        );
-        let request = hyper::Request::post(self.endpoint())
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.endpoint()))
             .header("content-type", "application/x-www-form-urlencoded")
             .header(
                 "authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+                format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
             )
             .body(Full::new(bytes::Bytes::from(body)))
-            .expect("a CreateInstanceProfile request");
-        let text = crate::harness::runtime().block_on(async {
+            .expect("a request");
+        crate::harness::runtime().block_on(async {
             let client: Client<_, Full<bytes::Bytes>> =
                 Client::builder(TokioExecutor::new()).build_http();
             let response = client.request(request).await.expect("moto answers");
@@ -161,16 +167,35 @@ impl Moto {
             let text = String::from_utf8_lossy(&bytes).to_string();
             assert!(
                 status.is_success(),
-                "CreateInstanceProfile {name}: {status} {text}"
+                "{method} {service}{path}: {status} {text}"
             );
             text
-        });
+        })
+    }
+
+    /// Creates an instance profile in moto's IAM and returns its ARN. EC2 launches
+    /// only with a profile IAM knows.
+    pub fn create_instance_profile(&self, name: &str) -> String {
+        let text = self.send_raw(
+            "POST",
+            "/",
+            "iam",
+            format!(
+                "Action=CreateInstanceProfile&Version=2010-05-08&InstanceProfileName={name}&Path=%2F"
+            ),
+        );
         let arn = text
             .split("<Arn>")
             .nth(1)
             .and_then(|rest| rest.split("</Arn>").next())
             .unwrap_or_else(|| panic!("no Arn in the CreateInstanceProfile answer: {text}"));
         arn.to_string()
+    }
+
+    /// Creates an S3 bucket in the emulator's region (a flow log to S3 needs its
+    /// bucket to exist, as on AWS).
+    pub fn create_bucket(&self, name: &str) {
+        self.send_raw("PUT", &format!("/{name}"), "s3", String::new());
     }
 }
 
