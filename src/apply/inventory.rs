@@ -140,9 +140,10 @@ async fn group_facts(
 struct VpcFacts {
     dns: VpcDns,
     default_group: Option<SecurityGroup>,
-    /// `None` when the credentials may not read them (an IAM policy older than
-    /// the posture report): the report then leaves EC2.6 out
-    flow_logs: Option<Vec<FlowLog>>,
+    /// every flow log of the VPC, the environment's own included; `None` when
+    /// the credentials may not read them (an IAM policy older than the posture
+    /// report): the report then leaves EC2.6 out
+    flow_logs: Option<Vec<Found>>,
 }
 
 /// The VPC's DNS settings, its default security group and its flow logs.
@@ -257,7 +258,12 @@ impl Inventory {
             named_versions,
             vpc_read_from_state,
         ) = futures::try_join!(
-            ec2::discover(&clients.ec2, TAG_ENVIRONMENT, &names.environment),
+            ec2::discover(
+                &clients.ec2,
+                TAG_ENVIRONMENT,
+                &names.environment,
+                vpc_in_state.is_some()
+            ),
             elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
             elbv2::find_target_group(&clients.elbv2, &names.target_group),
             autoscaling::find_group(&clients.autoscaling, &names.app),
@@ -434,6 +440,16 @@ impl Inventory {
             Some(facts) => (Some(facts.dns), facts.default_group, facts.flow_logs),
             None => (None, None, None),
         };
+        if lookup.vpc().is_some() {
+            // the environment's flow logs came with the VPC's: one call a refresh
+            let tagged = |f: &&Found| {
+                f.tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(names.environment.as_str())
+            };
+            ec2_found.flow_logs_denied = vpc_dns.is_some() && flow_logs.is_none();
+            ec2_found.flow_logs = flow_logs.iter().flatten().filter(tagged).cloned().collect();
+        }
+        let flow_logs: Option<Vec<FlowLog>> =
+            flow_logs.map(|all| all.iter().map(FlowLog::from).collect());
         for version in more_versions {
             if !template_versions.iter().any(|v| v.number == version.number) {
                 template_versions.push(version);

@@ -335,12 +335,22 @@ impl Direction {
     }
 }
 
-/// Describes every object tagged for `environment`, one call per type, concurrently.
-pub async fn discover(client: &Client, tag_key: &str, environment: &str) -> Result<Ec2Inventory> {
+/// Describes every object tagged for `environment`, one call per type,
+/// concurrently. The flow logs are left to the caller when `flow_logs_by_vpc`:
+/// it reads them with the VPC's, in the same call.
+pub async fn discover(
+    client: &Client,
+    tag_key: &str,
+    environment: &str,
+    flow_logs_by_vpc: bool,
+) -> Result<Ec2Inventory> {
     let (mut found, gateway_endpoints, flow_logs) = futures::try_join!(
         discover_core(client, tag_key, environment),
         gateway_endpoints(client, tag_key, environment),
         async {
+            if flow_logs_by_vpc {
+                return Ok(Some(Vec::new()));
+            }
             match own_flow_logs(client, tag_key, environment).await {
                 Ok(logs) => Ok(Some(logs)),
                 Err(error) if error.is_access_denied() => Ok(None),

@@ -22,32 +22,23 @@ pub struct FlowLog {
     pub traffic_type: String,
 }
 
-/// The flow logs AWS has for a VPC, whoever created them.
-pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<FlowLog>> {
-    Ok(describe(client, filter("resource-id", vpc_id))
-        .await?
-        .iter()
-        .map(|f| FlowLog {
-            id: f.flow_log_id().unwrap_or_default().to_string(),
-            traffic_type: f
-                .traffic_type()
-                .map(|t| t.as_str().to_string())
+impl From<&Found> for FlowLog {
+    fn from(found: &Found) -> FlowLog {
+        FlowLog {
+            id: found.id.clone(),
+            traffic_type: found
+                .detail
+                .get("traffic_type")
+                .cloned()
                 .unwrap_or_default(),
-        })
-        .collect())
+        }
+    }
 }
 
-async fn describe(
-    client: &Client,
-    selection: aws_sdk_ec2::types::Filter,
-) -> Result<Vec<SdkFlowLog>> {
-    let out = client
-        .describe_flow_logs()
-        .filter(selection)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", e))?;
-    Ok(out.flow_logs().to_vec())
+/// Every flow log AWS has for a VPC, whoever created them, as [`own_flow_logs`]
+/// reports them.
+pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<Found>> {
+    describe(client, filter("resource-id", vpc_id)).await
 }
 
 /// The flow logs tagged for `environment`, with their settings in
@@ -58,34 +49,42 @@ pub async fn own_flow_logs(
     tag_key: &str,
     environment: &str,
 ) -> Result<Vec<Found>> {
-    Ok(describe(client, owned_by(tag_key, environment))
-        .await?
-        .iter()
-        .map(|f| {
-            let text = |value: Option<&str>| value.unwrap_or_default().to_string();
-            Found {
-                id: text(f.flow_log_id()),
-                tags: tag_map(Some(f.tags())),
-                detail: [
-                    ("vpc", text(f.resource_id())),
-                    ("traffic_type", text(f.traffic_type().map(|t| t.as_str()))),
-                    (
-                        "destination_type",
-                        text(f.log_destination_type().map(|t| t.as_str())),
-                    ),
-                    ("destination", destination_of(f)),
-                    ("role", text(f.deliver_logs_permission_arn())),
-                    (
-                        "interval",
-                        f.max_aggregation_interval()
-                            .map(|i| i.to_string())
-                            .unwrap_or_default(),
-                    ),
-                ]
-                .into(),
-            }
-        })
-        .collect())
+    describe(client, owned_by(tag_key, environment)).await
+}
+
+async fn describe(client: &Client, selection: aws_sdk_ec2::types::Filter) -> Result<Vec<Found>> {
+    let out = client
+        .describe_flow_logs()
+        .filter(selection)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", e))?;
+    Ok(out.flow_logs().iter().map(found).collect())
+}
+
+fn found(f: &SdkFlowLog) -> Found {
+    let text = |value: Option<&str>| value.unwrap_or_default().to_string();
+    Found {
+        id: text(f.flow_log_id()),
+        tags: tag_map(Some(f.tags())),
+        detail: [
+            ("vpc", text(f.resource_id())),
+            ("traffic_type", text(f.traffic_type().map(|t| t.as_str()))),
+            (
+                "destination_type",
+                text(f.log_destination_type().map(|t| t.as_str())),
+            ),
+            ("destination", destination_of(f)),
+            ("role", text(f.deliver_logs_permission_arn())),
+            (
+                "interval",
+                f.max_aggregation_interval()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+            ),
+        ]
+        .into(),
+    }
 }
 
 /// Where a flow log delivers: its destination ARN, which AWS reports for S3 and
