@@ -18,7 +18,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use crate::harness::faults::{Fault, FaultLayer};
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
-use crate::harness::{runtime, string_map, Api};
+use crate::harness::{runtime, string_map, Api, Live};
 
 const ADDRESS: &str = "prodvpc_environment.drift";
 
@@ -50,32 +50,12 @@ resource "prodvpc_environment" "drift" {{
     )
 }
 
-struct Live {
-    _moto: Moto,
-    layer: FaultLayer,
-    api: Api,
-    ws: Workspace,
-}
-
 impl Live {
-    fn start() -> Live {
-        let moto = Moto::start();
-        let layer = FaultLayer::aws_like(&moto.endpoint());
-        let api = Api::new(&moto.endpoint());
-        let ws = Workspace::new(Some(layer.endpoint()));
-        ws.write(&config("a", "t3.micro"));
-        ws.ok(&["apply", "-auto-approve", "-no-color"]);
-        ws.assert_no_changes("after the apply");
-        Live {
-            _moto: moto,
-            layer,
-            api,
-            ws,
-        }
-    }
-
-    fn state(&self) -> serde_json::Value {
-        self.ws.resource_values(ADDRESS)
+    /// The environment every drift test tampers with, applied and settled.
+    fn settled() -> Live {
+        let live = Live::apply(&config("a", "t3.micro"), ADDRESS, |_| {});
+        live.ws.assert_no_changes("after the apply");
+        live
     }
 
     /// Plans into a file; returns the plan's text and the paths `after_unknown` marks.
@@ -208,7 +188,7 @@ fn tcp(port: i32) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
 
 #[test]
 fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
-    let live = Live::start();
+    let live = Live::settled();
     let state = live.state();
     // judged from AWS after the apply: the provider's defaults pass, and the
     // failures by design or by choice say why
@@ -674,7 +654,7 @@ fn running_version(api: &Api, group: &str) -> String {
 
 #[test]
 fn a_launch_template_version_made_out_of_band_is_never_run() {
-    let live = Live::start();
+    let live = Live::settled();
     let state = live.state();
     let template = state["launch_template_id"].as_str().unwrap().to_string();
     let group = state["autoscaling_group_name"]

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::Filter;
 use crate::harness::faults::FaultLayer;
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
-use crate::harness::{runtime, string_map, Api};
+use crate::harness::{runtime, string_map, Api, Live};
 
 const CERTIFICATE: &str = "arn:aws:iam::123456789012:server-certificate/shop";
 
@@ -168,13 +168,6 @@ resource "prodvpc_environment" "live" {{
     }
 }
 
-struct Live {
-    _moto: Moto,
-    layer: FaultLayer,
-    api: Api,
-    ws: Workspace,
-}
-
 impl Live {
     fn start(inputs: &Inputs) -> Live {
         Live::start_after(inputs, |_| {})
@@ -182,19 +175,7 @@ impl Live {
 
     /// As `start`, once `prepare` has set up moto.
     fn start_after(inputs: &Inputs, prepare: impl FnOnce(&Moto)) -> Live {
-        let moto = Moto::start();
-        prepare(&moto);
-        let layer = FaultLayer::aws_like(&moto.endpoint());
-        let api = Api::new(&moto.endpoint());
-        let ws = Workspace::new(Some(layer.endpoint()));
-        ws.write(&inputs.hcl());
-        ws.ok(&["apply", "-auto-approve", "-no-color"]);
-        Live {
-            _moto: moto,
-            layer,
-            api,
-            ws,
-        }
+        Live::apply(&inputs.hcl(), "prodvpc_environment.live", prepare)
     }
 
     /// Applies new inputs; the plan must be an in-place update, and the plan after it empty.
@@ -219,10 +200,6 @@ impl Live {
             "the posture is judged again after the change: {posture}"
         );
         (self.state(), without_posture(&plan.stdout))
-    }
-
-    fn state(&self) -> serde_json::Value {
-        self.ws.resource_values("prodvpc_environment.live")
     }
 }
 
@@ -934,16 +911,7 @@ fn gateway_endpoints_serve_the_private_tables_change_in_place_and_are_repaired()
             .await
             .unwrap();
     });
-    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 2, "{}", plan.text());
-    assert!(
-        plan.stdout
-            .contains("vpce/s3 does not serve rtb/private/us-east-1a; apply attaches it"),
-        "{}",
-        plan.stdout
-    );
-    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    live.ws.assert_no_changes("after the repair");
+    live.repair("vpce/s3 does not serve rtb/private/us-east-1a; apply attaches it");
     assert_eq!(
         endpoints_served(&live.api, &changed)["s3"],
         (with_public.clone(), with_public)
@@ -1053,16 +1021,7 @@ fn flow_logs_are_created_replaced_repaired_removed_imported_and_destroyed() {
             .await
             .unwrap();
     });
-    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 2, "{}", plan.text());
-    assert!(
-        plan.stdout.contains("flowlog is missing; apply creates it"),
-        "{}",
-        plan.stdout
-    );
-    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    live.ws
-        .assert_no_changes("after the flow log is created again");
+    live.repair("flowlog is missing; apply creates it");
     let third = live.state()["flow_log_id"].as_str().unwrap().to_string();
     assert_eq!(flow_logs_of(&live.api, &vpc).len(), 1);
 
@@ -1077,15 +1036,7 @@ fn flow_logs_are_created_replaced_repaired_removed_imported_and_destroyed() {
             .await
             .unwrap();
     });
-    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(plan.code, 2, "{}", plan.text());
-    assert!(
-        plan.stdout.contains("flowlog lacks tag team"),
-        "{}",
-        plan.stdout
-    );
-    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    live.ws.assert_no_changes("after the flow log is retagged");
+    live.repair("flowlog lacks tag team");
     assert_eq!(
         live.state()["flow_log_id"],
         third.as_str(),

@@ -16,11 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use self::faults::FaultLayer;
 use self::moto::Moto;
+use self::terraform::Workspace;
 
 /// A moto server of a test's own, the fault layer the provider talks to, and
 /// clients that check the API directly (past the layer).
 pub struct Emulator {
-    _moto: Moto,
+    moto: Moto,
     pub layer: FaultLayer,
     pub api: Api,
 }
@@ -40,11 +41,67 @@ impl Emulator {
         let moto = Moto::start();
         let layer = layer(&moto.endpoint());
         let api = Api::new(&moto.endpoint());
-        Emulator {
-            _moto: moto,
-            layer,
-            api,
+        Emulator { moto, layer, api }
+    }
+
+    /// The moto server itself, to set up what the provider only refers to
+    /// (buckets, instance profiles).
+    pub fn moto(&self) -> &Moto {
+        &self.moto
+    }
+}
+
+/// An environment applied from a configuration behind the AWS behaviour model:
+/// its emulator (reached through `Deref`: `live.api`, `live.layer`) and its
+/// working directory. Test files add the methods their changes need.
+pub struct Live {
+    emulator: Emulator,
+    pub ws: Workspace,
+    address: &'static str,
+}
+
+impl Live {
+    /// Applies `hcl`, whose resource is `address`, once `prepare` has set up
+    /// the emulator's moto.
+    pub fn apply(hcl: &str, address: &'static str, prepare: impl FnOnce(&Moto)) -> Live {
+        let emulator = Emulator::aws_like();
+        prepare(emulator.moto());
+        let ws = Workspace::new(Some(emulator.layer.endpoint()));
+        ws.write(hcl);
+        ws.ok(&["apply", "-auto-approve", "-no-color"]);
+        Live {
+            emulator,
+            ws,
+            address,
         }
+    }
+
+    /// The environment's attributes in the state.
+    pub fn state(&self) -> serde_json::Value {
+        self.ws.resource_values(self.address)
+    }
+
+    /// After an out-of-band change: the plan is a repair that names `finding`,
+    /// apply makes it, and the plan after is empty.
+    pub fn repair(&self, finding: &str) {
+        let plan = self.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 2, "{}", plan.text());
+        assert!(
+            plan.stdout.contains(finding),
+            "no `{finding}` in:\n{}",
+            plan.stdout
+        );
+        self.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+        self.ws
+            .assert_no_changes(&format!("after the repair of `{finding}`"));
+    }
+}
+
+impl std::ops::Deref for Live {
+    type Target = Emulator;
+
+    fn deref(&self) -> &Emulator {
+        &self.emulator
     }
 }
 

@@ -88,6 +88,20 @@ pub async fn create_security_group(
     Ok(required(out.group_id(), "CreateSecurityGroup", "GroupId")?.to_string())
 }
 
+/// Sends one of the four rule calls (authorize or revoke, ingress or egress),
+/// whose builders are distinct types with the same methods.
+macro_rules! rule_call {
+    ($builder:expr, $operation:literal, $group:expr, $permissions:expr) => {
+        $builder
+            .group_id($group)
+            .set_ip_permissions($permissions)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk($operation, e))
+    };
+}
+
 /// Adds rules; rules already present are not an error.
 pub async fn authorize(
     client: &Client,
@@ -100,22 +114,18 @@ pub async fn authorize(
     }
     let permissions = Some(rules.iter().map(permission).collect());
     let result = match direction {
-        Direction::Ingress => client
-            .authorize_security_group_ingress()
-            .group_id(group)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupIngress", e)),
-        Direction::Egress => client
-            .authorize_security_group_egress()
-            .group_id(group)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupEgress", e)),
+        Direction::Ingress => rule_call!(
+            client.authorize_security_group_ingress(),
+            "AuthorizeSecurityGroupIngress",
+            group,
+            permissions
+        ),
+        Direction::Egress => rule_call!(
+            client.authorize_security_group_egress(),
+            "AuthorizeSecurityGroupEgress",
+            group,
+            permissions
+        ),
     };
     match result {
         Err(e) if e.class() == crate::error::ErrorClass::Conflict => Ok(()),
@@ -135,22 +145,18 @@ pub async fn revoke(
     }
     let permissions = Some(rules.iter().map(permission).collect());
     let result = match direction {
-        Direction::Ingress => client
-            .revoke_security_group_ingress()
-            .group_id(group)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e)),
-        Direction::Egress => client
-            .revoke_security_group_egress()
-            .group_id(group)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupEgress", e)),
+        Direction::Ingress => rule_call!(
+            client.revoke_security_group_ingress(),
+            "RevokeSecurityGroupIngress",
+            group,
+            permissions
+        ),
+        Direction::Egress => rule_call!(
+            client.revoke_security_group_egress(),
+            "RevokeSecurityGroupEgress",
+            group,
+            permissions
+        ),
     };
     match result {
         Err(e) if e.is_not_found() => Ok(()),
