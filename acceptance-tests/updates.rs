@@ -635,6 +635,29 @@ fn port_and_certificate_switch_target_group_and_listeners() {
             Some(new_tg.as_str())
         );
     });
+
+    // the listener moved to another port out of band: port 80 has none, and
+    // the one on 8081 is not the environment's
+    let http = string_map(&plain["listener_arns"])["http"].clone();
+    runtime().block_on(async {
+        live.api
+            .elbv2
+            .modify_listener()
+            .listener_arn(&http)
+            .port(8081)
+            .send()
+            .await
+            .unwrap();
+    });
+    live.repair("listener/http is missing; apply creates it");
+    let repaired = live.state();
+    let arns = string_map(&repaired["listener_arns"]);
+    assert_ne!(arns["http"], http, "a new listener serves port 80");
+    runtime().block_on(async {
+        let listeners = live.api.listeners(plain["alb_arn"].as_str().unwrap()).await;
+        let ports: Vec<_> = listeners.iter().filter_map(|l| l.port()).collect();
+        assert_eq!(ports, [80], "the listener on 8081 is removed");
+    });
 }
 
 #[test]

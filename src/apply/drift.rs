@@ -54,7 +54,7 @@ pub(super) fn missing_components(
     if target_group_of(spec, inv).is_some() {
         found.insert("tg".into());
     }
-    found.extend(inv.listeners.iter().map(|l| listener_key(l.port)));
+    found.extend(inv.listeners.iter().filter_map(|l| listener_key(l.port)));
     found.extend(inv.group.iter().map(|_| "asg".to_string()));
     if inv.cpu_target.is_some() {
         found.insert("policy/cpu".into());
@@ -98,7 +98,7 @@ pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
     objects.extend(
         inv.listeners
             .iter()
-            .filter_map(|l| Some((listener_key(l.port), elb(&l.arn)?))),
+            .filter_map(|l| Some((listener_key(l.port)?, elb(&l.arn)?))),
     );
     objects
         .into_iter()

@@ -8,7 +8,7 @@ use super::inventory::Inventory;
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::elbv2::{self, HealthCheck, ListenerAction, Tls};
 use crate::error::AwsError;
-use crate::plan::blueprint::Component;
+use crate::plan::blueprint::{listener_role, Component};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::{attribute, EnvironmentSpec};
 
@@ -334,10 +334,8 @@ pub(super) fn target_group_of<'a>(
         .find(|tg| tg.port == i32::from(spec.app.port))
 }
 
-pub(super) fn listener_key(port: i32) -> String {
-    if port == 443 {
-        Component::Listener("https").key()
-    } else {
-        Component::Listener("http").key()
-    }
+/// The component key of the listener on `port`; `None` for a port that is
+/// none of the environment's (an extra listener, which apply removes).
+pub(super) fn listener_key(port: i32) -> Option<String> {
+    listener_role(port).map(|role| Component::Listener(role).key())
 }

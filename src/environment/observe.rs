@@ -111,11 +111,12 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         .find(|t| t.port == port)
         .or(inv.target_groups.first())
         .map(|t| t.arn.clone()));
-    state.listener_arns = string_map(inv.listeners.iter().map(|l| {
-        (
-            if l.port == 443 { "https" } else { "http" }.to_string(),
+    // a listener on another port is an extra one, not the environment's
+    state.listener_arns = string_map(inv.listeners.iter().filter_map(|l| {
+        Some((
+            crate::plan::blueprint::listener_role(l.port)?.to_string(),
             l.arn.clone(),
-        )
+        ))
     }));
     state.launch_template_id = opt(inv.launch_template.as_ref().map(|t| t.id.clone()));
     state.launch_template_version = inv

@@ -29,6 +29,16 @@ pub enum Component {
     FlowLog,
 }
 
+/// The listener role (`http`, `https`) of a load balancer port: 80 and 443
+/// are the environment's listeners; any other is not, whoever made it.
+pub fn listener_role(port: i32) -> Option<&'static str> {
+    match port {
+        80 => Some("http"),
+        443 => Some("https"),
+        _ => None,
+    }
+}
+
 impl Component {
     /// The tag value, e.g. `subnet/private/us-east-1a`.
     pub fn key(&self) -> String {
