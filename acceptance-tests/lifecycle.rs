@@ -1306,7 +1306,22 @@ fn a_second_configuration_with_the_same_name_is_refused_and_cannot_touch_the_fir
         "the first environment's rules are its own: {rules:?}"
     );
     first.assert_no_changes("after the refused second create");
+    let stale = std::fs::read_to_string(first.path().join("terraform.tfstate")).unwrap();
     destroy_leaves_nothing(&first, &env.api, "shared");
+
+    // Once the first is gone the name is free: the second builds its own. A
+    // destroy from the first's stale state (its VPC gone) touches none of it.
+    second.ok(&["apply", "-auto-approve", "-no-color"]);
+    let successor = leftovers(&env.api, "shared");
+    first.write_state(&stale);
+    first.ok(&["destroy", "-auto-approve", "-refresh=false", "-no-color"]);
+    assert_eq!(
+        leftovers(&env.api, "shared"),
+        successor,
+        "a stale state's destroy left the successor alone"
+    );
+    second.assert_no_changes("after the stale destroy");
+    destroy_leaves_nothing(&second, &env.api, "shared");
 }
 
 #[test]

@@ -38,6 +38,17 @@ pub async fn destroy(
     if vpc_id.is_none() && inv.vpc.is_some() && !inv.is_unfinished() {
         return Ok(());
     }
+    if vpc_id.is_some() && inv.vpc.is_none() {
+        // The VPC, deleted last, is gone: what is found by name (the load
+        // balancer, the group, the template, addresses) is a leftover of this
+        // environment, unless an environment of the same name now exists, whose
+        // objects those are.
+        let by_name = Inventory::discover(clients, names, Lookup::ByName).await?;
+        if by_name.vpc.is_some() {
+            tracing::info!(environment = %names.environment, "the VPC in state is gone and another environment has the name; nothing of this one is left");
+            return Ok(());
+        }
+    }
     // AWS would refuse only the load balancer's deletion, after the group and the
     // bastion are gone: refuse the whole destroy up front instead
     if let (Some(lb), Some(attributes)) = (&inv.load_balancer, &inv.load_balancer_attributes) {
