@@ -163,7 +163,12 @@ impl EnvironmentResource {
             return None;
         };
         if observed.unfinished {
-            let vpc = observed.state.vpc_id.as_ref_option().cloned().unwrap_or_default();
+            let vpc = observed
+                .state
+                .vpc_id
+                .as_ref_option()
+                .cloned()
+                .unwrap_or_default();
             diags.error(
                 format!("Environment `{name}` is still being created"),
                 format!("Its VPC {vpc} in {region} is marked `prodvpc:status = creating`: the apply that creates it has not finished, or stopped part way. Read it once that apply completes: run the apply of the configuration that manages it (it resumes where it stopped), then this one again."),
@@ -212,7 +217,13 @@ mod tests {
             let expected = if name == "name" { Required } else { Computed };
             assert_eq!(attribute.constraint, expected, "{name}");
         }
-        for name in ["vpc_cidr", "availability_zones", "tags_all", "posture", "id"] {
+        for name in [
+            "vpc_cidr",
+            "availability_zones",
+            "tags_all",
+            "posture",
+            "id",
+        ] {
             assert!(data.attributes.contains_key(name), "{name}");
         }
         for name in ["tags", "drift"] {

@@ -241,7 +241,13 @@ mod tests {
         let attributes = section(&page, "## Attributes Reference");
         assert_eq!(arguments.matches("* `").count(), 1, "{arguments}");
         assert!(arguments.contains("* `name` - (Required) Name of the environment to read"));
-        for name in ["vpc_id", "private_subnet_ids", "vpc_cidr", "tags_all", "posture"] {
+        for name in [
+            "vpc_id",
+            "private_subnet_ids",
+            "vpc_cidr",
+            "tags_all",
+            "posture",
+        ] {
             assert!(attributes.contains(&format!("* `{name}` - ")), "{name}");
         }
         assert!(!attributes.contains("(Optional)"), "argument in attributes");
