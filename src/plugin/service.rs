@@ -55,16 +55,9 @@ impl ProviderService {
         }
     }
 
-    /// The resource behind `type_name`, or a diagnostic naming the ones served.
+    /// The resource behind `type_name`, or a diagnostic naming the one served.
     fn resource(&self, type_name: &str, diags: &mut Diagnostics) -> Option<&EnvironmentResource> {
-        if type_name == ENVIRONMENT_TYPE {
-            return Some(&self.environment);
-        }
-        diags.root_error(
-            format!("Unknown resource type `{type_name}`"),
-            format!("The prodvpc provider serves one resource type, `{ENVIRONMENT_TYPE}`."),
-        );
-        None
+        self.environment_as("resource", type_name, diags)
     }
 
     /// The data source behind `type_name` (the environment, read by name), or
@@ -74,12 +67,23 @@ impl ProviderService {
         type_name: &str,
         diags: &mut Diagnostics,
     ) -> Option<&EnvironmentResource> {
+        self.environment_as("data source", type_name, diags)
+    }
+
+    /// The environment when `type_name` is its type; otherwise a diagnostic
+    /// saying which `kind` ("resource", "data source") the provider serves.
+    fn environment_as(
+        &self,
+        kind: &str,
+        type_name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<&EnvironmentResource> {
         if type_name == ENVIRONMENT_TYPE {
             return Some(&self.environment);
         }
         diags.root_error(
-            format!("Unknown data source `{type_name}`"),
-            format!("The prodvpc provider serves one data source, `{ENVIRONMENT_TYPE}`."),
+            format!("Unknown {kind} type `{type_name}`"),
+            format!("The prodvpc provider serves one {kind} type, `{ENVIRONMENT_TYPE}`."),
         );
         None
     }
