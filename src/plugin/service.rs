@@ -700,6 +700,78 @@ mod tests {
         }
     }
 
+    /// A data source configuration with `name` as given.
+    fn data_config(name: Value<String>) -> Option<proto::DynamicValue> {
+        Some(encode(&std::collections::BTreeMap::from([("name", name)])))
+    }
+
+    async fn validate_data(type_name: &str, name: Value<String>) -> Vec<proto::Diagnostic> {
+        let service = ProviderService::new(ProdVpcProvider::default());
+        let request = proto::validate_data_resource_config::Request {
+            type_name: type_name.to_string(),
+            config: data_config(name),
+        };
+        service
+            .validate_data_resource_config(Request::new(request))
+            .await
+            .unwrap()
+            .into_inner()
+            .diagnostics
+    }
+
+    #[tokio::test]
+    async fn data_source_validation_waits_for_an_unknown_name_and_refuses_an_invalid_one() {
+        assert!(validate_data(ENVIRONMENT_TYPE, Value::Unknown)
+            .await
+            .is_empty());
+        assert!(
+            validate_data(ENVIRONMENT_TYPE, Value::Value("shop-prod".into()))
+                .await
+                .is_empty()
+        );
+        let invalid = validate_data(ENVIRONMENT_TYPE, Value::Value("shop--prod".into())).await;
+        assert_eq!(invalid.len(), 1, "{invalid:?}");
+        assert_eq!(invalid[0].summary, "Invalid environment name");
+        let on_name = wire::attribute_path(&tf_provider::AttributePath::new("name"));
+        assert_eq!(invalid[0].attribute, Some(on_name));
+        let unknown_type = validate_data("prodvpc_network", Value::Unknown).await;
+        assert_eq!(
+            unknown_type[0].summary,
+            "Unknown data source type `prodvpc_network`"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_with_an_unknown_name_answers_every_attribute_unknown() {
+        let service = ProviderService::new(ProdVpcProvider::default());
+        let request = proto::read_data_source::Request {
+            type_name: ENVIRONMENT_TYPE.to_string(),
+            config: data_config(Value::Unknown),
+            provider_meta: None,
+        };
+        let response = service
+            .read_data_source(Request::new(request))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            response.diagnostics.is_empty(),
+            "{:?}",
+            response.diagnostics
+        );
+        let state: crate::environment::data_source::DataSourceState =
+            wire::decode("state", response.state.as_ref())
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            state.len(),
+            service.data_source_schema.block.attributes.len()
+        );
+        assert!(state
+            .values()
+            .all(|v| *v == tf_provider::value::ValueAny::Unknown));
+    }
+
     #[test]
     fn only_the_listed_numbers_take_fractions() {
         // every other number attribute of the app block is an integer type:
