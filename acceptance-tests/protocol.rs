@@ -271,4 +271,24 @@ fn handshake_and_get_provider_schema() {
     for name in ["app", "load_balancer", "bastion", "timeouts"] {
         assert!(nested.contains(&name), "no {name} block");
     }
+    // the data source of the same name: `name` in, the rest read-only
+    let data = schema
+        .data_source_schemas
+        .get("prodvpc_environment")
+        .and_then(|s| s.block.as_ref())
+        .expect("prodvpc_environment data source");
+    for read in &data.attributes {
+        let argument = read.name == "name";
+        assert_eq!(
+            (read.required, read.optional, read.computed),
+            (argument, false, !argument),
+            "data source attribute {}",
+            read.name
+        );
+    }
+    assert!(data
+        .attributes
+        .iter()
+        .any(|a| a.name == "private_subnet_ids"));
+    assert!(data.block_types.is_empty());
 }

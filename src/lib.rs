@@ -6,7 +6,7 @@
 //! Module map, in reading order:
 //! - [`plan`]: pure planning. CIDR carving, the environment spec, security
 //!   rules as data, the component blueprint. No AWS, no Terraform types.
-//! - [`environment`]: the resource. Schema, wire state <-> spec, validation,
+//! - [`environment`]: the resource and its data source. Schema, wire state <-> spec, validation,
 //!   and the thin glue that calls the planner and the executor.
 //! - [`apply`]: side effects. Discovers what exists (by tags), creates what is
 //!   missing concurrently along the dependency graph, deletes in reverse.

@@ -1,5 +1,6 @@
 //! The registry documentation, rendered from the schemas: `docs/index.md` from
-//! the provider block and `docs/resources/environment.md` from the resource.
+//! the provider block, `docs/resources/environment.md` from the resource and
+//! `docs/data-sources/environment.md` from the data source.
 //! The prose lives in `templates/` (the layout HashiCorp's tfplugindocs uses);
 //! the lists of arguments and attributes and the examples are filled in here,
 //! and `{{ schema_version }}` anywhere in a line becomes the schema's version,
@@ -17,11 +18,15 @@ use std::path::Path;
 use tf_provider::schema::{Attribute, AttributeConstraint, Block, NestedBlock, Schema};
 
 /// Every rendered page: the template it comes from and where it is written.
-pub const PAGES: [(&str, &str); 2] = [
+pub const PAGES: [(&str, &str); 3] = [
     ("templates/index.md.tmpl", "docs/index.md"),
     (
         "templates/resources/environment.md.tmpl",
         "docs/resources/environment.md",
+    ),
+    (
+        "templates/data-sources/environment.md.tmpl",
+        "docs/data-sources/environment.md",
     ),
 ];
 
@@ -30,7 +35,9 @@ const TIMEOUTS: &str = "timeouts";
 
 /// Renders the page of `template` (a path in `PAGES`), reading files under `root`.
 pub fn render_page(root: &Path, template: &str) -> Result<String, String> {
-    let schema = if template.contains("resources/") {
+    let schema = if template.contains("data-sources/") {
+        super::data_source::data_source_schema()
+    } else if template.contains("resources/") {
         super::schema::environment_schema()
     } else {
         crate::provider::provider_schema()
@@ -202,14 +209,17 @@ mod tests {
         }
     }
 
+    /// The text of a page's section, from its title to the next `## ` title.
+    fn section(page: &str, title: &str) -> String {
+        let start = page.find(title).unwrap_or_else(|| panic!("no {title}"));
+        let rest = &page[start + title.len()..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+    }
+
     #[test]
     fn arguments_and_attributes_are_apart() {
         let page = render_page(root(), PAGES[1].0).unwrap();
-        let section = |title: &str| {
-            let start = page.find(title).unwrap_or_else(|| panic!("no {title}"));
-            let rest = &page[start + title.len()..];
-            rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
-        };
+        let section = |title: &str| section(&page, title);
         let arguments = section("## Argument Reference");
         let attributes = section("## Attributes Reference");
         assert!(arguments.contains("* `name` - (Required)"));
@@ -222,6 +232,27 @@ mod tests {
         assert!(!attributes.contains("(Optional)"), "argument in attributes");
         assert!(section("## Timeouts").contains("* `delete` - "));
         assert!(page.starts_with("---\npage_title: "));
+    }
+
+    #[test]
+    fn the_data_source_page_has_one_argument_and_the_read_only_attributes() {
+        let page = render_page(root(), PAGES[2].0).unwrap();
+        let arguments = section(&page, "## Argument Reference");
+        let attributes = section(&page, "## Attributes Reference");
+        assert_eq!(arguments.matches("* `").count(), 1, "{arguments}");
+        assert!(arguments.contains("* `name` - (Required) Name of the environment to read"));
+        for name in [
+            "vpc_id",
+            "private_subnet_ids",
+            "vpc_cidr",
+            "tags_all",
+            "posture",
+        ] {
+            assert!(attributes.contains(&format!("* `{name}` - ")), "{name}");
+        }
+        assert!(!attributes.contains("(Optional)"), "argument in attributes");
+        assert!(!attributes.contains("* `drift`"));
+        assert!(page.starts_with("---\npage_title: \"prodvpc_environment Data Source"));
     }
 
     #[test]

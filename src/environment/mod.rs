@@ -1,5 +1,6 @@
 //! `prodvpc_environment`: thin glue between tf-provider and the planner/executor.
 
+pub mod data_source;
 pub mod docs;
 pub mod model;
 mod observe;
@@ -397,6 +398,79 @@ impl EnvironmentResource {
     }
 }
 
+/// An environment found by its name, read as import records it.
+pub(crate) struct Observed {
+    pub state: EnvironmentState,
+    /// whether its VPC is still marked as being created (a create running or interrupted)
+    pub unfinished: bool,
+}
+
+/// Finds the environment `name` by its tags in the provider's region and reads
+/// it as import records it: the inputs from what AWS runs, the outputs as a
+/// refresh fills them, `tags` apart from `default_tags`. Only describes, so
+/// nothing in AWS changes. `None` when no VPC is tagged for it.
+pub(crate) async fn observe_by_name(
+    clients: &AwsClients,
+    name: &str,
+    default_tags: &BTreeMap<String, String>,
+) -> Result<Option<Observed>, AwsError> {
+    // by name to find the VPC, then everything in it: the target group's
+    // name carries a port not known yet
+    let names = Names::new(name, AppSpec::default().port);
+    let by_name = Inventory::discover(clients, &names, Lookup::ByName).await?;
+    let Some(vpc_id) = by_name.vpc.as_ref().map(|vpc| vpc.id.clone()) else {
+        return Ok(None);
+    };
+    let inv = Inventory::discover(clients, &names, Lookup::EverythingInVpc(&vpc_id)).await?;
+    let Some(vpc) = &inv.vpc else {
+        // deleted between the two rounds
+        return Ok(None);
+    };
+    let mut state = EnvironmentState {
+        id: Value::Value(name.to_string()),
+        name: Value::Value(name.to_string()),
+        ..Default::default()
+    };
+    state.vpc_cidr = opt(vpc.detail.get("cidr").cloned());
+    let zones: Vec<String> = inv
+        .subnets
+        .values()
+        .filter_map(|s| s.detail.get("zone").cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    state.az_count = Value::Value(zones.len() as i64);
+    state.availability_zones = string_list(zones.clone());
+    for (tier, slot) in [
+        (Tier::Public, &mut state.public_subnet_cidrs),
+        (Tier::Private, &mut state.private_subnet_cidrs),
+    ] {
+        let prefix = format!("subnet/{}/", tier.as_str());
+        *slot = string_map(inv.subnets.iter().filter_map(|(k, s)| {
+            Some((
+                k.strip_prefix(&prefix)?.to_string(),
+                s.detail.get("cidr")?.clone(),
+            ))
+        }));
+    }
+    let nat = match inv.nat_gateways.len() {
+        0 => "none",
+        1 if zones.len() > 1 => "single",
+        _ => "one_per_az",
+    };
+    state.nat_gateways = Value::Value(nat.to_string());
+    state.tags = user_tags(&inv, default_tags);
+    set_tags_all(&mut state, default_tags);
+    import_blocks(&mut state, &inv);
+    state.apply_defaults();
+    fill_outputs(&mut state, &inv);
+    state.drift = string_list(Vec::new());
+    Ok(Some(Observed {
+        unfinished: inv.is_unfinished(),
+        state,
+    }))
+}
+
 /// The instant `budget` from now; a budget too large to represent waits "forever"
 /// (a century) instead of overflowing.
 fn deadline_after(budget: Duration) -> Instant {
@@ -706,71 +780,21 @@ impl Resource for EnvironmentResource {
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let clients = self.clients(diags)?;
-        let mut state = EnvironmentState {
-            name: Value::Value(id.clone()),
-            ..Default::default()
-        };
-        let problems = validate::check(&state);
-        if let Some(problem) = problems.iter().find(|p| p.path_text() == "name") {
+        let name = Value::Value(id.clone());
+        if let Some(problem) = validate::check_name_only(&name).first() {
             diags.root_error(format!("Cannot import `{id}`"), problem.detail.clone());
             return None;
         }
-        // by name to find the VPC, then everything in it: the target group's
-        // name carries a port the import does not know yet
-        let names = Names::new(&id, AppSpec::default().port);
-        let by_name = Inventory::discover(&clients, &names, Lookup::ByName).await;
-        let in_vpc = match &by_name {
-            Ok(Inventory { vpc: Some(vpc), .. }) => {
-                Some(Inventory::discover(&clients, &names, Lookup::EverythingInVpc(&vpc.id)).await)
+        match observe_by_name(&clients, &id, &clients.default_tags).await {
+            Ok(Some(observed)) => Some((observed.state, ValueEmpty::default())),
+            Ok(None) => {
+                diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
+                None
             }
-            _ => None,
-        };
-        let inv = match in_vpc.unwrap_or(by_name) {
-            Ok(inv) => inv,
             Err(error) => {
                 report_aws(diags, "Could not read the environment", &error, Phase::Read);
-                return None;
+                None
             }
-        };
-        let Some(vpc) = &inv.vpc else {
-            diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
-            return None;
-        };
-        state.id = Value::Value(id.clone());
-        state.vpc_cidr = opt(vpc.detail.get("cidr").cloned());
-        let zones: Vec<String> = inv
-            .subnets
-            .values()
-            .filter_map(|s| s.detail.get("zone").cloned())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        state.az_count = Value::Value(zones.len() as i64);
-        state.availability_zones = string_list(zones.clone());
-        for (tier, slot) in [
-            (Tier::Public, &mut state.public_subnet_cidrs),
-            (Tier::Private, &mut state.private_subnet_cidrs),
-        ] {
-            let prefix = format!("subnet/{}/", tier.as_str());
-            *slot = string_map(inv.subnets.iter().filter_map(|(k, s)| {
-                Some((
-                    k.strip_prefix(&prefix)?.to_string(),
-                    s.detail.get("cidr")?.clone(),
-                ))
-            }));
         }
-        let nat = match inv.nat_gateways.len() {
-            0 => "none",
-            1 if zones.len() > 1 => "single",
-            _ => "one_per_az",
-        };
-        state.nat_gateways = Value::Value(nat.to_string());
-        state.tags = user_tags(&inv, &clients.default_tags);
-        set_tags_all(&mut state, &clients.default_tags);
-        import_blocks(&mut state, &inv);
-        state.apply_defaults();
-        fill_outputs(&mut state, &inv);
-        state.drift = string_list(Vec::new());
-        Some((state, ValueEmpty::default()))
     }
 }

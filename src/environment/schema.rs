@@ -37,6 +37,11 @@ fn posture_description() -> String {
     )
 }
 
+/// What a valid environment name is made of, for the documentation of every `name`.
+pub fn name_rules() -> String {
+    format!("1-{MAX_NAME_LEN} letters, digits and hyphens, starting with a letter and not ending with a hyphen")
+}
+
 fn attr(attr_type: AttributeType, constraint: AttributeConstraint, doc: &str) -> Attribute {
     Attribute {
         attr_type,
@@ -236,7 +241,8 @@ pub fn environment_schema() -> Schema {
         NatStrategy::None.as_str()
     );
     let name_doc = format!(
-        "Name of the environment, unique in the account and region: 1-{MAX_NAME_LEN} letters, digits and hyphens, starting with a letter and not ending with a hyphen. It names the ALB and the target group and tags every object. Changing it replaces the environment."
+        "Name of the environment, unique in the account and region: {}. It names the ALB and the target group and tags every object. Changing it replaces the environment.",
+        name_rules()
     );
     let attributes = vec![
         ("id", attr(String, Computed, "Identifier of the environment (its name); use it to import.")),

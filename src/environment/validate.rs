@@ -168,6 +168,16 @@ fn in_block(block: &'static str, name: &'static str) -> Vec<Step> {
 }
 
 /// Checks a resource configuration; an empty result means it is valid as far as can be told.
+/// The problems of an environment's name alone, as [`check`] judges it: for
+/// what names an existing environment (import, the data source).
+pub fn check_name_only(name: &Value<String>) -> Vec<Problem> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    check_name(&mut c, name);
+    c.problems
+}
+
 pub fn check(config: &EnvironmentState) -> Vec<Problem> {
     let mut c = Checker {
         problems: Vec::new(),

@@ -9,11 +9,12 @@ use tonic::{Request, Response, Status};
 use super::numbers::NumberShape;
 use super::proto::{self, provider_server::Provider as ProviderRpc};
 use super::wire::{self, decode_config, decode_input, encode, DecodeError};
+use crate::environment::data_source::DataSourceConfig;
 use crate::environment::model::EnvironmentState;
 use crate::environment::{upgrade, EnvironmentResource};
 use crate::provider::{ProdVpcProvider, ProviderConfig};
 
-/// The one resource type this provider serves.
+/// The one resource type this provider serves, and its one data source type.
 pub const ENVIRONMENT_TYPE: &str = "prodvpc_environment";
 
 /// The number attributes of `prodvpc_environment` that take fractions (held
@@ -25,6 +26,7 @@ pub struct ProviderService {
     environment: EnvironmentResource,
     provider_schema: tf_provider::schema::Schema,
     environment_schema: tf_provider::schema::Schema,
+    data_source_schema: tf_provider::schema::Schema,
 }
 
 impl ProviderService {
@@ -35,6 +37,7 @@ impl ProviderService {
             environment,
             provider_schema: crate::provider::provider_schema(),
             environment_schema: crate::environment::schema::environment_schema(),
+            data_source_schema: crate::environment::data_source::data_source_schema(),
         }
     }
 
@@ -52,14 +55,35 @@ impl ProviderService {
         }
     }
 
-    /// The resource behind `type_name`, or a diagnostic naming the ones served.
+    /// The resource behind `type_name`, or a diagnostic naming the one served.
     fn resource(&self, type_name: &str, diags: &mut Diagnostics) -> Option<&EnvironmentResource> {
+        self.environment_as("resource", type_name, diags)
+    }
+
+    /// The data source behind `type_name` (the environment, read by name), or
+    /// a diagnostic naming the one served.
+    fn data_source(
+        &self,
+        type_name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<&EnvironmentResource> {
+        self.environment_as("data source", type_name, diags)
+    }
+
+    /// The environment when `type_name` is its type; otherwise a diagnostic
+    /// saying which `kind` ("resource", "data source") the provider serves.
+    fn environment_as(
+        &self,
+        kind: &str,
+        type_name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<&EnvironmentResource> {
         if type_name == ENVIRONMENT_TYPE {
             return Some(&self.environment);
         }
         diags.root_error(
-            format!("Unknown resource type `{type_name}`"),
-            format!("The prodvpc provider serves one resource type, `{ENVIRONMENT_TYPE}`."),
+            format!("Unknown {kind} type `{type_name}`"),
+            format!("The prodvpc provider serves one {kind} type, `{ENVIRONMENT_TYPE}`."),
         );
         None
     }
@@ -89,7 +113,9 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(proto::get_metadata::Response {
             server_capabilities: Some(Self::server_capabilities()),
             diagnostics: Vec::new(),
-            data_sources: Vec::new(),
+            data_sources: vec![proto::get_metadata::DataSourceMetadata {
+                type_name: ENVIRONMENT_TYPE.to_string(),
+            }],
             resources: vec![proto::get_metadata::ResourceMetadata {
                 type_name: ENVIRONMENT_TYPE.to_string(),
             }],
@@ -108,7 +134,11 @@ impl ProviderRpc for ProviderService {
                 wire::schema(&self.environment_schema),
             )]
             .into(),
-            data_source_schemas: Default::default(),
+            data_source_schemas: [(
+                ENVIRONMENT_TYPE.to_string(),
+                wire::schema(&self.data_source_schema),
+            )]
+            .into(),
             functions: Default::default(),
             diagnostics: Vec::new(),
             provider_meta: None,
@@ -162,9 +192,21 @@ impl ProviderRpc for ProviderService {
         &self,
         request: Request<proto::validate_data_resource_config::Request>,
     ) -> Reply<proto::validate_data_resource_config::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        if let Some(data_source) = self.data_source(&request.type_name, &mut diags) {
+            // the name may still be unknown here: it is judged once known
+            let config = wire::decode::<DataSourceConfig>(
+                "data source configuration",
+                request.config.as_ref(),
+            );
+            if let Some(config) = reported(config, &mut diags) {
+                data_source.validate_data(&mut diags, &config.unwrap_or_default());
+            }
+        }
         Ok(Response::new(
             proto::validate_data_resource_config::Response {
-                diagnostics: no_data_sources(&request.into_inner().type_name),
+                diagnostics: wire::diagnostics(diags),
             },
         ))
     }
@@ -395,9 +437,28 @@ impl ProviderRpc for ProviderService {
         &self,
         request: Request<proto::read_data_source::Request>,
     ) -> Reply<proto::read_data_source::Response> {
+        let request = request.into_inner();
+        let mut diags = Diagnostics::default();
+        let mut state = None;
+        if let Some(data_source) = self.data_source(&request.type_name, &mut diags) {
+            let config = wire::decode::<DataSourceConfig>(
+                "data source configuration",
+                request.config.as_ref(),
+            );
+            if let Some(config) = reported(config, &mut diags) {
+                state = data_source
+                    .read_data(
+                        &mut diags,
+                        &config.unwrap_or_default(),
+                        &self.data_source_schema.block,
+                    )
+                    .await
+                    .map(|answer| encode(&answer));
+            }
+        }
         Ok(Response::new(proto::read_data_source::Response {
-            state: None,
-            diagnostics: no_data_sources(&request.into_inner().type_name),
+            state,
+            diagnostics: wire::diagnostics(diags),
         }))
     }
 
@@ -501,15 +562,6 @@ impl Change {
             }
         }
     }
-}
-
-fn no_data_sources(type_name: &str) -> Vec<proto::Diagnostic> {
-    let mut diags = Diagnostics::default();
-    diags.root_error(
-        format!("Unknown data source `{type_name}`"),
-        "The prodvpc provider has no data sources.",
-    );
-    wire::diagnostics(diags)
 }
 
 #[cfg(test)]
@@ -646,6 +698,78 @@ mod tests {
             // the rest of the configuration still decodes, for validation to judge
             assert_eq!(state.unwrap().name, Value::Value("shop".into()));
         }
+    }
+
+    /// A data source configuration with `name` as given.
+    fn data_config(name: Value<String>) -> Option<proto::DynamicValue> {
+        Some(encode(&std::collections::BTreeMap::from([("name", name)])))
+    }
+
+    async fn validate_data(type_name: &str, name: Value<String>) -> Vec<proto::Diagnostic> {
+        let service = ProviderService::new(ProdVpcProvider::default());
+        let request = proto::validate_data_resource_config::Request {
+            type_name: type_name.to_string(),
+            config: data_config(name),
+        };
+        service
+            .validate_data_resource_config(Request::new(request))
+            .await
+            .unwrap()
+            .into_inner()
+            .diagnostics
+    }
+
+    #[tokio::test]
+    async fn data_source_validation_waits_for_an_unknown_name_and_refuses_an_invalid_one() {
+        assert!(validate_data(ENVIRONMENT_TYPE, Value::Unknown)
+            .await
+            .is_empty());
+        assert!(
+            validate_data(ENVIRONMENT_TYPE, Value::Value("shop-prod".into()))
+                .await
+                .is_empty()
+        );
+        let invalid = validate_data(ENVIRONMENT_TYPE, Value::Value("shop--prod".into())).await;
+        assert_eq!(invalid.len(), 1, "{invalid:?}");
+        assert_eq!(invalid[0].summary, "Invalid environment name");
+        let on_name = wire::attribute_path(&tf_provider::AttributePath::new("name"));
+        assert_eq!(invalid[0].attribute, Some(on_name));
+        let unknown_type = validate_data("prodvpc_network", Value::Unknown).await;
+        assert_eq!(
+            unknown_type[0].summary,
+            "Unknown data source type `prodvpc_network`"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_with_an_unknown_name_answers_every_attribute_unknown() {
+        let service = ProviderService::new(ProdVpcProvider::default());
+        let request = proto::read_data_source::Request {
+            type_name: ENVIRONMENT_TYPE.to_string(),
+            config: data_config(Value::Unknown),
+            provider_meta: None,
+        };
+        let response = service
+            .read_data_source(Request::new(request))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            response.diagnostics.is_empty(),
+            "{:?}",
+            response.diagnostics
+        );
+        let state: crate::environment::data_source::DataSourceState =
+            wire::decode("state", response.state.as_ref())
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            state.len(),
+            service.data_source_schema.block.attributes.len()
+        );
+        assert!(state
+            .values()
+            .all(|v| *v == tf_provider::value::ValueAny::Unknown));
     }
 
     #[test]
