@@ -694,7 +694,14 @@ fn failed_create_keeps_state_and_the_next_apply_resumes_without_duplicates() {
         "state keeps what was created: {partial}"
     );
     assert_eq!(string_map(&partial["public_subnet_ids"]).len(), 2);
-    assert!(run.text().contains("terraform untaint"), "{}", run.text());
+    // the advice is what Terraform does next with a tainted create
+    let advice = run.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        advice.contains("the next apply deletes it and builds it anew")
+            && advice.contains("terraform untaint")
+            && !advice.contains("resumes where it stopped"),
+        "{advice}"
+    );
 
     // untainted, the next apply continues from where the first one stopped
     ws.ok(&["untaint", "prodvpc_environment.resume"]);

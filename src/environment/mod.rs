@@ -91,20 +91,27 @@ pub(crate) enum Phase {
     Plan,
     /// refresh and import: nothing in AWS is changed
     Read,
-    /// create and update
-    Apply,
+    /// a create: Terraform taints what it returns, so the next apply replaces it
+    Create,
+    /// an update: the next apply continues it
+    Update,
     Destroy,
 }
 
+/// What a failed create leaves and what each way on does.
+const AFTER_A_FAILED_CREATE: &str = "What was built is tagged and kept in state, so nothing is orphaned. Terraform marks the environment tainted: the next apply deletes it and builds it anew. To continue from where it stopped instead, fix the cause, run `terraform untaint <address>`, then apply.";
+
 fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: Phase) {
     let advice = match (error, phase) {
+        (AwsError::Interrupted | AwsError::Timeout { .. }, Phase::Create) => AFTER_A_FAILED_CREATE,
         (AwsError::Interrupted, _) => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
         (AwsError::Unsatisfiable(_), _) => "Change the configuration as the message says, then apply again.",
         (AwsError::Transport { .. } | AwsError::Unexpected { .. }, Phase::Plan | Phase::Read) => "Nothing was changed in AWS. Check the provider's region, endpoints and network access, then run the command again.",
         (_, Phase::Plan) => "Nothing was built. Fix the cause, then plan again.",
         (_, Phase::Read) => "Nothing was changed in AWS. Fix the cause, then run the command again.",
         (AwsError::Timeout { .. }, _) => "AWS did not finish in time. Raise the matching `timeouts` value or run the command again: it resumes where it stopped.",
-        (_, Phase::Apply) => "Every object created so far is tagged and tracked. Fix the cause and apply again; it resumes where it stopped.",
+        (_, Phase::Create) => AFTER_A_FAILED_CREATE,
+        (_, Phase::Update) => "Every object created so far is tagged and tracked. Fix the cause and apply again; it resumes where it stopped.",
         (_, Phase::Destroy) => "What is left stays in state. Fix the cause and destroy again; it continues where it stopped.",
     };
     let message = error.to_string();
@@ -364,26 +371,33 @@ impl EnvironmentResource {
                             tracing::warn!(environment = %spec.name, ?left, "differences remain right after apply");
                         }
                     }
-                    Err(error) => {
-                        report_aws(diags, summary, error, Phase::Apply);
-                        match prior {
-                            Some(prior) => {
-                                settle_failed_update(&mut state, prior, &inv, &clients.default_tags)
-                            }
-                            None if !inv.is_empty() => diags.root_warning(
-                                "The environment is partly built",
-                                "What exists is kept in state, so nothing is orphaned. Terraform marks it tainted: the next apply deletes it and builds it anew. To continue from where it stopped instead, run `terraform untaint` on it before the next apply.",
-                            ),
-                            None => {}
+                    Err(error) => match prior {
+                        Some(prior) => {
+                            report_aws(diags, summary, error, Phase::Update);
+                            settle_failed_update(&mut state, prior, &inv, &clients.default_tags)
                         }
-                    }
+                        None if !inv.is_empty() => {
+                            report_aws(diags, summary, error, Phase::Create);
+                            diags.root_warning(
+                                "The environment is partly built",
+                                "What exists is kept in state, so nothing is orphaned. See the error for what the next apply does.",
+                            );
+                        }
+                        // nothing was built: the next apply simply creates it
+                        None => report_aws(diags, summary, error, Phase::Update),
+                    },
                 }
                 fill_outputs(&mut state, &inv);
                 state.drift = string_list(Vec::new());
             }
             Err(error) => {
                 if let Err(first) = &outcome {
-                    report_aws(diags, summary, first, Phase::Apply);
+                    let phase = if prior.is_some() {
+                        Phase::Update
+                    } else {
+                        Phase::Create
+                    };
+                    report_aws(diags, summary, first, phase);
                 }
                 report_aws(
                     diags,
