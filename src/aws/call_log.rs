@@ -2,8 +2,13 @@
 //! concerns, how long it took with how many attempts, the request id AWS gave
 //! it and the error code it ended with. Registered on every SDK client, so a
 //! user reading `TF_LOG_PROVIDER=debug` sees what the provider asked of AWS
-//! without the SDK's own internals.
+//! without the SDK's own internals. It also keeps the calls in flight of an
+//! operation run under [`InFlight::tracking`], so a timeout can say which
+//! answers it was still waiting for.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -18,6 +23,63 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use crate::plan::spec::TAG_COMPONENT;
+
+/// The AWS calls an operation has in flight, by call number: `ec2.DescribeNatGateways (nat-1)`.
+#[derive(Clone, Debug, Default)]
+pub struct InFlight(Arc<Mutex<BTreeMap<u64, String>>>);
+
+tokio::task_local! {
+    /// The calls in flight of the operation the current task runs.
+    static IN_FLIGHT: InFlight;
+}
+
+impl InFlight {
+    /// Runs `work`, recording the AWS calls it makes until each is answered.
+    pub async fn tracking<F: std::future::Future>(&self, work: F) -> F::Output {
+        IN_FLIGHT.scope(self.clone(), work).await
+    }
+
+    /// The calls still unanswered, oldest first: the first few, and how many more.
+    pub fn pending(&self) -> Vec<String> {
+        const SHOWN: usize = 4;
+        let calls: Vec<String> = self
+            .0
+            .lock()
+            .map(|calls| calls.values().cloned().collect())
+            .unwrap_or_default();
+        let mut shown: Vec<String> = calls.iter().take(SHOWN).cloned().collect();
+        if calls.len() > SHOWN {
+            shown.push(format!("{} more", calls.len() - SHOWN));
+        }
+        shown
+    }
+
+    /// Applies `change` to the current task's calls, when it tracks them.
+    fn with_current(change: impl FnOnce(&mut BTreeMap<u64, String>)) {
+        let _ = IN_FLIGHT.try_with(|in_flight| {
+            if let Ok(mut calls) = in_flight.0.lock() {
+                change(&mut calls);
+            }
+        });
+    }
+}
+
+/// The number of a call, for [`InFlight`].
+#[derive(Debug, Clone, Copy)]
+struct CallNumber(u64);
+
+impl Storable for CallNumber {
+    type Storer = StoreReplace<Self>;
+}
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// `service.Operation`, from the call's metadata.
+fn call_name(cfg: &ConfigBag) -> (String, String) {
+    cfg.load::<Metadata>()
+        .map(|m| (m.service().to_string(), m.name().to_string()))
+        .unwrap_or_default()
+}
 
 /// The SDK interceptor that writes the line (see the module docs).
 #[derive(Debug, Default)]
@@ -60,15 +122,25 @@ impl Intercept for AwsCallLog {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if !tracing::enabled!(target: "prodvpc::aws", tracing::Level::DEBUG) {
-            return Ok(());
-        }
         let object = context
             .request()
             .body()
             .bytes()
             .map(|body| object_of(&String::from_utf8_lossy(body)))
             .unwrap_or_default();
+        // a retried attempt is serialized again: the call keeps its number
+        if cfg.load::<CallNumber>().is_none() {
+            let number = CALLS.fetch_add(1, Ordering::Relaxed);
+            cfg.interceptor_state().store_put(CallNumber(number));
+            let (service, operation) = call_name(cfg);
+            let call = match object.is_empty() {
+                true => format!("{service}.{operation}"),
+                false => format!("{service}.{operation} ({object})"),
+            };
+            InFlight::with_current(|calls| {
+                calls.insert(number, call);
+            });
+        }
         if !object.is_empty() {
             cfg.interceptor_state().store_put(Concerns(object));
         }
@@ -81,13 +153,15 @@ impl Intercept for AwsCallLog {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if let Some(CallNumber(number)) = cfg.load::<CallNumber>().copied() {
+            InFlight::with_current(|calls| {
+                calls.remove(&number);
+            });
+        }
         if !tracing::enabled!(target: "prodvpc::aws", tracing::Level::DEBUG) {
             return Ok(());
         }
-        let (service, operation) = cfg
-            .load::<Metadata>()
-            .map(|m| (m.service().to_string(), m.name().to_string()))
-            .unwrap_or_default();
+        let (service, operation) = call_name(cfg);
         let duration_ms = cfg
             .load::<Started>()
             .map(|started| started.0.elapsed().as_millis() as u64);

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apply::inventory::{Hints, Inventory, Lookup};
 use crate::apply::{destroy, drift, executor};
+use crate::aws::call_log::InFlight;
 use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
@@ -496,17 +497,36 @@ fn deadline_after(budget: Duration) -> Instant {
 
 /// Bounds a whole operation, calls in flight included, by its deadline; the
 /// waiters inside usually trip first and say what they waited for.
+/// A timeout names what was pending (the waiter's object, or the AWS calls
+/// still unanswered) and the whole budget that ran out, however late in the
+/// operation its last wait began.
 async fn within<T>(
     deadline: Instant,
     budget: Duration,
     work: impl std::future::Future<Output = Result<T, AwsError>>,
 ) -> Result<T, AwsError> {
-    match tokio::time::timeout_at(deadline, work).await {
+    let in_flight = InFlight::default();
+    match tokio::time::timeout_at(deadline, in_flight.tracking(work)).await {
+        Ok(Err(AwsError::Timeout { what, .. }))
+            if Instant::now() + Duration::from_secs(1) >= deadline =>
+        {
+            Err(AwsError::Timeout {
+                what,
+                waited: budget,
+            })
+        }
         Ok(outcome) => outcome,
-        Err(_) => Err(AwsError::Timeout {
-            what: "AWS to answer the calls still in flight".into(),
-            waited: budget,
-        }),
+        Err(_) => {
+            let pending = in_flight.pending();
+            Err(AwsError::Timeout {
+                what: if pending.is_empty() {
+                    "the operation's last step to finish".into()
+                } else {
+                    format!("AWS to answer {}", pending.join(", "))
+                },
+                waited: budget,
+            })
+        }
     }
 }
 
