@@ -679,7 +679,7 @@ fn a_launch_template_version_made_out_of_band_is_never_run() {
     assert_mentions(
         &plan,
         &[&format!(
-            "lt has version {tampered} as its default, where IMDSv2 is optional, the root volume is unencrypted, a public IP is assigned; apply makes the version the group runs the default again"
+            "lt has version {tampered} as its default, where IMDSv2 is optional, the root volume is unencrypted, a public IP is assigned, metadata hop limit 1 instead of 2; apply makes the version the group runs the default again"
         )],
     );
     assert_eq!(

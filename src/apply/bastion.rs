@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
 use super::waiters::retry_propagation;
-use crate::aws::ec2::{self, Found, Hardening, InstanceSettings};
+use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
@@ -98,6 +98,7 @@ pub(super) fn bastion_settings(
         key_name: bastion.key_name.clone(),
         iam_instance_profile: bastion.iam_instance_profile.clone(),
         hardening: Hardening::BASTION,
+        layout: Layout::BASTION,
     }
 }
 

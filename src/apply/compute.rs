@@ -9,7 +9,7 @@ use super::inventory::Inventory;
 use super::load_balancer::{listener_differences, target_group_of, wanted_listeners};
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::autoscaling::{self, GroupSettings};
-use crate::aws::ec2::{self, Hardening, InstanceSettings};
+use crate::aws::ec2::{self, Hardening, InstanceSettings, Layout};
 use crate::aws::elbv2::{self, HealthCheck};
 use crate::error::{AwsError, ErrorClass};
 use crate::plan::blueprint::{Blueprint, Component};
@@ -312,6 +312,7 @@ pub(super) fn app_settings(spec: &EnvironmentSpec, group: &str, ami_id: &str) ->
         key_name: None,
         iam_instance_profile: spec.app.iam_instance_profile.clone(),
         hardening: Hardening::APP,
+        layout: Layout::APP,
     }
 }
 

@@ -28,6 +28,64 @@ pub struct InstanceSettings {
     pub key_name: Option<String>,
     pub iam_instance_profile: Option<InstanceProfile>,
     pub hardening: Hardening,
+    pub layout: Layout,
+}
+
+/// The rest of what the provider sets on an instance: one network interface,
+/// the metadata service's reach, the root volume. A template version that
+/// differs in any of them (a second interface, a metadata hop more, a
+/// smaller volume) is not the provider's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub network_interfaces: usize,
+    /// hops a metadata response may travel: 2 lets containers on the app
+    /// instances reach it, 1 keeps it on the bastion itself
+    pub metadata_hop_limit: i32,
+    pub metadata_endpoint_enabled: bool,
+    /// gp3, GiB
+    pub root_volume_gib: i32,
+}
+
+impl Layout {
+    pub const APP: Layout = Layout {
+        network_interfaces: 1,
+        metadata_hop_limit: 2,
+        metadata_endpoint_enabled: true,
+        root_volume_gib: 20,
+    };
+    pub const BASTION: Layout = Layout {
+        network_interfaces: 1,
+        metadata_hop_limit: 1,
+        metadata_endpoint_enabled: true,
+        root_volume_gib: 8,
+    };
+
+    /// What differs from `wanted`, worded for the plan.
+    fn differences(&self, wanted: &Layout) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.network_interfaces != wanted.network_interfaces {
+            found.push(format!(
+                "{} network interfaces instead of {}",
+                self.network_interfaces, wanted.network_interfaces
+            ));
+        }
+        if self.metadata_hop_limit != wanted.metadata_hop_limit {
+            found.push(format!(
+                "metadata hop limit {} instead of {}",
+                self.metadata_hop_limit, wanted.metadata_hop_limit
+            ));
+        }
+        if self.metadata_endpoint_enabled != wanted.metadata_endpoint_enabled {
+            found.push("the metadata endpoint is disabled".into());
+        }
+        if self.root_volume_gib != wanted.root_volume_gib {
+            found.push(format!(
+                "a {} GiB gp3 root volume instead of {} GiB",
+                self.root_volume_gib, wanted.root_volume_gib
+            ));
+        }
+        found
+    }
 }
 
 /// The security settings of an instance, compared like the rest so that a
@@ -119,6 +177,7 @@ impl InstanceSettings {
                 .into_iter()
                 .map(str::to_string),
         );
+        found.extend(self.layout.differences(&wanted.layout));
         found
     }
 }
@@ -170,7 +229,7 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
                 .http_endpoint(
                     aws_sdk_ec2::types::LaunchTemplateInstanceMetadataEndpointState::Enabled,
                 )
-                .http_put_response_hop_limit(2)
+                .http_put_response_hop_limit(settings.layout.metadata_hop_limit)
                 .build(),
         )
         .block_device_mappings(
@@ -180,7 +239,7 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
                     LaunchTemplateEbsBlockDeviceRequest::builder()
                         .encrypted(settings.hardening.root_volume_encrypted)
                         .volume_type(VolumeType::Gp3)
-                        .volume_size(20)
+                        .volume_size(settings.layout.root_volume_gib)
                         .delete_on_termination(true)
                         .build(),
                 )
@@ -321,14 +380,17 @@ pub(super) fn template_settings(
             .instance_type()
             .map(|t| t.as_str().to_string())
             .unwrap_or_default(),
+        // every group, joined: a version with one more group is not the provider's
         security_group: data
             .network_interfaces()
             .iter()
             .flat_map(|n| n.groups())
             .chain(data.security_group_ids())
-            .next()
             .cloned()
-            .unwrap_or_default(),
+            .collect::<std::collections::BTreeSet<String>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(","),
         user_data: data.user_data().and_then(|encoded| {
             base64::engine::general_purpose::STANDARD
                 .decode(encoded)
@@ -352,6 +414,18 @@ pub(super) fn template_settings(
                     aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecification::associate_public_ip_address,
                 )
                 .unwrap_or(false),
+        },
+        layout: Layout {
+            network_interfaces: data.network_interfaces().len(),
+            metadata_hop_limit: data
+                .metadata_options()
+                .and_then(|m| m.http_put_response_hop_limit())
+                .unwrap_or(1),
+            metadata_endpoint_enabled: data
+                .metadata_options()
+                .and_then(|m| m.http_endpoint())
+                .is_none_or(|e| e.as_str() == "enabled"),
+            root_volume_gib: root_volume.and_then(|e| e.volume_size()).unwrap_or(0),
         },
     }
 }
@@ -415,7 +489,7 @@ pub async fn run_bastion(
                 } else {
                     HttpTokensState::Optional
                 })
-                .http_put_response_hop_limit(1)
+                .http_put_response_hop_limit(settings.layout.metadata_hop_limit)
                 .build(),
         )
         .block_device_mappings(
@@ -425,7 +499,7 @@ pub async fn run_bastion(
                     EbsBlockDevice::builder()
                         .encrypted(settings.hardening.root_volume_encrypted)
                         .volume_type(VolumeType::Gp3)
-                        .volume_size(8)
+                        .volume_size(settings.layout.root_volume_gib)
                         .delete_on_termination(true)
                         .build(),
                 )
@@ -607,5 +681,38 @@ pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<Strin
                 Err(error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_with_more_groups_or_another_layout_is_not_the_providers() {
+        let wanted = InstanceSettings {
+            security_group: "sg-app".into(),
+            hardening: Hardening::APP,
+            layout: Layout::APP,
+            ..InstanceSettings::default()
+        };
+        assert!(wanted.differences(&wanted).is_empty());
+        let tampered = InstanceSettings {
+            security_group: "sg-app,sg-open".into(),
+            layout: Layout {
+                network_interfaces: 2,
+                metadata_hop_limit: 3,
+                ..Layout::APP
+            },
+            ..wanted.clone()
+        };
+        assert_eq!(
+            tampered.differences(&wanted),
+            [
+                "security group \"sg-app,sg-open\" instead of \"sg-app\"",
+                "2 network interfaces instead of 1",
+                "metadata hop limit 3 instead of 2",
+            ]
+        );
     }
 }
