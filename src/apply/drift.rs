@@ -78,28 +78,42 @@ pub(super) fn missing_components(
     findings
 }
 
+/// Every EC2 and ELB object of the environment that carries its tags, as
+/// (component key, ID or ARN, tags): the key is what the object is, which its
+/// component tag may no longer say.
+pub(super) fn tagged_objects<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+) -> Vec<(String, &'a String, &'a Tags)> {
+    let mut objects = inv.tagged_ec2_objects();
+    let elb = |arn: &'a String| Some((arn, inv.elb_tags.get(arn)?));
+    let balancer = inv
+        .load_balancer
+        .iter()
+        .map(|lb| ("alb".to_string(), &lb.arn));
+    let target_group = target_group_of(spec, inv).map(|tg| ("tg".to_string(), &tg.arn));
+    // a listener on another port than 80 or 443 is not the environment's own
+    let listeners = inv
+        .listeners
+        .iter()
+        .filter_map(|l| Some((listener_key(l.port)?, &l.arn)));
+    objects.extend(
+        balancer
+            .chain(target_group)
+            .chain(listeners)
+            .filter_map(|(key, arn)| elb(arn).map(|(arn, tags)| (key, arn, tags))),
+    );
+    objects
+}
+
 /// Tags of every planned component, against what [`component_tags`] gives it.
 pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
     let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
-    let mut objects: Vec<(String, &Tags)> = inv
-        .tagged_ec2_objects()
+    let mut objects: Vec<(String, &Tags)> = tagged_objects(spec, inv)
         .into_iter()
         .map(|(key, _, tags)| (key, tags))
         .collect();
     objects.extend(inv.group.iter().map(|g| ("asg".to_string(), &g.tags)));
-    let elb = |arn: &str| inv.elb_tags.get(arn);
-    objects.extend(
-        inv.load_balancer
-            .iter()
-            .filter_map(|lb| Some(("alb".to_string(), elb(&lb.arn)?))),
-    );
-    objects
-        .extend(target_group_of(spec, inv).and_then(|tg| Some(("tg".to_string(), elb(&tg.arn)?))));
-    objects.extend(
-        inv.listeners
-            .iter()
-            .filter_map(|l| Some((listener_key(l.port)?, elb(&l.arn)?))),
-    );
     objects
         .into_iter()
         .filter(|(key, _)| planned.contains(key))

@@ -10,7 +10,8 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::destroy::wait_terminated;
-use super::inventory::{Inventory, Lookup};
+use super::drift::tagged_objects;
+use super::inventory::{Hints, Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::waiters::{delete_with_retry, retry_propagation};
 use crate::aws::autoscaling::{self};
@@ -74,6 +75,8 @@ pub struct Options {
     pub set_desired_capacity: bool,
     /// the VPC this resource instance owns (from state); `None` for a create
     pub vpc_id: Option<String>,
+    /// the component key the state records for each EC2 object's ID (see [`Hints`])
+    pub components: BTreeMap<String, String>,
 }
 
 pub(super) struct Run<'a> {
@@ -99,6 +102,15 @@ pub(super) fn component_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
         format!("{}-{}", spec.name, component.replace('/', "-")),
     );
     tags
+}
+
+/// The tags that are an object's own rather than shared by the environment's
+/// objects: its component key and its `Name`.
+fn own_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
+    component_tags(spec, component)
+        .into_iter()
+        .filter(|(k, _)| k == TAG_COMPONENT || k == "Name")
+        .collect()
 }
 
 impl Run<'_> {
@@ -138,7 +150,14 @@ pub async fn reconcile(
         None => Lookup::ByName,
     };
     // the waves are boxed: their joined futures are too large for a worker thread's stack
-    let inv = Box::pin(Inventory::discover(clients, &run.names, lookup)).await?;
+    let hints = Hints {
+        components: run.options.components.clone(),
+        ..Hints::default()
+    };
+    let inv = Box::pin(Inventory::discover_hinted(
+        clients, &run.names, lookup, &hints,
+    ))
+    .await?;
     if let Some(vpc) = &inv.vpc {
         if run.options.vpc_id.is_none() && !inv.is_unfinished() {
             return Err(AwsError::Owned {
@@ -413,28 +432,25 @@ impl Run<'_> {
                 .collect();
             (ids, removed)
         };
-        // a Name changed out of band is set again, object by object (each has its own)
-        let renamed: Vec<(String, String)> = ec2_objects
-            .iter()
-            .filter_map(|(id, tags)| {
-                let wanted = component_tags(self.spec, tags.get(TAG_COMPONENT)?);
-                (tags.get("Name") != wanted.get("Name"))
-                    .then(|| ((*id).clone(), wanted["Name"].clone()))
+        // an object's own tags (its component key and Name), changed out of band,
+        // are set again object by object: each has its own values
+        let retagged: Vec<(&String, Tags)> = tagged_objects(self.spec, inv)
+            .into_iter()
+            .filter_map(|(key, id, tags)| {
+                let own = own_tags(self.spec, &key);
+                own.iter()
+                    .any(|(k, v)| tags.get(k) != Some(v))
+                    .then_some((id, own))
             })
-            .chain(inv.elb_tags.iter().filter_map(|(arn, tags)| {
-                let wanted = component_tags(self.spec, tags.get(TAG_COMPONENT)?);
-                (tags.get("Name") != wanted.get("Name"))
-                    .then(|| (arn.clone(), wanted["Name"].clone()))
-            }))
             .collect();
         let (ec2_ids, ec2_removed) = outdated(ec2_objects);
         let (elb_arns, elb_removed) = outdated(inv.elb_tags.iter().collect());
-        let names = renamed.iter().map(|(id, name)| async move {
-            let tag: Tags = [("Name".to_string(), name.clone())].into();
-            if id.starts_with("arn:") {
-                elbv2::retag(&self.clients.elbv2, std::slice::from_ref(id), &tag, &[]).await
+        let names = retagged.iter().map(|(id, tags)| async move {
+            let id = std::slice::from_ref(*id);
+            if id[0].starts_with("arn:") {
+                elbv2::retag(&self.clients.elbv2, id, tags, &[]).await
             } else {
-                ec2::retag(&self.clients.ec2, std::slice::from_ref(id), &tag, &[]).await
+                ec2::retag(&self.clients.ec2, id, tags, &[]).await
             }
         });
         try_join_all(names).await?;
@@ -447,13 +463,13 @@ impl Run<'_> {
                 Ok(())
             },
             async {
+                let own = own_tags(self.spec, &Component::AutoScalingGroup.key());
                 let mut named = wanted.clone();
-                let name = component_tags(self.spec, &Component::AutoScalingGroup.key());
-                named.insert("Name".into(), name["Name"].clone());
+                named.extend(own.clone());
                 match &inv.group {
                     Some(group)
                         if shared(&group.tags) != wanted
-                            || group.tags.get("Name") != named.get("Name") =>
+                            || own.iter().any(|(k, v)| group.tags.get(k) != Some(v)) =>
                     {
                         autoscaling::retag(
                             &self.clients.autoscaling,

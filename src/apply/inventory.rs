@@ -11,7 +11,9 @@ use crate::aws::ec2::{
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
-use crate::plan::spec::{Names, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_STATUS};
+use crate::plan::spec::{
+    belongs_to, Names, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_STATUS,
+};
 
 /// Every object of the environment that AWS reports.
 #[derive(Clone, Debug, Default)]
@@ -79,15 +81,57 @@ impl Strays {
     }
 }
 
-/// Keys objects by their component tag; the first of each key wins, the rest are strays.
-fn key_by_component<T>(
+/// What keying and ownership read of an EC2 object.
+trait Object {
+    fn id(&self) -> &str;
+    fn tags(&self) -> &BTreeMap<String, String>;
+}
+
+impl Object for Found {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+}
+
+impl Object for RouteTable {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+}
+
+impl Object for SecurityGroup {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+}
+
+/// Keys objects by component: the key the state records for an object's ID
+/// (`known`), else its component tag, so a component tag changed or removed out
+/// of band is drift to retag, not a component missing and built twice. Objects
+/// the state names are keyed first; then the first of each key wins, and the
+/// rest, and objects with no key at all, are strays.
+fn key_by_component<T: Object>(
     items: Vec<T>,
-    tags: impl Fn(&T) -> &BTreeMap<String, String>,
+    known: &BTreeMap<String, String>,
     strays: &mut Vec<T>,
 ) -> BTreeMap<String, T> {
+    let (named, others): (Vec<T>, Vec<T>) =
+        items.into_iter().partition(|i| known.contains_key(i.id()));
     let mut keyed = BTreeMap::new();
-    for item in items {
-        let key = component(tags(&item));
+    for item in named.into_iter().chain(others) {
+        let key = match known.get(item.id()) {
+            Some(key) => key.clone(),
+            None => component(item.tags()),
+        };
         if key.is_empty() || keyed.contains_key(&key) {
             strays.push(item);
         } else {
@@ -109,8 +153,13 @@ fn standalone(instances: Vec<Found>) -> Vec<Found> {
 }
 
 /// The one object of a singleton component; any other is a stray.
-fn single(items: Vec<Found>, key: &str, strays: &mut Vec<Found>) -> Option<Found> {
-    let mut keyed = key_by_component(items, |f| &f.tags, strays);
+fn single(
+    items: Vec<Found>,
+    key: &str,
+    known: &BTreeMap<String, String>,
+    strays: &mut Vec<Found>,
+) -> Option<Found> {
+    let mut keyed = key_by_component(items, known, strays);
     let found = keyed.remove(key);
     strays.extend(keyed.into_values());
     found
@@ -123,6 +172,10 @@ fn single(items: Vec<Found>, key: &str, strays: &mut Vec<Found>) -> Option<Found
 pub struct Hints {
     /// the listeners' ARNs, whose tags are read with the load balancer's
     pub listener_arns: Vec<String>,
+    /// the component key the state records for each EC2 object's ID: an object
+    /// of the environment's VPC whose component tag was changed out of band is
+    /// still that component
+    pub components: BTreeMap<String, String>,
 }
 
 /// The target of the group's CPU policy and its refresh under way, by the group's name.
@@ -260,9 +313,11 @@ impl Inventory {
         ) = futures::try_join!(
             ec2::discover(
                 &clients.ec2,
-                TAG_ENVIRONMENT,
-                &names.environment,
-                vpc_in_state.is_some()
+                ec2::Scope {
+                    tag_key: TAG_ENVIRONMENT,
+                    environment: &names.environment,
+                    vpc: vpc_in_state,
+                },
             ),
             elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
             elbv2::find_target_group(&clients.elbv2, &names.target_group),
@@ -291,19 +346,34 @@ impl Inventory {
                 }
             },
         )?;
+        let environment = names.environment.as_str();
+        // Which objects found by where they live (the VPC, the environment's
+        // names) are the environment's. Before the VPC is known only those
+        // tagged for it are: anything else could be another's.
+        let claims = |tags: &BTreeMap<String, String>| match lookup.vpc() {
+            Some(_) => belongs_to(tags, environment),
+            None => tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment),
+        };
         if let Some(vpc) = lookup.vpc() {
-            // same name, other VPC: another environment's objects
-            ec2_found.vpcs.retain(|v| v.id == vpc);
-            ec2_found
-                .subnets
-                .retain(|s| s.detail.get("vpc").is_none_or(|v| v == vpc));
-            ec2_found.security_groups.retain(|g| g.vpc_id == vpc);
-            ec2_found
-                .gateway_endpoints
-                .retain(|e| e.detail.get("vpc").is_none_or(|v| v == vpc));
-            ec2_found
-                .flow_logs
-                .retain(|f| f.detail.get("vpc").is_none_or(|v| v == vpc));
+            // everything VPC-bound was described by the VPC; the VPC in state is
+            // the environment's even stripped of every provider tag, unless
+            // another environment's tag says otherwise
+            let e = &mut ec2_found;
+            e.vpcs.retain(|v| {
+                v.id == vpc && v.tags.get(TAG_ENVIRONMENT).is_none_or(|t| t == environment)
+            });
+            e.subnets.retain(|o| claims(&o.tags));
+            e.internet_gateways.retain(|o| claims(&o.tags));
+            e.route_tables.retain(|o| claims(&o.tags));
+            e.nat_gateways.retain(|o| claims(&o.tags));
+            e.security_groups.retain(|o| claims(&o.tags));
+            e.instances.retain(|o| claims(&o.tags));
+            e.gateway_endpoints.retain(|o| claims(&o.tags));
+        }
+        // the state's IDs key their objects; the VPC in state is the `vpc`
+        let mut known = hints.components.clone();
+        if let Some(vpc) = lookup.vpc() {
+            known.insert(vpc.to_string(), "vpc".to_string());
         }
         // the VPC that ELB objects must live in to be the environment's
         let home = lookup
@@ -331,8 +401,29 @@ impl Inventory {
         let mut balancers = balancers.into_iter();
         let load_balancer = balancers.next();
         let extra_balancers: Vec<LoadBalancer> = balancers.collect();
-        let template = ec2_found.launch_templates.first().map(|t| t.id.clone());
-        // the versions read by name count only if they are of the tagged template
+        // the template found by its name but no longer tagged for the environment
+        // is read in round 2, and is the environment's if its tags say so
+        let untagged_template = named_versions
+            .iter()
+            .flatten()
+            .map(|v| v.template_id.clone())
+            .find(|id| !ec2_found.launch_templates.iter().any(|t| &t.id == id))
+            .filter(|_| lookup.vpc().is_some() && ec2_found.launch_templates.is_empty());
+        let template = ec2_found
+            .launch_templates
+            .first()
+            .map(|t| t.id.clone())
+            .or(untagged_template.clone());
+        // Elastic IPs are not VPC-bound: those the environment's NAT gateways hold
+        // but no longer tagged for it are read in round 2
+        let untagged_addresses: Vec<String> = ec2_found
+            .nat_gateways
+            .iter()
+            .filter_map(|n| n.detail.get("allocation"))
+            .filter(|id| !id.is_empty() && !ec2_found.addresses.iter().any(|a| &a.id == *id))
+            .cloned()
+            .collect();
+        // the versions read by name count only if they are of the environment's template
         let mut template_versions: Vec<TemplateVersion> = named_versions
             .unwrap_or_default()
             .into_iter()
@@ -379,6 +470,7 @@ impl Inventory {
             more_versions,
             vpc_read,
             volumes,
+            (template_by_name, addresses_held),
         ) = futures::try_join!(
             async {
                 match &load_balancer {
@@ -428,7 +520,30 @@ impl Inventory {
                 }
             },
             ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
+            async {
+                futures::try_join!(
+                    async {
+                        match &untagged_template {
+                            Some(id) => ec2::launch_template_by_id(&clients.ec2, id).await,
+                            None => Ok(None),
+                        }
+                    },
+                    ec2::addresses_by_id(&clients.ec2, &untagged_addresses),
+                )
+            },
         )?;
+        ec2_found
+            .addresses
+            .extend(addresses_held.into_iter().filter(|a| claims(&a.tags)));
+        let template_by_name = template_by_name.filter(|t| claims(&t.tags));
+        let template = if untagged_template.is_some() && template_by_name.is_none() {
+            // another's, or gone: nothing read of it is the environment's
+            template_versions.clear();
+            None
+        } else {
+            template
+        };
+        ec2_found.launch_templates.extend(template_by_name);
         // Round 3, only for listeners the state did not name.
         let unread: Vec<String> = listeners
             .iter()
@@ -442,11 +557,13 @@ impl Inventory {
         };
         if lookup.vpc().is_some() {
             // the environment's flow logs came with the VPC's: one call a refresh
-            let tagged = |f: &&Found| {
-                f.tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(names.environment.as_str())
-            };
             ec2_found.flow_logs_denied = vpc_dns.is_some() && flow_logs.is_none();
-            ec2_found.flow_logs = flow_logs.iter().flatten().filter(tagged).cloned().collect();
+            ec2_found.flow_logs = flow_logs
+                .iter()
+                .flatten()
+                .filter(|f| claims(&f.tags))
+                .cloned()
+                .collect();
         }
         let flow_logs: Option<Vec<FlowLog>> =
             flow_logs.map(|all| all.iter().map(FlowLog::from).collect());
@@ -476,12 +593,8 @@ impl Inventory {
             .as_ref()
             .or(default_template.as_ref())
             .map(|v| v.settings.clone());
-        let ours = |arn: &str| {
-            tags.get(arn)
-                .and_then(|t| t.get(TAG_ENVIRONMENT))
-                .map(String::as_str)
-                == Some(names.environment.as_str())
-        };
+        // found by name (and, with the VPC known, only in that VPC)
+        let ours = |arn: &str| tags.get(arn).is_some_and(&claims);
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
         let (listeners, load_balancer_attributes) = if load_balancer.is_some() {
             (listeners, load_balancer_attributes)
@@ -490,7 +603,7 @@ impl Inventory {
         };
         let target_groups: Vec<TargetGroup> =
             groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
-        let group = group.filter(|g| g.tags.get(TAG_ENVIRONMENT) == Some(&names.environment));
+        let group = group.filter(|g| claims(&g.tags));
 
         let mut strays = Strays {
             load_balancers: extra_balancers
@@ -501,40 +614,39 @@ impl Inventory {
         };
         let e = ec2_found;
         Ok(Inventory {
-            vpc: single(e.vpcs, "vpc", &mut strays.ec2.vpcs),
-            subnets: key_by_component(e.subnets, |f| &f.tags, &mut strays.ec2.subnets),
+            vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
+            subnets: key_by_component(e.subnets, &known, &mut strays.ec2.subnets),
             internet_gateway: single(
                 e.internet_gateways,
                 "igw",
+                &known,
                 &mut strays.ec2.internet_gateways,
             ),
-            route_tables: key_by_component(
-                e.route_tables,
-                |t| &t.tags,
-                &mut strays.ec2.route_tables,
-            ),
-            addresses: key_by_component(e.addresses, |f| &f.tags, &mut strays.ec2.addresses),
-            nat_gateways: key_by_component(
-                e.nat_gateways,
-                |f| &f.tags,
-                &mut strays.ec2.nat_gateways,
-            ),
+            route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
+            addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),
+            nat_gateways: key_by_component(e.nat_gateways, &known, &mut strays.ec2.nat_gateways),
             security_groups: key_by_component(
                 e.security_groups,
-                |g| &g.tags,
+                &known,
                 &mut strays.ec2.security_groups,
             ),
             gateway_endpoints: key_by_component(
                 e.gateway_endpoints,
-                |f| &f.tags,
+                &known,
                 &mut strays.ec2.gateway_endpoints,
             ),
-            flow_log: single(e.flow_logs, "flowlog", &mut strays.ec2.flow_logs),
+            flow_log: single(e.flow_logs, "flowlog", &known, &mut strays.ec2.flow_logs),
             flow_logs_denied: e.flow_logs_denied,
-            launch_template: single(e.launch_templates, "lt", &mut strays.ec2.launch_templates),
+            launch_template: single(
+                e.launch_templates,
+                "lt",
+                &known,
+                &mut strays.ec2.launch_templates,
+            ),
             bastion: single(
                 standalone(e.instances),
                 "bastion",
+                &known,
                 &mut strays.ec2.instances,
             ),
             load_balancer,

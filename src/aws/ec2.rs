@@ -335,23 +335,48 @@ impl Direction {
     }
 }
 
-/// Describes every object tagged for `environment`, one call per type,
-/// concurrently. The flow logs are left to the caller when `flow_logs_by_vpc`:
-/// it reads them with the VPC's, in the same call.
-pub async fn discover(
-    client: &Client,
-    tag_key: &str,
-    environment: &str,
-    flow_logs_by_vpc: bool,
-) -> Result<Ec2Inventory> {
+/// Which objects a discovery describes.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    /// the ownership tag's key
+    pub tag_key: &'a str,
+    /// the environment's name: the ownership tag's value
+    pub environment: &'a str,
+    /// the environment's VPC, once known. Objects that live in a VPC are then
+    /// described by that VPC, whatever their tags say, and the caller judges
+    /// which are the environment's: a tag removed or changed out of band is
+    /// drift to repair, not an object lost (and built twice). Before the VPC is
+    /// known, and for objects outside any VPC, the ownership tag finds them.
+    pub vpc: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    fn tagged(&self) -> Filter {
+        owned_by(self.tag_key, self.environment)
+    }
+
+    /// The selection of a VPC-bound type, whose describe names the VPC an
+    /// object lives in `vpc_filter` (`vpc-id`, `attachment.vpc-id`).
+    fn in_vpc(&self, vpc_filter: &str) -> Filter {
+        match self.vpc {
+            Some(vpc) => filter(vpc_filter, vpc),
+            None => self.tagged(),
+        }
+    }
+}
+
+/// Describes the environment's objects (see [`Scope`]), one call per type,
+/// concurrently. With the VPC known, the flow logs are left to the caller: it
+/// reads them with the VPC's, in the same call.
+pub async fn discover(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory> {
     let (mut found, gateway_endpoints, flow_logs) = futures::try_join!(
-        discover_core(client, tag_key, environment),
-        gateway_endpoints(client, tag_key, environment),
+        discover_core(client, scope),
+        gateway_endpoints(client, scope.in_vpc("vpc-id")),
         async {
-            if flow_logs_by_vpc {
+            if scope.vpc.is_some() {
                 return Ok(Some(Vec::new()));
             }
-            match own_flow_logs(client, tag_key, environment).await {
+            match own_flow_logs(client, scope.tagged()).await {
                 Ok(logs) => Ok(Some(logs)),
                 Err(error) if error.is_access_denied() => Ok(None),
                 Err(error) => Err(error),
@@ -365,13 +390,14 @@ pub async fn discover(
 }
 
 /// The network, address, group, template and instance types.
-async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Result<Ec2Inventory> {
-    let owned = owned_by(tag_key, environment);
+async fn discover_core(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory> {
+    let bound = scope.in_vpc("vpc-id");
+    let tagged = scope.tagged();
     let (vpcs, subnets, igws, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
         async {
             let out = client
                 .describe_vpcs()
-                .filters(owned.clone())
+                .filters(bound.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeVpcs", e))?;
@@ -389,7 +415,7 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         async {
             let out = client
                 .describe_subnets()
-                .filters(owned.clone())
+                .filters(bound.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
@@ -418,7 +444,7 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         async {
             let out = client
                 .describe_internet_gateways()
-                .filters(owned.clone())
+                .filters(scope.in_vpc("attachment.vpc-id"))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", e))?;
@@ -441,7 +467,7 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         async {
             let out = client
                 .describe_route_tables()
-                .filters(owned.clone())
+                .filters(bound.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeRouteTables", e))?;
@@ -468,25 +494,18 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         async {
             let out = client
                 .describe_addresses()
-                .filters(owned.clone())
+                .filters(tagged.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
-            Ok(out
-                .addresses()
-                .iter()
-                .map(|a| Found {
-                    id: a.allocation_id().unwrap_or_default().into(),
-                    tags: tag_map(Some(a.tags())),
-                    detail: [("public_ip", a.public_ip().unwrap_or_default().to_string())].into(),
-                })
-                .collect::<Vec<_>>())
+            Ok(out.addresses().iter().map(address_of).collect::<Vec<_>>())
         },
         async {
             // Filtered by tag here and again below: some implementations ignore tag filters on this call.
+            // (By the VPC, the caller judges ownership.)
             let out = client
                 .describe_nat_gateways()
-                .filter(owned.clone())
+                .filter(bound.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
@@ -494,7 +513,11 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
                 .nat_gateways()
                 .iter()
                 .filter(|g| {
-                    tag_map(Some(g.tags())).get(tag_key).map(String::as_str) == Some(environment)
+                    scope.vpc.is_some()
+                        || tag_map(Some(g.tags()))
+                            .get(scope.tag_key)
+                            .map(String::as_str)
+                            == Some(scope.environment)
                 })
                 .filter(|g| {
                     !matches!(
@@ -507,6 +530,14 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
                     tags: tag_map(Some(g.tags())),
                     detail: [
                         ("subnet", g.subnet_id().unwrap_or_default().to_string()),
+                        (
+                            "allocation",
+                            g.nat_gateway_addresses()
+                                .iter()
+                                .find_map(|a| a.allocation_id())
+                                .unwrap_or_default()
+                                .to_string(),
+                        ),
                         (
                             "state",
                             g.state()
@@ -521,7 +552,7 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         async {
             let out = client
                 .describe_security_groups()
-                .filters(owned.clone())
+                .filters(bound.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
@@ -534,38 +565,20 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         async {
             let out = client
                 .describe_launch_templates()
-                .filters(owned.clone())
+                .filters(tagged.clone())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeLaunchTemplates", e))?;
             Ok(out
                 .launch_templates()
                 .iter()
-                .map(|t| Found {
-                    id: t.launch_template_id().unwrap_or_default().into(),
-                    tags: tag_map(Some(t.tags())),
-                    detail: [
-                        (
-                            "name",
-                            t.launch_template_name().unwrap_or_default().to_string(),
-                        ),
-                        (
-                            "latest_version",
-                            t.latest_version_number().unwrap_or(1).to_string(),
-                        ),
-                        (
-                            "default_version",
-                            t.default_version_number().unwrap_or(1).to_string(),
-                        ),
-                    ]
-                    .into(),
-                })
+                .map(launch_template_of)
                 .collect::<Vec<_>>())
         },
         async {
             let out = client
                 .describe_instances()
-                .filters(owned.clone())
+                .filters(bound.clone())
                 .filters(
                     Filter::builder()
                         .name("instance-state-name")
@@ -668,6 +681,85 @@ async fn discover_core(client: &Client, tag_key: &str, environment: &str) -> Res
         flow_logs: Vec::new(),
         flow_logs_denied: false,
     })
+}
+
+fn address_of(address: &aws_sdk_ec2::types::Address) -> Found {
+    Found {
+        id: address.allocation_id().unwrap_or_default().into(),
+        tags: tag_map(Some(address.tags())),
+        detail: [(
+            "public_ip",
+            address.public_ip().unwrap_or_default().to_string(),
+        )]
+        .into(),
+    }
+}
+
+fn launch_template_of(template: &aws_sdk_ec2::types::LaunchTemplate) -> Found {
+    Found {
+        id: template.launch_template_id().unwrap_or_default().into(),
+        tags: tag_map(Some(template.tags())),
+        detail: [
+            (
+                "name",
+                template
+                    .launch_template_name()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            (
+                "latest_version",
+                template.latest_version_number().unwrap_or(1).to_string(),
+            ),
+            (
+                "default_version",
+                template.default_version_number().unwrap_or(1).to_string(),
+            ),
+        ]
+        .into(),
+    }
+}
+
+/// The Elastic IPs of these allocation IDs, as discovery reports them; no call
+/// when there are none. Filtered rather than named, so that an address
+/// released meanwhile is simply absent.
+pub async fn addresses_by_id(client: &Client, allocation_ids: &[String]) -> Result<Vec<Found>> {
+    if allocation_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = client
+        .describe_addresses()
+        .filters(
+            Filter::builder()
+                .name("allocation-id")
+                .set_values(Some(allocation_ids.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
+    Ok(out.addresses().iter().map(address_of).collect())
+}
+
+/// The launch template of this ID, as discovery reports it; `None` when it no
+/// longer exists.
+pub async fn launch_template_by_id(client: &Client, id: &str) -> Result<Option<Found>> {
+    match client
+        .describe_launch_templates()
+        .launch_template_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.launch_templates().first().map(launch_template_of)),
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeLaunchTemplates", e);
+            if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
 }
 
 /// Replaces the environment tags of objects (keys no longer wanted are removed).

@@ -31,8 +31,8 @@ use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
-    applied_default_tags, fill_inputs, fill_missing_inputs, fill_outputs, import_blocks,
-    observe_load_balancer_settings, opt, settle, settle_failed_update, user_tags,
+    applied_default_tags, component_ids, fill_inputs, fill_missing_inputs, fill_outputs,
+    import_blocks, observe_load_balancer_settings, opt, settle, settle_failed_update, user_tags,
 };
 use planning::{
     desired_capacity, disruptions, drift_of, inputs_of, plan_outputs, plan_subnets, set_tags_all,
@@ -334,6 +334,7 @@ impl EnvironmentResource {
             set_desired_capacity: prior
                 .is_some_and(|p| desired_capacity(p) != desired_capacity(&planned)),
             vpc_id: vpc_id.clone(),
+            components: prior.map(component_ids).unwrap_or_default(),
         };
         let budget = timeout_of(&spec);
         let deadline = deadline_after(budget);
@@ -568,6 +569,7 @@ impl Resource for EnvironmentResource {
                 .unwrap_or_default()
                 .into_values()
                 .collect(),
+            components: component_ids(&state),
         };
         let inv = match Inventory::discover_hinted(&clients, &spec.names(), lookup, &hints).await {
             Ok(inv) => inv,

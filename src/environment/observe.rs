@@ -63,6 +63,38 @@ pub(super) fn applied_default_tags(
     applied
 }
 
+/// The component key of every EC2 object whose ID the state records (the
+/// inverse of [`fill_outputs`]): discovery keys an object of the environment's
+/// VPC by what it is, even when its component tag was changed out of band.
+pub(super) fn component_ids(state: &EnvironmentState) -> BTreeMap<String, String> {
+    let mut keys = BTreeMap::new();
+    let by_zone = [
+        ("subnet/public/", &state.public_subnet_ids),
+        ("subnet/private/", &state.private_subnet_ids),
+        ("nat/", &state.nat_gateway_ids),
+        ("sg/", &state.security_group_ids),
+        ("vpce/", &state.vpc_endpoint_ids),
+    ];
+    for (prefix, ids) in by_zone {
+        for (suffix, id) in model::known_map(ids).unwrap_or_default() {
+            keys.insert(id, format!("{prefix}{suffix}"));
+        }
+    }
+    let singles = [
+        (Component::Vpc, &state.vpc_id),
+        (Component::InternetGateway, &state.internet_gateway_id),
+        (Component::LaunchTemplate, &state.launch_template_id),
+        (Component::Bastion, &state.bastion_instance_id),
+        (Component::FlowLog, &state.flow_log_id),
+    ];
+    for (component, id) in singles {
+        if let Some(id) = id.as_ref_option() {
+            keys.insert(id.clone(), component.key());
+        }
+    }
+    keys
+}
+
 /// Copies what AWS reports into the computed attributes.
 pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     let by_zone = |prefix: &str, items: &BTreeMap<String, String>| {

@@ -28,6 +28,20 @@ pub const TAG_STATUS: &str = "prodvpc:status";
 pub const STATUS_CREATING: &str = "creating";
 pub const STATUS_COMPLETE: &str = "complete";
 
+/// Whether an object found by where it lives (the environment's VPC, or a
+/// name the environment gives) rather than by its tags is the environment's:
+/// it carries the environment's tag, or it lacks that tag but still carries a
+/// component key, because the tag was removed out of band (drift that apply
+/// repairs). An object tagged for another environment is that one's; one with
+/// no provider tag at all (the VPC's main route table and default group, the
+/// user's own objects) was never the provider's.
+pub fn belongs_to(tags: &BTreeMap<String, String>, environment: &str) -> bool {
+    match tags.get(TAG_ENVIRONMENT) {
+        Some(owner) => owner == environment,
+        None => tags.contains_key(TAG_COMPONENT),
+    }
+}
+
 /// Where the private subnets reach the internet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NatStrategy {
@@ -645,6 +659,34 @@ pub fn parse_duration_text(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tagged(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_object_found_by_where_it_lives_is_ours_by_our_tag_or_by_a_component_key_alone() {
+        let ours = tagged(&[(TAG_ENVIRONMENT, "shop"), (TAG_COMPONENT, "sg/app")]);
+        assert!(belongs_to(&ours, "shop"));
+        // our tag without a component key: ours (a stray, or a component to key by state)
+        assert!(belongs_to(&tagged(&[(TAG_ENVIRONMENT, "shop")]), "shop"));
+        // the environment tag removed out of band: still ours, to be retagged
+        let untagged = tagged(&[(TAG_COMPONENT, "subnet/public/us-east-1a"), ("team", "a")]);
+        assert!(belongs_to(&untagged, "shop"));
+        // another environment's, even with a component key of ours
+        assert!(!belongs_to(&ours, "shop-staging"));
+        let theirs = tagged(&[(TAG_ENVIRONMENT, "shop-staging")]);
+        assert!(!belongs_to(&theirs, "shop"));
+        // never the provider's: no provider tag at all
+        assert!(!belongs_to(&BTreeMap::new(), "shop"));
+        assert!(!belongs_to(&tagged(&[("Name", "shop-vpc-main")]), "shop"));
+        // an empty environment tag is not a missing one
+        let emptied = tagged(&[(TAG_ENVIRONMENT, ""), (TAG_COMPONENT, "vpc")]);
+        assert!(!belongs_to(&emptied, "shop"));
+    }
 
     #[test]
     fn durations() {

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
 
-use super::{
-    deleted_unless_failed, filter, owned_by, required, tag_map, tag_spec, Found, Result, Tags,
-};
+use super::{deleted_unless_failed, filter, required, tag_map, tag_spec, Found, Result, Tags};
 use crate::error::AwsError;
 
 /// States after which an endpoint no longer exists, though AWS still lists it
@@ -61,34 +59,28 @@ async fn describe_gateway_endpoints(
     Ok(out.vpc_endpoints().to_vec())
 }
 
-/// The live gateway endpoints tagged for `environment`, with their service
+/// The live gateway endpoints that `selection` picks, with their service
 /// name, VPC and route tables.
-pub async fn gateway_endpoints(
-    client: &Client,
-    tag_key: &str,
-    environment: &str,
-) -> Result<Vec<Found>> {
-    Ok(
-        describe_gateway_endpoints(client, owned_by(tag_key, environment))
-            .await?
-            .iter()
-            .filter(|e| !is_gone(&state_of(e)))
-            .map(|e| Found {
-                id: e.vpc_endpoint_id().unwrap_or_default().into(),
-                tags: tag_map(Some(e.tags())),
-                detail: [
-                    ("service", e.service_name().unwrap_or_default().to_string()),
-                    ("vpc", e.vpc_id().unwrap_or_default().to_string()),
-                    (
-                        "route_tables",
-                        route_table_list(&e.route_table_ids().iter().cloned().collect()),
-                    ),
-                    ("state", state_of(e)),
-                ]
-                .into(),
-            })
-            .collect(),
-    )
+pub async fn gateway_endpoints(client: &Client, selection: Filter) -> Result<Vec<Found>> {
+    Ok(describe_gateway_endpoints(client, selection)
+        .await?
+        .iter()
+        .filter(|e| !is_gone(&state_of(e)))
+        .map(|e| Found {
+            id: e.vpc_endpoint_id().unwrap_or_default().into(),
+            tags: tag_map(Some(e.tags())),
+            detail: [
+                ("service", e.service_name().unwrap_or_default().to_string()),
+                ("vpc", e.vpc_id().unwrap_or_default().to_string()),
+                (
+                    "route_tables",
+                    route_table_list(&e.route_table_ids().iter().cloned().collect()),
+                ),
+                ("state", state_of(e)),
+            ]
+            .into(),
+        })
+        .collect())
 }
 
 /// Creates a gateway endpoint for `service_name` serving `route_tables`;

@@ -3,13 +3,13 @@
 //! AWS cannot modify a flow log's settings, so a change is a delete and a create.
 
 use aws_sdk_ec2::types::{
-    FlowLog as SdkFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType,
+    Filter, FlowLog as SdkFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType,
+    TrafficType,
 };
 use aws_sdk_ec2::Client;
 
 use super::{
-    deleted_unless_failed, filter, first_failure, owned_by, required, tag_map, tag_spec, Found,
-    Result, Tags,
+    deleted_unless_failed, filter, first_failure, required, tag_map, tag_spec, Found, Result, Tags,
 };
 use crate::error::AwsError;
 use crate::plan::spec::FlowLogSpec;
@@ -41,18 +41,14 @@ pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<Found>> {
     describe(client, filter("resource-id", vpc_id)).await
 }
 
-/// The flow logs tagged for `environment`, with their settings in
-/// [`Found::detail`]: `vpc`, `traffic_type`, `destination_type`, `destination`,
-/// `role` and `interval`.
-pub async fn own_flow_logs(
-    client: &Client,
-    tag_key: &str,
-    environment: &str,
-) -> Result<Vec<Found>> {
-    describe(client, owned_by(tag_key, environment)).await
+/// The flow logs that `selection` picks (the environment's tag), with their
+/// settings in [`Found::detail`]: `vpc`, `traffic_type`, `destination_type`,
+/// `destination`, `role` and `interval`.
+pub async fn own_flow_logs(client: &Client, selection: Filter) -> Result<Vec<Found>> {
+    describe(client, selection).await
 }
 
-async fn describe(client: &Client, selection: aws_sdk_ec2::types::Filter) -> Result<Vec<Found>> {
+async fn describe(client: &Client, selection: Filter) -> Result<Vec<Found>> {
     let out = client
         .describe_flow_logs()
         .filter(selection)
