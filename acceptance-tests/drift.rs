@@ -580,6 +580,236 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
     live.ws.assert_no_changes("after the repair");
 }
 
+/// Tags of one EC2 object, read through the API.
+fn ec2_tags(api: &Api, id: &str) -> BTreeMap<String, String> {
+    runtime().block_on(async {
+        let out = api
+            .ec2
+            .describe_tags()
+            .filters(Filter::builder().name("resource-id").values(id).build())
+            .send()
+            .await
+            .unwrap();
+        out.tags()
+            .iter()
+            .map(|t| {
+                let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+                (text(t.key()), text(t.value()))
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built_twice() {
+    let live = Live::settled();
+    let state = live.state();
+    let api = &live.api;
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let (zone, subnet) = string_map(&state["public_subnet_ids"])
+        .into_iter()
+        .next()
+        .unwrap();
+    let app_group = string_map(&state["security_group_ids"])["app"].clone();
+    let (nat_zone, nat) = string_map(&state["nat_gateway_ids"])
+        .into_iter()
+        .next()
+        .unwrap();
+    let template = state["launch_template_id"].as_str().unwrap().to_string();
+    let alb = state["alb_arn"].as_str().unwrap().to_string();
+    let group_name = state["autoscaling_group_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let environment_tag = || Tag::builder().key("prodvpc:environment").build();
+    let address = runtime().block_on(async {
+        let ec2 = &api.ec2;
+        let out = ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&nat)
+            .send()
+            .await
+            .unwrap();
+        let address = out.nat_gateways()[0].nat_gateway_addresses()[0]
+            .allocation_id()
+            .unwrap()
+            .to_string();
+        // the environment tag (and the VPC's completion marker) removed from
+        // the VPC, a security group, the NAT gateway, its address and the
+        // launch template; a subnet's component key changed
+        ec2.delete_tags()
+            .resources(&vpc)
+            .tags(environment_tag())
+            .tags(Tag::builder().key("prodvpc:status").build())
+            .send()
+            .await
+            .unwrap();
+        for id in [&app_group, &nat, &address, &template] {
+            ec2.delete_tags()
+                .resources(id)
+                .tags(environment_tag())
+                .send()
+                .await
+                .unwrap();
+        }
+        ec2.create_tags()
+            .resources(&subnet)
+            .tags(
+                Tag::builder()
+                    .key("prodvpc:component")
+                    .value("tampered")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // and from the load balancer and the Auto Scaling group, found by name
+        api.elbv2
+            .remove_tags()
+            .resource_arns(&alb)
+            .tag_keys("prodvpc:environment")
+            .send()
+            .await
+            .unwrap();
+        api.autoscaling
+            .delete_tags()
+            .tags(
+                aws_sdk_autoscaling::types::Tag::builder()
+                    .resource_id(&group_name)
+                    .resource_type("auto-scaling-group")
+                    .key("prodvpc:environment")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        address
+    });
+
+    let (plan, unknown) = live.saved_plan();
+    let lacks = |component: &str| {
+        format!("{component} lacks tag prodvpc:environment = \\\"drift\\\"; apply retags it")
+    };
+    assert_mentions(
+        &plan,
+        &[
+            &lacks("vpc"),
+            &lacks("sg/app"),
+            &lacks(&format!("nat/{nat_zone}")),
+            &lacks(&format!("eip/{nat_zone}")),
+            &lacks("lt"),
+            &lacks("alb"),
+            &lacks("asg"),
+            &format!(
+                "subnet/public/{zone} has tag prodvpc:component = \\\"tampered\\\" instead of \\\"subnet/public/{zone}\\\"; apply retags it"
+            ),
+        ],
+    );
+    assert!(!plan.contains("is missing"), "nothing is missing:\n{plan}");
+    assert_eq!(
+        unknown,
+        vec!["drift".to_string(), "posture".to_string()],
+        "a retag replaces nothing:\n{plan}"
+    );
+
+    live.ws
+        .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
+    let after = live.state();
+    for key in [
+        "vpc_id",
+        "public_subnet_ids",
+        "private_subnet_ids",
+        "nat_gateway_ids",
+        "nat_public_ips",
+        "security_group_ids",
+        "launch_template_id",
+        "alb_arn",
+    ] {
+        assert_eq!(after[key], state[key], "{key} survives the repair");
+    }
+    for id in [&vpc, &app_group, &nat, &address, &template] {
+        assert_eq!(
+            ec2_tags(api, id)
+                .get("prodvpc:environment")
+                .map(String::as_str),
+            Some("drift"),
+            "{id} is retagged"
+        );
+    }
+    assert_eq!(
+        ec2_tags(api, &vpc)
+            .get("prodvpc:status")
+            .map(String::as_str),
+        Some("complete"),
+        "the VPC's completion marker is restored"
+    );
+    assert_eq!(
+        ec2_tags(api, &subnet)["prodvpc:component"],
+        format!("subnet/public/{zone}")
+    );
+    runtime().block_on(async {
+        let tags = api
+            .elbv2
+            .describe_tags()
+            .resource_arns(&alb)
+            .send()
+            .await
+            .unwrap();
+        let alb_tags = tags.tag_descriptions()[0].tags();
+        assert!(
+            alb_tags
+                .iter()
+                .any(|t| t.key() == Some("prodvpc:environment") && t.value() == Some("drift")),
+            "{alb_tags:?}"
+        );
+        let group = api.group(&group_name).await;
+        assert!(
+            group
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("prodvpc:environment") && t.value() == Some("drift")),
+            "{:?}",
+            group.tags()
+        );
+        // one of each, as before: nothing was built a second time
+        let ec2 = &api.ec2;
+        let vpcs = ec2.describe_vpcs().send().await.unwrap();
+        let ours = vpcs
+            .vpcs()
+            .iter()
+            .filter(|v| v.cidr_block() == Some("10.40.0.0/16"))
+            .count();
+        assert_eq!(ours, 1, "one VPC");
+        let in_vpc = || Filter::builder().name("vpc-id").values(&vpc).build();
+        let subnets = ec2
+            .describe_subnets()
+            .filters(in_vpc())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), 4, "two zones, two tiers");
+        let nats = ec2
+            .describe_nat_gateways()
+            .filter(in_vpc())
+            .send()
+            .await
+            .unwrap();
+        let live_nats = nats
+            .nat_gateways()
+            .iter()
+            .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+            .count();
+        assert_eq!(live_nats, 1, "one NAT gateway (`single`)");
+        let addresses = ec2.describe_addresses().send().await.unwrap();
+        assert_eq!(addresses.addresses().len(), 1, "one Elastic IP");
+        let templates = ec2.describe_launch_templates().send().await.unwrap();
+        assert_eq!(templates.launch_templates().len(), 1, "one launch template");
+        let balancers = api.elbv2.describe_load_balancers().send().await.unwrap();
+        assert_eq!(balancers.load_balancers().len(), 1, "one load balancer");
+    });
+    live.ws.assert_no_changes("after the retag");
+}
+
 /// A copy of the launch template's version with IMDSv2 optional, an unencrypted
 /// root volume and a public IP, as someone might write it by hand.
 fn tampered_version(api: &Api, template: &str, state: &serde_json::Value) -> i64 {
