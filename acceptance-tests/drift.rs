@@ -603,6 +603,26 @@ fn ec2_tags(api: &Api, id: &str) -> BTreeMap<String, String> {
 #[test]
 fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built_twice() {
     let live = Live::settled();
+    // reading by the VPC replaced the tag filters: one describe per type, the
+    // VPC's default security group listed with its other groups
+    live.layer.reset_counts();
+    live.ws.assert_no_changes("a second refresh");
+    let counts = live.layer.counts();
+    for action in [
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeInternetGateways",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeInstances",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeLaunchTemplates",
+    ] {
+        assert_eq!(counts.get(action).copied(), Some(1), "{action}: {counts:?}");
+    }
+    assert_eq!(counts.values().sum::<usize>(), 24, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();

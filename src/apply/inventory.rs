@@ -199,11 +199,22 @@ struct VpcFacts {
     flow_logs: Option<Vec<Found>>,
 }
 
-/// The VPC's DNS settings, its default security group and its flow logs.
-async fn vpc_facts(clients: &AwsClients, vpc: &str) -> Result<VpcFacts, AwsError> {
+/// The VPC's DNS settings, its default security group and its flow logs. The
+/// default group is left out when `groups_listed`: a discovery by the VPC
+/// lists it with the VPC's other groups.
+async fn vpc_facts(
+    clients: &AwsClients,
+    vpc: &str,
+    groups_listed: bool,
+) -> Result<VpcFacts, AwsError> {
     let (dns, default_group, flow_logs) = futures::try_join!(
         ec2::vpc_dns(&clients.ec2, vpc),
-        ec2::default_security_group(&clients.ec2, vpc),
+        async {
+            if groups_listed {
+                return Ok(None);
+            }
+            ec2::default_security_group(&clients.ec2, vpc).await
+        },
         async {
             match ec2::flow_logs(&clients.ec2, vpc).await {
                 Ok(logs) => Ok(Some(logs)),
@@ -340,8 +351,9 @@ impl Inventory {
             },
             async {
                 match vpc_in_state {
-                    // the VPC may be gone: round 2 reads again if it is found
-                    Some(vpc) => Ok(vpc_facts(clients, vpc).await.ok()),
+                    // the VPC may be gone: round 2 reads again if it is found;
+                    // its default group comes with the VPC's other groups
+                    Some(vpc) => Ok(vpc_facts(clients, vpc, true).await.ok()),
                     None => Ok(None),
                 }
             },
@@ -354,6 +366,12 @@ impl Inventory {
             Some(_) => belongs_to(tags, environment),
             None => tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment),
         };
+        // listed with the VPC's groups when they are described by the VPC
+        let listed_default_group = ec2_found
+            .security_groups
+            .iter()
+            .find(|g| lookup.vpc().is_some() && g.name == "default")
+            .cloned();
         if let Some(vpc) = lookup.vpc() {
             // everything VPC-bound was described by the VPC; the VPC in state is
             // the environment's even stripped of every provider tag, unless
@@ -515,7 +533,9 @@ impl Inventory {
             async {
                 match (&vpc_id, vpc_read_from_state) {
                     (Some(_), Some(facts)) => Ok(Some(facts)),
-                    (Some(vpc), None) => vpc_facts(clients, vpc).await.map(Some),
+                    (Some(vpc), None) => vpc_facts(clients, vpc, lookup.vpc().is_some())
+                        .await
+                        .map(Some),
                     (None, _) => Ok(None),
                 }
             },
@@ -552,7 +572,11 @@ impl Inventory {
             .collect();
         tags.extend(tags_in_chunks(clients, &unread).await?);
         let (vpc_dns, default_group, flow_logs) = match vpc_read {
-            Some(facts) => (Some(facts.dns), facts.default_group, facts.flow_logs),
+            Some(facts) => (
+                Some(facts.dns),
+                facts.default_group.or(listed_default_group),
+                facts.flow_logs,
+            ),
             None => (None, None, None),
         };
         if lookup.vpc().is_some() {
@@ -784,5 +808,99 @@ impl Inventory {
             && self.target_groups.is_empty()
             && self.group.is_none()
             && self.strays.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(id: &str, tags: &[(&str, &str)]) -> Found {
+        Found {
+            id: id.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Found::default()
+        }
+    }
+
+    fn known(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(id, key)| (id.to_string(), key.to_string()))
+            .collect()
+    }
+
+    fn ids(strays: &[Found]) -> Vec<&str> {
+        strays.iter().map(|f| f.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_state_keys_an_object_whose_component_tag_was_changed_or_removed() {
+        let mut strays = Vec::new();
+        let keyed = key_by_component(
+            vec![
+                found("subnet-1", &[(TAG_COMPONENT, "tampered")]),
+                found("subnet-2", &[(TAG_ENVIRONMENT, "shop")]),
+                found("subnet-3", &[(TAG_COMPONENT, "subnet/private/a")]),
+            ],
+            &known(&[
+                ("subnet-1", "subnet/public/a"),
+                ("subnet-2", "subnet/public/b"),
+            ]),
+            &mut strays,
+        );
+        assert_eq!(keyed["subnet/public/a"].id, "subnet-1");
+        assert_eq!(keyed["subnet/public/b"].id, "subnet-2");
+        assert_eq!(keyed["subnet/private/a"].id, "subnet-3");
+        assert!(strays.is_empty(), "{strays:?}");
+    }
+
+    #[test]
+    fn the_object_the_state_names_wins_its_key_and_a_copy_is_a_stray() {
+        let mut strays = Vec::new();
+        // listed first, but the state names the other one
+        let keyed = key_by_component(
+            vec![
+                found("nat-copy", &[(TAG_COMPONENT, "nat/a")]),
+                found("nat-1", &[(TAG_COMPONENT, "nat/a")]),
+            ],
+            &known(&[("nat-1", "nat/a")]),
+            &mut strays,
+        );
+        assert_eq!(keyed["nat/a"].id, "nat-1");
+        assert_eq!(ids(&strays), ["nat-copy"]);
+    }
+
+    #[test]
+    fn without_the_state_the_tag_keys_and_the_unkeyed_and_duplicates_are_strays() {
+        let mut strays = Vec::new();
+        let keyed = key_by_component(
+            vec![
+                found("sg-1", &[(TAG_COMPONENT, "sg/app")]),
+                found("sg-2", &[(TAG_COMPONENT, "sg/app")]),
+                found("sg-3", &[(TAG_ENVIRONMENT, "shop")]),
+            ],
+            &BTreeMap::new(),
+            &mut strays,
+        );
+        assert_eq!(keyed.len(), 1);
+        assert_eq!(keyed["sg/app"].id, "sg-1");
+        assert_eq!(ids(&strays), ["sg-2", "sg-3"]);
+    }
+
+    #[test]
+    fn the_vpc_in_state_is_the_vpc_whatever_its_tags_say() {
+        let mut strays = Vec::new();
+        let vpc = single(
+            vec![found("vpc-1", &[])],
+            "vpc",
+            &known(&[("vpc-1", "vpc")]),
+            &mut strays,
+        );
+        assert_eq!(vpc.map(|v| v.id), Some("vpc-1".to_string()));
+        assert!(strays.is_empty());
     }
 }
