@@ -8,8 +8,9 @@
 //!   rules as data, the component blueprint. No AWS, no Terraform types.
 //! - [`environment`]: the resource and its data source. Schema, wire state <-> spec, validation,
 //!   and the thin glue that calls the planner and the executor.
-//! - [`apply`]: side effects. Discovers what exists (by tags), creates what is
-//!   missing concurrently along the dependency graph, deletes in reverse.
+//! - [`apply`]: side effects. Discovers what exists (by the VPC in state, by
+//!   tags before it is known), creates what is missing concurrently along the
+//!   dependency graph, deletes in reverse.
 //! - [`aws`]: one thin module per AWS service over the SDK clients.
 //! - [`error`]: typed errors, their classes and their diagnostics.
 //! - [`provider`]: the provider block and the AWS clients built in `configure`.
