@@ -80,6 +80,18 @@ impl Live {
         (plan.text(), unknown)
     }
 
+    /// Applies the saved plan; every attribute in `kept` is as it was in
+    /// `before`. Returns the state after.
+    fn apply_saved_plan(&self, before: &serde_json::Value, kept: &[&str]) -> serde_json::Value {
+        self.ws
+            .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
+        let after = self.state();
+        for key in kept {
+            assert_eq!(after[key], before[key], "{key} survives the repair");
+        }
+        after
+    }
+
     /// The `posture` the refresh of the saved plan found (Terraform keeps the
     /// refreshed state in the plan, not in the state file).
     fn refreshed_posture(&self) -> BTreeMap<String, String> {
@@ -435,21 +447,19 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
         ],
     );
 
-    live.ws
-        .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
-    let after = live.state();
-    for key in [
-        "vpc_id",
-        "public_subnet_ids",
-        "nat_gateway_ids",
-        "security_group_ids",
-        "bastion_instance_id",
-        "launch_template_version",
-        "target_group_arn",
-        "listener_arns",
-    ] {
-        assert_eq!(after[key], state[key], "{key} survives the repair");
-    }
+    let after = live.apply_saved_plan(
+        &state,
+        &[
+            "vpc_id",
+            "public_subnet_ids",
+            "nat_gateway_ids",
+            "security_group_ids",
+            "bastion_instance_id",
+            "launch_template_version",
+            "target_group_arn",
+            "listener_arns",
+        ],
+    );
     assert_eq!(after["drift"], serde_json::json!([]));
     let posture = string_map(&after["posture"]);
     assert_posture(&posture, &PASSED_BY_DEFAULT);
@@ -732,21 +742,19 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "a retag replaces nothing:\n{plan}"
     );
 
-    live.ws
-        .ok(&["apply", "-auto-approve", "-no-color", "drift.tfplan"]);
-    let after = live.state();
-    for key in [
-        "vpc_id",
-        "public_subnet_ids",
-        "private_subnet_ids",
-        "nat_gateway_ids",
-        "nat_public_ips",
-        "security_group_ids",
-        "launch_template_id",
-        "alb_arn",
-    ] {
-        assert_eq!(after[key], state[key], "{key} survives the repair");
-    }
+    live.apply_saved_plan(
+        &state,
+        &[
+            "vpc_id",
+            "public_subnet_ids",
+            "private_subnet_ids",
+            "nat_gateway_ids",
+            "nat_public_ips",
+            "security_group_ids",
+            "launch_template_id",
+            "alb_arn",
+        ],
+    );
     for id in [&vpc, &app_group, &nat, &address, &template] {
         assert_eq!(
             ec2_tags(api, id)

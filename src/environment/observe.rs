@@ -600,4 +600,58 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_state_names_each_object_s_component_as_discovery_keyed_it() {
+        let found = |id: &str| Found {
+            id: id.into(),
+            ..Default::default()
+        };
+        let keyed = |pairs: &[(&str, &str)]| -> BTreeMap<String, Found> {
+            pairs
+                .iter()
+                .map(|(k, id)| (k.to_string(), found(id)))
+                .collect()
+        };
+        let inv = Inventory {
+            vpc: Some(found("vpc-1")),
+            internet_gateway: Some(found("igw-1")),
+            subnets: keyed(&[
+                ("subnet/public/us-east-1a", "subnet-1"),
+                ("subnet/private/us-east-1a", "subnet-2"),
+            ]),
+            nat_gateways: keyed(&[("nat/us-east-1a", "nat-1")]),
+            gateway_endpoints: keyed(&[("vpce/s3", "vpce-1")]),
+            security_groups: [(
+                "sg/app".to_string(),
+                crate::aws::ec2::SecurityGroup {
+                    id: "sg-1".into(),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            launch_template: Some(found("lt-1")),
+            bastion: Some(found("i-1")),
+            flow_log: Some(found("fl-1")),
+            ..Default::default()
+        };
+        let mut state = EnvironmentState::default();
+        fill_outputs(&mut state, &inv);
+        let expected: BTreeMap<String, String> = [
+            ("vpc-1", "vpc"),
+            ("igw-1", "igw"),
+            ("subnet-1", "subnet/public/us-east-1a"),
+            ("subnet-2", "subnet/private/us-east-1a"),
+            ("nat-1", "nat/us-east-1a"),
+            ("vpce-1", "vpce/s3"),
+            ("sg-1", "sg/app"),
+            ("lt-1", "lt"),
+            ("i-1", "bastion"),
+            ("fl-1", "flowlog"),
+        ]
+        .iter()
+        .map(|(id, key)| (id.to_string(), key.to_string()))
+        .collect();
+        assert_eq!(component_ids(&state), expected);
+    }
 }
