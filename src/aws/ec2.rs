@@ -741,25 +741,17 @@ pub async fn addresses_by_id(client: &Client, allocation_ids: &[String]) -> Resu
     Ok(out.addresses().iter().map(address_of).collect())
 }
 
-/// The launch template of this ID, as discovery reports it; `None` when it no
-/// longer exists.
+/// The launch template of this ID, as discovery reports it. Not-found is an
+/// error: the caller found the template moments ago by its name, so it is
+/// AWS's eventual consistency, and discovery asks again.
 pub async fn launch_template_by_id(client: &Client, id: &str) -> Result<Option<Found>> {
-    match client
+    let out = client
         .describe_launch_templates()
         .launch_template_ids(id)
         .send()
         .await
-    {
-        Ok(out) => Ok(out.launch_templates().first().map(launch_template_of)),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeLaunchTemplates", e);
-            if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
-    }
+        .map_err(|e| AwsError::from_sdk("DescribeLaunchTemplates", e))?;
+    Ok(out.launch_templates().first().map(launch_template_of))
 }
 
 /// Replaces the environment tags of objects (keys no longer wanted are removed).
