@@ -417,6 +417,18 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             "listener/http does not forward to the target group; apply restores it",
         ],
     );
+    // and on the attributes that state those settings, as AWS has them
+    let said = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    for change in [
+        "~ max_size = 7 -> 3",
+        "~ health_check_grace_period = 0 -> 300",
+        "~ health_check_path = \"/tampered\" -> \"/health\"",
+    ] {
+        assert!(
+            said.contains(change),
+            "the plan does not show {change:?}:\n{plan}"
+        );
+    }
     assert!(
         !plan.contains("Every app instance will be replaced"),
         "nothing here replaces instances:\n{plan}"

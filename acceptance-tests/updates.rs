@@ -1260,11 +1260,23 @@ fn set_attribute(api: &Api, arn: &str, key: &str, value: &str) {
 
 /// Runs a destroy that must fail saying each of `says`, having deleted nothing.
 fn refused_destroy(live: &Live, says: &[&str]) {
+    refused_destroy_with(live, &[], says);
+}
+
+/// As [`refused_destroy`], with more arguments to `terraform destroy`.
+fn refused_destroy_with(live: &Live, args: &[&str], says: &[&str]) {
     live.layer.reset_counts();
-    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    let mut command = vec!["destroy", "-auto-approve", "-no-color"];
+    command.extend(args);
+    let refused = live.ws.run(&command);
     assert_ne!(refused.code, 0, "{}", refused.text());
+    let said = refused
+        .text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for text in says {
-        assert!(refused.text().contains(text), "{text}:\n{}", refused.text());
+        assert!(said.contains(text), "{text}:\n{}", refused.text());
     }
     assert_eq!(deletions(&live.layer), BTreeMap::new(), "nothing deleted");
 }
@@ -1404,7 +1416,17 @@ fn load_balancer_settings_change_in_place_drift_back_and_protect_the_environment
     // through the layer, so the AWS model knows it too and refuses the deletion as AWS would
     let through_model = Api::new(&live.layer.endpoint());
     set_attribute(&through_model, &alb, "deletion_protection.enabled", "true");
-    refused_destroy(&live, &["has deletion protection enabled in AWS"]);
+    // the refresh sees it: refused at plan
+    refused_destroy(
+        &live,
+        &["Deletion protection forbids destroy", "found it in AWS"],
+    );
+    // without a refresh, apply finds it before deleting anything
+    refused_destroy_with(
+        &live,
+        &["-refresh=false"],
+        &["has deletion protection enabled in AWS"],
+    );
 
     // the fix the message gives: apply (restoring the configured `false`), then destroy
     live.ws.ok(&["apply", "-auto-approve", "-no-color"]);

@@ -32,7 +32,8 @@ use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
     applied_default_tags, component_ids, fill_inputs, fill_missing_inputs, fill_outputs,
-    import_blocks, observe_load_balancer_settings, opt, settle, settle_failed_update, user_tags,
+    import_blocks, observe_load_balancer_settings, opt, settle, settle_failed_update,
+    show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
 };
 use planning::{
     desired_capacity, disruptions, drift_of, inputs_of, plan_outputs, plan_subnets, set_tags_all,
@@ -620,6 +621,8 @@ impl Resource for EnvironmentResource {
             Err(error) => vec![error.to_string()],
         };
         refreshed.drift = string_list(drift);
+        // after drift is judged against the inputs as applied
+        show_drift_on_inputs(&mut refreshed, &inv);
         Some((refreshed, private_state))
     }
 
@@ -665,6 +668,7 @@ impl Resource for EnvironmentResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut planned = proposed;
+        unset_inputs_at_defaults(&mut planned, &config);
         planned.apply_defaults();
         set_tags_all(&mut planned, &self.default_tags());
         let replace = schema::replacement_paths(&prior, &planned);
@@ -722,7 +726,7 @@ impl Resource for EnvironmentResource {
             report_deletion_protected(
                 diags,
                 DESTROY,
-                "`load_balancer.deletion_protection` is true, and destroying the environment deletes its load balancer.",
+                "`load_balancer.deletion_protection` is true (as configured, or as the last refresh found it in AWS), and destroying the environment deletes its load balancer.",
             );
             return None;
         }

@@ -432,6 +432,78 @@ pub(super) fn observe_load_balancer_settings(
     }
 }
 
+/// Puts what AWS runs into the inputs that state it directly, so a plan shows
+/// drift on the attribute (`max_size = 5 -> 3`) as well as in `drift`, and
+/// apply sets the configured value again. Only settings that change in place
+/// and that AWS reports as one value: a list AWS orders its own way would
+/// show a difference that is none, and a setting whose repair replaces an
+/// object is said by the IDs the plan leaves unknown.
+pub(super) fn show_drift_on_inputs(state: &mut EnvironmentState, inv: &Inventory) {
+    use crate::plan::spec::attribute;
+    if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
+        if let Some(group) = &inv.group {
+            app.min_size = Value::Value(i64::from(group.min_size));
+            app.max_size = Value::Value(i64::from(group.max_size));
+            app.health_check_grace_period =
+                Value::Value(i64::from(group.health_check_grace_period));
+        }
+        if let Some(target) = inv.cpu_target {
+            app.cpu_target = Value::Value(target);
+        }
+        let port = app.port.as_ref_option().copied();
+        if let Some(target_group) = inv
+            .target_groups
+            .iter()
+            .find(|tg| Some(i64::from(tg.port)) == port)
+        {
+            app.health_check_path = Value::Value(target_group.health_check.path.clone());
+        }
+    }
+    let attributes = inv.load_balancer_attributes.as_ref();
+    if let (Some(lb), Some(attributes)) = (
+        state
+            .load_balancer
+            .as_mut_option()
+            .and_then(|b| b.first_mut()),
+        attributes,
+    ) {
+        let get = |key: &str| attributes.get(key).map(String::as_str);
+        if let Some(flag) = get(attribute::DROP_INVALID_HEADER_FIELDS) {
+            lb.drop_invalid_header_fields = Value::Value(flag == "true");
+        }
+        if let Some(flag) = get(attribute::DELETION_PROTECTION) {
+            lb.deletion_protection = Value::Value(flag == "true");
+        }
+        if let Some(seconds) = get(attribute::IDLE_TIMEOUT).and_then(|t| t.parse::<i64>().ok()) {
+            lb.idle_timeout = Value::Value(seconds);
+        }
+    }
+}
+
+/// The other half of [`show_drift_on_inputs`]: a setting left out of the
+/// configuration is planned at its default, not at the value AWS reported
+/// (which Terraform proposes for an optional attribute the configuration
+/// leaves out), so that apply restores it.
+pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &EnvironmentState) {
+    let mut defaults = config.clone();
+    defaults.apply_defaults();
+    macro_rules! defaulted {
+        ($block:ident: $($field:ident),+) => {
+            if let (Some(planned), Some(configured), Some(default)) = (
+                planned.$block.as_mut_option().and_then(|b| b.first_mut()),
+                first(&config.$block),
+                first(&defaults.$block),
+            ) {
+                $( if configured.$field.is_null() {
+                    planned.$field = default.$field.clone();
+                } )+
+            }
+        };
+    }
+    defaulted!(app: min_size, max_size, health_check_grace_period, cpu_target, health_check_path);
+    defaulted!(load_balancer: drop_invalid_header_fields, deletion_protection, idle_timeout);
+}
+
 /// The value to record for one input after a failed update: the planned one where
 /// AWS already shows it, otherwise the prior one, so the next plan shows exactly
 /// the changes that did not reach AWS.
