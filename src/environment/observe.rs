@@ -650,6 +650,71 @@ mod tests {
         }
     }
 
+    fn app(max_size: Value<i64>, cpu_target: Value<f64>) -> EnvironmentState {
+        EnvironmentState {
+            app: Value::Value(vec![model::AppBlock {
+                port: Value::Value(8080),
+                min_size: Value::Value(1),
+                max_size,
+                cpu_target,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn drift_shows_on_the_inputs_and_unset_ones_are_planned_at_their_defaults() {
+        let inv = Inventory {
+            group: Some(crate::aws::autoscaling::Group {
+                min_size: 1,
+                max_size: 7,
+                health_check_grace_period: 0,
+                ..Default::default()
+            }),
+            cpu_target: Some(80.0),
+            target_groups: vec![crate::aws::elbv2::TargetGroup {
+                port: 8080,
+                health_check: crate::aws::elbv2::HealthCheck {
+                    path: "/tampered".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // refresh: what AWS runs, on the attributes
+        let mut refreshed = app(Value::Value(3), Value::Value(50.0));
+        show_drift_on_inputs(&mut refreshed, &inv);
+        let seen = first(&refreshed.app).unwrap();
+        assert_eq!(seen.max_size, Value::Value(7));
+        assert_eq!(seen.cpu_target, Value::Value(80.0));
+        assert_eq!(seen.health_check_grace_period, Value::Value(0));
+        assert_eq!(
+            seen.health_check_path,
+            Value::Value("/tampered".to_string())
+        );
+        // plan: Terraform proposes AWS's value for what the configuration leaves
+        // out; the default is planned instead, and a configured value stays
+        let config = app(Value::Value(3), Value::Null);
+        let mut planned = refreshed.clone();
+        first_mut_app(&mut planned).max_size = Value::Value(3);
+        unset_inputs_at_defaults(&mut planned, &config);
+        let planned = first(&planned.app).unwrap();
+        assert_eq!(planned.max_size, Value::Value(3));
+        assert_eq!(planned.cpu_target, Value::Value(50.0));
+        assert_eq!(planned.health_check_grace_period, Value::Value(300));
+        assert_eq!(planned.health_check_path, Value::Value("/".to_string()));
+    }
+
+    fn first_mut_app(state: &mut EnvironmentState) -> &mut model::AppBlock {
+        state
+            .app
+            .as_mut_option()
+            .and_then(|a| a.first_mut())
+            .unwrap()
+    }
+
     #[test]
     fn a_failed_update_keeps_a_bastion_profile_only_where_it_reached_aws() {
         let arn = "arn:aws:iam::123456789012:instance-profile/ops-b";
