@@ -157,6 +157,16 @@ impl AwsError {
             if matches!(code.as_str(), "UnauthorizedOperation" | "AccessDenied"))
     }
 
+    /// `gone` when the error says the object does not exist (the answer a
+    /// describe or delete then stands for), else the error itself.
+    pub fn or_gone<T>(self, gone: T) -> Result<T, AwsError> {
+        if self.is_not_found() {
+            Ok(gone)
+        } else {
+            Err(self)
+        }
+    }
+
     /// True for errors that mean the object is already gone.
     pub fn is_not_found(&self) -> bool {
         self.class() == ErrorClass::NotFound

@@ -499,9 +499,5 @@ pub(super) fn client_token(parts: &[&str]) -> String {
 }
 
 pub(super) fn ignore_not_found(error: AwsError) -> Result<()> {
-    if error.is_not_found() {
-        Ok(())
-    } else {
-        Err(error)
-    }
+    error.or_gone(())
 }

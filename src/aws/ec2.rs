@@ -81,10 +81,7 @@ fn deleted_unless_failed(
     operation: &'static str,
     items: &[aws_sdk_ec2::types::UnsuccessfulItem],
 ) -> Result<()> {
-    match first_failure(operation, items) {
-        Some(error) if !error.is_not_found() => Err(error),
-        _ => Ok(()),
-    }
+    first_failure(operation, items).map_or(Ok(()), |error| error.or_gone(()))
 }
 
 fn required<T>(value: Option<T>, operation: &'static str, field: &'static str) -> Result<T> {
@@ -165,14 +162,7 @@ pub async fn instance_type_offerings(
 pub async fn key_pair_exists(client: &Client, name: &str) -> Result<bool> {
     match client.describe_key_pairs().key_names(name).send().await {
         Ok(out) => Ok(!out.key_pairs().is_empty()),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeKeyPairs", e);
-            if error.is_not_found() {
-                Ok(false)
-            } else {
-                Err(error)
-            }
-        }
+        Err(e) => AwsError::from_sdk("DescribeKeyPairs", e).or_gone(false),
     }
 }
 

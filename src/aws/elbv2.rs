@@ -227,14 +227,7 @@ pub async fn load_balancer_exists(client: &Client, arn: &str) -> Result<bool> {
         .await
     {
         Ok(out) => Ok(!out.load_balancers().is_empty()),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeLoadBalancers", e);
-            if error.is_not_found() {
-                Ok(false)
-            } else {
-                Err(error)
-            }
-        }
+        Err(e) => AwsError::from_sdk("DescribeLoadBalancers", e).or_gone(false),
     }
 }
 
@@ -252,14 +245,7 @@ pub async fn load_balancer_state(client: &Client, arn: &str) -> Result<Option<St
                 .map(|c| c.as_str().to_string())
                 .unwrap_or_default()
         })),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeLoadBalancers", e);
-            if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
+        Err(e) => AwsError::from_sdk("DescribeLoadBalancers", e).or_gone(None),
     }
 }
 
@@ -296,14 +282,7 @@ pub async fn healthy_targets(
 pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<LoadBalancer>> {
     let out = match client.describe_load_balancers().names(name).send().await {
         Ok(out) => out,
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeLoadBalancers", e);
-            return if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            };
-        }
+        Err(e) => return AwsError::from_sdk("DescribeLoadBalancers", e).or_gone(None),
     };
     Ok(out.load_balancers().first().map(load_balancer_of))
 }
@@ -372,14 +351,7 @@ pub async fn load_balancer_attributes(
         .await
     {
         Ok(out) => out,
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeLoadBalancerAttributes", e);
-            return if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            };
-        }
+        Err(e) => return AwsError::from_sdk("DescribeLoadBalancerAttributes", e).or_gone(None),
     };
     let mut found: BTreeMap<String, String> = AWS_DEFAULTS
         .iter()
@@ -434,14 +406,7 @@ pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<()> {
 pub async fn find_target_group(client: &Client, name: &str) -> Result<Option<TargetGroup>> {
     let out = match client.describe_target_groups().names(name).send().await {
         Ok(out) => out,
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeTargetGroups", e);
-            return if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            };
-        }
+        Err(e) => return AwsError::from_sdk("DescribeTargetGroups", e).or_gone(None),
     };
     Ok(out.target_groups().first().map(target_group_of))
 }
@@ -516,14 +481,7 @@ pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Liste
         .await
     {
         Ok(out) => out,
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeListeners", e);
-            return if error.is_not_found() {
-                Ok(Vec::new())
-            } else {
-                Err(error)
-            };
-        }
+        Err(e) => return AwsError::from_sdk("DescribeListeners", e).or_gone(Vec::new()),
     };
     Ok(out
         .listeners()

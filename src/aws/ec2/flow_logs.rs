@@ -132,14 +132,7 @@ pub async fn create_flow_log(
 pub async fn delete_flow_log(client: &Client, id: &str) -> Result<()> {
     let out = match client.delete_flow_logs().flow_log_ids(id).send().await {
         Ok(out) => out,
-        Err(e) => {
-            let error = AwsError::from_sdk("DeleteFlowLogs", e);
-            return if error.is_not_found() {
-                Ok(())
-            } else {
-                Err(error)
-            };
-        }
+        Err(e) => return AwsError::from_sdk("DeleteFlowLogs", e).or_gone(()),
     };
     deleted_unless_failed("DeleteFlowLogs", out.unsuccessful())
 }

@@ -342,12 +342,7 @@ pub async fn launch_template_versions(
     let out = match out {
         Ok(out) => out,
         Err(e) => {
-            let error = AwsError::from_sdk("DescribeLaunchTemplateVersions", e);
-            return if error.is_not_found() {
-                Ok(Vec::new())
-            } else {
-                Err(error)
-            };
+            return AwsError::from_sdk("DescribeLaunchTemplateVersions", e).or_gone(Vec::new())
         }
     };
     Ok(out
@@ -631,14 +626,7 @@ pub async fn volumes_encrypted(client: &Client, ids: &[String]) -> Result<BTreeM
             .iter()
             .filter_map(|v| Some((v.volume_id()?.to_string(), v.encrypted().unwrap_or(false))))
             .collect()),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeVolumes", e);
-            if error.is_not_found() {
-                Ok(BTreeMap::new())
-            } else {
-                Err(error)
-            }
-        }
+        Err(e) => AwsError::from_sdk("DescribeVolumes", e).or_gone(BTreeMap::new()),
     }
 }
 
@@ -673,14 +661,7 @@ pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<Strin
             .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
             .filter_map(|i| i.instance_id().map(str::to_string))
             .collect()),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeInstances", e);
-            if error.is_not_found() {
-                Ok(Vec::new())
-            } else {
-                Err(error)
-            }
-        }
+        Err(e) => AwsError::from_sdk("DescribeInstances", e).or_gone(Vec::new()),
     }
 }
 

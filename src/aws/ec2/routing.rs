@@ -91,14 +91,7 @@ pub async fn nat_gateway_state(client: &Client, id: &str) -> Result<Option<Strin
             .first()
             .and_then(|g| g.state())
             .map(|s| s.as_str().to_string())),
-        Err(e) => {
-            let error = AwsError::from_sdk("DescribeNatGateways", e);
-            if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
+        Err(e) => AwsError::from_sdk("DescribeNatGateways", e).or_gone(None),
     }
 }
 

@@ -109,28 +109,7 @@ pub async fn authorize(
     direction: Direction,
     rules: &[RawRule],
 ) -> Result<()> {
-    if rules.is_empty() {
-        return Ok(());
-    }
-    let permissions = Some(rules.iter().map(permission).collect());
-    let result = match direction {
-        Direction::Ingress => rule_call!(
-            client.authorize_security_group_ingress(),
-            "AuthorizeSecurityGroupIngress",
-            group,
-            permissions
-        ),
-        Direction::Egress => rule_call!(
-            client.authorize_security_group_egress(),
-            "AuthorizeSecurityGroupEgress",
-            group,
-            permissions
-        ),
-    };
-    match result {
-        Err(e) if e.class() == crate::error::ErrorClass::Conflict => Ok(()),
-        other => other,
-    }
+    change_rules(client, group, direction, rules, RuleChange::Authorize).await
 }
 
 /// Removes rules; rules already gone are not an error.
@@ -140,27 +119,59 @@ pub async fn revoke(
     direction: Direction,
     rules: &[RawRule],
 ) -> Result<()> {
+    change_rules(client, group, direction, rules, RuleChange::Revoke).await
+}
+
+#[derive(Clone, Copy)]
+enum RuleChange {
+    Authorize,
+    Revoke,
+}
+
+async fn change_rules(
+    client: &Client,
+    group: &str,
+    direction: Direction,
+    rules: &[RawRule],
+    change: RuleChange,
+) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
     let permissions = Some(rules.iter().map(permission).collect());
-    let result = match direction {
-        Direction::Ingress => rule_call!(
+    let result = match (change, direction) {
+        (RuleChange::Authorize, Direction::Ingress) => rule_call!(
+            client.authorize_security_group_ingress(),
+            "AuthorizeSecurityGroupIngress",
+            group,
+            permissions
+        ),
+        (RuleChange::Authorize, Direction::Egress) => rule_call!(
+            client.authorize_security_group_egress(),
+            "AuthorizeSecurityGroupEgress",
+            group,
+            permissions
+        ),
+        (RuleChange::Revoke, Direction::Ingress) => rule_call!(
             client.revoke_security_group_ingress(),
             "RevokeSecurityGroupIngress",
             group,
             permissions
         ),
-        Direction::Egress => rule_call!(
+        (RuleChange::Revoke, Direction::Egress) => rule_call!(
             client.revoke_security_group_egress(),
             "RevokeSecurityGroupEgress",
             group,
             permissions
         ),
     };
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
+    // a rule already there (authorize) or already gone (revoke) is what was asked
+    match (result, change) {
+        (Err(e), RuleChange::Authorize) if e.class() == crate::error::ErrorClass::Conflict => {
+            Ok(())
+        }
+        (Err(e), RuleChange::Revoke) => e.or_gone(()),
+        (other, _) => other,
     }
 }
 
