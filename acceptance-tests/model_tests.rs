@@ -38,6 +38,7 @@ fn quiet(time_scale: f64) -> ModelConfig {
         consistency_window: Duration::from_millis(1500),
         throttling: false,
         seed: 7,
+        unhealthy_user_data: None,
     }
 }
 
@@ -1028,7 +1029,8 @@ fn an_instance_refresh_runs_to_success_and_replaces_the_instances() {
             refresh_status(&m.aws, &id).await.0 == "InProgress"
         })
         .await;
-        reaches(started, scaled(190.0, scale), "successful", || async {
+        // two batches of one (90% kept healthy), each launched (12-25 s) before the next
+        reaches(started, scaled(34.0, scale), "successful", || async {
             refresh_status(&m.aws, &id).await.0 == "Successful"
         })
         .await;
@@ -1221,5 +1223,339 @@ fn refresh_preferences_are_checked_as_aws_does_and_echoed() {
             ),
             (Some(50), Some(150), Some(30))
         );
+    });
+}
+
+/// A group of `size` on version 1 of a new template (version 2 runs `user_data`),
+/// registered in a target group; returns (template, target group).
+async fn versioned_group(m: &Modelled, size: i32, user_data: &str) -> (String, String) {
+    use base64::Engine;
+    let net = network(&m.aws).await;
+    let template = launch_template(&m.aws, "ami-12c6146b").await;
+    m.aws
+        .ec2
+        .create_launch_template_version()
+        .launch_template_id(&template)
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id("ami-0ed094fb1304fd857")
+                .user_data(base64::engine::general_purpose::STANDARD.encode(user_data))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let target_group = target_group(&m.aws, &net.vpc).await;
+    m.aws
+        .autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("app")
+        .min_size(size)
+        .max_size(size + 1)
+        .desired_capacity(size)
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_id(&template)
+                .version("1")
+                .build(),
+        )
+        .vpc_zone_identifier(net.subnets.join(","))
+        .target_group_arns(&target_group)
+        .send()
+        .await
+        .unwrap();
+    (template, target_group)
+}
+
+/// The version the group reports, and the versions its instances report, sorted.
+async fn versions(aws: &Api) -> (String, Vec<String>) {
+    let out = aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("app")
+        .send()
+        .await
+        .unwrap();
+    let group = &out.auto_scaling_groups()[0];
+    let mut instances: Vec<String> = group
+        .instances()
+        .iter()
+        .filter_map(|i| i.launch_template()?.version().map(str::to_string))
+        .collect();
+    instances.sort();
+    let version = group
+        .launch_template()
+        .and_then(|t| t.version())
+        .unwrap_or_default()
+        .to_string();
+    (version, instances)
+}
+
+async fn start_with(aws: &Api, template: &str, preferences: RefreshPreferences) -> String {
+    aws.autoscaling
+        .start_instance_refresh()
+        .auto_scaling_group_name("app")
+        .preferences(preferences)
+        .desired_configuration(
+            DesiredConfiguration::builder()
+                .launch_template(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_id(template)
+                        .version("2")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .instance_refresh_id
+        .unwrap()
+}
+
+/// Polls refresh `id` until it reaches a status in `ends`, recording every
+/// (status, percentage, instances to update) seen on the way.
+async fn until_status(
+    aws: &Api,
+    id: &str,
+    ends: &[&str],
+    limit: Duration,
+) -> (InstanceRefresh, Vec<(String, i32, i32)>) {
+    let since = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let refresh = refreshes(aws)
+            .await
+            .into_iter()
+            .find(|r| r.instance_refresh_id() == Some(id))
+            .expect("the refresh is listed");
+        let status = refresh.status().unwrap().as_str().to_string();
+        let step = (
+            status.clone(),
+            refresh.percentage_complete().unwrap_or(-1),
+            refresh.instances_to_update().unwrap_or(-1),
+        );
+        if seen.last() != Some(&step) {
+            seen.push(step);
+        }
+        if ends.contains(&status.as_str()) {
+            return (refresh, seen);
+        }
+        assert!(
+            since.elapsed() < limit,
+            "not {ends:?} within {limit:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_refresh_replaces_in_batches_reports_progress_and_gives_the_group_its_version_at_the_end() {
+    let scale = 0.01;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let (template, target_group) = versioned_group(&m, 2, "echo ok").await;
+        assert_eq!(
+            versions(&m.aws).await,
+            ("1".into(), vec!["1".into(), "1".into()])
+        );
+        let id = start_with(
+            &m.aws,
+            &template,
+            RefreshPreferences::builder()
+                .min_healthy_percentage(50)
+                .max_healthy_percentage(100)
+                .build(),
+        )
+        .await;
+        let mut during = None;
+        let since = Instant::now();
+        while since.elapsed() < Duration::from_secs(10) {
+            let (reported, instances) = versions(&m.aws).await;
+            if instances.contains(&"2".to_string()) {
+                during = Some((reported, instances));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (reported, instances) = during.expect("a replacement on version 2");
+        assert_eq!(
+            reported, "1",
+            "the group reports its old version until the refresh succeeds"
+        );
+        assert_eq!(
+            instances,
+            vec!["1", "2"],
+            "one batch of one: half kept in service"
+        );
+        let (done, seen) =
+            until_status(&m.aws, &id, &["Successful"], Duration::from_secs(20)).await;
+        assert!(
+            seen.iter()
+                .any(|(s, p, left)| s == "InProgress" && *p == 50 && *left == 1),
+            "progress after the first batch: {seen:?}"
+        );
+        assert_eq!(done.percentage_complete(), Some(100));
+        assert_eq!(done.instances_to_update(), Some(0));
+        assert_eq!(
+            versions(&m.aws).await,
+            ("2".into(), vec!["2".into(), "2".into()])
+        );
+        let group = m.moto.group("app").await;
+        for instance in group.instances() {
+            let id = instance.instance_id().unwrap();
+            assert_eq!(target_state(&m.aws, &target_group, id).await, "healthy");
+        }
+    });
+}
+
+#[test]
+fn a_replacement_failing_health_checks_fails_the_refresh_and_auto_rollback_restores_the_old_version(
+) {
+    let scale = 0.01;
+    let m = modelled(ModelConfig {
+        unhealthy_user_data: Some("exit 1".into()),
+        ..quiet(scale)
+    });
+    runtime().block_on(async {
+        let (template, target_group) = versioned_group(&m, 2, "#!/bin/sh\nexit 1\n").await;
+        let rolled = start_with(
+            &m.aws,
+            &template,
+            RefreshPreferences::builder()
+                .min_healthy_percentage(50)
+                .auto_rollback(true)
+                .build(),
+        )
+        .await;
+        let (done, seen) = until_status(
+            &m.aws,
+            &rolled,
+            &[
+                "RollbackSuccessful",
+                "RollbackFailed",
+                "Failed",
+                "Successful",
+            ],
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(
+            done.status().unwrap().as_str(),
+            "RollbackSuccessful",
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|(s, _, _)| s == "RollbackInProgress"),
+            "{seen:?}"
+        );
+        let reason = done.status_reason().unwrap_or_default();
+        assert!(
+            reason.contains("failed ELB health checks")
+                && reason.contains("Target.ResponseCodeMismatch"),
+            "{reason}"
+        );
+        assert_eq!(
+            versions(&m.aws).await,
+            ("1".into(), vec!["1".into(), "1".into()])
+        );
+        // the failing replacement reported its reason while it ran
+        let group = m.moto.group("app").await;
+        for instance in group.instances() {
+            let id = instance.instance_id().unwrap();
+            reaches(Instant::now(), Duration::ZERO, "healthy again", || async {
+                target_state(&m.aws, &target_group, id).await == "healthy"
+            })
+            .await;
+        }
+
+        // without auto rollback it stops half way, the group on its old version
+        let failed = start_with(
+            &m.aws,
+            &template,
+            RefreshPreferences::builder()
+                .min_healthy_percentage(50)
+                .build(),
+        )
+        .await;
+        let (done, seen) = until_status(
+            &m.aws,
+            &failed,
+            &["Failed", "Successful", "RollbackSuccessful"],
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(done.status().unwrap().as_str(), "Failed", "{seen:?}");
+        assert!(done
+            .status_reason()
+            .unwrap_or_default()
+            .starts_with("Instance refresh failed:"));
+        assert_eq!(
+            versions(&m.aws).await,
+            ("1".into(), vec!["1".into(), "2".into()])
+        );
+        let health = m
+            .aws
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(&target_group)
+            .send()
+            .await
+            .unwrap();
+        let unhealthy = health
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target_health())
+            .find(|h| h.state().map(|s| s.as_str()) == Some("unhealthy"))
+            .expect("the replacement on version 2 is unhealthy");
+        assert_eq!(
+            unhealthy.reason().map(|r| r.as_str()),
+            Some("Target.ResponseCodeMismatch")
+        );
+    });
+}
+
+#[test]
+fn a_refresh_rolled_back_by_hand_returns_to_the_previous_version() {
+    let scale = 0.01;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let (template, _) = versioned_group(&m, 2, "echo ok").await;
+        let rollback = || {
+            m.aws
+                .autoscaling
+                .rollback_instance_refresh()
+                .auto_scaling_group_name("app")
+                .send()
+        };
+        assert_eq!(code(&rollback().await), "ActiveInstanceRefreshNotFound");
+        let id = start_with(
+            &m.aws,
+            &template,
+            RefreshPreferences::builder()
+                .min_healthy_percentage(50)
+                .build(),
+        )
+        .await;
+        until_status(&m.aws, &id, &["InProgress"], Duration::from_secs(5)).await;
+        let answered = rollback().await.unwrap();
+        assert_eq!(answered.instance_refresh_id(), Some(id.as_str()));
+        let (done, seen) = until_status(
+            &m.aws,
+            &id,
+            &["RollbackSuccessful", "RollbackFailed"],
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(
+            done.status().unwrap().as_str(),
+            "RollbackSuccessful",
+            "{seen:?}"
+        );
+        assert_eq!(
+            versions(&m.aws).await,
+            ("1".into(), vec!["1".into(), "1".into()])
+        );
+        assert_eq!(code(&rollback().await), "ActiveInstanceRefreshNotFound");
     });
 }

@@ -73,6 +73,20 @@ pub enum AwsError {
     /// destroy found the load balancer's deletion protection on, before deleting anything
     #[error("load balancer {arn} has deletion protection enabled, so nothing was deleted")]
     DeletionProtected { arn: String },
+    /// an instance refresh the apply started did not bring every instance onto
+    /// the new launch template version
+    #[error("instance refresh {refresh} of group {group} towards launch template version {version} ended {status}: {reason}; {outcome}")]
+    Rollout {
+        group: String,
+        refresh: String,
+        version: String,
+        /// AWS's status, or `timed out` when the update's budget ran out first
+        status: String,
+        /// AWS's `StatusReason`, or what the provider saw
+        reason: String,
+        /// where the instances are left: back on the version they ran, or going there
+        outcome: String,
+    },
     /// Terraform asked the provider to stop (an interrupt); work in flight was abandoned
     #[error("interrupted: Terraform asked the provider to stop")]
     Interrupted,

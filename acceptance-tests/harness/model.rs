@@ -50,6 +50,9 @@ pub struct ModelConfig {
     pub throttling: bool,
     /// seeds every random decision, so a run can be repeated
     pub seed: u64,
+    /// instances launched from a launch template whose user data contains this
+    /// text fail their target group's health checks (an app that does not start)
+    pub unhealthy_user_data: Option<String>,
 }
 
 impl ModelConfig {
@@ -62,6 +65,7 @@ impl ModelConfig {
             consistency_window: Duration::from_millis(1500),
             throttling: true,
             seed: 1,
+            unhealthy_user_data: None,
         }
     }
 }
@@ -200,6 +204,7 @@ struct State {
     client_tokens: HashMap<String, (String, String)>,
     throttled: HashMap<String, usize>,
     refused: HashMap<String, usize>,
+    unhealthy_user_data: Option<String>,
 }
 
 /// The model; shared by the layer's connections and its clock task.
@@ -208,6 +213,8 @@ pub struct Model {
     /// straight to moto, bypassing the layer
     api: Api,
     state: Mutex<State>,
+    /// set while one task moves the instance refreshes on (their steps call moto)
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 /// How often due side effects (an Elastic IP freed, instances replaced) are applied.
@@ -219,6 +226,7 @@ impl Model {
         let model = Arc::new(Model {
             throttling: config.throttling,
             api: Api::new(upstream),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
                 world: World::default(),
                 recent: Recent::default(),
@@ -230,6 +238,7 @@ impl Model {
                 client_tokens: HashMap::new(),
                 throttled: HashMap::new(),
                 refused: HashMap::new(),
+                unhealthy_user_data: config.unhealthy_user_data,
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -257,6 +266,12 @@ impl Model {
     /// now on (a test that needs a window to be wide enough to act in widens it).
     pub fn set_time_scale(&self, scale: f64) {
         self.state().clock = Clock::new(scale);
+    }
+
+    /// From now on, instances launched from a launch template whose user data
+    /// contains `marker` fail their health checks (`None`: every app starts).
+    pub fn set_unhealthy_user_data(&self, marker: Option<&str>) {
+        self.state().unhealthy_user_data = marker.map(str::to_string);
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -394,17 +409,11 @@ impl Model {
     }
 
     /// Applies what AWS does on its own once a moment has passed: frees the
-    /// Elastic IP of a NAT gateway that reached `deleted`, replaces the
-    /// instances of a group whose refresh reached `InProgress`.
+    /// Elastic IP of a NAT gateway that reached `deleted`, moves instance
+    /// refreshes on (the next batch of replacements, success, failure, rollback).
     async fn advance(&self) {
         let now = Instant::now();
-        let (addresses, replacements) = {
-            let mut state = self.state();
-            (
-                nat::due_releases(&mut state.world, now),
-                refresh::due_replacements(&mut state.world, now),
-            )
-        };
+        let addresses = nat::due_releases(&mut self.state().world, now);
         for ip in addresses {
             let _ = self
                 .api
@@ -414,8 +423,6 @@ impl Model {
                 .send()
                 .await;
         }
-        for (group, template) in replacements {
-            refresh::replace_instances(self, &group, template).await;
-        }
+        refresh::advance(self).await;
     }
 }

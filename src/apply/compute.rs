@@ -36,11 +36,15 @@ impl Run<'_> {
             Some(found) => {
                 let good = |v: &&ec2::TemplateVersion| v.settings == wanted;
                 let default = inv.default_template.as_ref();
-                let usable = match &inv.group {
-                    Some(_) => inv.group_template.as_ref().filter(good),
-                    // no group yet: nothing runs, the default serves if it is right
-                    None => default.filter(good),
-                };
+                // the version the group runs when it is right; else the default
+                // when it is (a rollout towards it may be under way, or failed
+                // and the next apply tries it again)
+                let usable = inv
+                    .group_template
+                    .as_ref()
+                    .filter(|_| inv.group.is_some())
+                    .filter(good)
+                    .or(default.filter(good));
                 if let Some(version) = usable {
                     if default.map(|d| d.number) != Some(version.number) {
                         ec2::set_default_version(&self.clients.ec2, &found.id, version.number)
@@ -116,8 +120,11 @@ impl Run<'_> {
                 let same_health_checks = group.health_check_grace_period
                     == app.health_check_grace_period as i32
                     && group.health_check_type == autoscaling::HEALTH_CHECK_TYPE;
-                let same_template = group.launch_template_id == template.id
-                    && group.launch_template_version == version.to_string();
+                // an instance refresh gives the group the new version when it
+                // succeeds: switched here only when no instance has to roll
+                let switch_template = !(group.launch_template_id == template.id
+                    && group.launch_template_version == version.to_string())
+                    && !rolls(inv, group, template);
                 let out_of_bounds = group.desired_capacity < app.min_size as i32
                     || group.desired_capacity > app.max_size as i32;
                 // capacity chosen by the autoscaler is kept unless the user changed
@@ -128,7 +135,7 @@ impl Run<'_> {
                 if !same_subnets
                     || !same_bounds
                     || !same_health_checks
-                    || !same_template
+                    || switch_template
                     || desired.is_some()
                 {
                     retry_propagation(self.deadline, "auto scaling group", || {
@@ -136,6 +143,7 @@ impl Run<'_> {
                             &self.clients.autoscaling,
                             &self.names.app,
                             &settings,
+                            switch_template,
                             desired,
                         )
                     })
@@ -167,12 +175,19 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Rolls the group's instances onto template `version` (with the configured
-    /// refresh preferences) unless they run it already or a refresh towards it is under way. The
-    /// decision rests on what the instances run, not on what this run changed, so
-    /// a refresh that could not start is started by the next apply. A refresh
-    /// towards another version is cancelled and its end awaited first: AWS refuses
-    /// a new one while one is pending, running or cancelling.
+    /// Rolls the group's instances onto template `version` with an instance
+    /// refresh (the configured preferences, skipping instances that run it
+    /// already, AWS's auto rollback on) unless they run it already. The
+    /// decision rests on what the instances run, not on what this run changed,
+    /// so a refresh that could not start is started by the next apply. A
+    /// refresh towards another version (an earlier configuration's, or one
+    /// started elsewhere) is cancelled and its end awaited first: AWS refuses a
+    /// new one while one is active. A refresh towards `version` under way
+    /// already is followed instead of started again. Unless the configuration
+    /// says not to wait, returns once the refresh succeeded; a refresh that
+    /// fails, is cancelled or runs out of time leaves the group on the version
+    /// it ran before (rolled back by AWS, or by a refresh back to it) and is an
+    /// error with AWS's reason.
     pub(super) async fn roll_instances(
         &self,
         inv: &Inventory,
@@ -180,26 +195,93 @@ impl Run<'_> {
         template: &Template,
     ) -> Result<()> {
         let version = template.version.to_string();
-        let has_instances = group.members.iter().any(autoscaling::Member::is_live);
-        // a new version rolls whatever the instances report: some endpoints report
-        // the template's current default for every instance
-        let rolled_now = template.new_version
-            && has_instances
-            && !refresh_towards(inv.refresh.as_ref(), &version);
-        if !rolled_now && !needs_rolling(group, inv.refresh.as_ref(), &version) {
-            return Ok(());
-        }
-        let template = template.id.as_str();
         let client = &self.clients.autoscaling;
         let name = &self.names.app;
-        if inv.refresh.is_some() {
-            autoscaling::cancel_instance_refresh(client, name).await?;
+        let under_way = inv
+            .refresh
+            .as_ref()
+            .filter(|r| refresh_towards(Some(r), &version));
+        let other = inv.refresh.as_ref().filter(|_| under_way.is_none());
+        if under_way.is_none() && other.is_none() && !rolls(inv, group, template) {
+            return Ok(());
         }
+        let id = match under_way {
+            Some(refresh) => refresh.id.clone(),
+            None => {
+                if other.is_some() {
+                    autoscaling::cancel_instance_refresh(client, name).await?;
+                }
+                self.start_refresh(&template.id, &version, true).await?
+            }
+        };
+        if !self.spec.app.instance_refresh.wait_for_completion {
+            tracing::info!(group = %name, refresh = %id, version = %version, "instance refresh started; not waiting for it (instance_refresh.wait_for_completion = false)");
+            return Ok(());
+        }
+        let previous = group.launch_template_version.clone();
+        let ended = match self.follow_refresh(&id, &version).await {
+            Ok(refresh) if refresh.status == "Successful" => return Ok(()),
+            Ok(refresh) => refresh,
+            Err(AwsError::Timeout { waited, .. }) => {
+                // out of time with the instances half on each version: AWS
+                // rolls back what it replaced; the apply does not wait for it
+                let rolling_back = autoscaling::rollback_instance_refresh(client, name).await?;
+                return Err(AwsError::Rollout {
+                    group: name.clone(),
+                    refresh: id,
+                    version,
+                    status: "timed out".into(),
+                    reason: format!(
+                        "still running when the update's budget ran out after {:.0}s (raise timeouts.update for a slower rollout)",
+                        waited.as_secs_f64()
+                    ),
+                    outcome: if rolling_back {
+                        format!("AWS is rolling the instances back to version {previous}")
+                    } else {
+                        format!("the group stays on version {previous}")
+                    },
+                });
+            }
+            Err(other) => return Err(other),
+        };
+        let reason = ended
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| "AWS gave no reason".into());
+        let outcome = match ended.status.as_str() {
+            "RollbackSuccessful" => {
+                format!("AWS rolled the instances back to version {previous}")
+            }
+            // failed, cancelled, or a rollback that failed: what was replaced
+            // goes back to the version the group ran
+            _ => self.roll_back(template, &previous).await,
+        };
+        Err(AwsError::Rollout {
+            group: name.clone(),
+            refresh: id,
+            version,
+            status: ended.status,
+            reason,
+            outcome,
+        })
+    }
+
+    /// Starts a refresh towards `version` once no other refresh is active
+    /// (one that began in between is waited out too); returns its ID.
+    async fn start_refresh(
+        &self,
+        template: &str,
+        version: &str,
+        auto_rollback: bool,
+    ) -> Result<String> {
+        let client = &self.clients.autoscaling;
+        let name = &self.names.app;
         let wanted = &self.spec.app.instance_refresh;
         let preferences = autoscaling::RefreshSettings {
             min_healthy_percentage: wanted.min_healthy_percentage,
             max_healthy_percentage: wanted.max_healthy_percentage,
             instance_warmup: wanted.instance_warmup,
+            auto_rollback,
         };
         poll_until(
             self.deadline,
@@ -213,11 +295,11 @@ impl Run<'_> {
                     name,
                     &preferences,
                     template,
-                    &version,
+                    version,
                 )
                 .await
                 {
-                    Ok(()) => Ok(Some(())),
+                    Ok(id) => Ok(Some(id)),
                     // another refresh began in between: wait for it too
                     Err(e) if e.class() == ErrorClass::Conflict => Ok(None),
                     Err(e) => Err(e),
@@ -225,6 +307,70 @@ impl Run<'_> {
             },
         )
         .await
+    }
+
+    /// Follows refresh `id` until it ends, logging its progress as it changes.
+    async fn follow_refresh(&self, id: &str, version: &str) -> Result<autoscaling::Refresh> {
+        let client = &self.clients.autoscaling;
+        let name = &self.names.app;
+        let last = std::sync::Mutex::new(None::<(String, Option<i32>)>);
+        poll_until(
+            self.deadline,
+            &format!("instance refresh {id} of group {name} to bring every instance onto launch template version {version}"),
+            || async {
+                let Some(refresh) = autoscaling::refresh_by_id(client, name, id).await? else {
+                    return Err(AwsError::Rollout {
+                        group: name.clone(),
+                        refresh: id.to_string(),
+                        version: version.to_string(),
+                        status: "unknown".into(),
+                        reason: "AWS no longer lists it".into(),
+                        outcome: "the next plan shows what the instances run".into(),
+                    });
+                };
+                let progress = (refresh.status.clone(), refresh.percentage_complete);
+                let mut seen = last.lock().unwrap_or_else(|p| p.into_inner());
+                if seen.as_ref() != Some(&progress) {
+                    tracing::info!(
+                        group = %name,
+                        refresh = %id,
+                        status = %refresh.status,
+                        percentage_complete = refresh.percentage_complete.unwrap_or(0),
+                        instances_to_update = refresh.instances_to_update.unwrap_or(0),
+                        "instance refresh progress"
+                    );
+                    *seen = Some(progress);
+                }
+                Ok(refresh.ended().then_some(refresh))
+            },
+        )
+        .await
+    }
+
+    /// After a refresh that ended without AWS rolling it back: a refresh back
+    /// to `previous` (only what runs another version is replaced), followed
+    /// within the update's budget. Says where the instances are left.
+    async fn roll_back(&self, template: &Template, previous: &str) -> String {
+        if previous.is_empty() || previous == template.version.to_string() {
+            return "the instances keep the versions they run".into();
+        }
+        let back = match self.start_refresh(&template.id, previous, false).await {
+            Ok(id) => id,
+            Err(e) => return format!("rolling back to version {previous} could not start ({e})"),
+        };
+        match self.follow_refresh(&back, previous).await {
+            Ok(r) if r.status == "Successful" => {
+                format!("the instances were rolled back to version {previous}")
+            }
+            Ok(r) => format!(
+                "rolling back to version {previous} (refresh {back}) ended {}: {}",
+                r.status,
+                r.status_reason.unwrap_or_default()
+            ),
+            Err(_) => format!(
+                "rolling back to version {previous} (refresh {back}) goes on after this apply"
+            ),
+        }
     }
 
     /// Waits until `min_size` instances are in service and healthy in the target
@@ -273,6 +419,18 @@ impl Run<'_> {
     }
 }
 
+/// Whether the group's instances must roll onto `template`: a version this run
+/// made while instances live (some endpoints report the template's current
+/// default for every instance, so what they report cannot tell), instances on
+/// another version, or a refresh towards it under way.
+fn rolls(inv: &Inventory, group: &autoscaling::Group, template: &Template) -> bool {
+    let version = template.version.to_string();
+    let has_instances = group.members.iter().any(autoscaling::Member::is_live);
+    (template.new_version && has_instances)
+        || needs_rolling(group, None, &version)
+        || refresh_towards(inv.refresh.as_ref(), &version)
+}
+
 /// Whether some live instance runs another template version than `version` and no
 /// refresh towards `version` is under way already.
 pub(super) fn needs_rolling(
@@ -286,10 +444,15 @@ pub(super) fn needs_rolling(
     stale && !refresh_towards(refresh, version)
 }
 
-/// Whether a refresh that is not being cancelled rolls towards `version`.
+/// Whether a refresh rolls forwards towards `version` (not cancelling, not
+/// rolling back, not ended).
 pub(super) fn refresh_towards(refresh: Option<&autoscaling::Refresh>, version: &str) -> bool {
-    refresh
-        .is_some_and(|r| r.target_version.as_deref() == Some(version) && r.status != "Cancelling")
+    refresh.is_some_and(|r| r.target_version.as_deref() == Some(version) && rolls_forward(r))
+}
+
+/// Whether a refresh is still bringing instances onto its desired version.
+fn rolls_forward(refresh: &autoscaling::Refresh) -> bool {
+    matches!(refresh.status.as_str(), "Pending" | "InProgress" | "Baking")
 }
 
 /// The launch template the group is to run.
@@ -388,7 +551,27 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                 .or_else(|| running.map(|v| v.settings.ami_id.clone()))
                 .unwrap_or_default();
             let wanted = app_settings(spec, &app_group.id, &image);
+            let rollout = inv.refresh.as_ref().filter(|r| rolls_forward(r));
+            // a rollout towards the configuration's version (an apply that did
+            // not wait for it) is the change under way, not drift
+            let towards_configured = rollout.is_some_and(|r| {
+                inv.default_template.as_ref().is_some_and(|d| {
+                    d.settings == wanted && r.target_version == Some(d.number.to_string())
+                })
+            });
+            if let Some(refresh) = rollout.filter(|_| !towards_configured) {
+                findings.push(Finding::new(
+                    "asg",
+                    format!(
+                        "has instance refresh {} under way towards launch template version {}, which is not the configuration's",
+                        refresh.id,
+                        refresh.target_version.as_deref().unwrap_or("(none named)")
+                    ),
+                    Repair::InPlace("cancels it and rolls the instances onto the configuration's version"),
+                ));
+            }
             match running {
+                _ if towards_configured => {}
                 _ if group.launch_template_id != template.id => findings.push(Finding::new(
                     "asg",
                     format!(
@@ -435,7 +618,8 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         }
     }
     if let Some(group) = &inv.group {
-        if needs_rolling(group, inv.refresh.as_ref(), &group.launch_template_version) {
+        let rolling = inv.refresh.as_ref().is_some_and(rolls_forward);
+        if !rolling && needs_rolling(group, inv.refresh.as_ref(), &group.launch_template_version) {
             findings.push(Finding::new(
                 "asg",
                 format!(

@@ -58,14 +58,28 @@ impl Member {
     }
 }
 
-/// An instance refresh that has not ended yet.
+/// An instance refresh as DescribeInstanceRefreshes reports it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Refresh {
     pub id: String,
-    /// `Pending`, `InProgress`, `Cancelling`, ...
+    /// `Pending`, `InProgress`, `Cancelling`, `Successful`, `RollbackInProgress`, ...
     pub status: String,
     /// the launch template version it rolls to, when it names one
     pub target_version: Option<String>,
+    /// AWS's words for why it failed, was cancelled or rolled back
+    pub status_reason: Option<String>,
+    pub percentage_complete: Option<i32>,
+    pub instances_to_update: Option<i32>,
+}
+
+impl Refresh {
+    /// Ended, one way or another: nothing more will happen to the instances.
+    pub fn ended(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "Successful" | "Failed" | "Cancelled" | "RollbackFailed" | "RollbackSuccessful"
+        )
+    }
 }
 
 /// Sizes and placement of the group.
@@ -88,6 +102,9 @@ pub struct RefreshSettings {
     pub max_healthy_percentage: u32,
     /// `None` leaves AWS to use the group's warmup, else its grace period
     pub instance_warmup: Option<u32>,
+    /// on a failure (replacements that do not pass their health checks), AWS
+    /// replaces what it replaced back from the template the group had before
+    pub auto_rollback: bool,
 }
 
 pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
@@ -197,15 +214,23 @@ pub async fn create_group(
 /// so an instance whose app does not answer is replaced.
 pub const HEALTH_CHECK_TYPE: &str = "ELB";
 
-/// Updates sizes, subnets, health check type, grace period and template
-/// version; `desired` only
-/// when the user set it.
+/// Updates sizes, subnets, health check type and grace period; the template
+/// version only with `switch_template` (an instance refresh switches it when it
+/// succeeds, so a failed one leaves the group on the version it ran); `desired`
+/// only when the user set it.
 pub async fn update_group(
     client: &Client,
     name: &str,
     settings: &GroupSettings,
+    switch_template: bool,
     desired: Option<u32>,
 ) -> Result<()> {
+    let template = switch_template.then(|| {
+        LaunchTemplateSpecification::builder()
+            .launch_template_id(&settings.launch_template_id)
+            .version(&settings.launch_template_version)
+            .build()
+    });
     client
         .update_auto_scaling_group()
         .auto_scaling_group_name(name)
@@ -215,12 +240,7 @@ pub async fn update_group(
         .vpc_zone_identifier(settings.subnets.join(","))
         .health_check_type(HEALTH_CHECK_TYPE)
         .health_check_grace_period(settings.health_check_grace_period as i32)
-        .launch_template(
-            LaunchTemplateSpecification::builder()
-                .launch_template_id(&settings.launch_template_id)
-                .version(&settings.launch_template_version)
-                .build(),
-        )
+        .set_launch_template(template)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("UpdateAutoScalingGroup", e))?;
@@ -229,16 +249,18 @@ pub async fn update_group(
 
 /// Starts replacing the instances in rolling batches as `preferences` say,
 /// towards launch template `version` (named in the request so that
-/// [`active_refresh`] can tell which version a running refresh rolls to).
-/// Refused with `InstanceRefreshInProgress` while another refresh runs.
+/// [`active_refresh`] can tell which version a running refresh rolls to, and
+/// given to the group by AWS when the refresh succeeds). Instances that run
+/// that version already are skipped. Returns the refresh's ID. Refused with
+/// `InstanceRefreshInProgress` while another refresh runs.
 pub async fn start_instance_refresh(
     client: &Client,
     group: &str,
     preferences: &RefreshSettings,
     template_id: &str,
     version: &str,
-) -> Result<()> {
-    client
+) -> Result<String> {
+    let out = client
         .start_instance_refresh()
         .auto_scaling_group_name(group)
         .preferences(
@@ -248,6 +270,8 @@ pub async fn start_instance_refresh(
                 .min_healthy_percentage(preferences.min_healthy_percentage as i32)
                 .max_healthy_percentage(preferences.max_healthy_percentage as i32)
                 .set_instance_warmup(preferences.instance_warmup.map(|w| w as i32))
+                .skip_matching(true)
+                .auto_rollback(preferences.auto_rollback)
                 .build(),
         )
         .desired_configuration(
@@ -262,32 +286,29 @@ pub async fn start_instance_refresh(
         )
         .send()
         .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("StartInstanceRefresh", e))
+        .map_err(|e| AwsError::from_sdk("StartInstanceRefresh", e))?;
+    out.instance_refresh_id()
+        .map(str::to_string)
+        .ok_or(AwsError::MissingField {
+            operation: "StartInstanceRefresh",
+            field: "InstanceRefreshId",
+        })
 }
 
-/// The group's refresh that has not ended (pending, running, cancelling, ...), if any.
-pub async fn active_refresh(client: &Client, group: &str) -> Result<Option<Refresh>> {
+/// The group's refreshes, newest first (`ids` empty: all AWS keeps).
+async fn refreshes(client: &Client, group: &str, ids: &[&str]) -> Result<Vec<Refresh>> {
     let out = client
         .describe_instance_refreshes()
         .auto_scaling_group_name(group)
+        .set_instance_refresh_ids(
+            (!ids.is_empty()).then(|| ids.iter().map(|s| s.to_string()).collect()),
+        )
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeInstanceRefreshes", e))?;
-    const ENDED: [&str; 5] = [
-        "Successful",
-        "Failed",
-        "Cancelled",
-        "RollbackFailed",
-        "RollbackSuccessful",
-    ];
     Ok(out
         .instance_refreshes()
         .iter()
-        .find(|r| {
-            r.status()
-                .is_some_and(|status| !ENDED.contains(&status.as_str()))
-        })
         .map(|r| Refresh {
             id: r.instance_refresh_id().unwrap_or_default().into(),
             status: r
@@ -299,7 +320,51 @@ pub async fn active_refresh(client: &Client, group: &str) -> Result<Option<Refre
                 .and_then(|c| c.launch_template())
                 .and_then(|t| t.version())
                 .map(str::to_string),
-        }))
+            status_reason: r.status_reason().map(str::to_string),
+            percentage_complete: r.percentage_complete(),
+            instances_to_update: r.instances_to_update(),
+        })
+        .collect())
+}
+
+/// The group's refresh that has not ended (pending, running, cancelling,
+/// rolling back), if any.
+pub async fn active_refresh(client: &Client, group: &str) -> Result<Option<Refresh>> {
+    Ok(refreshes(client, group, &[])
+        .await?
+        .into_iter()
+        .find(|r| !r.ended()))
+}
+
+/// Refresh `id` of the group, as it stands now; `None` once AWS no longer lists it.
+pub async fn refresh_by_id(client: &Client, group: &str, id: &str) -> Result<Option<Refresh>> {
+    Ok(refreshes(client, group, &[id]).await?.into_iter().next())
+}
+
+/// Asks AWS to roll the running refresh back: what it replaced is replaced
+/// again from the template the group had before. `false` when no refresh was
+/// running (it ended meanwhile) or it cannot be rolled back.
+pub async fn rollback_instance_refresh(client: &Client, group: &str) -> Result<bool> {
+    match client
+        .rollback_instance_refresh()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let error = AwsError::from_sdk("RollbackInstanceRefresh", e);
+            match &error {
+                AwsError::Api { code, .. }
+                    if code == "ActiveInstanceRefreshNotFound"
+                        || code == "IrreversibleInstanceRefresh" =>
+                {
+                    Ok(false)
+                }
+                _ => Err(error),
+            }
+        }
+    }
 }
 
 /// Asks AWS to cancel the running refresh; none running is not an error. The

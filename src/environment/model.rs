@@ -45,6 +45,8 @@ pub struct InstanceRefreshBlock {
     pub min_healthy_percentage: Num,
     pub max_healthy_percentage: Num,
     pub instance_warmup: Num,
+    #[serde(default)]
+    pub wait_for_completion: Value<bool>,
 }
 
 /// `load_balancer { ... }`
@@ -676,5 +678,11 @@ fn refresh_preferences(block: &InstanceRefreshBlock) -> Result<RefreshPreference
             )?),
             None => defaults.instance_warmup,
         },
+        wait_for_completion: known(
+            &block.wait_for_completion,
+            "app.instance_refresh.wait_for_completion",
+        )?
+        .copied()
+        .unwrap_or(defaults.wait_for_completion),
     })
 }

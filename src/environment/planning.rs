@@ -584,6 +584,7 @@ mod tests {
                 min_healthy_percentage: Value::Value(50),
                 max_healthy_percentage: Value::Value(150),
                 instance_warmup: Value::Value(30),
+                wait_for_completion: Value::Value(false),
             }]);
         });
         assert_ne!(inputs_of(&planned), inputs_of(&prior));

@@ -119,6 +119,9 @@ pub struct RefreshPreferences {
     /// seconds a new instance warms up before the next batch; `None` lets AWS
     /// use the group's default warmup, else its health check grace period
     pub instance_warmup: Option<u32>,
+    /// apply returns once the refresh succeeded (or failed and was rolled back);
+    /// `false`: right after starting it
+    pub wait_for_completion: bool,
 }
 
 impl Default for RefreshPreferences {
@@ -127,6 +130,7 @@ impl Default for RefreshPreferences {
             min_healthy_percentage: 90,
             max_healthy_percentage: 100,
             instance_warmup: None,
+            wait_for_completion: true,
         }
     }
 }

@@ -18,8 +18,6 @@ pub const INSTANCE_PENDING: (f64, f64) = (12.0, 25.0);
 pub const INSTANCE_SHUTTING_DOWN: f64 = 60.0;
 /// Instance refresh `Pending` before `InProgress`.
 pub const REFRESH_PENDING: f64 = 10.0;
-/// Instance refresh `InProgress` before `Successful`.
-pub const REFRESH_IN_PROGRESS: f64 = 180.0;
 /// Instance refresh `Cancelling` before `Cancelled`.
 pub const REFRESH_CANCELLING: f64 = 20.0;
 

@@ -44,6 +44,8 @@ pub fn learn(
                     group: None,
                     running_at,
                     terminated_at: None,
+                    template_version: None,
+                    failing: false,
                 });
             }
         }
@@ -121,6 +123,24 @@ pub async fn sync_groups(model: &Model) {
             })
         })
         .collect();
+    // what each group launches from now: the version its new members run
+    let sources: HashMap<String, (String, String)> = groups
+        .auto_scaling_groups()
+        .iter()
+        .filter_map(|g| {
+            let template = g.launch_template()?;
+            Some((
+                g.auto_scaling_group_name()?.to_string(),
+                (
+                    template
+                        .launch_template_id()
+                        .unwrap_or_default()
+                        .to_string(),
+                    template.version().unwrap_or_default().to_string(),
+                ),
+            ))
+        })
+        .collect();
     let unknown: Vec<String> = {
         let state = model.state();
         members
@@ -153,11 +173,27 @@ pub async fn sync_groups(model: &Model) {
             }
         }
     }
+    let marker = model.state().unhealthy_user_data.clone();
+    let mut broken: HashMap<(String, String), bool> = HashMap::new();
+    if let Some(marker) = &marker {
+        for (id, _, _) in &placed {
+            let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
+                continue;
+            };
+            if !broken.contains_key(source) {
+                let carries = user_data(model, &source.0, &source.1)
+                    .await
+                    .is_some_and(|data| data.contains(marker.as_str()));
+                broken.insert(source.clone(), carries);
+            }
+        }
+    }
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
     for (id, subnet, security_groups) in placed {
         let group = members.get(&id).cloned();
+        let source = group.as_ref().and_then(|g| sources.get(g));
         let running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
         state.world.instances.entry(id).or_insert(Instance {
             subnet,
@@ -165,6 +201,11 @@ pub async fn sync_groups(model: &Model) {
             group,
             running_at,
             terminated_at: None,
+            // a version number; `$Latest` or `$Default` is left to moto's report
+            template_version: source
+                .map(|(_, version)| version.clone())
+                .filter(|v| v.parse::<u64>().is_ok()),
+            failing: source.is_some_and(|s| broken.get(s).copied().unwrap_or(false)),
         });
     }
     let left: Vec<String> = state
@@ -179,6 +220,46 @@ pub async fn sync_groups(model: &Model) {
     for id in left {
         terminate(&mut state.world, &id, state.clock, now);
     }
+}
+
+/// The decoded user data of launch template `id` at `version`, asked of moto.
+async fn user_data(model: &Model, id: &str, version: &str) -> Option<String> {
+    use base64::Engine;
+    let out = model
+        .api
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions(version)
+        .send()
+        .await
+        .ok()?;
+    let encoded = out
+        .launch_template_versions()
+        .first()?
+        .launch_template_data()?
+        .user_data()?
+        .to_string();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// When an instance of a group serves, as far as an instance refresh is
+/// concerned: running, its target group's health checks passed (when the group
+/// has one), and the refresh's warmup over.
+pub fn ready_at(
+    world: &World,
+    instance: &Instance,
+    target_group: Option<&str>,
+    warmup: Duration,
+    clock: Clock,
+) -> Instant {
+    let healthy = target_group
+        .and_then(|arn| world.target_groups.get(arn))
+        .map_or(Duration::ZERO, |group| warm_up(group, clock));
+    instance.running_at + healthy.max(warmup)
 }
 
 /// Makes sure the model knows the health check of the target group a
@@ -235,13 +316,34 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
         }
         "autoscaling:DescribeAutoScalingGroups" | "autoscaling:DescribeAutoScalingInstances" => {
             answer.for_each_with_child("InstanceId", &mut |id, member| {
-                let pending = instances
-                    .get(id)
-                    .is_some_and(|i| i.state(now).0 == "pending");
-                if pending && member.child("LifecycleState").is_some() {
+                let Some(instance) = instances.get(id) else {
+                    return;
+                };
+                if instance.state(now).0 == "pending" && member.child("LifecycleState").is_some() {
                     member.set_path(&["LifecycleState"], "Pending");
                 }
+                // the version it was launched from, where moto reports the
+                // template's default for every instance
+                if let Some(version) = &instance.template_version {
+                    if member.child("LaunchTemplate").is_some() {
+                        member.set_path(&["LaunchTemplate", "Version"], version);
+                    }
+                }
             });
+            if call.action == "DescribeAutoScalingGroups" {
+                let refreshes = &world.refreshes;
+                answer.for_each_with_child("AutoScalingGroupName", &mut |name, group| {
+                    let reported = refreshes
+                        .get(name)
+                        .and_then(|list| list.iter().rev().find(|r| r.active()))
+                        .and_then(|r| r.reported_template());
+                    if let Some((_, _, version)) = reported.filter(|t| !t.2.is_empty()) {
+                        if group.child("LaunchTemplate").is_some() {
+                            group.set_path(&["LaunchTemplate", "Version"], version);
+                        }
+                    }
+                });
+            }
         }
         "elasticloadbalancing:DescribeTargetHealth" => {
             let arn = call.param("TargetGroupArn").unwrap_or_default();
@@ -266,6 +368,8 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                     .unwrap_or(instance.running_at);
                 if now < registered.max(instance.running_at) + healthy_after {
                     set_initial(member);
+                } else if instance.failing {
+                    set_unhealthy(member);
                 }
             });
         }
@@ -281,6 +385,17 @@ fn set_initial(member: &mut Element) {
         "Target registration is in progress",
     );
 }
+
+/// A target whose app answers its health checks with errors.
+fn set_unhealthy(member: &mut Element) {
+    member.set_path(&["TargetHealth", "State"], "unhealthy");
+    member.set_path(&["TargetHealth", "Reason"], UNHEALTHY_REASON);
+    member.set_path(&["TargetHealth", "Description"], UNHEALTHY_DESCRIPTION);
+}
+
+/// What AWS reports for a target whose app answers 500.
+pub const UNHEALTHY_REASON: &str = "Target.ResponseCodeMismatch";
+pub const UNHEALTHY_DESCRIPTION: &str = "Health checks failed with these codes: [500]";
 
 /// How long after running (and being registered) a target of `group` turns healthy.
 fn warm_up(group: &TargetGroup, clock: Clock) -> Duration {

@@ -89,6 +89,11 @@ pub struct Instance {
     pub group: Option<String>,
     pub running_at: Instant,
     pub terminated_at: Option<Instant>,
+    /// the launch template version its group launched it from
+    pub template_version: Option<String>,
+    /// set when its launch template's user data carries the model's marker of
+    /// a broken app: its health checks fail
+    pub failing: bool,
 }
 
 impl Instance {
@@ -116,7 +121,60 @@ pub struct TargetGroup {
     pub registered: HashMap<String, Instant>,
 }
 
-/// One instance refresh of an Auto Scaling Group.
+/// A launch template as a group or a refresh names it:
+/// `(LaunchTemplateId or "", LaunchTemplateName or "", Version or "")`.
+pub type TemplateRef = (String, String, String);
+
+/// Where an instance refresh stands, as DescribeInstanceRefreshes names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    InProgress,
+    /// until the given moment, then `Cancelled`
+    Cancelling(Instant),
+    Cancelled,
+    Successful,
+    Failed,
+    RollbackInProgress,
+    RollbackSuccessful,
+    RollbackFailed,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::InProgress => "InProgress",
+            Phase::Cancelling(_) => "Cancelling",
+            Phase::Cancelled => "Cancelled",
+            Phase::Successful => "Successful",
+            Phase::Failed => "Failed",
+            Phase::RollbackInProgress => "RollbackInProgress",
+            Phase::RollbackSuccessful => "RollbackSuccessful",
+            Phase::RollbackFailed => "RollbackFailed",
+        }
+    }
+
+    /// Not ended: blocks another refresh of the group.
+    pub fn active(self) -> bool {
+        matches!(
+            self,
+            Phase::Pending | Phase::InProgress | Phase::Cancelling(_) | Phase::RollbackInProgress
+        )
+    }
+
+    /// Replacing instances, forwards or back.
+    pub fn replacing(self) -> bool {
+        matches!(self, Phase::InProgress | Phase::RollbackInProgress)
+    }
+}
+
+/// One instance refresh of an Auto Scaling Group: `Pending` until
+/// `in_progress_at`, then replacing instances batch by batch (each batch's
+/// replacements must run and pass their health checks before the next batch),
+/// ending `Successful`, or on a replacement that fails its health checks
+/// `Failed` (or, with auto rollback, `RollbackInProgress` back to the previous
+/// template, then `RollbackSuccessful`).
 #[derive(Clone, Debug)]
 pub struct Refresh {
     pub id: String,
@@ -124,56 +182,83 @@ pub struct Refresh {
     pub started: SystemTime,
     pub started_at: Instant,
     pub in_progress_at: Instant,
-    pub successful_at: Instant,
-    /// when CancelInstanceRefresh came, and when cancelling ends
-    pub cancel: Option<(Instant, Instant)>,
+    pub phase: Phase,
+    pub ended_at: Option<Instant>,
+    /// AWS's `StatusReason`: why it failed, rolled back or was cancelled
+    pub status_reason: Option<String>,
+    /// the instances to replace when it began
     pub instances_to_update: usize,
-    /// `(LaunchTemplateId or "", LaunchTemplateName or "", Version or "")`
-    pub desired_template: Option<(String, String, String)>,
+    /// the instances still to replace in the current direction
+    pub remaining: Vec<String>,
+    /// instances replaced so far, for `PercentageComplete`
+    pub replaced: usize,
+    pub desired_template: Option<TemplateRef>,
+    /// what the group ran when the refresh started: where a rollback goes back to
+    pub previous_template: Option<TemplateRef>,
     /// the `Preferences.*` the start sent, as `(element name, value)` in the
     /// order DescribeInstanceRefreshes echoes them
     pub preferences: Vec<(&'static str, String)>,
-    /// set once the group's instances were replaced
-    pub replaced: bool,
 }
 
 impl Refresh {
-    pub fn status(&self, now: Instant) -> &'static str {
-        match self.cancel {
-            Some((_, done)) if now < done => "Cancelling",
-            Some(_) => "Cancelled",
-            None if now < self.in_progress_at => "Pending",
-            None if now < self.successful_at => "InProgress",
-            None => "Successful",
+    pub fn status(&self) -> &'static str {
+        self.phase.name()
+    }
+
+    pub fn active(&self) -> bool {
+        self.phase.active()
+    }
+
+    pub fn preference(&self, name: &str) -> Option<&str> {
+        self.preferences
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn number(&self, name: &str) -> Option<u32> {
+        self.preference(name).and_then(|v| v.parse().ok())
+    }
+
+    /// How many instances one batch replaces: the room between the minimum and
+    /// the maximum healthy percentage (AWS's defaults 90 and 100), at least one.
+    pub fn batch_size(&self) -> usize {
+        let min = self.number("MinHealthyPercentage").unwrap_or(90) as usize;
+        let max = self.number("MaxHealthyPercentage").unwrap_or(100) as usize;
+        (self.instances_to_update * max.saturating_sub(min) / 100).max(1)
+    }
+
+    pub fn percentage(&self) -> u32 {
+        match self.phase {
+            Phase::Successful => 100,
+            _ if self.instances_to_update == 0 => 0,
+            _ => (self.replaced * 100 / self.instances_to_update).min(100) as u32,
         }
     }
 
-    /// Pending, InProgress or Cancelling: blocks another refresh of the group.
-    pub fn active(&self, now: Instant) -> bool {
-        matches!(self.status(now), "Pending" | "InProgress" | "Cancelling")
+    /// The template the replacements launch from: the desired one going
+    /// forwards, the previous one rolling back.
+    pub fn target(&self) -> Option<&TemplateRef> {
+        match self.phase {
+            Phase::RollbackInProgress | Phase::RollbackSuccessful | Phase::RollbackFailed => {
+                self.previous_template.as_ref()
+            }
+            _ => self.desired_template.as_ref(),
+        }
     }
 
-    pub fn percentage(&self, now: Instant) -> u32 {
-        let at = self.cancel.map_or(now, |(requested, _)| requested.min(now));
-        if at < self.in_progress_at {
-            return 0;
+    /// The template the group reports while the refresh runs: AWS gives the
+    /// group its desired configuration only once the refresh succeeds.
+    pub fn reported_template(&self) -> Option<&TemplateRef> {
+        match self.phase {
+            Phase::Successful => self.desired_template.as_ref(),
+            _ => self.previous_template.as_ref(),
         }
-        let done = at
-            .saturating_duration_since(self.in_progress_at)
-            .as_secs_f64();
-        let total = self
-            .successful_at
-            .saturating_duration_since(self.in_progress_at)
-            .as_secs_f64();
-        ((done / total.max(f64::EPSILON)) * 100.0).min(100.0) as u32
     }
 
-    /// When the refresh reached a final status, if it has.
-    pub fn ended_at(&self, now: Instant) -> Option<Instant> {
-        match self.cancel {
-            Some((_, done)) => (now >= done).then_some(done),
-            None => (now >= self.successful_at).then_some(self.successful_at),
-        }
+    pub fn end(&mut self, phase: Phase, now: Instant) {
+        self.phase = phase;
+        self.ended_at = Some(now);
     }
 }
 

@@ -101,6 +101,7 @@ fn refresh(
             min_healthy_percentage: min,
             max_healthy_percentage: max,
             instance_warmup: warmup,
+            ..Default::default()
         }])
     })
 }
