@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::harness::faults::FaultLayer;
+use crate::harness::faults::{FaultLayer, AWS_LIKE_TIME_SCALE};
 use crate::harness::moto::Moto;
 use crate::harness::terraform::Workspace;
 use crate::harness::{runtime, string_map, Api, Live};
@@ -560,6 +560,212 @@ fn two_template_changes_in_a_row_both_roll() {
         "the second refresh rolls to the second version: {request}"
     );
     live.ws.assert_no_changes("after the second change");
+}
+
+/// The refreshes of the environment's group as AWS (the model) reports them,
+/// newest first.
+fn refreshes(live: &Live) -> Vec<aws_sdk_autoscaling::types::InstanceRefresh> {
+    let modelled = Api::new(&live.layer.endpoint());
+    runtime().block_on(async {
+        modelled
+            .autoscaling
+            .describe_instance_refreshes()
+            .auto_scaling_group_name("live-app")
+            .send()
+            .await
+            .unwrap()
+            .instance_refreshes()
+            .to_vec()
+    })
+}
+
+fn status(refresh: &aws_sdk_autoscaling::types::InstanceRefresh) -> &str {
+    refresh.status().map(|s| s.as_str()).unwrap_or_default()
+}
+
+/// The template version the group reports, and the versions its live
+/// instances were launched from, as AWS (the model) reports them.
+fn running_versions(live: &Live) -> (String, Vec<String>) {
+    let modelled = Api::new(&live.layer.endpoint());
+    runtime().block_on(async {
+        let group = modelled.group("live-app").await;
+        let instances = group
+            .instances()
+            .iter()
+            .filter(|i| {
+                !i.lifecycle_state()
+                    .is_some_and(|s| s.as_str().starts_with("Terminat"))
+            })
+            .filter_map(|i| i.launch_template()?.version().map(str::to_string))
+            .collect();
+        let version = group.launch_template().and_then(|t| t.version());
+        (version.unwrap_or_default().to_string(), instances)
+    })
+}
+
+fn version_of(state: &serde_json::Value) -> String {
+    state["launch_template_version"]
+        .as_i64()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_instance_type_change_returns_once_every_instance_runs_the_new_version() {
+    let mut inputs = Inputs {
+        sizes: (2, 4, 2),
+        ..Inputs::default()
+    };
+    let live = Live::start(&inputs);
+    inputs.instance_type = "t3.small";
+    let after = live.change(&inputs);
+    let version = version_of(&after);
+    let listed = refreshes(&live);
+    assert_eq!(status(&listed[0]), "Successful", "{listed:?}");
+    let (group, instances) = running_versions(&live);
+    assert_eq!(group, version);
+    assert_eq!(
+        instances,
+        vec![version.clone(), version],
+        "every instance rolled"
+    );
+}
+
+#[test]
+fn a_version_whose_instances_fail_health_checks_is_rolled_back_and_apply_fails_with_aws_reason() {
+    let mut inputs = Inputs {
+        sizes: (2, 4, 2),
+        ..Inputs::default()
+    };
+    let live = Live::start(&inputs);
+    let old = version_of(&live.state());
+    live.layer.model().set_unhealthy_user_data(Some("exit 1"));
+    inputs.user_data = "exit 1";
+    live.ws.write(&inputs.hcl());
+    let failed = live.ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(failed.code, 0, "{}", failed.text());
+    let text = failed
+        .text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "ended RollbackSuccessful",
+        "failed ELB health checks (Target.ResponseCodeMismatch",
+        &format!("AWS rolled the instances back to version {old}"),
+        "the next plan shows the change still to make",
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in: {text}");
+    }
+    // never half on each: every instance and the group are back on the old version
+    assert_eq!(
+        running_versions(&live),
+        (old.clone(), vec![old.clone(), old.clone()])
+    );
+    let state = live.state();
+    assert_eq!(
+        version_of(&state),
+        old,
+        "state keeps the version the instances run"
+    );
+    assert_eq!(state["app"][0]["user_data"], "echo one");
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(plan.stdout.contains(r#"~ user_data"#), "{}", plan.stdout);
+
+    // with the cause fixed, the next apply rolls the fix through
+    inputs.user_data = "echo two";
+    let after = live.change(&inputs);
+    let version = version_of(&after);
+    assert_eq!(
+        running_versions(&live),
+        (version.clone(), vec![version.clone(), version])
+    );
+}
+
+#[test]
+fn without_waiting_apply_returns_right_after_starting_the_refresh() {
+    let mut inputs = Inputs {
+        instance_refresh: "wait_for_completion = false",
+        ..Inputs::default()
+    };
+    let live = Live::start(&inputs);
+    let old = version_of(&live.state());
+    inputs.instance_type = "t3.small";
+    live.ws.write(&inputs.hcl());
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let listed = refreshes(&live);
+    assert!(
+        matches!(status(&listed[0]), "Pending" | "InProgress"),
+        "apply returned while the refresh runs: {listed:?}"
+    );
+    assert_eq!(
+        running_versions(&live).0,
+        old,
+        "the group takes the version at the end"
+    );
+    // the change under way is not drift
+    live.ws.assert_no_changes("while the refresh runs");
+    let since = std::time::Instant::now();
+    while status(&refreshes(&live)[0]) != "Successful" {
+        assert!(since.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    live.ws
+        .ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    let version = version_of(&live.state());
+    assert_ne!(
+        version, old,
+        "a refresh records the version the instances run now"
+    );
+    assert_eq!(running_versions(&live), (version.clone(), vec![version]));
+    live.ws.assert_no_changes("after the refresh");
+}
+
+#[test]
+fn a_refresh_started_elsewhere_towards_another_version_is_seen_and_replaced() {
+    let mut inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let old = version_of(&live.state());
+    inputs.instance_type = "t3.small";
+    let version = version_of(&live.change(&inputs));
+    let template = live.state()["launch_template_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let modelled = Api::new(&live.layer.endpoint());
+    // pending for AWS's 10 s, long enough for a plan to find it under way
+    live.layer.model().set_time_scale(1.0);
+    runtime().block_on(async {
+        modelled
+            .autoscaling
+            .start_instance_refresh()
+            .auto_scaling_group_name("live-app")
+            .desired_configuration(
+                aws_sdk_autoscaling::types::DesiredConfiguration::builder()
+                    .launch_template(
+                        aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                            .launch_template_id(&template)
+                            .version(&old)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    live.layer.model().set_time_scale(AWS_LIKE_TIME_SCALE);
+    live.repair(&format!(
+        "under way towards launch template version {old}, which is not the configuration's"
+    ));
+    let listed = refreshes(&live);
+    assert_eq!(status(&listed[0]), "Successful", "{listed:?}");
+    assert!(
+        listed.iter().any(|r| status(r) == "Cancelled"),
+        "{listed:?}"
+    );
+    assert_eq!(running_versions(&live), (version.clone(), vec![version]));
 }
 
 #[test]

@@ -81,7 +81,8 @@ fn emulated_answer(key: &str) -> Option<Response<Full<Bytes>>> {
             "<CancelInstanceRefreshResponse xmlns=\"{NS}\"><CancelInstanceRefreshResult><InstanceRefreshId>refresh-emulated</InstanceRefreshId></CancelInstanceRefreshResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></CancelInstanceRefreshResponse>"
         ),
         "autoscaling:DescribeInstanceRefreshes" => format!(
-            "<DescribeInstanceRefreshesResponse xmlns=\"{NS}\"><DescribeInstanceRefreshesResult><InstanceRefreshes/></DescribeInstanceRefreshesResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></DescribeInstanceRefreshesResponse>"
+            // the one refresh it ever started, done at once
+            "<DescribeInstanceRefreshesResponse xmlns=\"{NS}\"><DescribeInstanceRefreshesResult><InstanceRefreshes><member><InstanceRefreshId>refresh-emulated</InstanceRefreshId><Status>Successful</Status><PercentageComplete>100</PercentageComplete><InstancesToUpdate>0</InstancesToUpdate></member></InstanceRefreshes></DescribeInstanceRefreshesResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></DescribeInstanceRefreshesResponse>"
         ),
         _ => return None,
     };

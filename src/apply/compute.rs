@@ -318,15 +318,9 @@ impl Run<'_> {
             self.deadline,
             &format!("instance refresh {id} of group {name} to bring every instance onto launch template version {version}"),
             || async {
+                // a refresh started a moment ago may not be listed yet
                 let Some(refresh) = autoscaling::refresh_by_id(client, name, id).await? else {
-                    return Err(AwsError::Rollout {
-                        group: name.clone(),
-                        refresh: id.to_string(),
-                        version: version.to_string(),
-                        status: "unknown".into(),
-                        reason: "AWS no longer lists it".into(),
-                        outcome: "the next plan shows what the instances run".into(),
-                    });
+                    return Ok(None);
                 };
                 let progress = (refresh.status.clone(), refresh.percentage_complete);
                 let mut seen = last.lock().unwrap_or_else(|p| p.into_inner());
