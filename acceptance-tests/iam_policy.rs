@@ -30,7 +30,7 @@ const IAM_PREFIX: [(&str, &str); 3] = [
 
 /// The first word of every SDK operation the provider uses; builder methods
 /// and getters start otherwise (or take arguments).
-const OPERATION_VERBS: [&str; 24] = [
+const OPERATION_VERBS: [&str; 25] = [
     "add",
     "allocate",
     "associate",
@@ -50,6 +50,7 @@ const OPERATION_VERBS: [&str; 24] = [
     "remove",
     "replace",
     "revoke",
+    "rollback",
     "run",
     "set",
     "start",

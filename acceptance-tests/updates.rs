@@ -1805,3 +1805,86 @@ fn instance_profiles_set_roll_change_in_place_drift_back_and_import() {
     assert_eq!(imported["bastion"], before["bastion"]);
     live.ws.assert_no_changes("after import");
 }
+
+#[test]
+fn another_teams_address_and_template_carrying_the_environment_tag_survive_destroy() {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let inputs = Inputs::default();
+    let live = Live::start(&inputs);
+    let tagged = |kind: ResourceType| {
+        TagSpecification::builder()
+            .resource_type(kind)
+            .tags(
+                Tag::builder()
+                    .key("prodvpc:environment")
+                    .value("live")
+                    .build(),
+            )
+            .tags(Tag::builder().key("team").value("other").build())
+            .build()
+    };
+    let (address, template) = runtime().block_on(async {
+        let address = live
+            .api
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .tag_specifications(tagged(ResourceType::ElasticIp))
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let template = live
+            .api
+            .ec2
+            .create_launch_template()
+            .launch_template_name("other-team")
+            .launch_template_data(
+                aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                    .image_id("ami-12c6146b")
+                    .build(),
+            )
+            .tag_specifications(tagged(ResourceType::LaunchTemplate))
+            .send()
+            .await
+            .unwrap()
+            .launch_template
+            .unwrap()
+            .launch_template_id
+            .unwrap();
+        (address, template)
+    });
+    live.ws
+        .assert_no_changes("objects outside the boundary are not the environment's");
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    runtime().block_on(async {
+        let addresses = live
+            .api
+            .ec2
+            .describe_addresses()
+            .allocation_ids(&address)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            addresses.addresses().len(),
+            1,
+            "the other team's address is kept"
+        );
+        let templates = live
+            .api
+            .ec2
+            .describe_launch_templates()
+            .launch_template_ids(&template)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            templates.launch_templates().len(),
+            1,
+            "the other team's template is kept"
+        );
+    });
+    assert_eq!(live.api.tagged_vpcs("live"), 0);
+}

@@ -37,14 +37,19 @@ impl Run<'_> {
                 let good = |v: &&ec2::TemplateVersion| v.settings == wanted;
                 let default = inv.default_template.as_ref();
                 // the version the group runs when it is right; else the default
-                // when it is (a rollout towards it may be under way, or failed
-                // and the next apply tries it again)
+                // when it is right and a rollout towards it is under way (an
+                // apply that did not wait for it); with no group yet nothing
+                // runs, and the default serves if it is right
+                let rolling_to = |v: &&ec2::TemplateVersion| {
+                    inv.group.is_none()
+                        || refresh_towards(inv.refresh.as_ref(), &v.number.to_string())
+                };
                 let usable = inv
                     .group_template
                     .as_ref()
                     .filter(|_| inv.group.is_some())
                     .filter(good)
-                    .or(default.filter(good));
+                    .or(default.filter(good).filter(rolling_to));
                 if let Some(version) = usable {
                     if default.map(|d| d.number) != Some(version.number) {
                         ec2::set_default_version(&self.clients.ec2, &found.id, version.number)

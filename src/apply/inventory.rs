@@ -1,6 +1,6 @@
 //! What exists in AWS for one environment, keyed by logical component.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::waiters::{retry_propagation, PROPAGATION_WINDOW};
 use crate::aws::autoscaling::{self, Group, Refresh};
@@ -392,6 +392,29 @@ impl Inventory {
         let mut known = hints.components.clone();
         if let Some(vpc) = lookup.vpc() {
             known.insert(vpc.to_string(), "vpc".to_string());
+            // Addresses and templates are found by tag across the account, not
+            // by the VPC: one is the environment's only when bound to it (held
+            // by its NAT gateways, named by the state, run by its group) or made
+            // by it and not in use elsewhere (its component key, no
+            // association). Another team's copy of the environment's tag alone
+            // is not enough: destroy must never release or delete it.
+            let held: BTreeSet<&String> = ec2_found
+                .nat_gateways
+                .iter()
+                .filter_map(|n| n.detail.get("allocation"))
+                .collect();
+            let unused = |a: &ec2::Found| a.detail.get("association").is_none_or(String::is_empty);
+            ec2_found.addresses.retain(|a| {
+                held.contains(&a.id)
+                    || known.contains_key(&a.id)
+                    || (component(&a.tags).starts_with("eip/") && claims(&a.tags) && unused(a))
+            });
+            let run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
+            ec2_found.launch_templates.retain(|t| {
+                known.contains_key(&t.id)
+                    || run_by_group.as_ref() == Some(&t.id)
+                    || (component(&t.tags) == "lt" && claims(&t.tags))
+            });
         }
         // the VPC that ELB objects must live in to be the environment's
         let home = lookup

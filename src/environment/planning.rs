@@ -343,7 +343,11 @@ pub(super) fn disruptions(
         found.push(Disruption {
             path,
             summary: "Every app instance will be replaced",
-            detail: format!("Apply writes a new launch template version from the configuration and starts a rolling instance refresh of the Auto Scaling Group: every instance is replaced, in batches that keep {}% of the group in service. Apply returns once the refresh has started; the refresh goes on in the background.", min_healthy_percentage(&after)),
+            detail: format!("Apply writes a new launch template version from the configuration and starts a rolling instance refresh of the Auto Scaling Group: every instance is replaced, in batches that keep {}% of the group in service. {}", min_healthy_percentage(&after), if waits_for_refresh(&after) {
+                "Apply returns once every instance runs the new version; if the new instances fail their health checks, AWS rolls the group back to the version it runs now and apply fails with AWS's reason."
+            } else {
+                "Apply returns once the refresh has started (`instance_refresh.wait_for_completion = false`); the refresh goes on in the background, and AWS rolls it back if the new instances fail their health checks."
+            }),
         });
     }
     if before.port != after.port {
@@ -385,6 +389,14 @@ pub(super) fn disruptions(
         });
     }
     found
+}
+
+/// Whether apply waits for the refresh it starts, as planned (unknown: it does,
+/// the default).
+fn waits_for_refresh(app: &model::AppBlock) -> bool {
+    first(&app.instance_refresh)
+        .and_then(|r| r.wait_for_completion.as_ref_option().copied())
+        .unwrap_or(true)
 }
 
 /// The share of the group the next refresh keeps in service, as planned.
@@ -611,6 +623,27 @@ mod tests {
         let warnings = disruptions(&prior, &planned, &[]);
         assert!(
             warnings[0].detail.contains("keep 75% of the group"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[0]
+                .detail
+                .contains("Apply returns once every instance runs the new version"),
+            "{warnings:?}"
+        );
+        let without_waiting = plan(&prior, |s| {
+            let app = &mut s.app.as_mut_option().unwrap()[0];
+            app.instance_type = Value::Value("t3.large".into());
+            app.instance_refresh = Value::Value(vec![model::InstanceRefreshBlock {
+                wait_for_completion: Value::Value(false),
+                ..Default::default()
+            }]);
+        });
+        let warnings = disruptions(&prior, &without_waiting, &[]);
+        assert!(
+            warnings[0]
+                .detail
+                .contains("Apply returns once the refresh has started"),
             "{warnings:?}"
         );
         let defaults = plan(&prior, |s| {
