@@ -345,7 +345,11 @@ fn the_mirror_serves_opentofu_and_the_documented_lock_command_succeeds() {
     // the OpenTofu host holds the very files of the Terraform host
     let terraform_host = mirror.join("registry.terraform.io/prodvpc/prodvpc");
     let opentofu_host = mirror.join("registry.opentofu.org/prodvpc/prodvpc");
-    for file in [zip_name.clone(), "index.json".into(), format!("{VERSION}.json")] {
+    for file in [
+        zip_name.clone(),
+        "index.json".into(),
+        format!("{VERSION}.json"),
+    ] {
         assert_eq!(
             sha256(&opentofu_host.join(&file)),
             sha256(&terraform_host.join(&file)),

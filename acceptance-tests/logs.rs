@@ -152,13 +152,16 @@ fn provider_keeping_stderr(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// The keys of a top-level JSON object in the order the line writes them.
 fn keys_in_written_order(line: &str) -> Vec<String> {
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
     let mut keys: Vec<(usize, String)> = object
         .keys()
         .map(|key| {
             let written = serde_json::Value::String(key.clone()).to_string() + ":";
-            (line.find(&written).expect("the key as written"), key.clone())
+            (
+                line.find(&written).expect("the key as written"),
+                key.clone(),
+            )
         })
         .collect();
     keys.sort();
@@ -218,9 +221,15 @@ fn every_entry_is_one_line_at_trace_with_its_fields_in_one_order() {
     for line in &calls {
         let at: Vec<usize> = order
             .iter()
-            .map(|key| line.find(key).unwrap_or_else(|| panic!("no{key} in {line}")))
+            .map(|key| {
+                line.find(key)
+                    .unwrap_or_else(|| panic!("no{key} in {line}"))
+            })
             .collect();
-        assert!(at.windows(2).all(|w| w[0] < w[1]), "{order:?} out of order: {line}");
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "{order:?} out of order: {line}"
+        );
         if let Some(component) = value_of(line, "object").and_then(|o| {
             o.trim_matches('"')
                 .strip_prefix("component=")

@@ -473,10 +473,16 @@ mod tests {
         let dump = format!("{:#?}", vec![("server_name", Some("localhost"))]);
         assert!(dump.lines().count() > 3, "{dump}");
         let fields = vec![
-            ("message".to_string(), Value::String(format!("hello {dump}"))),
+            (
+                "message".to_string(),
+                Value::String(format!("hello {dump}")),
+            ),
             ("state".to_string(), Value::String("a\nb".into())),
             ("empty".to_string(), Value::String(String::new())),
-            ("log.target".to_string(), Value::String("rustls::server::hs".into())),
+            (
+                "log.target".to_string(),
+                Value::String("rustls::server::hs".into()),
+            ),
             ("log.line".to_string(), Value::from(718)),
         ];
         let line = hclog_line(Level::TRACE, "log", fields, UNIX_EPOCH);

@@ -356,10 +356,7 @@ mod tests {
             tag(2, "instance"),
             tag(3, "volume")
         );
-        assert_eq!(
-            object_of(&body),
-            "component=lt LaunchTemplateName=shop-app"
-        );
+        assert_eq!(object_of(&body), "component=lt LaunchTemplateName=shop-app");
     }
 
     #[test]

@@ -299,9 +299,15 @@ impl Flow {
 
     fn legend(self) -> &'static str {
         match self {
-            Flow::Request => "a request: internet gateway → load balancer → target group → instance",
-            Flow::Egress => "the instances' way out: private route table → NAT gateway → internet gateway",
-            Flow::Operator => "operators: SSH to the bastion, then to the instances (or Session Manager)",
+            Flow::Request => {
+                "a request: internet gateway → load balancer → target group → instance"
+            }
+            Flow::Egress => {
+                "the instances' way out: private route table → NAT gateway → internet gateway"
+            }
+            Flow::Operator => {
+                "operators: SSH to the bastion, then to the instances (or Session Manager)"
+            }
             Flow::Records => "flow log records",
         }
     }
