@@ -1,8 +1,13 @@
-.PHONY: demo test build docs release
+.PHONY: demo test build docs release emulator
 
 # Build, start the local emulator, apply examples/complete, show the outputs.
 demo:
 	bash .ci/demo
+
+# The demo's and the tests' AWS emulator, alone in the foreground: prints the
+# endpoint and the variables to export to try your own configurations against it.
+emulator:
+	bash .ci/emulator
 
 # Every test (what CI runs).
 test:

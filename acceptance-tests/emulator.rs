@@ -1,15 +1,16 @@
-//! AWS emulator: moto behind the fault layer with the AWS behaviour model, as a
-//! standalone process for demos and manual runs. Point the provider's
-//! `endpoints { ec2, autoscaling, elbv2 }` at the address it prints.
+//! AWS emulator: the acceptance tests' AWS as a standalone process, for the demo
+//! and for trying configurations by hand: moto with the harness's corrections
+//! (`harness/moto_as_aws.py`), behind the fault layer with the AWS behaviour
+//! model. `make emulator` starts it (`.ci/emulator`).
 //!
 //! ```text
-//! cargo run --example aws-emulator -- --listen 127.0.0.1:4566 --moto http://127.0.0.1:5000 --scale 0.02 --consistency 0.3
+//! cargo run --example aws-emulator -- --listen 127.0.0.1:4566 --scale 0.05 --consistency 0.3
 //! ```
 //!
 //! Flags (all optional):
 //! - `--listen HOST:PORT`  loopback address to serve on (default `127.0.0.1:4566`)
-//! - `--moto URL`          the moto server to forward to (default `http://127.0.0.1:5000`);
-//!   it must already be running
+//! - `--moto URL`          forward to a moto server already running there instead of
+//!   starting the corrected one (its answers then differ from AWS where moto's do)
 //! - `--scale S`           AWS's durations are multiplied by S (default `0.02`: a NAT
 //!   gateway is pending 1.8 s instead of 90 s)
 //! - `--consistency P`     chance (0.0 - 1.0) that a call naming an object created less
@@ -17,8 +18,9 @@
 //! - `--no-throttling`     turns AWS's request rate limits off
 //! - `--seed N`            seeds the model's random decisions (default `1`)
 //!
-//! Prints one line `ready http://HOST:PORT` once it accepts calls, then serves
-//! until killed.
+//! Prints one line `ready http://HOST:PORT` once it accepts calls, then the
+//! environment variables that point the provider at it, and serves until killed
+//! (moto with it).
 
 /// The parts of the test harness the layer needs (not the Terraform ones).
 #[allow(dead_code)]
@@ -27,23 +29,25 @@ mod harness {
     pub mod faults;
     pub mod iam;
     pub mod model;
+    pub mod moto;
 
     pub use api::{runtime, Api};
 }
 
 use harness::faults::FaultLayer;
 use harness::model::ModelConfig;
+use harness::moto::Moto;
 
 struct Flags {
     listen: String,
-    moto: String,
+    moto: Option<String>,
     config: ModelConfig,
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Flags, String> {
     let mut flags = Flags {
         listen: "127.0.0.1:4566".into(),
-        moto: "http://127.0.0.1:5000".into(),
+        moto: None,
         config: ModelConfig::aws_like(0.02, 0.0),
     };
     let mut args = args.peekable();
@@ -60,7 +64,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Flags, String> {
         };
         match flag.as_str() {
             "--listen" => flags.listen = value.clone(),
-            "--moto" => flags.moto = value.clone(),
+            "--moto" => flags.moto = Some(value.clone()),
             "--scale" => flags.config.time_scale = number("a positive number")?,
             "--consistency" => flags.config.consistency_probability = number("a probability")?,
             "--seed" => {
@@ -88,8 +92,26 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let layer = FaultLayer::start_modelled_on(&flags.listen, &flags.moto, flags.config);
-    println!("ready {}", layer.endpoint());
+    // a moto started here lives (and stops) with this process
+    let (upstream, _started_moto) = match flags.moto.clone() {
+        Some(url) => (url, None),
+        None => {
+            let moto = Moto::start();
+            (moto.endpoint(), Some(moto))
+        }
+    };
+    let layer = FaultLayer::start_modelled_on(&flags.listen, &upstream, flags.config);
+    let endpoint = layer.endpoint();
+    println!("ready {endpoint}");
+    println!(
+        "\nThe AWS emulator answers at {endpoint} (every API moto serves).\n\
+         Point the provider (and the AWS CLI) at it from another shell:\n\n\
+         export AWS_ENDPOINT_URL={endpoint}\n\
+         export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n\
+         export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true\n\
+         unset AWS_PROFILE\n\n\
+         Everything lives in memory and is gone when it stops (Ctrl-C)."
+    );
     loop {
         std::thread::park();
     }

@@ -127,10 +127,29 @@ fn platform() -> String {
 }
 
 fn mirror_cli_config(mirror: &Path) -> String {
+    mirror_cli_config_for(mirror, "prodvpc/prodvpc")
+}
+
+/// A CLI configuration installing `source` from the filesystem mirror only.
+fn mirror_cli_config_for(mirror: &Path, source: &str) -> String {
     format!(
-        "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"prodvpc/prodvpc\"]\n  }}\n}}\n",
+        "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"{source}\"]\n  }}\n  direct {{\n    exclude = [\"{source}\"]\n  }}\n}}\n",
         mirror.display()
     )
+}
+
+/// The `terraform providers lock -fs-mirror=...` commands a page documents,
+/// continuation lines joined, as the words of each.
+fn documented_lock_commands(page: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(page))
+        .unwrap_or_else(|e| panic!("{page}: {e}"));
+    let joined = text.replace("\\\n", " ");
+    joined
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("terraform providers lock") && line.contains("-fs-mirror="))
+        .map(|line| line.split_whitespace().map(str::to_string).collect())
+        .collect()
 }
 
 const CONFIG: &str = r#"terraform {
@@ -305,4 +324,109 @@ fn installs_from_a_mirror_made_by_the_release_packaging() {
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(api.tagged_vpcs("installed"), 1);
     ws.assert_no_changes("after apply with the installed package");
+}
+
+/// The configuration of [`CONFIG`] naming the provider by OpenTofu's registry host.
+fn opentofu_config() -> String {
+    CONFIG.replace(
+        "source  = \"prodvpc/prodvpc\"",
+        "source  = \"registry.opentofu.org/prodvpc/prodvpc\"",
+    )
+}
+
+#[test]
+fn the_mirror_serves_opentofu_and_the_documented_lock_command_succeeds() {
+    let dist = tempfile::tempdir().unwrap();
+    let out_dir = dist.path().join("dist");
+    package(&out_dir, None);
+    let mirror = out_dir.join("mirror");
+    let zip_name = format!("{NAME}_{VERSION}_{}.zip", platform());
+
+    // the OpenTofu host holds the very files of the Terraform host
+    let terraform_host = mirror.join("registry.terraform.io/prodvpc/prodvpc");
+    let opentofu_host = mirror.join("registry.opentofu.org/prodvpc/prodvpc");
+    for file in [
+        zip_name.clone(),
+        "index.json".into(),
+        format!("{VERSION}.json"),
+    ] {
+        assert_eq!(
+            sha256(&opentofu_host.join(&file)),
+            sha256(&terraform_host.join(&file)),
+            "{file} differs between the hosts"
+        );
+    }
+
+    // a configuration naming OpenTofu's host installs from the mirror (Terraform
+    // accepts any host, so this checks the layout OpenTofu reads)
+    let source = "registry.opentofu.org/prodvpc/prodvpc";
+    let tofu = Workspace::with_cli_config(None, &mirror_cli_config_for(&mirror, source));
+    tofu.write(&opentofu_config());
+    let init = tofu.ok(&["init", "-no-color"]);
+    assert!(
+        init.stdout
+            .contains(&format!("Installed {source} v{VERSION}")),
+        "{}",
+        init.text()
+    );
+    let lock = std::fs::read_to_string(tofu.path().join(".terraform.lock.hcl")).unwrap();
+    assert!(lock.contains(&format!("provider \"{source}\"")), "{lock}");
+    // the installed package runs: validate loads the provider's schema
+    tofu.ok(&["validate", "-no-color"]);
+
+    // the lock command each page documents, on the release's mirror
+    for page in ["README.md", "docs/index.md", "docs/guides/install.md"] {
+        let commands = documented_lock_commands(page);
+        assert!(!commands.is_empty(), "{page} documents no lock command");
+        for words in commands {
+            let ws = Workspace::with_cli_config(None, &mirror_cli_config(&mirror));
+            ws.write(CONFIG);
+            let args: Vec<String> = words[1..]
+                .iter()
+                .map(|word| match word.strip_prefix("-fs-mirror=") {
+                    Some(_) => format!("-fs-mirror={}", mirror.display()),
+                    None => word.clone(),
+                })
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = ws.run(&args);
+            assert_eq!(run.code, 0, "{page}: {words:?} fails:\n{}", run.text());
+            let lock = std::fs::read_to_string(ws.path().join(".terraform.lock.hcl")).unwrap();
+            assert!(
+                lock.contains("provider \"registry.terraform.io/prodvpc/prodvpc\""),
+                "{page}: {lock}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_release_for_another_platform_than_the_machine_is_refused() {
+    let other = if platform() == "darwin_arm64" {
+        "linux_amd64"
+    } else {
+        "darwin_arm64"
+    };
+    let dist = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/release");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["--platform", other, "--out"])
+        .arg(dist.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot build {other} on this {} machine",
+            platform()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("make release` on a"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dist.path()).unwrap().next().is_none(),
+        "a refused release wrote files"
+    );
 }

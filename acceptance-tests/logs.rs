@@ -130,3 +130,122 @@ fn terraform_shows_provider_lines_at_their_level() {
         plan.stderr
     );
 }
+
+/// A provider directory whose plugin is the real binary with its stderr also
+/// copied, as written, to `stderr.log`.
+fn provider_keeping_stderr(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let real = env!("CARGO_BIN_EXE_terraform-provider-prodvpc");
+    let log = dir.join("stderr.log");
+    let wrapper = dir.join("terraform-provider-prodvpc");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/usr/bin/env bash\nexec '{real}' \"$@\" 2> >(tee -a '{}' >&2)\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    log
+}
+
+/// The keys of a top-level JSON object in the order the line writes them.
+fn keys_in_written_order(line: &str) -> Vec<String> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+    let mut keys: Vec<(usize, String)> = object
+        .keys()
+        .map(|key| {
+            let written = serde_json::Value::String(key.clone()).to_string() + ":";
+            (
+                line.find(&written).expect("the key as written"),
+                key.clone(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, key)| key).collect()
+}
+
+#[test]
+fn every_entry_is_one_line_at_trace_with_its_fields_in_one_order() {
+    let moto = Moto::start();
+    let layer = FaultLayer::start(&moto.endpoint());
+    let provider_dir = tempfile::tempdir().unwrap();
+    let raw_log = provider_keeping_stderr(provider_dir.path());
+    let ws = Workspace::with_provider_dir(Some(layer.endpoint()), provider_dir.path());
+    ws.write(CONFIG);
+    let apply = ws.run_with_env(
+        &["apply", "-auto-approve", "-no-color"],
+        &[("TF_LOG_PROVIDER", "trace")],
+    );
+    assert_eq!(apply.code, 0, "{}", apply.text());
+
+    // what the provider writes: one JSON object a line, the same four keys in one order
+    let raw = std::fs::read_to_string(&raw_log).unwrap();
+    let lines: Vec<&str> = raw.lines().collect();
+    assert!(lines.len() > 100, "{raw}");
+    for line in &lines {
+        assert_eq!(
+            keys_in_written_order(line),
+            ["@level", "@message", "@module", "@timestamp"],
+            "{line}"
+        );
+    }
+    // the dependencies' internals are among them (TLS, HTTP/2), so they are covered
+    for library in ["rustls", "h2"] {
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains(&format!("\"@module\":\"{library}."))),
+            "no {library} entry at TRACE"
+        );
+    }
+
+    // what Terraform shows: every line starts with its time and level
+    for line in apply.stderr.lines() {
+        let (time, rest) = line.split_once(' ').unwrap_or((line, ""));
+        assert!(
+            time.len() >= 20 && time.starts_with("20") && rest.starts_with('['),
+            "a line without time or level in Terraform's log: {line}"
+        );
+    }
+    // the AWS call lines name their fields in one order, each component once
+    let calls: Vec<&str> = provider_lines(&apply.stderr, "DEBUG")
+        .into_iter()
+        .filter(|line| line.contains(": AWS call "))
+        .collect();
+    assert!(calls.len() > 20, "{}", apply.stderr);
+    let order = [" service=", " operation=", " duration_ms=", " attempts="];
+    for line in &calls {
+        let at: Vec<usize> = order
+            .iter()
+            .map(|key| {
+                line.find(key)
+                    .unwrap_or_else(|| panic!("no{key} in {line}"))
+            })
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "{order:?} out of order: {line}"
+        );
+        if let Some(component) = value_of(line, "object").and_then(|o| {
+            o.trim_matches('"')
+                .strip_prefix("component=")
+                .map(str::to_string)
+        }) {
+            let names: Vec<&str> = component.split(',').collect();
+            let mut unique = names.clone();
+            unique.dedup();
+            assert_eq!(names, unique, "a component named twice: {line}");
+        }
+    }
+    assert!(
+        calls
+            .iter()
+            .any(|line| line.contains("operation=CreateLaunchTemplate")
+                && line.contains("\"component=lt ")),
+        "no CreateLaunchTemplate line naming component lt once"
+    );
+}

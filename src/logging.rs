@@ -8,6 +8,15 @@
 //! `TF_LOG=warn`. Terraform filters the lines again at the level it was asked
 //! for, so the provider writes only what that level shows.
 //!
+//! Every entry is one line in Terraform's log too, with its fields in one
+//! order: go-plugin reads the JSON keys into a Go map and shows them in that
+//! map's random order, and prints a value with line breaks (a TLS library's
+//! pretty-printed handshake) as an indented block of lines without time or
+//! level. So the provider writes exactly `@level`, `@message`, `@module` and
+//! `@timestamp`, the event's fields inside `@message` as `key=value` in the
+//! order the code names them, and every text on one line. Records of the `log`
+//! crate (rustls, for one) are filed under their own target as `@module`.
+//!
 //! A Go plugin that panics prints `panic: ...` and a stack trace and exits;
 //! Terraform recognises the `panic: ` line, keeps what follows and prints it as
 //! "The ... plugin crashed!" when the command fails. [`report_panics_as_go_does`]
@@ -16,7 +25,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Subscriber};
@@ -115,24 +124,75 @@ where
     }
 }
 
-/// One go-plugin log line: `@level`, `@message`, `@module`, `@timestamp`
-/// (microseconds, as go-plugin parses it) and the event's other fields.
+/// One go-plugin log line: `@level`, `@message` (the event's message, then its
+/// fields as `key=value` in the order given), `@module` and `@timestamp`
+/// (microseconds, as go-plugin parses it); see the module docs for why.
 pub fn hclog_line(
     level: Level,
     target: &str,
-    mut fields: Map<String, Value>,
+    fields: Vec<(String, Value)>,
     at: SystemTime,
 ) -> String {
-    let message = fields
-        .remove("message")
-        .unwrap_or(Value::String(String::new()));
-    fields.insert("@level".into(), Value::String(hclog_level(level).into()));
-    fields.insert("@message".into(), message);
-    fields.insert("@module".into(), Value::String(target.replace("::", ".")));
-    fields.insert("@timestamp".into(), Value::String(timestamp(at)));
-    let mut line = Value::Object(fields).to_string();
+    let mut message = String::new();
+    let mut module = target.to_string();
+    let mut pairs = Vec::new();
+    for (key, value) in fields {
+        match key.as_str() {
+            "message" => message = one_line(&plain(&value)),
+            // a `log` crate record: its own target, not the bridge's
+            "log.target" => module = plain(&value),
+            "log.module_path" | "log.file" | "log.line" => {}
+            _ => pairs.push(format!("{key}={}", quoted(&value))),
+        }
+    }
+    if !pairs.is_empty() {
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        message.push_str(&pairs.join(" "));
+    }
+    // serde_json writes an object's keys in name order: these four, always
+    let line = serde_json::json!({
+        "@level": hclog_level(level),
+        "@message": message,
+        "@module": module.replace("::", "."),
+        "@timestamp": timestamp(at),
+    });
+    let mut line = line.to_string();
     line.push('\n');
     line
+}
+
+/// A value as text: strings without their JSON quotes.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Text on one line: line breaks and the indentation after them (a
+/// pretty-printed `Debug`) become one space.
+fn one_line(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A field's value as `key=` shows it: quoted, as hclog does, when it is empty
+/// or holds spaces, quotes or `=`, so the pairs of a line can be told apart.
+fn quoted(value: &Value) -> String {
+    let text = one_line(&plain(value));
+    if text.is_empty() || text.contains([' ', '"', '=']) {
+        Value::String(text).to_string()
+    } else {
+        text
+    }
 }
 
 fn hclog_level(level: Level) -> &'static str {
@@ -182,13 +242,14 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// An event's fields as JSON values (numbers and booleans stay typed).
+/// An event's fields as JSON values (numbers and booleans stay typed), in the
+/// order the event names them.
 #[derive(Default)]
-struct JsonFields(Map<String, Value>);
+struct JsonFields(Vec<(String, Value)>);
 
 impl JsonFields {
     fn put(&mut self, field: &Field, value: Value) {
-        self.0.insert(field.name().to_string(), value);
+        self.0.push((field.name().to_string(), value));
     }
 }
 
@@ -388,19 +449,50 @@ mod tests {
     #[test]
     fn events_become_hclog_lines() {
         let (_guard, lines) = capture::at(LevelFilter::DEBUG);
-        tracing::debug!(target: "prodvpc::aws", attempts = 2u32, operation = "CreateVpc", "aws call");
+        tracing::debug!(target: "prodvpc::aws", attempts = 2u32, operation = "CreateVpc", object = "component=vpc", "aws call");
         tracing::trace!(target: "prodvpc::aws", "not at debug");
         tracing::debug!(target: "h2::proto", "an HTTP/2 frame");
         let lines = lines.json();
         assert_eq!(lines.len(), 1, "{lines:?}");
         let line = &lines[0];
+        let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["@level", "@message", "@module", "@timestamp"]);
         assert_eq!(line["@level"], "debug");
-        assert_eq!(line["@message"], "aws call");
+        // the fields in the order the event names them
+        assert_eq!(
+            line["@message"],
+            "aws call attempts=2 operation=CreateVpc object=\"component=vpc\""
+        );
         assert_eq!(line["@module"], "prodvpc.aws");
-        assert_eq!(line["attempts"], 2);
-        assert_eq!(line["operation"], "CreateVpc");
         let stamp = line["@timestamp"].as_str().unwrap();
         assert_eq!(stamp.len(), "2026-11-26T10:00:00.123456Z".len(), "{stamp}");
+    }
+
+    #[test]
+    fn a_pretty_printed_dump_becomes_one_line() {
+        let dump = format!("{:#?}", vec![("server_name", Some("localhost"))]);
+        assert!(dump.lines().count() > 3, "{dump}");
+        let fields = vec![
+            (
+                "message".to_string(),
+                Value::String(format!("hello {dump}")),
+            ),
+            ("state".to_string(), Value::String("a\nb".into())),
+            ("empty".to_string(), Value::String(String::new())),
+            (
+                "log.target".to_string(),
+                Value::String("rustls::server::hs".into()),
+            ),
+            ("log.line".to_string(), Value::from(718)),
+        ];
+        let line = hclog_line(Level::TRACE, "log", fields, UNIX_EPOCH);
+        assert_eq!(line.matches('\n').count(), 1, "{line}");
+        let json: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            json["@message"],
+            "hello [ ( \"server_name\", Some( \"localhost\", ), ), ] state=\"a b\" empty=\"\""
+        );
+        assert_eq!(json["@module"], "rustls.server.hs");
     }
 
     #[test]

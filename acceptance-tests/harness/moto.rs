@@ -1,93 +1,24 @@
-//! Starts `moto_server` on a free loopback port and stops it when dropped.
+//! Starts moto's server, corrected as AWS answers, on a free loopback port and
+//! stops it when dropped.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Starts moto's server where moto reports differently from AWS: DescribeLaunchTemplates
-/// gives the tags a template was created with (moto 5.x), AWS its current tags; and
-/// moto fails to launch a group's instance from a version made by
-/// CreateLaunchTemplateVersion with user data; and moto's
-/// ReplaceIamInstanceProfileAssociation leaves DescribeInstances reporting the old profile.
-const AS_AWS: &str = r#"
-import sys
-from moto.ec2.models.launch_templates import LaunchTemplate
-LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)
-# versions made by CreateLaunchTemplateVersion keep their user data as a plain
-# string, on which moto's own launch path asserts when the group replaces an instance
-from moto.core.types import Base64EncodedString
-from moto.ec2.models.launch_templates import LaunchTemplateVersion
-def _user_data(self):
-    data = self.data.get("UserData")
-    return Base64EncodedString(data) if isinstance(data, str) else data
-LaunchTemplateVersion.user_data = property(_user_data)
-# gateway endpoints as AWS keeps them: attaching or detaching a route table adds
-# or removes the prefix-list route, deleting one removes its routes (whatever of
-# them is left), and a VPC with a live endpoint is not deleted
-from moto.ec2.models.vpcs import VPCEndPoint, VPCBackend
-from moto.ec2.exceptions import DependencyViolationError
-_modify = VPCEndPoint.modify
-def _modify_routes(self, policy_doc, add_subnets, remove_subnets, add_route_tables,
-                   remove_route_tables, add_security_groups, remove_security_groups):
-    before = set(self.route_table_ids or [])
-    _modify(self, policy_doc, add_subnets, remove_subnets, add_route_tables,
-            remove_route_tables, add_security_groups, remove_security_groups)
-    after = set(self.route_table_ids or [])
-    prefix_list = getattr(self, "destination_prefix_list_id", None)
-    if not prefix_list:
-        return
-    for table in after - before:
-        self.ec2_backend.create_route(table, None, gateway_id=self.id,
-                                      destination_prefix_list_id=prefix_list)
-    for table in before - after:
-        try:
-            self.ec2_backend.delete_route(table, prefix_list)
-        except Exception:
-            pass
-VPCEndPoint.modify = _modify_routes
-def _delete_endpoints(self, vpce_ids=None):
-    for vpce_id in vpce_ids or []:
-        endpoint = self.vpc_end_points.get(vpce_id)
-        if not endpoint:
-            continue
-        prefix_list = getattr(endpoint, "destination_prefix_list_id", None)
-        for table in (endpoint.route_table_ids or []) if prefix_list else []:
-            try:
-                self.delete_route(table, prefix_list)
-            except Exception:
-                pass
-        endpoint.state = "deleted"
-VPCBackend.delete_vpc_endpoints = _delete_endpoints
-_delete_vpc = VPCBackend.delete_vpc
-def _delete_vpc_unless_endpoints(self, vpc_id):
-    if any(e.vpc_id == vpc_id and e.state != "deleted" for e in self.vpc_end_points.values()):
-        raise DependencyViolationError(
-            f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
-    return _delete_vpc(self, vpc_id)
-VPCBackend.delete_vpc = _delete_vpc_unless_endpoints
-# a replaced instance profile association: the instance reports the new profile
-from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
-_replace_profile = IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
-def _replace_profile_on_instance(self, association_id, iam_instance_profile_name=None,
-                                 iam_instance_profile_arn=None):
-    association = _replace_profile(self, association_id, iam_instance_profile_name,
-                                   iam_instance_profile_arn)
-    self.modify_instance_attribute(association.instance_id, "iam_instance_profile",
-                                   {"Arn": association.iam_instance_profile.arn,
-                                    "Id": association.association_id})
-    return association
-IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = \
-    _replace_profile_on_instance
-# a flow log to S3 with a key prefix: moto takes everything after the ARN's
-# fifth colon for the bucket's name; AWS delivers to the bucket, under the prefix
-from moto.s3.models import S3Backend
-_get_bucket = S3Backend.get_bucket
-def _get_bucket_of_destination(self, bucket_name):
-    return _get_bucket(self, bucket_name.split("/", 1)[0])
-S3Backend.get_bucket = _get_bucket_of_destination
-from moto.server import main
-sys.exit(main(sys.argv[1:]))
-"#;
+/// moto's server with the corrections that make it answer as AWS does (the
+/// file's docstring lists them), shared with the demo and `make emulator`.
+const AS_AWS: &str = include_str!("moto_as_aws.py");
+
+/// The python with the pinned moto: the repository's `.venv` that `.ci/setup`
+/// creates, else the first `python3` on PATH.
+fn python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
 
 /// A running moto server, killed on drop (also when a test panics).
 pub struct Moto {
@@ -106,7 +37,8 @@ impl Moto {
     /// Starts a fresh server (each test gets its own, so tests never see each other's objects).
     pub fn start() -> Moto {
         let port = free_port();
-        let child = Command::new("python3")
+        let python = python();
+        let child = Command::new(&python)
             .args(["-c", AS_AWS, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             // PRODVPC_MOTO_LOG=FILE keeps moto's own log (its tracebacks) for debugging
@@ -117,10 +49,22 @@ impl Moto {
                 None => Stdio::null(),
             })
             .spawn()
-            .expect("python3 with moto is installed (pip install 'moto[server]')");
-        let moto = Moto { child, port };
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} cannot start ({e}): run `bash .ci/setup`, which installs moto into .venv/",
+                    python.display()
+                )
+            });
+        let mut moto = Moto { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!(
+                    "moto exited at start ({status}) under {}: PRODVPC_MOTO_LOG=FILE keeps its \
+                     message; `bash .ci/setup` installs the moto it needs",
+                    python.display()
+                );
+            }
             assert!(
                 Instant::now() < deadline,
                 "moto_server did not start within 30s"

@@ -235,7 +235,10 @@ pub fn object_of(form_body: &str) -> String {
         .map(|(key, value)| (percent_decode(key), percent_decode(value)))
         .collect();
     let mut shown: Vec<(String, Vec<String>)> = Vec::new();
+    // a value repeated (the component tag of each TagSpecification a launch
+    // template's create sends, for the template, its instances and volumes) is shown once
     let mut show = |name: &str, value: &str| match shown.iter_mut().find(|(n, _)| n == name) {
+        Some((_, values)) if values.iter().any(|v| v == value) => {}
         Some((_, values)) => values.push(value.to_string()),
         None => shown.push((name.to_string(), vec![value.to_string()])),
     };
@@ -337,6 +340,23 @@ mod tests {
             object_of(body),
             "component=subnet/public/us-east-1a VpcId=vpc-0abc"
         );
+    }
+
+    #[test]
+    fn a_component_tagged_on_several_resource_types_is_named_once() {
+        let tag = |n: u32, resource: &str| {
+            format!(
+                "&TagSpecification.{n}.ResourceType={resource}\
+                 &TagSpecification.{n}.Tag.1.Key=prodvpc%3Acomponent&TagSpecification.{n}.Tag.1.Value=lt"
+            )
+        };
+        let body = format!(
+            "Action=CreateLaunchTemplate&LaunchTemplateName=shop-app{}{}{}",
+            tag(1, "launch-template"),
+            tag(2, "instance"),
+            tag(3, "volume")
+        );
+        assert_eq!(object_of(&body), "component=lt LaunchTemplateName=shop-app");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `prodvpc_environment`: thin glue between tf-provider and the planner/executor.
 
 pub mod data_source;
+pub mod diagram;
 pub mod docs;
 pub mod model;
 mod observe;
