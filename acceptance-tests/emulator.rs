@@ -17,6 +17,9 @@
 //!   than 1.5 s ago fails with AWS's NotFound error (default `0.0`)
 //! - `--no-throttling`     turns AWS's request rate limits off
 //! - `--seed N`            seeds the model's random decisions (default `1`)
+//! - `--unhealthy-user-data TEXT`  instances launched from a launch template whose
+//!   user data contains TEXT fail their target group's health checks (an app that
+//!   does not start), to try a rollout that AWS rolls back
 //!
 //! Prints one line `ready http://HOST:PORT` once it accepts calls, then the
 //! environment variables that point the provider at it, and serves until killed
@@ -67,6 +70,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Flags, String> {
             "--moto" => flags.moto = Some(value.clone()),
             "--scale" => flags.config.time_scale = number("a positive number")?,
             "--consistency" => flags.config.consistency_probability = number("a probability")?,
+            "--unhealthy-user-data" => flags.config.unhealthy_user_data = Some(value.clone()),
             "--seed" => {
                 flags.config.seed = value
                     .parse()
@@ -88,7 +92,7 @@ fn main() {
     let flags = match parse(std::env::args().skip(1)) {
         Ok(flags) => flags,
         Err(problem) => {
-            eprintln!("aws-emulator: {problem} (flags: --listen HOST:PORT --moto URL --scale S --consistency P --no-throttling --seed N)");
+            eprintln!("aws-emulator: {problem} (flags: --listen HOST:PORT --moto URL --scale S --consistency P --no-throttling --seed N --unhealthy-user-data TEXT)");
             std::process::exit(2);
         }
     };
