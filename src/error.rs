@@ -75,18 +75,8 @@ pub enum AwsError {
     DeletionProtected { arn: String },
     /// an instance refresh the apply started did not bring every instance onto
     /// the new launch template version
-    #[error("instance refresh {refresh} of group {group} towards launch template version {version} ended {status}: {reason}; {outcome}")]
-    Rollout {
-        group: String,
-        refresh: String,
-        version: String,
-        /// AWS's status, or `timed out` when the update's budget ran out first
-        status: String,
-        /// AWS's `StatusReason`, or what the provider saw
-        reason: String,
-        /// where the instances are left: back on the version they ran, or going there
-        outcome: String,
-    },
+    #[error("{0}")]
+    Rollout(Box<RolloutFailure>),
     /// Terraform asked the provider to stop (an interrupt); work in flight was abandoned
     #[error("interrupted: Terraform asked the provider to stop")]
     Interrupted,
@@ -94,6 +84,21 @@ pub enum AwsError {
     /// (access denied, a wrong external ID, STS unreachable)
     #[error("assuming role {role_arn} failed: {detail}")]
     AssumeRole { role_arn: String, detail: String },
+}
+
+/// How a rollout ended short of its version, and where it left the instances.
+#[derive(Debug, Error, Clone)]
+#[error("instance refresh {refresh} of group {group} towards launch template version {version} ended {status}: {reason}; {outcome}")]
+pub struct RolloutFailure {
+    pub group: String,
+    pub refresh: String,
+    pub version: String,
+    /// AWS's status, or `timed out` when the update's budget ran out first
+    pub status: String,
+    /// AWS's `StatusReason`, or what the provider saw
+    pub reason: String,
+    /// where the instances are left: back on the version they ran, or going there
+    pub outcome: String,
 }
 
 fn request_id_text(request_id: &Option<String>) -> String {

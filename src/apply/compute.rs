@@ -11,7 +11,7 @@ use super::waiters::{poll_until, retry_propagation};
 use crate::aws::autoscaling::{self, GroupSettings};
 use crate::aws::ec2::{self, Hardening, InstanceSettings, Layout};
 use crate::aws::elbv2::{self, HealthCheck};
-use crate::error::{AwsError, ErrorClass};
+use crate::error::{AwsError, ErrorClass, RolloutFailure};
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
@@ -127,9 +127,9 @@ impl Run<'_> {
                     && group.health_check_type == autoscaling::HEALTH_CHECK_TYPE;
                 // an instance refresh gives the group the new version when it
                 // succeeds: switched here only when no instance has to roll
-                let switch_template = !(group.launch_template_id == template.id
-                    && group.launch_template_version == version.to_string())
-                    && !rolls(inv, group, template);
+                let same_template = group.launch_template_id == template.id
+                    && group.launch_template_version == version.to_string();
+                let switch_template = !same_template && !rolls(inv, group, template);
                 let out_of_bounds = group.desired_capacity < app.min_size as i32
                     || group.desired_capacity > app.max_size as i32;
                 // capacity chosen by the autoscaler is kept unless the user changed
@@ -231,7 +231,7 @@ impl Run<'_> {
                 // out of time with the instances half on each version: AWS
                 // rolls back what it replaced; the apply does not wait for it
                 let rolling_back = autoscaling::rollback_instance_refresh(client, name).await?;
-                return Err(AwsError::Rollout {
+                return Err(AwsError::Rollout(Box::new(RolloutFailure {
                     group: name.clone(),
                     refresh: id,
                     version,
@@ -245,7 +245,7 @@ impl Run<'_> {
                     } else {
                         format!("the group stays on version {previous}")
                     },
-                });
+                })));
             }
             Err(other) => return Err(other),
         };
@@ -261,14 +261,14 @@ impl Run<'_> {
             // goes back to the version the group ran
             _ => self.roll_back(template, &previous).await,
         };
-        Err(AwsError::Rollout {
+        Err(AwsError::Rollout(Box::new(RolloutFailure {
             group: name.clone(),
             refresh: id,
             version,
             status: ended.status,
             reason,
             outcome,
-        })
+        })))
     }
 
     /// Starts a refresh towards `version` once no other refresh is active
