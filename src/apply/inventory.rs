@@ -395,19 +395,19 @@ impl Inventory {
             // Addresses and templates are found by tag across the account, not
             // by the VPC: one is the environment's only when bound to it (held
             // by its NAT gateways, named by the state, run by its group) or made
-            // by it and not in use elsewhere (its component key, no
-            // association). Another team's copy of the environment's tag alone
-            // is not enough: destroy must never release or delete it.
+            // by it (its component key besides the environment's tag: an
+            // address may still be held by a deleting NAT gateway of its own).
+            // Another team's copy of the environment's tag alone is not
+            // enough: destroy must never release or delete it.
             let held: BTreeSet<&String> = ec2_found
                 .nat_gateways
                 .iter()
                 .filter_map(|n| n.detail.get("allocation"))
                 .collect();
-            let unused = |a: &ec2::Found| a.detail.get("association").is_none_or(String::is_empty);
             ec2_found.addresses.retain(|a| {
                 held.contains(&a.id)
                     || known.contains_key(&a.id)
-                    || (component(&a.tags).starts_with("eip/") && claims(&a.tags) && unused(a))
+                    || (component(&a.tags).starts_with("eip/") && claims(&a.tags))
             });
             let run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
             ec2_found.launch_templates.retain(|t| {
