@@ -1349,6 +1349,21 @@ async fn until_status(
     }
 }
 
+/// Waits for refresh `id` to end, asserts it ended `expected`, and returns it
+/// with the steps seen on the way.
+async fn ends(aws: &Api, id: &str, expected: &str) -> (InstanceRefresh, Vec<(String, i32, i32)>) {
+    const ENDED: [&str; 5] = [
+        "Successful",
+        "Failed",
+        "Cancelled",
+        "RollbackSuccessful",
+        "RollbackFailed",
+    ];
+    let (done, seen) = until_status(aws, id, &ENDED, Duration::from_secs(20)).await;
+    assert_eq!(done.status().unwrap().as_str(), expected, "{seen:?}");
+    (done, seen)
+}
+
 #[test]
 fn a_refresh_replaces_in_batches_reports_progress_and_gives_the_group_its_version_at_the_end() {
     let scale = 0.01;
@@ -1388,8 +1403,7 @@ fn a_refresh_replaces_in_batches_reports_progress_and_gives_the_group_its_versio
             vec!["1", "2"],
             "one batch of one: half kept in service"
         );
-        let (done, seen) =
-            until_status(&m.aws, &id, &["Successful"], Duration::from_secs(20)).await;
+        let (done, seen) = ends(&m.aws, &id, "Successful").await;
         assert!(
             seen.iter()
                 .any(|(s, p, left)| s == "InProgress" && *p == 50 && *left == 1),
@@ -1428,23 +1442,7 @@ fn a_replacement_failing_health_checks_fails_the_refresh_and_auto_rollback_resto
                 .build(),
         )
         .await;
-        let (done, seen) = until_status(
-            &m.aws,
-            &rolled,
-            &[
-                "RollbackSuccessful",
-                "RollbackFailed",
-                "Failed",
-                "Successful",
-            ],
-            Duration::from_secs(20),
-        )
-        .await;
-        assert_eq!(
-            done.status().unwrap().as_str(),
-            "RollbackSuccessful",
-            "{seen:?}"
-        );
+        let (done, seen) = ends(&m.aws, &rolled, "RollbackSuccessful").await;
         assert!(
             seen.iter().any(|(s, _, _)| s == "RollbackInProgress"),
             "{seen:?}"
@@ -1459,7 +1457,7 @@ fn a_replacement_failing_health_checks_fails_the_refresh_and_auto_rollback_resto
             versions(&m.aws).await,
             ("1".into(), vec!["1".into(), "1".into()])
         );
-        // the failing replacement reported its reason while it ran
+        // the instances it launched back from version 1 serve
         let group = m.moto.group("app").await;
         for instance in group.instances() {
             let id = instance.instance_id().unwrap();
@@ -1478,14 +1476,7 @@ fn a_replacement_failing_health_checks_fails_the_refresh_and_auto_rollback_resto
                 .build(),
         )
         .await;
-        let (done, seen) = until_status(
-            &m.aws,
-            &failed,
-            &["Failed", "Successful", "RollbackSuccessful"],
-            Duration::from_secs(20),
-        )
-        .await;
-        assert_eq!(done.status().unwrap().as_str(), "Failed", "{seen:?}");
+        let (done, _) = ends(&m.aws, &failed, "Failed").await;
         assert!(done
             .status_reason()
             .unwrap_or_default()
@@ -1540,18 +1531,7 @@ fn a_refresh_rolled_back_by_hand_returns_to_the_previous_version() {
         until_status(&m.aws, &id, &["InProgress"], Duration::from_secs(5)).await;
         let answered = rollback().await.unwrap();
         assert_eq!(answered.instance_refresh_id(), Some(id.as_str()));
-        let (done, seen) = until_status(
-            &m.aws,
-            &id,
-            &["RollbackSuccessful", "RollbackFailed"],
-            Duration::from_secs(20),
-        )
-        .await;
-        assert_eq!(
-            done.status().unwrap().as_str(),
-            "RollbackSuccessful",
-            "{seen:?}"
-        );
+        ends(&m.aws, &id, "RollbackSuccessful").await;
         assert_eq!(
             versions(&m.aws).await,
             ("1".into(), vec!["1".into(), "1".into()])

@@ -677,17 +677,10 @@ fn address_of(address: &aws_sdk_ec2::types::Address) -> Found {
     Found {
         id: address.allocation_id().unwrap_or_default().into(),
         tags: tag_map(Some(address.tags())),
-        detail: [
-            (
-                "public_ip",
-                address.public_ip().unwrap_or_default().to_string(),
-            ),
-            // what holds it: a network interface (a NAT gateway's, an instance's) or nothing
-            (
-                "association",
-                address.association_id().unwrap_or_default().to_string(),
-            ),
-        ]
+        detail: [(
+            "public_ip",
+            address.public_ip().unwrap_or_default().to_string(),
+        )]
         .into(),
     }
 }
