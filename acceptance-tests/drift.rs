@@ -1135,3 +1135,203 @@ fn settings_made_after_creation_are_set_when_a_failed_create_resumes() {
     });
     ws.assert_no_changes("after the resumed create");
 }
+
+#[test]
+fn tags_other_tools_manage_are_neither_drift_nor_removed() {
+    let hcl = config("a", "t3.micro").replacen(
+        "provider \"prodvpc\" {\n",
+        "provider \"prodvpc\" {\n  ignore_tags {\n    keys         = [\"backup-plan\"]\n    key_prefixes = [\"cost:\"]\n  }\n",
+        1,
+    );
+    let live = Live::apply(&hcl, ADDRESS, |_| {});
+    live.ws.assert_no_changes("after the apply");
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let subnet = string_map(&state["private_subnet_ids"])
+        .into_values()
+        .next()
+        .unwrap();
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .create_tags()
+            .resources(&vpc)
+            .resources(&subnet)
+            .tags(tag("backup-plan", "daily"))
+            .tags(tag("cost:owner", "finance"))
+            .tags(tag("stray", "1"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains(r#"has an extra tag stray = \"1\""#),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("backup-plan") && !plan.stdout.contains("cost:owner"),
+        "ignored tags are not drift:\n{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after the repair");
+    runtime().block_on(async {
+        for id in [&vpc, &subnet] {
+            let out = live
+                .api
+                .ec2
+                .describe_tags()
+                .filters(
+                    Filter::builder()
+                        .name("resource-id")
+                        .values(id.as_str())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let tags: BTreeMap<&str, &str> = out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?)))
+                .collect();
+            assert_eq!(tags.get("backup-plan"), Some(&"daily"), "{id}: {tags:?}");
+            assert_eq!(tags.get("cost:owner"), Some(&"finance"), "{id}: {tags:?}");
+            assert!(!tags.contains_key("stray"), "{id}: {tags:?}");
+        }
+    });
+}
+
+#[test]
+fn operational_settings_changed_out_of_band_are_planned_and_restored() {
+    let live = Live::settled();
+    let state = live.state();
+    let group = state["autoscaling_group_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target_group = state["target_group_arn"].as_str().unwrap().to_string();
+    let s3_endpoint = string_map(&state["vpc_endpoint_ids"])["s3"].clone();
+    let policy = format!("{group}-cpu-target-tracking");
+    runtime().block_on(async {
+        // launches and health checks suspended: the group no longer heals
+        live.api
+            .autoscaling
+            .suspend_processes()
+            .auto_scaling_group_name(&group)
+            .scaling_processes("Launch")
+            .scaling_processes("HealthCheck")
+            .send()
+            .await
+            .unwrap();
+        // the policy may only scale out
+        live.api
+            .autoscaling
+            .put_scaling_policy()
+            .auto_scaling_group_name(&group)
+            .policy_name(&policy)
+            .policy_type("TargetTrackingScaling")
+            .target_tracking_configuration(
+                aws_sdk_autoscaling::types::TargetTrackingConfiguration::builder()
+                    .predefined_metric_specification(
+                        aws_sdk_autoscaling::types::PredefinedMetricSpecification::builder()
+                            .predefined_metric_type(
+                                aws_sdk_autoscaling::types::MetricType::AsgAverageCpuUtilization,
+                            )
+                            .build(),
+                    )
+                    .target_value(50.0)
+                    .disable_scale_in(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // the health check probes another port and takes a redirect for healthy
+        live.api
+            .elbv2
+            .modify_target_group()
+            .target_group_arn(&target_group)
+            .health_check_port("9999")
+            .matcher(
+                aws_sdk_elasticloadbalancingv2::types::Matcher::builder()
+                    .http_code("200-399")
+                    .build(),
+            )
+            .health_check_timeout_seconds(10)
+            .send()
+            .await
+            .unwrap();
+        // the S3 endpoint denies everything
+        live.api
+            .ec2
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&s3_endpoint)
+            .policy_document(
+                r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let (plan, _) = live.saved_plan();
+    assert_mentions(
+        &plan,
+        &[
+            "asg has processes suspended (HealthCheck, Launch)",
+            "apply resumes them",
+            "policy/cpu has scale-in disabled",
+            "tg health check has port 9999 instead of traffic-port, matcher 200-399 instead of 200, timeout 10s instead of 5s",
+            "vpce/s3 has an endpoint policy other than full access",
+            "apply restores the full-access policy",
+        ],
+    );
+    live.apply_saved_plan(
+        &state,
+        &["vpc_id", "target_group_arn", "autoscaling_group_name"],
+    );
+    live.ws
+        .assert_no_changes("after the operational settings are restored");
+    runtime().block_on(async {
+        let asg = live.api.group(&group).await;
+        assert!(asg.suspended_processes().is_empty(), "{asg:?}");
+        let policies = live
+            .api
+            .autoscaling
+            .describe_policies()
+            .auto_scaling_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        let tracking = policies.scaling_policies()[0]
+            .target_tracking_configuration()
+            .unwrap();
+        assert_eq!(tracking.disable_scale_in(), Some(false));
+        let groups = live
+            .api
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(&target_group)
+            .send()
+            .await
+            .unwrap();
+        let tg = &groups.target_groups()[0];
+        assert_eq!(tg.health_check_port(), Some("traffic-port"));
+        assert_eq!(tg.matcher().and_then(|m| m.http_code()), Some("200"));
+        assert_eq!(tg.health_check_timeout_seconds(), Some(5));
+        let endpoints = live
+            .api
+            .ec2
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(&s3_endpoint)
+            .send()
+            .await
+            .unwrap();
+        let document = endpoints.vpc_endpoints()[0].policy_document().unwrap();
+        assert!(document.contains("\"Allow\""), "{document}");
+    });
+}

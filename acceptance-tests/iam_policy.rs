@@ -30,7 +30,7 @@ const IAM_PREFIX: [(&str, &str); 3] = [
 
 /// The first word of every SDK operation the provider uses; builder methods
 /// and getters start otherwise (or take arguments).
-const OPERATION_VERBS: [&str; 25] = [
+const OPERATION_VERBS: [&str; 26] = [
     "add",
     "allocate",
     "associate",
@@ -49,6 +49,7 @@ const OPERATION_VERBS: [&str; 25] = [
     "release",
     "remove",
     "replace",
+    "resume",
     "revoke",
     "rollback",
     "run",

@@ -70,6 +70,10 @@ pub enum AwsError {
     /// a create found a complete environment of the same name: another configuration's
     #[error("an environment named {name} already exists ({vpc_id}) and is managed elsewhere")]
     Owned { name: String, vpc_id: String },
+    /// destroy found objects in its way (protected, or not the environment's but
+    /// depending on it) before deleting anything
+    #[error("destroy deleted nothing: {} stand in its way: {}", blocking_count(blockers), blockers.join("; "))]
+    DestroyBlocked { blockers: Vec<String> },
     /// destroy found the load balancer's deletion protection on, before deleting anything
     #[error("load balancer {arn} has deletion protection enabled, so nothing was deleted")]
     DeletionProtected { arn: String },
@@ -99,6 +103,13 @@ pub struct RolloutFailure {
     pub reason: String,
     /// where the instances are left: back on the version they ran, or going there
     pub outcome: String,
+}
+
+fn blocking_count(blockers: &[String]) -> String {
+    match blockers.len() {
+        1 => "1 object".to_string(),
+        n => format!("{n} objects"),
+    }
 }
 
 fn request_id_text(request_id: &Option<String>) -> String {

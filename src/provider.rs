@@ -40,6 +40,12 @@ pub struct DefaultTagsBlock {
     pub tags: Value<BTreeMap<String, Value<String>>>,
 }
 
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct IgnoreTagsBlock {
+    pub keys: Value<Vec<Value<String>>>,
+    pub key_prefixes: Value<Vec<Value<String>>>,
+}
+
 /// The provider block as Terraform sends it.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ProviderConfig {
@@ -48,6 +54,8 @@ pub struct ProviderConfig {
     pub max_retries: Value<i64>,
     pub endpoints: Value<Vec<EndpointsBlock>>,
     pub default_tags: Value<Vec<DefaultTagsBlock>>,
+    #[serde(default)]
+    pub ignore_tags: Value<Vec<IgnoreTagsBlock>>,
     pub assume_role: Value<Vec<AssumeRoleBlock>>,
 }
 
@@ -120,6 +128,10 @@ pub fn provider_schema() -> Schema {
                 ])),
                 ("default_tags", nested("Tags applied to every AWS object this provider creates, under each resource's own `tags`.", vec![
                     ("tags", optional(AttributeType::Map(Box::new(String)), "Tag keys and values.")),
+                ])),
+                ("ignore_tags", nested("Tags that other tools manage on the environment's objects (AWS Backup plans, cost allocation, compliance scanners): a refresh does not report them as drift and apply neither removes nor changes them. Without this block the configuration's tags are authoritative: any other tag is drift that apply removes. Tags the configuration sets under an ignored key are not compared either.", vec![
+                    ("keys", optional(AttributeType::List(Box::new(String)), "Tag keys to ignore, exactly as written (case-sensitive).")),
+                    ("key_prefixes", optional(AttributeType::List(Box::new(String)), "Tag key prefixes to ignore, such as `backup:` or `cost-`.")),
                 ])),
                 ("assume_role", nested("An IAM role to work as, for example in another account: the standard chain's credentials call STS `AssumeRole` once when the provider is configured, and the role's temporary credentials sign every call, renewed before they expire. The base identity needs `sts:AssumeRole` on the role, and the role needs the provider's IAM policy.", vec![
                     ("role_arn", required(String, "ARN of the role, such as `arn:aws:iam::123456789012:role/terraform`. Its trust policy must allow the base identity.")),
@@ -292,6 +304,8 @@ impl ProviderConfig {
         let tag_problems = validate::tag_problems(&default_tags, &tag_path);
         validate::report(&tag_problems, diags);
         valid &= tag_problems.is_empty();
+        let ignored_tags = self.ignored_tags(diags);
+        valid &= ignored_tags.is_some();
         let assume_role = self.assume_role(diags);
         valid &= assume_role.is_ok();
         let max_retries = match self.max_retries {
@@ -315,8 +329,50 @@ impl ProviderConfig {
             max_retries,
             endpoints,
             default_tags,
+            ignored_tags: ignored_tags.unwrap_or_default(),
             assume_role: assume_role.ok().flatten(),
         })
+    }
+
+    /// The `ignore_tags` block as the tags it names; `None` (with an error on
+    /// the attribute) for an empty key or prefix, which would ignore nothing or
+    /// everything.
+    fn ignored_tags(&self, diags: &mut Diagnostics) -> Option<crate::plan::spec::IgnoredTags> {
+        let Some(block) = self
+            .ignore_tags
+            .as_ref_option()
+            .and_then(|list| list.first())
+        else {
+            return Some(Default::default());
+        };
+        let mut valid = true;
+        let mut strings = |list: &Value<Vec<Value<String>>>, attribute: &'static str| {
+            let values: Vec<String> = list
+                .as_ref_option()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_ref_option().cloned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (index, value) in values.iter().enumerate() {
+                if value.trim().is_empty() {
+                    valid = false;
+                    diags.error(
+                        "Empty tag key in ignore_tags",
+                        format!("`{attribute}` entry {index} is empty: an empty key ignores nothing and an empty prefix every tag. Remove it, or write the key or prefix to ignore."),
+                        AttributePath::new("ignore_tags")
+                            .index(0)
+                            .attribute(attribute)
+                            .index(index as i64),
+                    );
+                }
+            }
+            values
+        };
+        let keys = strings(&block.keys, "keys").into_iter().collect();
+        let key_prefixes = strings(&block.key_prefixes, "key_prefixes");
+        valid.then_some(crate::plan::spec::IgnoredTags { keys, key_prefixes })
     }
 
     /// Whether every value of the `assume_role` block is known: configured

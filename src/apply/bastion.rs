@@ -31,6 +31,10 @@ impl Run<'_> {
         let subnet = &subnets[&(Tier::Public, zone)];
         let settings = bastion_settings(bastion, group, ami_id);
         if let Some(existing) = &inv.bastion {
+            if inv.bastion_termination_protected {
+                // the environment's bastion must stay replaceable and destroyable
+                ec2::allow_termination(&self.clients.ec2, &existing.id).await?;
+            }
             let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
             if check.replace.is_empty() {
                 // what can change on a running instance changes in place
@@ -181,14 +185,22 @@ pub(super) fn bastion_drift(
         .unwrap_or_default();
     let wanted = bastion_settings(bastion, &group.id, &image);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
+    let mut findings = Vec::new();
+    if inv.bastion_termination_protected {
+        findings.push(Finding::new(
+            "bastion",
+            "has termination protection on, which would stop its replacement and destroy",
+            Repair::InPlace("turns it off"),
+        ));
+    }
     if !check.replace.is_empty() {
-        return vec![Finding::new(
+        findings.push(Finding::new(
             "bastion",
             check.replace.join(", "),
             Repair::Replace,
-        )];
+        ));
+        return findings;
     }
-    let mut findings = Vec::new();
     if !check.tokens_required {
         findings.push(Finding::new(
             "bastion",

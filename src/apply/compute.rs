@@ -164,10 +164,20 @@ impl Run<'_> {
                     )
                 })
                 .await?;
+                if !group.suspended.is_empty() {
+                    // suspended launches or health checks would keep the group
+                    // from replacing and serving
+                    autoscaling::resume_processes(&self.clients.autoscaling, &self.names.app)
+                        .await?;
+                }
                 self.roll_instances(inv, group, template).await?;
             }
         }
-        if inv.cpu_target != Some(app.cpu_target) {
+        let policy_right = inv
+            .cpu_policy
+            .as_ref()
+            .is_some_and(|p| p.differences(app.cpu_target).is_empty());
+        if !policy_right {
             retry_propagation(self.deadline, "scaling policy", || {
                 autoscaling::put_cpu_policy(
                     &self.clients.autoscaling,

@@ -62,6 +62,12 @@ pub async fn destroy(
             });
         }
     }
+    if let Some(vpc) = vpc_id.filter(|_| inv.vpc.is_some()) {
+        let blockers = blockers(clients, names, &inv, vpc).await?;
+        if !blockers.is_empty() {
+            return Err(AwsError::DestroyBlocked { blockers });
+        }
+    }
     let ec2c = &clients.ec2;
     let strays = &inv.strays.ec2;
     let with_strays = |one: Option<&Found>, more: &[Found]| -> Vec<Found> {
@@ -237,6 +243,72 @@ pub async fn destroy(
         )));
     }
     Ok(())
+}
+
+/// What would stop the destroy part way, found before anything is deleted:
+/// the bastion's termination protection, objects in the VPC that are not the
+/// environment's (instances, subnets, groups, network interfaces of other
+/// services), and other security groups whose rules name the environment's.
+/// Each entry names the object and what to do.
+async fn blockers(
+    clients: &AwsClients,
+    names: &Names,
+    inv: &Inventory,
+    vpc: &str,
+) -> Result<Vec<String>> {
+    let own_groups: Vec<String> = inv.security_groups.values().map(|g| g.id.clone()).collect();
+    let (interfaces, nat_interfaces, referencing) = futures::try_join!(
+        ec2::network_interfaces(&clients.ec2, vpc),
+        ec2::nat_gateway_interfaces(&clients.ec2, vpc),
+        ec2::groups_referencing(&clients.ec2, &own_groups),
+    )?;
+    let mut found = Vec::new();
+    if let Some(bastion) = inv
+        .bastion
+        .as_ref()
+        .filter(|_| inv.bastion_termination_protected)
+    {
+        found.push(format!(
+            "the bastion {} has termination protection on: turn it off (`aws ec2 modify-instance-attribute --instance-id {} --no-disable-api-termination`, or `terraform apply`, which turns it off)",
+            bastion.id, bastion.id
+        ));
+    }
+    found.extend(inv.foreign.iter().map(|object| {
+        format!("{object} lives in the VPC {vpc} but is not the environment's: delete or move it")
+    }));
+    // the load balancer's interfaces say whose they are; instances' interfaces
+    // go with their instances (another's instance is listed above)
+    let balancer = format!("ELB app/{}/", names.load_balancer);
+    found.extend(
+        interfaces
+            .iter()
+            .filter(|eni| eni.instance.is_none() && !nat_interfaces.contains(&eni.id))
+            .filter(|eni| !(eni.requester_managed && eni.description.starts_with(&balancer)))
+            .map(|eni| {
+                let what = if eni.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({:?})", eni.description)
+                };
+                format!(
+                    "network interface {}{what} in subnet {} is not the environment's: delete it, or the service that made it",
+                    eni.id, eni.subnet
+                )
+            }),
+    );
+    found.extend(
+        referencing
+            .iter()
+            .filter(|(id, _)| {
+                !own_groups.contains(id) && !inv.foreign.iter().any(|f| &f.id == id)
+            })
+            .map(|(id, name)| {
+                format!(
+                    "security group {id} ({name:?}) is not the environment's and has rules naming the environment's groups: remove those rules"
+                )
+            }),
+    );
+    Ok(found)
 }
 
 pub(super) async fn wait_terminated(

@@ -56,7 +56,7 @@ pub(super) fn missing_components(
     }
     found.extend(inv.listeners.iter().filter_map(|l| listener_key(l.port)));
     found.extend(inv.group.iter().map(|_| "asg".to_string()));
-    if inv.cpu_target.is_some() {
+    if inv.cpu_policy.is_some() {
         found.insert("policy/cpu".into());
     }
     let mut findings: Vec<Finding> = bp
@@ -66,14 +66,25 @@ pub(super) fn missing_components(
         .filter(|k| !found.contains(k))
         .map(|k| Finding::new(k, "is missing", Repair::Create))
         .collect();
-    if let Some(target) = inv.cpu_target {
-        if target != spec.app.cpu_target {
+    if let Some(policy) = &inv.cpu_policy {
+        let differences = policy.differences(spec.app.cpu_target);
+        if !differences.is_empty() {
             findings.push(Finding::new(
                 "policy/cpu",
-                format!("targets {target}% instead of {}%", spec.app.cpu_target),
+                differences.join(", "),
                 Repair::InPlace("restores it"),
             ));
         }
+    }
+    if let Some(group) = inv.group.as_ref().filter(|g| !g.suspended.is_empty()) {
+        findings.push(Finding::new(
+            "asg",
+            format!(
+                "has processes suspended ({}), so it does not launch, check or replace instances as it should",
+                group.suspended.join(", ")
+            ),
+            Repair::InPlace("resumes them"),
+        ));
     }
     findings
 }
@@ -118,9 +129,10 @@ pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         .into_iter()
         .filter(|(key, _)| planned.contains(key))
         .filter_map(|(key, tags)| {
+            let ignored = |k: &String| spec.ignored_tags.ignores(k);
             let wanted = component_tags(spec, &key);
             let mut problems = Vec::new();
-            for (k, v) in &wanted {
+            for (k, v) in wanted.iter().filter(|(k, _)| !ignored(k)) {
                 match tags.get(k) {
                     None => problems.push(format!("lacks tag {k} = {v:?}")),
                     Some(actual) if actual != v => {
@@ -131,7 +143,11 @@ pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
             }
             for (k, v) in tags {
                 // AWS's own tags and the provider's completion marker are not the spec's
-                if !wanted.contains_key(k) && !k.starts_with("aws:") && k != TAG_STATUS {
+                if !wanted.contains_key(k)
+                    && !k.starts_with("aws:")
+                    && k != TAG_STATUS
+                    && !ignored(k)
+                {
                     problems.push(format!("has an extra tag {k} = {v:?}"));
                 }
             }

@@ -52,6 +52,9 @@ impl Run<'_> {
             async move {
                 match inv.gateway_endpoints.get(&component.key()) {
                     Some(found) => {
+                        if !ec2::allows_everything(found) {
+                            ec2::reset_endpoint_policy(&self.clients.ec2, &found.id).await?;
+                        }
                         let current = route_tables_of(found);
                         let add: BTreeSet<String> = tables.difference(&current).cloned().collect();
                         let remove: BTreeSet<String> =
@@ -181,6 +184,13 @@ pub(super) fn endpoint_drift(
         let Some(endpoint) = inv.gateway_endpoints.get(&key) else {
             continue;
         };
+        if !ec2::allows_everything(endpoint) {
+            findings.push(Finding::new(
+                &key,
+                "has an endpoint policy other than full access, which can deny the environment's own traffic to the service",
+                Repair::InPlace("restores the full-access policy"),
+            ));
+        }
         let current = route_tables_of(endpoint);
         for (id, table) in &wanted {
             if !current.contains(id) {

@@ -393,7 +393,10 @@ impl Run<'_> {
     /// Brings the shared tags (user tags, default tags, ownership) of every object
     /// that existed before this run up to date; new objects were tagged at creation.
     pub(super) async fn retag(&self, inv: &Inventory) -> Result<()> {
+        // tags other tools manage are neither set nor removed
+        let ignored = |k: &str| self.spec.ignored_tags.ignores(k);
         let mut wanted = self.spec.tags.clone();
+        wanted.retain(|k, _| !ignored(k));
         wanted.insert(TAG_ENVIRONMENT.into(), self.spec.name.clone());
         let shared = |tags: &BTreeMap<String, String>| -> BTreeMap<String, String> {
             tags.iter()
@@ -402,6 +405,7 @@ impl Run<'_> {
                         && k.as_str() != TAG_STATUS
                         && k.as_str() != "Name"
                         && !k.starts_with("aws:")
+                        && !ignored(k)
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()

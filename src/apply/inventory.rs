@@ -42,7 +42,8 @@ pub struct Inventory {
     pub group: Option<Group>,
     /// the group's instance refresh that has not ended yet
     pub refresh: Option<Refresh>,
-    pub cpu_target: Option<f64>,
+    /// the environment's target-tracking policy
+    pub cpu_policy: Option<autoscaling::CpuPolicy>,
     /// what the app instances run: the template version of the group, else the default one
     pub template_settings: Option<InstanceSettings>,
     /// the launch template's default version
@@ -57,10 +58,45 @@ pub struct Inventory {
     pub flow_logs: Option<Vec<FlowLog>>,
     /// whether the bastion's root volume is encrypted
     pub bastion_root_encrypted: Option<bool>,
+    /// whether the bastion refuses termination (`disableApiTermination`)
+    pub bastion_termination_protected: bool,
+    /// what lives in the environment's VPC and is not the environment's
+    /// (another team's instance, subnet, group, ...): reported, never touched
+    pub foreign: Vec<ForeignObject>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
     pub strays: Strays,
+}
+
+/// An object inside the environment's boundary that is not the environment's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ForeignObject {
+    pub id: String,
+    /// what it is, in words: `instance`, `security group`, ...
+    pub kind: &'static str,
+    /// its `Name` tag, when it has one
+    pub name: Option<String>,
+}
+
+impl ForeignObject {
+    pub fn new(kind: &'static str, id: &str, tags: &BTreeMap<String, String>) -> ForeignObject {
+        ForeignObject {
+            id: id.to_string(),
+            kind,
+            name: tags.get("Name").cloned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ForeignObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.id)?;
+        match &self.name {
+            Some(name) => write!(f, " ({name:?})"),
+            None => Ok(()),
+        }
+    }
 }
 
 fn component(tags: &BTreeMap<String, String>) -> String {
@@ -182,9 +218,9 @@ pub struct Hints {
 async fn group_facts(
     clients: &AwsClients,
     group: &str,
-) -> Result<(Option<f64>, Option<Refresh>), AwsError> {
+) -> Result<(Option<autoscaling::CpuPolicy>, Option<Refresh>), AwsError> {
     futures::try_join!(
-        autoscaling::cpu_policy_target(&clients.autoscaling, group),
+        autoscaling::cpu_policy(&clients.autoscaling, group),
         autoscaling::active_refresh(&clients.autoscaling, group),
     )
 }
@@ -366,6 +402,7 @@ impl Inventory {
             Some(_) => belongs_to(tags, environment),
             None => tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment),
         };
+        let mut foreign = Vec::new();
         // listed with the VPC's groups when they are described by the VPC
         let listed_default_group = ec2_found
             .security_groups
@@ -380,6 +417,28 @@ impl Inventory {
             e.vpcs.retain(|v| {
                 v.id == vpc && v.tags.get(TAG_ENVIRONMENT).is_none_or(|t| t == environment)
             });
+            // what lives in the VPC and is not the environment's: never
+            // touched, and destroy refuses to start while it is there
+            let others = |kind: &'static str, items: &[Found]| -> Vec<ForeignObject> {
+                items
+                    .iter()
+                    .filter(|o| !claims(&o.tags))
+                    .map(|o| ForeignObject::new(kind, &o.id, &o.tags))
+                    .collect()
+            };
+            foreign.extend(others("subnet", &e.subnets));
+            foreign.extend(others("NAT gateway", &e.nat_gateways));
+            foreign.extend(others("instance", &e.instances));
+            foreign.extend(others("VPC endpoint", &e.gateway_endpoints));
+            foreign.extend(
+                e.security_groups
+                    .iter()
+                    .filter(|g| g.name != "default" && !claims(&g.tags))
+                    .map(|g| ForeignObject {
+                        name: Some(g.name.clone()),
+                        ..ForeignObject::new("security group", &g.id, &g.tags)
+                    }),
+            );
             e.subnets.retain(|o| claims(&o.tags));
             e.internet_gateways.retain(|o| claims(&o.tags));
             e.route_tables.retain(|o| claims(&o.tags));
@@ -491,9 +550,11 @@ impl Inventory {
             }
         }
         let vpc_id = ec2_found.vpcs.first().map(|vpc| vpc.id.clone());
-        let root_volume = standalone(ec2_found.instances.clone())
+        let bastion_found = standalone(ec2_found.instances.clone())
             .into_iter()
-            .find(|i| component(&i.tags) == "bastion")
+            .find(|i| component(&i.tags) == "bastion");
+        let bastion_id = bastion_found.as_ref().map(|i| i.id.clone());
+        let root_volume = bastion_found
             .and_then(|i| i.detail.get("root_volume").cloned())
             .filter(|v| !v.is_empty());
         // the listeners' tags are read with the others' when the state names
@@ -507,10 +568,10 @@ impl Inventory {
             listeners,
             load_balancer_attributes,
             mut tags,
-            (cpu_target, refresh),
+            (cpu_policy, refresh),
             more_versions,
             vpc_read,
-            volumes,
+            (volumes, bastion_termination_protected),
             (template_by_name, addresses_held),
         ) = futures::try_join!(
             async {
@@ -562,7 +623,17 @@ impl Inventory {
                     (None, _) => Ok(None),
                 }
             },
-            ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
+            async {
+                futures::try_join!(
+                    ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
+                    async {
+                        match &bastion_id {
+                            Some(id) => ec2::termination_protected(&clients.ec2, id).await,
+                            None => Ok(false),
+                        }
+                    },
+                )
+            },
             async {
                 futures::try_join!(
                     async {
@@ -702,7 +773,7 @@ impl Inventory {
             listeners,
             group,
             refresh,
-            cpu_target,
+            cpu_policy,
             template_settings,
             default_template,
             group_template,
@@ -710,6 +781,8 @@ impl Inventory {
             default_group,
             flow_logs,
             bastion_root_encrypted,
+            bastion_termination_protected,
+            foreign,
             elb_tags: tags,
             strays,
         })

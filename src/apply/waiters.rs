@@ -109,7 +109,8 @@ where
 }
 
 /// Runs a delete (or detach) until it succeeds, treating not-found as done and
-/// retrying while AWS reports the object still in use.
+/// retrying while AWS reports the object still in use. Out of time, the error
+/// gives AWS's last refusal, which names what still holds the object.
 pub async fn delete_with_retry<F, Fut>(
     deadline: Instant,
     what: &str,
@@ -119,20 +120,32 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), AwsError>>,
 {
-    poll_paced(deadline, what, Pace::Retry, || {
+    let last = std::sync::Mutex::new(None::<AwsError>);
+    let outcome = poll_paced(deadline, what, Pace::Retry, || {
         let call = attempt();
+        let last = &last;
         async move {
             match call.await {
                 Ok(()) => Ok(Some(())),
                 Err(e) if e.is_not_found() => Ok(Some(())),
                 Err(e) if matches!(e.class(), ErrorClass::Dependency | ErrorClass::Conflict) => {
+                    *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     Ok(None)
                 }
                 Err(e) => Err(e),
             }
         }
     })
-    .await
+    .await;
+    match (outcome, last.into_inner().unwrap_or_else(|p| p.into_inner())) {
+        (Err(AwsError::Timeout { what, waited }), Some(refusal)) => Err(AwsError::Timeout {
+            what: format!(
+                "{what}, which AWS still refuses ({refusal}); if what holds it is not the environment's, remove it first: running again will not help until then"
+            ),
+            waited,
+        }),
+        (outcome, _) => outcome,
+    }
 }
 
 /// How long AWS may take to show a just-created object to every endpoint. Past

@@ -37,6 +37,8 @@ pub struct Group {
     pub tags: BTreeMap<String, String>,
     /// set while AWS deletes the group
     pub deleting: bool,
+    /// processes suspended on the group (`Launch`, `HealthCheck`, ...)
+    pub suspended: Vec<String>,
 }
 
 /// One instance of the group.
@@ -162,6 +164,11 @@ pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
                 .collect(),
             tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
             deleting: g.status().is_some_and(|s| s.contains("Delete")),
+            suspended: g
+                .suspended_processes()
+                .iter()
+                .filter_map(|p| p.process_name().map(str::to_string))
+                .collect(),
         }
     }))
 }
@@ -440,16 +447,56 @@ pub async fn put_cpu_policy(client: &Client, group: &str, target: f64) -> Result
                         .build(),
                 )
                 .target_value(target)
+                .disable_scale_in(false)
                 .build(),
         )
+        .enabled(true)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("PutScalingPolicy", e))?;
     Ok(())
 }
 
-/// The target value of the CPU policy, if the policy exists.
-pub async fn cpu_policy_target(client: &Client, group: &str) -> Result<Option<f64>> {
+/// The environment's target-tracking policy as AWS runs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuPolicy {
+    pub target: f64,
+    /// the predefined metric it tracks (`ASGAverageCPUUtilization`), or what it tracks instead
+    pub metric: String,
+    /// set when the policy may only scale out
+    pub scale_in_disabled: bool,
+    pub enabled: bool,
+}
+
+impl CpuPolicy {
+    /// The metric [`put_cpu_policy`] tracks.
+    pub const METRIC: &'static str = "ASGAverageCPUUtilization";
+
+    /// What differs from the policy [`put_cpu_policy`] writes with `target`.
+    pub fn differences(&self, target: f64) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.target != target {
+            found.push(format!("targets {}% instead of {target}%", self.target));
+        }
+        if self.metric != Self::METRIC {
+            found.push(format!(
+                "tracks {} instead of {}",
+                self.metric,
+                Self::METRIC
+            ));
+        }
+        if self.scale_in_disabled {
+            found.push("has scale-in disabled".to_string());
+        }
+        if !self.enabled {
+            found.push("is disabled".to_string());
+        }
+        found
+    }
+}
+
+/// The environment's CPU policy, if it exists.
+pub async fn cpu_policy(client: &Client, group: &str) -> Result<Option<CpuPolicy>> {
     let out = client
         .describe_policies()
         .auto_scaling_group_name(group)
@@ -458,10 +505,30 @@ pub async fn cpu_policy_target(client: &Client, group: &str) -> Result<Option<f6
         .await
         .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
     Ok(out.scaling_policies().first().map(|p| {
-        p.target_tracking_configuration()
-            .and_then(|c| c.target_value())
-            .unwrap_or_default()
+        let tracking = p.target_tracking_configuration();
+        CpuPolicy {
+            target: tracking.and_then(|c| c.target_value()).unwrap_or_default(),
+            metric: tracking
+                .and_then(|c| c.predefined_metric_specification())
+                .and_then(|m| m.predefined_metric_type())
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "a customized metric".to_string()),
+            scale_in_disabled: tracking.and_then(|c| c.disable_scale_in()).unwrap_or(false),
+            enabled: p.enabled().unwrap_or(true),
+        }
     }))
+}
+
+/// Resumes every suspended process of the group: launches, health checks,
+/// replacements and the rest run again.
+pub async fn resume_processes(client: &Client, group: &str) -> Result<()> {
+    client
+        .resume_processes()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ResumeProcesses", e))?;
+    Ok(())
 }
 
 /// Deletes the group and terminates its instances.

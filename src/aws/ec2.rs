@@ -3,6 +3,7 @@
 //! family of objects: `network`, `routing`, `security`, `instances`,
 //! `endpoints` and `flow_logs`, re-exported so callers name them all as `ec2::...`.
 
+mod dependants;
 mod endpoints;
 mod flow_logs;
 mod instances;
@@ -10,6 +11,7 @@ mod network;
 mod routing;
 mod security;
 
+pub use dependants::*;
 pub use endpoints::*;
 pub use flow_logs::*;
 pub use instances::*;

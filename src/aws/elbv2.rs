@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, LoadBalancerAttribute, LoadBalancerSchemeEnum,
-    LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag,
-    TargetTypeEnum,
+    LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -51,10 +51,16 @@ pub struct HealthCheck {
     pub interval_seconds: i32,
     pub healthy_threshold: i32,
     pub unhealthy_threshold: i32,
+    /// `traffic-port` (the port targets are registered on) or a fixed port
+    pub port: String,
+    /// the HTTP codes that count as healthy
+    pub matcher: String,
+    pub timeout_seconds: i32,
 }
 
 impl HealthCheck {
-    /// HTTP on `path` every 15 s; three answers in a row decide healthy or not.
+    /// HTTP on `path` at the app's port every 15 s, answered with 200 within
+    /// 5 s; three answers in a row decide healthy or not.
     pub fn on(path: &str) -> HealthCheck {
         HealthCheck {
             enabled: true,
@@ -63,6 +69,9 @@ impl HealthCheck {
             interval_seconds: 15,
             healthy_threshold: 3,
             unhealthy_threshold: 3,
+            port: "traffic-port".into(),
+            matcher: "200".into(),
+            timeout_seconds: 5,
         }
     }
 
@@ -95,6 +104,13 @@ impl HealthCheck {
             "unhealthy threshold",
             self.unhealthy_threshold.to_string(),
             wanted.unhealthy_threshold.to_string(),
+        );
+        compare("port", self.port.clone(), wanted.port.clone());
+        compare("matcher", self.matcher.clone(), wanted.matcher.clone());
+        compare(
+            "timeout",
+            format!("{}s", self.timeout_seconds),
+            format!("{}s", wanted.timeout_seconds),
         );
         found
     }
@@ -182,6 +198,13 @@ fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> T
             interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
             healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
             unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+            port: tg.health_check_port().unwrap_or_default().into(),
+            matcher: tg
+                .matcher()
+                .and_then(|m| m.http_code())
+                .unwrap_or_default()
+                .into(),
+            timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
         },
         vpc_id: tg.vpc_id().unwrap_or_default().into(),
     }
@@ -433,6 +456,9 @@ pub async fn create_target_group(
         .healthy_threshold_count(health_check.healthy_threshold)
         .unhealthy_threshold_count(health_check.unhealthy_threshold)
         .health_check_interval_seconds(health_check.interval_seconds)
+        .health_check_port(&health_check.port)
+        .health_check_timeout_seconds(health_check.timeout_seconds)
+        .matcher(Matcher::builder().http_code(&health_check.matcher).build())
         .set_tags(Some(sdk_tags(tags)))
         .send()
         .await
@@ -457,6 +483,9 @@ pub async fn modify_health_check(client: &Client, arn: &str, check: &HealthCheck
         .healthy_threshold_count(check.healthy_threshold)
         .unhealthy_threshold_count(check.unhealthy_threshold)
         .health_check_interval_seconds(check.interval_seconds)
+        .health_check_port(&check.port)
+        .health_check_timeout_seconds(check.timeout_seconds)
+        .matcher(Matcher::builder().http_code(&check.matcher).build())
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyTargetGroup", e))?;

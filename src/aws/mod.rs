@@ -29,6 +29,8 @@ pub struct AwsClients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// the provider's `default_tags`, applied under every resource's own tags
     pub default_tags: BTreeMap<String, String>,
+    /// the provider's `ignore_tags`: tags other tools manage
+    pub ignored_tags: crate::plan::spec::IgnoredTags,
 }
 
 /// Endpoint overrides for single services (emulators, VPC endpoints, FIPS).
@@ -47,6 +49,7 @@ pub struct ClientSettings {
     pub max_retries: Option<u32>,
     pub endpoints: Endpoints,
     pub default_tags: BTreeMap<String, String>,
+    pub ignored_tags: crate::plan::spec::IgnoredTags,
     /// the role whose credentials sign every call, assumed with the standard chain's
     pub assume_role: Option<AssumeRole>,
 }
@@ -145,6 +148,7 @@ impl AwsClients {
             autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
             default_tags: settings.default_tags,
+            ignored_tags: settings.ignored_tags,
         })
     }
 }

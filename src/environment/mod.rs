@@ -28,7 +28,7 @@ use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
-use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
+use crate::plan::spec::{AppSpec, EnvironmentSpec, IgnoredTags, Names};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
@@ -109,6 +109,7 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
         (AwsError::Interrupted | AwsError::Timeout { .. }, Phase::Create) => AFTER_A_FAILED_CREATE,
         (AwsError::Interrupted, _) => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
         (AwsError::Unsatisfiable(_), _) => "Change the configuration as the message says, then apply again.",
+        (AwsError::DestroyBlocked { .. }, _) => "Each entry says what to do. Running destroy again changes nothing until they are gone: the environment never deletes or modifies what is not its own.",
         (AwsError::Rollout(_), _) => "State records the launch template version the group runs, so the next plan shows the change still to make. Fix what the reason names (for example the user data or image that keeps the app from answering its health check), then apply again.",
         (AwsError::Transport { .. } | AwsError::Unexpected { .. }, Phase::Plan | Phase::Read) => "Nothing was changed in AWS. Check the provider's region, endpoints and network access, then run the command again.",
         (_, Phase::Plan) => "Nothing was built. Fix the cause, then plan again.",
@@ -139,13 +140,19 @@ fn report_deletion_protected(diags: &mut Diagnostics, (noun, verb): (&str, &str)
     );
 }
 
+/// The spec of `state`, with the provider's `default_tags` under its tags and
+/// the tags it ignores; an invalid state is reported.
 fn to_spec_or_report(
     state: &EnvironmentState,
     default_tags: &BTreeMap<String, String>,
+    ignored_tags: &IgnoredTags,
     diags: &mut Diagnostics,
 ) -> Option<EnvironmentSpec> {
     match to_spec(state, default_tags) {
-        Ok(spec) => Some(spec),
+        Ok(spec) => Some(EnvironmentSpec {
+            ignored_tags: ignored_tags.clone(),
+            ..spec
+        }),
         Err(error) => {
             diags.error(
                 "Invalid environment configuration",
@@ -331,7 +338,12 @@ impl EnvironmentResource {
         summary: &str,
     ) -> Option<EnvironmentState> {
         let clients = self.clients(diags)?;
-        let spec = to_spec_or_report(&planned, &clients.default_tags, diags)?;
+        let spec = to_spec_or_report(
+            &planned,
+            &clients.default_tags,
+            &clients.ignored_tags,
+            diags,
+        )?;
         let vpc_id = prior.and_then(|p| p.vpc_id.as_ref_option().cloned());
         let options = executor::Options {
             set_desired_capacity: prior
@@ -379,7 +391,13 @@ impl EnvironmentResource {
                     Err(error) => match prior {
                         Some(prior) => {
                             report_aws(diags, summary, error, Phase::Update);
-                            settle_failed_update(&mut state, prior, &inv, &clients.default_tags)
+                            settle_failed_update(
+                                &mut state,
+                                prior,
+                                &inv,
+                                &clients.default_tags,
+                                &clients.ignored_tags,
+                            )
                         }
                         None if !inv.is_empty() => {
                             report_aws(diags, summary, error, Phase::Create);
@@ -478,7 +496,7 @@ pub(crate) async fn observe_by_name(
         _ => "one_per_az",
     };
     state.nat_gateways = Value::Value(nat.to_string());
-    state.tags = user_tags(&inv, default_tags);
+    state.tags = user_tags(&inv, default_tags, &clients.ignored_tags);
     set_tags_all(&mut state, default_tags);
     import_blocks(&mut state, &inv);
     state.apply_defaults();
@@ -560,7 +578,7 @@ impl Resource for EnvironmentResource {
         let clients = self.clients(diags)?;
         // compared with what the last apply set: new default tags are a planned change
         let applied = applied_default_tags(&state, &clients.default_tags);
-        let spec = to_spec_or_report(&state, &applied, diags)?;
+        let spec = to_spec_or_report(&state, &applied, &clients.ignored_tags, diags)?;
         // bound to the VPC in state; without one (a create interrupted before its
         // first answer) only an environment still being created is taken
         let lookup = match state.vpc_id.as_ref_option() {
@@ -611,7 +629,7 @@ impl Resource for EnvironmentResource {
             set_tags_all(&mut refreshed, &clients.default_tags);
         }
         // judged against the inputs just filled, not the defaults of their absence
-        let spec = to_spec_or_report(&refreshed, &applied, diags)?;
+        let spec = to_spec_or_report(&refreshed, &applied, &clients.ignored_tags, diags)?;
         let zones = zones_of(&refreshed).unwrap_or_else(|| {
             inv.subnets
                 .values()
@@ -778,7 +796,7 @@ impl Resource for EnvironmentResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<()> {
         let clients = self.clients(diags)?;
-        let spec = to_spec_or_report(&prior, &clients.default_tags, diags)?;
+        let spec = to_spec_or_report(&prior, &clients.default_tags, &clients.ignored_tags, diags)?;
         let budget = spec.timeouts.delete;
         let deadline = deadline_after(budget);
         let vpc_id = prior.vpc_id.as_ref_option().cloned();

@@ -482,6 +482,8 @@ pub fn to_spec(
         endpoints,
         flow_logs,
         tags,
+        // the provider's, set where the provider's configuration is at hand
+        ignored_tags: Default::default(),
         timeouts,
     })
 }

@@ -11,7 +11,7 @@ use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::spec::{
-    AppSpec, EndpointsSpec, GatewayService, InstanceProfile, LoadBalancerSpec,
+    AppSpec, EndpointsSpec, GatewayService, IgnoredTags, InstanceProfile, LoadBalancerSpec,
 };
 
 /// Resolves plan-time unknowns of the inputs after an apply.
@@ -273,7 +273,7 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         min_size: Value::Value(i64::from(group.min_size)),
         max_size: Value::Value(i64::from(group.max_size)),
         desired_capacity: Value::Value(i64::from(group.desired_capacity)),
-        cpu_target: inv.cpu_target.into(),
+        cpu_target: inv.cpu_policy.as_ref().map(|p| p.target).into(),
         health_check_path: opt(target_group.map(|tg| tg.health_check.path.clone())),
         health_check_grace_period: inv
             .group
@@ -447,8 +447,8 @@ pub(super) fn show_drift_on_inputs(state: &mut EnvironmentState, inv: &Inventory
             app.health_check_grace_period =
                 Value::Value(i64::from(group.health_check_grace_period));
         }
-        if let Some(target) = inv.cpu_target {
-            app.cpu_target = Value::Value(target);
+        if let Some(policy) = &inv.cpu_policy {
+            app.cpu_target = Value::Value(policy.target);
         }
         let port = app.port.as_ref_option().copied();
         if let Some(target_group) = inv
@@ -537,6 +537,7 @@ pub(super) fn settle_failed_update(
     prior: &EnvironmentState,
     inv: &Inventory,
     default_tags: &BTreeMap<String, String>,
+    ignored: &IgnoredTags,
 ) {
     let mut observed = EnvironmentState::default();
     import_blocks(&mut observed, inv);
@@ -568,7 +569,7 @@ pub(super) fn settle_failed_update(
             ami_id, iam_instance_profile);
     }
     settle_endpoints(state, prior, inv);
-    let seen_tags = user_tags(inv, default_tags);
+    let seen_tags = user_tags(inv, default_tags, ignored);
     state.tags = reached(&state.tags, &prior.tags, &seen_tags);
     state.nat_gateways = prior.nat_gateways.clone();
     state.az_count = prior.az_count;
@@ -616,14 +617,22 @@ fn block_triple<'a, T: Clone>(
     Some((new, old, seen))
 }
 
-/// The user's own tags as the VPC carries them (the provider's and default tags left out).
-pub(super) fn user_tags(inv: &Inventory, default_tags: &BTreeMap<String, String>) -> model::StrMap {
+/// The user's own tags as the VPC carries them (the provider's, the default
+/// tags and those other tools manage left out).
+pub(super) fn user_tags(
+    inv: &Inventory,
+    default_tags: &BTreeMap<String, String>,
+    ignored: &IgnoredTags,
+) -> model::StrMap {
     let tags: BTreeMap<String, String> = inv
         .vpc
         .iter()
         .flat_map(|vpc| vpc.tags.iter())
         .filter(|(k, _)| {
-            !k.starts_with("prodvpc:") && k.as_str() != "Name" && !default_tags.contains_key(*k)
+            !k.starts_with("prodvpc:")
+                && k.as_str() != "Name"
+                && !default_tags.contains_key(*k)
+                && !ignored.ignores(k)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -672,7 +681,12 @@ mod tests {
                 health_check_grace_period: 0,
                 ..Default::default()
             }),
-            cpu_target: Some(80.0),
+            cpu_policy: Some(crate::aws::autoscaling::CpuPolicy {
+                target: 80.0,
+                metric: crate::aws::autoscaling::CpuPolicy::METRIC.into(),
+                scale_in_disabled: false,
+                enabled: true,
+            }),
             target_groups: vec![crate::aws::elbv2::TargetGroup {
                 port: 8080,
                 health_check: crate::aws::elbv2::HealthCheck {
@@ -729,7 +743,13 @@ mod tests {
         let prior = with_bastion_profile("ops-a");
         for (planned, kept) in [(arn, arn), ("ops-b", "ops-b"), ("ops-c", "ops-a")] {
             let mut state = with_bastion_profile(planned);
-            settle_failed_update(&mut state, &prior, &inv, &BTreeMap::new());
+            settle_failed_update(
+                &mut state,
+                &prior,
+                &inv,
+                &BTreeMap::new(),
+                &Default::default(),
+            );
             assert_eq!(
                 first(&state.bastion).unwrap().iam_instance_profile,
                 Value::Value(kept.to_string()),

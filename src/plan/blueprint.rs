@@ -177,6 +177,7 @@ pub(crate) mod tests {
             endpoints: EndpointsSpec::default(),
             flow_logs: None,
             tags: BTreeMap::new(),
+            ignored_tags: Default::default(),
             timeouts: Timeouts::default(),
         }
     }

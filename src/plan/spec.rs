@@ -591,7 +591,28 @@ pub struct EnvironmentSpec {
     pub flow_logs: Option<FlowLogSpec>,
     /// User tags merged over the provider's default tags.
     pub tags: BTreeMap<String, String>,
+    /// tags other tools manage on the environment's objects (the provider's `ignore_tags`)
+    pub ignored_tags: IgnoredTags,
     pub timeouts: Timeouts,
+}
+
+/// Tag keys that other tools set on the environment's objects (backup plans,
+/// cost allocation): neither drift nor removed, whatever their value. Empty by
+/// default: the configuration's tags are authoritative.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IgnoredTags {
+    pub keys: BTreeSet<String>,
+    pub key_prefixes: Vec<String>,
+}
+
+impl IgnoredTags {
+    pub fn ignores(&self, key: &str) -> bool {
+        self.keys.contains(key)
+            || self
+                .key_prefixes
+                .iter()
+                .any(|p| key.starts_with(p.as_str()))
+    }
 }
 
 /// The names of the objects whose APIs address them by name rather than by tag.

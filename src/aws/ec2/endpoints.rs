@@ -77,6 +77,10 @@ pub async fn gateway_endpoints(client: &Client, selection: Filter) -> Result<Vec
                     route_table_list(&e.route_table_ids().iter().cloned().collect()),
                 ),
                 ("state", state_of(e)),
+                (
+                    "policy",
+                    e.policy_document().unwrap_or_default().to_string(),
+                ),
             ]
             .into(),
         })
@@ -124,6 +128,36 @@ pub async fn change_endpoint_route_tables(
         .vpc_endpoint_id(endpoint_id)
         .set_add_route_table_ids(Some(add.iter().cloned().collect()))
         .set_remove_route_table_ids(Some(remove.iter().cloned().collect()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;
+    Ok(())
+}
+
+/// The policy AWS gives a gateway endpoint made without one: everyone may do
+/// everything through it (what reaches the service is up to its own policies).
+pub const FULL_ACCESS_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// Whether an endpoint's policy document lets everything through, however it
+/// is written (AWS answers with its own spacing; a missing document is the default).
+pub fn allows_everything(endpoint: &Found) -> bool {
+    let Some(document) = endpoint.detail.get("policy").filter(|d| !d.is_empty()) else {
+        return true;
+    };
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    let statements = |doc: serde_json::Value| doc.get("Statement").cloned();
+    match (parse(document), parse(FULL_ACCESS_POLICY)) {
+        (Some(found), Some(full)) => statements(found) == statements(full),
+        _ => false,
+    }
+}
+
+/// Gives the endpoint the full-access policy again.
+pub async fn reset_endpoint_policy(client: &Client, endpoint_id: &str) -> Result<()> {
+    client
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(endpoint_id)
+        .policy_document(FULL_ACCESS_POLICY)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;

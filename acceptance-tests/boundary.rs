@@ -1,0 +1,155 @@
+//! The environment's boundary: what would stop a destroy half way (protection
+//! on one of its objects, objects of others inside or depending on it) stops it
+//! before anything is deleted, named with what to do; nothing that is not the
+//! environment's is modified or deleted.
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, IpPermission, UserIdGroupPair};
+
+use crate::harness::{runtime, string_map, Live};
+
+const ADDRESS: &str = "prodvpc_environment.edge";
+
+const HCL: &str = r#"
+resource "prodvpc_environment" "edge" {
+  name         = "edge"
+  vpc_cidr     = "10.60.0.0/16"
+  nat_gateways = "single"
+  app {
+    min_size = 1
+    max_size = 2
+  }
+  bastion {
+    ssh_ingress_cidrs = ["198.51.100.0/24"]
+  }
+}
+"#;
+
+#[test]
+fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependants_stand_in_its_way(
+) {
+    let live = Live::apply(HCL, ADDRESS, |_| {});
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let bastion = state["bastion_instance_id"].as_str().unwrap().to_string();
+    let app_group = string_map(&state["security_group_ids"])["app"].clone();
+    let subnet = string_map(&state["private_subnet_ids"])
+        .into_values()
+        .next()
+        .unwrap();
+    let ec2 = &live.api.ec2;
+    let protect = |on: bool| {
+        runtime().block_on(async {
+            ec2.modify_instance_attribute()
+                .instance_id(&bastion)
+                .disable_api_termination(AttributeBooleanValue::builder().value(on).build())
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    let protected = || {
+        runtime().block_on(async {
+            ec2.describe_instance_attribute()
+                .instance_id(&bastion)
+                .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+                .send()
+                .await
+                .unwrap()
+                .disable_api_termination()
+                .and_then(|v| v.value())
+                .unwrap_or(false)
+        })
+    };
+
+    // termination protection set out of band is drift that apply turns off
+    protect(true);
+    live.repair("bastion has termination protection on");
+    assert!(!protected(), "apply turned the protection off");
+
+    // protection again, another team's network interface in a private subnet,
+    // and another team's group in the VPC with a rule naming sg/app
+    protect(true);
+    let (interface, other_group) = runtime().block_on(async {
+        let interface = ec2
+            .create_network_interface()
+            .subnet_id(&subnet)
+            .description("another team's service")
+            .send()
+            .await
+            .unwrap()
+            .network_interface
+            .unwrap()
+            .network_interface_id
+            .unwrap();
+        let other_group = ec2
+            .create_security_group()
+            .group_name("other-team")
+            .description("not the environment's")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        ec2.authorize_security_group_ingress()
+            .group_id(&other_group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(8080)
+                    .to_port(8080)
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(&app_group).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (interface, other_group)
+    });
+    let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    let text = refused
+        .text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "destroy deleted nothing: 3 objects stand in its way".to_string(),
+        format!("the bastion {bastion} has termination protection on"),
+        format!("--instance-id {bastion} --no-disable-api-termination"),
+        format!("network interface {interface} (\"another team's service\") in subnet {subnet} is not the environment's"),
+        format!("security group {other_group} (\"other-team\") lives in the VPC {vpc} but is not the environment's"),
+        "Running destroy again changes nothing until they are gone".to_string(),
+    ] {
+        assert!(text.contains(&expected), "no `{expected}` in: {text}");
+    }
+    // nothing was deleted
+    assert_eq!(live.api.tagged_vpcs("edge"), 1);
+    assert_eq!(live.state()["alb_arn"], state["alb_arn"]);
+    runtime().block_on(async {
+        let group = live.api.group("edge-app").await;
+        assert!(!group.instances().is_empty(), "the group still serves");
+    });
+
+    // once they are gone, destroy finishes, and leaves the other team's objects alone
+    protect(false);
+    runtime().block_on(async {
+        ec2.delete_network_interface()
+            .network_interface_id(&interface)
+            .send()
+            .await
+            .unwrap();
+    });
+    let still = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
+    assert_ne!(still.code, 0, "the other team's group is still in the VPC");
+    assert!(still.text().contains(&other_group), "{}", still.text());
+    runtime().block_on(async {
+        ec2.delete_security_group()
+            .group_id(&other_group)
+            .send()
+            .await
+            .unwrap();
+    });
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(live.api.tagged_vpcs("edge"), 0);
+}

@@ -1,0 +1,137 @@
+//! What holds on to the environment from outside it: network interfaces in
+//! its VPC, other security groups whose rules name its groups, and the
+//! protection an instance carries against termination. Destroy asks these
+//! before it deletes anything.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter};
+use aws_sdk_ec2::Client;
+
+use crate::error::AwsError;
+
+use super::{filter, Result};
+
+/// A network interface as destroy judges it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkInterface {
+    pub id: String,
+    pub subnet: String,
+    pub description: String,
+    /// made by a service for its own use (a load balancer's, a NAT gateway's, a Lambda's)
+    pub requester_managed: bool,
+    /// the instance it is attached to, if any
+    pub instance: Option<String>,
+}
+
+/// Every network interface in `vpc`.
+pub async fn network_interfaces(client: &Client, vpc: &str) -> Result<Vec<NetworkInterface>> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .describe_network_interfaces()
+        .filters(filter("vpc-id", vpc))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeNetworkInterfaces", e))?;
+        found.extend(page.network_interfaces().iter().map(|eni| {
+            NetworkInterface {
+                id: eni.network_interface_id().unwrap_or_default().into(),
+                subnet: eni.subnet_id().unwrap_or_default().into(),
+                description: eni.description().unwrap_or_default().into(),
+                requester_managed: eni.requester_managed().unwrap_or(false),
+                instance: eni
+                    .attachment()
+                    .and_then(|a| a.instance_id())
+                    .map(str::to_string),
+            }
+        }));
+    }
+    Ok(found)
+}
+
+/// The network interfaces of every NAT gateway in `vpc`, whatever its state
+/// (a deleting gateway's interface is still the environment's).
+pub async fn nat_gateway_interfaces(client: &Client, vpc: &str) -> Result<BTreeSet<String>> {
+    let out = client
+        .describe_nat_gateways()
+        .filter(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+    Ok(out
+        .nat_gateways()
+        .iter()
+        .flat_map(|g| g.nat_gateway_addresses())
+        .filter_map(|a| a.network_interface_id().map(str::to_string))
+        .collect())
+}
+
+/// Security groups (in any VPC) whose inbound or outbound rules name one of
+/// `groups`, as `(id, name)`; `groups` themselves included when they do.
+pub async fn groups_referencing(
+    client: &Client,
+    groups: &[String],
+) -> Result<Vec<(String, String)>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ask = |name: &'static str| async move {
+        client
+            .describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name(name)
+                    .set_values(Some(groups.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))
+    };
+    let (inbound, outbound) = futures::try_join!(
+        ask("ip-permission.group-id"),
+        ask("egress.ip-permission.group-id")
+    )?;
+    let mut found: Vec<(String, String)> = inbound
+        .security_groups()
+        .iter()
+        .chain(outbound.security_groups())
+        .map(|g| {
+            (
+                g.group_id().unwrap_or_default().to_string(),
+                g.group_name().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// Whether the instance refuses TerminateInstances (`disableApiTermination`).
+pub async fn termination_protected(client: &Client, instance: &str) -> Result<bool> {
+    let out = client
+        .describe_instance_attribute()
+        .instance_id(instance)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeInstanceAttribute", e))?;
+    Ok(out
+        .disable_api_termination()
+        .and_then(AttributeBooleanValue::value)
+        .unwrap_or(false))
+}
+
+/// Turns the instance's termination protection off.
+pub async fn allow_termination(client: &Client, instance: &str) -> Result<()> {
+    client
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .disable_api_termination(AttributeBooleanValue::builder().value(false).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;
+    Ok(())
+}
