@@ -153,3 +153,50 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(live.api.tagged_vpcs("edge"), 0);
 }
+
+#[test]
+fn the_vpc_and_subnets_in_state_stay_the_environment_s_whatever_their_environment_tag_says() {
+    let live = Live::apply(HCL, ADDRESS, |_| {});
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let subnet = string_map(&state["private_subnet_ids"])
+        .into_values()
+        .next()
+        .unwrap();
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .create_tags()
+            .resources(&vpc)
+            .resources(&subnet)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("prodvpc:environment")
+                    .value("someone-else")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "{}", plan.text());
+    assert!(
+        plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "a retagged VPC is tag drift, never a new environment:\n{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(r#"vpc has tag prodvpc:environment = \"someone-else\" instead of \"edge\""#),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after the tags are restored");
+    let after = live.state();
+    assert_eq!(after["vpc_id"], state["vpc_id"]);
+    assert_eq!(after["private_subnet_ids"], state["private_subnet_ids"]);
+    assert_eq!(live.api.tagged_vpcs("edge"), 1);
+    assert_eq!(live.api.tagged_vpcs("someone-else"), 0);
+}

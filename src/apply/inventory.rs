@@ -402,6 +402,16 @@ impl Inventory {
             Some(_) => belongs_to(tags, environment),
             None => tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment),
         };
+        // the state's IDs key their objects; the VPC in state is the `vpc`
+        let mut known = hints.components.clone();
+        if let Some(vpc) = lookup.vpc() {
+            known.insert(vpc.to_string(), "vpc".to_string());
+        }
+        // an object the state names is the environment's whatever its tags say
+        // now: a changed environment tag is tag drift, never a reason to build
+        // it again
+        let owns =
+            |id: &str, tags: &BTreeMap<String, String>| known.contains_key(id) || claims(tags);
         let mut foreign = Vec::new();
         // listed with the VPC's groups when they are described by the VPC
         let listed_default_group = ec2_found
@@ -411,18 +421,15 @@ impl Inventory {
             .cloned();
         if let Some(vpc) = lookup.vpc() {
             // everything VPC-bound was described by the VPC; the VPC in state is
-            // the environment's even stripped of every provider tag, unless
-            // another environment's tag says otherwise
+            // the environment's whatever its tags say
             let e = &mut ec2_found;
-            e.vpcs.retain(|v| {
-                v.id == vpc && v.tags.get(TAG_ENVIRONMENT).is_none_or(|t| t == environment)
-            });
+            e.vpcs.retain(|v| v.id == vpc);
             // what lives in the VPC and is not the environment's: never
             // touched, and destroy refuses to start while it is there
             let others = |kind: &'static str, items: &[Found]| -> Vec<ForeignObject> {
                 items
                     .iter()
-                    .filter(|o| !claims(&o.tags))
+                    .filter(|o| !owns(&o.id, &o.tags))
                     .map(|o| ForeignObject::new(kind, &o.id, &o.tags))
                     .collect()
             };
@@ -433,24 +440,21 @@ impl Inventory {
             foreign.extend(
                 e.security_groups
                     .iter()
-                    .filter(|g| g.name != "default" && !claims(&g.tags))
+                    .filter(|g| g.name != "default" && !owns(&g.id, &g.tags))
                     .map(|g| ForeignObject {
                         name: Some(g.name.clone()),
                         ..ForeignObject::new("security group", &g.id, &g.tags)
                     }),
             );
-            e.subnets.retain(|o| claims(&o.tags));
-            e.internet_gateways.retain(|o| claims(&o.tags));
-            e.route_tables.retain(|o| claims(&o.tags));
-            e.nat_gateways.retain(|o| claims(&o.tags));
-            e.security_groups.retain(|o| claims(&o.tags));
-            e.instances.retain(|o| claims(&o.tags));
-            e.gateway_endpoints.retain(|o| claims(&o.tags));
+            e.subnets.retain(|o| owns(&o.id, &o.tags));
+            e.internet_gateways.retain(|o| owns(&o.id, &o.tags));
+            e.route_tables.retain(|o| owns(&o.id, &o.tags));
+            e.nat_gateways.retain(|o| owns(&o.id, &o.tags));
+            e.security_groups.retain(|o| owns(&o.id, &o.tags));
+            e.instances.retain(|o| owns(&o.id, &o.tags));
+            e.gateway_endpoints.retain(|o| owns(&o.id, &o.tags));
         }
-        // the state's IDs key their objects; the VPC in state is the `vpc`
-        let mut known = hints.components.clone();
-        if let Some(vpc) = lookup.vpc() {
-            known.insert(vpc.to_string(), "vpc".to_string());
+        if lookup.vpc().is_some() {
             // Addresses and templates are found by tag across the account, not
             // by the VPC: one is the environment's only when bound to it (held
             // by its NAT gateways, named by the state, run by its group) or made
