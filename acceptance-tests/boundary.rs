@@ -182,7 +182,8 @@ fn the_vpc_and_subnets_in_state_stay_the_environment_s_whatever_their_environmen
     let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(plan.code, 2, "{}", plan.text());
     assert!(
-        plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        plan.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to destroy."),
         "a retagged VPC is tag drift, never a new environment:\n{}",
         plan.stdout
     );

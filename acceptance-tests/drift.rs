@@ -1266,6 +1266,33 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // a rule on the HTTP listener sends every request elsewhere
+        let http = string_map(&state["listener_arns"])["http"].clone();
+        live.api
+            .elbv2
+            .create_rule()
+            .listener_arn(&http)
+            .priority(1)
+            .conditions(
+                aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+                    .field("path-pattern")
+                    .values("/*")
+                    .build(),
+            )
+            .actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Redirect)
+                    .redirect_config(
+                        RedirectActionConfig::builder()
+                            .host("elsewhere.example")
+                            .status_code(RedirectActionStatusCodeEnum::Http302)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         // the S3 endpoint denies everything
         live.api
             .ec2
@@ -1287,6 +1314,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "policy/cpu has scale-in disabled",
             "tg health check has port 9999 instead of traffic-port, matcher 200-399 instead of 200, timeout 10s instead of 5s",
             "vpce/s3 has an endpoint policy other than full access",
+            "(priority 1: path-pattern /* -> redirect), which routes around its default action",
+            "apply deletes it",
             "apply restores the full-access policy",
         ],
     );
@@ -1333,5 +1362,18 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .unwrap();
         let document = endpoints.vpc_endpoints()[0].policy_document().unwrap();
         assert!(document.contains("\"Allow\""), "{document}");
+        let http = string_map(&state["listener_arns"])["http"].clone();
+        let rules = live
+            .api
+            .elbv2
+            .describe_rules()
+            .listener_arn(&http)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            rules.rules().iter().all(|r| r.is_default() == Some(true)),
+            "{rules:?}"
+        );
     });
 }

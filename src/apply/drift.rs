@@ -10,7 +10,9 @@ use super::endpoints::endpoint_drift;
 use super::executor::component_tags;
 use super::flow_logs::flow_log_drift;
 use super::inventory::Inventory;
-use super::load_balancer::{listener_key, load_balancer_attribute_drift, target_group_of};
+use super::load_balancer::{
+    listener_key, listener_rule_drift, load_balancer_attribute_drift, target_group_of,
+};
 use super::network::network_drift;
 use super::security::rule_drift;
 use crate::aws::ec2::Tags;
@@ -29,6 +31,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     findings.extend(endpoint_drift(spec, bp, inv));
     findings.extend(flow_log_drift(spec, inv));
     findings.extend(load_balancer_attribute_drift(spec, inv));
+    findings.extend(listener_rule_drift(inv));
     findings.extend(bastion_drift(spec, bp, inv));
     findings.iter().map(Finding::to_string).collect()
 }

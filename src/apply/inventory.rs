@@ -39,6 +39,8 @@ pub struct Inventory {
     pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
+    /// the rules besides the default one of each listener, by listener ARN
+    pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
     pub group: Option<Group>,
     /// the group's instance refresh that has not ended yet
     pub refresh: Option<Refresh>,
@@ -571,7 +573,7 @@ impl Inventory {
         let (
             listeners,
             load_balancer_attributes,
-            mut tags,
+            (mut tags, mut listener_rules),
             (cpu_policy, refresh),
             more_versions,
             vpc_read,
@@ -593,13 +595,14 @@ impl Inventory {
             async {
                 // a listener replaced since the state was written fails the second
                 // call; its tags are then read in round 3
-                let (all, listeners) = futures::join!(
+                let (all, listeners, rules) = futures::join!(
                     tags_in_chunks(clients, &arns),
                     tags_in_chunks(clients, &hinted_listeners),
+                    elbv2::rules_of(&clients.elbv2, &hinted_listeners),
                 );
                 let mut all = all?;
                 all.extend(listeners.unwrap_or_default());
-                Ok::<_, AwsError>(all)
+                Ok::<_, AwsError>((all, rules?))
             },
             async {
                 match (&group, group_read_by_name) {
@@ -668,7 +671,19 @@ impl Inventory {
             .map(|l| l.arn.clone())
             .filter(|arn| !tags.contains_key(arn))
             .collect();
-        tags.extend(tags_in_chunks(clients, &unread).await?);
+        let no_rules_read: Vec<String> = listeners
+            .iter()
+            .map(|l| l.arn.clone())
+            .filter(|arn| !listener_rules.contains_key(arn))
+            .collect();
+        let (more_tags, more_rules) = futures::try_join!(
+            tags_in_chunks(clients, &unread),
+            elbv2::rules_of(&clients.elbv2, &no_rules_read),
+        )?;
+        tags.extend(more_tags);
+        listener_rules.extend(more_rules);
+        // only the listeners found now: a hinted one may be gone
+        listener_rules.retain(|arn, _| listeners.iter().any(|l| &l.arn == arn));
         let (vpc_dns, default_group, flow_logs) = match vpc_read {
             Some(facts) => (
                 Some(facts.dns),
@@ -775,6 +790,7 @@ impl Inventory {
             load_balancer_attributes,
             target_groups,
             listeners,
+            listener_rules,
             group,
             refresh,
             cpu_policy,

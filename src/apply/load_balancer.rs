@@ -147,6 +147,15 @@ impl Run<'_> {
                 }
             }
         }
+        // the environment's listeners route by their default action alone
+        let rules = inv
+            .listeners
+            .iter()
+            .filter(|l| wanted.iter().any(|w| i32::from(w.0) == l.port))
+            .flat_map(|l| inv.listener_rules.get(&l.arn).into_iter().flatten());
+        for rule in rules {
+            elbv2::delete_rule(&self.clients.elbv2, &rule.arn).await?;
+        }
         for stale in inv
             .listeners
             .iter()
@@ -336,6 +345,27 @@ pub(super) fn target_group_of<'a>(
 
 /// The component key of the listener on `port`; `None` for a port that is
 /// none of the environment's (an extra listener, which apply removes).
+/// Rules added to the environment's listeners: they route around the default
+/// action (to another host, a fixed response), so every one is drift.
+pub(super) fn listener_rule_drift(inv: &Inventory) -> Vec<Finding> {
+    inv.listeners
+        .iter()
+        .filter_map(|l| Some((listener_key(l.port)?, inv.listener_rules.get(&l.arn)?)))
+        .flat_map(|(key, rules)| {
+            rules.iter().map(move |rule| {
+                Finding::new(
+                    key.clone(),
+                    format!(
+                        "has rule {} (priority {}: {}), which routes around its default action",
+                        rule.arn, rule.priority, rule.summary
+                    ),
+                    Repair::InPlace("deletes it"),
+                )
+            })
+        })
+        .collect()
+}
+
 pub(super) fn listener_key(port: i32) -> Option<String> {
     listener_role(port).map(|role| Component::Listener(role).key())
 }

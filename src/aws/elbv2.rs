@@ -502,6 +502,75 @@ pub async fn delete_target_group(client: &Client, arn: &str) -> Result<()> {
     Ok(())
 }
 
+/// A rule of a listener besides its default action: the environment's
+/// listeners carry none, so every one is another's routing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerRule {
+    pub arn: String,
+    pub priority: String,
+    /// what it matches and does, in words (`path-pattern /* -> redirect`)
+    pub summary: String,
+}
+
+/// The rules of `listener` besides its default one; none for a listener that is gone.
+pub async fn extra_rules(client: &Client, listener: &str) -> Result<Vec<ListenerRule>> {
+    let out = match client.describe_rules().listener_arn(listener).send().await {
+        Ok(out) => out,
+        Err(e) => return AwsError::from_sdk("DescribeRules", e).or_gone(Vec::new()),
+    };
+    Ok(out
+        .rules()
+        .iter()
+        .filter(|r| !r.is_default().unwrap_or(false))
+        .map(|r| {
+            let matches: Vec<String> = r
+                .conditions()
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        c.field().unwrap_or("condition"),
+                        c.values().join(",")
+                    )
+                })
+                .collect();
+            let actions: Vec<&str> = r
+                .actions()
+                .iter()
+                .filter_map(|a| a.r#type().map(|t| t.as_str()))
+                .collect();
+            ListenerRule {
+                arn: r.rule_arn().unwrap_or_default().into(),
+                priority: r.priority().unwrap_or_default().into(),
+                summary: format!("{} -> {}", matches.join(" and "), actions.join(", ")),
+            }
+        })
+        .collect())
+}
+
+pub async fn delete_rule(client: &Client, arn: &str) -> Result<()> {
+    match client.delete_rule().rule_arn(arn).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => AwsError::from_sdk("DeleteRule", e).or_gone(()),
+    }
+}
+
+/// The rules besides the default of each listener, by listener ARN.
+pub async fn rules_of(
+    client: &Client,
+    listeners: &[String],
+) -> Result<BTreeMap<String, Vec<ListenerRule>>> {
+    let reads = listeners.iter().map(|arn| async move {
+        extra_rules(client, arn)
+            .await
+            .map(|rules| (arn.clone(), rules))
+    });
+    Ok(futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Listener>> {
     let out = match client
         .describe_listeners()
