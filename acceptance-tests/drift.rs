@@ -1293,6 +1293,32 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // every instance taken out of the target group: nothing serves
+        let members: Vec<String> = live
+            .api
+            .group(&group)
+            .await
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect();
+        live.api
+            .elbv2
+            .deregister_targets()
+            .target_group_arn(&target_group)
+            .set_targets(Some(
+                members
+                    .iter()
+                    .map(|id| {
+                        aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                            .id(id)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
         // the S3 endpoint denies everything
         live.api
             .ec2
@@ -1317,6 +1343,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "(priority 1: path-pattern /* -> redirect), which routes around its default action",
             "apply deletes it",
             "apply restores the full-access policy",
+            "tg lacks the group's instances",
+            "which serve no requests; apply registers them and waits until they serve",
         ],
     );
     live.apply_saved_plan(
@@ -1374,6 +1402,18 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
         assert!(
             rules.rules().iter().all(|r| r.is_default() == Some(true)),
             "{rules:?}"
+        );
+        let health = live
+            .api
+            .elbv2
+            .describe_target_health()
+            .target_group_arn(&target_group)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !health.target_health_descriptions().is_empty(),
+            "the group's instances serve again"
         );
     });
 }

@@ -11,7 +11,8 @@ use super::executor::component_tags;
 use super::flow_logs::flow_log_drift;
 use super::inventory::Inventory;
 use super::load_balancer::{
-    listener_key, listener_rule_drift, load_balancer_attribute_drift, target_group_of,
+    listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
+    target_group_of,
 };
 use super::network::network_drift;
 use super::security::rule_drift;
@@ -32,6 +33,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
     findings.extend(flow_log_drift(spec, inv));
     findings.extend(load_balancer_attribute_drift(spec, inv));
     findings.extend(listener_rule_drift(inv));
+    findings.extend(registration_drift(spec, inv));
     findings.extend(bastion_drift(spec, bp, inv));
     findings.iter().map(Finding::to_string).collect()
 }

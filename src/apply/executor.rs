@@ -263,6 +263,7 @@ pub async fn reconcile(
                     .await?;
                 run.ensure_group(&inv, &private, &target_group, &template)
                     .await?;
+                run.register_members(&inv).await?;
                 run.wait_for_capacity(&target_group).await
             },
             run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),

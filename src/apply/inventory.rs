@@ -39,6 +39,8 @@ pub struct Inventory {
     pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
+    /// the instances registered in each target group, by target group ARN
+    pub registered: BTreeMap<String, BTreeSet<String>>,
     /// the rules besides the default one of each listener, by listener ARN
     pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
     pub group: Option<Group>,
@@ -574,6 +576,7 @@ impl Inventory {
             listeners,
             load_balancer_attributes,
             (mut tags, mut listener_rules),
+            registered,
             (cpu_policy, refresh),
             more_versions,
             vpc_read,
@@ -603,6 +606,16 @@ impl Inventory {
                 let mut all = all?;
                 all.extend(listeners.unwrap_or_default());
                 Ok::<_, AwsError>((all, rules?))
+            },
+            async {
+                let reads = groups.iter().map(|tg| async move {
+                    elbv2::registered_targets(&clients.elbv2, &tg.arn)
+                        .await
+                        .map(|ids| (tg.arn.clone(), ids))
+                });
+                futures::future::try_join_all(reads)
+                    .await
+                    .map(|all| all.into_iter().collect::<BTreeMap<_, _>>())
             },
             async {
                 match (&group, group_read_by_name) {
@@ -790,6 +803,7 @@ impl Inventory {
             load_balancer_attributes,
             target_groups,
             listeners,
+            registered,
             listener_rules,
             group,
             refresh,

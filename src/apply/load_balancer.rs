@@ -345,6 +345,56 @@ pub(super) fn target_group_of<'a>(
 
 /// The component key of the listener on `port`; `None` for a port that is
 /// none of the environment's (an extra listener, which apply removes).
+/// The group's instances in service that are not registered in the
+/// environment's target group (deregistered out of band): they serve nothing.
+fn unregistered_members(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> {
+    let (Some(group), Some(tg)) = (&inv.group, target_group_of(spec, inv)) else {
+        return Vec::new();
+    };
+    // a group not attached to the target group is a finding of its own
+    let Some(registered) = inv
+        .registered
+        .get(&tg.arn)
+        .filter(|_| group.target_groups.contains(&tg.arn))
+    else {
+        return Vec::new();
+    };
+    group
+        .members
+        .iter()
+        .filter(|m| m.lifecycle_state == "InService" && !registered.contains(&m.id))
+        .map(|m| m.id.clone())
+        .collect()
+}
+
+pub(super) fn registration_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding> {
+    let missing = unregistered_members(spec, inv);
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    vec![Finding::new(
+        "tg",
+        format!(
+            "lacks the group's instances {}, which serve no requests",
+            missing.join(", ")
+        ),
+        Repair::InPlace("registers them and waits until they serve"),
+    )]
+}
+
+impl Run<'_> {
+    /// Registers the group's instances in service that the target group lacks.
+    pub(super) async fn register_members(&self, inv: &Inventory) -> Result<()> {
+        let missing = unregistered_members(self.spec, inv);
+        match target_group_of(self.spec, inv) {
+            Some(tg) if !missing.is_empty() => {
+                elbv2::register_targets(&self.clients.elbv2, &tg.arn, &missing).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Rules added to the environment's listeners: they route around the default
 /// action (to another host, a fixed response), so every one is drift.
 pub(super) fn listener_rule_drift(inv: &Inventory) -> Vec<Finding> {

@@ -164,11 +164,15 @@ pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
                 .collect(),
             tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
             deleting: g.status().is_some_and(|s| s.contains("Delete")),
-            suspended: g
-                .suspended_processes()
-                .iter()
-                .filter_map(|p| p.process_name().map(str::to_string))
-                .collect(),
+            suspended: {
+                let mut names: Vec<String> = g
+                    .suspended_processes()
+                    .iter()
+                    .filter_map(|p| p.process_name().map(str::to_string))
+                    .collect();
+                names.sort();
+                names
+            },
         }
     }))
 }

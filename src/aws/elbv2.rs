@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, LoadBalancerAttribute, LoadBalancerSchemeEnum,
     LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
+    RedirectActionStatusCodeEnum, Tag, TargetDescription, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -273,6 +273,52 @@ pub async fn load_balancer_state(client: &Client, arn: &str) -> Result<Option<St
 }
 
 /// The instances the target group reports `healthy`.
+/// The targets registered in the target group (draining ones left out: they
+/// are on their way out); none for a target group that is gone.
+pub async fn registered_targets(
+    client: &Client,
+    target_group: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let out = match client
+        .describe_target_health()
+        .target_group_arn(target_group)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => return AwsError::from_sdk("DescribeTargetHealth", e).or_gone(Default::default()),
+    };
+    Ok(out
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health()
+                .and_then(|h| h.state())
+                .is_none_or(|s| s.as_str() != "draining")
+        })
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+        .collect())
+}
+
+/// Registers instances in the target group on its port.
+pub async fn register_targets(client: &Client, target_group: &str, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    client
+        .register_targets()
+        .target_group_arn(target_group)
+        .set_targets(Some(
+            ids.iter()
+                .map(|id| TargetDescription::builder().id(id).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("RegisterTargets", e))?;
+    Ok(())
+}
+
 pub async fn healthy_targets(
     client: &Client,
     target_group: &str,
