@@ -1217,6 +1217,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let target_group = state["target_group_arn"].as_str().unwrap().to_string();
     let s3_endpoint = string_map(&state["vpc_endpoint_ids"])["s3"].clone();
     let policy = format!("{group}-cpu-target-tracking");
+    let private_subnet = string_map(&state["private_subnet_ids"])["us-east-1a"].clone();
     runtime().block_on(async {
         // launches and health checks suspended: the group no longer heals
         live.api
@@ -1319,6 +1320,47 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // a deny-all network ACL on a private subnet (a new ACL denies everything)
+        let acl = live
+            .api
+            .ec2
+            .create_network_acl()
+            .vpc_id(state["vpc_id"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .network_acl
+            .unwrap()
+            .network_acl_id
+            .unwrap();
+        let acls = live
+            .api
+            .ec2
+            .describe_network_acls()
+            .filters(
+                Filter::builder()
+                    .name("association.subnet-id")
+                    .values(&private_subnet)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let association = acls.network_acls()[0]
+            .associations()
+            .iter()
+            .find(|a| a.subnet_id() == Some(private_subnet.as_str()))
+            .and_then(|a| a.network_acl_association_id())
+            .unwrap()
+            .to_string();
+        live.api
+            .ec2
+            .replace_network_acl_association()
+            .association_id(association)
+            .network_acl_id(&acl)
+            .send()
+            .await
+            .unwrap();
         // the S3 endpoint denies everything
         live.api
             .ec2
@@ -1343,6 +1385,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "(priority 1: path-pattern /* -> redirect), which routes around its default action",
             "apply deletes it",
             "apply restores the full-access policy",
+            "subnet/private/us-east-1a is filtered by network ACL acl-",
+            "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
             "which serve no requests; apply registers them and waits until they serve",
         ],
@@ -1414,6 +1458,24 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
         assert!(
             !health.target_health_descriptions().is_empty(),
             "the group's instances serve again"
+        );
+        let acls = live
+            .api
+            .ec2
+            .describe_network_acls()
+            .filters(
+                Filter::builder()
+                    .name("association.subnet-id")
+                    .values(&private_subnet)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            acls.network_acls()[0].is_default(),
+            Some(true),
+            "the subnet is back on the default ACL"
         );
     });
 }

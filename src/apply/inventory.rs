@@ -60,6 +60,8 @@ pub struct Inventory {
     pub default_group: Option<SecurityGroup>,
     /// the VPC's flow logs (not managed by the provider; read for the posture report)
     pub flow_logs: Option<Vec<FlowLog>>,
+    /// the VPC's network ACLs, with the subnets each filters
+    pub network_acls: Vec<ec2::NetworkAcl>,
     /// whether the bastion's root volume is encrypted
     pub bastion_root_encrypted: Option<bool>,
     /// whether the bastion refuses termination (`disableApiTermination`)
@@ -237,6 +239,7 @@ struct VpcFacts {
     /// the credentials may not read them (an IAM policy older than the posture
     /// report): the report then leaves EC2.6 out
     flow_logs: Option<Vec<Found>>,
+    network_acls: Vec<ec2::NetworkAcl>,
 }
 
 /// The VPC's DNS settings, its default security group and its flow logs. The
@@ -247,7 +250,7 @@ async fn vpc_facts(
     vpc: &str,
     groups_listed: bool,
 ) -> Result<VpcFacts, AwsError> {
-    let (dns, default_group, flow_logs) = futures::try_join!(
+    let (dns, default_group, flow_logs, network_acls) = futures::try_join!(
         ec2::vpc_dns(&clients.ec2, vpc),
         async {
             if groups_listed {
@@ -262,11 +265,13 @@ async fn vpc_facts(
                 Err(error) => Err(error),
             }
         },
+        ec2::network_acls(&clients.ec2, vpc),
     )?;
     Ok(VpcFacts {
         dns,
         default_group,
         flow_logs,
+        network_acls,
     })
 }
 
@@ -697,14 +702,26 @@ impl Inventory {
         listener_rules.extend(more_rules);
         // only the listeners found now: a hinted one may be gone
         listener_rules.retain(|arn, _| listeners.iter().any(|l| &l.arn == arn));
-        let (vpc_dns, default_group, flow_logs) = match vpc_read {
+        let (vpc_dns, default_group, flow_logs, network_acls) = match vpc_read {
             Some(facts) => (
                 Some(facts.dns),
                 facts.default_group.or(listed_default_group),
                 facts.flow_logs,
+                facts.network_acls,
             ),
-            None => (None, None, None),
+            None => (None, None, None, Vec::new()),
         };
+        // the environment makes no network ACL: any but the default is another's
+        foreign.extend(
+            network_acls
+                .iter()
+                .filter(|acl| lookup.vpc().is_some() && !acl.default)
+                .map(|acl| ForeignObject {
+                    id: acl.id.clone(),
+                    kind: "network ACL",
+                    name: None,
+                }),
+        );
         if lookup.vpc().is_some() {
             // the environment's flow logs came with the VPC's: one call a refresh
             ec2_found.flow_logs_denied = vpc_dns.is_some() && flow_logs.is_none();
@@ -811,6 +828,7 @@ impl Inventory {
             template_settings,
             default_template,
             group_template,
+            network_acls,
             vpc_dns,
             default_group,
             flow_logs,

@@ -38,7 +38,16 @@ impl Run<'_> {
                 };
                 ec2::strip_default_security_group(ec2c, &group).await
             });
-        futures::try_join!(dns, default_group)?;
+        let acls = async {
+            let (Some(default), off) = subnets_off_default_acl(inv) else {
+                return Ok(());
+            };
+            for (_, association, _) in off {
+                ec2::replace_network_acl_association(ec2c, association, default).await?;
+            }
+            Ok::<_, AwsError>(())
+        };
+        futures::try_join!(dns, default_group, acls)?;
         Ok(())
     }
 
@@ -106,6 +115,31 @@ impl Run<'_> {
     }
 }
 
+/// The VPC's default network ACL, and each of the environment's subnets that
+/// another ACL filters instead, as (component key, association ID, ACL ID).
+fn subnets_off_default_acl(inv: &Inventory) -> (Option<&str>, Vec<(&str, &str, &str)>) {
+    let default = inv
+        .network_acls
+        .iter()
+        .find(|acl| acl.default)
+        .map(|acl| acl.id.as_str());
+    let off = inv
+        .subnets
+        .iter()
+        .filter_map(|(key, subnet)| {
+            inv.network_acls
+                .iter()
+                .filter(|acl| !acl.default)
+                .find_map(|acl| {
+                    acl.associations.iter().find(|(_, s)| **s == subnet.id).map(
+                        |(association, _)| (key.as_str(), association.as_str(), acl.id.as_str()),
+                    )
+                })
+        })
+        .collect();
+    (default, off)
+}
+
 pub(super) fn maps_public_ip(subnet: &Found) -> bool {
     subnet
         .detail
@@ -121,6 +155,17 @@ pub(super) fn network_drift(
     inv: &Inventory,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if let (Some(default), off) = subnets_off_default_acl(inv) {
+        findings.extend(off.into_iter().map(|(key, _, acl)| {
+            Finding::new(
+                key,
+                format!(
+                    "is filtered by network ACL {acl} instead of the VPC's default {default}, whose rules the environment's traffic needs"
+                ),
+                Repair::InPlace("moves it back to the VPC's default network ACL"),
+            )
+        }));
+    }
     if let Some(dns) = inv.vpc_dns {
         for (on, what) in [
             (dns.support, "DNS support"),

@@ -3,6 +3,7 @@
 //! family of objects: `network`, `routing`, `security`, `instances`,
 //! `endpoints` and `flow_logs`, re-exported so callers name them all as `ec2::...`.
 
+mod acls;
 mod dependants;
 mod endpoints;
 mod flow_logs;
@@ -11,6 +12,7 @@ mod network;
 mod routing;
 mod security;
 
+pub use acls::*;
 pub use dependants::*;
 pub use endpoints::*;
 pub use flow_logs::*;
