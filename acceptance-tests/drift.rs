@@ -1218,6 +1218,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let s3_endpoint = string_map(&state["vpc_endpoint_ids"])["s3"].clone();
     let policy = format!("{group}-cpu-target-tracking");
     let private_subnet = string_map(&state["private_subnet_ids"])["us-east-1a"].clone();
+    let private_table = live.route_table("rtb/private/us-east-1b");
+    let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
     runtime().block_on(async {
         // launches and health checks suspended: the group no longer heals
         live.api
@@ -1320,6 +1322,16 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // a private subnet's way out straight through the internet gateway
+        live.api
+            .ec2
+            .replace_route()
+            .route_table_id(&private_table)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&igw)
+            .send()
+            .await
+            .unwrap();
         // a deny-all network ACL on a private subnet (a new ACL denies everything)
         let acl = live
             .api
@@ -1386,6 +1398,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply deletes it",
             "apply restores the full-access policy",
             "subnet/private/us-east-1a is filtered by network ACL acl-",
+            &format!("rtb/private/us-east-1b routes 0.0.0.0/0 to the internet gateway {igw} instead of its NAT gateway, which exposes the private subnet"),
             "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
             "which serve no requests; apply registers them and waits until they serve",

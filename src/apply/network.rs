@@ -254,7 +254,17 @@ pub(super) fn network_drift(
                 ),
                 (_, true) => Finding::new(
                     &key,
-                    "does not route to its NAT gateway",
+                    match current {
+                        // the private subnets' instances would be reachable
+                        // from, and reach, the internet directly
+                        Some(via) if inv.internet_gateway.as_ref().is_some_and(|g| &g.id == via) => {
+                            format!("routes 0.0.0.0/0 to the internet gateway {via} instead of its NAT gateway, which exposes the private subnet")
+                        }
+                        Some(via) => {
+                            format!("does not route to its NAT gateway (0.0.0.0/0 goes to {via})")
+                        }
+                        None => "does not route to its NAT gateway (no default route)".to_string(),
+                    },
                     Repair::InPlace("restores the route"),
                 ),
                 (_, false) => Finding::new(
