@@ -54,6 +54,21 @@ pub struct ClientSettings {
     pub assume_role: Option<AssumeRole>,
 }
 
+/// The longest pause between two attempts of a call. A throttling answer
+/// means the account's shared budget is spent for a moment, not for long:
+/// the SDK's default cap (20 s) stalls a whole plan on one unlucky call,
+/// while a few seconds with jitter spreads the retries of many environments.
+pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Adaptive retries (the SDK's client-side rate limiting on throttling
+/// answers), `max_retries` of them (default 9), backing off at most [`MAX_BACKOFF`].
+pub fn retry_config(max_retries: Option<u32>) -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive()
+        .with_max_attempts(max_retries.unwrap_or(9) + 1)
+        .with_initial_backoff(std::time::Duration::from_millis(250))
+        .with_max_backoff(MAX_BACKOFF)
+}
+
 /// Refuses retries of a connection that was refused or whose host name does
 /// not resolve: AWS endpoints never refuse connections, so the endpoint is
 /// wrong or the emulator is down, and retrying with backoff only delays the
@@ -105,14 +120,7 @@ impl AwsClients {
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(retries) = settings.max_retries {
-            loader = loader.retry_config(
-                aws_config::retry::RetryConfig::adaptive().with_max_attempts(retries + 1),
-            );
-        } else {
-            loader = loader
-                .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(10));
-        }
+        loader = loader.retry_config(retry_config(settings.max_retries));
         // an endpoint that does not answer fails each attempt in seconds, not minutes
         loader = loader.timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
@@ -150,5 +158,19 @@ impl AwsClients {
             default_tags: settings.default_tags,
             ignored_tags: settings.ignored_tags,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_a_few_seconds_at_most() {
+        let config = retry_config(None);
+        assert_eq!(config.max_attempts(), 10);
+        assert!(config.max_backoff() <= std::time::Duration::from_secs(5));
+        assert!(config.initial_backoff() < std::time::Duration::from_secs(1));
+        assert_eq!(retry_config(Some(2)).max_attempts(), 3);
     }
 }
