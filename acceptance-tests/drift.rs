@@ -1220,6 +1220,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let private_subnet = string_map(&state["private_subnet_ids"])["us-east-1a"].clone();
     let private_table = live.route_table("rtb/private/us-east-1b");
     let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
+    let public_table = live.route_table("rtb/public");
     runtime().block_on(async {
         // launches and health checks suspended: the group no longer heals
         live.api
@@ -1332,6 +1333,36 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // the public table made the VPC's main one
+        let tables = live
+            .api
+            .ec2
+            .describe_route_tables()
+            .filters(
+                Filter::builder()
+                    .name("vpc-id")
+                    .values(state["vpc_id"].as_str().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let main_association = tables
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .find(|a| a.main() == Some(true))
+            .and_then(|a| a.route_table_association_id())
+            .unwrap()
+            .to_string();
+        live.api
+            .ec2
+            .replace_route_table_association()
+            .association_id(&main_association)
+            .route_table_id(&public_table)
+            .send()
+            .await
+            .unwrap();
         // a deny-all network ACL on a private subnet (a new ACL denies everything)
         let acl = live
             .api
@@ -1398,6 +1429,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply deletes it",
             "apply restores the full-access policy",
             "subnet/private/us-east-1a is filtered by network ACL acl-",
+            "rtb/public is the VPC's main route table, so every subnet without a table of its own routes through it; apply gives the main association back to the VPC's own table",
             &format!("rtb/private/us-east-1b routes 0.0.0.0/0 to the internet gateway {igw} instead of its NAT gateway, which exposes the private subnet"),
             "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
@@ -1489,6 +1521,30 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             acls.network_acls()[0].is_default(),
             Some(true),
             "the subnet is back on the default ACL"
+        );
+        let main = live
+            .api
+            .ec2
+            .describe_route_tables()
+            .filters(
+                Filter::builder()
+                    .name("association.main")
+                    .values("true")
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("vpc-id")
+                    .values(state["vpc_id"].as_str().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            main.route_tables()[0].route_table_id(),
+            Some(public_table.as_str()),
+            "the public table is no longer the main one"
         );
     });
 }

@@ -60,6 +60,8 @@ pub struct Inventory {
     pub default_group: Option<SecurityGroup>,
     /// the VPC's flow logs (not managed by the provider; read for the posture report)
     pub flow_logs: Option<Vec<FlowLog>>,
+    /// which route table is the VPC's main one (read by the VPC)
+    pub main_route_table: Option<MainRouteTable>,
     /// the VPC's network ACLs, with the subnets each filters
     pub network_acls: Vec<ec2::NetworkAcl>,
     /// whether the bastion's root volume is encrypted
@@ -73,6 +75,18 @@ pub struct Inventory {
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
     pub strays: Strays,
+}
+
+/// The VPC's main route table: the one subnets without their own table use.
+/// AWS made it with the VPC and the environment never routes through it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MainRouteTable {
+    pub table: String,
+    /// the association that makes it main
+    pub association: String,
+    /// the VPC's route tables that are not the environment's (AWS's own
+    /// original main table among them)
+    pub others: Vec<String>,
 }
 
 /// An object inside the environment's boundary that is not the environment's.
@@ -422,6 +436,7 @@ impl Inventory {
         let owns =
             |id: &str, tags: &BTreeMap<String, String>| known.contains_key(id) || claims(tags);
         let mut foreign = Vec::new();
+        let mut main_route_table = None;
         // listed with the VPC's groups when they are described by the VPC
         let listed_default_group = ec2_found
             .security_groups
@@ -455,6 +470,20 @@ impl Inventory {
                         ..ForeignObject::new("security group", &g.id, &g.tags)
                     }),
             );
+            main_route_table = e
+                .route_tables
+                .iter()
+                .find_map(|t| Some((t, t.main_association.clone()?)))
+                .map(|(main, association)| MainRouteTable {
+                    table: main.id.clone(),
+                    association,
+                    others: e
+                        .route_tables
+                        .iter()
+                        .filter(|t| !owns(&t.id, &t.tags))
+                        .map(|t| t.id.clone())
+                        .collect(),
+                });
             e.subnets.retain(|o| owns(&o.id, &o.tags));
             e.internet_gateways.retain(|o| owns(&o.id, &o.tags));
             e.route_tables.retain(|o| owns(&o.id, &o.tags));
@@ -828,6 +857,7 @@ impl Inventory {
             template_settings,
             default_template,
             group_template,
+            main_route_table,
             network_acls,
             vpc_dns,
             default_group,

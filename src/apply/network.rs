@@ -47,7 +47,19 @@ impl Run<'_> {
             }
             Ok::<_, AwsError>(())
         };
-        futures::try_join!(dns, default_group, acls)?;
+        let main_table = async {
+            match (main_route_table_taken(inv), &inv.main_route_table) {
+                (Some(_), Some(main)) => match main.others.first() {
+                    Some(own) => {
+                        ec2::replace_route_table_association(ec2c, &main.association, own).await
+                    }
+                    // the VPC's own main table was deleted: nothing to give it back to
+                    None => Ok(()),
+                },
+                _ => Ok(()),
+            }
+        };
+        futures::try_join!(dns, default_group, acls, main_table)?;
         Ok(())
     }
 
@@ -115,6 +127,15 @@ impl Run<'_> {
     }
 }
 
+/// The environment's route table that was made the VPC's main one, by key.
+fn main_route_table_taken(inv: &Inventory) -> Option<&str> {
+    let main = inv.main_route_table.as_ref()?;
+    inv.route_tables
+        .iter()
+        .find(|(_, t)| t.id == main.table)
+        .map(|(key, _)| key.as_str())
+}
+
 /// The VPC's default network ACL, and each of the environment's subnets that
 /// another ACL filters instead, as (component key, association ID, ACL ID).
 fn subnets_off_default_acl(inv: &Inventory) -> (Option<&str>, Vec<(&str, &str, &str)>) {
@@ -155,6 +176,13 @@ pub(super) fn network_drift(
     inv: &Inventory,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if let Some(key) = main_route_table_taken(inv) {
+        findings.push(Finding::new(
+            key,
+            "is the VPC's main route table, so every subnet without a table of its own routes through it",
+            Repair::InPlace("gives the main association back to the VPC's own table"),
+        ));
+    }
     if let (Some(default), off) = subnets_off_default_acl(inv) {
         findings.extend(off.into_iter().map(|(key, _, acl)| {
             Finding::new(

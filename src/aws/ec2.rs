@@ -246,6 +246,8 @@ pub struct RouteTable {
     pub associations: BTreeMap<String, String>,
     /// destination CIDR -> gateway or NAT gateway id
     pub routes: BTreeMap<String, String>,
+    /// set on the VPC's main route table: the association that makes it main
+    pub main_association: Option<String>,
 }
 
 /// A security group with its rules flattened to one per (protocol, ports, peer).
@@ -482,6 +484,12 @@ async fn discover_core(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory
                         })
                         .collect(),
                     routes: t.routes().iter().filter_map(route_of).collect(),
+                    main_association: t
+                        .associations()
+                        .iter()
+                        .find(|a| a.main().unwrap_or(false))
+                        .and_then(|a| a.route_table_association_id())
+                        .map(str::to_string),
                 })
                 .collect::<Vec<_>>())
         },
