@@ -106,6 +106,14 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
             .unwrap();
         (interface, other_group)
     });
+    // a plan reports what is not the environment's, and changes nothing of it
+    let plan = live.ws.run(&["plan", "-no-color"]);
+    let said = plan.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        said.contains("Objects in the environment's VPC that are not its own")
+            && said.contains(&format!("security group {other_group} (\"other-team\")")),
+        "{said}"
+    );
     let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
     assert_ne!(refused.code, 0, "{}", refused.text());
     let text = refused

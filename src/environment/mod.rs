@@ -641,6 +641,16 @@ impl Resource for EnvironmentResource {
             Err(error) => vec![error.to_string()],
         };
         refreshed.drift = string_list(drift);
+        if !inv.foreign.is_empty() {
+            let objects: Vec<String> = inv.foreign.iter().map(ToString::to_string).collect();
+            diags.root_warning(
+                "Objects in the environment's VPC that are not its own",
+                format!(
+                    "{}. The environment never modifies or deletes them, and destroy refuses to start while they are there: remove them, or move them out of the VPC, before destroying the environment.",
+                    objects.join(", ")
+                ),
+            );
+        }
         // after drift is judged against the inputs as applied
         show_drift_on_inputs(&mut refreshed, &inv);
         Some((refreshed, private_state))
