@@ -6,6 +6,7 @@ mod boundary;
 mod data_source;
 mod drift;
 mod example_module;
+mod functions;
 mod generated_config;
 mod harness;
 mod iam_policy;

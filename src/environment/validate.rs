@@ -27,9 +27,7 @@ use crate::plan::spec::{
     TAG_ENVIRONMENT,
 };
 
-/// The largest subnet prefix an Application Load Balancer accepts: AWS needs
-/// a /27 or larger in every zone, with 8 free addresses for the load balancer.
-pub const LOAD_BALANCER_SUBNET_PREFIX: u8 = 27;
+pub use crate::plan::cidr::LOAD_BALANCER_SUBNET_PREFIX;
 /// AWS's limit of tags on one object (EC2, Elastic Load Balancing, Auto Scaling alike).
 pub const MAX_TAGS: usize = 50;
 /// Tags the provider itself puts on every object.

@@ -13,6 +13,9 @@ use thiserror::Error;
 
 /// Smallest and largest VPC prefixes the environment accepts.
 pub const VPC_PREFIX_RANGE: std::ops::RangeInclusive<u8> = 16..=24;
+/// The largest subnet prefix an Application Load Balancer accepts: AWS needs
+/// a /27 or larger in every zone, with 8 free addresses for the load balancer.
+pub const LOAD_BALANCER_SUBNET_PREFIX: u8 = 27;
 /// AWS refuses subnets smaller than a /28.
 pub const SMALLEST_SUBNET_PREFIX: u8 = 28;
 /// Each tier has room for this many AZs; no AWS region has more.

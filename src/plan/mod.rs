@@ -5,5 +5,6 @@ pub mod assume_role;
 pub mod blueprint;
 pub mod cidr;
 pub mod drift;
+pub mod layout;
 pub mod security;
 pub mod spec;

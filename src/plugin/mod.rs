@@ -6,6 +6,7 @@
 //! the provider the whole protocol: state upgrades from older schema versions,
 //! and a server that only accepts the Terraform process that started it.
 
+mod functions;
 mod numbers;
 mod service;
 mod tls;

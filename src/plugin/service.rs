@@ -119,7 +119,7 @@ impl ProviderRpc for ProviderService {
             resources: vec![proto::get_metadata::ResourceMetadata {
                 type_name: ENVIRONMENT_TYPE.to_string(),
             }],
-            functions: Vec::new(),
+            functions: super::functions::metadata(),
         }))
     }
 
@@ -139,7 +139,7 @@ impl ProviderRpc for ProviderService {
                 wire::schema(&self.data_source_schema),
             )]
             .into(),
-            functions: Default::default(),
+            functions: super::functions::definitions(),
             diagnostics: Vec::new(),
             provider_meta: None,
             server_capabilities: Some(Self::server_capabilities()),
@@ -467,7 +467,7 @@ impl ProviderRpc for ProviderService {
         _: Request<proto::get_functions::Request>,
     ) -> Reply<proto::get_functions::Response> {
         Ok(Response::new(proto::get_functions::Response {
-            functions: Default::default(),
+            functions: super::functions::definitions(),
             diagnostics: Vec::new(),
         }))
     }
@@ -476,16 +476,11 @@ impl ProviderRpc for ProviderService {
         &self,
         request: Request<proto::call_function::Request>,
     ) -> Reply<proto::call_function::Response> {
-        Ok(Response::new(proto::call_function::Response {
-            result: None,
-            error: Some(proto::FunctionError {
-                text: format!(
-                    "The prodvpc provider has no function `{}`.",
-                    request.into_inner().name
-                ),
-                function_argument: None,
-            }),
-        }))
+        let request = request.into_inner();
+        Ok(Response::new(super::functions::call(
+            &request.name,
+            &request.arguments,
+        )))
     }
 
     async fn stop_provider(
