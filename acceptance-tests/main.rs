@@ -4,6 +4,7 @@
 mod assume_role;
 mod data_source;
 mod drift;
+mod exact_plans;
 mod example_module;
 mod generated_config;
 mod harness;

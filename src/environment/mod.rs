@@ -28,7 +28,7 @@ use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
-use crate::plan::spec::{AppSpec, EnvironmentSpec, Names};
+use crate::plan::spec::{AppSpec, EnvironmentSpec, Names, ZoneChoice};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
@@ -37,8 +37,8 @@ use observe::{
     show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
 };
 use planning::{
-    desired_capacity, disruptions, drift_of, inputs_of, plan_outputs, plan_subnets, set_tags_all,
-    unknown_outputs, zones_of,
+    desired_within_bounds, disruptions, drift_of, inputs_of, plan_outputs, plan_zones,
+    set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
 };
 
 /// The `prodvpc_environment` resource.
@@ -168,17 +168,23 @@ impl EnvironmentResource {
     /// Checks the inputs that only the region can judge (zones, images,
     /// instance types, key pairs) and the tag limit that counts the provider's
     /// default tags, at plan time and in one concurrent round, so apply never
-    /// starts what it cannot finish.
+    /// starts what it cannot finish. Returns the zones apply will build in
+    /// (`None` while they cannot be known), chosen as apply chooses them: the
+    /// zones `in_use` first.
     async fn check_against_region(
         &self,
         diags: &mut Diagnostics,
         planned: &EnvironmentState,
-    ) -> Option<()> {
+        in_use: &[String],
+    ) -> Option<Option<Vec<String>>> {
         let clients = self.clients(diags)?;
         let mut valid = true;
         let tag_problems = validate::check_tag_total(planned, &clients.default_tags);
         validate::report(&tag_problems, diags);
         valid &= tag_problems.is_empty();
+        if let Some(region) = clients.ec2.config().region() {
+            valid &= check_arns_against_region(diags, planned, region.as_ref());
+        }
         let app = first(&planned.app);
         let bastion = first(&planned.bastion).filter(|_| planned.bastion_enabled());
         let app_path = |name: &str| {
@@ -285,9 +291,8 @@ impl EnvironmentResource {
                         valid = false;
                         diags.error("Not enough availability zones", format!("az_count is {count} but the region has {} available zones ({}). Lower az_count.", zones.len(), zones.join(", ")), AttributePath::new("az_count"));
                     } else {
-                        // apply takes the first zones in name order
                         used_zones =
-                            Some(zones.iter().take(count.max(0) as usize).cloned().collect());
+                            ZoneChoice::Count(count.max(0) as usize).choose(in_use, &zones);
                     }
                 }
             }
@@ -314,7 +319,7 @@ impl EnvironmentResource {
                 diags.error("Instance type not offered", format!("`{kind}` is not offered in {} (it is offered {elsewhere}). Choose an instance type these zones offer, or zones that offer it.", missing.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", ")), path.clone());
             }
         }
-        valid.then_some(())
+        valid.then_some(used_zones)
     }
 
     /// Runs reconcile and returns the resulting state; on failure the state of
@@ -334,8 +339,7 @@ impl EnvironmentResource {
         let spec = to_spec_or_report(&planned, &clients.default_tags, diags)?;
         let vpc_id = prior.and_then(|p| p.vpc_id.as_ref_option().cloned());
         let options = executor::Options {
-            set_desired_capacity: prior
-                .is_some_and(|p| desired_capacity(p) != desired_capacity(&planned)),
+            set_desired_capacity: prior.is_some_and(|p| sets_desired_capacity(p, &planned)),
             vpc_id: vpc_id.clone(),
             components: prior.map(component_ids).unwrap_or_default(),
         };
@@ -358,6 +362,8 @@ impl EnvironmentResource {
             );
             return None;
         }
+        // a plan that changes nothing a control looks at promised the posture of the last refresh
+        let promised_posture = planned.posture.clone();
         let mut state = planned;
         state.id = Value::Value(spec.name.clone());
         let lookup = match &vpc_id {
@@ -393,6 +399,9 @@ impl EnvironmentResource {
                     },
                 }
                 fill_outputs(&mut state, &inv);
+                if promised_posture.is_value() {
+                    state.posture = promised_posture;
+                }
                 state.drift = string_list(Vec::new());
             }
             Err(error) => {
@@ -415,6 +424,60 @@ impl EnvironmentResource {
         settle(&mut state);
         Some(state)
     }
+}
+
+/// Refuses ARNs AWS would refuse from `region`: a certificate of another
+/// region or partition, a flow log destination or role of another partition
+/// (a log group of another region too). Returns whether all pass.
+fn check_arns_against_region(
+    diags: &mut Diagnostics,
+    planned: &EnvironmentState,
+    region: &str,
+) -> bool {
+    let in_block = |block: &str, name: &str| {
+        AttributePath::new(block.to_string())
+            .index(0)
+            .attribute(name.to_string())
+    };
+    let mut arns: Vec<(AttributePath, &str, bool, &str)> = Vec::new();
+    if let Some(Value::Value(arn)) = first(&planned.load_balancer).map(|lb| &lb.certificate_arn) {
+        arns.push((
+            in_block("load_balancer", "certificate_arn"),
+            arn,
+            true,
+            "Use a certificate of this region: ACM certificates serve only load balancers of their own region (request or import one here).",
+        ));
+    }
+    if let Some(logs) = first(&planned.flow_logs) {
+        if let Value::Value(arn) = &logs.destination_arn {
+            arns.push((
+                in_block("flow_logs", "destination_arn"),
+                arn,
+                arn.split(':').nth(2) == Some("logs"),
+                "Use a bucket or log group of this region's partition (a log group of this region).",
+            ));
+        }
+        if let Value::Value(arn) = &logs.iam_role_arn {
+            arns.push((
+                in_block("flow_logs", "iam_role_arn"),
+                arn,
+                false,
+                "Use a role of this partition's account.",
+            ));
+        }
+    }
+    let mut valid = true;
+    for (path, arn, regional, fix) in arns {
+        if let Some(problem) = crate::plan::spec::arn_region_problem(arn, region, regional) {
+            valid = false;
+            diags.error(
+                "ARN of another region or partition",
+                format!("`{arn}` {problem}, so AWS would refuse it. {fix}"),
+                path,
+            );
+        }
+    }
+    valid
 }
 
 /// An environment found by its name, read as import records it.
@@ -632,7 +695,7 @@ impl Resource for EnvironmentResource {
         &self,
         diags: &mut Diagnostics,
         proposed: Self::State<'a>,
-        _config: Self::State<'a>,
+        config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut planned = proposed;
@@ -644,7 +707,6 @@ impl Resource for EnvironmentResource {
         if planned.availability_zones.is_null() {
             planned.availability_zones = Value::Unknown;
         }
-        plan_subnets(&mut planned);
         if let Some(app) = planned.app.as_mut_option().and_then(|a| a.first_mut()) {
             if app.ami_id.is_null() {
                 app.ami_id = Value::Unknown;
@@ -656,7 +718,10 @@ impl Resource for EnvironmentResource {
                 bastion.ami_id = Value::Unknown;
             }
         }
-        self.check_against_region(diags, &planned).await?;
+        let zones = self.check_against_region(diags, &planned, &[]).await?;
+        plan_zones(&mut planned, zones);
+        // from nothing: every key the zones and blocks give is known, every ID unknown
+        plan_outputs(&EnvironmentState::default(), &config, &mut planned, &[]);
         Some((planned, ValueEmpty::default()))
     }
 
@@ -672,6 +737,7 @@ impl Resource for EnvironmentResource {
         let mut planned = proposed;
         unset_inputs_at_defaults(&mut planned, &config);
         planned.apply_defaults();
+        desired_within_bounds(&mut planned, &config);
         set_tags_all(&mut planned, &self.default_tags());
         let replace = schema::replacement_paths(&prior, &planned);
         if !replace.is_empty() && prior.deletion_protected() {
@@ -684,6 +750,13 @@ impl Resource for EnvironmentResource {
                 &format!("Changing {replacing} replaces the environment, which deletes its load balancer, and `load_balancer.deletion_protection` is true."),
             );
             return None;
+        }
+        for path in &replace {
+            diags.warning(
+                "The whole environment will be replaced",
+                "This attribute cannot change in place: apply deletes every object of the environment (instances, load balancer, NAT gateways and their addresses, subnets, the VPC) and then builds it all anew. Nothing serves until the new load balancer does, and every ID, address and the load balancer's DNS name change. To keep the environment, restore the attribute's value.",
+                path.clone(),
+            );
         }
         // the zones follow az_count, and a create that failed early never chose them:
         // either way apply chooses
@@ -699,7 +772,9 @@ impl Resource for EnvironmentResource {
         }
         let drift = drift_of(&prior);
         if inputs_of(&planned) != inputs_of(&prior) {
-            self.check_against_region(diags, &planned).await?;
+            let in_use = zones_of(&prior).unwrap_or_default();
+            let zones = self.check_against_region(diags, &planned, &in_use).await?;
+            plan_zones(&mut planned, zones);
         }
         if inputs_of(&planned) != inputs_of(&prior) || !drift.is_empty() {
             // apply settles the drift: what it leaves is known only then, and an

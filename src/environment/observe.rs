@@ -262,17 +262,23 @@ pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory)
 /// computed, so a configuration that omits one shows its removal once after
 /// import (applying it changes nothing).
 pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
+    // a missing template records no settings (the defaults then fill them), never empty ones
     let template = inv.template_settings.clone().unwrap_or_default();
-    let group = inv.group.clone().unwrap_or_default();
+    let found = |text: &str| opt(inv.template_settings.as_ref().map(|_| text.to_string()));
     let target_group = inv.target_groups.first();
     state.app = Value::Value(vec![model::AppBlock {
-        ami_id: opt(Some(template.ami_id.clone())),
-        instance_type: opt(Some(template.instance_type.clone())),
+        ami_id: found(&template.ami_id),
+        instance_type: found(&template.instance_type),
         port: target_group.map(|tg| i64::from(tg.port)).into(),
         user_data: template.user_data.clone().into(),
-        min_size: Value::Value(i64::from(group.min_size)),
-        max_size: Value::Value(i64::from(group.max_size)),
-        desired_capacity: Value::Value(i64::from(group.desired_capacity)),
+        // a missing group records no sizes (the defaults then fill them), never zeros
+        min_size: inv.group.as_ref().map(|g| i64::from(g.min_size)).into(),
+        max_size: inv.group.as_ref().map(|g| i64::from(g.max_size)).into(),
+        desired_capacity: inv
+            .group
+            .as_ref()
+            .map(|g| i64::from(g.desired_capacity))
+            .into(),
         cpu_target: inv.cpu_target.into(),
         health_check_path: opt(target_group.map(|tg| tg.health_check.path.clone())),
         health_check_grace_period: inv

@@ -1,0 +1,219 @@
+//! Plans as exact as Terraform's own resources: what a saved plan marks
+//! unknown (`terraform show -json`) is exactly what apply will change, so
+//! other resources can be keyed on the environment's maps from the first plan.
+
+use std::collections::BTreeSet;
+
+use crate::harness::terraform::Workspace;
+use crate::harness::{string_map, Emulator};
+
+/// An environment with a NAT gateway per zone and a resource per private
+/// subnet, keyed by the environment's own map.
+fn configuration(az_count: u8) -> String {
+    format!(
+        r#"
+resource "prodvpc_environment" "x" {{
+  name         = "exact"
+  az_count     = {az_count}
+  nat_gateways = "one_per_az"
+  app {{
+    min_size         = 1
+    max_size         = 2
+    desired_capacity = 1
+  }}
+  bastion {{
+    enabled = false
+  }}
+}}
+
+resource "terraform_data" "per_private_subnet" {{
+  for_each = prodvpc_environment.x.private_subnet_ids
+  input    = each.value
+}}
+"#
+    )
+}
+
+/// `terraform plan -out` followed by `terraform show -json` of that plan.
+fn saved_plan(ws: &Workspace) -> serde_json::Value {
+    ws.ok(&["plan", "-out=tfplan", "-no-color"]);
+    let shown = ws.ok(&["show", "-json", "tfplan"]);
+    serde_json::from_str(&shown.stdout).expect("plan json")
+}
+
+fn change_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["resource_changes"]
+        .as_array()
+        .and_then(|changes| changes.iter().find(|c| c["address"] == address))
+        .map(|c| &c["change"])
+        .unwrap_or_else(|| panic!("no change of {address} in {plan}"))
+}
+
+/// The paths (`a.0.b`, `map.key`) the plan marks unknown after apply.
+fn unknown_paths(after_unknown: &serde_json::Value) -> BTreeSet<String> {
+    fn walk(value: &serde_json::Value, path: &str, found: &mut BTreeSet<String>) {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::Bool(true) => {
+                found.insert(path.to_string());
+            }
+            serde_json::Value::Object(entries) => {
+                for (key, inner) in entries {
+                    walk(inner, &join(key), found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, inner) in items.iter().enumerate() {
+                    walk(inner, &join(&index.to_string()), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = BTreeSet::new();
+    walk(after_unknown, "", &mut found);
+    found
+}
+
+fn set(paths: &[&str]) -> BTreeSet<String> {
+    paths.iter().map(|p| p.to_string()).collect()
+}
+
+/// The actions planned for each instance of the per-subnet resource.
+fn per_subnet_actions(plan: &serde_json::Value) -> BTreeSet<(String, String)> {
+    plan["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"] == "terraform_data")
+        .map(|c| {
+            (
+                c["index"].as_str().unwrap_or_default().to_string(),
+                c["change"]["actions"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() {
+    let emulator = Emulator::aws_like();
+    let ws = Workspace::new(Some(emulator.layer.endpoint()));
+    let environment = "prodvpc_environment.x";
+    ws.write(&configuration(2));
+
+    // the first plan: zones, blocks and every map's keys known, only IDs unknown
+    let plan = saved_plan(&ws);
+    let create = change_of(&plan, environment);
+    let after = &create["after"];
+    assert_eq!(
+        after["availability_zones"],
+        serde_json::json!(["us-east-1a", "us-east-1b"])
+    );
+    assert_eq!(
+        string_map(&after["public_subnet_cidrs"]).len(),
+        2,
+        "carved at plan: {after}"
+    );
+    assert_eq!(string_map(&after["private_subnet_cidrs"]).len(), 2);
+    assert_eq!(
+        unknown_paths(&create["after_unknown"]),
+        set(&[
+            "alb_arn",
+            "alb_dns_name",
+            "alb_zone_id",
+            "app.0.ami_id",
+            "autoscaling_group_name",
+            "internet_gateway_id",
+            "launch_template_id",
+            "launch_template_version",
+            "listener_arns.http",
+            "nat_gateway_ids.us-east-1a",
+            "nat_gateway_ids.us-east-1b",
+            "nat_public_ips.us-east-1a",
+            "nat_public_ips.us-east-1b",
+            "posture",
+            "private_subnet_ids.us-east-1a",
+            "private_subnet_ids.us-east-1b",
+            "public_subnet_ids.us-east-1a",
+            "public_subnet_ids.us-east-1b",
+            "security_group_ids.alb",
+            "security_group_ids.app",
+            "target_group_arn",
+            "vpc_endpoint_ids.dynamodb",
+            "vpc_endpoint_ids.s3",
+            "vpc_id",
+        ])
+    );
+    assert_eq!(
+        per_subnet_actions(&plan),
+        BTreeSet::from([
+            ("us-east-1a".to_string(), "[\"create\"]".to_string()),
+            ("us-east-1b".to_string(), "[\"create\"]".to_string()),
+        ]),
+        "for_each over the subnet map plans on the first plan"
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    let two = ws.resource_values(environment);
+    assert_eq!(two["availability_zones"], after["availability_zones"]);
+    assert_eq!(two["public_subnet_cidrs"], after["public_subnet_cidrs"]);
+    assert_eq!(two["private_subnet_cidrs"], after["private_subnet_cidrs"]);
+    ws.assert_no_changes("after the first apply");
+
+    // a zone added by count: only its entries (and the posture) are unknown
+    ws.write(&configuration(3));
+    let plan = saved_plan(&ws);
+    let update = change_of(&plan, environment);
+    assert_eq!(
+        unknown_paths(&update["after_unknown"]),
+        set(&[
+            "nat_gateway_ids.us-east-1c",
+            "nat_public_ips.us-east-1c",
+            "posture",
+            "private_subnet_ids.us-east-1c",
+            "public_subnet_ids.us-east-1c",
+        ])
+    );
+    assert_eq!(
+        update["after"]["availability_zones"],
+        serde_json::json!(["us-east-1a", "us-east-1b", "us-east-1c"])
+    );
+    let planned_private = string_map(&update["after"]["private_subnet_cidrs"]);
+    assert_eq!(planned_private.len(), 3, "the new zone is carved at plan");
+    assert_eq!(
+        per_subnet_actions(&plan),
+        BTreeSet::from([
+            ("us-east-1a".to_string(), "[\"no-op\"]".to_string()),
+            ("us-east-1b".to_string(), "[\"no-op\"]".to_string()),
+            ("us-east-1c".to_string(), "[\"create\"]".to_string()),
+        ]),
+        "resources keyed on surviving subnets are untouched"
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    let three = ws.resource_values(environment);
+    assert_eq!(string_map(&three["private_subnet_cidrs"]), planned_private);
+    ws.assert_no_changes("after adding a zone");
+
+    // and removed again: nothing AWS keeps becomes unknown
+    ws.write(&configuration(2));
+    let plan = saved_plan(&ws);
+    let update = change_of(&plan, environment);
+    assert_eq!(unknown_paths(&update["after_unknown"]), set(&["posture"]));
+    for kept in [
+        "public_subnet_ids",
+        "private_subnet_ids",
+        "nat_gateway_ids",
+        "nat_public_ips",
+    ] {
+        assert_eq!(update["after"][kept], two[kept], "{kept}");
+    }
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    ws.assert_no_changes("after removing a zone");
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
