@@ -30,7 +30,7 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
     state.vpc_endpoint_ids = Value::Unknown;
-    state.flow_log_id = if state.flow_logs.is_null() {
+    state.flow_log_id = if first(&state.flow_logs).is_none() {
         Value::Null
     } else {
         Value::Unknown
@@ -303,9 +303,9 @@ pub(super) fn plan_outputs(
         None => Value::Unknown,
     };
     // AWS cannot change a flow log: any other setting is a new one
-    planned.flow_log_id = if planned.flow_logs.is_null() {
+    planned.flow_log_id = if first(&planned.flow_logs).is_none() {
         Value::Null
-    } else if prior.flow_logs != planned.flow_logs || renewed.contains("flowlog") {
+    } else if first(&prior.flow_logs) != first(&planned.flow_logs) || renewed.contains("flowlog") {
         Value::Unknown
     } else {
         prior.flow_log_id.clone()
