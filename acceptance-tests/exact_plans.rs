@@ -217,3 +217,94 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
     ws.assert_no_changes("after removing a zone");
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
+
+/// Blocks computed by another resource, a size left to follow the bounds,
+/// and a CPU target.
+fn computed_blocks(min_size: u8, cpu_target: u8) -> String {
+    format!(
+        r#"
+resource "terraform_data" "block" {{
+  for_each = {{ "us-east-1a" = "10.0.128.0/20", "us-east-1b" = "10.0.144.0/20" }}
+  input    = each.value
+}}
+
+resource "prodvpc_environment" "x" {{
+  name               = "computed"
+  availability_zones = ["us-east-1a", "us-east-1b"]
+  nat_gateways       = "none"
+  private_subnet_cidrs = {{
+    "us-east-1a" = terraform_data.block["us-east-1a"].output
+    "us-east-1b" = terraform_data.block["us-east-1b"].output
+  }}
+  app {{
+    min_size   = {min_size}
+    max_size   = 2
+    cpu_target = {cpu_target}
+  }}
+  bastion {{
+    enabled = false
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn blocks_unknown_at_plan_sizes_and_scaling_plan_exactly() {
+    let emulator = Emulator::aws_like();
+    let ws = Workspace::new(Some(emulator.layer.endpoint()));
+    let environment = "prodvpc_environment.x";
+    ws.write(&computed_blocks(1, 50));
+    // the configured blocks stay unknown, and the carving waits for them
+    let plan = saved_plan(&ws);
+    let create = change_of(&plan, environment);
+    let unknown = unknown_paths(&create["after_unknown"]);
+    for path in [
+        "private_subnet_cidrs.us-east-1a",
+        "private_subnet_cidrs.us-east-1b",
+        "public_subnet_cidrs.us-east-1a",
+        "public_subnet_cidrs.us-east-1b",
+    ] {
+        assert!(unknown.contains(path), "{path} is not unknown: {unknown:?}");
+    }
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    let state = ws.resource_values(environment);
+    assert_eq!(
+        string_map(&state["private_subnet_cidrs"])["us-east-1a"],
+        "10.0.128.0/20"
+    );
+    assert_eq!(
+        string_map(&state["public_subnet_cidrs"]),
+        [
+            ("us-east-1a".to_string(), "10.0.0.0/20".to_string()),
+            ("us-east-1b".to_string(), "10.0.16.0/20".to_string()),
+        ]
+        .into()
+    );
+    assert_eq!(state["app"][0]["desired_capacity"], 1);
+    ws.assert_no_changes("after blocks computed at apply");
+
+    // min_size raised past the desired capacity the configuration leaves out:
+    // the plan says what AWS will run, and nothing becomes unknown
+    ws.write(&computed_blocks(2, 50));
+    let plan = saved_plan(&ws);
+    let update = change_of(&plan, environment);
+    assert_eq!(update["after"]["app"][0]["desired_capacity"], 2);
+    assert_eq!(unknown_paths(&update["after_unknown"]), set(&[]));
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    let group = crate::harness::runtime()
+        .block_on(emulator.api.group("computed-app"))
+        .desired_capacity();
+    assert_eq!(group, Some(2));
+    ws.assert_no_changes("after min_size rose past the desired capacity");
+
+    // a CPU target cannot change a control's verdict: the posture stays known
+    ws.write(&computed_blocks(2, 65));
+    let plan = saved_plan(&ws);
+    let update = change_of(&plan, environment);
+    assert_eq!(unknown_paths(&update["after_unknown"]), set(&[]));
+    assert_eq!(update["after"]["posture"], update["before"]["posture"]);
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    ws.assert_no_changes("after a CPU target change");
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
