@@ -1333,6 +1333,17 @@ fn vpc_cidr_change_forces_replacement() {
         "{}",
         plan.stdout
     );
+    // a full outage is said before it is approved, on the attribute that causes it
+    let said = plan.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    for words in [
+        "Warning: The whole environment will be replaced",
+        "on main.tf line",
+        "vpc_cidr",
+        "deletes every object of the environment",
+        "and then builds it all anew",
+    ] {
+        assert!(said.contains(words), "no `{words}` in:\n{}", plan.text());
+    }
 }
 
 #[test]
