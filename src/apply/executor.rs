@@ -114,6 +114,8 @@ impl Run<'_> {
 pub struct Reconciled {
     pub blueprint: Blueprint,
     pub ami_id: String,
+    /// the environment's VPC, which binds the resource instance to it
+    pub vpc_id: String,
 }
 
 /// Brings AWS in line with `spec`: creates every missing component, repairs
@@ -273,6 +275,7 @@ pub async fn reconcile(
     Ok(Reconciled {
         blueprint: bp,
         ami_id,
+        vpc_id,
     })
 }
 

@@ -405,13 +405,21 @@ impl EnvironmentResource {
                 state.drift = string_list(Vec::new());
             }
             Err(error) => {
-                if let Err(first) = &outcome {
-                    let phase = if prior.is_some() {
-                        Phase::Update
-                    } else {
-                        Phase::Create
-                    };
-                    report_aws(diags, summary, first, phase);
+                match &outcome {
+                    Err(first) => {
+                        let phase = if prior.is_some() {
+                            Phase::Update
+                        } else {
+                            Phase::Create
+                        };
+                        report_aws(diags, summary, first, phase);
+                    }
+                    // what apply built is bound to the state by its VPC, so the next
+                    // refresh reads it back instead of losing it
+                    Ok(done) => {
+                        fill_inputs(&mut state, &done.blueprint, &done.ami_id);
+                        state.vpc_id = Value::Value(done.vpc_id.clone());
+                    }
                 }
                 report_aws(
                     diags,

@@ -24,7 +24,11 @@ pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: 
         (Tier::Public, &mut state.public_subnet_cidrs),
         (Tier::Private, &mut state.private_subnet_cidrs),
     ] {
-        if !matches!(slot, Value::Value(_)) {
+        let incomplete = match slot {
+            Value::Value(entries) => entries.values().any(|v| !v.is_value()),
+            _ => true,
+        };
+        if incomplete {
             *slot = string_map(
                 bp.subnets
                     .iter()
@@ -197,8 +201,27 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         public_subnet_cidrs,
         private_subnet_cidrs,
         tags_all,
-        az_count
+        az_count,
+        vpc_endpoint_ids,
+        flow_log_id
     );
+    // a map planned with known keys keeps only the entries AWS gave
+    for map in [
+        &mut state.public_subnet_ids,
+        &mut state.private_subnet_ids,
+        &mut state.nat_gateway_ids,
+        &mut state.nat_public_ips,
+        &mut state.security_group_ids,
+        &mut state.listener_arns,
+        &mut state.vpc_endpoint_ids,
+        &mut state.posture,
+        &mut state.public_subnet_cidrs,
+        &mut state.private_subnet_cidrs,
+    ] {
+        if let Value::Value(entries) = map {
+            entries.retain(|_, value| !value.is_unknown());
+        }
+    }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if matches!(app.ami_id, Value::Unknown) {
             app.ami_id = Value::Null;

@@ -1201,6 +1201,58 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_desired_capacity_left_out_follows_the_bounds_as_aws_moves_it() {
+        let prior = applied();
+        let sized = |min: i64, max: i64, desired: Option<i64>| {
+            let config = EnvironmentState {
+                app: Value::Value(vec![AppBlock {
+                    desired_capacity: desired.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            };
+            let mut planned = prior.clone();
+            let app = &mut planned.app.as_mut_option().unwrap()[0];
+            app.min_size = Value::Value(min);
+            app.max_size = Value::Value(max);
+            desired_within_bounds(&mut planned, &config);
+            planned
+        };
+        assert_eq!(desired_capacity(&prior), Some(2));
+        let raised = sized(3, 4, None);
+        assert_eq!(desired_capacity(&raised), Some(3));
+        // AWS raises it with the bound: nothing to set beyond the bounds
+        assert!(!sets_desired_capacity(&prior, &raised));
+        let lowered = sized(1, 1, None);
+        assert_eq!(desired_capacity(&lowered), Some(1));
+        assert!(!sets_desired_capacity(&prior, &lowered));
+        let mut configured = sized(1, 4, Some(3));
+        configured.app.as_mut_option().unwrap()[0].desired_capacity = Value::Value(3);
+        assert_eq!(desired_capacity(&configured), Some(3));
+        assert!(sets_desired_capacity(&prior, &configured));
+    }
+
+    #[test]
+    fn settling_after_apply_leaves_no_unknown_entry() {
+        let mut state = applied();
+        state.public_subnet_ids = Value::Value(BTreeMap::from([
+            (
+                "us-east-1a".to_string(),
+                Value::Value("subnet-a".to_string()),
+            ),
+            ("us-east-1b".to_string(), Value::Unknown),
+        ]));
+        state.vpc_endpoint_ids = Value::Unknown;
+        state.flow_log_id = Value::Unknown;
+        crate::environment::observe::settle(&mut state);
+        assert_eq!(
+            state.public_subnet_ids,
+            known(&[("us-east-1a", "subnet-a")])
+        );
+        assert!(state.vpc_endpoint_ids.is_null() && state.flow_log_id.is_null());
+    }
+
     /// As `applied`, with every ID of a complete environment set.
     fn complete() -> EnvironmentState {
         let mut state = applied();
