@@ -308,3 +308,133 @@ fn blocks_unknown_at_plan_sizes_and_scaling_plan_exactly() {
     ws.assert_no_changes("after a CPU target change");
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
+
+/// The inputs the table of changes varies.
+#[derive(Clone)]
+struct Knobs {
+    nat: &'static str,
+    bastion: bool,
+    port: u16,
+    instance_type: &'static str,
+    dynamodb_endpoint: bool,
+    health_check_path: &'static str,
+}
+
+impl Knobs {
+    fn hcl(&self) -> String {
+        let bastion = if self.bastion {
+            "ssh_ingress_cidrs = [\"198.51.100.0/24\"]"
+        } else {
+            "enabled = false"
+        };
+        format!(
+            r#"
+resource "prodvpc_environment" "x" {{
+  name         = "table"
+  nat_gateways = "{nat}"
+  app {{
+    port              = {port}
+    instance_type     = "{instance_type}"
+    health_check_path = "{health_check_path}"
+    min_size          = 1
+    max_size          = 2
+  }}
+  bastion {{
+    {bastion}
+  }}
+  vpc_endpoints {{
+    dynamodb = {dynamodb}
+  }}
+}}
+"#,
+            nat = self.nat,
+            port = self.port,
+            instance_type = self.instance_type,
+            health_check_path = self.health_check_path,
+            dynamodb = self.dynamodb_endpoint,
+        )
+    }
+}
+
+#[test]
+fn each_kind_of_change_plans_unknown_exactly_what_it_changes() {
+    let emulator = Emulator::aws_like();
+    let ws = Workspace::new(Some(emulator.layer.endpoint()));
+    let environment = "prodvpc_environment.x";
+    let mut knobs = Knobs {
+        nat: "single",
+        bastion: true,
+        port: 8080,
+        instance_type: "t3.micro",
+        dynamodb_endpoint: true,
+        health_check_path: "/health",
+    };
+    ws.write(&knobs.hcl());
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    type Change = fn(&mut Knobs);
+    let table: [(&str, Change, &[&str]); 7] = [
+        (
+            "a NAT gateway per zone",
+            |k| k.nat = "one_per_az",
+            &[
+                "nat_gateway_ids.us-east-1b",
+                "nat_public_ips.us-east-1b",
+                "posture",
+            ],
+        ),
+        ("the bastion off", |k| k.bastion = false, &["posture"]),
+        (
+            "the bastion on",
+            |k| k.bastion = true,
+            // the image it ran before is kept in state, and runs again
+            &[
+                "bastion_instance_id",
+                "bastion_public_ip",
+                "posture",
+                "security_group_ids.bastion",
+            ],
+        ),
+        (
+            "another port",
+            |k| k.port = 9090,
+            &["posture", "target_group_arn"],
+        ),
+        (
+            "another instance type",
+            |k| k.instance_type = "t3.small",
+            &["launch_template_version", "posture"],
+        ),
+        (
+            "an endpoint removed",
+            |k| k.dynamodb_endpoint = false,
+            &["posture"],
+        ),
+        (
+            "a health check path",
+            |k| k.health_check_path = "/ready",
+            &[],
+        ),
+    ];
+    for (change, apply_change, unknown) in table {
+        apply_change(&mut knobs);
+        ws.write(&knobs.hcl());
+        let plan = saved_plan(&ws);
+        let update = change_of(&plan, environment);
+        assert_eq!(update["actions"], serde_json::json!(["update"]), "{change}");
+        assert_eq!(
+            unknown_paths(&update["after_unknown"]),
+            set(unknown),
+            "{change}: what the plan leaves unknown"
+        );
+        ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+        ws.assert_no_changes(&format!("after {change}"));
+        let state = ws.resource_values(environment);
+        // every value the plan knew is what apply recorded
+        for (key, planned) in update["after"].as_object().unwrap() {
+            if unknown_paths(&update["after_unknown"][key]).is_empty() {
+                assert_eq!(&state[key], planned, "{change}: {key}");
+            }
+        }
+    }
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}

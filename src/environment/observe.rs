@@ -529,8 +529,19 @@ pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &
             }
         };
     }
-    defaulted!(app: min_size, max_size, health_check_grace_period, cpu_target, health_check_path);
-    defaulted!(load_balancer: drop_invalid_header_fields, deletion_protection, idle_timeout);
+    // and an input removed from the configuration goes back to its default, as
+    // documented, instead of keeping the value it had (Terraform proposes the
+    // prior value of an optional computed attribute the configuration leaves out)
+    defaulted!(app: instance_type, port, min_size, max_size, health_check_grace_period,
+        cpu_target, health_check_path, wait_for_capacity);
+    defaulted!(load_balancer: ingress_cidrs, ssl_policy, drop_invalid_header_fields,
+        deletion_protection, idle_timeout);
+    defaulted!(bastion: enabled, instance_type);
+    defaulted!(vpc_endpoints: s3, dynamodb, public_route_table);
+    defaulted!(flow_logs: traffic_type, max_aggregation_interval);
+    if config.nat_gateways.is_null() {
+        planned.nat_gateways = defaults.nat_gateways.clone();
+    }
 }
 
 /// The value to record for one input after a failed update: the planned one where
@@ -690,6 +701,44 @@ mod tests {
             }]),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_input_removed_from_the_configuration_is_planned_at_its_default() {
+        let prior = EnvironmentState {
+            nat_gateways: Value::Value("single".into()),
+            app: Value::Value(vec![model::AppBlock {
+                port: Value::Value(9090),
+                instance_type: Value::Value("t3.large".into()),
+                ..Default::default()
+            }]),
+            bastion: Value::Value(vec![model::BastionBlock {
+                enabled: Value::Value(false),
+                instance_type: Value::Value("t3.small".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        // the blocks stay, their settings are left out
+        let config = EnvironmentState {
+            app: Value::Value(vec![model::AppBlock::default()]),
+            bastion: Value::Value(vec![model::BastionBlock::default()]),
+            ..Default::default()
+        };
+        let mut planned = prior.clone();
+        unset_inputs_at_defaults(&mut planned, &config);
+        let defaults = AppSpec::default();
+        assert_eq!(planned.nat_gateways, Value::Value("one_per_az".to_string()));
+        let app = first(&planned.app).unwrap();
+        assert_eq!(app.port, Value::Value(i64::from(defaults.port)));
+        assert_eq!(app.instance_type, Value::Value(defaults.instance_type));
+        let bastion = first(&planned.bastion).unwrap();
+        assert_eq!(
+            bastion.enabled,
+            Value::Value(true),
+            "the bastion runs again"
+        );
+        assert_eq!(bastion.instance_type, Value::Value("t3.nano".to_string()));
     }
 
     #[test]
