@@ -122,6 +122,7 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
         "carved at plan: {after}"
     );
     assert_eq!(string_map(&after["private_subnet_cidrs"]).len(), 2);
+    assert_eq!(after["autoscaling_group_name"], "exact-app");
     assert_eq!(
         unknown_paths(&create["after_unknown"]),
         set(&[
@@ -129,7 +130,6 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
             "alb_dns_name",
             "alb_zone_id",
             "app.0.ami_id",
-            "autoscaling_group_name",
             "internet_gateway_id",
             "launch_template_id",
             "launch_template_version",

@@ -186,8 +186,7 @@ pub(super) fn plan_outputs(
         kept(&mut planned.internet_gateway_id, is("igw"));
         kept(&mut planned.alb_arn, is("alb"));
         kept(&mut planned.alb_dns_name, is("alb"));
-        // the region's hosted zone of every load balancer, and a name the
-        // environment's name gives: a recreated load balancer or group keeps them
+        // the region's hosted zone of every load balancer: a recreated one keeps it
         kept(&mut planned.alb_zone_id, false);
         kept(&mut planned.target_group_arn, is("tg"));
         kept(&mut planned.launch_template_id, is("lt"));
@@ -195,10 +194,12 @@ pub(super) fn plan_outputs(
             &mut planned.launch_template_version,
             is("lt") || is("sg/app") || rolls(drift),
         );
-        kept(&mut planned.autoscaling_group_name, false);
         if is("alb") {
             planned.listener_arns = Value::Unknown;
         }
+    }
+    if let Some(name) = planned.name.as_ref_option() {
+        planned.autoscaling_group_name = Value::Value(crate::plan::spec::app_name(name));
     }
     let zones = zones_of(planned);
     match &zones {
@@ -680,6 +681,7 @@ mod tests {
             target_group_arn: Value::Value("tg".into()),
             listener_arns: known(&[("http", "listener-http")]),
             launch_template_version: Value::Value(1),
+            autoscaling_group_name: Value::Value("shop-app".into()),
             bastion_instance_id: Value::Value("i-1".into()),
             bastion_public_ip: Value::Value("203.0.113.1".into()),
             vpc_endpoint_ids: known(&[("dynamodb", "vpce-d"), ("s3", "vpce-s")]),

@@ -677,9 +677,15 @@ impl Names {
             environment: environment.to_string(),
             load_balancer: environment.to_string(),
             target_group: format!("{environment}-{app_port}"),
-            app: format!("{environment}-app"),
+            app: app_name(environment),
         }
     }
+}
+
+/// The name of the launch template and of the Auto Scaling Group, which the
+/// environment's name alone gives (so a plan knows it before they exist).
+pub fn app_name(environment: &str) -> String {
+    format!("{environment}-app")
 }
 
 impl EnvironmentSpec {
