@@ -1171,6 +1171,8 @@ fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
         "{}",
         plan.stdout
     );
+    // and the load balancer's hosted zone, the region's for every one, stays known
+    assert!(!said.contains("alb_zone_id"), "{}", plan.stdout);
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let after = ws.resource_values("prodvpc_environment.mended");
     assert!(after["alb_arn"]

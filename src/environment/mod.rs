@@ -658,7 +658,13 @@ impl Resource for EnvironmentResource {
             return None;
         }
         let mut refreshed = state;
+        // the region's hosted zone of every load balancer: a missing one's
+        // successor has it too, so the repair plan keeps it known
+        let alb_zone_id = refreshed.alb_zone_id.clone();
         fill_outputs(&mut refreshed, &inv);
+        if refreshed.alb_zone_id.is_null() {
+            refreshed.alb_zone_id = alb_zone_id;
+        }
         // states written before these inputs existed lack them; AWS has them
         fill_missing_inputs(&mut refreshed, &inv);
         // and they predate this choice, whose default is what they did not record
