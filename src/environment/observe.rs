@@ -704,6 +704,27 @@ mod tests {
     }
 
     #[test]
+    fn an_import_without_a_group_or_template_records_no_sizes_or_settings() {
+        let mut state = EnvironmentState::default();
+        import_blocks(&mut state, &Inventory::default());
+        let app = first(&state.app).unwrap();
+        for size in [app.min_size, app.max_size, app.desired_capacity] {
+            assert!(size.is_null(), "{app:?}");
+        }
+        assert!(
+            app.ami_id.is_null() && app.instance_type.is_null(),
+            "{app:?}"
+        );
+        // the plan then fills the defaults, never zeros
+        state.apply_defaults();
+        let app = first(&state.app).unwrap();
+        assert_eq!(
+            app.desired_capacity,
+            Value::Value(i64::from(AppSpec::default().min_size))
+        );
+    }
+
+    #[test]
     fn an_input_removed_from_the_configuration_is_planned_at_its_default() {
         let prior = EnvironmentState {
             nat_gateways: Value::Value("single".into()),
