@@ -215,6 +215,36 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
     }
     ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
     ws.assert_no_changes("after removing a zone");
+
+    // the name is this configuration's own: replacing the environment plans
+    ws.ok(&["taint", "-no-color", environment]);
+    let replace = ws.ok(&["plan", "-no-color"]);
+    assert!(
+        replace.stdout.contains("is tainted, so must be replaced")
+            && replace
+                .stdout
+                .contains("Plan: 1 to add, 2 to change, 1 to destroy"),
+        "{}",
+        replace.text()
+    );
+    ws.ok(&["untaint", "-no-color", environment]);
+    // while another configuration's create of the same name is refused at plan, on `name`
+    let other = Workspace::new(Some(emulator.layer.endpoint()));
+    other.write(&configuration(2));
+    let refused = other.run(&["plan", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    let said = refused
+        .text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for words in [
+        "Error: An environment of this name already exists",
+        "name = \"exact\"",
+        "terraform import <address> exact",
+    ] {
+        assert!(said.contains(words), "no `{words}` in:\n{}", refused.text());
+    }
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
 

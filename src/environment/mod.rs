@@ -45,11 +45,69 @@ use planning::{
 pub struct EnvironmentResource {
     clients: SharedClients,
     stop: CancellationToken,
+    /// names of environments this configuration already manages, as this
+    /// process has seen them (refreshed, updated or imported): a plan to
+    /// create one of them replaces it, and is not a second owner
+    managed: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl EnvironmentResource {
     pub fn new(clients: SharedClients, stop: CancellationToken) -> Self {
-        EnvironmentResource { clients, stop }
+        EnvironmentResource {
+            clients,
+            stop,
+            managed: Default::default(),
+        }
+    }
+
+    fn remember_managed(&self, name: &Value<String>) {
+        if let (Some(name), Ok(mut managed)) = (name.as_ref_option(), self.managed.lock()) {
+            managed.insert(name.clone());
+        }
+    }
+
+    fn is_managed_here(&self, name: &str) -> bool {
+        self.managed
+            .lock()
+            .map(|managed| managed.contains(name))
+            .unwrap_or(false)
+    }
+
+    /// Refuses at plan a create whose name another configuration's complete
+    /// environment holds in this region, as apply would (an environment an
+    /// interrupted create left unfinished is adopted, and one this
+    /// configuration manages is being replaced). Without a refresh
+    /// (`-refresh=false`) a replacement of a tainted environment is not told
+    /// apart and is refused too.
+    async fn check_name_is_free(&self, diags: &mut Diagnostics, name: &str) -> Option<()> {
+        if self.is_managed_here(name) {
+            return Some(());
+        }
+        let clients = self.clients(diags)?;
+        match crate::aws::ec2::environment_vpcs(&clients.ec2, name).await {
+            Ok(vpcs) => {
+                let Some((vpc_id, _)) = vpcs.iter().find(|(_, status)| {
+                    status.as_deref() != Some(crate::plan::spec::STATUS_CREATING)
+                }) else {
+                    return Some(());
+                };
+                diags.error(
+                    "An environment of this name already exists",
+                    format!("The environment `{name}` ({vpc_id}) exists in this region and is managed by another configuration or workspace, so apply would refuse to create it. To manage it here, import it: `terraform import <address> {name}` or an `import` block with `id = \"{name}\"`. Otherwise choose another `name`."),
+                    AttributePath::new("name"),
+                );
+                None
+            }
+            Err(error) => {
+                report_aws(
+                    diags,
+                    "Could not check whether the name is free",
+                    &error,
+                    Phase::Plan,
+                );
+                None
+            }
+        }
     }
 
     /// Runs `work` unless Terraform asks the provider to stop first. Dropping
@@ -628,6 +686,7 @@ impl Resource for EnvironmentResource {
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        self.remember_managed(&state.name);
         let clients = self.clients(diags)?;
         // compared with what the last apply set: new default tags are a planned change
         let applied = applied_default_tags(&state, &clients.default_tags);
@@ -733,6 +792,9 @@ impl Resource for EnvironmentResource {
             }
         }
         let zones = self.check_against_region(diags, &planned, &[]).await?;
+        if let Some(name) = planned.name.as_ref_option() {
+            self.check_name_is_free(diags, name).await?;
+        }
         plan_zones(&mut planned, zones);
         // from nothing: every key the zones and blocks give is known, every ID unknown
         plan_outputs(&EnvironmentState::default(), &config, &mut planned, &[]);
@@ -748,6 +810,7 @@ impl Resource for EnvironmentResource {
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        self.remember_managed(&prior.name);
         let mut planned = proposed;
         unset_inputs_at_defaults(&mut planned, &config);
         planned.apply_defaults();
@@ -917,7 +980,10 @@ impl Resource for EnvironmentResource {
             return None;
         }
         match observe_by_name(&clients, &id, &clients.default_tags).await {
-            Ok(Some(observed)) => Some((observed.state, ValueEmpty::default())),
+            Ok(Some(observed)) => {
+                self.remember_managed(&name);
+                Some((observed.state, ValueEmpty::default()))
+            }
             Ok(None) => {
                 diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
                 None
