@@ -73,12 +73,14 @@ impl EnvironmentResource {
             .unwrap_or(false)
     }
 
-    /// Refuses at plan a create whose name another configuration's complete
-    /// environment holds in this region, as apply would (an environment an
-    /// interrupted create left unfinished is adopted, and one this
-    /// configuration manages is being replaced). Without a refresh
-    /// (`-refresh=false`) a replacement of a tainted environment is not told
-    /// apart and is refused too.
+    /// Warns at plan of a create whose name another configuration's complete
+    /// environment holds in this region, which apply refuses (an environment
+    /// an interrupted create left unfinished is adopted, and one this
+    /// configuration manages is being replaced). A warning, not an error:
+    /// Terraform plans a create again at apply, in a process that has not
+    /// refreshed the environment a `create_before_destroy` replacement
+    /// deposed, and an error there would leave that environment deposed
+    /// instead of restored.
     async fn check_name_is_free(&self, diags: &mut Diagnostics, name: &str) -> Option<()> {
         if self.is_managed_here(name) {
             return Some(());
@@ -91,12 +93,12 @@ impl EnvironmentResource {
                 }) else {
                     return Some(());
                 };
-                diags.error(
+                diags.warning(
                     "An environment of this name already exists",
-                    format!("The environment `{name}` ({vpc_id}) exists in this region and is managed by another configuration or workspace, so apply would refuse to create it. To manage it here, import it: `terraform import <address> {name}` or an `import` block with `id = \"{name}\"`. Otherwise choose another `name`."),
+                    format!("The environment `{name}` ({vpc_id}) exists in this region and no resource of this configuration manages it, so apply will refuse to create it and change nothing. To manage it here, import it: `terraform import <address> {name}` or an `import` block with `id = \"{name}\"`. Otherwise choose another `name`. (A `create_before_destroy` replacement cannot reuse its own name either.)"),
                     AttributePath::new("name"),
                 );
-                None
+                Some(())
             }
             Err(error) => {
                 report_aws(
