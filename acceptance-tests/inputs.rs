@@ -42,6 +42,8 @@ fn cases() -> Vec<Case> {
         case(format!("{NO_BASTION}\n  app {{\n    desired_capacity = 10\n  }}"), "desired_capacity", "max_size (4, the default)"),
         case(format!("{NO_BASTION}\n  app {{\n    cpu_target = 100.5\n  }}"), "cpu_target", "at most 100"),
         case(format!("{NO_BASTION}\n  app {{\n    port = 80.5\n  }}"), "port", "Whole number required"),
+        case(format!("{NO_BASTION}\n  app {{\n    cpu_target = 1/3\n  }}"), "cpu_target", "more digits than AWS's API keeps"),
+        case(format!("{NO_BASTION}\n  app {{\n    cpu_target = 45.000000000000001\n  }}"), "cpu_target", "for example 45"),
         case(format!("{NO_BASTION}\n  app {{\n    max_size = 1e30\n  }}"), "max_size", "Number out of range"),
         case(format!("{NO_BASTION}\n  app {{\n    user_data = format(\"%17000s\", \"x\")\n  }}"), "user_data", "at most 16384"),
         case(format!("{NO_BASTION}\n  timeouts {{\n    create = \"3000000000000000h\"\n  }}"), "create", "7 days"),
@@ -61,7 +63,11 @@ fn cases() -> Vec<Case> {
         case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:logs:us-east-1:123456789012:log-group:vpc\"\n  }}"), "flow_logs", "Delivery role required"),
         case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:s3:::shop-logs\"\n    traffic_type = \"all\"\n  }}"), "traffic_type", "in capitals"),
         case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws:s3:::shop-logs\"\n    max_aggregation_interval = 30\n  }}"), "max_aggregation_interval", "60 or 600"),
+        case(format!("{NO_BASTION}\n  load_balancer {{\n    ingress_cidrs = [{}]\n  }}", (0..61).map(|i| format!("\"198.51.100.{i}/32\"")).collect::<Vec<_>>().join(", ")), "ingress_cidrs", "make 61 inbound rules"),
         // only the region can judge these
+        case(format!("{NO_BASTION}\n  load_balancer {{\n    certificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc\"\n  }}"), "certificate_arn", "is in eu-west-1, but the environment is built in us-east-1"),
+        case(format!("{NO_BASTION}\n  load_balancer {{\n    certificate_arn = \"arn:aws-us-gov:iam::123456789012:server-certificate/shop\"\n  }}"), "certificate_arn", "is in the `aws-us-gov` partition"),
+        case(format!("{NO_BASTION}\n  flow_logs {{\n    destination_arn = \"arn:aws-cn:s3:::shop-logs\"\n  }}"), "destination_arn", "is in the `aws-cn` partition, but the provider's region us-east-1 is in `aws`"),
         case(format!("{NO_BASTION}\n  app {{\n    instance_type = \"t9.mega\"\n  }}"), "instance_type", "not offered"),
         case("bastion {\n    ssh_ingress_cidrs = [\"203.0.113.0/24\"]\n    key_name = \"nobody\"\n  }", "key_name", "Key pair not found"),
     ]

@@ -1164,6 +1164,15 @@ fn a_load_balancer_and_group_deleted_out_of_band_are_recreated() {
         "{}",
         plan.stdout
     );
+    // the recreated group's name is the one the environment's name gives: known
+    let said = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        said.contains("autoscaling_group_name = \"mended-app\""),
+        "{}",
+        plan.stdout
+    );
+    // and the load balancer's hosted zone, the region's for every one, stays known
+    assert!(!said.contains("alb_zone_id"), "{}", plan.stdout);
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let after = ws.resource_values("prodvpc_environment.mended");
     assert!(after["alb_arn"]

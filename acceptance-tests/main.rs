@@ -5,6 +5,7 @@ mod assume_role;
 mod boundary;
 mod data_source;
 mod drift;
+mod exact_plans;
 mod example_module;
 mod functions;
 mod generated_config;

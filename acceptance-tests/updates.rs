@@ -925,8 +925,21 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
     let before = live.state();
     let single = string_map(&before["nat_gateway_ids"]);
     assert_eq!(single.len(), 1);
+    // each plan warns with what its change cuts, and only that
+    let warned = |plan: &str, summary: &str, says: &str| {
+        let text = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            text.contains(&format!("Warning: {summary}")) && text.contains(says),
+            "no `{summary}` saying `{says}` in:\n{plan}"
+        );
+    };
     inputs.nat = "one_per_az";
-    let per_az = live.change(&inputs);
+    let (per_az, plan) = live.change_with_plan(&inputs);
+    warned(
+        &plan,
+        "NAT gateways or subnets will move: connections will be cut",
+        "The private subnets in us-east-1b switch to another NAT gateway",
+    );
     let nats = string_map(&per_az["nat_gateway_ids"]);
     assert_eq!(nats.len(), 2);
     let (zone, kept) = single.iter().next().unwrap();
@@ -978,7 +991,12 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
         );
     }
     inputs.nat = "none";
-    let none = live.change(&inputs);
+    let (none, plan) = live.change_with_plan(&inputs);
+    warned(
+        &plan,
+        "Private subnets will lose internet egress",
+        "The private subnets in us-east-1a, us-east-1b lose all internet egress",
+    );
     assert!(string_map(&none["nat_gateway_ids"]).is_empty());
     assert!(
         routes(&none).values().all(Option::is_none),
@@ -1004,7 +1022,12 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
         );
     });
     inputs.nat = "single";
-    let back = live.change(&inputs);
+    let (back, plan) = live.change_with_plan(&inputs);
+    warned(
+        &plan,
+        "NAT gateways or subnets will be added: nothing is cut",
+        "The private subnets in us-east-1a, us-east-1b gain internet egress",
+    );
     assert_eq!(string_map(&back["nat_gateway_ids"]).len(), 1);
     assert_eq!(back["public_subnet_ids"], before["public_subnet_ids"]);
     assert_eq!(surviving(&back), surviving(&before));
@@ -1333,6 +1356,17 @@ fn vpc_cidr_change_forces_replacement() {
         "{}",
         plan.stdout
     );
+    // a full outage is said before it is approved, on the attribute that causes it
+    let said = plan.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    for words in [
+        "Warning: The whole environment will be replaced",
+        "on main.tf line",
+        "vpc_cidr",
+        "deletes every object of the environment",
+        "and then builds it all anew",
+    ] {
+        assert!(said.contains(words), "no `{words}` in:\n{}", plan.text());
+    }
 }
 
 #[test]

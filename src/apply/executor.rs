@@ -30,42 +30,32 @@ use crate::plan::spec::{
 pub(super) type Result<T> = std::result::Result<T, AwsError>;
 
 /// Resolves the zones: the named ones, or those already in use followed by the
-/// region's first available zones, until `n` are chosen.
+/// region's first available zones, until `n` are chosen (as the plan chose them,
+/// see [`ZoneChoice::choose`]).
 pub async fn resolve_zones(
     clients: &AwsClients,
     spec: &EnvironmentSpec,
     inventory: &Inventory,
 ) -> Result<Vec<String>> {
-    let count = match &spec.zones {
-        ZoneChoice::Named(zones) => return Ok(zones.clone()),
-        ZoneChoice::Count(n) => *n,
-    };
-    let mut chosen: Vec<String> = inventory
+    let in_use: Vec<String> = inventory
         .subnets
         .values()
         .filter_map(|s| s.detail.get("zone").cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .take(count)
         .collect();
-    if chosen.len() < count {
-        for zone in ec2::available_zones(&clients.ec2).await? {
-            if chosen.len() == count {
-                break;
-            }
-            if !chosen.contains(&zone) {
-                chosen.push(zone);
-            }
-        }
+    if let Some(chosen) = spec.zones.choose(&in_use, &[]) {
+        return Ok(chosen);
     }
-    if chosen.len() < count {
-        return Err(AwsError::Unsatisfiable(format!(
-            "the region has {} available zones but az_count is {count}; lower az_count",
-            chosen.len()
-        )));
-    }
-    chosen.sort();
-    Ok(chosen)
+    let available = ec2::available_zones(&clients.ec2).await?;
+    spec.zones.choose(&in_use, &available).ok_or_else(|| {
+        AwsError::Unsatisfiable(format!(
+            "the region has {} available zones but az_count is {}; lower az_count",
+            available.len(),
+            match &spec.zones {
+                ZoneChoice::Count(n) => *n,
+                ZoneChoice::Named(zones) => zones.len(),
+            }
+        ))
+    })
 }
 
 /// Choices of an update that the spec alone cannot express.
@@ -124,6 +114,8 @@ impl Run<'_> {
 pub struct Reconciled {
     pub blueprint: Blueprint,
     pub ami_id: String,
+    /// the environment's VPC, which binds the resource instance to it
+    pub vpc_id: String,
 }
 
 /// Brings AWS in line with `spec`: creates every missing component, repairs
@@ -284,6 +276,7 @@ pub async fn reconcile(
     Ok(Reconciled {
         blueprint: bp,
         ami_id,
+        vpc_id,
     })
 }
 

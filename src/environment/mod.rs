@@ -28,7 +28,7 @@ use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
-use crate::plan::spec::{AppSpec, EnvironmentSpec, IgnoredTags, Names};
+use crate::plan::spec::{AppSpec, EnvironmentSpec, IgnoredTags, Names, ZoneChoice};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
@@ -37,19 +37,79 @@ use observe::{
     show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
 };
 use planning::{
-    desired_capacity, disruptions, drift_of, inputs_of, plan_outputs, plan_subnets, set_tags_all,
-    unknown_outputs, zones_of,
+    desired_within_bounds, disruptions, drift_of, inputs_of, plan_outputs, plan_zones,
+    set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
 };
 
 /// The `prodvpc_environment` resource.
 pub struct EnvironmentResource {
     clients: SharedClients,
     stop: CancellationToken,
+    /// names of environments this configuration already manages, as this
+    /// process has seen them (refreshed, updated or imported): a plan to
+    /// create one of them replaces it, and is not a second owner
+    managed: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl EnvironmentResource {
     pub fn new(clients: SharedClients, stop: CancellationToken) -> Self {
-        EnvironmentResource { clients, stop }
+        EnvironmentResource {
+            clients,
+            stop,
+            managed: Default::default(),
+        }
+    }
+
+    fn remember_managed(&self, name: &Value<String>) {
+        if let (Some(name), Ok(mut managed)) = (name.as_ref_option(), self.managed.lock()) {
+            managed.insert(name.clone());
+        }
+    }
+
+    fn is_managed_here(&self, name: &str) -> bool {
+        self.managed
+            .lock()
+            .map(|managed| managed.contains(name))
+            .unwrap_or(false)
+    }
+
+    /// Warns at plan of a create whose name another configuration's complete
+    /// environment holds in this region, which apply refuses (an environment
+    /// an interrupted create left unfinished is adopted, and one this
+    /// configuration manages is being replaced). A warning, not an error:
+    /// Terraform plans a create again at apply, in a process that has not
+    /// refreshed the environment a `create_before_destroy` replacement
+    /// deposed, and an error there would leave that environment deposed
+    /// instead of restored.
+    async fn check_name_is_free(&self, diags: &mut Diagnostics, name: &str) -> Option<()> {
+        if self.is_managed_here(name) {
+            return Some(());
+        }
+        let clients = self.clients(diags)?;
+        match crate::aws::ec2::environment_vpcs(&clients.ec2, name).await {
+            Ok(vpcs) => {
+                let Some((vpc_id, _)) = vpcs.iter().find(|(_, status)| {
+                    status.as_deref() != Some(crate::plan::spec::STATUS_CREATING)
+                }) else {
+                    return Some(());
+                };
+                diags.warning(
+                    "An environment of this name already exists",
+                    format!("The environment `{name}` ({vpc_id}) exists in this region and no resource of this configuration manages it, so apply will refuse to create it and change nothing. To manage it here, import it: `terraform import <address> {name}` or an `import` block with `id = \"{name}\"`. Otherwise choose another `name`. (A `create_before_destroy` replacement cannot reuse its own name either.)"),
+                    AttributePath::new("name"),
+                );
+                Some(())
+            }
+            Err(error) => {
+                report_aws(
+                    diags,
+                    "Could not check whether the name is free",
+                    &error,
+                    Phase::Plan,
+                );
+                None
+            }
+        }
     }
 
     /// Runs `work` unless Terraform asks the provider to stop first. Dropping
@@ -175,17 +235,23 @@ impl EnvironmentResource {
     /// Checks the inputs that only the region can judge (zones, images,
     /// instance types, key pairs) and the tag limit that counts the provider's
     /// default tags, at plan time and in one concurrent round, so apply never
-    /// starts what it cannot finish.
+    /// starts what it cannot finish. Returns the zones apply will build in
+    /// (`None` while they cannot be known), chosen as apply chooses them: the
+    /// zones `in_use` first.
     async fn check_against_region(
         &self,
         diags: &mut Diagnostics,
         planned: &EnvironmentState,
-    ) -> Option<()> {
+        in_use: &[String],
+    ) -> Option<Option<Vec<String>>> {
         let clients = self.clients(diags)?;
         let mut valid = true;
         let tag_problems = validate::check_tag_total(planned, &clients.default_tags);
         validate::report(&tag_problems, diags);
         valid &= tag_problems.is_empty();
+        if let Some(region) = clients.ec2.config().region() {
+            valid &= check_arns_against_region(diags, planned, region.as_ref());
+        }
         let app = first(&planned.app);
         let bastion = first(&planned.bastion).filter(|_| planned.bastion_enabled());
         let app_path = |name: &str| {
@@ -292,9 +358,8 @@ impl EnvironmentResource {
                         valid = false;
                         diags.error("Not enough availability zones", format!("az_count is {count} but the region has {} available zones ({}). Lower az_count.", zones.len(), zones.join(", ")), AttributePath::new("az_count"));
                     } else {
-                        // apply takes the first zones in name order
                         used_zones =
-                            Some(zones.iter().take(count.max(0) as usize).cloned().collect());
+                            ZoneChoice::Count(count.max(0) as usize).choose(in_use, &zones);
                     }
                 }
             }
@@ -321,7 +386,7 @@ impl EnvironmentResource {
                 diags.error("Instance type not offered", format!("`{kind}` is not offered in {} (it is offered {elsewhere}). Choose an instance type these zones offer, or zones that offer it.", missing.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", ")), path.clone());
             }
         }
-        valid.then_some(())
+        valid.then_some(used_zones)
     }
 
     /// Runs reconcile and returns the resulting state; on failure the state of
@@ -346,8 +411,7 @@ impl EnvironmentResource {
         )?;
         let vpc_id = prior.and_then(|p| p.vpc_id.as_ref_option().cloned());
         let options = executor::Options {
-            set_desired_capacity: prior
-                .is_some_and(|p| desired_capacity(p) != desired_capacity(&planned)),
+            set_desired_capacity: prior.is_some_and(|p| sets_desired_capacity(p, &planned)),
             vpc_id: vpc_id.clone(),
             components: prior.map(component_ids).unwrap_or_default(),
         };
@@ -370,6 +434,8 @@ impl EnvironmentResource {
             );
             return None;
         }
+        // a plan that changes nothing a control looks at promised the posture of the last refresh
+        let promised_posture = planned.posture.clone();
         let mut state = planned;
         state.id = Value::Value(spec.name.clone());
         let lookup = match &vpc_id {
@@ -411,16 +477,27 @@ impl EnvironmentResource {
                     },
                 }
                 fill_outputs(&mut state, &inv);
+                if promised_posture.is_value() {
+                    state.posture = promised_posture;
+                }
                 state.drift = string_list(Vec::new());
             }
             Err(error) => {
-                if let Err(first) = &outcome {
-                    let phase = if prior.is_some() {
-                        Phase::Update
-                    } else {
-                        Phase::Create
-                    };
-                    report_aws(diags, summary, first, phase);
+                match &outcome {
+                    Err(first) => {
+                        let phase = if prior.is_some() {
+                            Phase::Update
+                        } else {
+                            Phase::Create
+                        };
+                        report_aws(diags, summary, first, phase);
+                    }
+                    // what apply built is bound to the state by its VPC, so the next
+                    // refresh reads it back instead of losing it
+                    Ok(done) => {
+                        fill_inputs(&mut state, &done.blueprint, &done.ami_id);
+                        state.vpc_id = Value::Value(done.vpc_id.clone());
+                    }
                 }
                 report_aws(
                     diags,
@@ -433,6 +510,60 @@ impl EnvironmentResource {
         settle(&mut state);
         Some(state)
     }
+}
+
+/// Refuses ARNs AWS would refuse from `region`: a certificate of another
+/// region or partition, a flow log destination or role of another partition
+/// (a log group of another region too). Returns whether all pass.
+fn check_arns_against_region(
+    diags: &mut Diagnostics,
+    planned: &EnvironmentState,
+    region: &str,
+) -> bool {
+    let in_block = |block: &str, name: &str| {
+        AttributePath::new(block.to_string())
+            .index(0)
+            .attribute(name.to_string())
+    };
+    let mut arns: Vec<(AttributePath, &str, bool, &str)> = Vec::new();
+    if let Some(Value::Value(arn)) = first(&planned.load_balancer).map(|lb| &lb.certificate_arn) {
+        arns.push((
+            in_block("load_balancer", "certificate_arn"),
+            arn,
+            true,
+            "Use a certificate of this region: ACM certificates serve only load balancers of their own region (request or import one here).",
+        ));
+    }
+    if let Some(logs) = first(&planned.flow_logs) {
+        if let Value::Value(arn) = &logs.destination_arn {
+            arns.push((
+                in_block("flow_logs", "destination_arn"),
+                arn,
+                arn.split(':').nth(2) == Some("logs"),
+                "Use a bucket or log group of this region's partition (a log group of this region).",
+            ));
+        }
+        if let Value::Value(arn) = &logs.iam_role_arn {
+            arns.push((
+                in_block("flow_logs", "iam_role_arn"),
+                arn,
+                false,
+                "Use a role of this partition's account.",
+            ));
+        }
+    }
+    let mut valid = true;
+    for (path, arn, regional, fix) in arns {
+        if let Some(problem) = crate::plan::spec::arn_region_problem(arn, region, regional) {
+            valid = false;
+            diags.error(
+                "ARN of another region or partition",
+                format!("`{arn}` {problem}, so AWS would refuse it. {fix}"),
+                path,
+            );
+        }
+    }
+    valid
 }
 
 /// An environment found by its name, read as import records it.
@@ -575,6 +706,7 @@ impl Resource for EnvironmentResource {
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        self.remember_managed(&state.name);
         let clients = self.clients(diags)?;
         // compared with what the last apply set: new default tags are a planned change
         let applied = applied_default_tags(&state, &clients.default_tags);
@@ -605,7 +737,13 @@ impl Resource for EnvironmentResource {
             return None;
         }
         let mut refreshed = state;
+        // the region's hosted zone of every load balancer: a missing one's
+        // successor has it too, so the repair plan keeps it known
+        let alb_zone_id = refreshed.alb_zone_id.clone();
         fill_outputs(&mut refreshed, &inv);
+        if refreshed.alb_zone_id.is_null() {
+            refreshed.alb_zone_id = alb_zone_id;
+        }
         // states written before these inputs existed lack them; AWS has them
         fill_missing_inputs(&mut refreshed, &inv);
         // and they predate this choice, whose default is what they did not record
@@ -660,7 +798,7 @@ impl Resource for EnvironmentResource {
         &self,
         diags: &mut Diagnostics,
         proposed: Self::State<'a>,
-        _config: Self::State<'a>,
+        config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut planned = proposed;
@@ -672,7 +810,6 @@ impl Resource for EnvironmentResource {
         if planned.availability_zones.is_null() {
             planned.availability_zones = Value::Unknown;
         }
-        plan_subnets(&mut planned);
         if let Some(app) = planned.app.as_mut_option().and_then(|a| a.first_mut()) {
             if app.ami_id.is_null() {
                 app.ami_id = Value::Unknown;
@@ -684,7 +821,13 @@ impl Resource for EnvironmentResource {
                 bastion.ami_id = Value::Unknown;
             }
         }
-        self.check_against_region(diags, &planned).await?;
+        let zones = self.check_against_region(diags, &planned, &[]).await?;
+        if let Some(name) = planned.name.as_ref_option() {
+            self.check_name_is_free(diags, name).await?;
+        }
+        plan_zones(&mut planned, zones);
+        // from nothing: every key the zones and blocks give is known, every ID unknown
+        plan_outputs(&EnvironmentState::default(), &config, &mut planned, &[]);
         Some((planned, ValueEmpty::default()))
     }
 
@@ -697,9 +840,11 @@ impl Resource for EnvironmentResource {
         private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        self.remember_managed(&prior.name);
         let mut planned = proposed;
         unset_inputs_at_defaults(&mut planned, &config);
         planned.apply_defaults();
+        desired_within_bounds(&mut planned, &config);
         set_tags_all(&mut planned, &self.default_tags());
         let replace = schema::replacement_paths(&prior, &planned);
         if !replace.is_empty() && prior.deletion_protected() {
@@ -712,6 +857,13 @@ impl Resource for EnvironmentResource {
                 &format!("Changing {replacing} replaces the environment, which deletes its load balancer, and `load_balancer.deletion_protection` is true."),
             );
             return None;
+        }
+        for path in &replace {
+            diags.warning(
+                "The whole environment will be replaced",
+                "This attribute cannot change in place: apply deletes every object of the environment (instances, load balancer, NAT gateways and their addresses, subnets, the VPC) and then builds it all anew. Nothing serves until the new load balancer does, and every ID, address and the load balancer's DNS name change. To keep the environment, restore the attribute's value.",
+                path.clone(),
+            );
         }
         // the zones follow az_count, and a create that failed early never chose them:
         // either way apply chooses
@@ -727,7 +879,9 @@ impl Resource for EnvironmentResource {
         }
         let drift = drift_of(&prior);
         if inputs_of(&planned) != inputs_of(&prior) {
-            self.check_against_region(diags, &planned).await?;
+            let in_use = zones_of(&prior).unwrap_or_default();
+            let zones = self.check_against_region(diags, &planned, &in_use).await?;
+            plan_zones(&mut planned, zones);
         }
         if inputs_of(&planned) != inputs_of(&prior) || !drift.is_empty() {
             // apply settles the drift: what it leaves is known only then, and an
@@ -856,7 +1010,10 @@ impl Resource for EnvironmentResource {
             return None;
         }
         match observe_by_name(&clients, &id, &clients.default_tags).await {
-            Ok(Some(observed)) => Some((observed.state, ValueEmpty::default())),
+            Ok(Some(observed)) => {
+                self.remember_managed(&name);
+                Some((observed.state, ValueEmpty::default()))
+            }
             Ok(None) => {
                 diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));
                 None

@@ -24,7 +24,11 @@ pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: 
         (Tier::Public, &mut state.public_subnet_cidrs),
         (Tier::Private, &mut state.private_subnet_cidrs),
     ] {
-        if !matches!(slot, Value::Value(_)) {
+        let incomplete = match slot {
+            Value::Value(entries) => entries.values().any(|v| !v.is_value()),
+            _ => true,
+        };
+        if incomplete {
             *slot = string_map(
                 bp.subnets
                     .iter()
@@ -197,8 +201,27 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         public_subnet_cidrs,
         private_subnet_cidrs,
         tags_all,
-        az_count
+        az_count,
+        vpc_endpoint_ids,
+        flow_log_id
     );
+    // a map planned with known keys keeps only the entries AWS gave
+    for map in [
+        &mut state.public_subnet_ids,
+        &mut state.private_subnet_ids,
+        &mut state.nat_gateway_ids,
+        &mut state.nat_public_ips,
+        &mut state.security_group_ids,
+        &mut state.listener_arns,
+        &mut state.vpc_endpoint_ids,
+        &mut state.posture,
+        &mut state.public_subnet_cidrs,
+        &mut state.private_subnet_cidrs,
+    ] {
+        if let Value::Value(entries) = map {
+            entries.retain(|_, value| !value.is_unknown());
+        }
+    }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if matches!(app.ami_id, Value::Unknown) {
             app.ami_id = Value::Null;
@@ -262,17 +285,23 @@ pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory)
 /// computed, so a configuration that omits one shows its removal once after
 /// import (applying it changes nothing).
 pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
+    // a missing template records no settings (the defaults then fill them), never empty ones
     let template = inv.template_settings.clone().unwrap_or_default();
-    let group = inv.group.clone().unwrap_or_default();
+    let found = |text: &str| opt(inv.template_settings.as_ref().map(|_| text.to_string()));
     let target_group = inv.target_groups.first();
     state.app = Value::Value(vec![model::AppBlock {
-        ami_id: opt(Some(template.ami_id.clone())),
-        instance_type: opt(Some(template.instance_type.clone())),
+        ami_id: found(&template.ami_id),
+        instance_type: found(&template.instance_type),
         port: target_group.map(|tg| i64::from(tg.port)).into(),
         user_data: template.user_data.clone().into(),
-        min_size: Value::Value(i64::from(group.min_size)),
-        max_size: Value::Value(i64::from(group.max_size)),
-        desired_capacity: Value::Value(i64::from(group.desired_capacity)),
+        // a missing group records no sizes (the defaults then fill them), never zeros
+        min_size: inv.group.as_ref().map(|g| i64::from(g.min_size)).into(),
+        max_size: inv.group.as_ref().map(|g| i64::from(g.max_size)).into(),
+        desired_capacity: inv
+            .group
+            .as_ref()
+            .map(|g| i64::from(g.desired_capacity))
+            .into(),
         cpu_target: inv.cpu_policy.as_ref().map(|p| p.target).into(),
         health_check_path: opt(target_group.map(|tg| tg.health_check.path.clone())),
         health_check_grace_period: inv
@@ -500,8 +529,19 @@ pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &
             }
         };
     }
-    defaulted!(app: min_size, max_size, health_check_grace_period, cpu_target, health_check_path);
-    defaulted!(load_balancer: drop_invalid_header_fields, deletion_protection, idle_timeout);
+    // and an input removed from the configuration goes back to its default, as
+    // documented, instead of keeping the value it had (Terraform proposes the
+    // prior value of an optional computed attribute the configuration leaves out)
+    defaulted!(app: instance_type, port, min_size, max_size, health_check_grace_period,
+        cpu_target, health_check_path, wait_for_capacity);
+    defaulted!(load_balancer: ingress_cidrs, ssl_policy, drop_invalid_header_fields,
+        deletion_protection, idle_timeout);
+    defaulted!(bastion: enabled, instance_type);
+    defaulted!(vpc_endpoints: s3, dynamodb, public_route_table);
+    defaulted!(flow_logs: traffic_type, max_aggregation_interval);
+    if config.nat_gateways.is_null() {
+        planned.nat_gateways = defaults.nat_gateways.clone();
+    }
 }
 
 /// The value to record for one input after a failed update: the planned one where
@@ -670,6 +710,65 @@ mod tests {
             }]),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_import_without_a_group_or_template_records_no_sizes_or_settings() {
+        let mut state = EnvironmentState::default();
+        import_blocks(&mut state, &Inventory::default());
+        let app = first(&state.app).unwrap();
+        for size in [app.min_size, app.max_size, app.desired_capacity] {
+            assert!(size.is_null(), "{app:?}");
+        }
+        assert!(
+            app.ami_id.is_null() && app.instance_type.is_null(),
+            "{app:?}"
+        );
+        // the plan then fills the defaults, never zeros
+        state.apply_defaults();
+        let app = first(&state.app).unwrap();
+        assert_eq!(
+            app.desired_capacity,
+            Value::Value(i64::from(AppSpec::default().min_size))
+        );
+    }
+
+    #[test]
+    fn an_input_removed_from_the_configuration_is_planned_at_its_default() {
+        let prior = EnvironmentState {
+            nat_gateways: Value::Value("single".into()),
+            app: Value::Value(vec![model::AppBlock {
+                port: Value::Value(9090),
+                instance_type: Value::Value("t3.large".into()),
+                ..Default::default()
+            }]),
+            bastion: Value::Value(vec![model::BastionBlock {
+                enabled: Value::Value(false),
+                instance_type: Value::Value("t3.small".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        // the blocks stay, their settings are left out
+        let config = EnvironmentState {
+            app: Value::Value(vec![model::AppBlock::default()]),
+            bastion: Value::Value(vec![model::BastionBlock::default()]),
+            ..Default::default()
+        };
+        let mut planned = prior.clone();
+        unset_inputs_at_defaults(&mut planned, &config);
+        let defaults = AppSpec::default();
+        assert_eq!(planned.nat_gateways, Value::Value("one_per_az".to_string()));
+        let app = first(&planned.app).unwrap();
+        assert_eq!(app.port, Value::Value(i64::from(defaults.port)));
+        assert_eq!(app.instance_type, Value::Value(defaults.instance_type));
+        let bastion = first(&planned.bastion).unwrap();
+        assert_eq!(
+            bastion.enabled,
+            Value::Value(true),
+            "the bastion runs again"
+        );
+        assert_eq!(bastion.instance_type, Value::Value("t3.nano".to_string()));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
     state.vpc_endpoint_ids = Value::Unknown;
-    state.flow_log_id = if state.flow_logs.is_null() {
+    state.flow_log_id = if first(&state.flow_logs).is_none() {
         Value::Null
     } else {
         Value::Unknown
@@ -49,25 +49,55 @@ pub(super) fn set_tags_all(state: &mut EnvironmentState, default_tags: &BTreeMap
     };
 }
 
-/// Carves subnets at plan time when the zones are known, so the plan shows them.
-pub(super) fn plan_subnets(state: &mut EnvironmentState) {
-    match zones_of(state) {
-        Some(zones) => fill_carved(state, &zones),
-        None => {
-            for slot in [
-                &mut state.public_subnet_cidrs,
-                &mut state.private_subnet_cidrs,
-            ] {
-                if slot.is_null() {
-                    *slot = Value::Unknown;
-                }
-            }
-        }
+/// Records the zones apply will choose, when the configuration leaves the
+/// choice to it and the region gave them at plan.
+pub(super) fn plan_zones(state: &mut EnvironmentState, chosen: Option<Vec<String>>) {
+    if let (Value::Unknown, Some(zones)) = (&state.availability_zones, chosen) {
+        state.availability_zones = model::string_list(zones);
     }
 }
 
 pub(super) fn desired_capacity(state: &EnvironmentState) -> Option<i64> {
     first(&state.app).and_then(|app| app.desired_capacity.as_ref_option().copied())
+}
+
+/// A desired capacity the configuration leaves out follows the group's
+/// bounds, as AWS moves it: a `min_size` raised past it raises it, a
+/// `max_size` lowered below it lowers it. So the state says what AWS runs.
+pub(super) fn desired_within_bounds(planned: &mut EnvironmentState, config: &EnvironmentState) {
+    let configured = first(&config.app).is_some_and(|app| !app.desired_capacity.is_null());
+    let Some(app) = planned.app.as_mut_option().and_then(|a| a.first_mut()) else {
+        return;
+    };
+    if configured {
+        return;
+    }
+    if let (Value::Value(desired), Value::Value(min), Value::Value(max)) =
+        (app.desired_capacity, app.min_size, app.max_size)
+    {
+        if min <= max {
+            app.desired_capacity = Value::Value(desired.clamp(min, max));
+        }
+    }
+}
+
+/// Whether apply must set the group's desired capacity: the configured value
+/// changed. A change that only follows the bounds is AWS's own and is made by
+/// the bounds; capacity the autoscaler chose within them is kept.
+pub(super) fn sets_desired_capacity(prior: &EnvironmentState, planned: &EnvironmentState) -> bool {
+    let bounds = |s: &EnvironmentState| {
+        first(&s.app).and_then(|app| {
+            Some((
+                *app.min_size.as_ref_option()?,
+                *app.max_size.as_ref_option()?,
+            ))
+        })
+    };
+    let followed = match (desired_capacity(prior), bounds(planned)) {
+        (Some(before), Some((min, max))) if min <= max => Some(before.clamp(min, max)),
+        (before, _) => before,
+    };
+    desired_capacity(prior) != desired_capacity(planned) && followed != desired_capacity(planned)
 }
 
 pub(super) fn zones_of(state: &EnvironmentState) -> Option<Vec<String>> {
@@ -133,8 +163,16 @@ pub(super) fn plan_outputs(
     drift: &[String],
 ) {
     let renewed = renewed(drift);
-    // judged from what AWS holds after the apply, which changes inputs or repairs drift
-    planned.posture = Value::Unknown;
+    // judged from what AWS holds after the apply: unknown only when the apply
+    // changes something a control looks at
+    if !drift.is_empty()
+        || !matches!(prior.posture, Value::Value(_))
+        || posture_inputs(prior) != posture_inputs(planned)
+    {
+        planned.posture = Value::Unknown;
+    } else {
+        planned.posture = prior.posture.clone();
+    }
     if !drift.is_empty() {
         // a repair recreates what went missing (null after the refresh) and what it
         // replaces; every other ID stays as it is
@@ -146,23 +184,22 @@ pub(super) fn plan_outputs(
         let is = |component: &str| renewed.contains(component);
         kept(&mut planned.vpc_id, false);
         kept(&mut planned.internet_gateway_id, is("igw"));
-        for slot in [
-            &mut planned.alb_arn,
-            &mut planned.alb_dns_name,
-            &mut planned.alb_zone_id,
-        ] {
-            kept(slot, is("alb"));
-        }
+        kept(&mut planned.alb_arn, is("alb"));
+        kept(&mut planned.alb_dns_name, is("alb"));
+        // the region's hosted zone of every load balancer: a recreated one keeps it
+        kept(&mut planned.alb_zone_id, false);
         kept(&mut planned.target_group_arn, is("tg"));
         kept(&mut planned.launch_template_id, is("lt"));
         kept(
             &mut planned.launch_template_version,
             is("lt") || is("sg/app") || rolls(drift),
         );
-        kept(&mut planned.autoscaling_group_name, is("asg"));
         if is("alb") {
             planned.listener_arns = Value::Unknown;
         }
+    }
+    if let Some(name) = planned.name.as_ref_option() {
+        planned.autoscaling_group_name = Value::Value(crate::plan::spec::app_name(name));
     }
     let zones = zones_of(planned);
     match &zones {
@@ -198,18 +235,33 @@ pub(super) fn plan_outputs(
                     );
                 }
             }
-            fill_carved(planned, zones);
+            fill_carved(
+                planned,
+                zones,
+                [
+                    config.public_subnet_cidrs.is_null(),
+                    config.private_subnet_cidrs.is_null(),
+                ],
+            );
             planned.public_subnet_ids = keyed_like(&prior.public_subnet_ids, zones.iter().cloned());
             planned.private_subnet_ids =
                 keyed_like(&prior.private_subnet_ids, zones.iter().cloned());
-            let strategy = planned
+            // which zones have a NAT gateway is known with the strategy
+            match planned
                 .nat_gateways
                 .as_ref_option()
                 .and_then(|n| crate::plan::spec::NatStrategy::parse(n))
-                .unwrap_or_default();
-            let nat_zones = crate::plan::blueprint::nat_zones(strategy, zones);
-            planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones.clone());
-            planned.nat_public_ips = keyed_like(&prior.nat_public_ips, nat_zones);
+            {
+                Some(strategy) => {
+                    let nat_zones = crate::plan::blueprint::nat_zones(strategy, zones);
+                    planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones.clone());
+                    planned.nat_public_ips = keyed_like(&prior.nat_public_ips, nat_zones);
+                }
+                None => {
+                    planned.nat_gateway_ids = Value::Unknown;
+                    planned.nat_public_ips = Value::Unknown;
+                }
+            }
         }
         None => {
             for (configured, slot) in [
@@ -237,7 +289,13 @@ pub(super) fn plan_outputs(
     if bastion_on {
         roles.push("bastion".into());
     }
-    planned.security_group_ids = keyed_like(&prior.security_group_ids, roles);
+    // whether the bastion's group exists is known with `bastion.enabled`
+    let bastion_decided = first(&planned.bastion).is_none_or(|b| !b.enabled.is_unknown());
+    planned.security_group_ids = if bastion_decided {
+        keyed_like(&prior.security_group_ids, roles)
+    } else {
+        Value::Unknown
+    };
     planned.vpc_endpoint_ids = match planned.endpoint_services() {
         Some(services) => keyed_like(
             &prior.vpc_endpoint_ids,
@@ -246,9 +304,9 @@ pub(super) fn plan_outputs(
         None => Value::Unknown,
     };
     // AWS cannot change a flow log: any other setting is a new one
-    planned.flow_log_id = if planned.flow_logs.is_null() {
+    planned.flow_log_id = if first(&planned.flow_logs).is_none() {
         Value::Null
-    } else if prior.flow_logs != planned.flow_logs || renewed.contains("flowlog") {
+    } else if first(&prior.flow_logs) != first(&planned.flow_logs) || renewed.contains("flowlog") {
         Value::Unknown
     } else {
         prior.flow_log_id.clone()
@@ -264,7 +322,11 @@ pub(super) fn plan_outputs(
     if certificate(planned).is_some() {
         listeners.push("https".into());
     }
-    if !renewed.contains("alb") {
+    let https_decided =
+        first(&planned.load_balancer).is_none_or(|lb| !lb.certificate_arn.is_unknown());
+    if !https_decided {
+        planned.listener_arns = Value::Unknown;
+    } else if !renewed.contains("alb") {
         planned.listener_arns = keyed_like(&prior.listener_arns, listeners);
     }
     let template_inputs = |s: &EnvironmentState| {
@@ -376,10 +438,11 @@ pub(super) fn disruptions(
         } else {
             AttributePath::new("availability_zones")
         };
+        let (summary, detail) = layout_change(prior, planned);
         found.push(Disruption {
             path,
-            summary: "NAT gateways or subnets will move",
-            detail: "Apply creates the new NAT gateways and subnets first, switches the private routes, the load balancer and the Auto Scaling Group over to them, and then deletes what is no longer planned. Connections from private subnets through a NAT gateway that is replaced are cut, and instances in a removed zone are replaced in the remaining ones.".into(),
+            summary,
+            detail,
         });
     } else if !moved_nat.is_empty() {
         found.push(Disruption {
@@ -389,6 +452,86 @@ pub(super) fn disruptions(
         });
     }
     found
+}
+
+/// What a change of the zones or of the NAT strategy does to the private
+/// subnets' traffic, zone by zone, as a warning's summary and detail.
+fn layout_change(prior: &EnvironmentState, planned: &EnvironmentState) -> (&'static str, String) {
+    use crate::plan::blueprint::{nat_for_zone, nat_zones};
+    use crate::plan::spec::NatStrategy;
+    let strategy = |s: &EnvironmentState| {
+        s.nat_gateways
+            .as_ref_option()
+            .and_then(|n| NatStrategy::parse(n))
+    };
+    let (Some(before), Some(after), Some(old), Some(new)) = (
+        zones_of(prior),
+        zones_of(planned),
+        strategy(prior),
+        strategy(planned),
+    ) else {
+        return ("NAT gateways or subnets will move", "The zones or the NAT strategy are known only at apply. Apply creates the new NAT gateways and subnets first, switches the private routes, the load balancer and the Auto Scaling Group over to them, and then deletes what is no longer planned: connections through a NAT gateway that is replaced or removed are cut, and instances in a removed zone are replaced in the remaining ones.".into());
+    };
+    let list = |zones: &[&String]| {
+        zones
+            .iter()
+            .map(|z| z.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let removed: Vec<&String> = before.iter().filter(|z| !after.contains(z)).collect();
+    let added: Vec<&String> = after.iter().filter(|z| !before.contains(z)).collect();
+    let (mut switched, mut lost, mut gained) = (Vec::new(), Vec::new(), Vec::new());
+    for zone in after.iter().filter(|z| before.contains(z)) {
+        match (
+            nat_for_zone(old, &before, zone),
+            nat_for_zone(new, &after, zone),
+        ) {
+            (Some(from), Some(to)) if from != to => switched.push(zone),
+            (Some(_), None) => lost.push(zone),
+            (None, Some(_)) => gained.push(zone),
+            _ => {}
+        }
+    }
+    let deleted_nats: Vec<String> = nat_zones(old, &before)
+        .into_iter()
+        .filter(|z| !nat_zones(new, &after).contains(z))
+        .collect();
+    let mut said = Vec::new();
+    if !lost.is_empty() {
+        said.push(format!("The private subnets in {} lose all internet egress: no NAT gateway routes them any more (only the VPC's gateway endpoints, when enabled, still reach S3 and DynamoDB). Instances there can no longer reach package repositories or outside APIs.", list(&lost)));
+    }
+    if !switched.is_empty() {
+        said.push(format!("The private subnets in {} switch to another NAT gateway: their open connections to the internet are cut when the route changes and must reconnect.", list(&switched)));
+    }
+    if !deleted_nats.is_empty() {
+        said.push(format!("The NAT gateway{} in {} {} deleted, with {} Elastic IP{}: outside services that allow-list {} address{} stop seeing traffic from it.", plural(deleted_nats.len(), "", "s"), deleted_nats.join(", "), plural(deleted_nats.len(), "is", "are"), plural(deleted_nats.len(), "its", "their"), plural(deleted_nats.len(), "", "s"), plural(deleted_nats.len(), "that", "those"), plural(deleted_nats.len(), "", "es")));
+    }
+    if !removed.is_empty() {
+        said.push(format!("The subnets of {} are deleted: the load balancer stops serving from {}, and the Auto Scaling Group replaces the instances running there in the remaining zones, keeping the others in service.", list(&removed), plural(removed.len(), "that zone", "those zones")));
+    }
+    if !added.is_empty() {
+        said.push(format!("Subnets are added in {}; the load balancer serves from {} once they exist, and the Auto Scaling Group may rebalance instances into {}: nothing running is cut.", list(&added), plural(added.len(), "it", "them"), plural(added.len(), "it", "them")));
+    }
+    if !gained.is_empty() {
+        said.push(format!("The private subnets in {} gain internet egress once their NAT gateway is available: nothing is cut.", list(&gained)));
+    }
+    let summary = if !lost.is_empty() {
+        "Private subnets will lose internet egress"
+    } else if !switched.is_empty() || !removed.is_empty() || !deleted_nats.is_empty() {
+        "NAT gateways or subnets will move: connections will be cut"
+    } else {
+        "NAT gateways or subnets will be added: nothing is cut"
+    };
+    (summary, said.join(" "))
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 {
+        one
+    } else {
+        many
+    }
 }
 
 /// Whether apply waits for the refresh it starts, as planned (unknown: it does,
@@ -413,8 +556,12 @@ fn min_healthy_percentage(app: &model::AppBlock) -> String {
         })
 }
 
-/// Carves the blocks of zones that have none yet (entries left unknown).
-fn fill_carved(state: &mut EnvironmentState, zones: &[String]) {
+/// Carves the blocks of zones that have none yet (entries left unknown), in
+/// the maps the provider fills (`fillable`: public, private; a map the
+/// configuration sets is the configuration's, unknown values included). When a
+/// configured block is not known yet, the carving must avoid it and so waits
+/// for apply: the provider's entries stay unknown, their keys known.
+fn fill_carved(state: &mut EnvironmentState, zones: &[String], fillable: [bool; 2]) {
     let Some(vpc) = state
         .vpc_cidr
         .as_ref_option()
@@ -423,38 +570,80 @@ fn fill_carved(state: &mut EnvironmentState, zones: &[String]) {
         return;
     };
     let mut existing = BTreeMap::new();
-    for (tier, map) in [
+    let mut configured_unknown = false;
+    for ((tier, map), provider_fills) in [
         (Tier::Public, &state.public_subnet_cidrs),
         (Tier::Private, &state.private_subnet_cidrs),
-    ] {
-        if let Value::Value(entries) = map {
-            for (zone, value) in entries {
-                if let Some(cidr) = value.as_ref_option().and_then(|t| t.parse::<Cidr>().ok()) {
-                    existing.insert((tier, zone.clone()), cidr);
+    ]
+    .into_iter()
+    .zip(fillable)
+    {
+        match map {
+            Value::Value(entries) => {
+                for (zone, value) in entries {
+                    match value.as_ref_option().map(|t| t.parse::<Cidr>()) {
+                        Some(Ok(cidr)) => {
+                            existing.insert((tier, zone.clone()), cidr);
+                        }
+                        Some(Err(_)) => {}
+                        None => configured_unknown |= !provider_fills,
+                    }
                 }
             }
+            _ => configured_unknown |= !provider_fills,
         }
+    }
+    if configured_unknown {
+        return;
     }
     let Ok(carved) = carve(vpc, zones, &existing) else {
         return;
     };
-    for (tier, slot) in [
+    for ((tier, slot), provider_fills) in [
         (Tier::Public, &mut state.public_subnet_cidrs),
         (Tier::Private, &mut state.private_subnet_cidrs),
-    ] {
-        let needs = match slot {
-            Value::Null | Value::Unknown => true,
-            Value::Value(entries) => entries.values().any(|v| !v.is_value()),
+    ]
+    .into_iter()
+    .zip(fillable)
+    {
+        let Value::Value(entries) = slot else {
+            continue;
         };
-        if needs {
-            *slot = string_map(
-                carved
-                    .iter()
-                    .filter(|((t, _), _)| *t == tier)
-                    .map(|((_, z), c)| (z.clone(), c.to_string())),
-            );
+        if !provider_fills {
+            continue;
+        }
+        for (zone, value) in entries.iter_mut() {
+            if !value.is_value() {
+                if let Some(cidr) = carved.get(&(tier, zone.clone())) {
+                    *value = Value::Value(cidr.to_string());
+                }
+            }
         }
     }
+}
+
+/// The inputs a posture control's verdict can depend on: every input but the
+/// ones that only size, scale, health-check, tag or time the environment.
+fn posture_inputs(state: &EnvironmentState) -> serde_json::Value {
+    let mut copy = state.clone();
+    copy.tags = Value::Null;
+    copy.tags_all = Value::Null;
+    copy.timeouts = Value::Null;
+    if let Some(app) = copy.app.as_mut_option().and_then(|a| a.first_mut()) {
+        for size in [
+            &mut app.min_size,
+            &mut app.max_size,
+            &mut app.desired_capacity,
+            &mut app.health_check_grace_period,
+        ] {
+            *size = Value::Null;
+        }
+        app.cpu_target = Value::Null;
+        app.health_check_path = Value::Null;
+        app.instance_refresh = Value::Null;
+        app.wait_for_capacity = Value::Null;
+    }
+    inputs_of(&copy)
 }
 
 #[cfg(test)]
@@ -492,6 +681,7 @@ mod tests {
             target_group_arn: Value::Value("tg".into()),
             listener_arns: known(&[("http", "listener-http")]),
             launch_template_version: Value::Value(1),
+            autoscaling_group_name: Value::Value("shop-app".into()),
             bastion_instance_id: Value::Value("i-1".into()),
             bastion_public_ip: Value::Value("203.0.113.1".into()),
             vpc_endpoint_ids: known(&[("dynamodb", "vpce-d"), ("s3", "vpce-s")]),
@@ -602,10 +792,10 @@ mod tests {
         assert_ne!(inputs_of(&planned), inputs_of(&prior));
         let mut outputs_only = planned.clone();
         outputs_only.app = prior.app.clone();
-        // the posture alone is judged again after apply
-        assert_eq!(outputs_only.posture, Value::Unknown);
-        outputs_only.posture = prior.posture.clone();
-        assert_eq!(outputs_only, prior, "no other computed attribute changes");
+        assert_eq!(
+            outputs_only, prior,
+            "no computed attribute changes, the posture included"
+        );
         assert!(disruptions(&prior, &planned, &[]).is_empty());
     }
 
@@ -748,6 +938,321 @@ mod tests {
                 .index(0)
                 .attribute("iam_instance_profile")
         );
+    }
+
+    #[test]
+    fn a_change_no_control_looks_at_keeps_the_posture_known() {
+        let prior = applied();
+        for change in [
+            (|app: &mut AppBlock| app.cpu_target = Value::Value(70.0)) as fn(&mut AppBlock),
+            |app| app.health_check_path = Value::Value("/ready".into()),
+            |app| app.min_size = Value::Value(3),
+        ] {
+            let planned = plan(&prior, |s| change(&mut s.app.as_mut_option().unwrap()[0]));
+            assert_eq!(planned.posture, prior.posture);
+        }
+        for change in [
+            (|s: &mut EnvironmentState| {
+                s.load_balancer.as_mut_option().unwrap()[0].ingress_cidrs =
+                    string_list(["10.0.0.0/8".to_string()])
+            }) as fn(&mut EnvironmentState),
+            |s| s.bastion.as_mut_option().unwrap()[0].enabled = Value::Value(false),
+            |s| s.app.as_mut_option().unwrap()[0].instance_type = Value::Value("t3.large".into()),
+            |s| {
+                s.az_count = Value::Value(3);
+                s.availability_zones =
+                    string_list(["us-east-1a", "us-east-1b", "us-east-1c"].map(String::from));
+            },
+        ] {
+            let planned = plan(&prior, change);
+            assert_eq!(planned.posture, Value::Unknown);
+        }
+    }
+
+    /// The keys of a planned map, and which of its values are unknown.
+    fn keys_and_unknowns(map: &model::StrMap) -> (Vec<String>, Vec<String>) {
+        let entries = map.as_ref_option().expect("a known map");
+        (
+            entries.keys().cloned().collect(),
+            entries
+                .iter()
+                .filter(|(_, v)| v.is_unknown())
+                .map(|(k, _)| k.clone())
+                .collect(),
+        )
+    }
+
+    /// A create's planned state once the zones are known, from `config`.
+    fn first_plan(config: &EnvironmentState) -> EnvironmentState {
+        let mut planned = config.clone();
+        planned.apply_defaults();
+        unknown_outputs(&mut planned);
+        planned.availability_zones = string_list(["us-east-1a", "us-east-1b"].map(String::from));
+        plan_outputs(&EnvironmentState::default(), config, &mut planned, &[]);
+        planned
+    }
+
+    #[test]
+    fn a_first_plan_knows_the_keys_and_the_carved_blocks() {
+        let config = EnvironmentState {
+            name: Value::Value("shop".into()),
+            nat_gateways: Value::Value("one_per_az".into()),
+            ..Default::default()
+        };
+        let planned = first_plan(&config);
+        let zones = vec!["us-east-1a".to_string(), "us-east-1b".to_string()];
+        for ids in [
+            &planned.public_subnet_ids,
+            &planned.private_subnet_ids,
+            &planned.nat_gateway_ids,
+            &planned.nat_public_ips,
+        ] {
+            assert_eq!(keys_and_unknowns(ids), (zones.clone(), zones.clone()));
+        }
+        assert_eq!(
+            known_map(&planned.public_subnet_cidrs).unwrap(),
+            BTreeMap::from([
+                ("us-east-1a".to_string(), "10.0.0.0/20".to_string()),
+                ("us-east-1b".to_string(), "10.0.16.0/20".to_string()),
+            ])
+        );
+        assert_eq!(
+            known_map(&planned.private_subnet_cidrs).unwrap().len(),
+            2,
+            "{:?}",
+            planned.private_subnet_cidrs
+        );
+        let roles = ["alb", "app", "bastion"].map(String::from).to_vec();
+        assert_eq!(
+            keys_and_unknowns(&planned.security_group_ids),
+            (roles.clone(), roles)
+        );
+        assert!(planned.vpc_id.is_unknown() && planned.posture.is_unknown());
+    }
+
+    #[test]
+    fn configured_blocks_unknown_at_plan_are_kept_and_the_carving_waits_for_them() {
+        let unknown_blocks: model::StrMap = Value::Value(BTreeMap::from([
+            ("us-east-1a".to_string(), Value::Unknown),
+            ("us-east-1b".to_string(), Value::Unknown),
+        ]));
+        let config = EnvironmentState {
+            name: Value::Value("shop".into()),
+            private_subnet_cidrs: unknown_blocks.clone(),
+            ..Default::default()
+        };
+        let planned = first_plan(&config);
+        assert_eq!(
+            planned.private_subnet_cidrs, unknown_blocks,
+            "as configured"
+        );
+        assert_eq!(
+            planned.public_subnet_cidrs, unknown_blocks,
+            "carved at apply, clear of the configured blocks"
+        );
+        let wholly_unknown = EnvironmentState {
+            private_subnet_cidrs: Value::Unknown,
+            ..config
+        };
+        let planned = first_plan(&wholly_unknown);
+        assert_eq!(planned.private_subnet_cidrs, Value::Unknown);
+        assert_eq!(planned.public_subnet_cidrs, unknown_blocks);
+    }
+
+    #[test]
+    fn a_zone_count_change_makes_unknown_only_the_added_zone() {
+        let mut prior = applied();
+        prior.nat_gateways = Value::Value("one_per_az".into());
+        prior.nat_gateway_ids = known(&[("us-east-1a", "nat-a"), ("us-east-1b", "nat-b")]);
+        prior.nat_public_ips = known(&[("us-east-1a", "192.0.2.1"), ("us-east-1b", "192.0.2.2")]);
+        let three = plan(&prior, |s| {
+            s.az_count = Value::Value(3);
+            s.availability_zones =
+                string_list(["us-east-1a", "us-east-1b", "us-east-1c"].map(String::from));
+        });
+        let added = vec!["us-east-1c".to_string()];
+        for (planned, before) in [
+            (&three.public_subnet_ids, &prior.public_subnet_ids),
+            (&three.private_subnet_ids, &prior.private_subnet_ids),
+            (&three.nat_gateway_ids, &prior.nat_gateway_ids),
+            (&three.nat_public_ips, &prior.nat_public_ips),
+        ] {
+            assert_eq!(keys_and_unknowns(planned).1, added);
+            let kept = planned.as_ref_option().unwrap();
+            for (zone, id) in before.as_ref_option().unwrap() {
+                assert_eq!(&kept[zone], id);
+            }
+        }
+        assert_eq!(
+            known_map(&three.private_subnet_cidrs).unwrap().len(),
+            3,
+            "the added zone's blocks are carved at plan"
+        );
+        assert_eq!(three.bastion_instance_id, prior.bastion_instance_id);
+        assert_eq!(three.bastion_public_ip, prior.bastion_public_ip);
+        assert_eq!(three.launch_template_version, prior.launch_template_version);
+        let mut after = three.clone();
+        for map in [
+            &mut after.public_subnet_ids,
+            &mut after.private_subnet_ids,
+            &mut after.nat_gateway_ids,
+            &mut after.nat_public_ips,
+        ] {
+            if let Value::Value(entries) = map {
+                for value in entries.values_mut().filter(|v| v.is_unknown()) {
+                    *value = Value::Value("new".into());
+                }
+            }
+        }
+        after.posture = prior.posture.clone();
+        let two = plan(&after, |s| {
+            s.az_count = Value::Value(2);
+            s.availability_zones = prior.availability_zones.clone();
+        });
+        assert_eq!(two.public_subnet_ids, prior.public_subnet_ids);
+        assert_eq!(two.nat_public_ips, prior.nat_public_ips);
+        assert_eq!(two.private_subnet_cidrs, prior.private_subnet_cidrs);
+        assert_eq!(two.bastion_instance_id, prior.bastion_instance_id);
+    }
+
+    #[test]
+    fn nat_and_zone_warnings_say_what_each_change_cuts() {
+        let with = |nat: &str, zones: &[&str]| {
+            let mut state = applied();
+            state.nat_gateways = Value::Value(nat.into());
+            state.az_count = Value::Value(zones.len() as i64);
+            state.availability_zones = string_list(zones.iter().map(|z| z.to_string()));
+            state
+        };
+        let two = ["us-east-1a", "us-east-1b"];
+        let warning = |before: EnvironmentState, after: EnvironmentState| {
+            let found = disruptions(&before, &after, &[]);
+            assert_eq!(found.len(), 1, "{found:?}");
+            found[0].clone()
+        };
+        let added = warning(with("none", &two), with("one_per_az", &two));
+        assert_eq!(
+            added.summary,
+            "NAT gateways or subnets will be added: nothing is cut"
+        );
+        assert!(
+            added
+                .detail
+                .contains("us-east-1a, us-east-1b gain internet egress"),
+            "{added:?}"
+        );
+        assert!(!added.detail.contains(" cut when"), "{added:?}");
+        let removed = warning(with("single", &two), with("none", &two));
+        assert_eq!(removed.summary, "Private subnets will lose internet egress");
+        assert!(
+            removed
+                .detail
+                .contains("The private subnets in us-east-1a, us-east-1b lose all internet egress"),
+            "{removed:?}"
+        );
+        assert!(
+            removed
+                .detail
+                .contains("The NAT gateway in us-east-1a is deleted"),
+            "{removed:?}"
+        );
+        assert_eq!(removed.path, AttributePath::new("nat_gateways"));
+        let split = warning(with("single", &two), with("one_per_az", &two));
+        assert_eq!(
+            split.summary,
+            "NAT gateways or subnets will move: connections will be cut"
+        );
+        assert!(
+            split
+                .detail
+                .contains("The private subnets in us-east-1b switch to another NAT gateway"),
+            "{split:?}"
+        );
+        let grown = warning(
+            with("one_per_az", &two),
+            with("one_per_az", &["us-east-1a", "us-east-1b", "us-east-1c"]),
+        );
+        assert_eq!(
+            grown.summary,
+            "NAT gateways or subnets will be added: nothing is cut"
+        );
+        assert!(
+            grown.detail.contains("Subnets are added in us-east-1c"),
+            "{grown:?}"
+        );
+        assert_eq!(grown.path, AttributePath::new("az_count"));
+        let shrunk = warning(
+            with("one_per_az", &["us-east-1a", "us-east-1b", "us-east-1c"]),
+            with("one_per_az", &two),
+        );
+        assert_eq!(
+            shrunk.summary,
+            "NAT gateways or subnets will move: connections will be cut"
+        );
+        assert!(
+            shrunk
+                .detail
+                .contains("The subnets of us-east-1c are deleted"),
+            "{shrunk:?}"
+        );
+        assert!(
+            shrunk
+                .detail
+                .contains("The NAT gateway in us-east-1c is deleted"),
+            "{shrunk:?}"
+        );
+    }
+
+    #[test]
+    fn a_desired_capacity_left_out_follows_the_bounds_as_aws_moves_it() {
+        let prior = applied();
+        let sized = |min: i64, max: i64, desired: Option<i64>| {
+            let config = EnvironmentState {
+                app: Value::Value(vec![AppBlock {
+                    desired_capacity: desired.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            };
+            let mut planned = prior.clone();
+            let app = &mut planned.app.as_mut_option().unwrap()[0];
+            app.min_size = Value::Value(min);
+            app.max_size = Value::Value(max);
+            desired_within_bounds(&mut planned, &config);
+            planned
+        };
+        assert_eq!(desired_capacity(&prior), Some(2));
+        let raised = sized(3, 4, None);
+        assert_eq!(desired_capacity(&raised), Some(3));
+        // AWS raises it with the bound: nothing to set beyond the bounds
+        assert!(!sets_desired_capacity(&prior, &raised));
+        let lowered = sized(1, 1, None);
+        assert_eq!(desired_capacity(&lowered), Some(1));
+        assert!(!sets_desired_capacity(&prior, &lowered));
+        let mut configured = sized(1, 4, Some(3));
+        configured.app.as_mut_option().unwrap()[0].desired_capacity = Value::Value(3);
+        assert_eq!(desired_capacity(&configured), Some(3));
+        assert!(sets_desired_capacity(&prior, &configured));
+    }
+
+    #[test]
+    fn settling_after_apply_leaves_no_unknown_entry() {
+        let mut state = applied();
+        state.public_subnet_ids = Value::Value(BTreeMap::from([
+            (
+                "us-east-1a".to_string(),
+                Value::Value("subnet-a".to_string()),
+            ),
+            ("us-east-1b".to_string(), Value::Unknown),
+        ]));
+        state.vpc_endpoint_ids = Value::Unknown;
+        state.flow_log_id = Value::Unknown;
+        crate::environment::observe::settle(&mut state);
+        assert_eq!(
+            state.public_subnet_ids,
+            known(&[("us-east-1a", "subnet-a")])
+        );
+        assert!(state.vpc_endpoint_ids.is_null() && state.flow_log_id.is_null());
     }
 
     /// As `applied`, with every ID of a complete environment set.

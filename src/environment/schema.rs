@@ -32,7 +32,7 @@ fn posture_description() -> String {
         .map(|(id, satisfied)| format!("`{id}`: {satisfied}."))
         .collect();
     format!(
-        "The security posture AWS reports, judged by AWS Foundational Security Best Practices controls from what the last refresh (or apply) observed in AWS, not from the configuration: each applicable control maps to `pass` or one line starting `fail: ` that says why, for example `fail: sg/app allows tcp/22 from 0.0.0.0/0`. A control whose objects do not exist (the bastion when disabled) is left out. Refreshed by every refresh and apply; a plan that changes inputs or repairs drift shows it as known after apply. Controls: {}",
+        "The security posture AWS reports, judged by AWS Foundational Security Best Practices controls from what the last refresh (or apply) observed in AWS, not from the configuration: each applicable control maps to `pass` or one line starting `fail: ` that says why, for example `fail: sg/app allows tcp/22 from 0.0.0.0/0`. A control whose objects do not exist (the bastion when disabled) is left out. Judged again by every refresh, and by every apply that can change a verdict: a plan that repairs drift or changes an input a control looks at shows it as known after apply; a change of sizes, scaling, health check, tags or timeouts alone keeps it known (as the last refresh judged it). Controls: {}",
         controls.join(" ")
     )
 }
@@ -124,8 +124,8 @@ fn app_block() -> NestedBlock {
             ("port", attr(Number, OptionalComputed, "Port the application listens on; the ALB forwards to it. 1-65535, default `80`.")),
             ("user_data", user_data),
             ("min_size", attr(Number, OptionalComputed, "Smallest number of instances. Default `2`.")),
-            ("max_size", attr(Number, OptionalComputed, "Largest number of instances. Default `4`; must be at least `min_size`.")),
-            ("desired_capacity", attr(Number, OptionalComputed, "Instances to start with, between `min_size` and `max_size`. Default `min_size`. Later changes made by the autoscaler are not drift.")),
+            ("max_size", attr(Number, OptionalComputed, "Largest number of instances, at least `min_size`. Default `4`, or `min_size` when that is larger (so `min_size = 6` alone gives `max_size = 6`).")),
+            ("desired_capacity", attr(Number, OptionalComputed, "Instances to start with, between `min_size` and `max_size`. Default `min_size`. Later changes made by the autoscaler are not drift. Left out, it follows the bounds as AWS moves it: a `min_size` raised above it raises it, a `max_size` lowered below it lowers it, and capacity the autoscaler chose within the bounds is kept.")),
             ("cpu_target", attr(Number, OptionalComputed, "Target-tracking goal for average CPU utilisation, in percent, greater than 0 and at most 100. Default `50`.")),
             ("health_check_path", attr(String, OptionalComputed, "HTTP path the target group probes; must start with `/`. Default `/`.")),
             ("health_check_grace_period", attr(Number, OptionalComputed, &format!("Seconds the Auto Scaling Group waits after an instance comes into service before it acts on failed health checks, 0-{MAX_HEALTH_CHECK_GRACE_PERIOD}. Default `{}`. Changed in place.", AppSpec::default().health_check_grace_period))),
@@ -249,10 +249,10 @@ pub fn environment_schema() -> Schema {
         ("id", attr(String, Computed, "Identifier of the environment (its name); use it to import.")),
         ("name", attr(String, Required, &name_doc)),
         ("vpc_cidr", attr(String, OptionalComputed, &format!("IPv4 block of the VPC, from /16 to /24. Default `{DEFAULT_VPC_CIDR}`. Changing it replaces the environment."))),
-        ("az_count", attr(Number, OptionalComputed, &format!("How many availability zones to span (at least 2) when `availability_zones` is not set; the first ones of the region in name order. Default `{DEFAULT_AZ_COUNT}`."))),
+        ("az_count", attr(Number, OptionalComputed, &format!("How many availability zones to span (at least 2) when `availability_zones` is not set: the zones already in use, then the region's first available ones in name order. They are chosen at plan (the plan shows `availability_zones`, the carved blocks and the keys of every per-zone map), so a change keeps every surviving zone's subnets and NAT gateways known. Default `{DEFAULT_AZ_COUNT}`."))),
         ("availability_zones", attr(string_list(), OptionalComputed, "Availability zones to span, by name (at least 2, no duplicates). Default: chosen from `az_count`.")),
         ("nat_gateways", attr(String, OptionalComputed, &nat_doc)),
-        ("public_subnet_cidrs", attr(string_map(), OptionalComputed, "Public subnet blocks keyed by AZ name. Any AZ left out is carved from the VPC: 16 equal slots, the first 8 public, the last 8 private. Carved blocks are kept in state and never re-carved.")),
+        ("public_subnet_cidrs", attr(string_map(), OptionalComputed, "Public subnet blocks keyed by AZ name. When set, it gives a block for every zone, taken as written (Terraform keeps a configured map as the configuration writes it, so the provider cannot add the zones it leaves out), and values known only at apply are kept unknown in the plan. Left out, the blocks are carved from the VPC at plan when the zones are known: 16 equal slots, the first 8 public, the last 8 private, clear of any configured private blocks (carved at apply while those are unknown). Carved blocks are kept in state and never re-carved; an added zone takes the next free slot.")),
         ("private_subnet_cidrs", attr(string_map(), OptionalComputed, "Private subnet blocks keyed by AZ name; as `public_subnet_cidrs`.")),
         ("tags", attr(string_map(), Optional, "Tags for every AWS object of the environment, merged over the provider's `default_tags`. Keys starting with `aws:` or `prodvpc:` are reserved.")),
         ("tags_all", attr(string_map(), Computed, "The tags applied: provider `default_tags` merged with `tags`.")),

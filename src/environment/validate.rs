@@ -42,6 +42,25 @@ const MAX_GROUP_SIZE: i64 = i32::MAX as i64;
 /// ranges do not count, since they are not the internet.
 const MAX_SSH_PUBLIC_ADDRESSES: u64 = 1 << 24;
 
+/// AWS's default quota of inbound rules per security group (IPv4 rules; the
+/// quota "Inbound or outbound rules per security group").
+pub const MAX_INGRESS_RULES: usize = 60;
+
+/// Refuses `cidrs` that would give a security group more inbound rules than
+/// AWS allows: one rule per distinct block and port (`ports`, named for the message).
+fn check_rule_count(c: &mut Checker, path: Vec<Step>, cidrs: &[Cidr], ports: &[u16], group: &str) {
+    let blocks: std::collections::BTreeSet<&Cidr> = cidrs.iter().collect();
+    let rules = blocks.len() * ports.len();
+    if rules > MAX_INGRESS_RULES {
+        let ports_text = ports
+            .iter()
+            .map(|p| format!("tcp/{p}"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        c.fail(path, "Too many inbound rules", format!("These {} blocks make {rules} inbound rules on {group} (one per block for {ports_text}); AWS allows {MAX_INGRESS_RULES} inbound rules per security group. List at most {} blocks, merging neighbouring ones into larger blocks.", blocks.len(), MAX_INGRESS_RULES / ports.len().max(1)));
+    }
+}
+
 /// One invalid input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {

@@ -527,6 +527,39 @@ pub fn flow_log_service(arn: &str) -> Option<FlowLogService> {
     }
 }
 
+/// The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`, ...).
+pub fn partition_of(region: &str) -> &'static str {
+    [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map_or("aws", |(_, partition)| partition)
+}
+
+/// Why an ARN cannot be used from `region`: another partition, or (when
+/// `regional`) another region. `None` when it can, or is not an ARN at all
+/// (the shape checks say so).
+pub fn arn_region_problem(arn: &str, region: &str, regional: bool) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, partition, _, arn_region, ..] = parts[..] else {
+        return None;
+    };
+    let expected = partition_of(region);
+    if partition != expected {
+        return Some(format!(
+            "is in the `{partition}` partition, but the provider's region {region} is in `{expected}`"
+        ));
+    }
+    (regional && !arn_region.is_empty() && arn_region != region)
+        .then(|| format!("is in {arn_region}, but the environment is built in {region}"))
+}
+
 /// The form AWS reports a destination in: a log group's trailing `:*` and a
 /// prefix's trailing `/` are not part of it.
 pub fn normalized_destination(arn: &str) -> &str {
@@ -572,6 +605,37 @@ pub enum ZoneChoice {
     Count(usize),
     /// exactly these zones
     Named(Vec<String>),
+}
+
+impl ZoneChoice {
+    /// The zones an apply builds in: the named ones, or those `in_use` (in
+    /// name order, as many as are asked for) followed by the region's
+    /// `available` zones in name order, sorted. Plan and apply both choose with
+    /// this, so the zones a plan shows are the ones apply builds. `None` when
+    /// the region has too few zones.
+    pub fn choose(&self, in_use: &[String], available: &[String]) -> Option<Vec<String>> {
+        let count = match self {
+            ZoneChoice::Named(zones) => return Some(zones.clone()),
+            ZoneChoice::Count(n) => *n,
+        };
+        let mut chosen: Vec<String> = in_use
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .take(count)
+            .collect();
+        for zone in available {
+            if chosen.len() >= count {
+                break;
+            }
+            if !chosen.contains(zone) {
+                chosen.push(zone.clone());
+            }
+        }
+        chosen.sort();
+        (chosen.len() == count).then_some(chosen)
+    }
 }
 
 /// Everything the provider needs to build or compare an environment.
@@ -634,9 +698,15 @@ impl Names {
             environment: environment.to_string(),
             load_balancer: environment.to_string(),
             target_group: format!("{environment}-{app_port}"),
-            app: format!("{environment}-app"),
+            app: app_name(environment),
         }
     }
+}
+
+/// The name of the launch template and of the Auto Scaling Group, which the
+/// environment's name alone gives (so a plan knows it before they exist).
+pub fn app_name(environment: &str) -> String {
+    format!("{environment}-app")
 }
 
 impl EnvironmentSpec {
@@ -684,6 +754,53 @@ pub fn parse_duration_text(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arns_of_another_partition_or_region_are_told_apart() {
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("eu-west-1"), "aws");
+        let acm = "arn:aws:acm:eu-west-1:123456789012:certificate/abc";
+        assert_eq!(arn_region_problem(acm, "eu-west-1", true), None);
+        assert_eq!(
+            arn_region_problem(acm, "us-east-1", true).as_deref(),
+            Some("is in eu-west-1, but the environment is built in us-east-1")
+        );
+        assert!(arn_region_problem(acm, "cn-north-1", true)
+            .unwrap()
+            .contains("`aws` partition"));
+        let bucket = "arn:aws-cn:s3:::logs";
+        assert!(arn_region_problem(bucket, "us-east-1", false)
+            .unwrap()
+            .contains("`aws-cn` partition, but the provider's region us-east-1 is in `aws`"));
+        assert_eq!(arn_region_problem(bucket, "cn-north-1", false), None);
+    }
+
+    #[test]
+    fn zones_are_chosen_in_use_first_then_in_name_order() {
+        let names = |z: &[&str]| z.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let region = names(&["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+        assert_eq!(
+            ZoneChoice::Count(2).choose(&[], &region),
+            Some(names(&["eu-west-1a", "eu-west-1b"]))
+        );
+        assert_eq!(
+            ZoneChoice::Count(3).choose(&names(&["eu-west-1c", "eu-west-1b"]), &region),
+            Some(region.clone())
+        );
+        // a zone in use is kept even when it comes later in name order
+        assert_eq!(
+            ZoneChoice::Count(2).choose(&names(&["eu-west-1c"]), &region),
+            Some(names(&["eu-west-1a", "eu-west-1c"]))
+        );
+        assert_eq!(
+            ZoneChoice::Count(2).choose(&region, &[]),
+            Some(names(&["eu-west-1a", "eu-west-1b"]))
+        );
+        assert_eq!(ZoneChoice::Count(4).choose(&[], &region), None);
+        let named = ZoneChoice::Named(names(&["eu-west-1c"]));
+        assert_eq!(named.choose(&region, &region), Some(names(&["eu-west-1c"])));
+    }
 
     fn tagged(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

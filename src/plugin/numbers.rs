@@ -188,6 +188,33 @@ pub struct NumberShape<'a> {
 enum Unusable {
     NotWhole,
     TooLarge,
+    /// more digits than a double holds: the nearest one would differ from
+    /// what the configuration says, and Terraform would refuse the plan
+    Inexact(f64),
+}
+
+/// A plain decimal's digits without redundant zeros or sign (`-0` is `0`), so
+/// two texts of the same number compare equal; `None` for other notations.
+fn canonical_decimal(text: &str) -> Option<String> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (int_part, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if !(int_part.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (int_part, fraction) = (
+        int_part.trim_start_matches('0'),
+        fraction.trim_end_matches('0'),
+    );
+    if int_part.is_empty() && fraction.is_empty() {
+        return Some("0".into());
+    }
+    Some(format!(
+        "{}{int_part}.{fraction}",
+        if negative { "-" } else { "" }
+    ))
 }
 
 /// Decimal text as Terraform writes it: an optional sign, digits, an optional fraction.
@@ -235,7 +262,17 @@ fn normalize(node: &mut Node, fractional: bool) -> Result<(), Unusable> {
             let text = String::from_utf8_lossy(bytes).into_owned();
             if fractional {
                 match text.parse::<f64>() {
-                    Ok(x) if x.is_finite() => Node::F64(x),
+                    Ok(x) if x.is_finite() => {
+                        // Terraform compares the planned double with the text by value
+                        if let (Some(written), Some(held)) =
+                            (canonical_decimal(&text), canonical_decimal(&x.to_string()))
+                        {
+                            if written != held {
+                                return Err(Unusable::Inexact(x));
+                            }
+                        }
+                        Node::F64(x)
+                    }
                     _ => return Err(Unusable::TooLarge),
                 }
             } else {
@@ -271,6 +308,10 @@ fn report(node: &Node, why: Unusable, name: &str, path: AttributePath, diags: &m
         Unusable::TooLarge => (
             "Number out of range",
             format!("{name} is {text}, beyond any value it accepts. Use a value in the range the attribute's documentation gives."),
+        ),
+        Unusable::Inexact(nearest) => (
+            "Number more precise than AWS takes",
+            format!("{name} is {text}, with more digits than AWS's API keeps (a double, about 15 significant digits), so it cannot be applied exactly as written. Write it with fewer digits, for example {nearest}."),
         ),
     };
     diags.error(summary, detail, path);
@@ -433,6 +474,21 @@ mod tests {
             // Terraform compares numbers by their shortest decimal text: this one round-trips
             assert_eq!(expected.to_string(), text);
         }
+        for (text, nearest) in [
+            ("45.000000000000001", 45.0),
+            ("0.33333333333333333333333333333333333333", 1.0 / 3.0),
+        ] {
+            let mut node = Node::Str(text.as_bytes().to_vec());
+            assert_eq!(
+                normalize(&mut node, true),
+                Err(Unusable::Inexact(nearest)),
+                "{text}"
+            );
+        }
+        // the same number written with other zeros is exact
+        let mut node = Node::Str(b"070.100".to_vec());
+        assert_eq!(normalize(&mut node, true), Ok(()));
+        assert_eq!(node, Node::F64(70.1));
         let mut huge = Node::Str(format!("1{}", "0".repeat(400)).into_bytes());
         assert_eq!(normalize(&mut huge, true), Err(Unusable::TooLarge));
     }

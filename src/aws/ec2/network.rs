@@ -4,8 +4,36 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
+use crate::plan::spec::{TAG_ENVIRONMENT, TAG_STATUS};
 
 use super::{required, tag_spec, Result, Tags};
+
+/// The VPCs tagged for the environment `name`, each with its `prodvpc:status`
+/// tag (`creating` until a create completes).
+pub async fn environment_vpcs(
+    client: &Client,
+    name: &str,
+) -> Result<Vec<(String, Option<String>)>> {
+    let out = client
+        .describe_vpcs()
+        .filters(super::filter(&format!("tag:{TAG_ENVIRONMENT}"), name))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeVpcs", e))?;
+    Ok(out
+        .vpcs()
+        .iter()
+        .map(|vpc| {
+            let status = vpc
+                .tags()
+                .iter()
+                .find(|tag| tag.key() == Some(TAG_STATUS))
+                .and_then(|tag| tag.value())
+                .map(str::to_string);
+            (vpc.vpc_id().unwrap_or_default().to_string(), status)
+        })
+        .collect())
+}
 
 /// Creates the VPC; its DNS attributes are set by reconcile, which also repairs them.
 pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<String> {

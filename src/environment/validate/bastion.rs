@@ -5,7 +5,10 @@ use tf_provider::value::Value;
 use crate::environment::model::{first, EnvironmentState};
 use crate::plan::cidr::Cidr;
 
-use super::{attr, check_instance_profile, in_block, Checker, Step, MAX_SSH_PUBLIC_ADDRESSES};
+use super::{
+    attr, check_instance_profile, check_rule_count, in_block, Checker, Step,
+    MAX_SSH_PUBLIC_ADDRESSES,
+};
 
 pub(super) fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
     let block = first(&config.bastion);
@@ -30,6 +33,13 @@ pub(super) fn check_bastion(c: &mut Checker, config: &EnvironmentState) {
             }
         }
     }
+    check_rule_count(
+        c,
+        path.clone(),
+        &cidrs,
+        &[crate::plan::security::SSH_PORT],
+        "the bastion's security group",
+    );
     let all_known = matches!(&ssh, Value::Value(items) if items.iter().all(|i| !i.is_unknown()));
     let literal_world = cidrs.iter().any(|cidr| cidr.prefix() == 0);
     let reach = public_addresses(&cidrs);

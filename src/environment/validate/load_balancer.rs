@@ -5,7 +5,7 @@ use tf_provider::value::Value;
 use crate::environment::model::{first, EnvironmentState, LoadBalancerBlock};
 use crate::plan::spec::{DEFAULT_IDLE_TIMEOUT, DEFAULT_SSL_POLICY, IDLE_TIMEOUT_RANGE};
 
-use super::{in_block, Checker, Step};
+use super::{check_rule_count, in_block, Checker, Step};
 
 /// The shape of an ACM certificate ARN or an IAM server certificate ARN.
 pub(super) fn is_certificate_arn(arn: &str) -> bool {
@@ -43,6 +43,19 @@ pub(super) fn check_load_balancer(c: &mut Checker, config: &EnvironmentState) {
             c.fail(in_block("load_balancer", "ingress_cidrs"), "No ingress allowed", "ingress_cidrs is empty, so nobody could reach the application. List at least one block, such as \"0.0.0.0/0\".");
         }
     }
+    // a listener on 443 as well once a certificate is set (or may be: unknown)
+    let ports: &[u16] = if lb.certificate_arn.is_null() {
+        &[80]
+    } else {
+        &[80, 443]
+    };
+    check_rule_count(
+        c,
+        in_block("load_balancer", "ingress_cidrs"),
+        &cidrs,
+        ports,
+        "the load balancer's security group",
+    );
     check_load_balancer_settings(c, lb);
     if let Value::Value(arn) = &lb.certificate_arn {
         if !is_certificate_arn(arn) {

@@ -469,3 +469,48 @@ fn zone_count_advice_fits_the_number() {
     assert!(found[0].1.contains("from 2 to 8"), "{found:?}");
     assert!(!found[0].1.contains("2 or more"), "{found:?}");
 }
+
+#[test]
+fn ingress_blocks_are_counted_as_the_rules_they_make() {
+    let blocks = |count: usize| string_list((0..count).map(|i| format!("198.51.100.{i}/32")));
+    let with = |count: usize, certificate: Option<&str>| {
+        problems(|c| {
+            c.load_balancer = Value::Value(vec![LoadBalancerBlock {
+                ingress_cidrs: blocks(count),
+                certificate_arn: certificate.map(str::to_string).into(),
+                ..Default::default()
+            }])
+        })
+    };
+    assert!(with(60, None).is_empty());
+    let found = with(61, None);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "load_balancer[0].ingress_cidrs");
+    assert!(
+        found[0].1.contains("These 61 blocks make 61 inbound rules")
+            && found[0].1.contains("AWS allows 60"),
+        "{found:?}"
+    );
+    let certificate = "arn:aws:iam::123456789012:server-certificate/shop";
+    assert!(with(30, Some(certificate)).is_empty());
+    let found = with(31, Some(certificate));
+    assert!(
+        found[0].1.contains("make 62 inbound rules")
+            && found[0].1.contains("tcp/80 and tcp/443")
+            && found[0].1.contains("List at most 30 blocks"),
+        "{found:?}"
+    );
+    let found = problems(|c| {
+        c.bastion = Value::Value(vec![BastionBlock {
+            ssh_ingress_cidrs: blocks(61),
+            ..Default::default()
+        }])
+    });
+    assert!(
+        found
+            .iter()
+            .any(|(path, detail)| path == "bastion[0].ssh_ingress_cidrs"
+                && detail.contains("make 61 inbound rules on the bastion's security group")),
+        "{found:?}"
+    );
+}
