@@ -8,6 +8,7 @@ mod example_module;
 mod generated_config;
 mod harness;
 mod iam_policy;
+mod images;
 mod inputs;
 mod install;
 mod lifecycle;

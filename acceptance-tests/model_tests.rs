@@ -1539,3 +1539,115 @@ fn a_refresh_rolled_back_by_hand_returns_to_the_previous_version() {
         assert_eq!(code(&rollback().await), "ActiveInstanceRefreshNotFound");
     });
 }
+
+/// Images whose root device is not Amazon Linux's `/dev/xvda`, and of another
+/// architecture, as the tests use them (moto's catalogue holds AWS's records).
+pub const SDA1_IMAGE: &str = "ami-12c6146b";
+pub const ARM64_IMAGE: &str = "ami-08976229d8b10b097";
+
+/// The volumes of an instance as (device, GiB, encrypted), by device name.
+async fn volumes_of(aws: &Api, instance: &str) -> Vec<(String, i32, bool)> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for mapping in out.reservations()[0].instances()[0].block_device_mappings() {
+        let volume = mapping.ebs().unwrap().volume_id().unwrap();
+        let described = aws
+            .ec2
+            .describe_volumes()
+            .volume_ids(volume)
+            .send()
+            .await
+            .unwrap();
+        let volume = &described.volumes()[0];
+        found.push((
+            mapping.device_name().unwrap().to_string(),
+            volume.size().unwrap(),
+            volume.encrypted().unwrap_or(false),
+        ));
+    }
+    found.sort();
+    found
+}
+
+async fn run_mapped(aws: &Api, net: &Network, image: &str, device: &str) -> String {
+    let out = aws
+        .ec2
+        .run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&net.subnets[0])
+        .security_group_ids(&net.group)
+        .block_device_mappings(
+            aws_sdk_ec2::types::BlockDeviceMapping::builder()
+                .device_name(device)
+                .ebs(
+                    aws_sdk_ec2::types::EbsBlockDevice::builder()
+                        .encrypted(true)
+                        .volume_size(20)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.instances()[0].instance_id().unwrap().to_string()
+}
+
+#[test]
+fn an_image_root_volume_is_always_made_and_a_mapping_changes_it_only_under_its_device_name() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let images = m
+            .aws
+            .ec2
+            .describe_images()
+            .image_ids(SDA1_IMAGE)
+            .image_ids(ARM64_IMAGE)
+            .send()
+            .await
+            .unwrap();
+        let mut facts: Vec<(String, String, String)> = images
+            .images()
+            .iter()
+            .map(|i| {
+                (
+                    i.image_id().unwrap().to_string(),
+                    i.root_device_name().unwrap().to_string(),
+                    i.architecture().unwrap().as_str().to_string(),
+                )
+            })
+            .collect();
+        facts.sort();
+        assert_eq!(
+            facts,
+            [
+                (ARM64_IMAGE.into(), "/dev/xvda".into(), "arm64".into()),
+                (SDA1_IMAGE.into(), "/dev/sda1".into(), "x86_64".into()),
+            ]
+        );
+        let net = network(&m.aws).await;
+        // mapped under Amazon Linux's name: the image's root stays as the image has it
+        let misnamed = run_mapped(&m.aws, &net, SDA1_IMAGE, "/dev/xvda").await;
+        assert_eq!(
+            volumes_of(&m.aws, &misnamed).await,
+            [
+                ("/dev/sda1".to_string(), 8, false),
+                ("/dev/xvda".to_string(), 20, true),
+            ]
+        );
+        // mapped under the image's root device name: exactly that volume, as asked
+        let rooted = run_mapped(&m.aws, &net, SDA1_IMAGE, "/dev/sda1").await;
+        assert_eq!(
+            volumes_of(&m.aws, &rooted).await,
+            [("/dev/sda1".to_string(), 20, true)]
+        );
+    });
+}

@@ -371,6 +371,9 @@ impl Model {
         if key == "elasticloadbalancing:DescribeTargetHealth" {
             instances::know_target_group(self, call).await;
         }
+        if key == "ec2:RunInstances" && !replayed {
+            instances::mount_image_roots(self, instances::launched(&doc.root)).await;
+        }
         let now = Instant::now();
         let mut state = self.state();
         let state = &mut *state;

@@ -21,6 +21,7 @@ impl Run<'_> {
         bp: &Blueprint,
         subnets: &BTreeMap<(Tier, String), String>,
         groups: &BTreeMap<SgRole, String>,
+        images: &BTreeMap<String, ec2::Image>,
         ami_id: &str,
     ) -> Result<()> {
         let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
@@ -29,7 +30,8 @@ impl Run<'_> {
         };
         let zone = bp.zones.first().cloned().unwrap_or_default();
         let subnet = &subnets[&(Tier::Public, zone)];
-        let settings = bastion_settings(bastion, group, ami_id);
+        let image = bastion.ami_id.as_deref().unwrap_or(ami_id);
+        let settings = bastion_settings(bastion, group, image, &root_device(images, image)?);
         if let Some(existing) = &inv.bastion {
             let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
             if check.replace.is_empty() {
@@ -85,13 +87,29 @@ impl Run<'_> {
     }
 }
 
+/// The device the root volume of image `ami_id` is made under, from its image.
+pub(super) fn root_device(images: &BTreeMap<String, ec2::Image>, ami_id: &str) -> Result<String> {
+    images
+        .get(ami_id)
+        .map(|image| image.root_device_name.clone())
+        .ok_or_else(|| {
+            crate::error::AwsError::Unsatisfiable(format!(
+                "image {ami_id} does not exist in this region or is not shared with this account; use an AMI ID of this region"
+            ))
+        })
+}
+
+/// What the bastion runs; `ami_id` is the image it launches from and
+/// `root_device` that image's root device name.
 pub(super) fn bastion_settings(
     bastion: &crate::plan::spec::BastionSpec,
     group: &str,
     ami_id: &str,
+    root_device: &str,
 ) -> InstanceSettings {
     InstanceSettings {
-        ami_id: bastion.ami_id.clone().unwrap_or_else(|| ami_id.to_string()),
+        ami_id: ami_id.to_string(),
+        root_device: root_device.to_string(),
         instance_type: bastion.instance_type.clone(),
         security_group: group.to_string(),
         user_data: None,
@@ -144,6 +162,18 @@ impl BastionCheck {
         if root_encrypted == Some(false) {
             replace.push("has an unencrypted root volume".into());
         }
+        // the root volume only: a second one is the empty volume an image with
+        // another root device name got from a mapping under the wrong name
+        let volumes = detail("volumes")
+            .split(',')
+            .filter(|v| !v.is_empty())
+            .count();
+        if instance.detail.contains_key("volumes") && volumes != wanted.layout.block_devices {
+            replace.push(format!(
+                "has {volumes} volumes instead of {}",
+                wanted.layout.block_devices
+            ));
+        }
         let profile = Some(detail("instance_profile"))
             .filter(|arn| !arn.is_empty())
             .map(InstanceProfile::new);
@@ -179,7 +209,12 @@ pub(super) fn bastion_drift(
         .clone()
         .or_else(|| instance.detail.get("image").cloned())
         .unwrap_or_default();
-    let wanted = bastion_settings(bastion, &group.id, &image);
+    let root_device = inv
+        .images
+        .get(&image)
+        .map(|i| i.root_device_name.clone())
+        .unwrap_or_default();
+    let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
     if !check.replace.is_empty() {
         return vec![Finding::new(

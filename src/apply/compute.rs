@@ -29,8 +29,9 @@ impl Run<'_> {
         inv: &Inventory,
         group: &str,
         ami_id: &str,
+        root_device: &str,
     ) -> Result<Template> {
-        let wanted = app_settings(self.spec, group, ami_id);
+        let wanted = app_settings(self.spec, group, ami_id, root_device);
         let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
             Some(found) => {
@@ -464,10 +465,17 @@ pub(super) struct Template {
     new_version: bool,
 }
 
-/// What the app instances run, as the launch template must say it.
-pub(super) fn app_settings(spec: &EnvironmentSpec, group: &str, ami_id: &str) -> InstanceSettings {
+/// What the app instances run, as the launch template must say it; the root
+/// volume is mapped under `root_device`, the image's root device name.
+pub(super) fn app_settings(
+    spec: &EnvironmentSpec,
+    group: &str,
+    ami_id: &str,
+    root_device: &str,
+) -> InstanceSettings {
     InstanceSettings {
         ami_id: ami_id.to_string(),
+        root_device: root_device.to_string(),
         instance_type: spec.app.instance_type.clone(),
         security_group: group.to_string(),
         user_data: spec.app.user_data.clone(),
@@ -549,7 +557,17 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                 .clone()
                 .or_else(|| running.map(|v| v.settings.ami_id.clone()))
                 .unwrap_or_default();
-            let wanted = app_settings(spec, &app_group.id, &image);
+            // an image no longer visible cannot say its root device: the
+            // version's own mapping is taken at its word
+            let root_device = inv.images.get(&image).map_or_else(
+                || {
+                    running
+                        .map(|v| v.settings.root_device.clone())
+                        .unwrap_or_default()
+                },
+                |i| i.root_device_name.clone(),
+            );
+            let wanted = app_settings(spec, &app_group.id, &image, &root_device);
             let rollout = inv.refresh.as_ref().filter(|r| rolls_forward(r));
             // a rollout towards the configuration's version (an apply that did
             // not wait for it) is the change under way, not drift

@@ -197,6 +197,14 @@ pub async fn reconcile(
         }
     }
     let bp = blueprint(&kept, &zones).map_err(|e| AwsError::Unsatisfiable(e.to_string()))?;
+    // the images say what their root device is called: the one mapping that
+    // makes the root volume encrypted and of its size is made under that name
+    let wanted_images: Vec<String> = std::iter::once(ami_id.clone())
+        .chain(spec.bastion.as_ref().and_then(|b| b.ami_id.clone()))
+        .filter(|id| !inv.images.contains_key(id))
+        .collect();
+    let mut images = inv.images.clone();
+    images.extend(ec2::images(&clients.ec2, &wanted_images).await?);
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
 
@@ -259,13 +267,18 @@ pub async fn reconcile(
             },
             async {
                 let template = run
-                    .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
+                    .ensure_launch_template(
+                        &inv,
+                        &groups[&SgRole::App],
+                        &ami_id,
+                        &super::bastion::root_device(&images, &ami_id)?,
+                    )
                     .await?;
                 run.ensure_group(&inv, &private, &target_group, &template)
                     .await?;
                 run.wait_for_capacity(&target_group).await
             },
-            run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
+            run.ensure_bastion(&inv, &bp, &subnets, &groups, &images, &ami_id),
             run.retag(&inv),
         )
     })

@@ -57,6 +57,12 @@ pub struct Inventory {
     pub flow_logs: Option<Vec<FlowLog>>,
     /// whether the bastion's root volume is encrypted
     pub bastion_root_encrypted: Option<bool>,
+    /// the unencrypted volumes attached to each instance of the environment
+    /// (bastion and app instances), by instance ID; `None` when not read
+    pub unencrypted_volumes: Option<BTreeMap<String, Vec<String>>>,
+    /// the images the launch template and the bastion run, by ID: what their
+    /// root device is called decides which mapping is the root volume
+    pub images: BTreeMap<String, ec2::Image>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
@@ -491,11 +497,36 @@ impl Inventory {
             }
         }
         let vpc_id = ec2_found.vpcs.first().map(|vpc| vpc.id.clone());
-        let root_volume = standalone(ec2_found.instances.clone())
+        let bastion_found = standalone(ec2_found.instances.clone())
             .into_iter()
-            .find(|i| component(&i.tags) == "bastion")
+            .find(|i| component(&i.tags) == "bastion");
+        let root_volume = bastion_found
+            .as_ref()
             .and_then(|i| i.detail.get("root_volume").cloned())
             .filter(|v| !v.is_empty());
+        // every volume of every instance of the environment, for EC2.3 and drift
+        let instance_volumes: BTreeMap<String, Vec<String>> = ec2_found
+            .instances
+            .iter()
+            .filter(|i| claims(&i.tags))
+            .map(|i| {
+                let volumes = i.detail.get("volumes").map_or(Vec::new(), |v| {
+                    v.split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                });
+                (i.id.clone(), volumes)
+            })
+            .collect();
+        let all_volumes: Vec<String> = instance_volumes
+            .values()
+            .flatten()
+            .cloned()
+            .chain(root_volume.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         // the listeners' tags are read with the others' when the state names
         // the listeners; any it does not name cost one more round
         let hinted_listeners: Vec<String> = match &load_balancer {
@@ -562,7 +593,7 @@ impl Inventory {
                     (None, _) => Ok(None),
                 }
             },
-            ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
+            ec2::volumes_encrypted(&clients.ec2, &all_volumes),
             async {
                 futures::try_join!(
                     async {
@@ -587,13 +618,12 @@ impl Inventory {
             template
         };
         ec2_found.launch_templates.extend(template_by_name);
-        // Round 3, only for listeners the state did not name.
+        // Round 3, only for listeners the state did not name, with the images.
         let unread: Vec<String> = listeners
             .iter()
             .map(|l| l.arn.clone())
             .filter(|arn| !tags.contains_key(arn))
             .collect();
-        tags.extend(tags_in_chunks(clients, &unread).await?);
         let (vpc_dns, default_group, flow_logs) = match vpc_read {
             Some(facts) => (
                 Some(facts.dns),
@@ -620,6 +650,18 @@ impl Inventory {
             }
         }
         let bastion_root_encrypted = root_volume.and_then(|v| volumes.get(&v).copied());
+        let unencrypted_volumes = Some(
+            instance_volumes
+                .into_iter()
+                .map(|(instance, attached)| {
+                    let unencrypted = attached
+                        .into_iter()
+                        .filter(|v| volumes.get(v) == Some(&false))
+                        .collect();
+                    (instance, unencrypted)
+                })
+                .collect(),
+        );
         let default_template = template_versions.iter().find(|v| v.default).cloned();
         let group_template = group.as_ref().and_then(|g| {
             let number = match g.launch_template_version.as_str() {
@@ -640,6 +682,17 @@ impl Inventory {
             .as_ref()
             .or(default_template.as_ref())
             .map(|v| v.settings.clone());
+        // what the template versions and the bastion run decides their root device
+        let image_ids: Vec<String> = template_versions
+            .iter()
+            .map(|v| v.settings.ami_id.clone())
+            .chain(bastion_found.and_then(|b| b.detail.get("image").cloned()))
+            .collect();
+        let (more_tags, images) = futures::try_join!(
+            tags_in_chunks(clients, &unread),
+            ec2::images(&clients.ec2, &image_ids),
+        )?;
+        tags.extend(more_tags);
         // found by name (and, with the VPC known, only in that VPC)
         let ours = |arn: &str| tags.get(arn).is_some_and(&claims);
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
@@ -710,6 +763,8 @@ impl Inventory {
             default_group,
             flow_logs,
             bastion_root_encrypted,
+            unencrypted_volumes,
+            images,
             elb_tags: tags,
             strays,
         })

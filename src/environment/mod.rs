@@ -1,5 +1,6 @@
 //! `prodvpc_environment`: thin glue between tf-provider and the planner/executor.
 
+mod architecture;
 pub mod data_source;
 pub mod diagram;
 pub mod docs;
@@ -165,14 +166,17 @@ fn to_spec_or_report(
 }
 
 impl EnvironmentResource {
-    /// Checks the inputs that only the region can judge (zones, images,
-    /// instance types, key pairs) and the tag limit that counts the provider's
-    /// default tags, at plan time and in one concurrent round, so apply never
-    /// starts what it cannot finish.
+    /// Checks the inputs that only the region can judge (zones, images and
+    /// their architecture against the instance types, instance types, key
+    /// pairs) and the tag limit that counts the provider's default tags, at
+    /// plan time and in one concurrent round, so apply never starts what it
+    /// cannot finish. `config` tells an image left to the default from one
+    /// not known until apply.
     async fn check_against_region(
         &self,
         diags: &mut Diagnostics,
         planned: &EnvironmentState,
+        config: &EnvironmentState,
     ) -> Option<()> {
         let clients = self.clients(diags)?;
         let mut valid = true;
@@ -212,6 +216,23 @@ impl EnvironmentResource {
             (Some(b), true) => known(&b.instance_type),
             (None, true) => Some(crate::plan::spec::DEFAULT_BASTION_INSTANCE_TYPE.to_string()),
         };
+        let launches: Vec<architecture::Launch> = [
+            app_type.clone().map(|t| architecture::Launch {
+                instance_type_path: app_path("instance_type"),
+                instance_type: t,
+                image: architecture::app_image(planned, config),
+                ami_attribute: "app.ami_id",
+            }),
+            bastion_type.clone().map(|t| architecture::Launch {
+                instance_type_path: bastion_path("instance_type"),
+                instance_type: t,
+                image: architecture::bastion_image(planned, config),
+                ami_attribute: "bastion.ami_id",
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let instance_types: Vec<(AttributePath, String)> = [
             app_type.map(|t| (app_path("instance_type"), t)),
             bastion_type.map(|t| (bastion_path("instance_type"), t)),
@@ -222,9 +243,7 @@ impl EnvironmentResource {
         let key_name = bastion.and_then(|b| known(&b.key_name));
         let ec2 = &clients.ec2;
         let image_checks = futures::future::try_join_all(
-            images
-                .iter()
-                .map(|(_, id)| crate::aws::ec2::image_exists(ec2, id)),
+            images.iter().map(|(_, id)| crate::aws::ec2::image(ec2, id)),
         );
         let key_check = async {
             match &key_name {
@@ -233,6 +252,7 @@ impl EnvironmentResource {
             }
         };
         let type_names: Vec<String> = instance_types.iter().map(|(_, t)| t.clone()).collect();
+        let architectures = crate::aws::ec2::instance_type_architectures(ec2, &type_names);
         // offerings are asked for every zone: which ones are used is known only with the zones
         let offerings = async {
             let zones = crate::aws::ec2::available_zones(ec2).await?;
@@ -243,8 +263,8 @@ impl EnvironmentResource {
             };
             Ok((zones, offered))
         };
-        let ((zones, offered), found, key_exists) =
-            match futures::try_join!(offerings, image_checks, key_check) {
+        let ((zones, offered), found, key_exists, architectures) =
+            match futures::try_join!(offerings, image_checks, key_check, architectures) {
                 Ok(answers) => answers,
                 Err(error) => {
                     report_aws(
@@ -256,8 +276,19 @@ impl EnvironmentResource {
                     return None;
                 }
             };
-        for ((path, id), exists) in images.into_iter().zip(found) {
-            if !exists {
+        let found: BTreeMap<String, crate::aws::ec2::Image> = images
+            .iter()
+            .zip(found)
+            .filter_map(|((_, id), image)| Some((id.clone(), image?)))
+            .collect();
+        let architecture_problems =
+            architecture::architecture_mismatches(&launches, &found, &architectures);
+        valid &= architecture_problems.is_empty();
+        for (path, detail) in architecture_problems {
+            diags.error("Image and instance type do not match", detail, path);
+        }
+        for (path, id) in images {
+            if !found.contains_key(&id) {
                 valid = false;
                 diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);
             }
@@ -632,7 +663,7 @@ impl Resource for EnvironmentResource {
         &self,
         diags: &mut Diagnostics,
         proposed: Self::State<'a>,
-        _config: Self::State<'a>,
+        config: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut planned = proposed;
@@ -656,7 +687,7 @@ impl Resource for EnvironmentResource {
                 bastion.ami_id = Value::Unknown;
             }
         }
-        self.check_against_region(diags, &planned).await?;
+        self.check_against_region(diags, &planned, &config).await?;
         Some((planned, ValueEmpty::default()))
     }
 
@@ -699,7 +730,7 @@ impl Resource for EnvironmentResource {
         }
         let drift = drift_of(&prior);
         if inputs_of(&planned) != inputs_of(&prior) {
-            self.check_against_region(diags, &planned).await?;
+            self.check_against_region(diags, &planned, &config).await?;
         }
         if inputs_of(&planned) != inputs_of(&prior) || !drift.is_empty() {
             // apply settles the drift: what it leaves is known only then, and an

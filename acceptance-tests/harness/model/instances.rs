@@ -173,6 +173,7 @@ pub async fn sync_groups(model: &Model) {
             }
         }
     }
+    mount_image_roots(model, placed.iter().map(|(id, _, _)| id.clone()).collect()).await;
     let marker = model.state().unhealthy_user_data.clone();
     let mut broken: HashMap<(String, String), bool> = HashMap::new();
     if let Some(marker) = &marker {
@@ -220,6 +221,80 @@ pub async fn sync_groups(model: &Model) {
     for id in left {
         terminate(&mut state.world, &id, state.clock, now);
     }
+}
+
+/// AWS always creates an instance's root volume from its image's root device
+/// mapping (`RootDeviceName`, e.g. `/dev/sda1` on Ubuntu or RHEL, `/dev/xvda`
+/// on Amazon Linux): a launch's block device mapping changes it only when it
+/// names that device; a mapping under another name is one more volume. moto
+/// creates the mapped volumes only, so the model attaches the image's root
+/// volume (8 GiB, unencrypted, as a public image's snapshot is) to every
+/// instance launched without a mapping for its root device.
+pub async fn mount_image_roots(model: &Model, ids: Vec<String>) {
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(out) = model
+        .api
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+    else {
+        return;
+    };
+    for instance in out.reservations().iter().flat_map(|r| r.instances()) {
+        let (Some(id), Some(root)) = (instance.instance_id(), instance.root_device_name()) else {
+            continue;
+        };
+        let mapped = instance
+            .block_device_mappings()
+            .iter()
+            .any(|m| m.device_name() == Some(root));
+        let zone = instance.placement().and_then(|p| p.availability_zone());
+        if mapped || zone.is_none() {
+            continue;
+        }
+        let Ok(volume) = model
+            .api
+            .ec2
+            .create_volume()
+            .size(IMAGE_ROOT_GIB)
+            .set_availability_zone(zone.map(str::to_string))
+            .encrypted(false)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if let Some(volume) = volume.volume_id() {
+            let _ = model
+                .api
+                .ec2
+                .attach_volume()
+                .volume_id(volume)
+                .instance_id(id)
+                .device(root)
+                .send()
+                .await;
+        }
+    }
+}
+
+/// The size of a public image's root snapshot, which its root volume takes.
+pub const IMAGE_ROOT_GIB: i32 = 8;
+
+/// The IDs of the instances a RunInstances answer launched.
+pub fn launched(answer: &Element) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut answer = answer.clone();
+    answer.for_each_with_child("instanceId", &mut |id, item| {
+        if item.child("instanceState").is_some() {
+            ids.push(id.to_string());
+        }
+    });
+    ids
 }
 
 /// The decoded user data of launch template `id` at `version`, asked of moto.
