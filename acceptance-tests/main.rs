@@ -2,6 +2,7 @@
 //! against the built provider and a moto server behind the fault layer.
 
 mod assume_role;
+mod credentials;
 mod data_source;
 mod drift;
 mod example_module;

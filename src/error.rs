@@ -84,6 +84,14 @@ pub enum AwsError {
     /// (access denied, a wrong external ID, STS unreachable)
     #[error("assuming role {role_arn} failed: {detail}")]
     AssumeRole { role_arn: String, detail: String },
+    /// the provider block names a profile that the shared config and
+    /// credentials files do not define
+    #[error("no profile named {profile} in the shared config and credentials files ({})", if defined.is_empty() { "they define none".to_string() } else { format!("they define {}", defined.join(", ")) })]
+    UnknownProfile {
+        profile: String,
+        /// the profiles the files define, sorted
+        defined: Vec<String>,
+    },
 }
 
 /// How a rollout ended short of its version, and where it left the instances.

@@ -4,6 +4,7 @@
 pub mod assume_role;
 pub mod autoscaling;
 pub mod call_log;
+pub mod credentials;
 pub mod ec2;
 pub mod elbv2;
 
@@ -100,7 +101,11 @@ impl AwsClients {
             loader = loader.region(aws_config::Region::new(region));
         }
         if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
+            credentials::require_profile(profile).await?;
+            // the profile's credentials, not the chain's first find (the environment's keys)
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(credentials::from_profile(profile));
         }
         if let Some(retries) = settings.max_retries {
             loader = loader.retry_config(
@@ -120,6 +125,12 @@ impl AwsClients {
         if let Some(role) = &settings.assume_role {
             shared = assume_role::assume(&shared, role).await?;
         }
+        let source = match (&settings.assume_role, &settings.profile) {
+            (Some(role), _) => format!("role {} (assumed)", role.role_arn),
+            (None, Some(profile)) => format!("profile {profile} (provider block)"),
+            (None, None) => "the standard chain (environment, AWS_PROFILE or default profile, SSO, instance role)".to_string(),
+        };
+        credentials::log_identity(&shared, &source).await;
 
         // every client logs one DEBUG line per call (see `call_log`)
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
