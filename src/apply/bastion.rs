@@ -21,7 +21,7 @@ impl Run<'_> {
         bp: &Blueprint,
         subnets: &BTreeMap<(Tier, String), String>,
         groups: &BTreeMap<SgRole, String>,
-        images: &BTreeMap<String, ec2::Image>,
+        root_devices: &BTreeMap<String, String>,
         ami_id: &str,
     ) -> Result<()> {
         let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
@@ -31,7 +31,7 @@ impl Run<'_> {
         let zone = bp.zones.first().cloned().unwrap_or_default();
         let subnet = &subnets[&(Tier::Public, zone)];
         let image = bastion.ami_id.as_deref().unwrap_or(ami_id);
-        let settings = bastion_settings(bastion, group, image, &root_device(images, image)?);
+        let settings = bastion_settings(bastion, group, image, &root_device(root_devices, image)?);
         if let Some(existing) = &inv.bastion {
             let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
             if check.replace.is_empty() {
@@ -87,12 +87,10 @@ impl Run<'_> {
     }
 }
 
-/// The device the root volume of image `ami_id` is made under, from its image.
-pub(super) fn root_device(images: &BTreeMap<String, ec2::Image>, ami_id: &str) -> Result<String> {
-    images
-        .get(ami_id)
-        .map(|image| image.root_device_name.clone())
-        .ok_or_else(|| {
+/// The device the root volume of image `ami_id` is made under, from the
+/// image root device names known (`root_devices`).
+pub(super) fn root_device(root_devices: &BTreeMap<String, String>, ami_id: &str) -> Result<String> {
+    root_devices.get(ami_id).cloned().ok_or_else(|| {
             crate::error::AwsError::Unsatisfiable(format!(
                 "image {ami_id} does not exist in this region or is not shared with this account; use an AMI ID of this region"
             ))
@@ -210,9 +208,9 @@ pub(super) fn bastion_drift(
         .or_else(|| instance.detail.get("image").cloned())
         .unwrap_or_default();
     let root_device = inv
-        .images
+        .image_root_devices
         .get(&image)
-        .map(|i| i.root_device_name.clone())
+        .cloned()
         .unwrap_or_default();
     let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);

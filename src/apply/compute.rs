@@ -559,14 +559,15 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                 .unwrap_or_default();
             // an image no longer visible cannot say its root device: the
             // version's own mapping is taken at its word
-            let root_device = inv.images.get(&image).map_or_else(
-                || {
+            let root_device = inv
+                .image_root_devices
+                .get(&image)
+                .cloned()
+                .unwrap_or_else(|| {
                     running
                         .map(|v| v.settings.root_device.clone())
                         .unwrap_or_default()
-                },
-                |i| i.root_device_name.clone(),
-            );
+                });
             let wanted = app_settings(spec, &app_group.id, &image, &root_device);
             let rollout = inv.refresh.as_ref().filter(|r| rolls_forward(r));
             // a rollout towards the configuration's version (an apply that did

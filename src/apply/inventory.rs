@@ -60,9 +60,10 @@ pub struct Inventory {
     /// the unencrypted volumes attached to each instance of the environment
     /// (bastion and app instances), by instance ID; `None` when not read
     pub unencrypted_volumes: Option<BTreeMap<String, Vec<String>>>,
-    /// the images the launch template and the bastion run, by ID: what their
-    /// root device is called decides which mapping is the root volume
-    pub images: BTreeMap<String, ec2::Image>,
+    /// the root device names of the images the launch template and the
+    /// bastion run, by image ID: the one mapping that makes the root volume
+    /// is made under that name
+    pub image_root_devices: BTreeMap<String, String>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
@@ -682,17 +683,34 @@ impl Inventory {
             .as_ref()
             .or(default_template.as_ref())
             .map(|v| v.settings.clone());
-        // what the template versions and the bastion run decides their root device
-        let image_ids: Vec<String> = template_versions
+        // what the template versions and the bastion run decides their root
+        // device; a running instance of the image already says it, so the
+        // images are asked for only when none runs (no app instance yet, a new image)
+        let mut image_root_devices: BTreeMap<String, String> = ec2_found
+            .instances
+            .iter()
+            .filter_map(|i| {
+                let image = i.detail.get("image").filter(|v| !v.is_empty())?;
+                let device = i.detail.get("root_device_name").filter(|v| !v.is_empty())?;
+                Some((image.clone(), device.clone()))
+            })
+            .collect();
+        let unread_images: Vec<String> = template_versions
             .iter()
             .map(|v| v.settings.ami_id.clone())
             .chain(bastion_found.and_then(|b| b.detail.get("image").cloned()))
+            .filter(|id| !image_root_devices.contains_key(id))
             .collect();
         let (more_tags, images) = futures::try_join!(
             tags_in_chunks(clients, &unread),
-            ec2::images(&clients.ec2, &image_ids),
+            ec2::images(&clients.ec2, &unread_images),
         )?;
         tags.extend(more_tags);
+        image_root_devices.extend(
+            images
+                .into_iter()
+                .map(|(id, image)| (id, image.root_device_name)),
+        );
         // found by name (and, with the VPC known, only in that VPC)
         let ours = |arn: &str| tags.get(arn).is_some_and(&claims);
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
@@ -764,7 +782,7 @@ impl Inventory {
             flow_logs,
             bastion_root_encrypted,
             unencrypted_volumes,
-            images,
+            image_root_devices,
             elb_tags: tags,
             strays,
         })

@@ -670,6 +670,11 @@ async fn discover_core(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory
                         ),
                         ("subnet", i.subnet_id().unwrap_or_default().to_string()),
                         ("image", i.image_id().unwrap_or_default().to_string()),
+                        // the image's, which an instance keeps for life
+                        (
+                            "root_device_name",
+                            i.root_device_name().unwrap_or_default().to_string(),
+                        ),
                         (
                             "instance_type",
                             i.instance_type()
