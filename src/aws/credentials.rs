@@ -41,6 +41,18 @@ pub fn from_profile(profile: &str) -> ProfileFileCredentialsProvider {
         .build()
 }
 
+/// Logs at INFO the role the calls run as and its account, read from its ARN
+/// (resolving the role's credentials once more would be one more AssumeRole).
+pub fn log_role(role_arn: &str) {
+    let account = role_arn.split(':').nth(4).unwrap_or_default();
+    let source = format!("role {role_arn} (assumed)");
+    tracing::info!(
+        source = source.as_str(),
+        account,
+        "AWS calls are signed with these credentials"
+    );
+}
+
 /// Logs at INFO which identity the calls run as: the credentials' source, the
 /// access key ID, and the account when the credentials carry it (SSO, an
 /// assumed role, a profile with `aws_account_id`). Credentials that cannot be

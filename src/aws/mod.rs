@@ -125,12 +125,16 @@ impl AwsClients {
         if let Some(role) = &settings.assume_role {
             shared = assume_role::assume(&shared, role).await?;
         }
-        let source = match (&settings.assume_role, &settings.profile) {
-            (Some(role), _) => format!("role {} (assumed)", role.role_arn),
-            (None, Some(profile)) => format!("profile {profile} (provider block)"),
-            (None, None) => "the standard chain (environment, AWS_PROFILE or default profile, SSO, instance role)".to_string(),
-        };
-        credentials::log_identity(&shared, &source).await;
+        match (&settings.assume_role, &settings.profile) {
+            (Some(role), _) => credentials::log_role(&role.role_arn),
+            (None, Some(profile)) => {
+                credentials::log_identity(&shared, &format!("profile {profile} (provider block)"))
+                    .await
+            }
+            (None, None) => {
+                credentials::log_identity(&shared, "the standard chain (environment, AWS_PROFILE or default profile, SSO, instance role)").await
+            }
+        }
 
         // every client logs one DEBUG line per call (see `call_log`)
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
