@@ -6,6 +6,7 @@ mod credentials;
 mod data_source;
 mod drift;
 mod example_module;
+mod failures;
 mod generated_config;
 mod harness;
 mod iam_policy;

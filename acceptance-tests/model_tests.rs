@@ -1651,3 +1651,112 @@ fn an_image_root_volume_is_always_made_and_a_mapping_changes_it_only_under_its_d
         );
     });
 }
+
+/// What AWS reports for a NAT gateway whose subnet's zone has no capacity.
+pub const NAT_FAILURE: (&str, &str) = (
+    "InsufficientFreeAddressesInSubnet",
+    "Subnet has insufficient free addresses to create this NAT gateway",
+);
+
+#[test]
+fn a_nat_gateway_told_to_fail_ends_failed_with_aws_reason_and_frees_its_address() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    m.layer.model().fail_nat_gateways(Some(NAT_FAILURE));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let allocation = m
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let created = Instant::now();
+        let id = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&net.subnets[0])
+            .allocation_id(&allocation)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap()
+            .nat_gateway_id
+            .unwrap();
+        assert_eq!(nat_state(&m.aws, &id).await, "pending");
+        reaches(created, scaled(90.0, scale), "failed", || async {
+            nat_state(&m.aws, &id).await == "failed"
+        })
+        .await;
+        let out = m
+            .aws
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&id)
+            .send()
+            .await
+            .unwrap();
+        let gateway = &out.nat_gateways()[0];
+        assert_eq!(
+            (gateway.failure_code(), gateway.failure_message()),
+            (Some(NAT_FAILURE.0), Some(NAT_FAILURE.1))
+        );
+        // a failed gateway holds nothing: its address and subnet are free
+        reaches(created, Duration::ZERO, "address freed", || async {
+            let out = m
+                .moto
+                .ec2
+                .describe_addresses()
+                .allocation_ids(&allocation)
+                .send()
+                .await
+                .unwrap();
+            out.addresses()[0].association_id().is_none()
+        })
+        .await;
+        m.aws
+            .ec2
+            .release_address()
+            .allocation_id(&allocation)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
+        // told to stop failing, the next gateway becomes available
+        m.layer.model().fail_nat_gateways(None);
+        let again = m
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let recreated = Instant::now();
+        let id = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&net.subnets[1])
+            .allocation_id(&again)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap()
+            .nat_gateway_id
+            .unwrap();
+        reaches(recreated, scaled(90.0, scale), "available", || async {
+            nat_state(&m.aws, &id).await == "available"
+        })
+        .await;
+    });
+}

@@ -84,6 +84,16 @@ pub enum AwsError {
     /// (access denied, a wrong external ID, STS unreachable)
     #[error("assuming role {role_arn} failed: {detail}")]
     AssumeRole { role_arn: String, detail: String },
+    /// AWS ended an object's creation or launch as failed and said why (a NAT
+    /// gateway's `FailureCode`, a scaling activity's `StatusMessage`)
+    #[error("{what} failed: {reason}; {outcome}")]
+    FailedInAws {
+        what: String,
+        /// AWS's own words
+        reason: String,
+        /// what becomes of it (`the next apply replaces it`)
+        outcome: String,
+    },
     /// the provider block names a profile that the shared config and
     /// credentials files do not define
     #[error("no profile named {profile} in the shared config and credentials files ({})", if defined.is_empty() { "they define none".to_string() } else { format!("they define {}", defined.join(", ")) })]

@@ -205,6 +205,8 @@ struct State {
     throttled: HashMap<String, usize>,
     refused: HashMap<String, usize>,
     unhealthy_user_data: Option<String>,
+    /// what NAT gateways created from now on fail with (`FailureCode`, `FailureMessage`)
+    nat_failure: Option<(String, String)>,
 }
 
 /// The model; shared by the layer's connections and its clock task.
@@ -239,6 +241,7 @@ impl Model {
                 throttled: HashMap::new(),
                 refused: HashMap::new(),
                 unhealthy_user_data: config.unhealthy_user_data,
+                nat_failure: None,
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -272,6 +275,12 @@ impl Model {
     /// contains `marker` fail their health checks (`None`: every app starts).
     pub fn set_unhealthy_user_data(&self, marker: Option<&str>) {
         self.state().unhealthy_user_data = marker.map(str::to_string);
+    }
+
+    /// From now on, NAT gateways created end `failed` after their pending
+    /// time with AWS's `code` and `message` (`None`: they become available).
+    pub fn fail_nat_gateways(&self, failure: Option<(&str, &str)>) {
+        self.state().nat_failure = failure.map(|(c, m)| (c.to_string(), m.to_string()));
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -381,7 +390,14 @@ impl Model {
         if !replayed {
             idempotency::remember(&mut state.client_tokens, call, body);
         }
-        nat::learn(&mut state.world, state.clock, call, &doc.root, now);
+        nat::learn(
+            &mut state.world,
+            state.clock,
+            call,
+            &doc.root,
+            now,
+            state.nat_failure.as_ref(),
+        );
         load_balancer::learn(&mut state.world, state.clock, call, &doc.root, body, now);
         instances::learn(
             &mut state.world,

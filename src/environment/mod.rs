@@ -110,6 +110,7 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
         (AwsError::Interrupted | AwsError::Timeout { .. }, Phase::Create) => AFTER_A_FAILED_CREATE,
         (AwsError::Interrupted, _) => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
         (AwsError::Unsatisfiable(_), _) => "Change the configuration as the message says, then apply again.",
+        (AwsError::FailedInAws { .. }, Phase::Update) => "AWS's reason says what to fix: a setting, a quota (Service Quotas), or capacity in a zone (wait or choose another instance type). Then apply again.",
         (AwsError::Rollout(_), _) => "State records the launch template version the group runs, so the next plan shows the change still to make. Fix what the reason names (for example the user data or image that keeps the app from answering its health check), then apply again.",
         (AwsError::Transport { .. } | AwsError::Unexpected { .. }, Phase::Plan | Phase::Read) => "Nothing was changed in AWS. Check the provider's region, endpoints and network access, then run the command again.",
         (_, Phase::Plan) => "Nothing was built. Fix the cause, then plan again.",

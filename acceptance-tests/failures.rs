@@ -1,0 +1,103 @@
+//! Every failure says why, in AWS's words: a NAT gateway that ends `failed`
+//! reports its `FailureCode` and `FailureMessage`, and the next apply
+//! replaces it.
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::harness::terraform::Workspace;
+use crate::harness::{runtime, string_map, Emulator};
+use crate::model_tests::NAT_FAILURE;
+
+fn config(nat_gateways: &str) -> String {
+    format!(
+        r#"resource "prodvpc_environment" "failing" {{
+  name         = "failing"
+  nat_gateways = "{nat_gateways}"
+  app {{
+    min_size = 0
+    max_size = 1
+  }}
+  bastion {{
+    enabled = false
+  }}
+}}
+"#
+    )
+}
+
+/// The errors of a `-json` run as (summary, detail).
+pub fn json_errors(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["type"] == "diagnostic" && m["diagnostic"]["severity"] == "error")
+        .map(|m| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            (
+                text(&m["diagnostic"]["summary"]),
+                text(&m["diagnostic"]["detail"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_failed_nat_gateway_reports_aws_reason_and_the_next_apply_replaces_it() {
+    let env = Emulator::aws_like();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&config("none"));
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    env.layer.model().fail_nat_gateways(Some(NAT_FAILURE));
+    ws.write(&config("single"));
+    let run = ws.run(&["apply", "-auto-approve", "-json", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.text());
+    let failed: Vec<(String, String)> = runtime().block_on(async {
+        let out = env
+            .api
+            .ec2
+            .describe_nat_gateways()
+            .filter(
+                Filter::builder()
+                    .name("tag:prodvpc:environment")
+                    .values("failing")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.nat_gateways()
+            .iter()
+            .map(|g| {
+                (
+                    g.nat_gateway_id().unwrap().to_string(),
+                    g.subnet_id().unwrap().to_string(),
+                )
+            })
+            .collect()
+    });
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let (id, _) = &failed[0];
+    let zone = string_map(&ws.resource_values("prodvpc_environment.failing")["public_subnet_ids"])
+        .into_keys()
+        .next()
+        .unwrap();
+    assert_eq!(
+        json_errors(&run.stdout),
+        [(
+            "Updating the environment failed".to_string(),
+            format!(
+                "NAT gateway {id} in {zone} failed: {}: {}; the next apply replaces it.\n\nAWS's reason says what to fix: a setting, a quota (Service Quotas), or capacity in a zone (wait or choose another instance type). Then apply again.",
+                NAT_FAILURE.0, NAT_FAILURE.1
+            ),
+        )]
+    );
+    env.layer.model().fail_nat_gateways(None);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    ws.assert_no_changes("after the failed NAT gateway was replaced");
+    let nats = string_map(&ws.resource_values("prodvpc_environment.failing")["nat_gateway_ids"]);
+    assert_eq!(nats.len(), 1, "{nats:?}");
+    assert!(
+        !nats.values().any(|n| n == id),
+        "the failed gateway is replaced: {nats:?}"
+    );
+}
