@@ -101,3 +101,36 @@ fn a_failed_nat_gateway_reports_aws_reason_and_the_next_apply_replaces_it() {
         "the failed gateway is replaced: {nats:?}"
     );
 }
+
+#[test]
+fn a_bastion_profile_created_moments_before_is_waited_for_within_iams_propagation_window() {
+    let env = Emulator::aws_like();
+    env.moto().create_instance_profile("ops-fresh");
+    // as right after `aws_iam_instance_profile` created it in the same apply
+    env.layer
+        .model()
+        .delay_instance_profile("ops-fresh", std::time::Duration::from_secs(4));
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(
+        r#"resource "prodvpc_environment" "fresh" {
+  name         = "fresh"
+  nat_gateways = "single"
+  app {
+    min_size = 0
+    max_size = 1
+  }
+  bastion {
+    ssh_ingress_cidrs    = ["198.51.100.0/24"]
+    iam_instance_profile = "ops-fresh"
+  }
+}
+"#,
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        env.layer.model().refused("ec2:RunInstances") >= 1,
+        "EC2 refused the profile at least once: {:?}",
+        env.layer.model().refused_counts()
+    );
+    ws.assert_no_changes("after the bastion launched with its fresh profile");
+}

@@ -22,7 +22,7 @@ use crate::harness::moto::Moto;
 use crate::harness::{runtime, Api};
 
 struct Modelled {
-    _moto: Moto,
+    moto_server: Moto,
     layer: FaultLayer,
     /// through the layer, without SDK retries, so every refusal is seen
     aws: Api,
@@ -53,13 +53,20 @@ fn modelled_for_provider(config: ModelConfig) -> Modelled {
     started(|moto| FaultLayer::start_modelled(moto, config))
 }
 
+impl Modelled {
+    /// The moto server, to set up what the calls only refer to (instance profiles).
+    fn moto_server(&self) -> &Moto {
+        &self.moto_server
+    }
+}
+
 fn started(layer: impl FnOnce(&str) -> FaultLayer) -> Modelled {
     let moto = Moto::start();
     let layer = layer(&moto.endpoint());
     let aws = Api::without_retries(&layer.endpoint());
     let direct = Api::new(&moto.endpoint());
     Modelled {
-        _moto: moto,
+        moto_server: moto,
         layer,
         aws,
         moto: direct,
@@ -1758,5 +1765,47 @@ fn a_nat_gateway_told_to_fail_ends_failed_with_aws_reason_and_frees_its_address(
             nat_state(&m.aws, &id).await == "available"
         })
         .await;
+    });
+}
+
+#[test]
+fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
+    let m = modelled(quiet(0.01));
+    let profile = m.moto_server().create_instance_profile("fresh");
+    m.layer
+        .model()
+        .delay_instance_profile("fresh", Duration::from_millis(800));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let launch = |by_arn: bool| {
+            let spec = if by_arn {
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .arn(&profile)
+                    .build()
+            } else {
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .name("fresh")
+                    .build()
+            };
+            m.aws
+                .ec2
+                .run_instances()
+                .image_id(SDA1_IMAGE)
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(&net.subnets[0])
+                .iam_instance_profile(spec)
+                .send()
+        };
+        let early = launch(false).await;
+        assert_eq!(code(&early), "InvalidParameterValue");
+        assert_eq!(
+            message(&early),
+            "Value (fresh) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+        );
+        assert_eq!(code(&launch(true).await), "InvalidParameterValue");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(code(&launch(false).await), "");
+        assert_eq!(code(&launch(true).await), "");
     });
 }

@@ -260,6 +260,11 @@ pub fn classify_message(code: &str, message: &str) -> ErrorClass {
         return class;
     }
     let message = message.to_ascii_lowercase();
+    // IAM propagates a new instance profile to EC2 in seconds (up to about
+    // two minutes); until then EC2 calls the name invalid
+    if code == "InvalidParameterValue" && message.contains("invalid iam instance profile") {
+        return ErrorClass::Propagation;
+    }
     let names_missing_object = [
         "does not exist",
         "not found",
@@ -384,6 +389,10 @@ mod tests {
             (
                 "ValidationError",
                 "Provided Target Groups may not be valid. Please ensure they exist and try again.",
+            ),
+            (
+                "InvalidParameterValue",
+                "Value (ops) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
             ),
         ];
         for (code, message) in propagating {

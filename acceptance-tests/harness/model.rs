@@ -180,6 +180,40 @@ impl Refusal {
     }
 }
 
+/// AWS's answer to a launch naming an instance profile that IAM has not yet
+/// propagated to EC2.
+fn unpropagated_profile(
+    profiles: &HashMap<String, Instant>,
+    call: &Call,
+    now: Instant,
+) -> Option<Refusal> {
+    if !matches!(
+        call.key().as_str(),
+        "ec2:RunInstances"
+            | "ec2:AssociateIamInstanceProfile"
+            | "ec2:ReplaceIamInstanceProfileAssociation"
+    ) {
+        return None;
+    }
+    let (parameter, named) =
+        [("Name", "name"), ("Arn", "arn")]
+            .into_iter()
+            .find_map(|(field, parameter)| {
+                Some((
+                    parameter,
+                    call.param(&format!("IamInstanceProfile.{field}"))?,
+                ))
+            })?;
+    let name = named.rsplit('/').next().unwrap_or(named);
+    profiles.get(name).filter(|until| now < **until).map(|_| {
+        Refusal::new(
+            400,
+            "InvalidParameterValue",
+            &format!("Value ({named}) for parameter iamInstanceProfile.{parameter} is invalid. Invalid IAM Instance Profile name"),
+        )
+    })
+}
+
 /// What the layer does with a call.
 pub enum Verdict {
     /// send it to moto
@@ -207,6 +241,9 @@ struct State {
     unhealthy_user_data: Option<String>,
     /// what NAT gateways created from now on fail with (`FailureCode`, `FailureMessage`)
     nat_failure: Option<(String, String)>,
+    /// instance profiles EC2 does not know yet (IAM propagates a new profile
+    /// to EC2 in seconds, up to about two minutes), by name: until when
+    unpropagated_profiles: HashMap<String, Instant>,
 }
 
 /// The model; shared by the layer's connections and its clock task.
@@ -242,6 +279,7 @@ impl Model {
                 refused: HashMap::new(),
                 unhealthy_user_data: config.unhealthy_user_data,
                 nat_failure: None,
+                unpropagated_profiles: HashMap::new(),
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -281,6 +319,16 @@ impl Model {
     /// time with AWS's `code` and `message` (`None`: they become available).
     pub fn fail_nat_gateways(&self, failure: Option<(&str, &str)>) {
         self.state().nat_failure = failure.map(|(c, m)| (c.to_string(), m.to_string()));
+    }
+
+    /// For the next `window` (real time), EC2 does not know instance profile
+    /// `name`, as right after IAM created it: RunInstances and
+    /// AssociateIamInstanceProfile naming it (by name or ARN) are refused with
+    /// AWS's `Invalid IAM Instance Profile name`.
+    pub fn delay_instance_profile(&self, name: &str, window: Duration) {
+        self.state()
+            .unpropagated_profiles
+            .insert(name.to_string(), Instant::now() + window);
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -344,6 +392,9 @@ impl Model {
                 if state.rng.chance(probability) {
                     return Verdict::Refuse(consistency::not_found(call, id));
                 }
+            }
+            if let Some(refusal) = unpropagated_profile(&state.unpropagated_profiles, call, now) {
+                return Verdict::Refuse(refusal);
             }
             if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {
                 return verdict;

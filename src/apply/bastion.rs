@@ -7,6 +7,7 @@ use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
 use super::waiters::retry_propagation;
 use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
+use crate::error::AwsError;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
@@ -55,7 +56,8 @@ impl Run<'_> {
                             settings.iam_instance_profile.as_ref(),
                         )
                     })
-                    .await?;
+                    .await
+                    .map_err(|e| unknown_profile(e, &settings))?;
                 }
                 return Ok(());
             }
@@ -82,8 +84,29 @@ impl Run<'_> {
         retry_propagation(self.deadline, "bastion", || {
             ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
         })
-        .await?;
+        .await
+        .map_err(|e| unknown_profile(e, &settings))?;
         Ok(())
+    }
+}
+
+/// An instance profile EC2 still calls invalid once IAM's propagation window
+/// has passed does not exist (or was deleted): said on its attribute.
+fn unknown_profile(error: AwsError, settings: &InstanceSettings) -> AwsError {
+    let profile = settings.iam_instance_profile.as_ref();
+    match (&error, profile) {
+        (AwsError::Api { message, .. }, Some(profile))
+            if message
+                .to_ascii_lowercase()
+                .contains("invalid iam instance profile") =>
+        {
+            AwsError::Unsatisfiable(format!(
+                "bastion.iam_instance_profile `{}` is not known to EC2 after IAM's propagation window ({}s): check that the instance profile exists in this account (an IAM role alone is not an instance profile) and that its name or ARN is spelled right ({error})",
+                profile.as_str(),
+                super::waiters::PROPAGATION_WINDOW.as_secs()
+            ))
+        }
+        _ => error,
     }
 }
 
