@@ -134,3 +134,45 @@ fn a_bastion_profile_created_moments_before_is_waited_for_within_iams_propagatio
     );
     ws.assert_no_changes("after the bastion launched with its fresh profile");
 }
+
+#[test]
+fn a_launch_failure_ends_the_capacity_wait_at_once_with_aws_reason() {
+    let env = Emulator::aws_like();
+    env.layer
+        .model()
+        .fail_launches(Some(crate::model_tests::LAUNCH_FAILURE));
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(
+        r#"resource "prodvpc_environment" "starved" {
+  name         = "starved"
+  nat_gateways = "single"
+  app {
+    min_size = 1
+    max_size = 2
+  }
+  bastion {
+    enabled = false
+  }
+}
+"#,
+    );
+    let started = std::time::Instant::now();
+    let run = ws.run(&["apply", "-auto-approve", "-json", "-no-color"]);
+    let took = started.elapsed();
+    assert_ne!(run.code, 0, "{}", run.text());
+    // the create timeout is 20 minutes: the wait ended on AWS's answer, not on time
+    assert!(took < std::time::Duration::from_secs(120), "took {took:?}");
+    let group = ws.resource_values("prodvpc_environment.starved")["autoscaling_group_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let errors = json_errors(&run.stdout);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (summary, detail) = &errors[0];
+    assert_eq!(summary, "Creating the environment failed");
+    let expected = format!(
+        "launching t3.micro instances of group {group} (0 of 1 serving) failed: {}; the group keeps trying; fix what AWS names and apply again.\n\n",
+        crate::model_tests::LAUNCH_FAILURE
+    );
+    assert!(detail.starts_with(&expected), "{detail}");
+}

@@ -1809,3 +1809,46 @@ fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
         assert_eq!(code(&launch(true).await), "");
     });
 }
+
+/// What AWS reports for a launch with no capacity in the zone.
+pub const LAUNCH_FAILURE: &str = "Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. Launching EC2 instance failed.";
+
+#[test]
+fn launches_told_to_fail_never_serve_and_the_scaling_activity_says_why() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, SDA1_IMAGE).await;
+        let quiet_activities = m
+            .aws
+            .autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        assert!(quiet_activities.activities().is_empty());
+        m.layer.model().fail_launches(Some(LAUNCH_FAILURE));
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let out = m
+            .aws
+            .autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        let activity = &out.activities()[0];
+        assert_eq!(activity.status_code().map(|c| c.as_str()), Some("Failed"));
+        assert_eq!(activity.status_message(), Some(LAUNCH_FAILURE));
+        // the instance moto launched never comes into service
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let group = m.aws.group("app").await;
+        let states: Vec<&str> = group
+            .instances()
+            .iter()
+            .filter_map(|i| i.lifecycle_state().map(|s| s.as_str()))
+            .collect();
+        assert_eq!(states, ["Pending"]);
+    });
+}

@@ -180,6 +180,25 @@ impl Refusal {
     }
 }
 
+/// DescribeScalingActivities while launches fail: the group's latest
+/// activity, a launch that `Failed` with AWS's message. AWS keeps retrying
+/// the launch, so the latest failed attempt is a recent one.
+fn failed_launches(failure: Option<&String>, call: &Call) -> Option<Verdict> {
+    let message = failure?;
+    if call.key() != "autoscaling:DescribeScalingActivities" {
+        return None;
+    }
+    let group = escape(call.param("AutoScalingGroupName").unwrap_or_default());
+    let started = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    let message = escape(message);
+    let ns = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
+    Some(Verdict::Answer(format!(
+        "<DescribeScalingActivitiesResponse xmlns=\"{ns}\"><DescribeScalingActivitiesResult><Activities><member><ActivityId>model-launch-failure</ActivityId><AutoScalingGroupName>{group}</AutoScalingGroupName><Description>Launching a new EC2 instance.  Status Reason: {message}</Description><Cause>At {started} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 0 to 1.</Cause><StartTime>{started}</StartTime><EndTime>{started}</EndTime><StatusCode>Failed</StatusCode><StatusMessage>{message}</StatusMessage><Progress>100</Progress></member></Activities></DescribeScalingActivitiesResult><ResponseMetadata><RequestId>model</RequestId></ResponseMetadata></DescribeScalingActivitiesResponse>"
+    )))
+}
+
 /// AWS's answer to a launch naming an instance profile that IAM has not yet
 /// propagated to EC2.
 fn unpropagated_profile(
@@ -241,6 +260,8 @@ struct State {
     unhealthy_user_data: Option<String>,
     /// what NAT gateways created from now on fail with (`FailureCode`, `FailureMessage`)
     nat_failure: Option<(String, String)>,
+    /// what every launch of a group fails with from now on (AWS's `StatusMessage`)
+    launch_failure: Option<String>,
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Instant>,
@@ -280,6 +301,7 @@ impl Model {
                 unhealthy_user_data: config.unhealthy_user_data,
                 nat_failure: None,
                 unpropagated_profiles: HashMap::new(),
+                launch_failure: None,
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -319,6 +341,13 @@ impl Model {
     /// time with AWS's `code` and `message` (`None`: they become available).
     pub fn fail_nat_gateways(&self, failure: Option<(&str, &str)>) {
         self.state().nat_failure = failure.map(|(c, m)| (c.to_string(), m.to_string()));
+    }
+
+    /// From now on, instances a group launches never start (their group keeps
+    /// them `Pending`) and DescribeScalingActivities reports the launch
+    /// `Failed` with AWS's `message` (`None`: launches work again).
+    pub fn fail_launches(&self, message: Option<&str>) {
+        self.state().launch_failure = message.map(str::to_string);
     }
 
     /// For the next `window` (real time), EC2 does not know instance profile
@@ -392,6 +421,9 @@ impl Model {
                 if state.rng.chance(probability) {
                     return Verdict::Refuse(consistency::not_found(call, id));
                 }
+            }
+            if let Some(verdict) = failed_launches(state.launch_failure.as_ref(), call) {
+                return verdict;
             }
             if let Some(refusal) = unpropagated_profile(&state.unpropagated_profiles, call, now) {
                 return Verdict::Refuse(refusal);

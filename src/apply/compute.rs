@@ -382,6 +382,8 @@ impl Run<'_> {
             return Ok(());
         }
         let serving = std::sync::Mutex::new(0usize);
+        // launch failures of this wait, not of an earlier apply's
+        let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
         let outcome = poll_until(
             self.deadline,
             &format!(
@@ -389,9 +391,14 @@ impl Run<'_> {
                 app.min_size, self.names.app
             ),
             || async {
-                let (group, healthy) = futures::try_join!(
+                let (group, healthy, failed_launch) = futures::try_join!(
                     autoscaling::find_group(&self.clients.autoscaling, &self.names.app),
                     elbv2::healthy_targets(&self.clients.elbv2, target_group),
+                    autoscaling::latest_failed_activity(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        since
+                    ),
                 )?;
                 let count = group
                     .map(|g| {
@@ -402,7 +409,22 @@ impl Run<'_> {
                     })
                     .unwrap_or(0);
                 *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
-                Ok((count >= app.min_size as usize).then_some(()))
+                if count >= app.min_size as usize {
+                    return Ok(Some(()));
+                }
+                // AWS's latest launch failed: waiting longer only delays its reason
+                match failed_launch {
+                    Some(reason) => Err(AwsError::FailedInAws {
+                        what: format!(
+                            "launching {} instances of group {} ({count} of {} serving)",
+                            app.instance_type, self.names.app, app.min_size
+                        ),
+                        reason,
+                        outcome: "the group keeps trying; fix what AWS names and apply again"
+                            .into(),
+                    }),
+                    None => Ok(None),
+                }
             },
         )
         .await;

@@ -46,6 +46,7 @@ pub fn learn(
                     terminated_at: None,
                     template_version: None,
                     failing: false,
+                    launch_failed: false,
                 });
             }
         }
@@ -194,6 +195,7 @@ pub async fn sync_groups(model: &Model) {
     let state = &mut *state;
     for (id, subnet, security_groups) in placed {
         let group = members.get(&id).cloned();
+        let launching_fails = group.is_some() && state.launch_failure.is_some();
         let source = group.as_ref().and_then(|g| sources.get(g));
         let running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
         state.world.instances.entry(id).or_insert(Instance {
@@ -207,6 +209,7 @@ pub async fn sync_groups(model: &Model) {
                 .map(|(_, version)| version.clone())
                 .filter(|v| v.parse::<u64>().is_ok()),
             failing: source.is_some_and(|s| broken.get(s).copied().unwrap_or(false)),
+            launch_failed: launching_fails,
         });
     }
     let left: Vec<String> = state
@@ -394,7 +397,10 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                 let Some(instance) = instances.get(id) else {
                     return;
                 };
-                if instance.state(now).0 == "pending" && member.child("LifecycleState").is_some() {
+                let never_started = instance.launch_failed && instance.terminated_at.is_none();
+                if (never_started || instance.state(now).0 == "pending")
+                    && member.child("LifecycleState").is_some()
+                {
                     member.set_path(&["LifecycleState"], "Pending");
                 }
                 // the version it was launched from, where moto reports the

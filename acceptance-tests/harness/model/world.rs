@@ -104,6 +104,9 @@ pub struct Instance {
     /// set when its launch template's user data carries the model's marker of
     /// a broken app: its health checks fail
     pub failing: bool,
+    /// launched by its group while the model makes launches fail: AWS never
+    /// started it, so its group reports it `Pending` and never in service
+    pub launch_failed: bool,
 }
 
 impl Instance {
