@@ -176,3 +176,49 @@ fn a_launch_failure_ends_the_capacity_wait_at_once_with_aws_reason() {
     );
     assert!(detail.starts_with(&expected), "{detail}");
 }
+
+#[test]
+fn instances_failing_health_checks_are_reported_with_their_reason_codes() {
+    let env = Emulator::aws_like();
+    env.layer.model().set_unhealthy_user_data(Some("exit 1"));
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(
+        r##"resource "prodvpc_environment" "sick" {
+  name         = "sick"
+  nat_gateways = "single"
+  app {
+    min_size  = 1
+    max_size  = 1
+    user_data = "#!/bin/sh\nexit 1\n"
+  }
+  bastion {
+    enabled = false
+  }
+  timeouts {
+    create = "40s"
+  }
+}
+"##,
+    );
+    let run = ws.run(&["apply", "-auto-approve", "-json", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.text());
+    let instance = runtime().block_on(async {
+        let group = ws.resource_values("prodvpc_environment.sick")["autoscaling_group_name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.api.group(&group).await.instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string()
+    });
+    let errors = json_errors(&run.stdout);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let detail = &errors[0].1;
+    assert!(
+        detail.contains(&format!(
+            "(0 serving when time ran out; failing their health checks: {instance} Target.ResponseCodeMismatch: Health checks failed with these codes: [500]; set app.wait_for_capacity = false to skip this wait)"
+        )),
+        "{detail}"
+    );
+}

@@ -382,6 +382,8 @@ impl Run<'_> {
             return Ok(());
         }
         let serving = std::sync::Mutex::new(0usize);
+        // the targets failing their health checks, with AWS's reason codes
+        let failing = std::sync::Mutex::new(None::<String>);
         // launch failures of this wait, not of an earlier apply's
         let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
         let outcome = poll_until(
@@ -391,9 +393,9 @@ impl Run<'_> {
                 app.min_size, self.names.app
             ),
             || async {
-                let (group, healthy, failed_launch) = futures::try_join!(
+                let (group, health, failed_launch) = futures::try_join!(
                     autoscaling::find_group(&self.clients.autoscaling, &self.names.app),
-                    elbv2::healthy_targets(&self.clients.elbv2, target_group),
+                    elbv2::target_health(&self.clients.elbv2, target_group),
                     autoscaling::latest_failed_activity(
                         &self.clients.autoscaling,
                         &self.names.app,
@@ -404,11 +406,14 @@ impl Run<'_> {
                     .map(|g| {
                         g.members
                             .iter()
-                            .filter(|m| m.lifecycle_state == "InService" && healthy.contains(&m.id))
+                            .filter(|m| {
+                                m.lifecycle_state == "InService" && health.healthy.contains(&m.id)
+                            })
                             .count()
                     })
                     .unwrap_or(0);
                 *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
+                *failing.lock().unwrap_or_else(|p| p.into_inner()) = health.unhealthy_text();
                 if count >= app.min_size as usize {
                     return Ok(Some(()));
                 }
@@ -431,8 +436,13 @@ impl Run<'_> {
         match outcome {
             Err(AwsError::Timeout { what, waited }) => Err(AwsError::Timeout {
                 what: format!(
-                    "{what} ({} serving when time ran out; set app.wait_for_capacity = false to skip this wait)",
-                    serving.into_inner().unwrap_or_else(|p| p.into_inner())
+                    "{what} ({} serving when time ran out{}; set app.wait_for_capacity = false to skip this wait)",
+                    serving.into_inner().unwrap_or_else(|p| p.into_inner()),
+                    failing
+                        .into_inner()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .map(|f| format!("; failing their health checks: {f}"))
+                        .unwrap_or_default()
                 ),
                 waited,
             }),
