@@ -222,3 +222,50 @@ fn instances_failing_health_checks_are_reported_with_their_reason_codes() {
         "{detail}"
     );
 }
+
+#[test]
+fn nat_gateways_the_elastic_ip_quota_cannot_serve_are_refused_at_plan_on_nat_gateways() {
+    let env = Emulator::aws_like();
+    env.layer.model().set_address_quota(5);
+    // four of the five addresses are held by others
+    runtime().block_on(async {
+        for _ in 0..4 {
+            env.api
+                .ec2
+                .allocate_address()
+                .domain(aws_sdk_ec2::types::DomainType::Vpc)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    let write = |nat_gateways: &str| {
+        ws.write(&format!(
+            "resource \"prodvpc_environment\" \"quota\" {{\n  name = \"quota\"\n  nat_gateways = \"{nat_gateways}\"\n  bastion {{\n    enabled = false\n  }}\n}}\n"
+        ))
+    };
+    write("one_per_az");
+    let run = ws.run(&["plan", "-json", "-no-color"]);
+    assert_ne!(run.code, 0, "{}", run.text());
+    assert_eq!(
+        json_errors(&run.stdout),
+        [(
+            "Not enough Elastic IPs".to_string(),
+            "nat_gateways = \"one_per_az\" needs 2 Elastic IPs (one per NAT gateway), so 2 new, but the account uses 4 of its 5 in this region (1 left). Release Elastic IPs nothing uses, ask for a higher \"EC2-VPC Elastic IPs\" quota in Service Quotas, or choose fewer NAT gateways (\"single\" needs one).".to_string(),
+        )]
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.contains("Not enough Elastic IPs")
+                && l.contains("nat_gateways = \\\"one_per_az\\\"")
+                && l.contains("\"snippet\"")),
+        "the diagnostic points at nat_gateways:\n{}",
+        run.stdout
+    );
+    assert_eq!(env.layer.count("ec2:AllocateAddress"), 0);
+    // one NAT gateway fits: the plan passes
+    write("single");
+    ws.ok(&["plan", "-no-color"]);
+}

@@ -1852,3 +1852,44 @@ fn launches_told_to_fail_never_serve_and_the_scaling_activity_says_why() {
         assert_eq!(states, ["Pending"]);
     });
 }
+
+#[test]
+fn the_elastic_ip_quota_is_reported_and_enforced() {
+    let m = modelled(quiet(0.01));
+    m.layer.model().set_address_quota(2);
+    runtime().block_on(async {
+        let attributes = m
+            .aws
+            .ec2
+            .describe_account_attributes()
+            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                "vpc-max-elastic-ips",
+            ))
+            .send()
+            .await
+            .unwrap();
+        let limit: Vec<&str> = attributes
+            .account_attributes()
+            .iter()
+            .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+            .flat_map(|a| a.attribute_values())
+            .filter_map(|v| v.attribute_value())
+            .collect();
+        assert_eq!(limit, ["2"]);
+        let allocate = || {
+            m.aws
+                .ec2
+                .allocate_address()
+                .domain(aws_sdk_ec2::types::DomainType::Vpc)
+                .send()
+        };
+        assert_eq!(code(&allocate().await), "");
+        assert_eq!(code(&allocate().await), "");
+        let third = allocate().await;
+        assert_eq!(code(&third), "AddressLimitExceeded");
+        assert_eq!(
+            message(&third),
+            "The maximum number of addresses has been reached."
+        );
+    });
+}

@@ -262,6 +262,9 @@ struct State {
     nat_failure: Option<(String, String)>,
     /// what every launch of a group fails with from now on (AWS's `StatusMessage`)
     launch_failure: Option<String>,
+    /// the account's Elastic IP quota, enforced when set (moto reports 5 and
+    /// allocates without limit)
+    address_quota: Option<usize>,
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Instant>,
@@ -302,6 +305,7 @@ impl Model {
                 nat_failure: None,
                 unpropagated_profiles: HashMap::new(),
                 launch_failure: None,
+                address_quota: None,
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -341,6 +345,14 @@ impl Model {
     /// time with AWS's `code` and `message` (`None`: they become available).
     pub fn fail_nat_gateways(&self, failure: Option<(&str, &str)>) {
         self.state().nat_failure = failure.map(|(c, m)| (c.to_string(), m.to_string()));
+    }
+
+    /// Gives the account an Elastic IP quota of `quota` (AWS's default is 5):
+    /// DescribeAccountAttributes reports it as `vpc-max-elastic-ips`, and
+    /// AllocateAddress is refused with `AddressLimitExceeded` once that many
+    /// addresses exist.
+    pub fn set_address_quota(&self, quota: usize) {
+        self.state().address_quota = Some(quota);
     }
 
     /// From now on, instances a group launches never start (their group keeps
@@ -441,6 +453,9 @@ impl Model {
         if let Some(verdict) = refresh::answer(self, call).await {
             return verdict;
         }
+        if let Some(verdict) = self.address_quota(call).await {
+            return verdict;
+        }
         match dependencies::refusal(self, call).await {
             Some(refusal) => Verdict::Refuse(refusal),
             None => Verdict::Forward,
@@ -495,6 +510,35 @@ impl Model {
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         doc.render()
+    }
+
+    /// The account's Elastic IP quota, when one is set: reported by
+    /// DescribeAccountAttributes, enforced on AllocateAddress.
+    async fn address_quota(&self, call: &Call) -> Option<Verdict> {
+        let quota = self.state().address_quota?;
+        match call.key().as_str() {
+            "ec2:DescribeAccountAttributes" => Some(Verdict::Answer(format!(
+                "<DescribeAccountAttributesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>model</requestId><accountAttributeSet><item><attributeName>vpc-max-elastic-ips</attributeName><attributeValueSet><item><attributeValue>{quota}</attributeValue></item></attributeValueSet></item><item><attributeName>max-elastic-ips</attributeName><attributeValueSet><item><attributeValue>{quota}</attributeValue></item></attributeValueSet></item></accountAttributeSet></DescribeAccountAttributesResponse>"
+            ))),
+            "ec2:AllocateAddress" => {
+                let held = self
+                    .api
+                    .ec2
+                    .describe_addresses()
+                    .send()
+                    .await
+                    .map(|out| out.addresses().len())
+                    .unwrap_or(0);
+                (held >= quota).then(|| {
+                    Verdict::Refuse(Refusal::new(
+                        400,
+                        "AddressLimitExceeded",
+                        "The maximum number of addresses has been reached.",
+                    ))
+                })
+            }
+            _ => None,
+        }
     }
 
     /// moto's view of Auto Scaling Group `name`, if it exists.

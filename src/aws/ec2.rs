@@ -230,6 +230,60 @@ pub async fn instance_type_architectures(
         .collect())
 }
 
+/// The account's Elastic IPs in this region: its quota, how many exist, and
+/// how many of those are tagged for `environment` (which it reuses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddressHeadroom {
+    pub quota: usize,
+    pub in_use: usize,
+    pub environments_own: usize,
+}
+
+/// Reads the Elastic IP quota (`vpc-max-elastic-ips`) and the addresses that
+/// count against it.
+pub async fn address_headroom(client: &Client, environment: &str) -> Result<AddressHeadroom> {
+    let (attributes, addresses) = futures::try_join!(
+        async {
+            client
+                .describe_account_attributes()
+                .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                    "vpc-max-elastic-ips",
+                ))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAccountAttributes", e))
+        },
+        async {
+            client
+                .describe_addresses()
+                .filters(filter("domain", "vpc"))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))
+        },
+    )?;
+    let quota = attributes
+        .account_attributes()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+        .flat_map(|a| a.attribute_values())
+        .find_map(|v| v.attribute_value()?.parse().ok())
+        .unwrap_or(usize::MAX);
+    let environments_own = addresses
+        .addresses()
+        .iter()
+        .filter(|a| {
+            tag_map(Some(a.tags())).get(crate::plan::spec::TAG_ENVIRONMENT)
+                == Some(&environment.to_string())
+        })
+        .count();
+    Ok(AddressHeadroom {
+        quota,
+        in_use: addresses.addresses().len(),
+        environments_own,
+    })
+}
+
 /// Whether a key pair of that name exists in the region.
 pub async fn key_pair_exists(client: &Client, name: &str) -> Result<bool> {
     match client.describe_key_pairs().key_names(name).send().await {

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod model;
 mod observe;
 mod planning;
+mod quotas;
 pub mod schema;
 pub mod upgrade;
 pub mod validate;
@@ -254,6 +255,22 @@ impl EnvironmentResource {
         };
         let type_names: Vec<String> = instance_types.iter().map(|(_, t)| t.clone()).collect();
         let architectures = crate::aws::ec2::instance_type_architectures(ec2, &type_names);
+        // the NAT gateways' addresses count against the account's quota
+        let nat_strategy = match &planned.nat_gateways {
+            Value::Value(text) => crate::plan::spec::NatStrategy::parse(text),
+            Value::Null => Some(crate::plan::spec::NatStrategy::OnePerAz),
+            Value::Unknown => None,
+        }
+        .filter(|s| *s != crate::plan::spec::NatStrategy::None);
+        let environment = known(&planned.name);
+        let headroom = async {
+            match (&environment, nat_strategy) {
+                (Some(name), Some(_)) => {
+                    crate::aws::ec2::address_headroom(ec2, name).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
         // offerings are asked for every zone: which ones are used is known only with the zones
         let offerings = async {
             let zones = crate::aws::ec2::available_zones(ec2).await?;
@@ -264,8 +281,8 @@ impl EnvironmentResource {
             };
             Ok((zones, offered))
         };
-        let ((zones, offered), found, key_exists, architectures) =
-            match futures::try_join!(offerings, image_checks, key_check, architectures) {
+        let ((zones, offered), found, key_exists, architectures, headroom) =
+            match futures::try_join!(offerings, image_checks, key_check, architectures, headroom) {
                 Ok(answers) => answers,
                 Err(error) => {
                     report_aws(
@@ -322,6 +339,21 @@ impl EnvironmentResource {
                             Some(zones.iter().take(count.max(0) as usize).cloned().collect());
                     }
                 }
+            }
+        }
+        if let (Some(strategy), Some(headroom), Some(zones)) = (nat_strategy, headroom, &used_zones)
+        {
+            let needed = match strategy {
+                crate::plan::spec::NatStrategy::OnePerAz => zones.len(),
+                _ => 1,
+            };
+            if let Some(detail) = quotas::address_shortfall(strategy.as_str(), needed, headroom) {
+                valid = false;
+                diags.error(
+                    "Not enough Elastic IPs",
+                    detail,
+                    AttributePath::new("nat_gateways"),
+                );
             }
         }
         for (path, kind) in &instance_types {
