@@ -17,5 +17,6 @@ mod lifecycle;
 mod logs;
 mod model_tests;
 mod protocol;
+mod ssm_only;
 mod updates;
 mod validation;

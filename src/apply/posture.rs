@@ -30,7 +30,7 @@ pub const CONTROLS: [(&str, &str); 18] = [
     ("EC2.6", "the VPC has a flow log capturing rejected traffic (`REJECT` or `ALL`), whoever made it: set `flow_logs` (its default `traffic_type`, `ALL`, satisfies it) or add one elsewhere. Left out when the credentials may not call `ec2:DescribeFlowLogs`"),
     ("EC2.8", "the bastion instance requires IMDSv2 (`http_tokens = required`)"),
     ("EC2.9", "no instance of the environment has a public IPv4 address; the bastion has one by design, so this fails while the bastion is enabled"),
-    ("EC2.15", "no subnet assigns public IPv4 addresses on launch; the public subnets do by design (the bastion's address), so this fails"),
+    ("EC2.15", "no subnet assigns public IPv4 addresses on launch; with a bastion the public subnets do by design (the bastion's address), so this fails; without one (`bastion { enabled = false }`) no subnet does, and it passes"),
     ("EC2.18", "security groups allow ingress from `0.0.0.0/0` or `::/0` only on TCP 80 and 443"),
     ("EC2.19", "no security group allows ingress from `0.0.0.0/0` or `::/0` to a high-risk port (20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300)"),
     ("EC2.25", "the launch template version the group runs assigns no public IP"),
@@ -211,9 +211,15 @@ fn ec2_15_no_auto_public_ip(inv: &Inventory) -> Option<Result<(), String>> {
         .into_iter()
         .partition(|key| key.starts_with("subnet/public/"));
     let mut failures = Vec::new();
-    if !public.is_empty() {
+    // by design only while there is a bastion to address
+    if !public.is_empty() && inv.bastion.is_some() {
         failures.push(format!(
-            "{} assign public IPv4 on launch by design (the bastion's address)",
+            "{} assign public IPv4 on launch by design (the bastion's address; disable the bastion to pass)",
+            public.join(", ")
+        ));
+    } else if !public.is_empty() {
+        failures.push(format!(
+            "{} assign public IPv4 on launch, which nothing needs without a bastion; apply turns it off",
             public.join(", ")
         ));
     }
@@ -678,6 +684,18 @@ mod tests {
             &inv,
             "EC2.15",
             "subnet/private/b assign public IPv4 on launch; apply turns it off",
+        );
+    }
+
+    #[test]
+    fn ec2_15_without_a_bastion_says_the_public_mapping_is_repaired() {
+        let mut inv = compliant();
+        inv.bastion = None;
+        inv.subnets
+            .insert("subnet/public/a".into(), subnet("subnet-pa", "a", true));
+        assert_eq!(
+            judged(&inv, "EC2.15"),
+            "fail: subnet/public/a assign public IPv4 on launch, which nothing needs without a bastion; apply turns it off"
         );
     }
 
