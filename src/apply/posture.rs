@@ -214,7 +214,7 @@ fn ec2_15_no_auto_public_ip(inv: &Inventory) -> Option<Result<(), String>> {
     // by design only while there is a bastion to address
     if !public.is_empty() && inv.bastion.is_some() {
         failures.push(format!(
-            "{} assign public IPv4 on launch by design (the bastion's address; disable the bastion to pass)",
+            "{} assign public IPv4 on launch by design (the bastion's address); disabling the bastion turns it off",
             public.join(", ")
         ));
     } else if !public.is_empty() {
