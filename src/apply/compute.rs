@@ -386,6 +386,7 @@ impl Run<'_> {
         let failing = std::sync::Mutex::new(None::<String>);
         // launch failures of this wait, not of an earlier apply's
         let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        let propagated_by = tokio::time::Instant::now() + super::waiters::PROPAGATION_WINDOW;
         let outcome = poll_until(
             self.deadline,
             &format!(
@@ -419,6 +420,16 @@ impl Run<'_> {
                 }
                 // AWS's latest launch failed: waiting longer only delays its reason
                 match failed_launch {
+                    // a profile IAM created moments before: the group retries
+                    // its launches, and EC2 knows the profile within minutes
+                    Some(reason)
+                        if reason
+                            .to_ascii_lowercase()
+                            .contains("invalid iam instance profile")
+                            && tokio::time::Instant::now() < propagated_by =>
+                    {
+                        Ok(None)
+                    }
                     Some(reason) => Err(AwsError::FailedInAws {
                         what: format!(
                             "launching {} instances of group {} ({count} of {} serving)",
