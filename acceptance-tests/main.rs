@@ -3,19 +3,23 @@
 
 mod assume_role;
 mod boundary;
+mod credentials;
 mod data_source;
 mod drift;
 mod exact_plans;
 mod example_module;
+mod failures;
 mod functions;
 mod generated_config;
 mod harness;
 mod iam_policy;
+mod images;
 mod inputs;
 mod install;
 mod lifecycle;
 mod logs;
 mod model_tests;
 mod protocol;
+mod ssm_only;
 mod updates;
 mod validation;

@@ -22,7 +22,7 @@ use crate::harness::moto::Moto;
 use crate::harness::{runtime, Api};
 
 struct Modelled {
-    _moto: Moto,
+    moto_server: Moto,
     layer: FaultLayer,
     /// through the layer, without SDK retries, so every refusal is seen
     aws: Api,
@@ -53,13 +53,20 @@ fn modelled_for_provider(config: ModelConfig) -> Modelled {
     started(|moto| FaultLayer::start_modelled(moto, config))
 }
 
+impl Modelled {
+    /// The moto server, to set up what the calls only refer to (instance profiles).
+    fn moto_server(&self) -> &Moto {
+        &self.moto_server
+    }
+}
+
 fn started(layer: impl FnOnce(&str) -> FaultLayer) -> Modelled {
     let moto = Moto::start();
     let layer = layer(&moto.endpoint());
     let aws = Api::without_retries(&layer.endpoint());
     let direct = Api::new(&moto.endpoint());
     Modelled {
-        _moto: moto,
+        moto_server: moto,
         layer,
         aws,
         moto: direct,
@@ -1537,5 +1544,352 @@ fn a_refresh_rolled_back_by_hand_returns_to_the_previous_version() {
             ("1".into(), vec!["1".into(), "1".into()])
         );
         assert_eq!(code(&rollback().await), "ActiveInstanceRefreshNotFound");
+    });
+}
+
+/// Images whose root device is not Amazon Linux's `/dev/xvda`, and of another
+/// architecture, as the tests use them (moto's catalogue holds AWS's records).
+pub const SDA1_IMAGE: &str = "ami-12c6146b";
+pub const ARM64_IMAGE: &str = "ami-08976229d8b10b097";
+
+/// The volumes of an instance as (device, GiB, encrypted), by device name.
+async fn volumes_of(aws: &Api, instance: &str) -> Vec<(String, i32, bool)> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for mapping in out.reservations()[0].instances()[0].block_device_mappings() {
+        let volume = mapping.ebs().unwrap().volume_id().unwrap();
+        let described = aws
+            .ec2
+            .describe_volumes()
+            .volume_ids(volume)
+            .send()
+            .await
+            .unwrap();
+        let volume = &described.volumes()[0];
+        found.push((
+            mapping.device_name().unwrap().to_string(),
+            volume.size().unwrap(),
+            volume.encrypted().unwrap_or(false),
+        ));
+    }
+    found.sort();
+    found
+}
+
+async fn run_mapped(aws: &Api, net: &Network, image: &str, device: &str) -> String {
+    let out = aws
+        .ec2
+        .run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&net.subnets[0])
+        .security_group_ids(&net.group)
+        .block_device_mappings(
+            aws_sdk_ec2::types::BlockDeviceMapping::builder()
+                .device_name(device)
+                .ebs(
+                    aws_sdk_ec2::types::EbsBlockDevice::builder()
+                        .encrypted(true)
+                        .volume_size(20)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.instances()[0].instance_id().unwrap().to_string()
+}
+
+#[test]
+fn an_image_root_volume_is_always_made_and_a_mapping_changes_it_only_under_its_device_name() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let images = m
+            .aws
+            .ec2
+            .describe_images()
+            .image_ids(SDA1_IMAGE)
+            .image_ids(ARM64_IMAGE)
+            .send()
+            .await
+            .unwrap();
+        let mut facts: Vec<(String, String, String)> = images
+            .images()
+            .iter()
+            .map(|i| {
+                (
+                    i.image_id().unwrap().to_string(),
+                    i.root_device_name().unwrap().to_string(),
+                    i.architecture().unwrap().as_str().to_string(),
+                )
+            })
+            .collect();
+        facts.sort();
+        assert_eq!(
+            facts,
+            [
+                (ARM64_IMAGE.into(), "/dev/xvda".into(), "arm64".into()),
+                (SDA1_IMAGE.into(), "/dev/sda1".into(), "x86_64".into()),
+            ]
+        );
+        let net = network(&m.aws).await;
+        // mapped under Amazon Linux's name: the image's root stays as the image has it
+        let misnamed = run_mapped(&m.aws, &net, SDA1_IMAGE, "/dev/xvda").await;
+        assert_eq!(
+            volumes_of(&m.aws, &misnamed).await,
+            [
+                ("/dev/sda1".to_string(), 8, false),
+                ("/dev/xvda".to_string(), 20, true),
+            ]
+        );
+        // mapped under the image's root device name: exactly that volume, as asked
+        let rooted = run_mapped(&m.aws, &net, SDA1_IMAGE, "/dev/sda1").await;
+        assert_eq!(
+            volumes_of(&m.aws, &rooted).await,
+            [("/dev/sda1".to_string(), 20, true)]
+        );
+    });
+}
+
+/// What AWS reports for a NAT gateway whose subnet's zone has no capacity.
+pub const NAT_FAILURE: (&str, &str) = (
+    "InsufficientFreeAddressesInSubnet",
+    "Subnet has insufficient free addresses to create this NAT gateway",
+);
+
+#[test]
+fn a_nat_gateway_told_to_fail_ends_failed_with_aws_reason_and_frees_its_address() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    m.layer.model().fail_nat_gateways(Some(NAT_FAILURE));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let allocation = m
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let created = Instant::now();
+        let id = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&net.subnets[0])
+            .allocation_id(&allocation)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap()
+            .nat_gateway_id
+            .unwrap();
+        assert_eq!(nat_state(&m.aws, &id).await, "pending");
+        reaches(created, scaled(90.0, scale), "failed", || async {
+            nat_state(&m.aws, &id).await == "failed"
+        })
+        .await;
+        let out = m
+            .aws
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&id)
+            .send()
+            .await
+            .unwrap();
+        let gateway = &out.nat_gateways()[0];
+        assert_eq!(
+            (gateway.failure_code(), gateway.failure_message()),
+            (Some(NAT_FAILURE.0), Some(NAT_FAILURE.1))
+        );
+        // a failed gateway holds nothing: its address and subnet are free
+        reaches(created, Duration::ZERO, "address freed", || async {
+            let out = m
+                .moto
+                .ec2
+                .describe_addresses()
+                .allocation_ids(&allocation)
+                .send()
+                .await
+                .unwrap();
+            out.addresses()[0].association_id().is_none()
+        })
+        .await;
+        m.aws
+            .ec2
+            .release_address()
+            .allocation_id(&allocation)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
+        // told to stop failing, the next gateway becomes available
+        m.layer.model().fail_nat_gateways(None);
+        let again = m
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(aws_sdk_ec2::types::DomainType::Vpc)
+            .send()
+            .await
+            .unwrap()
+            .allocation_id
+            .unwrap();
+        let recreated = Instant::now();
+        let id = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&net.subnets[1])
+            .allocation_id(&again)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap()
+            .nat_gateway_id
+            .unwrap();
+        reaches(recreated, scaled(90.0, scale), "available", || async {
+            nat_state(&m.aws, &id).await == "available"
+        })
+        .await;
+    });
+}
+
+#[test]
+fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
+    let m = modelled(quiet(0.01));
+    let profile = m.moto_server().create_instance_profile("fresh");
+    m.layer
+        .model()
+        .delay_instance_profile("fresh", Duration::from_millis(800));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let launch = |by_arn: bool| {
+            let spec = if by_arn {
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .arn(&profile)
+                    .build()
+            } else {
+                aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                    .name("fresh")
+                    .build()
+            };
+            m.aws
+                .ec2
+                .run_instances()
+                .image_id(SDA1_IMAGE)
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(&net.subnets[0])
+                .iam_instance_profile(spec)
+                .send()
+        };
+        let early = launch(false).await;
+        assert_eq!(code(&early), "InvalidParameterValue");
+        assert_eq!(
+            message(&early),
+            "Value (fresh) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+        );
+        assert_eq!(code(&launch(true).await), "InvalidParameterValue");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(code(&launch(false).await), "");
+        assert_eq!(code(&launch(true).await), "");
+    });
+}
+
+/// What AWS reports for a launch with no capacity in the zone.
+pub const LAUNCH_FAILURE: &str = "Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. Launching EC2 instance failed.";
+
+#[test]
+fn launches_told_to_fail_never_serve_and_the_scaling_activity_says_why() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, SDA1_IMAGE).await;
+        let quiet_activities = m
+            .aws
+            .autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        assert!(quiet_activities.activities().is_empty());
+        m.layer.model().fail_launches(Some(LAUNCH_FAILURE));
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let out = m
+            .aws
+            .autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        let activity = &out.activities()[0];
+        assert_eq!(activity.status_code().map(|c| c.as_str()), Some("Failed"));
+        assert_eq!(activity.status_message(), Some(LAUNCH_FAILURE));
+        // the instance moto launched never comes into service
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let group = m.aws.group("app").await;
+        let states: Vec<&str> = group
+            .instances()
+            .iter()
+            .filter_map(|i| i.lifecycle_state().map(|s| s.as_str()))
+            .collect();
+        assert_eq!(states, ["Pending"]);
+    });
+}
+
+#[test]
+fn the_elastic_ip_quota_is_reported_and_enforced() {
+    let m = modelled(quiet(0.01));
+    m.layer.model().set_address_quota(2);
+    runtime().block_on(async {
+        let attributes = m
+            .aws
+            .ec2
+            .describe_account_attributes()
+            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                "vpc-max-elastic-ips",
+            ))
+            .send()
+            .await
+            .unwrap();
+        let limit: Vec<&str> = attributes
+            .account_attributes()
+            .iter()
+            .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+            .flat_map(|a| a.attribute_values())
+            .filter_map(|v| v.attribute_value())
+            .collect();
+        assert_eq!(limit, ["2"]);
+        let allocate = || {
+            m.aws
+                .ec2
+                .allocate_address()
+                .domain(aws_sdk_ec2::types::DomainType::Vpc)
+                .send()
+        };
+        assert_eq!(code(&allocate().await), "");
+        assert_eq!(code(&allocate().await), "");
+        let third = allocate().await;
+        assert_eq!(code(&third), "AddressLimitExceeded");
+        assert_eq!(
+            message(&third),
+            "The maximum number of addresses has been reached."
+        );
     });
 }

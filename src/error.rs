@@ -88,6 +88,24 @@ pub enum AwsError {
     /// (access denied, a wrong external ID, STS unreachable)
     #[error("assuming role {role_arn} failed: {detail}")]
     AssumeRole { role_arn: String, detail: String },
+    /// AWS ended an object's creation or launch as failed and said why (a NAT
+    /// gateway's `FailureCode`, a scaling activity's `StatusMessage`)
+    #[error("{what} failed: {reason}; {outcome}")]
+    FailedInAws {
+        what: String,
+        /// AWS's own words
+        reason: String,
+        /// what becomes of it (`the next apply replaces it`)
+        outcome: String,
+    },
+    /// the provider block names a profile that the shared config and
+    /// credentials files do not define
+    #[error("no profile named {profile} in the shared config and credentials files ({})", if defined.is_empty() { "they define none".to_string() } else { format!("they define {}", defined.join(", ")) })]
+    UnknownProfile {
+        profile: String,
+        /// the profiles the files define, sorted
+        defined: Vec<String>,
+    },
 }
 
 /// How a rollout ended short of its version, and where it left the instances.
@@ -253,6 +271,11 @@ pub fn classify_message(code: &str, message: &str) -> ErrorClass {
         return class;
     }
     let message = message.to_ascii_lowercase();
+    // IAM propagates a new instance profile to EC2 in seconds (up to about
+    // two minutes); until then EC2 calls the name invalid
+    if code == "InvalidParameterValue" && message.contains("invalid iam instance profile") {
+        return ErrorClass::Propagation;
+    }
     let names_missing_object = [
         "does not exist",
         "not found",
@@ -377,6 +400,10 @@ mod tests {
             (
                 "ValidationError",
                 "Provided Target Groups may not be valid. Please ensure they exist and try again.",
+            ),
+            (
+                "InvalidParameterValue",
+                "Value (ops) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
             ),
         ];
         for (code, message) in propagating {

@@ -114,7 +114,7 @@ pub fn provider_schema() -> Schema {
             version: 1,
             attributes: [
                 ("region", optional(String, "AWS region, for example `us-east-1`. Default: the standard chain (`AWS_REGION`, the profile's region).")),
-                ("profile", optional(String, "Named profile of the shared AWS config and credentials files (SSO profiles included). Default: `AWS_PROFILE` or `default`.")),
+                ("profile", optional(String, "Named profile of the shared AWS config and credentials files (SSO profiles included). When set, its credentials sign every call, whatever `AWS_ACCESS_KEY_ID` and the rest of the environment say, and a profile the files do not define is refused. Default: the standard chain (`AWS_ACCESS_KEY_ID`, then `AWS_PROFILE` or `default`, SSO, the instance role).")),
                 ("max_retries", optional(Number, "Retries of a throttled or failed AWS call before giving up, with adaptive backoff. Default `9`.")),
             ]
             .into_iter()
@@ -466,6 +466,14 @@ impl ProdVpcProvider {
             .map(|role| role.role_arn.clone());
         let clients = match AwsClients::connect(settings).await {
             Ok(clients) => Arc::new(clients),
+            Err(error @ crate::error::AwsError::UnknownProfile { .. }) => {
+                diags.error(
+                    "Unknown profile",
+                    format!("{error}. Name a profile of AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/config and ~/.aws/credentials), create it (`aws configure --profile NAME`), or leave profile out to use the standard chain."),
+                    AttributePath::new("profile"),
+                );
+                return;
+            }
             Err(error) => {
                 let role = role_arn.unwrap_or_default();
                 diags.error(

@@ -180,6 +180,59 @@ impl Refusal {
     }
 }
 
+/// DescribeScalingActivities while launches fail: the group's latest
+/// activity, a launch that `Failed` with AWS's message. AWS keeps retrying
+/// the launch, so the latest failed attempt is a recent one.
+fn failed_launches(failure: Option<&String>, call: &Call) -> Option<Verdict> {
+    let message = failure?;
+    if call.key() != "autoscaling:DescribeScalingActivities" {
+        return None;
+    }
+    let group = escape(call.param("AutoScalingGroupName").unwrap_or_default());
+    let started = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    let message = escape(message);
+    let ns = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
+    Some(Verdict::Answer(format!(
+        "<DescribeScalingActivitiesResponse xmlns=\"{ns}\"><DescribeScalingActivitiesResult><Activities><member><ActivityId>model-launch-failure</ActivityId><AutoScalingGroupName>{group}</AutoScalingGroupName><Description>Launching a new EC2 instance.  Status Reason: {message}</Description><Cause>At {started} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 0 to 1.</Cause><StartTime>{started}</StartTime><EndTime>{started}</EndTime><StatusCode>Failed</StatusCode><StatusMessage>{message}</StatusMessage><Progress>100</Progress></member></Activities></DescribeScalingActivitiesResult><ResponseMetadata><RequestId>model</RequestId></ResponseMetadata></DescribeScalingActivitiesResponse>"
+    )))
+}
+
+/// AWS's answer to a launch naming an instance profile that IAM has not yet
+/// propagated to EC2.
+fn unpropagated_profile(
+    profiles: &HashMap<String, Instant>,
+    call: &Call,
+    now: Instant,
+) -> Option<Refusal> {
+    if !matches!(
+        call.key().as_str(),
+        "ec2:RunInstances"
+            | "ec2:AssociateIamInstanceProfile"
+            | "ec2:ReplaceIamInstanceProfileAssociation"
+    ) {
+        return None;
+    }
+    let (parameter, named) =
+        [("Name", "name"), ("Arn", "arn")]
+            .into_iter()
+            .find_map(|(field, parameter)| {
+                Some((
+                    parameter,
+                    call.param(&format!("IamInstanceProfile.{field}"))?,
+                ))
+            })?;
+    let name = named.rsplit('/').next().unwrap_or(named);
+    profiles.get(name).filter(|until| now < **until).map(|_| {
+        Refusal::new(
+            400,
+            "InvalidParameterValue",
+            &format!("Value ({named}) for parameter iamInstanceProfile.{parameter} is invalid. Invalid IAM Instance Profile name"),
+        )
+    })
+}
+
 /// What the layer does with a call.
 pub enum Verdict {
     /// send it to moto
@@ -205,6 +258,16 @@ struct State {
     throttled: HashMap<String, usize>,
     refused: HashMap<String, usize>,
     unhealthy_user_data: Option<String>,
+    /// what NAT gateways created from now on fail with (`FailureCode`, `FailureMessage`)
+    nat_failure: Option<(String, String)>,
+    /// what every launch of a group fails with from now on (AWS's `StatusMessage`)
+    launch_failure: Option<String>,
+    /// the account's Elastic IP quota, enforced when set (moto reports 5 and
+    /// allocates without limit)
+    address_quota: Option<usize>,
+    /// instance profiles EC2 does not know yet (IAM propagates a new profile
+    /// to EC2 in seconds, up to about two minutes), by name: until when
+    unpropagated_profiles: HashMap<String, Instant>,
 }
 
 /// The model; shared by the layer's connections and its clock task.
@@ -239,6 +302,10 @@ impl Model {
                 throttled: HashMap::new(),
                 refused: HashMap::new(),
                 unhealthy_user_data: config.unhealthy_user_data,
+                nat_failure: None,
+                unpropagated_profiles: HashMap::new(),
+                launch_failure: None,
+                address_quota: None,
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -272,6 +339,37 @@ impl Model {
     /// contains `marker` fail their health checks (`None`: every app starts).
     pub fn set_unhealthy_user_data(&self, marker: Option<&str>) {
         self.state().unhealthy_user_data = marker.map(str::to_string);
+    }
+
+    /// From now on, NAT gateways created end `failed` after their pending
+    /// time with AWS's `code` and `message` (`None`: they become available).
+    pub fn fail_nat_gateways(&self, failure: Option<(&str, &str)>) {
+        self.state().nat_failure = failure.map(|(c, m)| (c.to_string(), m.to_string()));
+    }
+
+    /// Gives the account an Elastic IP quota of `quota` (AWS's default is 5):
+    /// DescribeAccountAttributes reports it as `vpc-max-elastic-ips`, and
+    /// AllocateAddress is refused with `AddressLimitExceeded` once that many
+    /// addresses exist.
+    pub fn set_address_quota(&self, quota: usize) {
+        self.state().address_quota = Some(quota);
+    }
+
+    /// From now on, instances a group launches never start (their group keeps
+    /// them `Pending`) and DescribeScalingActivities reports the launch
+    /// `Failed` with AWS's `message` (`None`: launches work again).
+    pub fn fail_launches(&self, message: Option<&str>) {
+        self.state().launch_failure = message.map(str::to_string);
+    }
+
+    /// For the next `window` (real time), EC2 does not know instance profile
+    /// `name`, as right after IAM created it: RunInstances and
+    /// AssociateIamInstanceProfile naming it (by name or ARN) are refused with
+    /// AWS's `Invalid IAM Instance Profile name`.
+    pub fn delay_instance_profile(&self, name: &str, window: Duration) {
+        self.state()
+            .unpropagated_profiles
+            .insert(name.to_string(), Instant::now() + window);
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -336,6 +434,12 @@ impl Model {
                     return Verdict::Refuse(consistency::not_found(call, id));
                 }
             }
+            if let Some(verdict) = failed_launches(state.launch_failure.as_ref(), call) {
+                return verdict;
+            }
+            if let Some(refusal) = unpropagated_profile(&state.unpropagated_profiles, call, now) {
+                return Verdict::Refuse(refusal);
+            }
             if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {
                 return verdict;
             }
@@ -347,6 +451,9 @@ impl Model {
             }
         }
         if let Some(verdict) = refresh::answer(self, call).await {
+            return verdict;
+        }
+        if let Some(verdict) = self.address_quota(call).await {
             return verdict;
         }
         match dependencies::refusal(self, call).await {
@@ -371,6 +478,9 @@ impl Model {
         if key == "elasticloadbalancing:DescribeTargetHealth" {
             instances::know_target_group(self, call).await;
         }
+        if key == "ec2:RunInstances" && !replayed {
+            instances::mount_image_roots(self, instances::launched(&doc.root)).await;
+        }
         let now = Instant::now();
         let mut state = self.state();
         let state = &mut *state;
@@ -378,7 +488,14 @@ impl Model {
         if !replayed {
             idempotency::remember(&mut state.client_tokens, call, body);
         }
-        nat::learn(&mut state.world, state.clock, call, &doc.root, now);
+        nat::learn(
+            &mut state.world,
+            state.clock,
+            call,
+            &doc.root,
+            now,
+            state.nat_failure.as_ref(),
+        );
         load_balancer::learn(&mut state.world, state.clock, call, &doc.root, body, now);
         instances::learn(
             &mut state.world,
@@ -393,6 +510,35 @@ impl Model {
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         doc.render()
+    }
+
+    /// The account's Elastic IP quota, when one is set: reported by
+    /// DescribeAccountAttributes, enforced on AllocateAddress.
+    async fn address_quota(&self, call: &Call) -> Option<Verdict> {
+        let quota = self.state().address_quota?;
+        match call.key().as_str() {
+            "ec2:DescribeAccountAttributes" => Some(Verdict::Answer(format!(
+                "<DescribeAccountAttributesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>model</requestId><accountAttributeSet><item><attributeName>vpc-max-elastic-ips</attributeName><attributeValueSet><item><attributeValue>{quota}</attributeValue></item></attributeValueSet></item><item><attributeName>max-elastic-ips</attributeName><attributeValueSet><item><attributeValue>{quota}</attributeValue></item></attributeValueSet></item></accountAttributeSet></DescribeAccountAttributesResponse>"
+            ))),
+            "ec2:AllocateAddress" => {
+                let held = self
+                    .api
+                    .ec2
+                    .describe_addresses()
+                    .send()
+                    .await
+                    .map(|out| out.addresses().len())
+                    .unwrap_or(0);
+                (held >= quota).then(|| {
+                    Verdict::Refuse(Refusal::new(
+                        400,
+                        "AddressLimitExceeded",
+                        "The maximum number of addresses has been reached.",
+                    ))
+                })
+            }
+            _ => None,
+        }
     }
 
     /// moto's view of Auto Scaling Group `name`, if it exists.

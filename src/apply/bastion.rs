@@ -7,6 +7,7 @@ use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
 use super::waiters::retry_propagation;
 use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
+use crate::error::AwsError;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
@@ -21,6 +22,7 @@ impl Run<'_> {
         bp: &Blueprint,
         subnets: &BTreeMap<(Tier, String), String>,
         groups: &BTreeMap<SgRole, String>,
+        root_devices: &BTreeMap<String, String>,
         ami_id: &str,
     ) -> Result<()> {
         let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
@@ -29,7 +31,8 @@ impl Run<'_> {
         };
         let zone = bp.zones.first().cloned().unwrap_or_default();
         let subnet = &subnets[&(Tier::Public, zone)];
-        let settings = bastion_settings(bastion, group, ami_id);
+        let image = bastion.ami_id.as_deref().unwrap_or(ami_id);
+        let settings = bastion_settings(bastion, group, image, &root_device(root_devices, image)?);
         if let Some(existing) = &inv.bastion {
             if inv.bastion_termination_protected {
                 // the environment's bastion must stay replaceable and destroyable
@@ -57,7 +60,8 @@ impl Run<'_> {
                             settings.iam_instance_profile.as_ref(),
                         )
                     })
-                    .await?;
+                    .await
+                    .map_err(|e| unknown_profile(e, &settings))?;
                 }
                 return Ok(());
             }
@@ -84,18 +88,53 @@ impl Run<'_> {
         retry_propagation(self.deadline, "bastion", || {
             ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
         })
-        .await?;
+        .await
+        .map_err(|e| unknown_profile(e, &settings))?;
         Ok(())
     }
 }
 
+/// An instance profile EC2 still calls invalid once IAM's propagation window
+/// has passed does not exist (or was deleted): said on its attribute.
+fn unknown_profile(error: AwsError, settings: &InstanceSettings) -> AwsError {
+    let profile = settings.iam_instance_profile.as_ref();
+    match (&error, profile) {
+        (AwsError::Api { message, .. }, Some(profile))
+            if message
+                .to_ascii_lowercase()
+                .contains("invalid iam instance profile") =>
+        {
+            AwsError::Unsatisfiable(format!(
+                "bastion.iam_instance_profile `{}` is not known to EC2 after IAM's propagation window ({}s): check that the instance profile exists in this account (an IAM role alone is not an instance profile) and that its name or ARN is spelled right ({error})",
+                profile.as_str(),
+                super::waiters::PROPAGATION_WINDOW.as_secs()
+            ))
+        }
+        _ => error,
+    }
+}
+
+/// The device the root volume of image `ami_id` is made under, from the
+/// image root device names known (`root_devices`).
+pub(super) fn root_device(root_devices: &BTreeMap<String, String>, ami_id: &str) -> Result<String> {
+    root_devices.get(ami_id).cloned().ok_or_else(|| {
+            crate::error::AwsError::Unsatisfiable(format!(
+                "image {ami_id} does not exist in this region or is not shared with this account; use an AMI ID of this region"
+            ))
+        })
+}
+
+/// What the bastion runs; `ami_id` is the image it launches from and
+/// `root_device` that image's root device name.
 pub(super) fn bastion_settings(
     bastion: &crate::plan::spec::BastionSpec,
     group: &str,
     ami_id: &str,
+    root_device: &str,
 ) -> InstanceSettings {
     InstanceSettings {
-        ami_id: bastion.ami_id.clone().unwrap_or_else(|| ami_id.to_string()),
+        ami_id: ami_id.to_string(),
+        root_device: root_device.to_string(),
         instance_type: bastion.instance_type.clone(),
         security_group: group.to_string(),
         user_data: None,
@@ -148,6 +187,18 @@ impl BastionCheck {
         if root_encrypted == Some(false) {
             replace.push("has an unencrypted root volume".into());
         }
+        // the root volume only: a second one is the empty volume an image with
+        // another root device name got from a mapping under the wrong name
+        let volumes = detail("volumes")
+            .split(',')
+            .filter(|v| !v.is_empty())
+            .count();
+        if instance.detail.contains_key("volumes") && volumes != wanted.layout.block_devices {
+            replace.push(format!(
+                "has {volumes} volumes instead of {}",
+                wanted.layout.block_devices
+            ));
+        }
         let profile = Some(detail("instance_profile"))
             .filter(|arn| !arn.is_empty())
             .map(InstanceProfile::new);
@@ -183,7 +234,12 @@ pub(super) fn bastion_drift(
         .clone()
         .or_else(|| instance.detail.get("image").cloned())
         .unwrap_or_default();
-    let wanted = bastion_settings(bastion, &group.id, &image);
+    let root_device = inv
+        .image_root_devices
+        .get(&image)
+        .cloned()
+        .unwrap_or_default();
+    let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
     let mut findings = Vec::new();
     if inv.bastion_termination_protected {

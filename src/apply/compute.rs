@@ -29,8 +29,9 @@ impl Run<'_> {
         inv: &Inventory,
         group: &str,
         ami_id: &str,
+        root_device: &str,
     ) -> Result<Template> {
-        let wanted = app_settings(self.spec, group, ami_id);
+        let wanted = app_settings(self.spec, group, ami_id, root_device);
         let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
             Some(found) => {
@@ -391,6 +392,11 @@ impl Run<'_> {
             return Ok(());
         }
         let serving = std::sync::Mutex::new(0usize);
+        // the targets failing their health checks, with AWS's reason codes
+        let failing = std::sync::Mutex::new(None::<String>);
+        // launch failures of this wait, not of an earlier apply's
+        let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        let propagated_by = tokio::time::Instant::now() + super::waiters::PROPAGATION_WINDOW;
         let outcome = poll_until(
             self.deadline,
             &format!(
@@ -398,28 +404,66 @@ impl Run<'_> {
                 app.min_size, self.names.app
             ),
             || async {
-                let (group, healthy) = futures::try_join!(
+                let (group, health, failed_launch) = futures::try_join!(
                     autoscaling::find_group(&self.clients.autoscaling, &self.names.app),
-                    elbv2::healthy_targets(&self.clients.elbv2, target_group),
+                    elbv2::target_health(&self.clients.elbv2, target_group),
+                    autoscaling::latest_failed_activity(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        since
+                    ),
                 )?;
                 let count = group
                     .map(|g| {
                         g.members
                             .iter()
-                            .filter(|m| m.lifecycle_state == "InService" && healthy.contains(&m.id))
+                            .filter(|m| {
+                                m.lifecycle_state == "InService" && health.healthy.contains(&m.id)
+                            })
                             .count()
                     })
                     .unwrap_or(0);
                 *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
-                Ok((count >= app.min_size as usize).then_some(()))
+                *failing.lock().unwrap_or_else(|p| p.into_inner()) = health.unhealthy_text();
+                if count >= app.min_size as usize {
+                    return Ok(Some(()));
+                }
+                // AWS's latest launch failed: waiting longer only delays its reason
+                match failed_launch {
+                    // a profile IAM created moments before: the group retries
+                    // its launches, and EC2 knows the profile within minutes
+                    Some(reason)
+                        if reason
+                            .to_ascii_lowercase()
+                            .contains("invalid iam instance profile")
+                            && tokio::time::Instant::now() < propagated_by =>
+                    {
+                        Ok(None)
+                    }
+                    Some(reason) => Err(AwsError::FailedInAws {
+                        what: format!(
+                            "launching {} instances of group {} ({count} of {} serving)",
+                            app.instance_type, self.names.app, app.min_size
+                        ),
+                        reason,
+                        outcome: "the group keeps trying; fix what AWS names and apply again"
+                            .into(),
+                    }),
+                    None => Ok(None),
+                }
             },
         )
         .await;
         match outcome {
             Err(AwsError::Timeout { what, waited }) => Err(AwsError::Timeout {
                 what: format!(
-                    "{what} ({} serving when time ran out; set app.wait_for_capacity = false to skip this wait)",
-                    serving.into_inner().unwrap_or_else(|p| p.into_inner())
+                    "{what} ({} serving when time ran out{}; set app.wait_for_capacity = false to skip this wait)",
+                    serving.into_inner().unwrap_or_else(|p| p.into_inner()),
+                    failing
+                        .into_inner()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .map(|f| format!("; failing their health checks: {f}"))
+                        .unwrap_or_default()
                 ),
                 waited,
             }),
@@ -474,10 +518,17 @@ pub(super) struct Template {
     new_version: bool,
 }
 
-/// What the app instances run, as the launch template must say it.
-pub(super) fn app_settings(spec: &EnvironmentSpec, group: &str, ami_id: &str) -> InstanceSettings {
+/// What the app instances run, as the launch template must say it; the root
+/// volume is mapped under `root_device`, the image's root device name.
+pub(super) fn app_settings(
+    spec: &EnvironmentSpec,
+    group: &str,
+    ami_id: &str,
+    root_device: &str,
+) -> InstanceSettings {
     InstanceSettings {
         ami_id: ami_id.to_string(),
+        root_device: root_device.to_string(),
         instance_type: spec.app.instance_type.clone(),
         security_group: group.to_string(),
         user_data: spec.app.user_data.clone(),
@@ -559,7 +610,18 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                 .clone()
                 .or_else(|| running.map(|v| v.settings.ami_id.clone()))
                 .unwrap_or_default();
-            let wanted = app_settings(spec, &app_group.id, &image);
+            // an image no longer visible cannot say its root device: the
+            // version's own mapping is taken at its word
+            let root_device = inv
+                .image_root_devices
+                .get(&image)
+                .cloned()
+                .unwrap_or_else(|| {
+                    running
+                        .map(|v| v.settings.root_device.clone())
+                        .unwrap_or_default()
+                });
+            let wanted = app_settings(spec, &app_group.id, &image, &root_device);
             let rollout = inv.refresh.as_ref().filter(|r| rolls_forward(r));
             // a rollout towards the configuration's version (an apply that did
             // not wait for it) is the change under way, not drift

@@ -189,6 +189,19 @@ pub async fn reconcile(
         }
     }
     let bp = blueprint(&kept, &zones).map_err(|e| AwsError::Unsatisfiable(e.to_string()))?;
+    // the images say what their root device is called: the one mapping that
+    // makes the root volume encrypted and of its size is made under that name
+    let unread_images: Vec<String> = std::iter::once(ami_id.clone())
+        .chain(spec.bastion.as_ref().and_then(|b| b.ami_id.clone()))
+        .filter(|id| !inv.image_root_devices.contains_key(id))
+        .collect();
+    let mut root_devices = inv.image_root_devices.clone();
+    root_devices.extend(
+        ec2::images(&clients.ec2, &unread_images)
+            .await?
+            .into_iter()
+            .map(|(id, image)| (id, image.root_device_name)),
+    );
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
 
@@ -251,14 +264,19 @@ pub async fn reconcile(
             },
             async {
                 let template = run
-                    .ensure_launch_template(&inv, &groups[&SgRole::App], &ami_id)
+                    .ensure_launch_template(
+                        &inv,
+                        &groups[&SgRole::App],
+                        &ami_id,
+                        &super::bastion::root_device(&root_devices, &ami_id)?,
+                    )
                     .await?;
                 run.ensure_group(&inv, &private, &target_group, &template)
                     .await?;
                 run.register_members(&inv).await?;
                 run.wait_for_capacity(&target_group).await
             },
-            run.ensure_bastion(&inv, &bp, &subnets, &groups, &ami_id),
+            run.ensure_bastion(&inv, &bp, &subnets, &groups, &root_devices, &ami_id),
             run.retag(&inv),
         )
     })

@@ -71,6 +71,13 @@ pub struct Inventory {
     /// what lives in the environment's VPC and is not the environment's
     /// (another team's instance, subnet, group, ...): reported, never touched
     pub foreign: Vec<ForeignObject>,
+    /// the unencrypted volumes attached to each instance of the environment
+    /// (bastion and app instances), by instance ID; `None` when not read
+    pub unencrypted_volumes: Option<BTreeMap<String, Vec<String>>>,
+    /// the root device names of the images the launch template and the
+    /// bastion run, by image ID: the one mapping that makes the root volume
+    /// is made under that name
+    pub image_root_devices: BTreeMap<String, String>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
@@ -597,8 +604,32 @@ impl Inventory {
             .find(|i| component(&i.tags) == "bastion");
         let bastion_id = bastion_found.as_ref().map(|i| i.id.clone());
         let root_volume = bastion_found
+            .as_ref()
             .and_then(|i| i.detail.get("root_volume").cloned())
             .filter(|v| !v.is_empty());
+        // every volume of every instance of the environment, for EC2.3 and drift
+        let instance_volumes: BTreeMap<String, Vec<String>> = ec2_found
+            .instances
+            .iter()
+            .filter(|i| claims(&i.tags))
+            .map(|i| {
+                let volumes = i.detail.get("volumes").map_or(Vec::new(), |v| {
+                    v.split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                });
+                (i.id.clone(), volumes)
+            })
+            .collect();
+        let all_volumes: Vec<String> = instance_volumes
+            .values()
+            .flatten()
+            .cloned()
+            .chain(root_volume.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         // the listeners' tags are read with the others' when the state names
         // the listeners; any it does not name cost one more round
         let hinted_listeners: Vec<String> = match &load_balancer {
@@ -678,15 +709,12 @@ impl Inventory {
                 }
             },
             async {
-                futures::try_join!(
-                    ec2::volumes_encrypted(&clients.ec2, root_volume.as_slice()),
-                    async {
-                        match &bastion_id {
-                            Some(id) => ec2::termination_protected(&clients.ec2, id).await,
-                            None => Ok(false),
-                        }
-                    },
-                )
+                futures::try_join!(ec2::volumes_encrypted(&clients.ec2, &all_volumes), async {
+                    match &bastion_id {
+                        Some(id) => ec2::termination_protected(&clients.ec2, id).await,
+                        None => Ok(false),
+                    }
+                },)
             },
             async {
                 futures::try_join!(
@@ -712,7 +740,7 @@ impl Inventory {
             template
         };
         ec2_found.launch_templates.extend(template_by_name);
-        // Round 3, only for listeners the state did not name.
+        // Round 3, only for listeners the state did not name, with the images.
         let unread: Vec<String> = listeners
             .iter()
             .map(|l| l.arn.clone())
@@ -723,14 +751,6 @@ impl Inventory {
             .map(|l| l.arn.clone())
             .filter(|arn| !listener_rules.contains_key(arn))
             .collect();
-        let (more_tags, more_rules) = futures::try_join!(
-            tags_in_chunks(clients, &unread),
-            elbv2::rules_of(&clients.elbv2, &no_rules_read),
-        )?;
-        tags.extend(more_tags);
-        listener_rules.extend(more_rules);
-        // only the listeners found now: a hinted one may be gone
-        listener_rules.retain(|arn, _| listeners.iter().any(|l| &l.arn == arn));
         let (vpc_dns, default_group, flow_logs, network_acls) = match vpc_read {
             Some(facts) => (
                 Some(facts.dns),
@@ -769,6 +789,18 @@ impl Inventory {
             }
         }
         let bastion_root_encrypted = root_volume.and_then(|v| volumes.get(&v).copied());
+        let unencrypted_volumes = Some(
+            instance_volumes
+                .into_iter()
+                .map(|(instance, attached)| {
+                    let unencrypted = attached
+                        .into_iter()
+                        .filter(|v| volumes.get(v) == Some(&false))
+                        .collect();
+                    (instance, unencrypted)
+                })
+                .collect(),
+        );
         let default_template = template_versions.iter().find(|v| v.default).cloned();
         let group_template = group.as_ref().and_then(|g| {
             let number = match g.launch_template_version.as_str() {
@@ -789,6 +821,38 @@ impl Inventory {
             .as_ref()
             .or(default_template.as_ref())
             .map(|v| v.settings.clone());
+        // what the template versions and the bastion run decides their root
+        // device; a running instance of the image already says it, so the
+        // images are asked for only when none runs (no app instance yet, a new image)
+        let mut image_root_devices: BTreeMap<String, String> = ec2_found
+            .instances
+            .iter()
+            .filter_map(|i| {
+                let image = i.detail.get("image").filter(|v| !v.is_empty())?;
+                let device = i.detail.get("root_device_name").filter(|v| !v.is_empty())?;
+                Some((image.clone(), device.clone()))
+            })
+            .collect();
+        let unread_images: Vec<String> = template_versions
+            .iter()
+            .map(|v| v.settings.ami_id.clone())
+            .chain(bastion_found.and_then(|b| b.detail.get("image").cloned()))
+            .filter(|id| !image_root_devices.contains_key(id))
+            .collect();
+        let (more_tags, images, more_rules) = futures::try_join!(
+            tags_in_chunks(clients, &unread),
+            ec2::images(&clients.ec2, &unread_images),
+            elbv2::rules_of(&clients.elbv2, &no_rules_read),
+        )?;
+        tags.extend(more_tags);
+        listener_rules.extend(more_rules);
+        // only the listeners found now: a hinted one may be gone
+        listener_rules.retain(|arn, _| listeners.iter().any(|l| &l.arn == arn));
+        image_root_devices.extend(
+            images
+                .into_iter()
+                .map(|(id, image)| (id, image.root_device_name)),
+        );
         // found by name (and, with the VPC known, only in that VPC)
         let ours = |arn: &str| tags.get(arn).is_some_and(&claims);
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
@@ -865,6 +929,8 @@ impl Inventory {
             bastion_root_encrypted,
             bastion_termination_protected,
             foreign,
+            unencrypted_volumes,
+            image_root_devices,
             elb_tags: tags,
             strays,
         })

@@ -71,7 +71,7 @@ impl Run<'_> {
     ) -> Result<BTreeMap<(Tier, String), String>> {
         let work = bp.subnets.iter().map(|((tier, zone), cidr)| async move {
             let component = Component::Subnet(*tier, zone.clone());
-            let public = *tier == Tier::Public;
+            let public = maps_public_ips_by_design(self.spec, *tier);
             let found = inv.subnets.get(&component.key());
             let id = match found {
                 Some(found) => found.id.clone(),
@@ -161,6 +161,14 @@ fn subnets_off_default_acl(inv: &Inventory) -> (Option<&str>, Vec<(&str, &str, &
     (default, off)
 }
 
+/// Whether subnets of `tier` map public IPv4 addresses on launch: the public
+/// ones while a bastion may need one; without a bastion only the load
+/// balancer's nodes live there, which AWS addresses itself, so none does
+/// (Security Hub's EC2.15 passes).
+pub(super) fn maps_public_ips_by_design(spec: &EnvironmentSpec, tier: Tier) -> bool {
+    tier == Tier::Public && spec.bastion.is_some()
+}
+
 pub(super) fn maps_public_ip(subnet: &Found) -> bool {
     subnet
         .detail
@@ -216,7 +224,7 @@ pub(super) fn network_drift(
         let Some(found) = subnet(*tier, zone) else {
             continue;
         };
-        let public = *tier == Tier::Public;
+        let public = maps_public_ips_by_design(spec, *tier);
         if maps_public_ip(found) != public {
             let key = Component::Subnet(*tier, zone.clone()).key();
             findings.push(if public {

@@ -24,12 +24,13 @@ const HIGH_RISK_PORTS: [i32; 24] = [
 ];
 
 /// Every control and what satisfies it, for the schema's description.
-pub const CONTROLS: [(&str, &str); 17] = [
+pub const CONTROLS: [(&str, &str); 18] = [
     ("EC2.2", "the VPC's default security group has no inbound and no outbound rules"),
+    ("EC2.3", "every EBS volume attached to the environment's instances (bastion and app instances) is encrypted: the root volume is made from the launch template's and the bastion's mapping under the image's root device name, encrypted"),
     ("EC2.6", "the VPC has a flow log capturing rejected traffic (`REJECT` or `ALL`), whoever made it: set `flow_logs` (its default `traffic_type`, `ALL`, satisfies it) or add one elsewhere. Left out when the credentials may not call `ec2:DescribeFlowLogs`"),
     ("EC2.8", "the bastion instance requires IMDSv2 (`http_tokens = required`)"),
     ("EC2.9", "no instance of the environment has a public IPv4 address; the bastion has one by design, so this fails while the bastion is enabled"),
-    ("EC2.15", "no subnet assigns public IPv4 addresses on launch; the public subnets do by design (the bastion's address), so this fails"),
+    ("EC2.15", "no subnet assigns public IPv4 addresses on launch; with a bastion the public subnets do by design (the bastion's address), so this fails; without one (`bastion { enabled = false }`) no subnet does, and it passes"),
     ("EC2.18", "security groups allow ingress from `0.0.0.0/0` or `::/0` only on TCP 80 and 443"),
     ("EC2.19", "no security group allows ingress from `0.0.0.0/0` or `::/0` to a high-risk port (20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300)"),
     ("EC2.25", "the launch template version the group runs assigns no public IP"),
@@ -46,8 +47,9 @@ pub const CONTROLS: [(&str, &str); 17] = [
 
 /// The report: control ID -> `pass` or `fail: <why>`.
 pub fn posture(inv: &Inventory) -> BTreeMap<String, String> {
-    let judged: [(&str, Option<Result<(), String>>); 17] = [
+    let judged: [(&str, Option<Result<(), String>>); 18] = [
         ("EC2.2", ec2_2_default_group_closed(inv)),
+        ("EC2.3", ec2_3_volumes_encrypted(inv)),
         ("EC2.6", ec2_6_flow_logs(inv)),
         ("EC2.8", ec2_8_bastion_imdsv2(inv)),
         ("EC2.9", ec2_9_no_public_ipv4(inv)),
@@ -108,6 +110,30 @@ fn ec2_2_default_group_closed(inv: &Inventory) -> Option<Result<(), String>> {
             group.egress.len()
         ))
     })
+}
+
+fn ec2_3_volumes_encrypted(inv: &Inventory) -> Option<Result<(), String>> {
+    let volumes = inv.unencrypted_volumes.as_ref().filter(|v| !v.is_empty())?;
+    let bastion = inv.bastion.as_ref().map(|b| b.id.as_str());
+    Some(verdict(
+        volumes
+            .iter()
+            .filter(|(_, unencrypted)| !unencrypted.is_empty())
+            .map(|(instance, unencrypted)| {
+                let volumes = unencrypted.join(", ");
+                // the bastion is replaced by apply; an app instance is replaced
+                // when the template version it runs is (a new image, a mapping
+                // under the image's root device name)
+                if Some(instance.as_str()) == bastion {
+                    format!(
+                        "bastion {instance} has unencrypted volume {volumes}; apply replaces it"
+                    )
+                } else {
+                    format!("app instance {instance} has unencrypted volume {volumes}")
+                }
+            })
+            .collect(),
+    ))
 }
 
 fn ec2_6_flow_logs(inv: &Inventory) -> Option<Result<(), String>> {
@@ -185,9 +211,15 @@ fn ec2_15_no_auto_public_ip(inv: &Inventory) -> Option<Result<(), String>> {
         .into_iter()
         .partition(|key| key.starts_with("subnet/public/"));
     let mut failures = Vec::new();
-    if !public.is_empty() {
+    // by design only while there is a bastion to address
+    if !public.is_empty() && inv.bastion.is_some() {
         failures.push(format!(
-            "{} assign public IPv4 on launch by design (the bastion's address)",
+            "{} assign public IPv4 on launch by design (the bastion's address); disabling the bastion turns it off",
+            public.join(", ")
+        ));
+    } else if !public.is_empty() {
+        failures.push(format!(
+            "{} assign public IPv4 on launch, which nothing needs without a bastion; apply turns it off",
             public.join(", ")
         ));
     }
@@ -504,6 +536,13 @@ mod tests {
             }),
             group_template: Some(hardened),
             bastion: Some(bastion("required", "")),
+            unencrypted_volumes: Some(
+                [
+                    ("i-bastion".to_string(), Vec::new()),
+                    ("i-app".to_string(), Vec::new()),
+                ]
+                .into(),
+            ),
             ..Inventory::default()
         }
     }
@@ -538,6 +577,23 @@ mod tests {
     #[test]
     fn controls_without_observed_objects_are_left_out() {
         assert!(posture(&Inventory::default()).is_empty());
+    }
+
+    #[test]
+    fn ec2_3_fails_for_each_instance_with_an_unencrypted_volume() {
+        let mut inv = compliant();
+        let bastion = inv.bastion.as_ref().unwrap().id.clone();
+        inv.unencrypted_volumes = Some(
+            [
+                (bastion.clone(), vec!["vol-root".to_string()]),
+                ("i-app".to_string(), vec!["vol-1".to_string()]),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            judged(&inv, "EC2.3"),
+            format!("fail: app instance i-app has unencrypted volume vol-1; bastion {bastion} has unencrypted volume vol-root; apply replaces it")
+        );
     }
 
     #[test]
@@ -628,6 +684,18 @@ mod tests {
             &inv,
             "EC2.15",
             "subnet/private/b assign public IPv4 on launch; apply turns it off",
+        );
+    }
+
+    #[test]
+    fn ec2_15_without_a_bastion_says_the_public_mapping_is_repaired() {
+        let mut inv = compliant();
+        inv.bastion = None;
+        inv.subnets
+            .insert("subnet/public/a".into(), subnet("subnet-pa", "a", true));
+        assert_eq!(
+            judged(&inv, "EC2.15"),
+            "fail: subnet/public/a assign public IPv4 on launch, which nothing needs without a bastion; apply turns it off"
         );
     }
 

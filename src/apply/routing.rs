@@ -195,15 +195,21 @@ impl Run<'_> {
                 self.deadline,
                 &format!("NAT gateway {id} to become available"),
                 || async {
-                    match ec2::nat_gateway_state(&self.clients.ec2, &id)
-                        .await?
-                        .as_deref()
-                    {
+                    let status = ec2::nat_gateway_status(&self.clients.ec2, &id).await?;
+                    match status.as_ref().map(|s| s.state.as_str()) {
                         Some("available") => Ok(Some(())),
-                        Some("failed") | Some("deleted") | Some("deleting") => {
-                            Err(AwsError::Unsatisfiable(format!(
-                                "NAT gateway {id} failed to start; the next apply replaces it"
-                            )))
+                        Some(state @ ("failed" | "deleted" | "deleting")) => {
+                            // AWS's reason, when it gave one, says what to fix
+                            Err(AwsError::FailedInAws {
+                                what: format!("NAT gateway {id} in {zone}"),
+                                reason: status
+                                    .as_ref()
+                                    .and_then(|s| s.failure.clone())
+                                    .unwrap_or_else(|| {
+                                        format!("it is {state}, AWS gave no reason")
+                                    }),
+                                outcome: "the next apply replaces it".into(),
+                            })
                         }
                         _ => Ok(None),
                     }

@@ -109,6 +109,46 @@ pub struct RefreshSettings {
     pub auto_rollback: bool,
 }
 
+/// AWS's `StatusMessage` of the group's latest scaling activity when it is a
+/// `Failed` one that started at or after `since`: why instances do not launch
+/// (no capacity in a zone, an image or profile EC2 refuses, a quota).
+pub async fn latest_failed_activity(
+    client: &Client,
+    group: &str,
+    since: std::time::SystemTime,
+) -> Result<Option<String>> {
+    let out = match client
+        .describe_scaling_activities()
+        .auto_scaling_group_name(group)
+        .max_records(1)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => return AwsError::from_sdk("DescribeScalingActivities", e).or_gone(None),
+    };
+    let since = aws_smithy_types::DateTime::from(since);
+    Ok(out
+        .activities()
+        .first()
+        .filter(|a| {
+            a.status_code().is_some_and(|c| {
+                *c == aws_sdk_autoscaling::types::ScalingActivityStatusCode::Failed
+            })
+        })
+        // called by path: a `start_…` method reads as an operation to the IAM policy test
+        .filter(|a| {
+            aws_sdk_autoscaling::types::Activity::start_time(a)
+                .is_some_and(|t| t.secs() >= since.secs())
+        })
+        .map(|a| {
+            a.status_message()
+                .or(a.description())
+                .unwrap_or("AWS gave no status message")
+                .to_string()
+        }))
+}
+
 pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
     let out = client
         .describe_auto_scaling_groups()

@@ -110,21 +110,51 @@ pub async fn available_zones(client: &Client) -> Result<Vec<String>> {
     Ok(zones)
 }
 
-/// Whether an image exists and is visible to this account.
-pub async fn image_exists(client: &Client, id: &str) -> Result<bool> {
+/// What the provider needs to know of an image to launch it as it should.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Image {
+    /// the device its root volume is made under (`/dev/xvda` on Amazon Linux,
+    /// `/dev/sda1` on Ubuntu, Debian, RHEL and most others): the one mapping
+    /// that sets the root volume's size and encryption
+    pub root_device_name: String,
+    /// `x86_64`, `arm64`, `i386`, ...
+    pub architecture: String,
+}
+
+/// The image `id`, if it exists and is visible to this account.
+pub async fn image(client: &Client, id: &str) -> Result<Option<Image>> {
     match client.describe_images().image_ids(id).send().await {
-        Ok(out) => Ok(!out.images().is_empty()),
+        Ok(out) => Ok(out.images().first().map(|image| Image {
+            root_device_name: image.root_device_name().unwrap_or_default().to_string(),
+            architecture: image
+                .architecture()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+        })),
         Err(e) => {
             let error = AwsError::from_sdk("DescribeImages", e);
             if error.is_not_found()
                 || matches!(&error, AwsError::Api { code, .. } if code.starts_with("InvalidAMIID"))
             {
-                Ok(false)
+                Ok(None)
             } else {
                 Err(error)
             }
         }
     }
+}
+
+/// The images among `ids` that exist, by ID, asked concurrently (one unknown
+/// ID fails a call that names several).
+pub async fn images(client: &Client, ids: &[String]) -> Result<BTreeMap<String, Image>> {
+    let unique: std::collections::BTreeSet<&String> =
+        ids.iter().filter(|id| !id.is_empty()).collect();
+    let found = futures::future::try_join_all(unique.iter().map(|id| image(client, id))).await?;
+    Ok(unique
+        .into_iter()
+        .zip(found)
+        .filter_map(|(id, image)| Some((id.clone(), image?)))
+        .collect())
 }
 
 /// The `(instance type, zone)` pairs the region offers among `types` and `zones`.
@@ -162,6 +192,102 @@ pub async fn instance_type_offerings(
     Ok(offered)
 }
 
+/// The architectures each of `types` runs (`ProcessorInfo.SupportedArchitectures`),
+/// by type; a type EC2 does not know is left out (the offerings check names it).
+pub async fn instance_type_architectures(
+    client: &Client,
+    types: &[String],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let unique: std::collections::BTreeSet<&String> = types.iter().collect();
+    let answers = futures::future::try_join_all(unique.iter().map(|kind| async move {
+        match client
+            .describe_instance_types()
+            .instance_types(kind.as_str().into())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.instance_types().first().map(|info| {
+                info.processor_info()
+                    .map(|p| {
+                        p.supported_architectures()
+                            .iter()
+                            .map(|a| a.as_str().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })),
+            Err(e) => {
+                let error = AwsError::from_sdk("DescribeInstanceTypes", e);
+                if matches!(&error, AwsError::Api { code, .. } if code == "InvalidInstanceType") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }))
+    .await?;
+    Ok(unique
+        .into_iter()
+        .zip(answers)
+        .filter_map(|(kind, architectures)| Some((kind.clone(), architectures?)))
+        .collect())
+}
+
+/// The account's Elastic IPs in this region: its quota, how many exist, and
+/// how many of those are tagged for `environment` (which it reuses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddressHeadroom {
+    pub quota: usize,
+    pub in_use: usize,
+    pub environments_own: usize,
+}
+
+/// Reads the Elastic IP quota (`vpc-max-elastic-ips`) and the addresses that
+/// count against it.
+pub async fn address_headroom(client: &Client, environment: &str) -> Result<AddressHeadroom> {
+    let (attributes, addresses) = futures::try_join!(
+        async {
+            client
+                .describe_account_attributes()
+                .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                    "vpc-max-elastic-ips",
+                ))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAccountAttributes", e))
+        },
+        async {
+            client
+                .describe_addresses()
+                .filters(filter("domain", "vpc"))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))
+        },
+    )?;
+    let quota = attributes
+        .account_attributes()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+        .flat_map(|a| a.attribute_values())
+        .find_map(|v| v.attribute_value()?.parse().ok())
+        .unwrap_or(usize::MAX);
+    let environments_own = addresses
+        .addresses()
+        .iter()
+        .filter(|a| {
+            tag_map(Some(a.tags())).get(crate::plan::spec::TAG_ENVIRONMENT)
+                == Some(&environment.to_string())
+        })
+        .count();
+    Ok(AddressHeadroom {
+        quota,
+        in_use: addresses.addresses().len(),
+        environments_own,
+    })
+}
+
 /// Whether a key pair of that name exists in the region.
 pub async fn key_pair_exists(client: &Client, name: &str) -> Result<bool> {
     match client.describe_key_pairs().key_names(name).send().await {
@@ -169,6 +295,9 @@ pub async fn key_pair_exists(client: &Client, name: &str) -> Result<bool> {
         Err(e) => AwsError::from_sdk("DescribeKeyPairs", e).or_gone(false),
     }
 }
+
+/// The architecture of the default image, the newest Amazon Linux 2023 x86_64.
+pub const DEFAULT_IMAGE_ARCHITECTURE: &str = "x86_64";
 
 /// The newest Amazon Linux 2023 x86_64 image published by Amazon.
 pub async fn latest_amazon_linux(client: &Client) -> Result<String> {
@@ -607,6 +736,11 @@ async fn discover_core(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory
                         ),
                         ("subnet", i.subnet_id().unwrap_or_default().to_string()),
                         ("image", i.image_id().unwrap_or_default().to_string()),
+                        // the image's, which an instance keeps for life
+                        (
+                            "root_device_name",
+                            i.root_device_name().unwrap_or_default().to_string(),
+                        ),
                         (
                             "instance_type",
                             i.instance_type()
@@ -655,6 +789,15 @@ async fn discover_core(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory
                                 .and_then(|e| e.volume_id())
                                 .unwrap_or_default()
                                 .to_string(),
+                        ),
+                        (
+                            // every attached volume: only the root volume is the provider's
+                            "volumes",
+                            i.block_device_mappings()
+                                .iter()
+                                .filter_map(|m| m.ebs().and_then(|e| e.volume_id()))
+                                .collect::<Vec<_>>()
+                                .join(","),
                         ),
                         (
                             "state",

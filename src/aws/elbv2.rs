@@ -272,7 +272,6 @@ pub async fn load_balancer_state(client: &Client, arn: &str) -> Result<Option<St
     }
 }
 
-/// The instances the target group reports `healthy`.
 /// The targets registered in the target group (draining ones left out: they
 /// are on their way out); none for a target group that is gone.
 pub async fn registered_targets(
@@ -319,10 +318,31 @@ pub async fn register_targets(client: &Client, target_group: &str, ids: &[String
     Ok(())
 }
 
-pub async fn healthy_targets(
-    client: &Client,
-    target_group: &str,
-) -> Result<std::collections::BTreeSet<String>> {
+/// What the target group reports of its targets: the `healthy` ones, and
+/// for each `unhealthy` one AWS's reason code and description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetHealth {
+    pub healthy: std::collections::BTreeSet<String>,
+    /// instance ID -> `Target.ResponseCodeMismatch: Health checks failed with these codes: [500]`
+    pub unhealthy: BTreeMap<String, String>,
+}
+
+impl TargetHealth {
+    /// The unhealthy targets and their reasons in one line, if any.
+    pub fn unhealthy_text(&self) -> Option<String> {
+        (!self.unhealthy.is_empty()).then(|| {
+            self.unhealthy
+                .iter()
+                .map(|(id, why)| format!("{id} {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// The instances the target group reports `healthy`, and the reasons of the
+/// `unhealthy` ones.
+pub async fn target_health(client: &Client, target_group: &str) -> Result<TargetHealth> {
     let out = match client
         .describe_target_health()
         .target_group_arn(target_group)
@@ -332,19 +352,32 @@ pub async fn healthy_targets(
     {
         Ok(out) => out,
         // a target group created moments ago: nothing is healthy in it yet
-        Err(error) if error.is_not_found() => return Ok(Default::default()),
+        Err(error) if error.is_not_found() => return Ok(TargetHealth::default()),
         Err(error) => return Err(error),
     };
-    Ok(out
-        .target_health_descriptions()
-        .iter()
-        .filter(|d| {
-            d.target_health()
-                .and_then(|h| h.state())
-                .is_some_and(|s| s.as_str() == "healthy")
-        })
-        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
-        .collect())
+    let mut health = TargetHealth::default();
+    for description in out.target_health_descriptions() {
+        let (Some(id), Some(target)) = (
+            description.target().and_then(|t| t.id()),
+            description.target_health(),
+        ) else {
+            continue;
+        };
+        match target.state().map(|s| s.as_str()) {
+            Some("healthy") => {
+                health.healthy.insert(id.to_string());
+            }
+            Some("unhealthy") => {
+                let reason = target.reason().map_or("no reason code", |r| r.as_str());
+                let detail = target.description().unwrap_or("no description");
+                health
+                    .unhealthy
+                    .insert(id.to_string(), format!("{reason}: {detail}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(health)
 }
 
 /// The load balancer of that name, if any.

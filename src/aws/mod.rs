@@ -4,6 +4,7 @@
 pub mod assume_role;
 pub mod autoscaling;
 pub mod call_log;
+pub mod credentials;
 pub mod ec2;
 pub mod elbv2;
 
@@ -118,7 +119,11 @@ impl AwsClients {
             loader = loader.region(aws_config::Region::new(region));
         }
         if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
+            credentials::require_profile(profile).await?;
+            // the profile's credentials, not the chain's first find (the environment's keys)
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(credentials::from_profile(profile));
         }
         loader = loader.retry_config(retry_config(settings.max_retries));
         // an endpoint that does not answer fails each attempt in seconds, not minutes
@@ -130,6 +135,16 @@ impl AwsClients {
         let mut shared = loader.load().await;
         if let Some(role) = &settings.assume_role {
             shared = assume_role::assume(&shared, role).await?;
+        }
+        match (&settings.assume_role, &settings.profile) {
+            (Some(role), _) => credentials::log_role(&role.role_arn),
+            (None, Some(profile)) => {
+                credentials::log_identity(&shared, &format!("profile {profile} (provider block)"))
+                    .await
+            }
+            (None, None) => {
+                credentials::log_identity(&shared, "the standard chain (environment, AWS_PROFILE or default profile, SSO, instance role)").await
+            }
         }
 
         // every client logs one DEBUG line per call (see `call_log`)

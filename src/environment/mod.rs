@@ -1,11 +1,13 @@
 //! `prodvpc_environment`: thin glue between tf-provider and the planner/executor.
 
+mod architecture;
 pub mod data_source;
 pub mod diagram;
 pub mod docs;
 pub mod model;
 mod observe;
 mod planning;
+mod quotas;
 pub mod schema;
 pub mod upgrade;
 pub mod validate;
@@ -170,6 +172,7 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
         (AwsError::Interrupted, _) => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
         (AwsError::Unsatisfiable(_), _) => "Change the configuration as the message says, then apply again.",
         (AwsError::DestroyBlocked { .. }, _) => "Each entry says what to do. Running destroy again changes nothing until they are gone: the environment never deletes or modifies what is not its own.",
+        (AwsError::FailedInAws { .. }, Phase::Update) => "AWS's reason says what to fix: a setting, a quota (Service Quotas), or capacity in a zone (wait or choose another instance type). Then apply again.",
         (AwsError::Rollout(_), _) => "State records the launch template version the group runs, so the next plan shows the change still to make. Fix what the reason names (for example the user data or image that keeps the app from answering its health check), then apply again.",
         (AwsError::Transport { .. } | AwsError::Unexpected { .. }, Phase::Plan | Phase::Read) => "Nothing was changed in AWS. Check the provider's region, endpoints and network access, then run the command again.",
         (_, Phase::Plan) => "Nothing was built. Fix the cause, then plan again.",
@@ -232,17 +235,20 @@ fn to_spec_or_report(
 }
 
 impl EnvironmentResource {
-    /// Checks the inputs that only the region can judge (zones, images,
-    /// instance types, key pairs) and the tag limit that counts the provider's
-    /// default tags, at plan time and in one concurrent round, so apply never
-    /// starts what it cannot finish. Returns the zones apply will build in
-    /// (`None` while they cannot be known), chosen as apply chooses them: the
-    /// zones `in_use` first.
+    /// Checks the inputs that only the region can judge (zones, images and
+    /// their architecture against the instance types, instance types, key
+    /// pairs) and the tag limit that counts the provider's default tags, at
+    /// plan time and in one concurrent round, so apply never starts what it
+    /// cannot finish. `config` tells an image left to the default from one
+    /// not known until apply. Returns the zones apply will build in (`None`
+    /// while they cannot be known), chosen as apply chooses them: the zones
+    /// `in_use` first.
     async fn check_against_region(
         &self,
         diags: &mut Diagnostics,
         planned: &EnvironmentState,
         in_use: &[String],
+        config: &EnvironmentState,
     ) -> Option<Option<Vec<String>>> {
         let clients = self.clients(diags)?;
         let mut valid = true;
@@ -285,6 +291,23 @@ impl EnvironmentResource {
             (Some(b), true) => known(&b.instance_type),
             (None, true) => Some(crate::plan::spec::DEFAULT_BASTION_INSTANCE_TYPE.to_string()),
         };
+        let launches: Vec<architecture::Launch> = [
+            app_type.clone().map(|t| architecture::Launch {
+                instance_type_path: app_path("instance_type"),
+                instance_type: t,
+                image: architecture::app_image(planned, config),
+                ami_attribute: "app.ami_id",
+            }),
+            bastion_type.clone().map(|t| architecture::Launch {
+                instance_type_path: bastion_path("instance_type"),
+                instance_type: t,
+                image: architecture::bastion_image(planned, config),
+                ami_attribute: "bastion.ami_id",
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let instance_types: Vec<(AttributePath, String)> = [
             app_type.map(|t| (app_path("instance_type"), t)),
             bastion_type.map(|t| (bastion_path("instance_type"), t)),
@@ -295,9 +318,7 @@ impl EnvironmentResource {
         let key_name = bastion.and_then(|b| known(&b.key_name));
         let ec2 = &clients.ec2;
         let image_checks = futures::future::try_join_all(
-            images
-                .iter()
-                .map(|(_, id)| crate::aws::ec2::image_exists(ec2, id)),
+            images.iter().map(|(_, id)| crate::aws::ec2::image(ec2, id)),
         );
         let key_check = async {
             match &key_name {
@@ -306,6 +327,23 @@ impl EnvironmentResource {
             }
         };
         let type_names: Vec<String> = instance_types.iter().map(|(_, t)| t.clone()).collect();
+        let architectures = crate::aws::ec2::instance_type_architectures(ec2, &type_names);
+        // the NAT gateways' addresses count against the account's quota
+        let nat_strategy = match &planned.nat_gateways {
+            Value::Value(text) => crate::plan::spec::NatStrategy::parse(text),
+            Value::Null => Some(crate::plan::spec::NatStrategy::OnePerAz),
+            Value::Unknown => None,
+        }
+        .filter(|s| *s != crate::plan::spec::NatStrategy::None);
+        let environment = known(&planned.name);
+        let headroom = async {
+            match (&environment, nat_strategy) {
+                (Some(name), Some(_)) => {
+                    crate::aws::ec2::address_headroom(ec2, name).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
         // offerings are asked for every zone: which ones are used is known only with the zones
         let offerings = async {
             let zones = crate::aws::ec2::available_zones(ec2).await?;
@@ -316,8 +354,8 @@ impl EnvironmentResource {
             };
             Ok((zones, offered))
         };
-        let ((zones, offered), found, key_exists) =
-            match futures::try_join!(offerings, image_checks, key_check) {
+        let ((zones, offered), found, key_exists, architectures, headroom) =
+            match futures::try_join!(offerings, image_checks, key_check, architectures, headroom) {
                 Ok(answers) => answers,
                 Err(error) => {
                     report_aws(
@@ -329,8 +367,19 @@ impl EnvironmentResource {
                     return None;
                 }
             };
-        for ((path, id), exists) in images.into_iter().zip(found) {
-            if !exists {
+        let found: BTreeMap<String, crate::aws::ec2::Image> = images
+            .iter()
+            .zip(found)
+            .filter_map(|((_, id), image)| Some((id.clone(), image?)))
+            .collect();
+        let architecture_problems =
+            architecture::architecture_mismatches(&launches, &found, &architectures);
+        valid &= architecture_problems.is_empty();
+        for (path, detail) in architecture_problems {
+            diags.error("Image and instance type do not match", detail, path);
+        }
+        for (path, id) in images {
+            if !found.contains_key(&id) {
                 valid = false;
                 diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);
             }
@@ -362,6 +411,21 @@ impl EnvironmentResource {
                             ZoneChoice::Count(count.max(0) as usize).choose(in_use, &zones);
                     }
                 }
+            }
+        }
+        if let (Some(strategy), Some(headroom), Some(zones)) = (nat_strategy, headroom, &used_zones)
+        {
+            let needed = match strategy {
+                crate::plan::spec::NatStrategy::OnePerAz => zones.len(),
+                _ => 1,
+            };
+            if let Some(detail) = quotas::address_shortfall(strategy.as_str(), needed, headroom) {
+                valid = false;
+                diags.error(
+                    "Not enough Elastic IPs",
+                    detail,
+                    AttributePath::new("nat_gateways"),
+                );
             }
         }
         for (path, kind) in &instance_types {
@@ -821,7 +885,9 @@ impl Resource for EnvironmentResource {
                 bastion.ami_id = Value::Unknown;
             }
         }
-        let zones = self.check_against_region(diags, &planned, &[]).await?;
+        let zones = self
+            .check_against_region(diags, &planned, &[], &config)
+            .await?;
         if let Some(name) = planned.name.as_ref_option() {
             self.check_name_is_free(diags, name).await?;
         }
@@ -880,7 +946,9 @@ impl Resource for EnvironmentResource {
         let drift = drift_of(&prior);
         if inputs_of(&planned) != inputs_of(&prior) {
             let in_use = zones_of(&prior).unwrap_or_default();
-            let zones = self.check_against_region(diags, &planned, &in_use).await?;
+            let zones = self
+                .check_against_region(diags, &planned, &in_use, &config)
+                .await?;
             plan_zones(&mut planned, zones);
         }
         if inputs_of(&planned) != inputs_of(&prior) || !drift.is_empty() {

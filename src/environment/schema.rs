@@ -119,7 +119,7 @@ fn app_block() -> NestedBlock {
     block_with(
         "The application tier: a launch template and an Auto Scaling Group in the private subnets, registered in the ALB's target group, scaled on average CPU.",
         vec![
-            ("ami_id", attr(String, OptionalComputed, "AMI of the app instances. Default: the newest Amazon Linux 2023 (x86_64) image, looked up when the environment is created.")),
+            ("ami_id", attr(String, OptionalComputed, "AMI of the app instances. Default: the newest Amazon Linux 2023 (x86_64) image, looked up when the environment is created. Any image works alike: its root volume, mapped under the image's own root device name (`/dev/xvda`, `/dev/sda1`, ...), is encrypted and of the provider's size, with no second volume; plan refuses an image whose architecture `instance_type` does not run.")),
             ("instance_type", attr(String, OptionalComputed, "EC2 instance type. Default `t3.micro`.")),
             ("port", attr(Number, OptionalComputed, "Port the application listens on; the ALB forwards to it. 1-65535, default `80`.")),
             ("user_data", user_data),

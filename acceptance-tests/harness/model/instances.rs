@@ -46,6 +46,7 @@ pub fn learn(
                     terminated_at: None,
                     template_version: None,
                     failing: false,
+                    launch_failed: false,
                 });
             }
         }
@@ -173,6 +174,7 @@ pub async fn sync_groups(model: &Model) {
             }
         }
     }
+    mount_image_roots(model, placed.iter().map(|(id, _, _)| id.clone()).collect()).await;
     let marker = model.state().unhealthy_user_data.clone();
     let mut broken: HashMap<(String, String), bool> = HashMap::new();
     if let Some(marker) = &marker {
@@ -193,6 +195,7 @@ pub async fn sync_groups(model: &Model) {
     let state = &mut *state;
     for (id, subnet, security_groups) in placed {
         let group = members.get(&id).cloned();
+        let launching_fails = group.is_some() && state.launch_failure.is_some();
         let source = group.as_ref().and_then(|g| sources.get(g));
         let running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
         state.world.instances.entry(id).or_insert(Instance {
@@ -206,6 +209,7 @@ pub async fn sync_groups(model: &Model) {
                 .map(|(_, version)| version.clone())
                 .filter(|v| v.parse::<u64>().is_ok()),
             failing: source.is_some_and(|s| broken.get(s).copied().unwrap_or(false)),
+            launch_failed: launching_fails,
         });
     }
     let left: Vec<String> = state
@@ -220,6 +224,80 @@ pub async fn sync_groups(model: &Model) {
     for id in left {
         terminate(&mut state.world, &id, state.clock, now);
     }
+}
+
+/// AWS always creates an instance's root volume from its image's root device
+/// mapping (`RootDeviceName`, e.g. `/dev/sda1` on Ubuntu or RHEL, `/dev/xvda`
+/// on Amazon Linux): a launch's block device mapping changes it only when it
+/// names that device; a mapping under another name is one more volume. moto
+/// creates the mapped volumes only, so the model attaches the image's root
+/// volume (8 GiB, unencrypted, as a public image's snapshot is) to every
+/// instance launched without a mapping for its root device.
+pub async fn mount_image_roots(model: &Model, ids: Vec<String>) {
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(out) = model
+        .api
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+    else {
+        return;
+    };
+    for instance in out.reservations().iter().flat_map(|r| r.instances()) {
+        let (Some(id), Some(root)) = (instance.instance_id(), instance.root_device_name()) else {
+            continue;
+        };
+        let mapped = instance
+            .block_device_mappings()
+            .iter()
+            .any(|m| m.device_name() == Some(root));
+        let zone = instance.placement().and_then(|p| p.availability_zone());
+        if mapped || zone.is_none() {
+            continue;
+        }
+        let Ok(volume) = model
+            .api
+            .ec2
+            .create_volume()
+            .size(IMAGE_ROOT_GIB)
+            .set_availability_zone(zone.map(str::to_string))
+            .encrypted(false)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if let Some(volume) = volume.volume_id() {
+            let _ = model
+                .api
+                .ec2
+                .attach_volume()
+                .volume_id(volume)
+                .instance_id(id)
+                .device(root)
+                .send()
+                .await;
+        }
+    }
+}
+
+/// The size of a public image's root snapshot, which its root volume takes.
+pub const IMAGE_ROOT_GIB: i32 = 8;
+
+/// The IDs of the instances a RunInstances answer launched.
+pub fn launched(answer: &Element) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut answer = answer.clone();
+    answer.for_each_with_child("instanceId", &mut |id, item| {
+        if item.child("instanceState").is_some() {
+            ids.push(id.to_string());
+        }
+    });
+    ids
 }
 
 /// The decoded user data of launch template `id` at `version`, asked of moto.
@@ -319,7 +397,10 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                 let Some(instance) = instances.get(id) else {
                     return;
                 };
-                if instance.state(now).0 == "pending" && member.child("LifecycleState").is_some() {
+                let never_started = instance.launch_failed && instance.terminated_at.is_none();
+                if (never_started || instance.state(now).0 == "pending")
+                    && member.child("LifecycleState").is_some()
+                {
                     member.set_path(&["LifecycleState"], "Pending");
                 }
                 // the version it was launched from, where moto reports the

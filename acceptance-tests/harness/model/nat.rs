@@ -1,7 +1,9 @@
 //! NAT gateways: `pending` ~90 s before `available`, `deleting` ~55 s before
 //! `deleted`; until deleted the gateway keeps its Elastic IP associated and its
 //! interface in its subnet. When it reaches `deleted`, AWS disassociates the
-//! Elastic IP (moto keeps it associated forever).
+//! Elastic IP (moto keeps it associated forever). A gateway created while
+//! the model is told to fail them ends `failed` instead of `available`, with
+//! AWS's `failureCode` and `failureMessage`, and frees its address as AWS does.
 
 use std::time::Instant;
 
@@ -10,8 +12,16 @@ use super::world::{NatGateway, World};
 use super::xml::Element;
 use super::Call;
 
-/// Learns a created gateway (its subnet, VPC and address) and a deletion.
-pub fn learn(world: &mut World, clock: Clock, call: &Call, answer: &Element, now: Instant) {
+/// Learns a created gateway (its subnet, VPC and address) and a deletion;
+/// `failure` is what a gateway created now fails with, if it does.
+pub fn learn(
+    world: &mut World,
+    clock: Clock,
+    call: &Call,
+    answer: &Element,
+    now: Instant,
+    failure: Option<&(String, String)>,
+) {
     match call.key().as_str() {
         "ec2:CreateNatGateway" => {
             let Some(gateway) = answer.find("natGateway") else {
@@ -32,6 +42,7 @@ pub fn learn(world: &mut World, clock: Clock, call: &Call, answer: &Element, now
                     available_at: now + clock.scaled(NAT_PENDING),
                     deleted_at: None,
                     released: false,
+                    failure: failure.cloned(),
                 });
         }
         "ec2:DeleteNatGateway" => {
@@ -57,17 +68,21 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut Element, now: Instant) {
     answer.for_each_with_child("natGatewayId", &mut |id, gateway| {
         if let (Some(model), Some(_)) = (world.nat_gateways.get(id), gateway.child("state")) {
             gateway.set_path(&["state"], model.state(now));
+            if let Some((code, message)) = model.failure.as_ref().filter(|_| model.failed(now)) {
+                gateway.set_path(&["failureCode"], code);
+                gateway.set_path(&["failureMessage"], message);
+            }
         }
     });
 }
 
-/// The public IPs of gateways that reached `deleted` and still hold them
-/// (each is reported once).
+/// The public IPs of gateways that reached `deleted` or `failed` and still
+/// hold them (each is reported once).
 pub fn due_releases(world: &mut World, now: Instant) -> Vec<String> {
     world
         .nat_gateways
         .values_mut()
-        .filter(|g| !g.released && g.deleted_at.is_some_and(|at| now >= at))
+        .filter(|g| !g.released && (g.failed(now) || g.deleted_at.is_some_and(|at| now >= at)))
         .map(|g| {
             g.released = true;
             g.public_ip.clone()

@@ -15,8 +15,11 @@ pub struct NatGateway {
     pub public_ip: String,
     pub available_at: Instant,
     pub deleted_at: Option<Instant>,
-    /// set once the Elastic IP was disassociated at `deleted_at`
+    /// set once the Elastic IP was disassociated (at `deleted_at`, or when it failed)
     pub released: bool,
+    /// AWS's `FailureCode` and `FailureMessage` when it ends `failed` instead
+    /// of `available`
+    pub failure: Option<(String, String)>,
 }
 
 impl NatGateway {
@@ -25,13 +28,20 @@ impl NatGateway {
             Some(at) if now < at => "deleting",
             Some(_) => "deleted",
             None if now < self.available_at => "pending",
+            None if self.failure.is_some() => "failed",
             None => "available",
         }
     }
 
-    /// Until it is deleted its interface sits in its subnet and its address is mapped.
+    /// Whether it ended `failed` by `now`.
+    pub fn failed(&self, now: Instant) -> bool {
+        self.state(now) == "failed"
+    }
+
+    /// Until it is deleted (or has failed, when AWS removes its interface and
+    /// frees its address) its interface sits in its subnet and its address is mapped.
     pub fn holds_interface(&self, now: Instant) -> bool {
-        self.deleted_at.is_none_or(|at| now < at)
+        !self.failed(now) && self.deleted_at.is_none_or(|at| now < at)
     }
 }
 
@@ -94,6 +104,9 @@ pub struct Instance {
     /// set when its launch template's user data carries the model's marker of
     /// a broken app: its health checks fail
     pub failing: bool,
+    /// launched by its group while the model makes launches fail: AWS never
+    /// started it, so its group reports it `Pending` and never in service
+    pub launch_failed: bool,
 }
 
 impl Instance {

@@ -27,6 +27,10 @@ pub struct InstanceSettings {
     pub user_data: Option<String>,
     pub key_name: Option<String>,
     pub iam_instance_profile: Option<InstanceProfile>,
+    /// the device the root volume is mapped under: the image's root device
+    /// name, so that the mapping sets the real root volume's size and
+    /// encryption rather than adding an empty volume beside it
+    pub root_device: String,
     pub hardening: Hardening,
     pub layout: Layout,
 }
@@ -44,6 +48,8 @@ pub struct Layout {
     pub metadata_endpoint_enabled: bool,
     /// gp3, GiB
     pub root_volume_gib: i32,
+    /// volumes mapped: the root volume only
+    pub block_devices: usize,
 }
 
 impl Layout {
@@ -52,12 +58,14 @@ impl Layout {
         metadata_hop_limit: 2,
         metadata_endpoint_enabled: true,
         root_volume_gib: 20,
+        block_devices: 1,
     };
     pub const BASTION: Layout = Layout {
         network_interfaces: 1,
         metadata_hop_limit: 1,
         metadata_endpoint_enabled: true,
         root_volume_gib: 8,
+        block_devices: 1,
     };
 
     /// What differs from `wanted`, worded for the plan.
@@ -77,6 +85,12 @@ impl Layout {
         }
         if self.metadata_endpoint_enabled != wanted.metadata_endpoint_enabled {
             found.push("the metadata endpoint is disabled".into());
+        }
+        if self.block_devices != wanted.block_devices {
+            found.push(format!(
+                "{} volumes mapped instead of {}",
+                self.block_devices, wanted.block_devices
+            ));
         }
         if self.root_volume_gib != wanted.root_volume_gib {
             found.push(format!(
@@ -151,6 +165,7 @@ impl InstanceSettings {
         };
         compare("image", &self.ami_id, &wanted.ami_id);
         compare("type", &self.instance_type, &wanted.instance_type);
+        compare("root device", &self.root_device, &wanted.root_device);
         compare(
             "security group",
             &self.security_group,
@@ -234,7 +249,7 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
         )
         .block_device_mappings(
             LaunchTemplateBlockDeviceMappingRequest::builder()
-                .device_name("/dev/xvda")
+                .device_name(&settings.root_device)
                 .ebs(
                     LaunchTemplateEbsBlockDeviceRequest::builder()
                         .encrypted(settings.hardening.root_volume_encrypted)
@@ -364,11 +379,10 @@ pub(super) fn template_settings(
 ) -> InstanceSettings {
     use base64::Engine;
     let interface = data.network_interfaces().first();
-    let root_volume = data
-        .block_device_mappings()
-        .iter()
-        .find(|m| m.device_name() == Some("/dev/xvda"))
-        .and_then(|m| m.ebs());
+    // the provider maps one volume, the root; with more mapped, the first
+    // speaks for the root and the count tells the version is not the provider's
+    let root_mapping = data.block_device_mappings().first();
+    let root_volume = root_mapping.and_then(|m| m.ebs());
     InstanceSettings {
         ami_id: data.image_id().unwrap_or_default().to_string(),
         instance_type: data
@@ -398,6 +412,10 @@ pub(super) fn template_settings(
             .iam_instance_profile()
             .and_then(|p| p.arn().or(p.name()))
             .map(InstanceProfile::new),
+        root_device: root_mapping
+            .and_then(|m| m.device_name())
+            .unwrap_or_default()
+            .to_string(),
         hardening: Hardening {
             tokens_required: data
                 .metadata_options()
@@ -421,6 +439,7 @@ pub(super) fn template_settings(
                 .and_then(|m| m.http_endpoint())
                 .is_none_or(|e| e.as_str() == "enabled"),
             root_volume_gib: root_volume.and_then(|e| e.volume_size()).unwrap_or(0),
+            block_devices: data.block_device_mappings().len(),
         },
     }
 }
@@ -489,7 +508,7 @@ pub async fn run_bastion(
         )
         .block_device_mappings(
             BlockDeviceMapping::builder()
-                .device_name("/dev/xvda")
+                .device_name(&settings.root_device)
                 .ebs(
                     EbsBlockDevice::builder()
                         .encrypted(settings.hardening.root_volume_encrypted)
@@ -693,6 +712,32 @@ mod tests {
                 "security group \"sg-app,sg-open\" instead of \"sg-app\"",
                 "2 network interfaces instead of 1",
                 "metadata hop limit 3 instead of 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_version_mapping_another_device_than_the_images_root_or_more_volumes_is_not_the_providers()
+    {
+        let wanted = InstanceSettings {
+            root_device: "/dev/sda1".into(),
+            hardening: Hardening::APP,
+            layout: Layout::APP,
+            ..InstanceSettings::default()
+        };
+        let amazon_linux_mapping = InstanceSettings {
+            root_device: "/dev/xvda".into(),
+            layout: Layout {
+                block_devices: 2,
+                ..Layout::APP
+            },
+            ..wanted.clone()
+        };
+        assert_eq!(
+            amazon_linux_mapping.differences(&wanted),
+            [
+                "root device \"/dev/xvda\" instead of \"/dev/sda1\"",
+                "2 volumes mapped instead of 1",
             ]
         );
     }

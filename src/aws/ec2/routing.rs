@@ -80,17 +80,39 @@ pub async fn create_nat_gateway(
 
 /// The state of a NAT gateway (`pending`, `available`, `deleting`, `deleted`, `failed`), if it exists.
 pub async fn nat_gateway_state(client: &Client, id: &str) -> Result<Option<String>> {
+    Ok(nat_gateway_status(client, id).await?.map(|s| s.state))
+}
+
+/// A NAT gateway's state and, when it `failed`, AWS's reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NatGatewayStatus {
+    pub state: String,
+    /// `FailureCode: FailureMessage`, as AWS gives them
+    pub failure: Option<String>,
+}
+
+/// The state of a NAT gateway with AWS's reason when it failed, if it exists.
+pub async fn nat_gateway_status(client: &Client, id: &str) -> Result<Option<NatGatewayStatus>> {
     match client
         .describe_nat_gateways()
         .nat_gateway_ids(id)
         .send()
         .await
     {
-        Ok(out) => Ok(out
-            .nat_gateways()
-            .first()
-            .and_then(|g| g.state())
-            .map(|s| s.as_str().to_string())),
+        Ok(out) => Ok(out.nat_gateways().first().map(|g| NatGatewayStatus {
+            state: g
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            failure: match (g.failure_code(), g.failure_message()) {
+                (None, None) => None,
+                (code, message) => Some(format!(
+                    "{}: {}",
+                    code.unwrap_or("no failure code"),
+                    message.unwrap_or("no failure message")
+                )),
+            },
+        })),
         Err(e) => AwsError::from_sdk("DescribeNatGateways", e).or_gone(None),
     }
 }
