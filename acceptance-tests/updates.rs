@@ -383,6 +383,34 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
             .tags()
             .iter()
             .any(|t| t.key() == Some("team") && t.value() == Some("b")));
+        // the instances it ran before the change are retagged with it
+        let earlier: Vec<String> = created
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect();
+        let running = live
+            .api
+            .ec2
+            .describe_instances()
+            .set_instance_ids(Some(earlier))
+            .send()
+            .await
+            .unwrap();
+        let instances: Vec<_> = running
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .collect();
+        assert!(!instances.is_empty());
+        for instance in instances {
+            let team = instance
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("team"))
+                .and_then(|t| t.value());
+            assert_eq!(team, Some("b"), "{:?}", instance.instance_id());
+        }
         let policies = live
             .api
             .autoscaling

@@ -271,6 +271,7 @@ pub async fn reconcile(
                         &super::bastion::root_device(&root_devices, &ami_id)?,
                     )
                     .await?;
+                run.retag_group(&inv).await?;
                 run.ensure_group(&inv, &private, &target_group, &template)
                     .await?;
                 run.register_members(&inv).await?;
@@ -402,47 +403,84 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Brings the shared tags (user tags, default tags, ownership) of every object
-    /// that existed before this run up to date; new objects were tagged at creation.
-    pub(super) async fn retag(&self, inv: &Inventory) -> Result<()> {
-        // tags other tools manage are neither set nor removed
-        let ignored = |k: &str| self.spec.ignored_tags.ignores(k);
+    /// The shared tags (user tags, default tags, ownership) every object must
+    /// carry; tags other tools manage are neither set nor removed.
+    fn wanted_shared_tags(&self) -> Tags {
         let mut wanted = self.spec.tags.clone();
-        wanted.retain(|k, _| !ignored(k));
+        wanted.retain(|k, _| !self.spec.ignored_tags.ignores(k));
         wanted.insert(TAG_ENVIRONMENT.into(), self.spec.name.clone());
-        let shared = |tags: &BTreeMap<String, String>| -> BTreeMap<String, String> {
-            tags.iter()
-                .filter(|(k, _)| {
-                    k.as_str() != TAG_COMPONENT
-                        && k.as_str() != TAG_STATUS
-                        && k.as_str() != "Name"
-                        && !k.starts_with("aws:")
-                        && !ignored(k)
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
+        wanted
+    }
+
+    /// The shared tags among `tags`: not an object's own (component, Name), not
+    /// AWS's, not the completion marker, not another tool's.
+    fn shared_tags(&self, tags: &Tags) -> Tags {
+        tags.iter()
+            .filter(|(k, _)| {
+                k.as_str() != TAG_COMPONENT
+                    && k.as_str() != TAG_STATUS
+                    && k.as_str() != "Name"
+                    && !k.starts_with("aws:")
+                    && !self.spec.ignored_tags.ignores(k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The shared tag keys of `tags` the environment no longer wants.
+    fn stale_keys(&self, tags: &Tags, wanted: &Tags) -> Vec<String> {
+        self.shared_tags(tags)
+            .into_keys()
+            .filter(|k| !wanted.contains_key(k))
+            .collect()
+    }
+
+    /// Brings the group's tags up to date: run before the group launches
+    /// anything, so the instances it launches carry them.
+    pub(super) async fn retag_group(&self, inv: &Inventory) -> Result<()> {
+        let Some(group) = &inv.group else {
+            return Ok(());
         };
-        let stale_keys = |tags: &BTreeMap<String, String>| -> Vec<String> {
-            shared(tags)
-                .into_keys()
-                .filter(|k| !wanted.contains_key(k))
-                .collect()
-        };
+        let wanted = self.wanted_shared_tags();
+        let own = own_tags(self.spec, &Component::AutoScalingGroup.key());
+        if self.shared_tags(&group.tags) == wanted
+            && own.iter().all(|(k, v)| group.tags.get(k) == Some(v))
+        {
+            return Ok(());
+        }
+        let mut named = wanted.clone();
+        named.extend(own);
+        autoscaling::retag(
+            &self.clients.autoscaling,
+            &group.name,
+            &named,
+            &self.stale_keys(&group.tags, &wanted),
+        )
+        .await
+    }
+
+    /// Brings the shared tags (user tags, default tags, ownership) of every object
+    /// that existed before this run up to date, the group's running instances
+    /// included (the group tags only the ones it launches next); new objects
+    /// were tagged at creation, the group itself by [`Run::retag_group`].
+    pub(super) async fn retag(&self, inv: &Inventory) -> Result<()> {
+        let wanted = self.wanted_shared_tags();
         let ec2_objects: Vec<(&String, &BTreeMap<String, String>)> = inv
             .tagged_ec2_objects()
             .into_iter()
             .map(|(_, id, tags)| (id, tags))
+            .chain(inv.app_instances.iter().map(|i| (&i.id, &i.tags)))
             .collect();
         // The IDs whose shared tags differ from the wanted ones, and every stale key among them.
         let outdated = |objects: Vec<(&String, &BTreeMap<String, String>)>| {
             let stale: Vec<_> = objects
                 .into_iter()
-                .filter(|(_, tags)| shared(tags) != wanted)
+                .filter(|(_, tags)| self.shared_tags(tags) != wanted)
                 .collect();
             let ids: Vec<String> = stale.iter().map(|(id, _)| (*id).clone()).collect();
             let removed: Vec<String> = stale
                 .iter()
-                .flat_map(|(_, tags)| stale_keys(tags))
+                .flat_map(|(_, tags)| self.stale_keys(tags, &wanted))
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
@@ -477,26 +515,6 @@ impl Run<'_> {
                     elbv2::retag(&self.clients.elbv2, chunk, &wanted, &elb_removed).await?;
                 }
                 Ok(())
-            },
-            async {
-                let own = own_tags(self.spec, &Component::AutoScalingGroup.key());
-                let mut named = wanted.clone();
-                named.extend(own.clone());
-                match &inv.group {
-                    Some(group)
-                        if shared(&group.tags) != wanted
-                            || own.iter().any(|(k, v)| group.tags.get(k) != Some(v)) =>
-                    {
-                        autoscaling::retag(
-                            &self.clients.autoscaling,
-                            &group.name,
-                            &named,
-                            &stale_keys(&group.tags),
-                        )
-                        .await
-                    }
-                    _ => Ok(()),
-                }
             },
         )?;
         Ok(())

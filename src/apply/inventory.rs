@@ -68,6 +68,8 @@ pub struct Inventory {
     pub bastion_root_encrypted: Option<bool>,
     /// whether the bastion refuses termination (`disableApiTermination`)
     pub bastion_termination_protected: bool,
+    /// the instances the environment's group runs
+    pub app_instances: Vec<Found>,
     /// what lives in the environment's VPC and is not the environment's
     /// (another team's instance, subnet, group, ...): reported, never touched
     pub foreign: Vec<ForeignObject>,
@@ -599,6 +601,14 @@ impl Inventory {
             }
         }
         let vpc_id = ec2_found.vpcs.first().map(|vpc| vpc.id.clone());
+        // the group's running instances: they carry the environment's tags
+        // from the group, and keep the old ones when the tags change
+        let app_instances: Vec<Found> = ec2_found
+            .instances
+            .iter()
+            .filter(|i| i.tags.get("aws:autoscaling:groupName") == Some(&names.app))
+            .cloned()
+            .collect();
         let bastion_found = standalone(ec2_found.instances.clone())
             .into_iter()
             .find(|i| component(&i.tags) == "bastion");
@@ -928,6 +938,7 @@ impl Inventory {
             flow_logs,
             bastion_root_encrypted,
             bastion_termination_protected,
+            app_instances,
             foreign,
             unencrypted_volumes,
             image_root_devices,
