@@ -1218,6 +1218,42 @@ fn tags_other_tools_manage_are_neither_drift_nor_removed() {
     });
 }
 
+/// AWS's endpoints learn of a new object at different moments: right after a
+/// load balancer or target group is created, the describes that hang off it
+/// can answer that it does not exist while the listing already shows it.
+#[test]
+fn a_refresh_told_that_what_it_just_listed_does_not_exist_reads_it_again() {
+    let live = Live::settled();
+    let not_found = |code: &str| Fault::Error {
+        status: 400,
+        code: code.into(),
+    };
+    let reads = [
+        (
+            "elasticloadbalancing:DescribeTargetHealth",
+            "TargetGroupNotFound",
+        ),
+        (
+            "elasticloadbalancing:DescribeListeners",
+            "LoadBalancerNotFound",
+        ),
+        (
+            "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "LoadBalancerNotFound",
+        ),
+    ];
+    live.layer.reset_counts();
+    for (read, code) in reads {
+        live.layer.inject(read, not_found(code), 1);
+    }
+    // neither a listener to create, nor targets to register, nor settings to restore
+    live.ws
+        .assert_no_changes("after not-found answers for objects just listed");
+    for (read, _) in reads {
+        assert_eq!(live.layer.count(read), 2, "{read} is asked again");
+    }
+}
+
 #[test]
 fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let live = Live::settled();

@@ -666,7 +666,9 @@ impl Inventory {
             },
             async {
                 match &load_balancer {
-                    Some(lb) => elbv2::load_balancer_attributes(&clients.elbv2, &lb.arn).await,
+                    Some(lb) => elbv2::load_balancer_attributes(&clients.elbv2, &lb.arn)
+                        .await
+                        .map(Some),
                     None => Ok(None),
                 }
             },

@@ -273,7 +273,9 @@ pub async fn load_balancer_state(client: &Client, arn: &str) -> Result<Option<St
 }
 
 /// The targets registered in the target group (draining ones left out: they
-/// are on their way out); none for a target group that is gone.
+/// are on their way out). The target group was just listed, so AWS saying it
+/// does not exist is its endpoints not knowing it yet: the not-found error is
+/// returned for the caller to ask again, never read as "no targets".
 pub async fn registered_targets(
     client: &Client,
     target_group: &str,
@@ -285,7 +287,7 @@ pub async fn registered_targets(
         .await
     {
         Ok(out) => out,
-        Err(e) => return AwsError::from_sdk("DescribeTargetHealth", e).or_gone(Default::default()),
+        Err(e) => return Err(AwsError::from_sdk("DescribeTargetHealth", e)),
     };
     Ok(out
         .target_health_descriptions()
@@ -440,12 +442,13 @@ pub async fn set_security_groups(client: &Client, arn: &str, groups: &[String]) 
     Ok(())
 }
 
-/// The load balancer's attributes by key; `None` when it is gone. A key AWS
-/// (or an emulator) leaves out reads as AWS's default for it.
+/// The load balancer's attributes by key. A key AWS (or an emulator) leaves
+/// out reads as AWS's default for it. Like [`listeners`], asked of a load
+/// balancer just listed: a not-found error is returned, to be asked again.
 pub async fn load_balancer_attributes(
     client: &Client,
     arn: &str,
-) -> Result<Option<BTreeMap<String, String>>> {
+) -> Result<BTreeMap<String, String>> {
     let out = match client
         .describe_load_balancer_attributes()
         .load_balancer_arn(arn)
@@ -453,7 +456,7 @@ pub async fn load_balancer_attributes(
         .await
     {
         Ok(out) => out,
-        Err(e) => return AwsError::from_sdk("DescribeLoadBalancerAttributes", e).or_gone(None),
+        Err(e) => return Err(AwsError::from_sdk("DescribeLoadBalancerAttributes", e)),
     };
     let mut found: BTreeMap<String, String> = AWS_DEFAULTS
         .iter()
@@ -465,7 +468,7 @@ pub async fn load_balancer_attributes(
             a.value().unwrap_or_default().to_string(),
         ))
     }));
-    Ok(Some(found))
+    Ok(found)
 }
 
 /// Sets these attributes of the load balancer, leaving the others as they are.
@@ -650,6 +653,9 @@ pub async fn rules_of(
         .collect())
 }
 
+/// The listeners of a load balancer just listed. AWS saying the load balancer
+/// does not exist is propagation, not "no listeners" (which would plan them
+/// anew): the not-found error is returned, for the caller to ask again.
 pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Listener>> {
     let out = match client
         .describe_listeners()
@@ -658,7 +664,7 @@ pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Liste
         .await
     {
         Ok(out) => out,
-        Err(e) => return AwsError::from_sdk("DescribeListeners", e).or_gone(Vec::new()),
+        Err(e) => return Err(AwsError::from_sdk("DescribeListeners", e)),
     };
     Ok(out
         .listeners()
