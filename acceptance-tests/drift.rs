@@ -177,8 +177,9 @@ fn assert_posture(posture: &BTreeMap<String, String>, expected: &[(&str, &str)])
 
 /// The controls an environment built with the drift configuration passes, as
 /// built and again after every repair.
-const PASSED_BY_DEFAULT: [(&str, &str); 11] = [
+const PASSED_BY_DEFAULT: [(&str, &str); 12] = [
     ("EC2.2", "pass"),
+    ("EC2.3", "pass"),
     ("EC2.8", "pass"),
     ("EC2.18", "pass"),
     ("EC2.19", "pass"),

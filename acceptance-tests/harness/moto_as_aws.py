@@ -14,7 +14,10 @@ version. What each one fixes:
 - gateway endpoints do not own their routes;
 - ReplaceIamInstanceProfileAssociation leaves DescribeInstances reporting the old
   profile;
-- a flow log to an S3 key prefix looks for a bucket named after the prefix.
+- a flow log to an S3 key prefix looks for a bucket named after the prefix;
+- an instance launched from a launch template gets an unencrypted root volume
+  at /dev/sda1 whatever its image's root device, and the template's mapping of
+  the image's root device (/dev/xvda on Amazon Linux) as one more volume.
 """
 import os
 import sys
@@ -113,5 +116,22 @@ _get_bucket = S3Backend.get_bucket
 def _get_bucket_of_destination(self, bucket_name):
     return _get_bucket(self, bucket_name.split("/", 1)[0])
 S3Backend.get_bucket = _get_bucket_of_destination
+# the root volume where the image has its root device, replaced (not joined) by
+# a launch's mapping of that device, as AWS does
+from moto.ec2.models.instances import Instance
+def _setup_root_where_the_image_has_it(self):
+    volume = self.ec2_backend.create_volume(size=8, zone_name=self._placement.zone)
+    self.ec2_backend.attach_volume(volume.id, self.id, self.root_device_name, True)
+    self._default_root = volume.id
+Instance.setup_defaults = _setup_root_where_the_image_has_it
+_add_block_device = Instance.add_block_device
+def _add_block_device_replacing_the_root(self, size, device_path, *args, **kwargs):
+    default_root = getattr(self, "_default_root", None)
+    if default_root and device_path == self.root_device_name:
+        self.ec2_backend.detach_volume(default_root, self.id, device_path)
+        self.ec2_backend.delete_volume(default_root)
+        self._default_root = None
+    _add_block_device(self, size, device_path, *args, **kwargs)
+Instance.add_block_device = _add_block_device_replacing_the_root
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
