@@ -1012,6 +1012,86 @@ fn provider_endpoints_and_region_override_the_environment() {
     destroy_leaves_nothing(&ws, &env.api, "routed");
 }
 
+/// The objects carrying each component key, by kind (instances, which share
+/// their group's key, and volumes left out).
+fn objects_by_component(api: &Api) -> BTreeMap<String, Vec<String>> {
+    runtime().block_on(async {
+        let tags = api
+            .ec2
+            .describe_tags()
+            .filters(
+                Filter::builder()
+                    .name("key")
+                    .values("prodvpc:component")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for tag in tags.tags() {
+            let kind = tag.resource_type().map(|t| t.as_str()).unwrap_or_default();
+            if matches!(kind, "instance" | "volume" | "network-interface") {
+                continue;
+            }
+            found
+                .entry(format!("{kind} {}", tag.value().unwrap_or_default()))
+                .or_default()
+                .push(tag.resource_id().unwrap_or_default().to_string());
+        }
+        found
+    })
+}
+
+/// AWS does the work of a create and its answer is lost on the way back (an
+/// HTTP 500): calls without a ClientToken would make a second object on the
+/// SDK's retry, which nothing records and destroy leaves behind.
+#[test]
+fn a_create_whose_answer_is_lost_is_found_and_nothing_is_made_twice() {
+    let env = Emulator::aws_like();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("lost"));
+    let creates = [
+        "ec2:CreateVpc",
+        "ec2:CreateSubnet",
+        "ec2:CreateInternetGateway",
+        "ec2:AllocateAddress",
+        "ec2:CreateSecurityGroup",
+        "ec2:CreateRouteTable",
+        "ec2:CreateLaunchTemplate",
+    ];
+    for create in creates {
+        env.layer.inject(create, Fault::LostAnswer, 1);
+    }
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let objects = objects_by_component(&env.api);
+    let twice: Vec<_> = objects.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    assert!(twice.is_empty(), "made twice: {twice:?}");
+    let state = ws.resource_values("prodvpc_environment.lost");
+    assert_eq!(
+        objects["vpc vpc"],
+        [state["vpc_id"].as_str().unwrap().to_string()],
+        "state names the VPC AWS made"
+    );
+    assert_eq!(
+        objects["internet-gateway igw"],
+        [state["internet_gateway_id"].as_str().unwrap().to_string()]
+    );
+    let templates = runtime().block_on(async {
+        env.api
+            .ec2
+            .describe_launch_templates()
+            .send()
+            .await
+            .unwrap()
+            .launch_templates()
+            .len()
+    });
+    assert_eq!(templates, 1);
+    ws.assert_no_changes("after an apply whose creates lost their answers");
+    destroy_leaves_nothing(&ws, &env.api, "lost");
+}
+
 #[test]
 fn destroy_also_removes_duplicates_left_by_retried_creates() {
     let env = Emulator::aws_like();

@@ -1893,3 +1893,39 @@ fn the_elastic_ip_quota_is_reported_and_enforced() {
         );
     });
 }
+
+#[test]
+fn a_lost_answer_comes_back_as_an_internal_error_after_the_work_was_done() {
+    let m = modelled_for_provider(quiet(0.01));
+    m.layer.inject(
+        "ec2:CreateVpc",
+        crate::harness::faults::Fault::LostAnswer,
+        1,
+    );
+    runtime().block_on(async {
+        let lost = m
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block("10.7.0.0/16")
+            .send()
+            .await;
+        assert_eq!(code(&lost), "InternalError");
+        let vpcs = m.moto.ec2.describe_vpcs().send().await.unwrap();
+        let made: Vec<_> = vpcs
+            .vpcs()
+            .iter()
+            .filter(|v| v.cidr_block() == Some("10.7.0.0/16"))
+            .collect();
+        assert_eq!(made.len(), 1, "AWS made the VPC whose answer was lost");
+        // the next call is answered as usual
+        let again = m
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block("10.8.0.0/16")
+            .send()
+            .await;
+        assert!(again.is_ok(), "{}", message(&again));
+    });
+}

@@ -346,6 +346,9 @@ pub fn classify(code: &str) -> ErrorClass {
         | "InvalidAddress.InUse"
         | "ScalingActivityInProgress" => ErrorClass::Dependency,
         "InvalidPermission.Duplicate"
+        // a create's object exists already (made by an attempt whose answer was lost)
+        | "InvalidSubnet.Conflict"
+        | "InvalidGroup.Duplicate"
         | "AlreadyExists"
         | "AlreadyExistsFault"
         | "Resource.AlreadyAssociated"

@@ -31,6 +31,10 @@ pub enum Fault {
     /// forward, then replace `from` by `to` in the response (e.g. report a
     /// resource as `pending` the way AWS does while it is being created)
     Rewrite { from: String, to: String },
+    /// forward (AWS does the work), then answer HTTP 500 `InternalError` as if
+    /// the answer had been lost on its way back: a repeat of a call without a
+    /// ClientToken makes a second object
+    LostAnswer,
 }
 
 impl Fault {
@@ -406,7 +410,7 @@ async fn forward(
             return error_response(&service, status, &code, "injected by the test fault layer")
         }
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
-        Some(Fault::Rewrite { .. }) | None => {}
+        Some(Fault::Rewrite { .. }) | Some(Fault::LostAnswer) | None => {}
     }
     let call = model.as_ref().map(|_| Call::parse(&service, &body));
     if let (Some(model), Some(call)) = (&model, &call) {
@@ -455,6 +459,14 @@ async fn forward(
                 if let Some(Fault::Rewrite { from, to }) = &fault {
                     answer =
                         Bytes::from(String::from_utf8_lossy(&answer).replace(from.as_str(), to));
+                }
+                if fault == Some(Fault::LostAnswer) {
+                    return error_response(
+                        &service,
+                        500,
+                        "InternalError",
+                        "An internal error has occurred",
+                    );
                 }
             }
             Response::from_parts(parts, Full::new(answer))

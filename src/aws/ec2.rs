@@ -58,6 +58,22 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+/// Overrides that send a call once, without the SDK's retries: for the creates
+/// [`crate::aws::create_once`] retries itself, looking first for what a lost
+/// attempt made.
+fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+}
+
+/// Selects the object a create tagged with `token` made.
+fn made_with(token: &str) -> Filter {
+    filter(
+        &format!("tag:{}", crate::aws::create_once::TAG_CREATE_TOKEN),
+        token,
+    )
+}
+
 fn owned_by(tag_key: &str, environment: &str) -> Filter {
     filter(&format!("tag:{tag_key}"), environment)
 }

@@ -4,6 +4,7 @@
 pub mod assume_role;
 pub mod autoscaling;
 pub mod call_log;
+pub mod create_once;
 pub mod credentials;
 pub mod ec2;
 pub mod elbv2;

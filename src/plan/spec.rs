@@ -25,6 +25,10 @@ pub const TAG_COMPONENT: &str = "prodvpc:component";
 /// interrupted create left behind); a complete one belongs to another
 /// configuration and is refused. VPCs without the tag predate it and are complete.
 pub const TAG_STATUS: &str = "prodvpc:status";
+/// The token a create without a ClientToken carries, to find what an attempt
+/// whose answer was lost made (see `crate::aws::create_once`): set once,
+/// never compared, never removed.
+pub const TAG_CREATE_TOKEN: &str = "prodvpc:create-token";
 pub const STATUS_CREATING: &str = "creating";
 pub const STATUS_COMPLETE: &str = "complete";
 
@@ -670,8 +674,10 @@ pub struct IgnoredTags {
 }
 
 impl IgnoredTags {
+    /// Also true for the token a create carries (set once, never compared).
     pub fn ignores(&self, key: &str) -> bool {
-        self.keys.contains(key)
+        key == TAG_CREATE_TOKEN
+            || self.keys.contains(key)
             || self
                 .key_prefixes
                 .iter()

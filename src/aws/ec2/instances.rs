@@ -272,8 +272,10 @@ pub async fn create_launch_template(
     settings: &InstanceSettings,
     tags: &Tags,
 ) -> Result<(String, i64)> {
+    // the SDK's retries repeat the token, for which AWS returns the template it made
     let out = client
         .create_launch_template()
+        .client_token(crate::aws::create_once::new_token())
         .launch_template_name(name)
         .launch_template_data(launch_template_data(settings, tags))
         .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))

@@ -6,7 +6,8 @@ use aws_sdk_ec2::Client;
 use crate::error::AwsError;
 use crate::plan::spec::{TAG_ENVIRONMENT, TAG_STATUS};
 
-use super::{required, tag_spec, Result, Tags};
+use super::{made_with, once, required, tag_spec, Result, Tags};
+use crate::aws::create_once::create_once;
 
 /// The VPCs tagged for the environment `name`, each with its `prodvpc:status`
 /// tag (`creating` until a create completes).
@@ -37,14 +38,35 @@ pub async fn environment_vpcs(
 
 /// Creates the VPC; its DNS attributes are set by reconcile, which also repairs them.
 pub async fn create_vpc(client: &Client, cidr: &str, tags: &Tags) -> Result<String> {
-    let out = client
-        .create_vpc()
-        .cidr_block(cidr)
-        .tag_specifications(tag_spec(ResourceType::Vpc, tags))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateVpc", e))?;
-    Ok(required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VpcId")?.to_string())
+    create_once(
+        tags,
+        |tags| async move {
+            let out = client
+                .create_vpc()
+                .cidr_block(cidr)
+                .tag_specifications(tag_spec(ResourceType::Vpc, &tags))
+                .customize()
+                .config_override(once())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CreateVpc", e))?;
+            Ok(required(out.vpc().and_then(|v| v.vpc_id()), "CreateVpc", "VpcId")?.to_string())
+        },
+        |token| async move {
+            let out = client
+                .describe_vpcs()
+                .filters(made_with(&token))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeVpcs", e))?;
+            Ok(out
+                .vpcs()
+                .first()
+                .and_then(|v| v.vpc_id())
+                .map(str::to_string))
+        },
+    )
+    .await
 }
 
 /// The VPC's DNS settings, as the provider sets them.
@@ -128,21 +150,43 @@ pub async fn create_subnet(
     cidr: &str,
     tags: &Tags,
 ) -> Result<String> {
-    let out = client
-        .create_subnet()
-        .vpc_id(vpc_id)
-        .availability_zone(zone)
-        .cidr_block(cidr)
-        .tag_specifications(tag_spec(ResourceType::Subnet, tags))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
-    Ok(required(
-        out.subnet().and_then(|s| s.subnet_id()),
-        "CreateSubnet",
-        "SubnetId",
-    )?
-    .to_string())
+    create_once(
+        tags,
+        |tags| async move {
+            let out = client
+                .create_subnet()
+                .vpc_id(vpc_id)
+                .availability_zone(zone)
+                .cidr_block(cidr)
+                .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                .customize()
+                .config_override(once())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CreateSubnet", e))?;
+            Ok(required(
+                out.subnet().and_then(|s| s.subnet_id()),
+                "CreateSubnet",
+                "SubnetId",
+            )?
+            .to_string())
+        },
+        |token| async move {
+            let out = client
+                .describe_subnets()
+                .filters(super::filter("vpc-id", vpc_id))
+                .filters(made_with(&token))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
+            Ok(out
+                .subnets()
+                .first()
+                .and_then(|s| s.subnet_id())
+                .map(str::to_string))
+        },
+    )
+    .await
 }
 
 /// Public subnets map a public IP on launch (the bastion needs one); private ones never.
@@ -159,18 +203,39 @@ pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool
 
 /// Creates an internet gateway (attachment is separate so a crash in between is repaired).
 pub async fn create_internet_gateway(client: &Client, tags: &Tags) -> Result<String> {
-    let out = client
-        .create_internet_gateway()
-        .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateInternetGateway", e))?;
-    Ok(required(
-        out.internet_gateway().and_then(|g| g.internet_gateway_id()),
-        "CreateInternetGateway",
-        "InternetGatewayId",
-    )?
-    .to_string())
+    create_once(
+        tags,
+        |tags| async move {
+            let out = client
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(ResourceType::InternetGateway, &tags))
+                .customize()
+                .config_override(once())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CreateInternetGateway", e))?;
+            Ok(required(
+                out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+                "CreateInternetGateway",
+                "InternetGatewayId",
+            )?
+            .to_string())
+        },
+        |token| async move {
+            let out = client
+                .describe_internet_gateways()
+                .filters(made_with(&token))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", e))?;
+            Ok(out
+                .internet_gateways()
+                .first()
+                .and_then(|g| g.internet_gateway_id())
+                .map(str::to_string))
+        },
+    )
+    .await
 }
 
 pub async fn attach_internet_gateway(client: &Client, igw: &str, vpc_id: &str) -> Result<()> {

@@ -5,7 +5,8 @@ use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
 
-use super::{filter, required, tag_spec, Result, Tags};
+use super::{filter, made_with, once, required, tag_spec, Result, Tags};
+use crate::aws::create_once::{create_once, new_token};
 
 /// A route as (destination, target): destinations of both IP families and prefix
 /// lists, targets of every kind, so that no route added out of band goes unseen.
@@ -30,17 +31,39 @@ pub(super) fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, Str
 
 /// Allocates an Elastic IP for a NAT gateway; returns (allocation id, public ip).
 pub async fn allocate_address(client: &Client, tags: &Tags) -> Result<(String, String)> {
-    let out = client
-        .allocate_address()
-        .domain(DomainType::Vpc)
-        .tag_specifications(tag_spec(ResourceType::ElasticIp, tags))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("AllocateAddress", e))?;
-    Ok((
-        required(out.allocation_id(), "AllocateAddress", "AllocationId")?.to_string(),
-        out.public_ip().unwrap_or_default().to_string(),
-    ))
+    create_once(
+        tags,
+        |tags| async move {
+            let out = client
+                .allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(tag_spec(ResourceType::ElasticIp, &tags))
+                .customize()
+                .config_override(once())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("AllocateAddress", e))?;
+            Ok((
+                required(out.allocation_id(), "AllocateAddress", "AllocationId")?.to_string(),
+                out.public_ip().unwrap_or_default().to_string(),
+            ))
+        },
+        |token| async move {
+            let out = client
+                .describe_addresses()
+                .filters(made_with(&token))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
+            Ok(out.addresses().first().and_then(|a| {
+                Some((
+                    a.allocation_id()?.to_string(),
+                    a.public_ip().unwrap_or_default().to_string(),
+                ))
+            }))
+        },
+    )
+    .await
 }
 
 pub async fn release_address(client: &Client, allocation_id: &str) -> Result<()> {
@@ -158,8 +181,10 @@ pub async fn delete_nat_gateway(client: &Client, id: &str) -> Result<()> {
 }
 
 pub async fn create_route_table(client: &Client, vpc_id: &str, tags: &Tags) -> Result<String> {
+    // the SDK's retries repeat the token, for which AWS returns the table it made
     let out = client
         .create_route_table()
+        .client_token(new_token())
         .vpc_id(vpc_id)
         .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
         .send()

@@ -8,9 +8,10 @@ use aws_sdk_ec2::Client;
 use crate::error::AwsError;
 
 use super::{
-    filter, required, tag_map, tag_spec, Direction, RawRule, Result, RuleSource, SecurityGroup,
-    Tags,
+    filter, made_with, once, required, tag_map, tag_spec, Direction, RawRule, Result, RuleSource,
+    SecurityGroup, Tags,
 };
+use crate::aws::create_once::create_once;
 
 pub(super) fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
     let mut rules = Vec::new();
@@ -76,16 +77,38 @@ pub async fn create_security_group(
     description: &str,
     tags: &Tags,
 ) -> Result<String> {
-    let out = client
-        .create_security_group()
-        .vpc_id(vpc_id)
-        .group_name(name)
-        .description(description)
-        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e))?;
-    Ok(required(out.group_id(), "CreateSecurityGroup", "GroupId")?.to_string())
+    create_once(
+        tags,
+        |tags| async move {
+            let out = client
+                .create_security_group()
+                .vpc_id(vpc_id)
+                .group_name(name)
+                .description(description)
+                .tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags))
+                .customize()
+                .config_override(once())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e))?;
+            Ok(required(out.group_id(), "CreateSecurityGroup", "GroupId")?.to_string())
+        },
+        |token| async move {
+            let out = client
+                .describe_security_groups()
+                .filters(filter("vpc-id", vpc_id))
+                .filters(made_with(&token))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+            Ok(out
+                .security_groups()
+                .first()
+                .and_then(|g| g.group_id())
+                .map(str::to_string))
+        },
+    )
+    .await
 }
 
 /// Sends one of the four rule calls (authorize or revoke, ingress or egress),
