@@ -9,7 +9,6 @@
 //! the object carrying the token is looked up and taken.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ec2::Tags;
@@ -25,19 +24,31 @@ const ATTEMPTS: u32 = 10;
 const LOOKS: u32 = 3;
 const LOOK_PAUSE: Duration = Duration::from_millis(700);
 
-/// A token no other create of any process makes: the process, the time and a
-/// counter (tag values allow 256 characters; this takes about 40).
-pub fn new_token() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "{:x}-{nanos:x}-{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+/// The token of the create of the object `tags` describe, in this provider
+/// process: the same for every attempt of it, whether this loop's or a caller's
+/// retry (a call that names an object AWS does not see yet is retried whole),
+/// and different in every other process, so an earlier apply's token never
+/// returns what that apply made. At most 64 characters, as ClientTokens are.
+pub fn token_for(tags: &Tags) -> String {
+    use crate::plan::spec::{TAG_COMPONENT, TAG_ENVIRONMENT};
+    static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let process = PROCESS.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{:x}-{nanos:x}", std::process::id())
+    });
+    let field = |key: &str| tags.get(key).map_or("", String::as_str);
+    // FNV-1a: the token shows nothing of the names it stands for
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [field(TAG_ENVIRONMENT), field(TAG_COMPONENT)] {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{process}-{hash:016x}")
 }
 
 /// True when a failed attempt may still have made its object, or says that
@@ -96,7 +107,7 @@ where
     Find: FnMut(String) -> FindFut,
     FindFut: Future<Output = Result<Option<T>, AwsError>>,
 {
-    let token = new_token();
+    let token = token_for(tags);
     let mut tagged = tags.clone();
     tagged.insert(TAG_CREATE_TOKEN.to_string(), token.clone());
     let mut attempt = 1;
@@ -129,7 +140,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     fn api(code: &str, class: ErrorClass) -> AwsError {
         AwsError::Api {
@@ -142,8 +153,21 @@ mod tests {
     }
 
     #[test]
-    fn tokens_differ_from_call_to_call() {
-        assert_ne!(new_token(), new_token());
+    fn a_token_is_the_same_for_every_attempt_at_one_object_and_differs_between_objects() {
+        let tags = |environment: &str, component: &str| {
+            Tags::from([
+                ("prodvpc:environment".to_string(), environment.to_string()),
+                ("prodvpc:component".to_string(), component.to_string()),
+                ("team".to_string(), "web".to_string()),
+            ])
+        };
+        let vpc = token_for(&tags("shop", "vpc"));
+        assert_eq!(vpc, token_for(&tags("shop", "vpc")));
+        assert_ne!(vpc, token_for(&tags("shop", "igw")));
+        assert_ne!(vpc, token_for(&tags("blog", "vpc")));
+        // the boundary between the two names counts
+        assert_ne!(token_for(&tags("ab", "c")), token_for(&tags("a", "bc")));
+        assert!(vpc.len() <= 64, "{vpc}");
     }
 
     #[test]

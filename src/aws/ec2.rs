@@ -66,6 +66,18 @@ fn once() -> aws_sdk_ec2::config::Builder {
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
 }
 
+/// Whether an object found where a create's object would be (its CIDR or name
+/// in the VPC) is that create's: it carries the create's token, or the same
+/// environment and component key (made by an earlier run that stopped before
+/// it could record it). Anything else there is another's, and the create's
+/// refusal stands.
+fn made_by(found: &Tags, token: &str, wanted: &Tags) -> bool {
+    use crate::plan::spec::{TAG_COMPONENT, TAG_CREATE_TOKEN, TAG_ENVIRONMENT};
+    let same = |key: &str| found.get(key).is_some() && found.get(key) == wanted.get(key);
+    found.get(TAG_CREATE_TOKEN).map(String::as_str) == Some(token)
+        || (same(TAG_ENVIRONMENT) && same(TAG_COMPONENT))
+}
+
 /// Selects the object a create tagged with `token` made.
 fn made_with(token: &str) -> Filter {
     filter(
@@ -942,4 +954,40 @@ pub async fn retag(client: &Client, ids: &[String], tags: &Tags, removed: &[Stri
         .await
         .map_err(|e| AwsError::from_sdk("CreateTags", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_object_in_the_way_of_a_create_is_its_own_by_token_or_by_environment_and_component() {
+        let wanted = tags(&[
+            ("prodvpc:environment", "shop"),
+            ("prodvpc:component", "subnet/public/us-east-1a"),
+        ]);
+        let token = tags(&[("prodvpc:create-token", "t1")]);
+        assert!(made_by(&token, "t1", &wanted));
+        assert!(!made_by(&token, "t2", &wanted));
+        // an earlier run's, stopped before it recorded the subnet
+        assert!(made_by(&wanted, "t2", &wanted));
+        let another_component = tags(&[
+            ("prodvpc:environment", "shop"),
+            ("prodvpc:component", "subnet/private/us-east-1a"),
+        ]);
+        assert!(!made_by(&another_component, "t2", &wanted));
+        let untagged = Tags::new();
+        assert!(!made_by(&untagged, "t2", &wanted));
+        assert!(
+            !made_by(&untagged, "t2", &Tags::new()),
+            "no tags are nobody's"
+        );
+    }
 }

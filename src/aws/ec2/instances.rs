@@ -272,10 +272,11 @@ pub async fn create_launch_template(
     settings: &InstanceSettings,
     tags: &Tags,
 ) -> Result<(String, i64)> {
-    // the SDK's retries repeat the token, for which AWS returns the template it made
+    // every attempt (the SDK's, and a caller's retry of the whole call) carries
+    // the same token, for which AWS returns the template the first one made
     let out = client
         .create_launch_template()
-        .client_token(crate::aws::create_once::new_token())
+        .client_token(crate::aws::create_once::token_for(tags))
         .launch_template_name(name)
         .launch_template_data(launch_template_data(settings, tags))
         .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))

@@ -6,7 +6,7 @@ use aws_sdk_ec2::Client;
 use crate::error::AwsError;
 use crate::plan::spec::{TAG_ENVIRONMENT, TAG_STATUS};
 
-use super::{made_with, once, required, tag_spec, Result, Tags};
+use super::{made_by, made_with, once, required, tag_map, tag_spec, Result, Tags};
 use crate::aws::create_once::create_once;
 
 /// The VPCs tagged for the environment `name`, each with its `prodvpc:status`
@@ -171,17 +171,19 @@ pub async fn create_subnet(
             )?
             .to_string())
         },
+        // the block in the VPC: `InvalidSubnet.Conflict` names no subnet
         |token| async move {
             let out = client
                 .describe_subnets()
                 .filters(super::filter("vpc-id", vpc_id))
-                .filters(made_with(&token))
+                .filters(super::filter("cidr-block", cidr))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
             Ok(out
                 .subnets()
-                .first()
+                .iter()
+                .find(|s| made_by(&tag_map(Some(s.tags())), &token, tags))
                 .and_then(|s| s.subnet_id())
                 .map(str::to_string))
         },

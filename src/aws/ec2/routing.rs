@@ -6,7 +6,7 @@ use aws_sdk_ec2::Client;
 use crate::error::AwsError;
 
 use super::{filter, made_with, once, required, tag_spec, Result, Tags};
-use crate::aws::create_once::{create_once, new_token};
+use crate::aws::create_once::{create_once, token_for};
 
 /// A route as (destination, target): destinations of both IP families and prefix
 /// lists, targets of every kind, so that no route added out of band goes unseen.
@@ -181,10 +181,11 @@ pub async fn delete_nat_gateway(client: &Client, id: &str) -> Result<()> {
 }
 
 pub async fn create_route_table(client: &Client, vpc_id: &str, tags: &Tags) -> Result<String> {
-    // the SDK's retries repeat the token, for which AWS returns the table it made
+    // every attempt (the SDK's, and a caller's retry of the whole call) carries
+    // the same token, for which AWS returns the table the first one made
     let out = client
         .create_route_table()
-        .client_token(new_token())
+        .client_token(token_for(tags))
         .vpc_id(vpc_id)
         .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
         .send()

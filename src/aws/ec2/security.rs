@@ -8,7 +8,7 @@ use aws_sdk_ec2::Client;
 use crate::error::AwsError;
 
 use super::{
-    filter, made_with, once, required, tag_map, tag_spec, Direction, RawRule, Result, RuleSource,
+    filter, made_by, once, required, tag_map, tag_spec, Direction, RawRule, Result, RuleSource,
     SecurityGroup, Tags,
 };
 use crate::aws::create_once::create_once;
@@ -93,17 +93,19 @@ pub async fn create_security_group(
                 .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e))?;
             Ok(required(out.group_id(), "CreateSecurityGroup", "GroupId")?.to_string())
         },
+        // the name in the VPC: `InvalidGroup.Duplicate` names no group
         |token| async move {
             let out = client
                 .describe_security_groups()
                 .filters(filter("vpc-id", vpc_id))
-                .filters(made_with(&token))
+                .filters(filter("group-name", name))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
             Ok(out
                 .security_groups()
-                .first()
+                .iter()
+                .find(|g| made_by(&tag_map(Some(g.tags())), &token, tags))
                 .and_then(|g| g.group_id())
                 .map(str::to_string))
         },
