@@ -1250,8 +1250,10 @@ fn a_refresh_told_that_what_it_just_listed_does_not_exist_reads_it_again() {
     // neither a listener to create, nor targets to register, nor settings to restore
     live.ws
         .assert_no_changes("after not-found answers for objects just listed");
+    // at least twice: a read answered in a round that another read's error
+    // ends is asked once more with the round
     for (read, _) in reads {
-        assert_eq!(live.layer.count(read), 2, "{read} is asked again");
+        assert!(live.layer.count(read) >= 2, "{read} is asked again");
     }
 }
 

@@ -202,7 +202,7 @@ fn failed_launches(failure: Option<&String>, call: &Call) -> Option<Verdict> {
 /// AWS's answer to a launch naming an instance profile that IAM has not yet
 /// propagated to EC2.
 fn unpropagated_profile(
-    profiles: &HashMap<String, Instant>,
+    profiles: &mut HashMap<String, Propagation>,
     call: &Call,
     now: Instant,
 ) -> Option<Refusal> {
@@ -224,7 +224,11 @@ fn unpropagated_profile(
                 ))
             })?;
     let name = named.rsplit('/').next().unwrap_or(named);
-    profiles.get(name).filter(|until| now < **until).map(|_| {
+    let propagation = profiles.get_mut(name)?;
+    let until = *propagation
+        .known_from
+        .get_or_insert(now + propagation.window);
+    (now < until).then(|| {
         Refusal::new(
             400,
             "InvalidParameterValue",
@@ -267,7 +271,14 @@ struct State {
     address_quota: Option<usize>,
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
-    unpropagated_profiles: HashMap<String, Instant>,
+    unpropagated_profiles: HashMap<String, Propagation>,
+}
+
+/// An instance profile IAM has not yet propagated to EC2.
+pub struct Propagation {
+    window: Duration,
+    /// set by the first call that names the profile
+    known_from: Option<Instant>,
 }
 
 /// The model; shared by the layer's connections and its clock task.
@@ -362,14 +373,20 @@ impl Model {
         self.state().launch_failure = message.map(str::to_string);
     }
 
-    /// For the next `window` (real time), EC2 does not know instance profile
-    /// `name`, as right after IAM created it: RunInstances and
-    /// AssociateIamInstanceProfile naming it (by name or ARN) are refused with
-    /// AWS's `Invalid IAM Instance Profile name`.
+    /// EC2 does not know instance profile `name` for `window` (real time) from
+    /// the first call that names it, as when IAM created it moments before in
+    /// the same apply: RunInstances and AssociateIamInstanceProfile naming it
+    /// (by name or ARN) are refused with AWS's `Invalid IAM Instance Profile
+    /// name`. The window starts with that call, not with this one, so however
+    /// long the run takes to get there, its first use is refused.
     pub fn delay_instance_profile(&self, name: &str, window: Duration) {
-        self.state()
-            .unpropagated_profiles
-            .insert(name.to_string(), Instant::now() + window);
+        self.state().unpropagated_profiles.insert(
+            name.to_string(),
+            Propagation {
+                window,
+                known_from: None,
+            },
+        );
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -437,7 +454,8 @@ impl Model {
             if let Some(verdict) = failed_launches(state.launch_failure.as_ref(), call) {
                 return verdict;
             }
-            if let Some(refusal) = unpropagated_profile(&state.unpropagated_profiles, call, now) {
+            if let Some(refusal) = unpropagated_profile(&mut state.unpropagated_profiles, call, now)
+            {
                 return Verdict::Refuse(refusal);
             }
             if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {

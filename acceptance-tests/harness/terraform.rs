@@ -22,6 +22,25 @@ impl Run {
     }
 }
 
+/// The lines of a plan's text that say what changes: changed attributes and
+/// the entries of the `drift` list that the update would clear.
+fn planned_changes(plan: &str) -> String {
+    let lines: Vec<&str> = plan
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            (l.starts_with("~ ") && !l.starts_with("~ resource"))
+                || (l.starts_with("- \"") && l.contains("; apply "))
+                || l.starts_with("Error:")
+        })
+        .collect();
+    if lines.is_empty() {
+        "(no changed attribute in its text)".into()
+    } else {
+        lines.join(" | ")
+    }
+}
+
 impl From<Output> for Run {
     fn from(out: Output) -> Run {
         Run {
@@ -153,12 +172,15 @@ impl Workspace {
     }
 
     /// Asserts that `terraform plan` has nothing to do; `context` says when.
+    /// The failure message starts with what the plan would change (its drift
+    /// entries and changed attributes), which a shortened report still shows.
     pub fn assert_no_changes(&self, context: &str) {
         let plan = self.run(&["plan", "-detailed-exitcode", "-no-color"]);
         assert_eq!(
             plan.code,
             0,
-            "{context}: the plan is not empty:\n{}",
+            "{context}: the plan is not empty: {}\n\nthe whole plan:\n{}",
+            planned_changes(&plan.stdout),
             plan.text()
         );
     }
