@@ -1,21 +1,14 @@
 //! Drift: every difference between what AWS reports and what the spec asks
-//! for, worded as what apply does about it. Each family finds its own; this
-//! module adds what is missing and tags, and orders the findings.
+//! for, worded as what apply does about it. The table of components says what
+//! is missing and which checks each family runs; this module adds tags and
+//! orders the findings.
 
 use std::collections::BTreeSet;
 
-use super::bastion::bastion_drift;
-use super::compute::app_drift;
-use super::endpoints::endpoint_drift;
+use super::components::{COMPONENTS, FAMILIES};
 use super::executor::component_tags;
-use super::flow_logs::flow_log_drift;
 use super::inventory::Inventory;
-use super::load_balancer::{
-    listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
-    target_group_of,
-};
-use super::network::network_drift;
-use super::security::rule_drift;
+use super::load_balancer::{listener_key, target_group_of};
 use crate::aws::ec2::Tags;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::drift::{Finding, Repair};
@@ -26,72 +19,29 @@ use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};
 pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<String> {
     let mut findings = missing_components(spec, bp, inv);
     findings.extend(tag_drift(spec, bp, inv));
-    findings.extend(network_drift(spec, bp, inv));
-    findings.extend(rule_drift(spec, inv));
-    findings.extend(app_drift(spec, bp, inv));
-    findings.extend(endpoint_drift(spec, bp, inv));
-    findings.extend(flow_log_drift(spec, inv));
-    findings.extend(load_balancer_attribute_drift(spec, inv));
-    findings.extend(listener_rule_drift(inv));
-    findings.extend(registration_drift(spec, inv));
-    findings.extend(bastion_drift(spec, bp, inv));
+    for (_, checks) in FAMILIES {
+        findings.extend(checks.iter().flat_map(|check| check(spec, bp, inv)));
+    }
     findings.iter().map(Finding::to_string).collect()
 }
 
+/// The planned components the inventory does not hold, each read as its
+/// row of the table of components says.
 pub(super) fn missing_components(
     spec: &EnvironmentSpec,
     bp: &Blueprint,
     inv: &Inventory,
 ) -> Vec<Finding> {
-    let mut found: BTreeSet<String> = BTreeSet::new();
-    found.extend(inv.vpc.iter().map(|_| "vpc".to_string()));
-    found.extend(inv.internet_gateway.iter().map(|_| "igw".to_string()));
-    found.extend(inv.subnets.keys().cloned());
-    found.extend(inv.route_tables.keys().cloned());
-    found.extend(inv.addresses.keys().cloned());
-    found.extend(inv.nat_gateways.keys().cloned());
-    found.extend(inv.gateway_endpoints.keys().cloned());
-    found.extend(inv.flow_log.iter().map(|_| Component::FlowLog.key()));
-    found.extend(inv.security_groups.keys().cloned());
-    found.extend(inv.launch_template.iter().map(|_| "lt".to_string()));
-    found.extend(inv.bastion.iter().map(|_| "bastion".to_string()));
-    found.extend(inv.load_balancer.iter().map(|_| "alb".to_string()));
-    if target_group_of(spec, inv).is_some() {
-        found.insert("tg".into());
-    }
-    found.extend(inv.listeners.iter().filter_map(|l| listener_key(l.port)));
-    found.extend(inv.group.iter().map(|_| "asg".to_string()));
-    if inv.cpu_policy.is_some() {
-        found.insert("policy/cpu".into());
-    }
-    let mut findings: Vec<Finding> = bp
-        .components
+    let found: BTreeSet<String> = COMPONENTS
+        .iter()
+        .flat_map(|row| row.present(spec, inv))
+        .collect();
+    bp.components
         .iter()
         .map(Component::key)
         .filter(|k| !found.contains(k))
         .map(|k| Finding::new(k, "is missing", Repair::Create))
-        .collect();
-    if let Some(policy) = &inv.cpu_policy {
-        let differences = policy.differences(spec.app.cpu_target);
-        if !differences.is_empty() {
-            findings.push(Finding::new(
-                "policy/cpu",
-                differences.join(", "),
-                Repair::InPlace("restores it"),
-            ));
-        }
-    }
-    if let Some(group) = inv.group.as_ref().filter(|g| !g.suspended.is_empty()) {
-        findings.push(Finding::new(
-            "asg",
-            format!(
-                "has processes suspended ({}), so it does not launch, check or replace instances as it should",
-                group.suspended.join(", ")
-            ),
-            Repair::InPlace("resumes them"),
-        ));
-    }
-    findings
+        .collect()
 }
 
 /// Every EC2 and ELB object of the environment that carries its tags, as

@@ -4,6 +4,7 @@
 //! module with its ensure, delete and drift steps.
 
 mod bastion;
+mod components;
 mod compute;
 pub mod destroy;
 pub mod drift;

@@ -1,0 +1,418 @@
+//! The table of components: for each kind of component the blueprint can
+//! plan, how its key reads, which family compares it, how it is found in an
+//! [`Inventory`] and how destroy removes it. Drift, destroy and planning walk
+//! this table instead of keeping lists of their own, so a new kind is a row
+//! here plus its family's calls, and the tests below refuse a kind without a
+//! way to be read, compared or deleted.
+
+use super::bastion::bastion_drift;
+use super::compute::app_drift;
+use super::endpoints::endpoint_drift;
+use super::flow_logs::flow_log_drift;
+use super::inventory::Inventory;
+use super::load_balancer::{
+    listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
+    target_group_of,
+};
+use super::network::network_drift;
+use super::security::rule_drift;
+use crate::plan::blueprint::{Blueprint, Kind};
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::spec::EnvironmentSpec;
+
+/// A comparison of what AWS holds with what the spec asks for.
+pub(super) type Check = fn(&EnvironmentSpec, &Blueprint, &Inventory) -> Vec<Finding>;
+
+/// The modules that own a group of kinds: their AWS calls and their checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Family {
+    Network,
+    Security,
+    Compute,
+    Endpoints,
+    FlowLogs,
+    LoadBalancer,
+    Bastion,
+}
+
+/// Each family's checks, in the order drift reports them.
+pub(super) const FAMILIES: &[(Family, &[Check])] = &[
+    (Family::Network, &[network_drift]),
+    (Family::Security, &[|spec, _, inv| rule_drift(spec, inv)]),
+    (
+        Family::Compute,
+        &[scaling_policy_drift, suspended_processes_drift, app_drift],
+    ),
+    (Family::Endpoints, &[endpoint_drift]),
+    (
+        Family::FlowLogs,
+        &[|spec, _, inv| flow_log_drift(spec, inv)],
+    ),
+    (
+        Family::LoadBalancer,
+        &[
+            |spec, _, inv| load_balancer_attribute_drift(spec, inv),
+            |_, _, inv| listener_rule_drift(inv),
+            |spec, _, inv| registration_drift(spec, inv),
+        ],
+    ),
+    (Family::Bastion, &[bastion_drift]),
+];
+
+/// The stage of destroy that deletes a kind: every stage waits for the one
+/// before it, the kinds within one run concurrently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Wave {
+    /// what holds network interfaces (instances, the load balancer, NAT
+    /// gateways), the gateway endpoints that the route tables serve, and the
+    /// flow logs (AWS would remove a deleted VPC's only eventually)
+    Holders,
+    /// what those held on to
+    Held,
+    Subnets,
+    Vpc,
+}
+
+/// How destroy removes a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Deletion {
+    /// a step of its own, in that wave
+    Own(Wave),
+    /// AWS deletes it with the component of that kind
+    With(Kind),
+}
+
+/// One row of the table.
+pub(super) struct Declaration {
+    pub kind: Kind,
+    /// the key's shape, `*` standing for one segment (a zone, a role, ...)
+    pub key: &'static str,
+    pub family: Family,
+    /// the keys of the components of the table's kinds the inventory holds;
+    /// [`Declaration::present`] keeps those of this row's kind
+    pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
+    pub deletion: Deletion,
+}
+
+fn keys<V>(map: &std::collections::BTreeMap<String, V>) -> Vec<String> {
+    map.keys().cloned().collect()
+}
+
+fn one<T>(found: &Option<T>, key: &str) -> Vec<String> {
+    found.iter().map(|_| key.to_string()).collect()
+}
+
+/// What an environment consists of.
+pub(super) const COMPONENTS: &[Declaration] = &[
+    Declaration {
+        kind: Kind::Vpc,
+        key: "vpc",
+        family: Family::Network,
+        found: |_, inv| one(&inv.vpc, "vpc"),
+        deletion: Deletion::Own(Wave::Vpc),
+    },
+    Declaration {
+        kind: Kind::InternetGateway,
+        key: "igw",
+        family: Family::Network,
+        found: |_, inv| one(&inv.internet_gateway, "igw"),
+        deletion: Deletion::Own(Wave::Held),
+    },
+    Declaration {
+        kind: Kind::Subnet,
+        key: "subnet/*/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.subnets),
+        deletion: Deletion::Own(Wave::Subnets),
+    },
+    Declaration {
+        kind: Kind::PublicRouteTable,
+        key: "rtb/public",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.route_tables),
+        deletion: Deletion::Own(Wave::Held),
+    },
+    Declaration {
+        kind: Kind::PrivateRouteTable,
+        key: "rtb/private/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.route_tables),
+        deletion: Deletion::Own(Wave::Held),
+    },
+    Declaration {
+        kind: Kind::ElasticIp,
+        key: "eip/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.addresses),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::NatGateway,
+        key: "nat/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.nat_gateways),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::GatewayEndpoint,
+        key: "vpce/*",
+        family: Family::Endpoints,
+        found: |_, inv| keys(&inv.gateway_endpoints),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::FlowLog,
+        key: "flowlog",
+        family: Family::FlowLogs,
+        found: |_, inv| one(&inv.flow_log, "flowlog"),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::SecurityGroup,
+        key: "sg/*",
+        family: Family::Security,
+        found: |_, inv| keys(&inv.security_groups),
+        deletion: Deletion::Own(Wave::Held),
+    },
+    Declaration {
+        kind: Kind::LaunchTemplate,
+        key: "lt",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.launch_template, "lt"),
+        deletion: Deletion::Own(Wave::Held),
+    },
+    Declaration {
+        kind: Kind::Bastion,
+        key: "bastion",
+        family: Family::Bastion,
+        found: |_, inv| one(&inv.bastion, "bastion"),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::LoadBalancer,
+        key: "alb",
+        family: Family::LoadBalancer,
+        found: |_, inv| one(&inv.load_balancer, "alb"),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::TargetGroup,
+        key: "tg",
+        family: Family::LoadBalancer,
+        found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
+        deletion: Deletion::Own(Wave::Held),
+    },
+    Declaration {
+        kind: Kind::Listener,
+        key: "listener/*",
+        family: Family::LoadBalancer,
+        // a listener on another port than 80 or 443 is not the environment's own
+        found: |_, inv| {
+            inv.listeners
+                .iter()
+                .filter_map(|l| listener_key(l.port))
+                .collect()
+        },
+        deletion: Deletion::With(Kind::LoadBalancer),
+    },
+    Declaration {
+        kind: Kind::AutoScalingGroup,
+        key: "asg",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.group, "asg"),
+        deletion: Deletion::Own(Wave::Holders),
+    },
+    Declaration {
+        kind: Kind::ScalingPolicy,
+        key: "policy/cpu",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
+        deletion: Deletion::With(Kind::AutoScalingGroup),
+    },
+];
+
+impl Declaration {
+    /// Whether `key` is the key of a component of this kind.
+    pub fn matches(&self, key: &str) -> bool {
+        let mut pattern = self.key.split('/');
+        let mut segments = key.split('/');
+        loop {
+            match (pattern.next(), segments.next()) {
+                (None, None) => return true,
+                (Some("*"), Some(segment)) if !segment.is_empty() => {}
+                (Some(expected), Some(segment)) if expected == segment => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// The keys of the components of this kind that the inventory holds.
+    pub fn present(&self, spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> {
+        (self.found)(spec, inv)
+            .into_iter()
+            .filter(|key| self.matches(key))
+            .collect()
+    }
+}
+
+/// The row of a kind.
+pub(super) fn declaration(kind: Kind) -> &'static Declaration {
+    COMPONENTS
+        .iter()
+        .find(|d| d.kind == kind)
+        .unwrap_or_else(|| panic!("{kind:?} has no row in the table of components"))
+}
+
+/// The target tracking policy's settings, against the spec.
+fn scaling_policy_drift(spec: &EnvironmentSpec, _: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let Some(policy) = &inv.cpu_policy else {
+        return Vec::new();
+    };
+    let differences = policy.differences(spec.app.cpu_target);
+    if differences.is_empty() {
+        return Vec::new();
+    }
+    vec![Finding::new(
+        "policy/cpu",
+        differences.join(", "),
+        Repair::InPlace("restores it"),
+    )]
+}
+
+/// Processes of the group suspended out of band.
+fn suspended_processes_drift(_: &EnvironmentSpec, _: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    inv.group
+        .iter()
+        .filter(|g| !g.suspended.is_empty())
+        .map(|group| {
+            Finding::new(
+                "asg",
+                format!(
+                    "has processes suspended ({}), so it does not launch, check or replace instances as it should",
+                    group.suspended.join(", ")
+                ),
+                Repair::InPlace("resumes them"),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::plan::blueprint::{blueprint, tests::sample_spec, Component};
+    use crate::plan::spec::{
+        FlowLogDestination, FlowLogSpec, GatewayService, NatStrategy, TrafficType,
+    };
+
+    /// A spec that plans every kind of component there is.
+    fn everything() -> Blueprint {
+        let mut spec = sample_spec();
+        spec.nat = NatStrategy::OnePerAz;
+        spec.load_balancer.certificate_arn =
+            Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into());
+        spec.endpoints.services = [GatewayService::S3, GatewayService::DynamoDb].into();
+        spec.flow_logs = Some(FlowLogSpec {
+            destination: FlowLogDestination::S3 {
+                arn: "arn:aws:s3:::logs".into(),
+            },
+            traffic_type: TrafficType::All,
+            max_aggregation_interval: 600,
+        });
+        blueprint(&spec, &["us-east-1a".into(), "us-east-1b".into()]).unwrap()
+    }
+
+    #[test]
+    fn every_kind_planned_has_one_row_and_every_row_is_planned() {
+        let planned: BTreeSet<Kind> = everything()
+            .components
+            .iter()
+            .map(Component::kind)
+            .collect();
+        for kind in &planned {
+            let rows = COMPONENTS.iter().filter(|d| d.kind == *kind).count();
+            assert_eq!(rows, 1, "{kind:?} has {rows} rows in the table");
+        }
+        let declared: BTreeSet<Kind> = COMPONENTS.iter().map(|d| d.kind).collect();
+        assert_eq!(declared, planned, "rows for kinds no spec plans");
+    }
+
+    #[test]
+    fn every_key_matches_the_row_of_its_kind_and_no_other() {
+        for component in everything().components {
+            let key = component.key();
+            let matching: Vec<Kind> = COMPONENTS
+                .iter()
+                .filter(|d| d.matches(&key))
+                .map(|d| d.kind)
+                .collect();
+            assert_eq!(matching, [component.kind()], "{key}");
+        }
+        let subnet = declaration(Kind::Subnet);
+        assert!(!subnet.matches("subnet/public"));
+        assert!(!subnet.matches("subnet/public/us-east-1a/x"));
+        assert!(!subnet.matches("subnet//us-east-1a"));
+    }
+
+    #[test]
+    fn every_kind_can_be_read_compared_and_deleted() {
+        let empty = Inventory::default();
+        let spec = sample_spec();
+        for row in COMPONENTS {
+            // read: nothing is found where nothing exists
+            assert!(row.present(&spec, &empty).is_empty(), "{:?}", row.kind);
+            // compared by its family's checks
+            let checks = FAMILIES
+                .iter()
+                .find(|(family, _)| *family == row.family)
+                .map_or(0, |(_, checks)| checks.len());
+            assert!(
+                checks > 0,
+                "{:?}: family {:?} compares nothing",
+                row.kind,
+                row.family
+            );
+            // deleted by a step of its own or with what deletes it
+            if let Deletion::With(parent) = row.deletion {
+                assert!(
+                    matches!(declaration(parent).deletion, Deletion::Own(_)),
+                    "{:?} goes with {parent:?}, which has no deletion of its own",
+                    row.kind
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_inventory_reads_back_each_kind_it_holds() {
+        let spec = sample_spec();
+        let inv = Inventory {
+            route_tables: [
+                ("rtb/public".to_string(), Default::default()),
+                ("rtb/private/us-east-1a".to_string(), Default::default()),
+            ]
+            .into(),
+            cpu_policy: Some(crate::aws::autoscaling::CpuPolicy {
+                target: 50.0,
+                metric: crate::aws::autoscaling::CpuPolicy::METRIC.into(),
+                scale_in_disabled: false,
+                enabled: true,
+            }),
+            ..Inventory::default()
+        };
+        assert_eq!(
+            declaration(Kind::PublicRouteTable).present(&spec, &inv),
+            ["rtb/public"]
+        );
+        assert_eq!(
+            declaration(Kind::PrivateRouteTable).present(&spec, &inv),
+            ["rtb/private/us-east-1a"]
+        );
+        assert_eq!(
+            declaration(Kind::ScalingPolicy).present(&spec, &inv),
+            ["policy/cpu"]
+        );
+    }
+}
