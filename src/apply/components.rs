@@ -16,6 +16,7 @@ use super::load_balancer::{
 };
 use super::network::network_drift;
 use super::security::rule_drift;
+use super::teardown::{self, Step};
 use crate::plan::blueprint::{Blueprint, Kind};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::EnvironmentSpec;
@@ -73,13 +74,18 @@ pub(super) enum Wave {
     Vpc,
 }
 
+impl Wave {
+    pub const IN_ORDER: [Wave; 4] = [Wave::Holders, Wave::Held, Wave::Subnets, Wave::Vpc];
+}
+
 /// How destroy removes a kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(super) enum Deletion {
     /// a step of its own, in that wave
-    Own(Wave),
-    /// AWS deletes it with the component of that kind
-    With(Kind),
+    Own(Wave, Step),
+    /// the step of that kind removes it too (AWS deletes listeners with their
+    /// load balancer and the policy with its group)
+    By(Kind),
 }
 
 /// One row of the table.
@@ -109,98 +115,99 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "vpc",
         family: Family::Network,
         found: |_, inv| one(&inv.vpc, "vpc"),
-        deletion: Deletion::Own(Wave::Vpc),
+        deletion: Deletion::Own(Wave::Vpc, |t| Box::pin(teardown::vpcs(t))),
     },
     Declaration {
         kind: Kind::InternetGateway,
         key: "igw",
         family: Family::Network,
         found: |_, inv| one(&inv.internet_gateway, "igw"),
-        deletion: Deletion::Own(Wave::Held),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
     },
     Declaration {
         kind: Kind::Subnet,
         key: "subnet/*/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.subnets),
-        deletion: Deletion::Own(Wave::Subnets),
+        deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
     },
     Declaration {
         kind: Kind::PublicRouteTable,
         key: "rtb/public",
         family: Family::Network,
         found: |_, inv| keys(&inv.route_tables),
-        deletion: Deletion::Own(Wave::Held),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::route_tables(t))),
     },
     Declaration {
         kind: Kind::PrivateRouteTable,
         key: "rtb/private/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.route_tables),
-        deletion: Deletion::Own(Wave::Held),
+        // one step deletes every route table
+        deletion: Deletion::By(Kind::PublicRouteTable),
     },
     Declaration {
         kind: Kind::ElasticIp,
         key: "eip/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.addresses),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::addresses(t))),
     },
     Declaration {
         kind: Kind::NatGateway,
         key: "nat/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.nat_gateways),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
     },
     Declaration {
         kind: Kind::GatewayEndpoint,
         key: "vpce/*",
         family: Family::Endpoints,
         found: |_, inv| keys(&inv.gateway_endpoints),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
     },
     Declaration {
         kind: Kind::FlowLog,
         key: "flowlog",
         family: Family::FlowLogs,
         found: |_, inv| one(&inv.flow_log, "flowlog"),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
     },
     Declaration {
         kind: Kind::SecurityGroup,
         key: "sg/*",
         family: Family::Security,
         found: |_, inv| keys(&inv.security_groups),
-        deletion: Deletion::Own(Wave::Held),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::security_groups(t))),
     },
     Declaration {
         kind: Kind::LaunchTemplate,
         key: "lt",
         family: Family::Compute,
         found: |_, inv| one(&inv.launch_template, "lt"),
-        deletion: Deletion::Own(Wave::Held),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::launch_templates(t))),
     },
     Declaration {
         kind: Kind::Bastion,
         key: "bastion",
         family: Family::Bastion,
         found: |_, inv| one(&inv.bastion, "bastion"),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
     },
     Declaration {
         kind: Kind::LoadBalancer,
         key: "alb",
         family: Family::LoadBalancer,
         found: |_, inv| one(&inv.load_balancer, "alb"),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::load_balancers(t))),
     },
     Declaration {
         kind: Kind::TargetGroup,
         key: "tg",
         family: Family::LoadBalancer,
         found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
-        deletion: Deletion::Own(Wave::Held),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::target_groups(t))),
     },
     Declaration {
         kind: Kind::Listener,
@@ -213,21 +220,23 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                 .filter_map(|l| listener_key(l.port))
                 .collect()
         },
-        deletion: Deletion::With(Kind::LoadBalancer),
+        deletion: Deletion::By(Kind::LoadBalancer),
     },
     Declaration {
         kind: Kind::AutoScalingGroup,
         key: "asg",
         family: Family::Compute,
         found: |_, inv| one(&inv.group, "asg"),
-        deletion: Deletion::Own(Wave::Holders),
+        deletion: Deletion::Own(Wave::Holders, |t| {
+            Box::pin(teardown::auto_scaling_groups(t))
+        }),
     },
     Declaration {
         kind: Kind::ScalingPolicy,
         key: "policy/cpu",
         family: Family::Compute,
         found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
-        deletion: Deletion::With(Kind::AutoScalingGroup),
+        deletion: Deletion::By(Kind::AutoScalingGroup),
     },
 ];
 
@@ -253,6 +262,14 @@ impl Declaration {
             .filter(|key| self.matches(key))
             .collect()
     }
+}
+
+/// The deletion steps of a wave.
+pub(super) fn steps_in(wave: Wave) -> impl Iterator<Item = Step> {
+    COMPONENTS.iter().filter_map(move |row| match row.deletion {
+        Deletion::Own(w, step) if w == wave => Some(step),
+        _ => None,
+    })
 }
 
 /// The row of a kind.
@@ -375,9 +392,9 @@ mod tests {
                 row.family
             );
             // deleted by a step of its own or with what deletes it
-            if let Deletion::With(parent) = row.deletion {
+            if let Deletion::By(parent) = row.deletion {
                 assert!(
-                    matches!(declaration(parent).deletion, Deletion::Own(_)),
+                    matches!(declaration(parent).deletion, Deletion::Own(..)),
                     "{:?} goes with {parent:?}, which has no deletion of its own",
                     row.kind
                 );

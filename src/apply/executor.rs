@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::destroy::wait_terminated;
 use super::drift::tagged_objects;
 use super::inventory::{Hints, Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
-use super::waiters::{delete_with_retry, retry_propagation};
+use super::waiters::{delete_with_retry, retry_propagation, wait_terminated};
 use crate::aws::autoscaling::{self};
 use crate::aws::ec2::{self, Tags};
 use crate::aws::elbv2::{self};

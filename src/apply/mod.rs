@@ -17,4 +17,5 @@ mod network;
 pub mod posture;
 mod routing;
 mod security;
+mod teardown;
 pub mod waiters;
