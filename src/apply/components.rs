@@ -5,6 +5,8 @@
 //! here plus its family's calls, and the tests below refuse a kind without a
 //! way to be read, compared or deleted.
 
+use std::collections::BTreeSet;
+
 use super::bastion::bastion_drift;
 use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
@@ -36,29 +38,35 @@ pub(super) enum Family {
     Bastion,
 }
 
-/// Each family's checks, in the order drift reports them.
-pub(super) const FAMILIES: &[(Family, &[Check])] = &[
-    (Family::Network, &[network_drift]),
-    (Family::Security, &[|spec, _, inv| rule_drift(spec, inv)]),
-    (
-        Family::Compute,
-        &[scaling_policy_drift, suspended_processes_drift, app_drift],
-    ),
-    (Family::Endpoints, &[endpoint_drift]),
-    (
-        Family::FlowLogs,
-        &[|spec, _, inv| flow_log_drift(spec, inv)],
-    ),
-    (
-        Family::LoadBalancer,
-        &[
-            |spec, _, inv| load_balancer_attribute_drift(spec, inv),
-            |_, _, inv| listener_rule_drift(inv),
-            |spec, _, inv| registration_drift(spec, inv),
-        ],
-    ),
-    (Family::Bastion, &[bastion_drift]),
-];
+impl Family {
+    /// The family's comparisons of what AWS holds with the spec.
+    pub fn checks(self) -> &'static [Check] {
+        match self {
+            Family::Network => &[network_drift],
+            Family::Security => &[|spec, _, inv| rule_drift(spec, inv)],
+            Family::Compute => &[scaling_policy_drift, suspended_processes_drift, app_drift],
+            Family::Endpoints => &[endpoint_drift],
+            Family::FlowLogs => &[|spec, _, inv| flow_log_drift(spec, inv)],
+            Family::LoadBalancer => &[
+                |spec, _, inv| load_balancer_attribute_drift(spec, inv),
+                |_, _, inv| listener_rule_drift(inv),
+                |spec, _, inv| registration_drift(spec, inv),
+            ],
+            Family::Bastion => &[bastion_drift],
+        }
+    }
+}
+
+/// The families in the order of their first row: the order drift reports in.
+pub(super) fn families() -> Vec<Family> {
+    let mut families: Vec<Family> = Vec::new();
+    for row in COMPONENTS {
+        if !families.contains(&row.family) {
+            families.push(row.family);
+        }
+    }
+    families
+}
 
 /// The stage of destroy that deletes a kind: every stage waits for the one
 /// before it, the kinds within one run concurrently.
@@ -85,6 +93,8 @@ pub(super) enum Deletion {
     Own(Wave, Step),
     /// the step of that kind removes it too (AWS deletes listeners with their
     /// load balancer and the policy with its group)
+    // read by the test that every kind is deleted
+    #[cfg_attr(not(test), allow(dead_code))]
     By(Kind),
 }
 
@@ -98,6 +108,9 @@ pub(super) struct Declaration {
     /// [`Declaration::present`] keeps those of this row's kind
     pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
     pub deletion: Deletion,
+    /// the computed attributes a new object under `key` changes, beyond the
+    /// IDs of what the refresh found missing
+    pub renews: fn(key: &str) -> &'static [&'static str],
 }
 
 fn keys<V>(map: &std::collections::BTreeMap<String, V>) -> Vec<String> {
@@ -116,6 +129,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| one(&inv.vpc, "vpc"),
         deletion: Deletion::Own(Wave::Vpc, |t| Box::pin(teardown::vpcs(t))),
+        renews: |_| &[],
     },
     Declaration {
         kind: Kind::InternetGateway,
@@ -123,6 +137,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| one(&inv.internet_gateway, "igw"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
+        renews: |_| &["internet_gateway_id"],
     },
     Declaration {
         kind: Kind::Subnet,
@@ -130,6 +145,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.subnets),
         deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
+        renews: |_| &[],
     },
     Declaration {
         kind: Kind::PublicRouteTable,
@@ -137,6 +153,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.route_tables),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::route_tables(t))),
+        renews: |_| &[],
     },
     Declaration {
         kind: Kind::PrivateRouteTable,
@@ -145,6 +162,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         found: |_, inv| keys(&inv.route_tables),
         // one step deletes every route table
         deletion: Deletion::By(Kind::PublicRouteTable),
+        renews: |_| &[],
     },
     Declaration {
         kind: Kind::ElasticIp,
@@ -152,6 +170,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.addresses),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::addresses(t))),
+        renews: |_| &[],
     },
     Declaration {
         kind: Kind::NatGateway,
@@ -159,20 +178,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.nat_gateways),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
-    },
-    Declaration {
-        kind: Kind::GatewayEndpoint,
-        key: "vpce/*",
-        family: Family::Endpoints,
-        found: |_, inv| keys(&inv.gateway_endpoints),
-        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
-    },
-    Declaration {
-        kind: Kind::FlowLog,
-        key: "flowlog",
-        family: Family::FlowLogs,
-        found: |_, inv| one(&inv.flow_log, "flowlog"),
-        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
+        renews: |_| &[],
     },
     Declaration {
         kind: Kind::SecurityGroup,
@@ -180,6 +186,11 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Security,
         found: |_, inv| keys(&inv.security_groups),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::security_groups(t))),
+        // the template names the app group: a new group is a new version
+        renews: |key| match key {
+            "sg/app" => &["launch_template_version"],
+            _ => &[],
+        },
     },
     Declaration {
         kind: Kind::LaunchTemplate,
@@ -187,13 +198,41 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Compute,
         found: |_, inv| one(&inv.launch_template, "lt"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::launch_templates(t))),
+        renews: |_| &["launch_template_id", "launch_template_version"],
     },
     Declaration {
-        kind: Kind::Bastion,
-        key: "bastion",
-        family: Family::Bastion,
-        found: |_, inv| one(&inv.bastion, "bastion"),
-        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
+        kind: Kind::AutoScalingGroup,
+        key: "asg",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.group, "asg"),
+        deletion: Deletion::Own(Wave::Holders, |t| {
+            Box::pin(teardown::auto_scaling_groups(t))
+        }),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::ScalingPolicy,
+        key: "policy/cpu",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
+        deletion: Deletion::By(Kind::AutoScalingGroup),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::GatewayEndpoint,
+        key: "vpce/*",
+        family: Family::Endpoints,
+        found: |_, inv| keys(&inv.gateway_endpoints),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::FlowLog,
+        key: "flowlog",
+        family: Family::FlowLogs,
+        found: |_, inv| one(&inv.flow_log, "flowlog"),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
+        renews: |_| &["flow_log_id"],
     },
     Declaration {
         kind: Kind::LoadBalancer,
@@ -201,6 +240,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::LoadBalancer,
         found: |_, inv| one(&inv.load_balancer, "alb"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::load_balancers(t))),
+        renews: |_| &["alb_arn", "alb_dns_name", "listener_arns"],
     },
     Declaration {
         kind: Kind::TargetGroup,
@@ -208,6 +248,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::LoadBalancer,
         found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::target_groups(t))),
+        renews: |_| &["target_group_arn"],
     },
     Declaration {
         kind: Kind::Listener,
@@ -221,22 +262,15 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                 .collect()
         },
         deletion: Deletion::By(Kind::LoadBalancer),
+        renews: |_| &[],
     },
     Declaration {
-        kind: Kind::AutoScalingGroup,
-        key: "asg",
-        family: Family::Compute,
-        found: |_, inv| one(&inv.group, "asg"),
-        deletion: Deletion::Own(Wave::Holders, |t| {
-            Box::pin(teardown::auto_scaling_groups(t))
-        }),
-    },
-    Declaration {
-        kind: Kind::ScalingPolicy,
-        key: "policy/cpu",
-        family: Family::Compute,
-        found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
-        deletion: Deletion::By(Kind::AutoScalingGroup),
+        kind: Kind::Bastion,
+        key: "bastion",
+        family: Family::Bastion,
+        found: |_, inv| one(&inv.bastion, "bastion"),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
+        renews: |_| &["bastion_instance_id", "bastion_public_ip"],
     },
 ];
 
@@ -272,12 +306,22 @@ pub(super) fn steps_in(wave: Wave) -> impl Iterator<Item = Step> {
     })
 }
 
-/// The row of a kind.
-pub(super) fn declaration(kind: Kind) -> &'static Declaration {
-    COMPONENTS
-        .iter()
-        .find(|d| d.kind == kind)
-        .unwrap_or_else(|| panic!("{kind:?} has no row in the table of components"))
+/// The row whose key pattern `key` matches.
+fn row_of(key: &str) -> Option<&'static Declaration> {
+    COMPONENTS.iter().find(|row| row.matches(key))
+}
+
+/// The computed attributes that get new values when the components `renewed`
+/// (by key) are created or replaced.
+pub fn renewed_outputs<'a>(
+    renewed: impl IntoIterator<Item = &'a String>,
+) -> BTreeSet<&'static str> {
+    renewed
+        .into_iter()
+        .filter_map(|key| Some((row_of(key)?.renews)(key)))
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// The target tracking policy's settings, against the spec.
@@ -316,13 +360,19 @@ fn suspended_processes_drift(_: &EnvironmentSpec, _: &Blueprint, inv: &Inventory
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
     use crate::plan::blueprint::{blueprint, tests::sample_spec, Component};
     use crate::plan::spec::{
         FlowLogDestination, FlowLogSpec, GatewayService, NatStrategy, TrafficType,
     };
+
+    /// The row of a kind.
+    fn declaration(kind: Kind) -> &'static Declaration {
+        COMPONENTS
+            .iter()
+            .find(|d| d.kind == kind)
+            .unwrap_or_else(|| panic!("{kind:?} has no row in the table of components"))
+    }
 
     /// A spec that plans every kind of component there is.
     fn everything() -> Blueprint {
@@ -381,12 +431,8 @@ mod tests {
             // read: nothing is found where nothing exists
             assert!(row.present(&spec, &empty).is_empty(), "{:?}", row.kind);
             // compared by its family's checks
-            let checks = FAMILIES
-                .iter()
-                .find(|(family, _)| *family == row.family)
-                .map_or(0, |(_, checks)| checks.len());
             assert!(
-                checks > 0,
+                !row.family.checks().is_empty(),
                 "{:?}: family {:?} compares nothing",
                 row.kind,
                 row.family
@@ -431,5 +477,23 @@ mod tests {
             declaration(Kind::ScalingPolicy).present(&spec, &inv),
             ["policy/cpu"]
         );
+    }
+
+    #[test]
+    fn a_renewed_component_turns_unknown_only_the_outputs_its_row_names() {
+        let renewed: Vec<String> = ["sg/app", "sg/alb", "alb", "nat/us-east-1a", "unheard-of"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            renewed_outputs(&renewed),
+            [
+                "alb_arn",
+                "alb_dns_name",
+                "launch_template_version",
+                "listener_arns"
+            ]
+            .into()
+        );
+        assert!(renewed_outputs(&["sg/bastion".to_string()]).is_empty());
     }
 }

@@ -3,14 +3,14 @@
 //! is missing and which checks each family runs; this module adds tags and
 //! orders the findings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::components::{COMPONENTS, FAMILIES};
+use super::components::{families, COMPONENTS};
 use super::executor::component_tags;
 use super::inventory::Inventory;
 use super::load_balancer::{listener_key, target_group_of};
 use crate::aws::ec2::Tags;
-use crate::plan::blueprint::{Blueprint, Component};
+use crate::plan::blueprint::{Blueprint, Component, Kind};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};
 
@@ -19,8 +19,13 @@ use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};
 pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<String> {
     let mut findings = missing_components(spec, bp, inv);
     findings.extend(tag_drift(spec, bp, inv));
-    for (_, checks) in FAMILIES {
-        findings.extend(checks.iter().flat_map(|check| check(spec, bp, inv)));
+    for family in families() {
+        findings.extend(
+            family
+                .checks()
+                .iter()
+                .flat_map(|check| check(spec, bp, inv)),
+        );
     }
     findings.iter().map(Finding::to_string).collect()
 }
@@ -32,15 +37,19 @@ pub(super) fn missing_components(
     bp: &Blueprint,
     inv: &Inventory,
 ) -> Vec<Finding> {
-    let found: BTreeSet<String> = COMPONENTS
+    // each kind read once, and a key found only through its own kind's row
+    let found: BTreeMap<Kind, BTreeSet<String>> = COMPONENTS
         .iter()
-        .flat_map(|row| row.present(spec, inv))
+        .map(|row| (row.kind, row.present(spec, inv).into_iter().collect()))
         .collect();
     bp.components
         .iter()
-        .map(Component::key)
-        .filter(|k| !found.contains(k))
-        .map(|k| Finding::new(k, "is missing", Repair::Create))
+        .filter(|c| {
+            !found
+                .get(&c.kind())
+                .is_some_and(|keys| keys.contains(&c.key()))
+        })
+        .map(|c| Finding::new(c.key(), "is missing", Repair::Create))
         .collect()
 }
 

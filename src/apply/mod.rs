@@ -4,7 +4,7 @@
 //! module with its ensure, delete and drift steps.
 
 mod bastion;
-mod components;
+pub mod components;
 mod compute;
 pub mod destroy;
 pub mod drift;
