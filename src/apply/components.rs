@@ -19,6 +19,7 @@ use super::load_balancer::{
 use super::network::network_drift;
 use super::security::rule_drift;
 use super::teardown::{self, Step};
+use crate::aws::ec2::Found;
 use crate::plan::blueprint::{Blueprint, Kind};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::EnvironmentSpec;
@@ -107,6 +108,9 @@ pub(super) struct Declaration {
     /// the keys of the components of the table's kinds the inventory holds;
     /// [`Declaration::present`] keeps those of this row's kind
     pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
+    /// the IDs (ARNs, names) of every object of this kind, duplicates included:
+    /// what destroy deletes
+    pub ids: fn(&Inventory) -> Vec<String>,
     pub deletion: Deletion,
     /// the computed attributes a new object under `key` changes, beyond the
     /// IDs of what the refresh found missing
@@ -128,6 +132,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "vpc",
         family: Family::Network,
         found: |_, inv| one(&inv.vpc, "vpc"),
+        ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
         deletion: Deletion::Own(Wave::Vpc, |t| Box::pin(teardown::vpcs(t))),
         renews: |_| &[],
     },
@@ -136,6 +141,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "igw",
         family: Family::Network,
         found: |_, inv| one(&inv.internet_gateway, "igw"),
+        ids: |inv| {
+            ids_of(
+                inv.internet_gateway
+                    .iter()
+                    .chain(&inv.strays.ec2.internet_gateways),
+            )
+        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
         renews: |_| &["internet_gateway_id"],
     },
@@ -144,6 +156,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "subnet/*/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.subnets),
+        ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
         deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
         renews: |_| &[],
     },
@@ -152,6 +165,14 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "rtb/public",
         family: Family::Network,
         found: |_, inv| keys(&inv.route_tables),
+        // every route table, as one step deletes them all
+        ids: |inv| {
+            let tables = inv
+                .route_tables
+                .values()
+                .chain(&inv.strays.ec2.route_tables);
+            tables.map(|t| t.id.clone()).collect()
+        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::route_tables(t))),
         renews: |_| &[],
     },
@@ -161,6 +182,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.route_tables),
         // one step deletes every route table
+        ids: |_| Vec::new(),
         deletion: Deletion::By(Kind::PublicRouteTable),
         renews: |_| &[],
     },
@@ -169,6 +191,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "eip/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.addresses),
+        ids: |inv| ids_of(inv.addresses.values().chain(&inv.strays.ec2.addresses)),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::addresses(t))),
         renews: |_| &[],
     },
@@ -177,6 +200,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "nat/*",
         family: Family::Network,
         found: |_, inv| keys(&inv.nat_gateways),
+        ids: |inv| {
+            ids_of(
+                inv.nat_gateways
+                    .values()
+                    .chain(&inv.strays.ec2.nat_gateways),
+            )
+        },
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
         renews: |_| &[],
     },
@@ -185,6 +215,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "sg/*",
         family: Family::Security,
         found: |_, inv| keys(&inv.security_groups),
+        ids: |inv| {
+            let groups = inv
+                .security_groups
+                .values()
+                .chain(&inv.strays.ec2.security_groups);
+            groups.map(|g| g.id.clone()).collect()
+        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::security_groups(t))),
         // the template names the app group: a new group is a new version
         renews: |key| match key {
@@ -197,6 +234,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "lt",
         family: Family::Compute,
         found: |_, inv| one(&inv.launch_template, "lt"),
+        ids: |inv| {
+            ids_of(
+                inv.launch_template
+                    .iter()
+                    .chain(&inv.strays.ec2.launch_templates),
+            )
+        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::launch_templates(t))),
         renews: |_| &["launch_template_id", "launch_template_version"],
     },
@@ -205,6 +249,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "asg",
         family: Family::Compute,
         found: |_, inv| one(&inv.group, "asg"),
+        ids: |inv| inv.group.iter().map(|g| g.name.clone()).collect(),
         deletion: Deletion::Own(Wave::Holders, |t| {
             Box::pin(teardown::auto_scaling_groups(t))
         }),
@@ -215,6 +260,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "policy/cpu",
         family: Family::Compute,
         found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
+        ids: |_| Vec::new(),
         deletion: Deletion::By(Kind::AutoScalingGroup),
         renews: |_| &[],
     },
@@ -223,6 +269,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "vpce/*",
         family: Family::Endpoints,
         found: |_, inv| keys(&inv.gateway_endpoints),
+        ids: |inv| {
+            ids_of(
+                inv.gateway_endpoints
+                    .values()
+                    .chain(&inv.strays.ec2.gateway_endpoints),
+            )
+        },
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
         renews: |_| &[],
     },
@@ -231,6 +284,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "flowlog",
         family: Family::FlowLogs,
         found: |_, inv| one(&inv.flow_log, "flowlog"),
+        ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
         renews: |_| &["flow_log_id"],
     },
@@ -239,6 +293,10 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "alb",
         family: Family::LoadBalancer,
         found: |_, inv| one(&inv.load_balancer, "alb"),
+        ids: |inv| {
+            let balancers = inv.load_balancer.iter().chain(&inv.strays.load_balancers);
+            balancers.map(|lb| lb.arn.clone()).collect()
+        },
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::load_balancers(t))),
         renews: |_| &["alb_arn", "alb_dns_name", "listener_arns"],
     },
@@ -247,6 +305,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "tg",
         family: Family::LoadBalancer,
         found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
+        ids: |inv| inv.target_groups.iter().map(|tg| tg.arn.clone()).collect(),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::target_groups(t))),
         renews: |_| &["target_group_arn"],
     },
@@ -261,6 +320,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                 .filter_map(|l| listener_key(l.port))
                 .collect()
         },
+        ids: |_| Vec::new(),
         deletion: Deletion::By(Kind::LoadBalancer),
         renews: |_| &[],
     },
@@ -269,6 +329,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "bastion",
         family: Family::Bastion,
         found: |_, inv| one(&inv.bastion, "bastion"),
+        ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
         renews: |_| &["bastion_instance_id", "bastion_public_ip"],
     },
@@ -304,6 +365,16 @@ pub(super) fn steps_in(wave: Wave) -> impl Iterator<Item = Step> {
         Deletion::Own(w, step) if w == wave => Some(step),
         _ => None,
     })
+}
+
+fn ids_of<'a>(found: impl Iterator<Item = &'a Found>) -> Vec<String> {
+    found.map(|f| f.id.clone()).collect()
+}
+
+/// The IDs of every object of the environment the inventory holds, for
+/// destroy to delete and to name what is left.
+pub fn object_ids(inv: &Inventory) -> Vec<String> {
+    COMPONENTS.iter().flat_map(|row| (row.ids)(inv)).collect()
 }
 
 /// The row whose key pattern `key` matches.
@@ -430,6 +501,7 @@ mod tests {
         for row in COMPONENTS {
             // read: nothing is found where nothing exists
             assert!(row.present(&spec, &empty).is_empty(), "{:?}", row.kind);
+            assert!((row.ids)(&empty).is_empty(), "{:?}", row.kind);
             // compared by its family's checks
             assert!(
                 !row.family.checks().is_empty(),
@@ -495,5 +567,38 @@ mod tests {
             .into()
         );
         assert!(renewed_outputs(&["sg/bastion".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn destroy_sees_every_object_and_every_duplicate() {
+        let found = |id: &str| Found {
+            id: id.into(),
+            ..Found::default()
+        };
+        let mut inv = Inventory {
+            vpc: Some(found("vpc-1")),
+            subnets: [("subnet/public/us-east-1a".to_string(), found("subnet-1"))].into(),
+            load_balancer: Some(crate::aws::elbv2::LoadBalancer {
+                arn: "arn:alb".into(),
+                ..Default::default()
+            }),
+            group: Some(crate::aws::autoscaling::Group {
+                name: "shop-app".into(),
+                ..Default::default()
+            }),
+            ..Inventory::default()
+        };
+        inv.strays.ec2.subnets.push(found("subnet-copy"));
+        inv.strays.ec2.instances.push(found("i-copy"));
+        let ids: BTreeSet<String> = object_ids(&inv).into_iter().collect();
+        let expected = [
+            "vpc-1",
+            "subnet-1",
+            "subnet-copy",
+            "i-copy",
+            "arn:alb",
+            "shop-app",
+        ];
+        assert_eq!(ids, expected.map(String::from).into());
     }
 }

@@ -4,7 +4,7 @@
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::components::{steps_in, Wave};
+use super::components::{object_ids, steps_in, Wave};
 use super::executor::Result;
 use super::inventory::{Inventory, Lookup};
 use super::teardown::Teardown;
@@ -75,11 +75,12 @@ pub async fn destroy(
         try_join_all(steps_in(wave).map(|step| step(&teardown))).await?;
     }
     let left = Inventory::discover(clients, names, lookup).await?;
+    let left = object_ids(&left);
     if !left.is_empty() {
         return Err(AwsError::Unsatisfiable(format!(
             "objects tagged for environment {} are still present after deletion ({}); run destroy again",
             names.environment,
-            left.ids().join(", ")
+            left.join(", ")
         )));
     }
     Ok(())
