@@ -5,7 +5,7 @@
 //! here plus its family's calls, and the tests below refuse a kind without a
 //! way to be read, compared or deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::bastion::bastion_drift;
 use super::compute::app_drift;
@@ -19,7 +19,7 @@ use super::load_balancer::{
 use super::network::network_drift;
 use super::security::rule_drift;
 use super::teardown::{self, Step};
-use crate::aws::ec2::Found;
+use crate::aws::ec2::{Found, Tags};
 use crate::plan::blueprint::{Blueprint, Kind};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::EnvironmentSpec;
@@ -69,6 +69,20 @@ pub(super) fn families() -> Vec<Family> {
     families
 }
 
+/// The API that reads and writes a kind's tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Api {
+    Ec2,
+    Elb,
+    AutoScaling,
+}
+
+/// An object of the environment with its tags: (component key, ID or ARN, tags).
+pub(super) type TaggedObject<'a> = (String, &'a String, &'a Tags);
+
+/// How a row lists the objects of its kind that carry tags.
+pub(super) type Tagged = for<'a> fn(&EnvironmentSpec, &'a Inventory) -> Vec<TaggedObject<'a>>;
+
 /// The stage of destroy that deletes a kind: every stage waits for the one
 /// before it, the kinds within one run concurrently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -108,6 +122,12 @@ pub(super) struct Declaration {
     /// the keys of the components of the table's kinds the inventory holds;
     /// [`Declaration::present`] keeps those of this row's kind
     pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
+    /// the API that tags its objects
+    pub api: Api,
+    /// its objects that carry the environment's tags, as (component key, ID
+    /// or ARN, tags): the key is what the object is, which its component tag
+    /// may no longer say
+    pub tagged: Tagged,
     /// the IDs (ARNs, names) of every object of this kind, duplicates included:
     /// what destroy deletes
     pub ids: fn(&Inventory) -> Vec<String>,
@@ -117,7 +137,7 @@ pub(super) struct Declaration {
     pub renews: fn(key: &str) -> &'static [&'static str],
 }
 
-fn keys<V>(map: &std::collections::BTreeMap<String, V>) -> Vec<String> {
+fn keys<V>(map: &BTreeMap<String, V>) -> Vec<String> {
     map.keys().cloned().collect()
 }
 
@@ -133,6 +153,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| one(&inv.vpc, "vpc"),
         ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.vpc, "vpc"),
         deletion: Deletion::Own(Wave::Vpc, |t| Box::pin(teardown::vpcs(t))),
         renews: |_| &[],
     },
@@ -148,6 +170,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     .chain(&inv.strays.ec2.internet_gateways),
             )
         },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.internet_gateway, "igw"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
         renews: |_| &["internet_gateway_id"],
     },
@@ -157,6 +181,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.subnets),
         ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.subnets),
         deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
         renews: |_| &[],
     },
@@ -173,6 +199,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                 .chain(&inv.strays.ec2.route_tables);
             tables.map(|t| t.id.clone()).collect()
         },
+        api: Api::Ec2,
+        tagged: |_, inv| {
+            let tables = inv.route_tables.iter();
+            tables
+                .map(|(key, t)| (key.clone(), &t.id, &t.tags))
+                .collect()
+        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::route_tables(t))),
         renews: |_| &[],
     },
@@ -183,6 +216,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         found: |_, inv| keys(&inv.route_tables),
         // one step deletes every route table
         ids: |_| Vec::new(),
+        api: Api::Ec2,
+        tagged: |_, _| Vec::new(),
         deletion: Deletion::By(Kind::PublicRouteTable),
         renews: |_| &[],
     },
@@ -192,6 +227,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         found: |_, inv| keys(&inv.addresses),
         ids: |inv| ids_of(inv.addresses.values().chain(&inv.strays.ec2.addresses)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.addresses),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::addresses(t))),
         renews: |_| &[],
     },
@@ -207,6 +244,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     .chain(&inv.strays.ec2.nat_gateways),
             )
         },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.nat_gateways),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
         renews: |_| &[],
     },
@@ -221,6 +260,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                 .values()
                 .chain(&inv.strays.ec2.security_groups);
             groups.map(|g| g.id.clone()).collect()
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| {
+            let groups = inv.security_groups.iter();
+            groups
+                .map(|(key, g)| (key.clone(), &g.id, &g.tags))
+                .collect()
         },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::security_groups(t))),
         // the template names the app group: a new group is a new version
@@ -241,6 +287,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     .chain(&inv.strays.ec2.launch_templates),
             )
         },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.launch_template, "lt"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::launch_templates(t))),
         renews: |_| &["launch_template_id", "launch_template_version"],
     },
@@ -250,6 +298,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Compute,
         found: |_, inv| one(&inv.group, "asg"),
         ids: |inv| inv.group.iter().map(|g| g.name.clone()).collect(),
+        api: Api::AutoScaling,
+        tagged: |_, inv| {
+            inv.group
+                .iter()
+                .map(|g| ("asg".to_string(), &g.name, &g.tags))
+                .collect()
+        },
         deletion: Deletion::Own(Wave::Holders, |t| {
             Box::pin(teardown::auto_scaling_groups(t))
         }),
@@ -261,6 +316,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Compute,
         found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
         ids: |_| Vec::new(),
+        api: Api::AutoScaling,
+        tagged: |_, _| Vec::new(),
         deletion: Deletion::By(Kind::AutoScalingGroup),
         renews: |_| &[],
     },
@@ -276,6 +333,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     .chain(&inv.strays.ec2.gateway_endpoints),
             )
         },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.gateway_endpoints),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
         renews: |_| &[],
     },
@@ -285,6 +344,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::FlowLogs,
         found: |_, inv| one(&inv.flow_log, "flowlog"),
         ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.flow_log, "flowlog"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
         renews: |_| &["flow_log_id"],
     },
@@ -297,6 +358,15 @@ pub(super) const COMPONENTS: &[Declaration] = &[
             let balancers = inv.load_balancer.iter().chain(&inv.strays.load_balancers);
             balancers.map(|lb| lb.arn.clone()).collect()
         },
+        api: Api::Elb,
+        tagged: |_, inv| {
+            elb_tagged(
+                inv,
+                inv.load_balancer
+                    .iter()
+                    .map(|lb| ("alb".to_string(), &lb.arn)),
+            )
+        },
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::load_balancers(t))),
         renews: |_| &["alb_arn", "alb_dns_name", "listener_arns"],
     },
@@ -306,6 +376,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::LoadBalancer,
         found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
         ids: |inv| inv.target_groups.iter().map(|tg| tg.arn.clone()).collect(),
+        api: Api::Elb,
+        tagged: |spec, inv| {
+            elb_tagged(
+                inv,
+                target_group_of(spec, inv).map(|tg| ("tg".to_string(), &tg.arn)),
+            )
+        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::target_groups(t))),
         renews: |_| &["target_group_arn"],
     },
@@ -321,6 +398,14 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                 .collect()
         },
         ids: |_| Vec::new(),
+        api: Api::Elb,
+        tagged: |_, inv| {
+            let listeners = inv.listeners.iter();
+            elb_tagged(
+                inv,
+                listeners.filter_map(|l| Some((listener_key(l.port)?, &l.arn))),
+            )
+        },
         deletion: Deletion::By(Kind::LoadBalancer),
         renews: |_| &[],
     },
@@ -330,6 +415,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Bastion,
         found: |_, inv| one(&inv.bastion, "bastion"),
         ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.bastion, "bastion"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
         renews: |_| &["bastion_instance_id", "bastion_public_ip"],
     },
@@ -365,6 +452,44 @@ pub(super) fn steps_in(wave: Wave) -> impl Iterator<Item = Step> {
         Deletion::Own(w, step) if w == wave => Some(step),
         _ => None,
     })
+}
+
+fn keyed(map: &BTreeMap<String, Found>) -> Vec<TaggedObject<'_>> {
+    map.iter()
+        .map(|(key, f)| (key.clone(), &f.id, &f.tags))
+        .collect()
+}
+
+fn keyed_one<'a>(found: &'a Option<Found>, key: &str) -> Vec<TaggedObject<'a>> {
+    found
+        .iter()
+        .map(|f| (key.to_string(), &f.id, &f.tags))
+        .collect()
+}
+
+/// ELB objects keep their tags apart, by ARN.
+fn elb_tagged<'a>(
+    inv: &'a Inventory,
+    objects: impl IntoIterator<Item = (String, &'a String)>,
+) -> Vec<TaggedObject<'a>> {
+    objects
+        .into_iter()
+        .filter_map(|(key, arn)| Some((key, arn, inv.elb_tags.get(arn)?)))
+        .collect()
+}
+
+/// The objects of the environment that carry its tags, of the kinds whose
+/// tags `apis` read and write.
+pub(super) fn tagged_objects<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+    apis: &[Api],
+) -> Vec<TaggedObject<'a>> {
+    COMPONENTS
+        .iter()
+        .filter(|row| apis.contains(&row.api))
+        .flat_map(|row| (row.tagged)(spec, inv))
+        .collect()
 }
 
 fn ids_of<'a>(found: impl Iterator<Item = &'a Found>) -> Vec<String> {

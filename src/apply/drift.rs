@@ -5,11 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::components::{families, COMPONENTS};
+use super::components::{families, tagged_objects, Api, COMPONENTS};
 use super::executor::component_tags;
 use super::inventory::Inventory;
-use super::load_balancer::{listener_key, target_group_of};
-use crate::aws::ec2::Tags;
 use crate::plan::blueprint::{Blueprint, Component, Kind};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};
@@ -53,44 +51,12 @@ pub(super) fn missing_components(
         .collect()
 }
 
-/// Every EC2 and ELB object of the environment that carries its tags, as
-/// (component key, ID or ARN, tags): the key is what the object is, which its
-/// component tag may no longer say.
-pub(super) fn tagged_objects<'a>(
-    spec: &EnvironmentSpec,
-    inv: &'a Inventory,
-) -> Vec<(String, &'a String, &'a Tags)> {
-    let mut objects = inv.tagged_ec2_objects();
-    let elb = |arn: &'a String| Some((arn, inv.elb_tags.get(arn)?));
-    let balancer = inv
-        .load_balancer
-        .iter()
-        .map(|lb| ("alb".to_string(), &lb.arn));
-    let target_group = target_group_of(spec, inv).map(|tg| ("tg".to_string(), &tg.arn));
-    // a listener on another port than 80 or 443 is not the environment's own
-    let listeners = inv
-        .listeners
-        .iter()
-        .filter_map(|l| Some((listener_key(l.port)?, &l.arn)));
-    objects.extend(
-        balancer
-            .chain(target_group)
-            .chain(listeners)
-            .filter_map(|(key, arn)| elb(arn).map(|(arn, tags)| (key, arn, tags))),
-    );
-    objects
-}
-
 /// Tags of every planned component, against what [`component_tags`] gives it.
 pub(super) fn tag_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
     let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
-    let mut objects: Vec<(String, &Tags)> = tagged_objects(spec, inv)
+    tagged_objects(spec, inv, &[Api::Ec2, Api::Elb, Api::AutoScaling])
         .into_iter()
         .map(|(key, _, tags)| (key, tags))
-        .collect();
-    objects.extend(inv.group.iter().map(|g| ("asg".to_string(), &g.tags)));
-    objects
-        .into_iter()
         .filter(|(key, _)| planned.contains(key))
         .filter_map(|(key, tags)| {
             let ignored = |k: &String| spec.ignored_tags.ignores(k);

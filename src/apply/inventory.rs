@@ -943,41 +943,6 @@ impl Inventory {
         })
     }
 
-    /// Every EC2 object of the environment that carries its tags, as (component
-    /// key, ID, tags): what tag drift compares and retagging brings up to date.
-    pub fn tagged_ec2_objects(&self) -> Vec<(String, &String, &BTreeMap<String, String>)> {
-        let mut objects: Vec<(String, &String, &BTreeMap<String, String>)> = Vec::new();
-        let singles = [
-            ("vpc", &self.vpc),
-            ("igw", &self.internet_gateway),
-            ("lt", &self.launch_template),
-            ("bastion", &self.bastion),
-            ("flowlog", &self.flow_log),
-        ];
-        for (key, found) in singles {
-            objects.extend(found.iter().map(|f| (key.to_string(), &f.id, &f.tags)));
-        }
-        for map in [
-            &self.subnets,
-            &self.addresses,
-            &self.nat_gateways,
-            &self.gateway_endpoints,
-        ] {
-            objects.extend(map.iter().map(|(k, f)| (k.clone(), &f.id, &f.tags)));
-        }
-        objects.extend(
-            self.route_tables
-                .iter()
-                .map(|(k, t)| (k.clone(), &t.id, &t.tags)),
-        );
-        objects.extend(
-            self.security_groups
-                .iter()
-                .map(|(k, g)| (k.clone(), &g.id, &g.tags)),
-        );
-        objects
-    }
-
     /// Whether the environment's VPC is still marked as being created.
     pub fn is_unfinished(&self) -> bool {
         self.vpc
