@@ -1,9 +1,11 @@
 //! The table of components: for each kind of component the blueprint can
 //! plan, how its key reads, which family compares it, how it is found in an
-//! [`Inventory`] and how destroy removes it. Drift, destroy and planning walk
-//! this table instead of keeping lists of their own, so a new kind is a row
-//! here plus its family's calls, and the tests below refuse a kind without a
-//! way to be read, compared or deleted.
+//! [`Inventory`], which of its objects carry tags and through which API, what
+//! destroy deletes and in which wave, and which outputs a new one changes.
+//! What is missing, drift, retagging, destroy and plan unknowns walk this
+//! table instead of keeping lists of their own, so a new kind is a row here
+//! plus its family's calls, and the tests below refuse a kind without a way
+//! to be read, compared or deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -122,15 +124,15 @@ pub(super) struct Declaration {
     /// the keys of the components of the table's kinds the inventory holds;
     /// [`Declaration::present`] keeps those of this row's kind
     pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
+    /// the IDs (ARNs, names) of every object of this kind, duplicates included:
+    /// what destroy deletes
+    pub ids: fn(&Inventory) -> Vec<String>,
     /// the API that tags its objects
     pub api: Api,
     /// its objects that carry the environment's tags, as (component key, ID
     /// or ARN, tags): the key is what the object is, which its component tag
     /// may no longer say
     pub tagged: Tagged,
-    /// the IDs (ARNs, names) of every object of this kind, duplicates included:
-    /// what destroy deletes
-    pub ids: fn(&Inventory) -> Vec<String>,
     pub deletion: Deletion,
     /// the computed attributes a new object under `key` changes, beyond the
     /// IDs of what the refresh found missing
