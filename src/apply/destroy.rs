@@ -1,18 +1,14 @@
-//! Destroy: deletes every object of the environment in AWS's order, waiting out
-//! what lingers, and fails naming what is left.
+//! Destroy: deletes every object of the environment in the waves the table of
+//! components gives, waiting out what lingers, and fails naming what is left.
 
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::endpoints::delete_gateway_endpoint;
-use super::executor::{ignore_not_found, Result};
-use super::flow_logs::delete_flow_logs;
+use super::components::{object_ids, steps_in, Wave};
+use super::executor::Result;
 use super::inventory::{Inventory, Lookup};
-use super::routing::{delete_nat_gateway, delete_route_table};
-use super::waiters::{delete_with_retry, poll_until};
-use crate::aws::autoscaling::{self};
-use crate::aws::ec2::{self, Found};
-use crate::aws::elbv2::{self, LoadBalancer};
+use super::teardown::Teardown;
+use crate::aws::ec2;
 use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::spec::{attribute, Names};
@@ -68,178 +64,23 @@ pub async fn destroy(
             return Err(AwsError::DestroyBlocked { blockers });
         }
     }
-    let ec2c = &clients.ec2;
-    let strays = &inv.strays.ec2;
-    let with_strays = |one: Option<&Found>, more: &[Found]| -> Vec<Found> {
-        one.into_iter().chain(more).cloned().collect()
+    // each wave waits for the one before it, as AWS refuses to delete what
+    // something of a later wave still holds
+    let teardown = Teardown {
+        clients,
+        inv: &inv,
+        deadline,
     };
-    let vpcs = with_strays(inv.vpc.as_ref(), &strays.vpcs);
-    let instances: Vec<String> = with_strays(inv.bastion.as_ref(), &strays.instances)
-        .into_iter()
-        .map(|f| f.id)
-        .collect();
-    let balancers: Vec<&LoadBalancer> = inv
-        .load_balancer
-        .iter()
-        .chain(&inv.strays.load_balancers)
-        .collect();
-    let nat_gateways: Vec<&Found> = inv
-        .nat_gateways
-        .values()
-        .chain(&strays.nat_gateways)
-        .collect();
-    let addresses: Vec<&Found> = inv.addresses.values().chain(&strays.addresses).collect();
-    let endpoints: Vec<&Found> = inv
-        .gateway_endpoints
-        .values()
-        .chain(&strays.gateway_endpoints)
-        .collect();
-    let templates = with_strays(inv.launch_template.as_ref(), &strays.launch_templates);
-    let groups: Vec<&ec2::SecurityGroup> = inv
-        .security_groups
-        .values()
-        .chain(&strays.security_groups)
-        .collect();
-    let tables: Vec<&ec2::RouteTable> = inv
-        .route_tables
-        .values()
-        .chain(&strays.route_tables)
-        .collect();
-    let gateways = with_strays(inv.internet_gateway.as_ref(), &strays.internet_gateways);
-    let subnets: Vec<&Found> = inv.subnets.values().chain(&strays.subnets).collect();
-    let group_instances: Vec<String> = inv
-        .group
-        .as_ref()
-        .map(|g| g.instances.clone())
-        .unwrap_or_default();
-
-    // Wave 1: compute and the load balancer, which hold network interfaces, the
-    // gateway endpoints, which the route tables of wave 2 serve, and the flow
-    // logs (AWS would remove a deleted VPC's only eventually).
-    futures::try_join!(
-        delete_flow_logs(ec2c, inv.flow_log.iter().chain(&strays.flow_logs), deadline),
-        async {
-            let deletions = endpoints
-                .iter()
-                .map(|e| delete_gateway_endpoint(ec2c, e, deadline));
-            try_join_all(deletions).await.map(|_| ())
-        },
-        async {
-            if let Some(group) = &inv.group {
-                autoscaling::delete_group(&clients.autoscaling, &group.name)
-                    .await
-                    .or_else(ignore_not_found)?;
-                poll_until(deadline, "the Auto Scaling Group to be deleted", || async {
-                    Ok(autoscaling::find_group(&clients.autoscaling, &group.name)
-                        .await?
-                        .is_none()
-                        .then_some(()))
-                })
-                .await?;
-            }
-            wait_terminated(clients, &group_instances, deadline).await
-        },
-        async {
-            ec2::terminate_instances(ec2c, &instances)
-                .await
-                .or_else(ignore_not_found)?;
-            wait_terminated(clients, &instances, deadline).await
-        },
-        async {
-            let deletions = balancers.iter().map(|lb| async move {
-                elbv2::delete_load_balancer(&clients.elbv2, &lb.arn)
-                    .await
-                    .or_else(ignore_not_found)?;
-                poll_until(deadline, "the load balancer to be deleted", || async {
-                    let remaining = elbv2::load_balancer_exists(&clients.elbv2, &lb.arn).await?;
-                    Ok((!remaining).then_some(()))
-                })
-                .await
-            });
-            try_join_all(deletions).await.map(|_| ())
-        },
-        async {
-            let nats = nat_gateways
-                .iter()
-                .map(|nat| delete_nat_gateway(ec2c, &nat.id, deadline));
-            try_join_all(nats).await?;
-            let releases = addresses.iter().map(|a| {
-                delete_with_retry(deadline, "Elastic IP release", move || {
-                    ec2::release_address(ec2c, &a.id)
-                })
-            });
-            try_join_all(releases).await.map(|_| ())
-        },
-    )?;
-
-    // Wave 2: what those held on to.
-    futures::try_join!(
-        async {
-            for template in &templates {
-                ec2::delete_launch_template(ec2c, &template.id)
-                    .await
-                    .or_else(ignore_not_found)?;
-            }
-            let deletions = inv.target_groups.iter().map(|tg| {
-                delete_with_retry(deadline, "target group", move || {
-                    elbv2::delete_target_group(&clients.elbv2, &tg.arn)
-                })
-            });
-            try_join_all(deletions).await.map(|_| ())
-        },
-        async {
-            // rules referencing each other keep groups alive: clear them first
-            let revokes = groups.iter().map(|group| async move {
-                ec2::revoke_ingress(ec2c, &group.id, &group.ingress)
-                    .await
-                    .or_else(ignore_not_found)
-            });
-            try_join_all(revokes).await?;
-            let deletions = groups.iter().map(|g| {
-                delete_with_retry(deadline, "security group", move || {
-                    ec2::delete_security_group(ec2c, &g.id)
-                })
-            });
-            try_join_all(deletions).await.map(|_| ())
-        },
-        async {
-            let deletions = tables
-                .iter()
-                .map(|table| delete_route_table(ec2c, table, deadline));
-            try_join_all(deletions).await.map(|_| ())
-        },
-        async {
-            let deletions = gateways.iter().map(|igw| async move {
-                if let Some(vpc) = igw.detail.get("vpc") {
-                    delete_with_retry(deadline, "internet gateway detachment", || {
-                        ec2::detach_internet_gateway(ec2c, &igw.id, vpc)
-                    })
-                    .await?;
-                }
-                delete_with_retry(deadline, "internet gateway", || {
-                    ec2::delete_internet_gateway(ec2c, &igw.id)
-                })
-                .await
-            });
-            try_join_all(deletions).await.map(|_| ())
-        },
-    )?;
-
-    // Wave 3: subnets, then the VPCs.
-    let deletions = subnets
-        .iter()
-        .map(|s| delete_with_retry(deadline, "subnet", move || ec2::delete_subnet(ec2c, &s.id)));
-    try_join_all(deletions).await?;
-    let deletions = vpcs
-        .iter()
-        .map(|vpc| delete_with_retry(deadline, "VPC", move || ec2::delete_vpc(ec2c, &vpc.id)));
-    try_join_all(deletions).await?;
+    for wave in Wave::IN_ORDER {
+        try_join_all(steps_in(wave).map(|step| step(&teardown))).await?;
+    }
     let left = Inventory::discover(clients, names, lookup).await?;
+    let left = object_ids(&left);
     if !left.is_empty() {
         return Err(AwsError::Unsatisfiable(format!(
             "objects tagged for environment {} are still present after deletion ({}); run destroy again",
             names.environment,
-            left.ids().join(", ")
+            left.join(", ")
         )));
     }
     Ok(())
@@ -309,21 +150,4 @@ async fn blockers(
             }),
     );
     Ok(found)
-}
-
-pub(super) async fn wait_terminated(
-    clients: &AwsClients,
-    ids: &[String],
-    deadline: Instant,
-) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    poll_until(deadline, "instances to terminate", || async {
-        Ok(ec2::live_instances(&clients.ec2, ids)
-            .await?
-            .is_empty()
-            .then_some(()))
-    })
-    .await
 }

@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::destroy::wait_terminated;
-use super::drift::tagged_objects;
+use super::components::{tagged_objects, Api};
 use super::inventory::{Hints, Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
-use super::waiters::{delete_with_retry, retry_propagation};
+use super::waiters::{delete_with_retry, retry_propagation, wait_terminated};
 use crate::aws::autoscaling::{self};
 use crate::aws::ec2::{self, Tags};
 use crate::aws::elbv2::{self};
@@ -465,12 +464,12 @@ impl Run<'_> {
     /// were tagged at creation, the group itself by [`Run::retag_group`].
     pub(super) async fn retag(&self, inv: &Inventory) -> Result<()> {
         let wanted = self.wanted_shared_tags();
-        let ec2_objects: Vec<(&String, &BTreeMap<String, String>)> = inv
-            .tagged_ec2_objects()
-            .into_iter()
-            .map(|(_, id, tags)| (id, tags))
-            .chain(inv.app_instances.iter().map(|i| (&i.id, &i.tags)))
-            .collect();
+        let ec2_objects: Vec<(&String, &BTreeMap<String, String>)> =
+            tagged_objects(self.spec, inv, &[Api::Ec2])
+                .into_iter()
+                .map(|(_, id, tags)| (id, tags))
+                .chain(inv.app_instances.iter().map(|i| (&i.id, &i.tags)))
+                .collect();
         // The IDs whose shared tags differ from the wanted ones, and every stale key among them.
         let outdated = |objects: Vec<(&String, &BTreeMap<String, String>)>| {
             let stale: Vec<_> = objects
@@ -488,7 +487,8 @@ impl Run<'_> {
         };
         // an object's own tags (its component key and Name), changed out of band,
         // are set again object by object: each has its own values
-        let retagged: Vec<(&String, Tags)> = tagged_objects(self.spec, inv)
+        // the group's own tags are set by [`Run::retag_group`]
+        let retagged: Vec<(&String, Tags)> = tagged_objects(self.spec, inv, &[Api::Ec2, Api::Elb])
             .into_iter()
             .filter_map(|(key, id, tags)| {
                 let own = own_tags(self.spec, &key);

@@ -140,12 +140,6 @@ pub struct Strays {
     pub load_balancers: Vec<LoadBalancer>,
 }
 
-impl Strays {
-    pub fn is_empty(&self) -> bool {
-        self.ec2.is_empty() && self.load_balancers.is_empty()
-    }
-}
-
 /// What keying and ownership read of an EC2 object.
 trait Object {
     fn id(&self) -> &str;
@@ -949,122 +943,12 @@ impl Inventory {
         })
     }
 
-    /// Every EC2 object of the environment that carries its tags, as (component
-    /// key, ID, tags): what tag drift compares and retagging brings up to date.
-    pub fn tagged_ec2_objects(&self) -> Vec<(String, &String, &BTreeMap<String, String>)> {
-        let mut objects: Vec<(String, &String, &BTreeMap<String, String>)> = Vec::new();
-        let singles = [
-            ("vpc", &self.vpc),
-            ("igw", &self.internet_gateway),
-            ("lt", &self.launch_template),
-            ("bastion", &self.bastion),
-            ("flowlog", &self.flow_log),
-        ];
-        for (key, found) in singles {
-            objects.extend(found.iter().map(|f| (key.to_string(), &f.id, &f.tags)));
-        }
-        for map in [
-            &self.subnets,
-            &self.addresses,
-            &self.nat_gateways,
-            &self.gateway_endpoints,
-        ] {
-            objects.extend(map.iter().map(|(k, f)| (k.clone(), &f.id, &f.tags)));
-        }
-        objects.extend(
-            self.route_tables
-                .iter()
-                .map(|(k, t)| (k.clone(), &t.id, &t.tags)),
-        );
-        objects.extend(
-            self.security_groups
-                .iter()
-                .map(|(k, g)| (k.clone(), &g.id, &g.tags)),
-        );
-        objects
-    }
-
     /// Whether the environment's VPC is still marked as being created.
     pub fn is_unfinished(&self) -> bool {
         self.vpc
             .as_ref()
             .and_then(|v| v.tags.get(TAG_STATUS))
             .is_some_and(|status| status == STATUS_CREATING)
-    }
-
-    /// The IDs of everything found, for messages.
-    pub fn ids(&self) -> Vec<String> {
-        let s = &self.strays;
-        let mut ids: Vec<String> = Vec::new();
-        let found = self
-            .vpc
-            .iter()
-            .chain(self.internet_gateway.iter())
-            .chain(self.launch_template.iter())
-            .chain(self.bastion.iter())
-            .chain(self.subnets.values())
-            .chain(self.addresses.values())
-            .chain(self.nat_gateways.values())
-            .chain(self.gateway_endpoints.values())
-            .chain(self.flow_log.iter())
-            .chain(
-                s.ec2
-                    .vpcs
-                    .iter()
-                    .chain(&s.ec2.subnets)
-                    .chain(&s.ec2.internet_gateways),
-            )
-            .chain(
-                s.ec2
-                    .addresses
-                    .iter()
-                    .chain(&s.ec2.nat_gateways)
-                    .chain(&s.ec2.launch_templates)
-                    .chain(&s.ec2.instances)
-                    .chain(&s.ec2.gateway_endpoints)
-                    .chain(&s.ec2.flow_logs),
-            );
-        ids.extend(found.map(|f| f.id.clone()));
-        ids.extend(
-            self.route_tables
-                .values()
-                .chain(&s.ec2.route_tables)
-                .map(|t| t.id.clone()),
-        );
-        ids.extend(
-            self.security_groups
-                .values()
-                .chain(&s.ec2.security_groups)
-                .map(|g| g.id.clone()),
-        );
-        ids.extend(
-            self.load_balancer
-                .iter()
-                .chain(&s.load_balancers)
-                .map(|l| l.arn.clone()),
-        );
-        ids.extend(self.target_groups.iter().map(|t| t.arn.clone()));
-        ids.extend(self.group.iter().map(|g| g.name.clone()));
-        ids
-    }
-
-    /// True when nothing at all of the environment exists.
-    pub fn is_empty(&self) -> bool {
-        self.vpc.is_none()
-            && self.subnets.is_empty()
-            && self.internet_gateway.is_none()
-            && self.route_tables.is_empty()
-            && self.addresses.is_empty()
-            && self.nat_gateways.is_empty()
-            && self.gateway_endpoints.is_empty()
-            && self.flow_log.is_none()
-            && self.security_groups.is_empty()
-            && self.launch_template.is_none()
-            && self.bastion.is_none()
-            && self.load_balancer.is_none()
-            && self.target_groups.is_empty()
-            && self.group.is_none()
-            && self.strays.is_empty()
     }
 }
 

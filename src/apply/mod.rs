@@ -4,6 +4,7 @@
 //! module with its ensure, delete and drift steps.
 
 mod bastion;
+pub mod components;
 mod compute;
 pub mod destroy;
 pub mod drift;
@@ -16,4 +17,5 @@ mod network;
 pub mod posture;
 mod routing;
 mod security;
+mod teardown;
 pub mod waiters;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::aws::{ec2, AwsClients};
 use crate::error::{AwsError, ErrorClass};
 
 const MAX_DELAY: Duration = Duration::from_secs(15);
@@ -199,6 +200,24 @@ where
         }),
         (result, _) => result,
     }
+}
+
+/// Waits until none of the instances `ids` is running or shutting down.
+pub(super) async fn wait_terminated(
+    clients: &AwsClients,
+    ids: &[String],
+    deadline: Instant,
+) -> Result<(), AwsError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    poll_until(deadline, "instances to terminate", || async {
+        Ok(ec2::live_instances(&clients.ec2, ids)
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
 }
 
 #[cfg(test)]

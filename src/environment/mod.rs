@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::inventory::{Hints, Inventory, Lookup};
-use crate::apply::{destroy, drift, executor};
+use crate::apply::{components, destroy, drift, executor};
 use crate::aws::call_log::InFlight;
 use crate::aws::AwsClients;
 use crate::error::AwsError;
@@ -529,7 +529,7 @@ impl EnvironmentResource {
                                 &clients.ignored_tags,
                             )
                         }
-                        None if !inv.is_empty() => {
+                        None if !components::object_ids(&inv).is_empty() => {
                             report_aws(diags, summary, error, Phase::Create);
                             diags.root_warning(
                                 "The environment is partly built",

@@ -7,6 +7,7 @@ use tf_provider::value::Value;
 use tf_provider::AttributePath;
 
 use super::model::{self, first, known_map, known_strings, string_map, EnvironmentState};
+use crate::apply::components::renewed_outputs;
 use crate::plan::cidr::{carve, Cidr, Tier};
 use crate::plan::drift::{renewed, rolls};
 
@@ -162,7 +163,8 @@ pub(super) fn plan_outputs(
     planned: &mut EnvironmentState,
     drift: &[String],
 ) {
-    let renewed = renewed(drift);
+    // which computed attributes the repair changes, as the table of components says
+    let renewed_outputs = renewed_outputs(&renewed(drift));
     // judged from what AWS holds after the apply: unknown only when the apply
     // changes something a control looks at
     if !drift.is_empty()
@@ -181,20 +183,20 @@ pub(super) fn plan_outputs(
                 *slot = Value::Unknown;
             }
         }
-        let is = |component: &str| renewed.contains(component);
+        let is = |output: &str| renewed_outputs.contains(output);
         kept(&mut planned.vpc_id, false);
-        kept(&mut planned.internet_gateway_id, is("igw"));
-        kept(&mut planned.alb_arn, is("alb"));
-        kept(&mut planned.alb_dns_name, is("alb"));
+        kept(&mut planned.internet_gateway_id, is("internet_gateway_id"));
+        kept(&mut planned.alb_arn, is("alb_arn"));
+        kept(&mut planned.alb_dns_name, is("alb_dns_name"));
         // the region's hosted zone of every load balancer: a recreated one keeps it
         kept(&mut planned.alb_zone_id, false);
-        kept(&mut planned.target_group_arn, is("tg"));
-        kept(&mut planned.launch_template_id, is("lt"));
+        kept(&mut planned.target_group_arn, is("target_group_arn"));
+        kept(&mut planned.launch_template_id, is("launch_template_id"));
         kept(
             &mut planned.launch_template_version,
-            is("lt") || is("sg/app") || rolls(drift),
+            is("launch_template_version") || rolls(drift),
         );
-        if is("alb") {
+        if is("listener_arns") {
             planned.listener_arns = Value::Unknown;
         }
     }
@@ -306,7 +308,9 @@ pub(super) fn plan_outputs(
     // AWS cannot change a flow log: any other setting is a new one
     planned.flow_log_id = if first(&planned.flow_logs).is_none() {
         Value::Null
-    } else if first(&prior.flow_logs) != first(&planned.flow_logs) || renewed.contains("flowlog") {
+    } else if first(&prior.flow_logs) != first(&planned.flow_logs)
+        || renewed_outputs.contains("flow_log_id")
+    {
         Value::Unknown
     } else {
         prior.flow_log_id.clone()
@@ -326,7 +330,7 @@ pub(super) fn plan_outputs(
         first(&planned.load_balancer).is_none_or(|lb| !lb.certificate_arn.is_unknown());
     if !https_decided {
         planned.listener_arns = Value::Unknown;
-    } else if !renewed.contains("alb") {
+    } else if !renewed_outputs.contains("listener_arns") {
         planned.listener_arns = keyed_like(&prior.listener_arns, listeners);
     }
     let template_inputs = |s: &EnvironmentState| {
@@ -357,7 +361,7 @@ pub(super) fn plan_outputs(
     if !bastion_on {
         planned.bastion_instance_id = Value::Null;
         planned.bastion_public_ip = Value::Null;
-    } else if renewed.contains("bastion")
+    } else if renewed_outputs.contains("bastion_instance_id")
         || !matches!(planned.bastion_instance_id, Value::Value(_))
         || bastion_inputs(prior) != bastion_inputs(planned)
     {

@@ -29,6 +29,30 @@ pub enum Component {
     FlowLog,
 }
 
+/// What a component is, whatever its zone, tier, role or service: the row of
+/// the table of components (`apply::components`) that says how it is read,
+/// compared and deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Vpc,
+    InternetGateway,
+    Subnet,
+    PublicRouteTable,
+    PrivateRouteTable,
+    ElasticIp,
+    NatGateway,
+    SecurityGroup,
+    LoadBalancer,
+    TargetGroup,
+    Listener,
+    LaunchTemplate,
+    AutoScalingGroup,
+    ScalingPolicy,
+    Bastion,
+    GatewayEndpoint,
+    FlowLog,
+}
+
 /// The listener role (`http`, `https`) of a load balancer port: 80 and 443
 /// are the environment's listeners; any other is not, whoever made it.
 pub fn listener_role(port: i32) -> Option<&'static str> {
@@ -40,6 +64,28 @@ pub fn listener_role(port: i32) -> Option<&'static str> {
 }
 
 impl Component {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Component::Vpc => Kind::Vpc,
+            Component::InternetGateway => Kind::InternetGateway,
+            Component::Subnet(..) => Kind::Subnet,
+            Component::PublicRouteTable => Kind::PublicRouteTable,
+            Component::PrivateRouteTable(_) => Kind::PrivateRouteTable,
+            Component::ElasticIp(_) => Kind::ElasticIp,
+            Component::NatGateway(_) => Kind::NatGateway,
+            Component::SecurityGroup(_) => Kind::SecurityGroup,
+            Component::LoadBalancer => Kind::LoadBalancer,
+            Component::TargetGroup => Kind::TargetGroup,
+            Component::Listener(_) => Kind::Listener,
+            Component::LaunchTemplate => Kind::LaunchTemplate,
+            Component::AutoScalingGroup => Kind::AutoScalingGroup,
+            Component::ScalingPolicy => Kind::ScalingPolicy,
+            Component::Bastion => Kind::Bastion,
+            Component::GatewayEndpoint(_) => Kind::GatewayEndpoint,
+            Component::FlowLog => Kind::FlowLog,
+        }
+    }
+
     /// The tag value, e.g. `subnet/private/us-east-1a`.
     pub fn key(&self) -> String {
         match self {

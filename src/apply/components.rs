@@ -1,0 +1,731 @@
+//! The table of components: for each kind of component the blueprint can
+//! plan, how its key reads, which family compares it, how it is found in an
+//! [`Inventory`], which of its objects carry tags and through which API, what
+//! destroy deletes and in which wave, and which outputs a new one changes.
+//! What is missing, drift, retagging, destroy and plan unknowns walk this
+//! table instead of keeping lists of their own, so a new kind is a row here
+//! plus its family's calls, and the tests below refuse a kind without a way
+//! to be read, compared or deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::bastion::bastion_drift;
+use super::compute::app_drift;
+use super::endpoints::endpoint_drift;
+use super::flow_logs::flow_log_drift;
+use super::inventory::Inventory;
+use super::load_balancer::{
+    listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
+    target_group_of,
+};
+use super::network::network_drift;
+use super::security::rule_drift;
+use super::teardown::{self, Step};
+use crate::aws::ec2::{Found, Tags};
+use crate::plan::blueprint::{Blueprint, Kind};
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::spec::EnvironmentSpec;
+
+/// A comparison of what AWS holds with what the spec asks for.
+pub(super) type Check = fn(&EnvironmentSpec, &Blueprint, &Inventory) -> Vec<Finding>;
+
+/// The modules that own a group of kinds: their AWS calls and their checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Family {
+    Network,
+    Security,
+    Compute,
+    Endpoints,
+    FlowLogs,
+    LoadBalancer,
+    Bastion,
+}
+
+impl Family {
+    /// The family's comparisons of what AWS holds with the spec.
+    pub fn checks(self) -> &'static [Check] {
+        match self {
+            Family::Network => &[network_drift],
+            Family::Security => &[|spec, _, inv| rule_drift(spec, inv)],
+            Family::Compute => &[scaling_policy_drift, suspended_processes_drift, app_drift],
+            Family::Endpoints => &[endpoint_drift],
+            Family::FlowLogs => &[|spec, _, inv| flow_log_drift(spec, inv)],
+            Family::LoadBalancer => &[
+                |spec, _, inv| load_balancer_attribute_drift(spec, inv),
+                |_, _, inv| listener_rule_drift(inv),
+                |spec, _, inv| registration_drift(spec, inv),
+            ],
+            Family::Bastion => &[bastion_drift],
+        }
+    }
+}
+
+/// The families in the order of their first row: the order drift reports in.
+pub(super) fn families() -> Vec<Family> {
+    let mut families: Vec<Family> = Vec::new();
+    for row in COMPONENTS {
+        if !families.contains(&row.family) {
+            families.push(row.family);
+        }
+    }
+    families
+}
+
+/// The API that reads and writes a kind's tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Api {
+    Ec2,
+    Elb,
+    AutoScaling,
+}
+
+/// An object of the environment with its tags: (component key, ID or ARN, tags).
+pub(super) type TaggedObject<'a> = (String, &'a String, &'a Tags);
+
+/// How a row lists the objects of its kind that carry tags.
+pub(super) type Tagged = for<'a> fn(&EnvironmentSpec, &'a Inventory) -> Vec<TaggedObject<'a>>;
+
+/// The stage of destroy that deletes a kind: every stage waits for the one
+/// before it, the kinds within one run concurrently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Wave {
+    /// what holds network interfaces (instances, the load balancer, NAT
+    /// gateways), the gateway endpoints that the route tables serve, and the
+    /// flow logs (AWS would remove a deleted VPC's only eventually)
+    Holders,
+    /// what those held on to
+    Held,
+    Subnets,
+    Vpc,
+}
+
+impl Wave {
+    pub const IN_ORDER: [Wave; 4] = [Wave::Holders, Wave::Held, Wave::Subnets, Wave::Vpc];
+}
+
+/// How destroy removes a kind.
+#[derive(Clone, Copy)]
+pub(super) enum Deletion {
+    /// a step of its own, in that wave
+    Own(Wave, Step),
+    /// the step of that kind removes it too (AWS deletes listeners with their
+    /// load balancer and the policy with its group)
+    // read by the test that every kind is deleted
+    #[cfg_attr(not(test), allow(dead_code))]
+    By(Kind),
+}
+
+/// One row of the table.
+pub(super) struct Declaration {
+    pub kind: Kind,
+    /// the key's shape, `*` standing for one segment (a zone, a role, ...)
+    pub key: &'static str,
+    pub family: Family,
+    /// the keys of the components of the table's kinds the inventory holds;
+    /// [`Declaration::present`] keeps those of this row's kind
+    pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
+    /// the IDs (ARNs, names) of every object of this kind, duplicates included:
+    /// what destroy deletes
+    pub ids: fn(&Inventory) -> Vec<String>,
+    /// the API that tags its objects
+    pub api: Api,
+    /// its objects that carry the environment's tags, as (component key, ID
+    /// or ARN, tags): the key is what the object is, which its component tag
+    /// may no longer say
+    pub tagged: Tagged,
+    pub deletion: Deletion,
+    /// the computed attributes a new object under `key` changes, beyond the
+    /// IDs of what the refresh found missing
+    pub renews: fn(key: &str) -> &'static [&'static str],
+}
+
+fn keys<V>(map: &BTreeMap<String, V>) -> Vec<String> {
+    map.keys().cloned().collect()
+}
+
+fn one<T>(found: &Option<T>, key: &str) -> Vec<String> {
+    found.iter().map(|_| key.to_string()).collect()
+}
+
+/// What an environment consists of.
+pub(super) const COMPONENTS: &[Declaration] = &[
+    Declaration {
+        kind: Kind::Vpc,
+        key: "vpc",
+        family: Family::Network,
+        found: |_, inv| one(&inv.vpc, "vpc"),
+        ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.vpc, "vpc"),
+        deletion: Deletion::Own(Wave::Vpc, |t| Box::pin(teardown::vpcs(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::InternetGateway,
+        key: "igw",
+        family: Family::Network,
+        found: |_, inv| one(&inv.internet_gateway, "igw"),
+        ids: |inv| {
+            ids_of(
+                inv.internet_gateway
+                    .iter()
+                    .chain(&inv.strays.ec2.internet_gateways),
+            )
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.internet_gateway, "igw"),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
+        renews: |_| &["internet_gateway_id"],
+    },
+    Declaration {
+        kind: Kind::Subnet,
+        key: "subnet/*/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.subnets),
+        ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.subnets),
+        deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::PublicRouteTable,
+        key: "rtb/public",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.route_tables),
+        // every route table, as one step deletes them all
+        ids: |inv| {
+            let tables = inv
+                .route_tables
+                .values()
+                .chain(&inv.strays.ec2.route_tables);
+            tables.map(|t| t.id.clone()).collect()
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| {
+            let tables = inv.route_tables.iter();
+            tables
+                .map(|(key, t)| (key.clone(), &t.id, &t.tags))
+                .collect()
+        },
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::route_tables(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::PrivateRouteTable,
+        key: "rtb/private/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.route_tables),
+        // one step deletes every route table
+        ids: |_| Vec::new(),
+        api: Api::Ec2,
+        tagged: |_, _| Vec::new(),
+        deletion: Deletion::By(Kind::PublicRouteTable),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::ElasticIp,
+        key: "eip/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.addresses),
+        ids: |inv| ids_of(inv.addresses.values().chain(&inv.strays.ec2.addresses)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.addresses),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::addresses(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::NatGateway,
+        key: "nat/*",
+        family: Family::Network,
+        found: |_, inv| keys(&inv.nat_gateways),
+        ids: |inv| {
+            ids_of(
+                inv.nat_gateways
+                    .values()
+                    .chain(&inv.strays.ec2.nat_gateways),
+            )
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.nat_gateways),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::SecurityGroup,
+        key: "sg/*",
+        family: Family::Security,
+        found: |_, inv| keys(&inv.security_groups),
+        ids: |inv| {
+            let groups = inv
+                .security_groups
+                .values()
+                .chain(&inv.strays.ec2.security_groups);
+            groups.map(|g| g.id.clone()).collect()
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| {
+            let groups = inv.security_groups.iter();
+            groups
+                .map(|(key, g)| (key.clone(), &g.id, &g.tags))
+                .collect()
+        },
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::security_groups(t))),
+        // the template names the app group: a new group is a new version
+        renews: |key| match key {
+            "sg/app" => &["launch_template_version"],
+            _ => &[],
+        },
+    },
+    Declaration {
+        kind: Kind::LaunchTemplate,
+        key: "lt",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.launch_template, "lt"),
+        ids: |inv| {
+            ids_of(
+                inv.launch_template
+                    .iter()
+                    .chain(&inv.strays.ec2.launch_templates),
+            )
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.launch_template, "lt"),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::launch_templates(t))),
+        renews: |_| &["launch_template_id", "launch_template_version"],
+    },
+    Declaration {
+        kind: Kind::AutoScalingGroup,
+        key: "asg",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.group, "asg"),
+        ids: |inv| inv.group.iter().map(|g| g.name.clone()).collect(),
+        api: Api::AutoScaling,
+        tagged: |_, inv| {
+            inv.group
+                .iter()
+                .map(|g| ("asg".to_string(), &g.name, &g.tags))
+                .collect()
+        },
+        deletion: Deletion::Own(Wave::Holders, |t| {
+            Box::pin(teardown::auto_scaling_groups(t))
+        }),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::ScalingPolicy,
+        key: "policy/cpu",
+        family: Family::Compute,
+        found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
+        ids: |_| Vec::new(),
+        api: Api::AutoScaling,
+        tagged: |_, _| Vec::new(),
+        deletion: Deletion::By(Kind::AutoScalingGroup),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::GatewayEndpoint,
+        key: "vpce/*",
+        family: Family::Endpoints,
+        found: |_, inv| keys(&inv.gateway_endpoints),
+        ids: |inv| {
+            ids_of(
+                inv.gateway_endpoints
+                    .values()
+                    .chain(&inv.strays.ec2.gateway_endpoints),
+            )
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed(&inv.gateway_endpoints),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::FlowLog,
+        key: "flowlog",
+        family: Family::FlowLogs,
+        found: |_, inv| one(&inv.flow_log, "flowlog"),
+        ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.flow_log, "flowlog"),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
+        renews: |_| &["flow_log_id"],
+    },
+    Declaration {
+        kind: Kind::LoadBalancer,
+        key: "alb",
+        family: Family::LoadBalancer,
+        found: |_, inv| one(&inv.load_balancer, "alb"),
+        ids: |inv| {
+            let balancers = inv.load_balancer.iter().chain(&inv.strays.load_balancers);
+            balancers.map(|lb| lb.arn.clone()).collect()
+        },
+        api: Api::Elb,
+        tagged: |_, inv| {
+            elb_tagged(
+                inv,
+                inv.load_balancer
+                    .iter()
+                    .map(|lb| ("alb".to_string(), &lb.arn)),
+            )
+        },
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::load_balancers(t))),
+        renews: |_| &["alb_arn", "alb_dns_name", "listener_arns"],
+    },
+    Declaration {
+        kind: Kind::TargetGroup,
+        key: "tg",
+        family: Family::LoadBalancer,
+        found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
+        ids: |inv| inv.target_groups.iter().map(|tg| tg.arn.clone()).collect(),
+        api: Api::Elb,
+        tagged: |spec, inv| {
+            elb_tagged(
+                inv,
+                target_group_of(spec, inv).map(|tg| ("tg".to_string(), &tg.arn)),
+            )
+        },
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::target_groups(t))),
+        renews: |_| &["target_group_arn"],
+    },
+    Declaration {
+        kind: Kind::Listener,
+        key: "listener/*",
+        family: Family::LoadBalancer,
+        // a listener on another port than 80 or 443 is not the environment's own
+        found: |_, inv| {
+            inv.listeners
+                .iter()
+                .filter_map(|l| listener_key(l.port))
+                .collect()
+        },
+        ids: |_| Vec::new(),
+        api: Api::Elb,
+        tagged: |_, inv| {
+            let listeners = inv.listeners.iter();
+            elb_tagged(
+                inv,
+                listeners.filter_map(|l| Some((listener_key(l.port)?, &l.arn))),
+            )
+        },
+        deletion: Deletion::By(Kind::LoadBalancer),
+        renews: |_| &[],
+    },
+    Declaration {
+        kind: Kind::Bastion,
+        key: "bastion",
+        family: Family::Bastion,
+        found: |_, inv| one(&inv.bastion, "bastion"),
+        ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.bastion, "bastion"),
+        deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
+        renews: |_| &["bastion_instance_id", "bastion_public_ip"],
+    },
+];
+
+impl Declaration {
+    /// Whether `key` is the key of a component of this kind.
+    pub fn matches(&self, key: &str) -> bool {
+        let mut pattern = self.key.split('/');
+        let mut segments = key.split('/');
+        loop {
+            match (pattern.next(), segments.next()) {
+                (None, None) => return true,
+                (Some("*"), Some(segment)) if !segment.is_empty() => {}
+                (Some(expected), Some(segment)) if expected == segment => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// The keys of the components of this kind that the inventory holds.
+    pub fn present(&self, spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> {
+        (self.found)(spec, inv)
+            .into_iter()
+            .filter(|key| self.matches(key))
+            .collect()
+    }
+}
+
+/// The deletion steps of a wave.
+pub(super) fn steps_in(wave: Wave) -> impl Iterator<Item = Step> {
+    COMPONENTS.iter().filter_map(move |row| match row.deletion {
+        Deletion::Own(w, step) if w == wave => Some(step),
+        _ => None,
+    })
+}
+
+fn keyed(map: &BTreeMap<String, Found>) -> Vec<TaggedObject<'_>> {
+    map.iter()
+        .map(|(key, f)| (key.clone(), &f.id, &f.tags))
+        .collect()
+}
+
+fn keyed_one<'a>(found: &'a Option<Found>, key: &str) -> Vec<TaggedObject<'a>> {
+    found
+        .iter()
+        .map(|f| (key.to_string(), &f.id, &f.tags))
+        .collect()
+}
+
+/// ELB objects keep their tags apart, by ARN.
+fn elb_tagged<'a>(
+    inv: &'a Inventory,
+    objects: impl IntoIterator<Item = (String, &'a String)>,
+) -> Vec<TaggedObject<'a>> {
+    objects
+        .into_iter()
+        .filter_map(|(key, arn)| Some((key, arn, inv.elb_tags.get(arn)?)))
+        .collect()
+}
+
+/// The objects of the environment that carry its tags, of the kinds whose
+/// tags `apis` read and write.
+pub(super) fn tagged_objects<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+    apis: &[Api],
+) -> Vec<TaggedObject<'a>> {
+    COMPONENTS
+        .iter()
+        .filter(|row| apis.contains(&row.api))
+        .flat_map(|row| (row.tagged)(spec, inv))
+        .collect()
+}
+
+fn ids_of<'a>(found: impl Iterator<Item = &'a Found>) -> Vec<String> {
+    found.map(|f| f.id.clone()).collect()
+}
+
+/// The IDs of every object of the environment the inventory holds, for
+/// destroy to delete and to name what is left.
+pub fn object_ids(inv: &Inventory) -> Vec<String> {
+    COMPONENTS.iter().flat_map(|row| (row.ids)(inv)).collect()
+}
+
+/// The row whose key pattern `key` matches.
+fn row_of(key: &str) -> Option<&'static Declaration> {
+    COMPONENTS.iter().find(|row| row.matches(key))
+}
+
+/// The computed attributes that get new values when the components `renewed`
+/// (by key) are created or replaced.
+pub fn renewed_outputs<'a>(
+    renewed: impl IntoIterator<Item = &'a String>,
+) -> BTreeSet<&'static str> {
+    renewed
+        .into_iter()
+        .filter_map(|key| Some((row_of(key)?.renews)(key)))
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// The target tracking policy's settings, against the spec.
+fn scaling_policy_drift(spec: &EnvironmentSpec, _: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let Some(policy) = &inv.cpu_policy else {
+        return Vec::new();
+    };
+    let differences = policy.differences(spec.app.cpu_target);
+    if differences.is_empty() {
+        return Vec::new();
+    }
+    vec![Finding::new(
+        "policy/cpu",
+        differences.join(", "),
+        Repair::InPlace("restores it"),
+    )]
+}
+
+/// Processes of the group suspended out of band.
+fn suspended_processes_drift(_: &EnvironmentSpec, _: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    inv.group
+        .iter()
+        .filter(|g| !g.suspended.is_empty())
+        .map(|group| {
+            Finding::new(
+                "asg",
+                format!(
+                    "has processes suspended ({}), so it does not launch, check or replace instances as it should",
+                    group.suspended.join(", ")
+                ),
+                Repair::InPlace("resumes them"),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::blueprint::{blueprint, tests::sample_spec, Component};
+    use crate::plan::spec::{
+        FlowLogDestination, FlowLogSpec, GatewayService, NatStrategy, TrafficType,
+    };
+
+    /// The row of a kind.
+    fn declaration(kind: Kind) -> &'static Declaration {
+        COMPONENTS
+            .iter()
+            .find(|d| d.kind == kind)
+            .unwrap_or_else(|| panic!("{kind:?} has no row in the table of components"))
+    }
+
+    /// A spec that plans every kind of component there is.
+    fn everything() -> Blueprint {
+        let mut spec = sample_spec();
+        spec.nat = NatStrategy::OnePerAz;
+        spec.load_balancer.certificate_arn =
+            Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into());
+        spec.endpoints.services = [GatewayService::S3, GatewayService::DynamoDb].into();
+        spec.flow_logs = Some(FlowLogSpec {
+            destination: FlowLogDestination::S3 {
+                arn: "arn:aws:s3:::logs".into(),
+            },
+            traffic_type: TrafficType::All,
+            max_aggregation_interval: 600,
+        });
+        blueprint(&spec, &["us-east-1a".into(), "us-east-1b".into()]).unwrap()
+    }
+
+    #[test]
+    fn every_kind_planned_has_one_row_and_every_row_is_planned() {
+        let planned: BTreeSet<Kind> = everything()
+            .components
+            .iter()
+            .map(Component::kind)
+            .collect();
+        for kind in &planned {
+            let rows = COMPONENTS.iter().filter(|d| d.kind == *kind).count();
+            assert_eq!(rows, 1, "{kind:?} has {rows} rows in the table");
+        }
+        let declared: BTreeSet<Kind> = COMPONENTS.iter().map(|d| d.kind).collect();
+        assert_eq!(declared, planned, "rows for kinds no spec plans");
+    }
+
+    #[test]
+    fn every_key_matches_the_row_of_its_kind_and_no_other() {
+        for component in everything().components {
+            let key = component.key();
+            let matching: Vec<Kind> = COMPONENTS
+                .iter()
+                .filter(|d| d.matches(&key))
+                .map(|d| d.kind)
+                .collect();
+            assert_eq!(matching, [component.kind()], "{key}");
+        }
+        let subnet = declaration(Kind::Subnet);
+        assert!(!subnet.matches("subnet/public"));
+        assert!(!subnet.matches("subnet/public/us-east-1a/x"));
+        assert!(!subnet.matches("subnet//us-east-1a"));
+    }
+
+    #[test]
+    fn every_kind_can_be_read_compared_and_deleted() {
+        let empty = Inventory::default();
+        let spec = sample_spec();
+        for row in COMPONENTS {
+            // read: nothing is found where nothing exists
+            assert!(row.present(&spec, &empty).is_empty(), "{:?}", row.kind);
+            assert!((row.ids)(&empty).is_empty(), "{:?}", row.kind);
+            // compared by its family's checks
+            assert!(
+                !row.family.checks().is_empty(),
+                "{:?}: family {:?} compares nothing",
+                row.kind,
+                row.family
+            );
+            // deleted by a step of its own or with what deletes it
+            if let Deletion::By(parent) = row.deletion {
+                assert!(
+                    matches!(declaration(parent).deletion, Deletion::Own(..)),
+                    "{:?} goes with {parent:?}, which has no deletion of its own",
+                    row.kind
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_inventory_reads_back_each_kind_it_holds() {
+        let spec = sample_spec();
+        let inv = Inventory {
+            route_tables: [
+                ("rtb/public".to_string(), Default::default()),
+                ("rtb/private/us-east-1a".to_string(), Default::default()),
+            ]
+            .into(),
+            cpu_policy: Some(crate::aws::autoscaling::CpuPolicy {
+                target: 50.0,
+                metric: crate::aws::autoscaling::CpuPolicy::METRIC.into(),
+                scale_in_disabled: false,
+                enabled: true,
+            }),
+            ..Inventory::default()
+        };
+        assert_eq!(
+            declaration(Kind::PublicRouteTable).present(&spec, &inv),
+            ["rtb/public"]
+        );
+        assert_eq!(
+            declaration(Kind::PrivateRouteTable).present(&spec, &inv),
+            ["rtb/private/us-east-1a"]
+        );
+        assert_eq!(
+            declaration(Kind::ScalingPolicy).present(&spec, &inv),
+            ["policy/cpu"]
+        );
+    }
+
+    #[test]
+    fn a_renewed_component_turns_unknown_only_the_outputs_its_row_names() {
+        let renewed: Vec<String> = ["sg/app", "sg/alb", "alb", "nat/us-east-1a", "unheard-of"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            renewed_outputs(&renewed),
+            [
+                "alb_arn",
+                "alb_dns_name",
+                "launch_template_version",
+                "listener_arns"
+            ]
+            .into()
+        );
+        assert!(renewed_outputs(&["sg/bastion".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn destroy_sees_every_object_and_every_duplicate() {
+        let found = |id: &str| Found {
+            id: id.into(),
+            ..Found::default()
+        };
+        let mut inv = Inventory {
+            vpc: Some(found("vpc-1")),
+            subnets: [("subnet/public/us-east-1a".to_string(), found("subnet-1"))].into(),
+            load_balancer: Some(crate::aws::elbv2::LoadBalancer {
+                arn: "arn:alb".into(),
+                ..Default::default()
+            }),
+            group: Some(crate::aws::autoscaling::Group {
+                name: "shop-app".into(),
+                ..Default::default()
+            }),
+            ..Inventory::default()
+        };
+        inv.strays.ec2.subnets.push(found("subnet-copy"));
+        inv.strays.ec2.instances.push(found("i-copy"));
+        let ids: BTreeSet<String> = object_ids(&inv).into_iter().collect();
+        let expected = [
+            "vpc-1",
+            "subnet-1",
+            "subnet-copy",
+            "i-copy",
+            "arn:alb",
+            "shop-app",
+        ];
+        assert_eq!(ids, expected.map(String::from).into());
+    }
+}
