@@ -1092,6 +1092,79 @@ fn a_create_whose_answer_is_lost_is_found_and_nothing_is_made_twice() {
     destroy_leaves_nothing(&ws, &env.api, "lost");
 }
 
+/// A run stopped moments after it made the VPC and the internet gateway (a
+/// crash, a killed CI job), and an apply at once: AWS does not list those
+/// objects by tag yet, and the create must still find and take them.
+#[test]
+fn a_create_right_after_a_stopped_one_takes_what_it_made() {
+    let env = Emulator::aws_like();
+    env.layer
+        .model()
+        .set_listing_lag(std::time::Duration::from_secs(2));
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&small("stopped"));
+    ws.ok(&["plan", "-out=tfplan", "-no-color"]);
+    let through_layer = Api::new(&env.layer.endpoint());
+    let spec = |kind, component: &str, status: Option<&str>| {
+        let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+        let tags = [
+            Some(tag("prodvpc:environment", "stopped")),
+            Some(tag("prodvpc:component", component)),
+            status.map(|s| tag("prodvpc:status", s)),
+        ];
+        aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(kind)
+            .set_tags(Some(tags.into_iter().flatten().collect()))
+            .build()
+    };
+    let (vpc, igw) = runtime().block_on(async {
+        let vpc = through_layer
+            .ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .tag_specifications(spec(
+                aws_sdk_ec2::types::ResourceType::Vpc,
+                "vpc",
+                Some("creating"),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let igw = through_layer
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(spec(
+                aws_sdk_ec2::types::ResourceType::InternetGateway,
+                "igw",
+                None,
+            ))
+            .send()
+            .await
+            .unwrap();
+        (
+            vpc.vpc().unwrap().vpc_id().unwrap().to_string(),
+            igw.internet_gateway()
+                .unwrap()
+                .internet_gateway_id()
+                .unwrap()
+                .to_string(),
+        )
+    });
+    ws.ok(&["apply", "-auto-approve", "-no-color", "tfplan"]);
+    let state = ws.resource_values("prodvpc_environment.stopped");
+    assert_eq!(
+        state["vpc_id"],
+        vpc.as_str(),
+        "the stopped run's VPC is taken"
+    );
+    assert_eq!(state["internet_gateway_id"], igw.as_str());
+    let objects = objects_by_component(&env.api);
+    let twice: Vec<_> = objects.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    assert!(twice.is_empty(), "made twice: {twice:?}");
+    ws.assert_no_changes("after the create that took the stopped run's objects");
+    destroy_leaves_nothing(&ws, &env.api, "stopped");
+}
+
 #[test]
 fn destroy_also_removes_duplicates_left_by_retried_creates() {
     let env = Emulator::aws_like();

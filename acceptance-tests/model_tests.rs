@@ -1929,3 +1929,51 @@ fn a_lost_answer_comes_back_as_an_internal_error_after_the_work_was_done() {
         assert!(again.is_ok(), "{}", message(&again));
     });
 }
+
+#[test]
+fn a_listing_by_filter_leaves_out_what_was_created_moments_ago() {
+    let m = modelled(quiet(0.01));
+    m.layer.model().set_listing_lag(Duration::from_millis(600));
+    runtime().block_on(async {
+        let tag = aws_sdk_ec2::types::Tag::builder()
+            .key("prodvpc:environment")
+            .value("lagging")
+            .build();
+        let vpc = m
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block("10.9.0.0/16")
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+                    .tags(tag)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let listed = || async {
+            m.aws
+                .ec2
+                .describe_vpcs()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("tag:prodvpc:environment")
+                        .values("lagging")
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .vpcs()
+                .len()
+        };
+        assert_eq!(listed().await, 0, "not listed yet");
+        let by_id = m.aws.ec2.describe_vpcs().vpc_ids(&id).send().await.unwrap();
+        assert_eq!(by_id.vpcs().len(), 1, "found by its ID");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(listed().await, 1, "listed once the lag is over");
+    });
+}

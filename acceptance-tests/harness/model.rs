@@ -272,6 +272,9 @@ struct State {
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Propagation>,
+    /// how long after its create a filtered listing leaves an object out (off
+    /// unless a test turns it on)
+    listing_lag: Option<Duration>,
 }
 
 /// An instance profile IAM has not yet propagated to EC2.
@@ -315,6 +318,7 @@ impl Model {
                 unhealthy_user_data: config.unhealthy_user_data,
                 nat_failure: None,
                 unpropagated_profiles: HashMap::new(),
+                listing_lag: None,
                 launch_failure: None,
                 address_quota: None,
             }),
@@ -387,6 +391,12 @@ impl Model {
                 known_from: None,
             },
         );
+    }
+
+    /// From now on, an EC2 listing by filters leaves out what was created less
+    /// than `lag` ago (see [`consistency::Recent::hide_young`]).
+    pub fn set_listing_lag(&self, lag: Duration) {
+        self.state().listing_lag = Some(lag);
     }
 
     /// Changes how long after its creation an object may not be found.
@@ -503,6 +513,9 @@ impl Model {
         let mut state = self.state();
         let state = &mut *state;
         state.recent.learn(call, &doc.root, now);
+        if let Some(lag) = state.listing_lag {
+            state.recent.hide_young(call, &mut doc.root, lag, now);
+        }
         if !replayed {
             idempotency::remember(&mut state.client_tokens, call, body);
         }

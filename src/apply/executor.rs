@@ -145,10 +145,21 @@ pub async fn reconcile(
         components: run.options.components.clone(),
         ..Hints::default()
     };
-    let inv = Box::pin(Inventory::discover_hinted(
+    let mut inv = Box::pin(Inventory::discover_hinted(
         clients, &run.names, lookup, &hints,
     ))
     .await?;
+    if lookup == Lookup::ByName && (inv.vpc.is_none() || inv.is_unfinished()) {
+        // AWS lists an object only a moment after answering its create: an
+        // earlier run stopped just after making the VPC or what followed it (a
+        // crash, a killed CI job) would otherwise see nothing, or not all, and
+        // make it a second time
+        tokio::time::sleep(LISTING_LAG).await;
+        inv = Box::pin(Inventory::discover_hinted(
+            clients, &run.names, lookup, &hints,
+        ))
+        .await?;
+    }
     if let Some(vpc) = &inv.vpc {
         if run.options.vpc_id.is_none() && !inv.is_unfinished() {
             return Err(AwsError::Owned {
@@ -520,6 +531,10 @@ impl Run<'_> {
         Ok(())
     }
 }
+
+/// How long after answering a create AWS may still leave the new object out
+/// of a listing by tag: a create that finds no VPC looks again after it.
+const LISTING_LAG: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A ClientToken (at most 64 characters) that is the same for the same request.
 pub(super) fn client_token(parts: &[&str]) -> String {

@@ -188,6 +188,11 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
 }
 
 /// What deletion protection stops: (the noun for the summary, the verb for the fix).
+/// How many times, and how far apart, the read after an apply is repeated
+/// while AWS does not yet list all the apply made (about two seconds on AWS).
+const SETTLING_READS: usize = 4;
+const SETTLING_PAUSE: std::time::Duration = std::time::Duration::from_millis(750);
+
 const DESTROY: (&str, &str) = ("destroy", "destroy");
 const REPLACEMENT: (&str, &str) = ("replacement", "replace");
 
@@ -502,11 +507,29 @@ impl EnvironmentResource {
         let promised_posture = planned.posture.clone();
         let mut state = planned;
         state.id = Value::Value(spec.name.clone());
-        let lookup = match &vpc_id {
-            Some(vpc) => Lookup::InVpc(vpc),
-            None => Lookup::ByName,
+        // bound to the VPC the apply made or found, which a listing by tag may
+        // not show yet
+        let lookup = match (&vpc_id, &outcome) {
+            (Some(vpc), _) => Lookup::InVpc(vpc),
+            (None, Ok(done)) => Lookup::InVpc(&done.vpc_id),
+            (None, Err(_)) => Lookup::ByName,
         };
-        match Inventory::discover(&clients, &spec.names(), lookup).await {
+        let mut read = Inventory::discover(&clients, &spec.names(), lookup).await;
+        if let Ok(done) = &outcome {
+            // AWS lists what the apply made only a moment after answering its
+            // creates: read again while something planned is not listed, rather
+            // than record it as gone (Terraform refuses an output that vanishes)
+            for _ in 0..SETTLING_READS {
+                match &read {
+                    Ok(inv) if !drift::drift(&spec, &done.blueprint, inv).is_empty() => {
+                        tokio::time::sleep(SETTLING_PAUSE).await;
+                        read = Inventory::discover(&clients, &spec.names(), lookup).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        match read {
             Ok(inv) => {
                 match &outcome {
                     Ok(done) => {

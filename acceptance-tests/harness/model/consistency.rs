@@ -25,6 +25,20 @@ const CREATED: &[(&str, &str)] = &[
     ("elasticloadbalancing:CreateListener", "ListenerArn"),
 ];
 
+/// The element of a listed object that names it, for every kind the
+/// provider creates without a ClientToken or lists by tag.
+const LISTED: &[&str] = &[
+    "vpcId",
+    "subnetId",
+    "groupId",
+    "allocationId",
+    "internetGatewayId",
+    "routeTableId",
+    "natGatewayId",
+    "vpcEndpointId",
+    "launchTemplateId",
+];
+
 /// Objects created through the layer and when.
 #[derive(Debug, Default)]
 pub struct Recent {
@@ -42,6 +56,35 @@ impl Recent {
         for id in answer.texts(tag) {
             self.created.entry(id).or_insert(now);
         }
+    }
+
+    /// Listing lag: an EC2 describe that selects by filters alone (no
+    /// identifiers) leaves out the objects created less than `lag` ago, as AWS
+    /// lists a new object only a moment after it answered the create; a
+    /// describe by identifier finds it (unless [`Recent::young`] says otherwise).
+    pub fn hide_young(&self, call: &Call, answer: &mut Element, lag: Duration, now: Instant) {
+        if call.service != "ec2" || !call.action.starts_with("Describe") {
+            return;
+        }
+        let selects_by_filter_alone = call.params.iter().all(|(name, _)| {
+            matches!(
+                name.as_str(),
+                "Action" | "Version" | "MaxResults" | "NextToken"
+            ) || name.starts_with("Filter.")
+        });
+        if !selects_by_filter_alone {
+            return;
+        }
+        let young = |id: &str| {
+            self.created
+                .get(id)
+                .is_some_and(|at| now.duration_since(*at) < lag)
+        };
+        answer.retain_listed(&mut |item| {
+            !LISTED
+                .iter()
+                .any(|name| item.child_text(name).is_some_and(young))
+        });
     }
 
     /// The first identifier the call names that is younger than `window`, and

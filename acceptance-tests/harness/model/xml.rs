@@ -149,6 +149,15 @@ impl Element {
         }
     }
 
+    /// Removes the objects of a list answer (the `item`s of the root's lists,
+    /// not those nested in an object) for which `keep` is false.
+    pub fn retain_listed(&mut self, keep: &mut impl FnMut(&Element) -> bool) {
+        for list in &mut self.children {
+            list.children
+                .retain(|item| item.name != "item" || keep(item));
+        }
+    }
+
     /// The texts of every descendant named `name`, in document order.
     pub fn texts(&self, name: &str) -> Vec<String> {
         let mut found = Vec::new();
