@@ -14,7 +14,9 @@ version. What each one fixes:
 - gateway endpoints do not own their routes;
 - ReplaceIamInstanceProfileAssociation leaves DescribeInstances reporting the old
   profile;
-- a flow log to an S3 key prefix looks for a bucket named after the prefix.
+- a flow log to an S3 key prefix looks for a bucket named after the prefix;
+- every load balancer answers with the hosted zone `Z2P70J7EXAMPLE`, AWS's
+  application load balancers with their region's (a constant per region).
 """
 import os
 import sys
@@ -113,5 +115,16 @@ _get_bucket = S3Backend.get_bucket
 def _get_bucket_of_destination(self, bucket_name):
     return _get_bucket(self, bucket_name.split("/", 1)[0])
 S3Backend.get_bucket = _get_bucket_of_destination
+# application load balancers report their region's hosted zone, as AWS's do
+# (https://docs.aws.amazon.com/general/latest/gr/elb.html; the regions the tests use)
+from moto.elbv2.models import FakeLoadBalancer
+ALB_HOSTED_ZONES = {"us-east-1": "Z35SXDOTRQ7X7K", "eu-west-1": "Z32O12XQLNTSW2"}
+_balancer_init = FakeLoadBalancer.__init__
+def _balancer_in_its_zone(self, *args, **kwargs):
+    _balancer_init(self, *args, **kwargs)
+    region = self.arn.split(":")[3]
+    if self.type == "application" and region in ALB_HOSTED_ZONES:
+        self.canonical_hosted_zone_id = ALB_HOSTED_ZONES[region]
+FakeLoadBalancer.__init__ = _balancer_in_its_zone
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
