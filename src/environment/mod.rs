@@ -39,8 +39,8 @@ use observe::{
     show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
 };
 use planning::{
-    desired_within_bounds, disruptions, drift_of, inputs_of, plan_alb_zone, plan_outputs, plan_zones,
-    set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
+    desired_within_bounds, disruptions, drift_of, inputs_of, plan_alb_zone, plan_outputs,
+    plan_zones, set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
 };
 
 /// The `prodvpc_environment` resource.

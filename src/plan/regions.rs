@@ -86,7 +86,14 @@ mod tests {
         assert!(!is_known("us-east-9"));
         assert_eq!(
             near("us-east-9"),
-            ["us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2"]
+            [
+                "us-east-1",
+                "us-east-2",
+                "us-gov-east-1",
+                "us-gov-west-1",
+                "us-west-1",
+                "us-west-2"
+            ]
         );
         assert_eq!(near("xx-east-9").len(), ALB_HOSTED_ZONES.len());
     }
