@@ -644,18 +644,22 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
     ] {
         assert_eq!(counts.get(action).copied(), Some(1), "{action}: {counts:?}");
     }
-    // besides one describe per object type: the bastion's termination
-    // protection, the subnets' network ACLs, the listener's rules and the
-    // target group's registrations
+    // besides one describe per object type: the bastion's termination and
+    // stop protection (one attribute per call), the subnets' network ACLs,
+    // the listener's rules and the target group's registrations
+    assert_eq!(
+        counts.get("ec2:DescribeInstanceAttribute").copied(),
+        Some(2),
+        "{counts:?}"
+    );
     for action in [
-        "ec2:DescribeInstanceAttribute",
         "ec2:DescribeNetworkAcls",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
     ] {
         assert_eq!(counts.get(action).copied(), Some(1), "{action}: {counts:?}");
     }
-    assert_eq!(counts.values().sum::<usize>(), 28, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 29, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();

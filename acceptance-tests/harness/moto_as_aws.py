@@ -16,7 +16,10 @@ version. What each one fixes:
   profile;
 - a flow log to an S3 key prefix looks for a bucket named after the prefix;
 - every load balancer answers with the hosted zone `Z2P70J7EXAMPLE`, AWS's
-  application load balancers with their region's (a constant per region).
+  application load balancers with their region's (a constant per region);
+- TerminateInstances terminates an instance whose termination protection was
+  turned on by ModifyInstanceAttribute, or whose stop protection is on; AWS
+  refuses both with OperationNotPermitted.
 """
 import os
 import sys
@@ -126,5 +129,21 @@ def _balancer_in_its_zone(self, *args, **kwargs):
     if self.type == "application" and region in ALB_HOSTED_ZONES:
         self.canonical_hosted_zone_id = ALB_HOSTED_ZONES[region]
 FakeLoadBalancer.__init__ = _balancer_in_its_zone
+# termination and stop protection refuse TerminateInstances (ModifyInstanceAttribute
+# stores "true" as text, which moto's own check of `is True` misses)
+from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.exceptions import EC2ClientError
+_terminate = InstanceBackend.terminate_instances
+def _terminate_unless_protected(self, instance_ids):
+    for instance in self.get_multi_instances_by_id(instance_ids):
+        for attribute, field in (("disableApiTermination", "disable_api_termination"),
+                                 ("disableApiStop", "disable_api_stop")):
+            if str(getattr(instance, field)).lower() == "true":
+                raise EC2ClientError(
+                    "OperationNotPermitted",
+                    f"The instance '{instance.id}' may not be terminated. Modify its "
+                    f"'{attribute}' instance attribute and try again.")
+    return _terminate(self, instance_ids)
+InstanceBackend.terminate_instances = _terminate_unless_protected
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

@@ -34,9 +34,13 @@ impl Run<'_> {
         let image = bastion.ami_id.as_deref().unwrap_or(ami_id);
         let settings = bastion_settings(bastion, group, image, &root_device(root_devices, image)?);
         if let Some(existing) = &inv.bastion {
+            // the environment's bastion must stay replaceable and destroyable
+            // (stop protection refuses termination too)
             if inv.bastion_termination_protected {
-                // the environment's bastion must stay replaceable and destroyable
                 ec2::allow_termination(&self.clients.ec2, &existing.id).await?;
+            }
+            if inv.bastion_stop_protected {
+                ec2::allow_stop(&self.clients.ec2, &existing.id).await?;
             }
             let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
             if check.replace.is_empty() {
@@ -242,12 +246,17 @@ pub(super) fn bastion_drift(
     let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
     let mut findings = Vec::new();
-    if inv.bastion_termination_protected {
-        findings.push(Finding::new(
-            "bastion",
-            "has termination protection on, which would stop its replacement and destroy",
-            Repair::InPlace("turns it off"),
-        ));
+    for (protected, what) in [
+        (inv.bastion_termination_protected, "termination"),
+        (inv.bastion_stop_protected, "stop"),
+    ] {
+        if protected {
+            findings.push(Finding::new(
+                "bastion",
+                format!("has {what} protection on, which would stop its replacement and destroy"),
+                Repair::InPlace("turns it off"),
+            ));
+        }
     }
     if !check.replace.is_empty() {
         findings.push(Finding::new(

@@ -68,6 +68,8 @@ pub struct Inventory {
     pub bastion_root_encrypted: Option<bool>,
     /// whether the bastion refuses termination (`disableApiTermination`)
     pub bastion_termination_protected: bool,
+    /// whether the bastion refuses stopping, and so termination (`disableApiStop`)
+    pub bastion_stop_protected: bool,
     /// the instances the environment's group runs
     pub app_instances: Vec<Found>,
     /// what lives in the environment's VPC and is not the environment's
@@ -655,7 +657,7 @@ impl Inventory {
             (cpu_policy, refresh),
             more_versions,
             vpc_read,
-            (volumes, bastion_termination_protected),
+            (volumes, bastion_termination_protected, bastion_stop_protected),
             (template_by_name, addresses_held),
         ) = futures::try_join!(
             async {
@@ -721,12 +723,21 @@ impl Inventory {
                 }
             },
             async {
-                futures::try_join!(ec2::volumes_encrypted(&clients.ec2, &all_volumes), async {
-                    match &bastion_id {
-                        Some(id) => ec2::termination_protected(&clients.ec2, id).await,
-                        None => Ok(false),
+                futures::try_join!(
+                    ec2::volumes_encrypted(&clients.ec2, &all_volumes),
+                    async {
+                        match &bastion_id {
+                            Some(id) => ec2::termination_protected(&clients.ec2, id).await,
+                            None => Ok(false),
+                        }
+                    },
+                    async {
+                        match &bastion_id {
+                            Some(id) => ec2::stop_protected(&clients.ec2, id).await,
+                            None => Ok(false),
+                        }
                     }
-                },)
+                )
             },
             async {
                 futures::try_join!(
@@ -940,6 +951,7 @@ impl Inventory {
             flow_logs,
             bastion_root_encrypted,
             bastion_termination_protected,
+            bastion_stop_protected,
             app_instances,
             foreign,
             unencrypted_volumes,
