@@ -19,7 +19,9 @@ version. What each one fixes:
   application load balancers with their region's (a constant per region);
 - TerminateInstances terminates an instance whose termination protection was
   turned on by ModifyInstanceAttribute, or whose stop protection is on; AWS
-  refuses both with OperationNotPermitted.
+  refuses both with OperationNotPermitted;
+- an instance launched from a launch template (a group's) gets moto's default
+  metadata options (IMDSv2 optional, hop limit 1), AWS the template's.
 """
 import os
 import sys
@@ -145,5 +147,15 @@ def _terminate_unless_protected(self, instance_ids):
                     f"'{attribute}' instance attribute and try again.")
     return _terminate(self, instance_ids)
 InstanceBackend.terminate_instances = _terminate_unless_protected
+# an instance launched from a template has the template's metadata options
+_run_instances = InstanceBackend.run_instances
+def _run_with_template_metadata(self, image_id, count, user_data, security_group_names,
+                                **kwargs):
+    if kwargs.get("launch_template") and not kwargs.get("metadata_options"):
+        data = self._get_template_from_args(kwargs["launch_template"]).data
+        if data.get("MetadataOptions"):
+            kwargs["metadata_options"] = data["MetadataOptions"]
+    return _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+InstanceBackend.run_instances = _run_with_template_metadata
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

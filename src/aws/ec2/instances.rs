@@ -617,6 +617,35 @@ pub async fn require_metadata_tokens(client: &Client, instance: &str) -> Result<
     Ok(())
 }
 
+/// Sets a running instance's metadata options to the ones it was launched
+/// with (`hardening` and `layout`), in place. Every option is named, so none
+/// is left as someone else changed it.
+pub async fn set_metadata_options(
+    client: &Client,
+    instance: &str,
+    hardening: &Hardening,
+    layout: &Layout,
+) -> Result<()> {
+    client
+        .modify_instance_metadata_options()
+        .instance_id(instance)
+        .http_tokens(if hardening.tokens_required {
+            HttpTokensState::Required
+        } else {
+            HttpTokensState::Optional
+        })
+        .http_put_response_hop_limit(layout.metadata_hop_limit)
+        .http_endpoint(if layout.metadata_endpoint_enabled {
+            aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled
+        } else {
+            aws_sdk_ec2::types::InstanceMetadataEndpointState::Disabled
+        })
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceMetadataOptions", e))?;
+    Ok(())
+}
+
 /// Sets the security groups of a running instance, in place.
 pub async fn set_instance_groups(client: &Client, instance: &str, groups: &[String]) -> Result<()> {
     client
