@@ -82,7 +82,7 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     // and another team's group in the VPC with a rule naming sg/app
     protect(Protection::DisableApiTermination, true);
     protect(Protection::DisableApiStop, true);
-    let (interface, other_group) = runtime().block_on(async {
+    let (interface, other_group, other_table) = runtime().block_on(async {
         let interface = ec2
             .create_network_interface()
             .subnet_id(&subnet)
@@ -117,7 +117,18 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
             .send()
             .await
             .unwrap();
-        (interface, other_group)
+        // and another team's route table in the VPC
+        let other_table = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        (interface, other_group, other_table)
     });
     // a plan reports what is not the environment's, and changes nothing of it
     let plan = live.ws.run(&["plan", "-no-color"]);
@@ -135,7 +146,8 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         .collect::<Vec<_>>()
         .join(" ");
     for expected in [
-        "destroy deleted nothing: 4 objects stand in its way".to_string(),
+        "destroy deleted nothing: 5 objects stand in its way".to_string(),
+        format!("route table {other_table} lives in the VPC {vpc} but is not the environment's"),
         format!("the bastion {bastion} has termination protection on"),
         format!("--instance-id {bastion} --no-disable-api-termination"),
         format!("the bastion {bastion} has stop protection on"),
@@ -160,6 +172,11 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     runtime().block_on(async {
         ec2.delete_network_interface()
             .network_interface_id(&interface)
+            .send()
+            .await
+            .unwrap();
+        ec2.delete_route_table()
+            .route_table_id(&other_table)
             .send()
             .await
             .unwrap();

@@ -481,6 +481,26 @@ impl Inventory {
                         ..ForeignObject::new("security group", &g.id, &g.tags)
                     }),
             );
+            // the table AWS made with the VPC (its main one, unless one of the
+            // environment's took that role) is nobody's and goes with the VPC;
+            // any other table that is not the environment's is another's, and
+            // AWS refuses to delete the VPC while it is there
+            let unowned: Vec<_> = e
+                .route_tables
+                .iter()
+                .filter(|t| !owns(&t.id, &t.tags))
+                .collect();
+            let vpc_own = unowned
+                .iter()
+                .find(|t| t.main_association.is_some())
+                .or(unowned.first())
+                .map(|t| t.id.clone());
+            foreign.extend(
+                unowned
+                    .iter()
+                    .filter(|t| Some(&t.id) != vpc_own.as_ref())
+                    .map(|t| ForeignObject::new("route table", &t.id, &t.tags)),
+            );
             main_route_table = e
                 .route_tables
                 .iter()
