@@ -1810,6 +1810,48 @@ fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
     });
 }
 
+#[test]
+fn a_zone_without_capacity_refuses_launches_there_and_only_there() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        m.layer.model().refuse_capacity_in(Some("us-east-1a"));
+        let launch = |subnet: &str, zone: Option<&str>| {
+            m.aws
+                .ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Nano)
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(subnet)
+                .set_placement(zone.map(|z| {
+                    aws_sdk_ec2::types::Placement::builder()
+                        .availability_zone(z)
+                        .build()
+                }))
+                .send()
+        };
+        // by its subnet (us-east-1a), and by placement
+        let refused = launch(&net.subnets[0], None).await;
+        assert_eq!(code(&refused), "InsufficientInstanceCapacity");
+        assert!(
+            message(&refused).starts_with("We currently do not have sufficient t3.nano capacity in the Availability Zone you requested (us-east-1a)."),
+            "{}",
+            message(&refused)
+        );
+        assert_eq!(
+            code(&launch(&net.subnets[0], Some("us-east-1a")).await),
+            "InsufficientInstanceCapacity"
+        );
+        assert_eq!(m.layer.model().refused("ec2:RunInstances"), 2);
+        // the other zone launches, and so does the first once capacity is back
+        assert_eq!(code(&launch(&net.subnets[1], None).await), "");
+        m.layer.model().refuse_capacity_in(None);
+        assert_eq!(code(&launch(&net.subnets[0], None).await), "");
+    });
+}
+
 /// What AWS reports for a launch with no capacity in the zone.
 pub const LAUNCH_FAILURE: &str = "Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. Launching EC2 instance failed.";
 

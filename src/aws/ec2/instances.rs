@@ -466,6 +466,40 @@ pub async fn delete_launch_template(client: &Client, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Leaves `InsufficientInstanceCapacity` to the caller: AWS answers it with
+/// HTTP 500, which the SDK would retry in the same zone for seconds, while
+/// the zone lacks capacity for minutes; the caller tries another zone.
+#[derive(Debug, Clone, Copy)]
+struct NoCapacityInZone;
+
+impl aws_sdk_ec2::config::retry::ClassifyRetry for NoCapacityInZone {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_ec2::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_ec2::config::retry::RetryAction {
+        use aws_sdk_ec2::config::retry::RetryAction;
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        let Some(Err(error)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let code = error
+            .as_operation_error()
+            .and_then(|e| {
+                e.downcast_ref::<aws_sdk_ec2::operation::run_instances::RunInstancesError>()
+            })
+            .and_then(|e| e.code());
+        if code == Some(crate::error::INSUFFICIENT_CAPACITY) {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "no capacity in the zone"
+    }
+}
+
 /// Launches the bastion: IMDSv2 only, encrypted root volume, public IP.
 pub async fn run_bastion(
     client: &Client,
@@ -521,6 +555,8 @@ pub async fn run_bastion(
         )
         .tag_specifications(tag_spec(ResourceType::Instance, tags))
         .tag_specifications(tag_spec(ResourceType::Volume, tags))
+        .customize()
+        .config_override(aws_sdk_ec2::Config::builder().retry_classifier(NoCapacityInZone))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("RunInstances", e))?;
