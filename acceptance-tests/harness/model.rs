@@ -460,6 +460,11 @@ impl Model {
                 return verdict;
             }
         }
+        if call.key() == "ec2:DescribeInstances" {
+            // a group's instances launched since the last look answer with the
+            // tags AWS gave them at launch
+            instances::sync_groups(self).await;
+        }
         if let Some(verdict) = refresh::answer(self, call).await {
             return verdict;
         }
