@@ -138,6 +138,8 @@ fn a_bastion_profile_created_moments_before_is_waited_for_within_iams_propagatio
 #[test]
 fn a_bastion_refused_for_capacity_in_its_zone_launches_in_the_next_public_subnet() {
     let env = Emulator::aws_like();
+    // every refusal counted below is then the zone's lack of capacity
+    env.layer.model().set_consistency(0.0);
     env.layer.model().refuse_capacity_in(Some("us-east-1a"));
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(
