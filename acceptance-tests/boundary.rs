@@ -3,7 +3,9 @@
 //! before anything is deleted, named with what to do; nothing that is not the
 //! environment's is modified or deleted.
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, IpPermission, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, InstanceAttributeName as Protection, IpPermission, UserIdGroupPair,
+};
 
 use crate::harness::{runtime, string_map, Live};
 
@@ -37,39 +39,50 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         .next()
         .unwrap();
     let ec2 = &live.api.ec2;
-    let protect = |on: bool| {
+    let protect = |attribute: Protection, on: bool| {
+        let value = AttributeBooleanValue::builder().value(on).build();
+        let modify = ec2.modify_instance_attribute().instance_id(&bastion);
+        let modify = match attribute {
+            Protection::DisableApiStop => modify.disable_api_stop(value),
+            _ => modify.disable_api_termination(value),
+        };
+        runtime().block_on(modify.send()).unwrap();
+    };
+    let protected = |attribute: Protection| {
         runtime().block_on(async {
-            ec2.modify_instance_attribute()
+            let out = ec2
+                .describe_instance_attribute()
                 .instance_id(&bastion)
-                .disable_api_termination(AttributeBooleanValue::builder().value(on).build())
+                .attribute(attribute)
                 .send()
                 .await
                 .unwrap();
-        })
-    };
-    let protected = || {
-        runtime().block_on(async {
-            ec2.describe_instance_attribute()
-                .instance_id(&bastion)
-                .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
-                .send()
-                .await
-                .unwrap()
-                .disable_api_termination()
+            out.disable_api_termination()
+                .or(out.disable_api_stop())
                 .and_then(|v| v.value())
                 .unwrap_or(false)
         })
     };
 
-    // termination protection set out of band is drift that apply turns off
-    protect(true);
-    live.repair("bastion has termination protection on");
-    assert!(!protected(), "apply turned the protection off");
+    // termination and stop protection (which refuses termination too) set
+    // out of band are drift that apply turns off
+    for (attribute, finding) in [
+        (
+            Protection::DisableApiTermination,
+            "bastion has termination protection on",
+        ),
+        (Protection::DisableApiStop, "bastion has stop protection on"),
+    ] {
+        protect(attribute.clone(), true);
+        live.repair(finding);
+        assert!(!protected(attribute), "apply turned {finding:?} off");
+    }
 
     // protection again, another team's network interface in a private subnet,
     // and another team's group in the VPC with a rule naming sg/app
-    protect(true);
-    let (interface, other_group) = runtime().block_on(async {
+    protect(Protection::DisableApiTermination, true);
+    protect(Protection::DisableApiStop, true);
+    let (interface, other_group, other_table) = runtime().block_on(async {
         let interface = ec2
             .create_network_interface()
             .subnet_id(&subnet)
@@ -104,7 +117,18 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
             .send()
             .await
             .unwrap();
-        (interface, other_group)
+        // and another team's route table in the VPC
+        let other_table = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        (interface, other_group, other_table)
     });
     // a plan reports what is not the environment's, and changes nothing of it
     let plan = live.ws.run(&["plan", "-no-color"]);
@@ -122,9 +146,12 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         .collect::<Vec<_>>()
         .join(" ");
     for expected in [
-        "destroy deleted nothing: 3 objects stand in its way".to_string(),
+        "destroy deleted nothing: 5 objects stand in its way".to_string(),
+        format!("route table {other_table} lives in the VPC {vpc} but is not the environment's"),
         format!("the bastion {bastion} has termination protection on"),
         format!("--instance-id {bastion} --no-disable-api-termination"),
+        format!("the bastion {bastion} has stop protection on"),
+        format!("--instance-id {bastion} --no-disable-api-stop"),
         format!("network interface {interface} (\"another team's service\") in subnet {subnet} is not the environment's"),
         format!("security group {other_group} (\"other-team\") lives in the VPC {vpc} but is not the environment's"),
         "Running destroy again changes nothing until they are gone".to_string(),
@@ -140,10 +167,16 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     });
 
     // once they are gone, destroy finishes, and leaves the other team's objects alone
-    protect(false);
+    protect(Protection::DisableApiTermination, false);
+    protect(Protection::DisableApiStop, false);
     runtime().block_on(async {
         ec2.delete_network_interface()
             .network_interface_id(&interface)
+            .send()
+            .await
+            .unwrap();
+        ec2.delete_route_table()
+            .route_table_id(&other_table)
             .send()
             .await
             .unwrap();

@@ -3,7 +3,7 @@
 //! it, apply restores it (checked through the API), and the plan after is empty.
 //! Several kinds of drift share one environment, since every apply costs seconds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, HttpTokensState, IpPermission, IpRange, Ipv6Range,
@@ -645,18 +645,22 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
     ] {
         assert_eq!(counts.get(action).copied(), Some(1), "{action}: {counts:?}");
     }
-    // besides one describe per object type: the bastion's termination
-    // protection, the subnets' network ACLs, the listener's rules and the
-    // target group's registrations
+    // besides one describe per object type: the bastion's termination and
+    // stop protection (one attribute per call), the subnets' network ACLs,
+    // the listener's rules and the target group's registrations
+    assert_eq!(
+        counts.get("ec2:DescribeInstanceAttribute").copied(),
+        Some(2),
+        "{counts:?}"
+    );
     for action in [
-        "ec2:DescribeInstanceAttribute",
         "ec2:DescribeNetworkAcls",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
     ] {
         assert_eq!(counts.get(action).copied(), Some(1), "{action}: {counts:?}");
     }
-    assert_eq!(counts.values().sum::<usize>(), 28, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 29, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
@@ -1272,6 +1276,44 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let private_table = live.route_table("rtb/private/us-east-1b");
     let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
     let public_table = live.route_table("rtb/public");
+    let default_acl_entries = || {
+        runtime().block_on(async {
+            let acls = live
+                .api
+                .ec2
+                .describe_network_acls()
+                .filters(Filter::builder().name("default").values("true").build())
+                .filters(
+                    Filter::builder()
+                        .name("vpc-id")
+                        .values(state["vpc_id"].as_str().unwrap())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let acl = &acls.network_acls()[0];
+            let entries: BTreeSet<(i32, bool, String)> = acl
+                .entries()
+                .iter()
+                .map(|e| {
+                    (
+                        e.rule_number().unwrap(),
+                        e.egress().unwrap(),
+                        e.rule_action().unwrap().as_str().to_string(),
+                    )
+                })
+                .collect();
+            (acl.network_acl_id().unwrap().to_string(), entries)
+        })
+    };
+    let (default_acl, aws_defaults) = default_acl_entries();
+    let app_instance = runtime().block_on(async {
+        live.api.group(&group).await.instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string()
+    });
     runtime().block_on(async {
         // launches and health checks suspended: the group no longer heals
         live.api
@@ -1455,6 +1497,30 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // a deny-all rule in front of the VPC's default network ACL's own
+        live.api
+            .ec2
+            .create_network_acl_entry()
+            .network_acl_id(&default_acl)
+            .rule_number(50)
+            .egress(false)
+            .rule_action(aws_sdk_ec2::types::RuleAction::Deny)
+            .protocol("-1")
+            .cidr_block("0.0.0.0/0")
+            .send()
+            .await
+            .unwrap();
+        // a running app instance's metadata service opened up: tokens
+        // optional, responses reaching one hop further
+        live.api
+            .ec2
+            .modify_instance_metadata_options()
+            .instance_id(&app_instance)
+            .http_tokens(aws_sdk_ec2::types::HttpTokensState::Optional)
+            .http_put_response_hop_limit(3)
+            .send()
+            .await
+            .unwrap();
         // the S3 endpoint denies everything
         live.api
             .ec2
@@ -1485,6 +1551,10 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
             "which serve no requests; apply registers them and waits until they serve",
+            &format!("asg instance {app_instance} has IMDSv2 optional, metadata hop limit 3 instead of 2"),
+            &format!("vpc has default network ACL {default_acl}, which filters the environment's subnets, with rules other than AWS's defaults: inbound rule 50 denies all traffic from 0.0.0.0/0"),
+            "apply restores AWS's default rules",
+            "apply restores its metadata options",
         ],
     );
     live.apply_saved_plan(
@@ -1493,9 +1563,30 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     );
     live.ws
         .assert_no_changes("after the operational settings are restored");
+    assert_eq!(
+        default_acl_entries(),
+        (default_acl.clone(), aws_defaults),
+        "the default ACL has AWS's rules only"
+    );
     runtime().block_on(async {
         let asg = live.api.group(&group).await;
         assert!(asg.suspended_processes().is_empty(), "{asg:?}");
+        let described = live
+            .api
+            .ec2
+            .describe_instances()
+            .instance_ids(&app_instance)
+            .send()
+            .await
+            .unwrap();
+        let options = described.reservations()[0].instances()[0]
+            .metadata_options()
+            .unwrap();
+        assert_eq!(
+            options.http_tokens(),
+            Some(&aws_sdk_ec2::types::HttpTokensState::Required)
+        );
+        assert_eq!(options.http_put_response_hop_limit(), Some(2));
         let policies = live
             .api
             .autoscaling

@@ -123,12 +123,13 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
     );
     assert_eq!(string_map(&after["private_subnet_cidrs"]).len(), 2);
     assert_eq!(after["autoscaling_group_name"], "exact-app");
+    // the region's constant zone of every application load balancer
+    assert_eq!(after["alb_zone_id"], "Z35SXDOTRQ7X7K");
     assert_eq!(
         unknown_paths(&create["after_unknown"]),
         set(&[
             "alb_arn",
             "alb_dns_name",
-            "alb_zone_id",
             "app.0.ami_id",
             "internet_gateway_id",
             "launch_template_id",
@@ -164,6 +165,7 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
     assert_eq!(two["availability_zones"], after["availability_zones"]);
     assert_eq!(two["public_subnet_cidrs"], after["public_subnet_cidrs"]);
     assert_eq!(two["private_subnet_cidrs"], after["private_subnet_cidrs"]);
+    assert_eq!(two["alb_zone_id"], after["alb_zone_id"]);
     ws.assert_no_changes("after the first apply");
 
     // a zone added by count: only its entries (and the posture) are unknown

@@ -136,6 +136,60 @@ fn a_bastion_profile_created_moments_before_is_waited_for_within_iams_propagatio
 }
 
 #[test]
+fn a_bastion_refused_for_capacity_in_its_zone_launches_in_the_next_public_subnet() {
+    let env = Emulator::aws_like();
+    // every refusal counted below is then the zone's lack of capacity
+    env.layer.model().set_consistency(0.0);
+    env.layer.model().refuse_capacity_in(Some("us-east-1a"));
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(
+        r#"resource "prodvpc_environment" "short" {
+  name         = "short"
+  nat_gateways = "none"
+  app {
+    min_size = 0
+    max_size = 1
+  }
+  bastion {
+    ssh_ingress_cidrs = ["198.51.100.0/24"]
+  }
+}
+"#,
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    // refused once in us-east-1a (not retried there), launched in us-east-1b
+    assert_eq!(
+        env.layer.model().refused("ec2:RunInstances"),
+        1,
+        "{:?}",
+        env.layer.model().refused_counts()
+    );
+    let state = ws.resource_values("prodvpc_environment.short");
+    let bastion = state["bastion_instance_id"].as_str().unwrap().to_string();
+    let subnet = runtime().block_on(async {
+        let out = env
+            .api
+            .ec2
+            .describe_instances()
+            .instance_ids(&bastion)
+            .send()
+            .await
+            .unwrap();
+        out.reservations()[0].instances()[0]
+            .subnet_id()
+            .unwrap()
+            .to_string()
+    });
+    assert_eq!(
+        subnet,
+        string_map(&state["public_subnet_ids"])["us-east-1b"]
+    );
+    // a bastion in another public subnet is where it may be: no drift, kept
+    env.layer.model().refuse_capacity_in(None);
+    ws.assert_no_changes("after the bastion launched in the second zone");
+}
+
+#[test]
 fn a_launch_failure_ends_the_capacity_wait_at_once_with_aws_reason() {
     let env = Emulator::aws_like();
     env.layer

@@ -169,6 +169,11 @@ fn provider_block_errors_land_on_their_attribute() {
     for (provider, line, says) in [
         ("region = \"moon-1\"", "region", "not an AWS region name"),
         (
+            "region = \"xx-east-9\"",
+            "region",
+            "AWS has no region `xx-east-9`",
+        ),
+        (
             "endpoints {\n    ec2 = \"localhost:5000\"\n  }",
             "ec2",
             "http:// or https://",

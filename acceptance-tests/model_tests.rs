@@ -1810,6 +1810,135 @@ fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
     });
 }
 
+#[test]
+fn a_zone_without_capacity_refuses_launches_there_and_only_there() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        m.layer.model().refuse_capacity_in(Some("us-east-1a"));
+        let launch = |subnet: &str, zone: Option<&str>| {
+            m.aws
+                .ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Nano)
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(subnet)
+                .set_placement(zone.map(|z| {
+                    aws_sdk_ec2::types::Placement::builder()
+                        .availability_zone(z)
+                        .build()
+                }))
+                .send()
+        };
+        // by its subnet (us-east-1a), and by placement
+        let refused = launch(&net.subnets[0], None).await;
+        assert_eq!(code(&refused), "InsufficientInstanceCapacity");
+        assert!(
+            message(&refused).starts_with("We currently do not have sufficient t3.nano capacity in the Availability Zone you requested (us-east-1a)."),
+            "{}",
+            message(&refused)
+        );
+        assert_eq!(
+            code(&launch(&net.subnets[0], Some("us-east-1a")).await),
+            "InsufficientInstanceCapacity"
+        );
+        assert_eq!(m.layer.model().refused("ec2:RunInstances"), 2);
+        // the other zone launches, and so does the first once capacity is back
+        assert_eq!(code(&launch(&net.subnets[1], None).await), "");
+        m.layer.model().refuse_capacity_in(None);
+        assert_eq!(code(&launch(&net.subnets[0], None).await), "");
+    });
+}
+
+#[test]
+fn a_group_s_propagated_tags_win_over_its_template_s_instance_tags() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let tag = |key: &str, value: &str| {
+            aws_sdk_ec2::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        };
+        let template = m
+            .aws
+            .ec2
+            .create_launch_template()
+            .launch_template_name("tagged")
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-12c6146b")
+                    .tag_specifications(
+                        aws_sdk_ec2::types::LaunchTemplateTagSpecificationRequest::builder()
+                            .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                            .tags(tag("team", "from-template"))
+                            .tags(tag("template-only", "kept"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .launch_template
+            .unwrap()
+            .launch_template_id
+            .unwrap();
+        let group_tag = |key: &str, value: &str, propagate: bool| {
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id("tagged")
+                .resource_type("auto-scaling-group")
+                .key(key)
+                .value(value)
+                .propagate_at_launch(propagate)
+                .build()
+        };
+        m.aws
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name("tagged")
+            .min_size(1)
+            .max_size(1)
+            .desired_capacity(1)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .version("$Latest")
+                    .build(),
+            )
+            .vpc_zone_identifier(net.subnets.join(","))
+            .tags(group_tag("team", "from-group", true))
+            .tags(group_tag("group-only", "kept", true))
+            .tags(group_tag("not-propagated", "x", false))
+            .send()
+            .await
+            .unwrap();
+        let out = m.aws.ec2.describe_instances().send().await.unwrap();
+        let instance = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| {
+                i.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("aws:autoscaling:groupName"))
+            })
+            .expect("the group launched its instance");
+        let tags: std::collections::BTreeMap<&str, &str> = instance
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?)))
+            .collect();
+        assert_eq!(tags.get("team"), Some(&"from-group"), "{tags:?}");
+        assert_eq!(tags.get("group-only"), Some(&"kept"), "{tags:?}");
+        assert_eq!(tags.get("template-only"), Some(&"kept"), "{tags:?}");
+        assert_eq!(tags.get("not-propagated"), None, "{tags:?}");
+    });
+}
+
 /// What AWS reports for a launch with no capacity in the zone.
 pub const LAUNCH_FAILURE: &str = "Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. Launching EC2 instance failed.";
 

@@ -383,17 +383,27 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
             .tags()
             .iter()
             .any(|t| t.key() == Some("team") && t.value() == Some("b")));
-        // the instances it ran before the change are retagged with it
-        let earlier: Vec<String> = created
-            .instances()
-            .iter()
-            .filter_map(|i| i.instance_id().map(str::to_string))
-            .collect();
+        // the instances it ran before the change are retagged with it, and
+        // those it launched for the new capacity carry the group's tags,
+        // which AWS puts over the launch template's
+        let ids = |group: &aws_sdk_autoscaling::types::AutoScalingGroup| -> BTreeSet<String> {
+            group
+                .instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect()
+        };
+        let earlier = ids(&created);
+        let launched: Vec<String> = ids(&asg).difference(&earlier).cloned().collect();
+        assert!(
+            !launched.is_empty(),
+            "the group launched for the new capacity"
+        );
         let running = live
             .api
             .ec2
             .describe_instances()
-            .set_instance_ids(Some(earlier))
+            .set_instance_ids(Some(earlier.into_iter().chain(launched).collect()))
             .send()
             .await
             .unwrap();
@@ -404,12 +414,17 @@ fn tags_sizes_scaling_health_and_rules_change_in_place() {
             .collect();
         assert!(!instances.is_empty());
         for instance in instances {
-            let team = instance
+            let tags: BTreeMap<&str, &str> = instance
                 .tags()
                 .iter()
-                .find(|t| t.key() == Some("team"))
-                .and_then(|t| t.value());
-            assert_eq!(team, Some("b"), "{:?}", instance.instance_id());
+                .filter_map(|t| Some((t.key()?, t.value()?)))
+                .collect();
+            assert_eq!(
+                (tags.get("team"), tags.get("cost_center")),
+                (Some(&"b"), Some(&"200")),
+                "{:?}: {tags:?}",
+                instance.instance_id()
+            );
         }
         let policies = live
             .api

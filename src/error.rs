@@ -7,6 +7,9 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
 use thiserror::Error;
 
+/// EC2's answer to a launch in a zone without capacity for the instance type.
+pub const INSUFFICIENT_CAPACITY: &str = "InsufficientInstanceCapacity";
+
 /// How the provider should react to a failed AWS call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -213,6 +216,12 @@ impl AwsError {
         } else {
             Err(self)
         }
+    }
+
+    /// True when the zone has no capacity for the instance type right now
+    /// (AWS: try another zone, or later).
+    pub fn is_insufficient_capacity(&self) -> bool {
+        matches!(self, AwsError::Api { code, .. } if code == INSUFFICIENT_CAPACITY)
     }
 
     /// True for errors that mean the object is already gone.

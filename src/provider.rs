@@ -113,7 +113,7 @@ pub fn provider_schema() -> Schema {
         block: Block {
             version: 1,
             attributes: [
-                ("region", optional(String, "AWS region, for example `us-east-1`. Default: the standard chain (`AWS_REGION`, the profile's region).")),
+                ("region", optional(String, "AWS region, for example `us-east-1`. Default: the standard chain (`AWS_REGION`, the profile's region). A region AWS does not offer is refused at plan, wherever it comes from.")),
                 ("profile", optional(String, "Named profile of the shared AWS config and credentials files (SSO profiles included). When set, its credentials sign every call, whatever `AWS_ACCESS_KEY_ID` and the rest of the environment say, and a profile the files do not define is refused. Default: the standard chain (`AWS_ACCESS_KEY_ID`, then `AWS_PROFILE` or `default`, SSO, the instance role).")),
                 ("max_retries", optional(Number, "Retries of a throttled or failed AWS call before giving up, with adaptive backoff. Default `9`.")),
             ]
@@ -163,6 +163,18 @@ fn is_region_name(region: &str) -> bool {
         && words.iter().all(|w| lower_word(w))
         && !number.is_empty()
         && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Refuses a region AWS does not offer (as far as this version knows), which
+/// no endpoint serves: with the fix, naming where the name came from (`source`).
+fn known_region(region: &str, source: &str) -> Result<(), String> {
+    if crate::plan::regions::is_known(region) {
+        return Ok(());
+    }
+    Err(format!(
+        "AWS has no region `{region}`{source}. Set region to one of {}; if AWS opened `{region}` after this provider version, upgrade the provider.",
+        crate::plan::regions::near(region).join(", ")
+    ))
 }
 
 /// The `host:port` an endpoint URL connects to, or why it is not a URL the SDK can use.
@@ -255,6 +267,9 @@ impl ProviderConfig {
                     format!("`{region}` is not an AWS region name. Write one such as us-east-1 or eu-west-3, or leave region out to use AWS_REGION or the profile's region."),
                     AttributePath::new("region"),
                 );
+            } else if let Err(detail) = known_region(region, "") {
+                valid = false;
+                diags.error("Unknown region", detail, AttributePath::new("region"));
             }
         }
         if let Some(block) = self.endpoints.as_ref_option().and_then(|list| list.first()) {
@@ -484,6 +499,18 @@ impl ProdVpcProvider {
                 return;
             }
         };
+        // a region from AWS_REGION or the profile is refused as a written one is
+        if config.region.is_null() {
+            if let Some(region) = clients.ec2.config().region() {
+                if let Err(detail) = known_region(
+                    region.as_ref(),
+                    " (from AWS_REGION or the profile, as the provider block sets none)",
+                ) {
+                    diags.error("Unknown region", detail, AttributePath::new("region"));
+                    return;
+                }
+            }
+        }
         // Terraform configures a provider process once; a second call keeps the first clients.
         let _ = self.clients.set(clients);
     }
@@ -518,6 +545,28 @@ mod tests {
         for bad in ["moon-1", "useast1", "us-east", "US-EAST-1", "us--1", ""] {
             assert!(!is_region_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn regions_aws_does_not_offer_are_refused_with_the_likely_ones() {
+        assert_eq!(known_region("eu-west-3", ""), Ok(()));
+        let refused = known_region("eu-west-9", "").unwrap_err();
+        assert!(
+            refused.starts_with("AWS has no region `eu-west-9`."),
+            "{refused}"
+        );
+        assert!(
+            refused.contains("eu-west-1, eu-west-2, eu-west-3"),
+            "{refused}"
+        );
+        let config = ProviderConfig {
+            region: Value::Value("xx-east-9".into()),
+            ..Default::default()
+        };
+        let mut diags = Diagnostics::default();
+        assert!(config.settings(&mut diags).is_none());
+        assert_eq!(diags.errors.len(), 1, "{:?}", diags.errors);
+        assert_eq!(diags.errors[0].summary, "Unknown region");
     }
 
     #[test]

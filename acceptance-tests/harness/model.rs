@@ -269,6 +269,8 @@ struct State {
     /// the account's Elastic IP quota, enforced when set (moto reports 5 and
     /// allocates without limit)
     address_quota: Option<usize>,
+    /// the zone where RunInstances finds no capacity, when set
+    no_capacity_zone: Option<String>,
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Propagation>,
@@ -321,6 +323,7 @@ impl Model {
                 listing_lag: None,
                 launch_failure: None,
                 address_quota: None,
+                no_capacity_zone: None,
             }),
         });
         let weak: Weak<Model> = Arc::downgrade(&model);
@@ -375,6 +378,13 @@ impl Model {
     /// `Failed` with AWS's `message` (`None`: launches work again).
     pub fn fail_launches(&self, message: Option<&str>) {
         self.state().launch_failure = message.map(str::to_string);
+    }
+
+    /// From now on, RunInstances in `zone` (by its subnet or placement) is
+    /// refused with AWS's `InsufficientInstanceCapacity` (HTTP 500, as AWS
+    /// answers it), while the other zones launch (`None`: every zone has capacity).
+    pub fn refuse_capacity_in(&self, zone: Option<&str>) {
+        self.state().no_capacity_zone = zone.map(str::to_string);
     }
 
     /// EC2 does not know instance profile `name` for `window` (real time) from
@@ -478,11 +488,19 @@ impl Model {
                 return verdict;
             }
         }
+        if call.key() == "ec2:DescribeInstances" {
+            // a group's instances launched since the last look answer with the
+            // tags AWS gave them at launch
+            instances::sync_groups(self).await;
+        }
         if let Some(verdict) = refresh::answer(self, call).await {
             return verdict;
         }
         if let Some(verdict) = self.address_quota(call).await {
             return verdict;
+        }
+        if let Some(refusal) = self.no_capacity(call).await {
+            return Verdict::Refuse(refusal);
         }
         match dependencies::refusal(self, call).await {
             Some(refusal) => Verdict::Refuse(refusal),
@@ -570,6 +588,39 @@ impl Model {
             }
             _ => None,
         }
+    }
+
+    /// AWS's answer to a launch in the zone without capacity.
+    async fn no_capacity(&self, call: &Call) -> Option<Refusal> {
+        if call.key() != "ec2:RunInstances" {
+            return None;
+        }
+        let short = self.state().no_capacity_zone.clone()?;
+        let zone = match call.param("Placement.AvailabilityZone") {
+            Some(zone) => zone.to_string(),
+            None => {
+                let subnet = call
+                    .param("SubnetId")
+                    .or_else(|| call.param("NetworkInterface.1.SubnetId"))?;
+                let out = self
+                    .api
+                    .ec2
+                    .describe_subnets()
+                    .subnet_ids(subnet)
+                    .send()
+                    .await
+                    .ok()?;
+                out.subnets().first()?.availability_zone()?.to_string()
+            }
+        };
+        let instance_type = call.param("InstanceType").unwrap_or("m1.small");
+        (zone == short).then(|| {
+            Refusal::new(
+                500,
+                "InsufficientInstanceCapacity",
+                &format!("We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested ({zone}). Our system will be working on provisioning additional capacity. You can currently get {instance_type} capacity by not specifying an Availability Zone in your request or choosing a different Availability Zone."),
+            )
+        })
     }
 
     /// moto's view of Auto Scaling Group `name`, if it exists.

@@ -17,7 +17,14 @@ version. What each one fixes:
 - a flow log to an S3 key prefix looks for a bucket named after the prefix;
 - an instance launched from a launch template gets an unencrypted root volume
   at /dev/sda1 whatever its image's root device, and the template's mapping of
-  the image's root device (/dev/xvda on Amazon Linux) as one more volume.
+  the image's root device (/dev/xvda on Amazon Linux) as one more volume;
+- every load balancer answers with the hosted zone `Z2P70J7EXAMPLE`, AWS's
+  application load balancers with their region's (a constant per region);
+- TerminateInstances terminates an instance whose termination protection was
+  turned on by ModifyInstanceAttribute, or whose stop protection is on; AWS
+  refuses both with OperationNotPermitted;
+- an instance launched from a launch template (a group's) gets moto's default
+  metadata options (IMDSv2 optional, hop limit 1), AWS the template's.
 """
 import os
 import sys
@@ -133,5 +140,42 @@ def _add_block_device_replacing_the_root(self, size, device_path, *args, **kwarg
         self._default_root = None
     _add_block_device(self, size, device_path, *args, **kwargs)
 Instance.add_block_device = _add_block_device_replacing_the_root
+# application load balancers report their region's hosted zone, as AWS's do
+# (https://docs.aws.amazon.com/general/latest/gr/elb.html; the regions the tests use)
+from moto.elbv2.models import FakeLoadBalancer
+ALB_HOSTED_ZONES = {"us-east-1": "Z35SXDOTRQ7X7K", "eu-west-1": "Z32O12XQLNTSW2"}
+_balancer_init = FakeLoadBalancer.__init__
+def _balancer_in_its_zone(self, *args, **kwargs):
+    _balancer_init(self, *args, **kwargs)
+    region = self.arn.split(":")[3]
+    if self.type == "application" and region in ALB_HOSTED_ZONES:
+        self.canonical_hosted_zone_id = ALB_HOSTED_ZONES[region]
+FakeLoadBalancer.__init__ = _balancer_in_its_zone
+# termination and stop protection refuse TerminateInstances (ModifyInstanceAttribute
+# stores "true" as text, which moto's own check of `is True` misses)
+from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.exceptions import EC2ClientError
+_terminate = InstanceBackend.terminate_instances
+def _terminate_unless_protected(self, instance_ids):
+    for instance in self.get_multi_instances_by_id(instance_ids):
+        for attribute, field in (("disableApiTermination", "disable_api_termination"),
+                                 ("disableApiStop", "disable_api_stop")):
+            if str(getattr(instance, field)).lower() == "true":
+                raise EC2ClientError(
+                    "OperationNotPermitted",
+                    f"The instance '{instance.id}' may not be terminated. Modify its "
+                    f"'{attribute}' instance attribute and try again.")
+    return _terminate(self, instance_ids)
+InstanceBackend.terminate_instances = _terminate_unless_protected
+# an instance launched from a template has the template's metadata options
+_run_instances = InstanceBackend.run_instances
+def _run_with_template_metadata(self, image_id, count, user_data, security_group_names,
+                                **kwargs):
+    if kwargs.get("launch_template") and not kwargs.get("metadata_options"):
+        data = self._get_template_from_args(kwargs["launch_template"]).data
+        if data.get("MetadataOptions"):
+            kwargs["metadata_options"] = data["MetadataOptions"]
+    return _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+InstanceBackend.run_instances = _run_with_template_metadata
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

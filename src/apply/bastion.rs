@@ -29,16 +29,19 @@ impl Run<'_> {
         else {
             return Ok(());
         };
-        let zone = bp.zones.first().cloned().unwrap_or_default();
-        let subnet = &subnets[&(Tier::Public, zone)];
+        let public = public_subnets(bp, |zone| subnets.get(&(Tier::Public, zone.to_string())));
         let image = bastion.ami_id.as_deref().unwrap_or(ami_id);
         let settings = bastion_settings(bastion, group, image, &root_device(root_devices, image)?);
         if let Some(existing) = &inv.bastion {
+            // the environment's bastion must stay replaceable and destroyable
+            // (stop protection refuses termination too)
             if inv.bastion_termination_protected {
-                // the environment's bastion must stay replaceable and destroyable
                 ec2::allow_termination(&self.clients.ec2, &existing.id).await?;
             }
-            let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, subnet);
+            if inv.bastion_stop_protected {
+                ec2::allow_stop(&self.clients.ec2, &existing.id).await?;
+            }
+            let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, &public);
             if check.replace.is_empty() {
                 // what can change on a running instance changes in place
                 if !check.tokens_required {
@@ -69,6 +72,30 @@ impl Run<'_> {
                 .await
                 .or_else(ignore_not_found)?;
         }
+        // a zone without capacity for the type sends the launch to the next zone
+        let mut short = Vec::new();
+        for (zone, subnet) in &public {
+            match self.launch_bastion(subnet, group, &settings).await {
+                Err(error) if error.is_insufficient_capacity() => {
+                    tracing::warn!(zone = %zone, instance_type = %settings.instance_type, "no capacity for the bastion in this zone; trying the next one");
+                    short.push(zone.as_str());
+                }
+                launched => return launched.map_err(|e| unknown_profile(e, &settings)),
+            }
+        }
+        Err(AwsError::Unsatisfiable(format!(
+            "no zone of the environment has capacity for the bastion's instance type {} right now (InsufficientInstanceCapacity in {}); apply again later, or choose another bastion.instance_type",
+            settings.instance_type,
+            short.join(", ")
+        )))
+    }
+
+    async fn launch_bastion(
+        &self,
+        subnet: &str,
+        group: &str,
+        settings: &InstanceSettings,
+    ) -> Result<()> {
         // the token names this exact launch, so a retried call never starts a second bastion
         let token = client_token(&[
             &self.spec.name,
@@ -86,12 +113,23 @@ impl Run<'_> {
         ]);
         let tags = self.tags(&Component::Bastion);
         retry_propagation(self.deadline, "bastion", || {
-            ec2::run_bastion(&self.clients.ec2, subnet, &settings, &token, &tags)
+            ec2::run_bastion(&self.clients.ec2, subnet, settings, &token, &tags)
         })
-        .await
-        .map_err(|e| unknown_profile(e, &settings))?;
+        .await?;
         Ok(())
     }
+}
+
+/// The environment's public subnets in zone order, as (zone, subnet ID): the
+/// bastion launches in the first zone with capacity and may live in any.
+fn public_subnets<'a>(
+    bp: &Blueprint,
+    subnet_of: impl Fn(&str) -> Option<&'a String>,
+) -> Vec<(String, String)> {
+    bp.zones
+        .iter()
+        .filter_map(|zone| Some((zone.clone(), subnet_of(zone)?.clone())))
+        .collect()
 }
 
 /// An instance profile EC2 still calls invalid once IAM's propagation window
@@ -162,12 +200,17 @@ impl BastionCheck {
         instance: &Found,
         root_encrypted: Option<bool>,
         wanted: &InstanceSettings,
-        subnet: &str,
+        public: &[(String, String)],
     ) -> BastionCheck {
         let detail = |key: &str| instance.detail.get(key).cloned().unwrap_or_default();
         let mut replace = Vec::new();
+        let subnet = detail("subnet");
+        if !public.iter().any(|(_, id)| *id == subnet) {
+            replace.push(format!(
+                "runs in subnet {subnet:?}, not in a public subnet of the environment"
+            ));
+        }
         for (what, actual, expected) in [
-            ("runs in subnet", detail("subnet"), subnet),
             (
                 "has type",
                 detail("instance_type"),
@@ -220,12 +263,13 @@ pub(super) fn bastion_drift(
     let group = inv
         .security_groups
         .get(&Component::SecurityGroup(SgRole::Bastion).key());
-    let subnet = bp.zones.first().and_then(|z| {
+    let public = public_subnets(bp, |zone| {
         inv.subnets
-            .get(&Component::Subnet(Tier::Public, z.clone()).key())
+            .get(&Component::Subnet(Tier::Public, zone.to_string()).key())
+            .map(|s| &s.id)
     });
-    let (Some(bastion), Some(instance), Some(group), Some(subnet)) =
-        (&spec.bastion, &inv.bastion, group, subnet)
+    let (Some(bastion), Some(instance), Some(group), false) =
+        (&spec.bastion, &inv.bastion, group, public.is_empty())
     else {
         return Vec::new();
     };
@@ -240,14 +284,19 @@ pub(super) fn bastion_drift(
         .cloned()
         .unwrap_or_default();
     let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
-    let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &subnet.id);
+    let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &public);
     let mut findings = Vec::new();
-    if inv.bastion_termination_protected {
-        findings.push(Finding::new(
-            "bastion",
-            "has termination protection on, which would stop its replacement and destroy",
-            Repair::InPlace("turns it off"),
-        ));
+    for (protected, what) in [
+        (inv.bastion_termination_protected, "termination"),
+        (inv.bastion_stop_protected, "stop"),
+    ] {
+        if protected {
+            findings.push(Finding::new(
+                "bastion",
+                format!("has {what} protection on, which would stop its replacement and destroy"),
+                Repair::InPlace("turns it off"),
+            ));
+        }
     }
     if !check.replace.is_empty() {
         findings.push(Finding::new(

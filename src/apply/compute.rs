@@ -171,6 +171,7 @@ impl Run<'_> {
                     autoscaling::resume_processes(&self.clients.autoscaling, &self.names.app)
                         .await?;
                 }
+                self.restore_instance_metadata(inv).await?;
                 self.roll_instances(inv, group, template).await?;
             }
         }
@@ -187,6 +188,28 @@ impl Run<'_> {
                 )
             })
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Gives the group's running instances back the metadata options their
+    /// template launched them with, where someone changed them in place
+    /// (ModifyInstanceMetadataOptions): a refresh would not see it, as the
+    /// instances still run the right version.
+    async fn restore_instance_metadata(&self, inv: &Inventory) -> Result<()> {
+        for instance in inv
+            .app_instances
+            .iter()
+            .filter(|i| !metadata_changes(i).is_empty())
+        {
+            ec2::set_metadata_options(
+                &self.clients.ec2,
+                &instance.id,
+                &Hardening::APP,
+                &Layout::APP,
+            )
+            .await
+            .or_else(super::executor::ignore_not_found)?;
         }
         Ok(())
     }
@@ -539,6 +562,28 @@ pub(super) fn app_settings(
     }
 }
 
+/// How a live app instance's metadata options differ from those its template
+/// gives (IMDSv2 required, the hop limit), worded for the plan; an instance
+/// on its way out is not compared.
+fn metadata_changes(instance: &ec2::Found) -> Vec<String> {
+    let detail = |key: &str| instance.detail.get(key).map(String::as_str);
+    if !matches!(detail("state"), Some("pending" | "running")) {
+        return Vec::new();
+    }
+    let mut changes = Vec::new();
+    if Hardening::APP.tokens_required && detail("http_tokens") != Some("required") {
+        changes.push("IMDSv2 optional".to_string());
+    }
+    let hops = Layout::APP.metadata_hop_limit.to_string();
+    match detail("metadata_hop_limit") {
+        Some(seen) if seen != hops => {
+            changes.push(format!("metadata hop limit {seen} instead of {hops}"));
+        }
+        _ => {}
+    }
+    changes
+}
+
 /// The group (sizes, placement, template version), the target group's health
 /// check, the listeners and the load balancer's placement.
 pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
@@ -686,6 +731,16 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                     }
                 }
             }
+        }
+    }
+    for instance in &inv.app_instances {
+        let changes = metadata_changes(instance);
+        if !changes.is_empty() {
+            findings.push(Finding::new(
+                "asg",
+                format!("instance {} has {}", instance.id, changes.join(", ")),
+                Repair::InPlace("restores its metadata options"),
+            ));
         }
     }
     if let Some(group) = &inv.group {

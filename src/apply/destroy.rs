@@ -104,15 +104,21 @@ async fn blockers(
         ec2::groups_referencing(&clients.ec2, &own_groups),
     )?;
     let mut found = Vec::new();
-    if let Some(bastion) = inv
-        .bastion
-        .as_ref()
-        .filter(|_| inv.bastion_termination_protected)
-    {
-        found.push(format!(
-            "the bastion {} has termination protection on: turn it off (`aws ec2 modify-instance-attribute --instance-id {} --no-disable-api-termination`, or `terraform apply`, which turns it off)",
-            bastion.id, bastion.id
-        ));
+    // each refuses TerminateInstances (stop protection too, as AWS documents)
+    for (protected, what, flag) in [
+        (
+            inv.bastion_termination_protected,
+            "termination",
+            "disable-api-termination",
+        ),
+        (inv.bastion_stop_protected, "stop", "disable-api-stop"),
+    ] {
+        if let Some(bastion) = inv.bastion.as_ref().filter(|_| protected) {
+            found.push(format!(
+                "the bastion {} has {what} protection on: turn it off (`aws ec2 modify-instance-attribute --instance-id {} --no-{flag}`, or `terraform apply`, which turns it off)",
+                bastion.id, bastion.id
+            ));
+        }
     }
     found.extend(inv.foreign.iter().map(|object| {
         format!("{object} lives in the VPC {vpc} but is not the environment's: delete or move it")

@@ -68,6 +68,8 @@ pub struct Inventory {
     pub bastion_root_encrypted: Option<bool>,
     /// whether the bastion refuses termination (`disableApiTermination`)
     pub bastion_termination_protected: bool,
+    /// whether the bastion refuses stopping, and so termination (`disableApiStop`)
+    pub bastion_stop_protected: bool,
     /// the instances the environment's group runs
     pub app_instances: Vec<Found>,
     /// what lives in the environment's VPC and is not the environment's
@@ -473,6 +475,26 @@ impl Inventory {
                         ..ForeignObject::new("security group", &g.id, &g.tags)
                     }),
             );
+            // the table AWS made with the VPC (its main one, unless one of the
+            // environment's took that role) is nobody's and goes with the VPC;
+            // any other table that is not the environment's is another's, and
+            // AWS refuses to delete the VPC while it is there
+            let unowned: Vec<_> = e
+                .route_tables
+                .iter()
+                .filter(|t| !owns(&t.id, &t.tags))
+                .collect();
+            let vpc_own = unowned
+                .iter()
+                .find(|t| t.main_association.is_some())
+                .or(unowned.first())
+                .map(|t| t.id.clone());
+            foreign.extend(
+                unowned
+                    .iter()
+                    .filter(|t| Some(&t.id) != vpc_own.as_ref())
+                    .map(|t| ForeignObject::new("route table", &t.id, &t.tags)),
+            );
             main_route_table = e
                 .route_tables
                 .iter()
@@ -649,7 +671,7 @@ impl Inventory {
             (cpu_policy, refresh),
             more_versions,
             vpc_read,
-            (volumes, bastion_termination_protected),
+            (volumes, bastion_termination_protected, bastion_stop_protected),
             (template_by_name, addresses_held),
         ) = futures::try_join!(
             async {
@@ -715,12 +737,21 @@ impl Inventory {
                 }
             },
             async {
-                futures::try_join!(ec2::volumes_encrypted(&clients.ec2, &all_volumes), async {
-                    match &bastion_id {
-                        Some(id) => ec2::termination_protected(&clients.ec2, id).await,
-                        None => Ok(false),
+                futures::try_join!(
+                    ec2::volumes_encrypted(&clients.ec2, &all_volumes),
+                    async {
+                        match &bastion_id {
+                            Some(id) => ec2::termination_protected(&clients.ec2, id).await,
+                            None => Ok(false),
+                        }
+                    },
+                    async {
+                        match &bastion_id {
+                            Some(id) => ec2::stop_protected(&clients.ec2, id).await,
+                            None => Ok(false),
+                        }
                     }
-                },)
+                )
             },
             async {
                 futures::try_join!(
@@ -934,6 +965,7 @@ impl Inventory {
             flow_logs,
             bastion_root_encrypted,
             bastion_termination_protected,
+            bastion_stop_protected,
             app_instances,
             foreign,
             unencrypted_volumes,

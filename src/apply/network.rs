@@ -45,6 +45,15 @@ impl Run<'_> {
             for (_, association, _) in off {
                 ec2::replace_network_acl_association(ec2c, association, default).await?;
             }
+            if let Some(changes) = default_acl_changes(inv) {
+                for entry in &changes.extra {
+                    ec2::delete_network_acl_entry(ec2c, default, entry.rule_number, entry.egress)
+                        .await?;
+                }
+                for (entry, replace) in &changes.restore {
+                    ec2::put_network_acl_entry(ec2c, default, entry, *replace).await?;
+                }
+            }
             Ok::<_, AwsError>(())
         };
         let main_table = async {
@@ -161,6 +170,58 @@ fn subnets_off_default_acl(inv: &Inventory) -> (Option<&str>, Vec<(&str, &str, &
     (default, off)
 }
 
+/// How the VPC's default network ACL, which filters every subnet of the
+/// environment, differs from the rules AWS made it with.
+struct DefaultAclChanges<'a> {
+    acl: &'a str,
+    /// rules AWS did not make (its final deny-all rules, 32767, cannot change)
+    extra: Vec<&'a ec2::AclEntry>,
+    /// AWS's allow-all rules to write back, and whether one of that number
+    /// is there to replace
+    restore: Vec<(ec2::AclEntry, bool)>,
+    /// what the plan says of each difference
+    said: Vec<String>,
+}
+
+fn default_acl_changes(inv: &Inventory) -> Option<DefaultAclChanges<'_>> {
+    const FINAL_RULE: i32 = 32767;
+    let acl = inv.network_acls.iter().find(|acl| acl.default)?;
+    let mut changes = DefaultAclChanges {
+        acl: &acl.id,
+        extra: Vec::new(),
+        restore: Vec::new(),
+        said: Vec::new(),
+    };
+    for egress in [false, true] {
+        let wanted = ec2::AclEntry::allow_all(egress);
+        let seen = acl
+            .entries
+            .iter()
+            .find(|e| e.egress == egress && e.rule_number == ec2::AclEntry::ALLOW_ALL_RULE);
+        match seen {
+            Some(entry) if *entry == wanted => {}
+            Some(entry) => {
+                changes.said.push(entry.to_string());
+                changes.restore.push((wanted, true));
+            }
+            None => {
+                changes.said.push(format!("no {wanted}"));
+                changes.restore.push((wanted, false));
+            }
+        }
+    }
+    // rule 100 is AWS's (written back above when changed); the final rules cannot change
+    changes.extra = acl
+        .entries
+        .iter()
+        .filter(|e| e.rule_number != ec2::AclEntry::ALLOW_ALL_RULE && e.rule_number != FINAL_RULE)
+        .collect();
+    changes
+        .said
+        .extend(changes.extra.iter().map(ToString::to_string));
+    (!changes.said.is_empty()).then_some(changes)
+}
+
 /// Whether subnets of `tier` map public IPv4 addresses on launch: the public
 /// ones while a bastion may need one; without a bastion only the load
 /// balancer's nodes live there, which AWS addresses itself, so none does
@@ -201,6 +262,17 @@ pub(super) fn network_drift(
                 Repair::InPlace("moves it back to the VPC's default network ACL"),
             )
         }));
+    }
+    if let Some(changes) = default_acl_changes(inv) {
+        findings.push(Finding::new(
+            "vpc",
+            format!(
+                "has default network ACL {}, which filters the environment's subnets, with rules other than AWS's defaults: {}",
+                changes.acl,
+                changes.said.join(", ")
+            ),
+            Repair::InPlace("restores AWS's default rules"),
+        ));
     }
     if let Some(dns) = inv.vpc_dns {
         for (on, what) in [

@@ -791,6 +791,13 @@ async fn discover_core(client: &Client, scope: Scope<'_>) -> Result<Ec2Inventory
                                 .map(|t| t.as_str().to_string())
                                 .unwrap_or_default(),
                         ),
+                        (
+                            "metadata_hop_limit",
+                            i.metadata_options()
+                                .and_then(|m| m.http_put_response_hop_limit())
+                                .map(|h| h.to_string())
+                                .unwrap_or_default(),
+                        ),
                         ("security_groups", {
                             // the instance's groups are those of its interfaces; some
                             // implementations list them in one place only

@@ -39,8 +39,8 @@ use observe::{
     show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
 };
 use planning::{
-    desired_within_bounds, disruptions, drift_of, inputs_of, plan_outputs, plan_zones,
-    set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
+    desired_within_bounds, disruptions, drift_of, inputs_of, plan_alb_zone, plan_outputs,
+    plan_zones, set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
 };
 
 /// The `prodvpc_environment` resource.
@@ -143,6 +143,12 @@ impl EnvironmentResource {
             .get()
             .map(|c| c.default_tags.clone())
             .unwrap_or_default()
+    }
+
+    /// The region the clients call, once the provider is configured.
+    fn region(&self) -> Option<String> {
+        let clients = self.clients.get()?;
+        Some(clients.ec2.config().region()?.to_string())
     }
 }
 
@@ -917,6 +923,7 @@ impl Resource for EnvironmentResource {
         plan_zones(&mut planned, zones);
         // from nothing: every key the zones and blocks give is known, every ID unknown
         plan_outputs(&EnvironmentState::default(), &config, &mut planned, &[]);
+        plan_alb_zone(&mut planned, self.region().as_deref());
         Some((planned, ValueEmpty::default()))
     }
 
@@ -983,6 +990,7 @@ impl Resource for EnvironmentResource {
                 Value::Unknown
             };
             plan_outputs(&prior, &config, &mut planned, &drift);
+            plan_alb_zone(&mut planned, self.region().as_deref());
             for warning in disruptions(&prior, &planned, &drift) {
                 diags.warning(warning.summary, warning.detail, warning.path);
             }

@@ -58,6 +58,17 @@ pub(super) fn plan_zones(state: &mut EnvironmentState, chosen: Option<Vec<String
     }
 }
 
+/// The load balancer's hosted zone, when unknown: every application load
+/// balancer of a region has its region's, so the plan knows it before AWS does.
+pub(super) fn plan_alb_zone(state: &mut EnvironmentState, region: Option<&str>) {
+    if let (Value::Unknown, Some(zone)) = (
+        &state.alb_zone_id,
+        region.and_then(crate::plan::regions::alb_hosted_zone),
+    ) {
+        state.alb_zone_id = Value::Value(zone.to_string());
+    }
+}
+
 pub(super) fn desired_capacity(state: &EnvironmentState) -> Option<i64> {
     first(&state.app).and_then(|app| app.desired_capacity.as_ref_option().copied())
 }

@@ -6,5 +6,6 @@ pub mod blueprint;
 pub mod cidr;
 pub mod drift;
 pub mod layout;
+pub mod regions;
 pub mod security;
 pub mod spec;

@@ -175,6 +175,7 @@ pub async fn sync_groups(model: &Model) {
         }
     }
     mount_image_roots(model, placed.iter().map(|(id, _, _)| id.clone()).collect()).await;
+    propagate_group_tags(model, groups.auto_scaling_groups(), &members, &placed).await;
     let marker = model.state().unhealthy_user_data.clone();
     let mut broken: HashMap<(String, String), bool> = HashMap::new();
     if let Some(marker) = &marker {
@@ -223,6 +224,48 @@ pub async fn sync_groups(model: &Model) {
         .collect();
     for id in left {
         terminate(&mut state.world, &id, state.clock, now);
+    }
+}
+
+/// AWS tags a group's new instance with the group's tags that propagate at
+/// launch, over the launch template's instance tags of the same key; moto
+/// keeps the template's (and drops the group's). The model writes the group's
+/// onto each member the moment it first sees it.
+async fn propagate_group_tags(
+    model: &Model,
+    groups: &[aws_sdk_autoscaling::types::AutoScalingGroup],
+    members: &HashMap<String, String>,
+    placed: &[(String, String, BTreeSet<String>)],
+) {
+    for (id, _, _) in placed {
+        let Some(group) = members.get(id).and_then(|name| {
+            groups
+                .iter()
+                .find(|g| g.auto_scaling_group_name() == Some(name))
+        }) else {
+            continue;
+        };
+        let tags: Vec<aws_sdk_ec2::types::Tag> = group
+            .tags()
+            .iter()
+            .filter(|t| t.propagate_at_launch() == Some(true))
+            .map(|t| {
+                aws_sdk_ec2::types::Tag::builder()
+                    .set_key(t.key().map(str::to_string))
+                    .set_value(t.value().map(str::to_string))
+                    .build()
+            })
+            .collect();
+        if !tags.is_empty() {
+            let _ = model
+                .api
+                .ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(tags))
+                .send()
+                .await;
+        }
     }
 }
 

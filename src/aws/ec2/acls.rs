@@ -1,7 +1,8 @@
-//! Network ACLs: which one filters each subnet's traffic.
+//! Network ACLs: which one filters each subnet's traffic, and its rules.
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ec2::types::RuleAction;
 use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
@@ -16,6 +17,69 @@ pub struct NetworkAcl {
     pub default: bool,
     /// association ID -> subnet
     pub associations: BTreeMap<String, String>,
+    /// its rules, both directions, AWS's final deny-all ones (32767) included
+    pub entries: Vec<AclEntry>,
+}
+
+/// One rule of a network ACL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AclEntry {
+    pub rule_number: i32,
+    /// outbound
+    pub egress: bool,
+    pub allow: bool,
+    /// AWS's protocol number as text, `-1` for all traffic
+    pub protocol: String,
+    /// the IPv4 or IPv6 block it matches
+    pub cidr: String,
+    pub ports: Option<(i32, i32)>,
+}
+
+impl AclEntry {
+    /// The number of AWS's allow-all rule in a default ACL.
+    pub const ALLOW_ALL_RULE: i32 = 100;
+
+    /// The rule AWS puts in every default ACL, in both directions: rule 100
+    /// allows all traffic from and to anywhere.
+    pub fn allow_all(egress: bool) -> AclEntry {
+        AclEntry {
+            rule_number: AclEntry::ALLOW_ALL_RULE,
+            egress,
+            allow: true,
+            protocol: "-1".into(),
+            cidr: "0.0.0.0/0".into(),
+            ports: None,
+        }
+    }
+}
+
+impl std::fmt::Display for AclEntry {
+    /// `inbound rule 50 denies all traffic from 0.0.0.0/0`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (direction, from) = if self.egress {
+            ("outbound", "to")
+        } else {
+            ("inbound", "from")
+        };
+        let verb = if self.allow { "allows" } else { "denies" };
+        let protocol = match self.protocol.as_str() {
+            "-1" => "all traffic".to_string(),
+            "6" => "tcp".to_string(),
+            "17" => "udp".to_string(),
+            "1" => "icmp".to_string(),
+            other => format!("protocol {other}"),
+        };
+        let ports = match self.ports {
+            Some((low, high)) if low == high => format!(" port {low}"),
+            Some((low, high)) => format!(" ports {low}-{high}"),
+            None => String::new(),
+        };
+        write!(
+            f,
+            "{direction} rule {} {verb} {protocol}{ports} {from} {}",
+            self.rule_number, self.cidr
+        )
+    }
 }
 
 /// Every network ACL of `vpc`.
@@ -42,8 +106,83 @@ pub async fn network_acls(client: &Client, vpc: &str) -> Result<Vec<NetworkAcl>>
                     ))
                 })
                 .collect(),
+            entries: acl
+                .entries()
+                .iter()
+                .map(|entry| AclEntry {
+                    rule_number: entry.rule_number().unwrap_or_default(),
+                    egress: entry.egress().unwrap_or(false),
+                    allow: entry.rule_action() == Some(&RuleAction::Allow),
+                    protocol: entry.protocol().unwrap_or("-1").to_string(),
+                    cidr: entry
+                        .cidr_block()
+                        .or(entry.ipv6_cidr_block())
+                        .unwrap_or_default()
+                        .to_string(),
+                    ports: entry.port_range().and_then(|r| Some((r.from()?, r.to()?))),
+                })
+                .collect(),
         })
         .collect())
+}
+
+/// Deletes rule `rule_number` of `acl` in one direction.
+pub async fn delete_network_acl_entry(
+    client: &Client,
+    acl: &str,
+    rule_number: i32,
+    egress: bool,
+) -> Result<()> {
+    client
+        .delete_network_acl_entry()
+        .network_acl_id(acl)
+        .rule_number(rule_number)
+        .egress(egress)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteNetworkAclEntry", e))?;
+    Ok(())
+}
+
+/// Writes `entry` (without ports) into `acl`: replaces the rule of that
+/// number and direction when there is one (`replace`), else adds it.
+pub async fn put_network_acl_entry(
+    client: &Client,
+    acl: &str,
+    entry: &AclEntry,
+    replace: bool,
+) -> Result<()> {
+    let action = if entry.allow {
+        RuleAction::Allow
+    } else {
+        RuleAction::Deny
+    };
+    if replace {
+        client
+            .replace_network_acl_entry()
+            .network_acl_id(acl)
+            .rule_number(entry.rule_number)
+            .egress(entry.egress)
+            .rule_action(action)
+            .protocol(&entry.protocol)
+            .cidr_block(&entry.cidr)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ReplaceNetworkAclEntry", e))?;
+    } else {
+        client
+            .create_network_acl_entry()
+            .network_acl_id(acl)
+            .rule_number(entry.rule_number)
+            .egress(entry.egress)
+            .rule_action(action)
+            .protocol(&entry.protocol)
+            .cidr_block(&entry.cidr)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateNetworkAclEntry", e))?;
+    }
+    Ok(())
 }
 
 /// Moves a subnet's association (`association`) to network ACL `acl`.

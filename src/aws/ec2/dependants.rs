@@ -111,17 +111,45 @@ pub async fn groups_referencing(
 
 /// Whether the instance refuses TerminateInstances (`disableApiTermination`).
 pub async fn termination_protected(client: &Client, instance: &str) -> Result<bool> {
-    let out = client
-        .describe_instance_attribute()
-        .instance_id(instance)
-        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeInstanceAttribute", e))?;
+    let out = describe_attribute(
+        client,
+        instance,
+        aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination,
+    )
+    .await?;
     Ok(out
         .disable_api_termination()
         .and_then(AttributeBooleanValue::value)
         .unwrap_or(false))
+}
+
+/// Whether the instance refuses StopInstances (`disableApiStop`), which
+/// also refuses TerminateInstances.
+pub async fn stop_protected(client: &Client, instance: &str) -> Result<bool> {
+    let out = describe_attribute(
+        client,
+        instance,
+        aws_sdk_ec2::types::InstanceAttributeName::DisableApiStop,
+    )
+    .await?;
+    Ok(out
+        .disable_api_stop()
+        .and_then(AttributeBooleanValue::value)
+        .unwrap_or(false))
+}
+
+async fn describe_attribute(
+    client: &Client,
+    instance: &str,
+    attribute: aws_sdk_ec2::types::InstanceAttributeName,
+) -> Result<aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput> {
+    client
+        .describe_instance_attribute()
+        .instance_id(instance)
+        .attribute(attribute)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeInstanceAttribute", e))
 }
 
 /// Turns the instance's termination protection off.
@@ -130,6 +158,18 @@ pub async fn allow_termination(client: &Client, instance: &str) -> Result<()> {
         .modify_instance_attribute()
         .instance_id(instance)
         .disable_api_termination(AttributeBooleanValue::builder().value(false).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;
+    Ok(())
+}
+
+/// Turns the instance's stop protection off.
+pub async fn allow_stop(client: &Client, instance: &str) -> Result<()> {
+    client
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .disable_api_stop(AttributeBooleanValue::builder().value(false).build())
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;

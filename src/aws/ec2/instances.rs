@@ -469,6 +469,40 @@ pub async fn delete_launch_template(client: &Client, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Leaves `InsufficientInstanceCapacity` to the caller: AWS answers it with
+/// HTTP 500, which the SDK would retry in the same zone for seconds, while
+/// the zone lacks capacity for minutes; the caller tries another zone.
+#[derive(Debug, Clone, Copy)]
+struct NoCapacityInZone;
+
+impl aws_sdk_ec2::config::retry::ClassifyRetry for NoCapacityInZone {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_ec2::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_ec2::config::retry::RetryAction {
+        use aws_sdk_ec2::config::retry::RetryAction;
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        let Some(Err(error)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let code = error
+            .as_operation_error()
+            .and_then(|e| {
+                e.downcast_ref::<aws_sdk_ec2::operation::run_instances::RunInstancesError>()
+            })
+            .and_then(|e| e.code());
+        if code == Some(crate::error::INSUFFICIENT_CAPACITY) {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "no capacity in the zone"
+    }
+}
+
 /// Launches the bastion: IMDSv2 only, encrypted root volume, public IP.
 pub async fn run_bastion(
     client: &Client,
@@ -524,6 +558,8 @@ pub async fn run_bastion(
         )
         .tag_specifications(tag_spec(ResourceType::Instance, tags))
         .tag_specifications(tag_spec(ResourceType::Volume, tags))
+        .customize()
+        .config_override(aws_sdk_ec2::Config::builder().retry_classifier(NoCapacityInZone))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("RunInstances", e))?;
@@ -614,6 +650,35 @@ pub async fn require_metadata_tokens(client: &Client, instance: &str) -> Result<
         .modify_instance_metadata_options()
         .instance_id(instance)
         .http_tokens(HttpTokensState::Required)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceMetadataOptions", e))?;
+    Ok(())
+}
+
+/// Sets a running instance's metadata options to the ones it was launched
+/// with (`hardening` and `layout`), in place. Every option is named, so none
+/// is left as someone else changed it.
+pub async fn set_metadata_options(
+    client: &Client,
+    instance: &str,
+    hardening: &Hardening,
+    layout: &Layout,
+) -> Result<()> {
+    client
+        .modify_instance_metadata_options()
+        .instance_id(instance)
+        .http_tokens(if hardening.tokens_required {
+            HttpTokensState::Required
+        } else {
+            HttpTokensState::Optional
+        })
+        .http_put_response_hop_limit(layout.metadata_hop_limit)
+        .http_endpoint(if layout.metadata_endpoint_enabled {
+            aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled
+        } else {
+            aws_sdk_ec2::types::InstanceMetadataEndpointState::Disabled
+        })
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyInstanceMetadataOptions", e))?;
