@@ -193,12 +193,12 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
     diags.root_error(summary.to_string(), format!("{message}.\n\n{advice}"));
 }
 
-/// What deletion protection stops: (the noun for the summary, the verb for the fix).
 /// How many times, and how far apart, the read after an apply is repeated
 /// while AWS does not yet list all the apply made (about two seconds on AWS).
 const SETTLING_READS: usize = 4;
 const SETTLING_PAUSE: std::time::Duration = std::time::Duration::from_millis(750);
 
+/// What deletion protection stops: (the noun for the summary, the verb for the fix).
 const DESTROY: (&str, &str) = ("destroy", "destroy");
 const REPLACEMENT: (&str, &str) = ("replacement", "replace");
 
