@@ -7,6 +7,7 @@ pub mod call_log;
 pub mod credentials;
 pub mod ec2;
 pub mod elbv2;
+pub mod pace;
 
 use std::collections::BTreeMap;
 
@@ -61,10 +62,14 @@ pub struct ClientSettings {
 /// while a few seconds with jitter spreads the retries of many environments.
 pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Adaptive retries (the SDK's client-side rate limiting on throttling
-/// answers), `max_retries` of them (default 9), backing off at most [`MAX_BACKOFF`].
+/// Standard retries, `max_retries` of them (default 9): exponential backoff
+/// with full jitter from 250 ms, at most [`MAX_BACKOFF`]. Not the SDK's
+/// adaptive mode: its own rate limiter, once throttled, slows every later call
+/// of the client for tens of seconds, while [`pace`] already keeps this
+/// process under AWS's rates, so a throttling answer here comes from other
+/// processes sharing the account and passes in moments.
 pub fn retry_config(max_retries: Option<u32>) -> aws_config::retry::RetryConfig {
-    aws_config::retry::RetryConfig::adaptive()
+    aws_config::retry::RetryConfig::standard()
         .with_max_attempts(max_retries.unwrap_or(9) + 1)
         .with_initial_backoff(std::time::Duration::from_millis(250))
         .with_max_backoff(MAX_BACKOFF)
@@ -150,19 +155,22 @@ impl AwsClients {
         // every client logs one DEBUG line per call (see `call_log`)
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog);
+            .interceptor(call_log::AwsCallLog)
+            .http_client(pace::paced(&shared, pace::Service::Ec2));
         if let Some(url) = &settings.endpoints.ec2 {
             ec2 = ec2.endpoint_url(url);
         }
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog);
+            .interceptor(call_log::AwsCallLog)
+            .http_client(pace::paced(&shared, pace::Service::AutoScaling));
         if let Some(url) = &settings.endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
         let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog);
+            .interceptor(call_log::AwsCallLog)
+            .http_client(pace::paced(&shared, pace::Service::Elb));
         if let Some(url) = &settings.endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
@@ -187,5 +195,19 @@ mod tests {
         assert!(config.max_backoff() <= std::time::Duration::from_secs(5));
         assert!(config.initial_backoff() < std::time::Duration::from_secs(1));
         assert_eq!(retry_config(Some(2)).max_attempts(), 3);
+        assert_eq!(config.mode(), aws_config::retry::RetryMode::Standard);
+    }
+
+    #[tokio::test]
+    async fn clients_are_paced_without_a_configured_http_client() {
+        // the loaded configuration names no HTTP client (the SDK builds its
+        // default inside each client): pacing builds that default itself
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        assert!(shared.http_client().is_none());
+        let paced = pace::paced(&shared, pace::Service::Ec2);
+        assert!(format!("{paced:?}").contains("Ec2"));
     }
 }
