@@ -392,6 +392,7 @@ impl Inventory {
         ) = futures::try_join!(
             ec2::discover(
                 &clients.ec2,
+                &clients.batches,
                 ec2::Scope {
                     tag_key: TAG_ENVIRONMENT,
                     environment: &names.environment,

@@ -3,6 +3,7 @@
 
 pub mod assume_role;
 pub mod autoscaling;
+pub mod batch;
 pub mod call_log;
 pub mod credentials;
 pub mod ec2;
@@ -33,6 +34,8 @@ pub struct AwsClients {
     pub default_tags: BTreeMap<String, String>,
     /// the provider's `ignore_tags`: tags other tools manage
     pub ignored_tags: crate::plan::spec::IgnoredTags,
+    /// the reads of this configuration's environments merged into shared calls
+    pub batches: std::sync::Arc<batch::Batches>,
 }
 
 /// Endpoint overrides for single services (emulators, VPC endpoints, FIPS).
@@ -180,6 +183,7 @@ impl AwsClients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
             default_tags: settings.default_tags,
             ignored_tags: settings.ignored_tags,
+            batches: Default::default(),
         })
     }
 }
