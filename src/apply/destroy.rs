@@ -130,10 +130,16 @@ pub async fn destroy(
                     .await
                     .or_else(ignore_not_found)?;
                 poll_until(deadline, "the Auto Scaling Group to be deleted", || async {
-                    Ok(autoscaling::find_group(&clients.autoscaling, &group.name)
+                    Ok(
+                        autoscaling::find_group(
+                            &clients.autoscaling,
+                            &clients.batches,
+                            &group.name,
+                        )
                         .await?
                         .is_none()
-                        .then_some(()))
+                        .then_some(()),
+                    )
                 })
                 .await?;
             }
@@ -161,7 +167,7 @@ pub async fn destroy(
         async {
             let nats = nat_gateways
                 .iter()
-                .map(|nat| delete_nat_gateway(ec2c, &nat.id, deadline));
+                .map(|nat| delete_nat_gateway(ec2c, &clients.batches, &nat.id, deadline));
             try_join_all(nats).await?;
             let releases = addresses.iter().map(|a| {
                 delete_with_retry(deadline, "Elastic IP release", move || {

@@ -298,19 +298,12 @@ async fn vpc_facts(
     })
 }
 
-/// Tags of ELB objects by ARN (the API takes 20 ARNs a call), concurrently.
+/// Tags of ELB objects by ARN.
 async fn tags_in_chunks(
     clients: &AwsClients,
     arns: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
-    let calls = arns
-        .chunks(20)
-        .map(|chunk| elbv2::tags_of(&clients.elbv2, chunk));
-    Ok(futures::future::try_join_all(calls)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect())
+    elbv2::tags_of(&clients.elbv2, &clients.batches, arns).await
 }
 
 /// Which objects discovery may take for the environment's own.
@@ -399,9 +392,9 @@ impl Inventory {
                     vpc: vpc_in_state,
                 },
             ),
-            elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
-            elbv2::find_target_group(&clients.elbv2, &names.target_group),
-            autoscaling::find_group(&clients.autoscaling, &names.app),
+            elbv2::find_load_balancer(&clients.elbv2, &clients.batches, &names.load_balancer),
+            elbv2::find_target_group(&clients.elbv2, &clients.batches, &names.target_group),
+            autoscaling::find_group(&clients.autoscaling, &clients.batches, &names.app),
             async {
                 match lookup {
                     Lookup::EverythingInVpc(vpc) => elbv2::in_vpc(&clients.elbv2, vpc).await,
