@@ -149,12 +149,19 @@ fn a_burst_of_throttling_answers_is_retried_after_short_waits() {
         .unwrap_or_else(|| panic!("no retried DescribeSubnets line:\n{}", plan.stderr));
     let value = |key: &str| -> &str {
         let start = line.find(&format!(" {key}=")).unwrap() + key.len() + 2;
-        line[start..].split_whitespace().next().unwrap()
+        // Terraform ends the provider's own fields with a colon
+        line[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(':')
     };
     // the line says which code each retried attempt met and how long the call waited
     let codes: Vec<&str> = value("retried_on").split(',').collect();
     assert_eq!(codes, vec!["Throttling"; BURST], "{line}");
-    let waited: u64 = value("retry_wait_ms").parse().unwrap();
+    let waited: u64 = value("retry_wait_ms")
+        .parse()
+        .unwrap_or_else(|_| panic!("no wait in {line}"));
     // backoff is capped at a few seconds per retry, never the SDK's default 20 s
     let cap = prodvpc::aws::MAX_BACKOFF.as_millis() as u64;
     assert!(waited <= cap * BURST as u64, "{line}");
