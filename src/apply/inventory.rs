@@ -282,13 +282,13 @@ async fn vpc_facts(
             ec2::default_security_group(&clients.ec2, vpc).await
         },
         async {
-            match ec2::flow_logs(&clients.ec2, vpc).await {
+            match ec2::flow_logs(&clients.ec2, &clients.batches, vpc).await {
                 Ok(logs) => Ok(Some(logs)),
                 Err(error) if error.is_access_denied() => Ok(None),
                 Err(error) => Err(error),
             }
         },
-        ec2::network_acls(&clients.ec2, vpc),
+        ec2::network_acls(&clients.ec2, &clients.batches, vpc),
     )?;
     Ok(VpcFacts {
         dns,
@@ -715,12 +715,15 @@ impl Inventory {
                 }
             },
             async {
-                futures::try_join!(ec2::volumes_encrypted(&clients.ec2, &all_volumes), async {
-                    match &bastion_id {
-                        Some(id) => ec2::termination_protected(&clients.ec2, id).await,
-                        None => Ok(false),
-                    }
-                },)
+                futures::try_join!(
+                    ec2::volumes_encrypted(&clients.ec2, &clients.batches, &all_volumes),
+                    async {
+                        match &bastion_id {
+                            Some(id) => ec2::termination_protected(&clients.ec2, id).await,
+                            None => Ok(false),
+                        }
+                    },
+                )
             },
             async {
                 futures::try_join!(

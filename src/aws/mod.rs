@@ -140,6 +140,14 @@ impl AwsClients {
                 .connect_timeout(std::time::Duration::from_secs(3))
                 .build(),
         );
+        // Upload stall protection would take a call waiting for its turn in the
+        // rate limiter (see `pace`) for a stalled upload and fail it after 5 s;
+        // the bodies are a few hundred bytes. Stalled downloads are still caught.
+        loader = loader.stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build(),
+        );
         let mut shared = loader.load().await;
         if let Some(role) = &settings.assume_role {
             shared = assume_role::assume(&shared, role).await?;

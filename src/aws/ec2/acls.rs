@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::Client;
 
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
-use super::{filter, Result};
+use super::Result;
 
 /// A network ACL of the VPC and the subnets it filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,32 +19,60 @@ pub struct NetworkAcl {
     pub associations: BTreeMap<String, String>,
 }
 
-/// Every network ACL of `vpc`.
-pub async fn network_acls(client: &Client, vpc: &str) -> Result<Vec<NetworkAcl>> {
-    let out = client
-        .describe_network_acls()
-        .filters(filter("vpc-id", vpc))
-        .send()
+/// Every network ACL of `vpc`; the reads of several VPCs at the same moment
+/// share one call.
+pub async fn network_acls(
+    client: &Client,
+    batches: &Batches,
+    vpc: &str,
+) -> Result<Vec<NetworkAcl>> {
+    let client = client.clone();
+    batches
+        .read(
+            "DescribeNetworkAcls",
+            "vpc-id",
+            EC2_FILTER_VALUES,
+            vpc,
+            move |vpcs| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_network_acls()
+                        .filters(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("vpc-id")
+                                .set_values(Some(vpcs))
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;
+                    Ok(out
+                        .network_acls()
+                        .iter()
+                        .map(|acl| (acl.vpc_id().unwrap_or_default().to_string(), acl_of(acl)))
+                        .collect())
+                }
+            },
+        )
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;
-    Ok(out
-        .network_acls()
-        .iter()
-        .map(|acl| NetworkAcl {
-            id: acl.network_acl_id().unwrap_or_default().into(),
-            default: acl.is_default().unwrap_or(false),
-            associations: acl
-                .associations()
-                .iter()
-                .filter_map(|a| {
-                    Some((
-                        a.network_acl_association_id()?.to_string(),
-                        a.subnet_id()?.to_string(),
-                    ))
-                })
-                .collect(),
-        })
-        .collect())
+}
+
+fn acl_of(acl: &aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
+    NetworkAcl {
+        id: acl.network_acl_id().unwrap_or_default().into(),
+        default: acl.is_default().unwrap_or(false),
+        associations: acl
+            .associations()
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a.network_acl_association_id()?.to_string(),
+                    a.subnet_id()?.to_string(),
+                ))
+            })
+            .collect(),
+    }
 }
 
 /// Moves a subnet's association (`association`) to network ACL `acl`.
