@@ -184,6 +184,10 @@ impl Intercept for AwsCallLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(code) = error_code(context) {
+            if crate::error::classify(&code) == crate::error::ErrorClass::Throttled {
+                let (service, operation) = call_name(cfg);
+                super::pace::throttled(&service, &operation);
+            }
             let mut retries = cfg.load::<Retries>().cloned().unwrap_or_default();
             retries.codes.push(code);
             retries.failed_at = Some(Instant::now());

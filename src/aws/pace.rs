@@ -8,7 +8,10 @@
 //! Here every attempt (first or retried) first takes a token from a bucket of
 //! AWS's published size and rate, waiting when it is empty, so this process
 //! alone never draws a throttling answer; answers caused by other processes
-//! sharing the account are retried by the SDK (see [`super::retry_config`]).
+//! sharing the account (or by the process before this one, which Terraform
+//! starts anew for each command) are retried by the SDK (see
+//! [`super::retry_config`]) and empty this process's bucket, so its next calls
+//! go at the refill rate the account's bucket has.
 //!
 //! The pacing sits in the HTTP connector the SDK clients send through, so it
 //! covers every call of every module, retries included, with no call site
@@ -60,6 +63,32 @@ impl Bucket {
             Duration::from_secs_f64(-tokens / self.per_second)
         }
     }
+}
+
+impl Bucket {
+    /// Spends what the bucket holds: AWS said the account's bucket is empty
+    /// (other processes share it, or this process started on a bucket a
+    /// previous one drained), so the calls that follow go at the refill rate.
+    pub fn drain(&self, now: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, counted) = *state;
+        let elapsed = now.saturating_duration_since(counted).as_secs_f64();
+        let tokens = (tokens + elapsed * self.per_second).min(self.burst);
+        *state = (tokens.min(0.0), now.max(counted));
+    }
+}
+
+/// Drains the bucket of a call that met a throttling answer (see
+/// [`Bucket::drain`]); `service` is the SDK's name for it (`EC2`,
+/// `Elastic Load Balancing v2`, `Auto Scaling`).
+pub fn throttled(service: &str, action: &str) {
+    let service = match service.to_ascii_lowercase() {
+        s if s.contains("ec2") => Service::Ec2,
+        s if s.contains("elastic") => Service::Elb,
+        s if s.contains("auto") => Service::AutoScaling,
+        _ => return,
+    };
+    Category::of(service, action).bucket().drain(Instant::now());
 }
 
 /// An API category: the bucket AWS meters a call against.
@@ -279,6 +308,16 @@ mod tests {
             bucket.reserve(start + Duration::from_secs(1)),
             Duration::ZERO
         );
+    }
+
+    #[test]
+    fn a_throttling_answer_empties_the_bucket() {
+        let bucket = Bucket::new(10.0, 10.0);
+        let start = Instant::now();
+        assert_eq!(bucket.reserve(start), Duration::ZERO);
+        bucket.drain(start);
+        let next = bucket.reserve(start);
+        assert!((next.as_secs_f64() - 0.1).abs() < 1e-6, "{next:?}");
     }
 
     #[test]
