@@ -164,11 +164,14 @@ fn deal<T: Clone>(
     }
 }
 
+/// A batch of any answer type, kept by [`Batches`].
+type AnyBatch = Arc<dyn Any + Send + Sync>;
+
 /// The batches of one provider configuration, one per operation.
 #[derive(Default)]
 pub struct Batches {
     /// by operation and selector (the filter or parameter the keys go in)
-    by_operation: Mutex<HashMap<(&'static str, String), Arc<dyn Any + Send + Sync>>>,
+    by_operation: Mutex<HashMap<(&'static str, String), AnyBatch>>,
 }
 
 impl std::fmt::Debug for Batches {
