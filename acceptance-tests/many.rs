@@ -141,10 +141,15 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 fn a_burst_of_throttling_answers_is_retried_after_short_waits() {
     let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
-    ws.write(&configuration().replace(
-        "\"east\", \"west\", \"north\", \"south\"",
-        "\"east\", \"west\"",
-    ));
+    // two environments without NAT gateways: quick to build, and their reads merge
+    ws.write(
+        &configuration()
+            .replace(
+                "\"east\", \"west\", \"north\", \"south\"",
+                "\"east\", \"west\"",
+            )
+            .replace("\"single\"", "\"none\""),
+    );
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     // another process sharing the account has drained the bucket for a moment
     const BURST: usize = 4;
@@ -170,8 +175,14 @@ fn a_burst_of_throttling_answers_is_retried_after_short_waits() {
     for line in lines {
         // each line says which code each retried attempt met and how long the call waited
         let codes: Vec<&str> = field(line, "retried_on").split(',').collect();
-        assert!(codes.iter().all(|c| *c == "Throttling"), "{line}");
-        met += codes.len();
+        // the injected answers, and any the model's own buckets gave
+        assert!(
+            codes
+                .iter()
+                .all(|c| matches!(*c, "Throttling" | "RequestLimitExceeded")),
+            "{line}"
+        );
+        met += codes.iter().filter(|c| **c == "Throttling").count();
         let waited: u64 = field(line, "retry_wait_ms")
             .parse()
             .unwrap_or_else(|_| panic!("no wait in {line}"));
@@ -180,5 +191,4 @@ fn a_burst_of_throttling_answers_is_retried_after_short_waits() {
         assert!(waited > 0 && waited <= cap * codes.len() as u64, "{line}");
     }
     assert_eq!(met, BURST, "every throttling answer was met and retried");
-    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
