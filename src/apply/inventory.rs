@@ -249,7 +249,7 @@ async fn group_facts(
     group: &str,
 ) -> Result<(Option<autoscaling::CpuPolicy>, Option<Refresh>), AwsError> {
     futures::try_join!(
-        autoscaling::cpu_policy(&clients.autoscaling, group),
+        autoscaling::cpu_policy(&clients.autoscaling, &clients.batches, group),
         autoscaling::active_refresh(&clients.autoscaling, group),
     )
 }

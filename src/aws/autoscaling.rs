@@ -570,28 +570,60 @@ impl CpuPolicy {
     }
 }
 
-/// The environment's CPU policy, if it exists.
-pub async fn cpu_policy(client: &Client, group: &str) -> Result<Option<CpuPolicy>> {
-    let out = client
-        .describe_policies()
-        .auto_scaling_group_name(group)
-        .policy_names(cpu_policy_name(group))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
-    Ok(out.scaling_policies().first().map(|p| {
-        let tracking = p.target_tracking_configuration();
-        CpuPolicy {
-            target: tracking.and_then(|c| c.target_value()).unwrap_or_default(),
-            metric: tracking
-                .and_then(|c| c.predefined_metric_specification())
-                .and_then(|m| m.predefined_metric_type())
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_else(|| "a customized metric".to_string()),
-            scale_in_disabled: tracking.and_then(|c| c.disable_scale_in()).unwrap_or(false),
-            enabled: p.enabled().unwrap_or(true),
-        }
-    }))
+/// The environment's CPU policy, if it exists. The reads of several groups at
+/// the same moment share one call: asked by policy names alone (up to 50),
+/// without a group, AWS answers each group's policies of those names.
+pub async fn cpu_policy(
+    client: &Client,
+    batches: &Batches,
+    group: &str,
+) -> Result<Option<CpuPolicy>> {
+    let client = client.clone();
+    let policies = batches
+        .read(
+            "DescribePolicies",
+            "PolicyNames",
+            50,
+            group,
+            move |groups| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_policies()
+                        .set_policy_names(Some(groups.iter().map(|g| cpu_policy_name(g)).collect()))
+                        .max_records(50)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
+                    Ok(out
+                        .scaling_policies()
+                        .iter()
+                        .filter_map(|p| {
+                            let group = p.auto_scaling_group_name()?;
+                            // another group's policy that happens to bear one of the names
+                            (p.policy_name()? == cpu_policy_name(group))
+                                .then(|| (group.to_string(), cpu_policy_of(p)))
+                        })
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    Ok(policies.into_iter().next())
+}
+
+fn cpu_policy_of(p: &aws_sdk_autoscaling::types::ScalingPolicy) -> CpuPolicy {
+    let tracking = p.target_tracking_configuration();
+    CpuPolicy {
+        target: tracking.and_then(|c| c.target_value()).unwrap_or_default(),
+        metric: tracking
+            .and_then(|c| c.predefined_metric_specification())
+            .and_then(|m| m.predefined_metric_type())
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "a customized metric".to_string()),
+        scale_in_disabled: tracking.and_then(|c| c.disable_scale_in()).unwrap_or(false),
+        enabled: p.enabled().unwrap_or(true),
+    }
 }
 
 /// Resumes every suspended process of the group: launches, health checks,
