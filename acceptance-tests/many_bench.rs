@@ -65,15 +65,12 @@ fn row(environments: &str, phase: &str, p: &Phase) {
     );
 }
 
-/// The region's Elastic IP quota in the model (one per NAT gateway).
-const ELASTIC_IPS: usize = 5;
-
 fn one_configuration(moto: &Moto, count: usize, scale: f64) {
     let layer =
         FaultLayer::start_modelled(&moto.endpoint(), ModelConfig::aws_like(scale, CONSISTENCY));
-    // Terraform creates 10 at a time, each checking the quota before it
-    // starts: a first wave of up to 10 passes, a second would be refused its
-    // Elastic IPs, so more than 10 environments are built without NAT gateways
+    // Terraform creates 10 at a time, each checking the Elastic IP quota (5
+    // in the model) before it starts: a first wave of up to 10 passes, a
+    // second would be refused, so more than 10 are built without NAT gateways
     let nat = if count > 10 { "none" } else { "single" };
     let ws = workspace(&layer, &configuration(&format!("many{count}"), count, nat));
     let apply = measure(&ws, &layer, &["apply", "-auto-approve", "-no-color"]);
@@ -87,7 +84,7 @@ fn one_configuration(moto: &Moto, count: usize, scale: f64) {
 
 /// Three configurations of three environments each, applied one after
 /// another, then planned at the same moment against the same account. Without
-/// NAT gateways: the region's Elastic IP quota ([`ELASTIC_IPS`]) would refuse
+/// NAT gateways: the region's Elastic IP quota (5) would refuse
 /// the second configuration's, and a plan reads the same either way.
 fn configurations_at_once(moto: &Moto, scale: f64) {
     let layer =
