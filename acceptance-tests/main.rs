@@ -18,6 +18,7 @@ mod inputs;
 mod install;
 mod lifecycle;
 mod logs;
+mod many;
 mod model_tests;
 mod protocol;
 mod ssm_only;

@@ -84,6 +84,10 @@ pub enum AwsError {
     /// the new launch template version
     #[error("{0}")]
     Rollout(Box<RolloutFailure>),
+    /// a read merged with other environments' reads got no answer: the task
+    /// making the merged call ended without one (the runtime shutting down)
+    #[error("{operation} merged with other environments' reads got no answer")]
+    MergedCallLost { operation: &'static str },
     /// Terraform asked the provider to stop (an interrupt); work in flight was abandoned
     #[error("interrupted: Terraform asked the provider to stop")]
     Interrupted,

@@ -115,7 +115,7 @@ pub fn provider_schema() -> Schema {
             attributes: [
                 ("region", optional(String, "AWS region, for example `us-east-1`. Default: the standard chain (`AWS_REGION`, the profile's region). A region AWS does not offer is refused at plan, wherever it comes from.")),
                 ("profile", optional(String, "Named profile of the shared AWS config and credentials files (SSO profiles included). When set, its credentials sign every call, whatever `AWS_ACCESS_KEY_ID` and the rest of the environment say, and a profile the files do not define is refused. Default: the standard chain (`AWS_ACCESS_KEY_ID`, then `AWS_PROFILE` or `default`, SSO, the instance role).")),
-                ("max_retries", optional(Number, "Retries of a throttled or failed AWS call before giving up, with adaptive backoff. Default `9`.")),
+                ("max_retries", optional(Number, "Retries of a throttled or failed AWS call before giving up, backing off with jitter for at most 3 s between attempts. Default `9`.")),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))

@@ -428,7 +428,11 @@ impl Run<'_> {
             ),
             || async {
                 let (group, health, failed_launch) = futures::try_join!(
-                    autoscaling::find_group(&self.clients.autoscaling, &self.names.app),
+                    autoscaling::find_group(
+                        &self.clients.autoscaling,
+                        &self.clients.batches,
+                        &self.names.app,
+                    ),
                     elbv2::target_health(&self.clients.elbv2, target_group),
                     autoscaling::latest_failed_activity(
                         &self.clients.autoscaling,

@@ -349,7 +349,7 @@ impl Run<'_> {
                 .nat_gateways
                 .iter()
                 .filter(|(k, _)| unplanned(k))
-                .map(|(_, nat)| delete_nat_gateway(ec2c, &nat.id, deadline));
+                .map(|(_, nat)| delete_nat_gateway(ec2c, &self.clients.batches, &nat.id, deadline));
             try_join_all(gone).await?;
             let released = inv
                 .addresses

@@ -245,7 +245,7 @@ async fn group_facts(
     group: &str,
 ) -> Result<(Option<autoscaling::CpuPolicy>, Option<Refresh>), AwsError> {
     futures::try_join!(
-        autoscaling::cpu_policy(&clients.autoscaling, group),
+        autoscaling::cpu_policy(&clients.autoscaling, &clients.batches, group),
         autoscaling::active_refresh(&clients.autoscaling, group),
     )
 }
@@ -278,13 +278,13 @@ async fn vpc_facts(
             ec2::default_security_group(&clients.ec2, vpc).await
         },
         async {
-            match ec2::flow_logs(&clients.ec2, vpc).await {
+            match ec2::flow_logs(&clients.ec2, &clients.batches, vpc).await {
                 Ok(logs) => Ok(Some(logs)),
                 Err(error) if error.is_access_denied() => Ok(None),
                 Err(error) => Err(error),
             }
         },
-        ec2::network_acls(&clients.ec2, vpc),
+        ec2::network_acls(&clients.ec2, &clients.batches, vpc),
     )?;
     Ok(VpcFacts {
         dns,
@@ -294,19 +294,12 @@ async fn vpc_facts(
     })
 }
 
-/// Tags of ELB objects by ARN (the API takes 20 ARNs a call), concurrently.
+/// Tags of ELB objects by ARN.
 async fn tags_in_chunks(
     clients: &AwsClients,
     arns: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
-    let calls = arns
-        .chunks(20)
-        .map(|chunk| elbv2::tags_of(&clients.elbv2, chunk));
-    Ok(futures::future::try_join_all(calls)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect())
+    elbv2::tags_of(&clients.elbv2, &clients.batches, arns).await
 }
 
 /// Which objects discovery may take for the environment's own.
@@ -388,15 +381,16 @@ impl Inventory {
         ) = futures::try_join!(
             ec2::discover(
                 &clients.ec2,
+                &clients.batches,
                 ec2::Scope {
                     tag_key: TAG_ENVIRONMENT,
                     environment: &names.environment,
                     vpc: vpc_in_state,
                 },
             ),
-            elbv2::find_load_balancer(&clients.elbv2, &names.load_balancer),
-            elbv2::find_target_group(&clients.elbv2, &names.target_group),
-            autoscaling::find_group(&clients.autoscaling, &names.app),
+            elbv2::find_load_balancer(&clients.elbv2, &clients.batches, &names.load_balancer),
+            elbv2::find_target_group(&clients.elbv2, &clients.batches, &names.target_group),
+            autoscaling::find_group(&clients.autoscaling, &clients.batches, &names.app),
             async {
                 match lookup {
                     Lookup::EverythingInVpc(vpc) => elbv2::in_vpc(&clients.elbv2, vpc).await,
@@ -738,7 +732,7 @@ impl Inventory {
             },
             async {
                 futures::try_join!(
-                    ec2::volumes_encrypted(&clients.ec2, &all_volumes),
+                    ec2::volumes_encrypted(&clients.ec2, &clients.batches, &all_volumes),
                     async {
                         match &bastion_id {
                             Some(id) => ec2::termination_protected(&clients.ec2, id).await,

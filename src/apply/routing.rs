@@ -195,7 +195,9 @@ impl Run<'_> {
                 self.deadline,
                 &format!("NAT gateway {id} to become available"),
                 || async {
-                    let status = ec2::nat_gateway_status(&self.clients.ec2, &id).await?;
+                    let status =
+                        ec2::nat_gateway_status(&self.clients.ec2, &self.clients.batches, &id)
+                            .await?;
                     match status.as_ref().map(|s| s.state.as_str()) {
                         Some("available") => Ok(Some(())),
                         Some(state @ ("failed" | "deleted" | "deleting")) => {
@@ -267,6 +269,7 @@ impl Run<'_> {
 
 pub(super) async fn delete_nat_gateway(
     client: &aws_sdk_ec2::Client,
+    batches: &crate::aws::batch::Batches,
     id: &str,
     deadline: Instant,
 ) -> Result<()> {
@@ -278,7 +281,9 @@ pub(super) async fn delete_nat_gateway(
         &format!("NAT gateway {id} to be deleted"),
         || async {
             Ok(matches!(
-                ec2::nat_gateway_state(client, id).await?.as_deref(),
+                ec2::nat_gateway_state(client, batches, id)
+                    .await?
+                    .as_deref(),
                 None | Some("deleted")
             )
             .then_some(()))

@@ -114,7 +114,10 @@ pub(super) async fn nat_gateways(t: &Teardown<'_>) -> Result<()> {
         .nat_gateways
         .values()
         .chain(&t.inv.strays.ec2.nat_gateways);
-    each(nats, |nat| delete_nat_gateway(t.ec2(), &nat.id, t.deadline)).await
+    each(nats, |nat| {
+        delete_nat_gateway(t.ec2(), &t.clients.batches, &nat.id, t.deadline)
+    })
+    .await
 }
 
 pub(super) async fn gateway_endpoints(t: &Teardown<'_>) -> Result<()> {
@@ -221,10 +224,12 @@ pub(super) async fn auto_scaling_groups(t: &Teardown<'_>) -> Result<()> {
         t.deadline,
         "the Auto Scaling Group to be deleted",
         || async {
-            Ok(autoscaling::find_group(asg, &group.name)
-                .await?
-                .is_none()
-                .then_some(()))
+            Ok(
+                autoscaling::find_group(asg, &t.clients.batches, &group.name)
+                    .await?
+                    .is_none()
+                    .then_some(()),
+            )
         },
     )
     .await?;

@@ -8,6 +8,7 @@ use aws_sdk_autoscaling::types::{
 };
 use aws_sdk_autoscaling::Client;
 
+use crate::aws::batch::Batches;
 use crate::error::AwsError;
 
 type Result<T> = std::result::Result<T, AwsError>;
@@ -149,72 +150,102 @@ pub async fn latest_failed_activity(
         }))
 }
 
-pub async fn find_group(client: &Client, name: &str) -> Result<Option<Group>> {
-    let out = client
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))?;
-    Ok(out.auto_scaling_groups().first().map(|g| {
-        let template = g.launch_template();
-        Group {
-            name: g.auto_scaling_group_name().unwrap_or_default().into(),
-            min_size: g.min_size().unwrap_or_default(),
-            max_size: g.max_size().unwrap_or_default(),
-            desired_capacity: g.desired_capacity().unwrap_or_default(),
-            subnets: g
-                .vpc_zone_identifier()
-                .unwrap_or_default()
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            target_groups: g.target_group_arns().to_vec(),
-            launch_template_id: template
-                .and_then(|t| t.launch_template_id())
-                .unwrap_or_default()
-                .into(),
-            launch_template_version: template
-                .and_then(|t| t.version())
-                .unwrap_or_default()
-                .into(),
-            health_check_type: g.health_check_type().unwrap_or_default().into(),
-            health_check_grace_period: g.health_check_grace_period().unwrap_or_default(),
-            instances: g
-                .instances()
-                .iter()
-                .filter_map(|i| i.instance_id().map(str::to_string))
-                .collect(),
-            members: g
-                .instances()
-                .iter()
-                .map(|i| Member {
-                    id: i.instance_id().unwrap_or_default().into(),
-                    lifecycle_state: i
-                        .lifecycle_state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    launch_template_version: i
-                        .launch_template()
-                        .and_then(|t| t.version())
-                        .unwrap_or_default()
-                        .into(),
-                })
-                .collect(),
-            tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
-            deleting: g.status().is_some_and(|s| s.contains("Delete")),
-            suspended: {
-                let mut names: Vec<String> = g
-                    .suspended_processes()
-                    .iter()
-                    .filter_map(|p| p.process_name().map(str::to_string))
-                    .collect();
-                names.sort();
-                names
+/// The group of that name, if any. Reads of several environments' groups at
+/// the same moment share one call (it takes 50 names, and leaves out names it
+/// does not know).
+pub async fn find_group(client: &Client, batches: &Batches, name: &str) -> Result<Option<Group>> {
+    let client = client.clone();
+    let groups = batches
+        .read(
+            "DescribeAutoScalingGroups",
+            "AutoScalingGroupNames",
+            50,
+            name,
+            move |names| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_auto_scaling_groups()
+                        .set_auto_scaling_group_names(Some(names))
+                        .max_records(50)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))?;
+                    Ok(out
+                        .auto_scaling_groups()
+                        .iter()
+                        .map(|g| {
+                            (
+                                g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                                group_of(g),
+                            )
+                        })
+                        .collect())
+                }
             },
-        }
-    }))
+        )
+        .await?;
+    Ok(groups.into_iter().next())
+}
+
+fn group_of(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
+    let template = g.launch_template();
+    Group {
+        name: g.auto_scaling_group_name().unwrap_or_default().into(),
+        min_size: g.min_size().unwrap_or_default(),
+        max_size: g.max_size().unwrap_or_default(),
+        desired_capacity: g.desired_capacity().unwrap_or_default(),
+        subnets: g
+            .vpc_zone_identifier()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        target_groups: g.target_group_arns().to_vec(),
+        launch_template_id: template
+            .and_then(|t| t.launch_template_id())
+            .unwrap_or_default()
+            .into(),
+        launch_template_version: template
+            .and_then(|t| t.version())
+            .unwrap_or_default()
+            .into(),
+        health_check_type: g.health_check_type().unwrap_or_default().into(),
+        health_check_grace_period: g.health_check_grace_period().unwrap_or_default(),
+        instances: g
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect(),
+        members: g
+            .instances()
+            .iter()
+            .map(|i| Member {
+                id: i.instance_id().unwrap_or_default().into(),
+                lifecycle_state: i
+                    .lifecycle_state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                launch_template_version: i
+                    .launch_template()
+                    .and_then(|t| t.version())
+                    .unwrap_or_default()
+                    .into(),
+            })
+            .collect(),
+        tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
+        deleting: g.status().is_some_and(|s| s.contains("Delete")),
+        suspended: {
+            let mut names: Vec<String> = g
+                .suspended_processes()
+                .iter()
+                .filter_map(|p| p.process_name().map(str::to_string))
+                .collect();
+            names.sort();
+            names
+        },
+    }
 }
 
 fn tags_for(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -539,28 +570,60 @@ impl CpuPolicy {
     }
 }
 
-/// The environment's CPU policy, if it exists.
-pub async fn cpu_policy(client: &Client, group: &str) -> Result<Option<CpuPolicy>> {
-    let out = client
-        .describe_policies()
-        .auto_scaling_group_name(group)
-        .policy_names(cpu_policy_name(group))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
-    Ok(out.scaling_policies().first().map(|p| {
-        let tracking = p.target_tracking_configuration();
-        CpuPolicy {
-            target: tracking.and_then(|c| c.target_value()).unwrap_or_default(),
-            metric: tracking
-                .and_then(|c| c.predefined_metric_specification())
-                .and_then(|m| m.predefined_metric_type())
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_else(|| "a customized metric".to_string()),
-            scale_in_disabled: tracking.and_then(|c| c.disable_scale_in()).unwrap_or(false),
-            enabled: p.enabled().unwrap_or(true),
-        }
-    }))
+/// The environment's CPU policy, if it exists. The reads of several groups at
+/// the same moment share one call: asked by policy names alone (up to 50),
+/// without a group, AWS answers each group's policies of those names.
+pub async fn cpu_policy(
+    client: &Client,
+    batches: &Batches,
+    group: &str,
+) -> Result<Option<CpuPolicy>> {
+    let client = client.clone();
+    let policies = batches
+        .read(
+            "DescribePolicies",
+            "PolicyNames",
+            50,
+            group,
+            move |groups| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_policies()
+                        .set_policy_names(Some(groups.iter().map(|g| cpu_policy_name(g)).collect()))
+                        .max_records(50)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
+                    Ok(out
+                        .scaling_policies()
+                        .iter()
+                        .filter_map(|p| {
+                            let group = p.auto_scaling_group_name()?;
+                            // another group's policy that happens to bear one of the names
+                            (p.policy_name()? == cpu_policy_name(group))
+                                .then(|| (group.to_string(), cpu_policy_of(p)))
+                        })
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    Ok(policies.into_iter().next())
+}
+
+fn cpu_policy_of(p: &aws_sdk_autoscaling::types::ScalingPolicy) -> CpuPolicy {
+    let tracking = p.target_tracking_configuration();
+    CpuPolicy {
+        target: tracking.and_then(|c| c.target_value()).unwrap_or_default(),
+        metric: tracking
+            .and_then(|c| c.predefined_metric_specification())
+            .and_then(|m| m.predefined_metric_type())
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "a customized metric".to_string()),
+        scale_in_disabled: tracking.and_then(|c| c.disable_scale_in()).unwrap_or(false),
+        enabled: p.enabled().unwrap_or(true),
+    }
 }
 
 /// Resumes every suspended process of the group: launches, health checks,

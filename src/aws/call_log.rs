@@ -102,6 +102,21 @@ impl Storable for Concerns {
     type Storer = StoreReplace<Self>;
 }
 
+/// The attempts of a call that failed and were retried: the codes they met
+/// (`RequestLimitExceeded`, `Throttling`, `timeout`, ...) and how long the
+/// call waited between attempts, so a slow call's line says why it was slow.
+#[derive(Debug, Clone, Default)]
+struct Retries {
+    codes: Vec<String>,
+    waited: std::time::Duration,
+    /// when the last failed attempt ended
+    failed_at: Option<Instant>,
+}
+
+impl Storable for Retries {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for AwsCallLog {
     fn name(&self) -> &'static str {
         "AwsCallLog"
@@ -147,6 +162,40 @@ impl Intercept for AwsCallLog {
         Ok(())
     }
 
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(mut retries) = cfg.load::<Retries>().cloned() {
+            if let Some(failed_at) = retries.failed_at.take() {
+                retries.waited += failed_at.elapsed();
+                cfg.interceptor_state().store_put(retries);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(code) = error_code(context) {
+            if crate::error::classify(&code) == crate::error::ErrorClass::Throttled {
+                let (service, operation) = call_name(cfg);
+                super::pace::throttled(&service, &operation);
+            }
+            let mut retries = cfg.load::<Retries>().cloned().unwrap_or_default();
+            retries.codes.push(code);
+            retries.failed_at = Some(Instant::now());
+            cfg.interceptor_state().store_put(retries);
+        }
+        Ok(())
+    }
+
     fn read_after_execution(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
@@ -180,20 +229,8 @@ impl Intercept for AwsCallLog {
             })
             .map(str::to_string)
             .or_else(|| xml_element(&body, &["RequestId", "requestId", "RequestID"]));
-        let error = match context.output_or_error() {
-            Some(Err(failure)) => Some(xml_element(&body, &["Code"]).unwrap_or_else(|| {
-                if failure.is_timeout_error() {
-                    "timeout".to_string()
-                } else if failure.is_connector_error() {
-                    "connection failed".to_string()
-                } else if let Some(status) = response.map(|r| r.status().as_u16()) {
-                    format!("HTTP {status}")
-                } else {
-                    "no response".to_string()
-                }
-            })),
-            _ => None,
-        };
+        let error = error_code(context);
+        let retries = cfg.load::<Retries>();
         let message = format!("AWS call {service}.{operation}");
         tracing::debug!(
             target: "prodvpc::aws",
@@ -204,9 +241,35 @@ impl Intercept for AwsCallLog {
             attempts = attempts,
             request_id = request_id.as_deref(),
             error_code = error.as_deref(),
+            retried_on = retries.map(|r| r.codes.join(",")),
+            retry_wait_ms = retries.map(|r| r.waited.as_millis() as u64),
             "{message}"
         );
         Ok(())
+    }
+}
+
+/// The code a failed call or attempt ended with: AWS's error code, else what
+/// kept an answer from coming; `None` when it succeeded.
+fn error_code(context: &FinalizerInterceptorContextRef<'_>) -> Option<String> {
+    let response = context.response();
+    let body = response
+        .and_then(|r| r.body().bytes())
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    match context.output_or_error() {
+        Some(Err(failure)) => Some(xml_element(&body, &["Code"]).unwrap_or_else(|| {
+            if failure.is_timeout_error() {
+                "timeout".to_string()
+            } else if failure.is_connector_error() {
+                "connection failed".to_string()
+            } else if let Some(status) = response.map(|r| r.status().as_u16()) {
+                format!("HTTP {status}")
+            } else {
+                "no response".to_string()
+            }
+        })),
+        _ => None,
     }
 }
 

@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
+use crate::aws::batch::Batches;
 use crate::error::AwsError;
 use crate::plan::spec::attribute::AWS_DEFAULTS;
 
@@ -136,27 +137,40 @@ pub struct Listener {
 /// How the provider's redirect reads in [`Listener::redirect`].
 pub const REDIRECT_TO_HTTPS: &str = "HTTPS:443:HTTP_301";
 
-/// Tags of several ELB objects, one call (AWS takes up to 20 ARNs).
+/// Tags of ELB objects by ARN. The reads of every environment at the same
+/// moment share calls of up to 20 ARNs (what AWS takes).
 pub async fn tags_of(
     client: &Client,
+    batches: &Batches,
     arns: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
-    if arns.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let out = client
-        .describe_tags()
-        .set_resource_arns(Some(arns.to_vec()))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeTags", e))?;
-    Ok(out
-        .tag_descriptions()
-        .iter()
-        .filter_map(|d| {
-            let tags = super::tag_pairs(d.tags().iter().map(|t| (t.key(), t.value())));
-            Some((d.resource_arn()?.to_string(), tags))
+    let reads = arns.iter().map(|arn| {
+        let client = client.clone();
+        batches.read("DescribeTags", "ResourceArns", 20, arn, move |arns| {
+            let client = client.clone();
+            async move {
+                let out = client
+                    .describe_tags()
+                    .set_resource_arns(Some(arns))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeTags", e))?;
+                Ok(out
+                    .tag_descriptions()
+                    .iter()
+                    .filter_map(|d| {
+                        let tags = super::tag_pairs(d.tags().iter().map(|t| (t.key(), t.value())));
+                        let arn = d.resource_arn()?.to_string();
+                        Some((arn.clone(), (arn, tags)))
+                    })
+                    .collect())
+            }
         })
+    });
+    Ok(futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
         .collect())
 }
 
@@ -382,13 +396,47 @@ pub async fn target_health(client: &Client, target_group: &str) -> Result<Target
     Ok(health)
 }
 
-/// The load balancer of that name, if any.
-pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<LoadBalancer>> {
-    let out = match client.describe_load_balancers().names(name).send().await {
-        Ok(out) => out,
-        Err(e) => return AwsError::from_sdk("DescribeLoadBalancers", e).or_gone(None),
-    };
-    Ok(out.load_balancers().first().map(load_balancer_of))
+/// The load balancer of that name, if any. The reads of every environment at
+/// the same moment share calls of up to 20 names (see [`Batches`]: a name
+/// AWS does not know fails the call, which is then asked name by name).
+pub async fn find_load_balancer(
+    client: &Client,
+    batches: &Batches,
+    name: &str,
+) -> Result<Option<LoadBalancer>> {
+    let client = client.clone();
+    let found = batches
+        .read("DescribeLoadBalancers", "Names", 20, name, move |names| {
+            let client = client.clone();
+            async move { load_balancers_named(&client, names).await }
+        })
+        .await;
+    match found {
+        Ok(found) => Ok(found.into_iter().next()),
+        Err(error) => error.or_gone(None),
+    }
+}
+
+/// The load balancers of these names, each with its name; fails when AWS
+/// does not know one of them.
+async fn load_balancers_named(
+    client: &Client,
+    names: Vec<String>,
+) -> Result<Vec<(String, LoadBalancer)>> {
+    let out = client
+        .describe_load_balancers()
+        .set_names(Some(names))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
+    Ok(out
+        .load_balancers()
+        .iter()
+        .map(|lb| {
+            let name = lb.load_balancer_name().unwrap_or_default().to_string();
+            (name, load_balancer_of(lb))
+        })
+        .collect())
 }
 
 /// Creates the internet-facing ALB in the given subnets.
@@ -410,12 +458,14 @@ pub async fn create_load_balancer(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateLoadBalancer", e))?;
-    find_load_balancer(client, name)
-        .await?
-        .ok_or(AwsError::MissingField {
-            operation: "CreateLoadBalancer",
-            field: "LoadBalancers",
-        })
+    let created = match load_balancers_named(client, vec![name.to_string()]).await {
+        Ok(found) => found.into_iter().next().map(|(_, lb)| lb),
+        Err(error) => error.or_gone(None)?,
+    };
+    created.ok_or(AwsError::MissingField {
+        operation: "CreateLoadBalancer",
+        field: "LoadBalancers",
+    })
 }
 
 /// Points the ALB at a new set of subnets (one per AZ).
@@ -508,12 +558,38 @@ pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn find_target_group(client: &Client, name: &str) -> Result<Option<TargetGroup>> {
-    let out = match client.describe_target_groups().names(name).send().await {
-        Ok(out) => out,
-        Err(e) => return AwsError::from_sdk("DescribeTargetGroups", e).or_gone(None),
-    };
-    Ok(out.target_groups().first().map(target_group_of))
+/// The target group of that name, if any, read as [`find_load_balancer`] is.
+pub async fn find_target_group(
+    client: &Client,
+    batches: &Batches,
+    name: &str,
+) -> Result<Option<TargetGroup>> {
+    let client = client.clone();
+    let found = batches
+        .read("DescribeTargetGroups", "Names", 20, name, move |names| {
+            let client = client.clone();
+            async move {
+                let out = client
+                    .describe_target_groups()
+                    .set_names(Some(names))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
+                Ok(out
+                    .target_groups()
+                    .iter()
+                    .map(|tg| {
+                        let name = tg.target_group_name().unwrap_or_default().to_string();
+                        (name, target_group_of(tg))
+                    })
+                    .collect())
+            }
+        })
+        .await;
+    match found {
+        Ok(found) => Ok(found.into_iter().next()),
+        Err(error) => error.or_gone(None),
+    }
 }
 
 /// Creates the HTTP target group of the app instances.

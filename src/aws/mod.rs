@@ -3,11 +3,13 @@
 
 pub mod assume_role;
 pub mod autoscaling;
+pub mod batch;
 pub mod call_log;
 pub mod create_once;
 pub mod credentials;
 pub mod ec2;
 pub mod elbv2;
+pub mod pace;
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,8 @@ pub struct AwsClients {
     pub default_tags: BTreeMap<String, String>,
     /// the provider's `ignore_tags`: tags other tools manage
     pub ignored_tags: crate::plan::spec::IgnoredTags,
+    /// the reads of this configuration's environments merged into shared calls
+    pub batches: std::sync::Arc<batch::Batches>,
 }
 
 /// Endpoint overrides for single services (emulators, VPC endpoints, FIPS).
@@ -62,10 +66,14 @@ pub struct ClientSettings {
 /// while a few seconds with jitter spreads the retries of many environments.
 pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Adaptive retries (the SDK's client-side rate limiting on throttling
-/// answers), `max_retries` of them (default 9), backing off at most [`MAX_BACKOFF`].
+/// Standard retries, `max_retries` of them (default 9): exponential backoff
+/// with full jitter from 250 ms, at most [`MAX_BACKOFF`]. Not the SDK's
+/// adaptive mode: its own rate limiter, once throttled, slows every later call
+/// of the client for tens of seconds, while [`pace`] already keeps this
+/// process under AWS's rates, so a throttling answer here comes from other
+/// processes sharing the account and passes in moments.
 pub fn retry_config(max_retries: Option<u32>) -> aws_config::retry::RetryConfig {
-    aws_config::retry::RetryConfig::adaptive()
+    aws_config::retry::RetryConfig::standard()
         .with_max_attempts(max_retries.unwrap_or(9) + 1)
         .with_initial_backoff(std::time::Duration::from_millis(250))
         .with_max_backoff(MAX_BACKOFF)
@@ -133,6 +141,14 @@ impl AwsClients {
                 .connect_timeout(std::time::Duration::from_secs(3))
                 .build(),
         );
+        // Upload stall protection would take a call waiting for its turn in the
+        // rate limiter (see `pace`) for a stalled upload and fail it after 5 s;
+        // the bodies are a few hundred bytes. Stalled downloads are still caught.
+        loader = loader.stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build(),
+        );
         let mut shared = loader.load().await;
         if let Some(role) = &settings.assume_role {
             shared = assume_role::assume(&shared, role).await?;
@@ -151,19 +167,22 @@ impl AwsClients {
         // every client logs one DEBUG line per call (see `call_log`)
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog);
+            .interceptor(call_log::AwsCallLog)
+            .http_client(pace::paced(&shared, pace::Service::Ec2));
         if let Some(url) = &settings.endpoints.ec2 {
             ec2 = ec2.endpoint_url(url);
         }
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog);
+            .interceptor(call_log::AwsCallLog)
+            .http_client(pace::paced(&shared, pace::Service::AutoScaling));
         if let Some(url) = &settings.endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
         let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog);
+            .interceptor(call_log::AwsCallLog)
+            .http_client(pace::paced(&shared, pace::Service::Elb));
         if let Some(url) = &settings.endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
@@ -173,6 +192,7 @@ impl AwsClients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(elbv2.build()),
             default_tags: settings.default_tags,
             ignored_tags: settings.ignored_tags,
+            batches: Default::default(),
         })
     }
 }
@@ -188,5 +208,19 @@ mod tests {
         assert!(config.max_backoff() <= std::time::Duration::from_secs(5));
         assert!(config.initial_backoff() < std::time::Duration::from_secs(1));
         assert_eq!(retry_config(Some(2)).max_attempts(), 3);
+        assert_eq!(config.mode(), aws_config::retry::RetryMode::Standard);
+    }
+
+    #[tokio::test]
+    async fn clients_are_paced_without_a_configured_http_client() {
+        // the loaded configuration names no HTTP client (the SDK builds its
+        // default inside each client): pacing builds that default itself
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        assert!(shared.http_client().is_none());
+        let paced = pace::paced(&shared, pace::Service::Ec2);
+        assert!(format!("{paced:?}").contains("Ec2"));
     }
 }

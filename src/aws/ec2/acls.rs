@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::RuleAction;
 use aws_sdk_ec2::Client;
 
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
-use super::{filter, Result};
+use super::Result;
 
 /// A network ACL of the VPC and the subnets it filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,48 +83,76 @@ impl std::fmt::Display for AclEntry {
     }
 }
 
-/// Every network ACL of `vpc`.
-pub async fn network_acls(client: &Client, vpc: &str) -> Result<Vec<NetworkAcl>> {
-    let out = client
-        .describe_network_acls()
-        .filters(filter("vpc-id", vpc))
-        .send()
+/// Every network ACL of `vpc`; the reads of several VPCs at the same moment
+/// share one call.
+pub async fn network_acls(
+    client: &Client,
+    batches: &Batches,
+    vpc: &str,
+) -> Result<Vec<NetworkAcl>> {
+    let client = client.clone();
+    batches
+        .read(
+            "DescribeNetworkAcls",
+            "vpc-id",
+            EC2_FILTER_VALUES,
+            vpc,
+            move |vpcs| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_network_acls()
+                        .filters(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("vpc-id")
+                                .set_values(Some(vpcs))
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;
+                    Ok(out
+                        .network_acls()
+                        .iter()
+                        .map(|acl| (acl.vpc_id().unwrap_or_default().to_string(), acl_of(acl)))
+                        .collect())
+                }
+            },
+        )
         .await
-        .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;
-    Ok(out
-        .network_acls()
-        .iter()
-        .map(|acl| NetworkAcl {
-            id: acl.network_acl_id().unwrap_or_default().into(),
-            default: acl.is_default().unwrap_or(false),
-            associations: acl
-                .associations()
-                .iter()
-                .filter_map(|a| {
-                    Some((
-                        a.network_acl_association_id()?.to_string(),
-                        a.subnet_id()?.to_string(),
-                    ))
-                })
-                .collect(),
-            entries: acl
-                .entries()
-                .iter()
-                .map(|entry| AclEntry {
-                    rule_number: entry.rule_number().unwrap_or_default(),
-                    egress: entry.egress().unwrap_or(false),
-                    allow: entry.rule_action() == Some(&RuleAction::Allow),
-                    protocol: entry.protocol().unwrap_or("-1").to_string(),
-                    cidr: entry
-                        .cidr_block()
-                        .or(entry.ipv6_cidr_block())
-                        .unwrap_or_default()
-                        .to_string(),
-                    ports: entry.port_range().and_then(|r| Some((r.from()?, r.to()?))),
-                })
-                .collect(),
-        })
-        .collect())
+}
+
+fn acl_of(acl: &aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
+    NetworkAcl {
+        id: acl.network_acl_id().unwrap_or_default().into(),
+        default: acl.is_default().unwrap_or(false),
+        associations: acl
+            .associations()
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a.network_acl_association_id()?.to_string(),
+                    a.subnet_id()?.to_string(),
+                ))
+            })
+            .collect(),
+        entries: acl
+            .entries()
+            .iter()
+            .map(|entry| AclEntry {
+                rule_number: entry.rule_number().unwrap_or_default(),
+                egress: entry.egress().unwrap_or(false),
+                allow: entry.rule_action() == Some(&RuleAction::Allow),
+                protocol: entry.protocol().unwrap_or("-1").to_string(),
+                cidr: entry
+                    .cidr_block()
+                    .or(entry.ipv6_cidr_block())
+                    .unwrap_or_default()
+                    .to_string(),
+                ports: entry.port_range().and_then(|r| Some((r.from()?, r.to()?))),
+            })
+            .collect(),
+    }
 }
 
 /// Deletes rule `rule_number` of `acl` in one direction.

@@ -9,8 +9,9 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 
 use super::{
-    deleted_unless_failed, filter, first_failure, required, tag_map, tag_spec, Found, Result, Tags,
+    deleted_unless_failed, first_failure, required, tag_map, tag_spec, Found, Result, Tags,
 };
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 use crate::plan::spec::FlowLogSpec;
 
@@ -37,8 +38,31 @@ impl From<&Found> for FlowLog {
 
 /// Every flow log AWS has for a VPC, whoever created them, as [`own_flow_logs`]
 /// reports them.
-pub async fn flow_logs(client: &Client, vpc_id: &str) -> Result<Vec<Found>> {
-    describe(client, filter("resource-id", vpc_id)).await
+/// The reads of several VPCs at the same moment share one call.
+pub async fn flow_logs(client: &Client, batches: &Batches, vpc_id: &str) -> Result<Vec<Found>> {
+    let client = client.clone();
+    batches
+        .read(
+            "DescribeFlowLogs",
+            "resource-id",
+            EC2_FILTER_VALUES,
+            vpc_id,
+            move |vpcs| {
+                let client = client.clone();
+                async move {
+                    let selection = aws_sdk_ec2::types::Filter::builder()
+                        .name("resource-id")
+                        .set_values(Some(vpcs))
+                        .build();
+                    let logs = describe(&client, selection).await?;
+                    Ok(logs
+                        .into_iter()
+                        .map(|log| (log.detail.get("vpc").cloned().unwrap_or_default(), log))
+                        .collect())
+                }
+            },
+        )
+        .await
 }
 
 /// The flow logs that `selection` picks (the environment's tag), with their

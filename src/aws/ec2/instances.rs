@@ -13,6 +13,7 @@ use aws_sdk_ec2::types::{
 };
 use aws_sdk_ec2::Client;
 
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 use crate::plan::spec::InstanceProfile;
 
@@ -697,24 +698,52 @@ pub async fn set_instance_groups(client: &Client, instance: &str, groups: &[Stri
     Ok(())
 }
 
-/// Whether each volume is encrypted, by volume ID.
-pub async fn volumes_encrypted(client: &Client, ids: &[String]) -> Result<BTreeMap<String, bool>> {
-    if ids.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    match client
-        .describe_volumes()
-        .set_volume_ids(Some(ids.to_vec()))
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .volumes()
-            .iter()
-            .filter_map(|v| Some((v.volume_id()?.to_string(), v.encrypted().unwrap_or(false))))
-            .collect()),
-        Err(e) => AwsError::from_sdk("DescribeVolumes", e).or_gone(BTreeMap::new()),
-    }
+/// Whether each volume is encrypted, by volume ID; a volume that no longer
+/// exists is left out. The reads of several environments at the same moment
+/// share calls (selected by filter: an unknown ID fails no one's read).
+pub async fn volumes_encrypted(
+    client: &Client,
+    batches: &Batches,
+    ids: &[String],
+) -> Result<BTreeMap<String, bool>> {
+    let reads = ids.iter().map(|id| {
+        let client = client.clone();
+        batches.read(
+            "DescribeVolumes",
+            "volume-id",
+            EC2_FILTER_VALUES,
+            id,
+            move |ids| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_volumes()
+                        .filters(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("volume-id")
+                                .set_values(Some(ids))
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeVolumes", e))?;
+                    Ok(out
+                        .volumes()
+                        .iter()
+                        .filter_map(|v| {
+                            let id = v.volume_id()?.to_string();
+                            Some((id.clone(), (id, v.encrypted().unwrap_or(false))))
+                        })
+                        .collect())
+                }
+            },
+        )
+    });
+    Ok(futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 pub async fn terminate_instances(client: &Client, ids: &[String]) -> Result<()> {

@@ -3,6 +3,7 @@
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use aws_sdk_ec2::Client;
 
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
 use super::{filter, made_with, once, required, tag_spec, Result, Tags};
@@ -102,8 +103,14 @@ pub async fn create_nat_gateway(
 }
 
 /// The state of a NAT gateway (`pending`, `available`, `deleting`, `deleted`, `failed`), if it exists.
-pub async fn nat_gateway_state(client: &Client, id: &str) -> Result<Option<String>> {
-    Ok(nat_gateway_status(client, id).await?.map(|s| s.state))
+pub async fn nat_gateway_state(
+    client: &Client,
+    batches: &Batches,
+    id: &str,
+) -> Result<Option<String>> {
+    Ok(nat_gateway_status(client, batches, id)
+        .await?
+        .map(|s| s.state))
 }
 
 /// A NAT gateway's state and, when it `failed`, AWS's reason.
@@ -115,28 +122,62 @@ pub struct NatGatewayStatus {
 }
 
 /// The state of a NAT gateway with AWS's reason when it failed, if it exists.
-pub async fn nat_gateway_status(client: &Client, id: &str) -> Result<Option<NatGatewayStatus>> {
-    match client
-        .describe_nat_gateways()
-        .nat_gateway_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.nat_gateways().first().map(|g| NatGatewayStatus {
-            state: g
-                .state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            failure: match (g.failure_code(), g.failure_message()) {
-                (None, None) => None,
-                (code, message) => Some(format!(
-                    "{}: {}",
-                    code.unwrap_or("no failure code"),
-                    message.unwrap_or("no failure message")
-                )),
+/// Waiters of every environment polling at the same moment share one call
+/// (a gateway AWS does not know yet fails the call, which is then asked
+/// gateway by gateway).
+pub async fn nat_gateway_status(
+    client: &Client,
+    batches: &Batches,
+    id: &str,
+) -> Result<Option<NatGatewayStatus>> {
+    let client = client.clone();
+    let found = batches
+        .read(
+            "DescribeNatGateways",
+            "NatGatewayIds",
+            EC2_FILTER_VALUES,
+            id,
+            move |ids| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_nat_gateways()
+                        .set_nat_gateway_ids(Some(ids))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+                    Ok(out
+                        .nat_gateways()
+                        .iter()
+                        .map(|g| {
+                            let id = g.nat_gateway_id().unwrap_or_default().to_string();
+                            (id, status_of(g))
+                        })
+                        .collect())
+                }
             },
-        })),
-        Err(e) => AwsError::from_sdk("DescribeNatGateways", e).or_gone(None),
+        )
+        .await;
+    match found {
+        Ok(found) => Ok(found.into_iter().next()),
+        Err(error) => error.or_gone(None),
+    }
+}
+
+fn status_of(g: &aws_sdk_ec2::types::NatGateway) -> NatGatewayStatus {
+    NatGatewayStatus {
+        state: g
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        failure: match (g.failure_code(), g.failure_message()) {
+            (None, None) => None,
+            (code, message) => Some(format!(
+                "{}: {}",
+                code.unwrap_or("no failure code"),
+                message.unwrap_or("no failure message")
+            )),
+        },
     }
 }
 
