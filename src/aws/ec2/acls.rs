@@ -186,32 +186,27 @@ pub async fn put_network_acl_entry(
     } else {
         RuleAction::Deny
     };
-    if replace {
-        client
-            .replace_network_acl_entry()
-            .network_acl_id(acl)
-            .rule_number(entry.rule_number)
-            .egress(entry.egress)
-            .rule_action(action)
-            .protocol(&entry.protocol)
-            .cidr_block(&entry.cidr)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ReplaceNetworkAclEntry", e))?;
-    } else {
-        client
-            .create_network_acl_entry()
-            .network_acl_id(acl)
-            .rule_number(entry.rule_number)
-            .egress(entry.egress)
-            .rule_action(action)
-            .protocol(&entry.protocol)
-            .cidr_block(&entry.cidr)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateNetworkAclEntry", e))?;
+    // the two calls take the same settings through builders of distinct types
+    macro_rules! entry_call {
+        ($builder:expr, $operation:literal) => {
+            $builder
+                .network_acl_id(acl)
+                .rule_number(entry.rule_number)
+                .egress(entry.egress)
+                .rule_action(action)
+                .protocol(&entry.protocol)
+                .cidr_block(&entry.cidr)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk($operation, e))
+        };
     }
-    Ok(())
+    if replace {
+        entry_call!(client.replace_network_acl_entry(), "ReplaceNetworkAclEntry")
+    } else {
+        entry_call!(client.create_network_acl_entry(), "CreateNetworkAclEntry")
+    }
 }
 
 /// Moves a subnet's association (`association`) to network ACL `acl`.
