@@ -323,3 +323,31 @@ fn nat_gateways_the_elastic_ip_quota_cannot_serve_are_refused_at_plan_on_nat_gat
     write("single");
     ws.ok(&["plan", "-no-color"]);
 }
+
+#[test]
+fn a_region_at_its_vpc_quota_refuses_the_create_with_the_quota_and_nothing_is_built() {
+    let env = Emulator::aws_like();
+    // the region's default VPC is its only one allowed
+    env.layer.model().set_vpc_quota(1);
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(
+        "resource \"prodvpc_environment\" \"full\" {\n  name = \"full\"\n  nat_gateways = \"none\"\n  bastion {\n    enabled = false\n  }\n}\n",
+    );
+    let run = ws.run(&["apply", "-auto-approve", "-json", "-no-color"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let errors = json_errors(&run.stdout);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (summary, detail) = &errors[0];
+    assert_eq!(summary, "Creating the environment failed");
+    assert!(
+        detail.starts_with(
+            "CreateVpc failed: VpcLimitExceeded: The maximum number of VPCs has been reached."
+        ) && detail.ends_with("An account quota of the region is reached (the code says which): raise it in Service Quotas, or free what uses it, then apply again; it resumes where it stopped."),
+        "{detail}"
+    );
+    assert_eq!(
+        crate::lifecycle::leftovers(&env.api, "full"),
+        Vec::<String>::new(),
+        "nothing is built"
+    );
+}

@@ -2106,3 +2106,20 @@ fn a_listing_by_filter_leaves_out_what_was_created_moments_ago() {
         assert_eq!(listed().await, 1, "listed once the lag is over");
     });
 }
+
+#[test]
+fn the_vpc_quota_is_enforced_with_the_default_vpc_counted() {
+    let m = modelled(quiet(0.01));
+    // moto's region has its default VPC
+    m.layer.model().set_vpc_quota(2);
+    runtime().block_on(async {
+        let create = |cidr: &'static str| m.aws.ec2.create_vpc().cidr_block(cidr).send();
+        assert_eq!(code(&create("10.1.0.0/16").await), "");
+        let refused = create("10.2.0.0/16").await;
+        assert_eq!(code(&refused), "VpcLimitExceeded");
+        assert_eq!(
+            message(&refused),
+            "The maximum number of VPCs has been reached."
+        );
+    });
+}

@@ -206,6 +206,14 @@ impl AwsError {
         }
     }
 
+    /// True when an account or region quota refused the call (`VpcLimitExceeded`,
+    /// `AddressLimitExceeded`, `TooManyLoadBalancers`, ...), not throttling.
+    pub fn is_quota(&self) -> bool {
+        matches!(self, AwsError::Api { code, class, .. }
+            if *class != ErrorClass::Throttled
+                && (code.ends_with("LimitExceeded") || code.starts_with("TooMany")))
+    }
+
     /// True when the credentials may not make the call.
     pub fn is_access_denied(&self) -> bool {
         matches!(self, AwsError::Api { code, .. }
@@ -376,6 +384,21 @@ pub fn classify(code: &str) -> ErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotas_are_told_from_throttling() {
+        let api = |code: &str| AwsError::Api {
+            operation: "CreateVpc",
+            code: code.into(),
+            message: String::new(),
+            class: classify(code),
+            request_id: None,
+        };
+        assert!(api("VpcLimitExceeded").is_quota());
+        assert!(api("TooManyLoadBalancers").is_quota());
+        assert!(!api("RequestLimitExceeded").is_quota());
+        assert!(!api("InvalidParameterValue").is_quota());
+    }
 
     #[test]
     fn classifies_codes_of_all_three_services() {

@@ -269,6 +269,8 @@ struct State {
     /// the account's Elastic IP quota, enforced when set (moto reports 5 and
     /// allocates without limit)
     address_quota: Option<usize>,
+    /// the region's VPC quota, enforced on CreateVpc when set (moto has none)
+    vpc_quota: Option<usize>,
     /// the zone where RunInstances finds no capacity, when set
     no_capacity_zone: Option<String>,
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
@@ -323,6 +325,7 @@ impl Model {
                 listing_lag: None,
                 launch_failure: None,
                 address_quota: None,
+                vpc_quota: None,
                 no_capacity_zone: None,
             }),
         });
@@ -371,6 +374,12 @@ impl Model {
     /// addresses exist.
     pub fn set_address_quota(&self, quota: usize) {
         self.state().address_quota = Some(quota);
+    }
+
+    /// The region's VPC quota (AWS's default is 5, the default VPC included):
+    /// CreateVpc is refused with `VpcLimitExceeded` once that many VPCs exist.
+    pub fn set_vpc_quota(&self, quota: usize) {
+        self.state().vpc_quota = Some(quota);
     }
 
     /// From now on, instances a group launches never start (their group keeps
@@ -499,6 +508,9 @@ impl Model {
         if let Some(verdict) = self.address_quota(call).await {
             return verdict;
         }
+        if let Some(refusal) = self.vpc_quota(call).await {
+            return Verdict::Refuse(refusal);
+        }
         if let Some(refusal) = self.no_capacity(call).await {
             return Verdict::Refuse(refusal);
         }
@@ -559,6 +571,29 @@ impl Model {
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         doc.render()
+    }
+
+    /// The region's VPC quota, when one is set, enforced on CreateVpc.
+    async fn vpc_quota(&self, call: &Call) -> Option<Refusal> {
+        let quota = self.state().vpc_quota?;
+        if call.key() != "ec2:CreateVpc" {
+            return None;
+        }
+        let held = self
+            .api
+            .ec2
+            .describe_vpcs()
+            .send()
+            .await
+            .map(|out| out.vpcs().len())
+            .unwrap_or(0);
+        (held >= quota).then(|| {
+            Refusal::new(
+                400,
+                "VpcLimitExceeded",
+                "The maximum number of VPCs has been reached.",
+            )
+        })
     }
 
     /// The account's Elastic IP quota, when one is set: reported by

@@ -178,6 +178,8 @@ fn report_aws(diags: &mut Diagnostics, summary: &str, error: &AwsError, phase: P
         (AwsError::Interrupted, _) => "What was built so far is kept in state and tagged in AWS. Run the command again to continue.",
         (AwsError::Unsatisfiable(_), _) => "Change the configuration as the message says, then apply again.",
         (AwsError::DestroyBlocked { .. }, _) => "Each entry says what to do. Running destroy again changes nothing until they are gone: the environment never deletes or modifies what is not its own.",
+        // a create refused before it built anything is reported as an update
+        (error, Phase::Update) if error.is_quota() => "An account quota of the region is reached (the code says which): raise it in Service Quotas, or free what uses it, then apply again; it resumes where it stopped.",
         (AwsError::FailedInAws { .. }, Phase::Update) => "AWS's reason says what to fix: a setting, a quota (Service Quotas), or capacity in a zone (wait or choose another instance type). Then apply again.",
         (AwsError::Rollout(_), _) => "State records the launch template version the group runs, so the next plan shows the change still to make. Fix what the reason names (for example the user data or image that keeps the app from answering its health check), then apply again.",
         (AwsError::Transport { .. } | AwsError::Unexpected { .. }, Phase::Plan | Phase::Read) => "Nothing was changed in AWS. Check the provider's region, endpoints and network access, then run the command again.",
