@@ -521,7 +521,12 @@ fn instance_is_pending_then_running_and_holds_its_subnet_and_group_while_shuttin
         let net = network(&m.aws).await;
         let launched = Instant::now();
         let id = run_instance(&m.aws, &net).await;
-        assert_eq!(instance_state(&m.aws, &id).await, "pending");
+        let state = instance_state(&m.aws, &id).await;
+        // an answer back within the shortest pending time was asked inside it
+        // (a loaded machine may take longer, and then "running" is right too)
+        if launched.elapsed() < scaled(12.0, scale) {
+            assert_eq!(state, "pending");
+        }
         reaches(launched, scaled(12.0, scale), "running", || async {
             instance_state(&m.aws, &id).await == "running"
         })

@@ -367,14 +367,18 @@ fn find(model: &Model, group: &str, id: &str) -> Option<Refresh> {
         .cloned()
 }
 
-/// Writes a changed copy back.
-fn store(model: &Model, refresh: Refresh) {
+/// Writes a changed copy back, unless a call (a cancel, a rollback) moved the
+/// refresh to another phase while the step was looking at the group: that
+/// call's decision stands and the next step starts from it, as in AWS, where a
+/// rollback asked for mid-batch is never undone by the batch finishing.
+fn store(model: &Model, refresh: Refresh, read_in: Phase) {
     let mut state = model.state();
     if let Some(slot) = state
         .world
         .refreshes
         .get_mut(&refresh.group)
         .and_then(|list| list.iter_mut().find(|r| r.id == refresh.id))
+        .filter(|slot| slot.phase == read_in)
     {
         *slot = refresh;
     }
@@ -385,6 +389,7 @@ async fn step(model: &Model, group: &str, id: &str) {
         return;
     };
     let now = Instant::now();
+    let read_in = refresh.phase;
     match refresh.phase {
         Phase::Pending => {
             // replacements launch from the desired template from now on
@@ -400,7 +405,7 @@ async fn step(model: &Model, group: &str, id: &str) {
         }
         _ => return,
     }
-    store(model, refresh);
+    store(model, refresh, read_in);
 }
 
 /// Makes moto launch the group's new instances from `template`.
