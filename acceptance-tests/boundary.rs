@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, InstanceAttributeName as Protection, IpPermission, UserIdGroupPair,
 };
 
-use crate::harness::{runtime, string_map, Live};
+use crate::harness::{runtime, string_map, Api, Live};
 
 const ADDRESS: &str = "prodvpc_environment.edge";
 
@@ -77,6 +77,35 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         live.repair(finding);
         assert!(!protected(attribute), "apply turned {finding:?} off");
     }
+
+    // a bastion stopped out of band is started again; AWS gives it a new
+    // public address, which the plan shows as unknown and state records
+    let address =
+        |state: &serde_json::Value| state["bastion_public_ip"].as_str().map(str::to_string);
+    let before = address(&state);
+    let operator = Api::operator(&live.layer.endpoint());
+    runtime()
+        .block_on(operator.ec2.stop_instances().instance_ids(&bastion).send())
+        .unwrap();
+    let plan = live.ws.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.contains("bastion_public_ip") && l.contains("(known after apply)")),
+        "{}",
+        plan.stdout
+    );
+    live.repair("so SSH through it is cut; apply starts it");
+    let after = live.state();
+    assert_eq!(
+        after["bastion_instance_id"].as_str(),
+        Some(bastion.as_str())
+    );
+    assert!(
+        address(&after).is_some_and(|ip| Some(&ip) != before.as_ref()),
+        "{before:?} -> {:?}",
+        address(&after)
+    );
 
     // protection again, another team's network interface in a private subnet,
     // and another team's group in the VPC with a rule naming sg/app

@@ -350,4 +350,13 @@ fn a_region_at_its_vpc_quota_refuses_the_create_with_the_quota_and_nothing_is_bu
         Vec::<String>::new(),
         "nothing is built"
     );
+    // nothing to replace: the refused create left no (tainted) state behind
+    let listed = ws.run(&["state", "list"]);
+    assert_eq!(listed.stdout.trim(), "", "{}", listed.text());
+    let plan = ws.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("will be created") && !plan.stdout.contains("tainted"),
+        "{}",
+        plan.text()
+    );
 }

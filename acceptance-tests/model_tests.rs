@@ -561,6 +561,43 @@ fn instance_is_pending_then_running_and_holds_its_subnet_and_group_while_shuttin
     });
 }
 
+#[test]
+fn a_stopped_instance_is_stopping_then_stopped_and_starts_pending_only_once_stopped() {
+    let scale = 0.1;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let launched = Instant::now();
+        let id = run_instance(&m.aws, &net).await;
+        reaches(launched, scaled(12.0, scale), "running", || async {
+            instance_state(&m.aws, &id).await == "running"
+        })
+        .await;
+
+        let out = m.aws.ec2.stop_instances().instance_ids(&id).send().await;
+        let stopped = Instant::now();
+        let current = out.unwrap().stopping_instances()[0]
+            .current_state()
+            .cloned();
+        assert_eq!(current.unwrap().name().unwrap().as_str(), "stopping");
+        let start = || m.aws.ec2.start_instances().instance_ids(&id).send();
+        assert_eq!(code(&start().await), "IncorrectInstanceState");
+        reaches(stopped, scaled(15.0, scale), "stopped", || async {
+            instance_state(&m.aws, &id).await == "stopped"
+        })
+        .await;
+
+        let out = start().await.unwrap();
+        let started = Instant::now();
+        let current = out.starting_instances()[0].current_state().cloned();
+        assert_eq!(current.unwrap().name().unwrap().as_str(), "pending");
+        reaches(started, scaled(12.0, scale), "running again", || async {
+            instance_state(&m.aws, &id).await == "running"
+        })
+        .await;
+    });
+}
+
 async fn target_state(aws: &Api, target_group: &str, id: &str) -> String {
     let out = aws
         .elbv2

@@ -487,6 +487,9 @@ impl Model {
             {
                 return Verdict::Refuse(refusal);
             }
+            if let Some(refusal) = instances::refusal(&state.world, call, now) {
+                return Verdict::Refuse(refusal);
+            }
             if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {
                 return verdict;
             }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::retry_propagation;
+use super::waiters::{poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
 use crate::error::AwsError;
 use crate::plan::blueprint::{Blueprint, Component};
@@ -43,6 +43,9 @@ impl Run<'_> {
             }
             let check = BastionCheck::of(existing, inv.bastion_root_encrypted, &settings, &public);
             if check.replace.is_empty() {
+                if check.stopped.is_some() {
+                    self.start_bastion(&existing.id).await?;
+                }
                 // what can change on a running instance changes in place
                 if !check.tokens_required {
                     ec2::require_metadata_tokens(&self.clients.ec2, &existing.id).await?;
@@ -88,6 +91,27 @@ impl Run<'_> {
             settings.instance_type,
             short.join(", ")
         )))
+    }
+
+    /// Starts the stopped bastion (one still stopping first finishes, as AWS
+    /// starts only a stopped instance) and waits until it runs with its new
+    /// public address, which state then records.
+    async fn start_bastion(&self, id: &str) -> Result<()> {
+        let state = || async {
+            ec2::instance_state(&self.clients.ec2, id)
+                .await?
+                .ok_or_else(|| AwsError::Unsatisfiable(format!("the bastion {id} is gone")))
+        };
+        poll_until(self.deadline, "the bastion to finish stopping", || async {
+            Ok((state().await?.0 != "stopping").then_some(()))
+        })
+        .await?;
+        ec2::start_instance(&self.clients.ec2, id).await?;
+        poll_until(self.deadline, "the bastion to run", || async {
+            let (state, public_ip) = state().await?;
+            Ok((state == "running" && !public_ip.is_empty()).then_some(()))
+        })
+        .await
     }
 
     async fn launch_bastion(
@@ -193,6 +217,8 @@ pub(super) struct BastionCheck {
     profile_matches: bool,
     /// the instance's profile, for the plan
     profile: Option<InstanceProfile>,
+    /// `stopping` or `stopped`: it serves no SSH until started
+    stopped: Option<String>,
 }
 
 impl BastionCheck {
@@ -251,6 +277,7 @@ impl BastionCheck {
             groups_match: detail("security_groups") == wanted.security_group,
             profile_matches: profile == wanted.iam_instance_profile,
             profile,
+            stopped: Some(detail("state")).filter(|s| matches!(s.as_str(), "stopping" | "stopped")),
         }
     }
 }
@@ -286,6 +313,13 @@ pub(super) fn bastion_drift(
     let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &public);
     let mut findings = Vec::new();
+    if let (Some(state), true) = (&check.stopped, check.replace.is_empty()) {
+        findings.push(Finding::new(
+            "bastion",
+            format!("is {state}, so SSH through it is cut"),
+            Repair::InPlace("starts it (AWS gives it a new public IP)"),
+        ));
+    }
     for (protected, what) in [
         (inv.bastion_termination_protected, "termination"),
         (inv.bastion_stop_protected, "stop"),

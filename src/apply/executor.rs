@@ -5,6 +5,8 @@
 //! tag, so re-running it after a crash resumes without duplicates.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use futures::future::try_join_all;
 use tokio::time::Instant;
@@ -66,6 +68,10 @@ pub struct Options {
     pub vpc_id: Option<String>,
     /// the component key the state records for each EC2 object's ID (see [`Hints`])
     pub components: BTreeMap<String, String>,
+    /// set when the run makes its first create call (or finds a VPC already
+    /// there): a failure before it leaves nothing in AWS, so a create has no
+    /// state to record
+    pub began_building: Arc<AtomicBool>,
 }
 
 pub(super) struct Run<'a> {
@@ -215,12 +221,20 @@ pub async fn reconcile(
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
 
+    run.options.began_building.store(true, Ordering::Release);
     let vpc_id = match &inv.vpc {
         Some(vpc) => vpc.id.clone(),
         None => {
             let mut tags = run.tags(&Component::Vpc);
             tags.insert(TAG_STATUS.into(), STATUS_CREATING.into());
-            ec2::create_vpc(&clients.ec2, &spec.vpc_cidr.to_string(), &tags).await?
+            ec2::create_vpc(&clients.ec2, &spec.vpc_cidr.to_string(), &tags)
+                .await
+                .inspect_err(|error| {
+                    // AWS refused the request (a quota, a setting): no VPC exists
+                    if matches!(error, AwsError::Api { .. }) {
+                        run.options.began_building.store(false, Ordering::Release);
+                    }
+                })?
         }
     };
     // Wave 1: everything that needs only the VPC.

@@ -13,6 +13,7 @@ pub mod upgrade;
 pub mod validate;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -491,7 +492,9 @@ impl EnvironmentResource {
             set_desired_capacity: prior.is_some_and(|p| sets_desired_capacity(p, &planned)),
             vpc_id: vpc_id.clone(),
             components: prior.map(component_ids).unwrap_or_default(),
+            ..executor::Options::default()
         };
+        let began_building = options.began_building.clone();
         let budget = timeout_of(&spec);
         let deadline = deadline_after(budget);
         // boxed: the whole graph is one large future, kept off the worker's stack
@@ -510,6 +513,14 @@ impl EnvironmentResource {
                 AttributePath::new("name"),
             );
             return None;
+        }
+        if let (None, Err(error)) = (prior, &outcome) {
+            if !began_building.load(Ordering::Acquire) {
+                // refused before anything was made: no state, so the next plan
+                // is a plain create rather than the replacement of a tainted one
+                report_aws(diags, summary, error, Phase::Update);
+                return None;
+            }
         }
         // a plan that changes nothing a control looks at promised the posture of the last refresh
         let promised_posture = planned.posture.clone();
@@ -567,7 +578,8 @@ impl EnvironmentResource {
                                 "What exists is kept in state, so nothing is orphaned. See the error for what the next apply does.",
                             );
                         }
-                        // nothing was built: the next apply simply creates it
+                        // nothing listed yet: the next apply continues what the
+                        // create may have begun
                         None => report_aws(diags, summary, error, Phase::Update),
                     },
                 }

@@ -378,6 +378,10 @@ pub(super) fn plan_outputs(
     {
         planned.bastion_instance_id = Value::Unknown;
         planned.bastion_public_ip = Value::Unknown;
+    } else if planned.bastion_public_ip.is_null() {
+        // a stopped bastion has no public address: apply starts it, and AWS
+        // gives it a new one
+        planned.bastion_public_ip = Value::Unknown;
     }
 }
 

@@ -16,6 +16,9 @@ pub const ALB_INTERFACES_LINGER: f64 = 90.0;
 pub const INSTANCE_PENDING: (f64, f64) = (12.0, 25.0);
 /// Instance `shutting-down` before `terminated`.
 pub const INSTANCE_SHUTTING_DOWN: f64 = 60.0;
+/// Instance `stopping` before `stopped` (an EBS-backed instance shutting its
+/// operating system down).
+pub const INSTANCE_STOPPING: (f64, f64) = (15.0, 40.0);
 /// Instance refresh `Pending` before `InProgress`.
 pub const REFRESH_PENDING: f64 = 10.0;
 /// Instance refresh `Cancelling` before `Cancelled`.

@@ -1,16 +1,18 @@
 //! Instances, from RunInstances or launched by moto for Auto Scaling Groups:
-//! `pending` 12-25 s before `running`, `shutting-down` ~60 s after termination
-//! (their interfaces hold their subnet and security groups until then), and the
-//! target health AWS reports for them: `initial` until the target group's
-//! healthy threshold times its interval after the instance runs, then `healthy`.
+//! `pending` 12-25 s before `running`, `shutting-down` ~60 s after termination,
+//! `stopping` 15-40 s before `stopped` and `pending` again when started (only a
+//! stopped instance starts). Their interfaces hold their subnet and security
+//! groups until terminated. Target health as AWS reports it: `initial` until
+//! the target group's healthy threshold times its interval after the instance
+//! runs, then `healthy`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use super::clock::{Clock, Rng, INSTANCE_PENDING, INSTANCE_SHUTTING_DOWN};
+use super::clock::{Clock, Rng, INSTANCE_PENDING, INSTANCE_SHUTTING_DOWN, INSTANCE_STOPPING};
 use super::world::{Instance, TargetGroup, World};
 use super::xml::Element;
-use super::{Call, Model};
+use super::{Call, Model, Refusal};
 
 /// Learns launched and terminated instances and target group health checks and registrations.
 pub fn learn(
@@ -43,6 +45,7 @@ pub fn learn(
                     security_groups,
                     group: None,
                     running_at,
+                    stopped_at: None,
                     terminated_at: None,
                     template_version: None,
                     failing: false,
@@ -53,6 +56,25 @@ pub fn learn(
         "ec2:TerminateInstances" => {
             for id in call.list("InstanceId") {
                 terminate(world, &id, clock, now);
+            }
+        }
+        "ec2:StopInstances" => {
+            for id in call.list("InstanceId") {
+                if let Some(instance) = world.instances.get_mut(&id) {
+                    if instance.terminated_at.is_none() && instance.stopped_at.is_none() {
+                        instance.stopped_at =
+                            Some(now + clock.scaled(rng.between(INSTANCE_STOPPING)));
+                    }
+                }
+            }
+        }
+        "ec2:StartInstances" => {
+            for id in call.list("InstanceId") {
+                if let Some(instance) = world.instances.get_mut(&id) {
+                    if instance.stopped_at.take().is_some() {
+                        instance.running_at = now + clock.scaled(rng.between(INSTANCE_PENDING));
+                    }
+                }
             }
         }
         "elasticloadbalancing:CreateTargetGroup" | "elasticloadbalancing:ModifyTargetGroup" => {
@@ -204,6 +226,7 @@ pub async fn sync_groups(model: &Model) {
             security_groups,
             group,
             running_at,
+            stopped_at: None,
             terminated_at: None,
             // a version number; `$Latest` or `$Default` is left to moto's report
             template_version: source
@@ -416,19 +439,47 @@ pub async fn know_target_group(model: &Model, call: &Call) {
     }
 }
 
+/// AWS starts only a stopped instance: one still `stopping` (or on its way
+/// out) is refused, where moto starts it at once.
+pub fn refusal(world: &World, call: &Call, now: Instant) -> Option<Refusal> {
+    if call.key() != "ec2:StartInstances" {
+        return None;
+    }
+    call.list("InstanceId").into_iter().find_map(|id| {
+        world.instances.get(&id)?.unstartable(now)?;
+        Some(Refusal::new(
+            400,
+            "IncorrectInstanceState",
+            &format!("The instance '{id}' is not in a state from which it can be started."),
+        ))
+    })
+}
+
 /// Reports instance states, Auto Scaling lifecycle states and target health as
 /// the model has them.
 pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Element, now: Instant) {
     let instances = &world.instances;
     match call.key().as_str() {
-        "ec2:RunInstances" | "ec2:DescribeInstances" | "ec2:TerminateInstances" => {
-            let field = if call.action == "TerminateInstances" {
-                "currentState"
-            } else {
+        "ec2:RunInstances"
+        | "ec2:DescribeInstances"
+        | "ec2:TerminateInstances"
+        | "ec2:StopInstances"
+        | "ec2:StartInstances" => {
+            let field = if call.action == "RunInstances" || call.action == "DescribeInstances" {
                 "instanceState"
+            } else {
+                "currentState"
             };
             answer.for_each_with_child("instanceId", &mut |id, item| {
                 if let (Some(model), Some(_)) = (instances.get(id), item.child(field)) {
+                    // stopped past the model (straight at moto): moto's word stands
+                    let stopped_in_moto = matches!(
+                        item.path_text(&[field, "name"]),
+                        Some("stopping" | "stopped")
+                    );
+                    if stopped_in_moto && model.stopped_at.is_none() {
+                        return;
+                    }
                     let (name, code) = model.state(now);
                     item.set_path(&[field, "code"], &code.to_string());
                     item.set_path(&[field, "name"], name);

@@ -98,6 +98,9 @@ pub struct Instance {
     /// the Auto Scaling Group that launched it, if any
     pub group: Option<String>,
     pub running_at: Instant,
+    /// set by StopInstances: `stopping` until then, `stopped` after, until a
+    /// StartInstances makes it `pending` again
+    pub stopped_at: Option<Instant>,
     pub terminated_at: Option<Instant>,
     /// the launch template version its group launched it from
     pub template_version: Option<String>,
@@ -115,9 +118,20 @@ impl Instance {
         match self.terminated_at {
             Some(at) if now < at => ("shutting-down", 32),
             Some(_) => ("terminated", 48),
-            None if now < self.running_at => ("pending", 0),
-            None => ("running", 16),
+            None => match self.stopped_at {
+                Some(at) if now < at => ("stopping", 64),
+                Some(_) => ("stopped", 80),
+                None if now < self.running_at => ("pending", 0),
+                None => ("running", 16),
+            },
         }
+    }
+
+    /// Whether StartInstances would be refused: AWS starts only a `stopped`
+    /// instance (a `stopping` one must finish first).
+    pub fn unstartable(&self, now: Instant) -> Option<&'static str> {
+        let (state, _) = self.state(now);
+        matches!(state, "stopping" | "shutting-down" | "terminated").then_some(state)
     }
 
     pub fn holds_interface(&self, now: Instant) -> bool {

@@ -759,6 +759,40 @@ pub async fn terminate_instances(client: &Client, ids: &[String]) -> Result<()> 
     Ok(())
 }
 
+/// Starts a stopped instance (AWS gives it a new public IPv4 address).
+pub async fn start_instance(client: &Client, id: &str) -> Result<()> {
+    client
+        .start_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("StartInstances", e))?;
+    Ok(())
+}
+
+/// The state of instance `id` (`pending`, `running`, `stopping`, `stopped`,
+/// ...) with its public IPv4 address; `None` once it is gone.
+pub async fn instance_state(client: &Client, id: &str) -> Result<Option<(String, String)>> {
+    let out = client.describe_instances().instance_ids(id).send().await;
+    match out {
+        Ok(out) => Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .map(|i| {
+                (
+                    i.state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    i.public_ip_address().unwrap_or_default().to_string(),
+                )
+            })),
+        Err(e) => AwsError::from_sdk("DescribeInstances", e).or_gone(None),
+    }
+}
+
 /// IDs of the instances among `ids` that are not yet terminated.
 pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<String>> {
     if ids.is_empty() {

@@ -723,3 +723,16 @@ fn a_repair_makes_unknown_only_what_it_recreates_or_replaces() {
         ]
     );
 }
+
+#[test]
+fn a_stopped_bastion_keeps_its_id_and_gets_a_new_address() {
+    let mut stopped = applied();
+    // a refresh of a stopped bastion finds no public address
+    stopped.bastion_public_ip = Value::Null;
+    let planned = plan(&stopped, |_| {});
+    assert_eq!(planned.bastion_instance_id, stopped.bastion_instance_id);
+    assert!(planned.bastion_public_ip.is_unknown());
+    // a running one keeps its address
+    let prior = applied();
+    assert_eq!(plan(&prior, |_| {}).bastion_public_ip, prior.bastion_public_ip);
+}
