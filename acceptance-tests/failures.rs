@@ -136,6 +136,39 @@ fn a_bastion_profile_created_moments_before_is_waited_for_within_iams_propagatio
 }
 
 #[test]
+fn an_app_profile_created_moments_before_is_waited_for_while_the_group_retries_its_launches() {
+    let env = Emulator::aws_like();
+    env.moto().create_instance_profile("app-fresh");
+    // as right after `aws_iam_instance_profile` created it in the same apply:
+    // the group's launches fail until EC2 knows it
+    env.layer
+        .model()
+        .delay_instance_profile("app-fresh", std::time::Duration::from_secs(4));
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(
+        r#"resource "prodvpc_environment" "fresh" {
+  name         = "fresh"
+  nat_gateways = "single"
+  app {
+    min_size             = 1
+    max_size             = 2
+    iam_instance_profile = "app-fresh"
+  }
+  bastion {
+    enabled = false
+  }
+}
+"#,
+    );
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        env.layer.model().launch_failures_reported() >= 1,
+        "the group's launch failed on the profile at least once while the apply waited"
+    );
+    ws.assert_no_changes("after the group launched with its fresh profile");
+}
+
+#[test]
 fn a_bastion_refused_for_capacity_in_its_zone_launches_in_the_next_public_subnet() {
     let env = Emulator::aws_like();
     // every refusal counted below is then the zone's lack of capacity

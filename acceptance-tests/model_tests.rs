@@ -1853,6 +1853,80 @@ fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
 }
 
 #[test]
+fn a_group_whose_template_names_a_fresh_profile_fails_its_launches_until_iam_propagated_it() {
+    let m = modelled(quiet(0.01));
+    m.moto_server().create_instance_profile("fresh-app");
+    let window = Duration::from_millis(1500);
+    m.layer.model().delay_instance_profile("fresh-app", window);
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = m
+            .aws
+            .ec2
+            .create_launch_template()
+            .launch_template_name("app")
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id(SDA1_IMAGE)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .iam_instance_profile(
+                        aws_sdk_ec2::types::LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                            .name("fresh-app")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .launch_template
+            .unwrap()
+            .launch_template_id
+            .unwrap();
+        let created = Instant::now();
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let lifecycle = || async {
+            m.aws.group("app").await.instances()
+                .iter()
+                .filter_map(|i| i.lifecycle_state().map(|s| s.as_str().to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lifecycle().await, ["Pending"]);
+        let activities = m
+            .aws
+            .autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        let activity = &activities.activities()[0];
+        assert_eq!(activity.status_code().map(|c| c.as_str()), Some("Failed"));
+        assert_eq!(
+            activity.status_message(),
+            Some("Value (fresh-app) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name. Launching EC2 instance failed.")
+        );
+        // once EC2 knows the profile, the group's next launch starts
+        reaches(created, window, "in service", || async {
+            lifecycle().await == ["InService"]
+        })
+        .await;
+        let activities = m
+            .aws
+            .autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name("app")
+            .send()
+            .await
+            .unwrap();
+        assert!(activities
+            .activities()
+            .iter()
+            .all(|a| a.status_code().map(|c| c.as_str()) != Some("Failed")));
+    });
+}
+
+#[test]
 fn a_zone_without_capacity_refuses_launches_there_and_only_there() {
     let m = modelled(quiet(0.01));
     runtime().block_on(async {

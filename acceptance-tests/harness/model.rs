@@ -199,6 +199,22 @@ fn failed_launches(failure: Option<&String>, call: &Call) -> Option<Verdict> {
     )))
 }
 
+/// Until when EC2 does not know profile `named` (a name or an ARN), if it
+/// is one IAM has not propagated yet: the window starts with the first call
+/// that names it.
+fn unpropagated_until(
+    profiles: &mut HashMap<String, Propagation>,
+    named: &str,
+    now: Instant,
+) -> Option<Instant> {
+    let name = named.rsplit('/').next().unwrap_or(named);
+    let propagation = profiles.get_mut(name)?;
+    let until = *propagation
+        .known_from
+        .get_or_insert(now + propagation.window);
+    (now < until).then_some(until)
+}
+
 /// AWS's answer to a launch naming an instance profile that IAM has not yet
 /// propagated to EC2.
 fn unpropagated_profile(
@@ -223,18 +239,17 @@ fn unpropagated_profile(
                     call.param(&format!("IamInstanceProfile.{field}"))?,
                 ))
             })?;
-    let name = named.rsplit('/').next().unwrap_or(named);
-    let propagation = profiles.get_mut(name)?;
-    let until = *propagation
-        .known_from
-        .get_or_insert(now + propagation.window);
-    (now < until).then(|| {
-        Refusal::new(
-            400,
-            "InvalidParameterValue",
-            &format!("Value ({named}) for parameter iamInstanceProfile.{parameter} is invalid. Invalid IAM Instance Profile name"),
-        )
-    })
+    unpropagated_until(profiles, named, now)?;
+    Some(Refusal::new(
+        400,
+        "InvalidParameterValue",
+        &unknown_profile_message(named, parameter),
+    ))
+}
+
+/// EC2's words for a profile it does not know, named by `parameter` (`name` or `arn`).
+fn unknown_profile_message(named: &str, parameter: &str) -> String {
+    format!("Value ({named}) for parameter iamInstanceProfile.{parameter} is invalid. Invalid IAM Instance Profile name")
 }
 
 /// What the layer does with a call.
@@ -276,6 +291,11 @@ struct State {
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Propagation>,
+    /// groups whose launches fail until the given moment because their launch
+    /// template names a profile EC2 does not know yet, with AWS's message
+    profile_failures: HashMap<String, (Instant, String)>,
+    /// how many DescribeScalingActivities answers reported a failed launch
+    launch_failures_reported: usize,
     /// how long after its create a filtered listing leaves an object out (off
     /// unless a test turns it on)
     listing_lag: Option<Duration>,
@@ -322,6 +342,8 @@ impl Model {
                 unhealthy_user_data: config.unhealthy_user_data,
                 nat_failure: None,
                 unpropagated_profiles: HashMap::new(),
+                profile_failures: HashMap::new(),
+                launch_failures_reported: 0,
                 listing_lag: None,
                 launch_failure: None,
                 address_quota: None,
@@ -400,7 +422,8 @@ impl Model {
     /// the first call that names it, as when IAM created it moments before in
     /// the same apply: RunInstances and AssociateIamInstanceProfile naming it
     /// (by name or ARN) are refused with AWS's `Invalid IAM Instance Profile
-    /// name`. The window starts with that call, not with this one, so however
+    /// name`; a group whose template names it fails its launches with that
+    /// message (DescribeScalingActivities) and launches once it is known. The window starts with that call, not with this one, so however
     /// long the run takes to get there, its first use is refused.
     pub fn delay_instance_profile(&self, name: &str, window: Duration) {
         self.state().unpropagated_profiles.insert(
@@ -444,6 +467,11 @@ impl Model {
         self.state().refused.get(key).copied().unwrap_or(0)
     }
 
+    /// How many DescribeScalingActivities answers reported a failed launch.
+    pub fn launch_failures_reported(&self) -> usize {
+        self.state().launch_failures_reported
+    }
+
     /// Refused calls per `service:Action`.
     pub fn refused_counts(&self) -> HashMap<String, usize> {
         self.state().refused.clone()
@@ -480,7 +508,14 @@ impl Model {
                     return Verdict::Refuse(consistency::not_found(call, id));
                 }
             }
-            if let Some(verdict) = failed_launches(state.launch_failure.as_ref(), call) {
+            let group = call.param("AutoScalingGroupName").unwrap_or_default();
+            let launch_failure = state.launch_failure.as_ref().or(state
+                .profile_failures
+                .get(group)
+                .filter(|(until, _)| now < *until)
+                .map(|(_, message)| message));
+            if let Some(verdict) = failed_launches(launch_failure, call) {
+                state.launch_failures_reported += 1;
                 return verdict;
             }
             if let Some(refusal) = unpropagated_profile(&mut state.unpropagated_profiles, call, now)

@@ -166,11 +166,7 @@ fn unknown_profile(error: AwsError, settings: &InstanceSettings) -> AwsError {
                 .to_ascii_lowercase()
                 .contains("invalid iam instance profile") =>
         {
-            AwsError::Unsatisfiable(format!(
-                "bastion.iam_instance_profile `{}` is not known to EC2 after IAM's propagation window ({}s): check that the instance profile exists in this account (an IAM role alone is not an instance profile) and that its name or ARN is spelled right ({error})",
-                profile.as_str(),
-                super::waiters::PROPAGATION_WINDOW.as_secs()
-            ))
+            super::waiters::unknown_profile("bastion", profile, &error.to_string())
         }
         _ => error,
     }

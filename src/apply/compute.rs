@@ -456,18 +456,23 @@ impl Run<'_> {
                     return Ok(Some(()));
                 }
                 // AWS's latest launch failed: waiting longer only delays its reason
-                match failed_launch {
+                let unknown_profile = failed_launch.as_ref().is_some_and(|reason| {
+                    reason
+                        .to_ascii_lowercase()
+                        .contains("invalid iam instance profile")
+                });
+                match (failed_launch, &app.iam_instance_profile) {
                     // a profile IAM created moments before: the group retries
                     // its launches, and EC2 knows the profile within minutes
-                    Some(reason)
-                        if reason
-                            .to_ascii_lowercase()
-                            .contains("invalid iam instance profile")
-                            && tokio::time::Instant::now() < propagated_by =>
+                    (Some(_), Some(_))
+                        if unknown_profile && tokio::time::Instant::now() < propagated_by =>
                     {
                         Ok(None)
                     }
-                    Some(reason) => Err(AwsError::FailedInAws {
+                    (Some(reason), Some(profile)) if unknown_profile => {
+                        Err(super::waiters::unknown_profile("app", profile, &reason))
+                    }
+                    (Some(reason), _) => Err(AwsError::FailedInAws {
                         what: format!(
                             "launching {} instances of group {} ({count} of {} serving)",
                             app.instance_type, self.names.app, app.min_size
@@ -476,7 +481,7 @@ impl Run<'_> {
                         outcome: "the group keeps trying; fix what AWS names and apply again"
                             .into(),
                     }),
-                    None => Ok(None),
+                    (None, _) => Ok(None),
                 }
             },
         )

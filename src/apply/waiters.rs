@@ -220,8 +220,35 @@ pub(super) async fn wait_terminated(
     .await
 }
 
+/// An instance profile EC2 still calls invalid once IAM's propagation window
+/// has passed does not exist (or was deleted): said on the attribute of
+/// `block` (`app`, `bastion`) that names it, with AWS's words.
+pub fn unknown_profile(
+    block: &str,
+    profile: &crate::plan::spec::InstanceProfile,
+    aws_said: &str,
+) -> AwsError {
+    AwsError::Unsatisfiable(format!(
+        "{block}.iam_instance_profile `{}` is not known to EC2 after IAM's propagation window ({}s): check that the instance profile exists in this account (an IAM role alone is not an instance profile) and that its name or ARN is spelled right ({aws_said})",
+        profile.as_str(),
+        PROPAGATION_WINDOW.as_secs()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unknown_profile_is_named_on_its_attribute_with_awss_words() {
+        let profile = crate::plan::spec::InstanceProfile::new("app-typo");
+        let text =
+            unknown_profile("app", &profile, "Invalid IAM Instance Profile name").to_string();
+        assert!(
+            text.starts_with("app.iam_instance_profile `app-typo` is not known to EC2 after IAM's propagation window (")
+                && text.ends_with("(Invalid IAM Instance Profile name)"),
+            "{text}"
+        );
+    }
+
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

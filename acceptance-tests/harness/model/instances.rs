@@ -213,6 +213,20 @@ pub async fn sync_groups(model: &Model) {
             }
         }
     }
+    // the instance profile each new member's template names, while some
+    // profile is not yet known to EC2
+    let mut profiles: HashMap<(String, String), Option<String>> = HashMap::new();
+    if !model.state().unpropagated_profiles.is_empty() {
+        for (id, _, _) in &placed {
+            let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
+                continue;
+            };
+            if !profiles.contains_key(source) {
+                let profile = template_profile(model, &source.0, &source.1).await;
+                profiles.insert(source.clone(), profile);
+            }
+        }
+    }
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
@@ -220,7 +234,29 @@ pub async fn sync_groups(model: &Model) {
         let group = members.get(&id).cloned();
         let launching_fails = group.is_some() && state.launch_failure.is_some();
         let source = group.as_ref().and_then(|g| sources.get(g));
-        let running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
+        let mut running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
+        let profile = source.and_then(|s| profiles.get(s).cloned().flatten());
+        if let (Some(named), Some(group)) = (profile, &group) {
+            if let Some(until) =
+                super::unpropagated_until(&mut state.unpropagated_profiles, &named, now)
+            {
+                // AWS's group fails the launch and tries again until EC2 knows
+                // the profile: the model starts this member only then
+                running_at = running_at.max(until) + (running_at - now);
+                let parameter = if named.starts_with("arn:") {
+                    "arn"
+                } else {
+                    "name"
+                };
+                let message = format!(
+                    "{}. Launching EC2 instance failed.",
+                    super::unknown_profile_message(&named, parameter)
+                );
+                state
+                    .profile_failures
+                    .insert(group.clone(), (until, message));
+            }
+        }
         state.world.instances.entry(id).or_insert(Instance {
             subnet,
             security_groups,
@@ -364,6 +400,25 @@ pub fn launched(answer: &Element) -> Vec<String> {
         }
     });
     ids
+}
+
+/// The instance profile (name or ARN) launch template `id` names at `version`, asked of moto.
+async fn template_profile(model: &Model, id: &str, version: &str) -> Option<String> {
+    let out = model
+        .api
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions(version)
+        .send()
+        .await
+        .ok()?;
+    let profile = out
+        .launch_template_versions()
+        .first()?
+        .launch_template_data()?
+        .iam_instance_profile()?;
+    profile.name().or(profile.arn()).map(str::to_string)
 }
 
 /// The decoded user data of launch template `id` at `version`, asked of moto.

@@ -734,5 +734,8 @@ fn a_stopped_bastion_keeps_its_id_and_gets_a_new_address() {
     assert!(planned.bastion_public_ip.is_unknown());
     // a running one keeps its address
     let prior = applied();
-    assert_eq!(plan(&prior, |_| {}).bastion_public_ip, prior.bastion_public_ip);
+    assert_eq!(
+        plan(&prior, |_| {}).bastion_public_ip,
+        prior.bastion_public_ip
+    );
 }
