@@ -39,6 +39,7 @@ fn quiet(time_scale: f64) -> ModelConfig {
         throttling: false,
         seed: 7,
         unhealthy_user_data: None,
+        listing_lag: None,
     }
 }
 

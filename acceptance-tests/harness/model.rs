@@ -53,11 +53,15 @@ pub struct ModelConfig {
     /// instances launched from a launch template whose user data contains this
     /// text fail their target group's health checks (an app that does not start)
     pub unhealthy_user_data: Option<String>,
+    /// real time after a create during which a filtered listing leaves the
+    /// object out (see [`consistency::Recent::hide_young`])
+    pub listing_lag: Option<Duration>,
 }
 
 impl ModelConfig {
     /// AWS's behaviour with its durations scaled by `scale`, AWS's propagation
-    /// window, throttling on, and `probability` of not finding a new object.
+    /// window, throttling on, `probability` of not finding a new object by its
+    /// ID, and new objects left out of filtered listings for half a second.
     pub fn aws_like(scale: f64, probability: f64) -> ModelConfig {
         ModelConfig {
             time_scale: scale,
@@ -66,6 +70,7 @@ impl ModelConfig {
             throttling: true,
             seed: 1,
             unhealthy_user_data: None,
+            listing_lag: Some(Duration::from_millis(500)),
         }
     }
 }
@@ -296,8 +301,7 @@ struct State {
     profile_failures: HashMap<String, (Instant, String)>,
     /// how many DescribeScalingActivities answers reported a failed launch
     launch_failures_reported: usize,
-    /// how long after its create a filtered listing leaves an object out (off
-    /// unless a test turns it on)
+    /// how long after its create a filtered listing leaves an object out
     listing_lag: Option<Duration>,
 }
 
@@ -344,7 +348,7 @@ impl Model {
                 unpropagated_profiles: HashMap::new(),
                 profile_failures: HashMap::new(),
                 launch_failures_reported: 0,
-                listing_lag: None,
+                listing_lag: config.listing_lag,
                 launch_failure: None,
                 address_quota: None,
                 vpc_quota: None,
