@@ -14,7 +14,9 @@ use crate::harness::iam::{denied, policy_actions, PolicyCheck, POLICY_PATH};
 /// their service-linked roles, launching with an instance profile passes its
 /// role to EC2, a flow log to CloudWatch Logs passes its delivery role, and one
 /// to S3 sets up the log delivery.
-const CHECKED_ON_THE_CALLERS_BEHALF: [&str; 4] = [
+const CHECKED_ON_THE_CALLERS_BEHALF: [&str; 5] = [
+    // the Instance Connect Endpoint's network interface, made in the caller's name
+    "ec2:CreateNetworkInterface",
     "iam:CreateServiceLinkedRole",
     "iam:PassRole",
     "logs:CreateLogDelivery",

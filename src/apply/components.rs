@@ -13,6 +13,7 @@ use super::bastion::bastion_drift;
 use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
+use super::instance_connect::instance_connect_drift;
 use super::inventory::Inventory;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
@@ -39,6 +40,7 @@ pub(super) enum Family {
     FlowLogs,
     LoadBalancer,
     Bastion,
+    InstanceConnect,
 }
 
 impl Family {
@@ -56,6 +58,7 @@ impl Family {
                 |spec, _, inv| registration_drift(spec, inv),
             ],
             Family::Bastion => &[bastion_drift],
+            Family::InstanceConnect => &[instance_connect_drift],
         }
     }
 }
@@ -422,6 +425,26 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
         renews: |_| &["bastion_instance_id", "bastion_public_ip"],
     },
+    Declaration {
+        kind: Kind::InstanceConnectEndpoint,
+        key: "eice",
+        family: Family::InstanceConnect,
+        found: |_, inv| one(&inv.instance_connect_endpoint, "eice"),
+        ids: |inv| {
+            ids_of(
+                inv.instance_connect_endpoint
+                    .iter()
+                    .chain(&inv.strays.ec2.instance_connect_endpoints),
+            )
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.instance_connect_endpoint, "eice"),
+        // it holds a network interface in a private subnet and uses sg/eice
+        deletion: Deletion::Own(Wave::Holders, |t| {
+            Box::pin(teardown::instance_connect_endpoints(t))
+        }),
+        renews: |_| &["instance_connect_endpoint_id"],
+    },
 ];
 
 impl Declaration {
@@ -575,6 +598,7 @@ mod tests {
     /// A spec that plans every kind of component there is.
     fn everything() -> Blueprint {
         let mut spec = sample_spec();
+        spec.instance_connect_endpoint = true;
         spec.nat = NatStrategy::OnePerAz;
         spec.load_balancer.certificate_arn =
             Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into());

@@ -68,10 +68,37 @@ pub struct Options {
     pub vpc_id: Option<String>,
     /// the component key the state records for each EC2 object's ID (see [`Hints`])
     pub components: BTreeMap<String, String>,
+    /// how far the run got, for the caller to read when it fails
+    pub progress: Arc<Progress>,
+}
+
+/// How far a run got: what a failed create has to record in state.
+#[derive(Debug, Default)]
+pub struct Progress {
     /// set when the run makes its first create call (or finds a VPC already
-    /// there): a failure before it leaves nothing in AWS, so a create has no
-    /// state to record
-    pub began_building: Arc<AtomicBool>,
+    /// there): a failure before it leaves nothing in AWS
+    began_building: AtomicBool,
+    /// the VPC the run made or found, which binds whatever it built to the
+    /// resource instance even when AWS does not list it yet
+    vpc: std::sync::Mutex<Option<String>>,
+}
+
+impl Progress {
+    pub fn began_building(&self) -> bool {
+        self.began_building.load(Ordering::Acquire)
+    }
+
+    pub fn vpc(&self) -> Option<String> {
+        self.vpc.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn building(&self, started: bool) {
+        self.began_building.store(started, Ordering::Release);
+    }
+
+    fn in_vpc(&self, vpc: &str) {
+        *self.vpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(vpc.to_string());
+    }
 }
 
 pub(super) struct Run<'a> {
@@ -221,7 +248,7 @@ pub async fn reconcile(
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
 
-    run.options.began_building.store(true, Ordering::Release);
+    run.options.progress.building(true);
     let vpc_id = match &inv.vpc {
         Some(vpc) => vpc.id.clone(),
         None => {
@@ -232,11 +259,12 @@ pub async fn reconcile(
                 .inspect_err(|error| {
                     // AWS refused the request (a quota, a setting): no VPC exists
                     if matches!(error, AwsError::Api { .. }) {
-                        run.options.began_building.store(false, Ordering::Release);
+                        run.options.progress.building(false);
                     }
                 })?
         }
     };
+    run.options.progress.in_vpc(&vpc_id);
     // Wave 1: everything that needs only the VPC.
     let (subnets, igw, groups, addresses, target_group, (), ()) = Box::pin(async {
         futures::try_join!(
@@ -302,6 +330,7 @@ pub async fn reconcile(
                 run.wait_for_capacity(&target_group).await
             },
             run.ensure_bastion(&inv, &bp, &subnets, &groups, &root_devices, &ami_id),
+            run.ensure_instance_connect_endpoint(&inv, &bp, &subnets, &groups),
             run.retag(&inv),
         )
     })
@@ -333,6 +362,7 @@ impl Run<'_> {
         // first: an endpoint going away may still serve a route table that goes too
         self.remove_gateway_endpoints(inv, &planned).await?;
         self.remove_flow_log(inv, &planned).await?;
+        self.remove_instance_connect_endpoint(inv, &planned).await?;
         let unplanned = |key: &String| !planned.contains(key);
         let ec2c = &self.clients.ec2;
         let deadline = self.deadline;

@@ -27,6 +27,7 @@ pub struct Inventory {
     pub nat_gateways: BTreeMap<String, Found>,
     /// gateway endpoints keyed `vpce/s3`, `vpce/dynamodb`
     pub gateway_endpoints: BTreeMap<String, Found>,
+    pub instance_connect_endpoint: Option<Found>,
     /// the environment's own flow log (`flowlog`), with its settings in `detail`
     pub flow_log: Option<Found>,
     /// the credentials may not describe flow logs
@@ -460,6 +461,10 @@ impl Inventory {
             foreign.extend(others("NAT gateway", &e.nat_gateways));
             foreign.extend(others("instance", &e.instances));
             foreign.extend(others("VPC endpoint", &e.gateway_endpoints));
+            foreign.extend(others(
+                "EC2 Instance Connect Endpoint",
+                &e.instance_connect_endpoints,
+            ));
             foreign.extend(
                 e.security_groups
                     .iter()
@@ -510,6 +515,8 @@ impl Inventory {
             e.security_groups.retain(|o| owns(&o.id, &o.tags));
             e.instances.retain(|o| owns(&o.id, &o.tags));
             e.gateway_endpoints.retain(|o| owns(&o.id, &o.tags));
+            e.instance_connect_endpoints
+                .retain(|o| owns(&o.id, &o.tags));
         }
         if lookup.vpc().is_some() {
             // Addresses and templates are found by tag across the account, not
@@ -925,6 +932,12 @@ impl Inventory {
                 e.gateway_endpoints,
                 &known,
                 &mut strays.ec2.gateway_endpoints,
+            ),
+            instance_connect_endpoint: single(
+                e.instance_connect_endpoints,
+                "eice",
+                &known,
+                &mut strays.ec2.instance_connect_endpoints,
             ),
             flow_log: single(e.flow_logs, "flowlog", &known, &mut strays.ec2.flow_logs),
             flow_logs_denied: e.flow_logs_denied,

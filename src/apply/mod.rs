@@ -11,6 +11,7 @@ pub mod drift;
 mod endpoints;
 pub mod executor;
 mod flow_logs;
+mod instance_connect;
 pub mod inventory;
 mod load_balancer;
 mod network;

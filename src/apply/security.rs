@@ -11,7 +11,7 @@ use crate::aws::ec2::{self, Direction, RawRule, RuleSource};
 use crate::error::AwsError;
 use crate::plan::blueprint::Component;
 use crate::plan::drift::{Finding, Repair};
-use crate::plan::security::{ingress_rules, IngressRule, SgRole, Source};
+use crate::plan::security::{egress_only, ingress_rules, IngressRule, SgRole, Source};
 use crate::plan::spec::EnvironmentSpec;
 
 impl Run<'_> {
@@ -60,7 +60,7 @@ impl Run<'_> {
                     // a new group already has AWS's default egress rule
                     (
                         Direction::Egress,
-                        vec![RawRule::all_traffic_ipv4()],
+                        egress(*role, ids),
                         Some(found.map_or_else(
                             || vec![RawRule::all_traffic_ipv4()],
                             |g| g.egress.clone(),
@@ -92,6 +92,15 @@ impl Run<'_> {
     }
 }
 
+/// The outbound rules a group must have: AWS's default (all traffic), or the
+/// one rule its role is limited to.
+fn egress(role: SgRole, groups: &BTreeMap<SgRole, String>) -> Vec<RawRule> {
+    match egress_only(role) {
+        Some(rule) => vec![raw_rule(&rule, groups)],
+        None => vec![RawRule::all_traffic_ipv4()],
+    }
+}
+
 pub(super) fn raw_rule(rule: &IngressRule, groups: &BTreeMap<SgRole, String>) -> RawRule {
     RawRule {
         protocol: "tcp".into(),
@@ -104,7 +113,7 @@ pub(super) fn raw_rule(rule: &IngressRule, groups: &BTreeMap<SgRole, String>) ->
     }
 }
 
-/// Ingress and egress rules of the three groups and of the VPC's default group.
+/// Ingress and egress rules of the environment's groups and of the VPC's default group.
 pub(super) fn rule_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding> {
     let ids: BTreeMap<SgRole, String> = inv
         .security_groups
@@ -142,12 +151,7 @@ pub(super) fn rule_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding
         };
         let desired = rules.iter().map(|r| raw_rule(r, &ids)).collect();
         compared.push((key.clone(), Direction::Ingress, desired, &group.ingress));
-        compared.push((
-            key,
-            Direction::Egress,
-            vec![RawRule::all_traffic_ipv4()],
-            &group.egress,
-        ));
+        compared.push((key, Direction::Egress, egress(role, &ids), &group.egress));
     }
     if let Some(default) = &inv.default_group {
         // stripped: nothing that lands in the default group can talk

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::endpoints::delete_gateway_endpoint;
 use super::executor::{ignore_not_found, Result};
 use super::flow_logs::delete_flow_logs;
+use super::instance_connect::delete_instance_connect_endpoint;
 use super::inventory::Inventory;
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::waiters::{delete_with_retry, poll_until, wait_terminated};
@@ -132,6 +133,17 @@ pub(super) async fn gateway_endpoints(t: &Teardown<'_>) -> Result<()> {
     .await
 }
 
+pub(super) async fn instance_connect_endpoints(t: &Teardown<'_>) -> Result<()> {
+    let endpoints = with_strays(
+        t.inv.instance_connect_endpoint.as_ref(),
+        &t.inv.strays.ec2.instance_connect_endpoints,
+    );
+    each(endpoints, |e| {
+        delete_instance_connect_endpoint(t.ec2(), &e.id, t.deadline)
+    })
+    .await
+}
+
 pub(super) async fn flow_logs(t: &Teardown<'_>) -> Result<()> {
     let logs = t.inv.flow_log.iter().chain(&t.inv.strays.ec2.flow_logs);
     delete_flow_logs(t.ec2(), logs, t.deadline).await
@@ -144,9 +156,19 @@ pub(super) async fn security_groups(t: &Teardown<'_>) -> Result<()> {
         .values()
         .chain(&t.inv.strays.ec2.security_groups)
         .collect();
-    // rules referencing each other keep groups alive: clear them first
+    // rules referencing each other keep groups alive: clear them first (the
+    // Instance Connect Endpoint's group names sg/app in an egress rule)
     each(groups.iter().copied(), |group| async move {
+        let egress: Vec<ec2::RawRule> = group
+            .egress
+            .iter()
+            .filter(|r| matches!(r.source, ec2::RuleSource::Group(_)))
+            .cloned()
+            .collect();
         ec2::revoke_ingress(t.ec2(), &group.id, &group.ingress)
+            .await
+            .or_else(ignore_not_found)?;
+        ec2::revoke(t.ec2(), &group.id, ec2::Direction::Egress, &egress)
             .await
             .or_else(ignore_not_found)
     })

@@ -8,6 +8,7 @@ mod dependants;
 mod discovery;
 mod endpoints;
 mod flow_logs;
+mod instance_connect;
 mod instances;
 mod network;
 mod routing;
@@ -18,6 +19,7 @@ pub use dependants::*;
 pub use discovery::*;
 pub use endpoints::*;
 pub use flow_logs::*;
+pub use instance_connect::*;
 pub use instances::*;
 pub use network::*;
 pub use routing::*;
@@ -374,6 +376,7 @@ pub struct Ec2Inventory {
     pub launch_templates: Vec<Found>,
     pub instances: Vec<Found>,
     pub gateway_endpoints: Vec<Found>,
+    pub instance_connect_endpoints: Vec<Found>,
     /// the flow logs tagged for the environment
     pub flow_logs: Vec<Found>,
     /// the credentials may not describe flow logs (an IAM policy older than
@@ -393,6 +396,7 @@ impl Ec2Inventory {
             && self.launch_templates.is_empty()
             && self.instances.is_empty()
             && self.gateway_endpoints.is_empty()
+            && self.instance_connect_endpoints.is_empty()
             && self.flow_logs.is_empty()
     }
 }

@@ -13,7 +13,6 @@ pub mod upgrade;
 pub mod validate;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -494,7 +493,7 @@ impl EnvironmentResource {
             components: prior.map(component_ids).unwrap_or_default(),
             ..executor::Options::default()
         };
-        let began_building = options.began_building.clone();
+        let progress = options.progress.clone();
         let budget = timeout_of(&spec);
         let deadline = deadline_after(budget);
         // boxed: the whole graph is one large future, kept off the worker's stack
@@ -515,7 +514,7 @@ impl EnvironmentResource {
             return None;
         }
         if let (None, Err(error)) = (prior, &outcome) {
-            if !began_building.load(Ordering::Acquire) {
+            if !progress.began_building() {
                 // refused before anything was made: no state, so the next plan
                 // is a plain create rather than the replacement of a tainted one
                 report_aws(diags, summary, error, Phase::Update);
@@ -528,10 +527,14 @@ impl EnvironmentResource {
         state.id = Value::Value(spec.name.clone());
         // bound to the VPC the apply made or found, which a listing by tag may
         // not show yet
-        let lookup = match (&vpc_id, &outcome) {
-            (Some(vpc), _) => Lookup::InVpc(vpc),
-            (None, Ok(done)) => Lookup::InVpc(&done.vpc_id),
-            (None, Err(_)) => Lookup::ByName,
+        let made_vpc = progress.vpc();
+        let lookup = match (&vpc_id, &outcome, &made_vpc) {
+            (Some(vpc), _, _) => Lookup::InVpc(vpc),
+            (None, Ok(done), _) => Lookup::InVpc(&done.vpc_id),
+            // a failed create: what it built is in the VPC it made, which a
+            // listing by tag may not show yet
+            (None, Err(_), Some(vpc)) => Lookup::InVpc(vpc),
+            (None, Err(_), None) => Lookup::ByName,
         };
         let mut read = Inventory::discover(&clients, &spec.names(), lookup).await;
         if let Ok(done) = &outcome {
@@ -571,7 +574,7 @@ impl EnvironmentResource {
                                 &clients.ignored_tags,
                             )
                         }
-                        None if !components::object_ids(&inv).is_empty() => {
+                        None if made_vpc.is_some() || !components::object_ids(&inv).is_empty() => {
                             report_aws(diags, summary, error, Phase::Create);
                             diags.root_warning(
                                 "The environment is partly built",
@@ -584,6 +587,10 @@ impl EnvironmentResource {
                     },
                 }
                 fill_outputs(&mut state, &inv);
+                if let (Value::Null, Some(vpc)) = (&state.vpc_id, &made_vpc) {
+                    // the VPC the run made binds the state to it, listed or not
+                    state.vpc_id = Value::Value(vpc.clone());
+                }
                 if promised_posture.is_value() {
                     state.posture = promised_posture;
                 }

@@ -113,6 +113,7 @@ pub struct EnvironmentState {
     pub az_count: Num,
     pub availability_zones: StrList,
     pub nat_gateways: Str,
+    pub instance_connect_endpoint: Value<bool>,
     pub public_subnet_cidrs: StrMap,
     pub private_subnet_cidrs: StrMap,
     pub tags: StrMap,
@@ -134,6 +135,7 @@ pub struct EnvironmentState {
     pub autoscaling_group_name: Str,
     pub bastion_instance_id: Str,
     pub bastion_public_ip: Str,
+    pub instance_connect_endpoint_id: Str,
     pub vpc_endpoint_ids: StrMap,
     pub flow_log_id: Str,
     pub drift: StrList,
@@ -223,6 +225,7 @@ impl EnvironmentState {
         or_default(&mut self.nat_gateways, || {
             NatStrategy::default().as_str().to_string()
         });
+        or_default(&mut self.instance_connect_endpoint, || false);
         let defaults = AppSpec::default();
         if let Some(app) = first_mut(&mut self.app) {
             or_default(&mut app.instance_type, || defaults.instance_type.clone());
@@ -479,6 +482,12 @@ pub fn to_spec(
         app,
         load_balancer,
         bastion,
+        instance_connect_endpoint: known(
+            &state.instance_connect_endpoint,
+            "instance_connect_endpoint",
+        )?
+        .copied()
+        .unwrap_or(false),
         endpoints,
         flow_logs,
         tags,

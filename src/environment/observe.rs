@@ -90,6 +90,10 @@ pub(super) fn component_ids(state: &EnvironmentState) -> BTreeMap<String, String
         (Component::LaunchTemplate, &state.launch_template_id),
         (Component::Bastion, &state.bastion_instance_id),
         (Component::FlowLog, &state.flow_log_id),
+        (
+            Component::InstanceConnectEndpoint,
+            &state.instance_connect_endpoint_id,
+        ),
     ];
     for (component, id) in singles {
         if let Some(id) = id.as_ref_option() {
@@ -129,6 +133,10 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     state.nat_public_ips = by_zone("eip/", &ips);
     state.vpc_endpoint_ids = by_zone("vpce/", &ids(&inv.gateway_endpoints));
     state.flow_log_id = opt(inv.flow_log.as_ref().map(|f| f.id.clone()));
+    state.instance_connect_endpoint_id = opt(inv
+        .instance_connect_endpoint
+        .as_ref()
+        .map(|e| e.id.clone()));
     let groups: BTreeMap<String, String> = inv
         .security_groups
         .iter()
@@ -203,7 +211,8 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         tags_all,
         az_count,
         vpc_endpoint_ids,
-        flow_log_id
+        flow_log_id,
+        instance_connect_endpoint_id
     );
     // a map planned with known keys keeps only the entries AWS gave
     for map in [
@@ -364,6 +373,7 @@ pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         Some(found) => Value::Value(vec![flow_logs_block(found)]),
         None => Value::Null,
     };
+    state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
 }
 
 /// The `flow_logs` block of the environment's flow log, as AWS reports it.

@@ -31,6 +31,12 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
     state.vpc_endpoint_ids = Value::Unknown;
+    state.instance_connect_endpoint_id = if state.instance_connect_endpoint == Value::Value(false)
+    {
+        Value::Null
+    } else {
+        Value::Unknown
+    };
     state.flow_log_id = if first(&state.flow_logs).is_none() {
         Value::Null
     } else {
@@ -302,9 +308,15 @@ pub(super) fn plan_outputs(
     if bastion_on {
         roles.push("bastion".into());
     }
-    // whether the bastion's group exists is known with `bastion.enabled`
-    let bastion_decided = first(&planned.bastion).is_none_or(|b| !b.enabled.is_unknown());
-    planned.security_group_ids = if bastion_decided {
+    let endpoint_on = planned.instance_connect_endpoint == Value::Value(true);
+    if endpoint_on {
+        roles.push("eice".into());
+    }
+    // whether the bastion's group exists is known with `bastion.enabled`, the
+    // endpoint's with `instance_connect_endpoint`
+    let groups_decided = first(&planned.bastion).is_none_or(|b| !b.enabled.is_unknown())
+        && !planned.instance_connect_endpoint.is_unknown();
+    planned.security_group_ids = if groups_decided {
         keyed_like(&prior.security_group_ids, roles)
     } else {
         Value::Unknown
@@ -315,6 +327,23 @@ pub(super) fn plan_outputs(
             services.into_iter().map(|s| s.as_str().to_string()),
         ),
         None => Value::Unknown,
+    };
+    // the endpoint stands in the first zone's private subnet: a new first zone
+    // moves it
+    let first_zone = |s: &EnvironmentState| zones_of(s).and_then(|z| z.iter().min().cloned());
+    planned.instance_connect_endpoint_id = if planned.instance_connect_endpoint
+        == Value::Value(false)
+    {
+        Value::Null
+    } else if endpoint_on
+        && !renewed_outputs.contains("instance_connect_endpoint_id")
+        && first_zone(prior) == first_zone(planned)
+        && first_zone(planned).is_some()
+        && prior.instance_connect_endpoint_id.is_value()
+    {
+        prior.instance_connect_endpoint_id.clone()
+    } else {
+        Value::Unknown
     };
     // AWS cannot change a flow log: any other setting is a new one
     planned.flow_log_id = if first(&planned.flow_logs).is_none() {
@@ -470,7 +499,47 @@ pub(super) fn disruptions(
             detail: format!("Apply recreates {} and points the routes at the new ones; private subnets reach the internet again once they are available.", moved_nat.into_iter().cloned().collect::<Vec<_>>().join(", ")),
         });
     }
+    found.extend(endpoint_disruption(prior, planned, &renewed));
     found
+}
+
+/// What SSH through the EC2 Instance Connect Endpoint loses: all of it when
+/// the endpoint is turned off, a few minutes when it is replaced (AWS allows
+/// one per VPC, so the old one goes first).
+fn endpoint_disruption(
+    prior: &EnvironmentState,
+    planned: &EnvironmentState,
+    renewed: &BTreeSet<String>,
+) -> Option<Disruption> {
+    let on = |s: &EnvironmentState| s.instance_connect_endpoint == Value::Value(true);
+    let first_zone = |s: &EnvironmentState| zones_of(s).and_then(|z| z.iter().min().cloned());
+    if on(prior) && planned.instance_connect_endpoint == Value::Value(false) {
+        let instead = if planned.bastion_enabled() {
+            " SSH goes through the bastion only."
+        } else {
+            " Nothing else gives SSH to the app instances."
+        };
+        return Some(Disruption {
+            path: AttributePath::new("instance_connect_endpoint"),
+            summary: "SSH through the Instance Connect Endpoint will end",
+            detail: format!("Apply deletes the endpoint and its security group, and sg/app stops admitting SSH from it; open tunnels close.{instead}"),
+        });
+    }
+    if !on(prior) || !on(planned) {
+        return None;
+    }
+    let path = if renewed.contains("eice") {
+        AttributePath::new("drift")
+    } else if first_zone(prior) != first_zone(planned) && first_zone(planned).is_some() {
+        AttributePath::new("availability_zones")
+    } else {
+        return None;
+    };
+    Some(Disruption {
+        path,
+        summary: "The Instance Connect Endpoint will be replaced",
+        detail: "AWS allows one endpoint per VPC: apply deletes the current one, waits until it is gone, then creates its replacement in the first zone's private subnet. SSH through it is unavailable until the new one is ready (a few minutes), and open tunnels close.".into(),
+    })
 }
 
 /// What a change of the zones or of the NAT strategy does to the private

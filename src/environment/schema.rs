@@ -234,7 +234,7 @@ fn timeouts_block() -> NestedBlock {
 
 /// The full schema of `prodvpc_environment`.
 pub fn environment_schema() -> Schema {
-    use AttributeType::{Number, String};
+    use AttributeType::{Bool, Number, String};
     let nat_doc = format!(
         "NAT strategy: `{}` (default, one NAT gateway per AZ, survives an AZ outage), `{}` (one shared NAT gateway, cheaper) or `{}` (private subnets get no internet route). Changing it is done in place.",
         NatStrategy::OnePerAz.as_str(),
@@ -252,6 +252,7 @@ pub fn environment_schema() -> Schema {
         ("az_count", attr(Number, OptionalComputed, &format!("How many availability zones to span (at least 2) when `availability_zones` is not set: the zones already in use, then the region's first available ones in name order. They are chosen at plan (the plan shows `availability_zones`, the carved blocks and the keys of every per-zone map), so a change keeps every surviving zone's subnets and NAT gateways known. Default `{DEFAULT_AZ_COUNT}`."))),
         ("availability_zones", attr(string_list(), OptionalComputed, "Availability zones to span, by name (at least 2, no duplicates). Default: chosen from `az_count`.")),
         ("nat_gateways", attr(String, OptionalComputed, &nat_doc)),
+        ("instance_connect_endpoint", attr(Bool, OptionalComputed, "Whether an [EC2 Instance Connect Endpoint](https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/connect-with-ec2-instance-connect-endpoint.html) in the first private subnet gives SSH to the app instances through AWS: no bastion, no public address, access granted by IAM (`ec2-instance-connect:OpenTunnel`) and logged in CloudTrail. Its security group `eice` may open SSH to the app's group only, and the app's group admits SSH from it. Connect with `aws ec2-instance-connect ssh --instance-id <id> --connection-type eice` (AWS CLI v2). Turning it on or off changes the environment in place, with or without the bastion. AWS allows one per VPC. Default `false`.")),
         ("public_subnet_cidrs", attr(string_map(), OptionalComputed, "Public subnet blocks keyed by AZ name. When set, it gives a block for every zone, taken as written (Terraform keeps a configured map as the configuration writes it, so the provider cannot add the zones it leaves out), and values known only at apply are kept unknown in the plan. Left out, the blocks are carved from the VPC at plan when the zones are known: 16 equal slots, the first 8 public, the last 8 private, clear of any configured private blocks (carved at apply while those are unknown). Carved blocks are kept in state and never re-carved; an added zone takes the next free slot.")),
         ("private_subnet_cidrs", attr(string_map(), OptionalComputed, "Private subnet blocks keyed by AZ name; as `public_subnet_cidrs`.")),
         ("tags", attr(string_map(), Optional, "Tags for every AWS object of the environment, merged over the provider's `default_tags`. Keys starting with `aws:` or `prodvpc:` are reserved.")),
@@ -262,7 +263,7 @@ pub fn environment_schema() -> Schema {
         ("internet_gateway_id", attr(String, Computed, "ID of the internet gateway.")),
         ("nat_gateway_ids", attr(string_map(), Computed, "NAT gateway IDs keyed by the AZ they stand in.")),
         ("nat_public_ips", attr(string_map(), Computed, "Elastic IP addresses of the NAT gateways keyed by AZ: the source address of the app's outbound traffic.")),
-        ("security_group_ids", attr(string_map(), Computed, "Security group IDs keyed `alb`, `app` and (when the bastion is enabled) `bastion`.")),
+        ("security_group_ids", attr(string_map(), Computed, "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.")),
         ("alb_arn", attr(String, Computed, "ARN of the Application Load Balancer.")),
         ("alb_dns_name", attr(String, Computed, "DNS name of the ALB: the address of the application.")),
         ("alb_zone_id", attr(String, Computed, "Route 53 hosted zone of the ALB, for alias records.")),
@@ -273,6 +274,7 @@ pub fn environment_schema() -> Schema {
         ("autoscaling_group_name", attr(String, Computed, "Name of the Auto Scaling Group.")),
         ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
+        ("instance_connect_endpoint_id", attr(String, Computed, "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).")),
         ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
         ("flow_log_id", attr(String, Computed, "ID of the VPC's flow log (null without `flow_logs`).")),
         ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes and grace period, the launch template version the group runs, health check, the load balancer's attributes, listeners (with the HTTPS listener's SSL policy), the bastion's settings, the route tables the gateway endpoints serve and the flow log's settings. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it. Settings AWS reports as one value and that change in place (the group's `min_size`, `max_size` and `health_check_grace_period`, `cpu_target`, `health_check_path`, and the load balancer's `drop_invalid_header_fields`, `deletion_protection` and `idle_timeout`) also show the drift on their attribute, as AWS has them -> as configured.")),

@@ -25,6 +25,7 @@ pub enum Component {
     AutoScalingGroup,
     ScalingPolicy,
     Bastion,
+    InstanceConnectEndpoint,
     GatewayEndpoint(GatewayService),
     FlowLog,
 }
@@ -49,6 +50,7 @@ pub enum Kind {
     AutoScalingGroup,
     ScalingPolicy,
     Bastion,
+    InstanceConnectEndpoint,
     GatewayEndpoint,
     FlowLog,
 }
@@ -81,6 +83,7 @@ impl Component {
             Component::AutoScalingGroup => Kind::AutoScalingGroup,
             Component::ScalingPolicy => Kind::ScalingPolicy,
             Component::Bastion => Kind::Bastion,
+            Component::InstanceConnectEndpoint => Kind::InstanceConnectEndpoint,
             Component::GatewayEndpoint(_) => Kind::GatewayEndpoint,
             Component::FlowLog => Kind::FlowLog,
         }
@@ -104,6 +107,7 @@ impl Component {
             Component::AutoScalingGroup => "asg".into(),
             Component::ScalingPolicy => "policy/cpu".into(),
             Component::Bastion => "bastion".into(),
+            Component::InstanceConnectEndpoint => "eice".into(),
             Component::GatewayEndpoint(service) => format!("vpce/{}", service.as_str()),
             Component::FlowLog => "flowlog".into(),
         }
@@ -181,6 +185,10 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
         components.insert(Component::SecurityGroup(SgRole::Bastion));
         components.insert(Component::Bastion);
     }
+    if spec.instance_connect_endpoint {
+        components.insert(Component::SecurityGroup(SgRole::InstanceConnect));
+        components.insert(Component::InstanceConnectEndpoint);
+    }
     for service in &spec.endpoints.services {
         components.insert(Component::GatewayEndpoint(*service));
     }
@@ -220,6 +228,7 @@ pub(crate) mod tests {
                 ami_id: None,
                 iam_instance_profile: None,
             }),
+            instance_connect_endpoint: false,
             endpoints: EndpointsSpec::default(),
             flow_logs: None,
             tags: BTreeMap::new(),

@@ -1,4 +1,4 @@
-//! The three security groups and their ingress rules, as data.
+//! The environment's security groups and their rules, as data.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,10 +14,17 @@ pub enum SgRole {
     Alb,
     App,
     Bastion,
+    /// the EC2 Instance Connect Endpoint's
+    InstanceConnect,
 }
 
 impl SgRole {
-    pub const ALL: [SgRole; 3] = [SgRole::Alb, SgRole::App, SgRole::Bastion];
+    pub const ALL: [SgRole; 4] = [
+        SgRole::Alb,
+        SgRole::App,
+        SgRole::Bastion,
+        SgRole::InstanceConnect,
+    ];
 
     /// Key in `security_group_ids` and in component tags.
     pub fn as_str(&self) -> &'static str {
@@ -25,14 +32,16 @@ impl SgRole {
             SgRole::Alb => "alb",
             SgRole::App => "app",
             SgRole::Bastion => "bastion",
+            SgRole::InstanceConnect => "eice",
         }
     }
 
     pub fn description(&self) -> &'static str {
         match self {
             SgRole::Alb => "Load balancer: listener ports from the allowed CIDRs",
-            SgRole::App => "App instances: app port from the load balancer, SSH from the bastion",
+            SgRole::App => "App instances: app port from the load balancer, SSH from the bastion or the Instance Connect Endpoint",
             SgRole::Bastion => "Bastion: SSH from the admin CIDRs",
+            SgRole::InstanceConnect => "EC2 Instance Connect Endpoint: SSH to the app instances only",
         }
     }
 
@@ -98,7 +107,31 @@ pub fn ingress_rules(spec: &EnvironmentSpec) -> BTreeMap<SgRole, BTreeSet<Ingres
                 .collect(),
         );
     }
+    if spec.instance_connect_endpoint {
+        rules
+            .entry(SgRole::App)
+            .or_default()
+            .insert(IngressRule {
+                port: SSH_PORT,
+                source: Source::Group(SgRole::InstanceConnect),
+            });
+        // AWS does not evaluate an endpoint group's inbound rules: none is kept
+        rules.insert(SgRole::InstanceConnect, BTreeSet::new());
+    }
     rules
+}
+
+/// The one rule a group's outbound traffic is limited to, or `None` for AWS's
+/// default (all traffic anywhere): the Instance Connect Endpoint may open SSH
+/// to the app instances and nothing else.
+pub fn egress_only(role: SgRole) -> Option<IngressRule> {
+    match role {
+        SgRole::InstanceConnect => Some(IngressRule {
+            port: SSH_PORT,
+            source: Source::Group(SgRole::App),
+        }),
+        SgRole::Alb | SgRole::App | SgRole::Bastion => None,
+    }
 }
 
 #[cfg(test)]
@@ -128,5 +161,24 @@ mod tests {
         assert_eq!(rules[&SgRole::Alb].len(), 2);
         assert!(!rules.contains_key(&SgRole::Bastion));
         assert!(rules[&SgRole::App].iter().all(|r| r.port != SSH_PORT));
+    }
+
+    #[test]
+    fn the_instance_connect_endpoint_alone_reaches_the_app_by_ssh() {
+        let mut spec = sample_spec();
+        spec.bastion = None;
+        spec.instance_connect_endpoint = true;
+        let rules = ingress_rules(&spec);
+        let text = |role| -> Vec<String> { rules[&role].iter().map(|r| r.to_string()).collect() };
+        assert_eq!(
+            text(SgRole::App),
+            vec!["tcp/22 from sg/eice", "tcp/8080 from sg/alb"]
+        );
+        assert!(rules[&SgRole::InstanceConnect].is_empty());
+        assert_eq!(
+            egress_only(SgRole::InstanceConnect).map(|r| r.to_string()),
+            Some("tcp/22 from sg/app".to_string())
+        );
+        assert_eq!(egress_only(SgRole::App), None);
     }
 }

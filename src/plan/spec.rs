@@ -654,6 +654,9 @@ pub struct EnvironmentSpec {
     pub app: AppSpec,
     pub load_balancer: LoadBalancerSpec,
     pub bastion: Option<BastionSpec>,
+    /// an EC2 Instance Connect Endpoint in a private subnet: SSH to the app
+    /// instances through AWS, with no bastion and no public address
+    pub instance_connect_endpoint: bool,
     pub endpoints: EndpointsSpec,
     /// `None`: the provider makes no flow log (off unless configured)
     pub flow_logs: Option<FlowLogSpec>,

@@ -139,7 +139,7 @@ pub async fn discover(
     batches: &Batches,
     scope: Scope<'_>,
 ) -> Result<Ec2Inventory> {
-    let (mut found, gateway_endpoints, flow_logs) = futures::try_join!(
+    let (mut found, gateway_endpoints, instance_connect_endpoints, flow_logs) = futures::try_join!(
         discover_core(client, batches, scope),
         async {
             let client = client.clone();
@@ -150,6 +150,23 @@ pub async fn discover(
                 move |selection| {
                     let client = client.clone();
                     async move { gateway_endpoints(&client, selection).await.map(by_vpc) }
+                },
+            )
+            .await
+        },
+        async {
+            let client = client.clone();
+            merged(
+                batches,
+                "DescribeInstanceConnectEndpoints",
+                &scope.in_vpc("vpc-id"),
+                move |selection| {
+                    let client = client.clone();
+                    async move {
+                        instance_connect_endpoints(&client, selection)
+                            .await
+                            .map(by_vpc)
+                    }
                 },
             )
             .await
@@ -166,6 +183,7 @@ pub async fn discover(
         },
     )?;
     found.gateway_endpoints = gateway_endpoints;
+    found.instance_connect_endpoints = instance_connect_endpoints;
     found.flow_logs_denied = flow_logs.is_none();
     found.flow_logs = flow_logs.unwrap_or_default();
     Ok(found)
@@ -442,6 +460,7 @@ async fn discover_core(
         launch_templates: lts,
         instances,
         gateway_endpoints: Vec::new(),
+        instance_connect_endpoints: Vec::new(),
         flow_logs: Vec::new(),
         flow_logs_denied: false,
     })

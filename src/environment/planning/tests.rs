@@ -739,3 +739,61 @@ fn a_stopped_bastion_keeps_its_id_and_gets_a_new_address() {
         prior.bastion_public_ip
     );
 }
+
+#[test]
+fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_what_ssh_loses() {
+    let mut prior = applied();
+    prior.instance_connect_endpoint = Value::Value(true);
+    prior.instance_connect_endpoint_id = Value::Value("eice-0123456789abcdef0".into());
+    prior.security_group_ids = known(&[
+        ("alb", "sg-1"),
+        ("app", "sg-2"),
+        ("bastion", "sg-3"),
+        ("eice", "sg-4"),
+    ]);
+    let kept = plan(&prior, |s| {
+        s.app.as_mut_option().unwrap()[0].max_size = Value::Value(9)
+    });
+    assert_eq!(
+        kept.instance_connect_endpoint_id,
+        prior.instance_connect_endpoint_id
+    );
+    assert_eq!(kept.security_group_ids, prior.security_group_ids);
+    assert!(disruptions(&prior, &kept, &[]).is_empty());
+
+    let off = plan(&prior, |s| s.instance_connect_endpoint = Value::Value(false));
+    assert!(off.instance_connect_endpoint_id.is_null());
+    let keys: Vec<String> = known_map(&off.security_group_ids)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(keys, ["alb", "app", "bastion"]);
+    let warnings = disruptions(&prior, &off, &[]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0].summary,
+        "SSH through the Instance Connect Endpoint will end"
+    );
+    assert_eq!(warnings[0].path, AttributePath::new("instance_connect_endpoint"));
+
+    let mut without = applied();
+    without.instance_connect_endpoint = Value::Value(false);
+    let on = plan(&without, |s| s.instance_connect_endpoint = Value::Value(true));
+    assert!(on.instance_connect_endpoint_id.is_unknown());
+    let groups = on.security_group_ids.as_ref_option().unwrap();
+    assert!(groups["eice"].is_unknown());
+    assert_eq!(groups["app"], Value::Value("sg-2".to_string()));
+
+    let replaced = vec![Finding::new("eice", "is create-failed", Repair::Replace).to_string()];
+    let mut repaired = prior.clone();
+    let config = EnvironmentState::default();
+    plan_outputs(&prior, &config, &mut repaired, &replaced);
+    assert!(repaired.instance_connect_endpoint_id.is_unknown());
+    let warnings = disruptions(&prior, &repaired, &replaced);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.summary == "The Instance Connect Endpoint will be replaced"),
+        "{warnings:?}"
+    );
+}
