@@ -15,6 +15,7 @@ mod harness;
 mod iam_policy;
 mod images;
 mod inputs;
+mod instance_connect;
 mod install;
 mod lifecycle;
 mod logs;
