@@ -13,7 +13,9 @@ use aws_sdk_autoscaling::types::{
     DesiredConfiguration, InstanceRefresh, LaunchTemplateSpecification, RefreshPreferences,
 };
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::{IpPermission, RequestLaunchTemplateData, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Ec2InstanceConnectEndpoint, IpPermission, RequestLaunchTemplateData, UserIdGroupPair,
+};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 
 use crate::harness::faults::FaultLayer;
@@ -2238,5 +2240,593 @@ fn the_vpc_quota_is_enforced_with_the_default_vpc_counted() {
             message(&refused),
             "The maximum number of VPCs has been reached."
         );
+    });
+}
+
+/// An EC2 Instance Connect Endpoint as DescribeInstanceConnectEndpoints reports it.
+async fn connect_endpoint(aws: &Api, id: &str) -> Ec2InstanceConnectEndpoint {
+    let out = aws
+        .ec2
+        .describe_instance_connect_endpoints()
+        .instance_connect_endpoint_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.instance_connect_endpoints()[0].clone()
+}
+
+async fn connect_endpoint_state(aws: &Api, id: &str) -> String {
+    let endpoint = connect_endpoint(aws, id).await;
+    endpoint.state().unwrap().as_str().to_string()
+}
+
+/// The IDs DescribeInstanceConnectEndpoints lists with `filter` set to `values`.
+async fn connect_endpoints_by(aws: &Api, filter: &str, values: &[&str]) -> Vec<String> {
+    let filter = aws_sdk_ec2::types::Filter::builder()
+        .name(filter)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build();
+    let out = aws
+        .ec2
+        .describe_instance_connect_endpoints()
+        .filters(filter)
+        .send()
+        .await
+        .unwrap();
+    out.instance_connect_endpoints()
+        .iter()
+        .map(|e| e.instance_connect_endpoint_id().unwrap().to_string())
+        .collect()
+}
+
+/// CreateInstanceConnectEndpoint in `subnet` with ClientToken `token`: the
+/// endpoint's ID, or the error's code and message.
+async fn create_connect_endpoint(
+    aws: &Api,
+    subnet: &str,
+    token: &str,
+) -> Result<String, (String, String)> {
+    let out = aws
+        .ec2
+        .create_instance_connect_endpoint()
+        .subnet_id(subnet)
+        .client_token(token)
+        .send()
+        .await;
+    match out {
+        Ok(out) => Ok(out
+            .instance_connect_endpoint()
+            .unwrap()
+            .instance_connect_endpoint_id()
+            .unwrap()
+            .to_string()),
+        Err(_) => Err((code(&out), message(&out))),
+    }
+}
+
+fn endpoint_tag(key: &str, value: &str) -> aws_sdk_ec2::types::Tag {
+    aws_sdk_ec2::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+}
+
+fn tags_of(tags: &[aws_sdk_ec2::types::Tag]) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = tags
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn an_instance_connect_endpoint_is_created_in_progress_then_complete_and_listed() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    m.layer.model().set_listing_lag(Duration::from_millis(500));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let created = Instant::now();
+        let out = m
+            .aws
+            .ec2
+            .create_instance_connect_endpoint()
+            .subnet_id(&net.subnets[0])
+            .security_group_ids(&net.group)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::InstanceConnectEndpoint)
+                    .tags(endpoint_tag("Name", "bastion"))
+                    .tags(endpoint_tag("team", "ops"))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(out.client_token().is_some_and(|t| !t.is_empty()));
+        let endpoint = out.instance_connect_endpoint().unwrap();
+        let id = endpoint.instance_connect_endpoint_id().unwrap().to_string();
+        assert!(id.starts_with("eice-") && id.len() == 22, "{id}");
+        assert_eq!(endpoint.state().unwrap().as_str(), "create-in-progress");
+        assert_eq!(endpoint.owner_id(), Some("123456789012"));
+        assert_eq!(
+            endpoint.instance_connect_endpoint_arn(),
+            Some(
+                format!("arn:aws:ec2:us-east-1:123456789012:instance-connect-endpoint/{id}")
+                    .as_str()
+            )
+        );
+        let dns = endpoint.dns_name().unwrap();
+        assert!(
+            dns.starts_with(&format!("{id}."))
+                && dns.ends_with(".ec2-instance-connect-endpoint.us-east-1.amazonaws.com"),
+            "{dns}"
+        );
+        let fips = endpoint.fips_dns_name().unwrap();
+        assert!(
+            fips.starts_with(&format!("{id}."))
+                && fips.ends_with(".fips.ec2-instance-connect-endpoint.us-east-1.amazonaws.com"),
+            "{fips}"
+        );
+        assert_eq!(endpoint.subnet_id(), Some(net.subnets[0].as_str()));
+        assert_eq!(endpoint.vpc_id(), Some(net.vpc.as_str()));
+        assert_eq!(endpoint.availability_zone(), Some("us-east-1a"));
+        assert_eq!(endpoint.security_group_ids(), [net.group.as_str()]);
+        assert_eq!(endpoint.preserve_client_ip(), Some(false));
+        assert_eq!(endpoint.ip_address_type().unwrap().as_str(), "ipv4");
+        assert!(endpoint.created_at().is_some());
+        let interfaces = endpoint.network_interface_ids();
+        assert!(interfaces.len() == 1 && interfaces[0].starts_with("eni-"));
+        assert_eq!(
+            tags_of(endpoint.tags()),
+            [
+                ("Name".into(), "bastion".into()),
+                ("team".into(), "ops".into())
+            ]
+        );
+
+        // AWS lists a new endpoint by filter only a moment after its create
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "vpc-id", &[&net.vpc])
+                .await
+                .len(),
+            0
+        );
+        assert_eq!(
+            connect_endpoint_state(&m.aws, &id).await,
+            "create-in-progress"
+        );
+        reaches(created, scaled(60.0, scale), "create-complete", || async {
+            connect_endpoint_state(&m.aws, &id).await == "create-complete"
+        })
+        .await;
+
+        let listed = connect_endpoint(&m.aws, &id).await;
+        assert_eq!(listed.dns_name(), endpoint.dns_name());
+        assert_eq!(listed.tags(), endpoint.tags());
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "vpc-id", &[&net.vpc]).await,
+            [id.as_str()]
+        );
+        assert!(
+            connect_endpoints_by(&m.aws, "vpc-id", &["vpc-0000000000000000f"])
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "tag:Name", &["bastion"]).await,
+            [id.as_str()]
+        );
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "tag:Name", &["bast*"]).await,
+            [id.as_str()]
+        );
+        assert!(connect_endpoints_by(&m.aws, "tag:Name", &["other"])
+            .await
+            .is_empty());
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "tag-key", &["team"]).await,
+            [id.as_str()]
+        );
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "state", &["create-in-progress", "create-complete"]).await,
+            [id.as_str()]
+        );
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "subnet-id", &[&net.subnets[0]]).await,
+            [id.as_str()]
+        );
+
+        let unknown = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .instance_connect_endpoint_ids("eice-0123456789abcdef0")
+            .send()
+            .await;
+        assert_eq!(code(&unknown), "InvalidInstanceConnectEndpointId.NotFound");
+        let malformed = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .instance_connect_endpoint_ids("eice-123")
+            .send()
+            .await;
+        assert_eq!(
+            code(&malformed),
+            "InvalidInstanceConnectEndpointId.Malformed"
+        );
+        let bad_filter = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("owner-id")
+                    .values("123456789012")
+                    .build(),
+            )
+            .send()
+            .await;
+        assert_eq!(code(&bad_filter), "InvalidParameterValue");
+    });
+}
+
+#[test]
+fn one_instance_connect_endpoint_per_vpc_and_a_client_token_returns_the_first() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let first = create_connect_endpoint(&m.aws, &net.subnets[0], "eice-token")
+            .await
+            .unwrap();
+        let again = create_connect_endpoint(&m.aws, &net.subnets[0], "eice-token")
+            .await
+            .unwrap();
+        assert_eq!(first, again);
+        let all = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(all.instance_connect_endpoints().len(), 1);
+        // the same token with other parameters
+        let (refused, _) = create_connect_endpoint(&m.aws, &net.subnets[1], "eice-token")
+            .await
+            .unwrap_err();
+        assert_eq!(refused, "IdempotentParameterMismatch");
+
+        // no group named: the VPC's default group
+        let default_group = m
+            .moto
+            .ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&net.vpc)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .security_groups()[0]
+            .group_id()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            connect_endpoint(&m.aws, &first).await.security_group_ids(),
+            [default_group]
+        );
+
+        for (subnet, token, names) in [
+            (&net.subnets[1], "second-in-vpc", &net.vpc),
+            (&net.subnets[0], "second-in-subnet", &net.subnets[0]),
+        ] {
+            let (refused, message) = create_connect_endpoint(&m.aws, subnet, token)
+                .await
+                .unwrap_err();
+            assert_eq!(refused, "InstanceConnectEndpointLimitExceeded");
+            assert!(
+                message.contains(names.as_str()) && message.contains(&first),
+                "{message}"
+            );
+        }
+
+        let (refused, _) = create_connect_endpoint(&m.aws, "subnet-0123456789abcdef0", "unknown")
+            .await
+            .unwrap_err();
+        assert_eq!(refused, "InvalidSubnetID.NotFound");
+
+        // another VPC takes its own endpoint, but not with this VPC's group
+        let other = network(&m.aws).await;
+        let foreign_group = m
+            .aws
+            .ec2
+            .create_instance_connect_endpoint()
+            .subnet_id(&other.subnets[0])
+            .security_group_ids(&net.group)
+            .send()
+            .await;
+        assert_eq!(code(&foreign_group), "InvalidGroup.NotFound");
+        let second = create_connect_endpoint(&m.aws, &other.subnets[0], "other-vpc")
+            .await
+            .unwrap();
+
+        // listed a page at a time
+        let page = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .max_results(1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.instance_connect_endpoints().len(), 1);
+        let next = page.next_token().unwrap().to_string();
+        let rest = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .max_results(1)
+            .next_token(next)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rest.instance_connect_endpoints().len(), 1);
+        assert!(rest.next_token().is_none());
+        let mut paged: Vec<String> = page
+            .instance_connect_endpoints()
+            .iter()
+            .chain(rest.instance_connect_endpoints())
+            .map(|e| e.instance_connect_endpoint_id().unwrap().to_string())
+            .collect();
+        paged.sort();
+        let mut expected = vec![first, second];
+        expected.sort();
+        assert_eq!(paged, expected);
+    });
+}
+
+#[test]
+fn an_instance_connect_endpoint_holds_its_subnet_group_and_vpc_until_delete_complete() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let created = Instant::now();
+        let id = m
+            .aws
+            .ec2
+            .create_instance_connect_endpoint()
+            .subnet_id(&net.subnets[0])
+            .security_group_ids(&net.group)
+            .send()
+            .await
+            .unwrap()
+            .instance_connect_endpoint()
+            .unwrap()
+            .instance_connect_endpoint_id()
+            .unwrap()
+            .to_string();
+        let delete = || {
+            m.aws
+                .ec2
+                .delete_instance_connect_endpoint()
+                .instance_connect_endpoint_id(&id)
+                .send()
+        };
+        // AWS does not delete an endpoint while it is being created
+        assert_eq!(code(&delete().await), "IncorrectState");
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
+        assert_eq!(
+            delete_group(&m.aws, &net.group).await,
+            "DependencyViolation"
+        );
+        let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
+        assert_eq!(code(&vpc), "DependencyViolation");
+        reaches(created, scaled(60.0, scale), "create-complete", || async {
+            connect_endpoint_state(&m.aws, &id).await == "create-complete"
+        })
+        .await;
+
+        let deleted = delete().await.unwrap();
+        let deleting = Instant::now();
+        let answered = deleted.instance_connect_endpoint().unwrap();
+        assert_eq!(answered.instance_connect_endpoint_id(), Some(id.as_str()));
+        assert_eq!(answered.state().unwrap().as_str(), "delete-in-progress");
+        // deleting it again answers as the first time
+        let again = delete().await.unwrap();
+        assert_eq!(
+            again
+                .instance_connect_endpoint()
+                .unwrap()
+                .state()
+                .unwrap()
+                .as_str(),
+            "delete-in-progress"
+        );
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
+        assert_eq!(
+            delete_group(&m.aws, &net.group).await,
+            "DependencyViolation"
+        );
+        reaches(deleting, scaled(30.0, scale), "delete-complete", || async {
+            connect_endpoint_state(&m.aws, &id).await == "delete-complete"
+        })
+        .await;
+        assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
+        assert_eq!(delete_group(&m.aws, &net.group).await, "");
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "state", &["delete-complete"]).await,
+            [id.as_str()]
+        );
+        reaches(deleting, scaled(90.0, scale), "gone", || async {
+            let out = m
+                .aws
+                .ec2
+                .describe_instance_connect_endpoints()
+                .instance_connect_endpoint_ids(&id)
+                .send()
+                .await;
+            code(&out) == "InvalidInstanceConnectEndpointId.NotFound"
+        })
+        .await;
+        assert!(connect_endpoints_by(&m.aws, "vpc-id", &[&net.vpc])
+            .await
+            .is_empty());
+        assert_eq!(
+            code(&delete().await),
+            "InvalidInstanceConnectEndpointId.NotFound"
+        );
+        let malformed = m
+            .aws
+            .ec2
+            .delete_instance_connect_endpoint()
+            .instance_connect_endpoint_id("eice-nothex")
+            .send()
+            .await;
+        assert_eq!(
+            code(&malformed),
+            "InvalidInstanceConnectEndpointId.Malformed"
+        );
+    });
+}
+
+const EICE_FAILURE: &str = "Failed to create the network interface: subnet has no free addresses";
+
+#[test]
+fn instance_connect_endpoints_told_to_fail_end_create_failed_with_the_message() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    m.layer
+        .model()
+        .fail_instance_connect_endpoints(Some(EICE_FAILURE));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let created = Instant::now();
+        let id = create_connect_endpoint(&m.aws, &net.subnets[0], "failing")
+            .await
+            .unwrap();
+        assert_eq!(
+            connect_endpoint_state(&m.aws, &id).await,
+            "create-in-progress"
+        );
+        reaches(created, scaled(60.0, scale), "create-failed", || async {
+            connect_endpoint_state(&m.aws, &id).await == "create-failed"
+        })
+        .await;
+        let endpoint = connect_endpoint(&m.aws, &id).await;
+        assert_eq!(endpoint.state_message(), Some(EICE_FAILURE));
+        // a failed endpoint is there until deleted, and can be deleted
+        assert_eq!(
+            delete_subnet(&m.aws, &net.subnets[0]).await,
+            "DependencyViolation"
+        );
+        let deleted = m
+            .aws
+            .ec2
+            .delete_instance_connect_endpoint()
+            .instance_connect_endpoint_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            deleted
+                .instance_connect_endpoint()
+                .unwrap()
+                .state()
+                .unwrap()
+                .as_str(),
+            "delete-in-progress"
+        );
+    });
+}
+
+#[test]
+fn create_tags_naming_an_instance_connect_endpoint_and_a_vpc_tags_both() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let id = create_connect_endpoint(&m.aws, &net.subnets[0], "tagged")
+            .await
+            .unwrap();
+        m.aws
+            .ec2
+            .create_tags()
+            .resources(&id)
+            .resources(&net.vpc)
+            .tags(endpoint_tag("team", "ops"))
+            .tags(endpoint_tag("Name", "bastion"))
+            .send()
+            .await
+            .unwrap();
+        let vpc_tags = || async {
+            let out = m
+                .moto
+                .ec2
+                .describe_vpcs()
+                .vpc_ids(&net.vpc)
+                .send()
+                .await
+                .unwrap();
+            tags_of(out.vpcs()[0].tags())
+        };
+        let both: Vec<(String, String)> = vec![
+            ("Name".into(), "bastion".into()),
+            ("team".into(), "ops".into()),
+        ];
+        assert_eq!(tags_of(connect_endpoint(&m.aws, &id).await.tags()), both);
+        assert_eq!(vpc_tags().await, both);
+        assert_eq!(
+            connect_endpoints_by(&m.aws, "tag:team", &["ops"]).await,
+            [id.as_str()]
+        );
+
+        m.aws
+            .ec2
+            .delete_tags()
+            .resources(&id)
+            .resources(&net.vpc)
+            .tags(aws_sdk_ec2::types::Tag::builder().key("team").build())
+            .send()
+            .await
+            .unwrap();
+        let left: Vec<(String, String)> = vec![("Name".into(), "bastion".into())];
+        assert_eq!(tags_of(connect_endpoint(&m.aws, &id).await.tags()), left);
+        assert_eq!(vpc_tags().await, left);
+
+        // an endpoint AWS does not know fails the whole call
+        let unknown = m
+            .aws
+            .ec2
+            .create_tags()
+            .resources("eice-0123456789abcdef0")
+            .resources(&net.vpc)
+            .tags(endpoint_tag("team", "dev"))
+            .send()
+            .await;
+        assert_eq!(code(&unknown), "InvalidInstanceConnectEndpointId.NotFound");
+        assert_eq!(vpc_tags().await, left);
     });
 }

@@ -145,6 +145,11 @@ fn service_of(req: &Request<Incoming>) -> String {
     credential_field(req, 3)
 }
 
+/// The region the request was signed for, from the SigV4 credential scope.
+fn region_of(req: &Request<Incoming>) -> String {
+    credential_field(req, 2)
+}
+
 /// The access key ID that signed the request (`ASIA...` for a role's temporary credentials).
 fn access_key_of(req: &Request<Incoming>) -> String {
     credential_field(req, 0)
@@ -380,6 +385,7 @@ async fn forward(
 ) -> Response<Full<Bytes>> {
     let service = service_of(&req);
     let signer = access_key_of(&req);
+    let region = region_of(&req);
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -421,7 +427,9 @@ async fn forward(
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Rewrite { .. }) | Some(Fault::LostAnswer) | None => {}
     }
-    let call = model.as_ref().map(|_| Call::parse(&service, &body));
+    let call = model
+        .as_ref()
+        .map(|_| Call::parse(&service, &body).in_region(&region));
     if let (Some(model), Some(call)) = (&model, &call) {
         match model.admit(call).await {
             Verdict::Forward => {}

@@ -2,7 +2,8 @@
 //! to every call it forwards: resources that take minutes to become usable or to
 //! go away (at AWS's durations times a `time_scale`), refusals while network
 //! interfaces linger, eventual consistency right after a create, throttling, a
-//! real instance refresh, and ClientToken idempotency.
+//! real instance refresh, ClientToken idempotency, and the EC2 Instance Connect
+//! Endpoints moto does not implement (see [`instance_connect`]).
 //!
 //! Each call passes [`Model::admit`] before moto sees it (throttling, eventual
 //! consistency, refusals, and the answers the model gives itself) and
@@ -16,6 +17,7 @@ pub mod clock;
 mod consistency;
 mod dependencies;
 mod idempotency;
+mod instance_connect;
 mod instances;
 mod load_balancer;
 mod nat;
@@ -81,6 +83,8 @@ pub struct Call {
     pub service: String,
     pub action: String,
     pub params: Vec<(String, String)>,
+    /// the region the call was signed for (its SigV4 credential scope)
+    pub region: String,
 }
 
 impl Call {
@@ -103,7 +107,16 @@ impl Call {
             service: service.to_string(),
             action,
             params,
+            region: "us-east-1".into(),
         }
+    }
+
+    /// The call as signed for `region` (left in us-east-1 when unknown).
+    pub fn in_region(mut self, region: &str) -> Call {
+        if !region.is_empty() && region != "unknown" {
+            self.region = region.to_string();
+        }
+        self
     }
 
     /// `service:Action`, as the layer counts calls.
@@ -284,6 +297,8 @@ struct State {
     unhealthy_user_data: Option<String>,
     /// what NAT gateways created from now on fail with (`FailureCode`, `FailureMessage`)
     nat_failure: Option<(String, String)>,
+    /// what EC2 Instance Connect Endpoints created from now on fail with (their `StateMessage`)
+    instance_connect_failure: Option<String>,
     /// what every launch of a group fails with from now on (AWS's `StatusMessage`)
     launch_failure: Option<String>,
     /// the account's Elastic IP quota, enforced when set (moto reports 5 and
@@ -345,6 +360,7 @@ impl Model {
                 refused: HashMap::new(),
                 unhealthy_user_data: config.unhealthy_user_data,
                 nat_failure: None,
+                instance_connect_failure: None,
                 unpropagated_profiles: HashMap::new(),
                 profile_failures: HashMap::new(),
                 launch_failures_reported: 0,
@@ -392,6 +408,13 @@ impl Model {
     /// time with AWS's `code` and `message` (`None`: they become available).
     pub fn fail_nat_gateways(&self, failure: Option<(&str, &str)>) {
         self.state().nat_failure = failure.map(|(c, m)| (c.to_string(), m.to_string()));
+    }
+
+    /// From now on, EC2 Instance Connect Endpoints created end `create-failed`
+    /// after their creation time with `message` as their `StateMessage`
+    /// (`None`: they end `create-complete`).
+    pub fn fail_instance_connect_endpoints(&self, message: Option<&str>) {
+        self.state().instance_connect_failure = message.map(str::to_string);
     }
 
     /// Gives the account an Elastic IP quota of `quota` (AWS's default is 5):
@@ -544,6 +567,9 @@ impl Model {
             // tags AWS gave them at launch
             instances::sync_groups(self).await;
         }
+        if let Some(verdict) = instance_connect::answer(self, call).await {
+            return verdict;
+        }
         if let Some(verdict) = refresh::answer(self, call).await {
             return verdict;
         }
@@ -610,6 +636,7 @@ impl Model {
         );
         refresh::learn(&mut state.world, call);
         nat::rewrite(&state.world, call, &mut doc.root, now);
+        instance_connect::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         doc.render()

@@ -19,6 +19,12 @@ pub const INSTANCE_SHUTTING_DOWN: f64 = 60.0;
 /// Instance `stopping` before `stopped` (an EBS-backed instance shutting its
 /// operating system down).
 pub const INSTANCE_STOPPING: (f64, f64) = (15.0, 40.0);
+/// EC2 Instance Connect Endpoint `create-in-progress` before `create-complete`.
+pub const EICE_CREATING: f64 = 60.0;
+/// EC2 Instance Connect Endpoint `delete-in-progress` before `delete-complete`.
+pub const EICE_DELETING: f64 = 30.0;
+/// How long a `delete-complete` EC2 Instance Connect Endpoint stays listed.
+pub const EICE_DELETED_LISTED: f64 = 60.0;
 /// Instance refresh `Pending` before `InProgress`.
 pub const REFRESH_PENDING: f64 = 10.0;
 /// Instance refresh `Cancelling` before `Cancelled`.

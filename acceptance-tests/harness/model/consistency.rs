@@ -37,6 +37,7 @@ const LISTED: &[&str] = &[
     "natGatewayId",
     "vpcEndpointId",
     "launchTemplateId",
+    "instanceConnectEndpointId",
 ];
 
 /// Objects created through the layer and when.
@@ -56,6 +57,11 @@ impl Recent {
         for id in answer.texts(tag) {
             self.created.entry(id).or_insert(now);
         }
+    }
+
+    /// Remembers an object the model created itself (moto never saw it).
+    pub fn note(&mut self, id: &str, now: Instant) {
+        self.created.entry(id.to_string()).or_insert(now);
     }
 
     /// Listing lag: an EC2 describe that selects by filters alone (no
@@ -147,6 +153,10 @@ pub fn not_found(call: &Call, id: &str) -> Refusal {
                 "nat" => ("InvalidNatGatewayID.NotFound", "natGateway ID"),
                 "lt" => ("InvalidLaunchTemplateId.NotFound", "launch template ID"),
                 "vpce" => ("InvalidVpcEndpointId.NotFound", "vpcEndpoint ID"),
+                "eice" => (
+                    "InvalidInstanceConnectEndpointId.NotFound",
+                    "instanceConnectEndpoint ID",
+                ),
                 _ => ("InvalidInstanceID.NotFound", "instance ID"),
             };
             bad(code, format!("The {noun} '{id}' does not exist"))

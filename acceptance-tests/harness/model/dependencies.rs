@@ -1,11 +1,12 @@
 //! The deletions AWS refuses while something still depends on the object and
 //! moto allows: a subnet or security group with a network interface in it (NAT
 //! gateway until deleted, load balancer until its interfaces are gone, instance
-//! until terminated), a security group another group's rule references, an
-//! internet gateway detach while public addresses are mapped in the VPC, an
-//! Elastic IP a NAT gateway holds, a VPC with an attached internet gateway or
-//! security groups left (moto checks only subnets and route tables), and an Auto
-//! Scaling Group with instances deleted without ForceDelete.
+//! until terminated, EC2 Instance Connect Endpoint until `delete-complete`), a
+//! security group another group's rule references, an internet gateway detach
+//! while public addresses are mapped in the VPC, an Elastic IP a NAT gateway
+//! holds, a VPC with an attached internet gateway, security groups or an EC2
+//! Instance Connect Endpoint left (moto checks only subnets and route tables),
+//! and an Auto Scaling Group with instances deleted without ForceDelete.
 
 use std::time::Instant;
 
@@ -54,7 +55,8 @@ pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
         }
         "ec2:DeleteVpc" => {
             let vpc = call.param("VpcId")?;
-            vpc_has_dependencies(model, vpc).await.then(|| {
+            let held = !model.state().world.vpc_holders(vpc, now).is_empty();
+            (held || vpc_has_dependencies(model, vpc).await).then(|| {
                 Refusal::dependency(format!(
                     "The vpc '{vpc}' has dependencies and cannot be deleted."
                 ))

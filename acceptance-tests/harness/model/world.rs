@@ -5,6 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Instant, SystemTime};
 
+use super::instance_connect::Endpoint;
+
 /// A NAT gateway: `pending` until `available_at`, then `available`; after
 /// DeleteNatGateway `deleting` until `deleted_at`.
 #[derive(Clone, Debug)]
@@ -298,6 +300,8 @@ pub struct World {
     pub target_groups: HashMap<String, TargetGroup>,
     /// per Auto Scaling Group, oldest first
     pub refreshes: HashMap<String, Vec<Refresh>>,
+    /// EC2 Instance Connect Endpoints (moto has none), by ID
+    pub instance_connect_endpoints: HashMap<String, Endpoint>,
 }
 
 impl World {
@@ -318,7 +322,15 @@ impl World {
             .iter()
             .filter(|(_, i)| i.subnet == subnet && i.holds_interface(now))
             .map(|(id, _)| id.clone());
-        nats.chain(balancers).chain(instances).collect()
+        let endpoints = self
+            .instance_connect_endpoints
+            .values()
+            .filter(|e| e.subnet == subnet && e.holds_interface(now))
+            .map(|e| e.id.clone());
+        nats.chain(balancers)
+            .chain(instances)
+            .chain(endpoints)
+            .collect()
     }
 
     /// What still has a network interface in security group `group`.
@@ -333,7 +345,22 @@ impl World {
             .iter()
             .filter(|(_, i)| i.security_groups.contains(group) && i.holds_interface(now))
             .map(|(id, _)| id.clone());
-        balancers.chain(instances).collect()
+        let endpoints = self
+            .instance_connect_endpoints
+            .values()
+            .filter(|e| e.groups.iter().any(|g| g == group) && e.holds_interface(now))
+            .map(|e| e.id.clone());
+        balancers.chain(instances).chain(endpoints).collect()
+    }
+
+    /// What the model knows still lives in `vpc` and keeps it from being
+    /// deleted (an EC2 Instance Connect Endpoint until `delete-complete`).
+    pub fn vpc_holders(&self, vpc: &str, now: Instant) -> Vec<String> {
+        self.instance_connect_endpoints
+            .values()
+            .filter(|e| e.vpc == vpc && e.holds_interface(now))
+            .map(|e| e.id.clone())
+            .collect()
     }
 
     /// What still maps a public address in `vpc` (a NAT gateway's Elastic IP,
