@@ -21,6 +21,10 @@ fn config(endpoint: bool) -> String {
     min_size = 0
     max_size = 1
   }}
+  # written out: an import records the block (see the resource's Import section)
+  load_balancer {{
+    ingress_cidrs = ["0.0.0.0/0"]
+  }}
   bastion {{
     enabled = false
   }}
@@ -126,7 +130,8 @@ fn an_instance_connect_endpoint_gives_ssh_without_a_bastion_and_is_kept_changed_
     );
     assert!(group_rules(&operator, &groups["app"]).contains(&("in", 22, groups["eice"].clone())));
 
-    // deleted out of band: the plan says so and apply makes a new one
+    // deleted out of band: while AWS deletes it, and once it is gone, the
+    // plan says so and apply makes a new one
     runtime()
         .block_on(
             operator
@@ -136,6 +141,19 @@ fn an_instance_connect_endpoint_gives_ssh_without_a_bastion_and_is_kept_changed_
                 .send(),
         )
         .unwrap();
+    let plan = live.ws.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout
+            .contains("eice is being deleted (delete-in-progress); apply replaces it")
+            && plan
+                .stdout
+                .contains("The Instance Connect Endpoint will be replaced"),
+        "{}",
+        plan.stdout
+    );
+    while !endpoints(&operator, &vpc).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     live.repair("eice is missing; apply creates it");
     let renewed = live.state()["instance_connect_endpoint_id"]
         .as_str()
@@ -150,7 +168,10 @@ fn an_instance_connect_endpoint_gives_ssh_without_a_bastion_and_is_kept_changed_
     imported.ok(&["import", "-no-color", ADDRESS, "tunnel"]);
     let read = imported.resource_values(ADDRESS);
     assert_eq!(read["instance_connect_endpoint"], serde_json::json!(true));
-    assert_eq!(read["instance_connect_endpoint_id"].as_str(), Some(renewed.as_str()));
+    assert_eq!(
+        read["instance_connect_endpoint_id"].as_str(),
+        Some(renewed.as_str())
+    );
     imported.assert_no_changes("after the import");
 
     // turned off in place: the plan warns that SSH through it ends

@@ -30,7 +30,11 @@ fn home_subnet<'a>(
 fn replace_reasons(found: &Found, subnet: &str, group: &str) -> Vec<String> {
     let detail = |key: &str| found.detail.get(key).map_or("", String::as_str);
     let mut reasons = Vec::new();
-    if detail("state").ends_with("-failed") {
+    if detail("state").starts_with("delete-") {
+        // deleted out of band and still on its way out (AWS allows one per
+        // VPC: the new one waits until it is gone)
+        reasons.push(format!("is being deleted ({})", detail("state")));
+    } else if detail("state").ends_with("-failed") {
         let message = detail("state_message");
         reasons.push(if message.is_empty() {
             format!("is {}", detail("state"))
@@ -249,7 +253,19 @@ mod tests {
         let coming = endpoint("create-in-progress", "subnet-a", "sg-e");
         assert!(replace_reasons(&coming, "subnet-a", "sg-e").is_empty());
         assert_eq!(
-            replace_reasons(&endpoint("create-failed", "subnet-b", "sg-e,sg-x"), "subnet-a", "sg-e"),
+            replace_reasons(
+                &endpoint("delete-in-progress", "subnet-a", "sg-e"),
+                "subnet-a",
+                "sg-e"
+            ),
+            vec!["is being deleted (delete-in-progress)".to_string()]
+        );
+        assert_eq!(
+            replace_reasons(
+                &endpoint("create-failed", "subnet-b", "sg-e,sg-x"),
+                "subnet-a",
+                "sg-e"
+            ),
             vec![
                 "is create-failed".to_string(),
                 "stands in subnet \"subnet-b\", not in \"subnet-a\"".to_string(),

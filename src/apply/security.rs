@@ -80,7 +80,10 @@ impl Run<'_> {
                         .filter(|r| !desired.contains(r))
                         .cloned()
                         .collect();
-                    ec2::revoke(&self.clients.ec2, &ids[role], direction, &extra).await?;
+                    retry_propagation(self.deadline, "security group rules", || {
+                        ec2::revoke(&self.clients.ec2, &ids[role], direction, &extra)
+                    })
+                    .await?;
                     retry_propagation(self.deadline, "security group rules", || {
                         ec2::authorize(&self.clients.ec2, &ids[role], direction, &missing)
                     })

@@ -133,10 +133,8 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     state.nat_public_ips = by_zone("eip/", &ips);
     state.vpc_endpoint_ids = by_zone("vpce/", &ids(&inv.gateway_endpoints));
     state.flow_log_id = opt(inv.flow_log.as_ref().map(|f| f.id.clone()));
-    state.instance_connect_endpoint_id = opt(inv
-        .instance_connect_endpoint
-        .as_ref()
-        .map(|e| e.id.clone()));
+    state.instance_connect_endpoint_id =
+        opt(inv.instance_connect_endpoint.as_ref().map(|e| e.id.clone()));
     let groups: BTreeMap<String, String> = inv
         .security_groups
         .iter()

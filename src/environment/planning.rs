@@ -31,8 +31,7 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
     state.vpc_endpoint_ids = Value::Unknown;
-    state.instance_connect_endpoint_id = if state.instance_connect_endpoint == Value::Value(false)
-    {
+    state.instance_connect_endpoint_id = if state.instance_connect_endpoint == Value::Value(false) {
         Value::Null
     } else {
         Value::Unknown
@@ -331,20 +330,19 @@ pub(super) fn plan_outputs(
     // the endpoint stands in the first zone's private subnet: a new first zone
     // moves it
     let first_zone = |s: &EnvironmentState| zones_of(s).and_then(|z| z.iter().min().cloned());
-    planned.instance_connect_endpoint_id = if planned.instance_connect_endpoint
-        == Value::Value(false)
-    {
-        Value::Null
-    } else if endpoint_on
-        && !renewed_outputs.contains("instance_connect_endpoint_id")
-        && first_zone(prior) == first_zone(planned)
-        && first_zone(planned).is_some()
-        && prior.instance_connect_endpoint_id.is_value()
-    {
-        prior.instance_connect_endpoint_id.clone()
-    } else {
-        Value::Unknown
-    };
+    planned.instance_connect_endpoint_id =
+        if planned.instance_connect_endpoint == Value::Value(false) {
+            Value::Null
+        } else if endpoint_on
+            && !renewed_outputs.contains("instance_connect_endpoint_id")
+            && first_zone(prior) == first_zone(planned)
+            && first_zone(planned).is_some()
+            && prior.instance_connect_endpoint_id.is_value()
+        {
+            prior.instance_connect_endpoint_id.clone()
+        } else {
+            Value::Unknown
+        };
     // AWS cannot change a flow log: any other setting is a new one
     planned.flow_log_id = if first(&planned.flow_logs).is_none() {
         Value::Null
@@ -731,7 +729,12 @@ fn posture_inputs(state: &EnvironmentState) -> serde_json::Value {
         app.instance_refresh = Value::Null;
         app.wait_for_capacity = Value::Null;
     }
-    inputs_of(&copy)
+    // compared by what they build: a block left out and the same block
+    // written with its defaults (as an import records it) are one environment
+    match model::to_spec(&copy, &BTreeMap::new()) {
+        Ok(spec) => serde_json::Value::String(format!("{spec:?}")),
+        Err(_) => inputs_of(&copy),
+    }
 }
 
 #[cfg(test)]

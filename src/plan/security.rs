@@ -108,13 +108,10 @@ pub fn ingress_rules(spec: &EnvironmentSpec) -> BTreeMap<SgRole, BTreeSet<Ingres
         );
     }
     if spec.instance_connect_endpoint {
-        rules
-            .entry(SgRole::App)
-            .or_default()
-            .insert(IngressRule {
-                port: SSH_PORT,
-                source: Source::Group(SgRole::InstanceConnect),
-            });
+        rules.entry(SgRole::App).or_default().insert(IngressRule {
+            port: SSH_PORT,
+            source: Source::Group(SgRole::InstanceConnect),
+        });
         // AWS does not evaluate an endpoint group's inbound rules: none is kept
         rules.insert(SgRole::InstanceConnect, BTreeSet::new());
     }

@@ -195,7 +195,12 @@ async fn change_rules(
         (Err(e), RuleChange::Authorize) if e.class() == crate::error::ErrorClass::Conflict => {
             Ok(())
         }
-        (Err(e), RuleChange::Revoke) => e.or_gone(()),
+        // the rule is gone; a group not found (yet) is not a rule removed
+        (Err(AwsError::Api { code, .. }), RuleChange::Revoke)
+            if code == "InvalidPermission.NotFound" =>
+        {
+            Ok(())
+        }
         (other, _) => other,
     }
 }

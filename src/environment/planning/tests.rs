@@ -761,7 +761,9 @@ fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_w
     assert_eq!(kept.security_group_ids, prior.security_group_ids);
     assert!(disruptions(&prior, &kept, &[]).is_empty());
 
-    let off = plan(&prior, |s| s.instance_connect_endpoint = Value::Value(false));
+    let off = plan(&prior, |s| {
+        s.instance_connect_endpoint = Value::Value(false)
+    });
     assert!(off.instance_connect_endpoint_id.is_null());
     let keys: Vec<String> = known_map(&off.security_group_ids)
         .unwrap()
@@ -774,11 +776,16 @@ fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_w
         warnings[0].summary,
         "SSH through the Instance Connect Endpoint will end"
     );
-    assert_eq!(warnings[0].path, AttributePath::new("instance_connect_endpoint"));
+    assert_eq!(
+        warnings[0].path,
+        AttributePath::new("instance_connect_endpoint")
+    );
 
     let mut without = applied();
     without.instance_connect_endpoint = Value::Value(false);
-    let on = plan(&without, |s| s.instance_connect_endpoint = Value::Value(true));
+    let on = plan(&without, |s| {
+        s.instance_connect_endpoint = Value::Value(true)
+    });
     assert!(on.instance_connect_endpoint_id.is_unknown());
     let groups = on.security_group_ids.as_ref_option().unwrap();
     assert!(groups["eice"].is_unknown());
@@ -796,4 +803,17 @@ fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_w
             .any(|w| w.summary == "The Instance Connect Endpoint will be replaced"),
         "{warnings:?}"
     );
+}
+
+#[test]
+fn a_block_left_out_and_the_same_block_with_its_defaults_keep_the_posture_known() {
+    // as an import records the load balancer block a configuration leaves out
+    let prior = applied();
+    let planned = plan(&prior, |s| s.load_balancer = Value::Value(Vec::new()));
+    assert_eq!(planned.posture, prior.posture);
+    // a setting a control looks at does not
+    let planned = plan(&prior, |s| {
+        s.load_balancer.as_mut_option().unwrap()[0].deletion_protection = Value::Value(true)
+    });
+    assert!(planned.posture.is_unknown());
 }
