@@ -213,9 +213,12 @@ fn error_response(service: &str, status: u16, code: &str, message: &str) -> Resp
 pub const AWS_LIKE_TIME_SCALE: f64 = 0.02;
 
 impl FaultLayer {
-    /// Starts the layer on a free loopback port, forwarding to `upstream` (moto).
+    /// Starts the layer on a free loopback port, forwarding to `upstream`
+    /// (moto), with the model answering only what moto lacks (EC2 Instance
+    /// Connect Endpoints): AWS's durations, throttling and eventual
+    /// consistency are off, so what a test sees is moto's (plus what it injects).
     pub fn start(upstream: &str) -> FaultLayer {
-        FaultLayer::start_on("127.0.0.1:0", upstream, None, true)
+        FaultLayer::start_modelled(upstream, ModelConfig::immediate())
     }
 
     /// The layer the lifecycle, update, import and drift tests run behind: the

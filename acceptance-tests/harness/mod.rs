@@ -27,7 +27,8 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Behind the plain fault layer: moto's answers, plus what a test injects.
+    /// Behind the plain fault layer: moto's answers (completed where moto
+    /// lacks an API), plus what a test injects.
     pub fn plain() -> Emulator {
         Emulator::behind(FaultLayer::start)
     }

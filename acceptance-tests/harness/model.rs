@@ -61,6 +61,21 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// AWS's APIs without its timing: every duration a millionth (a 90 s NAT
+    /// gateway is pending for 90 µs), no throttling, no eventual consistency,
+    /// no listing lag.
+    pub fn immediate() -> ModelConfig {
+        ModelConfig {
+            time_scale: 1e-6,
+            consistency_probability: 0.0,
+            consistency_window: Duration::ZERO,
+            throttling: false,
+            seed: 1,
+            unhealthy_user_data: None,
+            listing_lag: None,
+        }
+    }
+
     /// AWS's behaviour with its durations scaled by `scale`, AWS's propagation
     /// window, throttling on, `probability` of not finding a new object by its
     /// ID, and new objects left out of filtered listings for half a second.
