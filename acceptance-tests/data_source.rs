@@ -126,8 +126,13 @@ fn the_data_source_reads_what_the_resource_built_and_changes_nothing() {
     // every attribute it has is the resource's, with the value the owner's state holds
     for (key, value) in read {
         assert_eq!(value, &built[key], "`{key}` differs from the resource's");
-        // the configuration sets everything but a flow log
-        assert_eq!(value.is_null(), key == "flow_log_id", "`{key}` is {value}");
+        // the configuration sets everything but a flow log and an Instance
+        // Connect Endpoint
+        assert_eq!(
+            value.is_null(),
+            key == "flow_log_id" || key == "instance_connect_endpoint_id",
+            "`{key}` is {value}"
+        );
     }
     assert!(!read.contains_key("drift"));
     assert_eq!(outputs["vpc_id"]["value"], built["vpc_id"]);

@@ -262,9 +262,12 @@ fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
 }
 
 /// Sets inputs the state lacks to what AWS runs: AMI IDs (states upgraded from schema version 0 did
-/// not record the resolved default image) and the health check grace period
-/// (states written before it existed).
+/// not record the resolved default image), the health check grace period and
+/// `instance_connect_endpoint` (states written before they existed).
 pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory) {
+    if state.instance_connect_endpoint.is_null() {
+        state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
+    }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if app.ami_id.is_null() {
             app.ami_id = opt(inv.template_settings.as_ref().map(|t| t.ami_id.clone()));
