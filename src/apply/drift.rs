@@ -15,6 +15,14 @@ use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};
 /// Differences between what exists and what the spec asks for, each worded as
 /// what is wrong and what apply does about it (see [`Finding`]).
 pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<String> {
+    findings(spec, bp, inv)
+        .iter()
+        .map(Finding::to_string)
+        .collect()
+}
+
+/// Every difference between AWS and the spec, with what apply does about it.
+pub fn findings(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
     let mut findings = missing_components(spec, bp, inv);
     findings.extend(tag_drift(spec, bp, inv));
     for family in families() {
@@ -25,7 +33,7 @@ pub fn drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Str
                 .flat_map(|check| check(spec, bp, inv)),
         );
     }
-    findings.iter().map(Finding::to_string).collect()
+    findings
 }
 
 /// The planned components the inventory does not hold, each read as its

@@ -30,6 +30,7 @@ use crate::aws::AwsClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
+use crate::plan::drift::Repairs;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, IgnoredTags, Names, ZoneChoice};
 use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
@@ -40,7 +41,7 @@ use observe::{
 };
 use planning::{
     desired_within_bounds, disruptions, drift_of, inputs_of, plan_alb_zone, plan_outputs,
-    plan_zones, set_tags_all, sets_desired_capacity, unknown_outputs, zones_of,
+    plan_zones, set_tags_all, sets_desired_capacity, unknown_outputs, zones_of, Refreshed,
 };
 
 /// The `prodvpc_environment` resource.
@@ -800,7 +801,8 @@ async fn within<T>(
 #[async_trait]
 impl Resource for EnvironmentResource {
     type State<'a> = EnvironmentState;
-    type PrivateState<'a> = ValueEmpty;
+    /// what the last refresh found that the next plan must show (see [`Repairs`])
+    type PrivateState<'a> = Repairs;
     type ProviderMetaState<'a> = ValueEmpty;
 
     fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
@@ -817,7 +819,8 @@ impl Resource for EnvironmentResource {
         &self,
         diags: &mut Diagnostics,
         state: Self::State<'a>,
-        private_state: Self::PrivateState<'a>,
+        // what the last refresh found: this one judges anew
+        _private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         self.remember_managed(&state.name);
@@ -888,9 +891,15 @@ impl Resource for EnvironmentResource {
                 .filter_map(|s| s.detail.get("zone").cloned())
                 .collect()
         });
-        let drift = match blueprint(&spec, &zones) {
-            Ok(bp) => drift::drift(&spec, &bp, &inv),
-            Err(error) => vec![error.to_string()],
+        let (drift, repairs) = match blueprint(&spec, &zones) {
+            Ok(bp) => {
+                let findings = drift::findings(&spec, &bp, &inv);
+                (
+                    findings.iter().map(ToString::to_string).collect(),
+                    Repairs::of(&findings),
+                )
+            }
+            Err(error) => (vec![error.to_string()], Repairs::default()),
         };
         refreshed.drift = string_list(drift);
         if !inv.foreign.is_empty() {
@@ -905,7 +914,7 @@ impl Resource for EnvironmentResource {
         }
         // after drift is judged against the inputs as applied
         show_drift_on_inputs(&mut refreshed, &inv);
-        Some((refreshed, private_state))
+        Some((refreshed, repairs))
     }
 
     async fn plan_create<'a>(
@@ -943,9 +952,14 @@ impl Resource for EnvironmentResource {
         }
         plan_zones(&mut planned, zones);
         // from nothing: every key the zones and blocks give is known, every ID unknown
-        plan_outputs(&EnvironmentState::default(), &config, &mut planned, &[]);
+        plan_outputs(
+            &EnvironmentState::default(),
+            &config,
+            &mut planned,
+            &Refreshed::default(),
+        );
         plan_alb_zone(&mut planned, self.region().as_deref());
-        Some((planned, ValueEmpty::default()))
+        Some((planned, Repairs::default()))
     }
 
     async fn plan_update<'a>(
@@ -995,6 +1009,10 @@ impl Resource for EnvironmentResource {
             }
         }
         let drift = drift_of(&prior);
+        let refreshed = Refreshed {
+            drifted: !drift.is_empty(),
+            repairs: private_state.clone(),
+        };
         if inputs_of(&planned) != inputs_of(&prior) {
             let in_use = zones_of(&prior).unwrap_or_default();
             let zones = self
@@ -1010,9 +1028,9 @@ impl Resource for EnvironmentResource {
             } else {
                 Value::Unknown
             };
-            plan_outputs(&prior, &config, &mut planned, &drift);
+            plan_outputs(&prior, &config, &mut planned, &refreshed);
             plan_alb_zone(&mut planned, self.region().as_deref());
-            for warning in disruptions(&prior, &planned, &drift) {
+            for warning in disruptions(&prior, &planned, &refreshed) {
                 diags.warning(warning.summary, warning.detail, warning.path);
             }
         }
@@ -1042,13 +1060,14 @@ impl Resource for EnvironmentResource {
         diags: &mut Diagnostics,
         planned: Self::State<'a>,
         _config: Self::State<'a>,
-        private_state: Self::PrivateState<'a>,
+        _private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let state = self
             .converge(diags, planned, None, |s| s.timeouts.create, CREATE_FAILED)
             .await?;
-        Some((state, private_state))
+        // what the apply leaves is read by the next refresh
+        Some((state, Repairs::default()))
     }
 
     async fn update<'a>(
@@ -1057,7 +1076,7 @@ impl Resource for EnvironmentResource {
         prior: Self::State<'a>,
         planned: Self::State<'a>,
         _config: Self::State<'a>,
-        private_state: Self::PrivateState<'a>,
+        _private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let state = self
@@ -1069,7 +1088,8 @@ impl Resource for EnvironmentResource {
                 "Updating the environment failed",
             )
             .await?;
-        Some((state, private_state))
+        // what the apply leaves is read by the next refresh
+        Some((state, Repairs::default()))
     }
 
     async fn destroy<'a>(
@@ -1132,7 +1152,7 @@ impl Resource for EnvironmentResource {
         match observe_by_name(&clients, &id, &clients.default_tags).await {
             Ok(Some(observed)) => {
                 self.remember_managed(&name);
-                Some((observed.state, ValueEmpty::default()))
+                Some((observed.state, Repairs::default()))
             }
             Ok(None) => {
                 diags.root_error(format!("No environment named `{id}`"), format!("No VPC tagged `prodvpc:environment = {id}` exists in this account and region. Check the name and the provider's region."));

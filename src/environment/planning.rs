@@ -9,7 +9,9 @@ use tf_provider::AttributePath;
 use super::model::{self, first, known_map, known_strings, string_map, EnvironmentState};
 use crate::apply::components::renewed_outputs;
 use crate::plan::cidr::{carve, Cidr, Tier};
-use crate::plan::drift::{renewed, rolls};
+#[cfg(test)]
+use crate::plan::drift::Finding;
+use crate::plan::drift::Repairs;
 
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
@@ -169,21 +171,41 @@ pub(super) fn drift_of(state: &EnvironmentState) -> Vec<String> {
     known_strings(&state.drift).unwrap_or_default()
 }
 
+/// What the refresh before a plan found, as the plan needs it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Refreshed {
+    /// AWS differs from the configuration somewhere: apply repairs it
+    pub drifted: bool,
+    /// which components the repair gives new IDs, and whether it rolls
+    pub repairs: Repairs,
+}
+
+impl Refreshed {
+    /// The findings of a refresh, as a test writes them.
+    #[cfg(test)]
+    pub fn of(findings: &[Finding]) -> Refreshed {
+        Refreshed {
+            drifted: !findings.is_empty(),
+            repairs: Repairs::of(findings),
+        }
+    }
+}
+
 /// Marks unknown exactly the computed attributes an update will change, and
-/// keeps the others: the plan then says what will really happen. `drift` lists
-/// what the refresh found; its wording says which components a repair creates
-/// or replaces (see [`crate::plan::drift`]).
+/// keeps the others: the plan then says what will really happen. `refreshed`
+/// says what the refresh found, and which components a repair creates or
+/// replaces.
 pub(super) fn plan_outputs(
     prior: &EnvironmentState,
     config: &EnvironmentState,
     planned: &mut EnvironmentState,
-    drift: &[String],
+    refreshed: &Refreshed,
 ) {
     // which computed attributes the repair changes, as the table of components says
-    let renewed_outputs = renewed_outputs(&renewed(drift));
+    let renewed_outputs = renewed_outputs(&refreshed.repairs.renewed);
     // judged from what AWS holds after the apply: unknown only when the apply
     // changes something a control looks at
-    if !drift.is_empty()
+    if refreshed.drifted
         || !matches!(prior.posture, Value::Value(_))
         || posture_inputs(prior) != posture_inputs(planned)
     {
@@ -191,7 +213,7 @@ pub(super) fn plan_outputs(
     } else {
         planned.posture = prior.posture.clone();
     }
-    if !drift.is_empty() {
+    if refreshed.drifted {
         // a repair recreates what went missing (null after the refresh) and what it
         // replaces; every other ID stays as it is
         fn kept<T: Clone>(slot: &mut Value<T>, renewed: bool) {
@@ -210,7 +232,7 @@ pub(super) fn plan_outputs(
         kept(&mut planned.launch_template_id, is("launch_template_id"));
         kept(
             &mut planned.launch_template_version,
-            is("launch_template_version") || rolls(drift),
+            is("launch_template_version") || refreshed.repairs.rolls,
         );
         if is("listener_arns") {
             planned.listener_arns = Value::Unknown;
@@ -425,9 +447,9 @@ pub(super) struct Disruption {
 pub(super) fn disruptions(
     prior: &EnvironmentState,
     planned: &EnvironmentState,
-    drift: &[String],
+    refreshed: &Refreshed,
 ) -> Vec<Disruption> {
-    let renewed = renewed(drift);
+    let renewed = &refreshed.repairs.renewed;
     let mut found = Vec::new();
     let app = |s: &EnvironmentState| first(&s.app).cloned().unwrap_or_default();
     let (before, after) = (app(prior), app(planned));
@@ -446,7 +468,7 @@ pub(super) fn disruptions(
     .into_iter()
     .find(|(_, changed)| *changed)
     .map(|(name, _)| AttributePath::new("app").index(0).attribute(name));
-    let repaired = rolls(drift) || renewed.contains("lt") || renewed.contains("sg/app");
+    let repaired = refreshed.repairs.rolls || renewed.contains("lt") || renewed.contains("sg/app");
     if let Some(path) = template_change.or_else(|| repaired.then(|| AttributePath::new("drift"))) {
         found.push(Disruption {
             path,
@@ -497,7 +519,7 @@ pub(super) fn disruptions(
             detail: format!("Apply recreates {} and points the routes at the new ones; private subnets reach the internet again once they are available.", moved_nat.into_iter().cloned().collect::<Vec<_>>().join(", ")),
         });
     }
-    found.extend(endpoint_disruption(prior, planned, &renewed));
+    found.extend(endpoint_disruption(prior, planned, renewed));
     found
 }
 

@@ -1,9 +1,12 @@
 //! Findings of a refresh: what differs from the configuration and what apply
-//! does about it, worded for the plan. The wording is also read back at plan
-//! time (the `drift` attribute is all a plan has), so [`Finding`] both writes and
-//! parses it.
+//! does about it, worded for the plan (the `drift` attribute). What the plan
+//! needs to know of them, which components get new IDs and whether the
+//! instances roll, travels as [`Repairs`] in the resource's private state, so
+//! nothing reads the wording back.
 
 use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 
 /// What apply does about a finding.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,27 +70,31 @@ impl std::fmt::Display for Finding {
     }
 }
 
-fn component_of(entry: &str) -> &str {
-    entry.split_whitespace().next().unwrap_or_default()
+/// What the findings of a refresh make apply do that the plan must show:
+/// kept by the refresh in the resource's private state, which Terraform hands
+/// to the plan that follows (and keeps with the state for `-refresh=false`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repairs {
+    /// the components a repair creates or replaces: they get new IDs
+    pub renewed: BTreeSet<String>,
+    /// a repair writes a new launch template version and replaces the instances
+    pub rolls: bool,
 }
 
-/// The components that a repair gives a new ID (created or replaced).
-pub fn renewed<'a>(entries: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
-    entries
-        .into_iter()
-        .filter(|e| {
-            e.ends_with(&format!("; apply {CREATES}"))
-                || e.ends_with(&format!("; apply {REPLACES}"))
-        })
-        .map(|e| component_of(e).to_string())
-        .collect()
-}
-
-/// Whether a repair writes a new template version and replaces the instances.
-pub fn rolls<'a>(entries: impl IntoIterator<Item = &'a String>) -> bool {
-    entries
-        .into_iter()
-        .any(|e| e.ends_with(&format!("; apply {ROLLS}")))
+impl Repairs {
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Repairs {
+        let mut repairs = Repairs::default();
+        for finding in findings {
+            match finding.repair {
+                Repair::Create | Repair::Replace => {
+                    repairs.renewed.insert(finding.component.clone());
+                }
+                Repair::Roll => repairs.rolls = true,
+                Repair::InPlace(_) => {}
+            }
+        }
+        repairs
+    }
 }
 
 #[cfg(test)]
@@ -108,8 +115,8 @@ mod tests {
     }
 
     #[test]
-    fn plans_read_back_which_components_get_new_ids_and_whether_instances_roll() {
-        let entries: Vec<String> = [
+    fn plans_learn_which_components_get_new_ids_and_whether_instances_roll() {
+        let findings = [
             Finding::new("nat/us-east-1a", "is missing", Repair::Create),
             Finding::new(
                 "bastion",
@@ -121,21 +128,23 @@ mod tests {
                 "has min size 5 instead of 1",
                 Repair::InPlace("restores it"),
             ),
-        ]
-        .iter()
-        .map(Finding::to_string)
-        .collect();
+        ];
+        let repairs = Repairs::of(&findings);
         assert_eq!(
-            renewed(&entries),
+            repairs.renewed,
             ["bastion".to_string(), "nat/us-east-1a".to_string()].into()
         );
-        assert!(!rolls(&entries));
+        assert!(!repairs.rolls);
         let roll = Finding::new(
             "asg",
             "runs launch template version 3, where IMDSv2 is optional",
             Repair::Roll,
         );
-        assert!(rolls(&[roll.to_string()]));
-        assert!(renewed(&[roll.to_string()]).is_empty());
+        let repairs = Repairs::of([&roll]);
+        assert!(repairs.rolls);
+        assert!(repairs.renewed.is_empty());
+        // as the private state carries it
+        let json = serde_json::to_vec(&repairs).unwrap();
+        assert_eq!(serde_json::from_slice::<Repairs>(&json).unwrap(), repairs);
     }
 }

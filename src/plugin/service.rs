@@ -12,6 +12,7 @@ use super::wire::{self, decode_config, decode_input, encode, DecodeError};
 use crate::environment::data_source::DataSourceConfig;
 use crate::environment::model::EnvironmentState;
 use crate::environment::{upgrade, EnvironmentResource};
+use crate::plan::drift::Repairs;
 use crate::provider::{ProdVpcProvider, ProviderConfig};
 
 /// The one resource type this provider serves, and its one data source type.
@@ -258,6 +259,7 @@ impl ProviderRpc for ProviderService {
         let request = request.into_inner();
         let mut diags = Diagnostics::default();
         let mut new_state = None;
+        let mut private = Vec::new();
         if let Some(resource) = self.resource(&request.type_name, &mut diags) {
             match reported(
                 decode_input(
@@ -273,12 +275,18 @@ impl ProviderRpc for ProviderService {
                         .read(
                             &mut diags,
                             state,
-                            ValueEmpty::default(),
+                            private_from(&request.private),
                             ValueEmpty::default(),
                         )
                         .await;
                     // `None` from read means the environment is gone: Terraform drops it from state.
-                    new_state = Some(read.map_or_else(wire::null, |(state, _)| encode(&state)));
+                    new_state = Some(match read {
+                        Some((state, repairs)) => {
+                            private = private_bytes(&repairs);
+                            encode(&state)
+                        }
+                        None => wire::null(),
+                    });
                 }
                 Some(None) => new_state = Some(wire::null()),
                 None => {}
@@ -287,7 +295,7 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(proto::read_resource::Response {
             new_state,
             diagnostics: wire::diagnostics(diags),
-            private: Vec::new(),
+            private,
         }))
     }
 
@@ -298,6 +306,7 @@ impl ProviderRpc for ProviderService {
         let request = request.into_inner();
         let mut diags = Diagnostics::default();
         let mut planned_state = None;
+        let mut planned_private = Vec::new();
         let mut requires_replace = Vec::new();
         if let Some(resource) = self.resource(&request.type_name, &mut diags) {
             let change = Change::decode(
@@ -310,17 +319,19 @@ impl ProviderRpc for ProviderService {
             let empty = ValueEmpty::default;
             match change {
                 Some(Change::Update { prior, new, config }) => {
-                    if let Some((state, _, paths)) = resource
-                        .plan_update(&mut diags, prior, new, config, empty(), empty())
+                    let refreshed = private_from(&request.prior_private);
+                    if let Some((state, repairs, paths)) = resource
+                        .plan_update(&mut diags, prior, new, config, refreshed, empty())
                         .await
                     {
                         planned_state = Some(encode(&state));
+                        planned_private = private_bytes(&repairs);
                         requires_replace = paths.iter().map(wire::attribute_path).collect();
                     }
                 }
                 Some(Change::Delete { prior }) => {
                     resource
-                        .plan_destroy(&mut diags, prior, empty(), empty())
+                        .plan_destroy(&mut diags, prior, Repairs::default(), empty())
                         .await;
                     planned_state = Some(wire::null());
                 }
@@ -337,7 +348,7 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(proto::plan_resource_change::Response {
             planned_state,
             requires_replace,
-            planned_private: Vec::new(),
+            planned_private,
             diagnostics: wire::diagnostics(diags),
             legacy_type_system: false,
         }))
@@ -364,13 +375,20 @@ impl ProviderRpc for ProviderService {
             new_state = match change {
                 Some(Change::Update { prior, new, config }) => {
                     let updated = resource
-                        .update(&mut diags, prior.clone(), new, config, empty(), empty())
+                        .update(
+                            &mut diags,
+                            prior.clone(),
+                            new,
+                            config,
+                            private_from(&request.planned_private),
+                            empty(),
+                        )
                         .await;
                     Some(encode(&updated.map_or(prior, |(state, _)| state)))
                 }
                 Some(Change::Delete { prior }) => {
                     let destroyed = resource
-                        .destroy(&mut diags, prior.clone(), empty(), empty())
+                        .destroy(&mut diags, prior.clone(), Repairs::default(), empty())
                         .await;
                     Some(match destroyed {
                         Some(()) => wire::null(),
@@ -379,7 +397,7 @@ impl ProviderRpc for ProviderService {
                 }
                 Some(Change::Create { new, config }) => {
                     let created = resource
-                        .create(&mut diags, new, config, empty(), empty())
+                        .create(&mut diags, new, config, Repairs::default(), empty())
                         .await;
                     Some(created.map_or_else(wire::null, |(state, _)| encode(&state)))
                 }
@@ -559,8 +577,36 @@ impl Change {
     }
 }
 
+/// The resource's private state as Terraform hands it back: what the last
+/// refresh found (JSON). Absent (a state written before it existed, or by an
+/// apply) or unreadable, it says nothing was found.
+fn private_from(bytes: &[u8]) -> Repairs {
+    serde_json::from_slice(bytes).unwrap_or_default()
+}
+
+/// The private state to store: nothing while there is nothing to say.
+fn private_bytes(repairs: &Repairs) -> Vec<u8> {
+    if *repairs == Repairs::default() {
+        return Vec::new();
+    }
+    serde_json::to_vec(repairs).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_private_state_carries_what_the_refresh_found_and_nothing_when_empty() {
+        let repairs = Repairs {
+            renewed: ["nat/us-east-1a".to_string()].into(),
+            rolls: true,
+        };
+        assert_eq!(private_from(&private_bytes(&repairs)), repairs);
+        assert!(private_bytes(&Repairs::default()).is_empty());
+        // a state written before it existed, or garbage, says nothing was found
+        assert_eq!(private_from(&[]), Repairs::default());
+        assert_eq!(private_from(b"not json"), Repairs::default());
+    }
+
     use super::*;
     use tf_provider::value::Value;
 

@@ -60,7 +60,7 @@ fn plan(prior: &EnvironmentState, change: impl FnOnce(&mut EnvironmentState)) ->
     let mut planned = prior.clone();
     change(&mut planned);
     let config = EnvironmentState::default();
-    plan_outputs(prior, &config, &mut planned, &[]);
+    plan_outputs(prior, &config, &mut planned, &Refreshed::default());
     planned
 }
 
@@ -143,7 +143,7 @@ fn a_grace_period_or_refresh_preference_change_keeps_every_output_known() {
         outputs_only, prior,
         "no computed attribute changes, the posture included"
     );
-    assert!(disruptions(&prior, &planned, &[]).is_empty());
+    assert!(disruptions(&prior, &planned, &Refreshed::default()).is_empty());
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn the_replacement_warning_gives_the_configured_healthy_share() {
             ..Default::default()
         }]);
     });
-    let warnings = disruptions(&prior, &planned, &[]);
+    let warnings = disruptions(&prior, &planned, &Refreshed::default());
     assert!(
         warnings[0].detail.contains("keep 75% of the group"),
         "{warnings:?}"
@@ -176,7 +176,7 @@ fn the_replacement_warning_gives_the_configured_healthy_share() {
             ..Default::default()
         }]);
     });
-    let warnings = disruptions(&prior, &without_waiting, &[]);
+    let warnings = disruptions(&prior, &without_waiting, &Refreshed::default());
     assert!(
         warnings[0]
             .detail
@@ -186,7 +186,7 @@ fn the_replacement_warning_gives_the_configured_healthy_share() {
     let defaults = plan(&prior, |s| {
         s.app.as_mut_option().unwrap()[0].instance_type = Value::Value("t3.large".into())
     });
-    let warnings = disruptions(&prior, &defaults, &[]);
+    let warnings = disruptions(&prior, &defaults, &Refreshed::default());
     assert!(
         warnings[0].detail.contains("keep 90% of the group"),
         "{warnings:?}"
@@ -256,7 +256,7 @@ fn a_new_instance_type_rolls_the_template_version() {
     });
     assert!(planned.launch_template_version.is_unknown());
     assert_eq!(planned.bastion_instance_id, prior.bastion_instance_id);
-    let warnings = disruptions(&prior, &planned, &[]);
+    let warnings = disruptions(&prior, &planned, &Refreshed::default());
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(warnings[0].summary, "Every app instance will be replaced");
     assert_eq!(
@@ -277,7 +277,7 @@ fn instance_profiles_roll_the_app_and_keep_the_bastion() {
     assert!(planned.launch_template_version.is_unknown());
     assert_eq!(planned.bastion_instance_id, prior.bastion_instance_id);
     assert_eq!(planned.bastion_public_ip, prior.bastion_public_ip);
-    let warnings = disruptions(&prior, &planned, &[]);
+    let warnings = disruptions(&prior, &planned, &Refreshed::default());
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(
         warnings[0].path,
@@ -335,7 +335,12 @@ fn first_plan(config: &EnvironmentState) -> EnvironmentState {
     planned.apply_defaults();
     unknown_outputs(&mut planned);
     planned.availability_zones = string_list(["us-east-1a", "us-east-1b"].map(String::from));
-    plan_outputs(&EnvironmentState::default(), config, &mut planned, &[]);
+    plan_outputs(
+        &EnvironmentState::default(),
+        config,
+        &mut planned,
+        &Refreshed::default(),
+    );
     planned
 }
 
@@ -473,7 +478,7 @@ fn nat_and_zone_warnings_say_what_each_change_cuts() {
     };
     let two = ["us-east-1a", "us-east-1b"];
     let warning = |before: EnvironmentState, after: EnvironmentState| {
-        let found = disruptions(&before, &after, &[]);
+        let found = disruptions(&before, &after, &Refreshed::default());
         assert_eq!(found.len(), 1, "{found:?}");
         found[0].clone()
     };
@@ -620,9 +625,13 @@ fn complete() -> EnvironmentState {
 }
 
 fn repair(prior: &EnvironmentState, findings: &[Finding]) -> EnvironmentState {
-    let drift: Vec<String> = findings.iter().map(Finding::to_string).collect();
     let mut planned = prior.clone();
-    plan_outputs(prior, &EnvironmentState::default(), &mut planned, &drift);
+    plan_outputs(
+        prior,
+        &EnvironmentState::default(),
+        &mut planned,
+        &Refreshed::of(findings),
+    );
     planned
 }
 
@@ -673,7 +682,7 @@ fn a_repair_in_place_keeps_every_id_known() {
         ..planned.clone()
     };
     assert_eq!(ids_only, prior);
-    assert!(disruptions(&prior, &planned, &[]).is_empty());
+    assert!(disruptions(&prior, &planned, &Refreshed::default()).is_empty());
 }
 
 #[test]
@@ -710,8 +719,7 @@ fn a_repair_makes_unknown_only_what_it_recreates_or_replaces() {
     assert_eq!(planned.security_group_ids, prior.security_group_ids);
     assert_eq!(planned.public_subnet_ids, prior.public_subnet_ids);
     assert_eq!(planned.listener_arns, prior.listener_arns);
-    let drift: Vec<String> = findings.iter().map(Finding::to_string).collect();
-    let summaries: Vec<&str> = disruptions(&prior, &planned, &drift)
+    let summaries: Vec<&str> = disruptions(&prior, &planned, &Refreshed::of(&findings))
         .iter()
         .map(|d| d.summary)
         .collect();
@@ -759,7 +767,7 @@ fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_w
         prior.instance_connect_endpoint_id
     );
     assert_eq!(kept.security_group_ids, prior.security_group_ids);
-    assert!(disruptions(&prior, &kept, &[]).is_empty());
+    assert!(disruptions(&prior, &kept, &Refreshed::default()).is_empty());
 
     let off = plan(&prior, |s| {
         s.instance_connect_endpoint = Value::Value(false)
@@ -770,7 +778,7 @@ fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_w
         .into_keys()
         .collect();
     assert_eq!(keys, ["alb", "app", "bastion"]);
-    let warnings = disruptions(&prior, &off, &[]);
+    let warnings = disruptions(&prior, &off, &Refreshed::default());
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(
         warnings[0].summary,
@@ -791,7 +799,7 @@ fn the_instance_connect_endpoint_id_is_known_while_it_stays_and_a_warning_says_w
     assert!(groups["eice"].is_unknown());
     assert_eq!(groups["app"], Value::Value("sg-2".to_string()));
 
-    let replaced = vec![Finding::new("eice", "is create-failed", Repair::Replace).to_string()];
+    let replaced = Refreshed::of(&[Finding::new("eice", "is create-failed", Repair::Replace)]);
     let mut repaired = prior.clone();
     let config = EnvironmentState::default();
     plan_outputs(&prior, &config, &mut repaired, &replaced);
