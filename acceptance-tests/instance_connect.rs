@@ -12,6 +12,15 @@ use crate::harness::{runtime, string_map, Api, Live};
 const ADDRESS: &str = "prodvpc_environment.tunnel";
 
 fn config(endpoint: bool) -> String {
+    with_bastion(endpoint, false)
+}
+
+fn with_bastion(endpoint: bool, bastion: bool) -> String {
+    let bastion = if bastion {
+        "ssh_ingress_cidrs = [\"198.51.100.0/24\"]"
+    } else {
+        "enabled = false"
+    };
     format!(
         r#"resource "prodvpc_environment" "tunnel" {{
   name                      = "tunnel"
@@ -26,7 +35,7 @@ fn config(endpoint: bool) -> String {
     ingress_cidrs = ["0.0.0.0/0"]
   }}
   bastion {{
-    enabled = false
+    {bastion}
   }}
 }}
 "#
@@ -194,11 +203,35 @@ fn an_instance_connect_endpoint_gives_ssh_without_a_bastion_and_is_kept_changed_
         .iter()
         .any(|(direction, port, _)| *direction == "in" && *port == 22));
 
-    // on again, then destroyed: nothing of it is left
-    live.ws.write(&config(true));
+    // a bastion, then from the bastion to the endpoint in one in-place change
+    live.ws.write(&with_bastion(false, true));
     live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
-    live.ws.assert_no_changes("after turning it on again");
+    let bastion_group = string_map(&live.state()["security_group_ids"])["bastion"].clone();
+    live.ws.write(&config(true));
+    let plan = live.ws.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws
+        .assert_no_changes("after moving from the bastion to the endpoint");
     assert_eq!(endpoints(&operator, &vpc).len(), 1);
+    let state = live.state();
+    assert!(state["bastion_instance_id"].is_null());
+    let groups = string_map(&state["security_group_ids"]);
+    assert!(!groups.contains_key("bastion"));
+    // SSH into the app from the endpoint's group alone
+    let ssh_from: Vec<String> = group_rules(&operator, &groups["app"])
+        .into_iter()
+        .filter(|(direction, port, _)| *direction == "in" && *port == 22)
+        .map(|(_, _, peer)| peer)
+        .collect();
+    assert_eq!(ssh_from, vec![groups["eice"].clone()]);
+    assert_ne!(groups["eice"], bastion_group);
+
+    // then destroyed: nothing of it is left
     live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert!(endpoints(&operator, &vpc).is_empty());
     assert_eq!(
