@@ -1,0 +1,279 @@
+//! Plan-time checks that only the region can judge: zones, images and their
+//! architecture, instance types, key pairs, quotas, and ARNs of another
+//! region or partition.
+
+use super::*;
+
+impl EnvironmentResource {
+    /// Checks the inputs that only the region can judge (zones, images and
+    /// their architecture against the instance types, instance types, key
+    /// pairs) and the tag limit that counts the provider's default tags, at
+    /// plan time and in one concurrent round, so apply never starts what it
+    /// cannot finish. `config` tells an image left to the default from one
+    /// not known until apply. Returns the zones apply will build in (`None`
+    /// while they cannot be known), chosen as apply chooses them: the zones
+    /// `in_use` first.
+    pub(super) async fn check_against_region(
+        &self,
+        diags: &mut Diagnostics,
+        planned: &EnvironmentState,
+        in_use: &[String],
+        config: &EnvironmentState,
+    ) -> Option<Option<Vec<String>>> {
+        let clients = self.clients(diags)?;
+        let mut valid = true;
+        let tag_problems = validate::check_tag_total(planned, &clients.default_tags);
+        validate::report(&tag_problems, diags);
+        valid &= tag_problems.is_empty();
+        if let Some(region) = clients.ec2.config().region() {
+            valid &= check_arns_against_region(diags, planned, region.as_ref());
+        }
+        let app = first(&planned.app);
+        let bastion = first(&planned.bastion).filter(|_| planned.bastion_enabled());
+        let app_path = |name: &str| {
+            AttributePath::new("app")
+                .index(0)
+                .attribute(name.to_string())
+        };
+        let bastion_path = |name: &str| {
+            AttributePath::new("bastion")
+                .index(0)
+                .attribute(name.to_string())
+        };
+        let known = |value: &Value<String>| value.as_ref_option().cloned();
+        let images: Vec<(AttributePath, String)> = [
+            app.and_then(|a| known(&a.ami_id))
+                .map(|id| (app_path("ami_id"), id)),
+            bastion
+                .and_then(|b| known(&b.ami_id))
+                .map(|id| (bastion_path("ami_id"), id)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // the defaults apply when the blocks are left out
+        let app_type = match app {
+            Some(a) => known(&a.instance_type),
+            None => Some(AppSpec::default().instance_type),
+        };
+        let bastion_type = match (first(&planned.bastion), planned.bastion_enabled()) {
+            (_, false) => None,
+            (Some(b), true) => known(&b.instance_type),
+            (None, true) => Some(crate::plan::spec::DEFAULT_BASTION_INSTANCE_TYPE.to_string()),
+        };
+        let launches: Vec<architecture::Launch> = [
+            app_type.clone().map(|t| architecture::Launch {
+                instance_type_path: app_path("instance_type"),
+                instance_type: t,
+                image: architecture::app_image(planned, config),
+                ami_attribute: "app.ami_id",
+            }),
+            bastion_type.clone().map(|t| architecture::Launch {
+                instance_type_path: bastion_path("instance_type"),
+                instance_type: t,
+                image: architecture::bastion_image(planned, config),
+                ami_attribute: "bastion.ami_id",
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let instance_types: Vec<(AttributePath, String)> = [
+            app_type.map(|t| (app_path("instance_type"), t)),
+            bastion_type.map(|t| (bastion_path("instance_type"), t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let key_name = bastion.and_then(|b| known(&b.key_name));
+        let ec2 = &clients.ec2;
+        let image_checks = futures::future::try_join_all(
+            images.iter().map(|(_, id)| crate::aws::ec2::image(ec2, id)),
+        );
+        let key_check = async {
+            match &key_name {
+                Some(name) => crate::aws::ec2::key_pair_exists(ec2, name).await,
+                None => Ok(true),
+            }
+        };
+        let type_names: Vec<String> = instance_types.iter().map(|(_, t)| t.clone()).collect();
+        let architectures = crate::aws::ec2::instance_type_architectures(ec2, &type_names);
+        // the NAT gateways' addresses count against the account's quota
+        let nat_strategy = match &planned.nat_gateways {
+            Value::Value(text) => crate::plan::spec::NatStrategy::parse(text),
+            Value::Null => Some(crate::plan::spec::NatStrategy::OnePerAz),
+            Value::Unknown => None,
+        }
+        .filter(|s| *s != crate::plan::spec::NatStrategy::None);
+        let environment = known(&planned.name);
+        let headroom = async {
+            match (&environment, nat_strategy) {
+                (Some(name), Some(_)) => {
+                    crate::aws::ec2::address_headroom(ec2, name).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
+        // offerings are asked for every zone: which ones are used is known only with the zones
+        let offerings = async {
+            let zones = crate::aws::ec2::available_zones(ec2).await?;
+            let offered = if type_names.is_empty() {
+                Default::default()
+            } else {
+                crate::aws::ec2::instance_type_offerings(ec2, &type_names, &zones).await?
+            };
+            Ok((zones, offered))
+        };
+        let ((zones, offered), found, key_exists, architectures, headroom) =
+            match futures::try_join!(offerings, image_checks, key_check, architectures, headroom) {
+                Ok(answers) => answers,
+                Err(error) => {
+                    report_aws(
+                        diags,
+                        "Could not check the configuration against the region",
+                        &error,
+                        Phase::Plan,
+                    );
+                    return None;
+                }
+            };
+        let found: BTreeMap<String, crate::aws::ec2::Image> = images
+            .iter()
+            .zip(found)
+            .filter_map(|((_, id), image)| Some((id.clone(), image?)))
+            .collect();
+        let architecture_problems =
+            architecture::architecture_mismatches(&launches, &found, &architectures);
+        valid &= architecture_problems.is_empty();
+        for (path, detail) in architecture_problems {
+            diags.error("Image and instance type do not match", detail, path);
+        }
+        for (path, id) in images {
+            if !found.contains_key(&id) {
+                valid = false;
+                diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);
+            }
+        }
+        if let (false, Some(name)) = (key_exists, &key_name) {
+            valid = false;
+            diags.error("Key pair not found", format!("No key pair named `{name}` exists in this region. Create or import it first (`aws ec2 import-key-pair`), or leave key_name out and reach the bastion through EC2 Instance Connect."), bastion_path("key_name"));
+        }
+        let mut used_zones: Option<Vec<String>> = None;
+        match &planned.availability_zones {
+            Value::Value(listed) => {
+                for (index, zone) in listed.iter().enumerate() {
+                    if let Value::Value(zone) = zone {
+                        if !zones.contains(zone) {
+                            valid = false;
+                            diags.error("Unknown availability zone", format!("`{zone}` is not an available zone of this region. Available: {}.", zones.join(", ")), AttributePath::new("availability_zones").index(index as i64));
+                        }
+                    }
+                }
+                used_zones = known_strings(&planned.availability_zones);
+            }
+            _ => {
+                if let Value::Value(count) = planned.az_count {
+                    if count as usize > zones.len() {
+                        valid = false;
+                        diags.error("Not enough availability zones", format!("az_count is {count} but the region has {} available zones ({}). Lower az_count.", zones.len(), zones.join(", ")), AttributePath::new("az_count"));
+                    } else {
+                        used_zones =
+                            ZoneChoice::Count(count.max(0) as usize).choose(in_use, &zones);
+                    }
+                }
+            }
+        }
+        if let (Some(strategy), Some(headroom), Some(zones)) = (nat_strategy, headroom, &used_zones)
+        {
+            let needed = match strategy {
+                crate::plan::spec::NatStrategy::OnePerAz => zones.len(),
+                _ => 1,
+            };
+            if let Some(detail) = quotas::address_shortfall(strategy.as_str(), needed, headroom) {
+                valid = false;
+                diags.error(
+                    "Not enough Elastic IPs",
+                    detail,
+                    AttributePath::new("nat_gateways"),
+                );
+            }
+        }
+        for (path, kind) in &instance_types {
+            let missing: Vec<&String> = used_zones
+                .iter()
+                .flatten()
+                .filter(|zone| zones.contains(zone))
+                .filter(|zone| !offered.contains(&(kind.clone(), (*zone).clone())))
+                .collect();
+            if !missing.is_empty() {
+                valid = false;
+                let offered_in: Vec<&str> = zones
+                    .iter()
+                    .filter(|zone| offered.contains(&(kind.clone(), (*zone).clone())))
+                    .map(String::as_str)
+                    .collect();
+                let elsewhere = if offered_in.is_empty() {
+                    "in no zone of this region".to_string()
+                } else {
+                    format!("only in {}", offered_in.join(", "))
+                };
+                diags.error("Instance type not offered", format!("`{kind}` is not offered in {} (it is offered {elsewhere}). Choose an instance type these zones offer, or zones that offer it.", missing.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", ")), path.clone());
+            }
+        }
+        valid.then_some(used_zones)
+    }
+}
+
+/// Refuses ARNs AWS would refuse from `region`: a certificate of another
+/// region or partition, a flow log destination or role of another partition
+/// (a log group of another region too). Returns whether all pass.
+fn check_arns_against_region(
+    diags: &mut Diagnostics,
+    planned: &EnvironmentState,
+    region: &str,
+) -> bool {
+    let in_block = |block: &str, name: &str| {
+        AttributePath::new(block.to_string())
+            .index(0)
+            .attribute(name.to_string())
+    };
+    let mut arns: Vec<(AttributePath, &str, bool, &str)> = Vec::new();
+    if let Some(Value::Value(arn)) = first(&planned.load_balancer).map(|lb| &lb.certificate_arn) {
+        arns.push((
+            in_block("load_balancer", "certificate_arn"),
+            arn,
+            true,
+            "Use a certificate of this region: ACM certificates serve only load balancers of their own region (request or import one here).",
+        ));
+    }
+    if let Some(logs) = first(&planned.flow_logs) {
+        if let Value::Value(arn) = &logs.destination_arn {
+            arns.push((
+                in_block("flow_logs", "destination_arn"),
+                arn,
+                arn.split(':').nth(2) == Some("logs"),
+                "Use a bucket or log group of this region's partition (a log group of this region).",
+            ));
+        }
+        if let Value::Value(arn) = &logs.iam_role_arn {
+            arns.push((
+                in_block("flow_logs", "iam_role_arn"),
+                arn,
+                false,
+                "Use a role of this partition's account.",
+            ));
+        }
+    }
+    let mut valid = true;
+    for (path, arn, regional, fix) in arns {
+        if let Some(problem) = crate::plan::spec::arn_region_problem(arn, region, regional) {
+            valid = false;
+            diags.error(
+                "ARN of another region or partition",
+                format!("`{arn}` {problem}, so AWS would refuse it. {fix}"),
+                path,
+            );
+        }
+    }
+    valid
+}
