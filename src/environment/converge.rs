@@ -39,7 +39,12 @@ impl EnvironmentResource {
             .unless_stopped(within(
                 deadline,
                 budget,
-                Box::pin(executor::reconcile(&clients, &spec, options, deadline)),
+                Box::pin(executor::reconcile(
+                    &clients,
+                    &spec,
+                    options,
+                    waiters_deadline(deadline, budget),
+                )),
             ))
             .await;
         if let Err(AwsError::Owned { name, vpc_id }) = &outcome {

@@ -332,6 +332,15 @@ fn deadline_after(budget: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// The deadline the waiters inside an operation bounded by `deadline` keep to:
+/// a little earlier (a tenth of the budget, at most 5 s), so that a wait runs
+/// out before the operation does even when a call of its last poll is slow to
+/// answer, and the timeout says what it waited for and how far it got.
+fn waiters_deadline(deadline: Instant, budget: Duration) -> Instant {
+    let margin = (budget / 10).min(Duration::from_secs(5));
+    deadline.checked_sub(margin).unwrap_or(deadline)
+}
+
 /// Bounds a whole operation, calls in flight included, by its deadline; the
 /// waiters inside usually trip first and say what they waited for.
 /// A timeout names what was pending (the waiter's object, or the AWS calls
@@ -345,7 +354,7 @@ async fn within<T>(
     let in_flight = InFlight::default();
     match tokio::time::timeout_at(deadline, in_flight.tracking(work)).await {
         Ok(Err(AwsError::Timeout { what, .. }))
-            if Instant::now() + Duration::from_secs(1) >= deadline =>
+            if Instant::now() + Duration::from_secs(1) >= waiters_deadline(deadline, budget) =>
         {
             Err(AwsError::Timeout {
                 what,
@@ -681,7 +690,7 @@ impl Resource for EnvironmentResource {
                     &clients,
                     &spec.names(),
                     vpc_id.as_deref(),
-                    deadline,
+                    waiters_deadline(deadline, budget),
                 )),
             ))
             .await
