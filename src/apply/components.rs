@@ -441,7 +441,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         tagged: |_, inv| keyed_one(&inv.instance_connect_endpoint, "eice"),
         // it holds a network interface in a private subnet and uses sg/eice
         deletion: Deletion::Own(Wave::Holders, |t| {
-            Box::pin(teardown::instance_connect_endpoints(t))
+            Box::pin(super::instance_connect::teardown(t))
         }),
         renews: |_| &["instance_connect_endpoint_id"],
     },

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
+use super::teardown::{each, with_strays, Teardown};
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, ENDPOINT_READY};
 use crate::error::AwsError;
@@ -188,6 +189,19 @@ pub(super) async fn delete_instance_connect_endpoint(
             Ok(found.is_none().then_some(()))
         },
     )
+    .await
+}
+
+/// Destroy's step: deletes the environment's endpoint and any duplicate, and
+/// waits until they are gone (their interfaces hold a private subnet).
+pub(super) async fn teardown(t: &Teardown<'_>) -> Result<()> {
+    let endpoints = with_strays(
+        t.inv.instance_connect_endpoint.as_ref(),
+        &t.inv.strays.ec2.instance_connect_endpoints,
+    );
+    each(endpoints, |e| {
+        delete_instance_connect_endpoint(t.ec2(), &e.id, t.deadline)
+    })
     .await
 }
 

@@ -9,7 +9,6 @@ use tokio::time::Instant;
 use super::endpoints::delete_gateway_endpoint;
 use super::executor::{ignore_not_found, Result};
 use super::flow_logs::delete_flow_logs;
-use super::instance_connect::delete_instance_connect_endpoint;
 use super::inventory::Inventory;
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::waiters::{delete_with_retry, poll_until, wait_terminated};
@@ -27,18 +26,21 @@ pub(super) struct Teardown<'a> {
 pub(super) type Step = for<'a> fn(&'a Teardown<'a>) -> BoxFuture<'a, Result<()>>;
 
 impl Teardown<'_> {
-    fn ec2(&self) -> &aws_sdk_ec2::Client {
+    pub(super) fn ec2(&self) -> &aws_sdk_ec2::Client {
         &self.clients.ec2
     }
 }
 
 /// The component's object, if found, then its duplicates.
-fn with_strays<'a>(one: Option<&'a Found>, more: &'a [Found]) -> Vec<&'a Found> {
+pub(super) fn with_strays<'a>(one: Option<&'a Found>, more: &'a [Found]) -> Vec<&'a Found> {
     one.into_iter().chain(more).collect()
 }
 
 /// Deletes each of `items` concurrently.
-async fn each<'a, T: 'a, F, Fut>(items: impl IntoIterator<Item = &'a T>, delete: F) -> Result<()>
+pub(super) async fn each<'a, T: 'a, F, Fut>(
+    items: impl IntoIterator<Item = &'a T>,
+    delete: F,
+) -> Result<()>
 where
     F: Fn(&'a T) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -129,17 +131,6 @@ pub(super) async fn gateway_endpoints(t: &Teardown<'_>) -> Result<()> {
         .chain(&t.inv.strays.ec2.gateway_endpoints);
     each(endpoints, |e| {
         delete_gateway_endpoint(t.ec2(), e, t.deadline)
-    })
-    .await
-}
-
-pub(super) async fn instance_connect_endpoints(t: &Teardown<'_>) -> Result<()> {
-    let endpoints = with_strays(
-        t.inv.instance_connect_endpoint.as_ref(),
-        &t.inv.strays.ec2.instance_connect_endpoints,
-    );
-    each(endpoints, |e| {
-        delete_instance_connect_endpoint(t.ec2(), &e.id, t.deadline)
     })
     .await
 }
