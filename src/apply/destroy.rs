@@ -66,16 +66,28 @@ pub async fn destroy(
     }
     // each wave waits for the one before it, as AWS refuses to delete what
     // something of a later wave still holds
-    let teardown = Teardown {
-        clients,
-        inv: &inv,
-        deadline,
+    let mut inv = inv;
+    let mut passes = 0;
+    let left = loop {
+        let teardown = Teardown {
+            clients,
+            inv: &inv,
+            deadline,
+        };
+        for wave in Wave::IN_ORDER {
+            try_join_all(steps_in(wave).map(|step| step(&teardown))).await?;
+        }
+        passes += 1;
+        // AWS lists an object only a moment after its create answered (one an
+        // interrupted apply made just before it stopped): what the first look
+        // missed is found, and deleted, by another
+        tokio::time::sleep(LISTED_LATE).await;
+        let after = Inventory::discover(clients, names, lookup).await?;
+        if object_ids(&after).is_empty() || passes == DELETION_PASSES {
+            break object_ids(&after);
+        }
+        inv = after;
     };
-    for wave in Wave::IN_ORDER {
-        try_join_all(steps_in(wave).map(|step| step(&teardown))).await?;
-    }
-    let left = Inventory::discover(clients, names, lookup).await?;
-    let left = object_ids(&left);
     if !left.is_empty() {
         return Err(AwsError::Unsatisfiable(format!(
             "objects tagged for environment {} are still present after deletion ({}); run destroy again",
@@ -85,6 +97,11 @@ pub async fn destroy(
     }
     Ok(())
 }
+
+/// How many times destroy looks for what is left and deletes it.
+const DELETION_PASSES: usize = 3;
+/// How long after a create AWS may leave the object out of a listing.
+const LISTED_LATE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// What would stop the destroy part way, found before anything is deleted:
 /// the bastion's termination protection, objects in the VPC that are not the

@@ -79,6 +79,13 @@ impl EnvironmentResource {
             (None, Err(_), Some(vpc)) => Lookup::InVpc(vpc),
             (None, Err(_), None) => Lookup::ByName,
         };
+        if matches!(&outcome, Err(error) if !matches!(error, AwsError::Interrupted))
+            && (vpc_id.is_some() || made_vpc.is_some())
+        {
+            // what the run made just before it failed is listed only a moment
+            // later: state must record it, or the next apply would not know it
+            tokio::time::sleep(SETTLING_PAUSE * 2).await;
+        }
         let mut read = Inventory::discover(&clients, &spec.names(), lookup).await;
         if let Ok(done) = &outcome {
             // AWS lists what the apply made only a moment after answering its
