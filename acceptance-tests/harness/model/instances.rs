@@ -198,35 +198,26 @@ pub async fn sync_groups(model: &Model) {
     }
     mount_image_roots(model, placed.iter().map(|(id, _, _)| id.clone()).collect()).await;
     propagate_group_tags(model, groups.auto_scaling_groups(), &members, &placed).await;
+    // what each new member's template runs, read once per template version
+    // and only while the model watches for a broken app or a fresh profile
     let marker = model.state().unhealthy_user_data.clone();
-    let mut broken: HashMap<(String, String), bool> = HashMap::new();
-    if let Some(marker) = &marker {
+    let watching_profiles = !model.state().unpropagated_profiles.is_empty();
+    let mut templates: HashMap<(String, String), TemplateFacts> = HashMap::new();
+    if marker.is_some() || watching_profiles {
         for (id, _, _) in &placed {
             let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
                 continue;
             };
-            if !broken.contains_key(source) {
-                let carries = user_data(model, &source.0, &source.1)
-                    .await
-                    .is_some_and(|data| data.contains(marker.as_str()));
-                broken.insert(source.clone(), carries);
+            if !templates.contains_key(source) {
+                let facts = template_facts(model, &source.0, &source.1).await;
+                templates.insert(source.clone(), facts);
             }
         }
     }
-    // the instance profile each new member's template names, while some
-    // profile is not yet known to EC2
-    let mut profiles: HashMap<(String, String), Option<String>> = HashMap::new();
-    if !model.state().unpropagated_profiles.is_empty() {
-        for (id, _, _) in &placed {
-            let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
-                continue;
-            };
-            if !profiles.contains_key(source) {
-                let profile = template_profile(model, &source.0, &source.1).await;
-                profiles.insert(source.clone(), profile);
-            }
-        }
-    }
+    let broken = |source: &(String, String)| {
+        let user_data = templates.get(source).and_then(|t| t.user_data.as_deref());
+        matches!((&marker, user_data), (Some(m), Some(data)) if data.contains(m.as_str()))
+    };
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
@@ -235,7 +226,7 @@ pub async fn sync_groups(model: &Model) {
         let launching_fails = group.is_some() && state.launch_failure.is_some();
         let source = group.as_ref().and_then(|g| sources.get(g));
         let mut running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
-        let profile = source.and_then(|s| profiles.get(s).cloned().flatten());
+        let profile = source.and_then(|s| templates.get(s)?.profile.clone());
         if let (Some(named), Some(group)) = (profile, &group) {
             if let Some(until) =
                 super::unpropagated_until(&mut state.unpropagated_profiles, &named, now)
@@ -268,7 +259,7 @@ pub async fn sync_groups(model: &Model) {
             template_version: source
                 .map(|(_, version)| version.clone())
                 .filter(|v| v.parse::<u64>().is_ok()),
-            failing: source.is_some_and(|s| broken.get(s).copied().unwrap_or(false)),
+            failing: source.is_some_and(broken),
             launch_failed: launching_fails,
         });
     }
@@ -402,27 +393,17 @@ pub fn launched(answer: &Element) -> Vec<String> {
     ids
 }
 
-/// The instance profile (name or ARN) launch template `id` names at `version`, asked of moto.
-async fn template_profile(model: &Model, id: &str, version: &str) -> Option<String> {
-    let out = model
-        .api
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(id)
-        .versions(version)
-        .send()
-        .await
-        .ok()?;
-    let profile = out
-        .launch_template_versions()
-        .first()?
-        .launch_template_data()?
-        .iam_instance_profile()?;
-    profile.name().or(profile.arn()).map(str::to_string)
+/// What a launch template version says that the model acts on.
+#[derive(Default)]
+struct TemplateFacts {
+    /// the decoded user data
+    user_data: Option<String>,
+    /// the instance profile, by name or ARN
+    profile: Option<String>,
 }
 
-/// The decoded user data of launch template `id` at `version`, asked of moto.
-async fn user_data(model: &Model, id: &str, version: &str) -> Option<String> {
+/// The facts of launch template `id` at `version`, asked of moto.
+async fn template_facts(model: &Model, id: &str, version: &str) -> TemplateFacts {
     use base64::Engine;
     let out = model
         .api
@@ -432,17 +413,28 @@ async fn user_data(model: &Model, id: &str, version: &str) -> Option<String> {
         .versions(version)
         .send()
         .await
-        .ok()?;
-    let encoded = out
-        .launch_template_versions()
-        .first()?
-        .launch_template_data()?
-        .user_data()?
-        .to_string();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+        .ok();
+    let Some(data) = out
+        .as_ref()
+        .and_then(|o| o.launch_template_versions().first())
+        .and_then(|v| v.launch_template_data())
+    else {
+        return TemplateFacts::default();
+    };
+    TemplateFacts {
+        user_data: data
+            .user_data()
+            .and_then(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .ok()
+            })
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        profile: data
+            .iam_instance_profile()
+            .and_then(|p| p.name().or(p.arn()))
+            .map(str::to_string),
+    }
 }
 
 /// When an instance of a group serves, as far as an instance refresh is
