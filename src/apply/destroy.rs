@@ -8,6 +8,7 @@ use super::components::{object_ids, steps_in, Wave};
 use super::executor::Result;
 use super::inventory::{Inventory, Lookup};
 use super::teardown::Teardown;
+use super::waiters::LISTED_LATE;
 use crate::aws::ec2;
 use crate::aws::AwsClients;
 use crate::error::AwsError;
@@ -100,8 +101,6 @@ pub async fn destroy(
 
 /// How many times destroy looks for what is left and deletes it.
 const DELETION_PASSES: usize = 3;
-/// How long after a create AWS may leave the object out of a listing.
-const LISTED_LATE: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// What would stop the destroy part way, found before anything is deleted:
 /// the bastion's termination protection, objects in the VPC that are not the

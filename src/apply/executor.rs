@@ -187,7 +187,7 @@ pub async fn reconcile(
         // earlier run stopped just after making the VPC or what followed it (a
         // crash, a killed CI job) would otherwise see nothing, or not all, and
         // make it a second time
-        tokio::time::sleep(LISTING_LAG).await;
+        tokio::time::sleep(super::waiters::LISTED_LATE).await;
         inv = Box::pin(Inventory::discover_hinted(
             clients, &run.names, lookup, &hints,
         ))
@@ -377,15 +377,7 @@ impl Run<'_> {
                     .or_else(ignore_not_found)?;
                 wait_terminated(self.clients, ids, deadline).await?;
             }
-            let group = inv
-                .security_groups
-                .get(&Component::SecurityGroup(SgRole::Bastion).key());
-            if let Some(group) = group {
-                delete_with_retry(deadline, "bastion security group", || {
-                    ec2::delete_security_group(ec2c, &group.id)
-                })
-                .await?;
-            }
+            self.delete_group_of(inv, SgRole::Bastion).await?;
             Ok(())
         };
         let nats = async {
@@ -575,10 +567,6 @@ impl Run<'_> {
         Ok(())
     }
 }
-
-/// How long after answering a create AWS may still leave the new object out
-/// of a listing by tag: a create that finds no VPC looks again after it.
-const LISTING_LAG: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A ClientToken (at most 64 characters) that is the same for the same request.
 pub(super) fn client_token(parts: &[&str]) -> String {

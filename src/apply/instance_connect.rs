@@ -155,18 +155,7 @@ impl Run<'_> {
         if let Some(found) = &inv.instance_connect_endpoint {
             self.delete_instance_connect_endpoint(&found.id).await?;
         }
-        let group = inv
-            .security_groups
-            .get(&Component::SecurityGroup(SgRole::InstanceConnect).key());
-        if let Some(group) = group {
-            super::waiters::delete_with_retry(
-                self.deadline,
-                "Instance Connect Endpoint security group",
-                || ec2::delete_security_group(&self.clients.ec2, &group.id),
-            )
-            .await?;
-        }
-        Ok(())
+        self.delete_group_of(inv, SgRole::InstanceConnect).await
     }
 }
 

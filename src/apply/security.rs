@@ -6,7 +6,7 @@ use futures::future::try_join_all;
 
 use super::executor::{Result, Run};
 use super::inventory::Inventory;
-use super::waiters::retry_propagation;
+use super::waiters::{delete_with_retry, retry_propagation};
 use crate::aws::ec2::{self, Direction, RawRule, RuleSource};
 use crate::error::AwsError;
 use crate::plan::blueprint::Component;
@@ -101,6 +101,25 @@ fn egress(role: SgRole, groups: &BTreeMap<SgRole, String>) -> Vec<RawRule> {
     match egress_only(role) {
         Some(rule) => vec![raw_rule(&rule, groups)],
         None => vec![RawRule::all_traffic_ipv4()],
+    }
+}
+
+impl Run<'_> {
+    /// Deletes the environment's group of `role`, if it has one, once what
+    /// used it (the bastion, the Instance Connect Endpoint) is gone.
+    pub(super) async fn delete_group_of(&self, inv: &Inventory, role: SgRole) -> Result<()> {
+        let Some(group) = inv
+            .security_groups
+            .get(&Component::SecurityGroup(role).key())
+        else {
+            return Ok(());
+        };
+        delete_with_retry(
+            self.deadline,
+            &format!("security group sg/{}", role.as_str()),
+            || ec2::delete_security_group(&self.clients.ec2, &group.id),
+        )
+        .await
     }
 }
 

@@ -149,6 +149,11 @@ where
     }
 }
 
+/// How long after answering a create AWS may still leave the new object out
+/// of a listing: a create that finds no VPC, a destroy that finds something
+/// left and a failed apply's read of what exists look (again) after it.
+pub const LISTED_LATE: Duration = Duration::from_secs(2);
+
 /// How long AWS may take to show a just-created object to every endpoint. Past
 /// this, a not-found answer is taken at its word and reported, so a real mistake
 /// surfaces in minutes rather than at the end of a long timeout.

@@ -84,7 +84,7 @@ impl EnvironmentResource {
         {
             // what the run made just before it failed is listed only a moment
             // later: state must record it, or the next apply would not know it
-            tokio::time::sleep(SETTLING_PAUSE * 2).await;
+            tokio::time::sleep(crate::apply::waiters::LISTED_LATE).await;
         }
         let mut read = Inventory::discover(&clients, &spec.names(), lookup).await;
         if let Ok(done) = &outcome {
