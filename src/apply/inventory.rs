@@ -15,6 +15,12 @@ use crate::plan::spec::{
     belongs_to, Names, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_STATUS,
 };
 
+mod facts;
+mod keying;
+
+use facts::{group_facts, tags_in_chunks, vpc_facts};
+use keying::{component, key_by_component, single, standalone};
+
 /// Every object of the environment that AWS reports.
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
@@ -131,100 +137,12 @@ impl std::fmt::Display for ForeignObject {
     }
 }
 
-fn component(tags: &BTreeMap<String, String>) -> String {
-    tags.get(TAG_COMPONENT).cloned().unwrap_or_default()
-}
-
 /// Objects tagged for the environment that duplicate a component or carry no
 /// component key, as a create retried after a lost response can leave behind.
 #[derive(Clone, Debug, Default)]
 pub struct Strays {
     pub ec2: Ec2Inventory,
     pub load_balancers: Vec<LoadBalancer>,
-}
-
-/// What keying and ownership read of an EC2 object.
-trait Object {
-    fn id(&self) -> &str;
-    fn tags(&self) -> &BTreeMap<String, String>;
-}
-
-impl Object for Found {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &BTreeMap<String, String> {
-        &self.tags
-    }
-}
-
-impl Object for RouteTable {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &BTreeMap<String, String> {
-        &self.tags
-    }
-}
-
-impl Object for SecurityGroup {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &BTreeMap<String, String> {
-        &self.tags
-    }
-}
-
-/// Keys objects by component: the key the state records for an object's ID
-/// (`known`), else its component tag, so a component tag changed or removed out
-/// of band is drift to retag, not a component missing and built twice. Objects
-/// the state names are keyed first; then the first of each key wins, and the
-/// rest, and objects with no key at all, are strays.
-fn key_by_component<T: Object>(
-    items: Vec<T>,
-    known: &BTreeMap<String, String>,
-    strays: &mut Vec<T>,
-) -> BTreeMap<String, T> {
-    let (named, others): (Vec<T>, Vec<T>) =
-        items.into_iter().partition(|i| known.contains_key(i.id()));
-    let mut keyed = BTreeMap::new();
-    for item in named.into_iter().chain(others) {
-        let key = match known.get(item.id()) {
-            Some(key) => key.clone(),
-            None => component(item.tags()),
-        };
-        if key.is_empty() || keyed.contains_key(&key) {
-            strays.push(item);
-        } else {
-            keyed.insert(key, item);
-        }
-    }
-    keyed
-}
-
-/// Instances the provider launched itself: those of the Auto Scaling Group (launched
-/// from the template, so tagged for the environment too) belong to the group, which
-/// replaces them if they are terminated behind its back and removes them when deleted.
-fn standalone(instances: Vec<Found>) -> Vec<Found> {
-    instances
-        .into_iter()
-        .filter(|i| !i.tags.contains_key("aws:autoscaling:groupName"))
-        .filter(|i| !matches!(component(&i.tags).as_str(), "lt" | "asg"))
-        .collect()
-}
-
-/// The one object of a singleton component; any other is a stray.
-fn single(
-    items: Vec<Found>,
-    key: &str,
-    known: &BTreeMap<String, String>,
-    strays: &mut Vec<Found>,
-) -> Option<Found> {
-    let mut keyed = key_by_component(items, known, strays);
-    let found = keyed.remove(key);
-    strays.extend(keyed.into_values());
-    found
 }
 
 /// What the state already says about objects that discovery would otherwise
@@ -238,69 +156,6 @@ pub struct Hints {
     /// of the environment's VPC whose component tag was changed out of band is
     /// still that component
     pub components: BTreeMap<String, String>,
-}
-
-/// The target of the group's CPU policy and its refresh under way, by the group's name.
-async fn group_facts(
-    clients: &AwsClients,
-    group: &str,
-) -> Result<(Option<autoscaling::CpuPolicy>, Option<Refresh>), AwsError> {
-    futures::try_join!(
-        autoscaling::cpu_policy(&clients.autoscaling, &clients.batches, group),
-        autoscaling::active_refresh(&clients.autoscaling, group),
-    )
-}
-
-/// What is read of the VPC itself rather than found by tags.
-struct VpcFacts {
-    dns: VpcDns,
-    default_group: Option<SecurityGroup>,
-    /// every flow log of the VPC, the environment's own included; `None` when
-    /// the credentials may not read them (an IAM policy older than the posture
-    /// report): the report then leaves EC2.6 out
-    flow_logs: Option<Vec<Found>>,
-    network_acls: Vec<ec2::NetworkAcl>,
-}
-
-/// The VPC's DNS settings, its default security group and its flow logs. The
-/// default group is left out when `groups_listed`: a discovery by the VPC
-/// lists it with the VPC's other groups.
-async fn vpc_facts(
-    clients: &AwsClients,
-    vpc: &str,
-    groups_listed: bool,
-) -> Result<VpcFacts, AwsError> {
-    let (dns, default_group, flow_logs, network_acls) = futures::try_join!(
-        ec2::vpc_dns(&clients.ec2, vpc),
-        async {
-            if groups_listed {
-                return Ok(None);
-            }
-            ec2::default_security_group(&clients.ec2, vpc).await
-        },
-        async {
-            match ec2::flow_logs(&clients.ec2, &clients.batches, vpc).await {
-                Ok(logs) => Ok(Some(logs)),
-                Err(error) if error.is_access_denied() => Ok(None),
-                Err(error) => Err(error),
-            }
-        },
-        ec2::network_acls(&clients.ec2, &clients.batches, vpc),
-    )?;
-    Ok(VpcFacts {
-        dns,
-        default_group,
-        flow_logs,
-        network_acls,
-    })
-}
-
-/// Tags of ELB objects by ARN.
-async fn tags_in_chunks(
-    clients: &AwsClients,
-    arns: &[String],
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
-    elbv2::tags_of(&clients.elbv2, &clients.batches, arns).await
 }
 
 /// Which objects discovery may take for the environment's own.

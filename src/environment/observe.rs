@@ -14,6 +14,12 @@ use crate::plan::spec::{
     AppSpec, EndpointsSpec, GatewayService, IgnoredTags, InstanceProfile, LoadBalancerSpec,
 };
 
+mod failed_update;
+mod import;
+
+pub(super) use failed_update::settle_failed_update;
+pub(super) use import::import_blocks;
+
 /// Resolves plan-time unknowns of the inputs after an apply.
 pub(super) fn fill_inputs(state: &mut EnvironmentState, bp: &Blueprint, ami_id: &str) {
     state.availability_zones = string_list(bp.zones.iter().cloned());
@@ -241,26 +247,6 @@ pub(super) fn settle(state: &mut EnvironmentState) {
     }
 }
 
-/// Ingress CIDRs of a security group on one port, as the configuration lists them.
-fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
-    inv.security_groups
-        .get(&format!("sg/{role}"))
-        .map(|group| {
-            group
-                .ingress
-                .iter()
-                .filter(|rule| rule.from_port == port)
-                .filter_map(|rule| match &rule.source {
-                    crate::aws::ec2::RuleSource::Cidr(cidr) => Some(cidr.clone()),
-                    _ => None,
-                })
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Sets inputs the state lacks to what AWS runs: AMI IDs (states upgraded from schema version 0 did
 /// not record the resolved default image), the health check grace period and
 /// `instance_connect_endpoint` (states written before they existed).
@@ -288,144 +274,6 @@ pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory)
                 .and_then(|b| b.detail.get("image").cloned()));
         }
     }
-}
-
-/// Rebuilds the `app`, `load_balancer`, `bastion` and `vpc_endpoints` blocks
-/// from what AWS runs. The first three are always set: blocks cannot be
-/// computed, so a configuration that omits one shows its removal once after
-/// import (applying it changes nothing).
-pub(super) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
-    // a missing template records no settings (the defaults then fill them), never empty ones
-    let template = inv.template_settings.clone().unwrap_or_default();
-    let found = |text: &str| opt(inv.template_settings.as_ref().map(|_| text.to_string()));
-    let target_group = inv.target_groups.first();
-    state.app = Value::Value(vec![model::AppBlock {
-        ami_id: found(&template.ami_id),
-        instance_type: found(&template.instance_type),
-        port: target_group.map(|tg| i64::from(tg.port)).into(),
-        user_data: template.user_data.clone().into(),
-        // a missing group records no sizes (the defaults then fill them), never zeros
-        min_size: inv.group.as_ref().map(|g| i64::from(g.min_size)).into(),
-        max_size: inv.group.as_ref().map(|g| i64::from(g.max_size)).into(),
-        desired_capacity: inv
-            .group
-            .as_ref()
-            .map(|g| i64::from(g.desired_capacity))
-            .into(),
-        cpu_target: inv.cpu_policy.as_ref().map(|p| p.target).into(),
-        health_check_path: opt(target_group.map(|tg| tg.health_check.path.clone())),
-        health_check_grace_period: inv
-            .group
-            .as_ref()
-            .map(|g| i64::from(g.health_check_grace_period))
-            .into(),
-        // how the next refresh rolls is a choice the group does not record: the
-        // block's absence gives the defaults
-        instance_refresh: Value::Null,
-        // a choice of how apply behaves, not something AWS records
-        wait_for_capacity: Value::Value(AppSpec::default().wait_for_capacity),
-        // as the template names it, by name or by ARN
-        iam_instance_profile: template
-            .iam_instance_profile
-            .as_ref()
-            .map(|p| p.as_str().to_string())
-            .into(),
-    }]);
-    let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
-    let mut load_balancer = model::LoadBalancerBlock {
-        ingress_cidrs: string_list(ingress_cidrs(inv, "alb", 80)),
-        certificate_arn: certificate.into(),
-        ..Default::default()
-    };
-    observe_load_balancer_settings(&mut load_balancer, inv);
-    state.load_balancer = Value::Value(vec![load_balancer]);
-    state.bastion = Value::Value(vec![match &inv.bastion {
-        Some(instance) => {
-            let detail = |key: &str| opt(instance.detail.get(key).cloned());
-            model::BastionBlock {
-                enabled: Value::Value(true),
-                instance_type: detail("instance_type"),
-                ssh_ingress_cidrs: string_list(ingress_cidrs(inv, "bastion", 22)),
-                key_name: detail("key_name"),
-                ami_id: detail("image"),
-                // the instance reports an ARN; configurations name profiles by
-                // name far more often, and a name matches the ARN it ends
-                iam_instance_profile: opt(instance
-                    .detail
-                    .get("instance_profile")
-                    .filter(|arn| !arn.is_empty())
-                    .map(|arn| InstanceProfile::new(arn.as_str()).name().to_string())),
-            }
-        }
-        None => model::BastionBlock {
-            enabled: Value::Value(false),
-            ..Default::default()
-        },
-    }]);
-    // unlike the other blocks, this one is left out when it says what its absence
-    // says, as most configurations leave it out
-    let endpoints = observed_endpoints(inv);
-    state.vpc_endpoints = if endpoints == EndpointsSpec::default() {
-        Value::Null
-    } else {
-        endpoints_block(&endpoints)
-    };
-    state.flow_logs = match &inv.flow_log {
-        Some(found) => Value::Value(vec![flow_logs_block(found)]),
-        None => Value::Null,
-    };
-    state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
-}
-
-/// The `flow_logs` block of the environment's flow log, as AWS reports it.
-fn flow_logs_block(found: &crate::aws::ec2::Found) -> model::FlowLogsBlock {
-    let seen = |key: &str| found.detail.get(key).filter(|v| !v.is_empty()).cloned();
-    model::FlowLogsBlock {
-        destination_arn: opt(seen("destination")),
-        traffic_type: opt(seen("traffic_type")),
-        iam_role_arn: opt(seen("role")),
-        max_aggregation_interval: seen("interval")
-            .and_then(|i| i.parse().ok())
-            .map_or(Value::Null, Value::Value),
-    }
-}
-
-/// The gateway endpoints AWS runs for the environment, and whether they serve
-/// the public route table.
-fn observed_endpoints(inv: &Inventory) -> EndpointsSpec {
-    let public_table = inv
-        .route_tables
-        .get(&Component::PublicRouteTable.key())
-        .map(|t| t.id.clone());
-    let found: Vec<&crate::aws::ec2::Found> = GatewayService::ALL
-        .into_iter()
-        .filter_map(|service| {
-            inv.gateway_endpoints
-                .get(&Component::GatewayEndpoint(service).key())
-        })
-        .collect();
-    EndpointsSpec {
-        services: GatewayService::ALL
-            .into_iter()
-            .filter(|service| {
-                inv.gateway_endpoints
-                    .contains_key(&Component::GatewayEndpoint(*service).key())
-            })
-            .collect(),
-        public_route_table: found.iter().any(|e| {
-            public_table
-                .as_ref()
-                .is_some_and(|t| route_tables_of(e).contains(t))
-        }),
-    }
-}
-
-fn endpoints_block(endpoints: &EndpointsSpec) -> model::OneBlock<model::EndpointsBlock> {
-    Value::Value(vec![model::EndpointsBlock {
-        s3: Value::Value(endpoints.services.contains(&GatewayService::S3)),
-        dynamodb: Value::Value(endpoints.services.contains(&GatewayService::DynamoDb)),
-        public_route_table: Value::Value(endpoints.public_route_table),
-    }])
 }
 
 /// Sets the load balancer settings AWS records (its attributes and the HTTPS
@@ -553,119 +401,6 @@ pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &
     if config.nat_gateways.is_null() {
         planned.nat_gateways = defaults.nat_gateways.clone();
     }
-}
-
-/// The value to record for one input after a failed update: the planned one where
-/// AWS already shows it, otherwise the prior one, so the next plan shows exactly
-/// the changes that did not reach AWS.
-fn reached<T: PartialEq + Clone>(
-    planned: &Value<T>,
-    prior: &Value<T>,
-    observed: &Value<T>,
-) -> Value<T> {
-    if planned == observed || planned == prior {
-        planned.clone()
-    } else {
-        prior.clone()
-    }
-}
-
-/// Sets each named field of a planned block with [`reached`], from the prior
-/// and the observed block.
-macro_rules! settle_fields {
-    ($planned:ident, $prior:ident, $seen:ident: $($field:ident),+ $(,)?) => {
-        $( $planned.$field = reached(&$planned.$field, &$prior.$field, &$seen.$field); )+
-    };
-}
-
-/// After a failed update, sets every input whose change did not reach AWS back to
-/// its prior value. Inputs AWS does not record (zones, NAT strategy, timeouts
-/// aside) are judged by the blocks import would rebuild from the same inventory;
-/// the zone layout and NAT strategy keep their prior values unless the whole
-/// update went through, since a half-moved layout is finished by the next apply.
-pub(super) fn settle_failed_update(
-    state: &mut EnvironmentState,
-    prior: &EnvironmentState,
-    inv: &Inventory,
-    default_tags: &BTreeMap<String, String>,
-    ignored: &IgnoredTags,
-) {
-    let mut observed = EnvironmentState::default();
-    import_blocks(&mut observed, inv);
-    if let Some((app, old, seen)) = block_triple(&mut state.app, &prior.app, &observed.app) {
-        settle_fields!(app, old, seen: ami_id, instance_type, port, user_data, min_size,
-            max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period,
-            iam_instance_profile);
-    }
-    if let Some((lb, old, seen)) = block_triple(
-        &mut state.load_balancer,
-        &prior.load_balancer,
-        &observed.load_balancer,
-    ) {
-        settle_fields!(lb, old, seen: ingress_cidrs, certificate_arn, ssl_policy,
-            drop_invalid_header_fields, idle_timeout, deletion_protection, access_logs);
-    }
-    if let Some((bastion, old, mut seen)) =
-        block_triple(&mut state.bastion, &prior.bastion, &observed.bastion)
-    {
-        // the profile is observed by name: a configured ARN that ends in it reached AWS
-        if let (Value::Value(planned), Value::Value(found)) =
-            (&bastion.iam_instance_profile, &seen.iam_instance_profile)
-        {
-            if InstanceProfile::new(planned.as_str()) == InstanceProfile::new(found.as_str()) {
-                seen.iam_instance_profile = bastion.iam_instance_profile.clone();
-            }
-        }
-        settle_fields!(bastion, old, seen: enabled, instance_type, ssh_ingress_cidrs, key_name,
-            ami_id, iam_instance_profile);
-    }
-    settle_endpoints(state, prior, inv);
-    let seen_tags = user_tags(inv, default_tags, ignored);
-    state.tags = reached(&state.tags, &prior.tags, &seen_tags);
-    state.nat_gateways = prior.nat_gateways.clone();
-    state.az_count = prior.az_count;
-    state.availability_zones = prior.availability_zones.clone();
-    state.public_subnet_cidrs = prior.public_subnet_cidrs.clone();
-    state.private_subnet_cidrs = prior.private_subnet_cidrs.clone();
-}
-
-/// As [`settle_failed_update`] for `vpc_endpoints`, whose absence means its
-/// defaults: a block the update failed to bring about is replaced by what stands.
-fn settle_endpoints(state: &mut EnvironmentState, prior: &EnvironmentState, inv: &Inventory) {
-    let or_defaults = |block: &model::OneBlock<model::EndpointsBlock>| {
-        first(block)
-            .cloned()
-            .or_else(|| first(&endpoints_block(&EndpointsSpec::default())).cloned())
-            .unwrap_or_default()
-    };
-    let planned = or_defaults(&state.vpc_endpoints);
-    let old = or_defaults(&prior.vpc_endpoints);
-    let seen = or_defaults(&endpoints_block(&observed_endpoints(inv)));
-    let settled = model::EndpointsBlock {
-        s3: reached(&planned.s3, &old.s3, &seen.s3),
-        dynamodb: reached(&planned.dynamodb, &old.dynamodb, &seen.dynamodb),
-        public_route_table: reached(
-            &planned.public_route_table,
-            &old.public_route_table,
-            &seen.public_route_table,
-        ),
-    };
-    if settled != planned {
-        state.vpc_endpoints = Value::Value(vec![settled]);
-    }
-}
-
-/// The planned block to settle, with the prior and the observed one; `None` when
-/// any of the three is absent (then the planned block stands).
-fn block_triple<'a, T: Clone>(
-    planned: &'a mut model::OneBlock<T>,
-    prior: &model::OneBlock<T>,
-    observed: &model::OneBlock<T>,
-) -> Option<(&'a mut T, T, T)> {
-    let old = first(prior)?.clone();
-    let seen = first(observed)?.clone();
-    let new = planned.as_mut_option()?.first_mut()?;
-    Some((new, old, seen))
 }
 
 /// The user's own tags as the VPC carries them (the provider's, the default
