@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .build_client(true)
         .compile_protos(
-            &["proto/tfplugin6.5.proto", "proto/plugin.proto"],
+            &["proto/tfplugin6.8.proto", "proto/plugin.proto"],
             &["proto"],
         )?;
     // Only release builds: watching the commit would rebuild development

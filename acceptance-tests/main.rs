@@ -25,3 +25,4 @@ mod protocol;
 mod ssm_only;
 mod updates;
 mod validation;
+mod write_only;

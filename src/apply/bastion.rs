@@ -196,6 +196,7 @@ pub(super) fn bastion_settings(
         instance_type: bastion.instance_type.clone(),
         security_group: group.to_string(),
         user_data: None,
+        user_data_version: None,
         key_name: bastion.key_name.clone(),
         iam_instance_profile: bastion.iam_instance_profile.clone(),
         hardening: Hardening::BASTION,

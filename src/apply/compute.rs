@@ -35,7 +35,7 @@ impl Run<'_> {
         let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
             Some(found) => {
-                let good = |v: &&ec2::TemplateVersion| v.settings == wanted;
+                let good = |v: &&ec2::TemplateVersion| v.settings.fits(&wanted);
                 let default = inv.default_template.as_ref();
                 // the version the group runs when it is right; else the default
                 // when it is right and a rollout towards it is under way (an
@@ -564,6 +564,7 @@ pub(super) fn app_settings(
         instance_type: spec.app.instance_type.clone(),
         security_group: group.to_string(),
         user_data: spec.app.user_data.clone(),
+        user_data_version: spec.app.user_data_version,
         key_name: None,
         iam_instance_profile: spec.app.iam_instance_profile.clone(),
         hardening: Hardening::APP,
@@ -681,7 +682,7 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
             // not wait for it) is the change under way, not drift
             let towards_configured = rollout.is_some_and(|r| {
                 inv.default_template.as_ref().is_some_and(|d| {
-                    d.settings == wanted && r.target_version == Some(d.number.to_string())
+                    d.settings.fits(&wanted) && r.target_version == Some(d.number.to_string())
                 })
             });
             if let Some(refresh) = rollout.filter(|_| !towards_configured) {
@@ -713,7 +714,7 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                     ),
                     Repair::Roll,
                 )),
-                Some(version) if version.settings != wanted => findings.push(Finding::new(
+                Some(version) if !version.settings.fits(&wanted) => findings.push(Finding::new(
                     "asg",
                     format!(
                         "runs launch template version {}, where {}",

@@ -124,7 +124,7 @@ fn list(block: &Block, keep: impl Fn(&Attribute) -> bool) -> String {
         if keep(attribute) {
             out.push_str(&format!(
                 "* `{name}` - {}{}\n",
-                qualifier(attribute),
+                qualifier(name, attribute),
                 attribute.description.content
             ));
         }
@@ -132,8 +132,9 @@ fn list(block: &Block, keep: impl Fn(&Attribute) -> bool) -> String {
     out
 }
 
-/// `(Required) `, `(Optional, Sensitive) `, or nothing for a read-only attribute.
-fn qualifier(attribute: &Attribute) -> String {
+/// `(Required) `, `(Optional, Sensitive) `, `(Optional, Sensitive, Write-only) `,
+/// or nothing for a read-only attribute.
+fn qualifier(name: &str, attribute: &Attribute) -> String {
     let kind = match attribute.constraint {
         AttributeConstraint::Required => "Required",
         AttributeConstraint::Optional | AttributeConstraint::OptionalComputed => "Optional",
@@ -144,7 +145,16 @@ fn qualifier(attribute: &Attribute) -> String {
     } else {
         ""
     };
-    format!("({kind}{sensitive}) ")
+    // write-only attributes are marked by path; their names are unique
+    let write_only = if super::schema::WRITE_ONLY
+        .iter()
+        .any(|path| path.rsplit('.').next() == Some(name))
+    {
+        ", Write-only"
+    } else {
+        ""
+    };
+    format!("({kind}{sensitive}{write_only}) ")
 }
 
 /// The arguments of `block`, its nested blocks listed with them and described

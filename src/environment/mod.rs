@@ -637,10 +637,11 @@ impl Resource for EnvironmentResource {
         &self,
         diags: &mut Diagnostics,
         planned: Self::State<'a>,
-        _config: Self::State<'a>,
+        config: Self::State<'a>,
         _private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let planned = planned.with_write_only_of(&config);
         let state = self
             .converge(diags, planned, None, |s| s.timeouts.create, CREATE_FAILED)
             .await?;
@@ -653,10 +654,11 @@ impl Resource for EnvironmentResource {
         diags: &mut Diagnostics,
         prior: Self::State<'a>,
         planned: Self::State<'a>,
-        _config: Self::State<'a>,
+        config: Self::State<'a>,
         _private_state: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let planned = planned.with_write_only_of(&config);
         let state = self
             .converge(
                 diags,

@@ -28,6 +28,12 @@ pub struct AppBlock {
     pub instance_type: Str,
     pub port: Num,
     pub user_data: Str,
+    /// write-only: Terraform sends it in the configuration of a plan or apply
+    /// and it never appears in a state the provider returns
+    #[serde(default)]
+    pub user_data_wo: Str,
+    #[serde(default)]
+    pub user_data_wo_version: Num,
     pub min_size: Num,
     pub max_size: Num,
     pub desired_capacity: Num,
@@ -211,6 +217,24 @@ fn or_default<T>(value: &mut Value<T>, default: impl FnOnce() -> T) {
 }
 
 impl EnvironmentState {
+    /// The state without its write-only values, as every state the provider
+    /// hands Terraform must be: they reach the provider only in a configuration.
+    pub fn without_write_only(mut self) -> EnvironmentState {
+        if let Some(app) = first_mut(&mut self.app) {
+            app.user_data_wo = Value::Null;
+        }
+        self
+    }
+
+    /// Takes the write-only values of `config` (which an apply receives) into
+    /// this planned state, for the apply to use and never to return.
+    pub fn with_write_only_of(mut self, config: &EnvironmentState) -> EnvironmentState {
+        if let (Some(app), Some(configured)) = (first_mut(&mut self.app), first(&config.app)) {
+            app.user_data_wo = configured.user_data_wo.clone();
+        }
+        self
+    }
+
     /// Fills every optional input left null with its default, as the plan shows it.
     /// Attributes whose value depends on AWS (zones, subnet CIDRs, AMIs) stay unknown.
     pub fn apply_defaults(&mut self) {
@@ -625,7 +649,12 @@ fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
             .cloned()
             .unwrap_or(defaults.instance_type),
         port,
-        user_data: known(&block.user_data, "app.user_data")?.cloned(),
+        // one script or the other: validation refuses both
+        user_data: match known(&block.user_data_wo, "app.user_data_wo")? {
+            Some(script) => Some(script.clone()),
+            None => known(&block.user_data, "app.user_data")?.cloned(),
+        },
+        user_data_version: known(&block.user_data_wo_version, "app.user_data_wo_version")?.copied(),
         min_size,
         max_size: count(
             &block.max_size,

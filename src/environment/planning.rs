@@ -399,6 +399,7 @@ pub(super) fn plan_outputs(
             app_field(s, |a| &a.ami_id),
             app_field(s, |a| &a.user_data),
             app_field(s, |a| &a.iam_instance_profile),
+            first(&s.app).map(|a| a.user_data_wo_version),
         )
     };
     if template_inputs(prior) != template_inputs(planned) {
@@ -460,6 +461,10 @@ pub(super) fn disruptions(
             before.ami_id != after.ami_id && after.ami_id.is_value(),
         ),
         ("user_data", before.user_data != after.user_data),
+        (
+            "user_data_wo_version",
+            before.user_data_wo_version != after.user_data_wo_version,
+        ),
         (
             "iam_instance_profile",
             before.iam_instance_profile != after.iam_instance_profile,

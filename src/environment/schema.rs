@@ -20,6 +20,11 @@ use crate::plan::spec::{
 /// Version of the state layout; bump it together with an upgrade step in `model.rs`.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// Write-only attributes, by their path of attribute names: Terraform (1.11 and
+/// later) sends them in the configuration only, and they are never in a state
+/// or plan it keeps. See [`EnvironmentState::without_write_only`].
+pub const WRITE_ONLY: &[&str] = &["app.user_data_wo"];
+
 /// Top-level attributes whose change replaces the whole environment.
 pub const REPLACING_ATTRIBUTES: [&str; 2] = ["name", "vpc_cidr"];
 
@@ -116,6 +121,12 @@ fn app_block() -> NestedBlock {
         "Script passed to every instance at boot (plain text; the provider base64-encodes it). Changing it rolls the instances.",
     );
     user_data.sensitive = true;
+    let mut user_data_wo = attr(
+        String,
+        Optional,
+        "Write-only user data (Terraform 1.11 or later): the script passed to every instance at boot, as `user_data`, except that it never reaches the state or the plan. Set `user_data_wo_version` with it and raise that number to roll out a changed script: a changed script alone changes nothing, since no state holds it to compare with. Conflicts with `user_data`. The launch template holds the script, as it must to pass it to the instances; its version's description records `user_data_wo_version`.",
+    );
+    user_data_wo.sensitive = true;
     block_with(
         "The application tier: a launch template and an Auto Scaling Group in the private subnets, registered in the ALB's target group, scaled on average CPU.",
         vec![
@@ -123,6 +134,8 @@ fn app_block() -> NestedBlock {
             ("instance_type", attr(String, OptionalComputed, "EC2 instance type. Default `t3.micro`.")),
             ("port", attr(Number, OptionalComputed, "Port the application listens on; the ALB forwards to it. 1-65535, default `80`.")),
             ("user_data", user_data),
+            ("user_data_wo", user_data_wo),
+            ("user_data_wo_version", attr(Number, Optional, "Version of `user_data_wo`, required with it: changing it writes a new launch template version with the configured script and rolls the instances, as a change of `user_data` does. Any whole number; raising it by one each time is the convention. A refresh compares it with the launch template version's description, so a template changed out of band is drift.")),
             ("min_size", attr(Number, OptionalComputed, "Smallest number of instances. Default `2`.")),
             ("max_size", attr(Number, OptionalComputed, "Largest number of instances, at least `min_size`. Default `4`, or `min_size` when that is larger (so `min_size = 6` alone gives `max_size = 6`).")),
             ("desired_capacity", attr(Number, OptionalComputed, "Instances to start with, between `min_size` and `max_size`. Default `min_size`. Later changes made by the autoscaler are not drift. Left out, it follows the bounds as AWS moves it: a `min_size` raised above it raises it, a `max_size` lowered below it lowers it, and capacity the autoscaler chose within the bounds is kept.")),

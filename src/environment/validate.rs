@@ -224,6 +224,18 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
     c.problems
 }
 
+/// The problems of `config` for a Terraform that cannot send write-only
+/// values (before 1.11): it would store them in state and plan.
+pub fn write_only_unsupported(config: &EnvironmentState) -> Vec<Problem> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    if first(&config.app).is_some_and(|app| !app.user_data_wo.is_null()) {
+        c.fail(in_block("app", "user_data_wo"), "Write-only attributes need Terraform 1.11 or later", "This Terraform does not support write-only attributes, so `user_data_wo` would be stored in state and plan. Upgrade to Terraform 1.11 or later (or OpenTofu 1.11 or later), or pass the script in `user_data` instead.");
+    }
+    c.problems
+}
+
 fn check_timeouts(c: &mut Checker, config: &EnvironmentState) {
     let Some(timeouts) = first(&config.timeouts) else {
         return;

@@ -89,7 +89,13 @@ pub struct AppSpec {
     pub ami_id: Option<String>,
     pub instance_type: String,
     pub port: u16,
+    /// the script, `app.user_data` or `app.user_data_wo`; a write-only one is
+    /// known only during an apply (from the configuration)
     pub user_data: Option<String>,
+    /// `app.user_data_wo_version`: set when the script is write-only. The
+    /// launch template version records it, and it, not the script (which no
+    /// state holds), decides whether the template is the configured one.
+    pub user_data_version: Option<i64>,
     pub min_size: u32,
     pub max_size: u32,
     pub desired_capacity: Option<u32>,
@@ -154,6 +160,7 @@ impl Default for AppSpec {
             instance_type: "t3.micro".into(),
             port: 80,
             user_data: None,
+            user_data_version: None,
             min_size: 2,
             max_size: 4,
             desired_capacity: None,

@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use crate::provider::ProdVpcProvider;
 pub use service::{ProviderService, ENVIRONMENT_TYPE};
 
-/// The generated protocol types (tfplugin6.5).
+/// The generated protocol types (tfplugin6.8, as Terraform 1.11 ships it).
 #[allow(clippy::all, clippy::pedantic)]
 pub mod proto {
     tonic::include_proto!("tfplugin6");

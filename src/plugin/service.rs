@@ -11,7 +11,8 @@ use super::proto::{self, provider_server::Provider as ProviderRpc};
 use super::wire::{self, decode_config, decode_input, encode, DecodeError};
 use crate::environment::data_source::DataSourceConfig;
 use crate::environment::model::EnvironmentState;
-use crate::environment::{upgrade, EnvironmentResource};
+use crate::environment::schema::WRITE_ONLY;
+use crate::environment::{upgrade, validate, EnvironmentResource};
 use crate::plan::drift::Repairs;
 use crate::provider::{ProdVpcProvider, ProviderConfig};
 
@@ -98,6 +99,17 @@ impl ProviderService {
     }
 }
 
+/// The provider declares no ephemeral resource type, so Terraform never asks
+/// for one; a client that does is told so.
+fn no_ephemeral_resource(type_name: &str) -> Vec<proto::Diagnostic> {
+    let mut diags = Diagnostics::default();
+    diags.root_error(
+        format!("Unknown ephemeral resource type `{type_name}`"),
+        "The prodvpc provider serves no ephemeral resource types.",
+    );
+    wire::diagnostics(diags)
+}
+
 /// Keeps the `Ok` of a decoding, reporting its error as a diagnostic.
 fn reported<T>(decoded: Result<T, DecodeError>, diags: &mut Diagnostics) -> Option<T> {
     decoded.map_err(|e| e.report(diags)).ok()
@@ -121,6 +133,7 @@ impl ProviderRpc for ProviderService {
                 type_name: ENVIRONMENT_TYPE.to_string(),
             }],
             functions: super::functions::metadata(),
+            ephemeral_resources: Vec::new(),
         }))
     }
 
@@ -129,18 +142,19 @@ impl ProviderRpc for ProviderService {
         _: Request<proto::get_provider_schema::Request>,
     ) -> Reply<proto::get_provider_schema::Response> {
         Ok(Response::new(proto::get_provider_schema::Response {
-            provider: Some(wire::schema(&self.provider_schema)),
+            provider: Some(wire::schema(&self.provider_schema, &[])),
             resource_schemas: [(
                 ENVIRONMENT_TYPE.to_string(),
-                wire::schema(&self.environment_schema),
+                wire::schema(&self.environment_schema, WRITE_ONLY),
             )]
             .into(),
             data_source_schemas: [(
                 ENVIRONMENT_TYPE.to_string(),
-                wire::schema(&self.data_source_schema),
+                wire::schema(&self.data_source_schema, &[]),
             )]
             .into(),
             functions: super::functions::definitions(),
+            ephemeral_resource_schemas: Default::default(),
             diagnostics: Vec::new(),
             provider_meta: None,
             server_capabilities: Some(Self::server_capabilities()),
@@ -181,6 +195,12 @@ impl ProviderRpc for ProviderService {
                 &mut diags,
             );
             if let Some(config) = reported(config, &mut diags) {
+                let write_only_allowed = request
+                    .client_capabilities
+                    .is_some_and(|c| c.write_only_attributes_allowed);
+                if !write_only_allowed {
+                    validate::report(&validate::write_only_unsupported(&config), &mut diags);
+                }
                 resource.validate(&mut diags, config).await;
             }
         }
@@ -283,7 +303,7 @@ impl ProviderRpc for ProviderService {
                     new_state = Some(match read {
                         Some((state, repairs)) => {
                             private = private_bytes(&repairs);
-                            encode(&state)
+                            encode_state(state)
                         }
                         None => wire::null(),
                     });
@@ -296,6 +316,7 @@ impl ProviderRpc for ProviderService {
             new_state,
             diagnostics: wire::diagnostics(diags),
             private,
+            deferred: None,
         }))
     }
 
@@ -324,7 +345,7 @@ impl ProviderRpc for ProviderService {
                         .plan_update(&mut diags, prior, new, config, refreshed, empty())
                         .await
                     {
-                        planned_state = Some(encode(&state));
+                        planned_state = Some(encode_state(state));
                         planned_private = private_bytes(&repairs);
                         requires_replace = paths.iter().map(wire::attribute_path).collect();
                     }
@@ -339,7 +360,7 @@ impl ProviderRpc for ProviderService {
                     if let Some((state, _)) =
                         resource.plan_create(&mut diags, new, config, empty()).await
                     {
-                        planned_state = Some(encode(&state));
+                        planned_state = Some(encode_state(state));
                     }
                 }
                 None => {}
@@ -351,6 +372,7 @@ impl ProviderRpc for ProviderService {
             planned_private,
             diagnostics: wire::diagnostics(diags),
             legacy_type_system: false,
+            deferred: None,
         }))
     }
 
@@ -384,7 +406,7 @@ impl ProviderRpc for ProviderService {
                             empty(),
                         )
                         .await;
-                    Some(encode(&updated.map_or(prior, |(state, _)| state)))
+                    Some(encode_state(updated.map_or(prior, |(state, _)| state)))
                 }
                 Some(Change::Delete { prior }) => {
                     let destroyed = resource
@@ -392,14 +414,14 @@ impl ProviderRpc for ProviderService {
                         .await;
                     Some(match destroyed {
                         Some(()) => wire::null(),
-                        None => encode(&prior),
+                        None => encode_state(prior),
                     })
                 }
                 Some(Change::Create { new, config }) => {
                     let created = resource
                         .create(&mut diags, new, config, Repairs::default(), empty())
                         .await;
-                    Some(created.map_or_else(wire::null, |(state, _)| encode(&state)))
+                    Some(created.map_or_else(wire::null, |(state, _)| encode_state(state)))
                 }
                 None => None,
             };
@@ -423,7 +445,7 @@ impl ProviderRpc for ProviderService {
             if let Some((state, _)) = resource.import(&mut diags, request.id).await {
                 imported_resources.push(proto::import_resource_state::ImportedResource {
                     type_name: request.type_name,
-                    state: Some(encode(&state)),
+                    state: Some(encode_state(state)),
                     private: Vec::new(),
                 });
             }
@@ -431,6 +453,7 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(proto::import_resource_state::Response {
             imported_resources,
             diagnostics: wire::diagnostics(diags),
+            deferred: None,
         }))
     }
 
@@ -477,6 +500,47 @@ impl ProviderRpc for ProviderService {
         Ok(Response::new(proto::read_data_source::Response {
             state,
             diagnostics: wire::diagnostics(diags),
+            deferred: None,
+        }))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        request: Request<proto::validate_ephemeral_resource_config::Request>,
+    ) -> Reply<proto::validate_ephemeral_resource_config::Response> {
+        Ok(Response::new(
+            proto::validate_ephemeral_resource_config::Response {
+                diagnostics: no_ephemeral_resource(&request.into_inner().type_name),
+            },
+        ))
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        request: Request<proto::open_ephemeral_resource::Request>,
+    ) -> Reply<proto::open_ephemeral_resource::Response> {
+        Ok(Response::new(proto::open_ephemeral_resource::Response {
+            diagnostics: no_ephemeral_resource(&request.into_inner().type_name),
+            ..Default::default()
+        }))
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        request: Request<proto::renew_ephemeral_resource::Request>,
+    ) -> Reply<proto::renew_ephemeral_resource::Response> {
+        Ok(Response::new(proto::renew_ephemeral_resource::Response {
+            diagnostics: no_ephemeral_resource(&request.into_inner().type_name),
+            ..Default::default()
+        }))
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        request: Request<proto::close_ephemeral_resource::Request>,
+    ) -> Reply<proto::close_ephemeral_resource::Response> {
+        Ok(Response::new(proto::close_ephemeral_resource::Response {
+            diagnostics: no_ephemeral_resource(&request.into_inner().type_name),
         }))
     }
 
@@ -545,12 +609,15 @@ impl Change {
         // state carries the configuration's numbers: an unusable one is
         // reported once, from the configuration itself.
         let mut repeated = Diagnostics::default();
+        // write-only values reach the resource in the configuration only: the
+        // proposed new state Terraform sends still carries them
         let prior = reported(
             decode_input("prior state", prior, numbers, &mut repeated),
             diags,
-        )?;
+        )?
+        .map(EnvironmentState::without_write_only);
         let new = decode_input("new state", new, numbers, &mut repeated);
-        let new = reported(new, diags)?;
+        let new = reported(new, diags)?.map(EnvironmentState::without_write_only);
         match (prior, new) {
             (Some(prior), None) => Some(Change::Delete { prior }),
             (prior, Some(new)) => {
@@ -575,6 +642,12 @@ impl Change {
             }
         }
     }
+}
+
+/// A state of the environment as Terraform receives it: never with a
+/// write-only value, which Terraform would refuse.
+fn encode_state(state: EnvironmentState) -> proto::DynamicValue {
+    encode(&state.without_write_only())
 }
 
 /// The resource's private state as Terraform hands it back: what the last
@@ -651,6 +724,105 @@ mod tests {
         assert!(
             matches!(delete, Some(Change::Delete { prior }) if prior.name == Value::Value("old".into()))
         );
+    }
+
+    /// A state of environment `name` whose app block has the write-only script.
+    fn with_script(name: &str) -> EnvironmentState {
+        EnvironmentState {
+            name: Value::Value(name.to_string()),
+            app: Value::Value(vec![crate::environment::model::AppBlock {
+                user_data_wo: Value::Value("#!/bin/sh\nsecret".into()),
+                user_data_wo_version: Value::Value(1),
+                ..Default::default()
+            }]),
+            bastion: Value::Value(vec![crate::environment::model::BastionBlock {
+                enabled: Value::Value(false),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    fn script_of(state: &EnvironmentState) -> &Value<String> {
+        &state.app.as_ref_option().unwrap()[0].user_data_wo
+    }
+
+    #[test]
+    fn write_only_values_reach_the_resource_in_the_configuration_only() {
+        let schema = crate::environment::schema::environment_schema();
+        let numbers = NumberShape {
+            schema: &schema.block,
+            fractional: FRACTIONAL_NUMBERS,
+        };
+        let mut diags = Diagnostics::default();
+        let (prior, new, config) = (
+            encode(&with_script("old")),
+            encode(&with_script("new")),
+            encode(&with_script("config")),
+        );
+        let change = Change::decode(
+            Some(&prior),
+            Some(&new),
+            Some(&config),
+            &numbers,
+            &mut diags,
+        );
+        let Some(Change::Update { prior, new, config }) = change else {
+            panic!("an update: {:?}", diags.errors);
+        };
+        assert_eq!(*script_of(&prior), Value::Null);
+        assert_eq!(*script_of(&new), Value::Null);
+        assert!(script_of(&config).is_value());
+        // the apply takes it from the configuration, and never returns it
+        let applying = new.with_write_only_of(&config);
+        assert!(script_of(&applying).is_value());
+        let returned: EnvironmentState = wire::decode("state", Some(&encode_state(applying)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(*script_of(&returned), Value::Null);
+        assert_eq!(
+            returned.app.as_ref_option().unwrap()[0].user_data_wo_version,
+            Value::Value(1)
+        );
+    }
+
+    async fn validate_resource(
+        config: &EnvironmentState,
+        capabilities: Option<proto::ClientCapabilities>,
+    ) -> Vec<proto::Diagnostic> {
+        let service = ProviderService::new(ProdVpcProvider::default());
+        let request = proto::validate_resource_config::Request {
+            type_name: ENVIRONMENT_TYPE.to_string(),
+            config: Some(encode(config)),
+            client_capabilities: capabilities,
+        };
+        service
+            .validate_resource_config(Request::new(request))
+            .await
+            .unwrap()
+            .into_inner()
+            .diagnostics
+    }
+
+    #[tokio::test]
+    async fn a_write_only_script_is_refused_by_a_terraform_that_would_store_it() {
+        let config = with_script("shop");
+        let capable = proto::ClientCapabilities {
+            deferral_allowed: false,
+            write_only_attributes_allowed: true,
+        };
+        let accepted = validate_resource(&config, Some(capable)).await;
+        assert!(accepted.is_empty(), "{accepted:?}");
+        let old_terraform = validate_resource(&config, None).await;
+        assert_eq!(old_terraform.len(), 1, "{old_terraform:?}");
+        assert_eq!(
+            old_terraform[0].summary,
+            "Write-only attributes need Terraform 1.11 or later"
+        );
+        // a plain script needs nothing of the client
+        let mut plain = with_script("shop");
+        plain.app = Value::Null;
+        assert!(validate_resource(&plain, None).await.is_empty());
     }
 
     #[test]
@@ -789,6 +961,7 @@ mod tests {
             type_name: ENVIRONMENT_TYPE.to_string(),
             config: data_config(Value::Unknown),
             provider_meta: None,
+            client_capabilities: None,
         };
         let response = service
             .read_data_source(Request::new(request))

@@ -147,10 +147,37 @@ pub fn diagnostics(diags: Diagnostics) -> Vec<proto::Diagnostic> {
     errors.chain(warnings).collect()
 }
 
-pub fn schema(schema: &Schema) -> proto::Schema {
+/// The protocol's form of `schema`, with the attributes at the paths in
+/// `write_only` (attribute and block names joined by dots, as `app.user_data_wo`)
+/// marked write-only: the `tf-provider` schema types have no such flag.
+pub fn schema(schema: &Schema, write_only: &[&str]) -> proto::Schema {
+    let marks = WriteOnly {
+        paths: write_only,
+        prefix: String::new(),
+    };
     proto::Schema {
         version: schema.version,
-        block: Some(block(&schema.block)),
+        block: Some(block(&schema.block, &marks)),
+    }
+}
+
+/// Which attributes are write-only, and the path of the block being converted.
+struct WriteOnly<'a> {
+    paths: &'a [&'a str],
+    prefix: String,
+}
+
+impl WriteOnly<'_> {
+    fn within(&self, name: &str) -> WriteOnly<'_> {
+        WriteOnly {
+            paths: self.paths,
+            prefix: format!("{}{name}.", self.prefix),
+        }
+    }
+
+    fn marks(&self, name: &str) -> bool {
+        self.paths
+            .contains(&format!("{}{name}", self.prefix).as_str())
     }
 }
 
@@ -168,13 +195,13 @@ fn sorted<V>(map: &HashMap<String, V>) -> Vec<(&String, &V)> {
     entries
 }
 
-fn block(block: &Block) -> proto::schema::Block {
+fn block(block: &Block, write_only: &WriteOnly) -> proto::schema::Block {
     proto::schema::Block {
         version: block.version,
-        attributes: attributes(&block.attributes),
+        attributes: attributes(&block.attributes, write_only),
         block_types: sorted(&block.blocks)
             .into_iter()
-            .map(|(name, nested)| nested_block(name, nested))
+            .map(|(name, nested)| nested_block(name, nested, &write_only.within(name)))
             .collect(),
         description: block.description.content.clone(),
         description_kind: string_kind(&block.description),
@@ -182,7 +209,11 @@ fn block(block: &Block) -> proto::schema::Block {
     }
 }
 
-fn nested_block(name: &str, nested: &NestedBlock) -> proto::schema::NestedBlock {
+fn nested_block(
+    name: &str,
+    nested: &NestedBlock,
+    write_only: &WriteOnly,
+) -> proto::schema::NestedBlock {
     use proto::schema::nested_block::NestingMode;
     let (nesting, min_items, max_items, inner) = match nested {
         NestedBlock::Single(b) => (NestingMode::Single, 1, 1, b),
@@ -195,7 +226,7 @@ fn nested_block(name: &str, nested: &NestedBlock) -> proto::schema::NestedBlock 
     };
     proto::schema::NestedBlock {
         type_name: name.to_string(),
-        block: Some(block(inner)),
+        block: Some(block(inner, write_only)),
         nesting: nesting as i32,
         min_items,
         max_items,
@@ -203,7 +234,10 @@ fn nested_block(name: &str, nested: &NestedBlock) -> proto::schema::NestedBlock 
 }
 
 #[allow(deprecated)] // min_items/max_items of nested attribute objects: set to their defaults
-fn attributes(map: &HashMap<String, Attribute>) -> Vec<proto::schema::Attribute> {
+fn attributes(
+    map: &HashMap<String, Attribute>,
+    write_only: &WriteOnly,
+) -> Vec<proto::schema::Attribute> {
     use proto::schema::object::NestingMode;
     sorted(map)
         .into_iter()
@@ -224,7 +258,7 @@ fn attributes(map: &HashMap<String, Attribute>) -> Vec<proto::schema::Attribute>
                     None => attribute.attr_type.to_string().into_bytes(),
                 },
                 nested_type: nested.map(|(nesting, inner)| proto::schema::Object {
-                    attributes: attributes(inner),
+                    attributes: attributes(inner, &write_only.within(name)),
                     nesting: nesting as i32,
                     min_items: 0,
                     max_items: 0,
@@ -240,6 +274,7 @@ fn attributes(map: &HashMap<String, Attribute>) -> Vec<proto::schema::Attribute>
                     AttributeConstraint::Computed | AttributeConstraint::OptionalComputed
                 ),
                 sensitive: attribute.sensitive,
+                write_only: write_only.marks(name),
                 description_kind: string_kind(&attribute.description),
                 deprecated: attribute.deprecated,
             }
@@ -323,7 +358,7 @@ mod tests {
     #[test]
     fn optional_blocks_are_lists_of_at_most_one_in_name_order() {
         let environment = crate::environment::schema::environment_schema();
-        let converted = schema(&environment);
+        let converted = schema(&environment, crate::environment::schema::WRITE_ONLY);
         let block = converted.block.unwrap();
         let names: Vec<&str> = block
             .block_types
@@ -346,5 +381,32 @@ mod tests {
         let tags = block.attributes.iter().find(|a| a.name == "tags").unwrap();
         assert_eq!(tags.r#type, br#"["map","string"]"#);
         assert!(tags.optional && !tags.computed && !tags.required);
+    }
+
+    #[test]
+    fn write_only_attributes_are_marked_by_path_and_nothing_else_is() {
+        use crate::environment::schema::{environment_schema, WRITE_ONLY};
+        let converted = schema(&environment_schema(), WRITE_ONLY);
+        let mut marked = Vec::new();
+        fn collect(block: &proto::schema::Block, prefix: &str, marked: &mut Vec<String>) {
+            for attribute in &block.attributes {
+                if attribute.write_only {
+                    // Terraform refuses write-only attributes that are computed
+                    assert!(!attribute.computed, "{}", attribute.name);
+                    marked.push(format!("{prefix}{}", attribute.name));
+                }
+            }
+            for nested in &block.block_types {
+                let inner = nested.block.as_ref().unwrap();
+                collect(inner, &format!("{prefix}{}.", nested.type_name), marked);
+            }
+        }
+        collect(converted.block.as_ref().unwrap(), "", &mut marked);
+        assert_eq!(marked, WRITE_ONLY);
+        // the same name elsewhere is not marked
+        let plain = schema(&environment_schema(), &["user_data_wo"]);
+        let mut none = Vec::new();
+        collect(plain.block.as_ref().unwrap(), "", &mut none);
+        assert!(none.is_empty(), "{none:?}");
     }
 }

@@ -26,6 +26,10 @@ pub struct InstanceSettings {
     pub instance_type: String,
     pub security_group: String,
     pub user_data: Option<String>,
+    /// the version of a write-only script (`app.user_data_wo_version`), which
+    /// the launch template version's description records: with it, the
+    /// version, not the script, is compared, as no state holds the script
+    pub user_data_version: Option<i64>,
     pub key_name: Option<String>,
     pub iam_instance_profile: Option<InstanceProfile>,
     /// the device the root volume is mapped under: the image's root device
@@ -156,6 +160,14 @@ impl Hardening {
 }
 
 impl InstanceSettings {
+    /// Whether a template version with these settings is the configured one
+    /// (`wanted`): nothing in [`Self::differences`]. Not equality: a write-only
+    /// script is judged by its version, as a plan judges it, so a changed
+    /// script under the same version never rolls the instances.
+    pub fn fits(&self, wanted: &InstanceSettings) -> bool {
+        self.differences(wanted).is_empty()
+    }
+
     /// What differs from `wanted`, worded for the plan (`type t3.large instead of t3.micro`).
     pub fn differences(&self, wanted: &InstanceSettings) -> Vec<String> {
         let mut found = Vec::new();
@@ -184,8 +196,15 @@ impl InstanceSettings {
                 InstanceProfile::text_of(wanted.iam_instance_profile.as_ref()),
             );
         }
-        if self.user_data != wanted.user_data {
-            found.push("other user data".into());
+        match wanted.user_data_version {
+            Some(version) if self.user_data_version != Some(version) => found.push(format!(
+                "user data version {} instead of {version}",
+                self.user_data_version
+                    .map_or_else(|| "none".to_string(), |v| v.to_string())
+            )),
+            Some(_) => {}
+            None if self.user_data != wanted.user_data => found.push("other user data".into()),
+            None => {}
         }
         found.extend(
             self.hardening
@@ -266,6 +285,26 @@ fn launch_template_data(settings: &InstanceSettings, tags: &Tags) -> RequestLaun
         .build()
 }
 
+/// What a launch template version's description starts with when its user
+/// data is write-only, followed by `app.user_data_wo_version`.
+const USER_DATA_VERSION_MARK: &str = "user_data_wo_version=";
+
+/// The description of a template version with `settings`: the version of a
+/// write-only script, which a refresh reads back in place of the script.
+fn version_description(settings: &InstanceSettings) -> Option<String> {
+    settings
+        .user_data_version
+        .map(|version| format!("{USER_DATA_VERSION_MARK}{version}"))
+}
+
+/// The write-only script's version a template version's description records.
+fn user_data_version(description: &str) -> Option<i64> {
+    description
+        .strip_prefix(USER_DATA_VERSION_MARK)?
+        .parse()
+        .ok()
+}
+
 /// Creates the app launch template; returns its id and version.
 pub async fn create_launch_template(
     client: &Client,
@@ -279,6 +318,7 @@ pub async fn create_launch_template(
         .create_launch_template()
         .client_token(crate::aws::create_once::token_for(tags))
         .launch_template_name(name)
+        .set_version_description(version_description(settings))
         .launch_template_data(launch_template_data(settings, tags))
         .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))
         .send()
@@ -310,6 +350,7 @@ pub async fn new_launch_template_version(
     let out = client
         .create_launch_template_version()
         .launch_template_id(id)
+        .set_version_description(version_description(settings))
         .launch_template_data(launch_template_data(settings, tags))
         .send()
         .await
@@ -372,7 +413,10 @@ pub async fn launch_template_versions(
                 template_id: v.launch_template_id()?.to_string(),
                 number: v.version_number()?,
                 default: v.default_version().unwrap_or(false),
-                settings: template_settings(v.launch_template_data()?),
+                settings: InstanceSettings {
+                    user_data_version: v.version_description().and_then(user_data_version),
+                    ..template_settings(v.launch_template_data()?)
+                },
             })
         })
         .collect())
@@ -410,6 +454,8 @@ pub(super) fn template_settings(
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
         }),
+        // in the version's description, which `launch_template_versions` reads
+        user_data_version: None,
         key_name: data.key_name().map(str::to_string),
         // read back as written: by ARN when the template names one, else by name
         iam_instance_profile: data
@@ -818,6 +864,41 @@ pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_only_script_is_compared_by_its_version_a_plain_one_by_its_text() {
+        let template = |script: &str, version: Option<i64>| InstanceSettings {
+            user_data: Some(script.to_string()),
+            user_data_version: version,
+            ..InstanceSettings::default()
+        };
+        // a refresh knows the version only: the script is in no state
+        let wanted = InstanceSettings {
+            user_data: None,
+            user_data_version: Some(2),
+            ..InstanceSettings::default()
+        };
+        assert!(template("any", Some(2)).differences(&wanted).is_empty());
+        assert_eq!(
+            template("any", Some(1)).differences(&wanted),
+            ["user data version 1 instead of 2"]
+        );
+        assert_eq!(
+            template("any", None).differences(&wanted),
+            ["user data version none instead of 2"]
+        );
+        let plain = template("echo hi", None);
+        assert!(template("echo hi", Some(3)).differences(&plain).is_empty());
+        assert_eq!(
+            template("echo bye", None).differences(&plain),
+            ["other user data"]
+        );
+        // the description carries the version, and nothing else parses as one
+        let written = version_description(&template("x", Some(7))).unwrap();
+        assert_eq!(user_data_version(&written), Some(7));
+        assert_eq!(version_description(&plain), None);
+        assert_eq!(user_data_version("made by hand"), None);
+    }
 
     #[test]
     fn a_version_with_more_groups_or_another_layout_is_not_the_providers() {

@@ -35,7 +35,13 @@ pub(crate) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         ami_id: found(&template.ami_id),
         instance_type: found(&template.instance_type),
         port: target_group.map(|tg| i64::from(tg.port)).into(),
-        user_data: template.user_data.clone().into(),
+        // a write-only script is recorded by its version only, never itself
+        user_data: match template.user_data_version {
+            Some(_) => Value::Null,
+            None => template.user_data.clone().into(),
+        },
+        user_data_wo: Value::Null,
+        user_data_wo_version: template.user_data_version.into(),
         // a missing group records no sizes (the defaults then fill them), never zeros
         min_size: inv.group.as_ref().map(|g| i64::from(g.min_size)).into(),
         max_size: inv.group.as_ref().map(|g| i64::from(g.max_size)).into(),

@@ -2,7 +2,7 @@
 
 use tf_provider::value::Value;
 
-use crate::environment::model::{first, EnvironmentState, InstanceRefreshBlock};
+use crate::environment::model::{first, AppBlock, EnvironmentState, InstanceRefreshBlock};
 use crate::plan::spec::{
     AppSpec, RefreshPreferences, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP,
 };
@@ -42,11 +42,7 @@ pub(super) fn check_app(c: &mut Checker, config: &EnvironmentState) {
         check_instance_refresh(c, refresh);
     }
     check_instance_profile(c, "app", &app.iam_instance_profile);
-    if let Value::Value(data) = &app.user_data {
-        if data.len() > MAX_USER_DATA_BYTES {
-            c.fail(in_block("app", "user_data"), "User data too long", format!("user_data has {} bytes; AWS accepts at most {MAX_USER_DATA_BYTES} (16 KB). Keep a short script that downloads the rest, for example from S3.", data.len()));
-        }
-    }
+    check_user_data(c, app);
     for (value, name) in [
         (&app.instance_type, "instance_type"),
         (&app.ami_id, "ami_id"),
@@ -233,5 +229,32 @@ pub(super) fn check_sizes(c: &mut Checker, app: &crate::environment::model::AppB
                 ),
             );
         }
+    }
+}
+
+/// One script, plain or write-only (with its version), of a size AWS takes.
+fn check_user_data(c: &mut Checker, app: &AppBlock) {
+    for (value, name) in [
+        (&app.user_data, "user_data"),
+        (&app.user_data_wo, "user_data_wo"),
+    ] {
+        if let Value::Value(data) = value {
+            if data.len() > MAX_USER_DATA_BYTES {
+                c.fail(in_block("app", name), "User data too long", format!("{name} has {} bytes; AWS accepts at most {MAX_USER_DATA_BYTES} (16 KB). Keep a short script that downloads the rest, for example from S3.", data.len()));
+            }
+        }
+    }
+    if !app.user_data.is_null() && !app.user_data_wo.is_null() {
+        c.fail(
+            in_block("app", "user_data_wo"),
+            "Conflicting user data",
+            "Set either `user_data` or `user_data_wo`, not both: the instances run one script.",
+        );
+    }
+    match (app.user_data_wo.is_null(), &app.user_data_wo_version) {
+        (false, Value::Null) => c.fail(in_block("app", "user_data_wo_version"), "Missing user_data_wo_version", "`user_data_wo` needs `user_data_wo_version`: no state holds the script, so the version is how apply knows it changed. Set it, for example to 1, and raise it whenever the script changes."),
+        (true, Value::Value(_)) => c.fail(in_block("app", "user_data_wo_version"), "user_data_wo_version without user_data_wo", "`user_data_wo_version` versions the write-only script `user_data_wo`, which is not set. Set `user_data_wo` too, or remove `user_data_wo_version`."),
+        (_, Value::Value(version)) if *version < 0 => c.fail(in_block("app", "user_data_wo_version"), "Negative user_data_wo_version", format!("user_data_wo_version is {version}; use a whole number from 0 up, raised each time the script changes.")),
+        _ => {}
     }
 }

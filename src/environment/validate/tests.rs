@@ -514,3 +514,63 @@ fn ingress_blocks_are_counted_as_the_rules_they_make() {
         "{found:?}"
     );
 }
+
+#[test]
+fn write_only_user_data_comes_alone_with_its_version() {
+    let script = || Value::Value("#!/bin/sh\necho hi".to_string());
+    let paths = |found: Vec<(String, String)>| -> Vec<String> {
+        found.into_iter().map(|(path, _)| path).collect()
+    };
+    assert!(problems(app(|a| {
+        a.user_data_wo = script();
+        a.user_data_wo_version = Value::Value(1);
+    }))
+    .is_empty());
+    // an unknown script (a variable, an ephemeral value) is judged at apply
+    assert!(problems(app(|a| {
+        a.user_data_wo = Value::Unknown;
+        a.user_data_wo_version = Value::Value(1);
+    }))
+    .is_empty());
+    let both = problems(app(|a| {
+        a.user_data = script();
+        a.user_data_wo = script();
+        a.user_data_wo_version = Value::Value(1);
+    }));
+    assert_eq!(paths(both.clone()), ["app[0].user_data_wo"]);
+    assert!(both[0].1.contains("not both"), "{both:?}");
+    let unversioned = problems(app(|a| a.user_data_wo = script()));
+    assert_eq!(paths(unversioned), ["app[0].user_data_wo_version"]);
+    let stray_version = problems(app(|a| a.user_data_wo_version = Value::Value(2)));
+    assert_eq!(paths(stray_version), ["app[0].user_data_wo_version"]);
+    let negative = problems(app(|a| {
+        a.user_data_wo = script();
+        a.user_data_wo_version = Value::Value(-1);
+    }));
+    assert_eq!(paths(negative), ["app[0].user_data_wo_version"]);
+    let long = problems(app(|a| {
+        a.user_data_wo = Value::Value("x".repeat(16 * 1024 + 1));
+        a.user_data_wo_version = Value::Value(1);
+    }));
+    assert_eq!(paths(long), ["app[0].user_data_wo"]);
+}
+
+#[test]
+fn a_terraform_without_write_only_support_is_refused_only_when_the_script_is_set() {
+    let mut c = config();
+    assert!(write_only_unsupported(&c).is_empty());
+    c.app = Value::Value(vec![AppBlock {
+        user_data: Value::Value("plain".into()),
+        ..Default::default()
+    }]);
+    assert!(write_only_unsupported(&c).is_empty());
+    c.app = Value::Value(vec![AppBlock {
+        user_data_wo: Value::Unknown,
+        user_data_wo_version: Value::Value(1),
+        ..Default::default()
+    }]);
+    let refused = write_only_unsupported(&c);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].path_text(), "app[0].user_data_wo");
+    assert!(refused[0].detail.contains("Terraform 1.11"));
+}
