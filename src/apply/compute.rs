@@ -16,7 +16,7 @@ use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::security::SgRole;
-use crate::plan::spec::EnvironmentSpec;
+use crate::plan::spec::{EnvironmentSpec, InstanceMix};
 
 impl Run<'_> {
     /// The launch template version for the group: the one it runs when that matches
@@ -104,6 +104,7 @@ impl Run<'_> {
             launch_template_id: template.id.clone(),
             launch_template_version: version.to_string(),
             health_check_grace_period: app.health_check_grace_period,
+            mix: app.mixed_instances.clone(),
         };
         match &inv.group {
             None => {
@@ -131,6 +132,21 @@ impl Run<'_> {
                 let same_template = group.launch_template_id == template.id
                     && group.launch_template_version == version.to_string();
                 let switch_template = !same_template && !rolls(inv, group, template);
+                // a new mix applies to what launches from now on: set in place,
+                // around the version the group runs unless it switches
+                let same_mix = group.mix == app.mixed_instances
+                    && group.capacity_rebalance
+                        == app
+                            .mixed_instances
+                            .as_ref()
+                            .is_some_and(InstanceMix::capacity_rebalance);
+                let launch_version = if switch_template {
+                    Some(version.to_string())
+                } else if !same_mix {
+                    Some(group.launch_template_version.clone())
+                } else {
+                    None
+                };
                 let out_of_bounds = group.desired_capacity < app.min_size as i32
                     || group.desired_capacity > app.max_size as i32;
                 // capacity chosen by the autoscaler is kept unless the user changed
@@ -141,7 +157,7 @@ impl Run<'_> {
                 if !same_subnets
                     || !same_bounds
                     || !same_health_checks
-                    || switch_template
+                    || launch_version.is_some()
                     || desired.is_some()
                 {
                     retry_propagation(self.deadline, "auto scaling group", || {
@@ -149,7 +165,7 @@ impl Run<'_> {
                             &self.clients.autoscaling,
                             &self.names.app,
                             &settings,
-                            switch_template,
+                            launch_version.as_deref(),
                             desired,
                         )
                     })
@@ -335,6 +351,7 @@ impl Run<'_> {
                     &preferences,
                     template,
                     version,
+                    self.spec.app.mixed_instances.as_ref(),
                 )
                 .await
                 {
@@ -572,6 +589,39 @@ pub(super) fn app_settings(
     }
 }
 
+/// How what the group launches differs from the configuration's mix: another
+/// policy, none where one is configured (or the reverse), or capacity
+/// rebalancing switched. Set in place: it applies to what launches next.
+fn mix_drift(group: &autoscaling::Group, wanted: Option<&InstanceMix>) -> Option<Finding> {
+    let describe = |mix: Option<&InstanceMix>| {
+        mix.map_or_else(
+            || "the launch template's type only".to_string(),
+            InstanceMix::describe,
+        )
+    };
+    let rebalance = wanted.is_some_and(InstanceMix::capacity_rebalance);
+    let text = if group.mix.as_ref() != wanted {
+        format!(
+            "launches {} instead of {}",
+            describe(group.mix.as_ref()),
+            describe(wanted)
+        )
+    } else if group.capacity_rebalance != rebalance {
+        format!(
+            "has capacity rebalancing {} while it {} Spot",
+            if group.capacity_rebalance {
+                "on"
+            } else {
+                "off"
+            },
+            if rebalance { "uses" } else { "does not use" }
+        )
+    } else {
+        return None;
+    };
+    Some(Finding::new("asg", text, Repair::InPlace("restores it")))
+}
+
 /// How a live app instance's metadata options differ from those its template
 /// gives (IMDSv2 required, the hop limit), worded for the plan; an instance
 /// on its way out is not compared.
@@ -629,6 +679,9 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                     restores.clone(),
                 ));
             }
+        }
+        if let Some(finding) = mix_drift(group, app.mixed_instances.as_ref()) {
+            findings.push(finding);
         }
         if group.health_check_type != autoscaling::HEALTH_CHECK_TYPE {
             findings.push(Finding::new(

@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::types::{
-    LaunchTemplateSpecification, MetricType, PredefinedMetricSpecification, Tag,
+    InstancesDistribution, LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification,
+    MetricType, MixedInstancesPolicy, PredefinedMetricSpecification, Tag,
     TargetTrackingConfiguration,
 };
 use aws_sdk_autoscaling::Client;
 
 use crate::aws::batch::Batches;
 use crate::error::AwsError;
+use crate::plan::spec::InstanceMix;
 
 type Result<T> = std::result::Result<T, AwsError>;
 
@@ -40,6 +42,9 @@ pub struct Group {
     pub deleting: bool,
     /// processes suspended on the group (`Launch`, `HealthCheck`, ...)
     pub suspended: Vec<String>,
+    /// its mixed instances policy, when it has one
+    pub mix: Option<InstanceMix>,
+    pub capacity_rebalance: bool,
 }
 
 /// One instance of the group.
@@ -96,6 +101,92 @@ pub struct GroupSettings {
     pub launch_template_id: String,
     pub launch_template_version: String,
     pub health_check_grace_period: u32,
+    pub mix: Option<InstanceMix>,
+}
+
+/// How a group or a refresh names what it launches: the launch template alone,
+/// or (with a mix) a mixed instances policy around it. AWS takes one or the other.
+struct Launch {
+    template: Option<LaunchTemplateSpecification>,
+    policy: Option<MixedInstancesPolicy>,
+}
+
+impl Launch {
+    fn of(template_id: &str, version: &str, mix: Option<&InstanceMix>) -> Launch {
+        let spec = LaunchTemplateSpecification::builder()
+            .launch_template_id(template_id)
+            .version(version)
+            .build();
+        let Some(mix) = mix else {
+            return Launch {
+                template: Some(spec),
+                policy: None,
+            };
+        };
+        let overrides = mix
+            .instance_types
+            .iter()
+            .map(|t| LaunchTemplateOverrides::builder().instance_type(t).build())
+            .collect();
+        let policy = MixedInstancesPolicy::builder()
+            .launch_template(
+                LaunchTemplate::builder()
+                    .launch_template_specification(spec)
+                    .set_overrides(Some(overrides))
+                    .build(),
+            )
+            .instances_distribution(
+                InstancesDistribution::builder()
+                    // On-Demand capacity takes the types in the order given
+                    .on_demand_allocation_strategy(ON_DEMAND_STRATEGY)
+                    .on_demand_base_capacity(mix.on_demand_base_capacity as i32)
+                    .on_demand_percentage_above_base_capacity(
+                        mix.on_demand_percentage_above_base as i32,
+                    )
+                    .spot_allocation_strategy(&mix.spot_allocation_strategy)
+                    .build(),
+            )
+            .build();
+        Launch {
+            template: None,
+            policy: Some(policy),
+        }
+    }
+}
+
+/// How On-Demand capacity picks among the mix's types: by their order.
+const ON_DEMAND_STRATEGY: &str = "prioritized";
+
+/// The launch template a group's or a refresh's mixed instances policy names.
+fn policy_template(policy: Option<&MixedInstancesPolicy>) -> Option<&LaunchTemplateSpecification> {
+    policy?.launch_template()?.launch_template_specification()
+}
+
+/// The mix a mixed instances policy gives, with AWS's defaults for what it leaves out.
+fn mix_of(policy: &MixedInstancesPolicy) -> InstanceMix {
+    let distribution = policy.instances_distribution();
+    let number = |value: Option<i32>, default: u32| {
+        value.and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
+    };
+    InstanceMix {
+        instance_types: policy
+            .launch_template()
+            .map(|t| t.overrides())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| o.instance_type().map(str::to_string))
+            .collect(),
+        on_demand_base_capacity: number(distribution.and_then(|d| d.on_demand_base_capacity()), 0),
+        on_demand_percentage_above_base: number(
+            distribution.and_then(|d| d.on_demand_percentage_above_base_capacity()),
+            100,
+        ),
+        // AWS's default when none is given
+        spot_allocation_strategy: distribution
+            .and_then(|d| d.spot_allocation_strategy())
+            .unwrap_or("lowest-price")
+            .to_string(),
+    }
 }
 
 /// How an instance refresh replaces instances (AWS's RefreshPreferences).
@@ -189,7 +280,9 @@ pub async fn find_group(client: &Client, batches: &Batches, name: &str) -> Resul
 }
 
 fn group_of(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
-    let template = g.launch_template();
+    let template = g
+        .launch_template()
+        .or_else(|| policy_template(g.mixed_instances_policy()));
     Group {
         name: g.auto_scaling_group_name().unwrap_or_default().into(),
         min_size: g.min_size().unwrap_or_default(),
@@ -245,6 +338,8 @@ fn group_of(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
             names.sort();
             names
         },
+        mix: g.mixed_instances_policy().map(mix_of),
+        capacity_rebalance: g.capacity_rebalance().unwrap_or(false),
     }
 }
 
@@ -269,6 +364,11 @@ pub async fn create_group(
     settings: &GroupSettings,
     tags: &BTreeMap<String, String>,
 ) -> Result<()> {
+    let launch = Launch::of(
+        &settings.launch_template_id,
+        &settings.launch_template_version,
+        settings.mix.as_ref(),
+    );
     client
         .create_auto_scaling_group()
         .auto_scaling_group_name(name)
@@ -279,12 +379,9 @@ pub async fn create_group(
         .target_group_arns(&settings.target_group)
         .health_check_type(HEALTH_CHECK_TYPE)
         .health_check_grace_period(settings.health_check_grace_period as i32)
-        .launch_template(
-            LaunchTemplateSpecification::builder()
-                .launch_template_id(&settings.launch_template_id)
-                .version(&settings.launch_template_version)
-                .build(),
-        )
+        .set_launch_template(launch.template)
+        .set_mixed_instances_policy(launch.policy)
+        .capacity_rebalance(rebalances(settings.mix.as_ref()))
         .set_tags(Some(tags_for(name, tags)))
         .send()
         .await
@@ -296,23 +393,27 @@ pub async fn create_group(
 /// so an instance whose app does not answer is replaced.
 pub const HEALTH_CHECK_TYPE: &str = "ELB";
 
-/// Updates sizes, subnets, health check type and grace period; the template
-/// version only with `switch_template` (an instance refresh switches it when it
-/// succeeds, so a failed one leaves the group on the version it ran); `desired`
-/// only when the user set it.
+/// Whether a group of `mix` rebalances its Spot capacity.
+fn rebalances(mix: Option<&InstanceMix>) -> bool {
+    mix.is_some_and(InstanceMix::capacity_rebalance)
+}
+
+/// Updates sizes, subnets, health check type, grace period and capacity
+/// rebalancing; what it launches (the template and the mix) only with
+/// `launch_version`, the template version to name: the one it runs when only
+/// the mix changes, as an instance refresh switches the version when it
+/// succeeds (so a failed one leaves the group on the version it ran);
+/// `desired` only when the user set it.
 pub async fn update_group(
     client: &Client,
     name: &str,
     settings: &GroupSettings,
-    switch_template: bool,
+    launch_version: Option<&str>,
     desired: Option<u32>,
 ) -> Result<()> {
-    let template = switch_template.then(|| {
-        LaunchTemplateSpecification::builder()
-            .launch_template_id(&settings.launch_template_id)
-            .version(&settings.launch_template_version)
-            .build()
-    });
+    let launch = launch_version
+        .map(|version| Launch::of(&settings.launch_template_id, version, settings.mix.as_ref()));
+    let (template, policy) = launch.map_or((None, None), |l| (l.template, l.policy));
     client
         .update_auto_scaling_group()
         .auto_scaling_group_name(name)
@@ -323,6 +424,8 @@ pub async fn update_group(
         .health_check_type(HEALTH_CHECK_TYPE)
         .health_check_grace_period(settings.health_check_grace_period as i32)
         .set_launch_template(template)
+        .set_mixed_instances_policy(policy)
+        .capacity_rebalance(rebalances(settings.mix.as_ref()))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("UpdateAutoScalingGroup", e))?;
@@ -333,15 +436,19 @@ pub async fn update_group(
 /// towards launch template `version` (named in the request so that
 /// [`active_refresh`] can tell which version a running refresh rolls to, and
 /// given to the group by AWS when the refresh succeeds). Instances that run
-/// that version already are skipped. Returns the refresh's ID. Refused with
-/// `InstanceRefreshInProgress` while another refresh runs.
+/// that version already are skipped. A group with a mix names it around the
+/// template, as AWS requires of a group with a mixed instances policy.
+/// Returns the refresh's ID. Refused with `InstanceRefreshInProgress` while
+/// another refresh runs.
 pub async fn start_instance_refresh(
     client: &Client,
     group: &str,
     preferences: &RefreshSettings,
     template_id: &str,
     version: &str,
+    mix: Option<&InstanceMix>,
 ) -> Result<String> {
+    let launch = Launch::of(template_id, version, mix);
     let out = client
         .start_instance_refresh()
         .auto_scaling_group_name(group)
@@ -358,12 +465,8 @@ pub async fn start_instance_refresh(
         )
         .desired_configuration(
             aws_sdk_autoscaling::types::DesiredConfiguration::builder()
-                .launch_template(
-                    LaunchTemplateSpecification::builder()
-                        .launch_template_id(template_id)
-                        .version(version)
-                        .build(),
-                )
+                .set_launch_template(launch.template)
+                .set_mixed_instances_policy(launch.policy)
                 .build(),
         )
         .send()
@@ -399,7 +502,10 @@ async fn refreshes(client: &Client, group: &str, ids: &[&str]) -> Result<Vec<Ref
                 .unwrap_or_default(),
             target_version: r
                 .desired_configuration()
-                .and_then(|c| c.launch_template())
+                .and_then(|c| {
+                    c.launch_template()
+                        .or_else(|| policy_template(c.mixed_instances_policy()))
+                })
                 .and_then(|t| t.version())
                 .map(str::to_string),
             status_reason: r.status_reason().map(str::to_string),
@@ -673,4 +779,70 @@ pub async fn retag(
         .await
         .map_err(|e| AwsError::from_sdk("CreateOrUpdateTags", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mix() -> InstanceMix {
+        InstanceMix {
+            instance_types: vec!["t3.micro".into(), "t3a.micro".into()],
+            on_demand_base_capacity: 1,
+            on_demand_percentage_above_base: 25,
+            spot_allocation_strategy: "price-capacity-optimized".into(),
+        }
+    }
+
+    #[test]
+    fn a_mix_is_sent_as_a_policy_around_the_template_and_read_back_as_sent() {
+        let launch = Launch::of("lt-1", "3", Some(&mix()));
+        assert!(launch.template.is_none(), "AWS takes one or the other");
+        let policy = launch.policy.unwrap();
+        let spec = policy_template(Some(&policy)).unwrap();
+        assert_eq!(
+            (spec.launch_template_id(), spec.version()),
+            (Some("lt-1"), Some("3"))
+        );
+        assert_eq!(
+            policy
+                .instances_distribution()
+                .and_then(|d| d.on_demand_allocation_strategy()),
+            Some(ON_DEMAND_STRATEGY)
+        );
+        assert_eq!(mix_of(&policy), mix());
+        assert!(rebalances(Some(&mix())));
+
+        let plain = Launch::of("lt-1", "3", None);
+        assert!(plain.policy.is_none());
+        assert_eq!(plain.template.unwrap().version(), Some("3"));
+        assert!(!rebalances(None));
+    }
+
+    #[test]
+    fn a_policy_without_a_distribution_reads_with_aws_defaults() {
+        let policy = MixedInstancesPolicy::builder()
+            .launch_template(
+                LaunchTemplate::builder()
+                    .overrides(
+                        LaunchTemplateOverrides::builder()
+                            .instance_type("m5.large")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let read = mix_of(&policy);
+        assert_eq!(read.instance_types, ["m5.large"]);
+        assert_eq!(
+            (
+                read.on_demand_base_capacity,
+                read.on_demand_percentage_above_base,
+                read.spot_allocation_strategy.as_str()
+            ),
+            (0, 100, "lowest-price")
+        );
+        // all On-Demand: no Spot to rebalance
+        assert!(!read.capacity_rebalance());
+    }
 }

@@ -9,7 +9,7 @@ use tf_provider::value::Value;
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::spec::{
     flow_log_service, parse_duration, AccessLogs, AppSpec, BastionSpec, EndpointsSpec,
-    EnvironmentSpec, FlowLogDestination, FlowLogService, FlowLogSpec, GatewayService,
+    EnvironmentSpec, FlowLogDestination, FlowLogService, FlowLogSpec, GatewayService, InstanceMix,
     InstanceProfile, LoadBalancerSpec, NatStrategy, RefreshPreferences, Timeouts, TrafficType,
     ZoneChoice, DEFAULT_AZ_COUNT, DEFAULT_FLOW_LOG_INTERVAL, DEFAULT_VPC_CIDR,
 };
@@ -43,6 +43,17 @@ pub struct AppBlock {
     pub instance_refresh: OneBlock<InstanceRefreshBlock>,
     pub wait_for_capacity: Value<bool>,
     pub iam_instance_profile: Str,
+    #[serde(default)]
+    pub mixed_instances: OneBlock<MixedInstancesBlock>,
+}
+
+/// `app { mixed_instances { ... } }`
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct MixedInstancesBlock {
+    pub instance_types: StrList,
+    pub on_demand_base_capacity: Num,
+    pub on_demand_percentage_above_base_capacity: Num,
+    pub spot_allocation_strategy: Str,
 }
 
 /// `app { instance_refresh { ... } }`
@@ -283,6 +294,17 @@ impl EnvironmentState {
                 });
             }
             or_default(&mut app.wait_for_capacity, || defaults.wait_for_capacity);
+            if let Some(mix) = first_mut(&mut app.mixed_instances) {
+                or_default(&mut mix.on_demand_base_capacity, || {
+                    i64::from(InstanceMix::DEFAULT_ON_DEMAND_BASE)
+                });
+                or_default(&mut mix.on_demand_percentage_above_base_capacity, || {
+                    i64::from(InstanceMix::DEFAULT_ON_DEMAND_PERCENTAGE)
+                });
+                or_default(&mut mix.spot_allocation_strategy, || {
+                    InstanceMix::DEFAULT_SPOT_STRATEGY.to_string()
+                });
+            }
         }
         if let Some(lb) = first_mut(&mut self.load_balancer) {
             let defaults = LoadBalancerSpec::default();
@@ -687,11 +709,38 @@ fn app_spec(block: &AppBlock) -> Result<AppSpec, ModelError> {
             &block.iam_instance_profile,
             "app.iam_instance_profile",
         )?,
+        mixed_instances: first(&block.mixed_instances)
+            .map(instance_mix)
+            .transpose()?,
     })
 }
 
 fn instance_profile(value: &Str, attribute: &str) -> Result<Option<InstanceProfile>, ModelError> {
     Ok(known(value, attribute)?.map(InstanceProfile::new))
+}
+
+fn instance_mix(block: &MixedInstancesBlock) -> Result<InstanceMix, ModelError> {
+    let path = "app.mixed_instances.instance_types";
+    Ok(InstanceMix {
+        instance_types: known_strings(&block.instance_types)
+            .ok_or_else(|| model_error(path, "is not known yet"))?,
+        on_demand_base_capacity: count(
+            &block.on_demand_base_capacity,
+            "app.mixed_instances.on_demand_base_capacity",
+            InstanceMix::DEFAULT_ON_DEMAND_BASE,
+        )?,
+        on_demand_percentage_above_base: count(
+            &block.on_demand_percentage_above_base_capacity,
+            "app.mixed_instances.on_demand_percentage_above_base_capacity",
+            InstanceMix::DEFAULT_ON_DEMAND_PERCENTAGE,
+        )?,
+        spot_allocation_strategy: known(
+            &block.spot_allocation_strategy,
+            "app.mixed_instances.spot_allocation_strategy",
+        )?
+        .cloned()
+        .unwrap_or_else(|| InstanceMix::DEFAULT_SPOT_STRATEGY.to_string()),
+    })
 }
 
 fn refresh_preferences(block: &InstanceRefreshBlock) -> Result<RefreshPreferences, ModelError> {

@@ -485,6 +485,13 @@ pub(super) fn disruptions(
             }),
         });
     }
+    if spot_share(&after) && !spot_share(&before) {
+        found.push(Disruption {
+            path: AttributePath::new("app").index(0).attribute("mixed_instances"),
+            summary: "Part of the app capacity will run on Spot",
+            detail: "From now on, the share of instances above `on_demand_base_capacity` that is not On-Demand launches as Spot, and AWS may reclaim a Spot instance with two minutes' notice. Capacity rebalancing launches a replacement when AWS warns that one is at risk, and the load balancer stops sending it requests as it goes. The running instances are not replaced by this change.".into(),
+        });
+    }
     if before.port != after.port {
         found.push(Disruption {
             path: AttributePath::new("app").index(0).attribute("port"),
@@ -649,6 +656,18 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 
 /// Whether apply waits for the refresh it starts, as planned (unknown: it does,
 /// the default).
+/// Whether the app's mix puts any capacity on Spot (a percentage still
+/// unknown counts: the warning must not be missing).
+fn spot_share(app: &model::AppBlock) -> bool {
+    first(&app.mixed_instances).is_some_and(|mix| {
+        match mix.on_demand_percentage_above_base_capacity {
+            Value::Value(percentage) => percentage < 100,
+            Value::Unknown => true,
+            Value::Null => false,
+        }
+    })
+}
+
 fn waits_for_refresh(app: &model::AppBlock) -> bool {
     first(&app.instance_refresh)
         .and_then(|r| r.wait_for_completion.as_ref_option().copied())

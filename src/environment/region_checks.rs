@@ -61,30 +61,31 @@ impl EnvironmentResource {
             (Some(b), true) => known(&b.instance_type),
             (None, true) => Some(crate::plan::spec::DEFAULT_BASTION_INSTANCE_TYPE.to_string()),
         };
-        let launches: Vec<architecture::Launch> = [
-            app_type.clone().map(|t| architecture::Launch {
-                instance_type_path: app_path("instance_type"),
-                instance_type: t,
+        // the mix's types launch the app's image as its own type does
+        let app_types: Vec<(AttributePath, String)> = app_type
+            .map(|t| (app_path("instance_type"), t))
+            .into_iter()
+            .chain(mix_types(app))
+            .collect();
+        let launches: Vec<architecture::Launch> = app_types
+            .iter()
+            .map(|(path, t)| architecture::Launch {
+                instance_type_path: path.clone(),
+                instance_type: t.clone(),
                 image: architecture::app_image(planned, config),
                 ami_attribute: "app.ami_id",
-            }),
-            bastion_type.clone().map(|t| architecture::Launch {
+            })
+            .chain(bastion_type.clone().map(|t| architecture::Launch {
                 instance_type_path: bastion_path("instance_type"),
                 instance_type: t,
                 image: architecture::bastion_image(planned, config),
                 ami_attribute: "bastion.ami_id",
-            }),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let instance_types: Vec<(AttributePath, String)> = [
-            app_type.map(|t| (app_path("instance_type"), t)),
-            bastion_type.map(|t| (bastion_path("instance_type"), t)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+            }))
+            .collect();
+        let instance_types: Vec<(AttributePath, String)> = app_types
+            .into_iter()
+            .chain(bastion_type.map(|t| (bastion_path("instance_type"), t)))
+            .collect();
         let key_name = bastion.and_then(|b| known(&b.key_name));
         let ec2 = &clients.ec2;
         let image_checks = futures::future::try_join_all(
@@ -96,7 +97,12 @@ impl EnvironmentResource {
                 None => Ok(true),
             }
         };
-        let type_names: Vec<String> = instance_types.iter().map(|(_, t)| t.clone()).collect();
+        let type_names: Vec<String> = instance_types
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let architectures = crate::aws::ec2::instance_type_architectures(ec2, &type_names);
         // the NAT gateways' addresses count against the account's quota
         let nat_strategy = match &planned.nat_gateways {
@@ -227,6 +233,29 @@ impl EnvironmentResource {
 /// Refuses ARNs AWS would refuse from `region`: a certificate of another
 /// region or partition, a flow log destination or role of another partition
 /// (a log group of another region too). Returns whether all pass.
+/// The known instance types of the app's mix, each with its path.
+fn mix_types(app: Option<&crate::environment::model::AppBlock>) -> Vec<(AttributePath, String)> {
+    let Some(mix) = app.and_then(|a| first(&a.mixed_instances)) else {
+        return Vec::new();
+    };
+    let Value::Value(types) = &mix.instance_types else {
+        return Vec::new();
+    };
+    types
+        .iter()
+        .enumerate()
+        .filter_map(|(index, t)| {
+            let path = AttributePath::new("app")
+                .index(0)
+                .attribute("mixed_instances")
+                .index(0)
+                .attribute("instance_types")
+                .index(index as i64);
+            Some((path, t.as_ref_option()?.clone()))
+        })
+        .collect()
+}
+
 fn check_arns_against_region(
     diags: &mut Diagnostics,
     planned: &EnvironmentState,

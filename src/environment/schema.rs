@@ -12,9 +12,9 @@ use tf_provider::AttributePath;
 use super::model::EnvironmentState;
 use crate::apply::posture::CONTROLS;
 use crate::plan::spec::{
-    AppSpec, NatStrategy, RefreshPreferences, TrafficType, DEFAULT_AZ_COUNT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, FLOW_LOG_INTERVALS, IDLE_TIMEOUT_RANGE,
-    MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
+    AppSpec, InstanceMix, NatStrategy, RefreshPreferences, TrafficType, DEFAULT_AZ_COUNT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_SSL_POLICY, DEFAULT_VPC_CIDR, FLOW_LOG_INTERVALS,
+    IDLE_TIMEOUT_RANGE, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP, MAX_NAME_LEN,
 };
 
 /// Version of the state layout; bump it together with an upgrade step in `model.rs`.
@@ -145,7 +145,26 @@ fn app_block() -> NestedBlock {
             ("iam_instance_profile", attr(String, Optional, "IAM instance profile of the app instances, by name or ARN (`arn:aws:iam::<account>:instance-profile/<path/>name`); its role's credentials reach them through the instance metadata service. A profile whose role has the `AmazonSSMManagedInstanceCore` policy gives Systems Manager Session Manager access without SSH or a bastion. Set on the launch template: changing it rolls the instances. Passing it needs `iam:PassRole` on the role.")),
             ("wait_for_capacity", attr(AttributeType::Bool, OptionalComputed, "Whether apply waits until at least `min_size` instances are in service and healthy in the target group, so the environment serves when apply returns (bounded by `timeouts`). Default `true`; set `false` when instances only become healthy later (for example, once a deployment pipeline ships the application).")),
         ],
-        vec![("instance_refresh", instance_refresh_block())],
+        vec![
+            ("instance_refresh", instance_refresh_block()),
+            ("mixed_instances", mixed_instances_block()),
+        ],
+    )
+}
+
+fn mixed_instances_block() -> NestedBlock {
+    use AttributeType::{Number, String};
+    let strategies = InstanceMix::SPOT_STRATEGIES
+        .map(|s| format!("`{s}`"))
+        .join(", ");
+    block(
+        &format!("Several instance types and a Spot share for the app instances (an Auto Scaling mixed instances policy around the provider's launch template). On-Demand capacity takes the types in the order listed; Spot capacity is spread over them by `spot_allocation_strategy`, and capacity rebalancing is on whenever Spot is used, so Auto Scaling replaces a Spot instance AWS warns is at risk before it is interrupted. Adding, changing or removing the block changes the group in place: it applies to the instances launched from then on, and the running ones stay until they are replaced (a launch template change rolls them all). Without this block the group launches `instance_type` On-Demand only. At most {} types.", InstanceMix::MAX_INSTANCE_TYPES),
+        vec![
+            ("instance_types", attr(string_list(), Required, &format!("Instance types the group may launch, in order of priority, 1-{} distinct ones (for example `[\"t3.micro\", \"t3a.micro\", \"t2.micro\"]`). Plan checks that each is offered in the environment's zones and runs the image's architecture. They override `instance_type`, which stays the launch template's.", InstanceMix::MAX_INSTANCE_TYPES))),
+            ("on_demand_base_capacity", attr(Number, OptionalComputed, &format!("Instances always launched On-Demand, before any Spot is used. Default `{}`.", InstanceMix::DEFAULT_ON_DEMAND_BASE))),
+            ("on_demand_percentage_above_base_capacity", attr(Number, OptionalComputed, &format!("Percentage of the capacity above `on_demand_base_capacity` launched On-Demand, 0-100; the rest is Spot. Default `{}` (no Spot); `0` runs everything above the base on Spot.", InstanceMix::DEFAULT_ON_DEMAND_PERCENTAGE))),
+            ("spot_allocation_strategy", attr(String, OptionalComputed, &format!("How Auto Scaling picks Spot pools: one of {strategies}. Default `{}`, AWS's recommendation: the pools least likely to be interrupted, at a low price.", InstanceMix::DEFAULT_SPOT_STRATEGY))),
+        ],
     )
 }
 

@@ -110,6 +110,60 @@ pub struct AppSpec {
     /// the instance profile on the launch template, so the instances get its
     /// role's credentials (Systems Manager Session Manager, for one)
     pub iam_instance_profile: Option<InstanceProfile>,
+    /// several instance types and a Spot share (a mixed instances policy);
+    /// `None`: the launch template's type, all On-Demand
+    pub mixed_instances: Option<InstanceMix>,
+}
+
+/// What the group launches beyond its launch template: AWS's mixed instances
+/// policy. The launch template stays the one the provider writes; the types
+/// override its instance type, in order of priority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceMix {
+    pub instance_types: Vec<String>,
+    /// instances kept On-Demand before any Spot is used
+    pub on_demand_base_capacity: u32,
+    /// percent of the capacity above the base that is On-Demand; the rest is Spot
+    pub on_demand_percentage_above_base: u32,
+    pub spot_allocation_strategy: String,
+}
+
+impl InstanceMix {
+    /// AWS's limit of instance types (overrides) in one mixed instances policy.
+    pub const MAX_INSTANCE_TYPES: usize = 40;
+    /// How Auto Scaling may choose Spot pools, as AWS names them.
+    pub const SPOT_STRATEGIES: [&'static str; 4] = [
+        "price-capacity-optimized",
+        "capacity-optimized",
+        "capacity-optimized-prioritized",
+        "lowest-price",
+    ];
+    /// AWS's recommendation: pools deep enough to be interrupted rarely, at a low price.
+    pub const DEFAULT_SPOT_STRATEGY: &'static str = "price-capacity-optimized";
+    pub const DEFAULT_ON_DEMAND_BASE: u32 = 0;
+    pub const DEFAULT_ON_DEMAND_PERCENTAGE: u32 = 100;
+
+    /// Whether any capacity may run on Spot.
+    pub fn uses_spot(&self) -> bool {
+        self.on_demand_percentage_above_base < 100
+    }
+
+    /// Whether Auto Scaling replaces a Spot instance AWS warns is at risk before
+    /// it is interrupted (capacity rebalancing): on whenever Spot is used.
+    pub fn capacity_rebalance(&self) -> bool {
+        self.uses_spot()
+    }
+
+    /// One line for the plan: `t3.micro, t3a.micro; 1 On-Demand, then 25% On-Demand (Spot: price-capacity-optimized)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; {} On-Demand, then {}% On-Demand (Spot: {})",
+            self.instance_types.join(", "),
+            self.on_demand_base_capacity,
+            self.on_demand_percentage_above_base,
+            self.spot_allocation_strategy
+        )
+    }
 }
 
 /// Longest health check grace period AWS accepts, in seconds (two hours).
@@ -170,6 +224,7 @@ impl Default for AppSpec {
             instance_refresh: RefreshPreferences::default(),
             wait_for_capacity: true,
             iam_instance_profile: None,
+            mixed_instances: None,
         }
     }
 }

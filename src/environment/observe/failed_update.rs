@@ -43,7 +43,7 @@ pub(crate) fn settle_failed_update(
     import_blocks(&mut observed, inv);
     if let Some((app, old, seen)) = block_triple(&mut state.app, &prior.app, &observed.app) {
         settle_fields!(app, old, seen: ami_id, instance_type, port, user_data,
-            user_data_wo_version, min_size,
+            user_data_wo_version, min_size, mixed_instances,
             max_size, desired_capacity, cpu_target, health_check_path, health_check_grace_period,
             iam_instance_profile);
     }

@@ -42,6 +42,17 @@ pub(crate) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         },
         user_data_wo: Value::Null,
         user_data_wo_version: template.user_data_version.into(),
+        mixed_instances: match inv.group.as_ref().and_then(|g| g.mix.as_ref()) {
+            Some(mix) => Value::Value(vec![model::MixedInstancesBlock {
+                instance_types: string_list(mix.instance_types.iter().cloned()),
+                on_demand_base_capacity: Value::Value(i64::from(mix.on_demand_base_capacity)),
+                on_demand_percentage_above_base_capacity: Value::Value(i64::from(
+                    mix.on_demand_percentage_above_base,
+                )),
+                spot_allocation_strategy: Value::Value(mix.spot_allocation_strategy.clone()),
+            }]),
+            None => Value::Null,
+        },
         // a missing group records no sizes (the defaults then fill them), never zeros
         min_size: inv.group.as_ref().map(|g| i64::from(g.min_size)).into(),
         max_size: inv.group.as_ref().map(|g| i64::from(g.max_size)).into(),

@@ -825,3 +825,41 @@ fn a_block_left_out_and_the_same_block_with_its_defaults_keep_the_posture_known(
     });
     assert!(planned.posture.is_unknown());
 }
+
+#[test]
+fn a_mix_changes_in_place_keeping_every_output_and_spot_is_announced_once() {
+    let prior = applied();
+    let with_mix = |percentage: i64| {
+        move |s: &mut EnvironmentState| {
+            s.app.as_mut_option().unwrap()[0].mixed_instances =
+                Value::Value(vec![model::MixedInstancesBlock {
+                    instance_types: model::string_list(["t3.micro".to_string()]),
+                    on_demand_base_capacity: Value::Value(0),
+                    on_demand_percentage_above_base_capacity: Value::Value(percentage),
+                    spot_allocation_strategy: Value::Value("price-capacity-optimized".into()),
+                }])
+        }
+    };
+    // all On-Demand over several types: nothing to warn of, nothing rolls
+    let on_demand = plan(&prior, with_mix(100));
+    assert_ne!(inputs_of(&on_demand), inputs_of(&prior));
+    assert_eq!(
+        on_demand.launch_template_version,
+        prior.launch_template_version
+    );
+    assert_eq!(
+        on_demand.autoscaling_group_name,
+        prior.autoscaling_group_name
+    );
+    assert!(disruptions(&prior, &on_demand, &Refreshed::default()).is_empty());
+    // a Spot share: said once, when it starts
+    let spot = plan(&prior, with_mix(25));
+    let warnings = disruptions(&prior, &spot, &Refreshed::default());
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0].summary,
+        "Part of the app capacity will run on Spot"
+    );
+    let more_spot = plan(&spot, with_mix(0));
+    assert!(disruptions(&spot, &more_spot, &Refreshed::default()).is_empty());
+}

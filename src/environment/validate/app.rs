@@ -2,9 +2,11 @@
 
 use tf_provider::value::Value;
 
-use crate::environment::model::{first, AppBlock, EnvironmentState, InstanceRefreshBlock};
+use crate::environment::model::{
+    first, AppBlock, EnvironmentState, InstanceRefreshBlock, MixedInstancesBlock,
+};
 use crate::plan::spec::{
-    AppSpec, RefreshPreferences, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP,
+    AppSpec, InstanceMix, RefreshPreferences, MAX_HEALTH_CHECK_GRACE_PERIOD, MAX_INSTANCE_WARMUP,
 };
 
 use super::{check_instance_profile, in_block, Checker, Step, MAX_GROUP_SIZE, MAX_USER_DATA_BYTES};
@@ -41,6 +43,9 @@ pub(super) fn check_app(c: &mut Checker, config: &EnvironmentState) {
     if let Some(refresh) = first(&app.instance_refresh) {
         check_instance_refresh(c, refresh);
     }
+    if let Some(mix) = first(&app.mixed_instances) {
+        check_mixed_instances(c, mix);
+    }
     check_instance_profile(c, "app", &app.iam_instance_profile);
     check_user_data(c, app);
     for (value, name) in [
@@ -73,6 +78,71 @@ pub(super) fn in_refresh(name: &'static str) -> Vec<Step> {
     let mut path = in_block("app", "instance_refresh");
     path.extend([Step::Index(0), Step::Attribute(name)]);
     path
+}
+
+fn in_mix(name: &'static str) -> Vec<Step> {
+    let mut path = in_block("app", "mixed_instances");
+    path.extend([Step::Index(0), Step::Attribute(name)]);
+    path
+}
+
+/// AWS's rules for a mixed instances policy: 1-40 distinct types of the
+/// form family.size, a base of whole instances, a percentage, a strategy it knows.
+fn check_mixed_instances(c: &mut Checker, mix: &MixedInstancesBlock) {
+    if let Value::Value(types) = &mix.instance_types {
+        let count = types.len();
+        if count == 0 || count > InstanceMix::MAX_INSTANCE_TYPES {
+            c.fail(in_mix("instance_types"), "Wrong number of instance types", format!("instance_types lists {count}; give 1 to {} instance types, in order of priority.", InstanceMix::MAX_INSTANCE_TYPES));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, item) in types.iter().enumerate() {
+            let Value::Value(name) = item else { continue };
+            let mut path = in_mix("instance_types");
+            path.push(Step::Index(index as i64));
+            if !name.contains('.') {
+                c.fail(
+                    path,
+                    "Invalid instance type",
+                    format!("`{name}` is not an instance type; write one like \"t3.micro\"."),
+                );
+            } else if !seen.insert(name.as_str()) {
+                c.fail(
+                    path,
+                    "Duplicate instance type",
+                    format!("`{name}` is listed twice; list each type once, in order of priority."),
+                );
+            }
+        }
+    }
+    if let Value::Value(base) = mix.on_demand_base_capacity {
+        if !(0..=MAX_GROUP_SIZE).contains(&base) {
+            c.fail(
+                in_mix("on_demand_base_capacity"),
+                "on_demand_base_capacity out of range",
+                format!("on_demand_base_capacity is {base}; give a number of instances from 0 up."),
+            );
+        }
+    }
+    if let Value::Value(percentage) = mix.on_demand_percentage_above_base_capacity {
+        if !(0..=100).contains(&percentage) {
+            c.fail(in_mix("on_demand_percentage_above_base_capacity"), "on_demand_percentage_above_base_capacity out of range", format!("on_demand_percentage_above_base_capacity is {percentage}; give a percentage from 0 (all Spot above the base) to 100 (all On-Demand)."));
+        }
+    }
+    if let Value::Value(strategy) = &mix.spot_allocation_strategy {
+        if !InstanceMix::SPOT_STRATEGIES.contains(&strategy.as_str()) {
+            c.fail(
+                in_mix("spot_allocation_strategy"),
+                "Unknown Spot allocation strategy",
+                format!(
+                    "`{strategy}` is not one of {}. \"{}\" is AWS's recommendation.",
+                    InstanceMix::SPOT_STRATEGIES
+                        .map(|s| format!("\"{s}\""))
+                        .join(", "),
+                    InstanceMix::DEFAULT_SPOT_STRATEGY
+                ),
+            );
+        }
+    }
 }
 
 /// AWS's rules for refresh preferences, judged with the defaults of what is not set.

@@ -574,3 +574,54 @@ fn a_terraform_without_write_only_support_is_refused_only_when_the_script_is_set
     assert_eq!(refused[0].path_text(), "app[0].user_data_wo");
     assert!(refused[0].detail.contains("Terraform 1.11"));
 }
+
+#[test]
+fn a_mix_needs_distinct_types_a_percentage_and_a_strategy_aws_knows() {
+    use crate::environment::model::MixedInstancesBlock;
+    let mixed = |change: fn(&mut MixedInstancesBlock)| {
+        let mut block = MixedInstancesBlock {
+            instance_types: string_list(["t3.micro".to_string(), "t3a.micro".to_string()]),
+            ..Default::default()
+        };
+        change(&mut block);
+        problems(app(move |a| a.mixed_instances = Value::Value(vec![block])))
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect::<Vec<_>>()
+    };
+    assert!(mixed(|_| {}).is_empty());
+    assert!(mixed(|m| {
+        m.on_demand_base_capacity = Value::Value(2);
+        m.on_demand_percentage_above_base_capacity = Value::Value(0);
+        m.spot_allocation_strategy = Value::Value("capacity-optimized".into());
+    })
+    .is_empty());
+    assert_eq!(
+        mixed(|m| m.instance_types = string_list(Vec::new())),
+        ["app[0].mixed_instances[0].instance_types"]
+    );
+    assert_eq!(
+        mixed(|m| m.instance_types = string_list(["t3.micro".to_string(), "t3.micro".to_string()])),
+        ["app[0].mixed_instances[0].instance_types[1]"]
+    );
+    assert_eq!(
+        mixed(|m| m.instance_types = string_list(["large".to_string()])),
+        ["app[0].mixed_instances[0].instance_types[0]"]
+    );
+    assert_eq!(
+        mixed(|m| m.instance_types = string_list((0..41).map(|i| format!("t{i}.micro")))),
+        ["app[0].mixed_instances[0].instance_types"]
+    );
+    assert_eq!(
+        mixed(|m| m.on_demand_percentage_above_base_capacity = Value::Value(101)),
+        ["app[0].mixed_instances[0].on_demand_percentage_above_base_capacity"]
+    );
+    assert_eq!(
+        mixed(|m| m.on_demand_base_capacity = Value::Value(-1)),
+        ["app[0].mixed_instances[0].on_demand_base_capacity"]
+    );
+    assert_eq!(
+        mixed(|m| m.spot_allocation_strategy = Value::Value("cheapest".into())),
+        ["app[0].mixed_instances[0].spot_allocation_strategy"]
+    );
+}
