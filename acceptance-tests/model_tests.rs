@@ -10,7 +10,8 @@ use aws_sdk_autoscaling::operation::start_instance_refresh::{
     StartInstanceRefreshError, StartInstanceRefreshOutput,
 };
 use aws_sdk_autoscaling::types::{
-    DesiredConfiguration, InstanceRefresh, LaunchTemplateSpecification, RefreshPreferences,
+    DesiredConfiguration, InstanceRefresh, InstancesDistribution, LaunchTemplateOverrides,
+    LaunchTemplateSpecification, MixedInstancesPolicy, RefreshPreferences,
 };
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
@@ -2828,5 +2829,557 @@ fn create_tags_naming_an_instance_connect_endpoint_and_a_vpc_tags_both() {
             .await;
         assert_eq!(code(&unknown), "InvalidInstanceConnectEndpointId.NotFound");
         assert_eq!(vpc_tags().await, left);
+    });
+}
+
+/// A mixed instances policy around version `version` of `template` with
+/// `types` as its overrides, as the provider builds one.
+fn mixed(
+    template: &str,
+    version: &str,
+    types: &[&str],
+    distribution: Option<InstancesDistribution>,
+) -> MixedInstancesPolicy {
+    MixedInstancesPolicy::builder()
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplate::builder()
+                .launch_template_specification(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_id(template)
+                        .version(version)
+                        .build(),
+                )
+                .set_overrides(Some(
+                    types
+                        .iter()
+                        .map(|t| LaunchTemplateOverrides::builder().instance_type(*t).build())
+                        .collect(),
+                ))
+                .build(),
+        )
+        .set_instances_distribution(distribution)
+        .build()
+}
+
+/// A distribution of `base` On-Demand instances, then `percentage`% On-Demand,
+/// Spot by `spot`, On-Demand by priority: every field the provider sends.
+fn distribution(base: i32, percentage: i32, spot: &str) -> InstancesDistribution {
+    InstancesDistribution::builder()
+        .on_demand_allocation_strategy("prioritized")
+        .on_demand_base_capacity(base)
+        .on_demand_percentage_above_base_capacity(percentage)
+        .spot_allocation_strategy(spot)
+        .build()
+}
+
+/// Group `app` of `size` in the network's subnets, launching by `policy`,
+/// rebalancing its Spot capacity.
+async fn mixed_group(aws: &Api, net: &Network, size: i32, policy: MixedInstancesPolicy) {
+    aws.autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("app")
+        .min_size(0)
+        .max_size(size + 2)
+        .desired_capacity(size)
+        .mixed_instances_policy(policy)
+        .capacity_rebalance(true)
+        .vpc_zone_identifier(net.subnets.join(","))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A policy as reported: (template ID, name, version), the override types, and
+/// the distribution's (On-Demand strategy, base, percentage, Spot strategy,
+/// Spot pools).
+type Reported = (
+    (String, String, String),
+    Vec<String>,
+    (String, i32, i32, String, Option<i32>),
+);
+
+fn reported(policy: &MixedInstancesPolicy) -> Reported {
+    let template = policy.launch_template().expect("a launch template");
+    let spec = template.launch_template_specification().expect("a spec");
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    let d = policy.instances_distribution().expect("a distribution");
+    (
+        (
+            text(spec.launch_template_id()),
+            text(spec.launch_template_name()),
+            text(spec.version()),
+        ),
+        template
+            .overrides()
+            .iter()
+            .map(|o| text(o.instance_type()))
+            .collect(),
+        (
+            text(d.on_demand_allocation_strategy()),
+            d.on_demand_base_capacity().unwrap_or(-1),
+            d.on_demand_percentage_above_base_capacity().unwrap_or(-1),
+            text(d.spot_allocation_strategy()),
+            d.spot_instance_pools(),
+        ),
+    )
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_mixed_group_reports_its_policy_as_aws_fills_it_and_updates_keep_what_they_leave_out() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        let policy = mixed(
+            &template,
+            "1",
+            &["t3.small", "t3a.small"],
+            Some(distribution(1, 50, "price-capacity-optimized")),
+        );
+        mixed_group(&m.aws, &net, 3, policy).await;
+        let group = m.aws.group("app").await;
+        assert!(group.launch_template().is_none(), "the policy names it");
+        assert_eq!(group.capacity_rebalance(), Some(true));
+        let named = (template.clone(), "app".to_string(), "1".to_string());
+        assert_eq!(
+            reported(group.mixed_instances_policy().unwrap()),
+            (
+                named.clone(),
+                strings(&["t3.small", "t3a.small"]),
+                (
+                    "prioritized".into(),
+                    1,
+                    50,
+                    "price-capacity-optimized".into(),
+                    None
+                )
+            )
+        );
+
+        // sizes only: the policy stays (moto wipes it), rebalancing turns off
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .desired_capacity(4)
+            .capacity_rebalance(false)
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert_eq!(group.desired_capacity(), Some(4));
+        assert_eq!(group.capacity_rebalance(), Some(false));
+        assert_eq!(
+            reported(group.mixed_instances_policy().expect("kept")).1,
+            strings(&["t3.small", "t3a.small"])
+        );
+
+        // a new version and types with part of a distribution: the rest is kept
+        m.aws
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(&template)
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-0ed094fb1304fd857")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let partial = InstancesDistribution::builder()
+            .on_demand_percentage_above_base_capacity(100)
+            .build();
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .mixed_instances_policy(mixed(&template, "2", &["t3.medium"], Some(partial)))
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert!(group.launch_template().is_none());
+        assert_eq!(
+            reported(group.mixed_instances_policy().unwrap()),
+            (
+                (template.clone(), "app".into(), "2".into()),
+                strings(&["t3.medium"]),
+                (
+                    "prioritized".into(),
+                    1,
+                    100,
+                    "price-capacity-optimized".into(),
+                    None
+                )
+            )
+        );
+
+        // a launch template alone takes the group off its policy
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .version("1")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert!(group.mixed_instances_policy().is_none());
+        assert_eq!(group.launch_template().and_then(|t| t.version()), Some("1"));
+
+        // and a policy without a distribution gets AWS's defaults
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .mixed_instances_policy(mixed(&template, "1", &["t3.small"], None))
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert!(group.launch_template().is_none(), "one or the other");
+        assert_eq!(
+            reported(group.mixed_instances_policy().unwrap()),
+            (
+                named,
+                strings(&["t3.small"]),
+                ("prioritized".into(), 0, 100, "lowest-price".into(), Some(2))
+            )
+        );
+    });
+}
+
+/// The members of group `app` as (instance type, ID, whether Spot) as EC2
+/// reports them, sorted; the group reports each one's type as EC2 does.
+async fn members_launched(aws: &Api) -> Vec<(String, String, bool)> {
+    let group = aws.group("app").await;
+    let mut found = Vec::new();
+    for member in group.instances() {
+        let id = member.instance_id().unwrap();
+        let out = aws
+            .ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap();
+        let instance = &out.reservations()[0].instances()[0];
+        let spot =
+            instance.instance_lifecycle() == Some(&aws_sdk_ec2::types::InstanceLifecycleType::Spot);
+        let ec2_type = instance
+            .instance_type()
+            .map(|t| t.as_str())
+            .unwrap_or_default();
+        assert_eq!(member.instance_type(), Some(ec2_type), "{id}");
+        found.push((ec2_type.to_string(), id.to_string(), spot));
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_mixed_group_launches_its_first_type_and_spot_above_the_on_demand_share_rounded_up() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        let policy = mixed(
+            &template,
+            "1",
+            &["t3.small", "t3a.small"],
+            Some(distribution(0, 50, "price-capacity-optimized")),
+        );
+        // half of 3 On-Demand: 2 (moto launches 2 instances in all)
+        mixed_group(&m.aws, &net, 3, policy).await;
+        let members = members_launched(&m.aws).await;
+        assert_eq!(members.len(), 3, "{members:?}");
+        assert!(
+            members.iter().all(|(t, _, _)| t == "t3.small"),
+            "the first override, not the template's t3.micro: {members:?}"
+        );
+        assert_eq!(
+            members.iter().filter(|(_, _, spot)| *spot).count(),
+            1,
+            "{members:?}"
+        );
+
+        // one more: above the On-Demand share of 4 (2), so Spot
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .desired_capacity(4)
+            .send()
+            .await
+            .unwrap();
+        let members = members_launched(&m.aws).await;
+        assert_eq!(members.len(), 4, "{members:?}");
+        assert_eq!(
+            members.iter().filter(|(_, _, spot)| *spot).count(),
+            2,
+            "{members:?}"
+        );
+    });
+}
+
+#[test]
+fn mixed_instances_policies_aws_refuses_are_refused_with_its_error() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        let create = |policy: MixedInstancesPolicy| {
+            m.aws
+                .autoscaling
+                .create_auto_scaling_group()
+                .auto_scaling_group_name("app")
+                .min_size(0)
+                .max_size(1)
+                .mixed_instances_policy(policy)
+                .vpc_zone_identifier(net.subnets.join(","))
+                .send()
+        };
+        let types: Vec<String> = (0..41).map(|i| format!("t3.type{i}")).collect();
+        let types: Vec<&str> = types.iter().map(String::as_str).collect();
+        let refused = [
+            ("41 types", mixed(&template, "1", &types, None)),
+            (
+                "an unknown Spot strategy",
+                mixed(
+                    &template,
+                    "1",
+                    &["t3.small"],
+                    Some(distribution(0, 50, "cheapest")),
+                ),
+            ),
+            (
+                "101% On-Demand",
+                mixed(
+                    &template,
+                    "1",
+                    &["t3.small"],
+                    Some(distribution(0, 101, "lowest-price")),
+                ),
+            ),
+            (
+                "a negative base",
+                mixed(
+                    &template,
+                    "1",
+                    &["t3.small"],
+                    Some(distribution(-1, 100, "lowest-price")),
+                ),
+            ),
+        ];
+        for (what, policy) in refused {
+            let out = create(policy).await;
+            assert_eq!(code(&out), "ValidationError", "{what}");
+        }
+        let pools = InstancesDistribution::builder()
+            .spot_allocation_strategy("capacity-optimized")
+            .spot_instance_pools(3)
+            .build();
+        let out = create(mixed(&template, "1", &["t3.small"], Some(pools))).await;
+        assert_eq!(
+            message(&out),
+            "SpotInstancePools option is only available with the lowest-price allocation strategy."
+        );
+        let unnamed = MixedInstancesPolicy::builder()
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplate::builder()
+                    .launch_template_specification(
+                        LaunchTemplateSpecification::builder().version("1").build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let out = create(unnamed).await;
+        assert_eq!(
+            message(&out),
+            "Valid requests must contain either launchTemplateId or LaunchTemplateName"
+        );
+        // nothing was made; a valid policy is
+        assert_eq!(
+            m.layer
+                .model()
+                .refused("autoscaling:CreateAutoScalingGroup"),
+            6
+        );
+        create(mixed(&template, "1", &["t3.small"], None))
+            .await
+            .unwrap();
+
+        // an update or a refresh names a template or a policy, not both
+        let spec = LaunchTemplateSpecification::builder()
+            .launch_template_id(&template)
+            .version("1")
+            .build();
+        let both = m
+            .aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .launch_template(spec.clone())
+            .mixed_instances_policy(mixed(&template, "1", &["t3.small"], None))
+            .send()
+            .await;
+        assert_eq!(code(&both), "ValidationError");
+        let both = m
+            .aws
+            .autoscaling
+            .start_instance_refresh()
+            .auto_scaling_group_name("app")
+            .desired_configuration(
+                DesiredConfiguration::builder()
+                    .launch_template(spec)
+                    .mixed_instances_policy(mixed(&template, "1", &["t3.small"], None))
+                    .build(),
+            )
+            .send()
+            .await;
+        assert_eq!(code(&both), "ValidationError");
+        assert!(refreshes(&m.aws).await.is_empty());
+    });
+}
+
+/// Starts a refresh of group `app` towards `desired`, skipping matching
+/// instances when `skip`, half the group at a time.
+async fn refresh_towards(aws: &Api, desired: DesiredConfiguration, skip: bool) -> String {
+    aws.autoscaling
+        .start_instance_refresh()
+        .auto_scaling_group_name("app")
+        .desired_configuration(desired)
+        .preferences(
+            RefreshPreferences::builder()
+                .min_healthy_percentage(50)
+                .skip_matching(skip)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .instance_refresh_id
+        .unwrap()
+}
+
+#[test]
+fn a_refresh_towards_a_mixed_policy_gives_the_group_the_policy_when_it_succeeds() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        m.aws
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(&template)
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-0ed094fb1304fd857")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let spread = || Some(distribution(0, 50, "price-capacity-optimized"));
+        mixed_group(
+            &m.aws,
+            &net,
+            2,
+            mixed(&template, "1", &["t3.small"], spread()),
+        )
+        .await;
+        let policy_version = |group: aws_sdk_autoscaling::types::AutoScalingGroup| {
+            group
+                .mixed_instances_policy()
+                .map(|p| reported(p).0 .2)
+                .unwrap_or_default()
+        };
+        let desired = |version: &str, types: &[&str]| {
+            DesiredConfiguration::builder()
+                .mixed_instances_policy(mixed(&template, version, types, spread()))
+                .build()
+        };
+        let id = refresh_towards(&m.aws, desired("2", &["t3.medium", "t3.small"]), false).await;
+        let echoed = refreshes(&m.aws).await[0]
+            .desired_configuration()
+            .and_then(|d| d.mixed_instances_policy())
+            .map(|p| (reported(p).0 .2, reported(p).1));
+        assert_eq!(
+            echoed,
+            Some(("2".to_string(), strings(&["t3.medium", "t3.small"])))
+        );
+        until_status(&m.aws, &id, &["InProgress"], Duration::from_secs(5)).await;
+        assert_eq!(
+            policy_version(m.aws.group("app").await),
+            "1",
+            "the group keeps its policy until the refresh succeeds"
+        );
+        ends(&m.aws, &id, "Successful").await;
+        let group = m.aws.group("app").await;
+        assert!(group.launch_template().is_none());
+        let policy = reported(group.mixed_instances_policy().unwrap());
+        assert_eq!(
+            (policy.0 .2, policy.1),
+            ("2".to_string(), strings(&["t3.medium", "t3.small"]))
+        );
+        assert_eq!(versions(&m.aws).await.1, vec!["2", "2"]);
+        let launched = members_launched(&m.aws).await;
+        assert!(
+            launched.iter().all(|(t, _, _)| t == "t3.medium"),
+            "replacements of the desired policy's first type: {launched:?}"
+        );
+
+        // skipping matches: instances of a type the policy still lists stay...
+        let before: Vec<String> = launched.iter().map(|(_, id, _)| id.clone()).collect();
+        let kept = refresh_towards(&m.aws, desired("2", &["t3.large", "t3.medium"]), true).await;
+        ends(&m.aws, &kept, "Successful").await;
+        let ids = |members: Vec<(String, String, bool)>| -> Vec<String> {
+            members.into_iter().map(|(_, id, _)| id).collect()
+        };
+        assert_eq!(ids(members_launched(&m.aws).await), before);
+        // ...and those of a type it no longer lists are replaced
+        let moved = refresh_towards(&m.aws, desired("2", &["t3.large"]), true).await;
+        ends(&m.aws, &moved, "Successful").await;
+        let launched = members_launched(&m.aws).await;
+        assert!(launched
+            .iter()
+            .all(|(t, id, _)| t == "t3.large" && !before.contains(id)));
+
+        // a launch template alone takes the group off its policy when it succeeds
+        let plain = refresh_towards(
+            &m.aws,
+            DesiredConfiguration::builder()
+                .launch_template(
+                    LaunchTemplateSpecification::builder()
+                        .launch_template_id(&template)
+                        .version("1")
+                        .build(),
+                )
+                .build(),
+            false,
+        )
+        .await;
+        ends(&m.aws, &plain, "Successful").await;
+        let group = m.aws.group("app").await;
+        assert!(group.mixed_instances_policy().is_none());
+        assert_eq!(
+            versions(&m.aws).await,
+            ("1".into(), vec!["1".into(), "1".into()])
+        );
+        let launched = members_launched(&m.aws).await;
+        assert!(
+            launched.iter().all(|(t, _, spot)| t == "t3.micro" && !spot),
+            "the template's type, On-Demand: {launched:?}"
+        );
     });
 }

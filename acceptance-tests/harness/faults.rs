@@ -433,9 +433,11 @@ async fn forward(
     let call = model
         .as_ref()
         .map(|_| Call::parse(&service, &body).in_region(&region));
+    let mut forwarded = body.clone();
     if let (Some(model), Some(call)) = (&model, &call) {
         match model.admit(call).await {
             Verdict::Forward => {}
+            Verdict::ForwardAs(changed) => forwarded = Bytes::from(changed.body()),
             Verdict::Refuse(r) => return error_response(&service, r.status, &r.code, &r.message),
             Verdict::Answer(answer) => return xml_response(answer),
             Verdict::Replay(answer) => {
@@ -455,9 +457,13 @@ async fn forward(
         .expect("forward uri");
     let mut out = Request::builder().method(parts.method).uri(uri);
     for (name, value) in parts.headers.iter() {
+        // a changed body has another length, which hyper sets from the body
+        if name == hyper::header::CONTENT_LENGTH && forwarded != body {
+            continue;
+        }
         out = out.header(name, value);
     }
-    let out = out.body(Full::new(body.clone())).expect("forward request");
+    let out = out.body(Full::new(forwarded)).expect("forward request");
     match upstream.client.request(out).await {
         Ok(resp) => {
             let (mut parts, answer) = resp.into_parts();

@@ -2,11 +2,14 @@
 //! to every call it forwards: resources that take minutes to become usable or to
 //! go away (at AWS's durations times a `time_scale`), refusals while network
 //! interfaces linger, eventual consistency right after a create, throttling, a
-//! real instance refresh, ClientToken idempotency, and the EC2 Instance Connect
-//! Endpoints moto does not implement (see [`instance_connect`]).
+//! real instance refresh, Auto Scaling Groups' mixed instances policies as AWS
+//! keeps and launches them (see [`mixed`]), ClientToken idempotency, and the
+//! EC2 Instance Connect Endpoints moto does not implement (see
+//! [`instance_connect`]).
 //!
 //! Each call passes [`Model::admit`] before moto sees it (throttling, eventual
-//! consistency, refusals, and the answers the model gives itself) and
+//! consistency, refusals, the answers the model gives itself, and calls put in
+//! terms moto handles right) and
 //! [`Model::observe`] after moto answered (the model learns what was created
 //! and rewrites the states moto reports). What the model learns about
 //! relationships it asks moto directly, bypassing the layer.
@@ -20,6 +23,7 @@ mod idempotency;
 mod instance_connect;
 mod instances;
 mod load_balancer;
+mod mixed;
 mod nat;
 mod refresh;
 mod throttle;
@@ -134,6 +138,15 @@ impl Call {
         self
     }
 
+    /// The call as a query-protocol form body, encoded as the SDK encodes one.
+    pub fn body(&self) -> String {
+        self.params
+            .iter()
+            .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
     /// `service:Action`, as the layer counts calls.
     pub fn key(&self) -> String {
         format!("{}:{}", self.service, self.action)
@@ -165,6 +178,17 @@ impl Call {
         found.sort();
         found.into_iter().map(|(_, v)| v).collect()
     }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {
@@ -289,6 +313,9 @@ fn unknown_profile_message(named: &str, parameter: &str) -> String {
 pub enum Verdict {
     /// send it to moto
     Forward,
+    /// send this call to moto instead: the same request in terms moto handles
+    /// as AWS does; its answer is observed as the answer to the original call
+    ForwardAs(Call),
     /// answer with this error instead
     Refuse(Refusal),
     /// answer with this body; the model gave the whole answer itself
@@ -567,6 +594,9 @@ impl Model {
             if let Some(refusal) = instances::refusal(&state.world, call, now) {
                 return Verdict::Refuse(refusal);
             }
+            if let Some(verdict) = mixed::admit(&state.world, call) {
+                return verdict;
+            }
             if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {
                 return verdict;
             }
@@ -610,6 +640,9 @@ impl Model {
             return body.to_string();
         };
         let key = call.key();
+        // what a create or an update gives a group is known before the members
+        // it launched are learned: they launch by its policy
+        mixed::learn(&mut self.state().world, call);
         if call.service == "autoscaling"
             || key == "ec2:DescribeInstances"
             || key == "elasticloadbalancing:DescribeTargetHealth"
@@ -654,6 +687,10 @@ impl Model {
         instance_connect::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
+        // after the instances' rewrite, which sets the group's template version
+        // during a refresh: a group with a policy reports it in that
+        // template's place
+        mixed::rewrite(&state.world, call, &mut doc.root);
         doc.render()
     }
 

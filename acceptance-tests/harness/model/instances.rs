@@ -4,7 +4,8 @@
 //! stopped instance starts). Their interfaces hold their subnet and security
 //! groups until terminated. Target health as AWS reports it: `initial` until
 //! the target group's healthy threshold times its interval after the instance
-//! runs, then `healthy`.
+//! runs, then `healthy`. A group's members report the type and market AWS
+//! launched them as (see [`super::mixed`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -50,6 +51,8 @@ pub fn learn(
                     template_version: None,
                     failing: false,
                     launch_failed: false,
+                    instance_type: None,
+                    spot: false,
                 });
             }
         }
@@ -122,8 +125,18 @@ fn terminate(world: &mut World, id: &str, clock: Clock, now: Instant) {
     }
 }
 
+/// A group member the model sees for the first time, as moto launched it.
+struct Placed {
+    id: String,
+    subnet: String,
+    security_groups: BTreeSet<String>,
+    instance_type: String,
+}
+
 /// Learns the instances moto launched or removed for Auto Scaling Groups, by
-/// asking moto: new members start `pending`, members that left start shutting down.
+/// asking moto: new members start `pending` (of the type and market AWS would
+/// launch them as, see [`super::mixed::launch_as`]), members that left start
+/// shutting down.
 pub async fn sync_groups(model: &Model) {
     let Ok(groups) = model
         .api
@@ -144,6 +157,14 @@ pub async fn sync_groups(model: &Model) {
                     g.auto_scaling_group_name()?.to_string(),
                 ))
             })
+        })
+        .collect();
+    let desired: HashMap<String, usize> = groups
+        .auto_scaling_groups()
+        .iter()
+        .filter_map(|g| {
+            let capacity = usize::try_from(g.desired_capacity()?).ok()?;
+            Some((g.auto_scaling_group_name()?.to_string(), capacity))
         })
         .collect();
     // what each group launches from now: the version its new members run
@@ -188,15 +209,19 @@ pub async fn sync_groups(model: &Model) {
                     .iter()
                     .filter_map(|g| g.group_id().map(str::to_string))
                     .collect();
-                placed.push((
-                    instance.instance_id().unwrap_or_default().to_string(),
-                    instance.subnet_id().unwrap_or_default().to_string(),
-                    groups,
-                ));
+                placed.push(Placed {
+                    id: instance.instance_id().unwrap_or_default().to_string(),
+                    subnet: instance.subnet_id().unwrap_or_default().to_string(),
+                    security_groups: groups,
+                    instance_type: instance
+                        .instance_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                });
             }
         }
     }
-    mount_image_roots(model, placed.iter().map(|(id, _, _)| id.clone()).collect()).await;
+    mount_image_roots(model, placed.iter().map(|p| p.id.clone()).collect()).await;
     propagate_group_tags(model, groups.auto_scaling_groups(), &members, &placed).await;
     // what each new member's template runs, read once per template version
     // and only while the model watches for a broken app or a fresh profile
@@ -204,7 +229,7 @@ pub async fn sync_groups(model: &Model) {
     let watching_profiles = !model.state().unpropagated_profiles.is_empty();
     let mut templates: HashMap<(String, String), TemplateFacts> = HashMap::new();
     if marker.is_some() || watching_profiles {
-        for (id, _, _) in &placed {
+        for Placed { id, .. } in &placed {
             let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
                 continue;
             };
@@ -221,7 +246,31 @@ pub async fn sync_groups(model: &Model) {
     let now = Instant::now();
     let mut state = model.state();
     let state = &mut *state;
-    for (id, subnet, security_groups) in placed {
+    // members that left first: a replacement's market is decided without
+    // the instance it replaces
+    let left: Vec<String> = state
+        .world
+        .instances
+        .iter()
+        .filter(|(id, i)| {
+            i.group.is_some() && i.terminated_at.is_none() && !members.contains_key(*id)
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in left {
+        terminate(&mut state.world, &id, state.clock, now);
+    }
+    for Placed {
+        id,
+        subnet,
+        security_groups,
+        instance_type,
+    } in placed
+    {
+        if state.world.instances.contains_key(&id) {
+            // learned by another look meanwhile: its launch is decided once
+            continue;
+        }
         let group = members.get(&id).cloned();
         let launching_fails = group.is_some() && state.launch_failure.is_some();
         let source = group.as_ref().and_then(|g| sources.get(g));
@@ -248,32 +297,34 @@ pub async fn sync_groups(model: &Model) {
                     .insert(group.clone(), (until, message));
             }
         }
-        state.world.instances.entry(id).or_insert(Instance {
-            subnet,
-            security_groups,
-            group,
-            running_at,
-            stopped_at: None,
-            terminated_at: None,
-            // a version number; `$Latest` or `$Default` is left to moto's report
-            template_version: source
-                .map(|(_, version)| version.clone())
-                .filter(|v| v.parse::<u64>().is_ok()),
-            failing: source.is_some_and(broken),
-            launch_failed: launching_fails,
-        });
-    }
-    let left: Vec<String> = state
-        .world
-        .instances
-        .iter()
-        .filter(|(id, i)| {
-            i.group.is_some() && i.terminated_at.is_none() && !members.contains_key(*id)
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
-    for id in left {
-        terminate(&mut state.world, &id, state.clock, now);
+        let (instance_type, spot) = match &group {
+            Some(name) => super::mixed::launch_as(
+                &state.world,
+                name,
+                desired.get(name).copied().unwrap_or(0),
+                &instance_type,
+            ),
+            None => (instance_type, false),
+        };
+        state.world.instances.insert(
+            id,
+            Instance {
+                subnet,
+                security_groups,
+                group,
+                running_at,
+                stopped_at: None,
+                terminated_at: None,
+                // a version number; `$Latest` or `$Default` is left to moto's report
+                template_version: source
+                    .map(|(_, version)| version.clone())
+                    .filter(|v| v.parse::<u64>().is_ok()),
+                failing: source.is_some_and(broken),
+                launch_failed: launching_fails,
+                instance_type: Some(instance_type),
+                spot,
+            },
+        );
     }
 }
 
@@ -285,9 +336,9 @@ async fn propagate_group_tags(
     model: &Model,
     groups: &[aws_sdk_autoscaling::types::AutoScalingGroup],
     members: &HashMap<String, String>,
-    placed: &[(String, String, BTreeSet<String>)],
+    placed: &[Placed],
 ) {
-    for (id, _, _) in placed {
+    for Placed { id, .. } in placed {
         let Some(group) = members.get(id).and_then(|name| {
             groups
                 .iter()
@@ -518,6 +569,17 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                 "currentState"
             };
             answer.for_each_with_child("instanceId", &mut |id, item| {
+                // an instance's description (not a state change) gives its
+                // type, and its market when it is Spot
+                if let Some(model) = instances
+                    .get(id)
+                    .filter(|_| item.child("instanceType").is_some())
+                {
+                    launched_as(model, item, "instanceType");
+                    if model.spot {
+                        item.set_path(&["instanceLifecycle"], "spot");
+                    }
+                }
                 if let (Some(model), Some(_)) = (instances.get(id), item.child(field)) {
                     // stopped past the model (straight at moto): moto's word stands
                     let stopped_in_moto = matches!(
@@ -551,6 +613,7 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                         member.set_path(&["LaunchTemplate", "Version"], version);
                     }
                 }
+                launched_as(instance, member, "InstanceType");
             });
             if call.action == "DescribeAutoScalingGroups" {
                 let refreshes = &world.refreshes;
@@ -596,6 +659,14 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
             });
         }
         _ => {}
+    }
+}
+
+/// The type the model launched an instance as, in its `field`, where moto
+/// reports the launch template's.
+fn launched_as(instance: &Instance, item: &mut Element, field: &str) {
+    if let (Some(instance_type), Some(_)) = (&instance.instance_type, item.child(field)) {
+        item.set_path(&[field], instance_type);
     }
 }
 

@@ -4,7 +4,10 @@
 //! percentage (at least one); each batch's replacements must run and pass the
 //! target group's health checks (and the warmup) before the next batch starts.
 //! All replaced: `Successful`, and only then does the group report the desired
-//! launch template (until then it reports the one it had). A replacement that
+//! configuration (until then it reports the one it had). The desired
+//! configuration is a launch template or a mixed instances policy around one
+//! (read by [`super::mixed`], from AWS's defaults; a template alone takes a
+//! group off its policy, as AWS documents), not both. A replacement that
 //! fails its health checks fails the refresh with a `StatusReason`: `Failed`,
 //! or with `AutoRollback` `RollbackInProgress`, replacing what was replaced
 //! back from the previous template, then `RollbackSuccessful`.
@@ -15,7 +18,9 @@
 //! Replacements go through moto: TerminateInstanceInAutoScalingGroup without
 //! decrementing capacity makes moto launch one from the group's current
 //! template. The preferences a start sends are checked with AWS's rules and
-//! echoed by DescribeInstanceRefreshes.
+//! echoed by DescribeInstanceRefreshes, with the desired configuration. Skip
+//! matching keeps the instances on the desired version and, towards a policy,
+//! of one of its types.
 
 use std::time::{Instant, SystemTime};
 
@@ -115,7 +120,19 @@ async fn start(model: &Model, call: &Call) -> Verdict {
         field("LaunchTemplateName"),
         field("Version"),
     );
-    let desired_template = (!(template.0.is_empty() && template.1.is_empty())).then_some(template);
+    let template = (!(template.0.is_empty() && template.1.is_empty())).then_some(template);
+    let desired_policy = match super::mixed::desired(call) {
+        Ok(policy) => policy,
+        Err(refusal) => return Verdict::Refuse(refusal),
+    };
+    if template.is_some() && desired_policy.is_some() {
+        return Verdict::Refuse(Refusal::new(
+            400,
+            "ValidationError",
+            "If you specify a desired configuration, you must specify either a LaunchTemplate or a MixedInstancesPolicy.",
+        ));
+    }
+    let desired_template = template.or_else(|| desired_policy.as_ref().map(|p| p.template.clone()));
     let preferences = match preferences(call) {
         Ok(preferences) => preferences,
         Err(refusal) => return Verdict::Refuse(refusal),
@@ -170,6 +187,7 @@ async fn start(model: &Model, call: &Call) -> Verdict {
         remaining: Vec::new(),
         replaced: 0,
         desired_template,
+        desired_policy,
         previous_template,
         preferences,
     });
@@ -268,7 +286,12 @@ fn member(refresh: &Refresh) -> String {
     if let Some(reason) = &refresh.status_reason {
         out.push_str(&format!("<StatusReason>{}</StatusReason>", escape(reason)));
     }
-    if let Some((id, name, version)) = &refresh.desired_template {
+    if let Some(policy) = &refresh.desired_policy {
+        out.push_str(&format!(
+            "<DesiredConfiguration>{}</DesiredConfiguration>",
+            policy.desired_xml()
+        ));
+    } else if let Some((id, name, version)) = &refresh.desired_template {
         out.push_str("<DesiredConfiguration><LaunchTemplate>");
         for (tag, value) in [
             ("LaunchTemplateId", id),
@@ -370,18 +393,28 @@ fn find(model: &Model, group: &str, id: &str) -> Option<Refresh> {
 /// Writes a changed copy back, unless a call (a cancel, a rollback) moved the
 /// refresh to another phase while the step was looking at the group: that
 /// call's decision stands and the next step starts from it, as in AWS, where a
-/// rollback asked for mid-batch is never undone by the batch finishing.
+/// rollback asked for mid-batch is never undone by the batch finishing. A
+/// refresh that succeeded gives the group the desired configuration's policy
+/// (its template moto launches from already).
 fn store(model: &Model, refresh: Refresh, read_in: Phase) {
     let mut state = model.state();
-    if let Some(slot) = state
-        .world
+    let world = &mut state.world;
+    let Some(slot) = world
         .refreshes
         .get_mut(&refresh.group)
         .and_then(|list| list.iter_mut().find(|r| r.id == refresh.id))
         .filter(|slot| slot.phase == read_in)
-    {
-        *slot = refresh;
+    else {
+        return;
+    };
+    if refresh.phase == Phase::Successful && refresh.desired_template.is_some() {
+        world
+            .groups
+            .entry(refresh.group.clone())
+            .or_default()
+            .policy = refresh.desired_policy.clone();
     }
+    *slot = refresh;
 }
 
 async fn step(model: &Model, group: &str, id: &str) {
@@ -460,6 +493,22 @@ async fn replace_batch(model: &Model, refresh: &mut Refresh, now: Instant) {
                 .get(id)
                 .and_then(|i| i.template_version.clone())
         };
+        // going forwards to a policy, an instance of a type it does not list
+        // does not match the desired configuration
+        let allowed = refresh
+            .desired_policy
+            .as_ref()
+            .filter(|_| !rolling_back)
+            .map(super::mixed::allowed_types);
+        let of_allowed_type = |id: &str| {
+            allowed.as_ref().is_none_or(|types| {
+                world
+                    .instances
+                    .get(id)
+                    .and_then(|i| i.instance_type.as_deref())
+                    .is_some_and(|t| types.contains(&t))
+            })
+        };
         let on_target: Vec<&String> = members
             .iter()
             .filter(|id| version_of(id).as_deref() == Some(target_version.as_str()))
@@ -491,7 +540,7 @@ async fn replace_batch(model: &Model, refresh: &mut Refresh, now: Instant) {
             let skip = refresh.preference("SkipMatching") == Some("true");
             refresh.remaining = members
                 .iter()
-                .filter(|id| !skip || not_on_target(id))
+                .filter(|id| !skip || not_on_target(id) || !of_allowed_type(id))
                 .cloned()
                 .collect();
         }

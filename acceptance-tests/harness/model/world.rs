@@ -1,11 +1,12 @@
 //! The objects whose AWS lifecycle moto skips, each with the moments its state
-//! changes, and the questions the refusal rules ask of them ("what still holds
-//! an interface in this subnet?").
+//! changes, what moto drops of an Auto Scaling Group, and the questions the
+//! refusal rules ask of them ("what still holds an interface in this subnet?").
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Instant, SystemTime};
 
 use super::instance_connect::Endpoint;
+use super::mixed::{GroupSettings, MixedPolicy};
 
 /// A NAT gateway: `pending` until `available_at`, then `available`; after
 /// DeleteNatGateway `deleting` until `deleted_at`.
@@ -112,6 +113,13 @@ pub struct Instance {
     /// launched by its group while the model makes launches fail: AWS never
     /// started it, so its group reports it `Pending` and never in service
     pub launch_failed: bool,
+    /// the type its group launched it as (with a mixed instances policy the
+    /// override AWS launches, where moto launches the template's type);
+    /// `None` (not a group's): moto's word stands
+    pub instance_type: Option<String>,
+    /// launched as a Spot Instance (a mixed instances policy's share above
+    /// its On-Demand capacity)
+    pub spot: bool,
 }
 
 impl Instance {
@@ -222,6 +230,10 @@ pub struct Refresh {
     /// instances replaced so far, for `PercentageComplete`
     pub replaced: usize,
     pub desired_template: Option<TemplateRef>,
+    /// the mixed instances policy of the desired configuration, around
+    /// `desired_template`; `None` with a desired template: the group leaves
+    /// its policy for the template alone when the refresh succeeds
+    pub desired_policy: Option<MixedPolicy>,
     /// what the group ran when the refresh started: where a rollback goes back to
     pub previous_template: Option<TemplateRef>,
     /// the `Preferences.*` the start sent, as `(element name, value)` in the
@@ -302,6 +314,9 @@ pub struct World {
     pub refreshes: HashMap<String, Vec<Refresh>>,
     /// EC2 Instance Connect Endpoints (moto has none), by ID
     pub instance_connect_endpoints: HashMap<String, Endpoint>,
+    /// what each Auto Scaling Group keeps that moto does not (its mixed
+    /// instances policy, capacity rebalancing), by name
+    pub groups: HashMap<String, GroupSettings>,
 }
 
 impl World {
