@@ -20,6 +20,7 @@ mod instance_connect;
 mod lifecycle;
 mod logs;
 mod many;
+mod mixed_instances;
 mod model_tests;
 mod protocol;
 mod ssm_only;

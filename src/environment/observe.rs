@@ -375,12 +375,14 @@ pub(super) fn show_drift_on_inputs(state: &mut EnvironmentState, inv: &Inventory
 pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &EnvironmentState) {
     let mut defaults = config.clone();
     defaults.apply_defaults();
+    // the blocks `$block` of `$planned`, `$config` and `$defaults`: each field
+    // the configuration leaves out takes the default
     macro_rules! defaulted {
-        ($block:ident: $($field:ident),+) => {
+        ($planned:expr, $config:expr, $defaults:expr, $block:ident: $($field:ident),+) => {
             if let (Some(planned), Some(configured), Some(default)) = (
-                planned.$block.as_mut_option().and_then(|b| b.first_mut()),
-                first(&config.$block),
-                first(&defaults.$block),
+                $planned.$block.as_mut_option().and_then(|b| b.first_mut()),
+                first(&$config.$block),
+                first(&$defaults.$block),
             ) {
                 $( if configured.$field.is_null() {
                     planned.$field = default.$field.clone();
@@ -391,13 +393,24 @@ pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &
     // and an input removed from the configuration goes back to its default, as
     // documented, instead of keeping the value it had (Terraform proposes the
     // prior value of an optional computed attribute the configuration leaves out)
-    defaulted!(app: instance_type, port, min_size, max_size, health_check_grace_period,
-        cpu_target, health_check_path, wait_for_capacity);
-    defaulted!(load_balancer: ingress_cidrs, ssl_policy, drop_invalid_header_fields,
-        deletion_protection, idle_timeout);
-    defaulted!(bastion: enabled, instance_type);
-    defaulted!(vpc_endpoints: s3, dynamodb, public_route_table);
-    defaulted!(flow_logs: traffic_type, max_aggregation_interval);
+    defaulted!(planned, config, defaults, app: instance_type, port, min_size, max_size,
+        health_check_grace_period, cpu_target, health_check_path, wait_for_capacity);
+    defaulted!(planned, config, defaults, load_balancer: ingress_cidrs, ssl_policy,
+        drop_invalid_header_fields, deletion_protection, idle_timeout);
+    defaulted!(planned, config, defaults, bastion: enabled, instance_type);
+    defaulted!(planned, config, defaults, vpc_endpoints: s3, dynamodb, public_route_table);
+    defaulted!(planned, config, defaults, flow_logs: traffic_type, max_aggregation_interval);
+    // and the blocks within the app block
+    if let (Some(app), Some(configured), Some(default)) = (
+        planned.app.as_mut_option().and_then(|b| b.first_mut()),
+        first(&config.app),
+        first(&defaults.app),
+    ) {
+        defaulted!(app, configured, default, instance_refresh: min_healthy_percentage,
+            max_healthy_percentage);
+        defaulted!(app, configured, default, mixed_instances: on_demand_base_capacity,
+            on_demand_percentage_above_base_capacity, spot_allocation_strategy);
+    }
     if config.nat_gateways.is_null() {
         planned.nat_gateways = defaults.nat_gateways.clone();
     }
@@ -515,6 +528,53 @@ mod tests {
             "the bastion runs again"
         );
         assert_eq!(bastion.instance_type, Value::Value("t3.nano".to_string()));
+    }
+
+    #[test]
+    fn a_setting_removed_from_a_block_within_the_app_block_is_planned_at_its_default() {
+        let mix = |base: Value<i64>, percentage: Value<i64>| model::MixedInstancesBlock {
+            instance_types: string_list(["t3.micro".to_string()]),
+            on_demand_base_capacity: base,
+            on_demand_percentage_above_base_capacity: percentage,
+            spot_allocation_strategy: Value::Null,
+        };
+        let refresh = |min: Value<i64>| model::InstanceRefreshBlock {
+            min_healthy_percentage: min,
+            ..Default::default()
+        };
+        let with = |mix: model::MixedInstancesBlock, refresh: model::InstanceRefreshBlock| {
+            EnvironmentState {
+                app: Value::Value(vec![model::AppBlock {
+                    mixed_instances: Value::Value(vec![mix]),
+                    instance_refresh: Value::Value(vec![refresh]),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }
+        };
+        let prior = with(
+            mix(Value::Value(2), Value::Value(25)),
+            refresh(Value::Value(50)),
+        );
+        // the percentage stays configured; the base and the minimum are left out
+        let config = with(mix(Value::Null, Value::Value(25)), refresh(Value::Null));
+        let mut planned = prior.clone();
+        unset_inputs_at_defaults(&mut planned, &config);
+        let app = first(&planned.app).unwrap();
+        let planned_mix = first(&app.mixed_instances).unwrap();
+        assert_eq!(planned_mix.on_demand_base_capacity, Value::Value(0));
+        assert_eq!(
+            planned_mix.on_demand_percentage_above_base_capacity,
+            Value::Value(25)
+        );
+        assert_eq!(
+            planned_mix.spot_allocation_strategy,
+            Value::Value("price-capacity-optimized".to_string())
+        );
+        assert_eq!(
+            first(&app.instance_refresh).unwrap().min_healthy_percentage,
+            Value::Value(90)
+        );
     }
 
     #[test]
