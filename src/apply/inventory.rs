@@ -333,11 +333,17 @@ impl Inventory {
             // environment's took that role) is nobody's and goes with the VPC;
             // any other table that is not the environment's is another's, and
             // AWS refuses to delete the VPC while it is there
-            let unowned: Vec<_> = e
-                .route_tables
+            // and the table AWS made for the environment's regional NAT gateway
+            // is bound to it: AWS keeps it, and removes it with the gateway
+            let nat_tables: BTreeSet<&String> = e
+                .nat_gateways
                 .iter()
-                .filter(|t| !owns(&t.id, &t.tags))
+                .filter(|n| owns(&n.id, &n.tags))
+                .filter_map(|n| n.detail.get("route_table"))
+                .filter(|t| !t.is_empty())
                 .collect();
+            let bound = |t: &RouteTable| owns(&t.id, &t.tags) || nat_tables.contains(&t.id);
+            let unowned: Vec<_> = e.route_tables.iter().filter(|t| !bound(t)).collect();
             let vpc_own = unowned
                 .iter()
                 .find(|t| t.main_association.is_some())
@@ -359,7 +365,7 @@ impl Inventory {
                     others: e
                         .route_tables
                         .iter()
-                        .filter(|t| !owns(&t.id, &t.tags))
+                        .filter(|t| !bound(t))
                         .map(|t| t.id.clone())
                         .collect(),
                 });
@@ -381,11 +387,7 @@ impl Inventory {
             // address may still be held by a deleting NAT gateway of its own).
             // Another team's copy of the environment's tag alone is not
             // enough: destroy must never release or delete it.
-            let held: BTreeSet<&String> = ec2_found
-                .nat_gateways
-                .iter()
-                .filter_map(|n| n.detail.get("allocation"))
-                .collect();
+            let held = held_allocations(&ec2_found.nat_gateways);
             ec2_found.addresses.retain(|a| {
                 held.contains(&a.id)
                     || known.contains_key(&a.id)
@@ -439,12 +441,9 @@ impl Inventory {
             .or(untagged_template.clone());
         // Elastic IPs are not VPC-bound: those the environment's NAT gateways hold
         // but no longer tagged for it are read in round 2
-        let untagged_addresses: Vec<String> = ec2_found
-            .nat_gateways
-            .iter()
-            .filter_map(|n| n.detail.get("allocation"))
-            .filter(|id| !id.is_empty() && !ec2_found.addresses.iter().any(|a| &a.id == *id))
-            .cloned()
+        let untagged_addresses: Vec<String> = held_allocations(&ec2_found.nat_gateways)
+            .into_iter()
+            .filter(|id| !ec2_found.addresses.iter().any(|a| &a.id == id))
             .collect();
         // the versions read by name count only if they are of the environment's template
         let mut template_versions: Vec<TemplateVersion> = named_versions
@@ -844,6 +843,17 @@ impl Inventory {
             .and_then(|v| v.tags.get(TAG_STATUS))
             .is_some_and(|status| status == STATUS_CREATING)
     }
+}
+
+/// The Elastic IPs the NAT gateways hold: a zonal gateway's one, each of a
+/// regional gateway's per zone.
+fn held_allocations(nat_gateways: &[Found]) -> BTreeSet<String> {
+    nat_gateways
+        .iter()
+        .flat_map(ec2::GatewayAddress::all_of)
+        .map(|a| a.allocation)
+        .filter(|id| !id.is_empty())
+        .collect()
 }
 
 #[cfg(test)]

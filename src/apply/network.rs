@@ -14,7 +14,7 @@ use crate::error::AwsError;
 use crate::plan::blueprint::{nat_for_zone, Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
-use crate::plan::spec::EnvironmentSpec;
+use crate::plan::spec::{EnvironmentSpec, NatStrategy};
 
 impl Run<'_> {
     /// The settings a VPC gets after creation: DNS support and hostnames on, the
@@ -239,6 +239,59 @@ pub(super) fn maps_public_ip(subnet: &Found) -> bool {
 
 /// VPC DNS, public IP mapping of the subnets, and the routes and associations
 /// of every route table.
+/// How the regional NAT gateway's addresses differ from the plan: each zone's
+/// traffic goes out from that zone's Elastic IP of the environment, and from
+/// no other address.
+fn regional_nat_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let key = Component::NatGateway(NatStrategy::REGIONAL_KEY.to_string()).key();
+    let Some(nat) = inv
+        .nat_gateways
+        .get(&key)
+        .filter(|_| spec.nat == NatStrategy::Regional)
+    else {
+        return Vec::new();
+    };
+    let wanted = |zone: &str| {
+        inv.addresses
+            .get(&Component::ElasticIp(zone.to_string()).key())
+            .map(|a| a.id.clone())
+    };
+    let held: Vec<ec2::GatewayAddress> = ec2::GatewayAddress::all_of(nat)
+        .into_iter()
+        .filter(|a| !matches!(a.status.as_str(), "disassociating" | "failed"))
+        .collect();
+    let mut findings = Vec::new();
+    for zone in &bp.address_zones {
+        let Some(allocation) = wanted(zone) else {
+            // a missing address is a finding of its own
+            continue;
+        };
+        if !held
+            .iter()
+            .any(|a| &a.zone == zone && a.allocation == allocation)
+        {
+            findings.push(Finding::new(
+                &key,
+                format!("does not send {zone}'s traffic out from its Elastic IP {allocation}"),
+                Repair::InPlace("associates it"),
+            ));
+        }
+    }
+    for address in &held {
+        if wanted(&address.zone).as_ref() != Some(&address.allocation) {
+            findings.push(Finding::new(
+                &key,
+                format!(
+                    "sends {}'s traffic out from Elastic IP {}, which is not the environment's address for that zone",
+                    address.zone, address.allocation
+                ),
+                Repair::InPlace("disassociates it"),
+            ));
+        }
+    }
+    findings
+}
+
 pub(super) fn network_drift(
     spec: &EnvironmentSpec,
     bp: &Blueprint,
@@ -288,6 +341,7 @@ pub(super) fn network_drift(
             }
         }
     }
+    findings.extend(regional_nat_drift(spec, bp, inv));
     let subnet = |tier: Tier, zone: &str| {
         inv.subnets
             .get(&Component::Subnet(tier, zone.to_string()).key())

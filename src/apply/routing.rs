@@ -13,6 +13,7 @@ use crate::aws::ec2::{self};
 use crate::error::AwsError;
 use crate::plan::blueprint::{nat_for_zone, Blueprint, Component};
 use crate::plan::cidr::Tier;
+use crate::plan::spec::NatStrategy;
 
 impl Run<'_> {
     pub(super) async fn ensure_addresses(
@@ -20,7 +21,7 @@ impl Run<'_> {
         inv: &Inventory,
         bp: &Blueprint,
     ) -> Result<BTreeMap<String, String>> {
-        let work = bp.nat_zones.iter().map(|zone| async move {
+        let work = bp.address_zones.iter().map(|zone| async move {
             let component = Component::ElasticIp(zone.clone());
             let id = match inv.addresses.get(&component.key()) {
                 Some(found) => found.id.clone(),
@@ -151,6 +152,8 @@ impl Run<'_> {
             .await
     }
 
+    /// The NAT gateways of the plan, available with their addresses; keyed as
+    /// [`Blueprint::nat_zones`] keys them.
     pub(super) async fn ensure_nat_gateways(
         &self,
         inv: &Inventory,
@@ -159,6 +162,13 @@ impl Run<'_> {
         subnets: &BTreeMap<(Tier, String), String>,
         addresses: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>> {
+        self.free_planned_addresses(inv, bp, addresses).await?;
+        if self.spec.nat == NatStrategy::Regional {
+            let id = self
+                .ensure_regional_nat_gateway(inv, vpc_id, addresses)
+                .await?;
+            return Ok([(NatStrategy::REGIONAL_KEY.to_string(), id)].into());
+        }
         let work = bp.nat_zones.iter().map(|zone| async move {
             let component = Component::NatGateway(zone.clone());
             let id = match inv.nat_gateways.get(&component.key()) {
@@ -191,36 +201,160 @@ impl Run<'_> {
                     .await?
                 }
             };
-            poll_until(
-                self.deadline,
-                &format!("NAT gateway {id} to become available"),
-                || async {
-                    let status =
-                        ec2::nat_gateway_status(&self.clients.ec2, &self.clients.batches, &id)
-                            .await?;
-                    match status.as_ref().map(|s| s.state.as_str()) {
-                        Some("available") => Ok(Some(())),
-                        Some(state @ ("failed" | "deleted" | "deleting")) => {
-                            // AWS's reason, when it gave one, says what to fix
-                            Err(AwsError::FailedInAws {
-                                what: format!("NAT gateway {id} in {zone}"),
-                                reason: status
-                                    .as_ref()
-                                    .and_then(|s| s.failure.clone())
-                                    .unwrap_or_else(|| {
-                                        format!("it is {state}, AWS gave no reason")
-                                    }),
-                                outcome: "the next apply replaces it".into(),
-                            })
-                        }
-                        _ => Ok(None),
-                    }
-                },
-            )
-            .await?;
+            self.wait_nat_available(&id, &format!("NAT gateway {id} in {zone}"))
+                .await?;
             Ok::<_, AwsError>((zone.clone(), id))
         });
         Ok(try_join_all(work).await?.into_iter().collect())
+    }
+
+    /// Waits until NAT gateway `id` (`what`, for a failure) is available; one
+    /// that failed or is going away is an error with AWS's reason.
+    async fn wait_nat_available(&self, id: &str, what: &str) -> Result<()> {
+        poll_until(
+            self.deadline,
+            &format!("NAT gateway {id} to become available"),
+            || async {
+                let status =
+                    ec2::nat_gateway_status(&self.clients.ec2, &self.clients.batches, id).await?;
+                match status.as_ref().map(|s| s.state.as_str()) {
+                    Some("available") => Ok(Some(())),
+                    Some(state @ ("failed" | "deleted" | "deleting")) => {
+                        // AWS's reason, when it gave one, says what to fix
+                        Err(AwsError::FailedInAws {
+                            what: what.to_string(),
+                            reason: status
+                                .as_ref()
+                                .and_then(|s| s.failure.clone())
+                                .unwrap_or_else(|| format!("it is {state}, AWS gave no reason")),
+                            outcome: "the next apply replaces it".into(),
+                        })
+                    }
+                    _ => Ok(None),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Deletes the NAT gateways no longer planned that hold an address a
+    /// planned one needs, and waits until AWS releases it: a switch between
+    /// zonal and regional gateways keeps the addresses (and what allow-lists
+    /// them), and AWS lets an Elastic IP serve one gateway at a time.
+    async fn free_planned_addresses(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        addresses: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let planned: BTreeSet<String> = bp
+            .nat_zones
+            .iter()
+            .map(|key| Component::NatGateway(key.clone()).key())
+            .collect();
+        let needed: BTreeSet<&String> = addresses.values().collect();
+        let holders = inv
+            .nat_gateways
+            .iter()
+            .filter(|(key, _)| !planned.contains(*key))
+            .filter(|(_, found)| {
+                ec2::GatewayAddress::all_of(found)
+                    .iter()
+                    .any(|a| needed.contains(&a.allocation))
+            })
+            .map(|(_, found)| {
+                tracing::info!(nat_gateway = %found.id, "deleting the NAT gateway first: a planned gateway takes its Elastic IP");
+                delete_nat_gateway(
+                    &self.clients.ec2,
+                    &self.clients.batches,
+                    &found.id,
+                    self.deadline,
+                )
+            });
+        try_join_all(holders).await?;
+        Ok(())
+    }
+
+    /// The regional NAT gateway, available with exactly `addresses` (zone to
+    /// allocation): an address is associated for each zone that lacks its own,
+    /// and any other is disassociated.
+    async fn ensure_regional_nat_gateway(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+        addresses: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let component = Component::NatGateway(NatStrategy::REGIONAL_KEY.to_string());
+        let client = &self.clients.ec2;
+        let id = match inv.nat_gateways.get(&component.key()) {
+            Some(found) => found.id.clone(),
+            None => {
+                let allocations: Vec<&str> = addresses.values().map(String::as_str).collect();
+                let token = client_token(&[
+                    &self.spec.name,
+                    &component.key(),
+                    &allocations.join(","),
+                    &self.run_id,
+                ]);
+                let tags = self.tags(&component);
+                retry_propagation(self.deadline, "NAT gateway creation", || {
+                    ec2::create_regional_nat_gateway(client, vpc_id, addresses, &token, &tags)
+                })
+                .await?
+            }
+        };
+        self.wait_nat_available(&id, &format!("regional NAT gateway {id}"))
+            .await?;
+        let current = ec2::nat_gateway_addresses(client, &id).await?;
+        let live =
+            |a: &&ec2::GatewayAddress| !matches!(a.status.as_str(), "disassociating" | "failed");
+        let wanted = |a: &ec2::GatewayAddress| addresses.get(&a.zone) == Some(&a.allocation);
+        let extra: Vec<String> = current
+            .iter()
+            .filter(live)
+            .filter(|a| !wanted(a))
+            .map(|a| a.association.clone())
+            .collect();
+        if !extra.is_empty() {
+            ec2::disassociate_nat_gateway_addresses(client, &id, &extra).await?;
+        }
+        let missing = addresses.iter().filter(|(zone, allocation)| {
+            !current
+                .iter()
+                .filter(live)
+                .any(|a| &a.zone == *zone && &a.allocation == *allocation)
+        });
+        for (zone, allocation) in missing {
+            retry_propagation(self.deadline, "NAT gateway address", || {
+                ec2::associate_nat_gateway_address(client, &id, zone, allocation)
+            })
+            .await?;
+        }
+        poll_until(
+            self.deadline,
+            &format!("regional NAT gateway {id} to carry each zone's traffic from its Elastic IP"),
+            || async {
+                let now = ec2::nat_gateway_addresses(client, &id).await?;
+                if let Some(failed) = now.iter().find(|a| wanted(a) && a.status == "failed") {
+                    return Err(AwsError::FailedInAws {
+                        what: format!("regional NAT gateway {id}"),
+                        reason: format!(
+                            "its Elastic IP {} for {} failed to associate",
+                            failed.allocation, failed.zone
+                        ),
+                        outcome: "the next apply associates it again".into(),
+                    });
+                }
+                let settled = addresses.iter().all(|(zone, allocation)| {
+                    now.iter().any(|a| {
+                        &a.zone == zone && &a.allocation == allocation && a.status == "succeeded"
+                    })
+                }) && now.iter().all(wanted);
+                Ok(settled.then_some(()))
+            },
+        )
+        .await?;
+        Ok(id)
     }
 
     /// Waits until no NAT gateway being deleted holds the address: a gateway

@@ -305,7 +305,12 @@ pub(crate) async fn observe_by_name(
             ))
         }));
     }
+    let regional = inv
+        .nat_gateways
+        .values()
+        .any(|n| n.detail.get("mode").map(String::as_str) == Some("regional"));
     let nat = match inv.nat_gateways.len() {
+        _ if regional => "regional",
         0 => "none",
         1 if zones.len() > 1 => "single",
         _ => "one_per_az",

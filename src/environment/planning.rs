@@ -294,8 +294,9 @@ pub(super) fn plan_outputs(
             {
                 Some(strategy) => {
                     let nat_zones = crate::plan::blueprint::nat_zones(strategy, zones);
-                    planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones.clone());
-                    planned.nat_public_ips = keyed_like(&prior.nat_public_ips, nat_zones);
+                    let address_zones = crate::plan::blueprint::address_zones(strategy, zones);
+                    planned.nat_gateway_ids = keyed_like(&prior.nat_gateway_ids, nat_zones);
+                    planned.nat_public_ips = keyed_like(&prior.nat_public_ips, address_zones);
                 }
                 None => {
                     planned.nat_gateway_ids = Value::Unknown;
@@ -577,7 +578,7 @@ fn endpoint_disruption(
 /// What a change of the zones or of the NAT strategy does to the private
 /// subnets' traffic, zone by zone, as a warning's summary and detail.
 fn layout_change(prior: &EnvironmentState, planned: &EnvironmentState) -> (&'static str, String) {
-    use crate::plan::blueprint::{nat_for_zone, nat_zones};
+    use crate::plan::blueprint::{address_zones, nat_for_zone, nat_zones};
     use crate::plan::spec::NatStrategy;
     let strategy = |s: &EnvironmentState| {
         s.nat_gateways
@@ -617,7 +618,23 @@ fn layout_change(prior: &EnvironmentState, planned: &EnvironmentState) -> (&'sta
         .into_iter()
         .filter(|z| !nat_zones(new, &after).contains(z))
         .collect();
+    // between zonal and regional gateways the Elastic IPs move: the old
+    // gateways must let go of them before the new one can take them
+    let regional = |s: NatStrategy| s == NatStrategy::Regional;
+    let kept_addresses: Vec<String> = address_zones(old, &before)
+        .into_iter()
+        .filter(|z| address_zones(new, &after).contains(z))
+        .collect();
+    let addresses_move = regional(old) != regional(new) && !kept_addresses.is_empty();
     let mut said = Vec::new();
+    if addresses_move {
+        said.push(format!("The Elastic IPs of {} move from the {} to the {}: apply deletes the old gateway{} first and waits until AWS releases the addresses (about a minute), then {}. The private subnets routed through them have no internet egress from the deletion until the new gateway is available with the addresses (a few minutes on AWS). The addresses in `nat_public_ips` are kept.", list(&kept_addresses.iter().collect::<Vec<_>>()), gateway_kind(old), gateway_kind(new), plural(nat_zones(old, &before).len(), "", "s"), if regional(new) { "creates the regional NAT gateway with them" } else { "creates a zonal NAT gateway with each" }));
+    }
+    let deleted_nats: Vec<String> = if addresses_move {
+        Vec::new()
+    } else {
+        deleted_nats
+    };
     if !lost.is_empty() {
         said.push(format!("The private subnets in {} lose all internet egress: no NAT gateway routes them any more (only the VPC's gateway endpoints, when enabled, still reach S3 and DynamoDB). Instances there can no longer reach package repositories or outside APIs.", list(&lost)));
     }
@@ -638,12 +655,23 @@ fn layout_change(prior: &EnvironmentState, planned: &EnvironmentState) -> (&'sta
     }
     let summary = if !lost.is_empty() {
         "Private subnets will lose internet egress"
+    } else if addresses_move {
+        "Private subnets will lose internet egress for a few minutes"
     } else if !switched.is_empty() || !removed.is_empty() || !deleted_nats.is_empty() {
         "NAT gateways or subnets will move: connections will be cut"
     } else {
         "NAT gateways or subnets will be added: nothing is cut"
     };
     (summary, said.join(" "))
+}
+
+/// The NAT gateways of a strategy, for a sentence.
+fn gateway_kind(strategy: crate::plan::spec::NatStrategy) -> &'static str {
+    match strategy {
+        crate::plan::spec::NatStrategy::Regional => "regional NAT gateway",
+        crate::plan::spec::NatStrategy::Single => "single NAT gateway",
+        _ => "zonal NAT gateways",
+    }
 }
 
 fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
@@ -654,8 +682,6 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
     }
 }
 
-/// Whether apply waits for the refresh it starts, as planned (unknown: it does,
-/// the default).
 /// Whether the app's mix puts any capacity on Spot (a percentage still
 /// unknown counts: the warning must not be missing).
 fn spot_share(app: &model::AppBlock) -> bool {
@@ -668,6 +694,8 @@ fn spot_share(app: &model::AppBlock) -> bool {
     })
 }
 
+/// Whether apply waits for the refresh it starts, as planned (unknown: it does,
+/// the default).
 fn waits_for_refresh(app: &model::AppBlock) -> bool {
     first(&app.instance_refresh)
         .and_then(|r| r.wait_for_completion.as_ref_option().copied())

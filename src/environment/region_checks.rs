@@ -191,10 +191,7 @@ impl EnvironmentResource {
         }
         if let (Some(strategy), Some(headroom), Some(zones)) = (nat_strategy, headroom, &used_zones)
         {
-            let needed = match strategy {
-                crate::plan::spec::NatStrategy::OnePerAz => zones.len(),
-                _ => 1,
-            };
+            let needed = crate::plan::blueprint::address_zones(strategy, zones).len();
             if let Some(detail) = quotas::address_shortfall(strategy.as_str(), needed, headroom) {
                 valid = false;
                 diags.error(

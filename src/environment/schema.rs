@@ -268,9 +268,10 @@ fn timeouts_block() -> NestedBlock {
 pub fn environment_schema() -> Schema {
     use AttributeType::{Bool, Number, String};
     let nat_doc = format!(
-        "NAT strategy: `{}` (default, one NAT gateway per AZ, survives an AZ outage), `{}` (one shared NAT gateway, cheaper) or `{}` (private subnets get no internet route). Changing it is done in place.",
+        "NAT strategy: `{}` (default, one NAT gateway per AZ, survives an AZ outage), `{}` (one shared NAT gateway, cheaper), `{}` (one [regional NAT gateway](https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateways-regional.html) for the whole VPC, with an Elastic IP per AZ: no public subnet hosts it, and it survives an AZ outage as one per AZ does) or `{}` (private subnets get no internet route). Changing it is done in place: between zonal gateways and the regional one the Elastic IPs move (they are kept, and so are `nat_public_ips`), so the old gateways are deleted first and the private subnets have no internet egress for the few minutes until the new one is available; the plan's warning says which.",
         NatStrategy::OnePerAz.as_str(),
         NatStrategy::Single.as_str(),
+        NatStrategy::Regional.as_str(),
         NatStrategy::None.as_str()
     );
     let name_doc = format!(
@@ -293,8 +294,8 @@ pub fn environment_schema() -> Schema {
         ("public_subnet_ids", attr(string_map(), Computed, "Public subnet IDs keyed by AZ name.")),
         ("private_subnet_ids", attr(string_map(), Computed, "Private subnet IDs keyed by AZ name.")),
         ("internet_gateway_id", attr(String, Computed, "ID of the internet gateway.")),
-        ("nat_gateway_ids", attr(string_map(), Computed, "NAT gateway IDs keyed by the AZ they stand in.")),
-        ("nat_public_ips", attr(string_map(), Computed, "Elastic IP addresses of the NAT gateways keyed by AZ: the source address of the app's outbound traffic.")),
+        ("nat_gateway_ids", attr(string_map(), Computed, "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.")),
+        ("nat_public_ips", attr(string_map(), Computed, "Elastic IP addresses of the NAT gateways keyed by AZ: the source address of the app's outbound traffic (with the regional NAT gateway, each AZ's traffic leaves from that AZ's address).")),
         ("security_group_ids", attr(string_map(), Computed, "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.")),
         ("alb_arn", attr(String, Computed, "ARN of the Application Load Balancer.")),
         ("alb_dns_name", attr(String, Computed, "DNS name of the ALB: the address of the application.")),

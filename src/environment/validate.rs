@@ -209,7 +209,7 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
                 attr("nat_gateways"),
                 "Unknown NAT strategy",
                 format!(
-                    "`{nat}` is not one of {}. Use \"one_per_az\" for a NAT gateway per AZ, \"single\" for one shared gateway, or \"none\".",
+                    "`{nat}` is not one of {}. Use \"one_per_az\" for a NAT gateway per AZ, \"single\" for one shared gateway, \"regional\" for one regional gateway with an address per AZ, or \"none\".",
                     NatStrategy::CHOICES.map(|s| format!("\"{s}\"")).join(", ")
                 ),
             );

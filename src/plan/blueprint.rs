@@ -114,21 +114,33 @@ impl Component {
     }
 }
 
-/// Zones that hold a NAT gateway under a strategy (zones in name order).
+/// The keys of the NAT gateways under a strategy: the zones that hold a zonal
+/// one (in name order), or [`NatStrategy::REGIONAL_KEY`] for the regional one.
 pub fn nat_zones(nat: NatStrategy, zones: &[String]) -> Vec<String> {
     match nat {
         NatStrategy::OnePerAz => zones.to_vec(),
         NatStrategy::Single => zones.iter().min().cloned().into_iter().collect(),
         NatStrategy::None => Vec::new(),
+        NatStrategy::Regional => vec![NatStrategy::REGIONAL_KEY.to_string()],
     }
 }
 
-/// The NAT gateway zone a private subnet's default route points to, if any.
+/// The zones with an Elastic IP of the NAT gateways: each zonal gateway's,
+/// or every zone for the regional gateway, which has an address per zone.
+pub fn address_zones(nat: NatStrategy, zones: &[String]) -> Vec<String> {
+    match nat {
+        NatStrategy::Regional => zones.to_vec(),
+        zonal => nat_zones(zonal, zones),
+    }
+}
+
+/// The key of the NAT gateway a private subnet's default route points to, if any.
 pub fn nat_for_zone(nat: NatStrategy, zones: &[String], zone: &str) -> Option<String> {
     match nat {
         NatStrategy::OnePerAz => Some(zone.to_string()),
         NatStrategy::Single => zones.iter().min().cloned(),
         NatStrategy::None => None,
+        NatStrategy::Regional => Some(NatStrategy::REGIONAL_KEY.to_string()),
     }
 }
 
@@ -137,7 +149,10 @@ pub fn nat_for_zone(nat: NatStrategy, zones: &[String], zone: &str) -> Option<St
 pub struct Blueprint {
     pub zones: Vec<String>,
     pub subnets: BTreeMap<(Tier, String), Cidr>,
+    /// the keys of the NAT gateways (see [`nat_zones`])
     pub nat_zones: Vec<String>,
+    /// the zones of their Elastic IPs (see [`address_zones`])
+    pub address_zones: Vec<String>,
     pub listeners: Vec<&'static str>,
     pub components: BTreeSet<Component>,
 }
@@ -149,6 +164,7 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
     zones.dedup();
     let subnets = carve(spec.vpc_cidr, &zones, &spec.subnet_cidrs)?;
     let nat_zones = nat_zones(spec.nat, &zones);
+    let address_zones = address_zones(spec.nat, &zones);
     let listeners: Vec<&'static str> = if spec.load_balancer.certificate_arn.is_some() {
         vec!["http", "https"]
     } else {
@@ -174,9 +190,11 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
     for zone in &zones {
         components.insert(Component::PrivateRouteTable(zone.clone()));
     }
-    for zone in &nat_zones {
+    for key in &nat_zones {
+        components.insert(Component::NatGateway(key.clone()));
+    }
+    for zone in &address_zones {
         components.insert(Component::ElasticIp(zone.clone()));
-        components.insert(Component::NatGateway(zone.clone()));
     }
     for listener in &listeners {
         components.insert(Component::Listener(listener));
@@ -199,6 +217,7 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
         zones,
         subnets,
         nat_zones,
+        address_zones,
         listeners,
         components,
     })
@@ -298,6 +317,34 @@ pub(crate) mod tests {
             Component::Subnet(Tier::Private, "us-east-1a".into()).key(),
             "subnet/private/us-east-1a"
         );
+    }
+
+    #[test]
+    fn a_regional_gateway_is_one_with_an_address_in_every_zone() {
+        let mut spec = sample_spec();
+        spec.nat = NatStrategy::Regional;
+        let bp = blueprint(&spec, &zones()).unwrap();
+        let gateways: Vec<String> = bp
+            .components
+            .iter()
+            .filter(|c| matches!(c, Component::NatGateway(_)))
+            .map(Component::key)
+            .collect();
+        assert_eq!(gateways, ["nat/regional"]);
+        assert_eq!(bp.address_zones, bp.zones);
+        let addresses = bp
+            .components
+            .iter()
+            .filter(|c| matches!(c, Component::ElasticIp(_)))
+            .count();
+        assert_eq!(addresses, 3);
+        // every private subnet routes to it
+        for zone in &bp.zones {
+            assert_eq!(
+                nat_for_zone(NatStrategy::Regional, &bp.zones, zone).as_deref(),
+                Some(NatStrategy::REGIONAL_KEY)
+            );
+        }
     }
 
     #[test]

@@ -56,11 +56,18 @@ pub enum NatStrategy {
     Single,
     /// no NAT gateway: private subnets have no route to the internet
     None,
+    /// one regional NAT gateway for the whole VPC (AWS's `AvailabilityMode =
+    /// regional`), with an Elastic IP in each AZ: no public subnet hosts it,
+    /// and it survives an AZ outage as one per AZ does
+    Regional,
 }
 
 impl NatStrategy {
     /// The values the `nat_gateways` attribute accepts.
-    pub const CHOICES: [&'static str; 3] = ["one_per_az", "single", "none"];
+    pub const CHOICES: [&'static str; 4] = ["one_per_az", "single", "none", "regional"];
+
+    /// What `nat_gateway_ids` keys the regional gateway by (zonal ones by their AZ).
+    pub const REGIONAL_KEY: &'static str = "regional";
 
     /// Parses the attribute value.
     pub fn parse(text: &str) -> Option<Self> {
@@ -68,6 +75,7 @@ impl NatStrategy {
             "one_per_az" => Some(Self::OnePerAz),
             "single" => Some(Self::Single),
             "none" => Some(Self::None),
+            "regional" => Some(Self::Regional),
             _ => None,
         }
     }
@@ -78,6 +86,7 @@ impl NatStrategy {
             Self::OnePerAz => "one_per_az",
             Self::Single => "single",
             Self::None => "none",
+            Self::Regional => "regional",
         }
     }
 }

@@ -394,6 +394,19 @@ async fn discover_core(
                                     .map(|s| s.as_str().to_string())
                                     .unwrap_or_default(),
                             ),
+                            (
+                                "mode",
+                                g.availability_mode()
+                                    .map_or("zonal", |m| m.as_str())
+                                    .to_string(),
+                            ),
+                            ("addresses", super::routing::addresses_detail(g)),
+                            // the table AWS makes for a regional gateway, with its
+                            // route to the internet gateway
+                            (
+                                "route_table",
+                                g.route_table_id().unwrap_or_default().to_string(),
+                            ),
                         ]
                         .into(),
                     },

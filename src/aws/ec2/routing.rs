@@ -1,6 +1,8 @@
 //! Elastic IPs, NAT gateways, route tables and their routes and associations.
 
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AvailabilityMode, AvailabilityZoneAddress, DomainType, ResourceType};
 use aws_sdk_ec2::Client;
 
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
@@ -100,6 +102,150 @@ pub async fn create_nat_gateway(
         "NatGatewayId",
     )?
     .to_string())
+}
+
+/// Creates the VPC's regional NAT gateway (AWS's `AvailabilityMode =
+/// regional`, no subnet) in manual mode: in each of `addresses`' zones it
+/// sends that zone's traffic out from that zone's Elastic IP. `token` makes a
+/// retried call idempotent.
+pub async fn create_regional_nat_gateway(
+    client: &Client,
+    vpc_id: &str,
+    addresses: &BTreeMap<String, String>,
+    token: &str,
+    tags: &Tags,
+) -> Result<String> {
+    let zones = addresses.iter().map(|(zone, allocation)| {
+        AvailabilityZoneAddress::builder()
+            .availability_zone(zone)
+            .allocation_ids(allocation)
+            .build()
+    });
+    let out = client
+        .create_nat_gateway()
+        .availability_mode(AvailabilityMode::Regional)
+        .vpc_id(vpc_id)
+        .set_availability_zone_addresses(Some(zones.collect()))
+        .client_token(token)
+        .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
+    Ok(required(
+        out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+        "CreateNatGateway",
+        "NatGatewayId",
+    )?
+    .to_string())
+}
+
+/// Gives the regional NAT gateway `nat` Elastic IP `allocation` for `zone`'s traffic.
+pub async fn associate_nat_gateway_address(
+    client: &Client,
+    nat: &str,
+    zone: &str,
+    allocation: &str,
+) -> Result<()> {
+    client
+        .associate_nat_gateway_address()
+        .nat_gateway_id(nat)
+        .availability_zone(zone)
+        .allocation_ids(allocation)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AssociateNatGatewayAddress", e))?;
+    Ok(())
+}
+
+/// Takes the addresses of `associations` from NAT gateway `nat`.
+pub async fn disassociate_nat_gateway_addresses(
+    client: &Client,
+    nat: &str,
+    associations: &[String],
+) -> Result<()> {
+    client
+        .disassociate_nat_gateway_address()
+        .nat_gateway_id(nat)
+        .set_association_ids(Some(associations.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DisassociateNatGatewayAddress", e))?;
+    Ok(())
+}
+
+/// One Elastic IP of a NAT gateway, as DescribeNatGateways reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GatewayAddress {
+    /// the zone whose traffic it carries (regional gateways; empty for zonal ones)
+    pub zone: String,
+    pub allocation: String,
+    pub association: String,
+    /// `associating`, `succeeded`, `disassociating`, `failed`, ...
+    pub status: String,
+}
+
+/// The Elastic IPs of NAT gateway `id` (none when it does not exist).
+pub async fn nat_gateway_addresses(client: &Client, id: &str) -> Result<Vec<GatewayAddress>> {
+    let out = client
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => return AwsError::from_sdk("DescribeNatGateways", e).or_gone(Vec::new()),
+    };
+    Ok(out
+        .nat_gateways()
+        .iter()
+        .flat_map(|g| g.nat_gateway_addresses())
+        .map(address_of_gateway)
+        .collect())
+}
+
+/// A NAT gateway's addresses as a discovered object's `addresses` detail holds
+/// them (see [`GatewayAddress::all_of`]).
+pub(super) fn addresses_detail(g: &aws_sdk_ec2::types::NatGateway) -> String {
+    g.nat_gateway_addresses()
+        .iter()
+        .map(address_of_gateway)
+        .map(|a| [a.zone, a.allocation, a.association, a.status].join("|"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+impl GatewayAddress {
+    /// The addresses of a discovered NAT gateway, from its `addresses` detail.
+    pub fn all_of(found: &super::Found) -> Vec<GatewayAddress> {
+        let Some(text) = found.detail.get("addresses") else {
+            return Vec::new();
+        };
+        text.split(';')
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                let mut parts = item.split('|').map(str::to_string);
+                let mut next = || parts.next().unwrap_or_default();
+                GatewayAddress {
+                    zone: next(),
+                    allocation: next(),
+                    association: next(),
+                    status: next(),
+                }
+            })
+            .collect()
+    }
+}
+
+pub(super) fn address_of_gateway(a: &aws_sdk_ec2::types::NatGatewayAddress) -> GatewayAddress {
+    GatewayAddress {
+        zone: a.availability_zone().unwrap_or_default().to_string(),
+        allocation: a.allocation_id().unwrap_or_default().to_string(),
+        association: a.association_id().unwrap_or_default().to_string(),
+        status: a
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+    }
 }
 
 /// The state of a NAT gateway (`pending`, `available`, `deleting`, `deleted`, `failed`), if it exists.

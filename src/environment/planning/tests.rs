@@ -863,3 +863,52 @@ fn a_mix_changes_in_place_keeping_every_output_and_spot_is_announced_once() {
     let more_spot = plan(&spot, with_mix(0));
     assert!(disruptions(&spot, &more_spot, &Refreshed::default()).is_empty());
 }
+
+#[test]
+fn moving_between_zonal_and_regional_nat_says_egress_pauses_and_the_addresses_stay() {
+    let with = |nat: &str| {
+        let mut state = applied();
+        state.nat_gateways = Value::Value(nat.into());
+        state.az_count = Value::Value(2);
+        state.availability_zones = string_list(["us-east-1a".into(), "us-east-1b".into()]);
+        state
+    };
+    for (from, to) in [("one_per_az", "regional"), ("regional", "single")] {
+        let found = disruptions(&with(from), &with(to), &Refreshed::default());
+        assert_eq!(found.len(), 1, "{from} -> {to}: {found:?}");
+        assert_eq!(
+            found[0].summary, "Private subnets will lose internet egress for a few minutes",
+            "{from} -> {to}"
+        );
+        assert!(
+            found[0]
+                .detail
+                .contains("The addresses in `nat_public_ips` are kept")
+                && found[0].detail.contains("deletes the old gateway"),
+            "{from} -> {to}: {}",
+            found[0].detail
+        );
+    }
+    // from no gateway at all: nothing to move, nothing cut
+    let gained = disruptions(&with("none"), &with("regional"), &Refreshed::default());
+    assert_eq!(
+        gained[0].summary,
+        "NAT gateways or subnets will be added: nothing is cut"
+    );
+}
+
+#[test]
+fn the_regional_gateway_is_keyed_regional_and_its_addresses_by_zone() {
+    let mut config = EnvironmentState {
+        name: Value::Value("shop".into()),
+        nat_gateways: Value::Value("regional".into()),
+        ..Default::default()
+    };
+    config.apply_defaults();
+    let planned = first_plan(&config);
+    let (keys, unknown) = keys_and_unknowns(&planned.nat_gateway_ids);
+    assert_eq!(keys, ["regional"]);
+    assert_eq!(unknown, ["regional"]);
+    let (zones, _) = keys_and_unknowns(&planned.nat_public_ips);
+    assert_eq!(zones, ["us-east-1a", "us-east-1b"]);
+}
