@@ -23,6 +23,7 @@ mod many;
 mod mixed_instances;
 mod model_tests;
 mod protocol;
+mod regional_nat;
 mod ssm_only;
 mod updates;
 mod validation;
