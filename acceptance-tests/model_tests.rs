@@ -3383,3 +3383,752 @@ fn a_refresh_towards_a_mixed_policy_gives_the_group_the_policy_when_it_succeeds(
         );
     });
 }
+
+/// A VPC Elastic IP's allocation ID.
+async fn elastic_ip(aws: &Api) -> String {
+    aws.ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id
+        .unwrap()
+}
+
+/// A regional NAT gateway in manual mode, one zone's addresses per entry.
+async fn create_regional_nat(
+    aws: &Api,
+    vpc: &str,
+    zones: &[(&str, &str)],
+    token: Option<&str>,
+) -> Result<aws_sdk_ec2::types::NatGateway, String> {
+    let mut create = aws
+        .ec2
+        .create_nat_gateway()
+        .availability_mode(aws_sdk_ec2::types::AvailabilityMode::Regional)
+        .vpc_id(vpc)
+        .set_client_token(token.map(str::to_string))
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Natgateway)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("Name")
+                        .value("egress")
+                        .build(),
+                )
+                .build(),
+        );
+    for (zone, allocation) in zones {
+        create = create.availability_zone_addresses(
+            aws_sdk_ec2::types::AvailabilityZoneAddress::builder()
+                .availability_zone(*zone)
+                .allocation_ids(*allocation)
+                .build(),
+        );
+    }
+    let out = create.send().await;
+    match out {
+        Ok(out) => Ok(out.nat_gateway.unwrap()),
+        Err(e) => Err(e.code().unwrap_or("no code").to_string()),
+    }
+}
+
+async fn regional_nat(aws: &Api, id: &str) -> aws_sdk_ec2::types::NatGateway {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.nat_gateways().len(), 1, "{id} listed once");
+    out.nat_gateways()[0].clone()
+}
+
+/// The IDs DescribeNatGateways lists with filter `name` = `value`.
+async fn nat_ids_by(aws: &Api, name: &str, value: &str) -> Vec<String> {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .filter(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(name)
+                .values(value)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.nat_gateways()
+        .iter()
+        .filter_map(|g| g.nat_gateway_id().map(str::to_string))
+        .collect()
+}
+
+/// `(allocation, zone, status)` of each address, sorted.
+fn zone_addresses(gateway: &aws_sdk_ec2::types::NatGateway) -> Vec<(String, String, String)> {
+    let mut found: Vec<(String, String, String)> = gateway
+        .nat_gateway_addresses()
+        .iter()
+        .map(|a| {
+            (
+                a.allocation_id().unwrap_or_default().to_string(),
+                a.availability_zone().unwrap_or_default().to_string(),
+                a.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The association ID DescribeAddresses reports for `allocation`.
+async fn address_association(aws: &Api, allocation: &str) -> Option<String> {
+    let out = aws
+        .ec2
+        .describe_addresses()
+        .allocation_ids(allocation)
+        .send()
+        .await
+        .unwrap();
+    out.addresses()[0].association_id().map(str::to_string)
+}
+
+#[test]
+fn regional_nat_gateway_is_pending_then_available_with_its_zone_addresses_and_own_route_table() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let (a, b) = (elastic_ip(&m.aws).await, elastic_ip(&m.aws).await);
+        let created = Instant::now();
+        let zones = [("us-east-1a", a.as_str()), ("us-east-1b", b.as_str())];
+        let nat = create_regional_nat(&m.aws, &net.vpc, &zones, Some("token-1"))
+            .await
+            .unwrap();
+        let id = nat.nat_gateway_id().unwrap().to_string();
+        assert_eq!(nat.state().unwrap().as_str(), "pending");
+        assert_eq!(nat.availability_mode().unwrap().as_str(), "regional");
+        assert_eq!(nat.auto_provision_zones().unwrap().as_str(), "disabled");
+        assert_eq!(nat.auto_scaling_ips().unwrap().as_str(), "disabled");
+        assert_eq!(nat.connectivity_type().unwrap().as_str(), "public");
+        assert_eq!(nat.vpc_id(), Some(net.vpc.as_str()));
+        assert_eq!(nat.subnet_id(), None);
+        let mut expected: Vec<(String, String, String)> = vec![
+            (a.clone(), "us-east-1a".into(), "associating".into()),
+            (b.clone(), "us-east-1b".into(), "associating".into()),
+        ];
+        expected.sort();
+        assert_eq!(zone_addresses(&nat), expected);
+        for address in nat.nat_gateway_addresses() {
+            assert!(address.association_id().unwrap().starts_with("eipassoc-"));
+            assert!(address.availability_zone_id().is_some());
+            assert!(address.public_ip().is_some());
+            assert_eq!(address.network_interface_id(), None);
+        }
+        // moto never sees it
+        let direct = m.moto.ec2.describe_nat_gateways().send().await.unwrap();
+        assert!(direct.nat_gateways().is_empty());
+
+        // AWS made it a route table with the default route to the internet gateway
+        let table = nat.route_table_id().unwrap().to_string();
+        let tables = m
+            .aws
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(&table)
+            .send()
+            .await
+            .unwrap();
+        let routes = tables.route_tables()[0].routes();
+        assert!(routes
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.gateway_id() == Some(net.gateway.as_str())));
+
+        // listed by the filters the provider uses, not by a subnet
+        assert_eq!(
+            nat_ids_by(&m.aws, "vpc-id", &net.vpc).await,
+            vec![id.clone()]
+        );
+        assert_eq!(
+            nat_ids_by(&m.aws, "tag:Name", "egress").await,
+            vec![id.clone()]
+        );
+        assert_eq!(
+            nat_ids_by(&m.aws, "tag-key", "Name").await,
+            vec![id.clone()]
+        );
+        assert_eq!(
+            nat_ids_by(&m.aws, "state", "pending").await,
+            vec![id.clone()]
+        );
+        assert!(nat_ids_by(&m.aws, "subnet-id", &net.subnets[0])
+            .await
+            .is_empty());
+        let tags = regional_nat(&m.aws, &id).await.tags().to_vec();
+        assert_eq!(tags[0].key(), Some("Name"));
+
+        reaches(created, scaled(90.0, scale), "available", || async {
+            regional_nat(&m.aws, &id).await.state().unwrap().as_str() == "available"
+        })
+        .await;
+        let now = regional_nat(&m.aws, &id).await;
+        assert!(zone_addresses(&now)
+            .iter()
+            .all(|(_, _, s)| s == "succeeded"));
+        // the same token answers with the same gateway, as it is now
+        let again = create_regional_nat(&m.aws, &net.vpc, &zones, Some("token-1"))
+            .await
+            .unwrap();
+        assert_eq!(again.nat_gateway_id(), Some(id.as_str()));
+        assert_eq!(again.state().unwrap().as_str(), "available");
+
+        // its addresses are associated, to nothing of the customer's
+        let association = now
+            .nat_gateway_addresses()
+            .iter()
+            .find(|x| x.allocation_id() == Some(a.as_str()))
+            .and_then(|x| x.association_id())
+            .map(str::to_string);
+        assert_eq!(address_association(&m.aws, &a).await, association);
+        let release = m.aws.ec2.release_address().allocation_id(&a).send().await;
+        assert_eq!(code(&release), "InvalidIPAddress.InUse");
+        let interface = m
+            .aws
+            .ec2
+            .create_network_interface()
+            .subnet_id(&net.subnets[0])
+            .send()
+            .await
+            .unwrap()
+            .network_interface
+            .unwrap()
+            .network_interface_id
+            .unwrap();
+        let taken = m
+            .aws
+            .ec2
+            .associate_address()
+            .allocation_id(&a)
+            .network_interface_id(&interface)
+            .allow_reassociation(true)
+            .send()
+            .await;
+        assert_eq!(code(&taken), "Resource.AlreadyAssociated");
+        // a second gateway cannot have them either
+        let other = create_regional_nat(&m.aws, &net.vpc, &[("us-east-1a", &a)], None).await;
+        assert_eq!(other.unwrap_err(), "Resource.AlreadyAssociated");
+
+        // what it holds stays until it is deleted
+        let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
+        assert_eq!(code(&vpc), "DependencyViolation");
+        assert_eq!(detach_gateway(&m.aws, &net).await, "DependencyViolation");
+        let own = m
+            .aws
+            .ec2
+            .delete_route_table()
+            .route_table_id(&table)
+            .send()
+            .await;
+        assert_eq!(code(&own), "DependencyViolation");
+
+        m.aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&id)
+            .send()
+            .await
+            .unwrap();
+        let deleting = Instant::now();
+        let gateway = regional_nat(&m.aws, &id).await;
+        assert_eq!(gateway.state().unwrap().as_str(), "deleting");
+        assert!(gateway.delete_time().is_some());
+        let release = m.aws.ec2.release_address().allocation_id(&a).send().await;
+        assert_eq!(code(&release), "InvalidIPAddress.InUse");
+        reaches(deleting, scaled(55.0, scale), "deleted", || async {
+            regional_nat(&m.aws, &id).await.state().unwrap().as_str() == "deleted"
+        })
+        .await;
+        assert_eq!(
+            nat_ids_by(&m.aws, "state", "deleted").await,
+            vec![id.clone()]
+        );
+        // deleted: the addresses are free (not released) and the route table gone
+        assert_eq!(address_association(&m.aws, &a).await, None);
+        reaches(deleting, Duration::ZERO, "route table removed", || async {
+            let out = m
+                .moto
+                .ec2
+                .describe_route_tables()
+                .route_table_ids(&table)
+                .send()
+                .await;
+            out.is_err()
+        })
+        .await;
+        m.aws
+            .ec2
+            .release_address()
+            .allocation_id(&a)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(detach_gateway(&m.aws, &net).await, "");
+        let gone = m
+            .aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&id)
+            .send()
+            .await;
+        assert_eq!(code(&gone), "NatGatewayNotFound");
+    });
+}
+
+#[test]
+fn regional_nat_gateway_addresses_are_associated_and_disassociated_per_zone() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let mut eips = Vec::new();
+        for _ in 0..4 {
+            eips.push(elastic_ip(&m.aws).await);
+        }
+        let created = Instant::now();
+        let nat = create_regional_nat(&m.aws, &net.vpc, &[("us-east-1a", &eips[0])], None)
+            .await
+            .unwrap();
+        let id = nat.nat_gateway_id().unwrap().to_string();
+        reaches(created, scaled(90.0, scale), "available", || async {
+            regional_nat(&m.aws, &id).await.state().unwrap().as_str() == "available"
+        })
+        .await;
+
+        // a second zone, by its name
+        let associating = Instant::now();
+        let out = m
+            .aws
+            .ec2
+            .associate_nat_gateway_address()
+            .nat_gateway_id(&id)
+            .availability_zone("us-east-1b")
+            .allocation_ids(&eips[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.nat_gateway_id(), Some(id.as_str()));
+        let added = &out.nat_gateway_addresses()[0];
+        assert_eq!(added.status().unwrap().as_str(), "associating");
+        assert_eq!(added.availability_zone(), Some("us-east-1b"));
+        reaches(associating, scaled(15.0, scale), "succeeded", || async {
+            zone_addresses(&regional_nat(&m.aws, &id).await)
+                .iter()
+                .all(|(_, _, s)| s == "succeeded")
+        })
+        .await;
+        // another address for that zone, by the zone's ID
+        let zone_id = regional_nat(&m.aws, &id)
+            .await
+            .nat_gateway_addresses()
+            .iter()
+            .find(|a| a.availability_zone() == Some("us-east-1b"))
+            .and_then(|a| a.availability_zone_id())
+            .unwrap()
+            .to_string();
+        m.aws
+            .ec2
+            .associate_nat_gateway_address()
+            .nat_gateway_id(&id)
+            .availability_zone_id(&zone_id)
+            .allocation_ids(&eips[2])
+            .send()
+            .await
+            .unwrap();
+        let mut zones: Vec<String> = zone_addresses(&regional_nat(&m.aws, &id).await)
+            .into_iter()
+            .map(|(_, zone, _)| zone)
+            .collect();
+        zones.sort();
+        assert_eq!(zones, vec!["us-east-1a", "us-east-1b", "us-east-1b"]);
+
+        // what AWS refuses
+        let refused = |zone: Option<&'static str>, allocation: String| {
+            let aws = &m.aws;
+            let id = id.clone();
+            async move {
+                let out = aws
+                    .ec2
+                    .associate_nat_gateway_address()
+                    .nat_gateway_id(&id)
+                    .set_availability_zone(zone.map(str::to_string))
+                    .allocation_ids(allocation)
+                    .send()
+                    .await;
+                code(&out)
+            }
+        };
+        assert_eq!(
+            refused(Some("us-east-1a"), eips[1].clone()).await,
+            "Resource.AlreadyAssociated"
+        );
+        assert_eq!(
+            refused(Some("us-east-1a"), "eipalloc-0123456789abcdef0".into()).await,
+            "InvalidAllocationID.NotFound"
+        );
+        assert_eq!(
+            refused(Some("us-west-2a"), eips[3].clone()).await,
+            "InvalidParameterValue"
+        );
+        assert_eq!(refused(None, eips[3].clone()).await, "MissingParameter");
+
+        // the first zone's address goes: disassociating, then gone
+        let first = regional_nat(&m.aws, &id)
+            .await
+            .nat_gateway_addresses()
+            .iter()
+            .find(|a| a.allocation_id() == Some(eips[0].as_str()))
+            .and_then(|a| a.association_id())
+            .unwrap()
+            .to_string();
+        let disassociating = Instant::now();
+        let out = m
+            .aws
+            .ec2
+            .disassociate_nat_gateway_address()
+            .nat_gateway_id(&id)
+            .association_ids(&first)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.nat_gateway_addresses()[0].status().unwrap().as_str(),
+            "disassociating"
+        );
+        // no other change while it drains
+        assert_eq!(
+            refused(Some("us-east-1a"), eips[3].clone()).await,
+            "IncorrectState"
+        );
+        let again = m
+            .aws
+            .ec2
+            .disassociate_nat_gateway_address()
+            .nat_gateway_id(&id)
+            .association_ids(&first)
+            .send()
+            .await;
+        assert_eq!(code(&again), "IncorrectState");
+        assert!(address_association(&m.aws, &eips[0]).await.is_some());
+        reaches(disassociating, scaled(30.0, scale), "gone", || async {
+            !regional_nat(&m.aws, &id)
+                .await
+                .nat_gateway_addresses()
+                .iter()
+                .any(|a| a.allocation_id() == Some(eips[0].as_str()))
+        })
+        .await;
+        assert_eq!(address_association(&m.aws, &eips[0]).await, None);
+        m.aws
+            .ec2
+            .release_address()
+            .allocation_id(&eips[0])
+            .send()
+            .await
+            .unwrap();
+        let unknown = m
+            .aws
+            .ec2
+            .disassociate_nat_gateway_address()
+            .nat_gateway_id(&id)
+            .association_ids("eipassoc-0123456789abcdef0")
+            .send()
+            .await;
+        assert_eq!(code(&unknown), "InvalidAssociationID.NotFound");
+        // a short drain ends sooner
+        let second = regional_nat(&m.aws, &id)
+            .await
+            .nat_gateway_addresses()
+            .iter()
+            .find(|a| a.allocation_id() == Some(eips[2].as_str()))
+            .and_then(|a| a.association_id())
+            .unwrap()
+            .to_string();
+        let drained = Instant::now();
+        m.aws
+            .ec2
+            .disassociate_nat_gateway_address()
+            .nat_gateway_id(&id)
+            .association_ids(&second)
+            .max_drain_duration_seconds(5)
+            .send()
+            .await
+            .unwrap();
+        reaches(drained, scaled(5.0, scale), "drained", || async {
+            regional_nat(&m.aws, &id)
+                .await
+                .nat_gateway_addresses()
+                .len()
+                == 1
+        })
+        .await;
+        assert!(drained.elapsed() < scaled(30.0, scale));
+    });
+}
+
+#[test]
+fn regional_nat_gateway_is_routed_to_retagged_and_refused_as_aws_refuses() {
+    let scale = 0.001;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let eip = elastic_ip(&m.aws).await;
+        let nat = create_regional_nat(&m.aws, &net.vpc, &[("us-east-1a", &eip)], None)
+            .await
+            .unwrap();
+        let id = nat.nat_gateway_id().unwrap().to_string();
+
+        // a route to it, which moto would store without a target
+        let table = m
+            .aws
+            .ec2
+            .create_route_table()
+            .vpc_id(&net.vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        let default_route = |table: String| {
+            let aws = &m.aws;
+            async move {
+                let out = aws
+                    .ec2
+                    .describe_route_tables()
+                    .route_table_ids(table)
+                    .send()
+                    .await
+                    .unwrap();
+                let route = out.route_tables()[0]
+                    .routes()
+                    .iter()
+                    .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                    .cloned()
+                    .unwrap();
+                (
+                    route.nat_gateway_id().map(str::to_string),
+                    route.gateway_id().map(str::to_string),
+                    route.state().map(|s| s.as_str().to_string()),
+                )
+            }
+        };
+        m.aws
+            .ec2
+            .create_route()
+            .route_table_id(&table)
+            .destination_cidr_block("0.0.0.0/0")
+            .nat_gateway_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            default_route(table.clone()).await,
+            (Some(id.clone()), None, Some("active".into()))
+        );
+        m.aws
+            .ec2
+            .replace_route()
+            .route_table_id(&table)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&net.gateway)
+            .send()
+            .await
+            .unwrap();
+        let (nat_target, gateway_target, _) = default_route(table.clone()).await;
+        assert_eq!(
+            (nat_target, gateway_target),
+            (None, Some(net.gateway.clone()))
+        );
+        m.aws
+            .ec2
+            .replace_route()
+            .route_table_id(&table)
+            .destination_cidr_block("0.0.0.0/0")
+            .nat_gateway_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(default_route(table.clone()).await.0, Some(id.clone()));
+
+        // retagged with other objects in one call
+        m.aws
+            .ec2
+            .create_tags()
+            .resources(&id)
+            .resources(&net.vpc)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("env")
+                    .value("shop")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            nat_ids_by(&m.aws, "tag:env", "shop").await,
+            vec![id.clone()]
+        );
+        let vpc_tags = m
+            .moto
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(&net.vpc)
+            .send()
+            .await
+            .unwrap();
+        assert!(vpc_tags.vpcs()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("env")));
+        m.aws
+            .ec2
+            .delete_tags()
+            .resources(&id)
+            .tags(aws_sdk_ec2::types::Tag::builder().key("Name").build())
+            .send()
+            .await
+            .unwrap();
+        let tags: Vec<String> = regional_nat(&m.aws, &id)
+            .await
+            .tags()
+            .iter()
+            .filter_map(|t| t.key().map(str::to_string))
+            .collect();
+        assert_eq!(tags, vec!["env"]);
+
+        // a zonal gateway still goes to moto, reported zonal
+        let zonal_eip = elastic_ip(&m.aws).await;
+        let zonal = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&net.subnets[0])
+            .allocation_id(&zonal_eip)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap()
+            .nat_gateway_id
+            .unwrap();
+        assert_eq!(
+            regional_nat(&m.aws, &zonal)
+                .await
+                .availability_mode()
+                .unwrap()
+                .as_str(),
+            "zonal"
+        );
+        let mut listed = nat_ids_by(&m.aws, "vpc-id", &net.vpc).await;
+        listed.sort();
+        let mut both = vec![id.clone(), zonal.clone()];
+        both.sort();
+        assert_eq!(listed, both);
+
+        // what AWS refuses or changes
+        let spare = elastic_ip(&m.aws).await;
+        let with_subnet = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .availability_mode(aws_sdk_ec2::types::AvailabilityMode::Regional)
+            .vpc_id(&net.vpc)
+            .subnet_id(&net.subnets[0])
+            .send()
+            .await;
+        assert_eq!(code(&with_subnet), "InvalidParameterCombination");
+        let without_vpc = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .availability_mode(aws_sdk_ec2::types::AvailabilityMode::Regional)
+            .send()
+            .await;
+        assert_eq!(code(&without_vpc), "MissingParameter");
+        let elsewhere =
+            create_regional_nat(&m.aws, &net.vpc, &[("eu-west-1a", &spare)], None).await;
+        assert_eq!(elsewhere.unwrap_err(), "InvalidParameterValue");
+        let private = m
+            .aws
+            .ec2
+            .create_nat_gateway()
+            .availability_mode(aws_sdk_ec2::types::AvailabilityMode::Regional)
+            .vpc_id(&net.vpc)
+            .connectivity_type(aws_sdk_ec2::types::ConnectivityType::Private)
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway
+            .unwrap();
+        assert_eq!(private.connectivity_type().unwrap().as_str(), "public");
+        assert_eq!(private.auto_provision_zones().unwrap().as_str(), "enabled");
+        // a VPC without an internet gateway: it fails as a zonal one does
+        let bare = m
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block("10.1.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let stranded = create_regional_nat(&m.aws, &bare, &[("us-east-1a", &spare)], None)
+            .await
+            .unwrap();
+        assert_eq!(stranded.route_table_id(), None);
+        let stranded = stranded.nat_gateway_id().unwrap().to_string();
+        reaches(Instant::now(), Duration::ZERO, "failed", || async {
+            regional_nat(&m.aws, &stranded)
+                .await
+                .state()
+                .unwrap()
+                .as_str()
+                == "failed"
+        })
+        .await;
+        let failed = regional_nat(&m.aws, &stranded).await;
+        assert_eq!(failed.failure_code(), Some("Gateway.NotAttached"));
+        // a failed gateway holds nothing
+        assert_eq!(address_association(&m.aws, &spare).await, None);
+        let deleted = m.aws.ec2.delete_vpc().vpc_id(&bare).send().await;
+        assert_eq!(code(&deleted), "");
+
+        // deleted, routes to it stay as blackholes
+        m.aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&id)
+            .send()
+            .await
+            .unwrap();
+        reaches(Instant::now(), Duration::ZERO, "deleted", || async {
+            regional_nat(&m.aws, &id).await.state().unwrap().as_str() == "deleted"
+        })
+        .await;
+        assert_eq!(
+            default_route(table.clone()).await,
+            (Some(id.clone()), None, Some("blackhole".into()))
+        );
+    });
+}

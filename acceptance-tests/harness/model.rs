@@ -4,8 +4,8 @@
 //! interfaces linger, eventual consistency right after a create, throttling, a
 //! real instance refresh, Auto Scaling Groups' mixed instances policies as AWS
 //! keeps and launches them (see [`mixed`]), ClientToken idempotency, and the
-//! EC2 Instance Connect Endpoints moto does not implement (see
-//! [`instance_connect`]).
+//! EC2 Instance Connect Endpoints and regional NAT gateways moto does not
+//! implement (see [`instance_connect`] and [`regional_nat`]).
 //!
 //! Each call passes [`Model::admit`] before moto sees it (throttling, eventual
 //! consistency, refusals, the answers the model gives itself, and calls put in
@@ -26,6 +26,8 @@ mod load_balancer;
 mod mixed;
 mod nat;
 mod refresh;
+mod regional_nat;
+mod tagging;
 mod throttle;
 mod world;
 mod xml;
@@ -612,6 +614,12 @@ impl Model {
             // tags AWS gave them at launch
             instances::sync_groups(self).await;
         }
+        if let Some(verdict) = tagging::answer(self, call).await {
+            return verdict;
+        }
+        if let Some(verdict) = regional_nat::answer(self, call).await {
+            return verdict;
+        }
         if let Some(verdict) = instance_connect::answer(self, call).await {
             return verdict;
         }
@@ -659,6 +667,8 @@ impl Model {
         let mut state = self.state();
         let state = &mut *state;
         state.recent.learn(call, &doc.root, now);
+        // before the listing lag, which leaves the young ones out
+        regional_nat::merge(&state.world, call, &mut doc.root, now);
         if let Some(lag) = state.listing_lag {
             state.recent.hide_young(call, &mut doc.root, lag, now);
         }
@@ -683,7 +693,9 @@ impl Model {
             now,
         );
         refresh::learn(&mut state.world, call);
+        regional_nat::learn(&mut state.world, call);
         nat::rewrite(&state.world, call, &mut doc.root, now);
+        regional_nat::rewrite(&state.world, call, &mut doc.root, now);
         instance_connect::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
@@ -793,10 +805,21 @@ impl Model {
     }
 
     /// Applies what AWS does on its own once a moment has passed: frees the
-    /// Elastic IP of a NAT gateway that reached `deleted`, moves instance
-    /// refreshes on (the next batch of replacements, success, failure, rollback).
+    /// Elastic IP of a NAT gateway that reached `deleted`, removes the route
+    /// table of a regional one, moves instance refreshes on (the next batch of
+    /// replacements, success, failure, rollback).
     async fn advance(&self) {
         let now = Instant::now();
+        let tables = regional_nat::due_route_tables(&mut self.state().world, now);
+        for table in tables {
+            let _ = self
+                .api
+                .ec2
+                .delete_route_table()
+                .route_table_id(table)
+                .send()
+                .await;
+        }
         let addresses = nat::due_releases(&mut self.state().world, now);
         for ip in addresses {
             let _ = self

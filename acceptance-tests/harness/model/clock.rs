@@ -8,6 +8,13 @@ use std::time::Duration;
 pub const NAT_PENDING: f64 = 90.0;
 /// NAT gateway `deleting` before `deleted`.
 pub const NAT_DELETING: f64 = 55.0;
+/// A regional NAT gateway's Elastic IP `associating` before `succeeded`
+/// (AWS publishes no figure; an estimate).
+pub const NAT_ADDRESS_ASSOCIATING: f64 = 15.0;
+/// A regional NAT gateway's Elastic IP `disassociating` before it is gone,
+/// with no connections to drain (AWS publishes no figure; an estimate, cut
+/// short by a smaller `MaxDrainDurationSeconds`).
+pub const NAT_ADDRESS_DISASSOCIATING: f64 = 30.0;
 /// Application load balancer `provisioning` before `active`.
 pub const ALB_PROVISIONING: f64 = 150.0;
 /// How long a deleted load balancer's network interfaces stay in its subnets.

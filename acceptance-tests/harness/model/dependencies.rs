@@ -4,15 +4,17 @@
 //! until terminated, EC2 Instance Connect Endpoint until `delete-complete`), a
 //! security group another group's rule references, an internet gateway detach
 //! while public addresses are mapped in the VPC, an Elastic IP a NAT gateway
-//! holds, a VPC with an attached internet gateway, security groups or an EC2
-//! Instance Connect Endpoint left (moto checks only subnets and route tables),
-//! and an Auto Scaling Group with instances deleted without ForceDelete.
+//! holds, a VPC with an attached internet gateway, security groups, an EC2
+//! Instance Connect Endpoint or a regional NAT gateway left (moto checks only
+//! subnets and route tables), a regional NAT gateway's own route table, an
+//! Elastic IP a regional NAT gateway holds given to something else, and an
+//! Auto Scaling Group with instances deleted without ForceDelete.
 
 use std::time::Instant;
 
 use aws_sdk_ec2::types::Filter;
 
-use super::{Call, Model, Refusal};
+use super::{regional_nat, Call, Model, Refusal};
 
 /// The refusal AWS would give this call now, if any.
 pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
@@ -52,6 +54,29 @@ pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
                     &format!("Address {allocation} is in use."),
                 )
             })
+        }
+        "ec2:DeleteRouteTable" => {
+            let table = call.param("RouteTableId")?;
+            let owner = regional_nat::route_table_owner(&model.state().world, table, now);
+            owner.map(|_| {
+                Refusal::dependency(format!(
+                    "The routeTable '{table}' has dependencies and cannot be deleted."
+                ))
+            })
+        }
+        "ec2:AssociateAddress" => {
+            // moto knows nothing of the association: AWS refuses to take the
+            // address from the gateway, reassociation allowed or not
+            let allocation = call.param("AllocationId")?;
+            let state = model.state();
+            let (_, association) = state.world.regional_address(allocation, now)?;
+            Some(Refusal::new(
+                400,
+                "Resource.AlreadyAssociated",
+                &format!(
+                    "resource {allocation} is already associated with associate-id {association}"
+                ),
+            ))
         }
         "ec2:DeleteVpc" => {
             let vpc = call.param("VpcId")?;

@@ -12,15 +12,14 @@
 //! `delete-complete` its network interface (a fake one: moto never sees it)
 //! holds its subnet, its security groups and its VPC (see
 //! [`super::dependencies`]). CreateTags and DeleteTags that name endpoints
-//! apply to them here and pass the other resources on to moto, which would
-//! refuse the whole call (`InvalidID`) for an `eice-` ID it does not know.
+//! apply to them in the model (see [`super::tagging`]).
 
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::types::Filter;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 
@@ -28,7 +27,7 @@ use super::clock::{EICE_CREATING, EICE_DELETED_LISTED, EICE_DELETING};
 use super::xml::Document;
 use super::{escape, idempotency, Call, Model, Refusal, Verdict};
 
-const NS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+pub(super) const NS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 /// moto's account, which owns everything the model makes.
 const ACCOUNT: &str = "123456789012";
 /// AWS's quotas, none of them adjustable.
@@ -87,7 +86,7 @@ impl Endpoint {
     }
 
     /// Whether AWS still lists it (a `delete-complete` one for a while).
-    fn listed(&self, now: Instant) -> bool {
+    pub fn listed(&self, now: Instant) -> bool {
         self.gone_at.is_none_or(|at| now < at)
     }
 
@@ -154,11 +153,9 @@ impl Endpoint {
         )
     }
 
-    fn set_tag(&mut self, key: &str, value: &str) {
-        match self.tags.iter_mut().find(|(k, _)| k == key) {
-            Some(tag) => tag.1 = value.to_string(),
-            None => self.tags.push((key.to_string(), value.to_string())),
-        }
+    /// Its tags, for CreateTags and DeleteTags (see [`super::tagging`]).
+    pub fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
+        &mut self.tags
     }
 }
 
@@ -171,14 +168,6 @@ pub async fn answer(model: &Model, call: &Call) -> Option<Verdict> {
         "CreateInstanceConnectEndpoint" => create(model, call).await,
         "DeleteInstanceConnectEndpoint" => delete(model, call),
         "DescribeInstanceConnectEndpoints" => describe(model, call),
-        "CreateTags" | "DeleteTags"
-            if call
-                .list("ResourceId")
-                .iter()
-                .any(|id| id.starts_with("eice-")) =>
-        {
-            tag(model, call).await
-        }
         _ => return None,
     };
     Some(verdict.unwrap_or_else(Verdict::Refuse))
@@ -210,7 +199,7 @@ async fn create(model: &Model, call: &Call) -> Result<Verdict, Refusal> {
         .param("SubnetId")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing("SubnetId"))?;
-    let tags = tags_to_create(call)?;
+    let tags = tags_to_create(call, "instance-connect-endpoint")?;
     let subnet = model
         .api
         .ec2
@@ -458,7 +447,7 @@ fn describe(model: &Model, call: &Call) -> Result<Verdict, Refusal> {
     for id in &ids {
         well_formed(id)?;
     }
-    let filters = filters(call)?;
+    let filters = filters(call, FILTERS)?;
     let max = match call.param("MaxResults") {
         None => None,
         Some(text) => Some(
@@ -562,22 +551,25 @@ fn selects(e: &Endpoint, name: &str, values: &[String], now: Instant) -> bool {
     }
 }
 
+/// The filters DescribeInstanceConnectEndpoints knows (and `tag:<key>`).
+const FILTERS: &[&str] = &[
+    "instance-connect-endpoint-id",
+    "state",
+    "subnet-id",
+    "vpc-id",
+    "tag-key",
+    "tag-value",
+];
+
 /// The call's filters (`Filter.N.Name`, `Filter.N.Value.M`), refusing a name
-/// DescribeInstanceConnectEndpoints does not know.
-fn filters(call: &Call) -> Result<Vec<(String, Vec<String>)>, Refusal> {
+/// not in `known` (nor `tag:<key>`).
+pub(super) fn filters(call: &Call, known: &[&str]) -> Result<Vec<(String, Vec<String>)>, Refusal> {
     members(call, "Filter")
         .into_values()
         .map(|fields| {
             let name = fields.get("Name").cloned().unwrap_or_default();
-            let known = matches!(
-                name.as_str(),
-                "instance-connect-endpoint-id"
-                    | "state"
-                    | "subnet-id"
-                    | "vpc-id"
-                    | "tag-key"
-                    | "tag-value"
-            ) || name.strip_prefix("tag:").is_some_and(|k| !k.is_empty());
+            let known = known.contains(&name.as_str())
+                || name.strip_prefix("tag:").is_some_and(|k| !k.is_empty());
             if !known {
                 return Err(invalid(&format!("The filter '{name}' is invalid")));
             }
@@ -593,117 +585,18 @@ fn filters(call: &Call) -> Result<Vec<(String, Vec<String>)>, Refusal> {
         .collect()
 }
 
-/// CreateTags or DeleteTags naming endpoints (and maybe other resources).
-async fn tag(model: &Model, call: &Call) -> Result<Verdict, Refusal> {
-    let creating = call.action == "CreateTags";
-    let (ours, others): (Vec<String>, Vec<String>) = call
-        .list("ResourceId")
-        .into_iter()
-        .partition(|id| id.starts_with("eice-"));
-    for id in &ours {
-        well_formed(id)?;
-    }
-    let tags: Vec<(String, Option<String>)> = members(call, "Tag")
-        .into_values()
-        .map(|mut fields| {
-            (
-                fields.remove("Key").unwrap_or_default(),
-                fields.remove("Value"),
-            )
-        })
-        .collect();
-    if creating {
-        if tags.is_empty() {
-            return Err(missing("Tag"));
-        }
-        if let Some((key, _)) = tags
-            .iter()
-            .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
-        {
-            return Err(invalid(&format!(
-                "Tag key '{key}' is invalid: tag keys starting with 'aws:' are reserved for internal use"
-            )));
-        }
-    }
-    {
-        let now = Instant::now();
-        let state = model.state();
-        let known = &state.world.instance_connect_endpoints;
-        let unknown: Vec<String> = ours
-            .iter()
-            .filter(|id| !known.get(id.as_str()).is_some_and(|e| e.listed(now)))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(not_found(&unknown));
-        }
-    }
-    dry_run(call)?;
-    if !others.is_empty() {
-        let sdk_tags: Vec<Tag> = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).set_value(v.clone()).build())
-            .collect();
-        let sdk_tags = (!sdk_tags.is_empty()).then_some(sdk_tags);
-        let ec2 = &model.api.ec2;
-        let result = if creating {
-            ec2.create_tags()
-                .set_resources(Some(others))
-                .set_tags(sdk_tags)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(refusal_of)
-        } else {
-            ec2.delete_tags()
-                .set_resources(Some(others))
-                .set_tags(sdk_tags)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(refusal_of)
-        };
-        result?;
-    }
-    let mut state = model.state();
-    for id in &ours {
-        let Some(endpoint) = state.world.instance_connect_endpoints.get_mut(id) else {
-            continue;
-        };
-        if creating {
-            for (key, value) in &tags {
-                endpoint.set_tag(key, value.as_deref().unwrap_or_default());
-            }
-        } else if tags.is_empty() {
-            endpoint.tags.clear();
-        } else {
-            // a key alone deletes the tag whatever its value; a value, only that value
-            endpoint.tags.retain(|(k, v)| {
-                !tags
-                    .iter()
-                    .any(|(key, value)| key == k && value.as_ref().is_none_or(|value| value == v))
-            });
-        }
-    }
-    let action = &call.action;
-    Ok(Verdict::Answer(format!(
-        "<{action}Response xmlns=\"{NS}\"><requestId>{}</requestId><return>true</return></{action}Response>",
-        request_id()
-    )))
-}
-
-/// The tags of `TagSpecification.N` for the endpoint; AWS refuses a
-/// specification for another resource type.
-fn tags_to_create(call: &Call) -> Result<Vec<(String, String)>, Refusal> {
+/// The tags of `TagSpecification.N` for an object of `kind` (AWS's resource
+/// type); AWS refuses a specification for another resource type.
+pub(super) fn tags_to_create(call: &Call, kind: &str) -> Result<Vec<(String, String)>, Refusal> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for (n, fields) in members(call, "TagSpecification") {
-        let kind = fields
+        let named = fields
             .get("ResourceType")
             .map(String::as_str)
             .unwrap_or_default();
-        if kind != "instance-connect-endpoint" {
+        if named != kind {
             return Err(invalid(&format!(
-                "'{kind}' is not a valid taggable resource type for this operation."
+                "'{named}' is not a valid taggable resource type for this operation."
             )));
         }
         for (_, mut tag) in members(call, &format!("TagSpecification.{n}.Tag")) {
@@ -725,7 +618,7 @@ fn tags_to_create(call: &Call) -> Result<Vec<(String, String)>, Refusal> {
 
 /// The members of list `prefix` (`prefix.N.field...`) by index, each as its
 /// fields (`Name`, `Value.1`, `Tag.1.Key`, ...).
-fn members(call: &Call, prefix: &str) -> BTreeMap<u32, BTreeMap<String, String>> {
+pub(super) fn members(call: &Call, prefix: &str) -> BTreeMap<u32, BTreeMap<String, String>> {
     let mut found: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
     for (name, value) in &call.params {
         let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
@@ -744,7 +637,7 @@ fn members(call: &Call, prefix: &str) -> BTreeMap<u32, BTreeMap<String, String>>
 }
 
 /// `eice-` and 17 hexadecimal digits, or AWS's Malformed refusal.
-fn well_formed(id: &str) -> Result<(), Refusal> {
+pub(super) fn well_formed(id: &str) -> Result<(), Refusal> {
     let hex = id.strip_prefix("eice-").unwrap_or_default();
     if hex.len() == 17 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(());
@@ -756,7 +649,7 @@ fn well_formed(id: &str) -> Result<(), Refusal> {
     ))
 }
 
-fn not_found(ids: &[String]) -> Refusal {
+pub(super) fn not_found(ids: &[String]) -> Refusal {
     let message = match ids {
         [id] => format!("The instanceConnectEndpoint ID '{id}' does not exist"),
         _ => format!(
@@ -767,7 +660,7 @@ fn not_found(ids: &[String]) -> Refusal {
     Refusal::new(400, "InvalidInstanceConnectEndpointId.NotFound", &message)
 }
 
-fn missing(parameter: &str) -> Refusal {
+pub(super) fn missing(parameter: &str) -> Refusal {
     Refusal::new(
         400,
         "MissingParameter",
@@ -775,12 +668,12 @@ fn missing(parameter: &str) -> Refusal {
     )
 }
 
-fn invalid(message: &str) -> Refusal {
+pub(super) fn invalid(message: &str) -> Refusal {
     Refusal::new(400, "InvalidParameterValue", message)
 }
 
 /// AWS's answer to a call with `DryRun=true` that would have succeeded.
-fn dry_run(call: &Call) -> Result<(), Refusal> {
+pub(super) fn dry_run(call: &Call) -> Result<(), Refusal> {
     if call.param("DryRun") == Some("true") {
         return Err(Refusal::new(
             412,
@@ -792,7 +685,7 @@ fn dry_run(call: &Call) -> Result<(), Refusal> {
 }
 
 /// moto's refusal of the resources passed on to it, as the call's answer.
-fn refusal_of<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> Refusal {
+pub(super) fn refusal_of<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> Refusal {
     let status = error
         .raw_response()
         .map(|r| r.status().as_u16())
@@ -805,7 +698,7 @@ fn refusal_of<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> Refu
 }
 
 /// EC2's wildcards in filter values: `*` any run of characters, `?` one.
-fn wildcard(pattern: &str, text: &str) -> bool {
+pub(super) fn wildcard(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);
@@ -834,7 +727,7 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 }
 
 /// `createdAt` as AWS writes it: ISO-8601 with milliseconds.
-fn timestamp(at: SystemTime) -> String {
+pub(super) fn timestamp(at: SystemTime) -> String {
     let millis = DateTime::from(at).to_millis().unwrap_or_default();
     let seconds = DateTime::from_secs(millis.div_euclid(1000))
         .fmt(Format::DateTime)
@@ -846,7 +739,7 @@ fn timestamp(at: SystemTime) -> String {
     )
 }
 
-fn request_id() -> String {
+pub(super) fn request_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos())

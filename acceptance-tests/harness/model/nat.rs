@@ -30,6 +30,10 @@ pub fn learn(
             let Some(id) = gateway.child_text("natGatewayId") else {
                 return;
             };
+            // a regional gateway's create replayed: the model made it itself
+            if world.regional_nats.contains_key(id) {
+                return;
+            }
             let first = |name: &str| gateway.texts(name).into_iter().next().unwrap_or_default();
             world
                 .nat_gateways

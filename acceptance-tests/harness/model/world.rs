@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use super::instance_connect::Endpoint;
 use super::mixed::{GroupSettings, MixedPolicy};
+use super::regional_nat::RegionalNat;
 
 /// A NAT gateway: `pending` until `available_at`, then `available`; after
 /// DeleteNatGateway `deleting` until `deleted_at`.
@@ -27,13 +28,12 @@ pub struct NatGateway {
 
 impl NatGateway {
     pub fn state(&self, now: Instant) -> &'static str {
-        match self.deleted_at {
-            Some(at) if now < at => "deleting",
-            Some(_) => "deleted",
-            None if now < self.available_at => "pending",
-            None if self.failure.is_some() => "failed",
-            None => "available",
-        }
+        nat_state(
+            self.available_at,
+            self.deleted_at,
+            self.failure.is_some(),
+            now,
+        )
     }
 
     /// Whether it ended `failed` by `now`.
@@ -45,6 +45,24 @@ impl NatGateway {
     /// frees its address) its interface sits in its subnet and its address is mapped.
     pub fn holds_interface(&self, now: Instant) -> bool {
         !self.failed(now) && self.deleted_at.is_none_or(|at| now < at)
+    }
+}
+
+/// A NAT gateway's state (zonal or regional): `pending` until `available_at`,
+/// then `available` (or `failed`); once deleted `deleting` until `deleted_at`,
+/// then `deleted`.
+pub fn nat_state(
+    available_at: Instant,
+    deleted_at: Option<Instant>,
+    fails: bool,
+    now: Instant,
+) -> &'static str {
+    match deleted_at {
+        Some(at) if now < at => "deleting",
+        Some(_) => "deleted",
+        None if now < available_at => "pending",
+        None if fails => "failed",
+        None => "available",
     }
 }
 
@@ -317,6 +335,11 @@ pub struct World {
     /// what each Auto Scaling Group keeps that moto does not (its mixed
     /// instances policy, capacity rebalancing), by name
     pub groups: HashMap<String, GroupSettings>,
+    /// regional NAT gateways (moto knows only zonal ones), by ID
+    pub regional_nats: HashMap<String, RegionalNat>,
+    /// routes whose target is a regional NAT gateway, which moto stores
+    /// without a target: `(route table, destination)` -> gateway
+    pub regional_routes: HashMap<(String, String), String>,
 }
 
 impl World {
@@ -369,13 +392,20 @@ impl World {
     }
 
     /// What the model knows still lives in `vpc` and keeps it from being
-    /// deleted (an EC2 Instance Connect Endpoint until `delete-complete`).
+    /// deleted (an EC2 Instance Connect Endpoint until `delete-complete`, a
+    /// regional NAT gateway until `deleted`).
     pub fn vpc_holders(&self, vpc: &str, now: Instant) -> Vec<String> {
-        self.instance_connect_endpoints
+        let endpoints = self
+            .instance_connect_endpoints
             .values()
             .filter(|e| e.vpc == vpc && e.holds_interface(now))
-            .map(|e| e.id.clone())
-            .collect()
+            .map(|e| e.id.clone());
+        let regional = self
+            .regional_nats
+            .values()
+            .filter(|n| n.vpc == vpc && n.live(now))
+            .map(|n| n.id.clone());
+        endpoints.chain(regional).collect()
     }
 
     /// What still maps a public address in `vpc` (a NAT gateway's Elastic IP,
@@ -393,15 +423,36 @@ impl World {
                 b.vpc == vpc && b.settings.scheme == "internet-facing" && b.holds_interfaces(now)
             })
             .map(|(_, b)| b.name.clone());
-        nats.chain(balancers).collect()
+        let regional = self
+            .regional_nats
+            .values()
+            .filter(|n| n.vpc == vpc && n.held_addresses(now).next().is_some())
+            .map(|n| n.id.clone());
+        nats.chain(balancers).chain(regional).collect()
     }
 
-    /// The NAT gateway that still holds Elastic IP allocation `allocation`.
+    /// The NAT gateway (zonal or regional) that still holds Elastic IP
+    /// allocation `allocation`.
     pub fn allocation_holder(&self, allocation: &str, now: Instant) -> Option<String> {
-        self.nat_gateways
+        let zonal = self
+            .nat_gateways
             .iter()
             .find(|(_, n)| n.allocation == allocation && n.holds_interface(now))
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.clone());
+        zonal.or_else(|| {
+            self.regional_address(allocation, now)
+                .map(|(gateway, _)| gateway.to_string())
+        })
+    }
+
+    /// The regional NAT gateway that holds `allocation`, with the address'
+    /// association ID.
+    pub fn regional_address(&self, allocation: &str, now: Instant) -> Option<(&str, &str)> {
+        self.regional_nats.values().find_map(|n| {
+            n.held_addresses(now)
+                .find(|a| a.allocation == allocation)
+                .map(|a| (n.id.as_str(), a.association.as_str()))
+        })
     }
 
     /// The live load balancer called `name`, if any.
