@@ -1,6 +1,7 @@
 //! Lifecycle benchmark under the AWS behaviour model: applies, plans and
 //! destroys `examples/complete` with the real terraform CLI against moto behind
-//! the model, at two time scales, and reports each phase's wall time against
+//! the model, at two time scales, once with its NAT gateway per zone and once
+//! with the regional NAT gateway, and reports each phase's wall time against
 //! the physical floor (the longest chain of AWS-side waits), AWS calls,
 //! throttling answers met, refresh's sequential depth and the provider's peak
 //! memory.
@@ -108,6 +109,9 @@ const CONSISTENCY: f64 = 0.5;
 /// sequential depth is measured.
 const ADDED_LATENCY: Duration = Duration::from_millis(100);
 
+/// How long EC2's describe bucket (100 calls, 20 a second) takes to refill from empty.
+const ACCOUNT_BUCKET_REFILL: Duration = Duration::from_secs(5);
+
 /// The longest chain of AWS-side waits of an apply, in AWS seconds: the load
 /// balancer provisioning, a NAT gateway pending, or an instance launching and
 /// then passing `healthy_checks` checks `interval` seconds apart (each chain
@@ -168,24 +172,39 @@ struct Phase {
     /// calls per `service:Action`
     by_action: std::collections::BTreeMap<String, usize>,
     throttled: usize,
+    /// throttling answers per `service:Action`
+    throttled_by_action: std::collections::BTreeMap<String, usize>,
 }
 
 impl Phase {
     fn measure(ws: &Workspace, layer: &FaultLayer, args: &[&str]) -> Phase {
         layer.reset_counts();
-        let throttled_before = layer.model().throttled_total();
+        let throttled_before = layer.model().throttled_counts();
         let wall = timed(ws, args);
+        let throttled_by_action: std::collections::BTreeMap<String, usize> = layer
+            .model()
+            .throttled_counts()
+            .into_iter()
+            .map(|(action, n)| {
+                let before = throttled_before.get(&action).copied().unwrap_or(0);
+                (action, n - before)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
         Phase {
             wall,
             calls: total_calls(layer),
             by_action: layer.counts().into_iter().collect(),
-            throttled: layer.model().throttled_total() - throttled_before,
+            throttled: throttled_by_action.values().sum(),
+            throttled_by_action,
         }
     }
 }
 
 struct Round {
     scale: f64,
+    /// the `nat_gateways` the round ran with
+    nat: &'static str,
     apply: Phase,
     apply_floor: f64,
     plan: Phase,
@@ -206,11 +225,23 @@ impl Round {
     }
 }
 
-fn run_round(moto: &Moto, provider_dir: &Path, scale: f64) -> Round {
+/// The NAT strategies each scale runs with: `examples/complete`'s, and the regional gateway.
+const NAT_STRATEGIES: [&str; 2] = ["one_per_az", "regional"];
+
+fn run_round(moto: &Moto, provider_dir: &Path, scale: f64, nat: &'static str) -> Round {
     let layer =
         FaultLayer::start_modelled(&moto.endpoint(), ModelConfig::aws_like(scale, CONSISTENCY));
     let ws = Workspace::with_provider_dir(Some(layer.endpoint()), provider_dir);
     ws.copy_from(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/complete"));
+    let main = ws.path().join("main.tf");
+    let config = std::fs::read_to_string(&main).unwrap();
+    let strategy = format!("nat_gateways = \"{nat}\"");
+    let config = config.replace("nat_gateways = \"one_per_az\"", &strategy);
+    assert!(
+        config.contains(&strategy),
+        "examples/complete sets nat_gateways"
+    );
+    std::fs::write(&main, config).unwrap();
     let apply = Phase::measure(&ws, &layer, &["apply", "-auto-approve", "-no-color"]);
     let (checks, interval) = health_check(&layer, &ws);
     let plan = Phase::measure(&ws, &layer, &["plan", "-detailed-exitcode", "-no-color"]);
@@ -219,9 +250,14 @@ fn run_round(moto: &Moto, provider_dir: &Path, scale: f64) -> Round {
     layer.set_latency(ADDED_LATENCY);
     let plan_with_latency = median_plan(&ws);
     layer.set_latency(Duration::ZERO);
+    // the fourteen plans above, each its own provider process with its own
+    // share of the account's limits, have drained EC2's describe bucket:
+    // destroy is measured as after an ordinary plan, once it has refilled
+    std::thread::sleep(ACCOUNT_BUCKET_REFILL);
     let destroy = Phase::measure(&ws, &layer, &["destroy", "-auto-approve", "-no-color"]);
     Round {
         scale,
+        nat,
         apply,
         apply_floor: apply_floor(checks, interval) * scale,
         plan,
@@ -253,10 +289,13 @@ fn main() {
 
     let rounds: Vec<Round> = scales
         .iter()
-        .map(|&scale| run_round(&moto, provider_dir.path(), scale))
+        .flat_map(|&scale| NAT_STRATEGIES.map(|nat| (scale, nat)))
+        .map(|(scale, nat)| run_round(&moto, provider_dir.path(), scale, nat))
         .collect();
-    println!("| time scale | phase | wall | floor | wall / floor | AWS calls | throttled |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| time scale | nat_gateways | phase | wall | floor | wall / floor | AWS calls | throttled |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for r in &rounds {
         for (name, phase, floor) in [
             ("apply", &r.apply, Some(r.apply_floor)),
@@ -269,21 +308,36 @@ fn main() {
                 None => ("-".into(), "-".into()),
             };
             println!(
-                "| {} | {name} | {wall:.1} s | {floor} | {ratio} | {} | {} |",
-                r.scale, phase.calls, phase.throttled
+                "| {} | {} | {name} | {wall:.1} s | {floor} | {ratio} | {} | {} |",
+                r.scale, r.nat, phase.calls, phase.throttled
             );
         }
     }
     println!();
     for r in &rounds {
         println!(
-            "time scale {}: plan {:.2} s (median of {PLAN_SAMPLES}), with {} ms added to every AWS call {:.2} s: sequential depth {:.1}",
+            "time scale {}, {}: plan {:.2} s (median of {PLAN_SAMPLES}), with {} ms added to every AWS call {:.2} s: sequential depth {:.1}",
             r.scale,
+            r.nat,
             r.plan_median.as_secs_f64(),
             ADDED_LATENCY.as_millis(),
             r.plan_with_latency.as_secs_f64(),
             r.sequential_depth()
         );
+    }
+    for r in &rounds {
+        for (name, phase) in [
+            ("apply", &r.apply),
+            ("plan", &r.plan),
+            ("destroy", &r.destroy),
+        ] {
+            if !phase.throttled_by_action.is_empty() {
+                println!(
+                    "time scale {}, {}: {name} throttled on {:?}",
+                    r.scale, r.nat, phase.throttled_by_action
+                );
+            }
+        }
     }
     if let Some(r) = rounds.last() {
         let calls: Vec<String> = r
@@ -292,7 +346,7 @@ fn main() {
             .iter()
             .map(|(action, n)| format!("{action} {n}"))
             .collect();
-        println!("calls of a refresh: {}", calls.join(", "));
+        println!("calls of a refresh ({}): {}", r.nat, calls.join(", "));
     }
     println!(
         "provider peak resident memory over all runs: {:.1} MiB",

@@ -192,8 +192,10 @@ impl Run<'_> {
                     retry_propagation(self.deadline, "NAT gateway creation", || {
                         ec2::create_nat_gateway(
                             &self.clients.ec2,
-                            subnet,
-                            &addresses[zone],
+                            ec2::NatPlacement::Subnet {
+                                subnet_id: subnet,
+                                allocation_id: &addresses[zone],
+                            },
                             &token,
                             &tags,
                         )
@@ -298,7 +300,8 @@ impl Run<'_> {
                 ]);
                 let tags = self.tags(&component);
                 retry_propagation(self.deadline, "NAT gateway creation", || {
-                    ec2::create_regional_nat_gateway(client, vpc_id, addresses, &token, &tags)
+                    let placement = ec2::NatPlacement::Regional { vpc_id, addresses };
+                    ec2::create_nat_gateway(client, placement, &token, &tags)
                 })
                 .await?
             }

@@ -79,55 +79,52 @@ pub async fn release_address(client: &Client, allocation_id: &str) -> Result<()>
     Ok(())
 }
 
-/// Creates a public NAT gateway; `token` makes a retried call idempotent.
-pub async fn create_nat_gateway(
-    client: &Client,
-    subnet_id: &str,
-    allocation_id: &str,
-    token: &str,
-    tags: &Tags,
-) -> Result<String> {
-    let out = client
-        .create_nat_gateway()
-        .subnet_id(subnet_id)
-        .allocation_id(allocation_id)
-        .client_token(token)
-        .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
-    Ok(required(
-        out.nat_gateway().and_then(|g| g.nat_gateway_id()),
-        "CreateNatGateway",
-        "NatGatewayId",
-    )?
-    .to_string())
+/// Where a NAT gateway stands and which Elastic IPs it sends traffic from.
+pub enum NatPlacement<'a> {
+    /// zonal: in a public subnet, with one address
+    Subnet {
+        subnet_id: &'a str,
+        allocation_id: &'a str,
+    },
+    /// regional (AWS's `AvailabilityMode = regional`, no subnet), in manual
+    /// mode: each zone's traffic leaves from that zone's address (zone to allocation)
+    Regional {
+        vpc_id: &'a str,
+        addresses: &'a BTreeMap<String, String>,
+    },
 }
 
-/// Creates the VPC's regional NAT gateway (AWS's `AvailabilityMode =
-/// regional`, no subnet) in manual mode: in each of `addresses`' zones it
-/// sends that zone's traffic out from that zone's Elastic IP. `token` makes a
+/// Creates a public NAT gateway placed as `placement` says; `token` makes a
 /// retried call idempotent.
-pub async fn create_regional_nat_gateway(
+pub async fn create_nat_gateway(
     client: &Client,
-    vpc_id: &str,
-    addresses: &BTreeMap<String, String>,
+    placement: NatPlacement<'_>,
     token: &str,
     tags: &Tags,
 ) -> Result<String> {
-    let zones = addresses.iter().map(|(zone, allocation)| {
-        AvailabilityZoneAddress::builder()
-            .availability_zone(zone)
-            .allocation_ids(allocation)
-            .build()
-    });
-    let out = client
+    let request = client
         .create_nat_gateway()
-        .availability_mode(AvailabilityMode::Regional)
-        .vpc_id(vpc_id)
-        .set_availability_zone_addresses(Some(zones.collect()))
         .client_token(token)
-        .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
+        .tag_specifications(tag_spec(ResourceType::Natgateway, tags));
+    let request = match placement {
+        NatPlacement::Subnet {
+            subnet_id,
+            allocation_id,
+        } => request.subnet_id(subnet_id).allocation_id(allocation_id),
+        NatPlacement::Regional { vpc_id, addresses } => {
+            let zones = addresses.iter().map(|(zone, allocation)| {
+                AvailabilityZoneAddress::builder()
+                    .availability_zone(zone)
+                    .allocation_ids(allocation)
+                    .build()
+            });
+            request
+                .availability_mode(AvailabilityMode::Regional)
+                .vpc_id(vpc_id)
+                .set_availability_zone_addresses(Some(zones.collect()))
+        }
+    };
+    let out = request
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateNatGateway", e))?;
