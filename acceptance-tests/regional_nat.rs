@@ -191,6 +191,20 @@ fn a_regional_nat_gateway_serves_every_zone_is_repaired_switched_imported_and_de
         .iter()
         .any(|(zone, _, _, status)| zone == &lost_zone && status == "succeeded"));
 
+    // the gateway deleted out of band: a new one, once AWS lets go of the
+    // addresses, with the same addresses
+    runtime()
+        .block_on(aws.ec2.delete_nat_gateway().nat_gateway_id(id).send())
+        .unwrap();
+    live.repair("nat/regional is missing; apply creates it");
+    let renewed = string_map(&live.state()["nat_gateway_ids"]);
+    assert_ne!(renewed["regional"], *id);
+    assert_eq!(string_map(&live.state()["nat_public_ips"]), ips);
+    assert_eq!(
+        private_routes(&aws, &vpc),
+        vec![renewed["regional"].clone(), renewed["regional"].clone()]
+    );
+
     // to a zonal gateway per zone and back: the addresses stay the same
     for (nat, gateways_wanted) in [("one_per_az", 2), ("regional", 1)] {
         live.ws.write(&config(nat));

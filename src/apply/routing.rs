@@ -299,6 +299,16 @@ impl Run<'_> {
                     &self.run_id,
                 ]);
                 let tags = self.tags(&component);
+                // a gateway deleted out of band (or replaced) holds its addresses
+                // until it is gone
+                let earlier = addresses
+                    .iter()
+                    .filter(|(zone, _)| {
+                        inv.addresses
+                            .contains_key(&Component::ElasticIp((*zone).clone()).key())
+                    })
+                    .map(|(_, allocation)| self.wait_address_released(vpc_id, allocation));
+                try_join_all(earlier).await?;
                 retry_propagation(self.deadline, "NAT gateway creation", || {
                     let placement = ec2::NatPlacement::Regional { vpc_id, addresses };
                     ec2::create_nat_gateway(client, placement, &token, &tags)
