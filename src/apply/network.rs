@@ -237,8 +237,6 @@ pub(super) fn maps_public_ip(subnet: &Found) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-/// VPC DNS, public IP mapping of the subnets, and the routes and associations
-/// of every route table.
 /// How the regional NAT gateway's addresses differ from the plan: each zone's
 /// traffic goes out from that zone's Elastic IP of the environment, and from
 /// no other address.
@@ -292,6 +290,8 @@ fn regional_nat_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -
     findings
 }
 
+/// VPC DNS, public IP mapping of the subnets, and the routes and associations
+/// of every route table.
 pub(super) fn network_drift(
     spec: &EnvironmentSpec,
     bp: &Blueprint,

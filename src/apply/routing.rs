@@ -318,56 +318,80 @@ impl Run<'_> {
         };
         self.wait_nat_available(&id, &format!("regional NAT gateway {id}"))
             .await?;
-        let current = ec2::nat_gateway_addresses(client, &id).await?;
-        let live =
-            |a: &&ec2::GatewayAddress| !matches!(a.status.as_str(), "disassociating" | "failed");
+        // AWS refuses any address change while one is disassociating (it
+        // drains the address's connections first): the planned addresses are
+        // associated first, once no drain is under way, and the others are
+        // disassociated only then
         let wanted = |a: &ec2::GatewayAddress| addresses.get(&a.zone) == Some(&a.allocation);
-        let extra: Vec<String> = current
+        let current = ec2::nat_gateway_addresses(client, &id).await?;
+        let missing: Vec<(&String, &String)> = addresses
             .iter()
-            .filter(live)
-            .filter(|a| !wanted(a))
+            .filter(|(zone, allocation)| {
+                !current.iter().any(|a| {
+                    &a.zone == *zone
+                        && &a.allocation == *allocation
+                        && matches!(a.status.as_str(), "associating" | "succeeded")
+                })
+            })
+            .collect();
+        if !missing.is_empty() {
+            self.poll_addresses(&id, "no Elastic IP to be disassociating", |now| {
+                Ok(!now.iter().any(|a| a.status == "disassociating"))
+            })
+            .await?;
+            for (zone, allocation) in missing {
+                retry_propagation(self.deadline, "NAT gateway address", || {
+                    ec2::associate_nat_gateway_address(client, &id, zone, allocation)
+                })
+                .await?;
+            }
+        }
+        self.poll_addresses(&id, "each zone's Elastic IP to be associated", |now| {
+            if let Some(failed) = now.iter().find(|a| wanted(a) && a.status == "failed") {
+                return Err(AwsError::FailedInAws {
+                    what: format!("regional NAT gateway {id}"),
+                    reason: format!(
+                        "its Elastic IP {} for {} failed to associate",
+                        failed.allocation, failed.zone
+                    ),
+                    outcome: "the next apply associates it again".into(),
+                });
+            }
+            Ok(addresses.iter().all(|(zone, allocation)| {
+                now.iter().any(|a| {
+                    &a.zone == zone && &a.allocation == allocation && a.status == "succeeded"
+                })
+            }))
+        })
+        .await?;
+        let now = ec2::nat_gateway_addresses(client, &id).await?;
+        let extra: Vec<String> = now
+            .iter()
+            .filter(|a| !wanted(a) && matches!(a.status.as_str(), "associating" | "succeeded"))
             .map(|a| a.association.clone())
             .collect();
         if !extra.is_empty() {
             ec2::disassociate_nat_gateway_addresses(client, &id, &extra).await?;
         }
-        let missing = addresses.iter().filter(|(zone, allocation)| {
-            !current
-                .iter()
-                .filter(live)
-                .any(|a| &a.zone == *zone && &a.allocation == *allocation)
-        });
-        for (zone, allocation) in missing {
-            retry_propagation(self.deadline, "NAT gateway address", || {
-                ec2::associate_nat_gateway_address(client, &id, zone, allocation)
-            })
-            .await?;
-        }
+        Ok(id)
+    }
+
+    /// Polls the addresses of NAT gateway `id` until `done` says so (or fails).
+    async fn poll_addresses(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&[ec2::GatewayAddress]) -> Result<bool>,
+    ) -> Result<()> {
         poll_until(
             self.deadline,
-            &format!("regional NAT gateway {id} to carry each zone's traffic from its Elastic IP"),
+            &format!("regional NAT gateway {id}: {what}"),
             || async {
-                let now = ec2::nat_gateway_addresses(client, &id).await?;
-                if let Some(failed) = now.iter().find(|a| wanted(a) && a.status == "failed") {
-                    return Err(AwsError::FailedInAws {
-                        what: format!("regional NAT gateway {id}"),
-                        reason: format!(
-                            "its Elastic IP {} for {} failed to associate",
-                            failed.allocation, failed.zone
-                        ),
-                        outcome: "the next apply associates it again".into(),
-                    });
-                }
-                let settled = addresses.iter().all(|(zone, allocation)| {
-                    now.iter().any(|a| {
-                        &a.zone == zone && &a.allocation == allocation && a.status == "succeeded"
-                    })
-                }) && now.iter().all(wanted);
-                Ok(settled.then_some(()))
+                let now = ec2::nat_gateway_addresses(&self.clients.ec2, id).await?;
+                Ok(done(&now)?.then_some(()))
             },
         )
-        .await?;
-        Ok(id)
+        .await
     }
 
     /// Waits until no NAT gateway being deleted holds the address: a gateway

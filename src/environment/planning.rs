@@ -621,28 +621,33 @@ fn layout_change(prior: &EnvironmentState, planned: &EnvironmentState) -> (&'sta
     // between zonal and regional gateways the Elastic IPs move: the old
     // gateways must let go of them before the new one can take them
     let regional = |s: NatStrategy| s == NatStrategy::Regional;
-    let kept_addresses: Vec<String> = address_zones(old, &before)
-        .into_iter()
-        .filter(|z| address_zones(new, &after).contains(z))
-        .collect();
+    let (kept_addresses, released_addresses): (Vec<String>, Vec<String>) =
+        address_zones(old, &before)
+            .into_iter()
+            .partition(|z| address_zones(new, &after).contains(z));
     let addresses_move = regional(old) != regional(new) && !kept_addresses.is_empty();
     let mut said = Vec::new();
     if addresses_move {
-        said.push(format!("The Elastic IPs of {} move from the {} to the {}: apply deletes the old gateway{} first and waits until AWS releases the addresses (about a minute), then {}. The private subnets routed through them have no internet egress from the deletion until the new gateway is available with the addresses (a few minutes on AWS). The addresses in `nat_public_ips` are kept.", list(&kept_addresses.iter().collect::<Vec<_>>()), gateway_kind(old), gateway_kind(new), plural(nat_zones(old, &before).len(), "", "s"), if regional(new) { "creates the regional NAT gateway with them" } else { "creates a zonal NAT gateway with each" }));
+        said.push(format!("The Elastic IP{} of {} move{} from the {} to the {}: apply deletes the old gateway{} first and waits until AWS releases the addresses (about a minute), then {}. The private subnets routed through them have no internet egress from the deletion until the new gateway is available with the addresses (a few minutes on AWS). {}", plural(kept_addresses.len(), "", "s"), list(&kept_addresses.iter().collect::<Vec<_>>()), plural(kept_addresses.len(), "s", ""), gateway_kind(old), gateway_kind(new), plural(nat_zones(old, &before).len(), "", "s"), if regional(new) { "creates the regional NAT gateway with them" } else { "creates a zonal NAT gateway with each" }, if released_addresses.is_empty() { "The addresses in `nat_public_ips` are kept." } else { plural(kept_addresses.len(), "That address is kept.", "Those addresses are kept.") }));
     }
-    let deleted_nats: Vec<String> = if addresses_move {
-        Vec::new()
-    } else {
-        deleted_nats
-    };
     if !lost.is_empty() {
         said.push(format!("The private subnets in {} lose all internet egress: no NAT gateway routes them any more (only the VPC's gateway endpoints, when enabled, still reach S3 and DynamoDB). Instances there can no longer reach package repositories or outside APIs.", list(&lost)));
     }
-    if !switched.is_empty() {
+    if !switched.is_empty() && !addresses_move {
         said.push(format!("The private subnets in {} switch to another NAT gateway: their open connections to the internet are cut when the route changes and must reconnect.", list(&switched)));
     }
-    if !deleted_nats.is_empty() {
-        said.push(format!("The NAT gateway{} in {} {} deleted, with {} Elastic IP{}: outside services that allow-list {} address{} stop seeing traffic from it.", plural(deleted_nats.len(), "", "s"), deleted_nats.join(", "), plural(deleted_nats.len(), "is", "are"), plural(deleted_nats.len(), "its", "their"), plural(deleted_nats.len(), "", "s"), plural(deleted_nats.len(), "that", "those"), plural(deleted_nats.len(), "", "es")));
+    if !deleted_nats.is_empty() && !addresses_move {
+        let named: Vec<String> = deleted_nats.iter().map(|key| gateway_name(key)).collect();
+        said.push(format!(
+            "{} {} deleted.",
+            capitalised(&named.join(", ")),
+            plural(named.len(), "is", "are")
+        ));
+    }
+    if !released_addresses.is_empty() {
+        let zones = list(&released_addresses.iter().collect::<Vec<_>>());
+        let many = released_addresses.len();
+        said.push(format!("The Elastic IP{} of {zones} {} released: outside services that allow-list {} address{} stop seeing traffic from {}.", plural(many, "", "s"), plural(many, "is", "are"), plural(many, "that", "those"), plural(many, "", "es"), plural(many, "it", "them")));
     }
     if !removed.is_empty() {
         said.push(format!("The subnets of {} are deleted: the load balancer stops serving from {}, and the Auto Scaling Group replaces the instances running there in the remaining zones, keeping the others in service.", list(&removed), plural(removed.len(), "that zone", "those zones")));
@@ -657,12 +662,34 @@ fn layout_change(prior: &EnvironmentState, planned: &EnvironmentState) -> (&'sta
         "Private subnets will lose internet egress"
     } else if addresses_move {
         "Private subnets will lose internet egress for a few minutes"
-    } else if !switched.is_empty() || !removed.is_empty() || !deleted_nats.is_empty() {
+    } else if !switched.is_empty()
+        || !removed.is_empty()
+        || !deleted_nats.is_empty()
+        || !released_addresses.is_empty()
+    {
         "NAT gateways or subnets will move: connections will be cut"
     } else {
         "NAT gateways or subnets will be added: nothing is cut"
     };
     (summary, said.join(" "))
+}
+
+/// A NAT gateway by its key, for a sentence: `the NAT gateway in us-east-1a`.
+fn gateway_name(key: &str) -> String {
+    if key == crate::plan::spec::NatStrategy::REGIONAL_KEY {
+        "the regional NAT gateway".into()
+    } else {
+        format!("the NAT gateway in {key}")
+    }
+}
+
+/// `text` with its first letter upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The NAT gateways of a strategy, for a sentence.

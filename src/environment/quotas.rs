@@ -21,8 +21,13 @@ pub fn address_shortfall(
         0 => String::new(),
         own => format!(", {own} of them the environment's own"),
     };
+    let each = if strategy == crate::plan::spec::NatStrategy::Regional.as_str() {
+        "one per zone for the regional NAT gateway"
+    } else {
+        "one per NAT gateway"
+    };
     Some(format!(
-        "nat_gateways = \"{strategy}\" needs {needed} Elastic IPs (one per NAT gateway{reused}), so {new} new, but the account uses {} of its {} in this region ({left} left). Release Elastic IPs nothing uses, ask for a higher \"EC2-VPC Elastic IPs\" quota in Service Quotas, or choose fewer NAT gateways (\"single\" needs one).",
+        "nat_gateways = \"{strategy}\" needs {needed} Elastic IPs ({each}{reused}), so {new} new, but the account uses {} of its {} in this region ({left} left). Release Elastic IPs nothing uses, ask for a higher \"EC2-VPC Elastic IPs\" quota in Service Quotas, or choose fewer NAT gateways (\"single\" needs one).",
         headroom.in_use, headroom.quota
     ))
 }

@@ -62,11 +62,10 @@ impl EnvironmentResource {
             (None, true) => Some(crate::plan::spec::DEFAULT_BASTION_INSTANCE_TYPE.to_string()),
         };
         // the mix's types launch the app's image as its own type does
-        let app_types: Vec<(AttributePath, String)> = app_type
-            .map(|t| (app_path("instance_type"), t))
-            .into_iter()
-            .chain(mix_types(app))
-            .collect();
+        let mix = mix_types(app);
+        let own_type = app_type.map(|t| (app_path("instance_type"), t));
+        let app_types: Vec<(AttributePath, String)> =
+            own_type.clone().into_iter().chain(mix.clone()).collect();
         let launches: Vec<architecture::Launch> = app_types
             .iter()
             .map(|(path, t)| architecture::Launch {
@@ -82,7 +81,9 @@ impl EnvironmentResource {
                 ami_attribute: "bastion.ami_id",
             }))
             .collect();
-        let instance_types: Vec<(AttributePath, String)> = app_types
+        // each zone must offer the app's and the bastion's own types; of a
+        // mix, one type per zone is enough (Auto Scaling skips the others there)
+        let instance_types: Vec<(AttributePath, String)> = own_type
             .into_iter()
             .chain(bastion_type.map(|t| (bastion_path("instance_type"), t)))
             .collect();
@@ -99,6 +100,7 @@ impl EnvironmentResource {
         };
         let type_names: Vec<String> = instance_types
             .iter()
+            .chain(&mix)
             .map(|(_, t)| t.clone())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -223,13 +225,64 @@ impl EnvironmentResource {
                 diags.error("Instance type not offered", format!("`{kind}` is not offered in {} (it is offered {elsewhere}). Choose an instance type these zones offer, or zones that offer it.", missing.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", ")), path.clone());
             }
         }
+        let zones_used: Vec<&String> = used_zones
+            .iter()
+            .flatten()
+            .filter(|zone| zones.contains(zone))
+            .collect();
+        valid &= check_mix_offerings(diags, &mix, &zones_used, &offered);
         valid.then_some(used_zones)
     }
+}
+
+/// A mix's types against the zones' offerings: an error when a zone offers
+/// none of them, a warning for each type some zones lack (Auto Scaling
+/// launches the others there). Returns whether every zone has one.
+fn check_mix_offerings(
+    diags: &mut Diagnostics,
+    mix: &[(AttributePath, String)],
+    zones: &[&String],
+    offered: &std::collections::BTreeSet<(String, String)>,
+) -> bool {
+    if mix.is_empty() {
+        return true;
+    }
+    let offers = |kind: &String, zone: &String| offered.contains(&(kind.clone(), zone.clone()));
+    let bare: Vec<&str> = zones
+        .iter()
+        .filter(|zone| !mix.iter().any(|(_, kind)| offers(kind, zone)))
+        .map(|zone| zone.as_str())
+        .collect();
+    if !bare.is_empty() {
+        let list_path = mix_types_path();
+        diags.error("No instance type of the mix is offered", format!("None of {} is offered in {}. Add an instance type these zones offer, or choose zones that offer one of them.", mix.iter().map(|(_, t)| format!("`{t}`")).collect::<Vec<_>>().join(", "), bare.join(", ")), list_path);
+        return false;
+    }
+    for (path, kind) in mix {
+        let missing: Vec<&str> = zones
+            .iter()
+            .filter(|zone| !offers(kind, zone))
+            .map(|zone| zone.as_str())
+            .collect();
+        if !missing.is_empty() {
+            diags.warning("Instance type not offered in every zone", format!("`{kind}` is not offered in {}: Auto Scaling launches the mix's other types there.", missing.join(", ")), path.clone());
+        }
+    }
+    true
 }
 
 /// Refuses ARNs AWS would refuse from `region`: a certificate of another
 /// region or partition, a flow log destination or role of another partition
 /// (a log group of another region too). Returns whether all pass.
+/// `app[0].mixed_instances[0].instance_types`
+fn mix_types_path() -> AttributePath {
+    AttributePath::new("app")
+        .index(0)
+        .attribute("mixed_instances")
+        .index(0)
+        .attribute("instance_types")
+}
+
 /// The known instance types of the app's mix, each with its path.
 fn mix_types(app: Option<&crate::environment::model::AppBlock>) -> Vec<(AttributePath, String)> {
     let Some(mix) = app.and_then(|a| first(&a.mixed_instances)) else {
@@ -242,12 +295,7 @@ fn mix_types(app: Option<&crate::environment::model::AppBlock>) -> Vec<(Attribut
         .iter()
         .enumerate()
         .filter_map(|(index, t)| {
-            let path = AttributePath::new("app")
-                .index(0)
-                .attribute("mixed_instances")
-                .index(0)
-                .attribute("instance_types")
-                .index(index as i64);
+            let path = mix_types_path().index(index as i64);
             Some((path, t.as_ref_option()?.clone()))
         })
         .collect()
@@ -302,4 +350,51 @@ fn check_arns_against_region(
         }
     }
     valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mix_needs_one_offered_type_per_zone_and_warns_of_the_others() {
+        let mix: Vec<(AttributePath, String)> = ["t3.micro", "t2.micro"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (mix_types_path().index(i as i64), t.to_string()))
+            .collect();
+        let (a, b) = ("us-east-1a".to_string(), "us-east-1b".to_string());
+        let zones = vec![&a, &b];
+        let offered = |pairs: &[(&str, &str)]| -> std::collections::BTreeSet<(String, String)> {
+            pairs
+                .iter()
+                .map(|(t, z)| (t.to_string(), z.to_string()))
+                .collect()
+        };
+        // t2.micro only in a: allowed, with a warning on its entry
+        let mut diags = Diagnostics::default();
+        let some = offered(&[
+            ("t3.micro", "us-east-1a"),
+            ("t3.micro", "us-east-1b"),
+            ("t2.micro", "us-east-1a"),
+        ]);
+        assert!(check_mix_offerings(&mut diags, &mix, &zones, &some));
+        assert!(diags.errors.is_empty());
+        assert_eq!(diags.warnings.len(), 1);
+        assert!(diags.warnings[0]
+            .detail
+            .contains("`t2.micro` is not offered in us-east-1b"));
+        assert_eq!(diags.warnings[0].attribute, mix_types_path().index(1));
+        // b offers none of them: refused on the list
+        let mut diags = Diagnostics::default();
+        let none_in_b = offered(&[("t3.micro", "us-east-1a")]);
+        assert!(!check_mix_offerings(&mut diags, &mix, &zones, &none_in_b));
+        assert_eq!(diags.errors.len(), 1);
+        assert_eq!(diags.errors[0].attribute, mix_types_path());
+        assert!(diags.errors[0].detail.contains("is offered in us-east-1b"));
+        // no mix: nothing to say
+        let mut diags = Diagnostics::default();
+        assert!(check_mix_offerings(&mut diags, &[], &zones, &none_in_b));
+        assert!(diags.warnings.is_empty());
+    }
 }

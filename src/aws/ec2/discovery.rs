@@ -381,14 +381,6 @@ async fn discover_core(
                         detail: [
                             ("subnet", g.subnet_id().unwrap_or_default().to_string()),
                             (
-                                "allocation",
-                                g.nat_gateway_addresses()
-                                    .iter()
-                                    .find_map(|a| a.allocation_id())
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            ),
-                            (
                                 "state",
                                 g.state()
                                     .map(|s| s.as_str().to_string())

@@ -204,6 +204,11 @@ impl InstanceSettings {
             )),
             Some(_) => {}
             None if self.user_data != wanted.user_data => found.push("other user data".into()),
+            // the same script, but recorded as write-only: import and the
+            // next refresh would read it back as such
+            None if self.user_data_version.is_some() => {
+                found.push("user data recorded as write-only".into())
+            }
             None => {}
         }
         found.extend(
@@ -888,7 +893,12 @@ mod tests {
             ["user data version none instead of 2"]
         );
         let plain = template("echo hi", None);
-        assert!(template("echo hi", Some(3)).differences(&plain).is_empty());
+        assert!(template("echo hi", None).differences(&plain).is_empty());
+        // back from write-only to plain, even with the same script: rewritten
+        assert_eq!(
+            template("echo hi", Some(3)).differences(&plain),
+            ["user data recorded as write-only"]
+        );
         assert_eq!(
             template("echo bye", None).differences(&plain),
             ["other user data"]

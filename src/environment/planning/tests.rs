@@ -873,7 +873,7 @@ fn moving_between_zonal_and_regional_nat_says_egress_pauses_and_the_addresses_st
         state.availability_zones = string_list(["us-east-1a".into(), "us-east-1b".into()]);
         state
     };
-    for (from, to) in [("one_per_az", "regional"), ("regional", "single")] {
+    for (from, to) in [("one_per_az", "regional"), ("regional", "one_per_az")] {
         let found = disruptions(&with(from), &with(to), &Refreshed::default());
         assert_eq!(found.len(), 1, "{from} -> {to}: {found:?}");
         assert_eq!(
@@ -889,6 +889,32 @@ fn moving_between_zonal_and_regional_nat_says_egress_pauses_and_the_addresses_st
             found[0].detail
         );
     }
+    // to one zone's gateway: that address moves, the other is released
+    let single = disruptions(&with("regional"), &with("single"), &Refreshed::default());
+    assert!(
+        single[0]
+            .detail
+            .contains("The Elastic IP of us-east-1a moves")
+            && single[0].detail.contains("That address is kept.")
+            && single[0]
+                .detail
+                .contains("The Elastic IP of us-east-1b is released"),
+        "{}",
+        single[0].detail
+    );
+    // to none: the gateway and every address go
+    let none = disruptions(&with("regional"), &with("none"), &Refreshed::default());
+    assert_eq!(none[0].summary, "Private subnets will lose internet egress");
+    assert!(
+        none[0]
+            .detail
+            .contains("The regional NAT gateway is deleted.")
+            && none[0]
+                .detail
+                .contains("The Elastic IPs of us-east-1a, us-east-1b are released"),
+        "{}",
+        none[0].detail
+    );
     // from no gateway at all: nothing to move, nothing cut
     let gained = disruptions(&with("none"), &with("regional"), &Refreshed::default());
     assert_eq!(
