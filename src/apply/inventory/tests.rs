@@ -1,0 +1,90 @@
+use super::*;
+
+fn found(id: &str, tags: &[(&str, &str)]) -> Found {
+    Found {
+        id: id.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Found::default()
+    }
+}
+
+fn known(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(id, key)| (id.to_string(), key.to_string()))
+        .collect()
+}
+
+fn ids(strays: &[Found]) -> Vec<&str> {
+    strays.iter().map(|f| f.id.as_str()).collect()
+}
+
+#[test]
+fn the_state_keys_an_object_whose_component_tag_was_changed_or_removed() {
+    let mut strays = Vec::new();
+    let keyed = key_by_component(
+        vec![
+            found("subnet-1", &[(TAG_COMPONENT, "tampered")]),
+            found("subnet-2", &[(TAG_ENVIRONMENT, "shop")]),
+            found("subnet-3", &[(TAG_COMPONENT, "subnet/private/a")]),
+        ],
+        &known(&[
+            ("subnet-1", "subnet/public/a"),
+            ("subnet-2", "subnet/public/b"),
+        ]),
+        &mut strays,
+    );
+    assert_eq!(keyed["subnet/public/a"].id, "subnet-1");
+    assert_eq!(keyed["subnet/public/b"].id, "subnet-2");
+    assert_eq!(keyed["subnet/private/a"].id, "subnet-3");
+    assert!(strays.is_empty(), "{strays:?}");
+}
+
+#[test]
+fn the_object_the_state_names_wins_its_key_and_a_copy_is_a_stray() {
+    let mut strays = Vec::new();
+    // listed first, but the state names the other one
+    let keyed = key_by_component(
+        vec![
+            found("nat-copy", &[(TAG_COMPONENT, "nat/a")]),
+            found("nat-1", &[(TAG_COMPONENT, "nat/a")]),
+        ],
+        &known(&[("nat-1", "nat/a")]),
+        &mut strays,
+    );
+    assert_eq!(keyed["nat/a"].id, "nat-1");
+    assert_eq!(ids(&strays), ["nat-copy"]);
+}
+
+#[test]
+fn without_the_state_the_tag_keys_and_the_unkeyed_and_duplicates_are_strays() {
+    let mut strays = Vec::new();
+    let keyed = key_by_component(
+        vec![
+            found("sg-1", &[(TAG_COMPONENT, "sg/app")]),
+            found("sg-2", &[(TAG_COMPONENT, "sg/app")]),
+            found("sg-3", &[(TAG_ENVIRONMENT, "shop")]),
+        ],
+        &BTreeMap::new(),
+        &mut strays,
+    );
+    assert_eq!(keyed.len(), 1);
+    assert_eq!(keyed["sg/app"].id, "sg-1");
+    assert_eq!(ids(&strays), ["sg-2", "sg-3"]);
+}
+
+#[test]
+fn the_vpc_in_state_is_the_vpc_whatever_its_tags_say() {
+    let mut strays = Vec::new();
+    let vpc = single(
+        vec![found("vpc-1", &[])],
+        "vpc",
+        &known(&[("vpc-1", "vpc")]),
+        &mut strays,
+    );
+    assert_eq!(vpc.map(|v| v.id), Some("vpc-1".to_string()));
+    assert!(strays.is_empty());
+}
