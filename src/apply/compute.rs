@@ -134,12 +134,7 @@ impl Run<'_> {
                 let switch_template = !same_template && !rolls(inv, group, template);
                 // a new mix applies to what launches from now on: set in place,
                 // around the version the group runs unless it switches
-                let same_mix = group.mix == app.mixed_instances
-                    && group.capacity_rebalance
-                        == app
-                            .mixed_instances
-                            .as_ref()
-                            .is_some_and(InstanceMix::capacity_rebalance);
+                let same_mix = mix_drift(group, app.mixed_instances.as_ref()).is_none();
                 let launch_version = if switch_template {
                     Some(version.to_string())
                 } else if !same_mix {

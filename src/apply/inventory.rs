@@ -15,6 +15,7 @@ use crate::plan::spec::{
     belongs_to, Names, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_STATUS,
 };
 
+mod boundary;
 mod facts;
 mod keying;
 
@@ -290,95 +291,16 @@ impl Inventory {
         // it again
         let owns =
             |id: &str, tags: &BTreeMap<String, String>| known.contains_key(id) || claims(tags);
-        let mut foreign = Vec::new();
-        let mut main_route_table = None;
         // listed with the VPC's groups when they are described by the VPC
         let listed_default_group = ec2_found
             .security_groups
             .iter()
             .find(|g| lookup.vpc().is_some() && g.name == "default")
             .cloned();
-        if let Some(vpc) = lookup.vpc() {
-            // everything VPC-bound was described by the VPC; the VPC in state is
-            // the environment's whatever its tags say
-            let e = &mut ec2_found;
-            e.vpcs.retain(|v| v.id == vpc);
-            // what lives in the VPC and is not the environment's: never
-            // touched, and destroy refuses to start while it is there
-            let others = |kind: &'static str, items: &[Found]| -> Vec<ForeignObject> {
-                items
-                    .iter()
-                    .filter(|o| !owns(&o.id, &o.tags))
-                    .map(|o| ForeignObject::new(kind, &o.id, &o.tags))
-                    .collect()
-            };
-            foreign.extend(others("subnet", &e.subnets));
-            foreign.extend(others("NAT gateway", &e.nat_gateways));
-            foreign.extend(others("instance", &e.instances));
-            foreign.extend(others("VPC endpoint", &e.gateway_endpoints));
-            foreign.extend(others(
-                "EC2 Instance Connect Endpoint",
-                &e.instance_connect_endpoints,
-            ));
-            foreign.extend(
-                e.security_groups
-                    .iter()
-                    .filter(|g| g.name != "default" && !owns(&g.id, &g.tags))
-                    .map(|g| ForeignObject {
-                        name: Some(g.name.clone()),
-                        ..ForeignObject::new("security group", &g.id, &g.tags)
-                    }),
-            );
-            // the table AWS made with the VPC (its main one, unless one of the
-            // environment's took that role) is nobody's and goes with the VPC;
-            // any other table that is not the environment's is another's, and
-            // AWS refuses to delete the VPC while it is there
-            // and the table AWS made for the environment's regional NAT gateway
-            // is bound to it: AWS keeps it, and removes it with the gateway
-            let nat_tables: BTreeSet<&String> = e
-                .nat_gateways
-                .iter()
-                .filter(|n| owns(&n.id, &n.tags))
-                .filter_map(|n| n.detail.get("route_table"))
-                .filter(|t| !t.is_empty())
-                .collect();
-            let bound = |t: &RouteTable| owns(&t.id, &t.tags) || nat_tables.contains(&t.id);
-            let unowned: Vec<_> = e.route_tables.iter().filter(|t| !bound(t)).collect();
-            let vpc_own = unowned
-                .iter()
-                .find(|t| t.main_association.is_some())
-                .or(unowned.first())
-                .map(|t| t.id.clone());
-            foreign.extend(
-                unowned
-                    .iter()
-                    .filter(|t| Some(&t.id) != vpc_own.as_ref())
-                    .map(|t| ForeignObject::new("route table", &t.id, &t.tags)),
-            );
-            main_route_table = e
-                .route_tables
-                .iter()
-                .find_map(|t| Some((t, t.main_association.clone()?)))
-                .map(|(main, association)| MainRouteTable {
-                    table: main.id.clone(),
-                    association,
-                    others: e
-                        .route_tables
-                        .iter()
-                        .filter(|t| !bound(t))
-                        .map(|t| t.id.clone())
-                        .collect(),
-                });
-            e.subnets.retain(|o| owns(&o.id, &o.tags));
-            e.internet_gateways.retain(|o| owns(&o.id, &o.tags));
-            e.route_tables.retain(|o| owns(&o.id, &o.tags));
-            e.nat_gateways.retain(|o| owns(&o.id, &o.tags));
-            e.security_groups.retain(|o| owns(&o.id, &o.tags));
-            e.instances.retain(|o| owns(&o.id, &o.tags));
-            e.gateway_endpoints.retain(|o| owns(&o.id, &o.tags));
-            e.instance_connect_endpoints
-                .retain(|o| owns(&o.id, &o.tags));
-        }
+        let (mut foreign, main_route_table) = match lookup.vpc() {
+            Some(vpc) => boundary::separate_foreign(&mut ec2_found, vpc, owns),
+            None => (Vec::new(), None),
+        };
         if lookup.vpc().is_some() {
             // Addresses and templates are found by tag across the account, not
             // by the VPC: one is the environment's only when bound to it (held

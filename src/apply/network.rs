@@ -256,7 +256,7 @@ fn regional_nat_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -
     };
     let held: Vec<ec2::GatewayAddress> = ec2::GatewayAddress::all_of(nat)
         .into_iter()
-        .filter(|a| !matches!(a.status.as_str(), "disassociating" | "failed"))
+        .filter(ec2::GatewayAddress::in_use)
         .collect();
     let mut findings = Vec::new();
     for zone in &bp.address_zones {

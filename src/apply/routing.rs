@@ -327,11 +327,9 @@ impl Run<'_> {
         let missing: Vec<(&String, &String)> = addresses
             .iter()
             .filter(|(zone, allocation)| {
-                !current.iter().any(|a| {
-                    &a.zone == *zone
-                        && &a.allocation == *allocation
-                        && matches!(a.status.as_str(), "associating" | "succeeded")
-                })
+                !current
+                    .iter()
+                    .any(|a| &a.zone == *zone && &a.allocation == *allocation && a.in_use())
             })
             .collect();
         if !missing.is_empty() {
@@ -367,7 +365,7 @@ impl Run<'_> {
         let now = ec2::nat_gateway_addresses(client, &id).await?;
         let extra: Vec<String> = now
             .iter()
-            .filter(|a| !wanted(a) && matches!(a.status.as_str(), "associating" | "succeeded"))
+            .filter(|a| !wanted(a) && a.in_use())
             .map(|a| a.association.clone())
             .collect();
         if !extra.is_empty() {

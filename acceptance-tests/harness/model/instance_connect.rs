@@ -115,17 +115,7 @@ impl Endpoint {
             .iter()
             .map(|g| format!("<item>{}</item>", escape(g)))
             .collect();
-        let tags: String = self
-            .tags
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<item><key>{}</key><value>{}</value></item>",
-                    escape(k),
-                    escape(v)
-                )
-            })
-            .collect();
+        let tags = super::tagging::tag_set_items(&self.tags);
         format!(
             "<ownerId>{ACCOUNT}</ownerId>\
              <instanceConnectEndpointId>{id}</instanceConnectEndpointId>\

@@ -182,17 +182,7 @@ impl RegionalNat {
             })
             .unwrap_or_default();
         let addresses: String = self.listed_addresses(now).map(|a| a.item(now)).collect();
-        let tags: String = self
-            .tags
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<item><key>{}</key><value>{}</value></item>",
-                    escape(k),
-                    escape(v)
-                )
-            })
-            .collect();
+        let tags = super::tagging::tag_set_items(&self.tags);
         let mode = if self.automatic {
             "enabled"
         } else {

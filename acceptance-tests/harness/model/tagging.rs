@@ -15,6 +15,19 @@ use super::instance_connect::{
 use super::world::World;
 use super::{Call, Model, Refusal, Verdict};
 
+/// The `<item>`s of a `tagSet` in EC2's XML, for the objects the model keeps.
+pub fn tag_set_items(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(k, v)| {
+            format!(
+                "<item><key>{}</key><value>{}</value></item>",
+                super::xml::escape(k),
+                super::xml::escape(v)
+            )
+        })
+        .collect()
+}
+
 /// The model's answer to CreateTags or DeleteTags when the call names an
 /// object the model keeps.
 pub async fn answer(model: &Model, call: &Call) -> Option<Verdict> {

@@ -212,6 +212,13 @@ pub(super) fn addresses_detail(g: &aws_sdk_ec2::types::NatGateway) -> String {
 }
 
 impl GatewayAddress {
+    /// Whether it carries its zone's traffic, or is about to: associated or
+    /// associating, not on its way out (disassociating, which drains its
+    /// connections first) nor failed.
+    pub fn in_use(&self) -> bool {
+        matches!(self.status.as_str(), "associating" | "succeeded")
+    }
+
     /// The addresses of a discovered NAT gateway, from its `addresses` detail.
     pub fn all_of(found: &super::Found) -> Vec<GatewayAddress> {
         let Some(text) = found.detail.get("addresses") else {

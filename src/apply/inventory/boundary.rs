@@ -1,0 +1,96 @@
+//! The boundary inside the VPC in state: what lives there and is the
+//! environment's, and what is another's (reported, never touched).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ForeignObject, MainRouteTable};
+use crate::aws::ec2::{Ec2Inventory, Found, RouteTable};
+
+/// Keeps in `e` only what is the environment's (`owns`) of what lives in VPC
+/// `vpc`, and returns the rest as foreign objects, with the VPC's main route
+/// table association.
+pub(super) fn separate_foreign(
+    e: &mut Ec2Inventory,
+    vpc: &str,
+    owns: impl Fn(&str, &BTreeMap<String, String>) -> bool,
+) -> (Vec<ForeignObject>, Option<MainRouteTable>) {
+    // everything VPC-bound was described by the VPC; the VPC in state is
+    // the environment's whatever its tags say
+    e.vpcs.retain(|v| v.id == vpc);
+    // what lives in the VPC and is not the environment's: never
+    // touched, and destroy refuses to start while it is there
+    let others = |kind: &'static str, items: &[Found]| -> Vec<ForeignObject> {
+        items
+            .iter()
+            .filter(|o| !owns(&o.id, &o.tags))
+            .map(|o| ForeignObject::new(kind, &o.id, &o.tags))
+            .collect()
+    };
+    let mut foreign = others("subnet", &e.subnets);
+    foreign.extend(others("NAT gateway", &e.nat_gateways));
+    foreign.extend(others("instance", &e.instances));
+    foreign.extend(others("VPC endpoint", &e.gateway_endpoints));
+    foreign.extend(others(
+        "EC2 Instance Connect Endpoint",
+        &e.instance_connect_endpoints,
+    ));
+    foreign.extend(
+        e.security_groups
+            .iter()
+            .filter(|g| g.name != "default" && !owns(&g.id, &g.tags))
+            .map(|g| ForeignObject {
+                name: Some(g.name.clone()),
+                ..ForeignObject::new("security group", &g.id, &g.tags)
+            }),
+    );
+    // the table AWS made with the VPC (its main one, unless one of the
+    // environment's took that role) is nobody's and goes with the VPC;
+    // any other table that is not the environment's is another's, and
+    // AWS refuses to delete the VPC while it is there. The table AWS made for
+    // the environment's regional NAT gateway is bound to it: AWS keeps it, and
+    // removes it with the gateway
+    let nat_tables: BTreeSet<&String> = e
+        .nat_gateways
+        .iter()
+        .filter(|n| owns(&n.id, &n.tags))
+        .filter_map(|n| n.detail.get("route_table"))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let bound = |t: &RouteTable| owns(&t.id, &t.tags) || nat_tables.contains(&t.id);
+    let unowned: Vec<_> = e.route_tables.iter().filter(|t| !bound(t)).collect();
+    let vpc_own = unowned
+        .iter()
+        .find(|t| t.main_association.is_some())
+        .or(unowned.first())
+        .map(|t| t.id.clone());
+    foreign.extend(
+        unowned
+            .iter()
+            .filter(|t| Some(&t.id) != vpc_own.as_ref())
+            .map(|t| ForeignObject::new("route table", &t.id, &t.tags)),
+    );
+    let main_route_table = e
+        .route_tables
+        .iter()
+        .find_map(|t| Some((t, t.main_association.clone()?)))
+        .map(|(main, association)| MainRouteTable {
+            table: main.id.clone(),
+            association,
+            others: e
+                .route_tables
+                .iter()
+                .filter(|t| !bound(t))
+                .map(|t| t.id.clone())
+                .collect(),
+        });
+    e.subnets.retain(|o| owns(&o.id, &o.tags));
+    e.internet_gateways.retain(|o| owns(&o.id, &o.tags));
+    e.route_tables.retain(|o| owns(&o.id, &o.tags));
+    e.nat_gateways.retain(|o| owns(&o.id, &o.tags));
+    e.security_groups.retain(|o| owns(&o.id, &o.tags));
+    e.instances.retain(|o| owns(&o.id, &o.tags));
+    e.gateway_endpoints.retain(|o| owns(&o.id, &o.tags));
+    e.instance_connect_endpoints
+        .retain(|o| owns(&o.id, &o.tags));
+    (foreign, main_route_table)
+}
