@@ -14,6 +14,7 @@ use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
 use super::instance_connect::instance_connect_drift;
+use super::ipv6::ipv6_drift;
 use super::inventory::Inventory;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
@@ -47,7 +48,7 @@ impl Family {
     /// The family's comparisons of what AWS holds with the spec.
     pub fn checks(self) -> &'static [Check] {
         match self {
-            Family::Network => &[network_drift],
+            Family::Network => &[network_drift, ipv6_drift],
             Family::Security => &[|spec, _, inv| rule_drift(spec, inv)],
             Family::Compute => &[scaling_policy_drift, suspended_processes_drift, app_drift],
             Family::Endpoints => &[endpoint_drift],
@@ -179,6 +180,25 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         tagged: |_, inv| keyed_one(&inv.internet_gateway, "igw"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
         renews: |_| &["internet_gateway_id"],
+    },
+    Declaration {
+        kind: Kind::EgressOnlyInternetGateway,
+        key: "eigw",
+        family: Family::Network,
+        found: |_, inv| one(&inv.egress_only_internet_gateway, "eigw"),
+        ids: |inv| {
+            ids_of(
+                inv.egress_only_internet_gateway
+                    .iter()
+                    .chain(&inv.strays.ec2.egress_only_internet_gateways),
+            )
+        },
+        api: Api::Ec2,
+        tagged: |_, inv| keyed_one(&inv.egress_only_internet_gateway, "eigw"),
+        deletion: Deletion::Own(Wave::Held, |t| {
+            Box::pin(teardown::egress_only_internet_gateways(t))
+        }),
+        renews: |_| &["egress_only_internet_gateway_id"],
     },
     Declaration {
         kind: Kind::Subnet,
@@ -599,6 +619,7 @@ mod tests {
     fn everything() -> Blueprint {
         let mut spec = sample_spec();
         spec.instance_connect_endpoint = true;
+        spec.ipv6 = true;
         spec.nat = NatStrategy::OnePerAz;
         spec.load_balancer.certificate_arn =
             Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into());

@@ -266,10 +266,19 @@ pub async fn reconcile(
     };
     run.options.progress.in_vpc(&vpc_id);
     // Wave 1: everything that needs only the VPC.
-    let (subnets, igw, groups, addresses, target_group, (), ()) = Box::pin(async {
+    let (subnets, igw, egress_only, groups, addresses, target_group, (), ()) = Box::pin(async {
         futures::try_join!(
-            run.ensure_subnets(&inv, &bp, &vpc_id),
+            async {
+                let (subnets, vpc_block) = futures::try_join!(
+                    run.ensure_subnets(&inv, &bp, &vpc_id),
+                    run.ensure_vpc_ipv6(&inv, &vpc_id),
+                )?;
+                run.ensure_subnet_ipv6(&inv, &bp, &subnets, vpc_block)
+                    .await?;
+                Ok(subnets)
+            },
             run.ensure_internet_gateway(&inv, &vpc_id),
+            run.ensure_egress_only_gateway(&inv, &vpc_id),
             run.ensure_security_groups(&inv, &vpc_id),
             run.ensure_addresses(&inv, &bp),
             run.ensure_target_group(&inv, &vpc_id),
@@ -299,8 +308,15 @@ pub async fn reconcile(
                         let nats = run
                             .ensure_nat_gateways(&inv, &bp, &vpc_id, &subnets, &addresses)
                             .await?;
-                        run.ensure_private_routes(&inv, &bp, &vpc_id, &subnets, &nats)
-                            .await
+                        run.ensure_private_routes(
+                            &inv,
+                            &bp,
+                            &vpc_id,
+                            &subnets,
+                            &nats,
+                            egress_only.as_deref(),
+                        )
+                        .await
                     },
                 )?;
                 run.ensure_gateway_endpoints(&inv, &vpc_id, &public_table, &private_tables)
@@ -363,6 +379,7 @@ impl Run<'_> {
         self.remove_gateway_endpoints(inv, &planned).await?;
         self.remove_flow_log(inv, &planned).await?;
         self.remove_instance_connect_endpoint(inv, &planned).await?;
+        self.remove_ipv6(inv).await?;
         let unplanned = |key: &String| !planned.contains(key);
         let ec2c = &self.clients.ec2;
         let deadline = self.deadline;

@@ -29,6 +29,8 @@ pub struct Inventory {
     /// keyed by component key (`subnet/public/us-east-1a`, `nat/us-east-1a`, ...)
     pub subnets: BTreeMap<String, Found>,
     pub internet_gateway: Option<Found>,
+    /// the IPv6 outbound gateway of the private subnets (`eigw`)
+    pub egress_only_internet_gateway: Option<Found>,
     pub route_tables: BTreeMap<String, RouteTable>,
     pub addresses: BTreeMap<String, Found>,
     pub nat_gateways: BTreeMap<String, Found>,
@@ -695,6 +697,12 @@ impl Inventory {
                 "igw",
                 &known,
                 &mut strays.ec2.internet_gateways,
+            ),
+            egress_only_internet_gateway: single(
+                e.egress_only_internet_gateways,
+                "eigw",
+                &known,
+                &mut strays.ec2.egress_only_internet_gateways,
             ),
             route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
             addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),

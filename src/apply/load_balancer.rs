@@ -71,6 +71,10 @@ impl Run<'_> {
                     elbv2::set_security_groups(&self.clients.elbv2, &lb.arn, &[group.to_string()])
                         .await?;
                 }
+                if lb.ip_address_type != elbv2::ip_address_type(self.spec.ipv6) {
+                    elbv2::set_ip_address_type(&self.clients.elbv2, &lb.arn, self.spec.ipv6)
+                        .await?;
+                }
                 Ok(lb.arn.clone())
             }
             None => {
@@ -81,6 +85,7 @@ impl Run<'_> {
                         &self.names.load_balancer,
                         public,
                         group,
+                        self.spec.ipv6,
                         &tags,
                     )
                 })
@@ -309,8 +314,23 @@ pub(super) fn load_balancer_attribute_drift(
     let (Some(_), Some(observed)) = (&inv.load_balancer, &inv.load_balancer_attributes) else {
         return Vec::new();
     };
+    let wanted_type = crate::aws::elbv2::ip_address_type(spec.ipv6);
+    let address_type = inv
+        .load_balancer
+        .iter()
+        .filter(|lb| lb.ip_address_type != wanted_type)
+        .map(|lb| {
+            Finding::new(
+                "alb",
+                format!(
+                    "has IP address type {} instead of {wanted_type}",
+                    lb.ip_address_type
+                ),
+                Repair::InPlace("restores it"),
+            )
+        });
     let wanted = spec.load_balancer.attributes();
-    attribute_differences(&wanted, observed)
+    let attributes = attribute_differences(&wanted, observed)
         .into_iter()
         .map(|(key, seen, value)| {
             let shown = |text: &str| {
@@ -330,8 +350,8 @@ pub(super) fn load_balancer_attribute_drift(
                 ),
                 Repair::InPlace("restores it"),
             )
-        })
-        .collect()
+        });
+    address_type.chain(attributes).collect()
 }
 
 pub(super) fn target_group_of<'a>(

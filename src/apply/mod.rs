@@ -12,6 +12,7 @@ mod endpoints;
 pub mod executor;
 mod flow_logs;
 mod instance_connect;
+mod ipv6;
 pub mod inventory;
 mod load_balancer;
 mod network;

@@ -184,20 +184,28 @@ struct DefaultAclChanges<'a> {
 }
 
 fn default_acl_changes(inv: &Inventory) -> Option<DefaultAclChanges<'_>> {
-    const FINAL_RULE: i32 = 32767;
     let acl = inv.network_acls.iter().find(|acl| acl.default)?;
+    // AWS adds the IPv6 rules with the VPC's IPv6 block
+    let ipv6 = inv
+        .vpc
+        .as_ref()
+        .is_some_and(|v| ec2::Ipv6Association::of(v).is_some());
+    let wanted_rules: Vec<ec2::AclEntry> = [false, true]
+        .into_iter()
+        .flat_map(|egress| ec2::AclEntry::allow_all_rules(egress, ipv6))
+        .collect();
     let mut changes = DefaultAclChanges {
         acl: &acl.id,
         extra: Vec::new(),
         restore: Vec::new(),
         said: Vec::new(),
     };
-    for egress in [false, true] {
-        let wanted = ec2::AclEntry::allow_all(egress);
+    for wanted in &wanted_rules {
+        let wanted = wanted.clone();
         let seen = acl
             .entries
             .iter()
-            .find(|e| e.egress == egress && e.rule_number == ec2::AclEntry::ALLOW_ALL_RULE);
+            .find(|e| e.egress == wanted.egress && e.rule_number == wanted.rule_number);
         match seen {
             Some(entry) if *entry == wanted => {}
             Some(entry) => {
@@ -210,11 +218,17 @@ fn default_acl_changes(inv: &Inventory) -> Option<DefaultAclChanges<'_>> {
             }
         }
     }
-    // rule 100 is AWS's (written back above when changed); the final rules cannot change
+    // AWS's allow-all rules are written back above when changed; the final
+    // rules cannot change
     changes.extra = acl
         .entries
         .iter()
-        .filter(|e| e.rule_number != ec2::AclEntry::ALLOW_ALL_RULE && e.rule_number != FINAL_RULE)
+        .filter(|e| {
+            !wanted_rules
+                .iter()
+                .any(|w| w.egress == e.egress && w.rule_number == e.rule_number)
+                && !ec2::AclEntry::FINAL_RULES.contains(&e.rule_number)
+        })
         .collect();
     changes
         .said

@@ -15,6 +15,26 @@ use crate::plan::blueprint::{nat_for_zone, Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::spec::NatStrategy;
 
+/// Where a route table's default routes go; `None` means no such route.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct DefaultRoutes<'a> {
+    /// `0.0.0.0/0`
+    pub ipv4: Option<&'a str>,
+    /// `::/0`
+    pub ipv6: Option<&'a str>,
+}
+
+impl<'a> DefaultRoutes<'a> {
+    pub const DESTINATIONS: [&'static str; 2] = ["0.0.0.0/0", "::/0"];
+
+    fn by_destination(self) -> [(&'static str, Option<&'a str>); 2] {
+        [
+            (Self::DESTINATIONS[0], self.ipv4),
+            (Self::DESTINATIONS[1], self.ipv6),
+        ]
+    }
+}
+
 impl Run<'_> {
     pub(super) async fn ensure_addresses(
         &self,
@@ -41,7 +61,7 @@ impl Run<'_> {
         inv: &Inventory,
         component: &Component,
         vpc_id: &str,
-        target: Option<&str>,
+        targets: DefaultRoutes<'_>,
         subnets: &[String],
     ) -> Result<String> {
         let existing = inv.route_tables.get(&component.key());
@@ -55,17 +75,29 @@ impl Run<'_> {
                 .await?
             }
         };
-        let current_route = existing.and_then(|t| t.routes.get("0.0.0.0/0"));
-        match (target, current_route) {
-            (Some(target), Some(current)) if current == target => {}
-            (Some(target), current) => {
-                retry_propagation(self.deadline, "default route", || {
-                    ec2::set_default_route(&self.clients.ec2, &table, target, current.is_some())
-                })
-                .await?
+        for (destination, target) in targets.by_destination() {
+            let current_route = existing.and_then(|t| t.routes.get(destination));
+            match (target, current_route) {
+                (Some(target), Some(current)) if current == target => {}
+                (Some(target), current) => {
+                    retry_propagation(self.deadline, "default route", || {
+                        ec2::set_default_route(
+                            &self.clients.ec2,
+                            &table,
+                            destination,
+                            target,
+                            current.is_some(),
+                        )
+                    })
+                    .await?
+                }
+                (None, Some(_)) => {
+                    ec2::delete_route(&self.clients.ec2, &table, destination)
+                        .await
+                        .or_else(ignore_not_found)?
+                }
+                (None, None) => {}
             }
-            (None, Some(_)) => ec2::delete_default_route(&self.clients.ec2, &table).await?,
-            (None, None) => {}
         }
         // routes added out of band go; the VPC's local route is AWS's own
         let extra_routes = existing
@@ -148,7 +180,12 @@ impl Run<'_> {
         igw: &str,
         public: &[String],
     ) -> Result<String> {
-        self.ensure_route_table(inv, &Component::PublicRouteTable, vpc_id, Some(igw), public)
+        // the internet gateway carries IPv6 both ways too
+        let targets = DefaultRoutes {
+            ipv4: Some(igw),
+            ipv6: self.spec.ipv6.then_some(igw),
+        };
+        self.ensure_route_table(inv, &Component::PublicRouteTable, vpc_id, targets, public)
             .await
     }
 
@@ -418,6 +455,7 @@ impl Run<'_> {
         vpc_id: &str,
         subnets: &BTreeMap<(Tier, String), String>,
         nats: &BTreeMap<String, String>,
+        egress_only: Option<&str>,
     ) -> Result<Vec<String>> {
         let work = bp.zones.iter().map(|zone| async move {
             let target =
@@ -427,7 +465,10 @@ impl Run<'_> {
                 inv,
                 &Component::PrivateRouteTable(zone.clone()),
                 vpc_id,
-                target.as_deref(),
+                DefaultRoutes {
+                    ipv4: target.as_deref(),
+                    ipv6: egress_only,
+                },
                 &[subnet],
             )
             .await
@@ -486,7 +527,7 @@ pub(super) fn extra_routes(table: &ec2::RouteTable) -> Vec<String> {
         .routes
         .iter()
         .filter(|(destination, target)| {
-            destination.as_str() != "0.0.0.0/0"
+            !DefaultRoutes::DESTINATIONS.contains(&destination.as_str())
                 && *target != "local"
                 && !(destination.starts_with("pl-") && target.starts_with("vpce-"))
         })

@@ -130,6 +130,7 @@ pub(super) fn raw_rule(rule: &IngressRule, groups: &BTreeMap<SgRole, String>) ->
         to_port: i32::from(rule.port),
         source: match &rule.source {
             Source::Cidr(cidr) => RuleSource::Cidr(cidr.to_string()),
+            Source::Ipv6Cidr(cidr) => RuleSource::Ipv6Cidr(cidr.to_string()),
             Source::Group(role) => RuleSource::Group(groups.get(role).cloned().unwrap_or_default()),
         },
     }

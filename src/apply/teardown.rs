@@ -88,6 +88,19 @@ pub(super) async fn internet_gateways(t: &Teardown<'_>) -> Result<()> {
     .await
 }
 
+pub(super) async fn egress_only_internet_gateways(t: &Teardown<'_>) -> Result<()> {
+    let gateways = with_strays(
+        t.inv.egress_only_internet_gateway.as_ref(),
+        &t.inv.strays.ec2.egress_only_internet_gateways,
+    );
+    each(gateways, |gateway| {
+        delete_with_retry(t.deadline, "egress-only internet gateway", move || {
+            ec2::delete_egress_only_internet_gateway(t.ec2(), &gateway.id)
+        })
+    })
+    .await
+}
+
 /// Every route table, public and private: the two kinds share the inventory's map.
 pub(super) async fn route_tables(t: &Teardown<'_>) -> Result<()> {
     let tables = t

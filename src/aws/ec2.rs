@@ -10,6 +10,7 @@ mod endpoints;
 mod flow_logs;
 mod instance_connect;
 mod instances;
+mod ipv6;
 mod network;
 mod routing;
 mod security;
@@ -21,6 +22,7 @@ pub use endpoints::*;
 pub use flow_logs::*;
 pub use instance_connect::*;
 pub use instances::*;
+pub use ipv6::*;
 pub use network::*;
 pub use routing::*;
 pub use security::*;
@@ -377,6 +379,7 @@ pub struct Ec2Inventory {
     pub instances: Vec<Found>,
     pub gateway_endpoints: Vec<Found>,
     pub instance_connect_endpoints: Vec<Found>,
+    pub egress_only_internet_gateways: Vec<Found>,
     /// the flow logs tagged for the environment
     pub flow_logs: Vec<Found>,
     /// the credentials may not describe flow logs (an IAM policy older than
@@ -397,6 +400,7 @@ impl Ec2Inventory {
             && self.instances.is_empty()
             && self.gateway_endpoints.is_empty()
             && self.instance_connect_endpoints.is_empty()
+            && self.egress_only_internet_gateways.is_empty()
             && self.flow_logs.is_empty()
     }
 }

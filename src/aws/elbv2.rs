@@ -32,6 +32,31 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     pub state: String,
     pub vpc_id: String,
+    /// `ipv4` or `dualstack`
+    pub ip_address_type: String,
+}
+
+/// The load balancer's address type: `dualstack` with IPv6, `ipv4` without.
+pub fn ip_address_type(ipv6: bool) -> &'static str {
+    if ipv6 {
+        "dualstack"
+    } else {
+        "ipv4"
+    }
+}
+
+/// Gives the load balancer IPv6 addresses beside its IPv4 ones, or takes them away.
+pub async fn set_ip_address_type(client: &Client, arn: &str, ipv6: bool) -> Result<()> {
+    client
+        .set_ip_address_type()
+        .load_balancer_arn(arn)
+        .ip_address_type(aws_sdk_elasticloadbalancingv2::types::IpAddressType::from(
+            ip_address_type(ipv6),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("SetIpAddressType", e))?;
+    Ok(())
 }
 
 /// A target group as the provider cares about it.
@@ -190,6 +215,10 @@ fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) ->
             .collect(),
         security_groups: lb.security_groups().to_vec(),
         vpc_id: lb.vpc_id().unwrap_or_default().into(),
+        ip_address_type: lb
+            .ip_address_type()
+            .map_or("ipv4", |t| t.as_str())
+            .to_string(),
         state: lb
             .state()
             .and_then(|s| s.code())
@@ -445,6 +474,7 @@ pub async fn create_load_balancer(
     name: &str,
     subnets: &[String],
     security_group: &str,
+    ipv6: bool,
     tags: &BTreeMap<String, String>,
 ) -> Result<LoadBalancer> {
     client
@@ -452,6 +482,9 @@ pub async fn create_load_balancer(
         .name(name)
         .r#type(LoadBalancerTypeEnum::Application)
         .scheme(LoadBalancerSchemeEnum::InternetFacing)
+        .ip_address_type(aws_sdk_elasticloadbalancingv2::types::IpAddressType::from(
+            ip_address_type(ipv6),
+        ))
         .set_subnets(Some(subnets.to_vec()))
         .security_groups(security_group)
         .set_tags(Some(sdk_tags(tags)))

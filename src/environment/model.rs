@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 
 use crate::plan::cidr::{Cidr, Tier};
+use crate::plan::ipv6::Ipv6Cidr;
 use crate::plan::spec::{
     flow_log_service, parse_duration, AccessLogs, AppSpec, BastionSpec, EndpointsSpec,
     EnvironmentSpec, FlowLogDestination, FlowLogService, FlowLogSpec, GatewayService, InstanceMix,
@@ -70,6 +71,8 @@ pub struct InstanceRefreshBlock {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct LoadBalancerBlock {
     pub ingress_cidrs: StrList,
+    #[serde(default)]
+    pub ingress_ipv6_cidrs: StrList,
     pub certificate_arn: Str,
     pub ssl_policy: Str,
     pub drop_invalid_header_fields: Value<bool>,
@@ -91,6 +94,8 @@ pub struct BastionBlock {
     pub enabled: Value<bool>,
     pub instance_type: Str,
     pub ssh_ingress_cidrs: StrList,
+    #[serde(default)]
+    pub ssh_ingress_ipv6_cidrs: StrList,
     pub key_name: Str,
     pub ami_id: Str,
     pub iam_instance_profile: Str,
@@ -131,14 +136,19 @@ pub struct EnvironmentState {
     pub availability_zones: StrList,
     pub nat_gateways: Str,
     pub instance_connect_endpoint: Value<bool>,
+    pub ipv6: Value<bool>,
     pub public_subnet_cidrs: StrMap,
     pub private_subnet_cidrs: StrMap,
+    pub vpc_ipv6_cidr: Str,
+    pub public_subnet_ipv6_cidrs: StrMap,
+    pub private_subnet_ipv6_cidrs: StrMap,
     pub tags: StrMap,
     pub tags_all: StrMap,
     pub vpc_id: Str,
     pub public_subnet_ids: StrMap,
     pub private_subnet_ids: StrMap,
     pub internet_gateway_id: Str,
+    pub egress_only_internet_gateway_id: Str,
     pub nat_gateway_ids: StrMap,
     pub nat_public_ips: StrMap,
     pub security_group_ids: StrMap,
@@ -261,6 +271,7 @@ impl EnvironmentState {
             NatStrategy::default().as_str().to_string()
         });
         or_default(&mut self.instance_connect_endpoint, || false);
+        or_default(&mut self.ipv6, || false);
         let defaults = AppSpec::default();
         if let Some(app) = first_mut(&mut self.app) {
             or_default(&mut app.instance_type, || defaults.instance_type.clone());
@@ -311,6 +322,19 @@ impl EnvironmentState {
             or_default(&mut lb.ingress_cidrs, || {
                 vec![Value::Value("0.0.0.0/0".to_string())]
             });
+            // the IPv6 default follows `ipv6`: everyone, as for IPv4, once the
+            // load balancer has IPv6 addresses at all
+            if lb.ingress_ipv6_cidrs.is_null() {
+                lb.ingress_ipv6_cidrs = match self.ipv6 {
+                    Value::Value(on) => Value::Value(
+                        default_ingress_ipv6(on)
+                            .iter()
+                            .map(|c| Value::Value(c.to_string()))
+                            .collect(),
+                    ),
+                    _ => Value::Unknown,
+                };
+            }
             or_default(&mut lb.ssl_policy, || defaults.ssl_policy.clone());
             or_default(&mut lb.drop_invalid_header_fields, || {
                 defaults.drop_invalid_header_fields
@@ -411,6 +435,28 @@ fn cidr_of(text: &str, attribute: &str) -> Result<Cidr, ModelError> {
         .map_err(|e: crate::plan::cidr::CidrError| model_error(attribute, e.to_string()))
 }
 
+fn ipv6_cidr_of(text: &str, attribute: &str) -> Result<Ipv6Cidr, ModelError> {
+    text.parse()
+        .map_err(|e: crate::plan::ipv6::Ipv6CidrError| model_error(attribute, e.to_string()))
+}
+
+fn ipv6_cidr_list(list: &StrList, attribute: &str) -> Result<Vec<Ipv6Cidr>, ModelError> {
+    known_strings(list)
+        .ok_or_else(|| model_error(attribute, "is still unknown at apply time"))?
+        .iter()
+        .map(|text| ipv6_cidr_of(text, attribute))
+        .collect()
+}
+
+/// The IPv6 blocks the load balancer admits when the configuration names none.
+pub fn default_ingress_ipv6(ipv6: bool) -> Vec<Ipv6Cidr> {
+    if ipv6 {
+        vec![Ipv6Cidr::ANY]
+    } else {
+        Vec::new()
+    }
+}
+
 fn cidr_list(list: &StrList, attribute: &str) -> Result<Vec<Cidr>, ModelError> {
     known_strings(list)
         .ok_or_else(|| model_error(attribute, "is still unknown at apply time"))?
@@ -467,6 +513,26 @@ pub fn to_spec(
             subnet_cidrs.insert((tier, zone), cidr_of(&text, attribute)?);
         }
     }
+    let ipv6 = known(&state.ipv6, "ipv6")?.copied().unwrap_or(false);
+    let mut ipv6_subnet_cidrs = BTreeMap::new();
+    if ipv6 {
+        for (tier, map, attribute) in [
+            (
+                Tier::Public,
+                &state.public_subnet_ipv6_cidrs,
+                "public_subnet_ipv6_cidrs",
+            ),
+            (
+                Tier::Private,
+                &state.private_subnet_ipv6_cidrs,
+                "private_subnet_ipv6_cidrs",
+            ),
+        ] {
+            for (zone, text) in known_map(map).unwrap_or_default() {
+                ipv6_subnet_cidrs.insert((tier, zone), ipv6_cidr_of(&text, attribute)?);
+            }
+        }
+    }
     let nat = match known(&state.nat_gateways, "nat_gateways")? {
         Some(text) => NatStrategy::parse(text)
             .ok_or_else(|| model_error("nat_gateways", format!("has unknown value `{text}`")))?,
@@ -476,10 +542,13 @@ pub fn to_spec(
         None => AppSpec::default(),
         Some(block) => app_spec(block)?,
     };
-    let load_balancer = match first(&state.load_balancer) {
+    let mut load_balancer = match first(&state.load_balancer) {
         None => LoadBalancerSpec::default(),
         Some(block) => load_balancer_spec(block)?,
     };
+    if first(&state.load_balancer).is_none_or(|block| block.ingress_ipv6_cidrs.is_null()) {
+        load_balancer.ingress_ipv6_cidrs = default_ingress_ipv6(ipv6);
+    }
     let bastion = if state.bastion_enabled() {
         let block = first(&state.bastion).cloned().unwrap_or_default();
         Some(BastionSpec {
@@ -487,6 +556,10 @@ pub fn to_spec(
                 .cloned()
                 .unwrap_or_else(|| "t3.nano".into()),
             ssh_ingress_cidrs: cidr_list(&block.ssh_ingress_cidrs, "bastion.ssh_ingress_cidrs")?,
+            ssh_ingress_ipv6_cidrs: ipv6_cidr_list(
+                &block.ssh_ingress_ipv6_cidrs,
+                "bastion.ssh_ingress_ipv6_cidrs",
+            )?,
             key_name: known(&block.key_name, "bastion.key_name")?.cloned(),
             ami_id: block.ami_id.as_ref_option().cloned(),
             iam_instance_profile: instance_profile(
@@ -534,6 +607,8 @@ pub fn to_spec(
         )?
         .copied()
         .unwrap_or(false),
+        ipv6,
+        ipv6_subnet_cidrs,
         endpoints,
         flow_logs,
         tags,
@@ -636,6 +711,11 @@ fn load_balancer_spec(block: &LoadBalancerBlock) -> Result<LoadBalancerSpec, Mod
             Value::Null => defaults.ingress_cidrs,
             _ => cidr_list(&block.ingress_cidrs, "load_balancer.ingress_cidrs")?,
         },
+        // the default depends on `ipv6`, which the caller knows
+        ingress_ipv6_cidrs: ipv6_cidr_list(
+            &block.ingress_ipv6_cidrs,
+            "load_balancer.ingress_ipv6_cidrs",
+        )?,
         certificate_arn: known(&block.certificate_arn, "load_balancer.certificate_arn")?.cloned(),
         ssl_policy: known(&block.ssl_policy, "load_balancer.ssl_policy")?
             .cloned()

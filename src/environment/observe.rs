@@ -93,6 +93,10 @@ pub(super) fn component_ids(state: &EnvironmentState) -> BTreeMap<String, String
     let singles = [
         (Component::Vpc, &state.vpc_id),
         (Component::InternetGateway, &state.internet_gateway_id),
+        (
+            Component::EgressOnlyInternetGateway,
+            &state.egress_only_internet_gateway_id,
+        ),
         (Component::LaunchTemplate, &state.launch_template_id),
         (Component::Bastion, &state.bastion_instance_id),
         (Component::FlowLog, &state.flow_log_id),
@@ -125,6 +129,27 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     state.public_subnet_ids = by_zone("subnet/public/", &ids(&inv.subnets));
     state.private_subnet_ids = by_zone("subnet/private/", &ids(&inv.subnets));
     state.internet_gateway_id = opt(inv.internet_gateway.as_ref().map(|g| g.id.clone()));
+    state.egress_only_internet_gateway_id = opt(inv
+        .egress_only_internet_gateway
+        .as_ref()
+        .map(|g| g.id.clone()));
+    let ipv6_of = |found: &crate::aws::ec2::Found| {
+        crate::aws::ec2::Ipv6Association::of(found).map(|a| a.block)
+    };
+    state.vpc_ipv6_cidr = opt(inv.vpc.as_ref().and_then(ipv6_of));
+    let subnet_blocks: BTreeMap<String, String> = inv
+        .subnets
+        .iter()
+        .filter_map(|(k, s)| Some((k.clone(), ipv6_of(s)?)))
+        .collect();
+    // null, not empty, for an environment without IPv6
+    let blocks_of = |prefix: &str| {
+        Some(by_zone(prefix, &subnet_blocks))
+            .filter(|map| map.as_ref_option().is_some_and(|m| !m.is_empty()))
+            .unwrap_or(Value::Null)
+    };
+    state.public_subnet_ipv6_cidrs = blocks_of("subnet/public/");
+    state.private_subnet_ipv6_cidrs = blocks_of("subnet/private/");
     state.nat_gateway_ids = by_zone("nat/", &ids(&inv.nat_gateways));
     let ips: BTreeMap<String, String> = inv
         .addresses
@@ -216,7 +241,11 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         az_count,
         vpc_endpoint_ids,
         flow_log_id,
-        instance_connect_endpoint_id
+        instance_connect_endpoint_id,
+        egress_only_internet_gateway_id,
+        vpc_ipv6_cidr,
+        public_subnet_ipv6_cidrs,
+        private_subnet_ipv6_cidrs
     );
     // a map planned with known keys keeps only the entries AWS gave
     for map in [
@@ -230,6 +259,8 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         &mut state.posture,
         &mut state.public_subnet_cidrs,
         &mut state.private_subnet_cidrs,
+        &mut state.public_subnet_ipv6_cidrs,
+        &mut state.private_subnet_ipv6_cidrs,
     ] {
         if let Value::Value(entries) = map {
             entries.retain(|_, value| !value.is_unknown());
@@ -253,6 +284,13 @@ pub(super) fn settle(state: &mut EnvironmentState) {
 pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory) {
     if state.instance_connect_endpoint.is_null() {
         state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
+    }
+    if state.ipv6.is_null() {
+        state.ipv6 = Value::Value(
+            inv.vpc
+                .as_ref()
+                .is_some_and(|v| crate::aws::ec2::Ipv6Association::of(v).is_some()),
+        );
     }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if app.ami_id.is_null() {

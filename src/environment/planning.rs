@@ -13,6 +13,10 @@ use crate::plan::cidr::{carve, Cidr, Tier};
 use crate::plan::drift::Finding;
 use crate::plan::drift::Repairs;
 
+mod ipv6;
+use ipv6::{ipv6_disruption, plan_ipv6_outputs};
+pub(super) use ipv6::unknown_ipv6_outputs;
+
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
     state.vpc_id = Value::Unknown;
@@ -44,6 +48,7 @@ pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
         Value::Unknown
     };
     state.posture = Value::Unknown;
+    unknown_ipv6_outputs(state);
 }
 
 pub(super) fn set_tags_all(state: &mut EnvironmentState, default_tags: &BTreeMap<String, String>) {
@@ -366,6 +371,7 @@ pub(super) fn plan_outputs(
         } else {
             Value::Unknown
         };
+    plan_ipv6_outputs(prior, planned, &renewed_outputs);
     // AWS cannot change a flow log: any other setting is a new one
     planned.flow_log_id = if first(&planned.flow_logs).is_none() {
         Value::Null
@@ -533,6 +539,7 @@ pub(super) fn disruptions(
         });
     }
     found.extend(endpoint_disruption(prior, planned, renewed));
+    found.extend(ipv6_disruption(prior, planned));
     found
 }
 

@@ -12,6 +12,8 @@ use super::spec::{EnvironmentSpec, GatewayService, NatStrategy};
 pub enum Component {
     Vpc,
     InternetGateway,
+    /// outbound-only IPv6 for the private subnets, with `ipv6`
+    EgressOnlyInternetGateway,
     Subnet(Tier, String),
     PublicRouteTable,
     PrivateRouteTable(String),
@@ -37,6 +39,7 @@ pub enum Component {
 pub enum Kind {
     Vpc,
     InternetGateway,
+    EgressOnlyInternetGateway,
     Subnet,
     PublicRouteTable,
     PrivateRouteTable,
@@ -70,6 +73,7 @@ impl Component {
         match self {
             Component::Vpc => Kind::Vpc,
             Component::InternetGateway => Kind::InternetGateway,
+            Component::EgressOnlyInternetGateway => Kind::EgressOnlyInternetGateway,
             Component::Subnet(..) => Kind::Subnet,
             Component::PublicRouteTable => Kind::PublicRouteTable,
             Component::PrivateRouteTable(_) => Kind::PrivateRouteTable,
@@ -94,6 +98,7 @@ impl Component {
         match self {
             Component::Vpc => "vpc".into(),
             Component::InternetGateway => "igw".into(),
+            Component::EgressOnlyInternetGateway => "eigw".into(),
             Component::Subnet(tier, zone) => format!("subnet/{}/{zone}", tier.as_str()),
             Component::PublicRouteTable => "rtb/public".into(),
             Component::PrivateRouteTable(zone) => format!("rtb/private/{zone}"),
@@ -213,6 +218,9 @@ pub fn blueprint(spec: &EnvironmentSpec, zones: &[String]) -> Result<Blueprint, 
     if spec.flow_logs.is_some() {
         components.insert(Component::FlowLog);
     }
+    if spec.ipv6 {
+        components.insert(Component::EgressOnlyInternetGateway);
+    }
     Ok(Blueprint {
         zones,
         subnets,
@@ -243,11 +251,14 @@ pub(crate) mod tests {
             bastion: Some(BastionSpec {
                 instance_type: "t3.nano".into(),
                 ssh_ingress_cidrs: vec!["203.0.113.0/24".parse().unwrap()],
+                ssh_ingress_ipv6_cidrs: Vec::new(),
                 key_name: None,
                 ami_id: None,
                 iam_instance_profile: None,
             }),
             instance_connect_endpoint: false,
+            ipv6: false,
+            ipv6_subnet_cidrs: BTreeMap::new(),
             endpoints: EndpointsSpec::default(),
             flow_logs: None,
             tags: BTreeMap::new(),

@@ -165,7 +165,7 @@ impl Tier {
         }
     }
 
-    fn first_slot(&self) -> u32 {
+    pub(crate) fn first_slot(&self) -> u32 {
         match self {
             Tier::Public => 0,
             Tier::Private => SLOTS_PER_TIER as u32,

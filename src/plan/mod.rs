@@ -5,6 +5,7 @@ pub mod assume_role;
 pub mod blueprint;
 pub mod cidr;
 pub mod drift;
+pub mod ipv6;
 pub mod layout;
 pub mod regions;
 pub mod security;

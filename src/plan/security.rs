@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cidr::Cidr;
+use super::ipv6::Ipv6Cidr;
 use super::spec::EnvironmentSpec;
 
 /// SSH, the only port the bastion and the app accept from admins.
@@ -54,6 +55,7 @@ impl SgRole {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
     Cidr(Cidr),
+    Ipv6Cidr(Ipv6Cidr),
     Group(SgRole),
 }
 
@@ -68,6 +70,7 @@ impl std::fmt::Display for IngressRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.source {
             Source::Cidr(cidr) => write!(f, "tcp/{} from {cidr}", self.port),
+            Source::Ipv6Cidr(cidr) => write!(f, "tcp/{} from {cidr}", self.port),
             Source::Group(role) => write!(f, "tcp/{} from sg/{}", self.port, role.as_str()),
         }
     }
@@ -78,11 +81,14 @@ pub fn ingress_rules(spec: &EnvironmentSpec) -> BTreeMap<SgRole, BTreeSet<Ingres
     let mut rules: BTreeMap<SgRole, BTreeSet<IngressRule>> = BTreeMap::new();
     let alb = rules.entry(SgRole::Alb).or_default();
     for port in spec.load_balancer.listener_ports() {
-        for cidr in &spec.load_balancer.ingress_cidrs {
-            alb.insert(IngressRule {
-                port,
-                source: Source::Cidr(*cidr),
-            });
+        let ipv4 = spec.load_balancer.ingress_cidrs.iter().map(|c| Source::Cidr(*c));
+        let ipv6 = spec
+            .load_balancer
+            .ingress_ipv6_cidrs
+            .iter()
+            .map(|c| Source::Ipv6Cidr(*c));
+        for source in ipv4.chain(ipv6) {
+            alb.insert(IngressRule { port, source });
         }
     }
     let app = rules.entry(SgRole::App).or_default();
@@ -100,9 +106,16 @@ pub fn ingress_rules(spec: &EnvironmentSpec) -> BTreeMap<SgRole, BTreeSet<Ingres
             bastion
                 .ssh_ingress_cidrs
                 .iter()
-                .map(|cidr| IngressRule {
+                .map(|cidr| Source::Cidr(*cidr))
+                .chain(
+                    bastion
+                        .ssh_ingress_ipv6_cidrs
+                        .iter()
+                        .map(|cidr| Source::Ipv6Cidr(*cidr)),
+                )
+                .map(|source| IngressRule {
                     port: SSH_PORT,
-                    source: Source::Cidr(*cidr),
+                    source,
                 })
                 .collect(),
         );
@@ -147,6 +160,25 @@ mod tests {
             vec!["tcp/22 from sg/bastion", "tcp/8080 from sg/alb"]
         );
         assert_eq!(text(SgRole::Bastion), vec!["tcp/22 from 203.0.113.0/24"]);
+    }
+
+    #[test]
+    fn ipv6_blocks_open_the_same_ports_as_ipv4_ones() {
+        let mut spec = sample_spec();
+        spec.ipv6 = true;
+        spec.load_balancer.ingress_ipv6_cidrs = vec![Ipv6Cidr::ANY];
+        spec.bastion.as_mut().unwrap().ssh_ingress_ipv6_cidrs =
+            vec!["2001:db8::/48".parse().unwrap()];
+        let rules = ingress_rules(&spec);
+        let text = |role| -> Vec<String> { rules[&role].iter().map(|r| r.to_string()).collect() };
+        assert_eq!(
+            text(SgRole::Alb),
+            vec!["tcp/80 from 0.0.0.0/0", "tcp/80 from ::/0"]
+        );
+        assert_eq!(
+            text(SgRole::Bastion),
+            vec!["tcp/22 from 203.0.113.0/24", "tcp/22 from 2001:db8::/48"]
+        );
     }
 
     #[test]

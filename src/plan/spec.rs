@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::cidr::{Cidr, Tier};
+use super::ipv6::Ipv6Cidr;
 
 mod app;
 mod flow_logs;
@@ -117,6 +118,8 @@ pub struct AccessLogs {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadBalancerSpec {
     pub ingress_cidrs: Vec<Cidr>,
+    /// empty without `ipv6`
+    pub ingress_ipv6_cidrs: Vec<Ipv6Cidr>,
     /// When set, HTTPS on 443 serves the app and HTTP on 80 redirects to it.
     pub certificate_arn: Option<String>,
     /// the HTTPS listener's security policy (unused without a certificate)
@@ -134,6 +137,7 @@ impl Default for LoadBalancerSpec {
     fn default() -> Self {
         LoadBalancerSpec {
             ingress_cidrs: vec![Cidr::new(std::net::Ipv4Addr::UNSPECIFIED, 0)],
+            ingress_ipv6_cidrs: Vec::new(),
             certificate_arn: None,
             ssl_policy: DEFAULT_SSL_POLICY.to_string(),
             drop_invalid_header_fields: true,
@@ -222,6 +226,7 @@ impl LoadBalancerSpec {
 pub struct BastionSpec {
     pub instance_type: String,
     pub ssh_ingress_cidrs: Vec<Cidr>,
+    pub ssh_ingress_ipv6_cidrs: Vec<Ipv6Cidr>,
     pub key_name: Option<String>,
     pub ami_id: Option<String>,
     /// changed in place on the running instance, never by replacing it
@@ -469,6 +474,12 @@ pub struct EnvironmentSpec {
     /// an EC2 Instance Connect Endpoint in a private subnet: SSH to the app
     /// instances through AWS, with no bastion and no public address
     pub instance_connect_endpoint: bool,
+    /// dual-stack: an Amazon-provided /56 on the VPC, a /64 per subnet, an
+    /// egress-only internet gateway for the private subnets
+    pub ipv6: bool,
+    /// the subnets' /64s kept from state; the others are carved once the
+    /// VPC's block is known
+    pub ipv6_subnet_cidrs: BTreeMap<(Tier, String), Ipv6Cidr>,
     pub endpoints: EndpointsSpec,
     /// `None`: the provider makes no flow log (off unless configured)
     pub flow_logs: Option<FlowLogSpec>,

@@ -34,6 +34,10 @@ pub(super) fn separate_foreign(
         "EC2 Instance Connect Endpoint",
         &e.instance_connect_endpoints,
     ));
+    foreign.extend(others(
+        "egress-only internet gateway",
+        &e.egress_only_internet_gateways,
+    ));
     foreign.extend(
         e.security_groups
             .iter()
@@ -91,6 +95,8 @@ pub(super) fn separate_foreign(
     e.instances.retain(|o| owns(&o.id, &o.tags));
     e.gateway_endpoints.retain(|o| owns(&o.id, &o.tags));
     e.instance_connect_endpoints
+        .retain(|o| owns(&o.id, &o.tags));
+    e.egress_only_internet_gateways
         .retain(|o| owns(&o.id, &o.tags));
     (foreign, main_route_table)
 }

@@ -39,6 +39,25 @@ pub struct AclEntry {
 impl AclEntry {
     /// The number of AWS's allow-all rule in a default ACL.
     pub const ALLOW_ALL_RULE: i32 = 100;
+    /// The number of the IPv6 allow-all rule AWS adds to the default ACL when
+    /// the VPC gets an IPv6 block.
+    pub const ALLOW_ALL_IPV6_RULE: i32 = 101;
+    /// AWS's final deny-all rules, IPv4 and IPv6, which cannot change.
+    pub const FINAL_RULES: [i32; 2] = [32767, 32768];
+
+    /// AWS's allow-all rules of a default ACL in one direction: rule 100 for
+    /// IPv4, and rule 101 for IPv6 when the VPC has an IPv6 block.
+    pub fn allow_all_rules(egress: bool, ipv6: bool) -> Vec<AclEntry> {
+        let mut rules = vec![AclEntry::allow_all(egress)];
+        if ipv6 {
+            rules.push(AclEntry {
+                rule_number: AclEntry::ALLOW_ALL_IPV6_RULE,
+                cidr: "::/0".into(),
+                ..AclEntry::allow_all(egress)
+            });
+        }
+        rules
+    }
 
     /// The rule AWS puts in every default ACL, in both directions: rule 100
     /// allows all traffic from and to anywhere.
@@ -195,7 +214,8 @@ pub async fn put_network_acl_entry(
                 .egress(entry.egress)
                 .rule_action(action)
                 .protocol(&entry.protocol)
-                .cidr_block(&entry.cidr)
+                .set_cidr_block((!entry.cidr.contains(':')).then(|| entry.cidr.clone()))
+                .set_ipv6_cidr_block(entry.cidr.contains(':').then(|| entry.cidr.clone()))
                 .send()
                 .await
                 .map(|_| ())

@@ -139,7 +139,7 @@ pub async fn discover(
     batches: &Batches,
     scope: Scope<'_>,
 ) -> Result<Ec2Inventory> {
-    let (mut found, gateway_endpoints, instance_connect_endpoints, flow_logs) = futures::try_join!(
+    let (mut found, gateway_endpoints, instance_connect_endpoints, egress_gateways, flow_logs) = futures::try_join!(
         discover_core(client, batches, scope),
         async {
             let client = client.clone();
@@ -172,6 +172,24 @@ pub async fn discover(
             .await
         },
         async {
+            let client = client.clone();
+            merged(
+                batches,
+                "DescribeEgressOnlyInternetGateways",
+                &scope.in_vpc("attachment.vpc-id"),
+                move |_by_vpc_or_tag| {
+                    let client = client.clone();
+                    async move {
+                        // AWS filters these by tag only, and the merged
+                        // answer is dealt out by VPC or tag: every gateway
+                        // is listed, once for every environment asking
+                        Ok(by_vpc(egress_only_internet_gateways(&client).await?))
+                    }
+                },
+            )
+            .await
+        },
+        async {
             if scope.vpc.is_some() {
                 return Ok(Some(Vec::new()));
             }
@@ -184,6 +202,7 @@ pub async fn discover(
     )?;
     found.gateway_endpoints = gateway_endpoints;
     found.instance_connect_endpoints = instance_connect_endpoints;
+    found.egress_only_internet_gateways = egress_gateways;
     found.flow_logs_denied = flow_logs.is_none();
     found.flow_logs = flow_logs.unwrap_or_default();
     Ok(found)
@@ -240,7 +259,20 @@ async fn discover_core(
                     Found {
                         id: v.vpc_id().unwrap_or_default().into(),
                         tags: tag_map(Some(v.tags())),
-                        detail: [("cidr", v.cidr_block().unwrap_or_default().to_string())].into(),
+                        detail: std::iter::once((
+                            "cidr",
+                            v.cidr_block().unwrap_or_default().to_string()
+                        ))
+                        .chain(Ipv6Association::detail_of(
+                            v.ipv6_cidr_block_association_set().iter().map(|a| (
+                                a.association_id(),
+                                a.ipv6_cidr_block(),
+                                a.ipv6_cidr_block_state()
+                                    .and_then(|s| s.state())
+                                    .map(|s| s.as_str())
+                            ))
+                        ))
+                        .collect(),
                     },
                 ))
                 .collect::<Vec<_>>()
@@ -270,8 +302,24 @@ async fn discover_core(
                                 "map_public_ip",
                                 s.map_public_ip_on_launch().unwrap_or(false).to_string(),
                             ),
+                            (
+                                "assign_ipv6",
+                                s.assign_ipv6_address_on_creation()
+                                    .unwrap_or(false)
+                                    .to_string(),
+                            ),
                         ]
-                        .into(),
+                        .into_iter()
+                        .chain(Ipv6Association::detail_of(
+                            s.ipv6_cidr_block_association_set().iter().map(|a| (
+                                a.association_id(),
+                                a.ipv6_cidr_block(),
+                                a.ipv6_cidr_block_state()
+                                    .and_then(|s| s.state())
+                                    .map(|s| s.as_str())
+                            ))
+                        ))
+                        .collect(),
                     },
                 ))
                 .collect::<Vec<_>>()
@@ -466,6 +514,7 @@ async fn discover_core(
         instances,
         gateway_endpoints: Vec::new(),
         instance_connect_endpoints: Vec::new(),
+        egress_only_internet_gateways: Vec::new(),
         flow_logs: Vec::new(),
         flow_logs_denied: false,
     })
@@ -560,9 +609,54 @@ pub(super) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> Found {
                     .map(|n| n.as_str().to_string())
                     .unwrap_or_default(),
             ),
+            // `eni=address` pairs: what turning IPv6 off gives up first
+            (
+                "ipv6_addresses",
+                i.network_interfaces()
+                    .iter()
+                    .flat_map(|n| {
+                        let eni = n.network_interface_id().unwrap_or_default();
+                        n.ipv6_addresses()
+                            .iter()
+                            .filter_map(move |a| Some(format!("{eni}={}", a.ipv6_address()?)))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "primary_interface",
+                i.network_interfaces()
+                    .iter()
+                    .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+                    .or(i.network_interfaces().first())
+                    .and_then(|n| n.network_interface_id())
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
         ]
         .into(),
     }
+}
+
+/// The `eni=address` pairs of an instance's IPv6 addresses, by interface.
+pub fn ipv6_addresses_of(instance: &Found) -> BTreeMap<String, Vec<String>> {
+    let mut by_interface: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in instance
+        .detail
+        .get("ipv6_addresses")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        if let Some((eni, address)) = pair.split_once('=') {
+            by_interface
+                .entry(eni.to_string())
+                .or_default()
+                .push(address.to_string());
+        }
+    }
+    by_interface
 }
 
 pub(super) fn address_of(address: &aws_sdk_ec2::types::Address) -> Found {

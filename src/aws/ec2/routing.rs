@@ -390,21 +390,28 @@ pub async fn create_route_table(client: &Client, vpc_id: &str, tags: &Tags) -> R
     .to_string())
 }
 
-/// Points `0.0.0.0/0` of a table at an internet or NAT gateway, replacing an existing default route.
+/// Points a default route (`0.0.0.0/0` or `::/0`) of a table at an internet,
+/// NAT or egress-only internet gateway, replacing an existing one.
 pub async fn set_default_route(
     client: &Client,
     table: &str,
+    destination: &str,
     target: &str,
     exists: bool,
 ) -> Result<()> {
     // CreateRoute and ReplaceRoute take the same arguments but are distinct builder types
     macro_rules! send_default_route {
         ($builder:expr, $operation:literal) => {{
-            let call = $builder
-                .route_table_id(table)
-                .destination_cidr_block("0.0.0.0/0");
+            let call = $builder.route_table_id(table);
+            let call = if destination.contains(':') {
+                call.destination_ipv6_cidr_block(destination)
+            } else {
+                call.destination_cidr_block(destination)
+            };
             let call = if target.starts_with("nat-") {
                 call.nat_gateway_id(target)
+            } else if target.starts_with("eigw-") {
+                call.egress_only_internet_gateway_id(target)
             } else {
                 call.gateway_id(target)
             };
@@ -419,10 +426,6 @@ pub async fn set_default_route(
     } else {
         send_default_route!(client.create_route(), "CreateRoute")
     }
-}
-
-pub async fn delete_default_route(client: &Client, table: &str) -> Result<()> {
-    delete_route(client, table, "0.0.0.0/0").await
 }
 
 /// Deletes the route to `destination`: an IPv4 or IPv6 block or a prefix list ID.

@@ -3,7 +3,8 @@
 use super::*;
 
 /// Ingress CIDRs of a security group on one port, as the configuration lists them.
-fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
+/// The IPv4 (`ipv6` false) or IPv6 blocks group `role` admits on `port`.
+fn ingress_cidrs(inv: &Inventory, role: &str, port: i32, ipv6: bool) -> Vec<String> {
     inv.security_groups
         .get(&format!("sg/{role}"))
         .map(|group| {
@@ -12,7 +13,8 @@ fn ingress_cidrs(inv: &Inventory, role: &str, port: i32) -> Vec<String> {
                 .iter()
                 .filter(|rule| rule.from_port == port)
                 .filter_map(|rule| match &rule.source {
-                    crate::aws::ec2::RuleSource::Cidr(cidr) => Some(cidr.clone()),
+                    crate::aws::ec2::RuleSource::Cidr(cidr) if !ipv6 => Some(cidr.clone()),
+                    crate::aws::ec2::RuleSource::Ipv6Cidr(cidr) if ipv6 => Some(cidr.clone()),
                     _ => None,
                 })
                 .collect::<std::collections::BTreeSet<_>>()
@@ -82,7 +84,8 @@ pub(crate) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
     }]);
     let certificate = inv.listeners.iter().find_map(|l| l.certificate.clone());
     let mut load_balancer = model::LoadBalancerBlock {
-        ingress_cidrs: string_list(ingress_cidrs(inv, "alb", 80)),
+        ingress_cidrs: string_list(ingress_cidrs(inv, "alb", 80, false)),
+        ingress_ipv6_cidrs: string_list(ingress_cidrs(inv, "alb", 80, true)),
         certificate_arn: certificate.into(),
         ..Default::default()
     };
@@ -94,7 +97,11 @@ pub(crate) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
             model::BastionBlock {
                 enabled: Value::Value(true),
                 instance_type: detail("instance_type"),
-                ssh_ingress_cidrs: string_list(ingress_cidrs(inv, "bastion", 22)),
+                ssh_ingress_cidrs: string_list(ingress_cidrs(inv, "bastion", 22, false)),
+                // optional, and absent from most configurations: none is null
+                ssh_ingress_ipv6_cidrs: Some(ingress_cidrs(inv, "bastion", 22, true))
+                    .filter(|blocks| !blocks.is_empty())
+                    .map_or(Value::Null, string_list),
                 key_name: detail("key_name"),
                 ami_id: detail("image"),
                 // the instance reports an ARN; configurations name profiles by
@@ -124,6 +131,11 @@ pub(crate) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         None => Value::Null,
     };
     state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
+    state.ipv6 = Value::Value(
+        inv.vpc
+            .as_ref()
+            .is_some_and(|v| crate::aws::ec2::Ipv6Association::of(v).is_some()),
+    );
 }
 
 /// The `flow_logs` block of the environment's flow log, as AWS reports it.

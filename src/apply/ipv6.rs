@@ -1,0 +1,295 @@
+//! IPv6 dual-stack: the VPC's Amazon-provided /56, a /64 per subnet and the
+//! egress-only internet gateway, ensured; taken away in the order AWS allows
+//! when `ipv6` is turned off; and compared for drift. The `::/0` routes are
+//! the route tables' (see [`super::routing::DefaultRoutes`]), the load
+//! balancer's address type and the IPv6 rules are the load balancer's and the
+//! security groups'.
+
+use std::collections::BTreeMap;
+
+use futures::future::try_join_all;
+
+use super::executor::{ignore_not_found, Result, Run};
+use super::inventory::Inventory;
+use super::waiters::{delete_with_retry, poll_until, retry_propagation};
+use crate::aws::ec2::{self, Found, Ipv6Association};
+use crate::error::AwsError;
+use crate::plan::blueprint::{Blueprint, Component};
+use crate::plan::cidr::Tier;
+use crate::plan::drift::{Finding, Repair};
+use crate::plan::ipv6::{carve_ipv6, Ipv6Cidr};
+use crate::plan::spec::EnvironmentSpec;
+
+/// Whether instances launched in a subnet get an IPv6 address.
+fn assigns_ipv6(subnet: &Found) -> bool {
+    subnet.detail.get("assign_ipv6").is_some_and(|v| v == "true")
+}
+
+impl Run<'_> {
+    /// With `ipv6`, the VPC's IPv6 block: asked of AWS's pool when the VPC
+    /// has none, and waited for until AWS has associated it (subnets can take
+    /// a /64 of it only then).
+    pub(super) async fn ensure_vpc_ipv6(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+    ) -> Result<Option<Ipv6Cidr>> {
+        if !self.spec.ipv6 {
+            return Ok(None);
+        }
+        let ec2c = &self.clients.ec2;
+        let current = inv
+            .vpc
+            .as_ref()
+            .filter(|v| v.id == vpc_id)
+            .and_then(Ipv6Association::of);
+        let association = match current {
+            Some(association) if association.state == "associated" => association,
+            seen => {
+                if seen.is_none() {
+                    retry_propagation(self.deadline, "the VPC's IPv6 block", || {
+                        ec2::associate_vpc_ipv6(ec2c, vpc_id)
+                    })
+                    .await?;
+                }
+                poll_until(
+                    self.deadline,
+                    &format!("the IPv6 block of VPC {vpc_id} to be associated"),
+                    || async {
+                        Ok(ec2::vpc_ipv6(ec2c, vpc_id)
+                            .await?
+                            .filter(|a| a.state == "associated"))
+                    },
+                )
+                .await?
+            }
+        };
+        association
+            .block
+            .parse()
+            .map(Some)
+            .map_err(|_| AwsError::MissingField {
+                operation: "DescribeVpcs",
+                field: "Ipv6CidrBlock",
+            })
+    }
+
+    /// Gives each subnet its /64 of `vpc_block` (kept where it has one), and
+    /// sets whether instances launched there get an IPv6 address.
+    pub(super) async fn ensure_subnet_ipv6(
+        &self,
+        inv: &Inventory,
+        bp: &Blueprint,
+        subnets: &BTreeMap<(Tier, String), String>,
+        vpc_block: Option<Ipv6Cidr>,
+    ) -> Result<()> {
+        let found = |key: &(Tier, String)| {
+            inv.subnets
+                .get(&Component::Subnet(key.0, key.1.clone()).key())
+        };
+        let blocks = vpc_block.map(|vpc| {
+            let mut kept = self.spec.ipv6_subnet_cidrs.clone();
+            kept.extend(subnets.keys().filter_map(|key| {
+                let block = Ipv6Association::of(found(key)?)?.block.parse().ok()?;
+                Some((key.clone(), block))
+            }));
+            carve_ipv6(vpc, &bp.zones, &kept)
+        });
+        let work = subnets.iter().map(|(key, id)| {
+            let blocks = &blocks;
+            async move {
+                let subnet = found(key);
+                let has_block = subnet.and_then(Ipv6Association::of).is_some();
+                if let (false, Some(block)) = (
+                    has_block,
+                    blocks.as_ref().and_then(|blocks| blocks.get(key)),
+                ) {
+                    let block = block.to_string();
+                    retry_propagation(self.deadline, "a subnet's IPv6 block", || {
+                        ec2::associate_subnet_ipv6(&self.clients.ec2, id, &block)
+                    })
+                    .await?;
+                }
+                if subnet.is_some_and(assigns_ipv6) != self.spec.ipv6 {
+                    retry_propagation(self.deadline, "a subnet's IPv6 assignment", || {
+                        ec2::assign_ipv6_on_creation(&self.clients.ec2, id, self.spec.ipv6)
+                    })
+                    .await?;
+                }
+                Ok::<_, AwsError>(())
+            }
+        });
+        try_join_all(work).await?;
+        Ok(())
+    }
+
+    /// With `ipv6`, the VPC's egress-only internet gateway: the private
+    /// subnets' way out over IPv6, with no way in.
+    pub(super) async fn ensure_egress_only_gateway(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+    ) -> Result<Option<String>> {
+        if !self.spec.ipv6 {
+            return Ok(None);
+        }
+        if let Some(found) = &inv.egress_only_internet_gateway {
+            return Ok(Some(found.id.clone()));
+        }
+        let tags = self.tags(&Component::EgressOnlyInternetGateway);
+        retry_propagation(self.deadline, "egress-only internet gateway", || {
+            ec2::create_egress_only_internet_gateway(&self.clients.ec2, vpc_id, &tags)
+        })
+        .await
+        .map(Some)
+    }
+
+    /// Without `ipv6`, once the routes and the load balancer no longer use
+    /// IPv6: the environment's instances give up their IPv6 addresses (AWS
+    /// keeps a subnet's block while any is held), then the subnets' blocks
+    /// go, then the VPC's, and the egress-only internet gateway.
+    pub(super) async fn remove_ipv6(&self, inv: &Inventory) -> Result<()> {
+        if self.spec.ipv6 {
+            return Ok(());
+        }
+        let ec2c = &self.clients.ec2;
+        let deadline = self.deadline;
+        let held = inv
+            .bastion
+            .iter()
+            .chain(&inv.app_instances)
+            .flat_map(|instance| ec2::ipv6_addresses_of(instance).into_iter())
+            .map(|(interface, addresses)| async move {
+                ec2::unassign_ipv6_addresses(ec2c, &interface, &addresses)
+                    .await
+                    .or_else(ignore_not_found)
+            });
+        try_join_all(held).await?;
+        let subnet_blocks = inv
+            .subnets
+            .values()
+            .filter_map(Ipv6Association::of)
+            .map(|association| async move {
+                delete_with_retry(deadline, "a subnet's IPv6 block", || {
+                    ec2::disassociate_subnet_cidr_block(ec2c, &association.association_id)
+                })
+                .await
+            });
+        try_join_all(subnet_blocks).await?;
+        if let Some(association) = inv.vpc.as_ref().and_then(Ipv6Association::of) {
+            delete_with_retry(deadline, "the VPC's IPv6 block", || {
+                ec2::disassociate_vpc_cidr_block(ec2c, &association.association_id)
+            })
+            .await?;
+        }
+        if let Some(gateway) = &inv.egress_only_internet_gateway {
+            delete_with_retry(deadline, "egress-only internet gateway", || {
+                ec2::delete_egress_only_internet_gateway(ec2c, &gateway.id)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The VPC's and subnets' IPv6 blocks, the subnets' IPv6 assignment and the
+/// route tables' `::/0` routes, against `ipv6`.
+pub(super) fn ipv6_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let vpc_block = inv.vpc.as_ref().and_then(Ipv6Association::of);
+    match (&vpc_block, spec.ipv6) {
+        (None, true) if inv.vpc.is_some() => findings.push(Finding::new(
+            "vpc",
+            "has no IPv6 block",
+            Repair::InPlace("asks AWS for one, and gives every subnet a /64 of it"),
+        )),
+        (Some(association), false) => findings.push(Finding::new(
+            "vpc",
+            format!("has IPv6 block {} though ipv6 is off", association.block),
+            Repair::InPlace("removes it, with the subnets' blocks"),
+        )),
+        _ => {}
+    }
+    for (tier, zone) in bp.subnets.keys() {
+        let key = Component::Subnet(*tier, zone.clone()).key();
+        let Some(subnet) = inv.subnets.get(&key) else {
+            continue;
+        };
+        let block = Ipv6Association::of(subnet);
+        if spec.ipv6 && block.is_none() {
+            findings.push(Finding::new(
+                &key,
+                "has no IPv6 block",
+                Repair::InPlace("gives it its /64"),
+            ));
+        }
+        if let (false, Some(association)) = (spec.ipv6, &block) {
+            findings.push(Finding::new(
+                &key,
+                format!("has IPv6 block {} though ipv6 is off", association.block),
+                Repair::InPlace("removes it"),
+            ));
+        }
+        if assigns_ipv6(subnet) != spec.ipv6 {
+            findings.push(Finding::new(
+                &key,
+                if spec.ipv6 {
+                    "does not assign IPv6 addresses on launch"
+                } else {
+                    "assigns IPv6 addresses on launch though ipv6 is off"
+                },
+                Repair::InPlace(if spec.ipv6 {
+                    "turns it on"
+                } else {
+                    "turns it off"
+                }),
+            ));
+        }
+    }
+    findings.extend(ipv6_route_drift(spec, bp, inv));
+    findings
+}
+
+/// Each table's `::/0`: to the internet gateway from the public subnets, to
+/// the egress-only internet gateway from the private ones, none without `ipv6`.
+fn ipv6_route_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
+    let id = |found: &Option<Found>| found.as_ref().map(|f| f.id.clone());
+    let igw = id(&inv.internet_gateway);
+    let eigw = id(&inv.egress_only_internet_gateway);
+    let tables = std::iter::once((Component::PublicRouteTable, igw, "the internet gateway"))
+        // every private table, whatever its NAT gateway: IPv6 needs none
+        .chain(bp.zones.iter().map(|zone| {
+            (
+                Component::PrivateRouteTable(zone.clone()),
+                eigw.clone(),
+                "the egress-only internet gateway",
+            )
+        }));
+    let mut findings = Vec::new();
+    for (component, target, target_name) in tables {
+        let key = component.key();
+        let Some(table) = inv.route_tables.get(&key) else {
+            continue;
+        };
+        let current = table.routes.get("::/0");
+        match (spec.ipv6, current) {
+            (true, current) if target.is_some() && current != target.as_ref() => {
+                findings.push(Finding::new(
+                    &key,
+                    match current {
+                        Some(via) => format!("routes ::/0 to {via} instead of {target_name}"),
+                        None => format!("has no ::/0 route to {target_name}"),
+                    },
+                    Repair::InPlace("restores the route"),
+                ))
+            }
+            (false, Some(via)) => findings.push(Finding::new(
+                &key,
+                format!("routes ::/0 to {via} though ipv6 is off"),
+                Repair::InPlace("removes it"),
+            )),
+            _ => {}
+        }
+    }
+    findings
+}
