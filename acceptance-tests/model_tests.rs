@@ -24,6 +24,8 @@ use crate::harness::model::ModelConfig;
 use crate::harness::moto::Moto;
 use crate::harness::{runtime, Api};
 
+mod ipv6;
+
 struct Modelled {
     moto_server: Moto,
     layer: FaultLayer,

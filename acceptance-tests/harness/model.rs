@@ -5,7 +5,8 @@
 //! real instance refresh, Auto Scaling Groups' mixed instances policies as AWS
 //! keeps and launches them (see [`mixed`]), ClientToken idempotency, and the
 //! EC2 Instance Connect Endpoints and regional NAT gateways moto does not
-//! implement (see [`instance_connect`] and [`regional_nat`]).
+//! implement (see [`instance_connect`] and [`regional_nat`]), and IPv6
+//! dual-stack as AWS checks and times it (see [`ipv6`]).
 //!
 //! Each call passes [`Model::admit`] before moto sees it (throttling, eventual
 //! consistency, refusals, the answers the model gives itself, and calls put in
@@ -22,6 +23,7 @@ mod dependencies;
 mod idempotency;
 mod instance_connect;
 mod instances;
+mod ipv6;
 mod load_balancer;
 mod mixed;
 mod nat;
@@ -635,6 +637,9 @@ impl Model {
         if let Some(refusal) = self.no_capacity(call).await {
             return Verdict::Refuse(refusal);
         }
+        if let Some(verdict) = ipv6::admit(self, call).await {
+            return verdict;
+        }
         match dependencies::refusal(self, call).await {
             Some(refusal) => Verdict::Refuse(refusal),
             None => Verdict::Forward,
@@ -663,6 +668,8 @@ impl Model {
         if key == "ec2:RunInstances" && !replayed {
             instances::mount_image_roots(self, instances::launched(&doc.root)).await;
         }
+        // before the lock: the ACL rules it adds are moto calls
+        ipv6::learn(self, call, &doc.root).await;
         let now = Instant::now();
         let mut state = self.state();
         let state = &mut *state;
@@ -698,6 +705,7 @@ impl Model {
         regional_nat::rewrite(&state.world, call, &mut doc.root, now);
         instance_connect::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
+        ipv6::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         // after the instances' rewrite, which sets the group's template version
         // during a refresh: a group with a policy reports it in that

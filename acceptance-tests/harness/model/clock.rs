@@ -32,6 +32,11 @@ pub const EICE_CREATING: f64 = 60.0;
 pub const EICE_DELETING: f64 = 30.0;
 /// How long a `delete-complete` EC2 Instance Connect Endpoint stays listed.
 pub const EICE_DELETED_LISTED: f64 = 60.0;
+/// An IPv6 block `associating` before `associated` (a VPC's Amazon-provided
+/// /56 or a subnet's /64; AWS publishes no figure, an estimate).
+pub const IPV6_ASSOCIATING: f64 = 5.0;
+/// An IPv6 block `disassociating` before `disassociated` (an estimate).
+pub const IPV6_DISASSOCIATING: f64 = 5.0;
 /// Instance refresh `Pending` before `InProgress`.
 pub const REFRESH_PENDING: f64 = 10.0;
 /// Instance refresh `Cancelling` before `Cancelled`.

@@ -4,7 +4,8 @@
 //! until terminated, EC2 Instance Connect Endpoint until `delete-complete`), a
 //! security group another group's rule references, an internet gateway detach
 //! while public addresses are mapped in the VPC, an Elastic IP a NAT gateway
-//! holds, a VPC with an attached internet gateway, security groups, an EC2
+//! holds, a VPC with an attached internet gateway or egress-only internet
+//! gateway, security groups, an EC2
 //! Instance Connect Endpoint or a regional NAT gateway left (moto checks only
 //! subnets and route tables), a regional NAT gateway's own route table, an
 //! Elastic IP a regional NAT gateway holds given to something else, and an
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use aws_sdk_ec2::types::Filter;
 
-use super::{regional_nat, Call, Model, Refusal};
+use super::{ipv6, regional_nat, Call, Model, Refusal};
 
 /// The refusal AWS would give this call now, if any.
 pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
@@ -119,8 +120,9 @@ async fn referenced(model: &Model, group: &str) -> bool {
         .any(|pair| pair.group_id() == Some(group))
 }
 
-/// Whether the VPC still has an internet gateway attached or a security group
-/// other than its default one.
+/// Whether the VPC still has an internet gateway or an egress-only internet
+/// gateway attached (moto deletes the VPC and keeps the egress-only one
+/// attached to nothing), or a security group other than its default one.
 async fn vpc_has_dependencies(model: &Model, vpc: &str) -> bool {
     let by = |name: &str| Filter::builder().name(name).values(vpc).build();
     let gateways = model
@@ -145,5 +147,5 @@ async fn vpc_has_dependencies(model: &Model, vpc: &str) -> bool {
                 .any(|g| g.group_name() != Some("default"))
         })
         .unwrap_or(false);
-    gateways || groups
+    gateways || groups || ipv6::egress_only_gateway_attached(model, vpc).await
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Instant, SystemTime};
 
 use super::instance_connect::Endpoint;
+use super::ipv6::Ipv6;
 use super::mixed::{GroupSettings, MixedPolicy};
 use super::regional_nat::RegionalNat;
 
@@ -340,6 +341,8 @@ pub struct World {
     /// routes whose target is a regional NAT gateway, which moto stores
     /// without a target: `(route table, destination)` -> gateway
     pub regional_routes: HashMap<(String, String), String>,
+    /// the IPv6 block associations whose states the model times
+    pub ipv6: Ipv6,
 }
 
 impl World {
