@@ -82,6 +82,19 @@ pub(crate) fn leftovers(api: &Api, environment: &str) -> Vec<String> {
                 .iter()
                 .map(|g| format!("igw {}", g.internet_gateway_id().unwrap())),
         );
+        let egress_only = api
+            .ec2
+            .describe_egress_only_internet_gateways()
+            .filters(f.clone())
+            .send()
+            .await
+            .unwrap();
+        left.extend(
+            egress_only
+                .egress_only_internet_gateways()
+                .iter()
+                .map(|g| format!("eigw {}", g.egress_only_internet_gateway_id().unwrap())),
+        );
         let eips = api
             .ec2
             .describe_addresses()

@@ -17,6 +17,7 @@ mod images;
 mod inputs;
 mod install;
 mod instance_connect;
+mod ipv6;
 mod lifecycle;
 mod logs;
 mod many;

@@ -200,6 +200,12 @@ impl Api {
                     .map(|c| format!("{rule} {c}")),
             );
             rules.extend(
+                p.ipv6_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ipv6())
+                    .map(|c| format!("{rule} {c}")),
+            );
+            rules.extend(
                 p.user_id_group_pairs()
                     .iter()
                     .filter_map(|g| g.group_id())

@@ -14,8 +14,8 @@ use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
 use super::instance_connect::instance_connect_drift;
-use super::ipv6::ipv6_drift;
 use super::inventory::Inventory;
+use super::ipv6::ipv6_drift;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
     target_group_of,

@@ -22,7 +22,10 @@ use crate::plan::spec::EnvironmentSpec;
 
 /// Whether instances launched in a subnet get an IPv6 address.
 fn assigns_ipv6(subnet: &Found) -> bool {
-    subnet.detail.get("assign_ipv6").is_some_and(|v| v == "true")
+    subnet
+        .detail
+        .get("assign_ipv6")
+        .is_some_and(|v| v == "true")
 }
 
 impl Run<'_> {
@@ -56,14 +59,18 @@ impl Run<'_> {
                     self.deadline,
                     &format!("the IPv6 block of VPC {vpc_id} to be associated"),
                     || async {
-                        Ok(ec2::vpc_ipv6(ec2c, vpc_id)
-                            .await?
-                            .filter(|a| a.state == "associated"))
+                        // a VPC made moments ago may not be seen yet
+                        match ec2::vpc_ipv6(ec2c, vpc_id).await {
+                            Ok(found) => Ok(found.filter(|a| a.state == "associated")),
+                            Err(e) if e.is_not_found() => Ok(None),
+                            Err(e) => Err(e),
+                        }
                     },
                 )
                 .await?
             }
         };
+        self.open_default_acl_to_ipv6(inv).await?;
         association
             .block
             .parse()
@@ -72,6 +79,37 @@ impl Run<'_> {
                 operation: "DescribeVpcs",
                 field: "Ipv6CidrBlock",
             })
+    }
+
+    /// AWS adds its IPv6 allow rules to the default network ACL with the
+    /// VPC's block only where the ACL has AWS's rules alone; one that had
+    /// IPv6 before (or was changed) gets them here, as drift would ask.
+    async fn open_default_acl_to_ipv6(&self, inv: &Inventory) -> Result<()> {
+        let Some(acl) = inv.network_acls.iter().find(|acl| acl.default) else {
+            // a new VPC's: AWS adds them
+            return Ok(());
+        };
+        for egress in [false, true] {
+            let Some(wanted) = ec2::AclEntry::allow_all_rules(egress, true)
+                .into_iter()
+                .find(|r| r.rule_number == ec2::AclEntry::ALLOW_ALL_IPV6_RULE)
+            else {
+                continue;
+            };
+            let present = acl
+                .entries
+                .iter()
+                .any(|e| e.egress == egress && e.rule_number == wanted.rule_number);
+            if present {
+                continue;
+            }
+            match ec2::put_network_acl_entry(&self.clients.ec2, &acl.id, &wanted, false).await {
+                // AWS added it as the block was associated
+                Err(AwsError::Api { code, .. }) if code == "NetworkAclEntryAlreadyExists" => {}
+                other => other?,
+            }
+        }
+        Ok(())
     }
 
     /// Gives each subnet its /64 of `vpc_block` (kept where it has one), and
@@ -99,15 +137,36 @@ impl Run<'_> {
             let blocks = &blocks;
             async move {
                 let subnet = found(key);
-                let has_block = subnet.and_then(Ipv6Association::of).is_some();
-                if let (false, Some(block)) = (
-                    has_block,
+                let association = subnet.and_then(Ipv6Association::of);
+                let settled = association
+                    .as_ref()
+                    .is_some_and(|a| a.state == "associated");
+                if let (None, Some(block)) = (
+                    &association,
                     blocks.as_ref().and_then(|blocks| blocks.get(key)),
                 ) {
                     let block = block.to_string();
                     retry_propagation(self.deadline, "a subnet's IPv6 block", || {
                         ec2::associate_subnet_ipv6(&self.clients.ec2, id, &block)
                     })
+                    .await?;
+                }
+                // AWS takes a moment to associate it, and refuses a dualstack
+                // load balancer and the assignment until it has
+                if self.spec.ipv6 && !settled {
+                    let ids = std::slice::from_ref(id);
+                    poll_until(
+                        self.deadline,
+                        &format!("the IPv6 block of subnet {id} to be associated"),
+                        || async {
+                            match ec2::subnets_with_ipv6(&self.clients.ec2, ids).await {
+                                Ok(done) => Ok(done.contains(id).then_some(())),
+                                // a subnet made moments ago may not be seen yet
+                                Err(e) if e.is_not_found() => Ok(None),
+                                Err(e) => Err(e),
+                            }
+                        },
+                    )
                     .await?;
                 }
                 if subnet.is_some_and(assigns_ipv6) != self.spec.ipv6 {
@@ -165,22 +224,35 @@ impl Run<'_> {
                     .or_else(ignore_not_found)
             });
         try_join_all(held).await?;
-        let subnet_blocks = inv
-            .subnets
-            .values()
-            .filter_map(Ipv6Association::of)
-            .map(|association| async move {
-                delete_with_retry(deadline, "a subnet's IPv6 block", || {
-                    ec2::disassociate_subnet_cidr_block(ec2c, &association.association_id)
-                })
-                .await
-            });
+        let subnet_blocks =
+            inv.subnets
+                .values()
+                .filter_map(Ipv6Association::of)
+                .map(|association| async move {
+                    delete_with_retry(deadline, "a subnet's IPv6 block", || {
+                        ec2::disassociate_subnet_cidr_block(ec2c, &association.association_id)
+                    })
+                    .await
+                });
         try_join_all(subnet_blocks).await?;
         if let Some(association) = inv.vpc.as_ref().and_then(Ipv6Association::of) {
             delete_with_retry(deadline, "the VPC's IPv6 block", || {
                 ec2::disassociate_vpc_cidr_block(ec2c, &association.association_id)
             })
             .await?;
+            // AWS leaves the IPv6 allow rules it added to the default network
+            // ACL; a VPC without IPv6 has AWS's IPv4 rules alone
+            if let Some(acl) = inv.network_acls.iter().find(|acl| acl.default) {
+                for entry in acl
+                    .entries
+                    .iter()
+                    .filter(|e| e.rule_number == ec2::AclEntry::ALLOW_ALL_IPV6_RULE)
+                {
+                    ec2::delete_network_acl_entry(ec2c, &acl.id, entry.rule_number, entry.egress)
+                        .await
+                        .or_else(ignore_not_found)?;
+                }
+            }
         }
         if let Some(gateway) = &inv.egress_only_internet_gateway {
             delete_with_retry(deadline, "egress-only internet gateway", || {
@@ -292,4 +364,113 @@ fn ipv6_route_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> 
         }
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ec2::RouteTable;
+    use crate::plan::blueprint::{blueprint, tests::sample_spec};
+
+    fn found(id: &str, detail: &[(&'static str, &str)]) -> Found {
+        Found {
+            id: id.into(),
+            tags: Default::default(),
+            detail: detail.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        }
+    }
+
+    /// An environment as AWS holds it with IPv6 everywhere.
+    fn dual_stack(bp: &Blueprint) -> Inventory {
+        let mut inv = Inventory {
+            vpc: Some(found(
+                "vpc-1",
+                &[
+                    ("ipv6", "2600:1f18::/56"),
+                    ("ipv6_association", "vpc-cidr-assoc-1"),
+                    ("ipv6_state", "associated"),
+                ],
+            )),
+            internet_gateway: Some(found("igw-1", &[])),
+            egress_only_internet_gateway: Some(found("eigw-1", &[])),
+            ..Inventory::default()
+        };
+        for (index, (tier, zone)) in bp.subnets.keys().enumerate() {
+            let block = format!("2600:1f18:0:{index}::/64");
+            inv.subnets.insert(
+                Component::Subnet(*tier, zone.clone()).key(),
+                found(
+                    &format!("subnet-{index}"),
+                    &[
+                        ("ipv6", &block),
+                        ("ipv6_association", "subnet-cidr-assoc"),
+                        ("ipv6_state", "associated"),
+                        ("assign_ipv6", "true"),
+                    ],
+                ),
+            );
+        }
+        let table = |target: &str| RouteTable {
+            routes: [("::/0".to_string(), target.to_string())].into(),
+            ..RouteTable::default()
+        };
+        inv.route_tables
+            .insert(Component::PublicRouteTable.key(), table("igw-1"));
+        for zone in &bp.zones {
+            inv.route_tables.insert(
+                Component::PrivateRouteTable(zone.clone()).key(),
+                table("eigw-1"),
+            );
+        }
+        inv
+    }
+
+    fn texts(findings: Vec<Finding>) -> Vec<String> {
+        findings.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_dual_stack_environment_as_planned_has_no_drift_and_each_change_is_one_finding() {
+        let mut spec = sample_spec();
+        spec.ipv6 = true;
+        let zones = ["us-east-1a".to_string(), "us-east-1b".to_string()];
+        let bp = blueprint(&spec, &zones).unwrap();
+        let inv = dual_stack(&bp);
+        assert_eq!(texts(ipv6_drift(&spec, &bp, &inv)), Vec::<String>::new());
+
+        let mut changed = inv.clone();
+        let private = Component::PrivateRouteTable("us-east-1b".into()).key();
+        changed
+            .route_tables
+            .get_mut(&private)
+            .unwrap()
+            .routes
+            .clear();
+        let subnet = Component::Subnet(Tier::Public, "us-east-1a".into()).key();
+        changed
+            .subnets
+            .get_mut(&subnet)
+            .unwrap()
+            .detail
+            .insert("assign_ipv6", "false".into());
+        let found = texts(ipv6_drift(&spec, &bp, &changed));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().any(|f| f.contains(
+            "rtb/private/us-east-1b has no ::/0 route to the egress-only internet gateway"
+        )));
+        assert!(found
+            .iter()
+            .any(|f| f.contains("does not assign IPv6 addresses on launch")));
+
+        // the same AWS with ipv6 off: every IPv6 part is drift to remove
+        spec.ipv6 = false;
+        let bp = blueprint(&spec, &zones).unwrap();
+        let found = texts(ipv6_drift(&spec, &bp, &inv));
+        assert!(found
+            .iter()
+            .any(|f| f.contains("vpc has IPv6 block 2600:1f18::/56 though ipv6 is off")));
+        assert!(found
+            .iter()
+            .any(|f| f.contains("routes ::/0 to eigw-1 though ipv6 is off")));
+    }
 }

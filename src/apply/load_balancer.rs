@@ -330,27 +330,28 @@ pub(super) fn load_balancer_attribute_drift(
             )
         });
     let wanted = spec.load_balancer.attributes();
-    let attributes = attribute_differences(&wanted, observed)
-        .into_iter()
-        .map(|(key, seen, value)| {
-            let shown = |text: &str| {
-                if text.is_empty() {
-                    "none".to_string()
-                } else {
-                    text.to_string()
-                }
-            };
-            Finding::new(
-                "alb",
-                format!(
-                    "has {} {} instead of {}",
-                    attribute::setting(key),
-                    shown(seen),
-                    shown(value)
-                ),
-                Repair::InPlace("restores it"),
-            )
-        });
+    let attributes =
+        attribute_differences(&wanted, observed)
+            .into_iter()
+            .map(|(key, seen, value)| {
+                let shown = |text: &str| {
+                    if text.is_empty() {
+                        "none".to_string()
+                    } else {
+                        text.to_string()
+                    }
+                };
+                Finding::new(
+                    "alb",
+                    format!(
+                        "has {} {} instead of {}",
+                        attribute::setting(key),
+                        shown(seen),
+                        shown(value)
+                    ),
+                    Repair::InPlace("restores it"),
+                )
+            });
     address_type.chain(attributes).collect()
 }
 

@@ -91,11 +91,9 @@ impl Run<'_> {
                     })
                     .await?
                 }
-                (None, Some(_)) => {
-                    ec2::delete_route(&self.clients.ec2, &table, destination)
-                        .await
-                        .or_else(ignore_not_found)?
-                }
+                (None, Some(_)) => ec2::delete_route(&self.clients.ec2, &table, destination)
+                    .await
+                    .or_else(ignore_not_found)?,
                 (None, None) => {}
             }
         }

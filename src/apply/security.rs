@@ -60,7 +60,7 @@ impl Run<'_> {
                     // a new group already has AWS's default egress rule
                     (
                         Direction::Egress,
-                        egress(*role, ids),
+                        egress(*role, ids, self.spec.ipv6),
                         Some(found.map_or_else(
                             || vec![RawRule::all_traffic_ipv4()],
                             |g| g.egress.clone(),
@@ -95,11 +95,12 @@ impl Run<'_> {
     }
 }
 
-/// The outbound rules a group must have: AWS's default (all traffic), or the
-/// one rule its role is limited to.
-fn egress(role: SgRole, groups: &BTreeMap<SgRole, String>) -> Vec<RawRule> {
+/// The outbound rules a group must have: AWS's default (all traffic, over
+/// IPv6 too with `ipv6`), or the one rule its role is limited to.
+fn egress(role: SgRole, groups: &BTreeMap<SgRole, String>, ipv6: bool) -> Vec<RawRule> {
     match egress_only(role) {
         Some(rule) => vec![raw_rule(&rule, groups)],
+        None if ipv6 => vec![RawRule::all_traffic_ipv4(), RawRule::all_traffic_ipv6()],
         None => vec![RawRule::all_traffic_ipv4()],
     }
 }
@@ -174,7 +175,12 @@ pub(super) fn rule_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding
         };
         let desired = rules.iter().map(|r| raw_rule(r, &ids)).collect();
         compared.push((key.clone(), Direction::Ingress, desired, &group.ingress));
-        compared.push((key, Direction::Egress, egress(role, &ids), &group.egress));
+        compared.push((
+            key,
+            Direction::Egress,
+            egress(role, &ids, spec.ipv6),
+            &group.egress,
+        ));
     }
     if let Some(default) = &inv.default_group {
         // stripped: nothing that lands in the default group can talk

@@ -461,6 +461,15 @@ impl RawRule {
         }
     }
 
+    /// AWS's default outbound rule for IPv6, which a group of a VPC with an
+    /// IPv6 block has beside the IPv4 one.
+    pub fn all_traffic_ipv6() -> RawRule {
+        RawRule {
+            source: RuleSource::Ipv6Cidr("::/0".into()),
+            ..RawRule::all_traffic_ipv4()
+        }
+    }
+
     /// The traffic part of the rule, e.g. `tcp/22`, `udp/1000-2000` or `all traffic`.
     pub fn traffic(&self) -> String {
         match (self.protocol.as_str(), self.from_port, self.to_port) {

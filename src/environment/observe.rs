@@ -433,7 +433,7 @@ pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &
     // prior value of an optional computed attribute the configuration leaves out)
     defaulted!(planned, config, defaults, app: instance_type, port, min_size, max_size,
         health_check_grace_period, cpu_target, health_check_path, wait_for_capacity);
-    defaulted!(planned, config, defaults, load_balancer: ingress_cidrs, ssl_policy,
+    defaulted!(planned, config, defaults, load_balancer: ingress_cidrs, ingress_ipv6_cidrs, ssl_policy,
         drop_invalid_header_fields, deletion_protection, idle_timeout);
     defaulted!(planned, config, defaults, bastion: enabled, instance_type);
     defaulted!(planned, config, defaults, vpc_endpoints: s3, dynamodb, public_route_table);
@@ -451,6 +451,9 @@ pub(super) fn unset_inputs_at_defaults(planned: &mut EnvironmentState, config: &
     }
     if config.nat_gateways.is_null() {
         planned.nat_gateways = defaults.nat_gateways.clone();
+    }
+    if config.ipv6.is_null() {
+        planned.ipv6 = defaults.ipv6;
     }
 }
 

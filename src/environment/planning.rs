@@ -14,8 +14,8 @@ use crate::plan::drift::Finding;
 use crate::plan::drift::Repairs;
 
 mod ipv6;
-use ipv6::{ipv6_disruption, plan_ipv6_outputs};
 pub(super) use ipv6::unknown_ipv6_outputs;
+use ipv6::{ipv6_disruption, plan_ipv6_outputs};
 
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {

@@ -4,6 +4,7 @@
 mod app;
 mod bastion;
 mod flow_logs;
+mod ipv6;
 mod load_balancer;
 mod network;
 mod tags;
@@ -16,6 +17,7 @@ use tf_provider::{AttributePath, Diagnostics};
 use self::app::check_app;
 use self::bastion::check_bastion;
 use self::flow_logs::check_flow_logs;
+use self::ipv6::check_ipv6;
 use self::load_balancer::check_load_balancer;
 use self::network::{check_name, check_subnets, check_vpc, check_zones};
 use self::tags::check_tags;
@@ -218,6 +220,7 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
     check_app(&mut c, config);
     check_load_balancer(&mut c, config);
     check_bastion(&mut c, config);
+    check_ipv6(&mut c, config);
     check_flow_logs(&mut c, config);
     check_timeouts(&mut c, config);
     check_tags(&mut c, config);

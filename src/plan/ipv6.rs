@@ -187,7 +187,10 @@ mod tests {
         ));
         for bad in ["10.0.0.0/16", "2600::", "2600::/129", "2600::/+4", "x/4"] {
             assert!(
-                matches!(Ipv6Cidr::parse_strict(bad), Err(Ipv6CidrError::Malformed(_))),
+                matches!(
+                    Ipv6Cidr::parse_strict(bad),
+                    Err(Ipv6CidrError::Malformed(_))
+                ),
                 "{bad}"
             );
         }
@@ -195,12 +198,22 @@ mod tests {
 
     #[test]
     fn tiers_take_the_slots_the_ipv4_carving_gives_them() {
-        let carved = carve_ipv6(vpc(), &zones(&["us-east-1b", "us-east-1a"]), &BTreeMap::new());
+        let carved = carve_ipv6(
+            vpc(),
+            &zones(&["us-east-1b", "us-east-1a"]),
+            &BTreeMap::new(),
+        );
         let text = |tier, zone: &str| carved[&(tier, zone.to_string())].to_string();
         assert_eq!(text(Tier::Public, "us-east-1a"), "2600:1f18:abcd:ef00::/64");
         assert_eq!(text(Tier::Public, "us-east-1b"), "2600:1f18:abcd:ef01::/64");
-        assert_eq!(text(Tier::Private, "us-east-1a"), "2600:1f18:abcd:ef08::/64");
-        assert_eq!(text(Tier::Private, "us-east-1b"), "2600:1f18:abcd:ef09::/64");
+        assert_eq!(
+            text(Tier::Private, "us-east-1a"),
+            "2600:1f18:abcd:ef08::/64"
+        );
+        assert_eq!(
+            text(Tier::Private, "us-east-1b"),
+            "2600:1f18:abcd:ef09::/64"
+        );
     }
 
     #[test]

@@ -81,7 +81,11 @@ pub fn ingress_rules(spec: &EnvironmentSpec) -> BTreeMap<SgRole, BTreeSet<Ingres
     let mut rules: BTreeMap<SgRole, BTreeSet<IngressRule>> = BTreeMap::new();
     let alb = rules.entry(SgRole::Alb).or_default();
     for port in spec.load_balancer.listener_ports() {
-        let ipv4 = spec.load_balancer.ingress_cidrs.iter().map(|c| Source::Cidr(*c));
+        let ipv4 = spec
+            .load_balancer
+            .ingress_cidrs
+            .iter()
+            .map(|c| Source::Cidr(*c));
         let ipv6 = spec
             .load_balancer
             .ingress_ipv6_cidrs

@@ -71,7 +71,10 @@ pub async fn associate_vpc_ipv6(client: &Client, vpc_id: &str) -> Result<Ipv6Ass
     )?;
     Ok(Ipv6Association {
         association_id: association.association_id().unwrap_or_default().to_string(),
-        block: association.ipv6_cidr_block().unwrap_or_default().to_string(),
+        block: association
+            .ipv6_cidr_block()
+            .unwrap_or_default()
+            .to_string(),
         state: association
             .ipv6_cidr_block_state()
             .and_then(|s| s.state())
@@ -102,6 +105,31 @@ pub async fn vpc_ipv6(client: &Client, vpc_id: &str) -> Result<Option<Ipv6Associ
             })
             .find(Ipv6Association::is_live)
     }))
+}
+
+/// The subnets among `ids` whose IPv6 block AWS has associated.
+pub async fn subnets_with_ipv6(
+    client: &Client,
+    ids: &[String],
+) -> Result<std::collections::BTreeSet<String>> {
+    let out = client
+        .describe_subnets()
+        .set_subnet_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
+    Ok(out
+        .subnets()
+        .iter()
+        .filter(|s| {
+            s.ipv6_cidr_block_association_set().iter().any(|a| {
+                a.ipv6_cidr_block_state()
+                    .and_then(|s| s.state())
+                    .is_some_and(|s| s.as_str() == "associated")
+            })
+        })
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect())
 }
 
 pub async fn disassociate_vpc_cidr_block(client: &Client, association_id: &str) -> Result<()> {
@@ -158,17 +186,22 @@ pub async fn egress_only_internet_gateways(client: &Client) -> Result<Vec<Found>
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeEgressOnlyInternetGateways", e))?;
-        found.extend(page.egress_only_internet_gateways().iter().map(|g| Found {
-            id: g.egress_only_internet_gateway_id().unwrap_or_default().into(),
-            tags: tag_map(Some(g.tags())),
-            detail: g
-                .attachments()
-                .iter()
-                .filter(|a| a.state().is_none_or(|s| s.as_str() != "detached"))
-                .filter_map(|a| a.vpc_id())
-                .map(|v| ("vpc", v.to_string()))
-                .take(1)
-                .collect(),
+        found.extend(page.egress_only_internet_gateways().iter().map(|g| {
+            Found {
+                id: g
+                    .egress_only_internet_gateway_id()
+                    .unwrap_or_default()
+                    .into(),
+                tags: tag_map(Some(g.tags())),
+                detail: g
+                    .attachments()
+                    .iter()
+                    .filter(|a| a.state().is_none_or(|s| s.as_str() != "detached"))
+                    .filter_map(|a| a.vpc_id())
+                    .map(|v| ("vpc", v.to_string()))
+                    .take(1)
+                    .collect(),
+            }
         }));
     }
     Ok(found)
@@ -241,17 +274,5 @@ pub async fn unassign_ipv6_addresses(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("UnassignIpv6Addresses", e))?;
-    Ok(())
-}
-
-/// Gives a network interface one IPv6 address of its subnet's block.
-pub async fn assign_ipv6_address(client: &Client, interface: &str) -> Result<()> {
-    client
-        .assign_ipv6_addresses()
-        .network_interface_id(interface)
-        .ipv6_address_count(1)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("AssignIpv6Addresses", e))?;
     Ok(())
 }

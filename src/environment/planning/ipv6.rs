@@ -101,8 +101,60 @@ pub(super) fn ipv6_disruption(
         (Some(true), Some(false)) => Some(Disruption {
             path: AttributePath::new("ipv6"),
             summary: "IPv6 will be removed from the environment",
-            detail: "Apply makes the load balancer `ipv4` (its AAAA records go, so IPv6-only clients can no longer reach the application), removes the `::/0` routes and the egress-only internet gateway (the private subnets lose outbound IPv6), takes the IPv6 addresses of the environment's instances away, and then removes the subnets' and the VPC's IPv6 blocks. A network interface of something else that holds an IPv6 address keeps its subnet's block, and apply fails naming it. IPv4 traffic is not affected. Turning IPv6 on again later gives a different /56.".into(),
+            detail: "Apply makes the load balancer `ipv4` (its AAAA records go, so IPv6-only clients can no longer reach the application), removes the `::/0` routes and the egress-only internet gateway (the private subnets lose outbound IPv6), takes the IPv6 addresses of the environment's instances away, and then removes the subnets' and the VPC's IPv6 blocks. A network interface of something else that holds an IPv6 address keeps its subnet's block, and apply fails with AWS's refusal. IPv4 traffic is not affected. Turning IPv6 on again later gives a different /56.".into(),
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::model::string_list;
+
+    fn state(ipv6: bool, zones: &[&str]) -> EnvironmentState {
+        EnvironmentState {
+            ipv6: Value::Value(ipv6),
+            availability_zones: string_list(zones.iter().map(|z| z.to_string())),
+            ..EnvironmentState::default()
+        }
+    }
+
+    #[test]
+    fn blocks_are_known_at_plan_once_the_vpc_block_is_and_a_new_zone_takes_the_next_slot() {
+        let mut prior = state(true, &["us-east-1a"]);
+        prior.vpc_ipv6_cidr = Value::Value("2600:1f18:abcd:ef00::/56".into());
+        prior.egress_only_internet_gateway_id = Value::Value("eigw-1".into());
+        prior.public_subnet_ipv6_cidrs = string_map([(
+            "us-east-1a".to_string(),
+            "2600:1f18:abcd:ef05::/64".to_string(),
+        )]);
+        let mut planned = state(true, &["us-east-1a", "us-east-1b"]);
+        plan_ipv6_outputs(&prior, &mut planned, &BTreeSet::new());
+        assert_eq!(planned.vpc_ipv6_cidr, prior.vpc_ipv6_cidr);
+        assert_eq!(
+            planned.egress_only_internet_gateway_id,
+            prior.egress_only_internet_gateway_id
+        );
+        let public = known_map(&planned.public_subnet_ipv6_cidrs).unwrap();
+        // kept where it was, the new zone in the lowest free public slot
+        assert_eq!(public["us-east-1a"], "2600:1f18:abcd:ef05::/64");
+        assert_eq!(public["us-east-1b"], "2600:1f18:abcd:ef00::/64");
+        let private = known_map(&planned.private_subnet_ipv6_cidrs).unwrap();
+        assert_eq!(private["us-east-1a"], "2600:1f18:abcd:ef08::/64");
+
+        // turning it on: AWS has yet to pick the block
+        let mut on = state(true, &["us-east-1a"]);
+        plan_ipv6_outputs(&state(false, &["us-east-1a"]), &mut on, &BTreeSet::new());
+        assert!(on.vpc_ipv6_cidr.is_unknown() && on.public_subnet_ipv6_cidrs.is_unknown());
+        assert!(ipv6_disruption(&state(false, &[]), &on).is_some());
+        // and off: all null, with its warning
+        let mut off = state(false, &["us-east-1a"]);
+        plan_ipv6_outputs(&prior, &mut off, &BTreeSet::new());
+        assert!(off.vpc_ipv6_cidr.is_null() && off.egress_only_internet_gateway_id.is_null());
+        assert_eq!(
+            ipv6_disruption(&prior, &off).map(|d| d.summary),
+            Some("IPv6 will be removed from the environment")
+        );
     }
 }

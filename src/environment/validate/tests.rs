@@ -625,3 +625,32 @@ fn a_mix_needs_distinct_types_a_percentage_and_a_strategy_aws_knows() {
         ["app[0].mixed_instances[0].spot_allocation_strategy"]
     );
 }
+
+#[test]
+fn ipv6_blocks_are_well_formed_need_ipv6_and_never_open_ssh_to_all() {
+    let ipv6_ssh = |ipv6: bool, blocks: &'static [&'static str]| {
+        move |c: &mut EnvironmentState| {
+            c.ipv6 = Value::Value(ipv6);
+            c.bastion = Value::Value(vec![BastionBlock {
+                ssh_ingress_cidrs: string_list(["203.0.113.0/24".to_string()]),
+                ssh_ingress_ipv6_cidrs: string_list(blocks.iter().map(|s| s.to_string())),
+                ..Default::default()
+            }]);
+        }
+    };
+    assert_eq!(problems(ipv6_ssh(true, &["2001:db8::/48"])), vec![]);
+    let found = problems(ipv6_ssh(true, &["::/0"]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "bastion[0].ssh_ingress_ipv6_cidrs[0]");
+    let found = problems(ipv6_ssh(true, &["2001:db8::1/48"]));
+    assert_eq!(found[0].0, "bastion[0].ssh_ingress_ipv6_cidrs[0]");
+    assert!(found[0].1.contains("2001:db8::/48"), "{found:?}");
+    let found = problems(ipv6_ssh(false, &["2001:db8::/48"]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "bastion[0].ssh_ingress_ipv6_cidrs");
+    assert!(found[0].1.contains("ipv6 = true"), "{found:?}");
+    let found = problems(load_balancer(|lb| {
+        lb.ingress_ipv6_cidrs = string_list(["::/0".to_string()]);
+    }));
+    assert_eq!(found[0].0, "load_balancer[0].ingress_ipv6_cidrs");
+}
