@@ -126,11 +126,20 @@ fn the_data_source_reads_what_the_resource_built_and_changes_nothing() {
     // every attribute it has is the resource's, with the value the owner's state holds
     for (key, value) in read {
         assert_eq!(value, &built[key], "`{key}` differs from the resource's");
-        // the configuration sets everything but a flow log and an Instance
-        // Connect Endpoint
+        // the configuration sets everything but a flow log, an Instance
+        // Connect Endpoint and IPv6
+        let unset = [
+            "flow_log_id",
+            "instance_connect_endpoint_id",
+            "vpc_ipv6_cidr",
+            "public_subnet_ipv6_cidrs",
+            "private_subnet_ipv6_cidrs",
+            "egress_only_internet_gateway_id",
+            "bastion_ipv6_address",
+        ];
         assert_eq!(
             value.is_null(),
-            key == "flow_log_id" || key == "instance_connect_endpoint_id",
+            unset.contains(&key.as_str()),
             "`{key}` is {value}"
         );
     }

@@ -636,6 +636,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "ec2:DescribeSecurityGroups",
         "ec2:DescribeSubnets",
         "ec2:DescribeInternetGateways",
+        "ec2:DescribeEgressOnlyInternetGateways",
         "ec2:DescribeRouteTables",
         "ec2:DescribeNatGateways",
         "ec2:DescribeInstances",
@@ -661,7 +662,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         assert_eq!(counts.get(action).copied(), Some(1), "{action}: {counts:?}");
     }
     // the load balancer's, target group's and listeners' tags in one DescribeTags
-    assert_eq!(counts.values().sum::<usize>(), 29, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 30, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();

@@ -203,6 +203,19 @@ fn assert_dual_stack(live: &Live, operator: &Api) {
     expected.extend(std::iter::repeat_n(Some(eigw.to_string()), private));
     expected.sort();
     assert_eq!(targets, expected);
+    // the bastion has an address of its public subnet's /64, which the
+    // IPv6 blocks allowed SSH reach
+    let bastion_address: std::net::Ipv6Addr =
+        state["bastion_ipv6_address"].as_str().unwrap().parse().unwrap();
+    let public_blocks = string_map(&state["public_subnet_ipv6_cidrs"]);
+    assert!(
+        public_blocks.values().any(|block| {
+            let (network, _) = block.split_once('/').unwrap();
+            let network: std::net::Ipv6Addr = network.parse().unwrap();
+            network.segments()[..4] == bastion_address.segments()[..4]
+        }),
+        "{bastion_address} in none of {public_blocks:?}"
+    );
     let groups = string_map(&state["security_group_ids"]);
     let alb = runtime().block_on(operator.ingress(&groups["alb"]));
     assert!(alb.iter().any(|r| r.contains("::/0")), "{alb:?}");
@@ -304,6 +317,7 @@ fn ipv6_is_turned_on_in_place_kept_repaired_imported_turned_off_and_destroyed() 
     assert_eq!(aws.load_balancer_type, "ipv4");
     assert!(aws.subnets.values().all(|s| *s == (None, false)), "{aws:?}");
     assert!(aws.routes.values().all(Option::is_none), "{aws:?}");
+    assert!(live.state()["bastion_ipv6_address"].is_null());
 
     // on again (AWS gives another /56), then destroyed: nothing is left
     live.ws.write(&config(true));

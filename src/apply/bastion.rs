@@ -47,6 +47,7 @@ impl Run<'_> {
                     self.start_bastion(&existing.id).await?;
                 }
                 // what can change on a running instance changes in place
+                self.ensure_bastion_ipv6(existing).await?;
                 if !check.tokens_required {
                     ec2::require_metadata_tokens(&self.clients.ec2, &existing.id).await?;
                 }

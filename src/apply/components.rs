@@ -443,7 +443,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         api: Api::Ec2,
         tagged: |_, inv| keyed_one(&inv.bastion, "bastion"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
-        renews: |_| &["bastion_instance_id", "bastion_public_ip"],
+        renews: |_| {
+            &[
+                "bastion_instance_id",
+                "bastion_public_ip",
+                "bastion_ipv6_address",
+            ]
+        },
     },
     Declaration {
         kind: Kind::InstanceConnectEndpoint,

@@ -203,6 +203,29 @@ impl Run<'_> {
         .map(Some)
     }
 
+    /// With `ipv6`, the bastion kept running that has no IPv6 address (it
+    /// was launched before IPv6 was turned on) gets one, so the IPv6 blocks
+    /// allowed SSH can reach it; a bastion launched now gets one from its
+    /// subnet.
+    pub(super) async fn ensure_bastion_ipv6(&self, bastion: &Found) -> Result<()> {
+        if !self.spec.ipv6 {
+            return Ok(());
+        }
+        let interface = bastion
+            .detail
+            .get("primary_interface")
+            .filter(|i| !i.is_empty());
+        match interface {
+            Some(interface) if ec2::ipv6_addresses_of(bastion).is_empty() => {
+                retry_propagation(self.deadline, "the bastion's IPv6 address", || {
+                    ec2::assign_ipv6_address(&self.clients.ec2, interface)
+                })
+                .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Without `ipv6`, once the routes and the load balancer no longer use
     /// IPv6: the environment's instances give up their IPv6 addresses (AWS
     /// keeps a subnet's block while any is held), then the subnets' blocks
@@ -315,6 +338,15 @@ pub(super) fn ipv6_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory
                 } else {
                     "turns it off"
                 }),
+            ));
+        }
+    }
+    if let Some(bastion) = inv.bastion.as_ref().filter(|_| spec.ipv6) {
+        if ec2::ipv6_addresses_of(bastion).is_empty() {
+            findings.push(Finding::new(
+                "bastion",
+                "has no IPv6 address, so the IPv6 blocks allowed SSH cannot reach it",
+                Repair::InPlace("assigns one"),
             ));
         }
     }

@@ -162,6 +162,7 @@ pub struct EnvironmentState {
     pub autoscaling_group_name: Str,
     pub bastion_instance_id: Str,
     pub bastion_public_ip: Str,
+    pub bastion_ipv6_address: Str,
     pub instance_connect_endpoint_id: Str,
     pub vpc_endpoint_ids: StrMap,
     pub flow_log_id: Str,

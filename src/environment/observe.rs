@@ -208,6 +208,12 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         .bastion
         .as_ref()
         .and_then(|b| b.detail.get("public_ip").cloned()));
+    state.bastion_ipv6_address = opt(inv.bastion.as_ref().and_then(|b| {
+        crate::aws::ec2::ipv6_addresses_of(b)
+            .into_values()
+            .flatten()
+            .next()
+    }));
     state.posture = string_map(posture(inv));
 }
 
@@ -232,6 +238,7 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         autoscaling_group_name,
         bastion_instance_id,
         bastion_public_ip,
+        bastion_ipv6_address,
         drift,
         posture,
         availability_zones,
@@ -279,8 +286,9 @@ pub(super) fn settle(state: &mut EnvironmentState) {
 }
 
 /// Sets inputs the state lacks to what AWS runs: AMI IDs (states upgraded from schema version 0 did
-/// not record the resolved default image), the health check grace period and
-/// `instance_connect_endpoint` (states written before they existed).
+/// not record the resolved default image), the health check grace period,
+/// `instance_connect_endpoint`, `ipv6` and `load_balancer.ingress_ipv6_cidrs`
+/// (states written before they existed).
 pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory) {
     if state.instance_connect_endpoint.is_null() {
         state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
@@ -291,6 +299,20 @@ pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory)
                 .as_ref()
                 .is_some_and(|v| crate::aws::ec2::Ipv6Association::of(v).is_some()),
         );
+    }
+    let ipv6 = state.ipv6 == Value::Value(true);
+    if let Some(lb) = state
+        .load_balancer
+        .as_mut_option()
+        .and_then(|b| b.first_mut())
+    {
+        if lb.ingress_ipv6_cidrs.is_null() {
+            lb.ingress_ipv6_cidrs = model::string_list(
+                model::default_ingress_ipv6(ipv6)
+                    .iter()
+                    .map(ToString::to_string),
+            );
+        }
     }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if app.ami_id.is_null() {

@@ -15,7 +15,7 @@ use crate::plan::drift::Repairs;
 
 mod ipv6;
 pub(super) use ipv6::unknown_ipv6_outputs;
-use ipv6::{ipv6_disruption, plan_ipv6_outputs};
+use ipv6::{ipv6_disruption, plan_bastion_ipv6, plan_ipv6_outputs};
 
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
@@ -440,6 +440,7 @@ pub(super) fn plan_outputs(
         // gives it a new one
         planned.bastion_public_ip = Value::Unknown;
     }
+    plan_bastion_ipv6(prior, planned);
 }
 
 /// A plan-time warning: what apply will do that the attribute changes alone do not say.

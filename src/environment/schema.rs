@@ -314,6 +314,7 @@ pub fn environment_schema() -> Schema {
         ("autoscaling_group_name", attr(String, Computed, "Name of the Auto Scaling Group.")),
         ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
+        ("bastion_ipv6_address", attr(String, Computed, "IPv6 address of the bastion, from its public subnet's /64: where `bastion.ssh_ingress_ipv6_cidrs` reach it (null without `ipv6` or without the bastion). A bastion running when `ipv6` is turned on is given one in place.")),
         ("instance_connect_endpoint_id", attr(String, Computed, "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).")),
         ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
         ("flow_log_id", attr(String, Computed, "ID of the VPC's flow log (null without `flow_logs`).")),

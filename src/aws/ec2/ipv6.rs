@@ -261,6 +261,18 @@ pub async fn delete_egress_only_internet_gateway(client: &Client, id: &str) -> R
     Ok(())
 }
 
+/// Gives a network interface one IPv6 address of its subnet's block.
+pub async fn assign_ipv6_address(client: &Client, interface: &str) -> Result<()> {
+    client
+        .assign_ipv6_addresses()
+        .network_interface_id(interface)
+        .ipv6_address_count(1)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AssignIpv6Addresses", e))?;
+    Ok(())
+}
+
 /// Gives up the IPv6 addresses a network interface holds.
 pub async fn unassign_ipv6_addresses(
     client: &Client,

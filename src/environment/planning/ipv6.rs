@@ -27,6 +27,23 @@ pub(in crate::environment) fn unknown_ipv6_outputs(state: &mut EnvironmentState)
     state.egress_only_internet_gateway_id = value(off);
     state.public_subnet_ipv6_cidrs = value(off);
     state.private_subnet_ipv6_cidrs = value(off);
+    state.bastion_ipv6_address = value(off || !state.bastion_enabled());
+}
+
+/// The bastion's IPv6 address: kept while the bastion and IPv6 stay, known
+/// after apply when either is new, null without either.
+pub(super) fn plan_bastion_ipv6(prior: &EnvironmentState, planned: &mut EnvironmentState) {
+    let on = |s: &EnvironmentState| s.ipv6 == Value::Value(true) && s.bastion_enabled();
+    planned.bastion_ipv6_address = if !on(planned) {
+        Value::Null
+    } else if on(prior)
+        && planned.bastion_instance_id.is_value()
+        && prior.bastion_ipv6_address.is_value()
+    {
+        prior.bastion_ipv6_address.clone()
+    } else {
+        Value::Unknown
+    };
 }
 
 /// The IPv6 outputs of an update: kept while IPv6 stays on and nothing
