@@ -666,7 +666,15 @@ impl Model {
             instances::know_target_group(self, call).await;
         }
         if key == "ec2:RunInstances" && !replayed {
-            instances::mount_image_roots(self, instances::launched(&doc.root)).await;
+            let launched = instances::launched(&doc.root);
+            instances::mount_image_roots(self, launched.clone()).await;
+            // an interface the launch attaches keeps the addresses it has
+            if call
+                .list_of("NetworkInterface", "NetworkInterfaceId")
+                .is_empty()
+            {
+                ipv6::assign_at_launch(self, launched).await;
+            }
         }
         // before the lock: the ACL rules it adds are moto calls
         ipv6::learn(self, call, &doc.root).await;

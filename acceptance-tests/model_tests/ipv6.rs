@@ -442,3 +442,161 @@ fn a_dualstack_load_balancer_needs_an_associated_ipv6_block_in_each_subnet() {
         .await;
     });
 }
+
+/// The primary network interface of instance `id` and its IPv6 addresses, as
+/// DescribeInstances reports them.
+async fn primary_interface(aws: &Api, id: &str) -> (String, Vec<String>) {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let instance = &out.reservations()[0].instances()[0];
+    interface_addresses(instance)
+}
+
+fn interface_addresses(instance: &aws_sdk_ec2::types::Instance) -> (String, Vec<String>) {
+    let primary = instance
+        .network_interfaces()
+        .iter()
+        .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+        .expect("a primary network interface");
+    (
+        primary.network_interface_id().unwrap().to_string(),
+        primary
+            .ipv6_addresses()
+            .iter()
+            .filter_map(|a| a.ipv6_address().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// Whether IPv6 `address` is inside `block`.
+fn in_block(address: &str, block: &str) -> bool {
+    let (network, length) = block.split_once('/').unwrap();
+    let network = u128::from(network.parse::<std::net::Ipv6Addr>().unwrap());
+    let address = u128::from(address.parse::<std::net::Ipv6Addr>().unwrap());
+    let mask = u128::MAX << (128 - length.parse::<u32>().unwrap());
+    address & mask == network & mask
+}
+
+#[test]
+fn an_instance_launched_into_a_subnet_that_assigns_ipv6_gets_one_address_from_its_block() {
+    let m = modelled(quiet(1e-3));
+    runtime().block_on(async {
+        let (_, subnets, block, _) = dual_stack(&m).await;
+        let assigning = slash64(&block, 0);
+        assert_eq!(
+            associate_subnet_block(&m.aws, &subnets[0], &assigning)
+                .await
+                .0,
+            ""
+        );
+        // the other subnet has a block but does not assign from it
+        assert_eq!(
+            associate_subnet_block(&m.aws, &subnets[1], &slash64(&block, 1))
+                .await
+                .0,
+            ""
+        );
+        m.aws
+            .ec2
+            .modify_subnet_attribute()
+            .subnet_id(&subnets[0])
+            .assign_ipv6_address_on_creation(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let run = |subnet: String, count: Option<i32>| {
+            let ec2 = m.aws.ec2.clone();
+            async move {
+                let out = ec2
+                    .run_instances()
+                    .image_id("ami-12c6146b")
+                    .min_count(1)
+                    .max_count(1)
+                    .subnet_id(subnet)
+                    .set_ipv6_address_count(count)
+                    .send()
+                    .await
+                    .unwrap();
+                let instance = &out.instances()[0];
+                let (_, answered) = interface_addresses(instance);
+                (instance.instance_id().unwrap().to_string(), answered)
+            }
+        };
+
+        // one address from the subnet's /64, in the launch's answer and after
+        let (id, answered) = run(subnets[0].clone(), None).await;
+        assert_eq!(answered.len(), 1, "{answered:?}");
+        assert!(in_block(&answered[0], &assigning), "{answered:?}");
+        let (interface, described) = primary_interface(&m.aws, &id).await;
+        assert_eq!(described, answered);
+        let (_, again) = primary_interface(&m.aws, &id).await;
+        assert_eq!(again, answered, "assigned once");
+
+        // none where the subnet does not assign
+        let (plain, none) = run(subnets[1].clone(), None).await;
+        assert!(none.is_empty(), "{none:?}");
+        assert!(primary_interface(&m.aws, &plain).await.1.is_empty());
+
+        // a launch that asks for addresses gets those only
+        let (asked, two) = run(subnets[0].clone(), Some(2)).await;
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert_eq!(primary_interface(&m.aws, &asked).await.1.len(), 2);
+
+        // UnassignIpv6Addresses takes the launch's address away again
+        let out = m
+            .aws
+            .ec2
+            .unassign_ipv6_addresses()
+            .network_interface_id(&interface)
+            .ipv6_addresses(&answered[0])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.unassigned_ipv6_addresses(), answered.as_slice());
+        assert!(primary_interface(&m.aws, &id).await.1.is_empty());
+
+        // a group's member launched there gets one as well
+        let template = super::launch_template(&m.aws, "ami-12c6146b").await;
+        m.aws
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .min_size(1)
+            .max_size(1)
+            .desired_capacity(1)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(template)
+                    .version("$Latest")
+                    .build(),
+            )
+            .vpc_zone_identifier(&subnets[0])
+            .send()
+            .await
+            .unwrap();
+        let groups = m
+            .aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("app")
+            .send()
+            .await
+            .unwrap();
+        let member = groups.auto_scaling_groups()[0].instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string();
+        let (_, member_addresses) = primary_interface(&m.aws, &member).await;
+        assert_eq!(member_addresses.len(), 1, "{member_addresses:?}");
+        assert!(in_block(&member_addresses[0], &assigning));
+    });
+}

@@ -5,7 +5,9 @@
 //! groups until terminated. Target health as AWS reports it: `initial` until
 //! the target group's healthy threshold times its interval after the instance
 //! runs, then `healthy`. A group's members report the type and market AWS
-//! launched them as (see [`super::mixed`]).
+//! launched them as (see [`super::mixed`]). Either kind launched into a subnet
+//! that assigns IPv6 on creation gets its address (see
+//! [`super::ipv6::assign_at_launch`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -221,7 +223,9 @@ pub async fn sync_groups(model: &Model) {
             }
         }
     }
-    mount_image_roots(model, placed.iter().map(|p| p.id.clone()).collect()).await;
+    let ids: Vec<String> = placed.iter().map(|p| p.id.clone()).collect();
+    mount_image_roots(model, ids.clone()).await;
+    super::ipv6::assign_at_launch(model, ids).await;
     propagate_group_tags(model, groups.auto_scaling_groups(), &members, &placed).await;
     // what each new member's template runs, read once per template version
     // and only while the model watches for a broken app or a fresh profile

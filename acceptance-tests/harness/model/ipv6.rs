@@ -16,12 +16,17 @@
 //! - AssignIpv6AddressOnCreation needs a subnet block; the subnet block is not
 //!   disassociated while it is on, nor the VPC block while a subnet has one;
 //! - DescribeEgressOnlyInternetGateways takes only tag filters;
-//! - a dualstack load balancer needs an associated IPv6 block in each subnet.
+//! - a dualstack load balancer needs an associated IPv6 block in each subnet;
+//! - an instance launched into a subnet whose `AssignIpv6AddressOnCreation`
+//!   is true gets one IPv6 address from the subnet's block on its primary
+//!   network interface (moto: none). The model assigns it with moto's
+//!   AssignIpv6Addresses the first time it sees the instance, so every later
+//!   answer shows it and UnassignIpv6Addresses removes it as on AWS.
 //!
 //! (A VPC with an egress-only internet gateway is not deleted: see
 //! [`super::dependencies`].)
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv6Addr;
 use std::time::Instant;
 
@@ -38,6 +43,11 @@ use super::{Call, Model, Refusal, Verdict};
 pub struct Ipv6 {
     vpc_blocks: HashMap<String, Association>,
     subnet_blocks: HashMap<String, Association>,
+    /// instances whose launch address was decided (once each, even when two
+    /// looks see a group's new member at the same time)
+    launches_seen: HashSet<String>,
+    /// the address each instance got at launch, by its primary interface
+    launch_addresses: HashMap<String, String>,
 }
 
 /// `associating` until `associated_at`; once disassociated `disassociating`
@@ -526,6 +536,104 @@ async fn default_acl_rules(model: &Model, vpc: &str) {
     }
 }
 
+/// AWS gives an instance launched into a subnet whose
+/// `AssignIpv6AddressOnCreation` is true one IPv6 address from the subnet's
+/// block on its primary network interface, unless the launch gave that
+/// interface addresses itself; moto gives it none. The model assigns it
+/// (moto's AssignIpv6Addresses, one address) for each of `ids` it has not
+/// seen before: those of a RunInstances answer, and a group's new members.
+pub async fn assign_at_launch(model: &Model, ids: Vec<String>) {
+    let ids: Vec<String> = {
+        let mut state = model.state();
+        let seen = &mut state.world.ipv6.launches_seen;
+        ids.into_iter()
+            .filter(|id| seen.insert(id.clone()))
+            .collect()
+    };
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(out) = model
+        .api
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+    else {
+        return;
+    };
+    // (primary interface, its subnet) of each instance launched without IPv6
+    let primaries: Vec<(String, String)> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|instance| {
+            let primary = instance
+                .network_interfaces()
+                .iter()
+                .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))?;
+            if !primary.ipv6_addresses().is_empty() {
+                return None;
+            }
+            Some((
+                primary.network_interface_id()?.to_string(),
+                primary.subnet_id().or(instance.subnet_id())?.to_string(),
+            ))
+        })
+        .collect();
+    if primaries.is_empty() {
+        return;
+    }
+    let named: BTreeSet<String> = primaries.iter().map(|(_, s)| s.clone()).collect();
+    let Ok(subnets) = model
+        .api
+        .ec2
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("subnet-id")
+                .set_values(Some(named.into_iter().collect()))
+                .build(),
+        )
+        .send()
+        .await
+    else {
+        return;
+    };
+    let assigning: HashSet<&str> = subnets
+        .subnets()
+        .iter()
+        .filter(|s| s.assign_ipv6_address_on_creation() == Some(true))
+        .filter(|s| !s.ipv6_cidr_block_association_set().is_empty())
+        .filter_map(|s| s.subnet_id())
+        .collect();
+    for (interface, subnet) in &primaries {
+        if !assigning.contains(subnet.as_str()) {
+            continue;
+        }
+        let Ok(out) = model
+            .api
+            .ec2
+            .assign_ipv6_addresses()
+            .network_interface_id(interface)
+            .ipv6_address_count(1)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if let Some(address) = out.assigned_ipv6_addresses().first() {
+            model
+                .state()
+                .world
+                .ipv6
+                .launch_addresses
+                .insert(interface.clone(), address.clone());
+        }
+    }
+}
+
 /// Reports the IPv6 association states as AWS would now, and leaves out the
 /// local route of a VPC block not (or no longer) associated.
 pub fn rewrite(world: &World, call: &Call, answer: &mut Element, now: Instant) {
@@ -539,6 +647,23 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut Element, now: Instant) {
         | "DisassociateSubnetCidrBlock" => &world.ipv6.subnet_blocks,
         "DescribeVpcs" | "CreateVpc" | "AssociateVpcCidrBlock" | "DisassociateVpcCidrBlock" => {
             &world.ipv6.vpc_blocks
+        }
+        "RunInstances" => {
+            // moto answered before the model assigned the launch's addresses
+            let addresses = &world.ipv6.launch_addresses;
+            answer.for_each_with_child("networkInterfaceId", &mut |interface, item| {
+                let Some(address) = addresses.get(interface) else {
+                    return;
+                };
+                let listed = item
+                    .child("ipv6AddressesSet")
+                    .is_some_and(|set| !set.children.is_empty());
+                if item.child("attachment").is_some() && !listed {
+                    item.set_path(&["ipv6AddressesSet", "item", "ipv6Address"], address);
+                    item.set_path(&["ipv6AddressesSet", "item", "isPrimaryIpv6"], "false");
+                }
+            });
+            return;
         }
         "DescribeRouteTables" => {
             let hidden: Vec<&str> = world
