@@ -32,9 +32,10 @@ const IAM_PREFIX: [(&str, &str); 3] = [
 
 /// The first word of every SDK operation the provider uses; builder methods
 /// and getters start otherwise (or take arguments).
-const OPERATION_VERBS: [&str; 26] = [
+const OPERATION_VERBS: [&str; 28] = [
     "add",
     "allocate",
+    "assign",
     "associate",
     "attach",
     "authorize",
@@ -58,6 +59,7 @@ const OPERATION_VERBS: [&str; 26] = [
     "set",
     "start",
     "terminate",
+    "unassign",
     "update",
 ];
 

@@ -205,8 +205,11 @@ fn assert_dual_stack(live: &Live, operator: &Api) {
     assert_eq!(targets, expected);
     // the bastion has an address of its public subnet's /64, which the
     // IPv6 blocks allowed SSH reach
-    let bastion_address: std::net::Ipv6Addr =
-        state["bastion_ipv6_address"].as_str().unwrap().parse().unwrap();
+    let bastion_address: std::net::Ipv6Addr = state["bastion_ipv6_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let public_blocks = string_map(&state["public_subnet_ipv6_cidrs"]);
     assert!(
         public_blocks.values().any(|block| {

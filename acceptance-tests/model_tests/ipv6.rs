@@ -600,3 +600,60 @@ fn an_instance_launched_into_a_subnet_that_assigns_ipv6_gets_one_address_from_it
         assert!(in_block(&member_addresses[0], &assigning));
     });
 }
+
+#[test]
+fn an_address_assigned_by_count_comes_from_the_block_the_subnet_has_now() {
+    let m = modelled(quiet(1e-3));
+    runtime().block_on(async {
+        let (_, subnets, block, _) = dual_stack(&m).await;
+        let first = slash64(&block, 0);
+        let (code, association) = associate_subnet_block(&m.aws, &subnets[0], &first).await;
+        assert_eq!(code, "");
+        let out = m
+            .aws
+            .ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(&subnets[0])
+            .send()
+            .await
+            .unwrap();
+        let id = out.instances()[0].instance_id().unwrap().to_string();
+        let (interface, _) = primary_interface(&m.aws, &id).await;
+        // the subnet's block replaced by another of the VPC's /64s
+        m.aws
+            .ec2
+            .disassociate_subnet_cidr_block()
+            .association_id(&association)
+            .send()
+            .await
+            .unwrap();
+        let second = slash64(&block, 7);
+        reaches(Instant::now(), Duration::ZERO, "block replaced", || async {
+            associate_subnet_block(&m.aws, &subnets[0], &second).await.0 == ""
+        })
+        .await;
+        reaches(Instant::now(), Duration::ZERO, "associated", || async {
+            subnet_block_states(&m.aws, &subnets[0]).await == ["associated"]
+        })
+        .await;
+        let assigned = m
+            .aws
+            .ec2
+            .assign_ipv6_addresses()
+            .network_interface_id(&interface)
+            .ipv6_address_count(1)
+            .send()
+            .await
+            .unwrap();
+        let addresses = assigned.assigned_ipv6_addresses().to_vec();
+        assert_eq!(addresses.len(), 1);
+        assert!(
+            in_block(&addresses[0], &second),
+            "{addresses:?} not in {second}"
+        );
+        assert_eq!(primary_interface(&m.aws, &id).await.1, addresses);
+    });
+}

@@ -120,6 +120,9 @@ fn plain_state(text: &str) -> &str {
 
 /// The model's verdict on a call, if the IPv6 rules decide it.
 pub async fn admit(model: &Model, call: &Call) -> Option<Verdict> {
+    if call.key() == "ec2:AssignIpv6Addresses" {
+        return from_the_subnet_block(model, call).await;
+    }
     let refusal = match call.key().as_str() {
         "ec2:AssociateSubnetCidrBlock" => {
             let subnet = call.param("SubnetId")?;
@@ -264,6 +267,48 @@ async fn has_associated_block(model: &Model, subnet: &str) -> bool {
 
 /// moto's subnet matching one filter. moto drops a subnet's association once
 /// disassociated, so each association it lists is live.
+/// AssignIpv6Addresses by count, put as the addresses AWS would pick: from
+/// the interface's subnet's associated block. moto picks from the first block
+/// the subnet ever had, also once that one was disassociated and another
+/// associated.
+async fn from_the_subnet_block(model: &Model, call: &Call) -> Option<Verdict> {
+    let count: u32 = call.param("Ipv6AddressCount")?.parse().ok()?;
+    let interface = call.param("NetworkInterfaceId")?;
+    let out = model
+        .api
+        .ec2
+        .describe_network_interfaces()
+        .network_interface_ids(interface)
+        .send()
+        .await
+        .ok()?;
+    let subnet = out.network_interfaces().first()?.subnet_id()?.to_string();
+    let found = subnet_by(model, "subnet-id", &subnet).await?;
+    let block = found
+        .ipv6_cidr_block_association_set()
+        .iter()
+        .find_map(|a| {
+            // moto's own state text may be `{'State': 'associated'}`
+            let state = a.ipv6_cidr_block_state()?.state()?.as_str().to_string();
+            (state.contains("associated") && !state.contains("disassociat"))
+                .then(|| a.ipv6_cidr_block().map(str::to_string))?
+        })?;
+    let network: std::net::Ipv6Addr = block.split_once('/')?.0.parse().ok()?;
+    let mut changed = call.clone();
+    changed
+        .params
+        .retain(|(name, _)| name != "Ipv6AddressCount");
+    let mut state = model.state();
+    for index in 1..=count {
+        let host = u128::from(state.rng.next_u64() | 1);
+        let address = std::net::Ipv6Addr::from(u128::from(network) | host);
+        changed
+            .params
+            .push((format!("Ipv6Addresses.{index}"), address.to_string()));
+    }
+    Some(Verdict::ForwardAs(changed))
+}
+
 async fn subnet_by(model: &Model, filter: &str, value: &str) -> Option<Subnet> {
     let out = model
         .api

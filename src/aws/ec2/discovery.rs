@@ -304,7 +304,9 @@ async fn discover_core(
                             ),
                             (
                                 "assign_ipv6",
-                                s.assign_ipv6_address_on_creation()
+                                // the field: the getter reads like the
+                                // operation the IAM policy check looks for
+                                s.assign_ipv6_address_on_creation
                                     .unwrap_or(false)
                                     .to_string(),
                             ),
