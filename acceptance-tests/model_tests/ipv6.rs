@@ -632,7 +632,10 @@ fn an_address_assigned_by_count_comes_from_the_block_the_subnet_has_now() {
             .unwrap();
         let second = slash64(&block, 7);
         reaches(Instant::now(), Duration::ZERO, "block replaced", || async {
-            associate_subnet_block(&m.aws, &subnets[0], &second).await.0 == ""
+            associate_subnet_block(&m.aws, &subnets[0], &second)
+                .await
+                .0
+                .is_empty()
         })
         .await;
         reaches(Instant::now(), Duration::ZERO, "associated", || async {
