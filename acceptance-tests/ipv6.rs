@@ -356,3 +356,70 @@ fn a_dual_stack_environment_is_created_in_one_apply_and_destroyed() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_zone_added_to_a_dual_stack_environment_takes_its_blocks_from_the_plan() {
+    let hcl = |zones: u32| {
+        format!(
+            r#"resource "prodvpc_environment" "dual" {{
+  name                      = "dual"
+  az_count                  = {zones}
+  nat_gateways              = "regional"
+  ipv6                      = true
+  instance_connect_endpoint = true
+  app {{
+    min_size = 1
+    max_size = 2
+  }}
+  bastion {{
+    enabled = false
+  }}
+}}
+"#
+        )
+    };
+    let live = Live::apply(&hcl(2), ADDRESS, |_| {});
+    live.ws.assert_no_changes("after the apply");
+    let before = live.state();
+    // a third zone: its /64s are known at plan, the others' are kept
+    live.ws.write(&hcl(3));
+    let plan = live.ws.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    for map in ["public_subnet_ipv6_cidrs", "private_subnet_ipv6_cidrs"] {
+        // the new zone's block in the plan, the kept ones unchanged
+        let section = &plan.stdout[plan.stdout.find(map).unwrap()..];
+        let section = &section[..section.find('}').unwrap()];
+        assert!(
+            section.contains("+ \"us-east-1c\" = \"")
+                && section.contains("::/64\"")
+                && section.contains("(2 unchanged elements hidden)"),
+            "{section}"
+        );
+    }
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws.assert_no_changes("after adding a zone");
+    let after = live.state();
+    assert_eq!(string_map(&after["public_subnet_ipv6_cidrs"]).len(), 3);
+    for kept in ["public_subnet_ipv6_cidrs", "private_subnet_ipv6_cidrs"] {
+        let now = string_map(&after[kept]);
+        for (zone, block) in string_map(&before[kept]) {
+            assert_eq!(now[&zone], block, "{kept} of {zone} moved");
+        }
+    }
+    let operator = Api::operator(&live.layer.endpoint());
+    let aws = seen(&operator, after["vpc_id"].as_str().unwrap());
+    assert_eq!(aws.load_balancer_type, "dualstack");
+    assert!(aws
+        .subnets
+        .values()
+        .all(|(block, assigns)| block.is_some() && *assigns));
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(
+        crate::lifecycle::leftovers(&live.api, "dual"),
+        Vec::<String>::new()
+    );
+}

@@ -44,52 +44,69 @@ impl Run<'_> {
         });
         let ids: BTreeMap<SgRole, String> = try_join_all(work).await?.into_iter().collect();
         // Rules reference other groups, so they are set once every group exists.
-        let rules =
-            wanted.iter().flat_map(|(role, rules)| {
-                let ids = &ids;
-                let found = inv
-                    .security_groups
-                    .get(&Component::SecurityGroup(*role).key());
-                let ingress: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, ids)).collect();
-                [
-                    (
-                        Direction::Ingress,
-                        ingress,
-                        found.map(|g| g.ingress.clone()),
-                    ),
-                    // a new group already has AWS's default egress rule
-                    (
-                        Direction::Egress,
-                        egress(*role, ids, self.spec.ipv6),
-                        Some(found.map_or_else(
-                            || vec![RawRule::all_traffic_ipv4()],
-                            |g| g.egress.clone(),
-                        )),
-                    ),
-                ]
-                .into_iter()
-                .map(move |(direction, desired, current)| async move {
-                    let current = current.unwrap_or_default();
-                    let missing: Vec<RawRule> = desired
-                        .iter()
-                        .filter(|r| !current.contains(r))
-                        .cloned()
-                        .collect();
-                    let extra: Vec<RawRule> = current
-                        .iter()
-                        .filter(|r| !desired.contains(r))
-                        .cloned()
-                        .collect();
-                    retry_propagation(self.deadline, "security group rules", || {
-                        ec2::revoke(&self.clients.ec2, &ids[role], direction, &extra)
+        let rules = wanted.iter().flat_map(|(role, rules)| {
+            let ids = &ids;
+            let found = inv
+                .security_groups
+                .get(&Component::SecurityGroup(*role).key());
+            let ingress: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, ids)).collect();
+            // a new group has AWS's default egress rules: IPv4's, and
+            // IPv6's when its VPC had an IPv6 block as it was made (which
+            // this run may be associating at the same moment), so that
+            // one may or may not be there
+            let (current_egress, maybe_egress) = match found {
+                Some(group) => (group.egress.clone(), Vec::new()),
+                None => (
+                    vec![RawRule::all_traffic_ipv4()],
+                    vec![RawRule::all_traffic_ipv6()],
+                ),
+            };
+            [
+                (
+                    Direction::Ingress,
+                    ingress,
+                    found.map(|g| g.ingress.clone()).unwrap_or_default(),
+                    Vec::new(),
+                ),
+                (
+                    Direction::Egress,
+                    egress(*role, ids, self.spec.ipv6),
+                    current_egress,
+                    maybe_egress,
+                ),
+            ]
+            .into_iter()
+            .map(move |(direction, desired, current, maybe)| async move {
+                let missing: Vec<RawRule> = desired
+                    .iter()
+                    .filter(|r| !current.contains(r))
+                    .cloned()
+                    .collect();
+                let extra: Vec<RawRule> = current
+                    .iter()
+                    .chain(&maybe)
+                    .filter(|r| !desired.contains(r))
+                    .cloned()
+                    .collect();
+                // one rule a call: a rule that is not there fails the
+                // call it is in, and the others with it
+                let revocations = extra.iter().map(|rule| {
+                    retry_propagation(self.deadline, "security group rules", move || {
+                        ec2::revoke(
+                            &self.clients.ec2,
+                            &ids[role],
+                            direction,
+                            std::slice::from_ref(rule),
+                        )
                     })
-                    .await?;
-                    retry_propagation(self.deadline, "security group rules", || {
-                        ec2::authorize(&self.clients.ec2, &ids[role], direction, &missing)
-                    })
-                    .await
+                });
+                try_join_all(revocations).await?;
+                retry_propagation(self.deadline, "security group rules", || {
+                    ec2::authorize(&self.clients.ec2, &ids[role], direction, &missing)
                 })
-            });
+                .await
+            })
+        });
         try_join_all(rules).await?;
         Ok(ids)
     }
