@@ -290,6 +290,21 @@ fn ipv6_is_turned_on_in_place_kept_repaired_imported_turned_off_and_destroyed() 
             .unwrap();
     });
     live.repair("alb has IP address type ipv4 instead of dualstack");
+    // the egress-only gateway deleted: made again, and the routes follow it
+    runtime().block_on(async {
+        operator
+            .ec2
+            .delete_egress_only_internet_gateway()
+            .egress_only_internet_gateway_id(&eigw)
+            .send()
+            .await
+            .unwrap();
+    });
+    live.repair("eigw is missing; apply creates it");
+    assert_ne!(
+        live.state()["egress_only_internet_gateway_id"].as_str(),
+        Some(eigw.as_str())
+    );
     assert_dual_stack(&live, &operator);
 
     // imported: the switch and the IPv6 blocks allowed in are read back
