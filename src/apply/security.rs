@@ -52,13 +52,17 @@ impl Run<'_> {
             let ingress: Vec<RawRule> = rules.iter().map(|r| raw_rule(r, ids)).collect();
             // a new group has AWS's default egress rules: IPv4's, and
             // IPv6's when its VPC had an IPv6 block as it was made (which
-            // this run may be associating at the same moment), so that
-            // one may or may not be there
+            // this run may be associating at the same moment), so with
+            // `ipv6` that one may or may not be there
             let (current_egress, maybe_egress) = match found {
                 Some(group) => (group.egress.clone(), Vec::new()),
                 None => (
                     vec![RawRule::all_traffic_ipv4()],
-                    vec![RawRule::all_traffic_ipv6()],
+                    self.spec
+                        .ipv6
+                        .then(RawRule::all_traffic_ipv6)
+                        .into_iter()
+                        .collect(),
                 ),
             };
             [

@@ -158,6 +158,13 @@ const NODES: &[Node] = &[
         &["flowlog"],
     ),
     node(
+        (252, 124, 156, 52),
+        Look::Optional,
+        "Egress-only gateway",
+        "ipv6: IPv6 out only",
+        &["eigw"],
+    ),
+    node(
         (42, 254, 200, 54),
         Look::Core,
         "NAT gateway + Elastic IP",
@@ -571,6 +578,7 @@ mod tests {
     #[test]
     fn every_component_is_pictured() {
         let mut spec = crate::plan::blueprint::tests::sample_spec();
+        spec.ipv6 = true;
         spec.load_balancer.certificate_arn =
             Some("arn:aws:acm:us-east-1:123456789012:certificate/x".into());
         spec.flow_logs = Some(FlowLogSpec {
