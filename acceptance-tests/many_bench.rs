@@ -78,6 +78,11 @@ fn one_configuration(moto: &Moto, count: usize, scale: f64) {
     let nat = if count > 10 { "none" } else { "single" };
     let ws = workspace(&layer, &configuration(&format!("many{count}"), count, nat));
     let apply = measure(&ws, &layer, &["apply", "-auto-approve", "-no-color"]);
+    if std::env::var_os("PRODVPC_BENCH_CALLS").is_some() {
+        let mut counts: Vec<(String, usize)> = layer.counts().into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        eprintln!("apply of {count}: {counts:?}");
+    }
     let plan = measure(&ws, &layer, &["plan", "-detailed-exitcode", "-no-color"]);
     // the account's buckets full again, as after a quiet moment: what a plan
     // costs by itself, not what the apply before it left of the budget
