@@ -365,6 +365,9 @@ pub fn classify(code: &str) -> ErrorClass {
         | "InvalidIPAddress.InUse"
         | "AuthFailure.InUse"
         | "InvalidAddress.InUse"
+        // an IPv6 block still used by a subnet or a network interface, or a
+        // subnet block whose removal has not finished
+        | "InvalidCidrBlock.InUse"
         | "ScalingActivityInProgress" => ErrorClass::Dependency,
         "InvalidPermission.Duplicate"
         // a create's object exists already (made by an attempt whose answer was lost)

@@ -49,7 +49,16 @@ impl Run<'_> {
         let association = match current {
             Some(association) if association.state == "associated" => association,
             seen => {
-                if seen.is_none() {
+                // asked again first: an interrupted run may have asked
+                // already, and AWS would give the VPC a second block
+                let asked = match seen {
+                    Some(_) => true,
+                    None => ec2::vpc_ipv6(ec2c, vpc_id)
+                        .await
+                        .or_else(|e| e.or_gone(None))?
+                        .is_some(),
+                };
+                if !asked {
                     retry_propagation(self.deadline, "the VPC's IPv6 block", || {
                         ec2::associate_vpc_ipv6(ec2c, vpc_id)
                     })
@@ -70,7 +79,6 @@ impl Run<'_> {
                 .await?
             }
         };
-        self.open_default_acl_to_ipv6(inv).await?;
         association
             .block
             .parse()
@@ -79,37 +87,6 @@ impl Run<'_> {
                 operation: "DescribeVpcs",
                 field: "Ipv6CidrBlock",
             })
-    }
-
-    /// AWS adds its IPv6 allow rules to the default network ACL with the
-    /// VPC's block only where the ACL has AWS's rules alone; one that had
-    /// IPv6 before (or was changed) gets them here, as drift would ask.
-    async fn open_default_acl_to_ipv6(&self, inv: &Inventory) -> Result<()> {
-        let Some(acl) = inv.network_acls.iter().find(|acl| acl.default) else {
-            // a new VPC's: AWS adds them
-            return Ok(());
-        };
-        for egress in [false, true] {
-            let Some(wanted) = ec2::AclEntry::allow_all_rules(egress, true)
-                .into_iter()
-                .find(|r| r.rule_number == ec2::AclEntry::ALLOW_ALL_IPV6_RULE)
-            else {
-                continue;
-            };
-            let present = acl
-                .entries
-                .iter()
-                .any(|e| e.egress == egress && e.rule_number == wanted.rule_number);
-            if present {
-                continue;
-            }
-            match ec2::put_network_acl_entry(&self.clients.ec2, &acl.id, &wanted, false).await {
-                // AWS added it as the block was associated
-                Err(AwsError::Api { code, .. }) if code == "NetworkAclEntryAlreadyExists" => {}
-                other => other?,
-            }
-        }
-        Ok(())
     }
 
     /// Gives each subnet its /64 of `vpc_block` (kept where it has one), and
@@ -127,9 +104,13 @@ impl Run<'_> {
         };
         let blocks = vpc_block.map(|vpc| {
             let mut kept = self.spec.ipv6_subnet_cidrs.clone();
-            kept.extend(subnets.keys().filter_map(|key| {
-                let block = Ipv6Association::of(found(key)?)?.block.parse().ok()?;
-                Some((key.clone(), block))
+            // every subnet's block, a removed zone's included: that subnet
+            // is deleted only once the new ones serve
+            kept.extend(inv.subnets.iter().filter_map(|(key, subnet)| {
+                let (tier, zone) = key.strip_prefix("subnet/")?.split_once('/')?;
+                let tier = Tier::ALL.into_iter().find(|t| t.as_str() == tier)?;
+                let block = Ipv6Association::of(subnet)?.block.parse().ok()?;
+                Some(((tier, zone.to_string()), block))
             }));
             carve_ipv6(vpc, &bp.zones, &kept)
         });
@@ -258,6 +239,20 @@ impl Run<'_> {
                     .await
                 });
         try_join_all(subnet_blocks).await?;
+        // AWS removes a subnet's block in the background, and refuses the
+        // VPC's while any subnet's is still there
+        let subnet_ids: Vec<String> = inv.subnets.values().map(|s| s.id.clone()).collect();
+        if !subnet_ids.is_empty() {
+            poll_until(
+                deadline,
+                "the subnets' IPv6 blocks to be removed",
+                || async {
+                    let held = ec2::subnets_holding_ipv6(ec2c, &subnet_ids).await?;
+                    Ok(held.is_empty().then_some(()))
+                },
+            )
+            .await?;
+        }
         if let Some(association) = inv.vpc.as_ref().and_then(Ipv6Association::of) {
             delete_with_retry(deadline, "the VPC's IPv6 block", || {
                 ec2::disassociate_vpc_cidr_block(ec2c, &association.association_id)

@@ -45,13 +45,21 @@ impl Run<'_> {
             for (_, association, _) in off {
                 ec2::replace_network_acl_association(ec2c, association, default).await?;
             }
-            if let Some(changes) = default_acl_changes(inv) {
+            if let Some(changes) = default_acl_changes(inv, ipv6_rules_wanted(self.spec, inv)) {
                 for entry in &changes.extra {
                     ec2::delete_network_acl_entry(ec2c, default, entry.rule_number, entry.egress)
                         .await?;
                 }
                 for (entry, replace) in &changes.restore {
-                    ec2::put_network_acl_entry(ec2c, default, entry, *replace).await?;
+                    match ec2::put_network_acl_entry(ec2c, default, entry, *replace).await {
+                        // AWS added it as the VPC's IPv6 block was associated
+                        Err(AwsError::Api { code, .. })
+                            if code == "NetworkAclEntryAlreadyExists" =>
+                        {
+                            ec2::put_network_acl_entry(ec2c, default, entry, true).await?
+                        }
+                        other => other?,
+                    }
                 }
             }
             Ok::<_, AwsError>(())
@@ -183,13 +191,20 @@ struct DefaultAclChanges<'a> {
     said: Vec<String>,
 }
 
-fn default_acl_changes(inv: &Inventory) -> Option<DefaultAclChanges<'_>> {
+/// Whether the default ACL is to have AWS's IPv6 allow rules: with `ipv6`
+/// (AWS adds them with the VPC's block only to an ACL it finds unchanged),
+/// and while the VPC has a block at all (turning `ipv6` off removes them
+/// with the block).
+fn ipv6_rules_wanted(spec: &EnvironmentSpec, inv: &Inventory) -> bool {
+    spec.ipv6
+        || inv
+            .vpc
+            .as_ref()
+            .is_some_and(|v| ec2::Ipv6Association::of(v).is_some())
+}
+
+fn default_acl_changes(inv: &Inventory, ipv6: bool) -> Option<DefaultAclChanges<'_>> {
     let acl = inv.network_acls.iter().find(|acl| acl.default)?;
-    // AWS adds the IPv6 rules with the VPC's IPv6 block
-    let ipv6 = inv
-        .vpc
-        .as_ref()
-        .is_some_and(|v| ec2::Ipv6Association::of(v).is_some());
     let wanted_rules: Vec<ec2::AclEntry> = [false, true]
         .into_iter()
         .flat_map(|egress| ec2::AclEntry::allow_all_rules(egress, ipv6))
@@ -330,7 +345,7 @@ pub(super) fn network_drift(
             )
         }));
     }
-    if let Some(changes) = default_acl_changes(inv) {
+    if let Some(changes) = default_acl_changes(inv, ipv6_rules_wanted(spec, inv)) {
         findings.push(Finding::new(
             "vpc",
             format!(

@@ -21,6 +21,10 @@ impl Run<'_> {
         vpc_id: &str,
     ) -> Result<BTreeMap<SgRole, String>> {
         let wanted = ingress_rules(self.spec);
+        let vpc_has_ipv6 = inv
+            .vpc
+            .as_ref()
+            .is_some_and(|v| ec2::Ipv6Association::of(v).is_some());
         let work = wanted.keys().map(|role| async move {
             let component = Component::SecurityGroup(*role);
             let id = match inv.security_groups.get(&component.key()) {
@@ -58,8 +62,7 @@ impl Run<'_> {
                 Some(group) => (group.egress.clone(), Vec::new()),
                 None => (
                     vec![RawRule::all_traffic_ipv4()],
-                    self.spec
-                        .ipv6
+                    (self.spec.ipv6 || vpc_has_ipv6)
                         .then(RawRule::all_traffic_ipv6)
                         .into_iter()
                         .collect(),

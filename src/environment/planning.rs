@@ -282,6 +282,7 @@ pub(super) fn plan_outputs(
             }
             fill_carved(
                 planned,
+                prior,
                 zones,
                 [
                     config.public_subnet_cidrs.is_null(),
@@ -756,7 +757,12 @@ fn min_healthy_percentage(app: &model::AppBlock) -> String {
 /// configuration sets is the configuration's, unknown values included). When a
 /// configured block is not known yet, the carving must avoid it and so waits
 /// for apply: the provider's entries stay unknown, their keys known.
-fn fill_carved(state: &mut EnvironmentState, zones: &[String], fillable: [bool; 2]) {
+fn fill_carved(
+    state: &mut EnvironmentState,
+    prior: &EnvironmentState,
+    zones: &[String],
+    fillable: [bool; 2],
+) {
     let Some(vpc) = state
         .vpc_cidr
         .as_ref_option()
@@ -790,6 +796,18 @@ fn fill_carved(state: &mut EnvironmentState, zones: &[String], fillable: [bool; 
     }
     if configured_unknown {
         return;
+    }
+    // a removed zone's blocks stay occupied: its subnets are deleted only
+    // once the new zones' serve
+    for (tier, map) in [
+        (Tier::Public, &prior.public_subnet_cidrs),
+        (Tier::Private, &prior.private_subnet_cidrs),
+    ] {
+        for (zone, text) in known_map(map).unwrap_or_default() {
+            if let (false, Ok(cidr)) = (zones.contains(&zone), text.parse::<Cidr>()) {
+                existing.insert((tier, zone), cidr);
+            }
+        }
     }
     let Ok(carved) = carve(vpc, zones, &existing) else {
         return;

@@ -195,8 +195,11 @@ pub fn carved_subnet_prefix(vpc: Cidr) -> u8 {
 /// Assigns a CIDR to every (tier, zone) pair that has none yet.
 ///
 /// `existing` holds blocks already in use (kept from state or given by the
-/// user); they are never moved. New blocks take the lowest slot of their tier
-/// that overlaps nothing already assigned, zones taken in name order.
+/// user); they are never moved. Those of zones not in `zones` (a zone being
+/// removed, whose subnets still exist while the new ones are made) are
+/// taken by nobody but stay occupied. New blocks take the lowest slot of
+/// their tier that overlaps nothing already assigned or occupied, zones taken
+/// in name order.
 pub fn carve(
     vpc: Cidr,
     zones: &[String],
@@ -217,6 +220,11 @@ pub fn carve(
         .filter(|((_, zone), _)| unique.contains(zone))
         .map(|(key, cidr)| (key.clone(), *cidr))
         .collect();
+    let occupied: Vec<Cidr> = existing
+        .iter()
+        .filter(|((_, zone), _)| !unique.contains(zone))
+        .map(|(_, cidr)| *cidr)
+        .collect();
     for tier in Tier::ALL {
         for zone in &unique {
             let key = (tier, (*zone).clone());
@@ -225,7 +233,12 @@ pub fn carve(
             }
             let free = (tier.first_slot()..tier.first_slot() + SLOTS_PER_TIER as u32)
                 .filter_map(|slot| vpc.subdivide(subnet_prefix, slot))
-                .find(|candidate| assigned.values().all(|used| !used.overlaps(candidate)))
+                .find(|candidate| {
+                    assigned
+                        .values()
+                        .chain(&occupied)
+                        .all(|used| !used.overlaps(candidate))
+                })
                 .ok_or_else(|| CarveError::NoFreeSlot {
                     tier: tier.as_str(),
                     zone: (*zone).clone(),
@@ -329,6 +342,22 @@ mod tests {
             carve(vpc, &many, &BTreeMap::new()),
             Err(CarveError::TooManyZones { requested: 9 })
         );
+    }
+
+    #[test]
+    fn a_zone_swapped_in_does_not_take_the_block_of_the_zone_swapped_out() {
+        let vpc: Cidr = "10.0.0.0/16".parse().unwrap();
+        let before = carve(vpc, &zones(&["a", "b"]), &BTreeMap::new()).unwrap();
+        let after = carve(vpc, &zones(&["a", "c"]), &before).unwrap();
+        for tier in Tier::ALL {
+            let c = after[&(tier, "c".to_string())];
+            assert!(!c.overlaps(&before[&(tier, "b".to_string())]), "{c}");
+            assert_eq!(
+                after[&(tier, "a".to_string())],
+                before[&(tier, "a".to_string())]
+            );
+        }
+        assert!(!after.contains_key(&(Tier::Public, "b".to_string())));
     }
 
     proptest! {

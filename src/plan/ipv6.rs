@@ -129,7 +129,9 @@ impl fmt::Display for Ipv6Cidr {
 
 /// Gives every (tier, zone) of `zones` a /64 of `vpc`: the blocks of
 /// `existing` inside `vpc` are kept (a block of an earlier /56 is not), the
-/// others take the lowest free slot of their tier, zones in name order.
+/// others take the lowest free slot of their tier, zones in name order. The
+/// blocks of zones not in `zones` (being removed, their subnets still there
+/// while the new ones are made) are taken by nobody but stay occupied.
 pub fn carve_ipv6(
     vpc: Ipv6Cidr,
     zones: &[String],
@@ -155,7 +157,10 @@ pub fn carve_ipv6(
                 .chain(2 * SLOTS_PER_TIER as u32..256);
             let free = slots
                 .filter_map(|slot| vpc.subdivide(SUBNET_PREFIX, slot))
-                .find(|candidate| !assigned.values().any(|used| used == candidate));
+                .find(|candidate| {
+                    !assigned.values().any(|used| used == candidate)
+                        && !existing.values().any(|used| used == candidate)
+                });
             if let Some(free) = free {
                 assigned.insert(key, free);
             }
@@ -232,6 +237,23 @@ mod tests {
         assert_eq!(
             carved[&(Tier::Private, "us-east-1b".into())].to_string(),
             "2600:1f18:abcd:ef09::/64"
+        );
+    }
+
+    #[test]
+    fn a_zone_swapped_in_does_not_take_the_block_of_the_zone_swapped_out() {
+        let before = carve_ipv6(
+            vpc(),
+            &zones(&["us-east-1a", "us-east-1b"]),
+            &BTreeMap::new(),
+        );
+        let after = carve_ipv6(vpc(), &zones(&["us-east-1a", "us-east-1c"]), &before);
+        let old_b = before[&(Tier::Public, "us-east-1b".to_string())];
+        assert_ne!(after[&(Tier::Public, "us-east-1c".to_string())], old_b);
+        assert!(!after.contains_key(&(Tier::Public, "us-east-1b".to_string())));
+        assert_eq!(
+            after[&(Tier::Public, "us-east-1a".to_string())],
+            before[&(Tier::Public, "us-east-1a".to_string())]
         );
     }
 

@@ -90,6 +90,10 @@ pub async fn create_instance_connect_endpoint(
         .subnet_id(subnet)
         .security_group_ids(security_group)
         .preserve_client_ip(false)
+        // AWS's default is dualstack in a subnet with an IPv6 block: an
+        // address AWS manages there would keep the subnet's block from being
+        // removed when `ipv6` is turned off
+        .ip_address_type(aws_sdk_ec2::types::IpAddressType::Ipv4)
         .client_token(token)
         .tag_specifications(tag_spec(ResourceType::InstanceConnectEndpoint, tags))
         .send()

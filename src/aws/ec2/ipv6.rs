@@ -132,6 +132,40 @@ pub async fn subnets_with_ipv6(
         .collect())
 }
 
+/// The subnets among `ids` that still have an IPv6 block, being removed or not.
+pub async fn subnets_holding_ipv6(
+    client: &Client,
+    ids: &[String],
+) -> Result<std::collections::BTreeSet<String>> {
+    let out = match client
+        .describe_subnets()
+        .set_subnet_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        // a subnet gone holds nothing; the others are asked again next time
+        Err(e) => {
+            return AwsError::from_sdk("DescribeSubnets", e).or_gone(Default::default());
+        }
+    };
+    Ok(out
+        .subnets()
+        .iter()
+        .filter(|s| {
+            s.ipv6_cidr_block_association_set().iter().any(|a| {
+                !matches!(
+                    a.ipv6_cidr_block_state()
+                        .and_then(|s| s.state())
+                        .map(|s| s.as_str()),
+                    Some("disassociated" | "failed")
+                )
+            })
+        })
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect())
+}
+
 pub async fn disassociate_vpc_cidr_block(client: &Client, association_id: &str) -> Result<()> {
     client
         .disassociate_vpc_cidr_block()

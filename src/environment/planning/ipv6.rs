@@ -34,7 +34,9 @@ pub(in crate::environment) fn unknown_ipv6_outputs(state: &mut EnvironmentState)
 /// after apply when either is new, null without either.
 pub(super) fn plan_bastion_ipv6(prior: &EnvironmentState, planned: &mut EnvironmentState) {
     let on = |s: &EnvironmentState| s.ipv6 == Value::Value(true) && s.bastion_enabled();
-    planned.bastion_ipv6_address = if !on(planned) {
+    planned.bastion_ipv6_address = if planned.ipv6.is_unknown() {
+        Value::Unknown
+    } else if !on(planned) {
         Value::Null
     } else if on(prior)
         && planned.bastion_instance_id.is_value()
