@@ -114,50 +114,62 @@ impl Run<'_> {
             }));
             carve_ipv6(vpc, &bp.zones, &kept)
         });
-        let work = subnets.iter().map(|(key, id)| {
-            let blocks = &blocks;
+        let associations = subnets.iter().map(|(key, id)| {
+            let block = blocks.as_ref().and_then(|blocks| blocks.get(key));
             async move {
-                let subnet = found(key);
-                let association = subnet.and_then(Ipv6Association::of);
-                let settled = association
-                    .as_ref()
-                    .is_some_and(|a| a.state == "associated");
-                if let (None, Some(block)) = (
-                    &association,
-                    blocks.as_ref().and_then(|blocks| blocks.get(key)),
-                ) {
+                if let (None, Some(block)) = (found(key).and_then(Ipv6Association::of), block) {
                     let block = block.to_string();
                     retry_propagation(self.deadline, "a subnet's IPv6 block", || {
                         ec2::associate_subnet_ipv6(&self.clients.ec2, id, &block)
                     })
                     .await?;
                 }
-                // AWS takes a moment to associate it, and refuses a dualstack
-                // load balancer and the assignment until it has
-                if self.spec.ipv6 && !settled {
-                    let ids = std::slice::from_ref(id);
-                    poll_until(
-                        self.deadline,
-                        &format!("the IPv6 block of subnet {id} to be associated"),
-                        || async {
-                            match ec2::subnets_with_ipv6(&self.clients.ec2, ids).await {
-                                Ok(done) => Ok(done.contains(id).then_some(())),
-                                // a subnet made moments ago may not be seen yet
-                                Err(e) if e.is_not_found() => Ok(None),
-                                Err(e) => Err(e),
-                            }
-                        },
-                    )
-                    .await?;
-                }
-                if subnet.is_some_and(assigns_ipv6) != self.spec.ipv6 {
-                    retry_propagation(self.deadline, "a subnet's IPv6 assignment", || {
-                        ec2::assign_ipv6_on_creation(&self.clients.ec2, id, self.spec.ipv6)
-                    })
-                    .await?;
-                }
                 Ok::<_, AwsError>(())
             }
+        });
+        try_join_all(associations).await?;
+        // AWS takes a moment to associate a block, and refuses a dualstack
+        // load balancer and the assignment until it has: one poll for all
+        let unsettled: Vec<String> = subnets
+            .iter()
+            .filter(|(key, _)| {
+                found(key)
+                    .and_then(Ipv6Association::of)
+                    .is_none_or(|a| a.state != "associated")
+            })
+            .map(|(_, id)| id.clone())
+            .collect();
+        if self.spec.ipv6 && !unsettled.is_empty() {
+            poll_until(
+                self.deadline,
+                "the subnets' IPv6 blocks to be associated",
+                || async {
+                    match ec2::subnet_ipv6_states(&self.clients.ec2, &unsettled).await {
+                        Ok(states) => Ok(unsettled
+                            .iter()
+                            .all(|id| {
+                                states
+                                    .get(id)
+                                    .is_some_and(|s| s.iter().any(|s| s == "associated"))
+                            })
+                            .then_some(())),
+                        // a subnet made moments ago may not be seen yet
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await?;
+        }
+        let work = subnets.iter().map(|(key, id)| async move {
+            let subnet = found(key);
+            if subnet.is_some_and(assigns_ipv6) != self.spec.ipv6 {
+                retry_propagation(self.deadline, "a subnet's IPv6 assignment", || {
+                    ec2::assign_ipv6_on_creation(&self.clients.ec2, id, self.spec.ipv6)
+                })
+                .await?;
+            }
+            Ok::<_, AwsError>(())
         });
         try_join_all(work).await?;
         Ok(())
@@ -247,8 +259,12 @@ impl Run<'_> {
                 deadline,
                 "the subnets' IPv6 blocks to be removed",
                 || async {
-                    let held = ec2::subnets_holding_ipv6(ec2c, &subnet_ids).await?;
-                    Ok(held.is_empty().then_some(()))
+                    match ec2::subnet_ipv6_states(ec2c, &subnet_ids).await {
+                        Ok(states) => Ok(states.values().all(Vec::is_empty).then_some(())),
+                        // a subnet gone holds nothing; the others are asked again
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(e) => Err(e),
+                    }
                 },
             )
             .await?;

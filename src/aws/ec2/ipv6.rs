@@ -107,11 +107,13 @@ pub async fn vpc_ipv6(client: &Client, vpc_id: &str) -> Result<Option<Ipv6Associ
     }))
 }
 
-/// The subnets among `ids` whose IPv6 block AWS has associated.
-pub async fn subnets_with_ipv6(
+/// The states of the IPv6 blocks of each subnet among `ids` (`associating`,
+/// `associated`, `disassociating`, ...), blocks AWS has finished removing
+/// left out.
+pub async fn subnet_ipv6_states(
     client: &Client,
     ids: &[String],
-) -> Result<std::collections::BTreeSet<String>> {
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
     let out = client
         .describe_subnets()
         .set_subnet_ids(Some(ids.to_vec()))
@@ -121,48 +123,15 @@ pub async fn subnets_with_ipv6(
     Ok(out
         .subnets()
         .iter()
-        .filter(|s| {
-            s.ipv6_cidr_block_association_set().iter().any(|a| {
-                a.ipv6_cidr_block_state()
-                    .and_then(|s| s.state())
-                    .is_some_and(|s| s.as_str() == "associated")
-            })
+        .filter_map(|s| {
+            let states = s
+                .ipv6_cidr_block_association_set()
+                .iter()
+                .filter_map(|a| Some(a.ipv6_cidr_block_state()?.state()?.as_str().to_string()))
+                .filter(|state| !matches!(state.as_str(), "disassociated" | "failed"))
+                .collect();
+            Some((s.subnet_id()?.to_string(), states))
         })
-        .filter_map(|s| s.subnet_id().map(str::to_string))
-        .collect())
-}
-
-/// The subnets among `ids` that still have an IPv6 block, being removed or not.
-pub async fn subnets_holding_ipv6(
-    client: &Client,
-    ids: &[String],
-) -> Result<std::collections::BTreeSet<String>> {
-    let out = match client
-        .describe_subnets()
-        .set_subnet_ids(Some(ids.to_vec()))
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        // a subnet gone holds nothing; the others are asked again next time
-        Err(e) => {
-            return AwsError::from_sdk("DescribeSubnets", e).or_gone(Default::default());
-        }
-    };
-    Ok(out
-        .subnets()
-        .iter()
-        .filter(|s| {
-            s.ipv6_cidr_block_association_set().iter().any(|a| {
-                !matches!(
-                    a.ipv6_cidr_block_state()
-                        .and_then(|s| s.state())
-                        .map(|s| s.as_str()),
-                    Some("disassociated" | "failed")
-                )
-            })
-        })
-        .filter_map(|s| s.subnet_id().map(str::to_string))
         .collect())
 }
 
