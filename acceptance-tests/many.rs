@@ -59,7 +59,25 @@ fn many_environments_apply_plan_empty_and_destroy_with_merged_reads() {
     let env = Emulator::aws_like();
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&configuration());
+    env.layer.reset_counts();
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    // what the region offers is asked once for every environment planned
+    // and applied at the same moment: two plans and apply's choice of zones
+    // would otherwise ask three times per environment
+    for action in [
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeAccountAttributes",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeInstanceTypeOfferings",
+        "ec2:DescribeImages",
+    ] {
+        let calls = env.layer.count(action);
+        assert!(
+            (1..ENVIRONMENTS.len()).contains(&calls),
+            "{action}: {calls} calls for {} environments",
+            ENVIRONMENTS.len()
+        );
+    }
 
     // each environment's state names its own objects, in its own VPC
     let applied = states(&ws);

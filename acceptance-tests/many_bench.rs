@@ -8,6 +8,8 @@
 //! Run: `cargo bench --bench many` (1, 3 and 10 environments at time scale
 //! 0.1), or name the counts and the scale: `cargo bench --bench many -- 1 3 10
 //! 30 --scale 0.1`; `-- --at-once-only` runs the three configurations alone.
+//! `PRODVPC_BENCH_CALLS=1` prints each apply's and rested plan's calls by
+//! action; `PRODVPC_BENCH_LOG=<file>` appends the provider's DEBUG log.
 
 #[allow(dead_code)]
 mod harness;
@@ -46,7 +48,16 @@ fn measure(ws: &Workspace, layer: &FaultLayer, args: &[&str]) -> Phase {
     layer.reset_counts();
     let throttled = layer.model().throttled_total();
     let started = Instant::now();
-    ws.ok(args);
+    // PRODVPC_BENCH_LOG=<file>: the provider's DEBUG log of every phase (each
+    // call with its operation and wait), appended to the file
+    let run = match std::env::var("PRODVPC_BENCH_LOG") {
+        Ok(path) => ws.run_with_env(
+            args,
+            &[("TF_LOG_PROVIDER", "DEBUG"), ("TF_LOG_PATH", path.as_str())],
+        ),
+        Err(_) => ws.run(args),
+    };
+    assert_eq!(run.code, 0, "terraform {args:?} failed:\n{}", run.text());
     Phase {
         wall: started.elapsed(),
         calls: layer.counts().values().sum(),
@@ -69,6 +80,15 @@ fn row(environments: &str, phase: &str, p: &Phase) {
     );
 }
 
+/// With `PRODVPC_BENCH_CALLS` set: the last phase's calls by action, most first.
+fn print_calls(layer: &FaultLayer, phase: &str) {
+    if std::env::var_os("PRODVPC_BENCH_CALLS").is_some() {
+        let mut counts: Vec<(String, usize)> = layer.counts().into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        eprintln!("{phase}: {counts:?}");
+    }
+}
+
 fn one_configuration(moto: &Moto, count: usize, scale: f64) {
     let layer =
         FaultLayer::start_modelled(&moto.endpoint(), ModelConfig::aws_like(scale, CONSISTENCY));
@@ -78,16 +98,13 @@ fn one_configuration(moto: &Moto, count: usize, scale: f64) {
     let nat = if count > 10 { "none" } else { "single" };
     let ws = workspace(&layer, &configuration(&format!("many{count}"), count, nat));
     let apply = measure(&ws, &layer, &["apply", "-auto-approve", "-no-color"]);
-    if std::env::var_os("PRODVPC_BENCH_CALLS").is_some() {
-        let mut counts: Vec<(String, usize)> = layer.counts().into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        eprintln!("apply of {count}: {counts:?}");
-    }
+    print_calls(&layer, &format!("apply of {count}"));
     let plan = measure(&ws, &layer, &["plan", "-detailed-exitcode", "-no-color"]);
     // the account's buckets full again, as after a quiet moment: what a plan
     // costs by itself, not what the apply before it left of the budget
     std::thread::sleep(REFILL);
     let rested = measure(&ws, &layer, &["plan", "-detailed-exitcode", "-no-color"]);
+    print_calls(&layer, &format!("rested plan of {count}"));
     std::thread::sleep(REFILL);
     let destroy = measure(&ws, &layer, &["destroy", "-auto-approve", "-no-color"]);
     let label = count.to_string();

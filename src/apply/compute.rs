@@ -439,29 +439,44 @@ impl Run<'_> {
                 app.min_size, self.names.app
             ),
             || async {
-                let (group, health, failed_launch) = futures::try_join!(
-                    autoscaling::find_group(
-                        &self.clients.autoscaling,
-                        &self.clients.batches,
-                        &self.names.app,
-                    ),
-                    elbv2::target_health(&self.clients.elbv2, target_group),
-                    autoscaling::latest_failed_activity(
-                        &self.clients.autoscaling,
-                        &self.names.app,
-                        since
-                    ),
+                // the group first (its read is shared with the other
+                // environments' waits); the group's own reads only when they
+                // can tell something: health once an instance is in service,
+                // launch failures while instances are missing
+                let group = autoscaling::find_group(
+                    &self.clients.autoscaling,
+                    &self.clients.batches,
+                    &self.names.app,
+                )
+                .await?;
+                let members = group.map(|g| g.members).unwrap_or_default();
+                let in_service = members.iter().any(|m| m.lifecycle_state == "InService");
+                let launched = members.iter().filter(|m| m.is_live()).count();
+                let (health, failed_launch) = futures::try_join!(
+                    async {
+                        match in_service {
+                            true => elbv2::target_health(&self.clients.elbv2, target_group).await,
+                            false => Ok(elbv2::TargetHealth::default()),
+                        }
+                    },
+                    async {
+                        match launched < app.min_size as usize {
+                            true => {
+                                autoscaling::latest_failed_activity(
+                                    &self.clients.autoscaling,
+                                    &self.names.app,
+                                    since,
+                                )
+                                .await
+                            }
+                            false => Ok(None),
+                        }
+                    },
                 )?;
-                let count = group
-                    .map(|g| {
-                        g.members
-                            .iter()
-                            .filter(|m| {
-                                m.lifecycle_state == "InService" && health.healthy.contains(&m.id)
-                            })
-                            .count()
-                    })
-                    .unwrap_or(0);
+                let count = members
+                    .iter()
+                    .filter(|m| m.lifecycle_state == "InService" && health.healthy.contains(&m.id))
+                    .count();
                 *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
                 *failing.lock().unwrap_or_else(|p| p.into_inner()) = health.unhealthy_text();
                 if count >= app.min_size as usize {

@@ -46,7 +46,7 @@ pub async fn resolve_zones(
     if let Some(chosen) = spec.zones.choose(&in_use, &[]) {
         return Ok(chosen);
     }
-    let available = ec2::available_zones(&clients.ec2).await?;
+    let available = ec2::available_zones(&clients.ec2, &clients.batches).await?;
     spec.zones.choose(&in_use, &available).ok_or_else(|| {
         AwsError::Unsatisfiable(format!(
             "the region has {} available zones but az_count is {}; lower az_count",
@@ -209,7 +209,7 @@ pub async fn reconcile(
         match (&spec.app.ami_id, &inv.template_settings) {
             (Some(ami), _) => Ok(ami.clone()),
             (None, Some(current)) if !current.ami_id.is_empty() => Ok(current.ami_id.clone()),
-            (None, _) => ec2::latest_amazon_linux(&clients.ec2).await,
+            (None, _) => ec2::latest_amazon_linux(&clients.ec2, &clients.batches).await,
         }
     })?;
     let mut kept = spec.clone();
@@ -240,7 +240,7 @@ pub async fn reconcile(
         .collect();
     let mut root_devices = inv.image_root_devices.clone();
     root_devices.extend(
-        ec2::images(&clients.ec2, &unread_images)
+        ec2::images(&clients.ec2, &clients.batches, &unread_images)
             .await?
             .into_iter()
             .map(|(id, image)| (id, image.root_device_name)),

@@ -657,7 +657,7 @@ impl Inventory {
             .collect();
         let (more_tags, images, more_rules) = futures::try_join!(
             tags_in_chunks(clients, &unread),
-            ec2::images(&clients.ec2, &unread_images),
+            ec2::images(&clients.ec2, &clients.batches, &unread_images),
             elbv2::rules_of(&clients.elbv2, &no_rules_read),
         )?;
         tags.extend(more_tags);

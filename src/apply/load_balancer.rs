@@ -181,7 +181,8 @@ impl Run<'_> {
             self.deadline,
             "the load balancer to become active",
             || async {
-                match elbv2::load_balancer_state(client, arn).await?.as_deref() {
+                let state = elbv2::load_balancer_state(client, &self.clients.batches, arn).await?;
+                match state.as_deref() {
                     Some("active") => Ok(Some(())),
                     Some("failed") => Err(AwsError::Unsatisfiable(format!(
                         "load balancer {arn} failed to provision; the next apply retries it"

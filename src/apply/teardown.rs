@@ -219,8 +219,8 @@ pub(super) async fn load_balancers(t: &Teardown<'_>) -> Result<()> {
             .await
             .or_else(ignore_not_found)?;
         poll_until(t.deadline, "the load balancer to be deleted", || async {
-            let remaining = elbv2::load_balancer_exists(elb, &lb.arn).await?;
-            Ok((!remaining).then_some(()))
+            let state = elbv2::load_balancer_state(elb, &t.clients.batches, &lb.arn).await?;
+            Ok(state.is_none().then_some(()))
         })
         .await
     })

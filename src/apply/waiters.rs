@@ -50,13 +50,66 @@ pub enum Pace {
 }
 
 impl Pace {
-    /// The pause before the next attempt, after `waited` in all.
-    pub fn delay(self, waited: Duration) -> Duration {
-        let (share, floor) = match self {
+    fn share_and_floor(self) -> (u32, Duration) {
+        match self {
             Pace::Watch => (10, Duration::from_millis(200)),
             Pace::Retry => (5, Duration::from_secs(1)),
-        };
+        }
+    }
+
+    /// The pause before the next attempt, after `waited` in all.
+    pub fn delay(self, waited: Duration) -> Duration {
+        let (share, floor) = self.share_and_floor();
         (waited / share).clamp(floor, MAX_DELAY)
+    }
+
+    /// [`Pace::delay`] as actually slept: polls of describes end on the
+    /// process's shared grid ([`aligned`]); retries of calls that change
+    /// something merge with nothing, so they keep their own moment.
+    fn pause(self, waited: Duration) -> Duration {
+        let delay = self.delay(waited);
+        match self {
+            Pace::Watch => aligned(delay, self.share_and_floor().1),
+            Pace::Retry => delay,
+        }
+    }
+}
+
+/// The instant every [`Pace::Watch`] pause of this process is measured from.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// The pause before the next poll of a wait whose pace asks for `delay`,
+/// ending on a grid shared by every wait of the process: the largest step
+/// `floor * 2^k` not above `delay`, counted from one epoch. Waits of different
+/// environments (each started at its own moment) then poll at the same
+/// instants, so their describes merge into one call (`crate::aws::batch`)
+/// instead of each draining the account's request rate alone. Steps nest
+/// (each is a multiple of the smaller ones), so waits at different paces meet
+/// too. The pause is at least half a step and less than a step and a half:
+/// never a burst of polls, and on average no longer than `delay`.
+fn aligned(delay: Duration, floor: Duration) -> Duration {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    pause_on_grid(
+        Instant::now().saturating_duration_since(epoch),
+        delay,
+        floor,
+    )
+}
+
+/// [`aligned`], `since` the epoch.
+fn pause_on_grid(since: Duration, delay: Duration, floor: Duration) -> Duration {
+    let mut step = floor;
+    while step * 2 <= delay {
+        step *= 2;
+    }
+    let since = since.as_nanos();
+    let step_ns = step.as_nanos().max(1);
+    let to_next = step_ns - since % step_ns;
+    let pause = Duration::from_nanos(u64::try_from(to_next).unwrap_or(u64::MAX));
+    if pause < step / 2 {
+        pause + step
+    } else {
+        pause
     }
 }
 
@@ -83,7 +136,6 @@ where
     let started = Instant::now();
     let mut reports = Reports::default();
     loop {
-        let delay = pace.delay(started.elapsed());
         match check().await {
             Ok(Some(value)) => return Ok(value),
             Ok(None) => {}
@@ -98,10 +150,12 @@ where
                 "still waiting for {what}"
             );
         }
-        if Instant::now() + delay > deadline {
+        // measured once the check is done: the pause ends on the shared grid
+        let pause = pace.pause(waited);
+        if Instant::now() + pause > deadline {
             break;
         }
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(pause).await;
     }
     Err(AwsError::Timeout {
         what: what.to_string(),
@@ -271,6 +325,33 @@ mod tests {
         // a wait ends at most a tenth after AWS is done, once past the floor
         for waited in [secs(10), secs(90), secs(140)] {
             assert!(Pace::Watch.delay(waited) <= waited / 10);
+        }
+    }
+
+    #[test]
+    fn polls_of_waits_started_apart_land_on_the_same_instants() {
+        let floor = Duration::from_millis(200);
+        let ms = Duration::from_millis;
+        // two waits at the same pace, polling 80 ms apart, meet at once
+        let first = ms(1_010) + pause_on_grid(ms(1_010), ms(250), floor);
+        let second = ms(1_090) + pause_on_grid(ms(1_090), ms(250), floor);
+        assert_eq!(first, second);
+        // 130 ms apart, the later one skips the grid point too close to it:
+        // they meet at the next one
+        let later = ms(1_140) + pause_on_grid(ms(1_140), ms(250), floor);
+        assert_eq!(first + pause_on_grid(first, ms(250), floor), later);
+        // a wait at a slower pace wakes on a point of the faster one's grid
+        for delay in [500, 900, 1700, 4000, 15_000].map(ms) {
+            for since in (0..40).map(|n| ms(n * 37)) {
+                let pause = pause_on_grid(since, delay, floor);
+                let at = since + pause;
+                assert_eq!(at.as_nanos() % floor.as_nanos(), 0, "{delay:?}");
+                // between half a step and a step and a half: no burst, no stall
+                assert!(
+                    pause >= delay / 4 && pause <= delay * 3 / 2,
+                    "{delay:?}: {pause:?}"
+                );
+            }
         }
     }
 

@@ -284,35 +284,51 @@ pub async fn in_vpc(
     Ok((balancers, groups))
 }
 
-/// Whether the load balancer still exists (AWS lists it while it is being deleted).
-pub async fn load_balancer_exists(client: &Client, arn: &str) -> Result<bool> {
-    match client
-        .describe_load_balancers()
-        .load_balancer_arns(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(!out.load_balancers().is_empty()),
-        Err(e) => AwsError::from_sdk("DescribeLoadBalancers", e).or_gone(false),
-    }
-}
-
-/// The load balancer's state (`provisioning`, `active`, `failed`, ...), `None` when gone.
-pub async fn load_balancer_state(client: &Client, arn: &str) -> Result<Option<String>> {
-    match client
-        .describe_load_balancers()
-        .load_balancer_arns(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.load_balancers().first().map(|lb| {
-            lb.state()
-                .and_then(|s| s.code())
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default()
-        })),
-        Err(e) => AwsError::from_sdk("DescribeLoadBalancers", e).or_gone(None),
-    }
+/// The load balancer's state (`provisioning`, `active`, `failed`, ...), `None`
+/// when gone (AWS lists it while it is being deleted). The waits of every
+/// environment polling at the same moment share one listing of the region's
+/// load balancers (a region holds 50 by default, a page 400): naming them
+/// would fail the call for all when one was created moments ago and is not
+/// known yet, and AWS has no filter that tolerates it.
+pub async fn load_balancer_state(
+    client: &Client,
+    batches: &Batches,
+    arn: &str,
+) -> Result<Option<String>> {
+    let client = client.clone();
+    let found = batches
+        .read(
+            "DescribeLoadBalancers",
+            "every load balancer",
+            usize::MAX,
+            arn,
+            move |_| {
+                let client = client.clone();
+                async move {
+                    let mut states = Vec::new();
+                    let mut pages = client
+                        .describe_load_balancers()
+                        .page_size(400)
+                        .into_paginator()
+                        .send();
+                    while let Some(page) = pages.next().await {
+                        let page =
+                            page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
+                        for lb in page.load_balancers() {
+                            let state = lb.state().and_then(|s| s.code());
+                            let state = state.map(|c| c.as_str().to_string());
+                            states.push((
+                                lb.load_balancer_arn().unwrap_or_default().to_string(),
+                                state.unwrap_or_default(),
+                            ));
+                        }
+                    }
+                    Ok(states)
+                }
+            },
+        )
+        .await?;
+    Ok(found.into_iter().next())
 }
 
 /// The targets registered in the target group (draining ones left out: they

@@ -89,12 +89,15 @@ impl EnvironmentResource {
             .collect();
         let key_name = bastion.and_then(|b| known(&b.key_name));
         let ec2 = &clients.ec2;
+        let batches = &clients.batches;
         let image_checks = futures::future::try_join_all(
-            images.iter().map(|(_, id)| crate::aws::ec2::image(ec2, id)),
+            images
+                .iter()
+                .map(|(_, id)| crate::aws::ec2::image(ec2, batches, id)),
         );
         let key_check = async {
             match &key_name {
-                Some(name) => crate::aws::ec2::key_pair_exists(ec2, name).await,
+                Some(name) => crate::aws::ec2::key_pair_exists(ec2, batches, name).await,
                 None => Ok(true),
             }
         };
@@ -105,7 +108,7 @@ impl EnvironmentResource {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let architectures = crate::aws::ec2::instance_type_architectures(ec2, &type_names);
+        let architectures = crate::aws::ec2::instance_type_architectures(ec2, batches, &type_names);
         // the NAT gateways' addresses count against the account's quota
         let nat_strategy = match &planned.nat_gateways {
             Value::Value(text) => crate::plan::spec::NatStrategy::parse(text),
@@ -116,19 +119,19 @@ impl EnvironmentResource {
         let environment = known(&planned.name);
         let headroom = async {
             match (&environment, nat_strategy) {
-                (Some(name), Some(_)) => {
-                    crate::aws::ec2::address_headroom(ec2, name).await.map(Some)
-                }
+                (Some(name), Some(_)) => crate::aws::ec2::address_headroom(ec2, batches, name)
+                    .await
+                    .map(Some),
                 _ => Ok(None),
             }
         };
         // offerings are asked for every zone: which ones are used is known only with the zones
         let offerings = async {
-            let zones = crate::aws::ec2::available_zones(ec2).await?;
+            let zones = crate::aws::ec2::available_zones(ec2, batches).await?;
             let offered = if type_names.is_empty() {
                 Default::default()
             } else {
-                crate::aws::ec2::instance_type_offerings(ec2, &type_names, &zones).await?
+                crate::aws::ec2::instance_type_offerings(ec2, batches, &type_names, &zones).await?
             };
             Ok((zones, offered))
         };

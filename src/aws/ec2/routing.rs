@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{AvailabilityMode, AvailabilityZoneAddress, DomainType, ResourceType};
+use aws_sdk_ec2::types::{
+    AvailabilityMode, AvailabilityZoneAddress, DomainType, Filter, ResourceType,
+};
 use aws_sdk_ec2::Client;
 
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
@@ -272,9 +274,10 @@ pub struct NatGatewayStatus {
 }
 
 /// The state of a NAT gateway with AWS's reason when it failed, if it exists.
-/// Waiters of every environment polling at the same moment share one call
-/// (a gateway AWS does not know yet fails the call, which is then asked
-/// gateway by gateway).
+/// Waiters of every environment polling at the same moment share one call,
+/// by filter: a gateway AWS does not list yet (moments after its create) is
+/// simply absent from the answer, where naming it as a parameter would fail
+/// the call for every gateway it carries.
 pub async fn nat_gateway_status(
     client: &Client,
     batches: &Batches,
@@ -284,7 +287,7 @@ pub async fn nat_gateway_status(
     let found = batches
         .read(
             "DescribeNatGateways",
-            "NatGatewayIds",
+            "nat-gateway-id",
             EC2_FILTER_VALUES,
             id,
             move |ids| {
@@ -292,7 +295,12 @@ pub async fn nat_gateway_status(
                 async move {
                     let out = client
                         .describe_nat_gateways()
-                        .set_nat_gateway_ids(Some(ids))
+                        .filter(
+                            Filter::builder()
+                                .name("nat-gateway-id")
+                                .set_values(Some(ids))
+                                .build(),
+                        )
                         .send()
                         .await
                         .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;

@@ -1,0 +1,382 @@
+//! What the region and the account offer, read when a plan is checked and
+//! when apply picks zones and images: zones, images, instance types and where
+//! they are offered, key pairs, the Elastic IP quota, the default image.
+//!
+//! Every environment of a configuration asks these questions at the same
+//! moment, and the answers are the same for all of them: each read joins the
+//! others of its moment ([`Batches`]), so ten environments cost the calls of
+//! one. Reads by several names go through filters, which never fail on a name
+//! AWS does not know (a parameter list would fail the whole call for one).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use aws_sdk_ec2::types::{Filter, LocationType};
+use aws_sdk_ec2::Client;
+
+use super::{filter, tag_map};
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
+use crate::error::AwsError;
+use crate::plan::spec::TAG_ENVIRONMENT;
+
+type Result<T> = std::result::Result<T, AwsError>;
+
+/// The one key of a read whose answer is the region's (or the account's).
+const REGION: &str = "region";
+
+/// A filter on every value of `values`.
+fn filter_any(name: &str, values: Vec<String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
+}
+
+/// A read whose answer is the same for every reader of the moment.
+async fn region_wide<T, F, Fut>(batches: &Batches, operation: &'static str, fetch: F) -> Result<T>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+{
+    let found = batches
+        .read(operation, REGION, 1, REGION, move |_| {
+            let call = fetch();
+            async move { Ok(vec![(REGION.to_string(), call.await?)]) }
+        })
+        .await?;
+    found.into_iter().next().ok_or(AwsError::MissingField {
+        operation,
+        field: "answer",
+    })
+}
+
+/// Names of the available availability zones of the region, sorted.
+pub async fn available_zones(client: &Client, batches: &Batches) -> Result<Vec<String>> {
+    let client = client.clone();
+    region_wide(batches, "DescribeAvailabilityZones", move || {
+        let client = client.clone();
+        async move {
+            let out = client
+                .describe_availability_zones()
+                .filters(filter("state", "available"))
+                .filters(filter("zone-type", "availability-zone"))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAvailabilityZones", e))?;
+            let mut zones: Vec<String> = out
+                .availability_zones()
+                .iter()
+                .filter_map(|z| z.zone_name().map(str::to_string))
+                .collect();
+            zones.sort();
+            Ok(zones)
+        }
+    })
+    .await
+}
+
+/// What the provider needs to know of an image to launch it as it should.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Image {
+    /// the device its root volume is made under (`/dev/xvda` on Amazon Linux,
+    /// `/dev/sda1` on Ubuntu, Debian, RHEL and most others): the one mapping
+    /// that sets the root volume's size and encryption
+    pub root_device_name: String,
+    /// `x86_64`, `arm64`, `i386`, ...
+    pub architecture: String,
+}
+
+/// The image `id`, if it exists and this account may launch it (its own,
+/// shared with it, or public; deprecated ones included, as asking by ID
+/// includes them).
+pub async fn image(client: &Client, batches: &Batches, id: &str) -> Result<Option<Image>> {
+    let client = client.clone();
+    let found = batches
+        .read(
+            "DescribeImages",
+            "image-id",
+            EC2_FILTER_VALUES,
+            id,
+            move |ids| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_images()
+                        .filters(filter_any("image-id", ids))
+                        .include_deprecated(true)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeImages", e))?;
+                    Ok(out
+                        .images()
+                        .iter()
+                        .map(|image| {
+                            let id = image.image_id().unwrap_or_default().to_string();
+                            let architecture = image.architecture().map(|a| a.as_str().to_string());
+                            let found = Image {
+                                root_device_name: image
+                                    .root_device_name()
+                                    .unwrap_or_default()
+                                    .to_string(),
+                                architecture: architecture.unwrap_or_default(),
+                            };
+                            (id, found)
+                        })
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    Ok(found.into_iter().next())
+}
+
+/// The images among `ids` that exist, by ID.
+pub async fn images(
+    client: &Client,
+    batches: &Batches,
+    ids: &[String],
+) -> Result<BTreeMap<String, Image>> {
+    let unique: BTreeSet<&String> = ids.iter().filter(|id| !id.is_empty()).collect();
+    let found =
+        futures::future::try_join_all(unique.iter().map(|id| image(client, batches, id))).await?;
+    Ok(unique
+        .into_iter()
+        .zip(found)
+        .filter_map(|(id, image)| Some((id.clone(), image?)))
+        .collect())
+}
+
+/// The `(instance type, zone)` pairs the region offers among `types` and
+/// `zones` (the region's zones: every reader asks about the same ones).
+pub async fn instance_type_offerings(
+    client: &Client,
+    batches: &Batches,
+    types: &[String],
+    zones: &[String],
+) -> Result<BTreeSet<(String, String)>> {
+    let reads = types.iter().map(|kind| {
+        let client = client.clone();
+        let zones = zones.to_vec();
+        batches.read(
+            "DescribeInstanceTypeOfferings",
+            "instance-type",
+            EC2_FILTER_VALUES,
+            kind,
+            move |types| {
+                let client = client.clone();
+                let zones = zones.clone();
+                async move {
+                    let mut offered = Vec::new();
+                    let mut pages = client
+                        .describe_instance_type_offerings()
+                        .location_type(LocationType::AvailabilityZone)
+                        .filters(filter_any("instance-type", types))
+                        .filters(filter_any("location", zones))
+                        .into_paginator()
+                        .send();
+                    while let Some(page) = pages.next().await {
+                        let page = page
+                            .map_err(|e| AwsError::from_sdk("DescribeInstanceTypeOfferings", e))?;
+                        for offering in page.instance_type_offerings() {
+                            if let (Some(kind), Some(zone)) =
+                                (offering.instance_type(), offering.location())
+                            {
+                                let kind = kind.as_str().to_string();
+                                offered.push((kind.clone(), (kind, zone.to_string())));
+                            }
+                        }
+                    }
+                    Ok(offered)
+                }
+            },
+        )
+    });
+    let answers = futures::future::try_join_all(reads).await?;
+    Ok(answers.into_iter().flatten().collect())
+}
+
+/// The architectures each of `types` runs (`ProcessorInfo.SupportedArchitectures`),
+/// by type; a type EC2 does not know is left out (the offerings check names it).
+pub async fn instance_type_architectures(
+    client: &Client,
+    batches: &Batches,
+    types: &[String],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let unique: BTreeSet<&String> = types.iter().collect();
+    let reads = unique.iter().map(|kind| {
+        let client = client.clone();
+        batches.read(
+            "DescribeInstanceTypes",
+            "instance-type",
+            EC2_FILTER_VALUES,
+            kind,
+            move |types| {
+                let client = client.clone();
+                async move {
+                    let mut found = Vec::new();
+                    let mut pages = client
+                        .describe_instance_types()
+                        .filters(filter_any("instance-type", types))
+                        .into_paginator()
+                        .send();
+                    while let Some(page) = pages.next().await {
+                        let page =
+                            page.map_err(|e| AwsError::from_sdk("DescribeInstanceTypes", e))?;
+                        for info in page.instance_types() {
+                            let Some(kind) = info.instance_type() else {
+                                continue;
+                            };
+                            let architectures: Vec<String> = info
+                                .processor_info()
+                                .map(|p| p.supported_architectures())
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|a| a.as_str().to_string())
+                                .collect();
+                            found.push((kind.as_str().to_string(), architectures));
+                        }
+                    }
+                    Ok(found)
+                }
+            },
+        )
+    });
+    let answers = futures::future::try_join_all(reads).await?;
+    Ok(unique
+        .into_iter()
+        .zip(answers)
+        .filter_map(|(kind, found)| Some((kind.clone(), found.into_iter().next()?)))
+        .collect())
+}
+
+/// The account's Elastic IPs in this region: its quota, how many exist, and
+/// how many of those are tagged for `environment` (which it reuses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddressHeadroom {
+    pub quota: usize,
+    pub in_use: usize,
+    pub environments_own: usize,
+}
+
+/// Reads the Elastic IP quota (`vpc-max-elastic-ips`) and the addresses that
+/// count against it.
+pub async fn address_headroom(
+    client: &Client,
+    batches: &Batches,
+    environment: &str,
+) -> Result<AddressHeadroom> {
+    let client = client.clone();
+    // the quota, and the environment tag of each address of the account
+    let (quota, addresses): (usize, Vec<Option<String>>) =
+        region_wide(batches, "DescribeAccountAttributes", move || {
+            let client = client.clone();
+            async move {
+                let (attributes, addresses) = futures::try_join!(
+                    async {
+                        client
+                            .describe_account_attributes()
+                            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                                "vpc-max-elastic-ips",
+                            ))
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("DescribeAccountAttributes", e))
+                    },
+                    async {
+                        client
+                            .describe_addresses()
+                            .filters(filter("domain", "vpc"))
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))
+                    },
+                )?;
+                let quota = attributes
+                    .account_attributes()
+                    .iter()
+                    .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+                    .flat_map(|a| a.attribute_values())
+                    .find_map(|v| v.attribute_value()?.parse().ok())
+                    .unwrap_or(usize::MAX);
+                let owners = addresses
+                    .addresses()
+                    .iter()
+                    .map(|a| tag_map(Some(a.tags())).remove(TAG_ENVIRONMENT))
+                    .collect();
+                Ok((quota, owners))
+            }
+        })
+        .await?;
+    Ok(AddressHeadroom {
+        quota,
+        in_use: addresses.len(),
+        environments_own: addresses
+            .iter()
+            .filter(|owner| owner.as_deref() == Some(environment))
+            .count(),
+    })
+}
+
+/// Whether a key pair of that name exists in the region.
+pub async fn key_pair_exists(client: &Client, batches: &Batches, name: &str) -> Result<bool> {
+    let client = client.clone();
+    let found = batches
+        .read(
+            "DescribeKeyPairs",
+            "key-name",
+            EC2_FILTER_VALUES,
+            name,
+            move |names| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .describe_key_pairs()
+                        .filters(filter_any("key-name", names))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeKeyPairs", e))?;
+                    Ok(out
+                        .key_pairs()
+                        .iter()
+                        .filter_map(|k| Some((k.key_name()?.to_string(), ())))
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    Ok(!found.is_empty())
+}
+
+/// The architecture of the default image, the newest Amazon Linux 2023 x86_64.
+pub const DEFAULT_IMAGE_ARCHITECTURE: &str = "x86_64";
+
+/// The newest Amazon Linux 2023 x86_64 image published by Amazon.
+pub async fn latest_amazon_linux(client: &Client, batches: &Batches) -> Result<String> {
+    let client = client.clone();
+    let newest: Option<String> = region_wide(batches, "DescribeImages", move || {
+        let client = client.clone();
+        async move {
+            let out = client
+                .describe_images()
+                .owners("amazon")
+                .filters(filter("name", "al2023-ami-2023.*-x86_64"))
+                .filters(filter("state", "available"))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeImages", e))?;
+            Ok(out
+                .images()
+                .iter()
+                .filter(|image| image.image_id().is_some())
+                .max_by_key(|image| image.creation_date().unwrap_or_default().to_string())
+                .and_then(|image| image.image_id().map(str::to_string)))
+        }
+    })
+    .await?;
+    newest.ok_or_else(|| {
+        AwsError::Unsatisfiable(
+            "no Amazon Linux 2023 image is visible in this region; set app.ami_id".into(),
+        )
+    })
+}
