@@ -1003,6 +1003,103 @@ fn throttling_refuses_a_burst_and_lifts_as_the_bucket_refills() {
     });
 }
 
+#[test]
+fn ec2_meters_each_action_apart_and_elb_each_category_beside_the_account() {
+    let m = modelled_for_provider(ModelConfig::aws_like(0.01, 0.0));
+    runtime().block_on(async {
+        // DescribeVpcs' bucket emptied, DescribeSubnets still answers
+        let mut vpcs_throttled = false;
+        for _ in 0..400 {
+            if code(&m.aws.ec2.describe_vpcs().send().await) == "RequestLimitExceeded" {
+                vpcs_throttled = true;
+                break;
+            }
+        }
+        assert!(vpcs_throttled, "DescribeVpcs: 100 burst at 20 per second");
+        assert_eq!(code(&m.aws.ec2.describe_subnets().send().await), "");
+
+        // CreateVpcEndpoint has a bucket of 4 refilled at 0.3 a second: the
+        // fifth of a burst is refused (the first four reach the emulator,
+        // which refuses them for their made-up VPC), CreateTags still answers
+        let mut endpoint_codes = Vec::new();
+        for _ in 0..5 {
+            let out = m
+                .aws
+                .ec2
+                .create_vpc_endpoint()
+                .vpc_id("vpc-00000000000000000")
+                .service_name("com.amazonaws.us-east-1.s3")
+                .send()
+                .await;
+            endpoint_codes.push(code(&out));
+        }
+        assert!(
+            endpoint_codes[..4]
+                .iter()
+                .all(|c| c != "RequestLimitExceeded")
+                && endpoint_codes[4] == "RequestLimitExceeded",
+            "{endpoint_codes:?}"
+        );
+        let tags = m.aws.ec2.create_tags().resources("vpc-00000000000000000");
+        let tags = tags.tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("k")
+                .value("v")
+                .build(),
+        );
+        assert_ne!(code(&tags.send().await), "RequestLimitExceeded");
+
+        // DescribeInstances with neither filter nor pagination draws from a
+        // bucket of 50; a filtered one still answers once that is empty
+        let mut unfiltered_throttled = false;
+        for _ in 0..300 {
+            if code(&m.aws.ec2.describe_instances().send().await) == "RequestLimitExceeded" {
+                unfiltered_throttled = true;
+                break;
+            }
+        }
+        assert!(
+            unfiltered_throttled,
+            "unfiltered DescribeInstances: 50 at 10 per second"
+        );
+        let filtered = m.aws.ec2.describe_instances().filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        );
+        assert_eq!(code(&filtered.send().await), "");
+
+        // ELB's changes (20 at 3 a second) run out before the account's
+        // bucket (40 at 10): describes still answer
+        let mut changes = Vec::new();
+        for n in 0..30 {
+            let out = m
+                .aws
+                .elbv2
+                .create_target_group()
+                .name(format!("burst-{n}"))
+                .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+                .port(80)
+                .vpc_id("vpc-00000000000000000")
+                .send()
+                .await;
+            changes.push(code(&out));
+        }
+        assert!(changes.contains(&"Throttling".to_string()), "{changes:?}");
+        assert_eq!(
+            code(&m.aws.elbv2.describe_load_balancers().send().await),
+            ""
+        );
+        let throttled = m.layer.model().throttled_counts();
+        assert!(throttled["ec2:CreateVpcEndpoint"] >= 1, "{throttled:?}");
+        assert!(
+            throttled["elasticloadbalancing:CreateTargetGroup"] >= 1,
+            "{throttled:?}"
+        );
+    });
+}
+
 /// The refreshes of group `app`, newest first.
 async fn refreshes(aws: &Api) -> Vec<InstanceRefresh> {
     aws.autoscaling

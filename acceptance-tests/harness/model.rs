@@ -571,7 +571,14 @@ impl Model {
         let now = Instant::now();
         {
             let mut state = self.state();
-            if self.throttling && !state.throttle.admit(&call.service, &call.action, now) {
+            let narrowed = call.params.iter().any(|(name, _)| {
+                name.starts_with("Filter.") || name == "MaxResults" || name == "NextToken"
+            });
+            if self.throttling
+                && !state
+                    .throttle
+                    .admit(&call.service, &call.action, narrowed, now)
+            {
                 return Verdict::Refuse(throttle::refusal(&call.service));
             }
             let window = state.consistency_window;

@@ -442,7 +442,8 @@ impl Run<'_> {
                 // the group first (its read is shared with the other
                 // environments' waits); the group's own reads only when they
                 // can tell something: health once an instance is in service,
-                // launch failures while instances are missing
+                // launch failures while fewer than the minimum are (a failed
+                // launch may leave no member, or one pending for good)
                 let group = autoscaling::find_group(
                     &self.clients.autoscaling,
                     &self.clients.batches,
@@ -450,17 +451,19 @@ impl Run<'_> {
                 )
                 .await?;
                 let members = group.map(|g| g.members).unwrap_or_default();
-                let in_service = members.iter().any(|m| m.lifecycle_state == "InService");
-                let launched = members.iter().filter(|m| m.is_live()).count();
+                let in_service_count = members
+                    .iter()
+                    .filter(|m| m.lifecycle_state == "InService")
+                    .count();
                 let (health, failed_launch) = futures::try_join!(
                     async {
-                        match in_service {
+                        match in_service_count > 0 {
                             true => elbv2::target_health(&self.clients.elbv2, target_group).await,
                             false => Ok(elbv2::TargetHealth::default()),
                         }
                     },
                     async {
-                        match launched < app.min_size as usize {
+                        match in_service_count < app.min_size as usize {
                             true => {
                                 autoscaling::latest_failed_activity(
                                     &self.clients.autoscaling,

@@ -10,8 +10,9 @@ use tokio::time::Instant;
 
 use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::{delete_with_retry, poll_paced, retry_propagation, Pace};
+use super::waiters::{delete_with_retry, poll_until, retry_propagation};
 use crate::aws::ec2::{self, route_tables_of, Found};
+use crate::aws::AwsClients;
 use crate::error::ErrorClass;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::drift::{Finding, Repair};
@@ -110,44 +111,50 @@ impl Run<'_> {
             .gateway_endpoints
             .iter()
             .filter(|(key, _)| !planned.contains(*key))
-            .map(|(_, endpoint)| {
-                delete_gateway_endpoint(&self.clients.ec2, endpoint, self.deadline)
-            });
+            .map(|(_, endpoint)| delete_gateway_endpoint(self.clients, endpoint, self.deadline));
         try_join_all(gone).await.map(|_| ())
     }
 }
 
 /// Deletes an endpoint and waits until AWS reports it deleted, so the route
-/// tables it served can go next. The delete is repeated until the VPC's list no
-/// longer shows the endpoint: for one created moments ago, AWS may answer the
-/// delete with "not found" and keep the endpoint.
+/// tables it served can go next. The delete is asked again while the VPC's
+/// list shows the endpoint as anything but `deleting`: for one created
+/// moments ago, AWS may answer the delete with "not found" and keep the
+/// endpoint. AWS allows few deletes (4 at once, one every 3 seconds after), so
+/// none is repeated while the endpoint is on its way out.
 pub(super) async fn delete_gateway_endpoint(
-    client: &aws_sdk_ec2::Client,
+    clients: &AwsClients,
     endpoint: &Found,
     deadline: Instant,
 ) -> Result<()> {
+    let (client, batches) = (&clients.ec2, &clients.batches);
     let id = endpoint.id.as_str();
+    let delete = || async {
+        match ec2::delete_vpc_endpoint(client, batches, id).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            // held a moment longer (a route being changed): asked again below
+            Err(e) if matches!(e.class(), ErrorClass::Dependency | ErrorClass::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
     let Some(vpc) = endpoint.detail.get("vpc") else {
         return delete_with_retry(deadline, "gateway endpoint", || {
-            ec2::delete_vpc_endpoint(client, id)
+            ec2::delete_vpc_endpoint(client, batches, id)
         })
         .await;
     };
-    poll_paced(
+    delete().await?;
+    poll_until(
         deadline,
         &format!("gateway endpoint {id} to be deleted"),
-        Pace::Retry,
         || async {
-            match ec2::delete_vpc_endpoint(client, id).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) if matches!(e.class(), ErrorClass::Dependency | ErrorClass::Conflict) => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e),
+            let live = ec2::live_gateway_endpoints(client, batches, vpc).await?;
+            match live.get(id).map(String::as_str) {
+                None => Ok(Some(())),
+                Some("deleting") => Ok(None),
+                Some(_) => delete().await.map(|()| None),
             }
-            let live = ec2::live_gateway_endpoints(client, vpc).await?;
-            Ok((!live.contains(id)).then_some(()))
         },
     )
     .await

@@ -143,7 +143,7 @@ pub(super) async fn gateway_endpoints(t: &Teardown<'_>) -> Result<()> {
         .values()
         .chain(&t.inv.strays.ec2.gateway_endpoints);
     each(endpoints, |e| {
-        delete_gateway_endpoint(t.ec2(), e, t.deadline)
+        delete_gateway_endpoint(t.clients, e, t.deadline)
     })
     .await
 }

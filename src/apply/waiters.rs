@@ -271,7 +271,7 @@ pub(super) async fn wait_terminated(
         return Ok(());
     }
     poll_until(deadline, "instances to terminate", || async {
-        Ok(ec2::live_instances(&clients.ec2, ids)
+        Ok(ec2::live_instances(&clients.ec2, &clients.batches, ids)
             .await?
             .is_empty()
             .then_some(()))

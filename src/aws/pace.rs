@@ -1,7 +1,8 @@
-//! One client-side rate limiter per provider process and API category.
+//! One client-side rate limiter per provider process and AWS bucket.
 //!
-//! AWS meters requests per account and region in token buckets, one per API
-//! family: a call drawn from an empty bucket is refused with a throttling
+//! AWS meters requests per account and region in token buckets (EC2 one per
+//! API action; Elastic Load Balancing one per category of actions and one for
+//! the account; see [`Meter`]): a call drawn from an empty bucket is refused with a throttling
 //! answer and has to be retried. Terraform asks one provider process for every
 //! environment of a configuration at once, so without pacing the process
 //! drains the account's buckets by itself from a handful of environments on.
@@ -17,6 +18,7 @@
 //! covers every call of every module, retries included, with no call site
 //! knowing about it.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -88,77 +90,116 @@ pub fn throttled(service: &str, action: &str) {
         s if s.contains("auto") => Service::AutoScaling,
         _ => return,
     };
-    Category::of(service, action).bucket().drain(Instant::now());
+    let now = Instant::now();
+    for narrowed in [true, false] {
+        for meter in Meter::of(service, action, narrowed) {
+            meter.bucket().drain(now);
+        }
+    }
 }
 
-/// An API category: the bucket AWS meters a call against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Category {
-    /// EC2 describes and gets
-    Ec2Describe,
-    /// every other EC2 action, but the two below
-    Ec2Mutating,
-    Ec2CreateNatGateway,
-    Ec2RunInstances,
-    /// Elastic Load Balancing: one bucket for the account
-    Elb,
-    /// Auto Scaling: one bucket for the account
-    AutoScaling,
+/// A bucket AWS meters calls against: EC2 one per API action, Elastic Load
+/// Balancing one per category beside one for the whole account, Auto Scaling
+/// one for the account. Sizes and rates are AWS's published defaults (the
+/// EC2 and ELB API throttling guides).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meter {
+    pub name: String,
+    pub burst: f64,
+    pub per_second: f64,
 }
 
-impl Category {
-    const ALL: [Category; 6] = [
-        Category::Ec2Describe,
-        Category::Ec2Mutating,
-        Category::Ec2CreateNatGateway,
-        Category::Ec2RunInstances,
-        Category::Elb,
-        Category::AutoScaling,
-    ];
+/// EC2 actions metered apart from their category (AWS's "uncategorized
+/// actions"), among those the provider calls, as (action, burst, refill per
+/// second).
+const EC2_OWN_RATES: &[(&str, f64, f64)] = &[
+    ("AssignIpv6Addresses", 100.0, 5.0),
+    ("AssociateNatGatewayAddress", 10.0, 1.0),
+    ("CreateLaunchTemplateVersion", 100.0, 5.0),
+    ("CreateNatGateway", 10.0, 1.0),
+    ("CreateTags", 100.0, 10.0),
+    ("CreateVpcEndpoint", 4.0, 0.3),
+    ("DeleteNatGateway", 10.0, 1.0),
+    ("DeleteTags", 100.0, 10.0),
+    ("DeleteVpcEndpoints", 4.0, 0.3),
+    ("DisassociateNatGatewayAddress", 10.0, 1.0),
+    ("ModifyInstanceMetadataOptions", 100.0, 5.0),
+    ("ModifyLaunchTemplate", 100.0, 5.0),
+    ("ModifyVpcEndpoint", 4.0, 0.3),
+    ("RunInstances", 5.0, 2.0),
+    ("StartInstances", 5.0, 2.0),
+    ("TerminateInstances", 100.0, 5.0),
+];
 
-    /// The category of `action` of `service` (the SDK's service names: `ec2`,
-    /// `elasticloadbalancing`, `autoscaling`).
-    pub fn of(service: Service, action: &str) -> Category {
+/// EC2 describes that, asked with neither a filter nor pagination, draw from
+/// a smaller bucket than the other describes.
+const EC2_UNFILTERED: &[&str] = &[
+    "DescribeInstances",
+    "DescribeInstanceStatus",
+    "DescribeNetworkInterfaces",
+    "DescribeSecurityGroups",
+    "DescribeSnapshots",
+    "DescribeSpotInstanceRequests",
+    "DescribeVolumes",
+];
+
+impl Meter {
+    fn new(name: String, burst: f64, per_second: f64) -> Meter {
+        Meter {
+            name,
+            burst,
+            per_second,
+        }
+    }
+
+    /// The buckets a call of `action` draws from (it waits for a token of
+    /// each); `narrowed`: it carries a filter or pagination.
+    pub fn of(service: Service, action: &str, narrowed: bool) -> Vec<Meter> {
         match service {
-            Service::Ec2 => match action {
-                "CreateNatGateway" => Category::Ec2CreateNatGateway,
-                "RunInstances" => Category::Ec2RunInstances,
-                a if a.starts_with("Describe") || a.starts_with("Get") => Category::Ec2Describe,
-                _ => Category::Ec2Mutating,
-            },
-            Service::Elb => Category::Elb,
-            Service::AutoScaling => Category::AutoScaling,
+            Service::Ec2 => {
+                let name = format!("ec2:{action}");
+                let own = EC2_OWN_RATES.iter().find(|(a, ..)| *a == action);
+                let describes = ["Describe", "Get", "List", "Search"];
+                let meter = match own {
+                    Some((_, burst, rate)) => Meter::new(name, *burst, *rate),
+                    None if describes.iter().any(|verb| action.starts_with(verb)) => {
+                        if EC2_UNFILTERED.contains(&action) && !narrowed {
+                            Meter::new(format!("{name} (unfiltered)"), 50.0, 10.0)
+                        } else {
+                            Meter::new(name, 100.0, 20.0)
+                        }
+                    }
+                    None => Meter::new(name, 50.0, 5.0),
+                };
+                vec![meter]
+            }
+            Service::Elb => {
+                let (category, burst, rate) = match action {
+                    "CreateLoadBalancer" | "SetSubnets" => ("resource-intensive", 10.0, 0.2),
+                    "RegisterTargets" | "DeregisterTargets" => ("registration", 20.0, 4.0),
+                    a if a.starts_with("Describe") => ("non-mutating", 40.0, 10.0),
+                    _ => ("mutating", 20.0, 3.0),
+                };
+                vec![
+                    Meter::new("elasticloadbalancing".into(), 40.0, 10.0),
+                    Meter::new(format!("elasticloadbalancing {category}"), burst, rate),
+                ]
+            }
+            Service::AutoScaling => vec![Meter::new("autoscaling".into(), 40.0, 10.0)],
         }
     }
 
-    /// AWS's published request rates, as (burst, refill per second): EC2's
-    /// documented defaults per family; Elastic Load Balancing and Auto Scaling
-    /// meter the whole account with one moderate bucket each.
-    pub fn rate(self) -> (f64, f64) {
-        match self {
-            Category::Ec2Describe => (100.0, 20.0),
-            Category::Ec2Mutating => (50.0, 5.0),
-            Category::Ec2CreateNatGateway => (10.0, 1.0),
-            Category::Ec2RunInstances => (5.0, 2.0),
-            Category::Elb => (40.0, 10.0),
-            Category::AutoScaling => (40.0, 10.0),
-        }
-    }
-
-    /// This process's bucket of the category.
-    pub fn bucket(self) -> &'static Bucket {
-        static BUCKETS: OnceLock<Vec<Bucket>> = OnceLock::new();
-        let buckets = BUCKETS.get_or_init(|| {
-            Category::ALL
-                .iter()
-                .map(|c| {
-                    let (burst, per_second) = c.rate();
-                    Bucket::new(burst, per_second)
-                })
-                .collect()
-        });
-        let index = Category::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        &buckets[index]
+    /// This process's bucket of the meter, made at its first use.
+    pub fn bucket(&self) -> std::sync::Arc<Bucket> {
+        static BUCKETS: OnceLock<Mutex<HashMap<String, std::sync::Arc<Bucket>>>> = OnceLock::new();
+        let mut buckets = BUCKETS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        buckets
+            .entry(self.name.clone())
+            .or_insert_with(|| std::sync::Arc::new(Bucket::new(self.burst, self.per_second)))
+            .clone()
     }
 }
 
@@ -177,6 +218,18 @@ fn action_of(body: &[u8]) -> &str {
         .split('&')
         .find_map(|pair| pair.strip_prefix("Action="))
         .unwrap_or_default()
+}
+
+/// Whether a query-protocol request carries a filter or pagination.
+fn narrowed(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| {
+            pair.starts_with("Filter.")
+                || pair.starts_with("MaxResults=")
+                || pair.starts_with("NextToken=")
+        })
 }
 
 /// The HTTP client of one service's SDK client: the SDK's own, paced.
@@ -237,9 +290,15 @@ pub fn paced_total() -> Duration {
 
 impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let action = request.body().bytes().map(action_of).unwrap_or_default();
-        let category = Category::of(self.service, action);
-        let wait = category.bucket().reserve(Instant::now());
+        let body = request.body().bytes().unwrap_or_default();
+        let action = action_of(body);
+        let now = Instant::now();
+        // a token of every bucket the call draws from: it waits for the last
+        let wait = Meter::of(self.service, action, narrowed(body))
+            .iter()
+            .map(|meter| meter.bucket().reserve(now))
+            .max()
+            .unwrap_or_default();
         let inner = self.inner.clone();
         if wait.is_zero() {
             return inner.call(request);
@@ -330,20 +389,49 @@ mod tests {
     }
 
     #[test]
-    fn calls_are_metered_by_their_family() {
+    fn calls_are_metered_as_aws_publishes() {
+        let names = |service, action, narrowed| -> Vec<String> {
+            Meter::of(service, action, narrowed)
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
+        };
+        // EC2: a bucket per action, sized by its category or its own size
         assert_eq!(
-            Category::of(Service::Ec2, "DescribeSubnets"),
-            Category::Ec2Describe
+            names(Service::Ec2, "CreateSubnet", false),
+            ["ec2:CreateSubnet"]
+        );
+        // one bucket per action for the whole process
+        let bucket = || Meter::of(Service::Ec2, "CreateSubnet", false)[0].bucket();
+        assert!(std::sync::Arc::ptr_eq(&bucket(), &bucket()));
+        let endpoint = &Meter::of(Service::Ec2, "CreateVpcEndpoint", false)[0];
+        assert_eq!((endpoint.burst, endpoint.per_second), (4.0, 0.3));
+        let describe = &Meter::of(Service::Ec2, "DescribeSubnets", false)[0];
+        assert_eq!((describe.burst, describe.per_second), (100.0, 20.0));
+        // unfiltered, unpaginated describes of seven actions draw from a smaller one
+        let bare = &Meter::of(Service::Ec2, "DescribeInstances", false)[0];
+        assert_eq!((bare.burst, bare.per_second), (50.0, 10.0));
+        let filtered = &Meter::of(Service::Ec2, "DescribeInstances", true)[0];
+        assert_eq!((filtered.burst, filtered.per_second), (100.0, 20.0));
+        assert!(narrowed(b"Action=DescribeInstances&Filter.1.Name=vpc-id"));
+        assert!(narrowed(b"Action=DescribeInstances&MaxResults=5"));
+        assert!(!narrowed(b"Action=DescribeInstances&Version=2016-11-15"));
+        // ELB: the account's bucket and the category's
+        assert_eq!(
+            names(Service::Elb, "CreateLoadBalancer", false),
+            [
+                "elasticloadbalancing",
+                "elasticloadbalancing resource-intensive"
+            ]
         );
         assert_eq!(
-            Category::of(Service::Ec2, "CreateSubnet"),
-            Category::Ec2Mutating
+            names(Service::Elb, "ModifyLoadBalancerAttributes", false)[1],
+            "elasticloadbalancing mutating"
         );
         assert_eq!(
-            Category::of(Service::Ec2, "CreateNatGateway"),
-            Category::Ec2CreateNatGateway
+            names(Service::Elb, "DescribeTags", false)[1],
+            "elasticloadbalancing non-mutating"
         );
-        assert_eq!(Category::of(Service::Elb, "DescribeTags"), Category::Elb);
         assert_eq!(
             action_of(b"Action=DescribeVpcs&Version=2016-11-15"),
             "DescribeVpcs"

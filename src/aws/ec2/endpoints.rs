@@ -1,12 +1,13 @@
 //! Gateway VPC endpoints (S3, DynamoDB): the route tables they serve are the
 //! endpoint's own attribute; AWS adds and removes the prefix-list routes itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
 
 use super::{deleted_unless_failed, filter, required, tag_map, tag_spec, Found, Result, Tags};
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
 /// States after which an endpoint no longer exists, though AWS still lists it
@@ -164,26 +165,89 @@ pub async fn reset_endpoint_policy(client: &Client, endpoint_id: &str) -> Result
     Ok(())
 }
 
-/// Deletes an endpoint. AWS answers a batch call with HTTP 200 and lists each
-/// endpoint it could not delete; one it does not know is already gone.
-pub async fn delete_vpc_endpoint(client: &Client, endpoint_id: &str) -> Result<()> {
-    let out = client
-        .delete_vpc_endpoints()
-        .vpc_endpoint_ids(endpoint_id)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
-    deleted_unless_failed("DeleteVpcEndpoints", out.unsuccessful())
+/// Deletes an endpoint. The deletes of every environment at the same moment
+/// go out in one call: DeleteVpcEndpoints takes many IDs, and AWS allows it
+/// only 4 calls at once and one every 3 seconds after. AWS answers with HTTP
+/// 200 and lists each endpoint it could not delete; one it does not know is
+/// already gone.
+pub async fn delete_vpc_endpoint(
+    client: &Client,
+    batches: &Batches,
+    endpoint_id: &str,
+) -> Result<()> {
+    let client = client.clone();
+    let answers = batches
+        .read(
+            "DeleteVpcEndpoints",
+            "VpcEndpointId",
+            EC2_FILTER_VALUES,
+            endpoint_id,
+            move |ids| {
+                let client = client.clone();
+                async move {
+                    let out = client
+                        .delete_vpc_endpoints()
+                        .set_vpc_endpoint_ids(Some(ids.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
+                    // each endpoint's own outcome, from the items AWS lists as failed
+                    Ok(ids
+                        .into_iter()
+                        .map(|id| {
+                            let failed: Vec<_> = out
+                                .unsuccessful()
+                                .iter()
+                                .filter(|item| item.resource_id() == Some(id.as_str()))
+                                .cloned()
+                                .collect();
+                            let outcome = deleted_unless_failed("DeleteVpcEndpoints", &failed);
+                            (id, outcome)
+                        })
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    answers.into_iter().next().unwrap_or(Ok(()))
 }
 
-/// The IDs of the VPC's gateway endpoints that are not yet deleted. Asked by
-/// filter rather than by ID: AWS may answer a call naming an endpoint created
-/// moments ago that it does not exist, which must not pass for a deletion.
-pub async fn live_gateway_endpoints(client: &Client, vpc_id: &str) -> Result<BTreeSet<String>> {
-    Ok(describe_gateway_endpoints(client, filter("vpc-id", vpc_id))
-        .await?
-        .iter()
-        .filter(|e| state_of(e) != "deleted")
-        .filter_map(|e| e.vpc_endpoint_id().map(str::to_string))
-        .collect())
+/// The VPC's gateway endpoints that are not yet deleted, with their states
+/// (`available`, `deleting`, ...). Asked by filter rather than by ID: AWS may
+/// answer a call naming an endpoint created moments ago that it does not
+/// exist, which must not pass for a deletion. The waits of every environment
+/// at the same moment share one call.
+pub async fn live_gateway_endpoints(
+    client: &Client,
+    batches: &Batches,
+    vpc_id: &str,
+) -> Result<BTreeMap<String, String>> {
+    let client = client.clone();
+    let found = batches
+        .read(
+            "DescribeVpcEndpoints",
+            "vpc-id, with states",
+            EC2_FILTER_VALUES,
+            vpc_id,
+            move |vpcs| {
+                let client = client.clone();
+                async move {
+                    let selection = Filter::builder()
+                        .name("vpc-id")
+                        .set_values(Some(vpcs))
+                        .build();
+                    Ok(describe_gateway_endpoints(&client, selection)
+                        .await?
+                        .iter()
+                        .filter(|e| state_of(e) != "deleted")
+                        .filter_map(|e| {
+                            let vpc = e.vpc_id()?.to_string();
+                            Some((vpc, (e.vpc_endpoint_id()?.to_string(), state_of(e))))
+                        })
+                        .collect())
+                }
+            },
+        )
+        .await?;
+    Ok(found.into_iter().collect())
 }

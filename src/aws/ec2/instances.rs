@@ -844,26 +844,59 @@ pub async fn instance_state(client: &Client, id: &str) -> Result<Option<(String,
     }
 }
 
-/// IDs of the instances among `ids` that are not yet terminated.
-pub async fn live_instances(client: &Client, ids: &[String]) -> Result<Vec<String>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let out = client
-        .describe_instances()
-        .set_instance_ids(Some(ids.to_vec()))
-        .send()
-        .await;
-    match out {
-        Ok(out) => Ok(out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
-            .filter_map(|i| i.instance_id().map(str::to_string))
-            .collect()),
-        Err(e) => AwsError::from_sdk("DescribeInstances", e).or_gone(Vec::new()),
-    }
+/// The instances among `ids` that are not terminated yet. The waits of every
+/// environment polling at the same moment share calls, by filter: an instance
+/// AWS no longer lists is simply absent (naming it as a parameter would fail
+/// the call for every instance it carries), and a filtered describe draws
+/// from EC2's larger bucket.
+pub async fn live_instances(
+    client: &Client,
+    batches: &Batches,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let reads = ids.iter().map(|id| {
+        let client = client.clone();
+        batches.read(
+            "DescribeInstances",
+            "instance-id",
+            EC2_FILTER_VALUES,
+            id,
+            move |ids| {
+                let client = client.clone();
+                async move {
+                    let mut states = Vec::new();
+                    let mut pages = client
+                        .describe_instances()
+                        .filters(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("instance-id")
+                                .set_values(Some(ids))
+                                .build(),
+                        )
+                        .into_paginator()
+                        .send();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|e| AwsError::from_sdk("DescribeInstances", e))?;
+                        for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+                            let state = instance.state().and_then(|s| s.name());
+                            let state = state.map(|n| n.as_str().to_string());
+                            if let Some(id) = instance.instance_id() {
+                                states.push((id.to_string(), state.unwrap_or_default()));
+                            }
+                        }
+                    }
+                    Ok(states)
+                }
+            },
+        )
+    });
+    let states = futures::future::try_join_all(reads).await?;
+    Ok(ids
+        .iter()
+        .zip(states)
+        .filter(|(_, states)| states.iter().any(|state| state != "terminated"))
+        .map(|(id, _)| id.clone())
+        .collect())
 }
 
 #[cfg(test)]
