@@ -9,7 +9,8 @@
 //! 0.1), or name the counts and the scale: `cargo bench --bench many -- 1 3 10
 //! 30 --scale 0.1`; `-- --at-once-only` runs the three configurations alone.
 //! `PRODVPC_BENCH_CALLS=1` prints each apply's and rested plan's calls by
-//! action; `PRODVPC_BENCH_LOG=<file>` appends the provider's DEBUG log.
+//! action; `PRODVPC_BENCH_LOG=<file>` appends the provider's DEBUG log;
+//! `PRODVPC_BENCH_NO_ENDPOINTS=1` leaves the gateway endpoints out.
 
 #[allow(dead_code)]
 mod harness;
@@ -29,11 +30,18 @@ const CONSISTENCY: f64 = 0.5;
 const REFILL: Duration = Duration::from_secs(10);
 
 /// A configuration of `count` environments named `<prefix>-<n>`, with
-/// `nat_gateways` (`single` or `none`).
+/// `nat_gateways` (`single` or `none`); without gateway endpoints when
+/// `PRODVPC_BENCH_NO_ENDPOINTS` is set (AWS creates gateway endpoints at 4 at
+/// once and one every 3 seconds after, for the whole account: with many
+/// environments that rate, not the provider, sets the pace of an apply).
 fn configuration(prefix: &str, count: usize, nat_gateways: &str) -> String {
     let names: Vec<String> = (0..count).map(|n| format!("\"{prefix}-{n}\"")).collect();
+    let endpoints = match std::env::var_os("PRODVPC_BENCH_NO_ENDPOINTS") {
+        Some(_) => "  vpc_endpoints {\n    s3 = false\n    dynamodb = false\n  }\n",
+        None => "",
+    };
     format!(
-        "resource \"prodvpc_environment\" \"env\" {{\n  for_each = toset([{}])\n  name = each.key\n  nat_gateways = \"{nat_gateways}\"\n  bastion {{\n    ssh_ingress_cidrs = [\"198.51.100.0/24\"]\n  }}\n}}\n",
+        "resource \"prodvpc_environment\" \"env\" {{\n  for_each = toset([{}])\n  name = each.key\n  nat_gateways = \"{nat_gateways}\"\n{endpoints}  bastion {{\n    ssh_ingress_cidrs = [\"198.51.100.0/24\"]\n  }}\n}}\n",
         names.join(", ")
     )
 }
