@@ -245,34 +245,31 @@ pub async fn latest_failed_activity(
 /// the same moment share one call (it takes 50 names, and leaves out names it
 /// does not know).
 pub async fn find_group(client: &Client, batches: &Batches, name: &str) -> Result<Option<Group>> {
-    let client = client.clone();
     let groups = batches
-        .read(
+        .read_with(
+            client,
             "DescribeAutoScalingGroups",
             "AutoScalingGroupNames",
             50,
             name,
-            move |names| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_auto_scaling_groups()
-                        .set_auto_scaling_group_names(Some(names))
-                        .max_records(50)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))?;
-                    Ok(out
-                        .auto_scaling_groups()
-                        .iter()
-                        .map(|g| {
-                            (
-                                g.auto_scaling_group_name().unwrap_or_default().to_string(),
-                                group_of(g),
-                            )
-                        })
-                        .collect())
-                }
+            |client, names| async move {
+                let out = client
+                    .describe_auto_scaling_groups()
+                    .set_auto_scaling_group_names(Some(names))
+                    .max_records(50)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeAutoScalingGroups", e))?;
+                Ok(out
+                    .auto_scaling_groups()
+                    .iter()
+                    .map(|g| {
+                        (
+                            g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                            group_of(g),
+                        )
+                    })
+                    .collect())
             },
         )
         .await?;
@@ -684,34 +681,31 @@ pub async fn cpu_policy(
     batches: &Batches,
     group: &str,
 ) -> Result<Option<CpuPolicy>> {
-    let client = client.clone();
     let policies = batches
-        .read(
+        .read_with(
+            client,
             "DescribePolicies",
             "PolicyNames",
             50,
             group,
-            move |groups| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_policies()
-                        .set_policy_names(Some(groups.iter().map(|g| cpu_policy_name(g)).collect()))
-                        .max_records(50)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
-                    Ok(out
-                        .scaling_policies()
-                        .iter()
-                        .filter_map(|p| {
-                            let group = p.auto_scaling_group_name()?;
-                            // another group's policy that happens to bear one of the names
-                            (p.policy_name()? == cpu_policy_name(group))
-                                .then(|| (group.to_string(), cpu_policy_of(p)))
-                        })
-                        .collect())
-                }
+            |client, groups| async move {
+                let out = client
+                    .describe_policies()
+                    .set_policy_names(Some(groups.iter().map(|g| cpu_policy_name(g)).collect()))
+                    .max_records(50)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
+                Ok(out
+                    .scaling_policies()
+                    .iter()
+                    .filter_map(|p| {
+                        let group = p.auto_scaling_group_name()?;
+                        // another group's policy that happens to bear one of the names
+                        (p.policy_name()? == cpu_policy_name(group))
+                            .then(|| (group.to_string(), cpu_policy_of(p)))
+                    })
+                    .collect())
             },
         )
         .await?;

@@ -220,6 +220,30 @@ impl Batches {
             .read(key, fetch)
             .await
     }
+
+    /// [`Batches::read`] with a call that takes its own copy of `client`
+    /// (an SDK client: a cheap handle) besides the keys.
+    pub async fn read_with<C, T, F, Fut>(
+        &self,
+        client: &C,
+        operation: &'static str,
+        selector: &str,
+        limit: usize,
+        key: &str,
+        fetch: F,
+    ) -> Answer<T>
+    where
+        C: Clone + Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
+        F: Fn(C, Vec<String>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<(String, T)>, AwsError>> + Send + 'static,
+    {
+        let client = client.clone();
+        self.read(operation, selector, limit, key, move |keys| {
+            fetch(client.clone(), keys)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

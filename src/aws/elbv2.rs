@@ -170,10 +170,13 @@ pub async fn tags_of(
     arns: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
     let reads = arns.iter().map(|arn| {
-        let client = client.clone();
-        batches.read("DescribeTags", "ResourceArns", 20, arn, move |arns| {
-            let client = client.clone();
-            async move {
+        batches.read_with(
+            client,
+            "DescribeTags",
+            "ResourceArns",
+            20,
+            arn,
+            |client, arns| async move {
                 let out = client
                     .describe_tags()
                     .set_resource_arns(Some(arns))
@@ -189,8 +192,8 @@ pub async fn tags_of(
                         Some((arn.clone(), (arn, tags)))
                     })
                     .collect())
-            }
-        })
+            },
+        )
     });
     Ok(futures::future::try_join_all(reads)
         .await?
@@ -295,36 +298,32 @@ pub async fn load_balancer_state(
     batches: &Batches,
     arn: &str,
 ) -> Result<Option<String>> {
-    let client = client.clone();
     let found = batches
-        .read(
+        .read_with(
+            client,
             "DescribeLoadBalancers",
             "every load balancer",
             usize::MAX,
             arn,
-            move |_| {
-                let client = client.clone();
-                async move {
-                    let mut states = Vec::new();
-                    let mut pages = client
-                        .describe_load_balancers()
-                        .page_size(400)
-                        .into_paginator()
-                        .send();
-                    while let Some(page) = pages.next().await {
-                        let page =
-                            page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
-                        for lb in page.load_balancers() {
-                            let state = lb.state().and_then(|s| s.code());
-                            let state = state.map(|c| c.as_str().to_string());
-                            states.push((
-                                lb.load_balancer_arn().unwrap_or_default().to_string(),
-                                state.unwrap_or_default(),
-                            ));
-                        }
+            |client, _| async move {
+                let mut states = Vec::new();
+                let mut pages = client
+                    .describe_load_balancers()
+                    .page_size(400)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
+                    for lb in page.load_balancers() {
+                        let state = lb.state().and_then(|s| s.code());
+                        let state = state.map(|c| c.as_str().to_string());
+                        states.push((
+                            lb.load_balancer_arn().unwrap_or_default().to_string(),
+                            state.unwrap_or_default(),
+                        ));
                     }
-                    Ok(states)
                 }
+                Ok(states)
             },
         )
         .await?;
@@ -449,12 +448,15 @@ pub async fn find_load_balancer(
     batches: &Batches,
     name: &str,
 ) -> Result<Option<LoadBalancer>> {
-    let client = client.clone();
     let found = batches
-        .read("DescribeLoadBalancers", "Names", 20, name, move |names| {
-            let client = client.clone();
-            async move { load_balancers_named(&client, names).await }
-        })
+        .read_with(
+            client,
+            "DescribeLoadBalancers",
+            "Names",
+            20,
+            name,
+            |client, names| async move { load_balancers_named(&client, names).await },
+        )
         .await;
     match found {
         Ok(found) => Ok(found.into_iter().next()),
@@ -613,11 +615,14 @@ pub async fn find_target_group(
     batches: &Batches,
     name: &str,
 ) -> Result<Option<TargetGroup>> {
-    let client = client.clone();
     let found = batches
-        .read("DescribeTargetGroups", "Names", 20, name, move |names| {
-            let client = client.clone();
-            async move {
+        .read_with(
+            client,
+            "DescribeTargetGroups",
+            "Names",
+            20,
+            name,
+            |client, names| async move {
                 let out = client
                     .describe_target_groups()
                     .set_names(Some(names))
@@ -632,8 +637,8 @@ pub async fn find_target_group(
                         (name, target_group_of(tg))
                     })
                     .collect())
-            }
-        })
+            },
+        )
         .await;
     match found {
         Ok(found) => Ok(found.into_iter().next()),

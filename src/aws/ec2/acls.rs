@@ -109,33 +109,30 @@ pub async fn network_acls(
     batches: &Batches,
     vpc: &str,
 ) -> Result<Vec<NetworkAcl>> {
-    let client = client.clone();
     batches
-        .read(
+        .read_with(
+            client,
             "DescribeNetworkAcls",
             "vpc-id",
             EC2_FILTER_VALUES,
             vpc,
-            move |vpcs| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_network_acls()
-                        .filters(
-                            aws_sdk_ec2::types::Filter::builder()
-                                .name("vpc-id")
-                                .set_values(Some(vpcs))
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;
-                    Ok(out
-                        .network_acls()
-                        .iter()
-                        .map(|acl| (acl.vpc_id().unwrap_or_default().to_string(), acl_of(acl)))
-                        .collect())
-                }
+            |client, vpcs| async move {
+                let out = client
+                    .describe_network_acls()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("vpc-id")
+                            .set_values(Some(vpcs))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;
+                Ok(out
+                    .network_acls()
+                    .iter()
+                    .map(|acl| (acl.vpc_id().unwrap_or_default().to_string(), acl_of(acl)))
+                    .collect())
             },
         )
         .await

@@ -175,37 +175,34 @@ pub async fn delete_vpc_endpoint(
     batches: &Batches,
     endpoint_id: &str,
 ) -> Result<()> {
-    let client = client.clone();
     let answers = batches
-        .read(
+        .read_with(
+            client,
             "DeleteVpcEndpoints",
             "VpcEndpointId",
             EC2_FILTER_VALUES,
             endpoint_id,
-            move |ids| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .delete_vpc_endpoints()
-                        .set_vpc_endpoint_ids(Some(ids.clone()))
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
-                    // each endpoint's own outcome, from the items AWS lists as failed
-                    Ok(ids
-                        .into_iter()
-                        .map(|id| {
-                            let failed: Vec<_> = out
-                                .unsuccessful()
-                                .iter()
-                                .filter(|item| item.resource_id() == Some(id.as_str()))
-                                .cloned()
-                                .collect();
-                            let outcome = deleted_unless_failed("DeleteVpcEndpoints", &failed);
-                            (id, outcome)
-                        })
-                        .collect())
-                }
+            |client, ids| async move {
+                let out = client
+                    .delete_vpc_endpoints()
+                    .set_vpc_endpoint_ids(Some(ids.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
+                // each endpoint's own outcome, from the items AWS lists as failed
+                Ok(ids
+                    .into_iter()
+                    .map(|id| {
+                        let failed: Vec<_> = out
+                            .unsuccessful()
+                            .iter()
+                            .filter(|item| item.resource_id() == Some(id.as_str()))
+                            .cloned()
+                            .collect();
+                        let outcome = deleted_unless_failed("DeleteVpcEndpoints", &failed);
+                        (id, outcome)
+                    })
+                    .collect())
             },
         )
         .await?;
@@ -222,30 +219,27 @@ pub async fn live_gateway_endpoints(
     batches: &Batches,
     vpc_id: &str,
 ) -> Result<BTreeMap<String, String>> {
-    let client = client.clone();
     let found = batches
-        .read(
+        .read_with(
+            client,
             "DescribeVpcEndpoints",
             "vpc-id, with states",
             EC2_FILTER_VALUES,
             vpc_id,
-            move |vpcs| {
-                let client = client.clone();
-                async move {
-                    let selection = Filter::builder()
-                        .name("vpc-id")
-                        .set_values(Some(vpcs))
-                        .build();
-                    Ok(describe_gateway_endpoints(&client, selection)
-                        .await?
-                        .iter()
-                        .filter(|e| state_of(e) != "deleted")
-                        .filter_map(|e| {
-                            let vpc = e.vpc_id()?.to_string();
-                            Some((vpc, (e.vpc_endpoint_id()?.to_string(), state_of(e))))
-                        })
-                        .collect())
-                }
+            |client, vpcs| async move {
+                let selection = Filter::builder()
+                    .name("vpc-id")
+                    .set_values(Some(vpcs))
+                    .build();
+                Ok(describe_gateway_endpoints(&client, selection)
+                    .await?
+                    .iter()
+                    .filter(|e| state_of(e) != "deleted")
+                    .filter_map(|e| {
+                        let vpc = e.vpc_id()?.to_string();
+                        Some((vpc, (e.vpc_endpoint_id()?.to_string(), state_of(e))))
+                    })
+                    .collect())
             },
         )
         .await?;

@@ -40,26 +40,23 @@ impl From<&Found> for FlowLog {
 /// reports them.
 /// The reads of several VPCs at the same moment share one call.
 pub async fn flow_logs(client: &Client, batches: &Batches, vpc_id: &str) -> Result<Vec<Found>> {
-    let client = client.clone();
     batches
-        .read(
+        .read_with(
+            client,
             "DescribeFlowLogs",
             "resource-id",
             EC2_FILTER_VALUES,
             vpc_id,
-            move |vpcs| {
-                let client = client.clone();
-                async move {
-                    let selection = aws_sdk_ec2::types::Filter::builder()
-                        .name("resource-id")
-                        .set_values(Some(vpcs))
-                        .build();
-                    let logs = describe(&client, selection).await?;
-                    Ok(logs
-                        .into_iter()
-                        .map(|log| (log.detail.get("vpc").cloned().unwrap_or_default(), log))
-                        .collect())
-                }
+            |client, vpcs| async move {
+                let selection = aws_sdk_ec2::types::Filter::builder()
+                    .name("resource-id")
+                    .set_values(Some(vpcs))
+                    .build();
+                let logs = describe(&client, selection).await?;
+                Ok(logs
+                    .into_iter()
+                    .map(|log| (log.detail.get("vpc").cloned().unwrap_or_default(), log))
+                    .collect())
             },
         )
         .await

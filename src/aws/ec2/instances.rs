@@ -758,35 +758,32 @@ pub async fn volumes_encrypted(
     ids: &[String],
 ) -> Result<BTreeMap<String, bool>> {
     let reads = ids.iter().map(|id| {
-        let client = client.clone();
-        batches.read(
+        batches.read_with(
+            client,
             "DescribeVolumes",
             "volume-id",
             EC2_FILTER_VALUES,
             id,
-            move |ids| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_volumes()
-                        .filters(
-                            aws_sdk_ec2::types::Filter::builder()
-                                .name("volume-id")
-                                .set_values(Some(ids))
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeVolumes", e))?;
-                    Ok(out
-                        .volumes()
-                        .iter()
-                        .filter_map(|v| {
-                            let id = v.volume_id()?.to_string();
-                            Some((id.clone(), (id, v.encrypted().unwrap_or(false))))
-                        })
-                        .collect())
-                }
+            |client, ids| async move {
+                let out = client
+                    .describe_volumes()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("volume-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeVolumes", e))?;
+                Ok(out
+                    .volumes()
+                    .iter()
+                    .filter_map(|v| {
+                        let id = v.volume_id()?.to_string();
+                        Some((id.clone(), (id, v.encrypted().unwrap_or(false))))
+                    })
+                    .collect())
             },
         )
     });
@@ -855,38 +852,35 @@ pub async fn live_instances(
     ids: &[String],
 ) -> Result<Vec<String>> {
     let reads = ids.iter().map(|id| {
-        let client = client.clone();
-        batches.read(
+        batches.read_with(
+            client,
             "DescribeInstances",
             "instance-id",
             EC2_FILTER_VALUES,
             id,
-            move |ids| {
-                let client = client.clone();
-                async move {
-                    let mut states = Vec::new();
-                    let mut pages = client
-                        .describe_instances()
-                        .filters(
-                            aws_sdk_ec2::types::Filter::builder()
-                                .name("instance-id")
-                                .set_values(Some(ids))
-                                .build(),
-                        )
-                        .into_paginator()
-                        .send();
-                    while let Some(page) = pages.next().await {
-                        let page = page.map_err(|e| AwsError::from_sdk("DescribeInstances", e))?;
-                        for instance in page.reservations().iter().flat_map(|r| r.instances()) {
-                            let state = instance.state().and_then(|s| s.name());
-                            let state = state.map(|n| n.as_str().to_string());
-                            if let Some(id) = instance.instance_id() {
-                                states.push((id.to_string(), state.unwrap_or_default()));
-                            }
+            |client, ids| async move {
+                let mut states = Vec::new();
+                let mut pages = client
+                    .describe_instances()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("instance-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| AwsError::from_sdk("DescribeInstances", e))?;
+                    for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+                        let state = instance.state().and_then(|s| s.name());
+                        let state = state.map(|n| n.as_str().to_string());
+                        if let Some(id) = instance.instance_id() {
+                            states.push((id.to_string(), state.unwrap_or_default()));
                         }
                     }
-                    Ok(states)
                 }
+                Ok(states)
             },
         )
     });

@@ -33,15 +33,20 @@ fn filter_any(name: &str, values: Vec<String>) -> Filter {
 }
 
 /// A read whose answer is the same for every reader of the moment.
-async fn region_wide<T, F, Fut>(batches: &Batches, operation: &'static str, fetch: F) -> Result<T>
+async fn region_wide<T, F, Fut>(
+    client: &Client,
+    batches: &Batches,
+    operation: &'static str,
+    fetch: F,
+) -> Result<T>
 where
     T: Clone + Send + Sync + 'static,
-    F: Fn() -> Fut + Send + Sync + 'static,
+    F: Fn(Client) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T>> + Send + 'static,
 {
     let found = batches
-        .read(operation, REGION, 1, REGION, move |_| {
-            let call = fetch();
+        .read_with(client, operation, REGION, 1, REGION, move |client, _| {
+            let call = fetch(client);
             async move { Ok(vec![(REGION.to_string(), call.await?)]) }
         })
         .await?;
@@ -53,10 +58,11 @@ where
 
 /// Names of the available availability zones of the region, sorted.
 pub async fn available_zones(client: &Client, batches: &Batches) -> Result<Vec<String>> {
-    let client = client.clone();
-    region_wide(batches, "DescribeAvailabilityZones", move || {
-        let client = client.clone();
-        async move {
+    region_wide(
+        client,
+        batches,
+        "DescribeAvailabilityZones",
+        |client| async move {
             let out = client
                 .describe_availability_zones()
                 .filters(filter("state", "available"))
@@ -71,8 +77,8 @@ pub async fn available_zones(client: &Client, batches: &Batches) -> Result<Vec<S
                 .collect();
             zones.sort();
             Ok(zones)
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -91,40 +97,37 @@ pub struct Image {
 /// shared with it, or public; deprecated ones included, as asking by ID
 /// includes them).
 pub async fn image(client: &Client, batches: &Batches, id: &str) -> Result<Option<Image>> {
-    let client = client.clone();
     let found = batches
-        .read(
+        .read_with(
+            client,
             "DescribeImages",
             "image-id",
             EC2_FILTER_VALUES,
             id,
-            move |ids| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_images()
-                        .filters(filter_any("image-id", ids))
-                        .include_deprecated(true)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeImages", e))?;
-                    Ok(out
-                        .images()
-                        .iter()
-                        .map(|image| {
-                            let id = image.image_id().unwrap_or_default().to_string();
-                            let architecture = image.architecture().map(|a| a.as_str().to_string());
-                            let found = Image {
-                                root_device_name: image
-                                    .root_device_name()
-                                    .unwrap_or_default()
-                                    .to_string(),
-                                architecture: architecture.unwrap_or_default(),
-                            };
-                            (id, found)
-                        })
-                        .collect())
-                }
+            |client, ids| async move {
+                let out = client
+                    .describe_images()
+                    .filters(filter_any("image-id", ids))
+                    .include_deprecated(true)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeImages", e))?;
+                Ok(out
+                    .images()
+                    .iter()
+                    .map(|image| {
+                        let id = image.image_id().unwrap_or_default().to_string();
+                        let architecture = image.architecture().map(|a| a.as_str().to_string());
+                        let found = Image {
+                            root_device_name: image
+                                .root_device_name()
+                                .unwrap_or_default()
+                                .to_string(),
+                            architecture: architecture.unwrap_or_default(),
+                        };
+                        (id, found)
+                    })
+                    .collect())
             },
         )
         .await?;
@@ -156,15 +159,14 @@ pub async fn instance_type_offerings(
     zones: &[String],
 ) -> Result<BTreeSet<(String, String)>> {
     let reads = types.iter().map(|kind| {
-        let client = client.clone();
         let zones = zones.to_vec();
-        batches.read(
+        batches.read_with(
+            client,
             "DescribeInstanceTypeOfferings",
             "instance-type",
             EC2_FILTER_VALUES,
             kind,
-            move |types| {
-                let client = client.clone();
+            move |client, types| {
                 let zones = zones.clone();
                 async move {
                     let mut offered = Vec::new();
@@ -205,40 +207,36 @@ pub async fn instance_type_architectures(
 ) -> Result<BTreeMap<String, Vec<String>>> {
     let unique: BTreeSet<&String> = types.iter().collect();
     let reads = unique.iter().map(|kind| {
-        let client = client.clone();
-        batches.read(
+        batches.read_with(
+            client,
             "DescribeInstanceTypes",
             "instance-type",
             EC2_FILTER_VALUES,
             kind,
-            move |types| {
-                let client = client.clone();
-                async move {
-                    let mut found = Vec::new();
-                    let mut pages = client
-                        .describe_instance_types()
-                        .filters(filter_any("instance-type", types))
-                        .into_paginator()
-                        .send();
-                    while let Some(page) = pages.next().await {
-                        let page =
-                            page.map_err(|e| AwsError::from_sdk("DescribeInstanceTypes", e))?;
-                        for info in page.instance_types() {
-                            let Some(kind) = info.instance_type() else {
-                                continue;
-                            };
-                            let architectures: Vec<String> = info
-                                .processor_info()
-                                .map(|p| p.supported_architectures())
-                                .unwrap_or_default()
-                                .iter()
-                                .map(|a| a.as_str().to_string())
-                                .collect();
-                            found.push((kind.as_str().to_string(), architectures));
-                        }
+            |client, types| async move {
+                let mut found = Vec::new();
+                let mut pages = client
+                    .describe_instance_types()
+                    .filters(filter_any("instance-type", types))
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| AwsError::from_sdk("DescribeInstanceTypes", e))?;
+                    for info in page.instance_types() {
+                        let Some(kind) = info.instance_type() else {
+                            continue;
+                        };
+                        let architectures: Vec<String> = info
+                            .processor_info()
+                            .map(|p| p.supported_architectures())
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|a| a.as_str().to_string())
+                            .collect();
+                        found.push((kind.as_str().to_string(), architectures));
                     }
-                    Ok(found)
                 }
+                Ok(found)
             },
         )
     });
@@ -266,48 +264,48 @@ pub async fn address_headroom(
     batches: &Batches,
     environment: &str,
 ) -> Result<AddressHeadroom> {
-    let client = client.clone();
     // the quota, and the environment tag of each address of the account
-    let (quota, addresses): (usize, Vec<Option<String>>) =
-        region_wide(batches, "DescribeAccountAttributes", move || {
-            let client = client.clone();
-            async move {
-                let (attributes, addresses) = futures::try_join!(
-                    async {
-                        client
-                            .describe_account_attributes()
-                            .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
-                                "vpc-max-elastic-ips",
-                            ))
-                            .send()
-                            .await
-                            .map_err(|e| AwsError::from_sdk("DescribeAccountAttributes", e))
-                    },
-                    async {
-                        client
-                            .describe_addresses()
-                            .filters(filter("domain", "vpc"))
-                            .send()
-                            .await
-                            .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))
-                    },
-                )?;
-                let quota = attributes
-                    .account_attributes()
-                    .iter()
-                    .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
-                    .flat_map(|a| a.attribute_values())
-                    .find_map(|v| v.attribute_value()?.parse().ok())
-                    .unwrap_or(usize::MAX);
-                let owners = addresses
-                    .addresses()
-                    .iter()
-                    .map(|a| tag_map(Some(a.tags())).remove(TAG_ENVIRONMENT))
-                    .collect();
-                Ok((quota, owners))
-            }
-        })
-        .await?;
+    let (quota, addresses): (usize, Vec<Option<String>>) = region_wide(
+        client,
+        batches,
+        "DescribeAccountAttributes",
+        |client| async move {
+            let (attributes, addresses) = futures::try_join!(
+                async {
+                    client
+                        .describe_account_attributes()
+                        .attribute_names(aws_sdk_ec2::types::AccountAttributeName::from(
+                            "vpc-max-elastic-ips",
+                        ))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeAccountAttributes", e))
+                },
+                async {
+                    client
+                        .describe_addresses()
+                        .filters(filter("domain", "vpc"))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))
+                },
+            )?;
+            let quota = attributes
+                .account_attributes()
+                .iter()
+                .filter(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+                .flat_map(|a| a.attribute_values())
+                .find_map(|v| v.attribute_value()?.parse().ok())
+                .unwrap_or(usize::MAX);
+            let owners = addresses
+                .addresses()
+                .iter()
+                .map(|a| tag_map(Some(a.tags())).remove(TAG_ENVIRONMENT))
+                .collect();
+            Ok((quota, owners))
+        },
+    )
+    .await?;
     Ok(AddressHeadroom {
         quota,
         in_use: addresses.len(),
@@ -320,28 +318,25 @@ pub async fn address_headroom(
 
 /// Whether a key pair of that name exists in the region.
 pub async fn key_pair_exists(client: &Client, batches: &Batches, name: &str) -> Result<bool> {
-    let client = client.clone();
     let found = batches
-        .read(
+        .read_with(
+            client,
             "DescribeKeyPairs",
             "key-name",
             EC2_FILTER_VALUES,
             name,
-            move |names| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_key_pairs()
-                        .filters(filter_any("key-name", names))
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeKeyPairs", e))?;
-                    Ok(out
-                        .key_pairs()
-                        .iter()
-                        .filter_map(|k| Some((k.key_name()?.to_string(), ())))
-                        .collect())
-                }
+            |client, names| async move {
+                let out = client
+                    .describe_key_pairs()
+                    .filters(filter_any("key-name", names))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeKeyPairs", e))?;
+                Ok(out
+                    .key_pairs()
+                    .iter()
+                    .filter_map(|k| Some((k.key_name()?.to_string(), ())))
+                    .collect())
             },
         )
         .await?;
@@ -353,10 +348,8 @@ pub const DEFAULT_IMAGE_ARCHITECTURE: &str = "x86_64";
 
 /// The newest Amazon Linux 2023 x86_64 image published by Amazon.
 pub async fn latest_amazon_linux(client: &Client, batches: &Batches) -> Result<String> {
-    let client = client.clone();
-    let newest: Option<String> = region_wide(batches, "DescribeImages", move || {
-        let client = client.clone();
-        async move {
+    let newest: Option<String> =
+        region_wide(client, batches, "DescribeImages", |client| async move {
             let out = client
                 .describe_images()
                 .owners("amazon")
@@ -371,9 +364,8 @@ pub async fn latest_amazon_linux(client: &Client, batches: &Batches) -> Result<S
                 .filter(|image| image.image_id().is_some())
                 .max_by_key(|image| image.creation_date().unwrap_or_default().to_string())
                 .and_then(|image| image.image_id().map(str::to_string)))
-        }
-    })
-    .await?;
+        })
+        .await?;
     newest.ok_or_else(|| {
         AwsError::Unsatisfiable(
             "no Amazon Linux 2023 image is visible in this region; set app.ami_id".into(),

@@ -283,36 +283,33 @@ pub async fn nat_gateway_status(
     batches: &Batches,
     id: &str,
 ) -> Result<Option<NatGatewayStatus>> {
-    let client = client.clone();
     let found = batches
-        .read(
+        .read_with(
+            client,
             "DescribeNatGateways",
             "nat-gateway-id",
             EC2_FILTER_VALUES,
             id,
-            move |ids| {
-                let client = client.clone();
-                async move {
-                    let out = client
-                        .describe_nat_gateways()
-                        .filter(
-                            Filter::builder()
-                                .name("nat-gateway-id")
-                                .set_values(Some(ids))
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
-                    Ok(out
-                        .nat_gateways()
-                        .iter()
-                        .map(|g| {
-                            let id = g.nat_gateway_id().unwrap_or_default().to_string();
-                            (id, status_of(g))
-                        })
-                        .collect())
-                }
+            |client, ids| async move {
+                let out = client
+                    .describe_nat_gateways()
+                    .filter(
+                        Filter::builder()
+                            .name("nat-gateway-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+                Ok(out
+                    .nat_gateways()
+                    .iter()
+                    .map(|g| {
+                        let id = g.nat_gateway_id().unwrap_or_default().to_string();
+                        (id, status_of(g))
+                    })
+                    .collect())
             },
         )
         .await;
