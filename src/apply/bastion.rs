@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::{poll_until, retry_propagation};
+use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
 use crate::error::AwsError;
 use crate::plan::blueprint::{Blueprint, Component};
@@ -137,7 +137,7 @@ impl Run<'_> {
             &self.run_id,
         ]);
         let tags = self.tags(&Component::Bastion);
-        retry_propagation(self.deadline, "bastion", || {
+        retry_scarce_create(self.deadline, "bastion", || {
             ec2::run_bastion(&self.clients.ec2, subnet, settings, &token, &tags)
         })
         .await?;

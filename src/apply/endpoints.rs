@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::{delete_with_retry, poll_until, retry_propagation};
+use super::waiters::{delete_with_retry, poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self, route_tables_of, Found};
 use crate::aws::AwsClients;
 use crate::error::ErrorClass;
@@ -82,7 +82,7 @@ impl Run<'_> {
                         ]);
                         let tags = self.tags(&component);
                         let service_name = service.service_name(region);
-                        retry_propagation(self.deadline, "gateway endpoint", || {
+                        retry_scarce_create(self.deadline, "gateway endpoint", || {
                             ec2::create_gateway_endpoint(
                                 &self.clients.ec2,
                                 vpc_id,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::executor::{ignore_not_found, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::{poll_until, retry_propagation};
+use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::elbv2::{self, HealthCheck, ListenerAction, Tls};
 use crate::error::AwsError;
 use crate::plan::blueprint::{listener_role, Component};
@@ -79,7 +79,7 @@ impl Run<'_> {
             }
             None => {
                 let tags = self.tags(&Component::LoadBalancer);
-                let created = retry_propagation(self.deadline, "load balancer", || {
+                let created = retry_scarce_create(self.deadline, "load balancer", || {
                     elbv2::create_load_balancer(
                         &self.clients.elbv2,
                         &self.names.load_balancer,

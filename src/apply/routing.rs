@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
-use super::waiters::{delete_with_retry, poll_until, retry_propagation};
+use super::waiters::{delete_with_retry, poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self};
 use crate::error::AwsError;
 use crate::plan::blueprint::{nat_for_zone, Blueprint, Component};
@@ -224,7 +224,7 @@ impl Run<'_> {
                     {
                         self.wait_address_released(vpc_id, &addresses[zone]).await?;
                     }
-                    retry_propagation(self.deadline, "NAT gateway creation", || {
+                    retry_scarce_create(self.deadline, "NAT gateway creation", || {
                         ec2::create_nat_gateway(
                             &self.clients.ec2,
                             ec2::NatPlacement::Subnet {
@@ -344,7 +344,7 @@ impl Run<'_> {
                     })
                     .map(|(_, allocation)| self.wait_address_released(vpc_id, allocation));
                 try_join_all(earlier).await?;
-                retry_propagation(self.deadline, "NAT gateway creation", || {
+                retry_scarce_create(self.deadline, "NAT gateway creation", || {
                     let placement = ec2::NatPlacement::Regional { vpc_id, addresses };
                     ec2::create_nat_gateway(client, placement, &token, &tags)
                 })

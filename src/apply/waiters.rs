@@ -47,6 +47,12 @@ pub enum Pace {
     /// calls that change something, whose quotas are tight and shared by every
     /// retry loop of a run: a fifth of the time waited so far, at least a second
     Retry,
+    /// creates whose AWS bucket is small (a load balancer: 10, then one every
+    /// 5 s; a NAT gateway, a gateway endpoint, an instance), asked again after
+    /// an object they name was not known yet: each attempt spends a token the
+    /// account's other environments wait for, so the next one comes only once
+    /// the object has had time to be known (at least 2 s)
+    Scarce,
 }
 
 impl Pace {
@@ -54,6 +60,7 @@ impl Pace {
         match self {
             Pace::Watch => (10, Duration::from_millis(200)),
             Pace::Retry => (5, Duration::from_secs(1)),
+            Pace::Scarce => (5, Duration::from_secs(2)),
         }
     }
 
@@ -70,7 +77,7 @@ impl Pace {
         let delay = self.delay(waited);
         match self {
             Pace::Watch => aligned(delay, self.share_and_floor().1),
-            Pace::Retry => delay,
+            Pace::Retry | Pace::Scarce => delay,
         }
     }
 }
@@ -220,6 +227,34 @@ pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
 pub async fn retry_propagation<T, F, Fut>(
     deadline: Instant,
     what: &str,
+    attempt: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    // propagation takes about a second: ask again soon, as a describe would
+    retry_propagation_at(deadline, what, Pace::Watch, attempt).await
+}
+
+/// [`retry_propagation`] for a create whose AWS bucket is small
+/// ([`Pace::Scarce`]).
+pub async fn retry_scarce_create<T, F, Fut>(
+    deadline: Instant,
+    what: &str,
+    attempt: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    retry_propagation_at(deadline, what, Pace::Scarce, attempt).await
+}
+
+async fn retry_propagation_at<T, F, Fut>(
+    deadline: Instant,
+    what: &str,
+    pace: Pace,
     mut attempt: F,
 ) -> Result<T, AwsError>
 where
@@ -228,8 +263,7 @@ where
 {
     let propagated_by = Instant::now() + PROPAGATION_WINDOW;
     let last = std::sync::Mutex::new(None);
-    // propagation takes about a second: ask again soon, as a describe would
-    let result = poll_paced(deadline, what, Pace::Watch, || {
+    let result = poll_paced(deadline, what, pace, || {
         let call = attempt();
         let last = &last;
         async move {
@@ -322,6 +356,7 @@ mod tests {
         assert_eq!(Pace::Watch.delay(secs(3600)), MAX_DELAY);
         assert_eq!(Pace::Retry.delay(Duration::ZERO), secs(1));
         assert_eq!(Pace::Retry.delay(secs(30)), secs(6));
+        assert_eq!(Pace::Scarce.delay(Duration::ZERO), secs(2));
         // a wait ends at most a tenth after AWS is done, once past the floor
         for waited in [secs(10), secs(90), secs(140)] {
             assert!(Pace::Watch.delay(waited) <= waited / 10);
