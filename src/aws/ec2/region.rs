@@ -200,45 +200,53 @@ pub async fn instance_type_offerings(
 
 /// The architectures each of `types` runs (`ProcessorInfo.SupportedArchitectures`),
 /// by type; a type EC2 does not know is left out (the offerings check names it).
+/// Asked by the `InstanceTypes` parameter (100 a call), which answers in one
+/// page: a filter would page through every type of the region. A type EC2
+/// does not know fails the call (`InvalidInstanceType`), which is then asked
+/// type by type.
 pub async fn instance_type_architectures(
     client: &Client,
     batches: &Batches,
     types: &[String],
 ) -> Result<BTreeMap<String, Vec<String>>> {
     let unique: BTreeSet<&String> = types.iter().collect();
-    let reads = unique.iter().map(|kind| {
-        batches.read_with(
-            client,
-            "DescribeInstanceTypes",
-            "instance-type",
-            EC2_FILTER_VALUES,
-            kind,
-            |client, types| async move {
-                let mut found = Vec::new();
-                let mut pages = client
-                    .describe_instance_types()
-                    .filters(filter_any("instance-type", types))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("DescribeInstanceTypes", e))?;
-                    for info in page.instance_types() {
-                        let Some(kind) = info.instance_type() else {
-                            continue;
-                        };
-                        let architectures: Vec<String> = info
-                            .processor_info()
-                            .map(|p| p.supported_architectures())
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|a| a.as_str().to_string())
-                            .collect();
-                        found.push((kind.as_str().to_string(), architectures));
-                    }
-                }
-                Ok(found)
-            },
-        )
+    let reads = unique.iter().map(|kind| async move {
+        let found = batches
+            .read_with(
+                client,
+                "DescribeInstanceTypes",
+                "InstanceTypes",
+                100,
+                kind,
+                |client, types| async move {
+                    let out = client
+                        .describe_instance_types()
+                        .set_instance_types(Some(types.iter().map(|t| t.as_str().into()).collect()))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeInstanceTypes", e))
+                        .map_err(unknown_type_is_not_found)?;
+                    Ok(out
+                        .instance_types()
+                        .iter()
+                        .filter_map(|info| {
+                            let architectures: Vec<String> = info
+                                .processor_info()
+                                .map(|p| p.supported_architectures())
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|a| a.as_str().to_string())
+                                .collect();
+                            Some((info.instance_type()?.as_str().to_string(), architectures))
+                        })
+                        .collect())
+                },
+            )
+            .await;
+        match found {
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            other => other,
+        }
     });
     let answers = futures::future::try_join_all(reads).await?;
     Ok(unique
@@ -246,6 +254,26 @@ pub async fn instance_type_architectures(
         .zip(answers)
         .filter_map(|(kind, found)| Some((kind.clone(), found.into_iter().next()?)))
         .collect())
+}
+
+/// EC2's answer to a type it does not know, as the not-found it is.
+fn unknown_type_is_not_found(error: AwsError) -> AwsError {
+    match error {
+        AwsError::Api {
+            operation,
+            code,
+            message,
+            request_id,
+            ..
+        } if code == "InvalidInstanceType" => AwsError::Api {
+            operation,
+            code,
+            message,
+            class: crate::error::ErrorClass::NotFound,
+            request_id,
+        },
+        other => other,
+    }
 }
 
 /// The account's Elastic IPs in this region: its quota, how many exist, and
