@@ -67,6 +67,14 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
+/// A filter on every value of `values`.
+fn filter_any(name: &str, values: Vec<String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
+}
+
 /// Overrides that send a call once, without the SDK's retries: for the creates
 /// [`crate::aws::create_once`] retries itself, looking first for what a lost
 /// attempt made.

@@ -8,7 +8,7 @@ use aws_sdk_ec2::Client;
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
-use super::Result;
+use super::{filter_any, Result};
 
 /// A network ACL of the VPC and the subnets it filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -119,12 +119,7 @@ pub async fn network_acls(
             |client, vpcs| async move {
                 let out = client
                     .describe_network_acls()
-                    .filters(
-                        aws_sdk_ec2::types::Filter::builder()
-                            .name("vpc-id")
-                            .set_values(Some(vpcs))
-                            .build(),
-                    )
+                    .filters(filter_any("vpc-id", vpcs))
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("DescribeNetworkAcls", e))?;

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
 
-use super::{deleted_unless_failed, filter, required, tag_map, tag_spec, Found, Result, Tags};
+use super::{
+    deleted_unless_failed, filter, filter_any, required, tag_map, tag_spec, Found, Result, Tags,
+};
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
@@ -227,10 +229,7 @@ pub async fn live_gateway_endpoints(
             EC2_FILTER_VALUES,
             vpc_id,
             |client, vpcs| async move {
-                let selection = Filter::builder()
-                    .name("vpc-id")
-                    .set_values(Some(vpcs))
-                    .build();
+                let selection = filter_any("vpc-id", vpcs);
                 Ok(describe_gateway_endpoints(&client, selection)
                     .await?
                     .iter()

@@ -17,7 +17,7 @@ use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 use crate::plan::spec::InstanceProfile;
 
-use super::{filter, required, sdk_tags, tag_spec, Result, Tags};
+use super::{filter, filter_any, required, sdk_tags, tag_spec, Result, Tags};
 
 /// What an instance launched by the provider runs.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -767,12 +767,7 @@ pub async fn volumes_encrypted(
             |client, ids| async move {
                 let out = client
                     .describe_volumes()
-                    .filters(
-                        aws_sdk_ec2::types::Filter::builder()
-                            .name("volume-id")
-                            .set_values(Some(ids))
-                            .build(),
-                    )
+                    .filters(filter_any("volume-id", ids))
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("DescribeVolumes", e))?;
@@ -862,12 +857,7 @@ pub async fn live_instances(
                 let mut states = Vec::new();
                 let mut pages = client
                     .describe_instances()
-                    .filters(
-                        aws_sdk_ec2::types::Filter::builder()
-                            .name("instance-id")
-                            .set_values(Some(ids))
-                            .build(),
-                    )
+                    .filters(filter_any("instance-id", ids))
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {

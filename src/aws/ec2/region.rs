@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use aws_sdk_ec2::types::{Filter, LocationType};
+use aws_sdk_ec2::types::LocationType;
 use aws_sdk_ec2::Client;
 
-use super::{filter, tag_map};
+use super::{filter, filter_any, tag_map};
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 use crate::plan::spec::TAG_ENVIRONMENT;
@@ -23,14 +23,6 @@ type Result<T> = std::result::Result<T, AwsError>;
 
 /// The one key of a read whose answer is the region's (or the account's).
 const REGION: &str = "region";
-
-/// A filter on every value of `values`.
-fn filter_any(name: &str, values: Vec<String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values))
-        .build()
-}
 
 /// A read whose answer is the same for every reader of the moment.
 async fn region_wide<T, F, Fut>(

@@ -2,15 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{
-    AvailabilityMode, AvailabilityZoneAddress, DomainType, Filter, ResourceType,
-};
+use aws_sdk_ec2::types::{AvailabilityMode, AvailabilityZoneAddress, DomainType, ResourceType};
 use aws_sdk_ec2::Client;
 
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
-use super::{filter, made_with, once, required, tag_spec, Result, Tags};
+use super::{filter, filter_any, made_with, once, required, tag_spec, Result, Tags};
 use crate::aws::create_once::{create_once, token_for};
 
 /// A route as (destination, target): destinations of both IP families and prefix
@@ -293,12 +291,7 @@ pub async fn nat_gateway_status(
             |client, ids| async move {
                 let out = client
                     .describe_nat_gateways()
-                    .filter(
-                        Filter::builder()
-                            .name("nat-gateway-id")
-                            .set_values(Some(ids))
-                            .build(),
-                    )
+                    .filter(filter_any("nat-gateway-id", ids))
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
