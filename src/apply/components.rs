@@ -141,6 +141,93 @@ pub(super) struct Declaration {
     /// the computed attributes a new object under `key` changes, beyond the
     /// IDs of what the refresh found missing
     pub renews: fn(key: &str) -> &'static [&'static str],
+    /// the attributes that record its objects' IDs
+    pub recorded: Recorded,
+}
+
+/// Where the state records the IDs (ARNs, names) of a kind's objects, and how
+/// they are read from an inventory. Refresh and apply fill those attributes,
+/// and discovery keys an object whose ID they record back to its component,
+/// whatever its tags say.
+#[derive(Clone, Copy)]
+pub(super) enum Recorded {
+    /// in no attribute of its own
+    Nowhere,
+    /// its one object's ID, in this attribute
+    Id(&'static str, fn(&Inventory) -> Option<String>),
+    /// its objects' IDs by component key, in map attributes given as
+    /// (attribute, key prefix): each entry is keyed by what follows the prefix
+    Ids(
+        &'static [(&'static str, &'static str)],
+        fn(&Inventory) -> Vec<(String, String)>,
+    ),
+}
+
+/// The shape of an attribute that records IDs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// the ID of the one object of component `key`
+    One { key: &'static str },
+    /// IDs keyed by what follows `prefix` in their component keys
+    Map { prefix: &'static str },
+}
+
+/// Every attribute of the state that records IDs, with its shape.
+pub fn recording_attributes() -> impl Iterator<Item = (&'static str, Record)> {
+    COMPONENTS.iter().flat_map(|row| {
+        let attributes: Vec<(&'static str, Record)> = match row.recorded {
+            Recorded::Nowhere => Vec::new(),
+            Recorded::Id(attribute, _) => vec![(attribute, Record::One { key: row.key })],
+            Recorded::Ids(maps, _) => maps
+                .iter()
+                .map(|&(attribute, prefix)| (attribute, Record::Map { prefix }))
+                .collect(),
+        };
+        attributes
+    })
+}
+
+/// The IDs an attribute records, as read from an inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordedIds {
+    One(Option<String>),
+    /// by what follows the attribute's key prefix
+    Map(BTreeMap<String, String>),
+}
+
+/// What every attribute that records IDs holds, read from `inv`.
+pub fn recorded_ids(inv: &Inventory) -> Vec<(&'static str, RecordedIds)> {
+    COMPONENTS
+        .iter()
+        .flat_map(|row| {
+            let values: Vec<(&'static str, RecordedIds)> = match row.recorded {
+                Recorded::Nowhere => Vec::new(),
+                Recorded::Id(attribute, id) => vec![(attribute, RecordedIds::One(id(inv)))],
+                Recorded::Ids(maps, ids) => {
+                    let ids = ids(inv);
+                    maps.iter()
+                        .map(|&(attribute, prefix)| {
+                            let entries = ids.iter().filter_map(|(key, id)| {
+                                Some((key.strip_prefix(prefix)?.to_string(), id.clone()))
+                            });
+                            (attribute, RecordedIds::Map(entries.collect()))
+                        })
+                        .collect()
+                }
+            };
+            values
+        })
+        .collect()
+}
+
+fn id_of(found: &Option<Found>) -> Option<String> {
+    found.as_ref().map(|f| f.id.clone())
+}
+
+fn keyed_ids(map: &BTreeMap<String, Found>) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(key, f)| (key.clone(), f.id.clone()))
+        .collect()
 }
 
 fn keys<V>(map: &BTreeMap<String, V>) -> Vec<String> {
@@ -157,6 +244,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Vpc,
         key: "vpc",
         family: Family::Network,
+        recorded: Recorded::Id("vpc_id", |inv| id_of(&inv.vpc)),
         found: |_, inv| one(&inv.vpc, "vpc"),
         ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
         api: Api::Ec2,
@@ -168,6 +256,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InternetGateway,
         key: "igw",
         family: Family::Network,
+        recorded: Recorded::Id("internet_gateway_id", |inv| id_of(&inv.internet_gateway)),
         found: |_, inv| one(&inv.internet_gateway, "igw"),
         ids: |inv| {
             ids_of(
@@ -185,6 +274,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::EgressOnlyInternetGateway,
         key: "eigw",
         family: Family::Network,
+        recorded: Recorded::Id("egress_only_internet_gateway_id", |inv| {
+            id_of(&inv.egress_only_internet_gateway)
+        }),
         found: |_, inv| one(&inv.egress_only_internet_gateway, "eigw"),
         ids: |inv| {
             ids_of(
@@ -204,6 +296,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Subnet,
         key: "subnet/*/*",
         family: Family::Network,
+        recorded: Recorded::Ids(
+            &[
+                ("public_subnet_ids", "subnet/public/"),
+                ("private_subnet_ids", "subnet/private/"),
+            ],
+            |inv| keyed_ids(&inv.subnets),
+        ),
         found: |_, inv| keys(&inv.subnets),
         ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
         api: Api::Ec2,
@@ -215,6 +314,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::PublicRouteTable,
         key: "rtb/public",
         family: Family::Network,
+        recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.route_tables),
         // every route table, as one step deletes them all
         ids: |inv| {
@@ -238,6 +338,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::PrivateRouteTable,
         key: "rtb/private/*",
         family: Family::Network,
+        recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.route_tables),
         // one step deletes every route table
         ids: |_| Vec::new(),
@@ -250,6 +351,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::ElasticIp,
         key: "eip/*",
         family: Family::Network,
+        // `nat_public_ips` records their addresses, not their IDs
+        recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.addresses),
         ids: |inv| ids_of(inv.addresses.values().chain(&inv.strays.ec2.addresses)),
         api: Api::Ec2,
@@ -261,6 +364,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::NatGateway,
         key: "nat/*",
         family: Family::Network,
+        recorded: Recorded::Ids(&[("nat_gateway_ids", "nat/")], |inv| {
+            keyed_ids(&inv.nat_gateways)
+        }),
         found: |_, inv| keys(&inv.nat_gateways),
         ids: |inv| {
             ids_of(
@@ -278,6 +384,10 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::SecurityGroup,
         key: "sg/*",
         family: Family::Security,
+        recorded: Recorded::Ids(&[("security_group_ids", "sg/")], |inv| {
+            let groups = inv.security_groups.iter();
+            groups.map(|(key, g)| (key.clone(), g.id.clone())).collect()
+        }),
         found: |_, inv| keys(&inv.security_groups),
         ids: |inv| {
             let groups = inv
@@ -304,6 +414,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::LaunchTemplate,
         key: "lt",
         family: Family::Compute,
+        recorded: Recorded::Id("launch_template_id", |inv| id_of(&inv.launch_template)),
         found: |_, inv| one(&inv.launch_template, "lt"),
         ids: |inv| {
             ids_of(
@@ -321,6 +432,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::AutoScalingGroup,
         key: "asg",
         family: Family::Compute,
+        recorded: Recorded::Id("autoscaling_group_name", |inv| {
+            inv.group.as_ref().map(|g| g.name.clone())
+        }),
         found: |_, inv| one(&inv.group, "asg"),
         ids: |inv| inv.group.iter().map(|g| g.name.clone()).collect(),
         api: Api::AutoScaling,
@@ -339,6 +453,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::ScalingPolicy,
         key: "policy/cpu",
         family: Family::Compute,
+        recorded: Recorded::Nowhere,
         found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
         ids: |_| Vec::new(),
         api: Api::AutoScaling,
@@ -350,6 +465,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::GatewayEndpoint,
         key: "vpce/*",
         family: Family::Endpoints,
+        recorded: Recorded::Ids(&[("vpc_endpoint_ids", "vpce/")], |inv| {
+            keyed_ids(&inv.gateway_endpoints)
+        }),
         found: |_, inv| keys(&inv.gateway_endpoints),
         ids: |inv| {
             ids_of(
@@ -367,6 +485,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::FlowLog,
         key: "flowlog",
         family: Family::FlowLogs,
+        recorded: Recorded::Id("flow_log_id", |inv| id_of(&inv.flow_log)),
         found: |_, inv| one(&inv.flow_log, "flowlog"),
         ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
         api: Api::Ec2,
@@ -378,6 +497,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::LoadBalancer,
         key: "alb",
         family: Family::LoadBalancer,
+        recorded: Recorded::Id("alb_arn", |inv| {
+            inv.load_balancer.as_ref().map(|lb| lb.arn.clone())
+        }),
         found: |_, inv| one(&inv.load_balancer, "alb"),
         ids: |inv| {
             let balancers = inv.load_balancer.iter().chain(&inv.strays.load_balancers);
@@ -399,6 +521,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::TargetGroup,
         key: "tg",
         family: Family::LoadBalancer,
+        // `target_group_arn` is the group of the configured port, which the
+        // inventory alone does not say (an import reads the port from it)
+        recorded: Recorded::Nowhere,
         found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
         ids: |inv| inv.target_groups.iter().map(|tg| tg.arn.clone()).collect(),
         api: Api::Elb,
@@ -415,6 +540,12 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Listener,
         key: "listener/*",
         family: Family::LoadBalancer,
+        recorded: Recorded::Ids(&[("listener_arns", "listener/")], |inv| {
+            let listeners = inv.listeners.iter();
+            listeners
+                .filter_map(|l| Some((listener_key(l.port)?, l.arn.clone())))
+                .collect()
+        }),
         // a listener on another port than 80 or 443 is not the environment's own
         found: |_, inv| {
             inv.listeners
@@ -438,6 +569,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Bastion,
         key: "bastion",
         family: Family::Bastion,
+        recorded: Recorded::Id("bastion_instance_id", |inv| id_of(&inv.bastion)),
         found: |_, inv| one(&inv.bastion, "bastion"),
         ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
         api: Api::Ec2,
@@ -455,6 +587,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InstanceConnectEndpoint,
         key: "eice",
         family: Family::InstanceConnect,
+        recorded: Recorded::Id("instance_connect_endpoint_id", |inv| {
+            id_of(&inv.instance_connect_endpoint)
+        }),
         found: |_, inv| one(&inv.instance_connect_endpoint, "eice"),
         ids: |inv| {
             ids_of(

@@ -238,7 +238,38 @@ fn or_default<T>(value: &mut Value<T>, default: impl FnOnce() -> T) {
     }
 }
 
+/// An attribute of the state that records IDs (see
+/// [`crate::apply::components::recording_attributes`]).
+pub enum IdSlot<'a> {
+    One(&'a mut Str),
+    Map(&'a mut StrMap),
+}
+
 impl EnvironmentState {
+    /// The attribute named `attribute` among those that record the IDs of the
+    /// environment's objects; `None` for any other name.
+    pub fn id_slot(&mut self, attribute: &str) -> Option<IdSlot<'_>> {
+        use IdSlot::{Map, One};
+        Some(match attribute {
+            "vpc_id" => One(&mut self.vpc_id),
+            "internet_gateway_id" => One(&mut self.internet_gateway_id),
+            "egress_only_internet_gateway_id" => One(&mut self.egress_only_internet_gateway_id),
+            "launch_template_id" => One(&mut self.launch_template_id),
+            "autoscaling_group_name" => One(&mut self.autoscaling_group_name),
+            "alb_arn" => One(&mut self.alb_arn),
+            "bastion_instance_id" => One(&mut self.bastion_instance_id),
+            "instance_connect_endpoint_id" => One(&mut self.instance_connect_endpoint_id),
+            "flow_log_id" => One(&mut self.flow_log_id),
+            "public_subnet_ids" => Map(&mut self.public_subnet_ids),
+            "private_subnet_ids" => Map(&mut self.private_subnet_ids),
+            "nat_gateway_ids" => Map(&mut self.nat_gateway_ids),
+            "security_group_ids" => Map(&mut self.security_group_ids),
+            "vpc_endpoint_ids" => Map(&mut self.vpc_endpoint_ids),
+            "listener_arns" => Map(&mut self.listener_arns),
+            _ => return None,
+        })
+    }
+
     /// The state without its write-only values, as every state the provider
     /// hands Terraform must be: they reach the provider only in a configuration.
     pub fn without_write_only(mut self) -> EnvironmentState {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::model::{self, first, string_list, string_map, EnvironmentState};
+use super::model::{self, first, string_list, string_map, EnvironmentState, IdSlot};
+use crate::apply::components::{recorded_ids, recording_attributes, Record, RecordedIds};
 use crate::apply::inventory::Inventory;
 use crate::apply::posture::posture;
 use crate::aws::ec2::route_tables_of;
@@ -73,41 +74,26 @@ pub(super) fn applied_default_tags(
     applied
 }
 
-/// The component key of every EC2 object whose ID the state records (the
+/// The component key of every object whose ID the state records (the
 /// inverse of [`fill_outputs`]): discovery keys an object of the environment's
 /// VPC by what it is, even when its component tag was changed out of band.
 pub(super) fn component_ids(state: &EnvironmentState) -> BTreeMap<String, String> {
+    let mut state = state.clone();
     let mut keys = BTreeMap::new();
-    let by_zone = [
-        ("subnet/public/", &state.public_subnet_ids),
-        ("subnet/private/", &state.private_subnet_ids),
-        ("nat/", &state.nat_gateway_ids),
-        ("sg/", &state.security_group_ids),
-        ("vpce/", &state.vpc_endpoint_ids),
-    ];
-    for (prefix, ids) in by_zone {
-        for (suffix, id) in model::known_map(ids).unwrap_or_default() {
-            keys.insert(id, format!("{prefix}{suffix}"));
-        }
-    }
-    let singles = [
-        (Component::Vpc, &state.vpc_id),
-        (Component::InternetGateway, &state.internet_gateway_id),
-        (
-            Component::EgressOnlyInternetGateway,
-            &state.egress_only_internet_gateway_id,
-        ),
-        (Component::LaunchTemplate, &state.launch_template_id),
-        (Component::Bastion, &state.bastion_instance_id),
-        (Component::FlowLog, &state.flow_log_id),
-        (
-            Component::InstanceConnectEndpoint,
-            &state.instance_connect_endpoint_id,
-        ),
-    ];
-    for (component, id) in singles {
-        if let Some(id) = id.as_ref_option() {
-            keys.insert(id.clone(), component.key());
+    for (attribute, record) in recording_attributes() {
+        match (record, state.id_slot(attribute)) {
+            (Record::One { key }, Some(IdSlot::One(id))) => {
+                if let Some(id) = id.as_ref_option() {
+                    keys.insert(id.clone(), key.to_string());
+                }
+            }
+            (Record::Map { prefix }, Some(IdSlot::Map(ids))) => {
+                for (suffix, id) in model::known_map(ids).unwrap_or_default() {
+                    keys.insert(id, format!("{prefix}{suffix}"));
+                }
+            }
+            // the table and the state agree, as a test checks
+            _ => {}
         }
     }
     keys
@@ -122,17 +108,14 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
                 .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))),
         )
     };
-    let ids = |map: &BTreeMap<String, crate::aws::ec2::Found>| -> BTreeMap<String, String> {
-        map.iter().map(|(k, f)| (k.clone(), f.id.clone())).collect()
-    };
-    state.vpc_id = opt(inv.vpc.as_ref().map(|v| v.id.clone()));
-    state.public_subnet_ids = by_zone("subnet/public/", &ids(&inv.subnets));
-    state.private_subnet_ids = by_zone("subnet/private/", &ids(&inv.subnets));
-    state.internet_gateway_id = opt(inv.internet_gateway.as_ref().map(|g| g.id.clone()));
-    state.egress_only_internet_gateway_id = opt(inv
-        .egress_only_internet_gateway
-        .as_ref()
-        .map(|g| g.id.clone()));
+    for (attribute, ids) in recorded_ids(inv) {
+        match (state.id_slot(attribute), ids) {
+            (Some(IdSlot::One(slot)), RecordedIds::One(id)) => *slot = opt(id),
+            (Some(IdSlot::Map(slot)), RecordedIds::Map(ids)) => *slot = string_map(ids),
+            // the table and the state agree, as a test checks
+            _ => {}
+        }
+    }
     let ipv6_of = |found: &crate::aws::ec2::Found| {
         crate::aws::ec2::Ipv6Association::of(found).map(|a| a.block)
     };
@@ -150,7 +133,6 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     };
     state.public_subnet_ipv6_cidrs = blocks_of("subnet/public/");
     state.private_subnet_ipv6_cidrs = blocks_of("subnet/private/");
-    state.nat_gateway_ids = by_zone("nat/", &ids(&inv.nat_gateways));
     let ips: BTreeMap<String, String> = inv
         .addresses
         .iter()
@@ -162,17 +144,6 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         })
         .collect();
     state.nat_public_ips = by_zone("eip/", &ips);
-    state.vpc_endpoint_ids = by_zone("vpce/", &ids(&inv.gateway_endpoints));
-    state.flow_log_id = opt(inv.flow_log.as_ref().map(|f| f.id.clone()));
-    state.instance_connect_endpoint_id =
-        opt(inv.instance_connect_endpoint.as_ref().map(|e| e.id.clone()));
-    let groups: BTreeMap<String, String> = inv
-        .security_groups
-        .iter()
-        .map(|(k, g)| (k.clone(), g.id.clone()))
-        .collect();
-    state.security_group_ids = by_zone("sg/", &groups);
-    state.alb_arn = opt(inv.load_balancer.as_ref().map(|l| l.arn.clone()));
     state.alb_dns_name = opt(inv.load_balancer.as_ref().map(|l| l.dns_name.clone()));
     state.alb_zone_id = opt(inv.load_balancer.as_ref().map(|l| l.zone_id.clone()));
     let port = first(&state.app)
@@ -184,14 +155,6 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
         .find(|t| t.port == port)
         .or(inv.target_groups.first())
         .map(|t| t.arn.clone()));
-    // a listener on another port is an extra one, not the environment's
-    state.listener_arns = string_map(inv.listeners.iter().filter_map(|l| {
-        Some((
-            crate::plan::blueprint::listener_role(l.port)?.to_string(),
-            l.arn.clone(),
-        ))
-    }));
-    state.launch_template_id = opt(inv.launch_template.as_ref().map(|t| t.id.clone()));
     state.launch_template_version = inv
         .group
         .as_ref()
@@ -202,8 +165,6 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
                 .and_then(|t| t.detail.get("default_version")?.parse().ok())
         })
         .into();
-    state.autoscaling_group_name = opt(inv.group.as_ref().map(|g| g.name.clone()));
-    state.bastion_instance_id = opt(inv.bastion.as_ref().map(|b| b.id.clone()));
     state.bastion_public_ip = opt(inv
         .bastion
         .as_ref()
@@ -220,23 +181,25 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
 /// Replaces any value still unknown by null: Terraform refuses unknowns after apply.
 pub(super) fn settle(state: &mut EnvironmentState) {
     macro_rules! null_if_unknown { ($($field:ident),*) => { $( if matches!(state.$field, Value::Unknown) { state.$field = Value::Null; } )* } }
+    // what the table of components records IDs in, then every other computed attribute
+    for (attribute, _) in recording_attributes() {
+        match state.id_slot(attribute) {
+            Some(IdSlot::One(id)) if id.is_unknown() => *id = Value::Null,
+            Some(IdSlot::Map(ids)) => match ids {
+                Value::Unknown => *ids = Value::Null,
+                // a map planned with known keys keeps only the entries AWS gave
+                Value::Value(entries) => entries.retain(|_, value| !value.is_unknown()),
+                Value::Null => {}
+            },
+            _ => {}
+        }
+    }
     null_if_unknown!(
-        vpc_id,
-        public_subnet_ids,
-        private_subnet_ids,
-        internet_gateway_id,
-        nat_gateway_ids,
         nat_public_ips,
-        security_group_ids,
-        alb_arn,
         alb_dns_name,
         alb_zone_id,
         target_group_arn,
-        listener_arns,
-        launch_template_id,
         launch_template_version,
-        autoscaling_group_name,
-        bastion_instance_id,
         bastion_public_ip,
         bastion_ipv6_address,
         drift,
@@ -246,23 +209,13 @@ pub(super) fn settle(state: &mut EnvironmentState) {
         private_subnet_cidrs,
         tags_all,
         az_count,
-        vpc_endpoint_ids,
-        flow_log_id,
-        instance_connect_endpoint_id,
-        egress_only_internet_gateway_id,
         vpc_ipv6_cidr,
         public_subnet_ipv6_cidrs,
         private_subnet_ipv6_cidrs
     );
     // a map planned with known keys keeps only the entries AWS gave
     for map in [
-        &mut state.public_subnet_ids,
-        &mut state.private_subnet_ids,
-        &mut state.nat_gateway_ids,
         &mut state.nat_public_ips,
-        &mut state.security_group_ids,
-        &mut state.listener_arns,
-        &mut state.vpc_endpoint_ids,
         &mut state.posture,
         &mut state.public_subnet_cidrs,
         &mut state.private_subnet_cidrs,
@@ -509,6 +462,38 @@ pub(super) fn user_tags(
 mod tests {
     use super::*;
     use crate::aws::ec2::Found;
+
+    #[test]
+    fn every_attribute_the_table_records_ids_in_is_computed_and_of_its_shape() {
+        use tf_provider::schema::AttributeConstraint;
+        let schema = crate::environment::schema::environment_schema();
+        let mut state = EnvironmentState::default();
+        let mut recording = std::collections::BTreeSet::new();
+        for (attribute, record) in recording_attributes() {
+            let declared = schema.block.attributes.get(attribute);
+            assert!(
+                declared.is_some_and(|a| matches!(a.constraint, AttributeConstraint::Computed)),
+                "{attribute} is not a computed attribute of the schema"
+            );
+            assert!(
+                matches!(
+                    (record, state.id_slot(attribute)),
+                    (Record::One { .. }, Some(IdSlot::One(_)))
+                        | (Record::Map { .. }, Some(IdSlot::Map(_)))
+                ),
+                "{attribute}: the state has no attribute of that name and shape"
+            );
+            assert!(recording.insert(attribute), "{attribute} recorded twice");
+        }
+        for name in schema.block.attributes.keys() {
+            if state.id_slot(name).is_some() {
+                assert!(
+                    recording.contains(name.as_str()),
+                    "{name} records IDs of no kind in the table"
+                );
+            }
+        }
+    }
 
     fn with_bastion_profile(profile: &str) -> EnvironmentState {
         EnvironmentState {

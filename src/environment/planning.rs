@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use tf_provider::value::Value;
 use tf_provider::AttributePath;
 
-use super::model::{self, first, known_map, known_strings, string_map, EnvironmentState};
-use crate::apply::components::renewed_outputs;
+use super::model::{self, first, known_map, known_strings, string_map, EnvironmentState, IdSlot};
+use crate::apply::components::{recording_attributes, renewed_outputs};
 use crate::plan::cidr::{carve, Cidr, Tier};
 #[cfg(test)]
 use crate::plan::drift::Finding;
@@ -19,34 +19,26 @@ use ipv6::{ipv6_disruption, plan_bastion_ipv6, plan_ipv6_outputs};
 
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
-    state.vpc_id = Value::Unknown;
-    state.public_subnet_ids = Value::Unknown;
-    state.private_subnet_ids = Value::Unknown;
-    state.internet_gateway_id = Value::Unknown;
-    state.nat_gateway_ids = Value::Unknown;
+    for (attribute, _) in recording_attributes() {
+        match state.id_slot(attribute) {
+            Some(IdSlot::One(id)) => *id = Value::Unknown,
+            Some(IdSlot::Map(ids)) => *ids = Value::Unknown,
+            None => {}
+        }
+    }
     state.nat_public_ips = Value::Unknown;
-    state.security_group_ids = Value::Unknown;
-    state.alb_arn = Value::Unknown;
     state.alb_dns_name = Value::Unknown;
     state.alb_zone_id = Value::Unknown;
     state.target_group_arn = Value::Unknown;
-    state.listener_arns = Value::Unknown;
-    state.launch_template_id = Value::Unknown;
     state.launch_template_version = Value::Unknown;
-    state.autoscaling_group_name = Value::Unknown;
-    state.bastion_instance_id = Value::Unknown;
     state.bastion_public_ip = Value::Unknown;
-    state.vpc_endpoint_ids = Value::Unknown;
-    state.instance_connect_endpoint_id = if state.instance_connect_endpoint == Value::Value(false) {
-        Value::Null
-    } else {
-        Value::Unknown
-    };
-    state.flow_log_id = if first(&state.flow_logs).is_none() {
-        Value::Null
-    } else {
-        Value::Unknown
-    };
+    // what the configuration leaves out is known to be null
+    if state.instance_connect_endpoint == Value::Value(false) {
+        state.instance_connect_endpoint_id = Value::Null;
+    }
+    if first(&state.flow_logs).is_none() {
+        state.flow_log_id = Value::Null;
+    }
     state.posture = Value::Unknown;
     unknown_ipv6_outputs(state);
 }
