@@ -14,7 +14,7 @@ use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
 use super::instance_connect::instance_connect_drift;
-use super::inventory::Inventory;
+use super::inventory::{key_matches, Hints, Inventory, ListedKind, Lookup};
 use super::ipv6::ipv6_drift;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
@@ -23,10 +23,12 @@ use super::load_balancer::{
 use super::network::network_drift;
 use super::security::rule_drift;
 use super::teardown::{self, Step};
-use crate::aws::ec2::{Found, Tags};
+use crate::aws::ec2::{self, Found, Tags};
+use crate::aws::AwsClients;
+use crate::error::AwsError;
 use crate::plan::blueprint::{Blueprint, Kind};
 use crate::plan::drift::{Finding, Repair};
-use crate::plan::spec::EnvironmentSpec;
+use crate::plan::spec::{EnvironmentSpec, Names};
 
 /// A comparison of what AWS holds with what the spec asks for.
 pub(super) type Check = fn(&EnvironmentSpec, &Blueprint, &Inventory) -> Vec<Finding>;
@@ -143,6 +145,10 @@ pub(super) struct Declaration {
     pub renews: fn(key: &str) -> &'static [&'static str],
     /// the attributes that record its objects' IDs
     pub recorded: Recorded,
+    /// the describe that finds its objects, for a kind of VPC-bound objects
+    /// that discovery, the boundary and keying treat alike: they are then
+    /// [`Inventory::listed`] under their keys, and another's are reported
+    pub listing: Option<ec2::Listing>,
 }
 
 /// Where the state records the IDs (ARNs, names) of a kind's objects, and how
@@ -220,6 +226,60 @@ pub fn recorded_ids(inv: &Inventory) -> Vec<(&'static str, RecordedIds)> {
         .collect()
 }
 
+/// The kinds whose objects a listing finds (see [`Declaration::listing`]).
+pub(super) fn listed_kinds() -> Vec<ListedKind> {
+    COMPONENTS
+        .iter()
+        .filter_map(|row| {
+            Some(ListedKind {
+                key: row.key,
+                listing: row.listing?,
+            })
+        })
+        .collect()
+}
+
+impl Inventory {
+    /// Describes everything of the environment (see
+    /// [`Inventory::discover_listing`]), the kinds the table lists among it.
+    pub async fn discover(
+        clients: &AwsClients,
+        names: &Names,
+        lookup: Lookup<'_>,
+    ) -> Result<Inventory, AwsError> {
+        Inventory::discover_hinted(clients, names, lookup, &Hints::default()).await
+    }
+
+    /// [`Inventory::discover`] with what the state says (a refresh), so that
+    /// fewer describes wait for others.
+    pub async fn discover_hinted(
+        clients: &AwsClients,
+        names: &Names,
+        lookup: Lookup<'_>,
+        hints: &Hints,
+    ) -> Result<Inventory, AwsError> {
+        Inventory::discover_listing(clients, names, lookup, hints, &listed_kinds()).await
+    }
+}
+
+fn listed_id(inv: &Inventory, key: &str) -> Option<String> {
+    inv.object(key).map(|f| f.id.clone())
+}
+
+/// The IDs of the listed objects of the shape `pattern`, and of the strays
+/// of their listing.
+fn listed_ids(inv: &Inventory, pattern: &str, listing: &ec2::Listing) -> Vec<String> {
+    let strays = inv.strays.ec2.listed.get(listing.operation);
+    let strays = strays.into_iter().flat_map(|l| &l.objects);
+    ids_of(inv.objects_of(pattern).map(|(_, f)| f).chain(strays))
+}
+
+fn listed_tagged<'a>(inv: &'a Inventory, pattern: &'a str) -> Vec<TaggedObject<'a>> {
+    inv.objects_of(pattern)
+        .map(|(key, f)| (key.clone(), &f.id, &f.tags))
+        .collect()
+}
+
 fn id_of(found: &Option<Found>) -> Option<String> {
     found.as_ref().map(|f| f.id.clone())
 }
@@ -244,6 +304,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Vpc,
         key: "vpc",
         family: Family::Network,
+        listing: None,
         recorded: Recorded::Id("vpc_id", |inv| id_of(&inv.vpc)),
         found: |_, inv| one(&inv.vpc, "vpc"),
         ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
@@ -256,17 +317,12 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InternetGateway,
         key: "igw",
         family: Family::Network,
-        recorded: Recorded::Id("internet_gateway_id", |inv| id_of(&inv.internet_gateway)),
-        found: |_, inv| one(&inv.internet_gateway, "igw"),
-        ids: |inv| {
-            ids_of(
-                inv.internet_gateway
-                    .iter()
-                    .chain(&inv.strays.ec2.internet_gateways),
-            )
-        },
+        recorded: Recorded::Id("internet_gateway_id", |inv| listed_id(inv, "igw")),
+        listing: Some(ec2::INTERNET_GATEWAYS),
+        found: |_, inv| keys(&inv.listed),
+        ids: |inv| listed_ids(inv, "igw", &ec2::INTERNET_GATEWAYS),
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.internet_gateway, "igw"),
+        tagged: |_, inv| listed_tagged(inv, "igw"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
         renews: |_| &["internet_gateway_id"],
     },
@@ -275,27 +331,21 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "eigw",
         family: Family::Network,
         recorded: Recorded::Id("egress_only_internet_gateway_id", |inv| {
-            id_of(&inv.egress_only_internet_gateway)
+            listed_id(inv, "eigw")
         }),
-        found: |_, inv| one(&inv.egress_only_internet_gateway, "eigw"),
-        ids: |inv| {
-            ids_of(
-                inv.egress_only_internet_gateway
-                    .iter()
-                    .chain(&inv.strays.ec2.egress_only_internet_gateways),
-            )
-        },
+        listing: Some(ec2::EGRESS_ONLY_INTERNET_GATEWAYS),
+        found: |_, inv| keys(&inv.listed),
+        ids: |inv| listed_ids(inv, "eigw", &ec2::EGRESS_ONLY_INTERNET_GATEWAYS),
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.egress_only_internet_gateway, "eigw"),
-        deletion: Deletion::Own(Wave::Held, |t| {
-            Box::pin(teardown::egress_only_internet_gateways(t))
-        }),
+        tagged: |_, inv| listed_tagged(inv, "eigw"),
+        deletion: Deletion::Own(Wave::Held, |t| Box::pin(super::ipv6::teardown(t))),
         renews: |_| &["egress_only_internet_gateway_id"],
     },
     Declaration {
         kind: Kind::Subnet,
         key: "subnet/*/*",
         family: Family::Network,
+        listing: None,
         recorded: Recorded::Ids(
             &[
                 ("public_subnet_ids", "subnet/public/"),
@@ -314,6 +364,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::PublicRouteTable,
         key: "rtb/public",
         family: Family::Network,
+        listing: None,
         recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.route_tables),
         // every route table, as one step deletes them all
@@ -338,6 +389,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::PrivateRouteTable,
         key: "rtb/private/*",
         family: Family::Network,
+        listing: None,
         recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.route_tables),
         // one step deletes every route table
@@ -351,6 +403,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::ElasticIp,
         key: "eip/*",
         family: Family::Network,
+        listing: None,
         // `nat_public_ips` records their addresses, not their IDs
         recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.addresses),
@@ -364,6 +417,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::NatGateway,
         key: "nat/*",
         family: Family::Network,
+        listing: None,
         recorded: Recorded::Ids(&[("nat_gateway_ids", "nat/")], |inv| {
             keyed_ids(&inv.nat_gateways)
         }),
@@ -384,6 +438,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::SecurityGroup,
         key: "sg/*",
         family: Family::Security,
+        listing: None,
         recorded: Recorded::Ids(&[("security_group_ids", "sg/")], |inv| {
             let groups = inv.security_groups.iter();
             groups.map(|(key, g)| (key.clone(), g.id.clone())).collect()
@@ -414,6 +469,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::LaunchTemplate,
         key: "lt",
         family: Family::Compute,
+        listing: None,
         recorded: Recorded::Id("launch_template_id", |inv| id_of(&inv.launch_template)),
         found: |_, inv| one(&inv.launch_template, "lt"),
         ids: |inv| {
@@ -432,6 +488,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::AutoScalingGroup,
         key: "asg",
         family: Family::Compute,
+        listing: None,
         recorded: Recorded::Id("autoscaling_group_name", |inv| {
             inv.group.as_ref().map(|g| g.name.clone())
         }),
@@ -453,6 +510,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::ScalingPolicy,
         key: "policy/cpu",
         family: Family::Compute,
+        listing: None,
         recorded: Recorded::Nowhere,
         found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
         ids: |_| Vec::new(),
@@ -466,18 +524,16 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "vpce/*",
         family: Family::Endpoints,
         recorded: Recorded::Ids(&[("vpc_endpoint_ids", "vpce/")], |inv| {
-            keyed_ids(&inv.gateway_endpoints)
+            let endpoints = inv.objects_of("vpce/*");
+            endpoints
+                .map(|(key, f)| (key.clone(), f.id.clone()))
+                .collect()
         }),
-        found: |_, inv| keys(&inv.gateway_endpoints),
-        ids: |inv| {
-            ids_of(
-                inv.gateway_endpoints
-                    .values()
-                    .chain(&inv.strays.ec2.gateway_endpoints),
-            )
-        },
+        listing: Some(ec2::GATEWAY_ENDPOINTS),
+        found: |_, inv| keys(&inv.listed),
+        ids: |inv| listed_ids(inv, "vpce/*", &ec2::GATEWAY_ENDPOINTS),
         api: Api::Ec2,
-        tagged: |_, inv| keyed(&inv.gateway_endpoints),
+        tagged: |_, inv| listed_tagged(inv, "vpce/*"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
         renews: |_| &[],
     },
@@ -485,6 +541,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::FlowLog,
         key: "flowlog",
         family: Family::FlowLogs,
+        listing: None,
         recorded: Recorded::Id("flow_log_id", |inv| id_of(&inv.flow_log)),
         found: |_, inv| one(&inv.flow_log, "flowlog"),
         ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
@@ -497,6 +554,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::LoadBalancer,
         key: "alb",
         family: Family::LoadBalancer,
+        listing: None,
         recorded: Recorded::Id("alb_arn", |inv| {
             inv.load_balancer.as_ref().map(|lb| lb.arn.clone())
         }),
@@ -521,6 +579,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::TargetGroup,
         key: "tg",
         family: Family::LoadBalancer,
+        listing: None,
         // `target_group_arn` is the group of the configured port, which the
         // inventory alone does not say (an import reads the port from it)
         recorded: Recorded::Nowhere,
@@ -540,6 +599,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Listener,
         key: "listener/*",
         family: Family::LoadBalancer,
+        listing: None,
         recorded: Recorded::Ids(&[("listener_arns", "listener/")], |inv| {
             let listeners = inv.listeners.iter();
             listeners
@@ -569,6 +629,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Bastion,
         key: "bastion",
         family: Family::Bastion,
+        listing: None,
         recorded: Recorded::Id("bastion_instance_id", |inv| id_of(&inv.bastion)),
         found: |_, inv| one(&inv.bastion, "bastion"),
         ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
@@ -587,19 +648,12 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InstanceConnectEndpoint,
         key: "eice",
         family: Family::InstanceConnect,
-        recorded: Recorded::Id("instance_connect_endpoint_id", |inv| {
-            id_of(&inv.instance_connect_endpoint)
-        }),
-        found: |_, inv| one(&inv.instance_connect_endpoint, "eice"),
-        ids: |inv| {
-            ids_of(
-                inv.instance_connect_endpoint
-                    .iter()
-                    .chain(&inv.strays.ec2.instance_connect_endpoints),
-            )
-        },
+        recorded: Recorded::Id("instance_connect_endpoint_id", |inv| listed_id(inv, "eice")),
+        listing: Some(ec2::INSTANCE_CONNECT_ENDPOINTS),
+        found: |_, inv| keys(&inv.listed),
+        ids: |inv| listed_ids(inv, "eice", &ec2::INSTANCE_CONNECT_ENDPOINTS),
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.instance_connect_endpoint, "eice"),
+        tagged: |_, inv| listed_tagged(inv, "eice"),
         // it holds a network interface in a private subnet and uses sg/eice
         deletion: Deletion::Own(Wave::Holders, |t| {
             Box::pin(super::instance_connect::teardown(t))
@@ -611,16 +665,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
 impl Declaration {
     /// Whether `key` is the key of a component of this kind.
     pub fn matches(&self, key: &str) -> bool {
-        let mut pattern = self.key.split('/');
-        let mut segments = key.split('/');
-        loop {
-            match (pattern.next(), segments.next()) {
-                (None, None) => return true,
-                (Some("*"), Some(segment)) if !segment.is_empty() => {}
-                (Some(expected), Some(segment)) if expected == segment => {}
-                _ => return false,
-            }
-        }
+        key_matches(self.key, key)
     }
 
     /// The keys of the components of this kind that the inventory holds.
@@ -903,6 +948,16 @@ mod tests {
         };
         inv.strays.ec2.subnets.push(found("subnet-copy"));
         inv.strays.ec2.instances.push(found("i-copy"));
+        // the kinds a listing finds: the keyed object and its listing's strays
+        inv.listed.insert("vpce/s3".into(), found("vpce-1"));
+        inv.listed.insert("eigw".into(), found("eigw-1"));
+        inv.strays.ec2.listed.insert(
+            ec2::GATEWAY_ENDPOINTS.operation,
+            ec2::Listed {
+                noun: ec2::GATEWAY_ENDPOINTS.noun,
+                objects: vec![found("vpce-copy")],
+            },
+        );
         let ids: BTreeSet<String> = object_ids(&inv).into_iter().collect();
         let expected = [
             "vpc-1",
@@ -911,6 +966,9 @@ mod tests {
             "i-copy",
             "arn:alb",
             "shop-app",
+            "vpce-1",
+            "vpce-copy",
+            "eigw-1",
         ];
         assert_eq!(ids, expected.map(String::from).into());
     }

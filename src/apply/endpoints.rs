@@ -51,7 +51,7 @@ impl Run<'_> {
             let component = Component::GatewayEndpoint(*service);
             let (tables, region) = (&tables, &region);
             async move {
-                match inv.gateway_endpoints.get(&component.key()) {
+                match inv.object(&component.key()) {
                     Some(found) => {
                         if !ec2::allows_everything(found) {
                             ec2::reset_endpoint_policy(&self.clients.ec2, &found.id).await?;
@@ -108,8 +108,7 @@ impl Run<'_> {
         planned: &BTreeSet<String>,
     ) -> Result<()> {
         let gone = inv
-            .gateway_endpoints
-            .iter()
+            .objects_of("vpce/*")
             .filter(|(key, _)| !planned.contains(*key))
             .map(|(_, endpoint)| delete_gateway_endpoint(self.clients, endpoint, self.deadline));
         try_join_all(gone).await.map(|_| ())
@@ -188,7 +187,7 @@ pub(super) fn endpoint_drift(
     let mut findings = Vec::new();
     for service in &spec.endpoints.services {
         let key = Component::GatewayEndpoint(*service).key();
-        let Some(endpoint) = inv.gateway_endpoints.get(&key) else {
+        let Some(endpoint) = inv.object(&key) else {
             continue;
         };
         if !ec2::allows_everything(endpoint) {
@@ -255,7 +254,7 @@ mod tests {
                 ("rtb/private/us-east-1b".to_string(), table("rtb-b")),
             ]
             .into(),
-            gateway_endpoints: [("vpce/s3".to_string(), endpoint(tables))].into(),
+            listed: [("vpce/s3".to_string(), endpoint(tables))].into(),
             ..Inventory::default()
         }
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
-use super::teardown::{each, with_strays, Teardown};
+use super::teardown::{each, Teardown};
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, ENDPOINT_READY};
 use crate::error::AwsError;
@@ -80,7 +80,7 @@ impl Run<'_> {
         ) else {
             return Ok(());
         };
-        let id = match &inv.instance_connect_endpoint {
+        let id = match inv.object("eice") {
             Some(found) if replace_reasons(found, subnet, group).is_empty() => found.id.clone(),
             existing => {
                 if let Some(old) = existing {
@@ -152,7 +152,7 @@ impl Run<'_> {
         if planned.contains(&Component::InstanceConnectEndpoint.key()) {
             return Ok(());
         }
-        if let Some(found) = &inv.instance_connect_endpoint {
+        if let Some(found) = inv.object("eice") {
             self.delete_instance_connect_endpoint(&found.id).await?;
         }
         self.delete_group_of(inv, SgRole::InstanceConnect).await
@@ -184,10 +184,7 @@ pub(super) async fn delete_instance_connect_endpoint(
 /// Destroy's step: deletes the environment's endpoint and any duplicate, and
 /// waits until they are gone (their interfaces hold a private subnet).
 pub(super) async fn teardown(t: &Teardown<'_>) -> Result<()> {
-    let endpoints = with_strays(
-        t.inv.instance_connect_endpoint.as_ref(),
-        &t.inv.strays.ec2.instance_connect_endpoints,
-    );
+    let endpoints = t.listed_with_strays("eice", &ec2::INSTANCE_CONNECT_ENDPOINTS);
     each(endpoints, |e| {
         delete_instance_connect_endpoint(t.ec2(), &e.id, t.deadline)
     })
@@ -201,8 +198,7 @@ pub(super) fn instance_connect_drift(
     inv: &Inventory,
 ) -> Vec<Finding> {
     let Some(found) = inv
-        .instance_connect_endpoint
-        .as_ref()
+        .object("eice")
         .filter(|_| spec.instance_connect_endpoint)
     else {
         return Vec::new();

@@ -20,7 +20,8 @@ mod facts;
 mod keying;
 
 use facts::{group_facts, tags_in_chunks, vpc_facts};
-use keying::{component, key_by_component, single, standalone};
+pub use keying::key_matches;
+use keying::{component, key_by_component, key_listed, single, standalone};
 
 /// Every object of the environment that AWS reports.
 #[derive(Clone, Debug, Default)]
@@ -28,15 +29,12 @@ pub struct Inventory {
     pub vpc: Option<Found>,
     /// keyed by component key (`subnet/public/us-east-1a`, `nat/us-east-1a`, ...)
     pub subnets: BTreeMap<String, Found>,
-    pub internet_gateway: Option<Found>,
-    /// the IPv6 outbound gateway of the private subnets (`eigw`)
-    pub egress_only_internet_gateway: Option<Found>,
     pub route_tables: BTreeMap<String, RouteTable>,
     pub addresses: BTreeMap<String, Found>,
     pub nat_gateways: BTreeMap<String, Found>,
-    /// gateway endpoints keyed `vpce/s3`, `vpce/dynamodb`
-    pub gateway_endpoints: BTreeMap<String, Found>,
-    pub instance_connect_endpoint: Option<Found>,
+    /// the objects of the kinds the table of components lists generically
+    /// (see [`ListedKind`]), by component key
+    pub listed: BTreeMap<String, Found>,
     /// the environment's own flow log (`flowlog`), with its settings in `detail`
     pub flow_log: Option<Found>,
     /// the credentials may not describe flow logs
@@ -183,7 +181,39 @@ impl Lookup<'_> {
     }
 }
 
+/// A kind of component whose objects one [`ec2::Listing`] finds and nothing
+/// but their [`Found`] describes: discovery, the boundary and keying treat
+/// every such kind alike (see the table of components).
+#[derive(Clone, Copy)]
+pub struct ListedKind {
+    /// its component key's shape, `*` standing for one segment
+    pub key: &'static str,
+    pub listing: ec2::Listing,
+}
+
+impl ListedKind {
+    /// Whether `key` is the key of a component of this kind.
+    pub fn matches(&self, key: &str) -> bool {
+        key_matches(self.key, key)
+    }
+}
+
 impl Inventory {
+    /// The object of the listed kinds (see [`ListedKind`]) under component `key`.
+    pub fn object(&self, key: &str) -> Option<&Found> {
+        self.listed.get(key)
+    }
+
+    /// The objects of the listed kinds whose keys are of the shape `pattern`
+    /// (`vpce/*`), by key.
+    pub fn objects_of<'a>(
+        &'a self,
+        pattern: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Found)> + 'a {
+        let listed = self.listed.iter();
+        listed.filter(move |(key, _)| key_matches(pattern, key))
+    }
+
     /// Describes everything of the environment: one call per EC2 type and the
     /// ELB and Auto Scaling lookups by name, concurrently, then what hangs off
     /// them (tags, listeners, policy, template), concurrently. Nothing here lists
@@ -194,25 +224,21 @@ impl Inventory {
     /// listed can still be told it does not exist (AWS's endpoints learn of new
     /// objects at different moments); the round is read-only, so it is simply
     /// run again.
-    pub async fn discover(
-        clients: &AwsClients,
-        names: &Names,
-        lookup: Lookup<'_>,
-    ) -> Result<Inventory, AwsError> {
-        Inventory::discover_hinted(clients, names, lookup, &Hints::default()).await
-    }
-
-    /// [`Inventory::discover`] with what the state says (a refresh), so that
-    /// fewer describes wait for others.
-    pub async fn discover_hinted(
+    ///
+    /// `listed` are the kinds of the table of components that one listing
+    /// each finds ([`Inventory::discover`] passes them).
+    pub(super) async fn discover_listing(
         clients: &AwsClients,
         names: &Names,
         lookup: Lookup<'_>,
         hints: &Hints,
+        listed: &[ListedKind],
     ) -> Result<Inventory, AwsError> {
         let deadline = tokio::time::Instant::now() + PROPAGATION_WINDOW;
         retry_propagation(deadline, "the environment's objects", || {
-            Box::pin(Inventory::discover_once(clients, names, lookup, hints))
+            Box::pin(Inventory::discover_once(
+                clients, names, lookup, hints, listed,
+            ))
         })
         .await
     }
@@ -222,7 +248,9 @@ impl Inventory {
         names: &Names,
         lookup: Lookup<'_>,
         hints: &Hints,
+        listed: &[ListedKind],
     ) -> Result<Inventory, AwsError> {
+        let listings: Vec<ec2::Listing> = listed.iter().map(|kind| kind.listing).collect();
         // Round 1: every describe that needs no answer of another, including those
         // that name objects by the environment's names or by the VPC in state; the
         // ones whose object may not exist are asked anyway, and their answers used
@@ -246,6 +274,7 @@ impl Inventory {
                     environment: &names.environment,
                     vpc: vpc_in_state,
                 },
+                &listings,
             ),
             elbv2::find_load_balancer(&clients.elbv2, &clients.batches, &names.load_balancer),
             elbv2::find_target_group(&clients.elbv2, &clients.batches, &names.target_group),
@@ -692,18 +721,6 @@ impl Inventory {
         Ok(Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
             subnets: key_by_component(e.subnets, &known, &mut strays.ec2.subnets),
-            internet_gateway: single(
-                e.internet_gateways,
-                "igw",
-                &known,
-                &mut strays.ec2.internet_gateways,
-            ),
-            egress_only_internet_gateway: single(
-                e.egress_only_internet_gateways,
-                "eigw",
-                &known,
-                &mut strays.ec2.egress_only_internet_gateways,
-            ),
             route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
             addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),
             nat_gateways: key_by_component(e.nat_gateways, &known, &mut strays.ec2.nat_gateways),
@@ -712,17 +729,7 @@ impl Inventory {
                 &known,
                 &mut strays.ec2.security_groups,
             ),
-            gateway_endpoints: key_by_component(
-                e.gateway_endpoints,
-                &known,
-                &mut strays.ec2.gateway_endpoints,
-            ),
-            instance_connect_endpoint: single(
-                e.instance_connect_endpoints,
-                "eice",
-                &known,
-                &mut strays.ec2.instance_connect_endpoints,
-            ),
+            listed: key_listed(e.listed, listed, &known, &mut strays.ec2.listed),
             flow_log: single(e.flow_logs, "flowlog", &known, &mut strays.ec2.flow_logs),
             flow_logs_denied: e.flow_logs_denied,
             launch_template: single(

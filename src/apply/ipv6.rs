@@ -11,6 +11,7 @@ use futures::future::try_join_all;
 
 use super::executor::{ignore_not_found, Result, Run};
 use super::inventory::Inventory;
+use super::teardown::{each, Teardown};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, Ipv6Association};
 use crate::error::AwsError;
@@ -185,7 +186,7 @@ impl Run<'_> {
         if !self.spec.ipv6 {
             return Ok(None);
         }
-        if let Some(found) = &inv.egress_only_internet_gateway {
+        if let Some(found) = inv.object("eigw") {
             return Ok(Some(found.id.clone()));
         }
         let tags = self.tags(&Component::EgressOnlyInternetGateway);
@@ -288,7 +289,7 @@ impl Run<'_> {
                 }
             }
         }
-        if let Some(gateway) = &inv.egress_only_internet_gateway {
+        if let Some(gateway) = inv.object("eigw") {
             delete_with_retry(deadline, "egress-only internet gateway", || {
                 ec2::delete_egress_only_internet_gateway(ec2c, &gateway.id)
             })
@@ -368,9 +369,8 @@ pub(super) fn ipv6_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory
 /// Each table's `::/0`: to the internet gateway from the public subnets, to
 /// the egress-only internet gateway from the private ones, none without `ipv6`.
 fn ipv6_route_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
-    let id = |found: &Option<Found>| found.as_ref().map(|f| f.id.clone());
-    let igw = id(&inv.internet_gateway);
-    let eigw = id(&inv.egress_only_internet_gateway);
+    let id = |key| inv.object(key).map(|f| f.id.clone());
+    let (igw, eigw) = (id("igw"), id("eigw"));
     let tables = std::iter::once((Component::PublicRouteTable, igw, "the internet gateway"))
         // every private table, whatever its NAT gateway: IPv6 needs none
         .chain(bp.zones.iter().map(|zone| {
@@ -409,6 +409,17 @@ fn ipv6_route_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> 
     findings
 }
 
+/// Destroy's step: deletes the egress-only internet gateway and any duplicate.
+pub(super) async fn teardown(t: &Teardown<'_>) -> Result<()> {
+    let gateways = t.listed_with_strays("eigw", &ec2::EGRESS_ONLY_INTERNET_GATEWAYS);
+    each(gateways, |gateway| {
+        delete_with_retry(t.deadline, "egress-only internet gateway", move || {
+            ec2::delete_egress_only_internet_gateway(t.ec2(), &gateway.id)
+        })
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,8 +445,11 @@ mod tests {
                     ("ipv6_state", "associated"),
                 ],
             )),
-            internet_gateway: Some(found("igw-1", &[])),
-            egress_only_internet_gateway: Some(found("eigw-1", &[])),
+            listed: [
+                ("igw".to_string(), found("igw-1", &[])),
+                ("eigw".to_string(), found("eigw-1", &[])),
+            ]
+            .into(),
             ..Inventory::default()
         };
         for (index, (tier, zone)) in bp.subnets.keys().enumerate() {

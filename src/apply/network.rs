@@ -120,7 +120,7 @@ impl Run<'_> {
         inv: &Inventory,
         vpc_id: &str,
     ) -> Result<String> {
-        let (id, attached) = match &inv.internet_gateway {
+        let (id, attached) = match inv.object("igw") {
             Some(found) => (
                 found.id.clone(),
                 found.detail.get("vpc").is_some_and(|v| v == vpc_id),
@@ -410,7 +410,7 @@ pub(super) fn network_drift(
     let mut tables = vec![Planned {
         component: Component::PublicRouteTable,
         routed: true,
-        target: inv.internet_gateway.as_ref().map(|g| g.id.clone()),
+        target: inv.object("igw").map(|g| g.id.clone()),
         subnets: bp.zones.iter().map(|z| (Tier::Public, z)).collect(),
     }];
     for zone in &bp.zones {
@@ -448,7 +448,7 @@ pub(super) fn network_drift(
                     match current {
                         // the private subnets' instances would be reachable
                         // from, and reach, the internet directly
-                        Some(via) if inv.internet_gateway.as_ref().is_some_and(|g| &g.id == via) => {
+                        Some(via) if inv.object("igw").is_some_and(|g| &g.id == via) => {
                             format!("routes 0.0.0.0/0 to the internet gateway {via} instead of its NAT gateway, which exposes the private subnet")
                         }
                         Some(via) => {

@@ -36,6 +36,21 @@ pub(super) fn with_strays<'a>(one: Option<&'a Found>, more: &'a [Found]) -> Vec<
     one.into_iter().chain(more).collect()
 }
 
+impl Teardown<'_> {
+    /// The listed objects whose keys are of the shape `pattern` (see
+    /// [`super::inventory::ListedKind`]) and the strays of their `listing`.
+    pub(super) fn listed_with_strays<'a>(
+        &'a self,
+        pattern: &'a str,
+        listing: &ec2::Listing,
+    ) -> Vec<&'a Found> {
+        let strays = self.inv.strays.ec2.listed.get(listing.operation);
+        let strays = strays.into_iter().flat_map(|l| &l.objects);
+        let listed = self.inv.objects_of(pattern).map(|(_, f)| f);
+        listed.chain(strays).collect()
+    }
+}
+
 /// Deletes each of `items` concurrently.
 pub(super) async fn each<'a, T: 'a, F, Fut>(
     items: impl IntoIterator<Item = &'a T>,
@@ -69,9 +84,8 @@ pub(super) async fn subnets(t: &Teardown<'_>) -> Result<()> {
 }
 
 pub(super) async fn internet_gateways(t: &Teardown<'_>) -> Result<()> {
-    let strays = &t.inv.strays.ec2.internet_gateways;
     each(
-        with_strays(t.inv.internet_gateway.as_ref(), strays),
+        t.listed_with_strays("igw", &ec2::INTERNET_GATEWAYS),
         |igw| async move {
             if let Some(vpc) = igw.detail.get("vpc") {
                 delete_with_retry(t.deadline, "internet gateway detachment", || {
@@ -85,19 +99,6 @@ pub(super) async fn internet_gateways(t: &Teardown<'_>) -> Result<()> {
             .await
         },
     )
-    .await
-}
-
-pub(super) async fn egress_only_internet_gateways(t: &Teardown<'_>) -> Result<()> {
-    let gateways = with_strays(
-        t.inv.egress_only_internet_gateway.as_ref(),
-        &t.inv.strays.ec2.egress_only_internet_gateways,
-    );
-    each(gateways, |gateway| {
-        delete_with_retry(t.deadline, "egress-only internet gateway", move || {
-            ec2::delete_egress_only_internet_gateway(t.ec2(), &gateway.id)
-        })
-    })
     .await
 }
 
@@ -137,11 +138,7 @@ pub(super) async fn nat_gateways(t: &Teardown<'_>) -> Result<()> {
 }
 
 pub(super) async fn gateway_endpoints(t: &Teardown<'_>) -> Result<()> {
-    let endpoints = t
-        .inv
-        .gateway_endpoints
-        .values()
-        .chain(&t.inv.strays.ec2.gateway_endpoints);
+    let endpoints = t.listed_with_strays("vpce/*", &ec2::GATEWAY_ENDPOINTS);
     each(endpoints, |e| {
         delete_gateway_endpoint(t.clients, e, t.deadline)
     })

@@ -151,16 +151,14 @@ pub struct Found {
 pub struct Ec2Inventory {
     pub vpcs: Vec<Found>,
     pub subnets: Vec<Found>,
-    pub internet_gateways: Vec<Found>,
     pub route_tables: Vec<RouteTable>,
     pub addresses: Vec<Found>,
     pub nat_gateways: Vec<Found>,
     pub security_groups: Vec<SecurityGroup>,
     pub launch_templates: Vec<Found>,
     pub instances: Vec<Found>,
-    pub gateway_endpoints: Vec<Found>,
-    pub instance_connect_endpoints: Vec<Found>,
-    pub egress_only_internet_gateways: Vec<Found>,
+    /// what each [`Listing`] found, by its operation
+    pub listed: BTreeMap<&'static str, Listed>,
     /// the flow logs tagged for the environment
     pub flow_logs: Vec<Found>,
     /// the credentials may not describe flow logs (an IAM policy older than
@@ -172,16 +170,13 @@ impl Ec2Inventory {
     pub fn is_empty(&self) -> bool {
         self.vpcs.is_empty()
             && self.subnets.is_empty()
-            && self.internet_gateways.is_empty()
             && self.route_tables.is_empty()
             && self.addresses.is_empty()
             && self.nat_gateways.is_empty()
             && self.security_groups.is_empty()
             && self.launch_templates.is_empty()
             && self.instances.is_empty()
-            && self.gateway_endpoints.is_empty()
-            && self.instance_connect_endpoints.is_empty()
-            && self.egress_only_internet_gateways.is_empty()
+            && self.listed.values().all(|l| l.objects.is_empty())
             && self.flow_logs.is_empty()
     }
 }

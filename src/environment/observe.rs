@@ -244,7 +244,7 @@ pub(super) fn settle(state: &mut EnvironmentState) {
 /// (states written before they existed).
 pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory) {
     if state.instance_connect_endpoint.is_null() {
-        state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
+        state.instance_connect_endpoint = Value::Value(inv.object("eice").is_some());
     }
     if state.ipv6.is_null() {
         state.ipv6 = Value::Value(
@@ -725,13 +725,12 @@ mod tests {
         };
         let inv = Inventory {
             vpc: Some(found("vpc-1")),
-            internet_gateway: Some(found("igw-1")),
             subnets: keyed(&[
                 ("subnet/public/us-east-1a", "subnet-1"),
                 ("subnet/private/us-east-1a", "subnet-2"),
             ]),
             nat_gateways: keyed(&[("nat/us-east-1a", "nat-1")]),
-            gateway_endpoints: keyed(&[("vpce/s3", "vpce-1")]),
+            listed: keyed(&[("vpce/s3", "vpce-1"), ("igw", "igw-1")]),
             security_groups: [(
                 "sg/app".to_string(),
                 crate::aws::ec2::SecurityGroup {

@@ -29,15 +29,9 @@ pub(super) fn separate_foreign(
     let mut foreign = others("subnet", &e.subnets);
     foreign.extend(others("NAT gateway", &e.nat_gateways));
     foreign.extend(others("instance", &e.instances));
-    foreign.extend(others("VPC endpoint", &e.gateway_endpoints));
-    foreign.extend(others(
-        "EC2 Instance Connect Endpoint",
-        &e.instance_connect_endpoints,
-    ));
-    foreign.extend(others(
-        "egress-only internet gateway",
-        &e.egress_only_internet_gateways,
-    ));
+    for listed in e.listed.values() {
+        foreign.extend(others(listed.noun, &listed.objects));
+    }
     foreign.extend(
         e.security_groups
             .iter()
@@ -88,15 +82,12 @@ pub(super) fn separate_foreign(
                 .collect(),
         });
     e.subnets.retain(|o| owns(&o.id, &o.tags));
-    e.internet_gateways.retain(|o| owns(&o.id, &o.tags));
     e.route_tables.retain(|o| owns(&o.id, &o.tags));
     e.nat_gateways.retain(|o| owns(&o.id, &o.tags));
     e.security_groups.retain(|o| owns(&o.id, &o.tags));
     e.instances.retain(|o| owns(&o.id, &o.tags));
-    e.gateway_endpoints.retain(|o| owns(&o.id, &o.tags));
-    e.instance_connect_endpoints
-        .retain(|o| owns(&o.id, &o.tags));
-    e.egress_only_internet_gateways
-        .retain(|o| owns(&o.id, &o.tags));
+    for listed in e.listed.values_mut() {
+        listed.objects.retain(|o| owns(&o.id, &o.tags));
+    }
     (foreign, main_route_table)
 }

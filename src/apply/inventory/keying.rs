@@ -90,3 +90,49 @@ pub(super) fn single(
     strays.extend(keyed.into_values());
     found
 }
+
+/// Whether `key` is a key of the shape `pattern`, in which `*` stands for one
+/// segment (a zone, a role, ...).
+pub fn key_matches(pattern: &str, key: &str) -> bool {
+    let mut pattern = pattern.split('/');
+    let mut segments = key.split('/');
+    loop {
+        match (pattern.next(), segments.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(segment)) if !segment.is_empty() => {}
+            (Some(expected), Some(segment)) if expected == segment => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Keys the objects each of the `kinds` listed (see [`key_by_component`]):
+/// one whose key is not of its kind's shape, a duplicate, or one without a
+/// key is a stray of its listing.
+pub(super) fn key_listed(
+    mut found: BTreeMap<&'static str, ec2::Listed>,
+    kinds: &[ListedKind],
+    known: &BTreeMap<String, String>,
+    strays: &mut BTreeMap<&'static str, ec2::Listed>,
+) -> BTreeMap<String, Found> {
+    let mut keyed = BTreeMap::new();
+    for kind in kinds {
+        let operation = kind.listing.operation;
+        let objects = found.remove(operation).unwrap_or_default().objects;
+        let strays = &mut strays
+            .entry(operation)
+            .or_insert_with(|| ec2::Listed {
+                noun: kind.listing.noun,
+                objects: Vec::new(),
+            })
+            .objects;
+        for (key, object) in key_by_component(objects, known, strays) {
+            if kind.matches(&key) {
+                keyed.insert(key, object);
+            } else {
+                strays.push(object);
+            }
+        }
+    }
+    keyed
+}

@@ -88,3 +88,81 @@ fn the_vpc_in_state_is_the_vpc_whatever_its_tags_say() {
     assert_eq!(vpc.map(|v| v.id), Some("vpc-1".to_string()));
     assert!(strays.is_empty());
 }
+
+#[test]
+fn a_listed_object_is_keyed_only_under_a_key_of_its_own_kind() {
+    fn nothing(
+        _: aws_sdk_ec2::Client,
+        _: aws_sdk_ec2::types::Filter,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<Found>, AwsError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    let listing = |operation, noun| ec2::Listing {
+        operation,
+        vpc_filter: "vpc-id",
+        noun,
+        describe: nothing,
+    };
+    let kinds = [
+        ListedKind {
+            key: "eigw",
+            listing: listing("DescribeGateways", "gateway"),
+        },
+        ListedKind {
+            key: "vpce/*",
+            listing: listing("DescribeEndpoints", "endpoint"),
+        },
+    ];
+    let listed = |noun, objects| ec2::Listed { noun, objects };
+    let found_now = [
+        (
+            "DescribeGateways",
+            listed(
+                "gateway",
+                vec![
+                    // tagged as another kind's component: not this kind's
+                    found("eigw-tagged-as-endpoint", &[(TAG_COMPONENT, "vpce/s3")]),
+                    found("eigw-1", &[(TAG_COMPONENT, "eigw")]),
+                    found("eigw-copy", &[(TAG_COMPONENT, "eigw")]),
+                ],
+            ),
+        ),
+        (
+            "DescribeEndpoints",
+            listed(
+                "endpoint",
+                vec![
+                    found("vpce-1", &[]),
+                    found("vpce-2", &[(TAG_COMPONENT, "vpce/dynamodb")]),
+                ],
+            ),
+        ),
+    ]
+    .into();
+    let mut strays = BTreeMap::new();
+    let keyed = key_listed(
+        found_now,
+        &kinds,
+        &known(&[("vpce-1", "vpce/s3")]),
+        &mut strays,
+    );
+    let keys: BTreeMap<&str, &str> = keyed
+        .iter()
+        .map(|(key, f)| (key.as_str(), f.id.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("eigw", "eigw-1"),
+            ("vpce/dynamodb", "vpce-2"),
+            ("vpce/s3", "vpce-1")
+        ]
+        .into()
+    );
+    assert_eq!(
+        ids(&strays["DescribeGateways"].objects),
+        ["eigw-copy", "eigw-tagged-as-endpoint"]
+    );
+    assert!(strays["DescribeEndpoints"].objects.is_empty());
+    assert_eq!(strays["DescribeGateways"].noun, "gateway");
+}

@@ -130,66 +130,64 @@ where
         .await
 }
 
+/// A describe that lists one kind of VPC-bound object with no facts beyond a
+/// [`Found`], declared by the family that owns the kind (its row in the table
+/// of components names it): discovery makes it, merged across environments,
+/// and the boundary reports another's objects of the kind by `noun`.
+#[derive(Clone, Copy)]
+pub struct Listing {
+    /// the describe, as merged reads and the call log name it
+    pub operation: &'static str,
+    /// the filter that names the VPC an object lives in (`vpc-id`, `attachment.vpc-id`)
+    pub vpc_filter: &'static str,
+    /// what one object is, in words (`egress-only internet gateway`)
+    pub noun: &'static str,
+    /// lists the objects the filter selects, each naming its VPC in `detail["vpc"]`
+    pub describe: fn(Client, Filter) -> futures::future::BoxFuture<'static, Result<Vec<Found>>>,
+}
+
+/// What one [`Listing`] found.
+#[derive(Clone, Debug, Default)]
+pub struct Listed {
+    /// what one object is, in words
+    pub noun: &'static str,
+    pub objects: Vec<Found>,
+}
+
 /// Describes the environment's objects (see [`Scope`]), one call per type,
-/// concurrently, each merged with other environments' (see [`merged`]). With
-/// the VPC known, the flow logs are left to the caller: it reads them with the
-/// VPC's, in the same call.
+/// concurrently, each merged with other environments' (see [`merged`]):
+/// the types discovery knows, and those `listings` declare. With the VPC
+/// known, the flow logs are left to the caller: it reads them with the VPC's,
+/// in the same call.
 pub async fn discover(
     client: &Client,
     batches: &Batches,
     scope: Scope<'_>,
+    listings: &[Listing],
 ) -> Result<Ec2Inventory> {
-    let (mut found, gateway_endpoints, instance_connect_endpoints, egress_gateways, flow_logs) = futures::try_join!(
-        discover_core(client, batches, scope),
-        async {
-            let client = client.clone();
-            merged(
+    let listed = futures::future::try_join_all(listings.iter().map(|listing| {
+        let client = client.clone();
+        let describe = listing.describe;
+        async move {
+            let objects = merged(
                 batches,
-                "DescribeVpcEndpoints",
-                &scope.in_vpc("vpc-id"),
+                listing.operation,
+                &scope.in_vpc(listing.vpc_filter),
                 move |selection| {
                     let client = client.clone();
-                    async move { gateway_endpoints(&client, selection).await.map(by_vpc) }
+                    async move { describe(client, selection).await.map(by_vpc) }
                 },
             )
-            .await
-        },
-        async {
-            let client = client.clone();
-            merged(
-                batches,
-                "DescribeInstanceConnectEndpoints",
-                &scope.in_vpc("vpc-id"),
-                move |selection| {
-                    let client = client.clone();
-                    async move {
-                        instance_connect_endpoints(&client, selection)
-                            .await
-                            .map(by_vpc)
-                    }
-                },
-            )
-            .await
-        },
-        async {
-            let client = client.clone();
-            merged(
-                batches,
-                "DescribeEgressOnlyInternetGateways",
-                &scope.in_vpc("attachment.vpc-id"),
-                move |_by_vpc_or_tag| {
-                    let client = client.clone();
-                    async move {
-                        // AWS filters these by tag only, and the merged
-                        // answer is dealt out by VPC or tag: every gateway
-                        // is listed, once for every environment asking
-                        Ok(by_vpc(egress_only_internet_gateways(&client).await?))
-                    }
-                },
-            )
-            .await
-        },
-        async {
+            .await?;
+            let listed = Listed {
+                noun: listing.noun,
+                objects,
+            };
+            Ok::<_, AwsError>((listing.operation, listed))
+        }
+    }));
+    let (mut found, listed, flow_logs) =
+        futures::try_join!(discover_core(client, batches, scope), listed, async {
             if scope.vpc.is_some() {
                 return Ok(Some(Vec::new()));
             }
@@ -198,11 +196,8 @@ pub async fn discover(
                 Err(error) if error.is_access_denied() => Ok(None),
                 Err(error) => Err(error),
             }
-        },
-    )?;
-    found.gateway_endpoints = gateway_endpoints;
-    found.instance_connect_endpoints = instance_connect_endpoints;
-    found.egress_only_internet_gateways = egress_gateways;
+        },)?;
+    found.listed = listed.into_iter().collect();
     found.flow_logs_denied = flow_logs.is_none();
     found.flow_logs = flow_logs.unwrap_or_default();
     Ok(found)
@@ -243,8 +238,7 @@ async fn discover_core(
 ) -> Result<Ec2Inventory> {
     let bound = scope.in_vpc("vpc-id");
     let tagged = scope.by_tag();
-    let attached = scope.in_vpc("attachment.vpc-id");
-    let (vpcs, subnets, igws, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
+    let (vpcs, subnets, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
         merged_describe!(
             client,
             batches,
@@ -324,38 +318,6 @@ async fn discover_core(
                         .collect(),
                     },
                 ))
-                .collect::<Vec<_>>()
-        ),
-        merged_describe!(
-            client,
-            batches,
-            "DescribeInternetGateways",
-            &attached,
-            |c, f| c.describe_internet_gateways().filters(f),
-            |out| out
-                .internet_gateways()
-                .iter()
-                .map(|g| {
-                    let vpc = g
-                        .attachments()
-                        .iter()
-                        .find_map(|a| a.vpc_id())
-                        .unwrap_or_default();
-                    (
-                        vpc.to_string(),
-                        Found {
-                            id: g.internet_gateway_id().unwrap_or_default().into(),
-                            tags: tag_map(Some(g.tags())),
-                            detail: g
-                                .attachments()
-                                .iter()
-                                .filter_map(|a| a.vpc_id())
-                                .map(|v| ("vpc", v.to_string()))
-                                .take(1)
-                                .collect(),
-                        },
-                    )
-                })
                 .collect::<Vec<_>>()
         ),
         merged_describe!(
@@ -507,16 +469,13 @@ async fn discover_core(
     Ok(Ec2Inventory {
         vpcs,
         subnets,
-        internet_gateways: igws,
         route_tables,
         addresses,
         nat_gateways: nats,
         security_groups: sgs,
         launch_templates: lts,
         instances,
-        gateway_endpoints: Vec::new(),
-        instance_connect_endpoints: Vec::new(),
-        egress_only_internet_gateways: Vec::new(),
+        listed: BTreeMap::new(),
         flow_logs: Vec::new(),
         flow_logs_denied: false,
     })

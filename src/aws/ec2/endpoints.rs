@@ -7,7 +7,8 @@ use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint, VpcEndpointType};
 use aws_sdk_ec2::Client;
 
 use super::{
-    deleted_unless_failed, filter, filter_any, required, tag_map, tag_spec, Found, Result, Tags,
+    deleted_unless_failed, filter, filter_any, required, tag_map, tag_spec, Found, Listing, Result,
+    Tags,
 };
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
@@ -61,6 +62,16 @@ async fn describe_gateway_endpoints(
         .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
     Ok(out.vpc_endpoints().to_vec())
 }
+
+/// How discovery lists the gateway endpoints, by the VPC they serve.
+pub const GATEWAY_ENDPOINTS: Listing = Listing {
+    operation: "DescribeVpcEndpoints",
+    vpc_filter: "vpc-id",
+    noun: "VPC endpoint",
+    describe: |client, selection| {
+        Box::pin(async move { gateway_endpoints(&client, selection).await })
+    },
+};
 
 /// The live gateway endpoints that `selection` picks, with their service
 /// name, VPC and route tables.

@@ -7,7 +7,7 @@
 use aws_sdk_ec2::types::{Ec2InstanceConnectEndpoint, Filter, ResourceType};
 use aws_sdk_ec2::Client;
 
-use super::{filter, required, tag_map, tag_spec, Found, Result, Tags};
+use super::{filter, required, tag_map, tag_spec, Found, Listing, Result, Tags};
 use crate::error::AwsError;
 
 /// The state a finished create reaches.
@@ -50,6 +50,16 @@ fn found(e: &Ec2InstanceConnectEndpoint) -> Found {
         .into(),
     }
 }
+
+/// How discovery lists the endpoints, by the VPC they stand in.
+pub const INSTANCE_CONNECT_ENDPOINTS: Listing = Listing {
+    operation: "DescribeInstanceConnectEndpoints",
+    vpc_filter: "vpc-id",
+    noun: "EC2 Instance Connect Endpoint",
+    describe: |client, selection| {
+        Box::pin(async move { instance_connect_endpoints(&client, selection).await })
+    },
+};
 
 /// The endpoints `selection` picks that still exist, in any other state.
 pub async fn instance_connect_endpoints(client: &Client, selection: Filter) -> Result<Vec<Found>> {

@@ -4,7 +4,7 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
 
-use super::{made_by, made_with, once, required, tag_map, tag_spec, Found, Result, Tags};
+use super::{made_by, made_with, once, required, tag_map, tag_spec, Found, Listing, Result, Tags};
 use crate::aws::create_once::create_once;
 use crate::error::AwsError;
 
@@ -177,6 +177,18 @@ pub async fn assign_ipv6_on_creation(client: &Client, subnet: &str, on: bool) ->
         .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", e))?;
     Ok(())
 }
+
+/// How discovery lists egress-only internet gateways: AWS filters them by tag
+/// only, so every gateway of the account is listed, once for every merged
+/// read, and dealt out by the VPC each is attached to.
+pub const EGRESS_ONLY_INTERNET_GATEWAYS: Listing = Listing {
+    operation: "DescribeEgressOnlyInternetGateways",
+    vpc_filter: "attachment.vpc-id",
+    noun: "egress-only internet gateway",
+    describe: |client, _by_vpc_or_tag| {
+        Box::pin(async move { egress_only_internet_gateways(&client).await })
+    },
+};
 
 /// Every egress-only internet gateway of the account in the region, with the
 /// VPC it is attached to in `detail["vpc"]`: AWS filters these by tag only,

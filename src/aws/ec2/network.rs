@@ -1,12 +1,12 @@
 //! The VPC and its settings, subnets, the internet gateway and flow logs.
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
 use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
 use crate::plan::spec::{TAG_ENVIRONMENT, TAG_STATUS};
 
-use super::{made_by, made_with, once, required, tag_map, tag_spec, Result, Tags};
+use super::{made_by, made_with, once, required, tag_map, tag_spec, Found, Listing, Result, Tags};
 use crate::aws::create_once::create_once;
 
 /// The VPCs tagged for the environment `name`, each with its `prodvpc:status`
@@ -201,6 +201,42 @@ pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool
         .await
         .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", e))?;
     Ok(())
+}
+
+/// How discovery lists internet gateways, by the VPC they are attached to.
+pub const INTERNET_GATEWAYS: Listing = Listing {
+    operation: "DescribeInternetGateways",
+    vpc_filter: "attachment.vpc-id",
+    noun: "internet gateway",
+    describe: |client, selection| {
+        Box::pin(async move { internet_gateways(&client, selection).await })
+    },
+};
+
+/// The internet gateways `selection` picks, each with the VPC it is attached
+/// to (if any) in `detail["vpc"]`.
+pub async fn internet_gateways(client: &Client, selection: Filter) -> Result<Vec<Found>> {
+    let out = client
+        .describe_internet_gateways()
+        .filters(selection)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeInternetGateways", e))?;
+    Ok(out
+        .internet_gateways()
+        .iter()
+        .map(|g| Found {
+            id: g.internet_gateway_id().unwrap_or_default().into(),
+            tags: tag_map(Some(g.tags())),
+            detail: g
+                .attachments()
+                .iter()
+                .filter_map(|a| a.vpc_id())
+                .map(|v| ("vpc", v.to_string()))
+                .take(1)
+                .collect(),
+        })
+        .collect())
 }
 
 /// Creates an internet gateway (attachment is separate so a crash in between is repaired).

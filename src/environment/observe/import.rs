@@ -130,7 +130,7 @@ pub(crate) fn import_blocks(state: &mut EnvironmentState, inv: &Inventory) {
         Some(found) => Value::Value(vec![flow_logs_block(found)]),
         None => Value::Null,
     };
-    state.instance_connect_endpoint = Value::Value(inv.instance_connect_endpoint.is_some());
+    state.instance_connect_endpoint = Value::Value(inv.object("eice").is_some());
     state.ipv6 = Value::Value(
         inv.vpc
             .as_ref()
@@ -160,17 +160,14 @@ pub(super) fn observed_endpoints(inv: &Inventory) -> EndpointsSpec {
         .map(|t| t.id.clone());
     let found: Vec<&crate::aws::ec2::Found> = GatewayService::ALL
         .into_iter()
-        .filter_map(|service| {
-            inv.gateway_endpoints
-                .get(&Component::GatewayEndpoint(service).key())
-        })
+        .filter_map(|service| inv.object(&Component::GatewayEndpoint(service).key()))
         .collect();
     EndpointsSpec {
         services: GatewayService::ALL
             .into_iter()
             .filter(|service| {
-                inv.gateway_endpoints
-                    .contains_key(&Component::GatewayEndpoint(*service).key())
+                inv.object(&Component::GatewayEndpoint(*service).key())
+                    .is_some()
             })
             .collect(),
         public_route_table: found.iter().any(|e| {
