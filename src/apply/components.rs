@@ -159,12 +159,13 @@ pub(super) struct Declaration {
 pub(super) enum Recorded {
     /// in no attribute of its own
     Nowhere,
-    /// its one object's ID, in this attribute
-    Id(&'static str, fn(&Inventory) -> Option<String>),
+    /// its one object's ID, in this attribute (with its Markdown description)
+    Id(&'static str, &'static str, fn(&Inventory) -> Option<String>),
     /// its objects' IDs by component key, in map attributes given as
-    /// (attribute, key prefix): each entry is keyed by what follows the prefix
+    /// (attribute, key prefix, description): each entry is keyed by what
+    /// follows the prefix
     Ids(
-        &'static [(&'static str, &'static str)],
+        &'static [(&'static str, &'static str, &'static str)],
         fn(&Inventory) -> Vec<(String, String)>,
     ),
 }
@@ -178,15 +179,33 @@ pub enum Record {
     Map { prefix: &'static str },
 }
 
-/// Every attribute of the state that records IDs, with its shape.
-pub fn recording_attributes() -> impl Iterator<Item = (&'static str, Record)> {
+/// An attribute of the state that records IDs.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordingAttribute {
+    pub name: &'static str,
+    pub record: Record,
+    /// Markdown, for the schema
+    pub description: &'static str,
+}
+
+/// Every attribute of the state that records IDs: the schema declares them
+/// from here.
+pub fn recording_attributes() -> impl Iterator<Item = RecordingAttribute> {
     COMPONENTS.iter().flat_map(|row| {
-        let attributes: Vec<(&'static str, Record)> = match row.recorded {
+        let attributes: Vec<RecordingAttribute> = match row.recorded {
             Recorded::Nowhere => Vec::new(),
-            Recorded::Id(attribute, _) => vec![(attribute, Record::One { key: row.key })],
+            Recorded::Id(name, description, _) => vec![RecordingAttribute {
+                name,
+                record: Record::One { key: row.key },
+                description,
+            }],
             Recorded::Ids(maps, _) => maps
                 .iter()
-                .map(|&(attribute, prefix)| (attribute, Record::Map { prefix }))
+                .map(|&(name, prefix, description)| RecordingAttribute {
+                    name,
+                    record: Record::Map { prefix },
+                    description,
+                })
                 .collect(),
         };
         attributes
@@ -208,11 +227,11 @@ pub fn recorded_ids(inv: &Inventory) -> Vec<(&'static str, RecordedIds)> {
         .flat_map(|row| {
             let values: Vec<(&'static str, RecordedIds)> = match row.recorded {
                 Recorded::Nowhere => Vec::new(),
-                Recorded::Id(attribute, id) => vec![(attribute, RecordedIds::One(id(inv)))],
+                Recorded::Id(attribute, _, id) => vec![(attribute, RecordedIds::One(id(inv)))],
                 Recorded::Ids(maps, ids) => {
                     let ids = ids(inv);
                     maps.iter()
-                        .map(|&(attribute, prefix)| {
+                        .map(|&(attribute, prefix, _)| {
                             let entries = ids.iter().filter_map(|(key, id)| {
                                 Some((key.strip_prefix(prefix)?.to_string(), id.clone()))
                             });
@@ -305,7 +324,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "vpc",
         family: Family::Network,
         listing: None,
-        recorded: Recorded::Id("vpc_id", |inv| id_of(&inv.vpc)),
+        recorded: Recorded::Id("vpc_id",
+            "ID of the VPC.", |inv| id_of(&inv.vpc)),
         found: |_, inv| one(&inv.vpc, "vpc"),
         ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
         api: Api::Ec2,
@@ -317,7 +337,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InternetGateway,
         key: "igw",
         family: Family::Network,
-        recorded: Recorded::Id("internet_gateway_id", |inv| listed_id(inv, "igw")),
+        recorded: Recorded::Id("internet_gateway_id",
+            "ID of the internet gateway.", |inv| listed_id(inv, "igw")),
         listing: Some(ec2::INTERNET_GATEWAYS),
         found: |_, inv| keys(&inv.listed),
         ids: |inv| listed_ids(inv, "igw", &ec2::INTERNET_GATEWAYS),
@@ -330,7 +351,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::EgressOnlyInternetGateway,
         key: "eigw",
         family: Family::Network,
-        recorded: Recorded::Id("egress_only_internet_gateway_id", |inv| {
+        recorded: Recorded::Id("egress_only_internet_gateway_id",
+            "ID of the egress-only internet gateway that carries the private subnets' outbound IPv6 traffic (null without `ipv6`).", |inv| {
             listed_id(inv, "eigw")
         }),
         listing: Some(ec2::EGRESS_ONLY_INTERNET_GATEWAYS),
@@ -348,8 +370,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         listing: None,
         recorded: Recorded::Ids(
             &[
-                ("public_subnet_ids", "subnet/public/"),
-                ("private_subnet_ids", "subnet/private/"),
+                ("public_subnet_ids", "subnet/public/", "Public subnet IDs keyed by AZ name."),
+                ("private_subnet_ids", "subnet/private/", "Private subnet IDs keyed by AZ name."),
             ],
             |inv| keyed_ids(&inv.subnets),
         ),
@@ -418,7 +440,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "nat/*",
         family: Family::Network,
         listing: None,
-        recorded: Recorded::Ids(&[("nat_gateway_ids", "nat/")], |inv| {
+        recorded: Recorded::Ids(&[("nat_gateway_ids", "nat/", "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.")], |inv| {
             keyed_ids(&inv.nat_gateways)
         }),
         found: |_, inv| keys(&inv.nat_gateways),
@@ -439,7 +461,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "sg/*",
         family: Family::Security,
         listing: None,
-        recorded: Recorded::Ids(&[("security_group_ids", "sg/")], |inv| {
+        recorded: Recorded::Ids(&[("security_group_ids", "sg/", "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.")], |inv| {
             let groups = inv.security_groups.iter();
             groups.map(|(key, g)| (key.clone(), g.id.clone())).collect()
         }),
@@ -470,7 +492,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "lt",
         family: Family::Compute,
         listing: None,
-        recorded: Recorded::Id("launch_template_id", |inv| id_of(&inv.launch_template)),
+        recorded: Recorded::Id("launch_template_id",
+            "ID of the app launch template.", |inv| id_of(&inv.launch_template)),
         found: |_, inv| one(&inv.launch_template, "lt"),
         ids: |inv| {
             ids_of(
@@ -489,7 +512,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "asg",
         family: Family::Compute,
         listing: None,
-        recorded: Recorded::Id("autoscaling_group_name", |inv| {
+        recorded: Recorded::Id("autoscaling_group_name",
+            "Name of the Auto Scaling Group.", |inv| {
             inv.group.as_ref().map(|g| g.name.clone())
         }),
         found: |_, inv| one(&inv.group, "asg"),
@@ -523,7 +547,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::GatewayEndpoint,
         key: "vpce/*",
         family: Family::Endpoints,
-        recorded: Recorded::Ids(&[("vpc_endpoint_ids", "vpce/")], |inv| {
+        recorded: Recorded::Ids(&[("vpc_endpoint_ids", "vpce/", "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")], |inv| {
             let endpoints = inv.objects_of("vpce/*");
             endpoints
                 .map(|(key, f)| (key.clone(), f.id.clone()))
@@ -542,7 +566,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "flowlog",
         family: Family::FlowLogs,
         listing: None,
-        recorded: Recorded::Id("flow_log_id", |inv| id_of(&inv.flow_log)),
+        recorded: Recorded::Id("flow_log_id",
+            "ID of the VPC's flow log (null without `flow_logs`).", |inv| id_of(&inv.flow_log)),
         found: |_, inv| one(&inv.flow_log, "flowlog"),
         ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
         api: Api::Ec2,
@@ -555,7 +580,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "alb",
         family: Family::LoadBalancer,
         listing: None,
-        recorded: Recorded::Id("alb_arn", |inv| {
+        recorded: Recorded::Id("alb_arn",
+            "ARN of the Application Load Balancer.", |inv| {
             inv.load_balancer.as_ref().map(|lb| lb.arn.clone())
         }),
         found: |_, inv| one(&inv.load_balancer, "alb"),
@@ -600,7 +626,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "listener/*",
         family: Family::LoadBalancer,
         listing: None,
-        recorded: Recorded::Ids(&[("listener_arns", "listener/")], |inv| {
+        recorded: Recorded::Ids(&[("listener_arns", "listener/", "Listener ARNs keyed by protocol (`http`, `https`).")], |inv| {
             let listeners = inv.listeners.iter();
             listeners
                 .filter_map(|l| Some((listener_key(l.port)?, l.arn.clone())))
@@ -630,7 +656,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         key: "bastion",
         family: Family::Bastion,
         listing: None,
-        recorded: Recorded::Id("bastion_instance_id", |inv| id_of(&inv.bastion)),
+        recorded: Recorded::Id("bastion_instance_id",
+            "Instance ID of the bastion (null when disabled).", |inv| id_of(&inv.bastion)),
         found: |_, inv| one(&inv.bastion, "bastion"),
         ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
         api: Api::Ec2,
@@ -648,7 +675,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InstanceConnectEndpoint,
         key: "eice",
         family: Family::InstanceConnect,
-        recorded: Recorded::Id("instance_connect_endpoint_id", |inv| listed_id(inv, "eice")),
+        recorded: Recorded::Id("instance_connect_endpoint_id",
+            "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).", |inv| listed_id(inv, "eice")),
         listing: Some(ec2::INSTANCE_CONNECT_ENDPOINTS),
         found: |_, inv| keys(&inv.listed),
         ids: |inv| listed_ids(inv, "eice", &ec2::INSTANCE_CONNECT_ENDPOINTS),

@@ -80,8 +80,8 @@ pub(super) fn applied_default_tags(
 pub(super) fn component_ids(state: &EnvironmentState) -> BTreeMap<String, String> {
     let mut state = state.clone();
     let mut keys = BTreeMap::new();
-    for (attribute, record) in recording_attributes() {
-        match (record, state.id_slot(attribute)) {
+    for attribute in recording_attributes() {
+        match (attribute.record, state.id_slot(attribute.name)) {
             (Record::One { key }, Some(IdSlot::One(id))) => {
                 if let Some(id) = id.as_ref_option() {
                     keys.insert(id.clone(), key.to_string());
@@ -182,8 +182,8 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
 pub(super) fn settle(state: &mut EnvironmentState) {
     macro_rules! null_if_unknown { ($($field:ident),*) => { $( if matches!(state.$field, Value::Unknown) { state.$field = Value::Null; } )* } }
     // what the table of components records IDs in, then every other computed attribute
-    for (attribute, _) in recording_attributes() {
-        match state.id_slot(attribute) {
+    for attribute in recording_attributes() {
+        match state.id_slot(attribute.name) {
             Some(IdSlot::One(id)) if id.is_unknown() => *id = Value::Null,
             Some(IdSlot::Map(ids)) => match ids {
                 Value::Unknown => *ids = Value::Null,
@@ -465,11 +465,17 @@ mod tests {
 
     #[test]
     fn every_attribute_the_table_records_ids_in_is_computed_and_of_its_shape() {
+        use crate::apply::components::RecordingAttribute;
         use tf_provider::schema::AttributeConstraint;
         let schema = crate::environment::schema::environment_schema();
         let mut state = EnvironmentState::default();
         let mut recording = std::collections::BTreeSet::new();
-        for (attribute, record) in recording_attributes() {
+        for RecordingAttribute {
+            name: attribute,
+            record,
+            ..
+        } in recording_attributes()
+        {
             let declared = schema.block.attributes.get(attribute);
             assert!(
                 declared.is_some_and(|a| matches!(a.constraint, AttributeConstraint::Computed)),

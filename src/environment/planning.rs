@@ -19,8 +19,8 @@ use ipv6::{ipv6_disruption, plan_bastion_ipv6, plan_ipv6_outputs};
 
 /// Sets every computed-only attribute to unknown (values come from apply).
 pub(super) fn unknown_outputs(state: &mut EnvironmentState) {
-    for (attribute, _) in recording_attributes() {
-        match state.id_slot(attribute) {
+    for attribute in recording_attributes() {
+        match state.id_slot(attribute.name) {
             Some(IdSlot::One(id)) => *id = Value::Unknown,
             Some(IdSlot::Map(ids)) => *ids = Value::Unknown,
             None => {}

@@ -10,6 +10,7 @@ use tf_provider::schema::{
 use tf_provider::AttributePath;
 
 use super::model::EnvironmentState;
+use crate::apply::components::{recording_attributes, Record};
 use crate::apply::posture::CONTROLS;
 use crate::plan::spec::{
     AppSpec, InstanceMix, NatStrategy, RefreshPreferences, TrafficType, DEFAULT_AZ_COUNT,
@@ -296,31 +297,28 @@ pub fn environment_schema() -> Schema {
         ("private_subnet_ipv6_cidrs", attr(string_map(), Computed, "Private subnet IPv6 blocks (/64) keyed by AZ name; as `public_subnet_ipv6_cidrs`.")),
         ("tags", attr(string_map(), Optional, "Tags for every AWS object of the environment, merged over the provider's `default_tags`. Keys starting with `aws:` or `prodvpc:` are reserved.")),
         ("tags_all", attr(string_map(), Computed, "The tags applied: provider `default_tags` merged with `tags`.")),
-        ("vpc_id", attr(String, Computed, "ID of the VPC.")),
-        ("public_subnet_ids", attr(string_map(), Computed, "Public subnet IDs keyed by AZ name.")),
-        ("private_subnet_ids", attr(string_map(), Computed, "Private subnet IDs keyed by AZ name.")),
-        ("internet_gateway_id", attr(String, Computed, "ID of the internet gateway.")),
-        ("egress_only_internet_gateway_id", attr(String, Computed, "ID of the egress-only internet gateway that carries the private subnets' outbound IPv6 traffic (null without `ipv6`).")),
-        ("nat_gateway_ids", attr(string_map(), Computed, "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.")),
         ("nat_public_ips", attr(string_map(), Computed, "Elastic IP addresses of the NAT gateways keyed by AZ: the source address of the app's outbound traffic (with the regional NAT gateway, each AZ's traffic leaves from that AZ's address).")),
-        ("security_group_ids", attr(string_map(), Computed, "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.")),
-        ("alb_arn", attr(String, Computed, "ARN of the Application Load Balancer.")),
         ("alb_dns_name", attr(String, Computed, "DNS name of the ALB: the address of the application.")),
         ("alb_zone_id", attr(String, Computed, "Route 53 hosted zone of the ALB, for alias records.")),
         ("target_group_arn", attr(String, Computed, "ARN of the target group of the app instances.")),
-        ("listener_arns", attr(string_map(), Computed, "Listener ARNs keyed by protocol (`http`, `https`).")),
-        ("launch_template_id", attr(String, Computed, "ID of the app launch template.")),
         ("launch_template_version", attr(Number, Computed, "Version of the launch template the Auto Scaling Group runs.")),
-        ("autoscaling_group_name", attr(String, Computed, "Name of the Auto Scaling Group.")),
-        ("bastion_instance_id", attr(String, Computed, "Instance ID of the bastion (null when disabled).")),
         ("bastion_public_ip", attr(String, Computed, "Public IP of the bastion (null when disabled).")),
         ("bastion_ipv6_address", attr(String, Computed, "IPv6 address of the bastion, from its public subnet's /64: where `bastion.ssh_ingress_ipv6_cidrs` reach it (null without `ipv6` or without the bastion). A bastion running when `ipv6` is turned on is given one in place.")),
-        ("instance_connect_endpoint_id", attr(String, Computed, "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).")),
-        ("vpc_endpoint_ids", attr(string_map(), Computed, "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")),
-        ("flow_log_id", attr(String, Computed, "ID of the VPC's flow log (null without `flow_logs`).")),
         ("drift", attr(string_list(), Computed, "Differences between AWS and the configuration found by the last refresh, each saying what is wrong and what apply does about it, for example `sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it`. Everything the provider sets is compared: components, tags, VPC DNS, public IP mapping, routes and associations, rules in both directions and both IP families (and the VPC's default group), group sizes and grace period, the launch template version the group runs, health check, the load balancer's attributes, listeners (with the HTTPS listener's SSL policy), the bastion's settings, the route tables the gateway endpoints serve and the flow log's settings. Non-empty means the next plan is a repair; it shows this list becoming known after apply, which empties it. Settings AWS reports as one value and that change in place (the group's `min_size`, `max_size` and `health_check_grace_period`, `cpu_target`, `health_check_path`, and the load balancer's `drop_invalid_header_fields`, `deletion_protection` and `idle_timeout`) also show the drift on their attribute, as AWS has them -> as configured.")),
         ("posture", attr(string_map(), Computed, &posture_description())),
     ];
+    // the IDs of the environment's objects, declared with their kinds
+    let recorded = recording_attributes().map(|attribute| {
+        let attr_type = match attribute.record {
+            Record::One { .. } => String,
+            Record::Map { .. } => string_map(),
+        };
+        (
+            attribute.name,
+            attr(attr_type, Computed, attribute.description),
+        )
+    });
+    let attributes: Vec<(&str, Attribute)> = attributes.into_iter().chain(recorded).collect();
     let blocks = [
         ("app", app_block()),
         ("load_balancer", load_balancer_block()),
