@@ -16,14 +16,21 @@
 //! - [`provider`]: the provider block and the AWS clients built in `configure`.
 //! - [`logging`]: log lines and panics in the form Terraform reads from a
 //!   provider's stderr, at the level `TF_LOG_PROVIDER` / `TF_LOG` ask for.
+//! - [`docs`]: the registry's pages, rendered from `templates/` and the schemas.
 //! - [`plugin`]: the transport. go-plugin handshake, mutual TLS, and the
 //!   protocol-6 gRPC service that decodes requests and calls the above.
+//!
+//! No module imports one that imports it back (a test reads the sources).
 
 pub mod apply;
 pub mod aws;
+pub mod docs;
 pub mod environment;
 pub mod error;
 pub mod logging;
 pub mod plan;
 pub mod plugin;
 pub mod provider;
+
+#[cfg(test)]
+mod module_graph;

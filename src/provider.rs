@@ -1,7 +1,7 @@
 //! The `prodvpc` provider: its configuration block and the AWS clients it builds.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{
@@ -11,14 +11,10 @@ use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::{AwsClients, ClientSettings, Endpoints};
+use crate::aws::{AwsClients, ClientSettings, Endpoints, SharedClients};
 use crate::environment::validate::{self, Step};
 use crate::environment::EnvironmentResource;
 use crate::plan::assume_role::{self, AssumeRole, DEFAULT_SESSION_NAME};
-
-/// Set once by `configure`, read by the resource. Terraform may validate and
-/// plan before it configures the provider, hence the shared set-once cell.
-pub type SharedClients = Arc<OnceLock<Arc<AwsClients>>>;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct EndpointsBlock {

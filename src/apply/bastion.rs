@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
+use super::run::{client_token, ignore_not_found, Result, Run};
 use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
 use crate::error::AwsError;

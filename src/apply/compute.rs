@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::executor::{Result, Run};
 use super::inventory::Inventory;
 use super::load_balancer::{listener_differences, target_group_of, wanted_listeners};
+use super::run::{Result, Run};
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::autoscaling::{self, GroupSettings};
 use crate::aws::ec2::{self, Hardening, InstanceSettings, Layout};
@@ -220,7 +220,7 @@ impl Run<'_> {
                 &Layout::APP,
             )
             .await
-            .or_else(super::executor::ignore_not_found)?;
+            .or_else(super::run::ignore_not_found)?;
         }
         Ok(())
     }

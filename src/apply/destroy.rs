@@ -5,8 +5,8 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::components::{object_ids, steps_in, Wave};
-use super::executor::Result;
 use super::inventory::{Inventory, Lookup};
+use super::run::Result;
 use super::teardown::Teardown;
 use super::waiters::LISTED_LATE;
 use crate::aws::ec2;

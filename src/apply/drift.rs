@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::components::{families, tagged_objects, Api, COMPONENTS};
-use super::executor::component_tags;
 use super::inventory::Inventory;
+use super::run::component_tags;
 use crate::plan::blueprint::{Blueprint, Component, Kind};
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::spec::{EnvironmentSpec, TAG_STATUS};

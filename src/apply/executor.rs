@@ -5,8 +5,6 @@
 //! tag, so re-running it after a crash resumes without duplicates.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use futures::future::try_join_all;
 use tokio::time::Instant;
@@ -14,6 +12,8 @@ use tokio::time::Instant;
 use super::components::{tagged_objects, Api};
 use super::inventory::{Hints, Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
+use super::run::{ignore_not_found, own_tags, Result, Run};
+pub use super::run::{Options, Progress};
 use super::waiters::{delete_with_retry, retry_propagation, wait_terminated};
 use crate::aws::autoscaling::{self};
 use crate::aws::ec2::{self, Tags};
@@ -24,11 +24,9 @@ use crate::plan::blueprint::{blueprint, Blueprint, Component};
 use crate::plan::cidr::{Cidr, Tier};
 use crate::plan::security::SgRole;
 use crate::plan::spec::{
-    EnvironmentSpec, Names, ZoneChoice, STATUS_COMPLETE, STATUS_CREATING, TAG_COMPONENT,
-    TAG_ENVIRONMENT, TAG_STATUS,
+    EnvironmentSpec, ZoneChoice, STATUS_COMPLETE, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT,
+    TAG_STATUS,
 };
-
-pub(super) type Result<T> = std::result::Result<T, AwsError>;
 
 /// Resolves the zones: the named ones, or those already in use followed by the
 /// region's first available zones, until `n` are chosen (as the plan chose them,
@@ -57,88 +55,6 @@ pub async fn resolve_zones(
             }
         ))
     })
-}
-
-/// Choices of an update that the spec alone cannot express.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    /// the user changed `desired_capacity`: set it even though the autoscaler owns it otherwise
-    pub set_desired_capacity: bool,
-    /// the VPC this resource instance owns (from state); `None` for a create
-    pub vpc_id: Option<String>,
-    /// the component key the state records for each EC2 object's ID (see [`Hints`])
-    pub components: BTreeMap<String, String>,
-    /// how far the run got, for the caller to read when it fails
-    pub progress: Arc<Progress>,
-}
-
-/// How far a run got: what a failed create has to record in state.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// set when the run makes its first create call (or finds a VPC already
-    /// there): a failure before it leaves nothing in AWS
-    began_building: AtomicBool,
-    /// the VPC the run made or found, which binds whatever it built to the
-    /// resource instance even when AWS does not list it yet
-    vpc: std::sync::Mutex<Option<String>>,
-}
-
-impl Progress {
-    pub fn began_building(&self) -> bool {
-        self.began_building.load(Ordering::Acquire)
-    }
-
-    pub fn vpc(&self) -> Option<String> {
-        self.vpc.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn building(&self, started: bool) {
-        self.began_building.store(started, Ordering::Release);
-    }
-
-    fn in_vpc(&self, vpc: &str) {
-        *self.vpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(vpc.to_string());
-    }
-}
-
-pub(super) struct Run<'a> {
-    pub(super) clients: &'a AwsClients,
-    pub(super) spec: &'a EnvironmentSpec,
-    pub(super) names: Names,
-    pub(super) deadline: Instant,
-    pub(super) options: Options,
-    /// part of every ClientToken: a call retried within this run is answered with
-    /// the object its first attempt made, while a later run that must replace an
-    /// object (deleted out of band) gets a new one, not the deleted one again
-    pub(super) run_id: String,
-}
-
-/// Every tag an object of `component` carries: the user's and default tags, the
-/// ownership tags and its `Name`.
-pub(super) fn component_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
-    let mut tags = spec.tags.clone();
-    tags.insert(TAG_ENVIRONMENT.into(), spec.name.clone());
-    tags.insert(TAG_COMPONENT.into(), component.to_string());
-    tags.insert(
-        "Name".into(),
-        format!("{}-{}", spec.name, component.replace('/', "-")),
-    );
-    tags
-}
-
-/// The tags that are an object's own rather than shared by the environment's
-/// objects: its component key and its `Name`.
-fn own_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
-    component_tags(spec, component)
-        .into_iter()
-        .filter(|(k, _)| k == TAG_COMPONENT || k == "Name")
-        .collect()
-}
-
-impl Run<'_> {
-    pub(super) fn tags(&self, component: &Component) -> Tags {
-        component_tags(self.spec, &component.key())
-    }
 }
 
 /// What reconcile ended with: the layout it realised.
@@ -583,19 +499,4 @@ impl Run<'_> {
         )?;
         Ok(())
     }
-}
-
-/// A ClientToken (at most 64 characters) that is the same for the same request.
-pub(super) fn client_token(parts: &[&str]) -> String {
-    // FNV-1a: stable across runs and platforms, unlike the std hasher
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.join("|").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("prodvpc-{hash:016x}")
-}
-
-pub(super) fn ignore_not_found(error: AwsError) -> Result<()> {
-    error.or_gone(())
 }

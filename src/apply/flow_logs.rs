@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
-use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
+use super::run::{client_token, Result, Run};
 use super::waiters::{delete_with_retry, retry_propagation};
 use crate::aws::ec2::{self, Found};
 use crate::error::AwsError;

@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::executor::{client_token, Result, Run};
 use super::inventory::Inventory;
+use super::run::{client_token, Result, Run};
 use super::teardown::{each, Teardown};
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, ENDPOINT_READY};

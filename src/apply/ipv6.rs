@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use super::executor::{ignore_not_found, Result, Run};
 use super::inventory::Inventory;
+use super::run::{ignore_not_found, Result, Run};
 use super::teardown::{each, Teardown};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, Ipv6Association};

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::executor::{ignore_not_found, Result, Run};
 use super::inventory::Inventory;
+use super::run::{ignore_not_found, Result, Run};
 use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::elbv2::{self, HealthCheck, ListenerAction, Tls};
 use crate::error::AwsError;

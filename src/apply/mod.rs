@@ -18,6 +18,7 @@ mod load_balancer;
 mod network;
 pub mod posture;
 mod routing;
+mod run;
 mod security;
 mod teardown;
 pub mod waiters;

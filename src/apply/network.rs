@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::try_join_all;
 
-use super::executor::{Result, Run};
 use super::inventory::Inventory;
 use super::routing::extra_routes;
+use super::run::{Result, Run};
 use super::waiters::retry_propagation;
 use crate::aws::ec2::{self, Found, VpcDns};
 use crate::error::AwsError;

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::executor::{client_token, ignore_not_found, Result, Run};
 use super::inventory::Inventory;
+use super::run::{client_token, ignore_not_found, Result, Run};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self};
 use crate::error::AwsError;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use super::executor::{Result, Run};
 use super::inventory::Inventory;
+use super::run::{Result, Run};
 use super::waiters::{delete_with_retry, retry_propagation};
 use crate::aws::ec2::{self, Direction, RawRule, RuleSource};
 use crate::error::AwsError;

@@ -7,10 +7,10 @@ use futures::future::{try_join_all, BoxFuture};
 use tokio::time::Instant;
 
 use super::endpoints::delete_gateway_endpoint;
-use super::executor::{ignore_not_found, Result};
 use super::flow_logs::delete_flow_logs;
 use super::inventory::Inventory;
 use super::routing::{delete_nat_gateway, delete_route_table};
+use super::run::{ignore_not_found, Result};
 use super::waiters::{delete_with_retry, poll_until, wait_terminated};
 use crate::aws::ec2::{self, Found};
 use crate::aws::{autoscaling, elbv2, AwsClients};

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::ec2::Tags;
+use super::Tags;
 use crate::error::{AwsError, ErrorClass};
 
 pub use crate::plan::spec::TAG_CREATE_TOKEN;

@@ -39,8 +39,7 @@ use crate::error::AwsError;
 
 type Result<T> = std::result::Result<T, AwsError>;
 
-/// Tags of one object: the environment's plus its component key.
-pub type Tags = BTreeMap<String, String>;
+pub use super::Tags;
 
 fn sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()

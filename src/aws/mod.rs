@@ -25,6 +25,14 @@ pub(crate) fn tag_pairs<'a>(
         .collect()
 }
 
+/// Tags of one object: the environment's plus its component key.
+pub type Tags = BTreeMap<String, String>;
+
+/// Set once by the provider's `configure`, read by the resource. Terraform may
+/// validate and plan before it configures the provider, hence the shared
+/// set-once cell.
+pub type SharedClients = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<AwsClients>>>;
+
 /// The SDK clients of one provider configuration, built once in `configure`.
 #[derive(Clone, Debug)]
 pub struct AwsClients {

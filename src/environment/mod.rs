@@ -4,7 +4,7 @@ mod architecture;
 mod converge;
 pub mod data_source;
 pub mod diagram;
-pub mod docs;
+
 pub mod model;
 mod observe;
 mod planning;
@@ -29,12 +29,12 @@ use crate::apply::inventory::{Hints, Inventory, Lookup};
 use crate::apply::{components, destroy, drift, executor};
 use crate::aws::call_log::InFlight;
 use crate::aws::AwsClients;
+use crate::aws::SharedClients;
 use crate::error::AwsError;
 use crate::plan::blueprint::blueprint;
 use crate::plan::cidr::Tier;
 use crate::plan::drift::Repairs;
 use crate::plan::spec::{AppSpec, EnvironmentSpec, IgnoredTags, Names, ZoneChoice};
-use crate::provider::SharedClients;
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
     applied_default_tags, component_ids, fill_inputs, fill_missing_inputs, fill_outputs,

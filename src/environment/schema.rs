@@ -1,6 +1,6 @@
 //! The `prodvpc_environment` schema. Descriptions are Markdown and double as
 //! the registry documentation: `docs/resources/environment.md` is rendered from
-//! them by [`super::docs`].
+//! them by [`crate::docs`].
 
 use std::collections::HashMap;
 

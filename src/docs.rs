@@ -36,9 +36,9 @@ const TIMEOUTS: &str = "timeouts";
 /// Renders the page of `template` (a path in `PAGES`), reading files under `root`.
 pub fn render_page(root: &Path, template: &str) -> Result<String, String> {
     let schema = if template.contains("data-sources/") {
-        super::data_source::data_source_schema()
+        crate::environment::data_source::data_source_schema()
     } else if template.contains("resources/") {
-        super::schema::environment_schema()
+        crate::environment::schema::environment_schema()
     } else {
         crate::provider::provider_schema()
     };
@@ -146,7 +146,7 @@ fn qualifier(name: &str, attribute: &Attribute) -> String {
         ""
     };
     // write-only attributes are marked by path; their names are unique
-    let write_only = if super::schema::WRITE_ONLY
+    let write_only = if crate::environment::schema::WRITE_ONLY
         .iter()
         .any(|path| path.rsplit('.').next() == Some(name))
     {

@@ -1,0 +1,114 @@
+//! A run of apply: the clients, the spec, the deadline and the options every
+//! family's step works with, and the helpers they share. Families and the
+//! reconcile that orders their steps both import this; it imports neither.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::aws::ec2::Tags;
+use crate::aws::AwsClients;
+use crate::error::AwsError;
+use crate::plan::blueprint::Component;
+use crate::plan::spec::{EnvironmentSpec, Names, TAG_COMPONENT, TAG_ENVIRONMENT};
+
+pub(super) type Result<T> = std::result::Result<T, AwsError>;
+
+/// Choices of an update that the spec alone cannot express.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// the user changed `desired_capacity`: set it even though the autoscaler owns it otherwise
+    pub set_desired_capacity: bool,
+    /// the VPC this resource instance owns (from state); `None` for a create
+    pub vpc_id: Option<String>,
+    /// the component key the state records for each EC2 object's ID (see [`Hints`])
+    pub components: BTreeMap<String, String>,
+    /// how far the run got, for the caller to read when it fails
+    pub progress: Arc<Progress>,
+}
+
+/// How far a run got: what a failed create has to record in state.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// set when the run makes its first create call (or finds a VPC already
+    /// there): a failure before it leaves nothing in AWS
+    began_building: AtomicBool,
+    /// the VPC the run made or found, which binds whatever it built to the
+    /// resource instance even when AWS does not list it yet
+    vpc: std::sync::Mutex<Option<String>>,
+}
+
+impl Progress {
+    pub fn began_building(&self) -> bool {
+        self.began_building.load(Ordering::Acquire)
+    }
+
+    pub fn vpc(&self) -> Option<String> {
+        self.vpc.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(super) fn building(&self, started: bool) {
+        self.began_building.store(started, Ordering::Release);
+    }
+
+    pub(super) fn in_vpc(&self, vpc: &str) {
+        *self.vpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(vpc.to_string());
+    }
+}
+
+pub(super) struct Run<'a> {
+    pub(super) clients: &'a AwsClients,
+    pub(super) spec: &'a EnvironmentSpec,
+    pub(super) names: Names,
+    pub(super) deadline: Instant,
+    pub(super) options: Options,
+    /// part of every ClientToken: a call retried within this run is answered with
+    /// the object its first attempt made, while a later run that must replace an
+    /// object (deleted out of band) gets a new one, not the deleted one again
+    pub(super) run_id: String,
+}
+
+/// Every tag an object of `component` carries: the user's and default tags, the
+/// ownership tags and its `Name`.
+pub(super) fn component_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
+    let mut tags = spec.tags.clone();
+    tags.insert(TAG_ENVIRONMENT.into(), spec.name.clone());
+    tags.insert(TAG_COMPONENT.into(), component.to_string());
+    tags.insert(
+        "Name".into(),
+        format!("{}-{}", spec.name, component.replace('/', "-")),
+    );
+    tags
+}
+
+/// The tags that are an object's own rather than shared by the environment's
+/// objects: its component key and its `Name`.
+pub(super) fn own_tags(spec: &EnvironmentSpec, component: &str) -> Tags {
+    component_tags(spec, component)
+        .into_iter()
+        .filter(|(k, _)| k == TAG_COMPONENT || k == "Name")
+        .collect()
+}
+
+impl Run<'_> {
+    pub(super) fn tags(&self, component: &Component) -> Tags {
+        component_tags(self.spec, &component.key())
+    }
+}
+
+/// A ClientToken (at most 64 characters) that is the same for the same request.
+pub(super) fn client_token(parts: &[&str]) -> String {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.join("|").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("prodvpc-{hash:016x}")
+}
+
+pub(super) fn ignore_not_found(error: AwsError) -> Result<()> {
+    error.or_gone(())
+}
