@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::inventory::Inventory;
-use super::run::{client_token, ignore_not_found, Result, Run};
+use super::run::{client_token, ignore_not_found, Placement, Result, Run};
 use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self, Found, Hardening, InstanceSettings, Layout};
 use crate::error::AwsError;
@@ -16,15 +16,15 @@ use crate::plan::spec::{EnvironmentSpec, InstanceProfile};
 
 impl Run<'_> {
     /// Launches the bastion, replacing one whose settings or subnet no longer match.
-    pub(super) async fn ensure_bastion(
-        &self,
-        inv: &Inventory,
-        bp: &Blueprint,
-        subnets: &BTreeMap<(Tier, String), String>,
-        groups: &BTreeMap<SgRole, String>,
-        root_devices: &BTreeMap<String, String>,
-        ami_id: &str,
-    ) -> Result<()> {
+    pub(super) async fn ensure_bastion(&self, at: &Placement<'_>) -> Result<()> {
+        let &Placement {
+            inv,
+            bp,
+            subnets,
+            groups,
+            root_devices,
+            ami_id,
+        } = at;
         let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
         else {
             return Ok(());

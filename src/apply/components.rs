@@ -21,6 +21,7 @@ use super::load_balancer::{
     target_group_of,
 };
 use super::network::network_drift;
+use super::run::{Making, PlacedStep, RemoveStep, VpcStep};
 use super::security::rule_drift;
 use super::teardown::{self, Step};
 use crate::aws::ec2::{self, Found, Tags};
@@ -145,6 +146,11 @@ pub(super) struct Declaration {
     pub renews: fn(key: &str) -> &'static [&'static str],
     /// the attributes that record its objects' IDs
     pub recorded: Recorded,
+    /// how apply makes and repairs it
+    pub making: Making,
+    /// what deletes its objects the plan no longer has, before anything else
+    /// unplanned goes (else reconcile's own removal does)
+    pub removal: Option<RemoveStep>,
     /// the describe that finds its objects, for a kind of VPC-bound objects
     /// that discovery, the boundary and keying treat alike: they are then
     /// [`Inventory::listed`] under their keys, and another's are reported
@@ -323,6 +329,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Vpc,
         key: "vpc",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Id("vpc_id",
             "ID of the VPC.", |inv| id_of(&inv.vpc)),
@@ -337,6 +345,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InternetGateway,
         key: "igw",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         recorded: Recorded::Id("internet_gateway_id",
             "ID of the internet gateway.", |inv| listed_id(inv, "igw")),
         listing: Some(ec2::INTERNET_GATEWAYS),
@@ -351,6 +361,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::EgressOnlyInternetGateway,
         key: "eigw",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         recorded: Recorded::Id("egress_only_internet_gateway_id",
             "ID of the egress-only internet gateway that carries the private subnets' outbound IPv6 traffic (null without `ipv6`).", |inv| {
             listed_id(inv, "eigw")
@@ -367,6 +379,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Subnet,
         key: "subnet/*/*",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Ids(
             &[
@@ -386,6 +400,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::PublicRouteTable,
         key: "rtb/public",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.route_tables),
@@ -411,6 +427,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::PrivateRouteTable,
         key: "rtb/private/*",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Nowhere,
         found: |_, inv| keys(&inv.route_tables),
@@ -425,6 +443,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::ElasticIp,
         key: "eip/*",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         // `nat_public_ips` records their addresses, not their IDs
         recorded: Recorded::Nowhere,
@@ -439,6 +459,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::NatGateway,
         key: "nat/*",
         family: Family::Network,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Ids(&[("nat_gateway_ids", "nat/", "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.")], |inv| {
             keyed_ids(&inv.nat_gateways)
@@ -460,6 +482,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::SecurityGroup,
         key: "sg/*",
         family: Family::Security,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Ids(&[("security_group_ids", "sg/", "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.")], |inv| {
             let groups = inv.security_groups.iter();
@@ -491,6 +515,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::LaunchTemplate,
         key: "lt",
         family: Family::Compute,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Id("launch_template_id",
             "ID of the app launch template.", |inv| id_of(&inv.launch_template)),
@@ -511,6 +537,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::AutoScalingGroup,
         key: "asg",
         family: Family::Compute,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Id("autoscaling_group_name",
             "Name of the Auto Scaling Group.", |inv| {
@@ -534,6 +562,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::ScalingPolicy,
         key: "policy/cpu",
         family: Family::Compute,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Nowhere,
         found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
@@ -547,6 +577,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::GatewayEndpoint,
         key: "vpce/*",
         family: Family::Endpoints,
+        making: Making::InOrder,
+        removal: Some(|run, inv, planned| Box::pin(run.remove_gateway_endpoints(inv, planned))),
         recorded: Recorded::Ids(&[("vpc_endpoint_ids", "vpce/", "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")], |inv| {
             let endpoints = inv.objects_of("vpce/*");
             endpoints
@@ -565,6 +597,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::FlowLog,
         key: "flowlog",
         family: Family::FlowLogs,
+        making: Making::WithVpc(|run, inv, vpc| Box::pin(run.ensure_flow_log(inv, vpc))),
+        removal: Some(|run, inv, planned| Box::pin(run.remove_flow_log(inv, planned))),
         listing: None,
         recorded: Recorded::Id("flow_log_id",
             "ID of the VPC's flow log (null without `flow_logs`).", |inv| id_of(&inv.flow_log)),
@@ -579,6 +613,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::LoadBalancer,
         key: "alb",
         family: Family::LoadBalancer,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Id("alb_arn",
             "ARN of the Application Load Balancer.", |inv| {
@@ -605,6 +641,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::TargetGroup,
         key: "tg",
         family: Family::LoadBalancer,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         // `target_group_arn` is the group of the configured port, which the
         // inventory alone does not say (an import reads the port from it)
@@ -625,6 +663,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Listener,
         key: "listener/*",
         family: Family::LoadBalancer,
+        making: Making::InOrder,
+        removal: None,
         listing: None,
         recorded: Recorded::Ids(&[("listener_arns", "listener/", "Listener ARNs keyed by protocol (`http`, `https`).")], |inv| {
             let listeners = inv.listeners.iter();
@@ -655,6 +695,8 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::Bastion,
         key: "bastion",
         family: Family::Bastion,
+        making: Making::Placed(|run, at| Box::pin(run.ensure_bastion(at))),
+        removal: None,
         listing: None,
         recorded: Recorded::Id("bastion_instance_id",
             "Instance ID of the bastion (null when disabled).", |inv| id_of(&inv.bastion)),
@@ -675,6 +717,10 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         kind: Kind::InstanceConnectEndpoint,
         key: "eice",
         family: Family::InstanceConnect,
+        making: Making::Placed(|run, at| Box::pin(run.ensure_instance_connect_endpoint(at))),
+        removal: Some(|run, inv, planned| {
+            Box::pin(run.remove_instance_connect_endpoint(inv, planned))
+        }),
         recorded: Recorded::Id("instance_connect_endpoint_id",
             "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).", |inv| listed_id(inv, "eice")),
         listing: Some(ec2::INSTANCE_CONNECT_ENDPOINTS),
@@ -703,6 +749,28 @@ impl Declaration {
             .filter(|key| self.matches(key))
             .collect()
     }
+}
+
+/// The steps of the kinds made as soon as the VPC stands.
+pub(super) fn steps_with_vpc() -> impl Iterator<Item = VpcStep> {
+    COMPONENTS.iter().filter_map(|row| match row.making {
+        Making::WithVpc(step) => Some(step),
+        _ => None,
+    })
+}
+
+/// The steps of the kinds made once the subnets and security groups stand.
+pub(super) fn placed_steps() -> impl Iterator<Item = PlacedStep> {
+    COMPONENTS.iter().filter_map(|row| match row.making {
+        Making::Placed(step) => Some(step),
+        _ => None,
+    })
+}
+
+/// The steps that delete what of their kind the plan no longer has, in the
+/// table's order.
+pub(super) fn removals() -> impl Iterator<Item = RemoveStep> {
+    COMPONENTS.iter().filter_map(|row| row.removal)
 }
 
 /// The deletion steps of a wave.

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::components::{tagged_objects, Api};
+use super::components::{placed_steps, removals, steps_with_vpc, tagged_objects, Api};
 use super::inventory::{Hints, Inventory, Lookup};
 use super::routing::{delete_nat_gateway, delete_route_table};
-use super::run::{ignore_not_found, own_tags, Result, Run};
+use super::run::{ignore_not_found, own_tags, Placement, Result, Run};
 pub use super::run::{Options, Progress};
 use super::waiters::{delete_with_retry, retry_propagation, wait_terminated};
 use crate::aws::autoscaling::{self};
@@ -182,7 +182,7 @@ pub async fn reconcile(
     };
     run.options.progress.in_vpc(&vpc_id);
     // Wave 1: everything that needs only the VPC.
-    let (subnets, igw, egress_only, groups, addresses, target_group, (), ()) = Box::pin(async {
+    let (subnets, igw, egress_only, groups, addresses, target_group, (), _) = Box::pin(async {
         futures::try_join!(
             async {
                 let (subnets, vpc_block) = futures::try_join!(
@@ -199,7 +199,7 @@ pub async fn reconcile(
             run.ensure_addresses(&inv, &bp),
             run.ensure_target_group(&inv, &vpc_id),
             run.ensure_vpc_settings(&inv, &vpc_id),
-            run.ensure_flow_log(&inv, &vpc_id),
+            try_join_all(steps_with_vpc().map(|step| step(&run, &inv, &vpc_id))),
         )
     })
     .await?;
@@ -213,6 +213,15 @@ pub async fn reconcile(
         .iter()
         .map(|z| subnets[&(Tier::Private, z.clone())].clone())
         .collect();
+
+    let placement = Placement {
+        inv: &inv,
+        bp: &bp,
+        subnets: &subnets,
+        groups: &groups,
+        root_devices: &root_devices,
+        ami_id: &ami_id,
+    };
 
     // Wave 2: independent branches, each awaiting only its own prerequisites.
     Box::pin(async {
@@ -261,8 +270,7 @@ pub async fn reconcile(
                 run.register_members(&inv).await?;
                 run.wait_for_capacity(&target_group).await
             },
-            run.ensure_bastion(&inv, &bp, &subnets, &groups, &root_devices, &ami_id),
-            run.ensure_instance_connect_endpoint(&inv, &bp, &subnets, &groups),
+            try_join_all(placed_steps().map(|step| step(&run, &placement))),
             run.retag(&inv),
         )
     })
@@ -291,10 +299,11 @@ impl Run<'_> {
     /// target group.
     pub(super) async fn remove_unplanned(&self, inv: &Inventory, bp: &Blueprint) -> Result<()> {
         let planned: BTreeSet<String> = bp.components.iter().map(Component::key).collect();
-        // first: an endpoint going away may still serve a route table that goes too
-        self.remove_gateway_endpoints(inv, &planned).await?;
-        self.remove_flow_log(inv, &planned).await?;
-        self.remove_instance_connect_endpoint(inv, &planned).await?;
+        // first, one kind after another in the table's order: an endpoint
+        // going away may still serve a route table that goes too
+        for remove in removals() {
+            remove(self, inv, &planned).await?;
+        }
         self.remove_ipv6(inv).await?;
         let unplanned = |key: &String| !planned.contains(key);
         let ec2c = &self.clients.ec2;

@@ -4,10 +4,10 @@
 //! other groups or failed. AWS allows one per VPC, so a replacement deletes
 //! the old one (and waits until it is gone) before creating the new one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::inventory::Inventory;
-use super::run::{client_token, Result, Run};
+use super::run::{client_token, Placement, Result, Run};
 use super::teardown::{each, Teardown};
 use super::waiters::{poll_until, retry_propagation};
 use crate::aws::ec2::{self, Found, ENDPOINT_READY};
@@ -64,13 +64,14 @@ fn replace_reasons(found: &Found, subnet: &str, group: &str) -> Vec<String> {
 impl Run<'_> {
     /// Creates the endpoint, or replaces one that no longer matches, and waits
     /// until AWS has it ready for connections.
-    pub(super) async fn ensure_instance_connect_endpoint(
-        &self,
-        inv: &Inventory,
-        bp: &Blueprint,
-        subnets: &BTreeMap<(Tier, String), String>,
-        groups: &BTreeMap<SgRole, String>,
-    ) -> Result<()> {
+    pub(super) async fn ensure_instance_connect_endpoint(&self, at: &Placement<'_>) -> Result<()> {
+        let &Placement {
+            inv,
+            bp,
+            subnets,
+            groups,
+            ..
+        } = at;
         if !self.spec.instance_connect_endpoint {
             return Ok(());
         }

@@ -2,16 +2,20 @@
 //! family's step works with, and the helpers they share. Families and the
 //! reconcile that orders their steps both import this; it imports neither.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use super::inventory::Inventory;
 use crate::aws::ec2::Tags;
 use crate::aws::AwsClients;
 use crate::error::AwsError;
-use crate::plan::blueprint::Component;
+use crate::plan::blueprint::{Blueprint, Component};
+use crate::plan::cidr::Tier;
+use crate::plan::security::SgRole;
 use crate::plan::spec::{EnvironmentSpec, Names, TAG_COMPONENT, TAG_ENVIRONMENT};
 
 pub(super) type Result<T> = std::result::Result<T, AwsError>;
@@ -111,4 +115,43 @@ pub(super) fn client_token(parts: &[&str]) -> String {
 
 pub(super) fn ignore_not_found(error: AwsError) -> Result<()> {
     error.or_gone(())
+}
+
+/// What a component's step is given once the subnets and security groups
+/// stand (see [`Making::Placed`]).
+pub(super) struct Placement<'a> {
+    pub inv: &'a Inventory,
+    pub bp: &'a Blueprint,
+    /// subnet IDs by tier and zone
+    pub subnets: &'a BTreeMap<(Tier, String), String>,
+    /// security group IDs by role
+    pub groups: &'a BTreeMap<SgRole, String>,
+    /// the root device name of each image, by image ID
+    pub root_devices: &'a BTreeMap<String, String>,
+    /// the image the app runs, which the bastion runs too unless it names its own
+    pub ami_id: &'a str,
+}
+
+/// A component's step that needs only the VPC.
+pub(super) type VpcStep =
+    for<'a> fn(&'a Run<'a>, &'a Inventory, &'a str) -> BoxFuture<'a, Result<()>>;
+
+/// A component's step that needs the subnets and the security groups.
+pub(super) type PlacedStep =
+    for<'a> fn(&'a Run<'a>, &'a Placement<'a>) -> BoxFuture<'a, Result<()>>;
+
+/// A step that deletes what of a kind the plan (by component key) no longer has.
+pub(super) type RemoveStep =
+    for<'a> fn(&'a Run<'a>, &'a Inventory, &'a BTreeSet<String>) -> BoxFuture<'a, Result<()>>;
+
+/// How apply makes and repairs a kind.
+#[derive(Clone, Copy)]
+pub(super) enum Making {
+    /// by reconcile's own steps, ordered by the results later steps take
+    /// (subnet, group and gateway IDs, ...)
+    InOrder,
+    /// by its step, run as soon as the VPC stands
+    WithVpc(VpcStep),
+    /// by its step, run once the subnets and security groups stand
+    Placed(PlacedStep),
 }
