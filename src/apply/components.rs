@@ -1,11 +1,13 @@
 //! The table of components: for each kind of component the blueprint can
-//! plan, how its key reads, which family compares it, how it is found in an
-//! [`Inventory`], which of its objects carry tags and through which API, what
-//! destroy deletes and in which wave, and which outputs a new one changes.
-//! What is missing, drift, retagging, destroy and plan unknowns walk this
-//! table instead of keeping lists of their own, so a new kind is a row here
-//! plus its family's calls, and the tests below refuse a kind without a way
-//! to be read, compared or deleted.
+//! plan, how its key reads, which family compares it, how apply makes it and
+//! removes it once unplanned, how it is found in an [`Inventory`] (for the
+//! kinds one describe finds, the describe itself), which attributes of the
+//! state record its IDs, which of its objects carry tags and through which
+//! API, what destroy deletes and in which wave, and which outputs a new one
+//! changes. Discovery, the boundary, what is missing, drift, retagging,
+//! outputs, destroy and plan unknowns walk this table instead of keeping lists
+//! of their own, so a new kind is a row here plus its family's calls, and the
+//! tests below refuse a kind without a way to be read, compared or deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
