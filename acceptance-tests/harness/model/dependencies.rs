@@ -147,5 +147,19 @@ async fn vpc_has_dependencies(model: &Model, vpc: &str) -> bool {
                 .any(|g| g.group_name() != Some("default"))
         })
         .unwrap_or(false);
-    gateways || groups || ipv6::egress_only_gateway_attached(model, vpc).await
+    // AWS deletes the default network ACL with the VPC, not another one
+    let acls = model
+        .api
+        .ec2
+        .describe_network_acls()
+        .filters(by("vpc-id"))
+        .send()
+        .await
+        .map(|o| {
+            o.network_acls()
+                .iter()
+                .any(|a| a.is_default() != Some(true))
+        })
+        .unwrap_or(false);
+    gateways || groups || acls || ipv6::egress_only_gateway_attached(model, vpc).await
 }

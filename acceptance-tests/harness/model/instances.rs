@@ -600,14 +600,18 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
             });
         }
         "autoscaling:DescribeAutoScalingGroups" | "autoscaling:DescribeAutoScalingInstances" => {
+            // a launch that failed made no instance: AWS lists no member for it
+            let launched = &mut |member: &Element| {
+                let id = member.child_text("InstanceId").unwrap_or_default();
+                !instances.get(id).is_some_and(|i| i.launch_failed)
+            };
+            answer.retain_in_lists("Instances", launched);
+            answer.retain_in_lists("AutoScalingInstances", launched);
             answer.for_each_with_child("InstanceId", &mut |id, member| {
                 let Some(instance) = instances.get(id) else {
                     return;
                 };
-                let never_started = instance.launch_failed && instance.terminated_at.is_none();
-                if (never_started || instance.state(now).0 == "pending")
-                    && member.child("LifecycleState").is_some()
-                {
+                if instance.state(now).0 == "pending" && member.child("LifecycleState").is_some() {
                     member.set_path(&["LifecycleState"], "Pending");
                 }
                 // the version it was launched from, where moto reports the

@@ -130,7 +130,8 @@ pub struct Instance {
     /// a broken app: its health checks fail
     pub failing: bool,
     /// launched by its group while the model makes launches fail: AWS never
-    /// started it, so its group reports it `Pending` and never in service
+    /// started it, so it is no member of its group and EC2 reports it
+    /// `terminated` (moto made it, and counts it in the group)
     pub launch_failed: bool,
     /// the type its group launched it as (with a mixed instances policy the
     /// override AWS launches, where moto launches the template's type);
@@ -144,6 +145,9 @@ pub struct Instance {
 impl Instance {
     /// The EC2 state name and code.
     pub fn state(&self, now: Instant) -> (&'static str, u8) {
+        if self.launch_failed {
+            return ("terminated", 48);
+        }
         match self.terminated_at {
             Some(at) if now < at => ("shutting-down", 32),
             Some(_) => ("terminated", 48),
@@ -164,7 +168,7 @@ impl Instance {
     }
 
     pub fn holds_interface(&self, now: Instant) -> bool {
-        self.terminated_at.is_none_or(|at| now < at)
+        !self.launch_failed && self.terminated_at.is_none_or(|at| now < at)
     }
 }
 

@@ -158,6 +158,17 @@ impl Element {
         }
     }
 
+    /// Removes, from every list named `list` at any depth (`Instances` of each
+    /// group of an answer), the members for which `keep` is false.
+    pub fn retain_in_lists(&mut self, list: &str, keep: &mut impl FnMut(&Element) -> bool) {
+        if self.name == list {
+            self.children.retain(|member| keep(member));
+        }
+        for child in &mut self.children {
+            child.retain_in_lists(list, keep);
+        }
+    }
+
     /// The texts of every descendant named `name`, in document order.
     pub fn texts(&self, name: &str) -> Vec<String> {
         let mut found = Vec::new();
