@@ -130,18 +130,10 @@ pub(super) struct Declaration {
     /// the key's shape, `*` standing for one segment (a zone, a role, ...)
     pub key: &'static str,
     pub family: Family,
-    /// the keys of the components of the table's kinds the inventory holds;
-    /// [`Declaration::present`] keeps those of this row's kind
-    pub found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
-    /// the IDs (ARNs, names) of every object of this kind, duplicates included:
-    /// what destroy deletes
-    pub ids: fn(&Inventory) -> Vec<String>,
+    /// where its objects are found
+    pub source: Source,
     /// the API that tags its objects
     pub api: Api,
-    /// its objects that carry the environment's tags, as (component key, ID
-    /// or ARN, tags): the key is what the object is, which its component tag
-    /// may no longer say
-    pub tagged: Tagged,
     pub deletion: Deletion,
     /// the computed attributes a new object under `key` changes, beyond the
     /// IDs of what the refresh found missing
@@ -153,10 +145,29 @@ pub(super) struct Declaration {
     /// what deletes its objects the plan no longer has, before anything else
     /// unplanned goes (else reconcile's own removal does)
     pub removal: Option<RemoveStep>,
-    /// the describe that finds its objects, for a kind of VPC-bound objects
-    /// that discovery, the boundary and keying treat alike: they are then
-    /// [`Inventory::listed`] under their keys, and another's are reported
-    pub listing: Option<ec2::Listing>,
+}
+
+/// Where a kind's objects are found.
+#[derive(Clone, Copy)]
+pub(super) enum Source {
+    /// by a describe of VPC-bound objects that discovery, the boundary and
+    /// keying treat alike (see [`ListedKind`]): the objects are
+    /// [`Inventory::listed`] under keys of the row's shape, so what is found,
+    /// deleted and tagged follows, and another's in the VPC is reported
+    Listed(ec2::Listing),
+    /// by the inventory's own reads
+    Read {
+        /// the keys of the components of the table's kinds the inventory
+        /// holds; [`Declaration::present`] keeps those of the row's kind
+        found: fn(&EnvironmentSpec, &Inventory) -> Vec<String>,
+        /// the IDs (ARNs, names) of every object of the kind, duplicates
+        /// included: what destroy deletes
+        ids: fn(&Inventory) -> Vec<String>,
+        /// its objects that carry the environment's tags, as (component key,
+        /// ID or ARN, tags): the key is what the object is, which its
+        /// component tag may no longer say
+        tagged: Tagged,
+    },
 }
 
 /// Where the state records the IDs (ARNs, names) of a kind's objects, and how
@@ -257,11 +268,12 @@ pub fn recorded_ids(inv: &Inventory) -> Vec<(&'static str, RecordedIds)> {
 pub(super) fn listed_kinds() -> Vec<ListedKind> {
     COMPONENTS
         .iter()
-        .filter_map(|row| {
-            Some(ListedKind {
+        .filter_map(|row| match row.source {
+            Source::Listed(listing) => Some(ListedKind {
                 key: row.key,
-                listing: row.listing?,
-            })
+                listing,
+            }),
+            Source::Read { .. } => None,
         })
         .collect()
 }
@@ -287,6 +299,11 @@ impl Inventory {
     ) -> Result<Inventory, AwsError> {
         Inventory::discover_listing(clients, names, lookup, hints, &listed_kinds()).await
     }
+}
+
+fn listed_ids_by_key(inv: &Inventory, pattern: &str) -> Vec<(String, String)> {
+    let listed = inv.objects_of(pattern);
+    listed.map(|(key, f)| (key.clone(), f.id.clone())).collect()
 }
 
 fn listed_id(inv: &Inventory, key: &str) -> Option<String> {
@@ -333,13 +350,17 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Id("vpc_id",
-            "ID of the VPC.", |inv| id_of(&inv.vpc)),
-        found: |_, inv| one(&inv.vpc, "vpc"),
-        ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
+        recorded: Recorded::Id(
+            "vpc_id",
+            "ID of the VPC.",
+            |inv| id_of(&inv.vpc),
+        ),
+        source: Source::Read {
+            found: |_, inv| one(&inv.vpc, "vpc"),
+            ids: |inv| ids_of(inv.vpc.iter().chain(&inv.strays.ec2.vpcs)),
+            tagged: |_, inv| keyed_one(&inv.vpc, "vpc"),
+        },
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.vpc, "vpc"),
         deletion: Deletion::Own(Wave::Vpc, |t| Box::pin(teardown::vpcs(t))),
         renews: |_| &[],
     },
@@ -349,13 +370,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        recorded: Recorded::Id("internet_gateway_id",
-            "ID of the internet gateway.", |inv| listed_id(inv, "igw")),
-        listing: Some(ec2::INTERNET_GATEWAYS),
-        found: |_, inv| keys(&inv.listed),
-        ids: |inv| listed_ids(inv, "igw", &ec2::INTERNET_GATEWAYS),
+        recorded: Recorded::Id(
+            "internet_gateway_id",
+            "ID of the internet gateway.",
+            |inv| listed_id(inv, "igw"),
+        ),
+        source: Source::Listed(ec2::INTERNET_GATEWAYS),
         api: Api::Ec2,
-        tagged: |_, inv| listed_tagged(inv, "igw"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::internet_gateways(t))),
         renews: |_| &["internet_gateway_id"],
     },
@@ -365,15 +386,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        recorded: Recorded::Id("egress_only_internet_gateway_id",
-            "ID of the egress-only internet gateway that carries the private subnets' outbound IPv6 traffic (null without `ipv6`).", |inv| {
-            listed_id(inv, "eigw")
-        }),
-        listing: Some(ec2::EGRESS_ONLY_INTERNET_GATEWAYS),
-        found: |_, inv| keys(&inv.listed),
-        ids: |inv| listed_ids(inv, "eigw", &ec2::EGRESS_ONLY_INTERNET_GATEWAYS),
+        recorded: Recorded::Id(
+            "egress_only_internet_gateway_id",
+            "ID of the egress-only internet gateway that carries the private subnets' outbound IPv6 traffic (null without `ipv6`).",
+            |inv| listed_id(inv, "eigw"),
+        ),
+        source: Source::Listed(ec2::EGRESS_ONLY_INTERNET_GATEWAYS),
         api: Api::Ec2,
-        tagged: |_, inv| listed_tagged(inv, "eigw"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(super::ipv6::teardown(t))),
         renews: |_| &["egress_only_internet_gateway_id"],
     },
@@ -383,18 +402,27 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        listing: None,
         recorded: Recorded::Ids(
             &[
-                ("public_subnet_ids", "subnet/public/", "Public subnet IDs keyed by AZ name."),
-                ("private_subnet_ids", "subnet/private/", "Private subnet IDs keyed by AZ name."),
+                (
+                    "public_subnet_ids",
+                    "subnet/public/",
+                    "Public subnet IDs keyed by AZ name.",
+                ),
+                (
+                    "private_subnet_ids",
+                    "subnet/private/",
+                    "Private subnet IDs keyed by AZ name.",
+                ),
             ],
             |inv| keyed_ids(&inv.subnets),
         ),
-        found: |_, inv| keys(&inv.subnets),
-        ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
+        source: Source::Read {
+            found: |_, inv| keys(&inv.subnets),
+            ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
+            tagged: |_, inv| keyed(&inv.subnets),
+        },
         api: Api::Ec2,
-        tagged: |_, inv| keyed(&inv.subnets),
         deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
         renews: |_| &[],
     },
@@ -404,24 +432,25 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        listing: None,
         recorded: Recorded::Nowhere,
-        found: |_, inv| keys(&inv.route_tables),
-        // every route table, as one step deletes them all
-        ids: |inv| {
-            let tables = inv
-                .route_tables
-                .values()
-                .chain(&inv.strays.ec2.route_tables);
-            tables.map(|t| t.id.clone()).collect()
+        source: Source::Read {
+            found: |_, inv| keys(&inv.route_tables),
+            // every route table, as one step deletes them all
+            ids: |inv| {
+                let tables = inv
+                    .route_tables
+                    .values()
+                    .chain(&inv.strays.ec2.route_tables);
+                tables.map(|t| t.id.clone()).collect()
+            },
+            tagged: |_, inv| {
+                let tables = inv.route_tables.iter();
+                tables
+                    .map(|(key, t)| (key.clone(), &t.id, &t.tags))
+                    .collect()
+            },
         },
         api: Api::Ec2,
-        tagged: |_, inv| {
-            let tables = inv.route_tables.iter();
-            tables
-                .map(|(key, t)| (key.clone(), &t.id, &t.tags))
-                .collect()
-        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::route_tables(t))),
         renews: |_| &[],
     },
@@ -431,13 +460,14 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        listing: None,
         recorded: Recorded::Nowhere,
-        found: |_, inv| keys(&inv.route_tables),
-        // one step deletes every route table
-        ids: |_| Vec::new(),
+        source: Source::Read {
+            found: |_, inv| keys(&inv.route_tables),
+            // one step deletes every route table
+            ids: |_| Vec::new(),
+            tagged: |_, _| Vec::new(),
+        },
         api: Api::Ec2,
-        tagged: |_, _| Vec::new(),
         deletion: Deletion::By(Kind::PublicRouteTable),
         renews: |_| &[],
     },
@@ -447,13 +477,14 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        listing: None,
         // `nat_public_ips` records their addresses, not their IDs
         recorded: Recorded::Nowhere,
-        found: |_, inv| keys(&inv.addresses),
-        ids: |inv| ids_of(inv.addresses.values().chain(&inv.strays.ec2.addresses)),
+        source: Source::Read {
+            found: |_, inv| keys(&inv.addresses),
+            ids: |inv| ids_of(inv.addresses.values().chain(&inv.strays.ec2.addresses)),
+            tagged: |_, inv| keyed(&inv.addresses),
+        },
         api: Api::Ec2,
-        tagged: |_, inv| keyed(&inv.addresses),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::addresses(t))),
         renews: |_| &[],
     },
@@ -463,20 +494,28 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Ids(&[("nat_gateway_ids", "nat/", "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.")], |inv| {
-            keyed_ids(&inv.nat_gateways)
-        }),
-        found: |_, inv| keys(&inv.nat_gateways),
-        ids: |inv| {
-            ids_of(
-                inv.nat_gateways
-                    .values()
-                    .chain(&inv.strays.ec2.nat_gateways),
-            )
+        recorded: Recorded::Ids(
+            &[
+                (
+                    "nat_gateway_ids",
+                    "nat/",
+                    "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.",
+                ),
+            ],
+            |inv| keyed_ids(&inv.nat_gateways),
+        ),
+        source: Source::Read {
+            found: |_, inv| keys(&inv.nat_gateways),
+            ids: |inv| {
+                ids_of(
+                    inv.nat_gateways
+                        .values()
+                        .chain(&inv.strays.ec2.nat_gateways),
+                )
+            },
+            tagged: |_, inv| keyed(&inv.nat_gateways),
         },
         api: Api::Ec2,
-        tagged: |_, inv| keyed(&inv.nat_gateways),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
         renews: |_| &[],
     },
@@ -486,26 +525,36 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Security,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Ids(&[("security_group_ids", "sg/", "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.")], |inv| {
-            let groups = inv.security_groups.iter();
-            groups.map(|(key, g)| (key.clone(), g.id.clone())).collect()
-        }),
-        found: |_, inv| keys(&inv.security_groups),
-        ids: |inv| {
-            let groups = inv
-                .security_groups
-                .values()
-                .chain(&inv.strays.ec2.security_groups);
-            groups.map(|g| g.id.clone()).collect()
+        recorded: Recorded::Ids(
+            &[
+                (
+                    "security_group_ids",
+                    "sg/",
+                    "Security group IDs keyed `alb`, `app`, (when the bastion is enabled) `bastion` and (with `instance_connect_endpoint`) `eice`.",
+                ),
+            ],
+            |inv| {
+                let groups = inv.security_groups.iter();
+                groups.map(|(key, g)| (key.clone(), g.id.clone())).collect()
+            },
+        ),
+        source: Source::Read {
+            found: |_, inv| keys(&inv.security_groups),
+            ids: |inv| {
+                let groups = inv
+                    .security_groups
+                    .values()
+                    .chain(&inv.strays.ec2.security_groups);
+                groups.map(|g| g.id.clone()).collect()
+            },
+            tagged: |_, inv| {
+                let groups = inv.security_groups.iter();
+                groups
+                    .map(|(key, g)| (key.clone(), &g.id, &g.tags))
+                    .collect()
+            },
         },
         api: Api::Ec2,
-        tagged: |_, inv| {
-            let groups = inv.security_groups.iter();
-            groups
-                .map(|(key, g)| (key.clone(), &g.id, &g.tags))
-                .collect()
-        },
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::security_groups(t))),
         // the template names the app group: a new group is a new version
         renews: |key| match key {
@@ -519,19 +568,23 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Compute,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Id("launch_template_id",
-            "ID of the app launch template.", |inv| id_of(&inv.launch_template)),
-        found: |_, inv| one(&inv.launch_template, "lt"),
-        ids: |inv| {
-            ids_of(
-                inv.launch_template
-                    .iter()
-                    .chain(&inv.strays.ec2.launch_templates),
-            )
+        recorded: Recorded::Id(
+            "launch_template_id",
+            "ID of the app launch template.",
+            |inv| id_of(&inv.launch_template),
+        ),
+        source: Source::Read {
+            found: |_, inv| one(&inv.launch_template, "lt"),
+            ids: |inv| {
+                ids_of(
+                    inv.launch_template
+                        .iter()
+                        .chain(&inv.strays.ec2.launch_templates),
+                )
+            },
+            tagged: |_, inv| keyed_one(&inv.launch_template, "lt"),
         },
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.launch_template, "lt"),
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::launch_templates(t))),
         renews: |_| &["launch_template_id", "launch_template_version"],
     },
@@ -541,20 +594,22 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Compute,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Id("autoscaling_group_name",
-            "Name of the Auto Scaling Group.", |inv| {
-            inv.group.as_ref().map(|g| g.name.clone())
-        }),
-        found: |_, inv| one(&inv.group, "asg"),
-        ids: |inv| inv.group.iter().map(|g| g.name.clone()).collect(),
-        api: Api::AutoScaling,
-        tagged: |_, inv| {
-            inv.group
-                .iter()
-                .map(|g| ("asg".to_string(), &g.name, &g.tags))
-                .collect()
+        recorded: Recorded::Id(
+            "autoscaling_group_name",
+            "Name of the Auto Scaling Group.",
+            |inv| inv.group.as_ref().map(|g| g.name.clone()),
+        ),
+        source: Source::Read {
+            found: |_, inv| one(&inv.group, "asg"),
+            ids: |inv| inv.group.iter().map(|g| g.name.clone()).collect(),
+            tagged: |_, inv| {
+                inv.group
+                    .iter()
+                    .map(|g| ("asg".to_string(), &g.name, &g.tags))
+                    .collect()
+            },
         },
+        api: Api::AutoScaling,
         deletion: Deletion::Own(Wave::Holders, |t| {
             Box::pin(teardown::auto_scaling_groups(t))
         }),
@@ -566,12 +621,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Compute,
         making: Making::InOrder,
         removal: None,
-        listing: None,
         recorded: Recorded::Nowhere,
-        found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
-        ids: |_| Vec::new(),
+        source: Source::Read {
+            found: |_, inv| one(&inv.cpu_policy, "policy/cpu"),
+            ids: |_| Vec::new(),
+            tagged: |_, _| Vec::new(),
+        },
         api: Api::AutoScaling,
-        tagged: |_, _| Vec::new(),
         deletion: Deletion::By(Kind::AutoScalingGroup),
         renews: |_| &[],
     },
@@ -581,17 +637,18 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Endpoints,
         making: Making::InOrder,
         removal: Some(|run, inv, planned| Box::pin(run.remove_gateway_endpoints(inv, planned))),
-        recorded: Recorded::Ids(&[("vpc_endpoint_ids", "vpce/", "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).")], |inv| {
-            let endpoints = inv.objects_of("vpce/*");
-            endpoints
-                .map(|(key, f)| (key.clone(), f.id.clone()))
-                .collect()
-        }),
-        listing: Some(ec2::GATEWAY_ENDPOINTS),
-        found: |_, inv| keys(&inv.listed),
-        ids: |inv| listed_ids(inv, "vpce/*", &ec2::GATEWAY_ENDPOINTS),
+        recorded: Recorded::Ids(
+            &[
+                (
+                    "vpc_endpoint_ids",
+                    "vpce/",
+                    "Gateway endpoint IDs keyed by service (`s3`, `dynamodb`).",
+                ),
+            ],
+            |inv| listed_ids_by_key(inv, "vpce/*"),
+        ),
+        source: Source::Listed(ec2::GATEWAY_ENDPOINTS),
         api: Api::Ec2,
-        tagged: |_, inv| listed_tagged(inv, "vpce/*"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::gateway_endpoints(t))),
         renews: |_| &[],
     },
@@ -601,13 +658,17 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::FlowLogs,
         making: Making::WithVpc(|run, inv, vpc| Box::pin(run.ensure_flow_log(inv, vpc))),
         removal: Some(|run, inv, planned| Box::pin(run.remove_flow_log(inv, planned))),
-        listing: None,
-        recorded: Recorded::Id("flow_log_id",
-            "ID of the VPC's flow log (null without `flow_logs`).", |inv| id_of(&inv.flow_log)),
-        found: |_, inv| one(&inv.flow_log, "flowlog"),
-        ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
+        recorded: Recorded::Id(
+            "flow_log_id",
+            "ID of the VPC's flow log (null without `flow_logs`).",
+            |inv| id_of(&inv.flow_log),
+        ),
+        source: Source::Read {
+            found: |_, inv| one(&inv.flow_log, "flowlog"),
+            ids: |inv| ids_of(inv.flow_log.iter().chain(&inv.strays.ec2.flow_logs)),
+            tagged: |_, inv| keyed_one(&inv.flow_log, "flowlog"),
+        },
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.flow_log, "flowlog"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::flow_logs(t))),
         renews: |_| &["flow_log_id"],
     },
@@ -617,25 +678,27 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::LoadBalancer,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Id("alb_arn",
-            "ARN of the Application Load Balancer.", |inv| {
-            inv.load_balancer.as_ref().map(|lb| lb.arn.clone())
-        }),
-        found: |_, inv| one(&inv.load_balancer, "alb"),
-        ids: |inv| {
-            let balancers = inv.load_balancer.iter().chain(&inv.strays.load_balancers);
-            balancers.map(|lb| lb.arn.clone()).collect()
+        recorded: Recorded::Id(
+            "alb_arn",
+            "ARN of the Application Load Balancer.",
+            |inv| inv.load_balancer.as_ref().map(|lb| lb.arn.clone()),
+        ),
+        source: Source::Read {
+            found: |_, inv| one(&inv.load_balancer, "alb"),
+            ids: |inv| {
+                let balancers = inv.load_balancer.iter().chain(&inv.strays.load_balancers);
+                balancers.map(|lb| lb.arn.clone()).collect()
+            },
+            tagged: |_, inv| {
+                elb_tagged(
+                    inv,
+                    inv.load_balancer
+                        .iter()
+                        .map(|lb| ("alb".to_string(), &lb.arn)),
+                )
+            },
         },
         api: Api::Elb,
-        tagged: |_, inv| {
-            elb_tagged(
-                inv,
-                inv.load_balancer
-                    .iter()
-                    .map(|lb| ("alb".to_string(), &lb.arn)),
-            )
-        },
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::load_balancers(t))),
         renews: |_| &["alb_arn", "alb_dns_name", "listener_arns"],
     },
@@ -645,19 +708,20 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::LoadBalancer,
         making: Making::InOrder,
         removal: None,
-        listing: None,
         // `target_group_arn` is the group of the configured port, which the
         // inventory alone does not say (an import reads the port from it)
         recorded: Recorded::Nowhere,
-        found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
-        ids: |inv| inv.target_groups.iter().map(|tg| tg.arn.clone()).collect(),
-        api: Api::Elb,
-        tagged: |spec, inv| {
-            elb_tagged(
-                inv,
-                target_group_of(spec, inv).map(|tg| ("tg".to_string(), &tg.arn)),
-            )
+        source: Source::Read {
+            found: |spec, inv| one(&target_group_of(spec, inv), "tg"),
+            ids: |inv| inv.target_groups.iter().map(|tg| tg.arn.clone()).collect(),
+            tagged: |spec, inv| {
+                elb_tagged(
+                    inv,
+                    target_group_of(spec, inv).map(|tg| ("tg".to_string(), &tg.arn)),
+                )
+            },
         },
+        api: Api::Elb,
         deletion: Deletion::Own(Wave::Held, |t| Box::pin(teardown::target_groups(t))),
         renews: |_| &["target_group_arn"],
     },
@@ -667,29 +731,39 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::LoadBalancer,
         making: Making::InOrder,
         removal: None,
-        listing: None,
-        recorded: Recorded::Ids(&[("listener_arns", "listener/", "Listener ARNs keyed by protocol (`http`, `https`).")], |inv| {
-            let listeners = inv.listeners.iter();
-            listeners
-                .filter_map(|l| Some((listener_key(l.port)?, l.arn.clone())))
-                .collect()
-        }),
-        // a listener on another port than 80 or 443 is not the environment's own
-        found: |_, inv| {
-            inv.listeners
-                .iter()
-                .filter_map(|l| listener_key(l.port))
-                .collect()
+        recorded: Recorded::Ids(
+            &[
+                (
+                    "listener_arns",
+                    "listener/",
+                    "Listener ARNs keyed by protocol (`http`, `https`).",
+                ),
+            ],
+            |inv| {
+                let listeners = inv.listeners.iter();
+                listeners
+                    .filter_map(|l| Some((listener_key(l.port)?, l.arn.clone())))
+                    .collect()
+            },
+        ),
+        source: Source::Read {
+            // a listener on another port than 80 or 443 is not the environment's own
+            found: |_, inv| {
+                inv.listeners
+                    .iter()
+                    .filter_map(|l| listener_key(l.port))
+                    .collect()
+            },
+            ids: |_| Vec::new(),
+            tagged: |_, inv| {
+                let listeners = inv.listeners.iter();
+                elb_tagged(
+                    inv,
+                    listeners.filter_map(|l| Some((listener_key(l.port)?, &l.arn))),
+                )
+            },
         },
-        ids: |_| Vec::new(),
         api: Api::Elb,
-        tagged: |_, inv| {
-            let listeners = inv.listeners.iter();
-            elb_tagged(
-                inv,
-                listeners.filter_map(|l| Some((listener_key(l.port)?, &l.arn))),
-            )
-        },
         deletion: Deletion::By(Kind::LoadBalancer),
         renews: |_| &[],
     },
@@ -699,13 +773,17 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         family: Family::Bastion,
         making: Making::Placed(|run, at| Box::pin(run.ensure_bastion(at))),
         removal: None,
-        listing: None,
-        recorded: Recorded::Id("bastion_instance_id",
-            "Instance ID of the bastion (null when disabled).", |inv| id_of(&inv.bastion)),
-        found: |_, inv| one(&inv.bastion, "bastion"),
-        ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
+        recorded: Recorded::Id(
+            "bastion_instance_id",
+            "Instance ID of the bastion (null when disabled).",
+            |inv| id_of(&inv.bastion),
+        ),
+        source: Source::Read {
+            found: |_, inv| one(&inv.bastion, "bastion"),
+            ids: |inv| ids_of(inv.bastion.iter().chain(&inv.strays.ec2.instances)),
+            tagged: |_, inv| keyed_one(&inv.bastion, "bastion"),
+        },
         api: Api::Ec2,
-        tagged: |_, inv| keyed_one(&inv.bastion, "bastion"),
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::instances(t))),
         renews: |_| {
             &[
@@ -723,13 +801,13 @@ pub(super) const COMPONENTS: &[Declaration] = &[
         removal: Some(|run, inv, planned| {
             Box::pin(run.remove_instance_connect_endpoint(inv, planned))
         }),
-        recorded: Recorded::Id("instance_connect_endpoint_id",
-            "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).", |inv| listed_id(inv, "eice")),
-        listing: Some(ec2::INSTANCE_CONNECT_ENDPOINTS),
-        found: |_, inv| keys(&inv.listed),
-        ids: |inv| listed_ids(inv, "eice", &ec2::INSTANCE_CONNECT_ENDPOINTS),
+        recorded: Recorded::Id(
+            "instance_connect_endpoint_id",
+            "ID of the EC2 Instance Connect Endpoint (null without `instance_connect_endpoint`).",
+            |inv| listed_id(inv, "eice"),
+        ),
+        source: Source::Listed(ec2::INSTANCE_CONNECT_ENDPOINTS),
         api: Api::Ec2,
-        tagged: |_, inv| listed_tagged(inv, "eice"),
         // it holds a network interface in a private subnet and uses sg/eice
         deletion: Deletion::Own(Wave::Holders, |t| {
             Box::pin(super::instance_connect::teardown(t))
@@ -746,10 +824,33 @@ impl Declaration {
 
     /// The keys of the components of this kind that the inventory holds.
     pub fn present(&self, spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> {
-        (self.found)(spec, inv)
-            .into_iter()
-            .filter(|key| self.matches(key))
-            .collect()
+        match self.source {
+            Source::Listed(_) => inv
+                .objects_of(self.key)
+                .map(|(key, _)| key.clone())
+                .collect(),
+            Source::Read { found, .. } => found(spec, inv)
+                .into_iter()
+                .filter(|key| self.matches(key))
+                .collect(),
+        }
+    }
+
+    /// The IDs (ARNs, names) of every object of this kind, duplicates
+    /// included: what destroy deletes.
+    pub fn ids(&self, inv: &Inventory) -> Vec<String> {
+        match self.source {
+            Source::Listed(listing) => listed_ids(inv, self.key, &listing),
+            Source::Read { ids, .. } => ids(inv),
+        }
+    }
+
+    /// Its objects that carry the environment's tags.
+    fn tagged<'a>(&self, spec: &EnvironmentSpec, inv: &'a Inventory) -> Vec<TaggedObject<'a>> {
+        match self.source {
+            Source::Listed(_) => listed_tagged(inv, self.key),
+            Source::Read { tagged, .. } => tagged(spec, inv),
+        }
     }
 }
 
@@ -817,7 +918,7 @@ pub(super) fn tagged_objects<'a>(
     COMPONENTS
         .iter()
         .filter(|row| apis.contains(&row.api))
-        .flat_map(|row| (row.tagged)(spec, inv))
+        .flat_map(|row| row.tagged(spec, inv))
         .collect()
 }
 
@@ -828,7 +929,7 @@ fn ids_of<'a>(found: impl Iterator<Item = &'a Found>) -> Vec<String> {
 /// The IDs of every object of the environment the inventory holds, for
 /// destroy to delete and to name what is left.
 pub fn object_ids(inv: &Inventory) -> Vec<String> {
-    COMPONENTS.iter().flat_map(|row| (row.ids)(inv)).collect()
+    COMPONENTS.iter().flat_map(|row| row.ids(inv)).collect()
 }
 
 /// The row whose key pattern `key` matches.
@@ -957,7 +1058,7 @@ mod tests {
         for row in COMPONENTS {
             // read: nothing is found where nothing exists
             assert!(row.present(&spec, &empty).is_empty(), "{:?}", row.kind);
-            assert!((row.ids)(&empty).is_empty(), "{:?}", row.kind);
+            assert!(row.ids(&empty).is_empty(), "{:?}", row.kind);
             // compared by its family's checks
             assert!(
                 !row.family.checks().is_empty(),
