@@ -5,6 +5,7 @@
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, InstanceAttributeName as Protection, IpPermission, UserIdGroupPair,
+    VpcEndpointType,
 };
 
 use crate::harness::{runtime, string_map, Api, Live};
@@ -111,7 +112,7 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     // and another team's group in the VPC with a rule naming sg/app
     protect(Protection::DisableApiTermination, true);
     protect(Protection::DisableApiStop, true);
-    let (interface, other_group, other_table) = runtime().block_on(async {
+    let (interface, other_group, other_table, endpoint) = runtime().block_on(async {
         let interface = ec2
             .create_network_interface()
             .subnet_id(&subnet)
@@ -157,14 +158,28 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
             .unwrap()
             .route_table_id
             .unwrap();
-        (interface, other_group, other_table)
+        // and another team's interface endpoint in a private subnet
+        let other_endpoint = ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .service_name("com.amazonaws.us-east-1.ssm")
+            .subnet_ids(&subnet)
+            .send()
+            .await
+            .unwrap()
+            .vpc_endpoint
+            .unwrap();
+        (interface, other_group, other_table, other_endpoint)
     });
+    let other_endpoint = endpoint.vpc_endpoint_id().unwrap().to_string();
     // a plan reports what is not the environment's, and changes nothing of it
     let plan = live.ws.run(&["plan", "-no-color"]);
     let said = plan.text().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         said.contains("Objects in the environment's VPC that are not its own")
-            && said.contains(&format!("security group {other_group} (\"other-team\")")),
+            && said.contains(&format!("security group {other_group} (\"other-team\")"))
+            && said.contains(&format!("VPC endpoint {other_endpoint}")),
         "{said}"
     );
     let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
@@ -175,7 +190,9 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         .collect::<Vec<_>>()
         .join(" ");
     for expected in [
-        "destroy deleted nothing: 5 objects stand in its way".to_string(),
+        // the endpoint, and the network interface it holds in the subnet
+        "destroy deleted nothing: 7 objects stand in its way".to_string(),
+        format!("VPC endpoint {other_endpoint} lives in the VPC {vpc} but is not the environment's"),
         format!("route table {other_table} lives in the VPC {vpc} but is not the environment's"),
         format!("the bastion {bastion} has termination protection on"),
         format!("--instance-id {bastion} --no-disable-api-termination"),
@@ -209,6 +226,19 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
             .send()
             .await
             .unwrap();
+        ec2.delete_vpc_endpoints()
+            .vpc_endpoint_ids(&other_endpoint)
+            .send()
+            .await
+            .unwrap();
+        // what AWS removes with the endpoint a while after
+        for eni in endpoint.network_interface_ids() {
+            let _gone_already = ec2
+                .delete_network_interface()
+                .network_interface_id(eni)
+                .send()
+                .await;
+        }
     });
     let still = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);
     assert_ne!(still.code, 0, "the other team's group is still in the VPC");

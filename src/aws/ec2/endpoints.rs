@@ -48,35 +48,44 @@ pub fn route_tables_of(endpoint: &Found) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// The gateway endpoints that `selection` picks, in every state.
-async fn describe_gateway_endpoints(
-    client: &Client,
-    selection: Filter,
-) -> Result<Vec<VpcEndpoint>> {
+/// The endpoints that `filters` pick, in every state.
+async fn describe_endpoints(client: &Client, filters: Vec<Filter>) -> Result<Vec<VpcEndpoint>> {
     let out = client
         .describe_vpc_endpoints()
-        .filters(selection)
-        .filters(filter("vpc-endpoint-type", "Gateway"))
+        .set_filters(Some(filters))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
     Ok(out.vpc_endpoints().to_vec())
 }
 
-/// How discovery lists the gateway endpoints, by the VPC they serve.
+/// The gateway endpoints that `selection` picks, in every state.
+async fn describe_gateway_endpoints(
+    client: &Client,
+    selection: Filter,
+) -> Result<Vec<VpcEndpoint>> {
+    describe_endpoints(
+        client,
+        vec![selection, filter("vpc-endpoint-type", "Gateway")],
+    )
+    .await
+}
+
+/// How discovery lists the endpoints, by the VPC they are in: every type,
+/// so that another's (an interface endpoint, whose network interfaces also
+/// keep the VPC from being deleted) is reported, not only gateways like the
+/// environment's own.
 pub const GATEWAY_ENDPOINTS: Listing = Listing {
     operation: "DescribeVpcEndpoints",
     vpc_filter: "vpc-id",
     noun: "VPC endpoint",
-    describe: |client, selection| {
-        Box::pin(async move { gateway_endpoints(&client, selection).await })
-    },
+    describe: |client, selection| Box::pin(async move { vpc_endpoints(&client, selection).await }),
 };
 
-/// The live gateway endpoints that `selection` picks, with their service
-/// name, VPC and route tables.
-pub async fn gateway_endpoints(client: &Client, selection: Filter) -> Result<Vec<Found>> {
-    Ok(describe_gateway_endpoints(client, selection)
+/// The live endpoints of every type that `selection` picks, with their
+/// type, service name, VPC and route tables.
+pub async fn vpc_endpoints(client: &Client, selection: Filter) -> Result<Vec<Found>> {
+    Ok(describe_endpoints(client, vec![selection])
         .await?
         .iter()
         .filter(|e| !is_gone(&state_of(e)))
@@ -84,6 +93,12 @@ pub async fn gateway_endpoints(client: &Client, selection: Filter) -> Result<Vec
             id: e.vpc_endpoint_id().unwrap_or_default().into(),
             tags: tag_map(Some(e.tags())),
             detail: [
+                (
+                    "type",
+                    e.vpc_endpoint_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                ),
                 ("service", e.service_name().unwrap_or_default().to_string()),
                 ("vpc", e.vpc_id().unwrap_or_default().to_string()),
                 (
