@@ -2774,6 +2774,49 @@ fn an_instance_connect_endpoint_holds_its_subnet_group_and_vpc_until_delete_comp
         );
         let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
         assert_eq!(code(&vpc), "DependencyViolation");
+        // EC2 lists its network interface in the subnet, requester managed
+        let interfaces = || async {
+            let by_vpc = aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&net.vpc)
+                .build();
+            let out = m
+                .aws
+                .ec2
+                .describe_network_interfaces()
+                .filters(by_vpc)
+                .send()
+                .await
+                .unwrap();
+            out.network_interfaces()
+                .iter()
+                .filter(|i| {
+                    i.interface_type().map(|t| t.as_str()) == Some("ec2_instance_connect_endpoint")
+                })
+                .map(|i| {
+                    (
+                        i.network_interface_id().unwrap_or_default().to_string(),
+                        i.subnet_id().unwrap_or_default().to_string(),
+                        i.requester_managed().unwrap_or(false),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let endpoint_interface = m
+            .aws
+            .ec2
+            .describe_instance_connect_endpoints()
+            .instance_connect_endpoint_ids(&id)
+            .send()
+            .await
+            .unwrap()
+            .instance_connect_endpoints()[0]
+            .network_interface_ids()[0]
+            .clone();
+        assert_eq!(
+            interfaces().await,
+            [(endpoint_interface, net.subnets[0].clone(), true)]
+        );
         reaches(created, scaled(60.0, scale), "create-complete", || async {
             connect_endpoint_state(&m.aws, &id).await == "create-complete"
         })
@@ -2807,6 +2850,7 @@ fn an_instance_connect_endpoint_holds_its_subnet_group_and_vpc_until_delete_comp
             connect_endpoint_state(&m.aws, &id).await == "delete-complete"
         })
         .await;
+        assert!(interfaces().await.is_empty(), "gone with the endpoint");
         assert_eq!(delete_subnet(&m.aws, &net.subnets[0]).await, "");
         assert_eq!(delete_group(&m.aws, &net.group).await, "");
         assert_eq!(

@@ -75,7 +75,7 @@ pub enum AwsError {
     Owned { name: String, vpc_id: String },
     /// destroy found objects in its way (protected, or not the environment's but
     /// depending on it) before deleting anything
-    #[error("destroy deleted nothing: {} stand in its way: {}", blocking_count(blockers), blockers.join("; "))]
+    #[error("destroy deleted nothing: {} in its way: {}", blocking_count(blockers), blockers.join("; "))]
     DestroyBlocked { blockers: Vec<String> },
     /// destroy found the load balancer's deletion protection on, before deleting anything
     #[error("load balancer {arn} has deletion protection enabled, so nothing was deleted")]
@@ -132,8 +132,8 @@ pub struct RolloutFailure {
 
 fn blocking_count(blockers: &[String]) -> String {
     match blockers.len() {
-        1 => "1 object".to_string(),
-        n => format!("{n} objects"),
+        1 => "1 object stands".to_string(),
+        n => format!("{n} objects stand"),
     }
 }
 

@@ -164,13 +164,19 @@ pub async fn answer(model: &Model, call: &Call) -> Option<Verdict> {
 }
 
 /// A create answer replayed for a repeated ClientToken reports the endpoint
-/// as it is now.
+/// as it is now; EC2 lists each endpoint's network interface (requester
+/// managed, of type `ec2_instance_connect_endpoint`) in its subnet until the
+/// endpoint is `delete-complete`.
 pub fn rewrite(
     world: &super::world::World,
     call: &Call,
     answer: &mut super::xml::Element,
     now: Instant,
 ) {
+    if call.key() == "ec2:DescribeNetworkInterfaces" {
+        list_interfaces(world, call, answer, now);
+        return;
+    }
     if call.key() != "ec2:CreateInstanceConnectEndpoint" {
         return;
     }
@@ -182,6 +188,67 @@ pub fn rewrite(
             }
         }
     });
+}
+
+/// Adds the interfaces of the endpoints a DescribeNetworkInterfaces selects
+/// by VPC, subnet or ID (moto never sees them). A call with other filters is
+/// left as moto answered it.
+fn list_interfaces(
+    world: &super::world::World,
+    call: &Call,
+    answer: &mut super::xml::Element,
+    now: Instant,
+) {
+    let Ok(filters) = filters(call, &["vpc-id", "subnet-id", "network-interface-id"]) else {
+        return;
+    };
+    let ids = call.list("NetworkInterfaceId");
+    let selected = |e: &Endpoint| {
+        let of = |name: &str| -> Option<&str> {
+            Some(match name {
+                "vpc-id" => &e.vpc,
+                "subnet-id" => &e.subnet,
+                _ => &e.interface,
+            })
+        };
+        (ids.is_empty() || ids.contains(&e.interface))
+            && filters
+                .iter()
+                .all(|(name, values)| of(name).is_some_and(|v| values.iter().any(|x| x == v)))
+    };
+    let Some(list) = answer
+        .children
+        .iter_mut()
+        .find(|c| c.name == "networkInterfaceSet")
+    else {
+        return;
+    };
+    for endpoint in world.instance_connect_endpoints.values() {
+        if endpoint.region != call.region || !endpoint.holds_interface(now) || !selected(endpoint) {
+            continue;
+        }
+        let groups: String = endpoint
+            .groups
+            .iter()
+            .map(|g| format!("<item><groupId>{}</groupId></item>", escape(g)))
+            .collect();
+        let item = format!(
+            "<item><networkInterfaceId>{interface}</networkInterfaceId>\
+             <subnetId>{subnet}</subnetId><vpcId>{vpc}</vpcId>\
+             <availabilityZone>{zone}</availabilityZone>\
+             <description/><ownerId>{ACCOUNT}</ownerId>\
+             <requesterManaged>true</requesterManaged><status>in-use</status>\
+             <interfaceType>ec2_instance_connect_endpoint</interfaceType>\
+             <groupSet>{groups}</groupSet><tagSet/></item>",
+            interface = endpoint.interface,
+            subnet = escape(&endpoint.subnet),
+            vpc = escape(&endpoint.vpc),
+            zone = escape(&endpoint.zone),
+        );
+        if let Some(doc) = super::xml::Document::parse(&item) {
+            list.children.push(doc.root);
+        }
+    }
 }
 
 async fn create(model: &Model, call: &Call) -> Result<Verdict, Refusal> {

@@ -46,6 +46,8 @@ fn found(e: &Ec2InstanceConnectEndpoint) -> Found {
                 e.state_message().unwrap_or_default().to_string(),
             ),
             ("dns_name", e.dns_name().unwrap_or_default().to_string()),
+            // the network interface it holds in its subnet
+            ("interfaces", e.network_interface_ids().join(",")),
         ]
         .into(),
     }
