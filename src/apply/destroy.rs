@@ -139,29 +139,23 @@ async fn blockers(
     found.extend(inv.foreign.iter().map(|object| {
         format!("{object} lives in the VPC {vpc} but is not the environment's: delete or move it")
     }));
-    // the load balancer's interfaces say whose they are, the Instance Connect
-    // Endpoint names its own; instances' interfaces go with their instances
-    // (another's instance is listed above)
+    // the load balancer's interfaces say whose they are; the objects a listing
+    // finds name theirs (an Instance Connect Endpoint's); instances'
+    // interfaces go with their instances (another's instance is listed above)
     let balancer = format!("ELB app/{}/", names.load_balancer);
-    let stray_endpoints = inv
-        .strays
-        .ec2
+    let stray_listed = inv.strays.ec2.listed.values().flat_map(|l| &l.objects);
+    let own_interfaces: Vec<&str> = inv
         .listed
-        .get(ec2::INSTANCE_CONNECT_ENDPOINTS.operation)
-        .into_iter()
-        .flat_map(|l| &l.objects);
-    let endpoint_interfaces: Vec<&str> = inv
-        .object("eice")
-        .into_iter()
-        .chain(stray_endpoints)
-        .filter_map(|e| e.detail.get("interfaces"))
+        .values()
+        .chain(stray_listed)
+        .filter_map(|object| object.detail.get("interfaces"))
         .flat_map(|list| list.split(','))
         .collect();
     found.extend(
         interfaces
             .iter()
             .filter(|eni| eni.instance.is_none() && !nat_interfaces.contains(&eni.id))
-            .filter(|eni| !endpoint_interfaces.contains(&eni.id.as_str()))
+            .filter(|eni| !own_interfaces.contains(&eni.id.as_str()))
             .filter(|eni| !(eni.requester_managed && eni.description.starts_with(&balancer)))
             .map(|eni| {
                 let what = if eni.description.is_empty() {

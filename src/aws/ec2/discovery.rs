@@ -142,7 +142,10 @@ pub struct Listing {
     pub vpc_filter: &'static str,
     /// what one object is, in words (`egress-only internet gateway`)
     pub noun: &'static str,
-    /// lists the objects the filter selects, each naming its VPC in `detail["vpc"]`
+    /// lists the objects the filter selects, each naming its VPC in
+    /// `detail["vpc"]` (and the network interfaces it holds, if any, in
+    /// `detail["interfaces"]`, comma-separated: destroy knows them for the
+    /// environment's)
     pub describe: fn(Client, Filter) -> futures::future::BoxFuture<'static, Result<Vec<Found>>>,
 }
 
