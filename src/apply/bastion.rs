@@ -289,8 +289,7 @@ pub(super) fn bastion_drift(
         .security_groups
         .get(&Component::SecurityGroup(SgRole::Bastion).key());
     let public = public_subnets(bp, |zone| {
-        inv.subnets
-            .get(&Component::Subnet(Tier::Public, zone.to_string()).key())
+        inv.object(&Component::Subnet(Tier::Public, zone.to_string()).key())
             .map(|s| &s.id)
     });
     let (Some(bastion), Some(instance), Some(group), false) =

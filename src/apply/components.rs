@@ -16,7 +16,7 @@ use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
 use super::instance_connect::instance_connect_drift;
-use super::inventory::{key_matches, Hints, Inventory, ListedKind, Lookup};
+use super::inventory::{key_matches, Hints, Inventory, ListedKind, Lookup, SUBNETS};
 use super::ipv6::ipv6_drift;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
@@ -398,7 +398,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
     },
     Declaration {
         kind: Kind::Subnet,
-        key: "subnet/*/*",
+        key: SUBNETS,
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
@@ -415,13 +415,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     "Private subnet IDs keyed by AZ name.",
                 ),
             ],
-            |inv| keyed_ids(&inv.subnets),
+            |inv| listed_ids_by_key(inv, SUBNETS),
         ),
-        source: Source::Read {
-            found: |_, inv| keys(&inv.subnets),
-            ids: |inv| ids_of(inv.subnets.values().chain(&inv.strays.ec2.subnets)),
-            tagged: |_, inv| keyed(&inv.subnets),
-        },
+        source: Source::Listed(ec2::SUBNETS),
         api: Api::Ec2,
         deletion: Deletion::Own(Wave::Subnets, |t| Box::pin(teardown::subnets(t))),
         renews: |_| &[],
@@ -1134,7 +1130,7 @@ mod tests {
         };
         let mut inv = Inventory {
             vpc: Some(found("vpc-1")),
-            subnets: [("subnet/public/us-east-1a".to_string(), found("subnet-1"))].into(),
+            listed: [("subnet/public/us-east-1a".to_string(), found("subnet-1"))].into(),
             load_balancer: Some(crate::aws::elbv2::LoadBalancer {
                 arn: "arn:alb".into(),
                 ..Default::default()
@@ -1145,18 +1141,20 @@ mod tests {
             }),
             ..Inventory::default()
         };
-        inv.strays.ec2.subnets.push(found("subnet-copy"));
         inv.strays.ec2.instances.push(found("i-copy"));
         // the kinds a listing finds: the keyed object and its listing's strays
         inv.listed.insert("vpce/s3".into(), found("vpce-1"));
         inv.listed.insert("eigw".into(), found("eigw-1"));
-        inv.strays.ec2.listed.insert(
-            ec2::GATEWAY_ENDPOINTS.operation,
-            ec2::Listed {
-                noun: ec2::GATEWAY_ENDPOINTS.noun,
-                objects: vec![found("vpce-copy")],
-            },
-        );
+        for (listing, copy) in [
+            (ec2::GATEWAY_ENDPOINTS, "vpce-copy"),
+            (ec2::SUBNETS, "subnet-copy"),
+        ] {
+            let listed = ec2::Listed {
+                noun: listing.noun,
+                objects: vec![found(copy)],
+            };
+            inv.strays.ec2.listed.insert(listing.operation, listed);
+        }
         let ids: BTreeSet<String> = object_ids(&inv).into_iter().collect();
         let expected = [
             "vpc-1",

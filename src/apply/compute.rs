@@ -664,7 +664,7 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
     let subnet_ids = |tier: Tier| -> BTreeSet<String> {
         bp.zones
             .iter()
-            .filter_map(|z| inv.subnets.get(&Component::Subnet(tier, z.clone()).key()))
+            .filter_map(|z| inv.object(&Component::Subnet(tier, z.clone()).key()))
             .map(|s| s.id.clone())
             .collect()
     };

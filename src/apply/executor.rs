@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::components::{placed_steps, removals, steps_with_vpc, tagged_objects, Api};
-use super::inventory::{Hints, Inventory, Lookup};
+use super::inventory::{Hints, Inventory, Lookup, SUBNETS};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::run::{ignore_not_found, own_tags, Placement, Result, Run};
 pub use super::run::{Options, Progress};
@@ -37,8 +37,8 @@ pub async fn resolve_zones(
     inventory: &Inventory,
 ) -> Result<Vec<String>> {
     let in_use: Vec<String> = inventory
-        .subnets
-        .values()
+        .objects_of(SUBNETS)
+        .map(|(_, s)| s)
         .filter_map(|s| s.detail.get("zone").cloned())
         .collect();
     if let Some(chosen) = spec.zones.choose(&in_use, &[]) {
@@ -129,7 +129,7 @@ pub async fn reconcile(
         }
     })?;
     let mut kept = spec.clone();
-    for (key, subnet) in &inv.subnets {
+    for (key, subnet) in inv.objects_of(SUBNETS) {
         if let (Some(zone), Some(cidr)) = (
             subnet.detail.get("zone"),
             subnet
@@ -347,8 +347,7 @@ impl Run<'_> {
             try_join_all(tables).await?;
             // the public route table stays; its associations with removed subnets go
             let removed: BTreeSet<&String> = inv
-                .subnets
-                .iter()
+                .objects_of(SUBNETS)
                 .filter(|(k, _)| unplanned(k))
                 .map(|(_, s)| &s.id)
                 .collect();
@@ -364,8 +363,7 @@ impl Run<'_> {
                 });
             try_join_all(associations).await?;
             let subnets = inv
-                .subnets
-                .iter()
+                .objects_of(SUBNETS)
                 .filter(|(k, _)| unplanned(k))
                 .map(|(_, s)| {
                     delete_with_retry(deadline, "subnet of a removed zone", move || {

@@ -205,8 +205,7 @@ pub(super) fn instance_connect_drift(
         return Vec::new();
     };
     let subnet = home_subnet(bp, |zone| {
-        inv.subnets
-            .get(&Component::Subnet(Tier::Private, zone.to_string()).key())
+        inv.object(&Component::Subnet(Tier::Private, zone.to_string()).key())
             .map(|s| &s.id)
     });
     let group = inv

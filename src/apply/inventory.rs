@@ -27,8 +27,7 @@ use keying::{component, key_by_component, key_listed, single, standalone};
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
     pub vpc: Option<Found>,
-    /// keyed by component key (`subnet/public/us-east-1a`, `nat/us-east-1a`, ...)
-    pub subnets: BTreeMap<String, Found>,
+    /// keyed by component key (`nat/us-east-1a`, ...)
     pub route_tables: BTreeMap<String, RouteTable>,
     pub addresses: BTreeMap<String, Found>,
     pub nat_gateways: BTreeMap<String, Found>,
@@ -180,6 +179,10 @@ impl Lookup<'_> {
         }
     }
 }
+
+/// The shape of the subnets' component keys (`subnet/public/us-east-1a`):
+/// [`Inventory::objects_of`] gives them.
+pub const SUBNETS: &str = "subnet/*/*";
 
 /// A kind of component whose objects one [`ec2::Listing`] finds and nothing
 /// but their [`Found`] describes: discovery, the boundary and keying treat
@@ -720,7 +723,6 @@ impl Inventory {
         let e = ec2_found;
         Ok(Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
-            subnets: key_by_component(e.subnets, &known, &mut strays.ec2.subnets),
             route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
             addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),
             nat_gateways: key_by_component(e.nat_gateways, &known, &mut strays.ec2.nat_gateways),

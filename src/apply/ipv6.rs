@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use super::inventory::Inventory;
+use super::inventory::{Inventory, SUBNETS};
 use super::run::{ignore_not_found, Result, Run};
 use super::teardown::{each, Teardown};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation};
@@ -99,15 +99,13 @@ impl Run<'_> {
         subnets: &BTreeMap<(Tier, String), String>,
         vpc_block: Option<Ipv6Cidr>,
     ) -> Result<()> {
-        let found = |key: &(Tier, String)| {
-            inv.subnets
-                .get(&Component::Subnet(key.0, key.1.clone()).key())
-        };
+        let found =
+            |key: &(Tier, String)| inv.object(&Component::Subnet(key.0, key.1.clone()).key());
         let blocks = vpc_block.map(|vpc| {
             let mut kept = self.spec.ipv6_subnet_cidrs.clone();
             // every subnet's block, a removed zone's included: that subnet
             // is deleted only once the new ones serve
-            kept.extend(inv.subnets.iter().filter_map(|(key, subnet)| {
+            kept.extend(inv.objects_of(SUBNETS).filter_map(|(key, subnet)| {
                 let (tier, zone) = key.strip_prefix("subnet/")?.split_once('/')?;
                 let tier = Tier::ALL.into_iter().find(|t| t.as_str() == tier)?;
                 let block = Ipv6Association::of(subnet)?.block.parse().ok()?;
@@ -241,20 +239,24 @@ impl Run<'_> {
                     .or_else(ignore_not_found)
             });
         try_join_all(held).await?;
-        let subnet_blocks =
-            inv.subnets
-                .values()
-                .filter_map(Ipv6Association::of)
-                .map(|association| async move {
-                    delete_with_retry(deadline, "a subnet's IPv6 block", || {
-                        ec2::disassociate_subnet_cidr_block(ec2c, &association.association_id)
-                    })
-                    .await
-                });
+        let subnet_blocks = inv
+            .objects_of(SUBNETS)
+            .map(|(_, s)| s)
+            .filter_map(Ipv6Association::of)
+            .map(|association| async move {
+                delete_with_retry(deadline, "a subnet's IPv6 block", || {
+                    ec2::disassociate_subnet_cidr_block(ec2c, &association.association_id)
+                })
+                .await
+            });
         try_join_all(subnet_blocks).await?;
         // AWS removes a subnet's block in the background, and refuses the
         // VPC's while any subnet's is still there
-        let subnet_ids: Vec<String> = inv.subnets.values().map(|s| s.id.clone()).collect();
+        let subnet_ids: Vec<String> = inv
+            .objects_of(SUBNETS)
+            .map(|(_, s)| s)
+            .map(|s| s.id.clone())
+            .collect();
         if !subnet_ids.is_empty() {
             poll_until(
                 deadline,
@@ -319,7 +321,7 @@ pub(super) fn ipv6_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory
     }
     for (tier, zone) in bp.subnets.keys() {
         let key = Component::Subnet(*tier, zone.clone()).key();
-        let Some(subnet) = inv.subnets.get(&key) else {
+        let Some(subnet) = inv.object(&key) else {
             continue;
         };
         let block = Ipv6Association::of(subnet);
@@ -454,7 +456,7 @@ mod tests {
         };
         for (index, (tier, zone)) in bp.subnets.keys().enumerate() {
             let block = format!("2600:1f18:0:{index}::/64");
-            inv.subnets.insert(
+            inv.listed.insert(
                 Component::Subnet(*tier, zone.clone()).key(),
                 found(
                     &format!("subnet-{index}"),
@@ -505,7 +507,7 @@ mod tests {
             .clear();
         let subnet = Component::Subnet(Tier::Public, "us-east-1a".into()).key();
         changed
-            .subnets
+            .listed
             .get_mut(&subnet)
             .unwrap()
             .detail

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::try_join_all;
 
-use super::inventory::Inventory;
+use super::inventory::{Inventory, SUBNETS};
 use super::routing::extra_routes;
 use super::run::{Result, Run};
 use super::waiters::retry_propagation;
@@ -89,7 +89,7 @@ impl Run<'_> {
         let work = bp.subnets.iter().map(|((tier, zone), cidr)| async move {
             let component = Component::Subnet(*tier, zone.clone());
             let public = maps_public_ips_by_design(self.spec, *tier);
-            let found = inv.subnets.get(&component.key());
+            let found = inv.object(&component.key());
             let id = match found {
                 Some(found) => found.id.clone(),
                 None => {
@@ -162,8 +162,7 @@ fn subnets_off_default_acl(inv: &Inventory) -> (Option<&str>, Vec<(&str, &str, &
         .find(|acl| acl.default)
         .map(|acl| acl.id.as_str());
     let off = inv
-        .subnets
-        .iter()
+        .objects_of(SUBNETS)
         .filter_map(|(key, subnet)| {
             inv.network_acls
                 .iter()
@@ -371,10 +370,8 @@ pub(super) fn network_drift(
         }
     }
     findings.extend(regional_nat_drift(spec, bp, inv));
-    let subnet = |tier: Tier, zone: &str| {
-        inv.subnets
-            .get(&Component::Subnet(tier, zone.to_string()).key())
-    };
+    let subnet =
+        |tier: Tier, zone: &str| inv.object(&Component::Subnet(tier, zone.to_string()).key());
     for (tier, zone) in bp.subnets.keys() {
         let Some(found) = subnet(*tier, zone) else {
             continue;
@@ -397,7 +394,8 @@ pub(super) fn network_drift(
             });
         }
     }
-    let names: BTreeMap<&String, &String> = inv.subnets.iter().map(|(k, s)| (&s.id, k)).collect();
+    let names: BTreeMap<&String, &String> =
+        inv.objects_of(SUBNETS).map(|(k, s)| (&s.id, k)).collect();
     /// A route table as planned: where its default route goes, which subnets it serves.
     struct Planned<'a> {
         component: Component,

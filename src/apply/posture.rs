@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::inventory::Inventory;
+use super::inventory::{Inventory, SUBNETS};
 use crate::aws::ec2::{Found, InstanceSettings, RawRule, RuleSource, SecurityGroup};
 use crate::aws::elbv2::REDIRECT_TO_HTTPS;
 use crate::plan::spec::attribute;
@@ -198,12 +198,10 @@ fn ec2_9_no_public_ipv4(inv: &Inventory) -> Option<Result<(), String>> {
 }
 
 fn ec2_15_no_auto_public_ip(inv: &Inventory) -> Option<Result<(), String>> {
-    if inv.subnets.is_empty() {
-        return None;
-    }
+    // no subnet read: nothing to judge
+    inv.objects_of(SUBNETS).next()?;
     let mapping: Vec<&str> = inv
-        .subnets
-        .iter()
+        .objects_of(SUBNETS)
         .filter(|(_, s)| s.detail.get("map_public_ip").is_some_and(|m| m == "true"))
         .map(|(key, _)| key.as_str())
         .collect();
@@ -362,8 +360,8 @@ fn multiple_zones(inv: &Inventory, what: &str, subnets: &[String]) -> Result<(),
     let zones: BTreeSet<String> = subnets
         .iter()
         .map(|id| {
-            inv.subnets
-                .values()
+            inv.objects_of(SUBNETS)
+                .map(|(_, s)| s)
                 .find(|s| &s.id == id)
                 .and_then(|s| s.detail.get("zone").cloned())
                 // a subnet not found counts once, by its ID
@@ -465,7 +463,7 @@ mod tests {
             ..TemplateVersion::default()
         };
         Inventory {
-            subnets: [
+            listed: [
                 (
                     "subnet/private/a".to_string(),
                     subnet("subnet-a", "a", false),
@@ -671,14 +669,14 @@ mod tests {
     #[test]
     fn ec2_15_names_public_subnets_as_by_design_and_private_ones_as_repaired() {
         let mut inv = compliant();
-        inv.subnets
+        inv.listed
             .insert("subnet/public/a".into(), subnet("subnet-pa", "a", true));
         assert_fails(
             &inv,
             "EC2.15",
             "subnet/public/a assign public IPv4 on launch by design",
         );
-        inv.subnets
+        inv.listed
             .insert("subnet/private/b".into(), subnet("subnet-b", "b", true));
         assert_fails(
             &inv,
@@ -691,7 +689,7 @@ mod tests {
     fn ec2_15_without_a_bastion_says_the_public_mapping_is_repaired() {
         let mut inv = compliant();
         inv.bastion = None;
-        inv.subnets
+        inv.listed
             .insert("subnet/public/a".into(), subnet("subnet-pa", "a", true));
         assert_eq!(
             judged(&inv, "EC2.15"),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::inventory::Inventory;
+use super::inventory::{Inventory, SUBNETS};
 use super::run::{client_token, ignore_not_found, Result, Run};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self};
@@ -151,7 +151,11 @@ impl Run<'_> {
             });
         try_join_all(associations).await?;
         // associations with subnets no planned table claims go
-        let planned: BTreeSet<String> = inv.subnets.values().map(|s| s.id.clone()).collect();
+        let planned: BTreeSet<String> = inv
+            .objects_of(SUBNETS)
+            .map(|(_, s)| s)
+            .map(|s| s.id.clone())
+            .collect();
         let stray = existing
             .map(|t| {
                 t.associations

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::endpoints::delete_gateway_endpoint;
 use super::flow_logs::delete_flow_logs;
-use super::inventory::Inventory;
+use super::inventory::{Inventory, SUBNETS};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::run::{ignore_not_found, Result};
 use super::waiters::{delete_with_retry, poll_until, wait_terminated};
@@ -74,7 +74,7 @@ pub(super) async fn vpcs(t: &Teardown<'_>) -> Result<()> {
 }
 
 pub(super) async fn subnets(t: &Teardown<'_>) -> Result<()> {
-    let subnets = t.inv.subnets.values().chain(&t.inv.strays.ec2.subnets);
+    let subnets = t.listed_with_strays(SUBNETS, &ec2::SUBNETS);
     each(subnets, |s| {
         delete_with_retry(t.deadline, "subnet", move || {
             ec2::delete_subnet(t.ec2(), &s.id)

@@ -149,7 +149,6 @@ pub struct Found {
 #[derive(Clone, Debug, Default)]
 pub struct Ec2Inventory {
     pub vpcs: Vec<Found>,
-    pub subnets: Vec<Found>,
     pub route_tables: Vec<RouteTable>,
     pub addresses: Vec<Found>,
     pub nat_gateways: Vec<Found>,
@@ -168,7 +167,6 @@ pub struct Ec2Inventory {
 impl Ec2Inventory {
     pub fn is_empty(&self) -> bool {
         self.vpcs.is_empty()
-            && self.subnets.is_empty()
             && self.route_tables.is_empty()
             && self.addresses.is_empty()
             && self.nat_gateways.is_empty()

@@ -25,7 +25,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::inventory::{Hints, Inventory, Lookup};
+use crate::apply::inventory::{Hints, Inventory, Lookup, SUBNETS};
 use crate::apply::{components, destroy, drift, executor};
 use crate::aws::call_log::InFlight;
 use crate::aws::AwsClients;
@@ -285,8 +285,8 @@ pub(crate) async fn observe_by_name(
     };
     state.vpc_cidr = opt(vpc.detail.get("cidr").cloned());
     let zones: Vec<String> = inv
-        .subnets
-        .values()
+        .objects_of(SUBNETS)
+        .map(|(_, s)| s)
         .filter_map(|s| s.detail.get("zone").cloned())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -298,7 +298,7 @@ pub(crate) async fn observe_by_name(
         (Tier::Private, &mut state.private_subnet_cidrs),
     ] {
         let prefix = format!("subnet/{}/", tier.as_str());
-        *slot = string_map(inv.subnets.iter().filter_map(|(k, s)| {
+        *slot = string_map(inv.objects_of(SUBNETS).filter_map(|(k, s)| {
             Some((
                 k.strip_prefix(&prefix)?.to_string(),
                 s.detail.get("cidr")?.clone(),
@@ -469,8 +469,8 @@ impl Resource for EnvironmentResource {
         // judged against the inputs just filled, not the defaults of their absence
         let spec = to_spec_or_report(&refreshed, &applied, &clients.ignored_tags, diags)?;
         let zones = zones_of(&refreshed).unwrap_or_else(|| {
-            inv.subnets
-                .values()
+            inv.objects_of(SUBNETS)
+                .map(|(_, s)| s)
                 .filter_map(|s| s.detail.get("zone").cloned())
                 .collect()
         });

@@ -26,8 +26,7 @@ pub(super) fn separate_foreign(
             .map(|o| ForeignObject::new(kind, &o.id, &o.tags))
             .collect()
     };
-    let mut foreign = others("subnet", &e.subnets);
-    foreign.extend(others("NAT gateway", &e.nat_gateways));
+    let mut foreign = others("NAT gateway", &e.nat_gateways);
     foreign.extend(others("instance", &e.instances));
     for listed in e.listed.values() {
         foreign.extend(others(listed.noun, &listed.objects));
@@ -81,7 +80,6 @@ pub(super) fn separate_foreign(
                 .map(|t| t.id.clone())
                 .collect(),
         });
-    e.subnets.retain(|o| owns(&o.id, &o.tags));
     e.route_tables.retain(|o| owns(&o.id, &o.tags));
     e.nat_gateways.retain(|o| owns(&o.id, &o.tags));
     e.security_groups.retain(|o| owns(&o.id, &o.tags));

@@ -241,7 +241,7 @@ async fn discover_core(
 ) -> Result<Ec2Inventory> {
     let bound = scope.in_vpc("vpc-id");
     let tagged = scope.by_tag();
-    let (vpcs, subnets, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
+    let (vpcs, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
         merged_describe!(
             client,
             batches,
@@ -262,55 +262,6 @@ async fn discover_core(
                         ))
                         .chain(Ipv6Association::detail_of(
                             v.ipv6_cidr_block_association_set().iter().map(|a| (
-                                a.association_id(),
-                                a.ipv6_cidr_block(),
-                                a.ipv6_cidr_block_state()
-                                    .and_then(|s| s.state())
-                                    .map(|s| s.as_str())
-                            ))
-                        ))
-                        .collect(),
-                    },
-                ))
-                .collect::<Vec<_>>()
-        ),
-        merged_describe!(
-            client,
-            batches,
-            "DescribeSubnets",
-            &bound,
-            |c, f| c.describe_subnets().filters(f),
-            |out| out
-                .subnets()
-                .iter()
-                .map(|s| (
-                    s.vpc_id().unwrap_or_default().to_string(),
-                    Found {
-                        id: s.subnet_id().unwrap_or_default().into(),
-                        tags: tag_map(Some(s.tags())),
-                        detail: [
-                            ("cidr", s.cidr_block().unwrap_or_default().to_string()),
-                            (
-                                "zone",
-                                s.availability_zone().unwrap_or_default().to_string(),
-                            ),
-                            ("vpc", s.vpc_id().unwrap_or_default().to_string()),
-                            (
-                                "map_public_ip",
-                                s.map_public_ip_on_launch().unwrap_or(false).to_string(),
-                            ),
-                            (
-                                "assign_ipv6",
-                                // the field: the getter reads like the
-                                // operation the IAM policy check looks for
-                                s.assign_ipv6_address_on_creation
-                                    .unwrap_or(false)
-                                    .to_string(),
-                            ),
-                        ]
-                        .into_iter()
-                        .chain(Ipv6Association::detail_of(
-                            s.ipv6_cidr_block_association_set().iter().map(|a| (
                                 a.association_id(),
                                 a.ipv6_cidr_block(),
                                 a.ipv6_cidr_block_state()
@@ -471,7 +422,6 @@ async fn discover_core(
     )?;
     Ok(Ec2Inventory {
         vpcs,
-        subnets,
         route_tables,
         addresses,
         nat_gateways: nats,

@@ -203,6 +203,66 @@ pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool
     Ok(())
 }
 
+/// How discovery lists subnets, by their VPC.
+pub const SUBNETS: Listing = Listing {
+    operation: "DescribeSubnets",
+    vpc_filter: "vpc-id",
+    noun: "subnet",
+    describe: |client, selection| Box::pin(async move { subnets(&client, selection).await }),
+};
+
+/// The subnets `selection` picks, with their block, zone, VPC, address
+/// settings and IPv6 association.
+pub async fn subnets(client: &Client, selection: Filter) -> Result<Vec<Found>> {
+    let out = client
+        .describe_subnets()
+        .filters(selection)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
+    Ok(out
+        .subnets()
+        .iter()
+        .map(|s| Found {
+            id: s.subnet_id().unwrap_or_default().into(),
+            tags: tag_map(Some(s.tags())),
+            detail: [
+                ("cidr", s.cidr_block().unwrap_or_default().to_string()),
+                (
+                    "zone",
+                    s.availability_zone().unwrap_or_default().to_string(),
+                ),
+                ("vpc", s.vpc_id().unwrap_or_default().to_string()),
+                (
+                    "map_public_ip",
+                    s.map_public_ip_on_launch().unwrap_or(false).to_string(),
+                ),
+                (
+                    "assign_ipv6",
+                    // the field: the getter reads like the operation the IAM
+                    // policy check looks for
+                    s.assign_ipv6_address_on_creation
+                        .unwrap_or(false)
+                        .to_string(),
+                ),
+            ]
+            .into_iter()
+            .chain(super::Ipv6Association::detail_of(
+                s.ipv6_cidr_block_association_set().iter().map(|a| {
+                    (
+                        a.association_id(),
+                        a.ipv6_cidr_block(),
+                        a.ipv6_cidr_block_state()
+                            .and_then(|s| s.state())
+                            .map(|s| s.as_str()),
+                    )
+                }),
+            ))
+            .collect(),
+        })
+        .collect())
+}
+
 /// How discovery lists internet gateways, by the VPC they are attached to.
 pub const INTERNET_GATEWAYS: Listing = Listing {
     operation: "DescribeInternetGateways",
