@@ -16,7 +16,9 @@ use super::compute::app_drift;
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
 use super::instance_connect::instance_connect_drift;
-use super::inventory::{key_matches, Hints, Inventory, ListedKind, Lookup, SUBNETS};
+use super::inventory::{
+    key_matches, Hints, Inventory, ListedKind, Lookup, NAT_GATEWAY_KEYS, SUBNET_KEYS,
+};
 use super::ipv6::ipv6_drift;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
@@ -328,12 +330,6 @@ fn id_of(found: &Option<Found>) -> Option<String> {
     found.as_ref().map(|f| f.id.clone())
 }
 
-fn keyed_ids(map: &BTreeMap<String, Found>) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(key, f)| (key.clone(), f.id.clone()))
-        .collect()
-}
-
 fn keys<V>(map: &BTreeMap<String, V>) -> Vec<String> {
     map.keys().cloned().collect()
 }
@@ -398,7 +394,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
     },
     Declaration {
         kind: Kind::Subnet,
-        key: SUBNETS,
+        key: SUBNET_KEYS,
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
@@ -415,7 +411,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     "Private subnet IDs keyed by AZ name.",
                 ),
             ],
-            |inv| listed_ids_by_key(inv, SUBNETS),
+            |inv| listed_ids_by_key(inv, SUBNET_KEYS),
         ),
         source: Source::Listed(ec2::SUBNETS),
         api: Api::Ec2,
@@ -486,7 +482,7 @@ pub(super) const COMPONENTS: &[Declaration] = &[
     },
     Declaration {
         kind: Kind::NatGateway,
-        key: "nat/*",
+        key: NAT_GATEWAY_KEYS,
         family: Family::Network,
         making: Making::InOrder,
         removal: None,
@@ -498,19 +494,9 @@ pub(super) const COMPONENTS: &[Declaration] = &[
                     "NAT gateway IDs keyed by the AZ they stand in, or by `regional` for the regional NAT gateway.",
                 ),
             ],
-            |inv| keyed_ids(&inv.nat_gateways),
+            |inv| listed_ids_by_key(inv, NAT_GATEWAY_KEYS),
         ),
-        source: Source::Read {
-            found: |_, inv| keys(&inv.nat_gateways),
-            ids: |inv| {
-                ids_of(
-                    inv.nat_gateways
-                        .values()
-                        .chain(&inv.strays.ec2.nat_gateways),
-                )
-            },
-            tagged: |_, inv| keyed(&inv.nat_gateways),
-        },
+        source: Source::Listed(ec2::NAT_GATEWAYS),
         api: Api::Ec2,
         deletion: Deletion::Own(Wave::Holders, |t| Box::pin(teardown::nat_gateways(t))),
         renews: |_| &[],

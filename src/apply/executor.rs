@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::components::{placed_steps, removals, steps_with_vpc, tagged_objects, Api};
-use super::inventory::{Hints, Inventory, Lookup, SUBNETS};
+use super::inventory::{Hints, Inventory, Lookup, NAT_GATEWAY_KEYS, SUBNET_KEYS};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::run::{ignore_not_found, own_tags, Placement, Result, Run};
 pub use super::run::{Options, Progress};
@@ -37,7 +37,7 @@ pub async fn resolve_zones(
     inventory: &Inventory,
 ) -> Result<Vec<String>> {
     let in_use: Vec<String> = inventory
-        .objects_of(SUBNETS)
+        .objects_of(SUBNET_KEYS)
         .map(|(_, s)| s)
         .filter_map(|s| s.detail.get("zone").cloned())
         .collect();
@@ -129,7 +129,7 @@ pub async fn reconcile(
         }
     })?;
     let mut kept = spec.clone();
-    for (key, subnet) in inv.objects_of(SUBNETS) {
+    for (key, subnet) in inv.objects_of(SUBNET_KEYS) {
         if let (Some(zone), Some(cidr)) = (
             subnet.detail.get("zone"),
             subnet
@@ -324,8 +324,7 @@ impl Run<'_> {
         };
         let nats = async {
             let gone = inv
-                .nat_gateways
-                .iter()
+                .objects_of(NAT_GATEWAY_KEYS)
                 .filter(|(k, _)| unplanned(k))
                 .map(|(_, nat)| delete_nat_gateway(ec2c, &self.clients.batches, &nat.id, deadline));
             try_join_all(gone).await?;
@@ -347,7 +346,7 @@ impl Run<'_> {
             try_join_all(tables).await?;
             // the public route table stays; its associations with removed subnets go
             let removed: BTreeSet<&String> = inv
-                .objects_of(SUBNETS)
+                .objects_of(SUBNET_KEYS)
                 .filter(|(k, _)| unplanned(k))
                 .map(|(_, s)| &s.id)
                 .collect();
@@ -363,7 +362,7 @@ impl Run<'_> {
                 });
             try_join_all(associations).await?;
             let subnets = inv
-                .objects_of(SUBNETS)
+                .objects_of(SUBNET_KEYS)
                 .filter(|(k, _)| unplanned(k))
                 .map(|(_, s)| {
                     delete_with_retry(deadline, "subnet of a removed zone", move || {

@@ -27,10 +27,9 @@ use keying::{component, key_by_component, key_listed, single, standalone};
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
     pub vpc: Option<Found>,
-    /// keyed by component key (`nat/us-east-1a`, ...)
+    /// keyed by component key (`rtb/public`, `rtb/private/us-east-1a`)
     pub route_tables: BTreeMap<String, RouteTable>,
     pub addresses: BTreeMap<String, Found>,
-    pub nat_gateways: BTreeMap<String, Found>,
     /// the objects of the kinds the table of components lists generically
     /// (see [`ListedKind`]), by component key
     pub listed: BTreeMap<String, Found>,
@@ -182,7 +181,10 @@ impl Lookup<'_> {
 
 /// The shape of the subnets' component keys (`subnet/public/us-east-1a`):
 /// [`Inventory::objects_of`] gives them.
-pub const SUBNETS: &str = "subnet/*/*";
+pub const SUBNET_KEYS: &str = "subnet/*/*";
+
+/// The shape of the NAT gateways' component keys (`nat/us-east-1a`, `nat/regional`).
+pub const NAT_GATEWAY_KEYS: &str = "nat/*";
 
 /// A kind of component whose objects one [`ec2::Listing`] finds and nothing
 /// but their [`Found`] describes: discovery, the boundary and keying treat
@@ -343,7 +345,7 @@ impl Inventory {
             // address may still be held by a deleting NAT gateway of its own).
             // Another team's copy of the environment's tag alone is not
             // enough: destroy must never release or delete it.
-            let held = held_allocations(&ec2_found.nat_gateways);
+            let held = held_allocations(ec2_found.listed_objects(&ec2::NAT_GATEWAYS));
             ec2_found.addresses.retain(|a| {
                 held.contains(&a.id)
                     || known.contains_key(&a.id)
@@ -397,10 +399,11 @@ impl Inventory {
             .or(untagged_template.clone());
         // Elastic IPs are not VPC-bound: those the environment's NAT gateways hold
         // but no longer tagged for it are read in round 2
-        let untagged_addresses: Vec<String> = held_allocations(&ec2_found.nat_gateways)
-            .into_iter()
-            .filter(|id| !ec2_found.addresses.iter().any(|a| &a.id == id))
-            .collect();
+        let untagged_addresses: Vec<String> =
+            held_allocations(ec2_found.listed_objects(&ec2::NAT_GATEWAYS))
+                .into_iter()
+                .filter(|id| !ec2_found.addresses.iter().any(|a| &a.id == id))
+                .collect();
         // the versions read by name count only if they are of the environment's template
         let mut template_versions: Vec<TemplateVersion> = named_versions
             .unwrap_or_default()
@@ -725,7 +728,6 @@ impl Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
             route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
             addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),
-            nat_gateways: key_by_component(e.nat_gateways, &known, &mut strays.ec2.nat_gateways),
             security_groups: key_by_component(
                 e.security_groups,
                 &known,

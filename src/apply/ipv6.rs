@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
 
-use super::inventory::{Inventory, SUBNETS};
+use super::inventory::{Inventory, SUBNET_KEYS};
 use super::run::{ignore_not_found, Result, Run};
 use super::teardown::{each, Teardown};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation};
@@ -105,7 +105,7 @@ impl Run<'_> {
             let mut kept = self.spec.ipv6_subnet_cidrs.clone();
             // every subnet's block, a removed zone's included: that subnet
             // is deleted only once the new ones serve
-            kept.extend(inv.objects_of(SUBNETS).filter_map(|(key, subnet)| {
+            kept.extend(inv.objects_of(SUBNET_KEYS).filter_map(|(key, subnet)| {
                 let (tier, zone) = key.strip_prefix("subnet/")?.split_once('/')?;
                 let tier = Tier::ALL.into_iter().find(|t| t.as_str() == tier)?;
                 let block = Ipv6Association::of(subnet)?.block.parse().ok()?;
@@ -240,7 +240,7 @@ impl Run<'_> {
             });
         try_join_all(held).await?;
         let subnet_blocks = inv
-            .objects_of(SUBNETS)
+            .objects_of(SUBNET_KEYS)
             .map(|(_, s)| s)
             .filter_map(Ipv6Association::of)
             .map(|association| async move {
@@ -253,7 +253,7 @@ impl Run<'_> {
         // AWS removes a subnet's block in the background, and refuses the
         // VPC's while any subnet's is still there
         let subnet_ids: Vec<String> = inv
-            .objects_of(SUBNETS)
+            .objects_of(SUBNET_KEYS)
             .map(|(_, s)| s)
             .map(|s| s.id.clone())
             .collect();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::try_join_all;
 
-use super::inventory::{Inventory, SUBNETS};
+use super::inventory::{Inventory, SUBNET_KEYS};
 use super::routing::extra_routes;
 use super::run::{Result, Run};
 use super::waiters::retry_propagation;
@@ -162,7 +162,7 @@ fn subnets_off_default_acl(inv: &Inventory) -> (Option<&str>, Vec<(&str, &str, &
         .find(|acl| acl.default)
         .map(|acl| acl.id.as_str());
     let off = inv
-        .objects_of(SUBNETS)
+        .objects_of(SUBNET_KEYS)
         .filter_map(|(key, subnet)| {
             inv.network_acls
                 .iter()
@@ -271,8 +271,7 @@ pub(super) fn maps_public_ip(subnet: &Found) -> bool {
 fn regional_nat_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
     let key = Component::NatGateway(NatStrategy::REGIONAL_KEY.to_string()).key();
     let Some(nat) = inv
-        .nat_gateways
-        .get(&key)
+        .object(&key)
         .filter(|_| spec.nat == NatStrategy::Regional)
     else {
         return Vec::new();
@@ -394,8 +393,10 @@ pub(super) fn network_drift(
             });
         }
     }
-    let names: BTreeMap<&String, &String> =
-        inv.objects_of(SUBNETS).map(|(k, s)| (&s.id, k)).collect();
+    let names: BTreeMap<&String, &String> = inv
+        .objects_of(SUBNET_KEYS)
+        .map(|(k, s)| (&s.id, k))
+        .collect();
     /// A route table as planned: where its default route goes, which subnets it serves.
     struct Planned<'a> {
         component: Component,
@@ -417,7 +418,7 @@ pub(super) fn network_drift(
             component: Component::PrivateRouteTable(zone.clone()),
             routed: nat_zone.is_some(),
             target: nat_zone
-                .and_then(|z| inv.nat_gateways.get(&Component::NatGateway(z).key()))
+                .and_then(|z| inv.object(&Component::NatGateway(z).key()))
                 .map(|n| n.id.clone()),
             subnets: vec![(Tier::Private, zone)],
         });

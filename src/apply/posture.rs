@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::inventory::{Inventory, SUBNETS};
+use super::inventory::{Inventory, SUBNET_KEYS};
 use crate::aws::ec2::{Found, InstanceSettings, RawRule, RuleSource, SecurityGroup};
 use crate::aws::elbv2::REDIRECT_TO_HTTPS;
 use crate::plan::spec::attribute;
@@ -199,9 +199,9 @@ fn ec2_9_no_public_ipv4(inv: &Inventory) -> Option<Result<(), String>> {
 
 fn ec2_15_no_auto_public_ip(inv: &Inventory) -> Option<Result<(), String>> {
     // no subnet read: nothing to judge
-    inv.objects_of(SUBNETS).next()?;
+    inv.objects_of(SUBNET_KEYS).next()?;
     let mapping: Vec<&str> = inv
-        .objects_of(SUBNETS)
+        .objects_of(SUBNET_KEYS)
         .filter(|(_, s)| s.detail.get("map_public_ip").is_some_and(|m| m == "true"))
         .map(|(key, _)| key.as_str())
         .collect();
@@ -360,7 +360,7 @@ fn multiple_zones(inv: &Inventory, what: &str, subnets: &[String]) -> Result<(),
     let zones: BTreeSet<String> = subnets
         .iter()
         .map(|id| {
-            inv.objects_of(SUBNETS)
+            inv.objects_of(SUBNET_KEYS)
                 .map(|(_, s)| s)
                 .find(|s| &s.id == id)
                 .and_then(|s| s.detail.get("zone").cloned())

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use super::inventory::{Inventory, SUBNETS};
+use super::inventory::{Inventory, NAT_GATEWAY_KEYS, SUBNET_KEYS};
 use super::run::{client_token, ignore_not_found, Result, Run};
 use super::waiters::{delete_with_retry, poll_until, retry_propagation, retry_scarce_create};
 use crate::aws::ec2::{self};
@@ -152,7 +152,7 @@ impl Run<'_> {
         try_join_all(associations).await?;
         // associations with subnets no planned table claims go
         let planned: BTreeSet<String> = inv
-            .objects_of(SUBNETS)
+            .objects_of(SUBNET_KEYS)
             .map(|(_, s)| s)
             .map(|s| s.id.clone())
             .collect();
@@ -210,7 +210,7 @@ impl Run<'_> {
         }
         let work = bp.nat_zones.iter().map(|zone| async move {
             let component = Component::NatGateway(zone.clone());
-            let id = match inv.nat_gateways.get(&component.key()) {
+            let id = match inv.object(&component.key()) {
                 Some(found) => found.id.clone(),
                 None => {
                     let token = client_token(&[
@@ -295,8 +295,7 @@ impl Run<'_> {
             .collect();
         let needed: BTreeSet<&String> = addresses.values().collect();
         let holders = inv
-            .nat_gateways
-            .iter()
+            .objects_of(NAT_GATEWAY_KEYS)
             .filter(|(key, _)| !planned.contains(*key))
             .filter(|(_, found)| {
                 ec2::GatewayAddress::all_of(found)
@@ -327,7 +326,7 @@ impl Run<'_> {
     ) -> Result<String> {
         let component = Component::NatGateway(NatStrategy::REGIONAL_KEY.to_string());
         let client = &self.clients.ec2;
-        let id = match inv.nat_gateways.get(&component.key()) {
+        let id = match inv.object(&component.key()) {
             Some(found) => found.id.clone(),
             None => {
                 let allocations: Vec<&str> = addresses.values().map(String::as_str).collect();

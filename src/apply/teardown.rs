@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::endpoints::delete_gateway_endpoint;
 use super::flow_logs::delete_flow_logs;
-use super::inventory::{Inventory, SUBNETS};
+use super::inventory::{Inventory, NAT_GATEWAY_KEYS, SUBNET_KEYS};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::run::{ignore_not_found, Result};
 use super::waiters::{delete_with_retry, poll_until, wait_terminated};
@@ -74,7 +74,7 @@ pub(super) async fn vpcs(t: &Teardown<'_>) -> Result<()> {
 }
 
 pub(super) async fn subnets(t: &Teardown<'_>) -> Result<()> {
-    let subnets = t.listed_with_strays(SUBNETS, &ec2::SUBNETS);
+    let subnets = t.listed_with_strays(SUBNET_KEYS, &ec2::SUBNETS);
     each(subnets, |s| {
         delete_with_retry(t.deadline, "subnet", move || {
             ec2::delete_subnet(t.ec2(), &s.id)
@@ -126,11 +126,7 @@ pub(super) async fn addresses(t: &Teardown<'_>) -> Result<()> {
 }
 
 pub(super) async fn nat_gateways(t: &Teardown<'_>) -> Result<()> {
-    let nats = t
-        .inv
-        .nat_gateways
-        .values()
-        .chain(&t.inv.strays.ec2.nat_gateways);
+    let nats = t.listed_with_strays(NAT_GATEWAY_KEYS, &ec2::NAT_GATEWAYS);
     each(nats, |nat| {
         delete_nat_gateway(t.ec2(), &t.clients.batches, &nat.id, t.deadline)
     })

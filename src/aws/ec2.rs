@@ -151,7 +151,6 @@ pub struct Ec2Inventory {
     pub vpcs: Vec<Found>,
     pub route_tables: Vec<RouteTable>,
     pub addresses: Vec<Found>,
-    pub nat_gateways: Vec<Found>,
     pub security_groups: Vec<SecurityGroup>,
     pub launch_templates: Vec<Found>,
     pub instances: Vec<Found>,
@@ -165,11 +164,17 @@ pub struct Ec2Inventory {
 }
 
 impl Ec2Inventory {
+    /// What `listing` found.
+    pub fn listed_objects(&self, listing: &Listing) -> &[Found] {
+        self.listed
+            .get(listing.operation)
+            .map_or(&[], |l| l.objects.as_slice())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.vpcs.is_empty()
             && self.route_tables.is_empty()
             && self.addresses.is_empty()
-            && self.nat_gateways.is_empty()
             && self.security_groups.is_empty()
             && self.launch_templates.is_empty()
             && self.instances.is_empty()

@@ -25,7 +25,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::inventory::{Hints, Inventory, Lookup, SUBNETS};
+use crate::apply::inventory::{Hints, Inventory, Lookup, NAT_GATEWAY_KEYS, SUBNET_KEYS};
 use crate::apply::{components, destroy, drift, executor};
 use crate::aws::call_log::InFlight;
 use crate::aws::AwsClients;
@@ -285,7 +285,7 @@ pub(crate) async fn observe_by_name(
     };
     state.vpc_cidr = opt(vpc.detail.get("cidr").cloned());
     let zones: Vec<String> = inv
-        .objects_of(SUBNETS)
+        .objects_of(SUBNET_KEYS)
         .map(|(_, s)| s)
         .filter_map(|s| s.detail.get("zone").cloned())
         .collect::<std::collections::BTreeSet<_>>()
@@ -298,7 +298,7 @@ pub(crate) async fn observe_by_name(
         (Tier::Private, &mut state.private_subnet_cidrs),
     ] {
         let prefix = format!("subnet/{}/", tier.as_str());
-        *slot = string_map(inv.objects_of(SUBNETS).filter_map(|(k, s)| {
+        *slot = string_map(inv.objects_of(SUBNET_KEYS).filter_map(|(k, s)| {
             Some((
                 k.strip_prefix(&prefix)?.to_string(),
                 s.detail.get("cidr")?.clone(),
@@ -306,10 +306,10 @@ pub(crate) async fn observe_by_name(
         }));
     }
     let regional = inv
-        .nat_gateways
-        .values()
+        .objects_of(NAT_GATEWAY_KEYS)
+        .map(|(_, n)| n)
         .any(|n| n.detail.get("mode").map(String::as_str) == Some("regional"));
-    let nat = match inv.nat_gateways.len() {
+    let nat = match inv.objects_of(NAT_GATEWAY_KEYS).count() {
         _ if regional => "regional",
         0 => "none",
         1 if zones.len() > 1 => "single",
@@ -469,7 +469,7 @@ impl Resource for EnvironmentResource {
         // judged against the inputs just filled, not the defaults of their absence
         let spec = to_spec_or_report(&refreshed, &applied, &clients.ignored_tags, diags)?;
         let zones = zones_of(&refreshed).unwrap_or_else(|| {
-            inv.objects_of(SUBNETS)
+            inv.objects_of(SUBNET_KEYS)
                 .map(|(_, s)| s)
                 .filter_map(|s| s.detail.get("zone").cloned())
                 .collect()

@@ -6,7 +6,7 @@ use tf_provider::value::Value;
 
 use super::model::{self, first, string_list, string_map, EnvironmentState, IdSlot};
 use crate::apply::components::{recorded_ids, recording_attributes, Record, RecordedIds};
-use crate::apply::inventory::{Inventory, SUBNETS};
+use crate::apply::inventory::{Inventory, SUBNET_KEYS};
 use crate::apply::posture::posture;
 use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
@@ -121,7 +121,7 @@ pub(super) fn fill_outputs(state: &mut EnvironmentState, inv: &Inventory) {
     };
     state.vpc_ipv6_cidr = opt(inv.vpc.as_ref().and_then(ipv6_of));
     let subnet_blocks: BTreeMap<String, String> = inv
-        .objects_of(SUBNETS)
+        .objects_of(SUBNET_KEYS)
         .filter_map(|(k, s)| Some((k.clone(), ipv6_of(s)?)))
         .collect();
     // null, not empty, for an environment without IPv6
@@ -730,8 +730,8 @@ mod tests {
         };
         let inv = Inventory {
             vpc: Some(found("vpc-1")),
-            nat_gateways: keyed(&[("nat/us-east-1a", "nat-1")]),
             listed: keyed(&[
+                ("nat/us-east-1a", "nat-1"),
                 ("subnet/public/us-east-1a", "subnet-1"),
                 ("subnet/private/us-east-1a", "subnet-2"),
                 ("vpce/s3", "vpce-1"),

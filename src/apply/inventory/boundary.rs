@@ -26,8 +26,7 @@ pub(super) fn separate_foreign(
             .map(|o| ForeignObject::new(kind, &o.id, &o.tags))
             .collect()
     };
-    let mut foreign = others("NAT gateway", &e.nat_gateways);
-    foreign.extend(others("instance", &e.instances));
+    let mut foreign = others("instance", &e.instances);
     for listed in e.listed.values() {
         foreign.extend(others(listed.noun, &listed.objects));
     }
@@ -47,7 +46,7 @@ pub(super) fn separate_foreign(
     // the environment's regional NAT gateway is bound to it: AWS keeps it, and
     // removes it with the gateway
     let nat_tables: BTreeSet<&String> = e
-        .nat_gateways
+        .listed_objects(&crate::aws::ec2::NAT_GATEWAYS)
         .iter()
         .filter(|n| owns(&n.id, &n.tags))
         .filter_map(|n| n.detail.get("route_table"))
@@ -81,7 +80,6 @@ pub(super) fn separate_foreign(
                 .collect(),
         });
     e.route_tables.retain(|o| owns(&o.id, &o.tags));
-    e.nat_gateways.retain(|o| owns(&o.id, &o.tags));
     e.security_groups.retain(|o| owns(&o.id, &o.tags));
     e.instances.retain(|o| owns(&o.id, &o.tags));
     for listed in e.listed.values_mut() {

@@ -241,7 +241,7 @@ async fn discover_core(
 ) -> Result<Ec2Inventory> {
     let bound = scope.in_vpc("vpc-id");
     let tagged = scope.by_tag();
-    let (vpcs, route_tables, addresses, nats, sgs, lts, instances) = futures::try_join!(
+    let (vpcs, route_tables, addresses, sgs, lts, instances) = futures::try_join!(
         merged_describe!(
             client,
             batches,
@@ -321,56 +321,6 @@ async fn discover_core(
                 .map(|a| (String::new(), address_of(a)))
                 .collect::<Vec<_>>()
         ),
-        // Some implementations ignore tag filters on this call: selected by tag,
-        // objects are dealt out by their tag, so another environment's never
-        // reach this one. (By the VPC, the caller judges ownership.)
-        merged_describe!(
-            client,
-            batches,
-            "DescribeNatGateways",
-            &bound,
-            |c, f| c.describe_nat_gateways().filter(f),
-            |out| out
-                .nat_gateways()
-                .iter()
-                .filter(|g| {
-                    !matches!(
-                        g.state().map(|s| s.as_str()),
-                        Some("deleted") | Some("deleting") | Some("failed")
-                    )
-                })
-                .map(|g| (
-                    g.vpc_id().unwrap_or_default().to_string(),
-                    Found {
-                        id: g.nat_gateway_id().unwrap_or_default().into(),
-                        tags: tag_map(Some(g.tags())),
-                        detail: [
-                            ("subnet", g.subnet_id().unwrap_or_default().to_string()),
-                            (
-                                "state",
-                                g.state()
-                                    .map(|s| s.as_str().to_string())
-                                    .unwrap_or_default(),
-                            ),
-                            (
-                                "mode",
-                                g.availability_mode()
-                                    .map_or("zonal", |m| m.as_str())
-                                    .to_string(),
-                            ),
-                            ("addresses", super::routing::addresses_detail(g)),
-                            // the table AWS makes for a regional gateway, with its
-                            // route to the internet gateway
-                            (
-                                "route_table",
-                                g.route_table_id().unwrap_or_default().to_string(),
-                            ),
-                        ]
-                        .into(),
-                    },
-                ))
-                .collect::<Vec<_>>()
-        ),
         merged_describe!(
             client,
             batches,
@@ -424,7 +374,6 @@ async fn discover_core(
         vpcs,
         route_tables,
         addresses,
-        nat_gateways: nats,
         security_groups: sgs,
         launch_templates: lts,
         instances,

@@ -2,13 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{AvailabilityMode, AvailabilityZoneAddress, DomainType, ResourceType};
+use aws_sdk_ec2::types::{
+    AvailabilityMode, AvailabilityZoneAddress, DomainType, Filter, ResourceType,
+};
 use aws_sdk_ec2::Client;
 
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 use crate::error::AwsError;
 
-use super::{filter, filter_any, made_with, once, required, tag_spec, Result, Tags};
+use super::{
+    filter, filter_any, made_with, once, required, tag_map, tag_spec, Found, Listing, Result, Tags,
+};
 use crate::aws::create_once::{create_once, token_for};
 
 /// A route as (destination, target): destinations of both IP families and prefix
@@ -179,6 +183,75 @@ pub struct GatewayAddress {
     pub association: String,
     /// `associating`, `succeeded`, `disassociating`, `failed`, ...
     pub status: String,
+}
+
+/// How discovery lists NAT gateways, by their VPC. Some implementations
+/// ignore tag filters on this call: selected by tag (before the VPC is
+/// known), objects are dealt out by their tag, so another environment's
+/// never reach this one.
+pub const NAT_GATEWAYS: Listing = Listing {
+    operation: "DescribeNatGateways",
+    vpc_filter: "vpc-id",
+    noun: "NAT gateway",
+    describe: |client, selection| Box::pin(async move { nat_gateways(&client, selection).await }),
+};
+
+/// The NAT gateways `selection` picks that are not deleted, deleting or
+/// failed, with their subnet, state, mode, addresses, VPC, interfaces and
+/// (regional ones) the route table AWS made for them.
+pub async fn nat_gateways(client: &Client, selection: Filter) -> Result<Vec<Found>> {
+    let out = client
+        .describe_nat_gateways()
+        .filter(selection)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+    Ok(out
+        .nat_gateways()
+        .iter()
+        .filter(|g| {
+            !matches!(
+                g.state().map(|s| s.as_str()),
+                Some("deleted") | Some("deleting") | Some("failed")
+            )
+        })
+        .map(|g| {
+            let interfaces: Vec<&str> = g
+                .nat_gateway_addresses()
+                .iter()
+                .filter_map(|a| a.network_interface_id())
+                .collect();
+            Found {
+                id: g.nat_gateway_id().unwrap_or_default().into(),
+                tags: tag_map(Some(g.tags())),
+                detail: [
+                    ("subnet", g.subnet_id().unwrap_or_default().to_string()),
+                    ("vpc", g.vpc_id().unwrap_or_default().to_string()),
+                    (
+                        "state",
+                        g.state()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                    ),
+                    (
+                        "mode",
+                        g.availability_mode()
+                            .map_or("zonal", |m| m.as_str())
+                            .to_string(),
+                    ),
+                    ("addresses", addresses_detail(g)),
+                    ("interfaces", interfaces.join(",")),
+                    // the table AWS makes for a regional gateway, with its
+                    // route to the internet gateway
+                    (
+                        "route_table",
+                        g.route_table_id().unwrap_or_default().to_string(),
+                    ),
+                ]
+                .into(),
+            }
+        })
+        .collect())
 }
 
 /// The Elastic IPs of NAT gateway `id` (none when it does not exist).
