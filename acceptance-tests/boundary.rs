@@ -179,7 +179,10 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     assert!(
         said.contains("Objects in the environment's VPC that are not its own")
             && said.contains(&format!("security group {other_group} (\"other-team\")"))
-            && said.contains(&format!("VPC endpoint {other_endpoint}")),
+            && said.contains(&format!("VPC endpoint {other_endpoint}"))
+            && said.contains(&format!(
+                "network interface {interface} (\"another team's service\") in subnet {subnet}"
+            )),
         "{said}"
     );
     let refused = live.ws.run(&["destroy", "-auto-approve", "-no-color"]);

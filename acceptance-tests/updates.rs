@@ -1045,6 +1045,9 @@ fn nat_strategy_changes_both_ways_without_touching_subnets() {
         routes(&none).values().all(Option::is_none),
         "no internet route without NAT"
     );
+    // the deleted gateways' interfaces, which linger, are not another's
+    let after = live.ws.run(&["plan", "-no-color"]);
+    assert!(!after.text().contains("not its own"), "{}", after.text());
     runtime().block_on(async {
         let addresses = live
             .api

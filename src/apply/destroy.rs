@@ -5,7 +5,7 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::components::{object_ids, steps_in, Wave};
-use super::inventory::{Inventory, Lookup};
+use super::inventory::{foreign_interfaces, interface_in_words, Inventory, Lookup};
 use super::run::Result;
 use super::teardown::Teardown;
 use super::waiters::LISTED_LATE;
@@ -115,8 +115,8 @@ async fn blockers(
 ) -> Result<Vec<String>> {
     let own_groups: Vec<String> = inv.security_groups.values().map(|g| g.id.clone()).collect();
     let (interfaces, nat_interfaces, referencing) = futures::try_join!(
-        ec2::network_interfaces(&clients.ec2, vpc),
-        ec2::nat_gateway_interfaces(&clients.ec2, vpc),
+        ec2::network_interfaces(&clients.ec2, &clients.batches, vpc),
+        ec2::nat_gateway_interfaces(&clients.ec2, &clients.batches, vpc),
         ec2::groups_referencing(&clients.ec2, &own_groups),
     )?;
     let mut found = Vec::new();
@@ -139,33 +139,13 @@ async fn blockers(
     found.extend(inv.foreign.iter().map(|object| {
         format!("{object} lives in the VPC {vpc} but is not the environment's: delete or move it")
     }));
-    // the load balancer's interfaces say whose they are; the objects a listing
-    // finds name theirs (an Instance Connect Endpoint's); instances'
-    // interfaces go with their instances (another's instance is listed above)
-    let balancer = format!("ELB app/{}/", names.load_balancer);
-    let stray_listed = inv.strays.ec2.listed.values().flat_map(|l| &l.objects);
-    let own_interfaces: Vec<&str> = inv
-        .listed
-        .values()
-        .chain(stray_listed)
-        .filter_map(|object| object.detail.get("interfaces"))
-        .flat_map(|list| list.split(','))
-        .collect();
     found.extend(
-        interfaces
-            .iter()
-            .filter(|eni| eni.instance.is_none() && !nat_interfaces.contains(&eni.id))
-            .filter(|eni| !own_interfaces.contains(&eni.id.as_str()))
-            .filter(|eni| !(eni.requester_managed && eni.description.starts_with(&balancer)))
+        foreign_interfaces(inv, &names.load_balancer, &interfaces, &nat_interfaces)
+            .into_iter()
             .map(|eni| {
-                let what = if eni.description.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({:?})", eni.description)
-                };
                 format!(
-                    "network interface {}{what} in subnet {} is not the environment's: delete it, or the service that made it",
-                    eni.id, eni.subnet
+                    "{} is not the environment's: delete it, or the service that made it",
+                    interface_in_words(eni)
                 )
             }),
     );

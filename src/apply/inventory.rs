@@ -19,6 +19,7 @@ mod boundary;
 mod facts;
 mod keying;
 
+pub use boundary::{foreign_interfaces, interface_in_words};
 use facts::{group_facts, tags_in_chunks, vpc_facts};
 pub use keying::key_matches;
 use keying::{component, key_by_component, key_listed, single, standalone};

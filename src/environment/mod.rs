@@ -25,9 +25,12 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::inventory::{Hints, Inventory, Lookup, NAT_GATEWAY_KEYS, SUBNET_KEYS};
+use crate::apply::inventory::{
+    foreign_interfaces, interface_in_words, Hints, Inventory, Lookup, NAT_GATEWAY_KEYS, SUBNET_KEYS,
+};
 use crate::apply::{components, destroy, drift, executor};
 use crate::aws::call_log::InFlight;
+use crate::aws::ec2;
 use crate::aws::AwsClients;
 use crate::aws::SharedClients;
 use crate::error::AwsError;
@@ -255,6 +258,36 @@ pub(crate) struct Observed {
     pub state: EnvironmentState,
     /// whether its VPC is still marked as being created (a create running or interrupted)
     pub unfinished: bool,
+}
+
+/// Another's network interfaces in the environment's VPC (a function's, a
+/// database's, one made by hand), named as destroy names them. A read AWS
+/// refuses is logged and left out: the refresh itself stands.
+async fn foreign_interfaces_of(
+    clients: &AwsClients,
+    spec: &EnvironmentSpec,
+    inv: &Inventory,
+) -> Vec<String> {
+    let Some(vpc) = &inv.vpc else {
+        return Vec::new();
+    };
+    let read = futures::try_join!(
+        ec2::network_interfaces(&clients.ec2, &clients.batches, &vpc.id),
+        ec2::nat_gateway_interfaces(&clients.ec2, &clients.batches, &vpc.id),
+    );
+    match read {
+        Ok((interfaces, nat_interfaces)) => {
+            let load_balancer = spec.names().load_balancer;
+            foreign_interfaces(inv, &load_balancer, &interfaces, &nat_interfaces)
+                .into_iter()
+                .map(interface_in_words)
+                .collect()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not list the network interfaces of the VPC");
+            Vec::new()
+        }
+    }
 }
 
 /// Finds the environment `name` by its tags in the provider's region and reads
@@ -485,8 +518,9 @@ impl Resource for EnvironmentResource {
             Err(error) => (vec![error.to_string()], Repairs::default()),
         };
         refreshed.drift = string_list(drift);
-        if !inv.foreign.is_empty() {
-            let objects: Vec<String> = inv.foreign.iter().map(ToString::to_string).collect();
+        let mut objects: Vec<String> = inv.foreign.iter().map(ToString::to_string).collect();
+        objects.extend(foreign_interfaces_of(&clients, &spec, &inv).await);
+        if !objects.is_empty() {
             diags.root_warning(
                 "Objects in the environment's VPC that are not its own",
                 format!(

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ForeignObject, MainRouteTable};
-use crate::aws::ec2::{Ec2Inventory, Found, RouteTable};
+use crate::aws::ec2::{Ec2Inventory, Found, NetworkInterface, RouteTable};
 
 /// Keeps in `e` only what is the environment's (`owns`) of what lives in VPC
 /// `vpc`, and returns the rest as foreign objects, with the VPC's main route
@@ -86,4 +86,57 @@ pub(super) fn separate_foreign(
         listed.objects.retain(|o| owns(&o.id, &o.tags));
     }
     (foreign, main_route_table)
+}
+
+/// The network interfaces in the VPC that are neither the environment's nor
+/// held by an object reported on its own: another team's (a function's, a
+/// database's, one made by hand), which keep their subnet, and so the VPC,
+/// from being deleted. An instance's interface goes with its instance;
+/// the load balancer's say whose they are (`load_balancer` is its name); the
+/// environment's listed objects name theirs (a NAT gateway's, the Instance
+/// Connect Endpoint's); `nat_interfaces` are those of every NAT gateway in the
+/// VPC, whatever its state; and a NAT gateway's or an endpoint's interface of
+/// another team's goes with that object, reported itself.
+pub fn foreign_interfaces<'a>(
+    inv: &super::Inventory,
+    load_balancer: &str,
+    interfaces: &'a [NetworkInterface],
+    nat_interfaces: &BTreeSet<String>,
+) -> Vec<&'a NetworkInterface> {
+    let balancer = format!("ELB app/{load_balancer}/");
+    let stray_listed = inv.strays.ec2.listed.values().flat_map(|l| &l.objects);
+    let own: BTreeSet<&str> = inv
+        .listed
+        .values()
+        .chain(stray_listed)
+        .filter_map(|object| object.detail.get("interfaces"))
+        .flat_map(|list| list.split(','))
+        .filter(|id| !id.is_empty())
+        .collect();
+    const HELD_BY_REPORTED_OBJECTS: &[&str] = &[
+        "natGateway",
+        "vpc_endpoint",
+        "gateway_load_balancer_endpoint",
+        "ec2_instance_connect_endpoint",
+    ];
+    interfaces
+        .iter()
+        .filter(|eni| eni.instance.is_none())
+        .filter(|eni| !nat_interfaces.contains(&eni.id) && !own.contains(eni.id.as_str()))
+        .filter(|eni| !(eni.requester_managed && eni.description.starts_with(&balancer)))
+        .filter(|eni| !HELD_BY_REPORTED_OBJECTS.contains(&eni.interface_type.as_str()))
+        .collect()
+}
+
+/// How a plan and destroy name another's network interface.
+pub fn interface_in_words(eni: &NetworkInterface) -> String {
+    let what = if eni.description.is_empty() {
+        String::new()
+    } else {
+        format!(" ({:?})", eni.description)
+    };
+    format!(
+        "network interface {}{what} in subnet {}",
+        eni.id, eni.subnet
+    )
 }

@@ -10,7 +10,8 @@ use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
 
-use super::{filter, Result};
+use super::{filter_any, Result};
+use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 
 /// A network interface as destroy judges it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,49 +23,94 @@ pub struct NetworkInterface {
     pub requester_managed: bool,
     /// the instance it is attached to, if any
     pub instance: Option<String>,
+    /// `interface`, or the service's (`nat_gateway`, `lambda`, `vpc_endpoint`, ...)
+    pub interface_type: String,
 }
 
-/// Every network interface in `vpc`.
-pub async fn network_interfaces(client: &Client, vpc: &str) -> Result<Vec<NetworkInterface>> {
-    let mut found = Vec::new();
-    let mut pages = client
-        .describe_network_interfaces()
-        .filters(filter("vpc-id", vpc))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("DescribeNetworkInterfaces", e))?;
-        found.extend(page.network_interfaces().iter().map(|eni| {
-            NetworkInterface {
-                id: eni.network_interface_id().unwrap_or_default().into(),
-                subnet: eni.subnet_id().unwrap_or_default().into(),
-                description: eni.description().unwrap_or_default().into(),
-                requester_managed: eni.requester_managed().unwrap_or(false),
-                instance: eni
-                    .attachment()
-                    .and_then(|a| a.instance_id())
-                    .map(str::to_string),
-            }
-        }));
-    }
-    Ok(found)
+/// Every network interface in `vpc`, read with those of the other
+/// environments that ask at the same moment (one call for all their VPCs).
+pub async fn network_interfaces(
+    client: &Client,
+    batches: &Batches,
+    vpc: &str,
+) -> Result<Vec<NetworkInterface>> {
+    batches
+        .read_with(
+            client,
+            "DescribeNetworkInterfaces",
+            "vpc-id",
+            EC2_FILTER_VALUES,
+            vpc,
+            |client, vpcs| async move {
+                let mut found = Vec::new();
+                let mut pages = client
+                    .describe_network_interfaces()
+                    .filters(filter_any("vpc-id", vpcs))
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page =
+                        page.map_err(|e| AwsError::from_sdk("DescribeNetworkInterfaces", e))?;
+                    found.extend(page.network_interfaces().iter().map(|eni| {
+                        let vpc = eni.vpc_id().unwrap_or_default().to_string();
+                        let interface = NetworkInterface {
+                            id: eni.network_interface_id().unwrap_or_default().into(),
+                            subnet: eni.subnet_id().unwrap_or_default().into(),
+                            description: eni.description().unwrap_or_default().into(),
+                            requester_managed: eni.requester_managed().unwrap_or(false),
+                            instance: eni
+                                .attachment()
+                                .and_then(|a| a.instance_id())
+                                .map(str::to_string),
+                            interface_type: eni
+                                .interface_type()
+                                .map(|t| t.as_str().to_string())
+                                .unwrap_or_default(),
+                        };
+                        (vpc, interface)
+                    }));
+                }
+                Ok(found)
+            },
+        )
+        .await
 }
 
 /// The network interfaces of every NAT gateway in `vpc`, whatever its state
 /// (a deleting gateway's interface is still the environment's).
-pub async fn nat_gateway_interfaces(client: &Client, vpc: &str) -> Result<BTreeSet<String>> {
-    let out = client
-        .describe_nat_gateways()
-        .filter(filter("vpc-id", vpc))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
-    Ok(out
-        .nat_gateways()
-        .iter()
-        .flat_map(|g| g.nat_gateway_addresses())
-        .filter_map(|a| a.network_interface_id().map(str::to_string))
-        .collect())
+pub async fn nat_gateway_interfaces(
+    client: &Client,
+    batches: &Batches,
+    vpc: &str,
+) -> Result<BTreeSet<String>> {
+    let found = batches
+        .read_with(
+            client,
+            "DescribeNatGateways",
+            "vpc-id, every state",
+            EC2_FILTER_VALUES,
+            vpc,
+            |client, vpcs| async move {
+                let out = client
+                    .describe_nat_gateways()
+                    .filter(filter_any("vpc-id", vpcs))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+                Ok(out
+                    .nat_gateways()
+                    .iter()
+                    .flat_map(|g| {
+                        let vpc = g.vpc_id().unwrap_or_default().to_string();
+                        g.nat_gateway_addresses().iter().filter_map(move |a| {
+                            Some((vpc.clone(), a.network_interface_id()?.to_string()))
+                        })
+                    })
+                    .collect())
+            },
+        )
+        .await?;
+    Ok(found.into_iter().collect())
 }
 
 /// Security groups (in any VPC) whose inbound or outbound rules name one of
