@@ -894,3 +894,44 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
     }
     findings
 }
+/// The target tracking policy's settings, against the spec.
+pub(super) fn scaling_policy_drift(
+    spec: &EnvironmentSpec,
+    _: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let Some(policy) = &inv.cpu_policy else {
+        return Vec::new();
+    };
+    let differences = policy.differences(spec.app.cpu_target);
+    if differences.is_empty() {
+        return Vec::new();
+    }
+    vec![Finding::new(
+        "policy/cpu",
+        differences.join(", "),
+        Repair::InPlace("restores it"),
+    )]
+}
+
+/// Processes of the group suspended out of band.
+pub(super) fn suspended_processes_drift(
+    _: &EnvironmentSpec,
+    _: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    inv.group
+        .iter()
+        .filter(|g| !g.suspended.is_empty())
+        .map(|group| {
+            Finding::new(
+                "asg",
+                format!(
+                    "has processes suspended ({}), so it does not launch, check or replace instances as it should",
+                    group.suspended.join(", ")
+                ),
+                Repair::InPlace("resumes them"),
+            )
+        })
+        .collect()
+}
