@@ -83,33 +83,15 @@ pub async fn nat_gateway_interfaces(
     batches: &Batches,
     vpc: &str,
 ) -> Result<BTreeSet<String>> {
-    let found = batches
-        .read_with(
-            client,
-            "DescribeNatGateways",
-            "vpc-id, every state",
-            EC2_FILTER_VALUES,
-            vpc,
-            |client, vpcs| async move {
-                let out = client
-                    .describe_nat_gateways()
-                    .filter(filter_any("vpc-id", vpcs))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
-                Ok(out
-                    .nat_gateways()
-                    .iter()
-                    .flat_map(|g| {
-                        let vpc = g.vpc_id().unwrap_or_default().to_string();
-                        g.nat_gateway_addresses().iter().filter_map(move |a| {
-                            Some((vpc.clone(), a.network_interface_id()?.to_string()))
-                        })
-                    })
-                    .collect())
-            },
-        )
-        .await?;
+    let by_vpc = ("vpc-id", "vpc-id, every state");
+    let found = super::routing::merged_nat_gateways(client, batches, by_vpc, vpc, |g| {
+        let vpc = g.vpc_id().unwrap_or_default();
+        let interfaces = g.nat_gateway_addresses().iter();
+        interfaces
+            .filter_map(|a| Some((vpc.to_string(), a.network_interface_id()?.to_string())))
+            .collect()
+    })
+    .await?;
     Ok(found.into_iter().collect())
 }
 

@@ -354,35 +354,51 @@ pub async fn nat_gateway_status(
     batches: &Batches,
     id: &str,
 ) -> Result<Option<NatGatewayStatus>> {
-    let found = batches
-        .read_with(
-            client,
-            "DescribeNatGateways",
-            "nat-gateway-id",
-            EC2_FILTER_VALUES,
-            id,
-            |client, ids| async move {
-                let out = client
-                    .describe_nat_gateways()
-                    .filter(filter_any("nat-gateway-id", ids))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
-                Ok(out
-                    .nat_gateways()
-                    .iter()
-                    .map(|g| {
-                        let id = g.nat_gateway_id().unwrap_or_default().to_string();
-                        (id, status_of(g))
-                    })
-                    .collect())
-            },
-        )
-        .await;
+    let by_id = ("nat-gateway-id", "nat-gateway-id");
+    let found = merged_nat_gateways(client, batches, by_id, id, |g| {
+        let id = g.nat_gateway_id().unwrap_or_default().to_string();
+        vec![(id, status_of(g))]
+    })
+    .await;
     match found {
         Ok(found) => Ok(found.into_iter().next()),
         Err(error) => error.or_gone(None),
     }
+}
+
+/// Describes the NAT gateways, in every state, whose `filter_name` is `key`,
+/// in one call with what other environments ask the same way at the same
+/// moment (`selector` names the way: discovery's describe by VPC keeps only
+/// live gateways, and is merged apart); `each` gives what a gateway answers,
+/// keyed by the value of that filter it has.
+pub(super) async fn merged_nat_gateways<T>(
+    client: &Client,
+    batches: &Batches,
+    (filter_name, selector): (&'static str, &'static str),
+    key: &str,
+    each: fn(&aws_sdk_ec2::types::NatGateway) -> Vec<(String, T)>,
+) -> Result<Vec<T>>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    batches
+        .read_with(
+            client,
+            "DescribeNatGateways",
+            selector,
+            EC2_FILTER_VALUES,
+            key,
+            move |client, keys| async move {
+                let out = client
+                    .describe_nat_gateways()
+                    .filter(filter_any(filter_name, keys))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+                Ok(out.nat_gateways().iter().flat_map(each).collect())
+            },
+        )
+        .await
 }
 
 fn status_of(g: &aws_sdk_ec2::types::NatGateway) -> NatGatewayStatus {
