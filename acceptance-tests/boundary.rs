@@ -304,3 +304,80 @@ fn the_vpc_and_subnets_in_state_stay_the_environment_s_whatever_their_environmen
     assert_eq!(live.api.tagged_vpcs("edge"), 1);
     assert_eq!(live.api.tagged_vpcs("someone-else"), 0);
 }
+
+#[test]
+fn another_team_s_target_group_in_the_vpc_keeps_its_tags_and_a_stranger_leaves_the_environment_s() {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag, TargetDescription};
+    let live = Live::apply(HCL, ADDRESS, |_| {});
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let bastion = state["bastion_instance_id"].as_str().unwrap().to_string();
+    let target_group = state["target_group_arn"].as_str().unwrap().to_string();
+    let elbv2 = &live.api.elbv2;
+    let tags_of = |arn: &str| {
+        runtime().block_on(async {
+            let out = elbv2
+                .describe_tags()
+                .resource_arns(arn)
+                .send()
+                .await
+                .unwrap();
+            out.tag_descriptions()[0]
+                .tags()
+                .iter()
+                .map(|t| format!("{}={}", t.key().unwrap(), t.value().unwrap_or_default()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let targets = || {
+        runtime().block_on(async {
+            let out = elbv2
+                .describe_target_health()
+                .target_group_arn(&target_group)
+                .send()
+                .await
+                .unwrap();
+            out.target_health_descriptions()
+                .iter()
+                .filter_map(|d| d.target()?.id().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+    };
+    // another team's target group in the VPC, and the bastion (no member of
+    // the group) registered in the environment's: it would take its requests
+    let other_group = runtime().block_on(async {
+        let other = elbv2
+            .create_target_group()
+            .name("other-team")
+            .protocol(ProtocolEnum::Http)
+            .port(9000)
+            .vpc_id(&vpc)
+            .tags(Tag::builder().key("team").value("b").build())
+            .send()
+            .await
+            .unwrap();
+        elbv2
+            .register_targets()
+            .target_group_arn(&target_group)
+            .targets(TargetDescription::builder().id(&bastion).build())
+            .send()
+            .await
+            .unwrap();
+        other.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string()
+    });
+    assert!(targets().contains(&bastion));
+    live.repair(&format!(
+        "has {bastion}:80 registered, which is not the group's instances on port 80"
+    ));
+    assert!(!targets().contains(&bastion), "{:?}", targets());
+    assert!(
+        !targets().is_empty(),
+        "the group's instances stay registered"
+    );
+    assert_eq!(tags_of(&other_group), vec!["team=b".to_string()]);
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(tags_of(&other_group), vec!["team=b".to_string()]);
+}

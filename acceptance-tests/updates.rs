@@ -867,6 +867,46 @@ fn port_and_certificate_switch_target_group_and_listeners() {
         let asg = live.api.group("live-app").await;
         assert_eq!(asg.target_group_arns(), std::slice::from_ref(&new_tg));
     });
+
+    // the redirect sent to another host out of band: browsers keep a 301, so
+    // it is drift to report and undo, not just its protocol and port
+    let http = listeners["http"].clone();
+    let redirect_host = |host: &str| {
+        let host = host.to_string();
+        let http = http.clone();
+        let api = &live.api;
+        runtime().block_on(async move {
+            api.elbv2
+                .modify_listener()
+                .listener_arn(&http)
+                .default_actions(
+                    aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                        .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Redirect)
+                        .redirect_config(
+                            aws_sdk_elasticloadbalancingv2::types::RedirectActionConfig::builder()
+                                .protocol("HTTPS")
+                                .port("443")
+                                .host(host)
+                                .status_code(
+                                    aws_sdk_elasticloadbalancingv2::types::RedirectActionStatusCodeEnum::Http301,
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    redirect_host("login.elsewhere.example");
+    live.repair("redirects HTTP_301 HTTPS://login.elsewhere.example:443/#{path}?#{query} instead of HTTP_301 HTTPS://#{host}:443/#{path}?#{query}");
+    runtime().block_on(async {
+        let listeners = live.api.listeners(after["alb_arn"].as_str().unwrap()).await;
+        let http = listeners.iter().find(|l| l.port() == Some(80)).unwrap();
+        let redirect = http.default_actions()[0].redirect_config().unwrap();
+        assert_eq!(redirect.host(), Some("#{host}"), "{redirect:?}");
+    });
     inputs.certificate = false;
     let plain = live.change(&inputs);
     assert_eq!(

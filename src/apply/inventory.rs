@@ -46,8 +46,8 @@ pub struct Inventory {
     pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
-    /// the instances registered in each target group, by target group ARN
-    pub registered: BTreeMap<String, BTreeSet<String>>,
+    /// the targets registered in each target group, by target group ARN
+    pub registered: BTreeMap<String, Vec<elbv2::Target>>,
     /// the rules besides the default one of each listener, by listener ARN
     pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
     pub group: Option<Group>,
@@ -724,6 +724,25 @@ impl Inventory {
                 .collect(),
             ..Strays::default()
         };
+        // only the claimed objects' tags are the environment's to read and
+        // repair: another team's balancer or target group in the VPC (or one
+        // of the environment's names elsewhere) keeps its tags untouched
+        let claimed: BTreeSet<&str> = load_balancer
+            .iter()
+            .chain(&strays.load_balancers)
+            .map(|lb| lb.arn.as_str())
+            .chain(target_groups.iter().map(|tg| tg.arn.as_str()))
+            .chain(listeners.iter().map(|l| l.arn.as_str()))
+            .collect();
+        let elb_tags: BTreeMap<String, BTreeMap<String, String>> = tags
+            .into_iter()
+            .filter(|(arn, _)| claimed.contains(arn.as_str()))
+            .collect();
+        listener_rules.retain(|arn, _| claimed.contains(arn.as_str()));
+        let registered: BTreeMap<String, Vec<elbv2::Target>> = registered
+            .into_iter()
+            .filter(|(arn, _)| claimed.contains(arn.as_str()))
+            .collect();
         let e = ec2_found;
         Ok(Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
@@ -773,7 +792,7 @@ impl Inventory {
             foreign,
             unencrypted_volumes,
             image_root_devices,
-            elb_tags: tags,
+            elb_tags,
             strays,
         })
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::inventory::Inventory;
 use super::run::{ignore_not_found, Result, Run};
 use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
+use crate::aws::autoscaling;
 use crate::aws::elbv2::{self, HealthCheck, ListenerAction, Tls};
 use crate::error::AwsError;
 use crate::plan::blueprint::{listener_role, Component};
@@ -276,9 +277,15 @@ fn setting_differences(
         }
     };
     if !acts {
-        found.push(match action {
-            ListenerAction::Forward(_) => "does not forward to the target group".to_string(),
-            ListenerAction::RedirectToHttps => "does not redirect to HTTPS on 443".to_string(),
+        found.push(match (action, &listener.redirect) {
+            (ListenerAction::Forward(_), _) => "does not forward to the target group".to_string(),
+            (ListenerAction::RedirectToHttps, Some(elsewhere)) => format!(
+                "redirects {elsewhere} instead of {}",
+                elbv2::REDIRECT_TO_HTTPS
+            ),
+            (ListenerAction::RedirectToHttps, None) => {
+                "does not redirect to HTTPS on 443".to_string()
+            }
         });
     }
     found
@@ -368,7 +375,8 @@ pub(super) fn target_group_of<'a>(
 /// The component key of the listener on `port`; `None` for a port that is
 /// none of the environment's (an extra listener, which apply removes).
 /// The group's instances in service that are not registered in the
-/// environment's target group (deregistered out of band): they serve nothing.
+/// environment's target group on its port (deregistered out of band): they
+/// serve nothing.
 fn unregistered_members(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> {
     let (Some(group), Some(tg)) = (&inv.group, target_group_of(spec, inv)) else {
         return Vec::new();
@@ -384,36 +392,97 @@ fn unregistered_members(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> 
     group
         .members
         .iter()
-        .filter(|m| m.lifecycle_state == "InService" && !registered.contains(&m.id))
+        .filter(|m| m.lifecycle_state == "InService")
+        .filter(|m| !registered.iter().any(|t| serves(t, tg) && t.id == m.id))
         .map(|m| m.id.clone())
         .collect()
 }
 
+/// Whether a target takes the target group's requests on the app's port.
+fn serves(target: &elbv2::Target, tg: &elbv2::TargetGroup) -> bool {
+    target.port.is_none_or(|port| port == tg.port)
+}
+
+/// Targets registered in the environment's target group that are not the
+/// group's instances on the app's port: another instance or address given the
+/// environment's requests, or a member registered on another port.
+fn strange_targets<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+    members: &[autoscaling::Member],
+) -> (Option<&'a elbv2::TargetGroup>, Vec<elbv2::Target>) {
+    let Some(tg) = target_group_of(spec, inv) else {
+        return (None, Vec::new());
+    };
+    // without the group there is nothing to tell its instances by yet
+    if inv.group.is_none() {
+        return (Some(tg), Vec::new());
+    }
+    let strange = inv.registered.get(&tg.arn).into_iter().flatten();
+    let strange = strange
+        .filter(|t| !serves(t, tg) || !members.iter().any(|m| m.id == t.id))
+        .cloned()
+        .collect();
+    (Some(tg), strange)
+}
+
 pub(super) fn registration_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding> {
     let missing = unregistered_members(spec, inv);
-    if missing.is_empty() {
-        return Vec::new();
+    let members = inv.group.as_ref().map(|g| g.members.as_slice());
+    let (tg, strange) = strange_targets(spec, inv, members.unwrap_or_default());
+    let mut findings = Vec::new();
+    if !missing.is_empty() {
+        findings.push(Finding::new(
+            "tg",
+            format!(
+                "lacks the group's instances {}, which serve no requests",
+                missing.join(", ")
+            ),
+            Repair::InPlace("registers them and waits until they serve"),
+        ));
     }
-    vec![Finding::new(
-        "tg",
-        format!(
-            "lacks the group's instances {}, which serve no requests",
-            missing.join(", ")
-        ),
-        Repair::InPlace("registers them and waits until they serve"),
-    )]
+    if let (Some(tg), false) = (tg, strange.is_empty()) {
+        findings.push(Finding::new(
+            "tg",
+            format!(
+                "has {} registered, which {} not the group's instances on port {}, and takes the environment's requests",
+                strange.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                if strange.len() == 1 { "is" } else { "are" },
+                tg.port
+            ),
+            Repair::InPlace("deregisters them"),
+        ));
+    }
+    findings
 }
 
 impl Run<'_> {
-    /// Registers the group's instances in service that the target group lacks.
+    /// Registers the group's instances in service that the target group lacks,
+    /// and deregisters the targets that are not the group's instances on the
+    /// app's port. The group is read again first: an instance it launched
+    /// since the inventory was read is one of its own, never a stranger.
     pub(super) async fn register_members(&self, inv: &Inventory) -> Result<()> {
         let missing = unregistered_members(self.spec, inv);
-        match target_group_of(self.spec, inv) {
-            Some(tg) if !missing.is_empty() => {
-                elbv2::register_targets(&self.clients.elbv2, &tg.arn, &missing).await
-            }
-            _ => Ok(()),
+        let Some(tg) = target_group_of(self.spec, inv) else {
+            return Ok(());
+        };
+        elbv2::register_targets(&self.clients.elbv2, &tg.arn, &missing).await?;
+        let members = inv.group.as_ref().map(|g| g.members.as_slice());
+        if strange_targets(self.spec, inv, members.unwrap_or_default())
+            .1
+            .is_empty()
+        {
+            return Ok(());
         }
+        let group = autoscaling::find_group(
+            &self.clients.autoscaling,
+            &self.clients.batches,
+            &self.names.app,
+        )
+        .await?;
+        let members = group.map(|g| g.members).unwrap_or_default();
+        let (_, strange) = strange_targets(self.spec, inv, &members);
+        elbv2::deregister_targets(&self.clients.elbv2, &tg.arn, &strange).await
     }
 }
 

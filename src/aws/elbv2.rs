@@ -153,14 +153,33 @@ pub struct Listener {
     pub target_group: Option<String>,
     /// the default certificate of an HTTPS listener
     pub certificate: Option<String>,
-    /// where a redirect goes, as `PROTOCOL:PORT:STATUS`
+    /// where a redirect goes, as `STATUS PROTOCOL://HOST:PORT/PATH?QUERY`
+    /// with AWS's placeholders for the parts kept from the request
     pub redirect: Option<String>,
     /// the security policy (meaningful on HTTPS only: some endpoints report one on HTTP too)
     pub ssl_policy: Option<String>,
 }
 
-/// How the provider's redirect reads in [`Listener::redirect`].
-pub const REDIRECT_TO_HTTPS: &str = "HTTPS:443:HTTP_301";
+/// How the provider's redirect reads in [`Listener::redirect`]: to HTTPS on
+/// 443, keeping the request's host, path and query.
+pub const REDIRECT_TO_HTTPS: &str = "HTTP_301 HTTPS://#{host}:443/#{path}?#{query}";
+
+/// A redirect in the words of [`Listener::redirect`]. A part not given is
+/// kept from the request: AWS reports it as its placeholder (`#{host}`,
+/// `/#{path}`, `#{query}`), which is what this fills in when an endpoint
+/// leaves it out, so the same redirect always reads the same.
+fn redirect_in_words(r: &RedirectActionConfig) -> String {
+    let path = r.path().unwrap_or("/#{path}");
+    format!(
+        "{} {}://{}:{}{}?{}",
+        r.status_code().map(|c| c.as_str()).unwrap_or_default(),
+        r.protocol().unwrap_or("#{protocol}"),
+        r.host().unwrap_or("#{host}"),
+        r.port().unwrap_or("#{port}"),
+        path,
+        r.query().unwrap_or("#{query}"),
+    )
+}
 
 /// Tags of ELB objects by ARN. The reads of every environment at the same
 /// moment share calls of up to 20 ARNs (what AWS takes).
@@ -330,14 +349,28 @@ pub async fn load_balancer_state(
     Ok(found.into_iter().next())
 }
 
+/// A target registered in a target group: an instance ID (or an address)
+/// and the port it takes requests on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target {
+    pub id: String,
+    pub port: Option<i32>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{port}", self.id),
+            None => f.write_str(&self.id),
+        }
+    }
+}
+
 /// The targets registered in the target group (draining ones left out: they
 /// are on their way out). The target group was just listed, so AWS saying it
 /// does not exist is its endpoints not knowing it yet: the not-found error is
 /// returned for the caller to ask again, never read as "no targets".
-pub async fn registered_targets(
-    client: &Client,
-    target_group: &str,
-) -> Result<std::collections::BTreeSet<String>> {
+pub async fn registered_targets(client: &Client, target_group: &str) -> Result<Vec<Target>> {
     let out = match client
         .describe_target_health()
         .target_group_arn(target_group)
@@ -355,8 +388,43 @@ pub async fn registered_targets(
                 .and_then(|h| h.state())
                 .is_none_or(|s| s.as_str() != "draining")
         })
-        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+        .filter_map(|d| {
+            let target = d.target()?;
+            Some(Target {
+                id: target.id()?.to_string(),
+                port: target.port(),
+            })
+        })
         .collect())
+}
+
+/// Deregisters targets (each on the port it is registered on).
+pub async fn deregister_targets(
+    client: &Client,
+    target_group: &str,
+    targets: &[Target],
+) -> Result<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    client
+        .deregister_targets()
+        .target_group_arn(target_group)
+        .set_targets(Some(
+            targets
+                .iter()
+                .map(|t| {
+                    TargetDescription::builder()
+                        .id(&t.id)
+                        .set_port(t.port)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeregisterTargets", e))?;
+    Ok(())
 }
 
 /// Registers instances in the target group on its port.
@@ -821,14 +889,9 @@ pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Liste
                     .and_then(|c| c.certificate_arn())
                     .map(str::to_string),
                 ssl_policy: l.ssl_policy().map(str::to_string),
-                redirect: action.and_then(|a| a.redirect_config()).map(|r| {
-                    format!(
-                        "{}:{}:{}",
-                        r.protocol().unwrap_or_default(),
-                        r.port().unwrap_or_default(),
-                        r.status_code().map(|c| c.as_str()).unwrap_or_default()
-                    )
-                }),
+                redirect: action
+                    .and_then(|a| a.redirect_config())
+                    .map(redirect_in_words),
             }
         })
         .collect())
@@ -850,9 +913,14 @@ fn action(of: &ListenerAction) -> Action {
         ListenerAction::RedirectToHttps => Action::builder()
             .r#type(ActionTypeEnum::Redirect)
             .redirect_config(
+                // host, path and query written out, so a redirect changed
+                // out of band is restored whole
                 RedirectActionConfig::builder()
                     .protocol("HTTPS")
                     .port("443")
+                    .host("#{host}")
+                    .path("/#{path}")
+                    .query("#{query}")
                     .status_code(RedirectActionStatusCodeEnum::Http301)
                     .build(),
             )
