@@ -777,16 +777,24 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
         })
         .await;
 
-        // ForceDelete is accepted at once
+        // ForceDelete does not wait for instances, but a launch under way is
+        // a scaling activity AWS lets finish first
         auto_scaling_group(&m.aws, &net, &template, 1, None).await;
-        m.aws
-            .autoscaling
-            .delete_auto_scaling_group()
-            .auto_scaling_group_name("app")
-            .force_delete(true)
-            .send()
-            .await
-            .unwrap();
+        let created = Instant::now();
+        let force = || {
+            m.aws
+                .autoscaling
+                .delete_auto_scaling_group()
+                .auto_scaling_group_name("app")
+                .force_delete(true)
+                .send()
+        };
+        assert_eq!(code(&force().await), "ScalingActivityInProgress");
+        // AWS takes 12 s or more to launch
+        reaches(created, scaled(12.0, scale), "launch over", || async {
+            code(&force().await).is_empty()
+        })
+        .await;
     });
 }
 
@@ -1978,6 +1986,38 @@ fn an_instance_profile_is_invalid_to_ec2_until_iam_propagated_it() {
         tokio::time::sleep(Duration::from_millis(900)).await;
         assert_eq!(code(&launch(false).await), "");
         assert_eq!(code(&launch(true).await), "");
+    });
+}
+
+#[test]
+fn a_flow_log_s_fresh_delivery_role_cannot_be_assumed_until_iam_propagated_it() {
+    let m = modelled(quiet(0.01));
+    let role = "arn:aws:iam::123456789012:role/fresh-flow-logs";
+    m.layer
+        .model()
+        .delay_role("fresh-flow-logs", Duration::from_millis(800));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let create = || {
+            m.aws
+                .ec2
+                .create_flow_logs()
+                .resource_ids(&net.vpc)
+                .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+                .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+                .log_destination_type(aws_sdk_ec2::types::LogDestinationType::CloudWatchLogs)
+                .log_group_name("fresh")
+                .deliver_logs_permission_arn(role)
+                .send()
+        };
+        let early = create().await;
+        assert_eq!(code(&early), "InvalidParameter");
+        assert_eq!(
+            message(&early),
+            format!("Unable to assume given IAM role: '{role}'")
+        );
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(code(&create().await), "");
     });
 }
 

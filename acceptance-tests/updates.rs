@@ -1394,7 +1394,11 @@ fn flow_logs_are_created_replaced_repaired_removed_imported_and_destroyed() {
         removed["posture"]
     );
 
-    // to CloudWatch Logs, through the delivery role
+    // to CloudWatch Logs, through a delivery role IAM made moments ago: AWS
+    // cannot assume it at first, and apply waits for it
+    live.layer
+        .model()
+        .delay_role("flow-logs", std::time::Duration::from_secs(3));
     inputs.flow_logs = Some(FLOW_LOGS_TO_CLOUDWATCH);
     let cloudwatch = live.change(&inputs);
     let fourth = cloudwatch["flow_log_id"].as_str().unwrap().to_string();

@@ -297,6 +297,15 @@ pub fn classify_message(code: &str, message: &str) -> ErrorClass {
     if code == "InvalidParameterValue" && message.contains("invalid iam instance profile") {
         return ErrorClass::Propagation;
     }
+    // the same for a flow log's delivery role made a moment ago
+    if message.contains("unable to assume given iam role") {
+        return ErrorClass::Propagation;
+    }
+    // a security group and subnet made moments ago, before EC2's endpoints
+    // agree which VPC each is in (the provider only pairs its own, of one VPC)
+    if message.contains("belong to different networks") {
+        return ErrorClass::Propagation;
+    }
     let names_missing_object = [
         "does not exist",
         "not found",
@@ -446,6 +455,14 @@ mod tests {
             (
                 "InvalidParameterValue",
                 "Value (ops) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+            ),
+            (
+                "InvalidParameter",
+                "Unable to assume given IAM role: 'arn:aws:iam::123456789012:role/flow-logs'",
+            ),
+            (
+                "InvalidParameter",
+                "Security group sg-0abc and subnet subnet-0def belong to different networks.",
             ),
         ];
         for (code, message) in propagating {

@@ -308,6 +308,24 @@ fn unpropagated_profile(
     ))
 }
 
+/// AWS's answer to a flow log whose delivery role IAM has not propagated yet.
+fn unpropagated_role(
+    roles: &mut HashMap<String, Propagation>,
+    call: &Call,
+    now: Instant,
+) -> Option<Refusal> {
+    if call.key() != "ec2:CreateFlowLogs" {
+        return None;
+    }
+    let role = call.param("DeliverLogsPermissionArn")?;
+    unpropagated_until(roles, role, now)?;
+    Some(Refusal::new(
+        400,
+        "InvalidParameter",
+        &format!("Unable to assume given IAM role: '{role}'"),
+    ))
+}
+
 /// EC2's words for a profile it does not know, named by `parameter` (`name` or `arn`).
 fn unknown_profile_message(named: &str, parameter: &str) -> String {
     format!("Value ({named}) for parameter iamInstanceProfile.{parameter} is invalid. Invalid IAM Instance Profile name")
@@ -357,6 +375,9 @@ struct State {
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Propagation>,
+    /// IAM roles the flow logs service cannot assume yet (a role made moments
+    /// before in the same apply), by name
+    unpropagated_roles: HashMap<String, Propagation>,
     /// groups whose launches fail until the given moment because their launch
     /// template names a profile EC2 does not know yet, with AWS's message
     profile_failures: HashMap<String, (Instant, String)>,
@@ -408,6 +429,7 @@ impl Model {
                 nat_failure: None,
                 instance_connect_failure: None,
                 unpropagated_profiles: HashMap::new(),
+                unpropagated_roles: HashMap::new(),
                 profile_failures: HashMap::new(),
                 launch_failures_reported: 0,
                 listing_lag: config.listing_lag,
@@ -508,6 +530,20 @@ impl Model {
         );
     }
 
+    /// The flow logs service cannot assume IAM role `name` for `window` (real
+    /// time) from the first CreateFlowLogs that names it as its delivery role,
+    /// as when IAM created it moments before: AWS refuses the create with
+    /// `InvalidParameter: Unable to assume given IAM role`.
+    pub fn delay_role(&self, name: &str, window: Duration) {
+        self.state().unpropagated_roles.insert(
+            name.to_string(),
+            Propagation {
+                window,
+                known_from: None,
+            },
+        );
+    }
+
     /// From now on, an EC2 listing by filters leaves out what was created less
     /// than `lag` ago (see [`consistency::Recent::hide_young`]).
     pub fn set_listing_lag(&self, lag: Duration) {
@@ -599,6 +635,7 @@ impl Model {
                 return verdict;
             }
             if let Some(refusal) = unpropagated_profile(&mut state.unpropagated_profiles, call, now)
+                .or_else(|| unpropagated_role(&mut state.unpropagated_roles, call, now))
             {
                 return Verdict::Refuse(refusal);
             }

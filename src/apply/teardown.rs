@@ -236,9 +236,11 @@ pub(super) async fn auto_scaling_groups(t: &Teardown<'_>) -> Result<()> {
     let Some(group) = &t.inv.group else {
         return Ok(());
     };
-    autoscaling::delete_group(asg, &group.name)
-        .await
-        .or_else(ignore_not_found)?;
+    // a launch under way refuses even a forced delete until it is over
+    delete_with_retry(t.deadline, "the Auto Scaling Group", || {
+        autoscaling::delete_group(asg, &group.name)
+    })
+    .await?;
     poll_until(
         t.deadline,
         "the Auto Scaling Group to be deleted",

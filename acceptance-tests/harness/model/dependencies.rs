@@ -89,17 +89,25 @@ pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
             })
         }
         "autoscaling:DeleteAutoScalingGroup" => {
-            if call.param("ForceDelete") == Some("true") {
-                return None;
-            }
             let name = call.param("AutoScalingGroupName")?;
-            let in_moto = model.group(name).await?.instances().len();
-            let terminating = model.state().world.group_instances(name, now);
-            (in_moto + terminating > 0).then(|| {
+            if call.param("ForceDelete") != Some("true") {
+                let in_moto = model.group(name).await?.instances().len();
+                let terminating = model.state().world.group_instances(name, now);
+                if in_moto + terminating > 0 {
+                    return Some(Refusal::new(
+                        400,
+                        "ResourceInUse",
+                        "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.",
+                    ));
+                }
+            }
+            // a launch under way is a scaling activity, which even ForceDelete
+            // does not cut short
+            (model.state().world.group_launching(name, now) > 0).then(|| {
                 Refusal::new(
                     400,
-                    "ResourceInUse",
-                    "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.",
+                    "ScalingActivityInProgress",
+                    "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.",
                 )
             })
         }

@@ -469,6 +469,14 @@ impl World {
             .find(|b| b.name == name && !b.deleted())
     }
 
+    /// Instances Auto Scaling Group `group` is launching (still `pending`).
+    pub fn group_launching(&self, group: &str, now: Instant) -> usize {
+        self.instances
+            .values()
+            .filter(|i| i.group.as_deref() == Some(group) && i.state(now).0 == "pending")
+            .count()
+    }
+
     /// Instances of Auto Scaling Group `group` not yet terminated.
     pub fn group_instances(&self, group: &str, now: Instant) -> usize {
         self.instances
