@@ -277,7 +277,8 @@ fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gatewa
             .allocation_id(&allocation)
             .send()
             .await;
-        assert_eq!(code(&release), "InvalidIPAddress.InUse");
+        // AWS's word for an address a NAT gateway maps is a permission error
+        assert_eq!(code(&release), "AuthFailure");
         assert_eq!(
             delete_subnet(&m.aws, &net.subnets[0]).await,
             "DependencyViolation"
@@ -287,18 +288,32 @@ fn nat_gateway_is_pending_then_available_and_holds_its_address_subnet_and_gatewa
             nat_state(&m.aws, &id).await == "deleted"
         })
         .await;
-        // AWS frees the address once the gateway is deleted
-        reaches(deleting, Duration::ZERO, "address freed", || async {
-            let out = m
-                .moto
-                .ec2
-                .describe_addresses()
-                .allocation_ids(&allocation)
-                .send()
-                .await
-                .unwrap();
-            out.addresses()[0].association_id().is_none()
-        })
+        // and the address stays mapped a while after the gateway reads
+        // `deleted`: a release that only waited for that is still refused
+        let release = m
+            .aws
+            .ec2
+            .release_address()
+            .allocation_id(&allocation)
+            .send()
+            .await;
+        assert_eq!(code(&release), "AuthFailure");
+        reaches(
+            deleting,
+            scaled(55.0 + 8.0, scale),
+            "address freed",
+            || async {
+                let out = m
+                    .moto
+                    .ec2
+                    .describe_addresses()
+                    .allocation_ids(&allocation)
+                    .send()
+                    .await
+                    .unwrap();
+                out.addresses()[0].association_id().is_none()
+            },
+        )
         .await;
         m.aws
             .ec2

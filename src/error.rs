@@ -256,7 +256,7 @@ impl AwsError {
                 operation,
                 code: code.to_string(),
                 message: one_line(error.message().unwrap_or_default()),
-                class: classify_message(code, error.message().unwrap_or_default()),
+                class: classify_call(operation, code, error.message().unwrap_or_default()),
                 request_id,
             };
         }
@@ -280,6 +280,19 @@ impl AwsError {
                 detail: cause_text(&error),
             },
         }
+    }
+}
+
+/// Like [`classify_message`], for the answers whose meaning depends on the
+/// call: EC2 answers `ReleaseAddress` of an Elastic IP a NAT gateway still
+/// maps (a deleted one's included, for some seconds after it reads
+/// `deleted`) with `AuthFailure`, which there means "in use", not bad
+/// credentials (those fail every call, and are called `AuthFailure` on
+/// `DescribeAddresses` first).
+pub fn classify_call(operation: &str, code: &str, message: &str) -> ErrorClass {
+    match (operation, code) {
+        ("ReleaseAddress", "AuthFailure") => ErrorClass::Dependency,
+        _ => classify_message(code, message),
     }
 }
 
@@ -372,7 +385,6 @@ pub fn classify(code: &str) -> ErrorClass {
         | "ResourceInUse"
         | "ResourceInUseException"
         | "InvalidIPAddress.InUse"
-        | "AuthFailure.InUse"
         | "InvalidAddress.InUse"
         // an IPv6 block still used by a subnet or a network interface, or a
         // subnet block whose removal has not finished
@@ -433,6 +445,30 @@ mod tests {
             ErrorClass::Conflict
         );
         assert_eq!(classify("UnauthorizedOperation"), ErrorClass::Other);
+    }
+
+    #[test]
+    fn an_address_a_nat_gateway_still_maps_is_in_use_and_elsewhere_auth_failure_is_not() {
+        assert_eq!(
+            classify_call(
+                "ReleaseAddress",
+                "AuthFailure",
+                "You do not have permission to access the specified resource."
+            ),
+            ErrorClass::Dependency
+        );
+        assert_eq!(
+            classify_call(
+                "DescribeAddresses",
+                "AuthFailure",
+                "AWS was not able to validate the provided access credentials"
+            ),
+            ErrorClass::Other
+        );
+        assert_eq!(
+            classify_call("ReleaseAddress", "InvalidAllocationID.NotFound", ""),
+            ErrorClass::NotFound
+        );
     }
 
     #[test]

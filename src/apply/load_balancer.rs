@@ -414,10 +414,6 @@ fn strange_targets<'a>(
     let Some(tg) = target_group_of(spec, inv) else {
         return (None, Vec::new());
     };
-    // without the group there is nothing to tell its instances by yet
-    if inv.group.is_none() {
-        return (Some(tg), Vec::new());
-    }
     let strange = inv.registered.get(&tg.arn).into_iter().flatten();
     let strange = strange
         .filter(|t| !serves(t, tg) || !members.iter().any(|m| m.id == t.id))
@@ -445,8 +441,12 @@ pub(super) fn registration_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec
         findings.push(Finding::new(
             "tg",
             format!(
-                "has {} registered, which {} not the group's instances on port {}, and takes the environment's requests",
-                strange.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                "has {} registered, which {} not the group's instances on port {}",
+                strange
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if strange.len() == 1 { "is" } else { "are" },
                 tg.port
             ),

@@ -431,19 +431,25 @@ impl Run<'_> {
     }
 
     /// Waits until no NAT gateway being deleted holds the address: a gateway
-    /// deleted out of band (or replaced) keeps its Elastic IP for about a minute.
+    /// deleted out of band (or replaced) keeps its Elastic IP for about a
+    /// minute, and AWS unmaps it some seconds after the gateway reads `deleted`.
     pub(super) async fn wait_address_released(
         &self,
         vpc_id: &str,
         allocation_id: &str,
     ) -> Result<()> {
+        let ec2 = &self.clients.ec2;
         poll_until(
             self.deadline,
             &format!("Elastic IP {allocation_id} to be released by its deleted NAT gateway"),
             || async {
-                let holders =
-                    ec2::nat_gateways_releasing(&self.clients.ec2, vpc_id, allocation_id).await?;
-                Ok(holders.is_empty().then_some(()))
+                let states = ec2::nat_gateways_releasing(ec2, vpc_id, allocation_id).await?;
+                if states.iter().any(|s| s == "deleting") {
+                    return Ok(None);
+                }
+                let lingering =
+                    !states.is_empty() && ec2::address_associated(ec2, allocation_id).await?;
+                Ok((!lingering).then_some(()))
             },
         )
         .await

@@ -8,6 +8,10 @@ use std::time::Duration;
 pub const NAT_PENDING: f64 = 90.0;
 /// NAT gateway `deleting` before `deleted`.
 pub const NAT_DELETING: f64 = 55.0;
+/// How long a zonal NAT gateway's Elastic IP stays mapped after the gateway
+/// reads `deleted`: releasing it is refused (`AuthFailure`) until then, even
+/// by callers that waited for `deleted` (an estimate: seconds, as reported).
+pub const NAT_ADDRESS_LAG: f64 = 8.0;
 /// A regional NAT gateway's Elastic IP `associating` before `succeeded`
 /// (AWS publishes no figure; an estimate).
 pub const NAT_ADDRESS_ASSOCIATING: f64 = 15.0;

@@ -47,13 +47,25 @@ pub async fn refusal(model: &Model, call: &Call) -> Option<Refusal> {
         }
         "ec2:ReleaseAddress" => {
             let allocation = call.param("AllocationId")?;
-            let holder = model.state().world.allocation_holder(allocation, now);
-            holder.map(|_| {
-                Refusal::new(
+            let world = &model.state().world;
+            // AWS's answer for an address a zonal NAT gateway maps, deleted
+            // moments ago included, is a permission error
+            let zonal = world
+                .nat_gateways
+                .values()
+                .any(|n| n.allocation == allocation && n.holds_address(now));
+            let holder = world.allocation_holder(allocation, now);
+            holder.map(|_| match zonal {
+                true => Refusal::new(
+                    400,
+                    "AuthFailure",
+                    "You do not have permission to access the specified resource.",
+                ),
+                false => Refusal::new(
                     400,
                     "InvalidIPAddress.InUse",
                     &format!("Address {allocation} is in use."),
-                )
+                ),
             })
         }
         "ec2:DeleteRouteTable" => {

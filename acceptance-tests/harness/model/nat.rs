@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::clock::{Clock, NAT_DELETING, NAT_PENDING};
+use super::clock::{Clock, NAT_ADDRESS_LAG, NAT_DELETING, NAT_PENDING};
 use super::world::{NatGateway, World};
 use super::xml::Element;
 use super::Call;
@@ -45,6 +45,7 @@ pub fn learn(
                     public_ip: first("publicIp"),
                     available_at: now + clock.scaled(NAT_PENDING),
                     deleted_at: None,
+                    address_freed_at: None,
                     released: false,
                     failure: failure.cloned(),
                 });
@@ -52,9 +53,12 @@ pub fn learn(
         "ec2:DeleteNatGateway" => {
             let id = call.param("NatGatewayId").unwrap_or_default();
             if let Some(gateway) = world.nat_gateways.get_mut(id) {
-                gateway
+                let deleted = *gateway
                     .deleted_at
                     .get_or_insert(now + clock.scaled(NAT_DELETING));
+                gateway
+                    .address_freed_at
+                    .get_or_insert(deleted + clock.scaled(NAT_ADDRESS_LAG));
             }
         }
         _ => {}
@@ -86,7 +90,7 @@ pub fn due_releases(world: &mut World, now: Instant) -> Vec<String> {
     world
         .nat_gateways
         .values_mut()
-        .filter(|g| !g.released && (g.failed(now) || g.deleted_at.is_some_and(|at| now >= at)))
+        .filter(|g| !g.released && !g.holds_address(now))
         .map(|g| {
             g.released = true;
             g.public_ip.clone()

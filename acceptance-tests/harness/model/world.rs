@@ -20,7 +20,9 @@ pub struct NatGateway {
     pub public_ip: String,
     pub available_at: Instant,
     pub deleted_at: Option<Instant>,
-    /// set once the Elastic IP was disassociated (at `deleted_at`, or when it failed)
+    /// when AWS unmaps its Elastic IP, a while after `deleted_at`
+    pub address_freed_at: Option<Instant>,
+    /// set once the Elastic IP was disassociated (at `address_freed_at`, or when it failed)
     pub released: bool,
     /// AWS's `FailureCode` and `FailureMessage` when it ends `failed` instead
     /// of `available`
@@ -46,6 +48,11 @@ impl NatGateway {
     /// frees its address) its interface sits in its subnet and its address is mapped.
     pub fn holds_interface(&self, now: Instant) -> bool {
         !self.failed(now) && self.deleted_at.is_none_or(|at| now < at)
+    }
+
+    /// Its Elastic IP stays mapped until a while after it reads `deleted`.
+    pub fn holds_address(&self, now: Instant) -> bool {
+        !self.failed(now) && self.address_freed_at.is_none_or(|at| now < at)
     }
 }
 
@@ -444,7 +451,7 @@ impl World {
         let zonal = self
             .nat_gateways
             .iter()
-            .find(|(_, n)| n.allocation == allocation && n.holds_interface(now))
+            .find(|(_, n)| n.allocation == allocation && n.holds_address(now))
             .map(|(id, _)| id.clone());
         zonal.or_else(|| {
             self.regional_address(allocation, now)

@@ -418,17 +418,14 @@ fn status_of(g: &aws_sdk_ec2::types::NatGateway) -> NatGatewayStatus {
     }
 }
 
-/// The NAT gateways of a VPC that are being deleted and still hold the
-/// Elastic IP `allocation_id`: AWS disassociates the address only once the
-/// gateway reaches `deleted`, minutes later, and refuses a new gateway on it
-/// until then (`Resource.AlreadyAssociated`).
+/// The states of the VPC's NAT gateways, `deleting` or `deleted`, that held
+/// Elastic IP `allocation_id`: AWS unmaps the address a while after the
+/// gateway is deleted (read as it reports it now, not filtered by the API).
 pub async fn nat_gateways_releasing(
     client: &Client,
     vpc_id: &str,
     allocation_id: &str,
 ) -> Result<Vec<String>> {
-    // filtered by state here rather than by the API: the state is the one field
-    // that must be read as AWS reports it now
     let out = client
         .describe_nat_gateways()
         .filter(filter("vpc-id", vpc_id))
@@ -438,14 +435,25 @@ pub async fn nat_gateways_releasing(
     Ok(out
         .nat_gateways()
         .iter()
-        .filter(|g| g.state().map(|s| s.as_str()) == Some("deleting"))
         .filter(|g| {
             g.nat_gateway_addresses()
                 .iter()
                 .any(|a| a.allocation_id() == Some(allocation_id))
         })
-        .filter_map(|g| g.nat_gateway_id().map(str::to_string))
+        .filter_map(|g| g.state().map(|s| s.as_str().to_string()))
+        .filter(|state| matches!(state.as_str(), "deleting" | "deleted"))
         .collect())
+}
+
+/// Whether Elastic IP `allocation_id` is mapped to anything now.
+pub async fn address_associated(client: &Client, allocation_id: &str) -> Result<bool> {
+    let out = client
+        .describe_addresses()
+        .allocation_ids(allocation_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeAddresses", e))?;
+    Ok(out.addresses().iter().any(|a| a.association_id().is_some()))
 }
 
 pub async fn delete_nat_gateway(client: &Client, id: &str) -> Result<()> {
