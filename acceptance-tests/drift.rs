@@ -1324,7 +1324,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .unwrap()
             .to_string()
     });
-    runtime().block_on(async {
+    let (vpc_own_table, other_table) = runtime().block_on(async {
         // launches and health checks suspended: the group no longer heals
         live.api
             .autoscaling
@@ -1458,11 +1458,41 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .and_then(|a| a.route_table_association_id())
             .unwrap()
             .to_string();
+        let vpc_own_table = tables
+            .route_tables()
+            .iter()
+            .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+            .and_then(|t| t.route_table_id())
+            .unwrap()
+            .to_string();
         live.api
             .ec2
             .replace_route_table_association()
             .association_id(&main_association)
             .route_table_id(&public_table)
+            .send()
+            .await
+            .unwrap();
+        // and another team's table in the VPC, with a route of its own: the
+        // main role goes back to the VPC's own table, never to this one
+        let other_table = live
+            .api
+            .ec2
+            .create_route_table()
+            .vpc_id(state["vpc_id"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        live.api
+            .ec2
+            .create_route()
+            .route_table_id(&other_table)
+            .destination_cidr_block("192.0.2.0/24")
+            .gateway_id(&igw)
             .send()
             .await
             .unwrap();
@@ -1542,6 +1572,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        (vpc_own_table, other_table)
     });
     let (plan, _) = live.saved_plan();
     assert_mentions(
@@ -1556,7 +1587,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply deletes it",
             "apply restores the full-access policy",
             "subnet/private/us-east-1a is filtered by network ACL acl-",
-            "rtb/public is the VPC's main route table, so every subnet without a table of its own routes through it; apply gives the main association back to the VPC's own table",
+            &format!("rtb/public is the VPC's main route table, so every subnet without a table of its own routes through it; the VPC's own is {vpc_own_table}; apply gives the main association back to the VPC's own table"),
             &format!("rtb/private/us-east-1b routes 0.0.0.0/0 to the internet gateway {igw} instead of its NAT gateway, which exposes the private subnet"),
             "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
@@ -1693,10 +1724,17 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
-        assert_ne!(
+        assert_eq!(
             main.route_tables()[0].route_table_id(),
-            Some(public_table.as_str()),
-            "the public table is no longer the main one"
+            Some(vpc_own_table.as_str()),
+            "the VPC's own table is the main one again, not {public_table} nor another team's {other_table}"
         );
+        live.api
+            .ec2
+            .delete_route_table()
+            .route_table_id(&other_table)
+            .send()
+            .await
+            .unwrap();
     });
 }

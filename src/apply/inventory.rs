@@ -102,6 +102,8 @@ pub struct MainRouteTable {
     pub table: String,
     /// the association that makes it main
     pub association: String,
+    /// the table AWS made with the VPC, when it can be told from the others
+    pub vpc_own: Option<String>,
     /// the VPC's route tables that are not the environment's (AWS's own
     /// original main table among them)
     pub others: Vec<String>,

@@ -66,11 +66,12 @@ impl Run<'_> {
         };
         let main_table = async {
             match (main_route_table_taken(inv), &inv.main_route_table) {
-                (Some(_), Some(main)) => match main.others.first() {
+                (Some(_), Some(main)) => match &main.vpc_own {
                     Some(own) => {
                         ec2::replace_route_table_association(ec2c, &main.association, own).await
                     }
-                    // the VPC's own main table was deleted: nothing to give it back to
+                    // the VPC's own main table was deleted, or cannot be told
+                    // from another team's: the finding says what to do
                     None => Ok(()),
                 },
                 _ => Ok(()),
@@ -325,12 +326,28 @@ pub(super) fn network_drift(
     inv: &Inventory,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    if let Some(key) = main_route_table_taken(inv) {
-        findings.push(Finding::new(
-            key,
-            "is the VPC's main route table, so every subnet without a table of its own routes through it",
-            Repair::InPlace("gives the main association back to the VPC's own table"),
-        ));
+    if let (Some(key), Some(main)) = (main_route_table_taken(inv), &inv.main_route_table) {
+        const TAKEN: &str = "is the VPC's main route table, so every subnet without a table of its own routes through it";
+        findings.push(match (&main.vpc_own, main.others.as_slice()) {
+            (Some(own), _) => Finding::new(
+                key,
+                format!("{TAKEN}; the VPC's own is {own}"),
+                Repair::InPlace("gives the main association back to the VPC's own table"),
+            ),
+            (None, []) => Finding::new(
+                key,
+                format!("{TAKEN}, and the VPC's own table is gone"),
+                Repair::InPlace("leaves it: make a table with only the local route main (aws ec2 replace-route-table-association)"),
+            ),
+            (None, others) => Finding::new(
+                key,
+                format!(
+                    "{TAKEN}, and which of {} is the VPC's own cannot be told",
+                    others.join(", ")
+                ),
+                Repair::InPlace("leaves it, never making another team's table main: make the VPC's own main again (aws ec2 replace-route-table-association)"),
+            ),
+        });
     }
     if let (Some(default), off) = subnets_off_default_acl(inv) {
         findings.extend(off.into_iter().map(|(key, _, acl)| {

@@ -54,11 +54,23 @@ pub(super) fn separate_foreign(
         .collect();
     let bound = |t: &RouteTable| owns(&t.id, &t.tags) || nat_tables.contains(&t.id);
     let unowned: Vec<_> = e.route_tables.iter().filter(|t| !bound(t)).collect();
+    // once one of the environment's took the main role, AWS's table is told
+    // by being the only other one, or the only bare one (no subnet, no route
+    // but the VPC's own): with several candidates it is not guessed, so the
+    // main role is never handed to another team's table
+    let bare = |t: &&&RouteTable| {
+        t.associations.is_empty() && t.routes.values().all(|target| target == "local")
+    };
+    let only = |mut candidates: Vec<&&RouteTable>| match candidates.len() {
+        1 => candidates.pop().map(|t| t.id.clone()),
+        _ => None,
+    };
     let vpc_own = unowned
         .iter()
         .find(|t| t.main_association.is_some())
-        .or(unowned.first())
-        .map(|t| t.id.clone());
+        .map(|t| t.id.clone())
+        .or_else(|| only(unowned.iter().collect()))
+        .or_else(|| only(unowned.iter().filter(bare).collect()));
     foreign.extend(
         unowned
             .iter()
@@ -72,12 +84,8 @@ pub(super) fn separate_foreign(
         .map(|(main, association)| MainRouteTable {
             table: main.id.clone(),
             association,
-            others: e
-                .route_tables
-                .iter()
-                .filter(|t| !bound(t))
-                .map(|t| t.id.clone())
-                .collect(),
+            vpc_own: vpc_own.clone(),
+            others: unowned.iter().map(|t| t.id.clone()).collect(),
         });
     e.route_tables.retain(|o| owns(&o.id, &o.tags));
     e.security_groups.retain(|o| owns(&o.id, &o.tags));

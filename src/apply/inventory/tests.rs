@@ -166,3 +166,65 @@ fn a_listed_object_is_keyed_only_under_a_key_of_its_own_kind() {
     assert!(strays["DescribeEndpoints"].objects.is_empty());
     assert_eq!(strays["DescribeGateways"].noun, "gateway");
 }
+
+#[test]
+fn the_main_role_goes_back_only_to_a_table_told_to_be_the_vpc_s_own() {
+    let table = |id: &str, ours: bool, main: bool, routes: &[(&str, &str)]| RouteTable {
+        id: id.into(),
+        tags: match ours {
+            true => [(TAG_ENVIRONMENT.to_string(), "shop".to_string())].into(),
+            false => BTreeMap::new(),
+        },
+        routes: routes
+            .iter()
+            .map(|(to, via)| (to.to_string(), via.to_string()))
+            .collect(),
+        main_association: main.then(|| "rtbassoc-main".to_string()),
+        ..RouteTable::default()
+    };
+    let local = [("10.0.0.0/16", "local")];
+    let main_after = |tables: Vec<RouteTable>| {
+        let mut e = Ec2Inventory {
+            vpcs: vec![found("vpc-1", &[])],
+            route_tables: tables,
+            ..Ec2Inventory::default()
+        };
+        let owns = |_: &str, tags: &BTreeMap<String, String>| tags.contains_key(TAG_ENVIRONMENT);
+        let (foreign, main) = boundary::separate_foreign(&mut e, "vpc-1", owns);
+        let foreign: Vec<String> = foreign.into_iter().map(|f| f.id).collect();
+        (main.unwrap().vpc_own, foreign)
+    };
+    // the environment's table took the main role; another team's has a route of its own
+    assert_eq!(
+        main_after(vec![
+            table("rtb-env", true, true, &local),
+            table(
+                "rtb-other",
+                false,
+                false,
+                &[("10.0.0.0/16", "local"), ("0.0.0.0/0", "igw-1")]
+            ),
+            table("rtb-aws", false, false, &local),
+        ]),
+        (Some("rtb-aws".to_string()), vec!["rtb-other".to_string()])
+    );
+    // two bare tables: which one AWS made cannot be told, so neither gets the
+    // role, and both are reported
+    assert_eq!(
+        main_after(vec![
+            table("rtb-env", true, true, &local),
+            table("rtb-b", false, false, &local),
+            table("rtb-a", false, false, &local),
+        ]),
+        (None, vec!["rtb-b".to_string(), "rtb-a".to_string()])
+    );
+    // untouched: AWS's table is the main one
+    assert_eq!(
+        main_after(vec![
+            table("rtb-env", true, false, &local),
+            table("rtb-aws", false, true, &local),
+            table("rtb-other", false, false, &local),
+        ]),
+        (Some("rtb-aws".to_string()), vec!["rtb-other".to_string()])
+    );
+}
