@@ -351,10 +351,13 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .send()
             .await
             .unwrap();
-        // the bastion answers metadata requests without a token
+        // the bastion answers metadata requests without a token, to a
+        // container behind it too, and with its endpoint off
         ec2.modify_instance_metadata_options()
             .instance_id(&bastion)
             .http_tokens(HttpTokensState::Optional)
+            .http_put_response_hop_limit(2)
+            .http_endpoint(aws_sdk_ec2::types::InstanceMetadataEndpointState::Disabled)
             .send()
             .await
             .unwrap();
@@ -410,7 +413,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             &format!("subnet/private/{zone} lacks tag team = \\\"a\\\"; apply retags it"),
             "vpc has an extra tag rogue = \\\"yes\\\"; apply retags it",
             "igw has tag Name = \\\"renamed\\\" instead of \\\"drift-igw\\\"; apply retags it",
-            "bastion has IMDSv2 optional; apply requires it",
+            "bastion has IMDSv2 optional, metadata hop limit 2 instead of 1, metadata endpoint disabled instead of enabled; apply restores its metadata options",
             "asg has max size 7 instead of 3; apply restores it",
             "asg has health check grace period 0s instead of 300s; apply restores it",
             "asg uses EC2 health checks instead of ELB; apply restores it",
@@ -573,9 +576,12 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .await
             .unwrap();
         let instance = &instances.reservations()[0].instances()[0];
+        let metadata = instance.metadata_options().unwrap();
+        assert_eq!(metadata.http_tokens(), Some(&HttpTokensState::Required));
+        assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
         assert_eq!(
-            instance.metadata_options().and_then(|m| m.http_tokens()),
-            Some(&HttpTokensState::Required)
+            metadata.http_endpoint(),
+            Some(&aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled)
         );
         let group = api.group(&group_name).await;
         assert_eq!(group.max_size(), Some(3));

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::compute::metadata_changes;
 use super::inventory::Inventory;
 use super::run::{client_token, ignore_not_found, Placement, Result, Run};
 use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
@@ -48,8 +49,14 @@ impl Run<'_> {
                 }
                 // what can change on a running instance changes in place
                 self.ensure_bastion_ipv6(existing).await?;
-                if !check.tokens_required {
-                    ec2::require_metadata_tokens(&self.clients.ec2, &existing.id).await?;
+                if !check.metadata.is_empty() {
+                    ec2::set_metadata_options(
+                        &self.clients.ec2,
+                        &existing.id,
+                        &Hardening::BASTION,
+                        &Layout::BASTION,
+                    )
+                    .await?;
                 }
                 if !check.groups_match {
                     ec2::set_instance_groups(
@@ -209,7 +216,8 @@ pub(super) fn bastion_settings(
 pub(super) struct BastionCheck {
     /// what only a new instance can change, worded for the plan
     replace: Vec<String>,
-    tokens_required: bool,
+    /// how its metadata options differ from the bastion's hardening
+    metadata: Vec<String>,
     groups_match: bool,
     /// the instance reports its profile by ARN, matched against a name by its last segment
     profile_matches: bool,
@@ -271,7 +279,7 @@ impl BastionCheck {
             .map(InstanceProfile::new);
         BastionCheck {
             replace,
-            tokens_required: detail("http_tokens") == "required",
+            metadata: metadata_changes(instance, &Hardening::BASTION, &Layout::BASTION),
             groups_match: detail("security_groups") == wanted.security_group,
             profile_matches: profile == wanted.iam_instance_profile,
             profile,
@@ -337,11 +345,11 @@ pub(super) fn bastion_drift(
         ));
         return findings;
     }
-    if !check.tokens_required {
+    if !check.metadata.is_empty() {
         findings.push(Finding::new(
             "bastion",
-            "has IMDSv2 optional",
-            Repair::InPlace("requires it"),
+            format!("has {}", check.metadata.join(", ")),
+            Repair::InPlace("restores its metadata options"),
         ));
     }
     if !check.groups_match {

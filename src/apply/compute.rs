@@ -211,7 +211,7 @@ impl Run<'_> {
         for instance in inv
             .app_instances
             .iter()
-            .filter(|i| !metadata_changes(i).is_empty())
+            .filter(|i| !metadata_changes(i, &Hardening::APP, &Layout::APP).is_empty())
         {
             ec2::set_metadata_options(
                 &self.clients.ec2,
@@ -638,19 +638,35 @@ fn mix_drift(group: &autoscaling::Group, wanted: Option<&InstanceMix>) -> Option
 /// How a live app instance's metadata options differ from those its template
 /// gives (IMDSv2 required, the hop limit), worded for the plan; an instance
 /// on its way out is not compared.
-fn metadata_changes(instance: &ec2::Found) -> Vec<String> {
+pub(super) fn metadata_changes(
+    instance: &ec2::Found,
+    hardening: &Hardening,
+    layout: &Layout,
+) -> Vec<String> {
     let detail = |key: &str| instance.detail.get(key).map(String::as_str);
     if !matches!(detail("state"), Some("pending" | "running")) {
         return Vec::new();
     }
     let mut changes = Vec::new();
-    if Hardening::APP.tokens_required && detail("http_tokens") != Some("required") {
+    if hardening.tokens_required && detail("http_tokens") != Some("required") {
         changes.push("IMDSv2 optional".to_string());
     }
-    let hops = Layout::APP.metadata_hop_limit.to_string();
+    let hops = layout.metadata_hop_limit.to_string();
     match detail("metadata_hop_limit") {
-        Some(seen) if seen != hops => {
+        Some(seen) if !seen.is_empty() && seen != hops => {
             changes.push(format!("metadata hop limit {seen} instead of {hops}"));
+        }
+        _ => {}
+    }
+    // an endpoint turned off cuts the instance from its role's credentials
+    let wanted = if layout.metadata_endpoint_enabled {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    match detail("metadata_endpoint") {
+        Some(seen) if !seen.is_empty() && seen != wanted => {
+            changes.push(format!("metadata endpoint {seen} instead of {wanted}"));
         }
         _ => {}
     }
@@ -810,7 +826,7 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         }
     }
     for instance in &inv.app_instances {
-        let changes = metadata_changes(instance);
+        let changes = metadata_changes(instance, &Hardening::APP, &Layout::APP);
         if !changes.is_empty() {
             findings.push(Finding::new(
                 "asg",

@@ -429,6 +429,13 @@ pub(super) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> Found {
                     .map(|h| h.to_string())
                     .unwrap_or_default(),
             ),
+            (
+                "metadata_endpoint",
+                i.metadata_options()
+                    .and_then(|m| m.http_endpoint())
+                    .map(|e| e.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
             ("security_groups", {
                 // the instance's groups are those of its interfaces; some
                 // implementations list them in one place only

@@ -696,18 +696,6 @@ pub async fn set_instance_profile(
     Ok(())
 }
 
-/// Requires IMDSv2 on a running instance, in place.
-pub async fn require_metadata_tokens(client: &Client, instance: &str) -> Result<()> {
-    client
-        .modify_instance_metadata_options()
-        .instance_id(instance)
-        .http_tokens(HttpTokensState::Required)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyInstanceMetadataOptions", e))?;
-    Ok(())
-}
-
 /// Sets a running instance's metadata options to the ones it was launched
 /// with (`hardening` and `layout`), in place. Every option is named, so none
 /// is left as someone else changed it.
