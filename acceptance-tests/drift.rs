@@ -1087,6 +1087,29 @@ fn a_launch_template_version_made_out_of_band_is_never_run() {
     live.ws
         .assert_no_changes("after the group rolls to a version from the configuration");
 
+    // the group set to launch `$Latest`: the next version anyone adds would
+    // be what it launches; apply pins the version again, without a roll
+    runtime().block_on(async {
+        api.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&group)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .version("$Latest")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    live.layer.reset_counts();
+    live.repair(&format!(
+        "asg launches launch template version $Latest (now {new_version}) instead of a pinned version; apply pins the version it runs"
+    ));
+    assert_eq!(running_version(api, &group), new_version.to_string());
+    assert_eq!(live.layer.count("autoscaling:StartInstanceRefresh"), 0);
+
     // a change of instance type says that every instance is replaced
     live.ws.write(&config("b", "t3.small"));
     let plan = live.ws.ok(&["plan", "-no-color"]);

@@ -782,6 +782,8 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
             .unwrap();
         let emptied = Instant::now();
         assert_eq!(instance_state(&m.aws, &id).await, "shutting-down");
+        // the group deregisters what it terminates: the target drains
+        assert_eq!(target_state(&m.aws, &group_arn, &id).await, "draining");
         assert_eq!(
             code(&delete().await),
             "ResourceInUse",

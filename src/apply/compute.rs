@@ -806,6 +806,18 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                     Repair::Roll,
                 )),
                 Some(version) => {
+                    // `$Latest` or `$Default`: whoever adds a version or moves
+                    // the default decides what the group launches next
+                    if group.launch_template_version.parse::<i64>().is_err() {
+                        findings.push(Finding::new(
+                            "asg",
+                            format!(
+                                "launches launch template version {} (now {}) instead of a pinned version",
+                                group.launch_template_version, version.number
+                            ),
+                            Repair::InPlace("pins the version it runs"),
+                        ));
+                    }
                     if let Some(default) = inv
                         .default_template
                         .as_ref()
@@ -837,13 +849,17 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
     }
     if let Some(group) = &inv.group {
         let rolling = inv.refresh.as_ref().is_some_and(rolls_forward);
-        if !rolling && needs_rolling(group, inv.refresh.as_ref(), &group.launch_template_version) {
+        // `$Latest` and `$Default` read as the version they stand for now
+        let version = inv
+            .group_template
+            .as_ref()
+            .map_or(group.launch_template_version.clone(), |v| {
+                v.number.to_string()
+            });
+        if !rolling && needs_rolling(group, inv.refresh.as_ref(), &version) {
             findings.push(Finding::new(
                 "asg",
-                format!(
-                    "has instances that do not run launch template version {}",
-                    group.launch_template_version
-                ),
+                format!("has instances that do not run launch template version {version}"),
                 Repair::InPlace("rolls them with an instance refresh"),
             ));
         }

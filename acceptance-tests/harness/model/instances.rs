@@ -652,6 +652,12 @@ pub fn rewrite(world: &mut World, clock: Clock, call: &Call, answer: &mut Elemen
                     return;
                 };
                 if instance.terminated_at.is_some() {
+                    // Auto Scaling deregisters a member it terminates; AWS
+                    // drains it (until the deregistration delay ends, when it
+                    // is no longer listed), where moto keeps it registered
+                    if instance.group.is_some() {
+                        set_draining(member);
+                    }
                     return;
                 }
                 let registered = group
@@ -684,6 +690,18 @@ fn set_initial(member: &mut Element) {
     member.set_path(
         &["TargetHealth", "Description"],
         "Target registration is in progress",
+    );
+}
+
+fn set_draining(member: &mut Element) {
+    member.set_path(&["TargetHealth", "State"], "draining");
+    member.set_path(
+        &["TargetHealth", "Reason"],
+        "Target.DeregistrationInProgress",
+    );
+    member.set_path(
+        &["TargetHealth", "Description"],
+        "Target deregistration is in progress",
     );
 }
 
