@@ -381,3 +381,104 @@ fn another_team_s_target_group_in_the_vpc_keeps_its_tags_and_a_stranger_leaves_t
     live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(tags_of(&other_group), vec!["team=b".to_string()]);
 }
+
+#[test]
+fn a_create_leaves_another_vpc_s_objects_that_carry_the_environment_s_tags_untouched() {
+    use aws_sdk_ec2::types::{IpRange, ResourceType, Tag, TagSpecification};
+    let emulator = crate::harness::Emulator::aws_like();
+    let ec2 = &emulator.api.ec2;
+    // another team's VPC, with a group that copied the environment's tags
+    // (a cloned stack, a tag policy): found by tag alone, it is not the
+    // environment's
+    let tags = |kind: ResourceType, component: &str| {
+        TagSpecification::builder()
+            .resource_type(kind)
+            .tags(
+                Tag::builder()
+                    .key("prodvpc:environment")
+                    .value("edge")
+                    .build(),
+            )
+            .tags(
+                Tag::builder()
+                    .key("prodvpc:component")
+                    .value(component)
+                    .build(),
+            )
+            .tags(Tag::builder().key("team").value("b").build())
+            .build()
+    };
+    let (other_vpc, other_group) = runtime().block_on(async {
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.99.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let group = ec2
+            .create_security_group()
+            .group_name("team-b-app")
+            .description("another team's")
+            .vpc_id(&vpc)
+            .tag_specifications(tags(ResourceType::SecurityGroup, "sg/app"))
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(5432)
+                    .to_port(5432)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.99.0.0/16").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (vpc, group)
+    });
+    let described = || {
+        runtime().block_on(async {
+            let out = ec2
+                .describe_security_groups()
+                .group_ids(&other_group)
+                .send()
+                .await
+                .unwrap();
+            let group = &out.security_groups()[0];
+            let mut tags: Vec<String> = group
+                .tags()
+                .iter()
+                .map(|t| format!("{}={}", t.key().unwrap(), t.value().unwrap()))
+                .collect();
+            tags.sort();
+            (format!("{:?}", group.ip_permissions()), tags)
+        })
+    };
+    let before = described();
+    let ws = crate::harness::terraform::Workspace::new(Some(emulator.layer.endpoint()));
+    ws.write(HCL);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let state = ws.resource_values(ADDRESS);
+    assert_ne!(state["vpc_id"].as_str(), Some(other_vpc.as_str()));
+    assert_ne!(
+        string_map(&state["security_group_ids"])["app"],
+        other_group,
+        "the environment made its own group"
+    );
+    assert_eq!(described(), before, "the other team's group is untouched");
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(
+        described(),
+        before,
+        "and still there, untouched, after destroy"
+    );
+}

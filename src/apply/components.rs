@@ -299,7 +299,47 @@ impl Inventory {
         lookup: Lookup<'_>,
         hints: &Hints,
     ) -> Result<Inventory, AwsError> {
-        Inventory::discover_listing(clients, names, lookup, hints, &listed_kinds()).await
+        let listed = listed_kinds();
+        let inv = Inventory::discover_listing(clients, names, lookup, hints, &listed).await?;
+        // by name, the environment's tag finds its VPC, and nothing else: only
+        // what lives in that VPC or is bound to it is the environment's (an
+        // object elsewhere carrying its tags is another's, never modified or
+        // deleted), and without a VPC it has nothing yet, as the VPC is the
+        // first thing an apply makes
+        let (mut bound, by_name) = match lookup {
+            Lookup::ByName => {
+                let Some(vpc) = inv.vpc.as_ref().map(|vpc| vpc.id.clone()) else {
+                    return Ok(Inventory::default());
+                };
+                let bound = Lookup::EverythingInVpc(&vpc);
+                let bound = Inventory::discover_listing(clients, names, bound, hints, &listed);
+                (bound.await?, Some(inv))
+            }
+            _ => (inv, None),
+        };
+        if bound.is_unfinished() {
+            // a run of this environment stopped (interrupted, timed out)
+            // between making a gateway and attaching it to the VPC it was
+            // making: the gateway, attached to nothing, is that run's. Found
+            // by its tags, and only while the environment's own VPC is still
+            // being created: afterwards a gateway is the environment's only
+            // when attached to its VPC
+            let by_name = match by_name {
+                Some(inv) => inv,
+                None => {
+                    let by_name =
+                        Inventory::discover_listing(clients, names, Lookup::ByName, hints, &listed);
+                    by_name.await?
+                }
+            };
+            for (key, found) in by_name.listed {
+                let detached = found.detail.get("vpc").is_none_or(String::is_empty);
+                if detached && !bound.listed.contains_key(&key) {
+                    bound.listed.insert(key, found);
+                }
+            }
+        }
+        Ok(bound)
     }
 }
 

@@ -20,7 +20,8 @@ use crate::plan::spec::{attribute, Names};
 ///
 /// Without a VPC in state (a create interrupted before its first answer), only an
 /// environment still marked as being created is deleted, never a complete one,
-/// which belongs to another configuration.
+/// which belongs to another configuration; and without any VPC nothing is,
+/// as nothing found by its tags alone is the environment's.
 pub async fn destroy(
     clients: &AwsClients,
     names: &Names,
@@ -59,7 +60,9 @@ pub async fn destroy(
             });
         }
     }
-    if let Some(vpc) = vpc_id.filter(|_| inv.vpc.is_some()) {
+    // the VPC in state, or the unfinished one found by name (what discovery
+    // then bound the inventory to)
+    if let Some(vpc) = inv.vpc.as_ref().map(|vpc| vpc.id.as_str()) {
         let blockers = blockers(clients, names, &inv, vpc).await?;
         if !blockers.is_empty() {
             return Err(AwsError::DestroyBlocked { blockers });

@@ -299,16 +299,11 @@ pub(crate) async fn observe_by_name(
     name: &str,
     default_tags: &BTreeMap<String, String>,
 ) -> Result<Option<Observed>, AwsError> {
-    // by name to find the VPC, then everything in it: the target group's
-    // name carries a port not known yet
+    // by name to find the VPC, then everything in it (what discovery by name
+    // does): the target group's name carries a port not known yet
     let names = Names::new(name, AppSpec::default().port);
-    let by_name = Inventory::discover(clients, &names, Lookup::ByName).await?;
-    let Some(vpc_id) = by_name.vpc.as_ref().map(|vpc| vpc.id.clone()) else {
-        return Ok(None);
-    };
-    let inv = Inventory::discover(clients, &names, Lookup::EverythingInVpc(&vpc_id)).await?;
+    let inv = Inventory::discover(clients, &names, Lookup::ByName).await?;
     let Some(vpc) = &inv.vpc else {
-        // deleted between the two rounds
         return Ok(None);
     };
     let mut state = EnvironmentState {
