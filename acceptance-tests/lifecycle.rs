@@ -1674,6 +1674,9 @@ fn timeouts_bound_slow_calls_as_well_as_waits() {
 #[test]
 fn apply_returns_once_the_load_balancer_is_active_and_min_size_instances_are_healthy() {
     let env = Emulator::aws_like();
+    // the app's first boot needs the internet: an instance launched before
+    // its private subnet routes to an available NAT gateway never serves
+    env.layer.model().set_boot_needs_way_out(true);
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("serving"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);

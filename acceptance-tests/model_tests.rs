@@ -816,6 +816,92 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
 }
 
 #[test]
+fn an_instance_that_boots_without_a_way_out_never_serves() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    m.layer.model().set_boot_needs_way_out(true);
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        let group_arn = target_group(&m.aws, &net.vpc).await;
+        // the subnets use the VPC's main table, which has no default route yet
+        auto_scaling_group(&m.aws, &net, &template, 1, Some(&group_arn)).await;
+        let moto = &m.moto;
+        let members = |count: usize| async move {
+            let group = moto.group("app").await;
+            let ids: Vec<String> = group
+                .instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect();
+            assert_eq!(ids.len(), count, "{ids:?}");
+            ids
+        };
+        let first = members(1).await.remove(0);
+        let launched = Instant::now();
+        reaches(launched, Duration::ZERO, "judged", || async {
+            !matches!(
+                target_state(&m.aws, &group_arn, &first).await.as_str(),
+                "initial" | ""
+            )
+        })
+        .await;
+        assert_eq!(target_state(&m.aws, &group_arn, &first).await, "unhealthy");
+
+        // with a way out through the internet gateway, the next one serves
+        let main = m
+            .aws
+            .ec2
+            .describe_route_tables()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&net.vpc)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .route_tables()[0]
+            .route_table_id()
+            .unwrap()
+            .to_string();
+        m.aws
+            .ec2
+            .create_route()
+            .route_table_id(&main)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&net.gateway)
+            .send()
+            .await
+            .unwrap();
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .desired_capacity(2)
+            .send()
+            .await
+            .unwrap();
+        let second = members(2)
+            .await
+            .into_iter()
+            .find(|id| *id != first)
+            .unwrap();
+        let scaled_out = Instant::now();
+        reaches(scaled_out, Duration::ZERO, "healthy", || async {
+            target_state(&m.aws, &group_arn, &second).await == "healthy"
+        })
+        .await;
+        assert_eq!(
+            target_state(&m.aws, &group_arn, &first).await,
+            "unhealthy",
+            "a boot that failed stays failed"
+        );
+    });
+}
+
+#[test]
 fn a_referenced_security_group_and_a_vpc_with_dependencies_are_not_deleted() {
     // AWS deletes a VPC's default network ACL with it, and refuses while
     // another is there (its user guide deletes every custom ACL first)

@@ -375,6 +375,11 @@ struct State {
     /// instance profiles EC2 does not know yet (IAM propagates a new profile
     /// to EC2 in seconds, up to about two minutes), by name: until when
     unpropagated_profiles: HashMap<String, Propagation>,
+    /// the apps of group instances need the internet at boot (user data
+    /// installing packages): one launched while its subnet has no way out
+    /// (no default route to an internet gateway or an available NAT gateway)
+    /// never comes up, and fails its health checks
+    boot_needs_way_out: bool,
     /// IAM roles the flow logs service cannot assume yet (a role made moments
     /// before in the same apply), by name
     unpropagated_roles: HashMap<String, Propagation>,
@@ -430,6 +435,7 @@ impl Model {
                 instance_connect_failure: None,
                 unpropagated_profiles: HashMap::new(),
                 unpropagated_roles: HashMap::new(),
+                boot_needs_way_out: false,
                 profile_failures: HashMap::new(),
                 launch_failures_reported: 0,
                 listing_lag: config.listing_lag,
@@ -528,6 +534,12 @@ impl Model {
                 known_from: None,
             },
         );
+    }
+
+    /// From now on, a group instance launched while its subnet has no way to
+    /// the internet never serves (its boot needed the internet).
+    pub fn set_boot_needs_way_out(&self, on: bool) {
+        self.state().boot_needs_way_out = on;
     }
 
     /// The flow logs service cannot assume IAM role `name` for `window` (real

@@ -224,6 +224,11 @@ pub async fn reconcile(
     };
 
     // Wave 2: independent branches, each awaiting only its own prerequisites.
+    // The group launches only once its subnets have their way out (routes to
+    // the NAT gateways, once available, and the gateway endpoints): an
+    // instance's user data runs once, at its first boot, and one that needs
+    // the internet or S3 would otherwise fail for good
+    let (ways_out, ways_out_ready) = tokio::sync::watch::channel(false);
     Box::pin(async {
         futures::try_join!(
             async {
@@ -245,7 +250,9 @@ pub async fn reconcile(
                     },
                 )?;
                 run.ensure_gateway_endpoints(&inv, &vpc_id, &public_table, &private_tables)
-                    .await
+                    .await?;
+                ways_out.send_replace(true);
+                Ok(())
             },
             async {
                 let alb = run
@@ -265,6 +272,10 @@ pub async fn reconcile(
                     )
                     .await?;
                 run.retag_group(&inv).await?;
+                // an error ends the routing branch before it says ready, and
+                // the join with it
+                let mut ready = ways_out_ready.clone();
+                let _sender_gone = ready.wait_for(|ready| *ready).await.is_err();
                 run.ensure_group(&inv, &private, &target_group, &template)
                     .await?;
                 run.register_members(&inv).await?;

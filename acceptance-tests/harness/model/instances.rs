@@ -243,6 +243,18 @@ pub async fn sync_groups(model: &Model) {
             }
         }
     }
+    // where each new member's subnet sends traffic for the internet, when the
+    // model's apps need it at boot (read from moto before the state is taken)
+    let boot_needs_way_out = model.state().boot_needs_way_out;
+    let mut ways_out: HashMap<String, Option<String>> = HashMap::new();
+    if boot_needs_way_out {
+        for Placed { subnet, id, .. } in &placed {
+            if members.contains_key(id) && !ways_out.contains_key(subnet) {
+                let target = default_route_target(model, subnet).await;
+                ways_out.insert(subnet.clone(), target);
+            }
+        }
+    }
     let broken = |source: &(String, String)| {
         let user_data = templates.get(source).and_then(|t| t.user_data.as_deref());
         matches!((&marker, user_data), (Some(m), Some(data)) if data.contains(m.as_str()))
@@ -310,6 +322,9 @@ pub async fn sync_groups(model: &Model) {
             ),
             None => (instance_type, false),
         };
+        let cut_off = ways_out
+            .get(&subnet)
+            .is_some_and(|target| !leads_out(&state.world, target.as_deref(), now));
         state.world.instances.insert(
             id,
             Instance {
@@ -323,12 +338,68 @@ pub async fn sync_groups(model: &Model) {
                 template_version: source
                     .map(|(_, version)| version.clone())
                     .filter(|v| v.parse::<u64>().is_ok()),
-                failing: source.is_some_and(broken),
+                failing: source.is_some_and(broken) || cut_off,
                 launch_failed: launching_fails,
                 instance_type: Some(instance_type),
                 spot,
             },
         );
+    }
+}
+
+/// The target of `subnet`'s default IPv4 route: its own route table's, or
+/// the VPC's main table's when it has none; `None` without a default route.
+async fn default_route_target(model: &Model, subnet: &str) -> Option<String> {
+    use aws_sdk_ec2::types::Filter;
+    let ec2 = &model.api.ec2;
+    let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+    let own = ec2
+        .describe_route_tables()
+        .filters(filter("association.subnet-id", subnet))
+        .send()
+        .await
+        .ok()?;
+    let table = match own.route_tables().first() {
+        Some(table) => table.clone(),
+        None => {
+            let subnets = ec2
+                .describe_subnets()
+                .subnet_ids(subnet)
+                .send()
+                .await
+                .ok()?;
+            let vpc = subnets.subnets().first()?.vpc_id()?.to_string();
+            let main = ec2
+                .describe_route_tables()
+                .filters(filter("vpc-id", &vpc))
+                .filters(filter("association.main", "true"))
+                .send()
+                .await
+                .ok()?;
+            main.route_tables().first()?.clone()
+        }
+    };
+    table
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .and_then(|r| r.nat_gateway_id().or(r.gateway_id()))
+        .map(str::to_string)
+}
+
+/// Whether a default route to `target` reaches the internet now: an internet
+/// gateway, or a NAT gateway that is `available` (a pending one forwards nothing).
+fn leads_out(world: &World, target: Option<&str>, now: Instant) -> bool {
+    match target {
+        Some(igw) if igw.starts_with("igw-") => true,
+        Some(nat) => {
+            world.regional_nats.contains_key(nat)
+                || world
+                    .nat_gateways
+                    .get(nat)
+                    .is_some_and(|g| g.state(now) == "available")
+        }
+        None => false,
     }
 }
 
