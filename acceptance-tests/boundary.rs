@@ -482,3 +482,95 @@ fn a_create_leaves_another_vpc_s_objects_that_carry_the_environment_s_tags_untou
         "and still there, untouched, after destroy"
     );
 }
+
+#[test]
+fn a_target_group_of_another_with_the_environment_s_next_name_is_refused_not_taken_over() {
+    use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, Tag, TargetTypeEnum};
+    let live = Live::apply(HCL, ADDRESS, |_| {});
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let own = state["target_group_arn"].as_str().unwrap().to_string();
+    let elbv2 = &live.api.elbv2;
+    // another team made `edge-9090` in the VPC with the settings the
+    // environment's next target group will have: AWS answers the
+    // environment's create with it (made through the AWS model, which
+    // answers as AWS does)
+    let operator = Api::operator(&live.layer.endpoint());
+    let other = runtime().block_on(async {
+        let described = elbv2
+            .describe_target_groups()
+            .target_group_arns(&own)
+            .send()
+            .await
+            .unwrap();
+        let tg = &described.target_groups()[0];
+        let made = operator
+            .elbv2
+            .create_target_group()
+            .name("edge-9090")
+            .protocol(ProtocolEnum::Http)
+            .port(9090)
+            .vpc_id(&vpc)
+            .target_type(TargetTypeEnum::Instance)
+            .health_check_enabled(true)
+            .health_check_path(tg.health_check_path().unwrap())
+            .health_check_protocol(tg.health_check_protocol().unwrap().clone())
+            .healthy_threshold_count(tg.healthy_threshold_count().unwrap())
+            .unhealthy_threshold_count(tg.unhealthy_threshold_count().unwrap())
+            .health_check_interval_seconds(tg.health_check_interval_seconds().unwrap())
+            .health_check_port(tg.health_check_port().unwrap())
+            .health_check_timeout_seconds(tg.health_check_timeout_seconds().unwrap())
+            .matcher(
+                Matcher::builder()
+                    .http_code(tg.matcher().unwrap().http_code().unwrap())
+                    .build(),
+            )
+            .tags(Tag::builder().key("team").value("b").build())
+            .send()
+            .await
+            .unwrap();
+        made.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string()
+    });
+    live.ws.write(&HCL.replace(
+        "    max_size = 2\n",
+        "    max_size = 2\n    port     = 9090\n",
+    ));
+    let refused = live.ws.run(&["apply", "-auto-approve", "-no-color"]);
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    let said = refused
+        .text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!(
+            "target group edge-9090 ({other}) exists in the VPC and is not the environment's"
+        )),
+        "{said}"
+    );
+    runtime().block_on(async {
+        let tags = elbv2
+            .describe_tags()
+            .resource_arns(&other)
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<&str> = tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .filter_map(|t| t.key())
+            .collect();
+        assert_eq!(
+            keys,
+            vec!["team"],
+            "the other team's group is not tagged over"
+        );
+    });
+    assert_ne!(
+        live.state()["target_group_arn"].as_str(),
+        Some(other.as_str())
+    );
+}

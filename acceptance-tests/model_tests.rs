@@ -816,6 +816,43 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
 }
 
 #[test]
+fn a_target_group_created_again_with_its_settings_is_answered_with_the_same_group() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let create = |port: i32| {
+            m.aws
+                .elbv2
+                .create_target_group()
+                .name("same")
+                .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+                .port(port)
+                .vpc_id(&net.vpc)
+                .send()
+        };
+        let arn = |out: aws_sdk_elasticloadbalancingv2::operation::create_target_group::CreateTargetGroupOutput| {
+            out.target_groups()[0].target_group_arn().unwrap().to_string()
+        };
+        let first = arn(create(80).await.unwrap());
+        // AWS: the same name and settings answer with the group that exists
+        assert_eq!(arn(create(80).await.unwrap()), first);
+        assert_eq!(
+            code(&create(81).await),
+            "DuplicateTargetGroupName",
+            "other settings are refused"
+        );
+        m.aws
+            .elbv2
+            .delete_target_group()
+            .target_group_arn(&first)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(arn(create(81).await.unwrap()), first, "a new one once it is gone");
+    });
+}
+
+#[test]
 fn an_instance_that_boots_without_a_way_out_never_serves() {
     let scale = 0.02;
     let m = modelled(quiet(scale));

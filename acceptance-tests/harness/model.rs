@@ -660,6 +660,9 @@ impl Model {
             if let Some(verdict) = idempotency::replay(&state.client_tokens, call) {
                 return verdict;
             }
+            if let Some(verdict) = load_balancer::recreate_target_group(&state.world, call) {
+                return verdict;
+            }
             if let Some(verdict) = load_balancer::recreate(&state.world, call) {
                 return verdict;
             }

@@ -11,7 +11,7 @@ use crate::aws::elbv2::{self, HealthCheck, ListenerAction, Tls};
 use crate::error::AwsError;
 use crate::plan::blueprint::{listener_role, Component};
 use crate::plan::drift::{Finding, Repair};
-use crate::plan::spec::{attribute, EnvironmentSpec};
+use crate::plan::spec::{attribute, EnvironmentSpec, TAG_ENVIRONMENT};
 
 impl Run<'_> {
     pub(super) async fn ensure_target_group(
@@ -48,6 +48,21 @@ impl Run<'_> {
                     )
                 })
                 .await?;
+                // AWS answers a create with the name and settings of a target
+                // group that exists with that group: one that does not carry
+                // the environment's tag is another's, never taken over
+                let tags = retry_propagation(self.deadline, "target group tags", || {
+                    let arn = std::slice::from_ref(&created.arn);
+                    elbv2::tags_of(&self.clients.elbv2, &self.clients.batches, arn)
+                })
+                .await?;
+                let owner = tags.get(&created.arn).and_then(|t| t.get(TAG_ENVIRONMENT));
+                if owner != Some(&self.spec.name) {
+                    return Err(AwsError::Unsatisfiable(format!(
+                        "target group {} ({}) exists in the VPC and is not the environment's (AWS answers a create with the same name and settings with it); delete or rename it, then apply again",
+                        self.names.target_group, created.arn
+                    )));
+                }
                 Ok(created.arn)
             }
         }

@@ -49,6 +49,38 @@ pub fn recreate(world: &World, call: &Call) -> Option<Verdict> {
     })
 }
 
+/// A target group create's settings: every parameter but its tags.
+fn target_group_settings(call: &Call) -> String {
+    let mut settings: Vec<String> = call
+        .params
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "Action" | "Version"))
+        .filter(|(name, _)| !name.starts_with("Tags."))
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    settings.sort();
+    settings.join("&")
+}
+
+/// AWS's answer to creating a target group whose name one has: that group,
+/// when the settings are the same (moto refuses every such create).
+pub fn recreate_target_group(world: &World, call: &Call) -> Option<Verdict> {
+    if call.key() != "elasticloadbalancing:CreateTargetGroup" {
+        return None;
+    }
+    let name = call.param("Name")?;
+    let (_, settings, answer) = world.target_group_creates.get(name)?;
+    Some(if *settings == target_group_settings(call) {
+        Verdict::Replay(answer.clone())
+    } else {
+        Verdict::Refuse(Refusal::new(
+            400,
+            "DuplicateTargetGroupName",
+            "A target group with the same name exists, but with different settings",
+        ))
+    })
+}
+
 /// AWS's answer to deleting a balancer whose deletion protection is on.
 pub fn protected(world: &World, call: &Call) -> Option<Verdict> {
     if call.key() != "elasticloadbalancing:DeleteLoadBalancer" {
@@ -96,6 +128,24 @@ pub fn learn(
                     deletion_protection: false,
                     create_answer: raw_answer.to_string(),
                 });
+        }
+        "elasticloadbalancing:CreateTargetGroup" => {
+            let (Some(name), Some(arn)) = (
+                call.param("Name"),
+                answer.texts("TargetGroupArn").into_iter().next(),
+            ) else {
+                return;
+            };
+            world
+                .target_group_creates
+                .entry(name.to_string())
+                .or_insert_with(|| (arn, target_group_settings(call), raw_answer.to_string()));
+        }
+        "elasticloadbalancing:DeleteTargetGroup" => {
+            let arn = call.param("TargetGroupArn").unwrap_or_default();
+            world
+                .target_group_creates
+                .retain(|_, (made, _, _)| made != arn);
         }
         "elasticloadbalancing:ModifyLoadBalancerAttributes" => {
             let arn = call.param("LoadBalancerArn").unwrap_or_default();

@@ -340,6 +340,9 @@ pub struct World {
     pub load_balancers: HashMap<String, LoadBalancer>,
     pub instances: HashMap<String, Instance>,
     pub target_groups: HashMap<String, TargetGroup>,
+    /// each live target group's create by name: (ARN, the create's settings,
+    /// moto's answer), for AWS's idempotent answer to the same create
+    pub target_group_creates: HashMap<String, (String, String, String)>,
     /// per Auto Scaling Group, oldest first
     pub refreshes: HashMap<String, Vec<Refresh>>,
     /// EC2 Instance Connect Endpoints (moto has none), by ID
