@@ -1315,6 +1315,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let private_table = live.route_table("rtb/private/us-east-1b");
     let igw = state["internet_gateway_id"].as_str().unwrap().to_string();
     let public_table = live.route_table("rtb/public");
+    let groups = string_map(&state["security_group_ids"]);
     let default_acl_entries = || {
         runtime().block_on(async {
             let acls = live
@@ -1590,6 +1591,16 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // and is put in the load balancer's group too, which the internet reaches
+        live.api
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(&app_instance)
+            .groups(&groups["app"])
+            .groups(&groups["alb"])
+            .send()
+            .await
+            .unwrap();
         // the S3 endpoint denies everything
         live.api
             .ec2
@@ -1621,10 +1632,14 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
             "which serve no requests; apply registers them and waits until they serve",
-            &format!("asg instance {app_instance} has IMDSv2 optional, metadata hop limit 3 instead of 2"),
+            &format!("asg instance {app_instance} has IMDSv2 optional, metadata hop limit 3 instead of 2, security groups {} instead of sg/app alone", {
+                let mut both = [groups["app"].clone(), groups["alb"].clone()];
+                both.sort();
+                both.join(",")
+            }),
             &format!("vpc has default network ACL {default_acl}, which filters the environment's subnets, with rules other than AWS's defaults: inbound rule 50 denies all traffic from 0.0.0.0/0"),
             "apply restores AWS's default rules",
-            "apply restores its metadata options",
+            "apply restores what its launch template version gave it",
         ],
     );
     live.apply_saved_plan(
@@ -1657,6 +1672,12 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             Some(&aws_sdk_ec2::types::HttpTokensState::Required)
         );
         assert_eq!(options.http_put_response_hop_limit(), Some(2));
+        let in_groups: Vec<&str> = described.reservations()[0].instances()[0]
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .collect();
+        assert_eq!(in_groups, vec![groups["app"].as_str()]);
         let policies = live
             .api
             .autoscaling

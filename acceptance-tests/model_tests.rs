@@ -853,6 +853,74 @@ fn a_target_group_created_again_with_its_settings_is_answered_with_the_same_grou
 }
 
 #[test]
+fn a_group_member_has_the_groups_and_profile_its_template_names() {
+    let m = modelled(quiet(0.01));
+    let profile = m.moto_server().create_instance_profile("member");
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = m
+            .aws
+            .ec2
+            .create_launch_template()
+            .launch_template_name("app")
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-12c6146b")
+                    .iam_instance_profile(
+                        aws_sdk_ec2::types::LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                            .name("member")
+                            .build(),
+                    )
+                    .network_interfaces(
+                        aws_sdk_ec2::types::LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                            .device_index(0)
+                            .groups(&net.group)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .launch_template
+            .unwrap()
+            .launch_template_id
+            .unwrap();
+        auto_scaling_group(&m.aws, &net, &template, 1, None).await;
+        let group = m.moto.group("app").await;
+        let id = group.instances()[0].instance_id().unwrap().to_string();
+        let described = m
+            .aws
+            .ec2
+            .describe_instances()
+            .instance_ids(&id)
+            .send()
+            .await
+            .unwrap();
+        let instance = &described.reservations()[0].instances()[0];
+        let groups: std::collections::BTreeSet<&str> = instance
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .chain(
+                instance
+                    .network_interfaces()
+                    .iter()
+                    .flat_map(|n| n.groups())
+                    .filter_map(|g| g.group_id()),
+            )
+            .collect();
+        // as AWS does, in the groups its template names (moto: the default group)
+        assert_eq!(groups, std::collections::BTreeSet::from([net.group.as_str()]));
+        // with the template's instance profile (moto: none)
+        assert_eq!(
+            instance.iam_instance_profile().and_then(|p| p.arn()),
+            Some(profile.as_str())
+        );
+    });
+}
+
+#[test]
 fn an_instance_that_boots_without_a_way_out_never_serves() {
     let scale = 0.02;
     let m = modelled(quiet(scale));

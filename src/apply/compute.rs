@@ -16,7 +16,7 @@ use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::drift::{Finding, Repair};
 use crate::plan::security::SgRole;
-use crate::plan::spec::{EnvironmentSpec, InstanceMix};
+use crate::plan::spec::{EnvironmentSpec, InstanceMix, InstanceProfile};
 
 impl Run<'_> {
     /// The launch template version for the group: the one it runs when that matches
@@ -182,7 +182,7 @@ impl Run<'_> {
                     autoscaling::resume_processes(&self.clients.autoscaling, &self.names.app)
                         .await?;
                 }
-                self.restore_instance_metadata(inv).await?;
+                self.restore_instances(inv).await?;
                 self.roll_instances(inv, group, template).await?;
             }
         }
@@ -203,24 +203,32 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Gives the group's running instances back the metadata options their
-    /// template launched them with, where someone changed them in place
-    /// (ModifyInstanceMetadataOptions): a refresh would not see it, as the
-    /// instances still run the right version.
-    async fn restore_instance_metadata(&self, inv: &Inventory) -> Result<()> {
-        for instance in inv
-            .app_instances
-            .iter()
-            .filter(|i| !metadata_changes(i, &Hardening::APP, &Layout::APP).is_empty())
-        {
-            ec2::set_metadata_options(
-                &self.clients.ec2,
-                &instance.id,
-                &Hardening::APP,
-                &Layout::APP,
-            )
-            .await
-            .or_else(super::run::ignore_not_found)?;
+    /// Gives the group's running instances back the metadata options,
+    /// security groups and instance profile their template version launched
+    /// them with, where someone changed them in place: a refresh would not
+    /// see it, as the instances still run the right version.
+    async fn restore_instances(&self, inv: &Inventory) -> Result<()> {
+        let ec2c = &self.clients.ec2;
+        for instance in &inv.app_instances {
+            let drift = app_instance_drift(inv, instance);
+            let id = &instance.id;
+            if drift.metadata {
+                ec2::set_metadata_options(ec2c, id, &Hardening::APP, &Layout::APP)
+                    .await
+                    .or_else(super::run::ignore_not_found)?;
+            }
+            if let Some(group) = &drift.groups {
+                ec2::set_instance_groups(ec2c, id, std::slice::from_ref(group))
+                    .await
+                    .or_else(super::run::ignore_not_found)?;
+            }
+            if let Some(profile) = &drift.profile {
+                retry_propagation(self.deadline, "app instance profile", || {
+                    ec2::set_instance_profile(ec2c, id, profile.as_ref())
+                })
+                .await
+                .or_else(super::run::ignore_not_found)?;
+            }
         }
         Ok(())
     }
@@ -673,6 +681,71 @@ pub(super) fn metadata_changes(
     changes
 }
 
+/// How a running app instance differs from what its template version
+/// launched it with: metadata options, security groups, instance profile
+/// (each changed in place out of band; a refresh would not see them, as the
+/// instance still runs the right version).
+struct InstanceDrift {
+    words: Vec<String>,
+    metadata: bool,
+    /// the group it should be in alone, when it is not
+    groups: Option<String>,
+    /// the profile it should have, when it has another
+    profile: Option<Option<InstanceProfile>>,
+}
+
+fn app_instance_drift(inv: &Inventory, instance: &ec2::Found) -> InstanceDrift {
+    let metadata = metadata_changes(instance, &Hardening::APP, &Layout::APP);
+    let mut drift = InstanceDrift {
+        metadata: !metadata.is_empty(),
+        words: metadata,
+        groups: None,
+        profile: None,
+    };
+    // compared with the version the group runs, for the instances that run
+    // it: one an instance refresh is about to replace is not drift
+    let runs = inv
+        .group
+        .iter()
+        .flat_map(|g| &g.members)
+        .find(|m| m.id == instance.id)
+        .map(|m| m.launch_template_version.as_str());
+    let Some(version) = inv
+        .group_template
+        .as_ref()
+        .filter(|v| Some(v.number.to_string().as_str()) == runs)
+    else {
+        return drift;
+    };
+    let running = matches!(
+        instance.detail.get("state").map(String::as_str),
+        Some("pending" | "running")
+    );
+    let detail = |key: &str| instance.detail.get(key).cloned().unwrap_or_default();
+    let wanted = &version.settings;
+    if running && instance.detail.contains_key("security_groups") {
+        let groups = detail("security_groups");
+        if groups != wanted.security_group {
+            drift
+                .words
+                .push(format!("security groups {groups} instead of sg/app alone"));
+            drift.groups = Some(wanted.security_group.clone());
+        }
+    }
+    let profile = Some(detail("instance_profile"))
+        .filter(|arn| !arn.is_empty())
+        .map(InstanceProfile::new);
+    if running && profile != wanted.iam_instance_profile {
+        drift.words.push(format!(
+            "instance profile {:?} instead of {:?}",
+            InstanceProfile::text_of(profile.as_ref()),
+            InstanceProfile::text_of(wanted.iam_instance_profile.as_ref())
+        ));
+        drift.profile = Some(wanted.iam_instance_profile.clone());
+    }
+    drift
+}
+
 /// The group (sizes, placement, template version), the target group's health
 /// check, the listeners and the load balancer's placement.
 pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory) -> Vec<Finding> {
@@ -838,12 +911,12 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
         }
     }
     for instance in &inv.app_instances {
-        let changes = metadata_changes(instance, &Hardening::APP, &Layout::APP);
-        if !changes.is_empty() {
+        let drift = app_instance_drift(inv, instance);
+        if !drift.words.is_empty() {
             findings.push(Finding::new(
                 "asg",
-                format!("instance {} has {}", instance.id, changes.join(", ")),
-                Repair::InPlace("restores its metadata options"),
+                format!("instance {} has {}", instance.id, drift.words.join(", ")),
+                Repair::InPlace("restores what its launch template version gave it"),
             ));
         }
     }

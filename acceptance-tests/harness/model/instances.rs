@@ -228,18 +228,84 @@ pub async fn sync_groups(model: &Model) {
     super::ipv6::assign_at_launch(model, ids).await;
     propagate_group_tags(model, groups.auto_scaling_groups(), &members, &placed).await;
     // what each new member's template runs, read once per template version
-    // and only while the model watches for a broken app or a fresh profile
     let marker = model.state().unhealthy_user_data.clone();
-    let watching_profiles = !model.state().unpropagated_profiles.is_empty();
     let mut templates: HashMap<(String, String), TemplateFacts> = HashMap::new();
-    if marker.is_some() || watching_profiles {
-        for Placed { id, .. } in &placed {
-            let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
-                continue;
-            };
-            if !templates.contains_key(source) {
-                let facts = template_facts(model, &source.0, &source.1).await;
-                templates.insert(source.clone(), facts);
+    for Placed { id, .. } in &placed {
+        let Some(source) = members.get(id).and_then(|g| sources.get(g)) else {
+            continue;
+        };
+        if !templates.contains_key(source) {
+            let facts = template_facts(model, &source.0, &source.1).await;
+            templates.insert(source.clone(), facts);
+        }
+    }
+    // AWS gives a member its template's instance profile; moto gives none
+    for Placed { id, .. } in &placed {
+        let source = members.get(id.as_str()).and_then(|g| sources.get(g));
+        let Some(profile) = source.and_then(|s| templates.get(s)?.profile.clone()) else {
+            continue;
+        };
+        let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder();
+        let spec = match profile.starts_with("arn:") {
+            true => spec.arn(profile),
+            false => spec.name(profile),
+        };
+        let _already = model
+            .api
+            .ec2
+            .associate_iam_instance_profile()
+            .instance_id(id.as_str())
+            .iam_instance_profile(spec.build())
+            .send()
+            .await;
+    }
+    // AWS puts a member in the groups its template's network interface
+    // names; moto leaves it in the VPC's default group
+    for Placed {
+        id,
+        security_groups,
+        ..
+    } in &mut placed
+    {
+        let source = members.get(id.as_str()).and_then(|g| sources.get(g));
+        let Some(groups) = source
+            .and_then(|s| templates.get(s))
+            .map(|t| &t.groups)
+            .filter(|g| !g.is_empty())
+        else {
+            continue;
+        };
+        if *security_groups != groups.iter().cloned().collect::<BTreeSet<_>>() {
+            let ec2 = &model.api.ec2;
+            let moved = ec2
+                .modify_instance_attribute()
+                .instance_id(id.as_str())
+                .set_groups(Some(groups.clone()))
+                .send()
+                .await;
+            // and its interface, which moto keeps apart
+            let described = ec2
+                .describe_instances()
+                .instance_ids(id.as_str())
+                .send()
+                .await;
+            let interfaces: Vec<String> = described
+                .iter()
+                .flat_map(|out| out.reservations())
+                .flat_map(|r| r.instances())
+                .flat_map(|i| i.network_interfaces())
+                .filter_map(|n| n.network_interface_id().map(str::to_string))
+                .collect();
+            for interface in interfaces {
+                let _ = ec2
+                    .modify_network_interface_attribute()
+                    .network_interface_id(interface)
+                    .set_groups(Some(groups.clone()))
+                    .send()
+                    .await;
+            }
+            if moved.is_ok() {
+                *security_groups = groups.iter().cloned().collect();
             }
         }
     }
@@ -526,6 +592,8 @@ struct TemplateFacts {
     user_data: Option<String>,
     /// the instance profile, by name or ARN
     profile: Option<String>,
+    /// the security groups its network interface (or the template) names
+    groups: Vec<String>,
 }
 
 /// The facts of launch template `id` at `version`, asked of moto.
@@ -560,6 +628,13 @@ async fn template_facts(model: &Model, id: &str, version: &str) -> TemplateFacts
             .iam_instance_profile()
             .and_then(|p| p.name().or(p.arn()))
             .map(str::to_string),
+        groups: data
+            .network_interfaces()
+            .iter()
+            .flat_map(|n| n.groups())
+            .chain(data.security_group_ids())
+            .cloned()
+            .collect(),
     }
 }
 
