@@ -1591,6 +1591,27 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // the load balancer lets smuggled requests through and trusts the
+        // client's forwarded-for header
+        live.api
+            .elbv2
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(state["alb_arn"].as_str().unwrap())
+            .attributes(
+                aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+                    .key("routing.http.desync_mitigation_mode")
+                    .value("monitor")
+                    .build(),
+            )
+            .attributes(
+                aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+                    .key("routing.http.xff_header_processing.mode")
+                    .value("preserve")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         // and is put in the load balancer's group too, which the internet reaches
         live.api
             .ec2
@@ -1640,6 +1661,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             &format!("vpc has default network ACL {default_acl}, which filters the environment's subnets, with rules other than AWS's defaults: inbound rule 50 denies all traffic from 0.0.0.0/0"),
             "apply restores AWS's default rules",
             "apply restores what its launch template version gave it",
+            "alb has routing.http.desync_mitigation_mode monitor instead of defensive",
+            "alb has routing.http.xff_header_processing.mode preserve instead of append",
         ],
     );
     live.apply_saved_plan(
@@ -1678,6 +1701,30 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .filter_map(|g| g.group_id())
             .collect();
         assert_eq!(in_groups, vec![groups["app"].as_str()]);
+        let attributes = live
+            .api
+            .elbv2
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(state["alb_arn"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let value = |key: &str| {
+            attributes
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(key))
+                .and_then(|a| a.value())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            value("routing.http.desync_mitigation_mode").as_deref(),
+            Some("defensive")
+        );
+        assert_eq!(
+            value("routing.http.xff_header_processing.mode").as_deref(),
+            Some("append")
+        );
         let policies = live
             .api
             .autoscaling

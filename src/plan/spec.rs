@@ -157,15 +157,34 @@ pub mod attribute {
     pub const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
     pub const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
 
+    /// Settings the configuration does not offer, kept at AWS's defaults:
+    /// each changes what reaches the app (smuggled requests, a host header
+    /// passed through, a spoofable client address, requests let through
+    /// without the WAF's verdict), so each is defended as drift.
+    pub const FIXED: [(&str, &str); 6] = [
+        ("routing.http.desync_mitigation_mode", "defensive"),
+        ("waf.fail_open.enabled", "false"),
+        ("routing.http.xff_header_processing.mode", "append"),
+        ("routing.http.preserve_host_header.enabled", "false"),
+        ("routing.http.xff_client_port.enabled", "false"),
+        ("routing.http2.enabled", "true"),
+    ];
+
     /// What AWS reports for each key the provider sets on a load balancer that
     /// never had it set (emulators may leave such keys out altogether).
-    pub const AWS_DEFAULTS: [(&str, &str); 6] = [
+    pub const AWS_DEFAULTS: [(&str, &str); 12] = [
         (DROP_INVALID_HEADER_FIELDS, "false"),
         (IDLE_TIMEOUT, "60"),
         (DELETION_PROTECTION, "false"),
         (ACCESS_LOGS, "false"),
         (ACCESS_LOGS_BUCKET, ""),
         (ACCESS_LOGS_PREFIX, ""),
+        FIXED[0],
+        FIXED[1],
+        FIXED[2],
+        FIXED[3],
+        FIXED[4],
+        FIXED[5],
     ];
 
     /// The configuration attribute (inside `load_balancer`) a key comes from.
@@ -177,7 +196,11 @@ pub mod attribute {
             ACCESS_LOGS => "access_logs",
             ACCESS_LOGS_BUCKET => "access_logs.bucket",
             ACCESS_LOGS_PREFIX => "access_logs.prefix",
-            _ => "an attribute",
+            // a fixed setting, named by its AWS key
+            _ => FIXED
+                .iter()
+                .find(|(fixed, _)| *fixed == key)
+                .map_or("an attribute", |(fixed, _)| fixed),
         }
     }
 }
@@ -201,6 +224,11 @@ impl LoadBalancerSpec {
                 self.access_logs.is_some().to_string(),
             ),
         ]);
+        wanted.extend(
+            attribute::FIXED
+                .iter()
+                .map(|(key, value)| (*key, value.to_string())),
+        );
         if let Some(logs) = &self.access_logs {
             wanted.insert(attribute::ACCESS_LOGS_BUCKET, logs.bucket.clone());
             wanted.insert(
