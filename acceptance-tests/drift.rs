@@ -265,6 +265,28 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
         out.security_groups()[0].group_id().unwrap().to_string()
     });
 
+    // through the AWS model, which knows route propagation (moto does not):
+    // the public table takes a virtual private gateway's routes, and is made
+    // the internet gateway's edge route table (ingress routing)
+    let operator = Api::operator(&live.layer.endpoint());
+    runtime().block_on(async {
+        operator
+            .ec2
+            .enable_vgw_route_propagation()
+            .route_table_id(&public_table)
+            .gateway_id("vgw-0123456789abcdef0")
+            .send()
+            .await
+            .unwrap();
+        operator
+            .ec2
+            .associate_route_table()
+            .route_table_id(&public_table)
+            .gateway_id(&igw)
+            .send()
+            .await
+            .unwrap();
+    });
     runtime().block_on(async {
         let ec2 = &api.ec2;
         // VPC DNS hostnames off, a public subnet without public IP mapping, a
@@ -407,6 +429,8 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             "vpc has DNS hostnames off; apply turns it on",
             &format!("subnet/public/{zone} does not map public IPs on launch; apply turns it on"),
             "rtb/public has an extra route to 192.0.2.0/24 via",
+            &format!("rtb/public is the edge route table of gateway {igw}, so traffic arriving through it is routed by this table; apply disassociates it"),
+            "rtb/public takes the routes virtual private gateway vgw-0123456789abcdef0 propagates; apply turns route propagation off",
             "sg/app has an extra ingress rule tcp/22 from ::/0; apply removes it",
             "sg/alb has an extra egress rule tcp/5432 to 10.0.0.0/8; apply removes it",
             "sg/default has an extra ingress rule tcp/80 from 0.0.0.0/0; apply removes it",
@@ -482,6 +506,24 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
     // the flow log added out of band is observed, not removed
     assert_posture(&posture, &[("EC2.6", "pass")]);
 
+    runtime().block_on(async {
+        let tables = operator
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(&public_table)
+            .send()
+            .await
+            .unwrap();
+        let table = &tables.route_tables()[0];
+        assert!(table.propagating_vgws().is_empty(), "{table:?}");
+        assert!(
+            table
+                .associations()
+                .iter()
+                .all(|a| a.gateway_id().is_none()),
+            "{table:?}"
+        );
+    });
     runtime().block_on(async {
         let ec2 = &api.ec2;
         let hostnames = ec2

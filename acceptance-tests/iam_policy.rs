@@ -32,7 +32,7 @@ const IAM_PREFIX: [(&str, &str); 3] = [
 
 /// The first word of every SDK operation the provider uses; builder methods
 /// and getters start otherwise (or take arguments).
-const OPERATION_VERBS: [&str; 28] = [
+const OPERATION_VERBS: [&str; 29] = [
     "add",
     "allocate",
     "assign",
@@ -45,6 +45,7 @@ const OPERATION_VERBS: [&str; 28] = [
     "deregister",
     "describe",
     "detach",
+    "disable",
     "disassociate",
     "modify",
     "put",
@@ -61,6 +62,13 @@ const OPERATION_VERBS: [&str; 28] = [
     "terminate",
     "unassign",
     "update",
+];
+
+/// Getters of fields AWS reports whose names start like an operation.
+const GETTERS: [&str; 3] = [
+    "disable_api_stop",
+    "disable_api_termination",
+    "disable_scale_in",
 ];
 
 /// `create_vpc` -> `CreateVpc`.
@@ -90,8 +98,8 @@ fn operations_in(source: &str) -> BTreeSet<String> {
                 .collect();
             let called_bare = piece[name.len()..].starts_with("()");
             let verb = name.split('_').next().unwrap_or_default();
-            (called_bare && name.contains('_') && OPERATION_VERBS.contains(&verb))
-                .then(|| pascal_case(&name))
+            let operation = OPERATION_VERBS.contains(&verb) && !GETTERS.contains(&name.as_str());
+            (called_bare && name.contains('_') && operation).then(|| pascal_case(&name))
         })
         .collect()
 }

@@ -921,6 +921,63 @@ fn a_group_member_has_the_groups_and_profile_its_template_names() {
 }
 
 #[test]
+fn a_route_table_takes_a_virtual_private_gateway_s_routes_while_propagation_is_on() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let table = m
+            .aws
+            .ec2
+            .create_route_table()
+            .vpc_id(&net.vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table
+            .unwrap()
+            .route_table_id
+            .unwrap();
+        let propagating = || async {
+            let out = m
+                .aws
+                .ec2
+                .describe_route_tables()
+                .route_table_ids(&table)
+                .send()
+                .await
+                .unwrap();
+            out.route_tables()[0]
+                .propagating_vgws()
+                .iter()
+                .filter_map(|v| v.gateway_id().map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        assert!(propagating().await.is_empty());
+        m.aws
+            .ec2
+            .enable_vgw_route_propagation()
+            .route_table_id(&table)
+            .gateway_id("vgw-0123456789abcdef0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            propagating().await,
+            vec!["vgw-0123456789abcdef0".to_string()]
+        );
+        m.aws
+            .ec2
+            .disable_vgw_route_propagation()
+            .route_table_id(&table)
+            .gateway_id("vgw-0123456789abcdef0")
+            .send()
+            .await
+            .unwrap();
+        assert!(propagating().await.is_empty());
+    });
+}
+
+#[test]
 fn an_instance_that_boots_without_a_way_out_never_serves() {
     let scale = 0.02;
     let m = modelled(quiet(scale));

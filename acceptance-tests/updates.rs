@@ -736,6 +736,9 @@ fn without_waiting_apply_returns_right_after_starting_the_refresh() {
     let old = version_of(&live.state());
     inputs.instance_type = "t3.small";
     live.ws.write(&inputs.hcl());
+    // the refresh lasts some seconds (a tenth of AWS's time), so that a busy
+    // machine still sees it under way when apply returns
+    live.layer.model().set_time_scale(0.1);
     live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let listed = refreshes(&live);
     assert!(

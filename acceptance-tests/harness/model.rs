@@ -27,6 +27,7 @@ mod ipv6;
 mod load_balancer;
 mod mixed;
 mod nat;
+mod propagation;
 mod refresh;
 mod regional_nat;
 mod tagging;
@@ -678,6 +679,9 @@ impl Model {
         if let Some(verdict) = tagging::answer(self, call).await {
             return verdict;
         }
+        if let Some(verdict) = propagation::answer(self, call) {
+            return verdict;
+        }
         if let Some(verdict) = regional_nat::answer(self, call).await {
             return verdict;
         }
@@ -772,6 +776,7 @@ impl Model {
         regional_nat::rewrite(&state.world, call, &mut doc.root, now);
         instance_connect::rewrite(&state.world, call, &mut doc.root, now);
         load_balancer::rewrite(&state.world, call, &mut doc.root, now);
+        propagation::rewrite(&state.world, call, &mut doc.root);
         ipv6::rewrite(&state.world, call, &mut doc.root, now);
         instances::rewrite(&mut state.world, state.clock, call, &mut doc.root, now);
         // after the instances' rewrite, which sets the group's template version

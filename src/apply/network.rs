@@ -507,10 +507,23 @@ pub(super) fn network_drift(
             }
         }
         for subnet in associated.iter().filter(|s| !names.contains_key(*s)) {
+            let what = match subnet.starts_with("subnet-") {
+                true => format!("is associated with {subnet}, which is not the environment's"),
+                // ingress routing: what arrives through the gateway goes
+                // where this table says, past the VPC's own routing
+                false => format!("is the edge route table of gateway {subnet}, so traffic arriving through it is routed by this table"),
+            };
             findings.push(Finding::new(
                 &key,
-                format!("is associated with {subnet}, which is not the environment's"),
+                what,
                 Repair::InPlace("disassociates it"),
+            ));
+        }
+        for gateway in &table.propagating {
+            findings.push(Finding::new(
+                &key,
+                format!("takes the routes virtual private gateway {gateway} propagates"),
+                Repair::InPlace("turns route propagation off"),
             ));
         }
     }

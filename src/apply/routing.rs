@@ -172,6 +172,19 @@ impl Run<'_> {
                     .or_else(ignore_not_found)
             });
         try_join_all(stray).await?;
+        // routes a virtual private gateway propagates are not the environment's
+        let propagating = existing
+            .map(|t| t.propagating.as_slice())
+            .unwrap_or_default();
+        let propagations = propagating.iter().map(|gateway| {
+            let table = &table;
+            async move {
+                ec2::disable_route_propagation(&self.clients.ec2, table, gateway)
+                    .await
+                    .or_else(ignore_not_found)
+            }
+        });
+        try_join_all(propagations).await?;
         Ok(table)
     }
 

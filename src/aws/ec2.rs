@@ -188,8 +188,10 @@ impl Ec2Inventory {
 pub struct RouteTable {
     pub id: String,
     pub tags: Tags,
-    /// association id -> subnet id
+    /// association id -> subnet id, or the gateway id of an edge association
     pub associations: BTreeMap<String, String>,
+    /// the virtual private gateways whose routes it takes
+    pub propagating: Vec<String>,
     /// destination CIDR -> gateway or NAT gateway id
     pub routes: BTreeMap<String, String>,
     /// set on the VPC's main route table: the association that makes it main

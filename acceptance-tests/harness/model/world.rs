@@ -343,6 +343,8 @@ pub struct World {
     /// each live target group's create by name: (ARN, the create's settings,
     /// moto's answer), for AWS's idempotent answer to the same create
     pub target_group_creates: HashMap<String, (String, String, String)>,
+    /// the virtual private gateways each route table takes routes from
+    pub propagations: HashMap<String, std::collections::BTreeSet<String>>,
     /// per Auto Scaling Group, oldest first
     pub refreshes: HashMap<String, Vec<Refresh>>,
     /// EC2 Instance Connect Endpoints (moto has none), by ID

@@ -288,15 +288,23 @@ async fn discover_core(
                     RouteTable {
                         id: t.route_table_id().unwrap_or_default().into(),
                         tags: tag_map(Some(t.tags())),
+                        // a subnet's, or a gateway's (an edge association:
+                        // traffic arriving through it is routed by the table)
                         associations: t
                             .associations()
                             .iter()
                             .filter_map(|a| {
                                 Some((
                                     a.route_table_association_id()?.to_string(),
-                                    a.subnet_id()?.to_string(),
+                                    a.subnet_id().or(a.gateway_id())?.to_string(),
                                 ))
                             })
+                            .collect(),
+                        propagating: t
+                            .propagating_vgws()
+                            .iter()
+                            .filter_map(|v| v.gateway_id())
+                            .map(str::to_string)
                             .collect(),
                         routes: t.routes().iter().filter_map(route_of).collect(),
                         main_association: t

@@ -566,6 +566,19 @@ pub async fn associate_route_table(client: &Client, table: &str, subnet: &str) -
     Ok(())
 }
 
+/// Stops route table `table` from taking the routes virtual private gateway
+/// `gateway` propagates.
+pub async fn disable_route_propagation(client: &Client, table: &str, gateway: &str) -> Result<()> {
+    client
+        .disable_vgw_route_propagation()
+        .route_table_id(table)
+        .gateway_id(gateway)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DisableVgwRoutePropagation", e))?;
+    Ok(())
+}
+
 pub async fn disassociate_route_table(client: &Client, association: &str) -> Result<()> {
     client
         .disassociate_route_table()
