@@ -203,31 +203,49 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The group's members as AWS lists them now (none without the group).
+    /// The read is merged with the other environments' of the moment.
+    pub(super) async fn group_members(&self) -> Result<Vec<autoscaling::Member>> {
+        let group = autoscaling::find_group(
+            &self.clients.autoscaling,
+            &self.clients.batches,
+            &self.names.app,
+        )
+        .await?;
+        Ok(group.map(|g| g.members).unwrap_or_default())
+    }
+
     /// Gives the group's running instances back the metadata options,
     /// security groups and instance profile their template version launched
     /// them with, where someone changed them in place: a refresh would not
     /// see it, as the instances still run the right version.
     async fn restore_instances(&self, inv: &Inventory) -> Result<()> {
         let ec2c = &self.clients.ec2;
+        // an instance gone, or on its way out since it was read (a scale-in,
+        // a refresh), needs nothing restored
+        let gone = |error: AwsError| match &error {
+            AwsError::Api { code, .. } if code == "IncorrectInstanceState" => Ok(()),
+            _ => super::run::ignore_not_found(error),
+        };
         for instance in &inv.app_instances {
             let drift = app_instance_drift(inv, instance);
             let id = &instance.id;
             if drift.metadata {
                 ec2::set_metadata_options(ec2c, id, &Hardening::APP, &Layout::APP)
                     .await
-                    .or_else(super::run::ignore_not_found)?;
+                    .or_else(gone)?;
             }
             if let Some(group) = &drift.groups {
                 ec2::set_instance_groups(ec2c, id, std::slice::from_ref(group))
                     .await
-                    .or_else(super::run::ignore_not_found)?;
+                    .or_else(gone)?;
             }
             if let Some(profile) = &drift.profile {
                 retry_propagation(self.deadline, "app instance profile", || {
                     ec2::set_instance_profile(ec2c, id, profile.as_ref())
                 })
                 .await
-                .or_else(super::run::ignore_not_found)?;
+                .or_else(gone)?;
             }
         }
         Ok(())
@@ -452,13 +470,7 @@ impl Run<'_> {
                 // can tell something: health once an instance is in service,
                 // launch failures while fewer than the minimum are (a failed
                 // launch may leave no member, or one pending for good)
-                let group = autoscaling::find_group(
-                    &self.clients.autoscaling,
-                    &self.clients.batches,
-                    &self.names.app,
-                )
-                .await?;
-                let members = group.map(|g| g.members).unwrap_or_default();
+                let members = self.group_members().await?;
                 let in_service_count = members
                     .iter()
                     .filter(|m| m.lifecycle_state == "InService")
@@ -652,9 +664,6 @@ pub(super) fn metadata_changes(
     layout: &Layout,
 ) -> Vec<String> {
     let detail = |key: &str| instance.detail.get(key).map(String::as_str);
-    if !matches!(detail("state"), Some("pending" | "running")) {
-        return Vec::new();
-    }
     let mut changes = Vec::new();
     if hardening.tokens_required && detail("http_tokens") != Some("required") {
         changes.push("IMDSv2 optional".to_string());
@@ -695,7 +704,15 @@ struct InstanceDrift {
 }
 
 fn app_instance_drift(inv: &Inventory, instance: &ec2::Found) -> InstanceDrift {
-    let metadata = metadata_changes(instance, &Hardening::APP, &Layout::APP);
+    // one on its way out is left alone (the group replaces it)
+    let running = matches!(
+        instance.detail.get("state").map(String::as_str),
+        Some("pending" | "running")
+    );
+    let metadata = match running {
+        true => metadata_changes(instance, &Hardening::APP, &Layout::APP),
+        false => Vec::new(),
+    };
     let mut drift = InstanceDrift {
         metadata: !metadata.is_empty(),
         words: metadata,
@@ -717,10 +734,6 @@ fn app_instance_drift(inv: &Inventory, instance: &ec2::Found) -> InstanceDrift {
     else {
         return drift;
     };
-    let running = matches!(
-        instance.detail.get("state").map(String::as_str),
-        Some("pending" | "running")
-    );
     let detail = |key: &str| instance.detail.get(key).cloned().unwrap_or_default();
     let wanted = &version.settings;
     if running && instance.detail.contains_key("security_groups") {
@@ -886,7 +899,10 @@ pub(super) fn app_drift(spec: &EnvironmentSpec, bp: &Blueprint, inv: &Inventory)
                             "asg",
                             format!(
                                 "launches launch template version {} (now {}) instead of a pinned version",
-                                group.launch_template_version, version.number
+                                Some(group.launch_template_version.as_str())
+                                    .filter(|v| !v.is_empty())
+                                    .unwrap_or("$Default"),
+                                version.number
                             ),
                             Repair::InPlace("pins the version it runs"),
                         ));

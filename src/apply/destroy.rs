@@ -33,6 +33,13 @@ pub async fn destroy(
         None => Lookup::ByName,
     };
     let inv = Inventory::discover(clients, names, lookup).await?;
+    // later passes stay bound to the VPC found now: once it is deleted, a
+    // look by name would find nothing of what it held
+    let found_vpc = inv.vpc.as_ref().map(|vpc| vpc.id.clone());
+    let lookup = match (lookup, &found_vpc) {
+        (Lookup::ByName, Some(vpc)) => Lookup::EverythingInVpc(vpc),
+        _ => lookup,
+    };
     if vpc_id.is_none() && inv.vpc.is_some() && !inv.is_unfinished() {
         return Ok(());
     }

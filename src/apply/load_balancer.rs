@@ -57,7 +57,9 @@ impl Run<'_> {
                 })
                 .await?;
                 let owner = tags.get(&created.arn).and_then(|t| t.get(TAG_ENVIRONMENT));
-                if owner != Some(&self.spec.name) {
+                // the state's own group stays the environment's whatever its tags say
+                let recorded = self.options.components.contains_key(&created.arn);
+                if owner != Some(&self.spec.name) && !recorded {
                     return Err(AwsError::Unsatisfiable(format!(
                         "target group {} ({}) exists in the VPC and is not the environment's (AWS answers a create with the same name and settings with it); delete or rename it, then apply again",
                         self.names.target_group, created.arn
@@ -489,13 +491,11 @@ impl Run<'_> {
         {
             return Ok(());
         }
-        let group = autoscaling::find_group(
-            &self.clients.autoscaling,
-            &self.clients.batches,
-            &self.names.app,
-        )
-        .await?;
-        let members = group.map(|g| g.members).unwrap_or_default();
+        let members = self.group_members().await?;
+        if members.is_empty() {
+            // the group not listed (yet): nothing to tell its instances by
+            return Ok(());
+        }
         let (_, strange) = strange_targets(self.spec, inv, &members);
         elbv2::deregister_targets(&self.clients.elbv2, &tg.arn, &strange).await
     }

@@ -55,9 +55,9 @@ pub(super) fn separate_foreign(
     let bound = |t: &RouteTable| owns(&t.id, &t.tags) || nat_tables.contains(&t.id);
     let unowned: Vec<_> = e.route_tables.iter().filter(|t| !bound(t)).collect();
     // once one of the environment's took the main role, AWS's table is told
-    // by being the only other one, or the only bare one (no subnet, no route
-    // but the VPC's own): with several candidates it is not guessed, so the
-    // main role is never handed to another team's table
+    // by being the only bare one (no subnet, no route but the VPC's own):
+    // with several, or none, it is not guessed, so the main role is never
+    // handed to another team's table
     let bare = |t: &&&RouteTable| {
         t.associations.is_empty() && t.routes.values().all(|target| target == "local")
     };
@@ -69,7 +69,6 @@ pub(super) fn separate_foreign(
         .iter()
         .find(|t| t.main_association.is_some())
         .map(|t| t.id.clone())
-        .or_else(|| only(unowned.iter().collect()))
         .or_else(|| only(unowned.iter().filter(bare).collect()));
     foreign.extend(
         unowned

@@ -218,6 +218,20 @@ fn the_main_role_goes_back_only_to_a_table_told_to_be_the_vpc_s_own() {
         ]),
         (None, vec!["rtb-b".to_string(), "rtb-a".to_string()])
     );
+    // AWS's table gone: another team's table, alone but with routes of its
+    // own, is still not taken for it
+    assert_eq!(
+        main_after(vec![
+            table("rtb-env", true, true, &local),
+            table(
+                "rtb-other",
+                false,
+                false,
+                &[("10.0.0.0/16", "local"), ("0.0.0.0/0", "igw-1")]
+            ),
+        ]),
+        (None, vec!["rtb-other".to_string()])
+    );
     // untouched: AWS's table is the main one
     assert_eq!(
         main_after(vec![

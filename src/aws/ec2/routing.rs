@@ -18,6 +18,11 @@ use crate::aws::create_once::{create_once, token_for};
 /// A route as (destination, target): destinations of both IP families and prefix
 /// lists, targets of every kind, so that no route added out of band goes unseen.
 pub(super) fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, String)> {
+    // a virtual private gateway's propagated routes come and go with its
+    // propagation, which is read (and turned off) on its own
+    if route.origin() == Some(&aws_sdk_ec2::types::RouteOrigin::EnableVgwRoutePropagation) {
+        return None;
+    }
     let destination = route
         .destination_cidr_block()
         .or(route.destination_ipv6_cidr_block())
