@@ -104,8 +104,8 @@ pub struct MainRouteTable {
     pub association: String,
     /// the table AWS made with the VPC, when it can be told from the others
     pub vpc_own: Option<String>,
-    /// the VPC's route tables that are not the environment's (AWS's own
-    /// original main table among them)
+    /// the VPC's bare route tables (no subnet, only the local route) that
+    /// are not the environment's: AWS's own original main table among them
     pub others: Vec<String>,
 }
 

@@ -336,7 +336,7 @@ pub(super) fn network_drift(
             ),
             (None, []) => Finding::new(
                 key,
-                format!("{TAKEN}, and the VPC's own table is gone"),
+                format!("{TAKEN}, and no other table of the VPC can be the VPC's own (none has only the local route and no subnet)"),
                 Repair::InPlace("leaves it: make a table with only the local route main (aws ec2 replace-route-table-association)"),
             ),
             (None, others) => Finding::new(

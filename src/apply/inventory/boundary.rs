@@ -84,7 +84,7 @@ pub(super) fn separate_foreign(
             table: main.id.clone(),
             association,
             vpc_own: vpc_own.clone(),
-            others: unowned.iter().map(|t| t.id.clone()).collect(),
+            others: unowned.iter().filter(bare).map(|t| t.id.clone()).collect(),
         });
     e.route_tables.retain(|o| owns(&o.id, &o.tags));
     e.security_groups.retain(|o| owns(&o.id, &o.tags));
