@@ -737,8 +737,11 @@ fn without_waiting_apply_returns_right_after_starting_the_refresh() {
     inputs.instance_type = "t3.small";
     live.ws.write(&inputs.hcl());
     // the refresh lasts some seconds (a tenth of AWS's time), so that a busy
-    // machine still sees it under way when apply returns
+    // machine still sees it under way when apply returns; the model judges
+    // the targets' health checks at the new scale too, so they pass again
+    // (3 checks 15 s apart, 4.5 s) before the apply
     live.layer.model().set_time_scale(0.1);
+    std::thread::sleep(std::time::Duration::from_secs(5));
     live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
     let listed = refreshes(&live);
     assert!(
