@@ -51,6 +51,9 @@ pub struct Inventory {
     /// the rules besides the default one of each listener, by listener ARN
     pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
     pub group: Option<Group>,
+    /// the group's members read again after the targets, when the first read
+    /// and the registered targets disagree (see [`Inventory::confirm_members`])
+    pub members_reread: Option<Vec<autoscaling::Member>>,
     /// the group's instance refresh that has not ended yet
     pub refresh: Option<Refresh>,
     /// the environment's target-tracking policy
@@ -746,7 +749,7 @@ impl Inventory {
             .filter(|(arn, _)| claimed.contains(arn.as_str()))
             .collect();
         let e = ec2_found;
-        Ok(Inventory {
+        let mut inventory = Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
             route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
             addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),
@@ -777,6 +780,7 @@ impl Inventory {
             registered,
             listener_rules,
             group,
+            members_reread: None,
             refresh,
             cpu_policy,
             template_settings,
@@ -796,7 +800,41 @@ impl Inventory {
             image_root_devices,
             elb_tags,
             strays,
-        })
+        };
+        inventory.confirm_members(clients).await?;
+        Ok(inventory)
+    }
+
+    /// Reads the group's members again when they and the targets registered
+    /// in its target groups disagree. The group is read before the targets,
+    /// so an instance that joined or left in between (a refresh's
+    /// replacement, a scale event) would look missing from the target group
+    /// or a stranger in it; read on both sides of the targets, it is neither.
+    async fn confirm_members(&mut self, clients: &AwsClients) -> Result<(), AwsError> {
+        let Some(group) = &self.group else {
+            return Ok(());
+        };
+        let is_member = |id: &str| group.members.iter().any(|m| m.id == id);
+        let disagree = group
+            .target_groups
+            .iter()
+            .filter_map(|arn| self.registered.get(arn))
+            .any(|targets| {
+                let registered = |id: &str| targets.iter().any(|t| t.id == id);
+                let in_service = group
+                    .members
+                    .iter()
+                    .filter(|m| m.lifecycle_state == "InService");
+                targets.iter().any(|t| !is_member(&t.id))
+                    || in_service.clone().any(|m| !registered(&m.id))
+            });
+        if disagree {
+            let again =
+                autoscaling::find_group(&clients.autoscaling, &clients.batches, &group.name)
+                    .await?;
+            self.members_reread = Some(again.map(|g| g.members).unwrap_or_default());
+        }
+        Ok(())
     }
 
     /// Whether the environment's VPC is still marked as being created.

@@ -389,8 +389,6 @@ pub(super) fn target_group_of<'a>(
         .find(|tg| tg.port == i32::from(spec.app.port))
 }
 
-/// The component key of the listener on `port`; `None` for a port that is
-/// none of the environment's (an extra listener, which apply removes).
 /// The group's instances in service that are not registered in the
 /// environment's target group on its port (deregistered out of band): they
 /// serve nothing.
@@ -406,12 +404,29 @@ fn unregistered_members(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> 
     else {
         return Vec::new();
     };
+    // in service on both sides of the targets' read, when read twice: one
+    // that left in between is deregistered by the group, not missing
+    let in_service = |m: &autoscaling::Member| m.lifecycle_state == "InService";
     group
         .members
         .iter()
-        .filter(|m| m.lifecycle_state == "InService")
+        .filter(|m| in_service(m))
+        .filter(|m| {
+            let again = inv.members_reread.as_ref();
+            again.is_none_or(|again| again.iter().any(|a| a.id == m.id && in_service(a)))
+        })
         .filter(|m| !registered.iter().any(|t| serves(t, tg) && t.id == m.id))
         .map(|m| m.id.clone())
+        .collect()
+}
+
+/// The group's members as read before the targets and, when read again after
+/// them, as read then: an instance it launched or let go in between is its own.
+fn members_read(inv: &Inventory) -> Vec<autoscaling::Member> {
+    let first = inv.group.iter().flat_map(|g| &g.members);
+    first
+        .chain(inv.members_reread.iter().flatten())
+        .cloned()
         .collect()
 }
 
@@ -441,8 +456,7 @@ fn strange_targets<'a>(
 
 pub(super) fn registration_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding> {
     let missing = unregistered_members(spec, inv);
-    let members = inv.group.as_ref().map(|g| g.members.as_slice());
-    let (tg, strange) = strange_targets(spec, inv, members.unwrap_or_default());
+    let (tg, strange) = strange_targets(spec, inv, &members_read(inv));
     let mut findings = Vec::new();
     if !missing.is_empty() {
         findings.push(Finding::new(
@@ -484,8 +498,7 @@ impl Run<'_> {
             return Ok(());
         };
         elbv2::register_targets(&self.clients.elbv2, &tg.arn, &missing).await?;
-        let members = inv.group.as_ref().map(|g| g.members.as_slice());
-        if strange_targets(self.spec, inv, members.unwrap_or_default())
+        if strange_targets(self.spec, inv, &members_read(inv))
             .1
             .is_empty()
         {
@@ -522,6 +535,99 @@ pub(super) fn listener_rule_drift(inv: &Inventory) -> Vec<Finding> {
         .collect()
 }
 
+/// The component key of the listener on `port`; `None` for a port that is
+/// none of the environment's (an extra listener, which apply removes).
 pub(super) fn listener_key(port: i32) -> Option<String> {
     listener_role(port).map(|role| Component::Listener(role).key())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::autoscaling::{Group, Member};
+    use crate::plan::blueprint::tests::sample_spec;
+
+    const TG: &str = "arn:tg";
+
+    fn member(id: &str, lifecycle_state: &str) -> Member {
+        Member {
+            id: id.into(),
+            lifecycle_state: lifecycle_state.into(),
+            ..Member::default()
+        }
+    }
+
+    /// The group read with `members`, the target group with `registered` on the app's port.
+    fn inventory(members: Vec<Member>, registered: &[&str]) -> Inventory {
+        let spec = sample_spec();
+        let port = i32::from(spec.app.port);
+        Inventory {
+            target_groups: vec![elbv2::TargetGroup {
+                arn: TG.into(),
+                port,
+                ..elbv2::TargetGroup::default()
+            }],
+            registered: BTreeMap::from([(
+                TG.to_string(),
+                registered
+                    .iter()
+                    .map(|id| elbv2::Target {
+                        id: id.to_string(),
+                        port: Some(port),
+                    })
+                    .collect(),
+            )]),
+            group: Some(Group {
+                target_groups: vec![TG.into()],
+                members,
+                ..Group::default()
+            }),
+            ..Inventory::default()
+        }
+    }
+
+    fn messages(inv: &Inventory) -> Vec<String> {
+        let findings = registration_drift(&sample_spec(), inv);
+        findings.iter().map(|f| f.problem.clone()).collect()
+    }
+
+    #[test]
+    fn a_member_deregistered_and_a_stranger_registered_are_drift() {
+        let inv = inventory(
+            vec![member("i-a", "InService"), member("i-b", "InService")],
+            &["i-a", "i-x"],
+        );
+        assert_eq!(
+            messages(&inv),
+            [
+                "lacks the group's instances i-b, which serve no requests",
+                "has i-x:8080 registered, which is not the group's instances on port 8080",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_instance_replaced_between_the_reads_is_neither_missing_nor_a_stranger() {
+        // read before the targets: i-old in service; the group then replaced
+        // it with i-new (registered, i-old draining), and the second read says so
+        let mut inv = inventory(vec![member("i-old", "InService")], &["i-new"]);
+        assert_eq!(messages(&inv).len(), 2, "one read alone cannot tell");
+        inv.members_reread = Some(vec![member("i-new", "Pending")]);
+        assert_eq!(messages(&inv), Vec::<String>::new());
+        // deregistered out of band and in service on both reads: drift
+        inv.members_reread = Some(vec![
+            member("i-old", "InService"),
+            member("i-new", "Pending"),
+        ]);
+        assert_eq!(
+            messages(&inv),
+            ["lacks the group's instances i-old, which serve no requests"]
+        );
+    }
+
+    #[test]
+    fn a_pending_member_is_not_missing_yet() {
+        let inv = inventory(vec![member("i-a", "Pending")], &[]);
+        assert_eq!(messages(&inv), Vec::<String>::new());
+    }
 }
