@@ -574,3 +574,111 @@ fn a_target_group_of_another_with_the_environment_s_next_name_is_refused_not_tak
         Some(other.as_str())
     );
 }
+
+#[test]
+fn copies_of_the_environment_s_address_and_template_tags_outside_it_are_reported_never_touched() {
+    use aws_sdk_ec2::types::{
+        DomainType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
+    };
+    let live = Live::apply(HCL, ADDRESS, |_| {});
+    let state = live.state();
+    let zone = string_map(&state["nat_public_ips"])
+        .into_keys()
+        .next()
+        .unwrap();
+    // another team's address and template with every tag the environment's
+    // own carry (a cloned stack, a tag policy): no gateway of the environment
+    // holds the one, its group does not run the other, the state names neither
+    let tags = |kind: ResourceType, component: &str| {
+        TagSpecification::builder()
+            .resource_type(kind)
+            .tags(
+                Tag::builder()
+                    .key("prodvpc:environment")
+                    .value("edge")
+                    .build(),
+            )
+            .tags(
+                Tag::builder()
+                    .key("prodvpc:component")
+                    .value(component)
+                    .build(),
+            )
+            .tags(Tag::builder().key("team").value("b").build())
+            .build()
+    };
+    let operator = Api::operator(&live.layer.endpoint());
+    let (allocation, template) = runtime().block_on(async {
+        let address = operator
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tags(ResourceType::ElasticIp, &format!("eip/{zone}")))
+            .send()
+            .await
+            .unwrap();
+        let template = operator
+            .ec2
+            .create_launch_template()
+            .launch_template_name("team-b-app")
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .build(),
+            )
+            .tag_specifications(tags(ResourceType::LaunchTemplate, "lt"))
+            .send()
+            .await
+            .unwrap();
+        (
+            address.allocation_id.unwrap(),
+            template
+                .launch_template
+                .unwrap()
+                .launch_template_id
+                .unwrap(),
+        )
+    });
+    let still_there = || {
+        runtime().block_on(async {
+            let addresses = live
+                .api
+                .ec2
+                .describe_addresses()
+                .allocation_ids(&allocation)
+                .send()
+                .await
+                .map(|out| out.addresses().len())
+                .unwrap_or(0);
+            let templates = live
+                .api
+                .ec2
+                .describe_launch_templates()
+                .launch_template_ids(&template)
+                .send()
+                .await
+                .map(|out| out.launch_templates().len())
+                .unwrap_or(0);
+            (addresses, templates)
+        })
+    };
+    // AWS lists a new object in a filtered describe only a moment later
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "nothing to do: {}", plan.text());
+    let text = plan.text().replace('\n', " ");
+    for expected in [
+        "Objects outside the environment that carry its tags",
+        allocation.as_str(),
+        template.as_str(),
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in: {text}");
+    }
+    assert_eq!(
+        string_map(&live.state()["nat_public_ips"]),
+        string_map(&state["nat_public_ips"]),
+        "the environment's own address is still the one it records"
+    );
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert_eq!(still_there(), (1, 1), "destroy left the copies alone");
+}

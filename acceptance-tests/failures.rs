@@ -77,6 +77,10 @@ fn a_failed_nat_gateway_reports_aws_reason_and_the_next_apply_replaces_it() {
     });
     assert_eq!(failed.len(), 1, "{failed:?}");
     let (id, _) = &failed[0];
+    // the failed gateway freed the address the run made for it: bound to
+    // nothing, it is the environment's because the state records it
+    let address = string_map(&ws.resource_values("prodvpc_environment.failing")["nat_public_ips"]);
+    assert_eq!(address.len(), 1, "{address:?}");
     let zone = string_map(&ws.resource_values("prodvpc_environment.failing")["public_subnet_ids"])
         .into_keys()
         .next()
@@ -99,6 +103,11 @@ fn a_failed_nat_gateway_reports_aws_reason_and_the_next_apply_replaces_it() {
     assert!(
         !nats.values().any(|n| n == id),
         "the failed gateway is replaced: {nats:?}"
+    );
+    assert_eq!(
+        string_map(&ws.resource_values("prodvpc_environment.failing")["nat_public_ips"]),
+        address,
+        "on the address the failed run made"
     );
 }
 

@@ -84,6 +84,9 @@ impl Run<'_> {
                     ec2::create_launch_template(&self.clients.ec2, &self.names.app, &wanted, &tags)
                 })
                 .await?;
+                self.options
+                    .progress
+                    .made_object(&id, &Component::LaunchTemplate);
                 Ok(Template {
                     id,
                     version,

@@ -5,7 +5,7 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::components::{object_ids, steps_in, Wave};
-use super::inventory::{foreign_interfaces, interface_in_words, Inventory, Lookup};
+use super::inventory::{foreign_interfaces, interface_in_words, Hints, Inventory, Lookup};
 use super::run::Result;
 use super::teardown::Teardown;
 use super::waiters::LISTED_LATE;
@@ -21,18 +21,20 @@ use crate::plan::spec::{attribute, Names};
 /// Without a VPC in state (a create interrupted before its first answer), only an
 /// environment still marked as being created is deleted, never a complete one,
 /// which belongs to another configuration; and without any VPC nothing is,
-/// as nothing found by its tags alone is the environment's.
+/// as nothing found by its tags alone is the environment's. `hints` name what
+/// the state records, such as the Elastic IPs no NAT gateway holds any more.
 pub async fn destroy(
     clients: &AwsClients,
     names: &Names,
     vpc_id: Option<&str>,
+    hints: &Hints,
     deadline: Instant,
 ) -> Result<()> {
     let lookup = match vpc_id {
         Some(vpc) => Lookup::EverythingInVpc(vpc),
         None => Lookup::ByName,
     };
-    let inv = Inventory::discover(clients, names, lookup).await?;
+    let inv = Inventory::discover_hinted(clients, names, lookup, hints).await?;
     // later passes stay bound to the VPC found now: once it is deleted, a
     // look by name would find nothing of what it held
     let found_vpc = inv.vpc.as_ref().map(|vpc| vpc.id.clone());
@@ -48,7 +50,7 @@ pub async fn destroy(
         // balancer, the group, the template, addresses) is a leftover of this
         // environment, unless an environment of the same name now exists, whose
         // objects those are.
-        let by_name = Inventory::discover(clients, names, Lookup::ByName).await?;
+        let by_name = Inventory::discover_hinted(clients, names, Lookup::ByName, hints).await?;
         if by_name.vpc.is_some() {
             tracing::info!(environment = %names.environment, "the VPC in state is gone and another environment has the name; nothing of this one is left");
             return Ok(());
@@ -93,7 +95,7 @@ pub async fn destroy(
         // interrupted apply made just before it stopped): what the first look
         // missed is found, and deleted, by another
         tokio::time::sleep(LISTED_LATE).await;
-        let after = Inventory::discover(clients, names, lookup).await?;
+        let after = Inventory::discover_hinted(clients, names, lookup, hints).await?;
         if object_ids(&after).is_empty() || passes == DELETION_PASSES {
             break object_ids(&after);
         }

@@ -85,6 +85,9 @@ pub struct Inventory {
     /// what lives in the environment's VPC and is not the environment's
     /// (another team's instance, subnet, group, ...): reported, never touched
     pub foreign: Vec<ForeignObject>,
+    /// objects outside the environment's VPC that carry its tags but are
+    /// bound to nothing of it (another's copy, a leftover): reported, never touched
+    pub tagged_elsewhere: Vec<String>,
     /// the unencrypted volumes attached to each instance of the environment
     /// (bastion and app instances), by instance ID; `None` when not read
     pub unencrypted_volumes: Option<BTreeMap<String, Vec<String>>>,
@@ -328,6 +331,13 @@ impl Inventory {
         if let Some(vpc) = lookup.vpc() {
             known.insert(vpc.to_string(), "vpc".to_string());
         }
+        // the state records the NAT gateways' addresses by their IPs
+        for address in &ec2_found.addresses {
+            let recorded = address.detail.get("public_ip").and_then(|ip| known.get(ip));
+            if let Some(key) = recorded.cloned() {
+                known.insert(address.id.clone(), key);
+            }
+        }
         // an object the state names is the environment's whatever its tags say
         // now: a changed environment tag is tag drift, never a reason to build
         // it again
@@ -343,26 +353,54 @@ impl Inventory {
             Some(vpc) => boundary::separate_foreign(&mut ec2_found, vpc, owns),
             None => (Vec::new(), None),
         };
+        // Addresses and templates are found by tag across the account, not by
+        // the VPC: one is the environment's only when bound to it (held by its
+        // NAT gateways, named by the state or by the run that made it, run by
+        // its group). Tags alone, even all of the environment's, are another's
+        // copy (or a leftover to release by hand): reported, never released or
+        // deleted. The one exception is the first create, until it completes:
+        // its VPC still says so, and what it made before it stopped carries
+        // its component key.
+        let first_create = ec2_found
+            .vpcs
+            .first()
+            .and_then(|vpc| vpc.tags.get(TAG_STATUS))
+            .is_some_and(|status| status == STATUS_CREATING);
+        let made_by_first_create = |tags: &BTreeMap<String, String>, prefix: &str| {
+            first_create && component(tags).starts_with(prefix) && claims(tags)
+        };
+        let run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
+        let template_is_ours = |t: &Found| {
+            known.contains_key(&t.id)
+                || run_by_group.as_ref() == Some(&t.id)
+                || made_by_first_create(&t.tags, "lt")
+        };
+        let mut tagged_elsewhere = Vec::new();
         if lookup.vpc().is_some() {
-            // Addresses and templates are found by tag across the account, not
-            // by the VPC: one is the environment's only when bound to it (held
-            // by its NAT gateways, named by the state, run by its group) or made
-            // by it (its component key besides the environment's tag: an
-            // address may still be held by a deleting NAT gateway of its own).
-            // Another team's copy of the environment's tag alone is not
-            // enough: destroy must never release or delete it.
             let held = held_allocations(ec2_found.listed_objects(&ec2::NAT_GATEWAYS));
-            ec2_found.addresses.retain(|a| {
-                held.contains(&a.id)
-                    || known.contains_key(&a.id)
-                    || (component(&a.tags).starts_with("eip/") && claims(&a.tags))
-            });
-            let run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
-            ec2_found.launch_templates.retain(|t| {
-                known.contains_key(&t.id)
-                    || run_by_group.as_ref() == Some(&t.id)
-                    || (component(&t.tags) == "lt" && claims(&t.tags))
-            });
+            let (addresses, elsewhere): (Vec<Found>, Vec<Found>) =
+                std::mem::take(&mut ec2_found.addresses)
+                    .into_iter()
+                    .partition(|a| {
+                        held.contains(&a.id)
+                            || known.contains_key(&a.id)
+                            || made_by_first_create(&a.tags, "eip/")
+                    });
+            ec2_found.addresses = addresses;
+            tagged_elsewhere.extend(elsewhere.iter().map(|a| {
+                let ip = a.detail.get("public_ip").map(String::as_str);
+                format!("Elastic IP {} ({})", a.id, ip.unwrap_or_default())
+            }));
+            let (templates, elsewhere): (Vec<Found>, Vec<Found>) =
+                std::mem::take(&mut ec2_found.launch_templates)
+                    .into_iter()
+                    .partition(template_is_ours);
+            ec2_found.launch_templates = templates;
+            tagged_elsewhere.extend(
+                elsewhere
+                    .iter()
+                    .map(|t| format!("launch template {}", t.id)),
+            );
         }
         // the VPC that ELB objects must live in to be the environment's
         let home = lookup
@@ -588,7 +626,7 @@ impl Inventory {
         ec2_found
             .addresses
             .extend(addresses_held.into_iter().filter(|a| claims(&a.tags)));
-        let template_by_name = template_by_name.filter(|t| claims(&t.tags));
+        let template_by_name = template_by_name.filter(template_is_ours);
         let template = if untagged_template.is_some() && template_by_name.is_none() {
             // another's, or gone: nothing read of it is the environment's
             template_versions.clear();
@@ -796,6 +834,7 @@ impl Inventory {
             bastion_stop_protected,
             app_instances,
             foreign,
+            tagged_elsewhere,
             unencrypted_volumes,
             image_root_devices,
             elb_tags,

@@ -46,9 +46,10 @@ impl Run<'_> {
             let id = match inv.addresses.get(&component.key()) {
                 Some(found) => found.id.clone(),
                 None => {
-                    ec2::allocate_address(&self.clients.ec2, &self.tags(&component))
-                        .await?
-                        .0
+                    let (id, _) =
+                        ec2::allocate_address(&self.clients.ec2, &self.tags(&component)).await?;
+                    self.options.progress.made_object(&id, &component);
+                    id
                 }
             };
             Ok::<_, AwsError>((zone.clone(), id))

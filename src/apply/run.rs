@@ -42,6 +42,10 @@ pub struct Progress {
     /// the VPC the run made or found, which binds whatever it built to the
     /// resource instance even when AWS does not list it yet
     vpc: std::sync::Mutex<Option<String>>,
+    /// the component key of each object the run made that is bound to
+    /// nothing yet (an Elastic IP before its NAT gateway, the launch template
+    /// before its group): the state records them even when the run fails
+    made: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl Progress {
@@ -59,6 +63,15 @@ impl Progress {
 
     pub(super) fn in_vpc(&self, vpc: &str) {
         *self.vpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(vpc.to_string());
+    }
+
+    pub fn made(&self) -> BTreeMap<String, String> {
+        self.made.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(super) fn made_object(&self, id: &str, component: &Component) {
+        let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        made.insert(id.to_string(), component.key());
     }
 }
 

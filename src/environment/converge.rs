@@ -25,10 +25,11 @@ impl EnvironmentResource {
             diags,
         )?;
         let vpc_id = prior.and_then(|p| p.vpc_id.as_ref_option().cloned());
+        let recorded = prior.map(component_ids).unwrap_or_default();
         let options = executor::Options {
             set_desired_capacity: prior.is_some_and(|p| sets_desired_capacity(p, &planned)),
             vpc_id: vpc_id.clone(),
-            components: prior.map(component_ids).unwrap_or_default(),
+            components: recorded.clone(),
             ..executor::Options::default()
         };
         let progress = options.progress.clone();
@@ -86,7 +87,15 @@ impl EnvironmentResource {
             // later: state must record it, or the next apply would not know it
             tokio::time::sleep(crate::apply::waiters::LISTED_LATE).await;
         }
-        let mut read = Inventory::discover(&clients, &spec.names(), lookup).await;
+        // what the state names and what the run made, bound to nothing yet
+        // if it stopped early (an address before its NAT gateway)
+        let hints = Hints {
+            components: recorded.into_iter().chain(progress.made()).collect(),
+            ..Hints::default()
+        };
+        let names = spec.names();
+        let discover = || Inventory::discover_hinted(&clients, &names, lookup, &hints);
+        let mut read = discover().await;
         if let Ok(done) = &outcome {
             // AWS lists what the apply made only a moment after answering its
             // creates: read again while something planned is not listed, rather
@@ -95,7 +104,7 @@ impl EnvironmentResource {
                 match &read {
                     Ok(inv) if !drift::drift(&spec, &done.blueprint, inv).is_empty() => {
                         tokio::time::sleep(SETTLING_PAUSE).await;
-                        read = Inventory::discover(&clients, &spec.names(), lookup).await;
+                        read = discover().await;
                     }
                     _ => break,
                 }

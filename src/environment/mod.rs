@@ -524,6 +524,15 @@ impl Resource for EnvironmentResource {
                 ),
             );
         }
+        if !inv.tagged_elsewhere.is_empty() {
+            diags.root_warning(
+                "Objects outside the environment that carry its tags",
+                format!(
+                    "{}. No NAT gateway of the environment holds them, its group does not run them and the state does not name them, so they are not the environment's: it never modifies or deletes them, a copy of its tags notwithstanding. If one is a leftover of an interrupted run, release or delete it by hand.",
+                    inv.tagged_elsewhere.join(", ")
+                ),
+            );
+        }
         // after drift is judged against the inputs as applied
         show_drift_on_inputs(&mut refreshed, &inv);
         Some((refreshed, repairs))
@@ -726,6 +735,10 @@ impl Resource for EnvironmentResource {
                     &clients,
                     &spec.names(),
                     vpc_id.as_deref(),
+                    &Hints {
+                        components: component_ids(&prior),
+                        ..Hints::default()
+                    },
                     waiters_deadline(deadline, budget),
                 )),
             ))

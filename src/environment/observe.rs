@@ -96,6 +96,12 @@ pub(super) fn component_ids(state: &EnvironmentState) -> BTreeMap<String, String
             _ => {}
         }
     }
+    // the NAT gateways' Elastic IPs are recorded by their addresses: an
+    // address the state names is the environment's even while no gateway
+    // holds it (one being replaced, or a create that failed in between)
+    for (zone, ip) in model::known_map(&state.nat_public_ips).unwrap_or_default() {
+        keys.insert(ip, Component::ElasticIp(zone).key());
+    }
     keys
 }
 
