@@ -705,6 +705,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "ec2:DescribeNetworkAcls",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
         // another's interfaces in the VPC, told from the NAT gateways' (in
         // every state: a deleted one's interface lingers) by a second
         // DescribeNatGateways
@@ -718,7 +719,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "{counts:?}"
     );
     // the load balancer's, target group's and listeners' tags in one DescribeTags
-    assert_eq!(counts.values().sum::<usize>(), 32, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 33, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
@@ -1654,6 +1655,27 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // the target group pins sessions to one instance, cuts requests off
+        // when an instance leaves, and sends new requests by its own choice
+        let tg_attribute = |key: &str, value: &str| {
+            aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                .key(key)
+                .value(value)
+                .build()
+        };
+        live.api
+            .elbv2
+            .modify_target_group_attributes()
+            .target_group_arn(&target_group)
+            .attributes(tg_attribute("stickiness.enabled", "true"))
+            .attributes(tg_attribute("deregistration_delay.timeout_seconds", "0"))
+            .attributes(tg_attribute(
+                "load_balancing.algorithm.type",
+                "least_outstanding_requests",
+            ))
+            .send()
+            .await
+            .unwrap();
         // and is put in the load balancer's group too, which the internet reaches
         live.api
             .ec2
@@ -1705,6 +1727,9 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply restores what its launch template version gave it",
             "alb has routing.http.desync_mitigation_mode monitor instead of defensive",
             "alb has routing.http.xff_header_processing.mode preserve instead of append",
+            "tg has stickiness.enabled true instead of false",
+            "tg has deregistration_delay.timeout_seconds 0 instead of 300",
+            "tg has load_balancing.algorithm.type least_outstanding_requests instead of round_robin",
         ],
     );
     live.apply_saved_plan(
@@ -1767,6 +1792,26 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             value("routing.http.xff_header_processing.mode").as_deref(),
             Some("append")
         );
+        let attributes = live
+            .api
+            .elbv2
+            .describe_target_group_attributes()
+            .target_group_arn(&target_group)
+            .send()
+            .await
+            .unwrap();
+        let kept: BTreeMap<&str, &str> = attributes
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?, a.value()?)))
+            .collect();
+        for (key, value) in [
+            ("stickiness.enabled", "false"),
+            ("deregistration_delay.timeout_seconds", "300"),
+            ("load_balancing.algorithm.type", "round_robin"),
+        ] {
+            assert_eq!(kept.get(key).copied(), Some(value), "{key}: {kept:?}");
+        }
         let policies = live
             .api
             .autoscaling

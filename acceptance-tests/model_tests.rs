@@ -793,6 +793,11 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
             code(&delete().await).is_empty()
         })
         .await;
+        let deleting = Instant::now();
+        reaches(deleting, scaled(60.0, scale), "group gone", || async {
+            group_status(&m.aws, "app").await.is_none()
+        })
+        .await;
 
         // ForceDelete does not wait for instances, but a launch under way is
         // a scaling activity AWS lets finish first
@@ -812,6 +817,89 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
             code(&force().await).is_empty()
         })
         .await;
+    });
+}
+
+/// The `Status` of group `name` as listed (`Some("")` for one that is not
+/// being deleted), `None` once it is no longer listed.
+async fn group_status(aws: &Api, name: &str) -> Option<String> {
+    let out = aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .unwrap();
+    let group = out.auto_scaling_groups().first()?;
+    Some(group.status().unwrap_or_default().to_string())
+}
+
+#[test]
+fn a_deleted_group_stays_listed_as_being_deleted_and_refuses_changes_until_it_is_gone() {
+    let scale = 0.02;
+    let m = modelled(quiet(scale));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        auto_scaling_group(&m.aws, &net, &template, 0, None).await;
+        assert_eq!(group_status(&m.aws, "app").await.as_deref(), Some(""));
+        m.aws
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .force_delete(true)
+            .send()
+            .await
+            .unwrap();
+        let deleted = Instant::now();
+        assert_eq!(
+            group_status(&m.aws, "app").await.as_deref(),
+            Some("Delete in progress")
+        );
+        let update = m
+            .aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .max_size(2)
+            .send()
+            .await;
+        assert_eq!(code(&update), "ValidationError");
+        assert!(
+            format!("{update:?}").contains("may not be modified while it is pending delete"),
+            "{update:?}"
+        );
+        let again = m
+            .aws
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .min_size(0)
+            .max_size(1)
+            .vpc_zone_identifier(net.subnets.join(","))
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .build(),
+            )
+            .send()
+            .await;
+        assert_eq!(code(&again), "AlreadyExists");
+        // a repeated delete is accepted
+        let repeated = m
+            .aws
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .force_delete(true)
+            .send()
+            .await;
+        assert_eq!(code(&repeated), "");
+        reaches(deleted, scaled(60.0, scale), "group gone", || async {
+            group_status(&m.aws, "app").await.is_none()
+        })
+        .await;
+        auto_scaling_group(&m.aws, &net, &template, 0, None).await;
     });
 }
 

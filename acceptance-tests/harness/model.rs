@@ -20,6 +20,7 @@
 pub mod clock;
 mod consistency;
 mod dependencies;
+mod group_deletion;
 mod idempotency;
 mod instance_connect;
 mod instances;
@@ -655,6 +656,9 @@ impl Model {
             if let Some(refusal) = instances::refusal(&state.world, call, now) {
                 return Verdict::Refuse(refusal);
             }
+            if let Some(refusal) = group_deletion::refusal(&state.world, call) {
+                return Verdict::Refuse(refusal);
+            }
             if let Some(verdict) = mixed::admit(&state.world, call) {
                 return verdict;
             }
@@ -705,7 +709,7 @@ impl Model {
         }
         match dependencies::refusal(self, call).await {
             Some(refusal) => Verdict::Refuse(refusal),
-            None => Verdict::Forward,
+            None => group_deletion::begin(self, call).unwrap_or(Verdict::Forward),
         }
     }
 
@@ -783,6 +787,7 @@ impl Model {
         // during a refresh: a group with a policy reports it in that
         // template's place
         mixed::rewrite(&state.world, call, &mut doc.root);
+        group_deletion::rewrite(&state.world, call, &mut doc.root);
         doc.render()
     }
 
@@ -910,6 +915,7 @@ impl Model {
                 .send()
                 .await;
         }
+        group_deletion::finish(self).await;
         refresh::advance(self).await;
     }
 }

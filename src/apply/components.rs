@@ -22,7 +22,7 @@ use super::inventory::{
 use super::ipv6::ipv6_drift;
 use super::load_balancer::{
     listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
-    target_group_of,
+    target_group_attribute_drift, target_group_of,
 };
 use super::network::network_drift;
 use super::run::{Making, PlacedStep, RemoveStep, VpcStep};
@@ -64,6 +64,7 @@ impl Family {
                 |spec, _, inv| load_balancer_attribute_drift(spec, inv),
                 |_, _, inv| listener_rule_drift(inv),
                 |spec, _, inv| registration_drift(spec, inv),
+                |spec, _, inv| target_group_attribute_drift(spec, inv),
             ],
             Family::Bastion => &[bastion_drift],
             Family::InstanceConnect => &[instance_connect_drift],

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::inventory::Inventory;
 use super::load_balancer::{listener_differences, target_group_of, wanted_listeners};
 use super::run::{Result, Run};
-use super::waiters::{poll_until, retry_propagation};
+use super::waiters::{poll_until, retry_propagation, wait_group_deleted};
 use crate::aws::autoscaling::{self, GroupSettings};
 use crate::aws::ec2::{self, Hardening, InstanceSettings, Layout};
 use crate::aws::elbv2::{self, HealthCheck};
@@ -118,6 +118,10 @@ impl Run<'_> {
         };
         match &inv.group {
             None => {
+                if let Some(name) = &inv.group_deleting {
+                    tracing::info!(group = %name, "waiting for AWS to finish deleting the group before making it again");
+                    wait_group_deleted(self.clients, name, self.deadline).await?;
+                }
                 let tags = self.tags(&Component::AutoScalingGroup);
                 retry_propagation(self.deadline, "auto scaling group", || {
                     autoscaling::create_group(

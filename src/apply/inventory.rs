@@ -48,9 +48,14 @@ pub struct Inventory {
     pub listeners: Vec<Listener>,
     /// the targets registered in each target group, by target group ARN
     pub registered: BTreeMap<String, Vec<elbv2::Target>>,
+    /// each target group's attributes by key (AWS's defaults filled in for
+    /// keys it omits), by target group ARN
+    pub target_group_attributes: BTreeMap<String, BTreeMap<String, String>>,
     /// the rules besides the default one of each listener, by listener ARN
     pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
     pub group: Option<Group>,
+    /// the environment's group while AWS deletes it, which is then not `group`
+    pub group_deleting: Option<String>,
     /// the group's members read again after the targets, when the first read
     /// and the registered targets disagree (see [`Inventory::confirm_members`])
     pub members_reread: Option<Vec<autoscaling::Member>>,
@@ -525,7 +530,7 @@ impl Inventory {
             listeners,
             load_balancer_attributes,
             (mut tags, mut listener_rules),
-            registered,
+            (registered, target_group_attributes),
             (cpu_policy, refresh),
             more_versions,
             vpc_read,
@@ -560,13 +565,17 @@ impl Inventory {
             },
             async {
                 let reads = groups.iter().map(|tg| async move {
-                    elbv2::registered_targets(&clients.elbv2, &tg.arn)
-                        .await
-                        .map(|ids| (tg.arn.clone(), ids))
+                    let (targets, attributes) = futures::try_join!(
+                        elbv2::registered_targets(&clients.elbv2, &tg.arn),
+                        elbv2::target_group_attributes(&clients.elbv2, &tg.arn),
+                    )?;
+                    Ok::<_, AwsError>(((tg.arn.clone(), targets), (tg.arn.clone(), attributes)))
                 });
-                futures::future::try_join_all(reads)
-                    .await
-                    .map(|all| all.into_iter().collect::<BTreeMap<_, _>>())
+                let all = futures::future::try_join_all(reads).await?;
+                Ok::<_, AwsError>(
+                    all.into_iter()
+                        .unzip::<_, _, BTreeMap<_, _>, BTreeMap<_, _>>(),
+                )
             },
             async {
                 match (&group, group_read_by_name) {
@@ -759,6 +768,19 @@ impl Inventory {
         let target_groups: Vec<TargetGroup> =
             groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
         let group = group.filter(|g| claims(&g.tags));
+        // A group AWS is deleting (out of band, or by a destroy that stopped)
+        // is gone for every purpose but one: AWS refuses to change it or to
+        // make another of its name until the deletion ends, which apply and
+        // destroy wait for. Its policy and refresh go with it.
+        let group_deleting = group
+            .as_ref()
+            .filter(|g| g.deleting)
+            .map(|g| g.name.clone());
+        let group = group.filter(|g| !g.deleting);
+        let (cpu_policy, refresh) = match group_deleting {
+            Some(_) => (None, None),
+            None => (cpu_policy, refresh),
+        };
 
         let mut strays = Strays {
             load_balancers: extra_balancers
@@ -786,6 +808,11 @@ impl Inventory {
             .into_iter()
             .filter(|(arn, _)| claimed.contains(arn.as_str()))
             .collect();
+        let target_group_attributes: BTreeMap<String, BTreeMap<String, String>> =
+            target_group_attributes
+                .into_iter()
+                .filter(|(arn, _)| claimed.contains(arn.as_str()))
+                .collect();
         let e = ec2_found;
         let mut inventory = Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
@@ -816,8 +843,10 @@ impl Inventory {
             target_groups,
             listeners,
             registered,
+            target_group_attributes,
             listener_rules,
             group,
+            group_deleting,
             members_reread: None,
             refresh,
             cpu_policy,

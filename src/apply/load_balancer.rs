@@ -33,6 +33,7 @@ impl Run<'_> {
                     })
                     .await?;
                 }
+                self.restore_target_group_attributes(inv).await?;
                 Ok(tg.arn.clone())
             }
             None => {
@@ -378,6 +379,76 @@ pub(super) fn load_balancer_attribute_drift(
                 )
             });
     address_type.chain(attributes).collect()
+}
+
+/// The target group attributes the environment keeps at AWS's defaults,
+/// by key.
+fn target_group_wanted() -> BTreeMap<&'static str, String> {
+    attribute::TARGET_GROUP_DEFAULTS
+        .iter()
+        .map(|(key, value)| (*key, value.to_string()))
+        .collect()
+}
+
+/// An attribute AWS reports otherwise: (key, observed, wanted).
+type AttributeChange = (&'static str, String, String);
+
+/// The attributes of the environment's target group that differ from what it
+/// keeps, with the group's ARN.
+fn target_group_attribute_changes<'a>(
+    spec: &EnvironmentSpec,
+    inv: &'a Inventory,
+) -> Option<(&'a str, Vec<AttributeChange>)> {
+    let tg = target_group_of(spec, inv)?;
+    let observed = inv.target_group_attributes.get(&tg.arn)?;
+    let wanted = target_group_wanted();
+    let changes = attribute_differences(&wanted, observed)
+        .into_iter()
+        .map(|(key, seen, value)| (key, seen.to_string(), value.to_string()))
+        .collect();
+    Some((tg.arn.as_str(), changes))
+}
+
+/// One finding per target group attribute changed from what the environment
+/// keeps (`tg has stickiness.enabled true instead of false`).
+pub(super) fn target_group_attribute_drift(
+    spec: &EnvironmentSpec,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let Some((_, changes)) = target_group_attribute_changes(spec, inv) else {
+        return Vec::new();
+    };
+    changes
+        .into_iter()
+        .map(|(key, seen, value)| {
+            Finding::new(
+                "tg",
+                format!("has {key} {seen} instead of {value}"),
+                Repair::InPlace("restores it"),
+            )
+        })
+        .collect()
+}
+
+impl Run<'_> {
+    /// Gives the target group back the attributes the environment keeps, in
+    /// one call, where someone changed them. A group made in this run has them.
+    pub(super) async fn restore_target_group_attributes(&self, inv: &Inventory) -> Result<()> {
+        let Some((arn, changes)) = target_group_attribute_changes(self.spec, inv) else {
+            return Ok(());
+        };
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let wanted: BTreeMap<&str, String> = changes
+            .into_iter()
+            .map(|(key, _, value)| (key, value))
+            .collect();
+        retry_propagation(self.deadline, "target group attributes", || {
+            elbv2::set_target_group_attributes(&self.clients.elbv2, arn, &wanted)
+        })
+        .await
+    }
 }
 
 pub(super) fn target_group_of<'a>(

@@ -11,7 +11,7 @@ use super::flow_logs::delete_flow_logs;
 use super::inventory::{Inventory, NAT_GATEWAY_KEYS, SUBNET_KEYS};
 use super::routing::{delete_nat_gateway, delete_route_table};
 use super::run::{ignore_not_found, Result};
-use super::waiters::{delete_with_retry, poll_until, wait_terminated};
+use super::waiters::{delete_with_retry, poll_until, wait_group_deleted, wait_terminated};
 use crate::aws::ec2::{self, Found};
 use crate::aws::{autoscaling, elbv2, AwsClients};
 
@@ -234,25 +234,18 @@ pub(super) async fn target_groups(t: &Teardown<'_>) -> Result<()> {
 pub(super) async fn auto_scaling_groups(t: &Teardown<'_>) -> Result<()> {
     let asg = &t.clients.autoscaling;
     let Some(group) = &t.inv.group else {
-        return Ok(());
+        // one AWS is deleting already (a destroy that stopped, or out of
+        // band) takes its instances with it: the subnets wait for that
+        return match &t.inv.group_deleting {
+            Some(name) => wait_group_deleted(t.clients, name, t.deadline).await,
+            None => Ok(()),
+        };
     };
     // a launch under way refuses even a forced delete until it is over
     delete_with_retry(t.deadline, "the Auto Scaling Group", || {
         autoscaling::delete_group(asg, &group.name)
     })
     .await?;
-    poll_until(
-        t.deadline,
-        "the Auto Scaling Group to be deleted",
-        || async {
-            Ok(
-                autoscaling::find_group(asg, &t.clients.batches, &group.name)
-                    .await?
-                    .is_none()
-                    .then_some(()),
-            )
-        },
-    )
-    .await?;
+    wait_group_deleted(t.clients, &group.name, t.deadline).await?;
     wait_terminated(t.clients, &group.instances, t.deadline).await
 }

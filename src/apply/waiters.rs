@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::aws::{ec2, AwsClients};
+use crate::aws::{autoscaling, ec2, AwsClients};
 use crate::error::{AwsError, ErrorClass};
 
 const MAX_DELAY: Duration = Duration::from_secs(15);
@@ -293,6 +293,20 @@ where
         }),
         (result, _) => result,
     }
+}
+
+/// Waits until AWS no longer lists the Auto Scaling group `name`: one being
+/// deleted can be neither changed nor made again until then.
+pub(super) async fn wait_group_deleted(
+    clients: &AwsClients,
+    name: &str,
+    deadline: Instant,
+) -> Result<(), AwsError> {
+    poll_until(deadline, "the Auto Scaling Group to be deleted", || async {
+        let group = autoscaling::find_group(&clients.autoscaling, &clients.batches, name).await?;
+        Ok(group.is_none().then_some(()))
+    })
+    .await
 }
 
 /// Waits until none of the instances `ids` is running or shutting down.

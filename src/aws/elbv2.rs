@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, LoadBalancerAttribute, LoadBalancerSchemeEnum,
     LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum, Tag, TargetDescription, TargetTypeEnum,
+    RedirectActionStatusCodeEnum, Tag, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use crate::aws::batch::Batches;
 use crate::error::AwsError;
-use crate::plan::spec::attribute::AWS_DEFAULTS;
+use crate::plan::spec::attribute::{AWS_DEFAULTS, TARGET_GROUP_DEFAULTS};
 
 type Result<T> = std::result::Result<T, AwsError>;
 
@@ -662,6 +662,56 @@ pub async fn set_load_balancer_attributes(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyLoadBalancerAttributes", e))?;
+    Ok(())
+}
+
+/// The target group's attributes by key, with AWS's value for each key of
+/// [`TARGET_GROUP_DEFAULTS`] it leaves out.
+pub async fn target_group_attributes(
+    client: &Client,
+    arn: &str,
+) -> Result<BTreeMap<String, String>> {
+    let out = client
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeTargetGroupAttributes", e))?;
+    let mut found: BTreeMap<String, String> = TARGET_GROUP_DEFAULTS
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    found.extend(out.attributes().iter().filter_map(|a| {
+        Some((
+            a.key()?.to_string(),
+            a.value().unwrap_or_default().to_string(),
+        ))
+    }));
+    Ok(found)
+}
+
+/// Sets these attributes of the target group, leaving the others as they are.
+pub async fn set_target_group_attributes(
+    client: &Client,
+    arn: &str,
+    attributes: &BTreeMap<&str, String>,
+) -> Result<()> {
+    let attributes = attributes
+        .iter()
+        .map(|(key, value)| {
+            TargetGroupAttribute::builder()
+                .key(*key)
+                .value(value)
+                .build()
+        })
+        .collect();
+    client
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyTargetGroupAttributes", e))?;
     Ok(())
 }
 

@@ -187,6 +187,22 @@ pub mod attribute {
         FIXED[5],
     ];
 
+    /// The target group's settings the configuration does not offer, kept at
+    /// AWS's defaults (what a group made without them has): each changes which
+    /// instance gets a request or what happens to requests under way
+    /// (sessions pinned to one instance, a new instance starved or flooded,
+    /// requests cut off when an instance leaves), so each is defended as drift.
+    pub const TARGET_GROUP_DEFAULTS: [(&str, &str); 5] = [
+        ("stickiness.enabled", "false"),
+        ("load_balancing.algorithm.type", "round_robin"),
+        ("slow_start.duration_seconds", "0"),
+        ("deregistration_delay.timeout_seconds", "300"),
+        (
+            "load_balancing.cross_zone.enabled",
+            "use_load_balancer_configuration",
+        ),
+    ];
+
     /// The configuration attribute (inside `load_balancer`) a key comes from.
     pub fn setting(key: &str) -> &'static str {
         match key {

@@ -347,6 +347,8 @@ pub struct World {
     pub propagations: HashMap<String, std::collections::BTreeSet<String>>,
     /// per Auto Scaling Group, oldest first
     pub refreshes: HashMap<String, Vec<Refresh>>,
+    /// the groups AWS is deleting, with when each is gone
+    pub deleting_groups: HashMap<String, Instant>,
     /// EC2 Instance Connect Endpoints (moto has none), by ID
     pub instance_connect_endpoints: HashMap<String, Endpoint>,
     /// what each Auto Scaling Group keeps that moto does not (its mixed
