@@ -706,6 +706,10 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
+        // what the group runs besides the environment's policy
+        "autoscaling:DescribePolicies",
+        "autoscaling:DescribeScheduledActions",
+        "autoscaling:DescribeLifecycleHooks",
         // another's interfaces in the VPC, told from the NAT gateways' (in
         // every state: a deleted one's interface lingers) by a second
         // DescribeNatGateways
@@ -719,7 +723,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "{counts:?}"
     );
     // the load balancer's, target group's and listeners' tags in one DescribeTags
-    assert_eq!(counts.values().sum::<usize>(), 33, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 35, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
@@ -1676,6 +1680,41 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // the group scales itself to nothing every night, holds each new
+        // instance before it serves, and steps out on a policy of its own
+        live.api
+            .autoscaling
+            .put_scheduled_update_group_action()
+            .auto_scaling_group_name(&group)
+            .scheduled_action_name("night")
+            .recurrence("0 22 * * *")
+            .min_size(0)
+            .desired_capacity(0)
+            .send()
+            .await
+            .unwrap();
+        live.api
+            .autoscaling
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(&group)
+            .lifecycle_hook_name("hold")
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_LAUNCHING")
+            .heartbeat_timeout(300)
+            .default_result("CONTINUE")
+            .send()
+            .await
+            .unwrap();
+        live.api
+            .autoscaling
+            .put_scaling_policy()
+            .auto_scaling_group_name(&group)
+            .policy_name("step-out")
+            .policy_type("SimpleScaling")
+            .adjustment_type("ChangeInCapacity")
+            .scaling_adjustment(2)
+            .send()
+            .await
+            .unwrap();
         // and is put in the load balancer's group too, which the internet reaches
         live.api
             .ec2
@@ -1727,6 +1766,9 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply restores what its launch template version gave it",
             "alb has routing.http.desync_mitigation_mode monitor instead of defensive",
             "alb has routing.http.xff_header_processing.mode preserve instead of append",
+            "asg has scaling policy step-out (SimpleScaling), which the environment does not declare; apply deletes it",
+            "asg has scheduled action night (recurrence 0 22 * * *",
+            "asg has lifecycle hook hold (autoscaling:EC2_INSTANCE_LAUNCHING, CONTINUE after 300 s), which the environment does not declare",
             "tg has stickiness.enabled true instead of false",
             "tg has deregistration_delay.timeout_seconds 0 instead of 300",
             "tg has load_balancing.algorithm.type least_outstanding_requests instead of round_robin",
@@ -1820,9 +1862,35 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        assert_eq!(
+            policies.scaling_policies().len(),
+            1,
+            "the environment's policy alone: {policies:?}"
+        );
         let tracking = policies.scaling_policies()[0]
             .target_tracking_configuration()
             .unwrap();
+        let scheduled = live
+            .api
+            .autoscaling
+            .describe_scheduled_actions()
+            .auto_scaling_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            scheduled.scheduled_update_group_actions().is_empty(),
+            "{scheduled:?}"
+        );
+        let hooks = live
+            .api
+            .autoscaling
+            .describe_lifecycle_hooks()
+            .auto_scaling_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        assert!(hooks.lifecycle_hooks().is_empty(), "{hooks:?}");
         assert_eq!(tracking.disable_scale_in(), Some(false));
         let groups = live
             .api

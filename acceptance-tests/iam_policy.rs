@@ -65,10 +65,11 @@ const OPERATION_VERBS: [&str; 29] = [
 ];
 
 /// Getters of fields AWS reports whose names start like an operation.
-const GETTERS: [&str; 3] = [
+const GETTERS: [&str; 4] = [
     "disable_api_stop",
     "disable_api_termination",
     "disable_scale_in",
+    "start_time",
 ];
 
 /// `create_vpc` -> `CreateVpc`.

@@ -1258,8 +1258,11 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&small("slow").replace(
         "  nat_gateways = \"single\"",
-        "  nat_gateways = \"single\"\n  timeouts {\n    create = \"3s\"\n  }",
+        "  nat_gateways = \"single\"\n  timeouts {\n    create = \"8s\"\n  }",
     ));
+    // (a create first looks for what an interrupted one made, twice, 2 s
+    // apart: a budget of a few seconds would end before the VPC on a busy
+    // machine, and rightly leave nothing in state)
     // a NAT gateway that never leaves `pending`
     env.layer.inject(
         "ec2:DescribeNatGateways",
@@ -1276,7 +1279,7 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
     assert!(run.text().contains("timed out"), "{}", run.text());
     assert!(
         waited < std::time::Duration::from_secs(30),
-        "the 3s timeout took {waited:?}"
+        "the 8s timeout took {waited:?}"
     );
     let partial = ws.resource_values("prodvpc_environment.slow");
     assert!(
@@ -1284,7 +1287,7 @@ fn the_create_timeout_bounds_the_wait_and_keeps_what_exists() {
         "what exists is kept in state: {partial}"
     );
     env.layer.clear_faults();
-    // a whole create takes longer than 3s (the load balancer alone provisions for 3s)
+    // with the NAT gateway available again the create completes
     ws.write(&small("slow"));
     ws.ok(&["apply", "-auto-approve", "-no-color"]);
     ws.assert_no_changes("after the apply");

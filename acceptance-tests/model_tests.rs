@@ -793,8 +793,9 @@ fn a_group_with_instances_is_deleted_only_with_force_or_once_they_terminated() {
             code(&delete().await).is_empty()
         })
         .await;
+        // without instances left, AWS takes seconds
         let deleting = Instant::now();
-        reaches(deleting, scaled(60.0, scale), "group gone", || async {
+        reaches(deleting, scaled(10.0, scale), "group gone", || async {
             group_status(&m.aws, "app").await.is_none()
         })
         .await;
@@ -843,6 +844,29 @@ fn a_deleted_group_stays_listed_as_being_deleted_and_refuses_changes_until_it_is
         let template = launch_template(&m.aws, "ami-12c6146b").await;
         auto_scaling_group(&m.aws, &net, &template, 0, None).await;
         assert_eq!(group_status(&m.aws, "app").await.as_deref(), Some(""));
+        m.aws
+            .autoscaling
+            .put_scaling_policy()
+            .auto_scaling_group_name("app")
+            .policy_name("step")
+            .policy_type("SimpleScaling")
+            .adjustment_type("ChangeInCapacity")
+            .scaling_adjustment(1)
+            .send()
+            .await
+            .unwrap();
+        let policies = || async {
+            let out = m
+                .aws
+                .autoscaling
+                .describe_policies()
+                .auto_scaling_group_name("app")
+                .send()
+                .await
+                .unwrap();
+            out.scaling_policies().len()
+        };
+        assert_eq!(policies().await, 1);
         m.aws
             .autoscaling
             .delete_auto_scaling_group()
@@ -895,11 +919,13 @@ fn a_deleted_group_stays_listed_as_being_deleted_and_refuses_changes_until_it_is
             .send()
             .await;
         assert_eq!(code(&repeated), "");
-        reaches(deleted, scaled(60.0, scale), "group gone", || async {
+        reaches(deleted, scaled(10.0, scale), "group gone", || async {
             group_status(&m.aws, "app").await.is_none()
         })
         .await;
+        // its policy went with it: a new group of its name has none
         auto_scaling_group(&m.aws, &net, &template, 0, None).await;
+        assert_eq!(policies().await, 0);
     });
 }
 

@@ -1,6 +1,7 @@
 //! A stateful model of the AWS behaviour moto lacks, applied by the fault layer
 //! to every call it forwards: resources that take minutes to become usable or to
-//! go away (at AWS's durations times a `time_scale`), refusals while network
+//! go away (at AWS's durations times a `time_scale`: an Auto Scaling group
+//! being deleted, see [`group_deletion`]), refusals while network
 //! interfaces linger, eventual consistency right after a create, throttling, a
 //! real instance refresh, Auto Scaling Groups' mixed instances policies as AWS
 //! keeps and launches them (see [`mixed`]), ClientToken idempotency, and the
@@ -709,7 +710,9 @@ impl Model {
         }
         match dependencies::refusal(self, call).await {
             Some(refusal) => Verdict::Refuse(refusal),
-            None => group_deletion::begin(self, call).unwrap_or(Verdict::Forward),
+            None => group_deletion::begin(self, call)
+                .await
+                .unwrap_or(Verdict::Forward),
         }
     }
 

@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::bastion::bastion_drift;
-use super::compute::{app_drift, scaling_policy_drift, suspended_processes_drift};
+use super::compute::{
+    app_drift, attachment_drift, scaling_policy_drift, suspended_processes_drift,
+};
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
 use super::instance_connect::instance_connect_drift;
@@ -57,7 +59,12 @@ impl Family {
         match self {
             Family::Network => &[network_drift, ipv6_drift],
             Family::Security => &[|spec, _, inv| rule_drift(spec, inv)],
-            Family::Compute => &[scaling_policy_drift, suspended_processes_drift, app_drift],
+            Family::Compute => &[
+                scaling_policy_drift,
+                suspended_processes_drift,
+                attachment_drift,
+                app_drift,
+            ],
             Family::Endpoints => &[endpoint_drift],
             Family::FlowLogs => &[|spec, _, inv| flow_log_drift(spec, inv)],
             Family::LoadBalancer => &[

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::inventory::Inventory;
 use super::load_balancer::{listener_differences, target_group_of, wanted_listeners};
-use super::run::{Result, Run};
+use super::run::{ignore_not_found, Result, Run};
 use super::waiters::{poll_until, retry_propagation, wait_group_deleted};
 use crate::aws::autoscaling::{self, GroupSettings};
 use crate::aws::ec2::{self, Hardening, InstanceSettings, Layout};
@@ -21,7 +21,7 @@ use crate::plan::spec::{EnvironmentSpec, InstanceMix, InstanceProfile};
 mod drift;
 
 pub(super) use drift::{
-    app_drift, metadata_changes, scaling_policy_drift, suspended_processes_drift,
+    app_drift, attachment_drift, metadata_changes, scaling_policy_drift, suspended_processes_drift,
 };
 use drift::{app_instance_drift, mix_drift};
 
@@ -118,9 +118,9 @@ impl Run<'_> {
         };
         match &inv.group {
             None => {
-                if let Some(name) = &inv.group_deleting {
-                    tracing::info!(group = %name, "waiting for AWS to finish deleting the group before making it again");
-                    wait_group_deleted(self.clients, name, self.deadline).await?;
+                if let Some(deleting) = &inv.group_deleting {
+                    tracing::info!(group = %deleting.name, "waiting for AWS to finish deleting the group before making it again");
+                    wait_group_deleted(self.clients, &deleting.name, self.deadline).await?;
                 }
                 let tags = self.tags(&Component::AutoScalingGroup);
                 retry_propagation(self.deadline, "auto scaling group", || {
@@ -190,6 +190,14 @@ impl Run<'_> {
                     )
                 })
                 .await?;
+                for attachment in &inv.group_attachments {
+                    let removed = autoscaling::remove_attachment(
+                        &self.clients.autoscaling,
+                        &self.names.app,
+                        attachment,
+                    );
+                    removed.await.or_else(ignore_not_found)?;
+                }
                 if !group.suspended.is_empty() {
                     // suspended launches or health checks would keep the group
                     // from replacing and serving
@@ -485,10 +493,7 @@ impl Run<'_> {
                 // launch failures while fewer than the minimum are (a failed
                 // launch may leave no member, or one pending for good)
                 let members = self.group_members().await?;
-                let in_service_count = members
-                    .iter()
-                    .filter(|m| m.lifecycle_state == "InService")
-                    .count();
+                let in_service_count = members.iter().filter(|m| m.is_in_service()).count();
                 let (health, failed_launch) = futures::try_join!(
                     async {
                         match in_service_count > 0 {
@@ -512,7 +517,7 @@ impl Run<'_> {
                 )?;
                 let count = members
                     .iter()
-                    .filter(|m| m.lifecycle_state == "InService" && health.healthy.contains(&m.id))
+                    .filter(|m| m.is_in_service() && health.healthy.contains(&m.id))
                     .count();
                 *serving.lock().unwrap_or_else(|p| p.into_inner()) = count;
                 *failing.lock().unwrap_or_else(|p| p.into_inner()) = health.unhealthy_text();

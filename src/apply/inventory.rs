@@ -20,7 +20,7 @@ mod facts;
 mod keying;
 
 pub use boundary::{foreign_interfaces, interface_in_words};
-use facts::{group_facts, tags_in_chunks, vpc_facts};
+use facts::{group_facts, tags_in_chunks, vpc_facts, GroupFacts};
 pub use keying::key_matches;
 use keying::{component, key_by_component, key_listed, single, standalone};
 
@@ -55,7 +55,7 @@ pub struct Inventory {
     pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
     pub group: Option<Group>,
     /// the environment's group while AWS deletes it, which is then not `group`
-    pub group_deleting: Option<String>,
+    pub group_deleting: Option<Group>,
     /// the group's members read again after the targets, when the first read
     /// and the registered targets disagree (see [`Inventory::confirm_members`])
     pub members_reread: Option<Vec<autoscaling::Member>>,
@@ -63,6 +63,8 @@ pub struct Inventory {
     pub refresh: Option<Refresh>,
     /// the environment's target-tracking policy
     pub cpu_policy: Option<autoscaling::CpuPolicy>,
+    /// the group's other scaling policies, scheduled actions and lifecycle hooks
+    pub group_attachments: Vec<autoscaling::Attachment>,
     /// what the app instances run: the template version of the group, else the default one
     pub template_settings: Option<InstanceSettings>,
     /// the launch template's default version
@@ -158,16 +160,19 @@ pub struct Strays {
     pub load_balancers: Vec<LoadBalancer>,
 }
 
-/// What the state already says about objects that discovery would otherwise
-/// find only from another answer, so their describes join an earlier round.
-/// A hint that is out of date costs a round, never a wrong answer.
+/// What the state (and a run that made objects) says: the objects it names
+/// are the environment's whatever their tags, and their describes can join
+/// an earlier round.
 #[derive(Clone, Debug, Default)]
 pub struct Hints {
-    /// the listeners' ARNs, whose tags are read with the load balancer's
+    /// the listeners' ARNs, whose tags are read with the load balancer's (one
+    /// that is out of date costs a round, never a wrong answer)
     pub listener_arns: Vec<String>,
-    /// the component key the state records for each EC2 object's ID: an object
-    /// of the environment's VPC whose component tag was changed out of band is
-    /// still that component
+    /// the component key of each object the state names, by its ID (by its
+    /// address for the NAT gateways' Elastic IPs): an object whose component
+    /// tag was changed out of band is still that component, and an Elastic IP
+    /// or launch template named here is the environment's though nothing of
+    /// it holds or runs it right now
     pub components: BTreeMap<String, String>,
 }
 
@@ -366,18 +371,27 @@ impl Inventory {
         // deleted. The one exception is the first create, until it completes:
         // its VPC still says so, and what it made before it stopped carries
         // its component key.
-        let first_create = ec2_found
-            .vpcs
-            .first()
-            .and_then(|vpc| vpc.tags.get(TAG_STATUS))
-            .is_some_and(|status| status == STATUS_CREATING);
+        let first_create = ec2_found.vpcs.first().is_some_and(being_created);
         let made_by_first_create = |tags: &BTreeMap<String, String>, prefix: &str| {
             first_create && component(tags).starts_with(prefix) && claims(tags)
         };
+        let group = group.filter(|g| claims(&g.tags));
+        // A group AWS is deleting (out of band, or by a destroy that stopped)
+        // is gone for every purpose but one: AWS refuses to change it or to
+        // make another of its name until the deletion ends, which apply and
+        // destroy wait for. Its policies, refresh and instances go with it.
+        let group_deleting = group.clone().filter(|g| g.deleting);
+        let group = group.filter(|g| !g.deleting);
         let run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
+        // the template of the environment's name, which no other can take (a
+        // region's template names are unique), is its own while it carries
+        // its tags: it is recognised after an import, or a run stopped right
+        // after making it again
+        let named_ours = |t: &Found| t.detail.get("name") == Some(&names.app) && claims(&t.tags);
         let template_is_ours = |t: &Found| {
             known.contains_key(&t.id)
                 || run_by_group.as_ref() == Some(&t.id)
+                || named_ours(t)
                 || made_by_first_create(&t.tags, "lt")
         };
         let mut tagged_elsewhere = Vec::new();
@@ -453,6 +467,17 @@ impl Inventory {
                 .into_iter()
                 .filter(|id| !ec2_found.addresses.iter().any(|a| &a.id == id))
                 .collect();
+        // and those the state names by their IPs that no gateway holds now
+        // (their environment tag changed): read by IP in round 2
+        let unlisted_ips: Vec<String> = known
+            .iter()
+            .filter(|(ip, key)| key.starts_with("eip/") && ip.parse::<std::net::IpAddr>().is_ok())
+            .map(|(ip, _)| ip.clone())
+            .filter(|ip| {
+                let listed = |a: &Found| a.detail.get("public_ip") == Some(ip);
+                !ec2_found.addresses.iter().any(listed)
+            })
+            .collect();
         // the versions read by name count only if they are of the environment's template
         let mut template_versions: Vec<TemplateVersion> = named_versions
             .unwrap_or_default()
@@ -486,6 +511,7 @@ impl Inventory {
             .instances
             .iter()
             .filter(|i| i.tags.get("aws:autoscaling:groupName") == Some(&names.app))
+            .filter(|_| group_deleting.is_none())
             .cloned()
             .collect();
         let bastion_found = standalone(ec2_found.instances.clone())
@@ -531,11 +557,11 @@ impl Inventory {
             load_balancer_attributes,
             (mut tags, mut listener_rules),
             (registered, target_group_attributes),
-            (cpu_policy, refresh),
+            group_read,
             more_versions,
             vpc_read,
             (volumes, bastion_termination_protected, bastion_stop_protected),
-            (template_by_name, addresses_held),
+            (template_by_name, addresses_held, addresses_recorded),
         ) = futures::try_join!(
             async {
                 match &load_balancer {
@@ -581,7 +607,7 @@ impl Inventory {
                 match (&group, group_read_by_name) {
                     (Some(_), Some(facts)) => Ok(facts),
                     (Some(g), None) => group_facts(clients, &g.name).await,
-                    (None, _) => Ok((None, None)),
+                    (None, _) => Ok(GroupFacts::default()),
                 }
             },
             async {
@@ -628,13 +654,25 @@ impl Inventory {
                             None => Ok(None),
                         }
                     },
-                    ec2::addresses_by_id(&clients.ec2, &untagged_addresses),
+                    ec2::addresses_by(&clients.ec2, "allocation-id", &untagged_addresses),
+                    ec2::addresses_by(&clients.ec2, "public-ip", &unlisted_ips),
                 )
             },
         )?;
-        ec2_found
-            .addresses
-            .extend(addresses_held.into_iter().filter(|a| claims(&a.tags)));
+        ec2_found.addresses.extend(
+            addresses_held
+                .into_iter()
+                .chain(addresses_recorded.iter().cloned()),
+        );
+        // an address held by the environment's NAT gateways, or named by the
+        // state, is keyed by what the state says whatever its tags
+        let mut address_keys = known.clone();
+        for address in &addresses_recorded {
+            let recorded = address.detail.get("public_ip").and_then(|ip| known.get(ip));
+            if let Some(key) = recorded {
+                address_keys.insert(address.id.clone(), key.clone());
+            }
+        }
         let template_by_name = template_by_name.filter(template_is_ours);
         let template = if untagged_template.is_some() && template_by_name.is_none() {
             // another's, or gone: nothing read of it is the environment's
@@ -767,20 +805,11 @@ impl Inventory {
         };
         let target_groups: Vec<TargetGroup> =
             groups.into_iter().filter(|tg| ours(&tg.arn)).collect();
-        let group = group.filter(|g| claims(&g.tags));
-        // A group AWS is deleting (out of band, or by a destroy that stopped)
-        // is gone for every purpose but one: AWS refuses to change it or to
-        // make another of its name until the deletion ends, which apply and
-        // destroy wait for. Its policy and refresh go with it.
-        let group_deleting = group
-            .as_ref()
-            .filter(|g| g.deleting)
-            .map(|g| g.name.clone());
-        let group = group.filter(|g| !g.deleting);
-        let (cpu_policy, refresh) = match group_deleting {
-            Some(_) => (None, None),
-            None => (cpu_policy, refresh),
-        };
+        let GroupFacts {
+            cpu_policy,
+            refresh,
+            attachments: group_attachments,
+        } = group_read;
 
         let mut strays = Strays {
             load_balancers: extra_balancers
@@ -817,7 +846,7 @@ impl Inventory {
         let mut inventory = Inventory {
             vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
             route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
-            addresses: key_by_component(e.addresses, &known, &mut strays.ec2.addresses),
+            addresses: key_by_component(e.addresses, &address_keys, &mut strays.ec2.addresses),
             security_groups: key_by_component(
                 e.security_groups,
                 &known,
@@ -850,6 +879,7 @@ impl Inventory {
             members_reread: None,
             refresh,
             cpu_policy,
+            group_attachments,
             template_settings,
             default_template,
             group_template,
@@ -882,21 +912,7 @@ impl Inventory {
         let Some(group) = &self.group else {
             return Ok(());
         };
-        let is_member = |id: &str| group.members.iter().any(|m| m.id == id);
-        let disagree = group
-            .target_groups
-            .iter()
-            .filter_map(|arn| self.registered.get(arn))
-            .any(|targets| {
-                let registered = |id: &str| targets.iter().any(|t| t.id == id);
-                let in_service = group
-                    .members
-                    .iter()
-                    .filter(|m| m.lifecycle_state == "InService");
-                targets.iter().any(|t| !is_member(&t.id))
-                    || in_service.clone().any(|m| !registered(&m.id))
-            });
-        if disagree {
+        if members_disagree(group, &self.registered) {
             let again =
                 autoscaling::find_group(&clients.autoscaling, &clients.batches, &group.name)
                     .await?;
@@ -907,11 +923,30 @@ impl Inventory {
 
     /// Whether the environment's VPC is still marked as being created.
     pub fn is_unfinished(&self) -> bool {
-        self.vpc
-            .as_ref()
-            .and_then(|v| v.tags.get(TAG_STATUS))
-            .is_some_and(|status| status == STATUS_CREATING)
+        self.vpc.as_ref().is_some_and(being_created)
     }
+}
+
+/// Whether the group's members and the targets registered in its target
+/// groups disagree: a target that is not a member, or a member in service
+/// that is not registered.
+fn members_disagree(group: &Group, registered: &BTreeMap<String, Vec<elbv2::Target>>) -> bool {
+    let is_member = |id: &str| group.members.iter().any(|m| m.id == id);
+    let targets_of = group
+        .target_groups
+        .iter()
+        .filter_map(|arn| registered.get(arn));
+    targets_of.into_iter().any(|targets| {
+        let is_registered = |id: &str| targets.iter().any(|t| t.id == id);
+        let in_service = group.members.iter().filter(|m| m.is_in_service());
+        targets.iter().any(|t| !is_member(&t.id))
+            || in_service.clone().any(|m| !is_registered(&m.id))
+    })
+}
+
+/// Whether a VPC is still marked as being created by its environment's first apply.
+fn being_created(vpc: &Found) -> bool {
+    vpc.tags.get(TAG_STATUS).map(String::as_str) == Some(STATUS_CREATING)
 }
 
 /// The Elastic IPs the NAT gateways hold: a zonal gateway's one, each of a

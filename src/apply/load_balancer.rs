@@ -477,14 +477,13 @@ fn unregistered_members(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<String> 
     };
     // in service on both sides of the targets' read, when read twice: one
     // that left in between is deregistered by the group, not missing
-    let in_service = |m: &autoscaling::Member| m.lifecycle_state == "InService";
     group
         .members
         .iter()
-        .filter(|m| in_service(m))
+        .filter(|m| m.is_in_service())
         .filter(|m| {
             let again = inv.members_reread.as_ref();
-            again.is_none_or(|again| again.iter().any(|a| a.id == m.id && in_service(a)))
+            again.is_none_or(|again| again.iter().any(|a| a.id == m.id && a.is_in_service()))
         })
         .filter(|m| !registered.iter().any(|t| serves(t, tg) && t.id == m.id))
         .map(|m| m.id.clone())
@@ -526,6 +525,11 @@ fn strange_targets<'a>(
 }
 
 pub(super) fn registration_drift(spec: &EnvironmentSpec, inv: &Inventory) -> Vec<Finding> {
+    if inv.group_deleting.is_some() {
+        // its instances leave the target group as AWS deletes it; the group
+        // made again registers its own
+        return Vec::new();
+    }
     let missing = unregistered_members(spec, inv);
     let (tg, strange) = strange_targets(spec, inv, &members_read(inv));
     let mut findings = Vec::new();
@@ -564,6 +568,9 @@ impl Run<'_> {
     /// app's port. The group is read again first: an instance it launched
     /// since the inventory was read is one of its own, never a stranger.
     pub(super) async fn register_members(&self, inv: &Inventory) -> Result<()> {
+        if inv.group_deleting.is_some() {
+            return Ok(());
+        }
         let missing = unregistered_members(self.spec, inv);
         let Some(tg) = target_group_of(self.spec, inv) else {
             return Ok(());

@@ -235,11 +235,12 @@ pub(super) async fn auto_scaling_groups(t: &Teardown<'_>) -> Result<()> {
     let asg = &t.clients.autoscaling;
     let Some(group) = &t.inv.group else {
         // one AWS is deleting already (a destroy that stopped, or out of
-        // band) takes its instances with it: the subnets wait for that
-        return match &t.inv.group_deleting {
-            Some(name) => wait_group_deleted(t.clients, name, t.deadline).await,
-            None => Ok(()),
+        // band) takes its instances with it: the subnets wait for both
+        let Some(deleting) = &t.inv.group_deleting else {
+            return Ok(());
         };
+        wait_group_deleted(t.clients, &deleting.name, t.deadline).await?;
+        return wait_terminated(t.clients, &deleting.instances, t.deadline).await;
     };
     // a launch under way refuses even a forced delete until it is over
     delete_with_retry(t.deadline, "the Auto Scaling Group", || {

@@ -57,6 +57,11 @@ pub struct Member {
 }
 
 impl Member {
+    /// Serving: launched, registered and past its health check grace period.
+    pub fn is_in_service(&self) -> bool {
+        self.lifecycle_state == "InService"
+    }
+
     /// Serving or about to: instances on their way out do not count.
     pub fn is_live(&self) -> bool {
         matches!(
@@ -673,43 +678,175 @@ impl CpuPolicy {
     }
 }
 
-/// The environment's CPU policy, if it exists. The reads of several groups at
-/// the same moment share one call: asked by policy names alone (up to 50),
-/// without a group, AWS answers each group's policies of those names.
-pub async fn cpu_policy(
+/// What the group runs besides what the environment declares: another scaling
+/// policy, a scheduled action or a lifecycle hook changes its capacity, or
+/// holds its instances, on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub kind: AttachmentKind,
+    pub name: String,
+    /// what it does, in a few words (`SimpleScaling`, `recurrence 0 22 * * *, desired 0`)
+    pub summary: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachmentKind {
+    ScalingPolicy,
+    ScheduledAction,
+    LifecycleHook,
+}
+
+impl std::fmt::Display for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let noun = match self.kind {
+            AttachmentKind::ScalingPolicy => "scaling policy",
+            AttachmentKind::ScheduledAction => "scheduled action",
+            AttachmentKind::LifecycleHook => "lifecycle hook",
+        };
+        write!(f, "{noun} {} ({})", self.name, self.summary)
+    }
+}
+
+/// The group's scaling policies: the environment's CPU policy, if it exists,
+/// and every other one.
+pub async fn policies(
     client: &Client,
-    batches: &Batches,
     group: &str,
-) -> Result<Option<CpuPolicy>> {
-    let policies = batches
-        .read_with(
-            client,
-            "DescribePolicies",
-            "PolicyNames",
-            50,
-            group,
-            |client, groups| async move {
-                let out = client
-                    .describe_policies()
-                    .set_policy_names(Some(groups.iter().map(|g| cpu_policy_name(g)).collect()))
-                    .max_records(50)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
-                Ok(out
-                    .scaling_policies()
-                    .iter()
-                    .filter_map(|p| {
-                        let group = p.auto_scaling_group_name()?;
-                        // another group's policy that happens to bear one of the names
-                        (p.policy_name()? == cpu_policy_name(group))
-                            .then(|| (group.to_string(), cpu_policy_of(p)))
-                    })
-                    .collect())
-            },
-        )
-        .await?;
-    Ok(policies.into_iter().next())
+) -> Result<(Option<CpuPolicy>, Vec<Attachment>)> {
+    let mut cpu = None;
+    let mut others = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .describe_policies()
+            .auto_scaling_group_name(group)
+            .max_records(50)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribePolicies", e))?;
+        for policy in out.scaling_policies() {
+            let name = policy.policy_name().unwrap_or_default();
+            if name == cpu_policy_name(group) {
+                cpu = Some(cpu_policy_of(policy));
+            } else {
+                others.push(Attachment {
+                    kind: AttachmentKind::ScalingPolicy,
+                    name: name.to_string(),
+                    summary: policy.policy_type().unwrap_or("SimpleScaling").to_string(),
+                });
+            }
+        }
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => return Ok((cpu, others)),
+        }
+    }
+}
+
+/// The group's scheduled actions.
+pub async fn scheduled_actions(client: &Client, group: &str) -> Result<Vec<Attachment>> {
+    let mut found = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .describe_scheduled_actions()
+            .auto_scaling_group_name(group)
+            .max_records(100)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeScheduledActions", e))?;
+        for action in out.scheduled_update_group_actions() {
+            let when = match (action.recurrence(), action.start_time()) {
+                (Some(recurrence), _) => format!("recurrence {recurrence}"),
+                (None, Some(at)) => format!("at {at}"),
+                (None, None) => "once".to_string(),
+            };
+            let sizes = [
+                ("min", action.min_size()),
+                ("max", action.max_size()),
+                ("desired", action.desired_capacity()),
+            ];
+            let sizes = sizes
+                .iter()
+                .filter_map(|(what, size)| Some(format!("{what} {}", (*size)?)));
+            found.push(Attachment {
+                kind: AttachmentKind::ScheduledAction,
+                name: action
+                    .scheduled_action_name()
+                    .unwrap_or_default()
+                    .to_string(),
+                summary: std::iter::once(when)
+                    .chain(sizes)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => return Ok(found),
+        }
+    }
+}
+
+/// The group's lifecycle hooks.
+pub async fn lifecycle_hooks(client: &Client, group: &str) -> Result<Vec<Attachment>> {
+    let out = client
+        .describe_lifecycle_hooks()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeLifecycleHooks", e))?;
+    Ok(out
+        .lifecycle_hooks()
+        .iter()
+        .map(|hook| Attachment {
+            kind: AttachmentKind::LifecycleHook,
+            name: hook.lifecycle_hook_name().unwrap_or_default().to_string(),
+            summary: format!(
+                "{}, {} after {} s",
+                hook.lifecycle_transition().unwrap_or_default(),
+                hook.default_result().unwrap_or("ABANDON"),
+                hook.heartbeat_timeout().unwrap_or(3600)
+            ),
+        })
+        .collect())
+}
+
+/// Deletes a policy, scheduled action or lifecycle hook from the group.
+pub async fn remove_attachment(
+    client: &Client,
+    group: &str,
+    attachment: &Attachment,
+) -> Result<()> {
+    let name = attachment.name.as_str();
+    match attachment.kind {
+        AttachmentKind::ScalingPolicy => client
+            .delete_policy()
+            .auto_scaling_group_name(group)
+            .policy_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeletePolicy", e)),
+        AttachmentKind::ScheduledAction => client
+            .delete_scheduled_action()
+            .auto_scaling_group_name(group)
+            .scheduled_action_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteScheduledAction", e)),
+        AttachmentKind::LifecycleHook => client
+            .delete_lifecycle_hook()
+            .auto_scaling_group_name(group)
+            .lifecycle_hook_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteLifecycleHook", e)),
+    }
 }
 
 fn cpu_policy_of(p: &aws_sdk_autoscaling::types::ScalingPolicy) -> CpuPolicy {

@@ -288,19 +288,19 @@ impl Direction {
     }
 }
 
-/// The Elastic IPs of these allocation IDs, as discovery reports them; no call
-/// when there are none. Filtered rather than named, so that an address
-/// released meanwhile is simply absent.
-pub async fn addresses_by_id(client: &Client, allocation_ids: &[String]) -> Result<Vec<Found>> {
-    if allocation_ids.is_empty() {
+/// The Elastic IPs whose `filter` (`allocation-id`, `public-ip`) is one of
+/// `values`, as discovery reports them; no call when there are none. Filtered
+/// rather than named, so that an address released meanwhile is simply absent.
+pub async fn addresses_by(client: &Client, filter: &str, values: &[String]) -> Result<Vec<Found>> {
+    if values.is_empty() {
         return Ok(Vec::new());
     }
     let out = client
         .describe_addresses()
         .filters(
             Filter::builder()
-                .name("allocation-id")
-                .set_values(Some(allocation_ids.to_vec()))
+                .name(filter)
+                .set_values(Some(values.to_vec()))
                 .build(),
         )
         .send()

@@ -1,10 +1,12 @@
-//! A group's deletion takes AWS a while (its instances terminate first), where
-//! moto deletes it at once: DeleteAutoScalingGroup answers at once, the group
+//! A group's deletion takes AWS a while (its instances terminate first: about
+//! a minute, seconds without any), where moto deletes it at once:
+//! DeleteAutoScalingGroup answers at once, the group
 //! stays listed with `Status` `Delete in progress` until it is gone, and
 //! meanwhile AWS refuses to change it ("The AutoScaling group may not be
 //! modified while it is pending delete", kops #844) or to make another of its
 //! name (`AlreadyExists`). The model answers the delete itself, marks the
-//! group, and deletes it in moto once the time has passed.
+//! group, and deletes it in moto once the time has passed, with the policies,
+//! scheduled actions and lifecycle hooks AWS deletes with it (moto keeps them).
 
 use std::time::Instant;
 
@@ -18,20 +20,32 @@ const NS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
 pub const DELETING_STATUS: &str = "Delete in progress";
 
 /// The calls that change a group named by `AutoScalingGroupName`.
-const CHANGES: [&str; 12] = [
+const CHANGES: [&str; 20] = [
     "UpdateAutoScalingGroup",
     "SetDesiredCapacity",
     "PutScalingPolicy",
+    "DeletePolicy",
     "AttachLoadBalancerTargetGroups",
     "DetachLoadBalancerTargetGroups",
     "StartInstanceRefresh",
+    "CancelInstanceRefresh",
+    "RollbackInstanceRefresh",
     "ResumeProcesses",
     "SuspendProcesses",
     "AttachInstances",
+    "DetachInstances",
     "PutLifecycleHook",
+    "DeleteLifecycleHook",
     "PutScheduledUpdateGroupAction",
+    "DeleteScheduledAction",
     "SetInstanceProtection",
+    "EnterStandby",
+    "ExitStandby",
 ];
+
+/// How long AWS takes to delete a group without instances (with them, it
+/// waits for them to terminate: [`GROUP_DELETING`]).
+const EMPTY_GROUP_DELETING: f64 = 10.0;
 
 /// AWS's refusal of a change to a group it is deleting, or of a create of
 /// another group of its name.
@@ -60,18 +74,27 @@ pub fn refusal(world: &World, call: &Call) -> Option<Refusal> {
 }
 
 /// Starts the deletion a DeleteAutoScalingGroup AWS accepts asks for (a
-/// repeat while it runs is accepted too), answered by the model.
-pub fn begin(model: &Model, call: &Call) -> Option<Verdict> {
+/// repeat while it runs is accepted too), answered by the model. A group that
+/// does not exist is left to moto, which refuses it as AWS does.
+pub async fn begin(model: &Model, call: &Call) -> Option<Verdict> {
     if call.key() != "autoscaling:DeleteAutoScalingGroup" {
         return None;
     }
     let name = call.param("AutoScalingGroupName")?;
+    let group = model.group(name).await?;
+    let lasts = if group.instances().is_empty() {
+        EMPTY_GROUP_DELETING
+    } else {
+        GROUP_DELETING
+    };
     let mut state = model.state();
-    let due = Instant::now() + state.clock.scaled(GROUP_DELETING);
+    let due = Instant::now() + state.clock.scaled(lasts);
     let world = &mut state.world;
     world.deleting_groups.entry(name.to_string()).or_insert(due);
-    // its refreshes end with it
+    // its refreshes and its policy's settings end with it (the model answers
+    // the call, so it never learns of it from moto's answer)
     world.refreshes.remove(name);
+    world.groups.remove(name);
     Some(Verdict::Answer(format!(
         "<DeleteAutoScalingGroupResponse xmlns=\"{NS}\"><ResponseMetadata><RequestId>model</RequestId></ResponseMetadata></DeleteAutoScalingGroupResponse>"
     )))
@@ -90,24 +113,20 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut super::xml::Element) {
 }
 
 /// Ends the deletions that are due: moto deletes the groups (and terminates
-/// their instances) now.
+/// their instances) now, and what AWS deletes with a group that moto keeps
+/// (its scaling policies, scheduled actions and lifecycle hooks, which a new
+/// group of its name would otherwise inherit).
 pub async fn finish(model: &Model) {
     let now = Instant::now();
     let due: Vec<String> = {
-        let mut state = model.state();
-        let groups = &mut state.world.deleting_groups;
-        let due: Vec<String> = groups
-            .iter()
-            .filter(|(_, at)| now >= **at)
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in &due {
-            groups.remove(name);
-        }
-        due
+        let state = model.state();
+        let groups = &state.world.deleting_groups;
+        let due = groups.iter().filter(|(_, at)| now >= **at);
+        due.map(|(name, _)| name.clone()).collect()
     };
     for name in due {
-        let _ = model
+        forget_attachments(model, &name).await;
+        let deleted = model
             .api
             .autoscaling
             .delete_auto_scaling_group()
@@ -115,5 +134,73 @@ pub async fn finish(model: &Model) {
             .force_delete(true)
             .send()
             .await;
+        // moto says `not found` for one gone already; another failure is
+        // tried again at the next call
+        let gone = match &deleted {
+            Ok(_) => true,
+            Err(e) => format!("{e:?}").contains("not found"),
+        };
+        if gone {
+            model.state().world.deleting_groups.remove(&name);
+        }
+    }
+}
+
+/// Deletes the group's scaling policies, scheduled actions and lifecycle hooks in moto.
+async fn forget_attachments(model: &Model, group: &str) {
+    let asg = &model.api.autoscaling;
+    if let Ok(out) = asg
+        .describe_policies()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+    {
+        for name in out
+            .scaling_policies()
+            .iter()
+            .filter_map(|p| p.policy_name())
+        {
+            let _ = asg
+                .delete_policy()
+                .auto_scaling_group_name(group)
+                .policy_name(name)
+                .send()
+                .await;
+        }
+    }
+    if let Ok(out) = asg
+        .describe_scheduled_actions()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+    {
+        let names = out.scheduled_update_group_actions().iter();
+        for name in names.filter_map(|a| a.scheduled_action_name()) {
+            let _ = asg
+                .delete_scheduled_action()
+                .auto_scaling_group_name(group)
+                .scheduled_action_name(name)
+                .send()
+                .await;
+        }
+    }
+    if let Ok(out) = asg
+        .describe_lifecycle_hooks()
+        .auto_scaling_group_name(group)
+        .send()
+        .await
+    {
+        for name in out
+            .lifecycle_hooks()
+            .iter()
+            .filter_map(|h| h.lifecycle_hook_name())
+        {
+            let _ = asg
+                .delete_lifecycle_hook()
+                .auto_scaling_group_name(group)
+                .lifecycle_hook_name(name)
+                .send()
+                .await;
+        }
     }
 }

@@ -444,3 +444,23 @@ pub(in crate::apply) fn suspended_processes_drift(
         })
         .collect()
 }
+
+/// Scaling policies, scheduled actions and lifecycle hooks on the group that
+/// the environment does not declare: each changes its capacity, or holds its
+/// instances, on its own.
+pub(in crate::apply) fn attachment_drift(
+    _: &EnvironmentSpec,
+    _: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    inv.group_attachments
+        .iter()
+        .map(|attachment| {
+            Finding::new(
+                "asg",
+                format!("has {attachment}, which the environment does not declare"),
+                Repair::InPlace("deletes it"),
+            )
+        })
+        .collect()
+}

@@ -3,15 +3,32 @@
 
 use super::*;
 
-/// The target of the group's CPU policy and its refresh under way, by the group's name.
-pub(super) async fn group_facts(
-    clients: &AwsClients,
-    group: &str,
-) -> Result<(Option<autoscaling::CpuPolicy>, Option<Refresh>), AwsError> {
-    futures::try_join!(
-        autoscaling::cpu_policy(&clients.autoscaling, &clients.batches, group),
-        autoscaling::active_refresh(&clients.autoscaling, group),
-    )
+/// What hangs off the group, read by its name.
+#[derive(Default)]
+pub(super) struct GroupFacts {
+    pub(super) cpu_policy: Option<autoscaling::CpuPolicy>,
+    /// its instance refresh under way
+    pub(super) refresh: Option<Refresh>,
+    /// its scaling policies besides the CPU policy, scheduled actions and
+    /// lifecycle hooks
+    pub(super) attachments: Vec<autoscaling::Attachment>,
+}
+
+/// The group's policies, refresh under way, scheduled actions and lifecycle
+/// hooks, by the group's name.
+pub(super) async fn group_facts(clients: &AwsClients, group: &str) -> Result<GroupFacts, AwsError> {
+    let asg = &clients.autoscaling;
+    let ((cpu_policy, policies), refresh, scheduled, hooks) = futures::try_join!(
+        autoscaling::policies(asg, group),
+        autoscaling::active_refresh(asg, group),
+        autoscaling::scheduled_actions(asg, group),
+        autoscaling::lifecycle_hooks(asg, group),
+    )?;
+    Ok(GroupFacts {
+        cpu_policy,
+        refresh,
+        attachments: policies.into_iter().chain(scheduled).chain(hooks).collect(),
+    })
 }
 
 /// What is read of the VPC itself rather than found by tags.

@@ -242,3 +242,37 @@ fn the_main_role_goes_back_only_to_a_table_told_to_be_the_vpc_s_own() {
         (Some("rtb-aws".to_string()), vec!["rtb-other".to_string()])
     );
 }
+
+#[test]
+fn the_group_is_read_again_only_when_its_members_and_targets_disagree() {
+    let member = |id: &str, state: &str| autoscaling::Member {
+        id: id.into(),
+        lifecycle_state: state.into(),
+        ..autoscaling::Member::default()
+    };
+    let group = |members: Vec<autoscaling::Member>| Group {
+        target_groups: vec!["tg".into()],
+        members,
+        ..Group::default()
+    };
+    let registered = |ids: &[&str]| {
+        BTreeMap::from([(
+            "tg".to_string(),
+            ids.iter()
+                .map(|id| elbv2::Target {
+                    id: id.to_string(),
+                    port: Some(8080),
+                })
+                .collect(),
+        )])
+    };
+    let serving = group(vec![member("i-a", "InService"), member("i-b", "Pending")]);
+    // a pending member is not registered yet: they agree
+    assert!(!members_disagree(&serving, &registered(&["i-a"])));
+    // a member in service missing, or a target that is no member
+    assert!(members_disagree(&serving, &registered(&[])));
+    assert!(members_disagree(&serving, &registered(&["i-a", "i-x"])));
+    // targets of another target group than the group's say nothing
+    let elsewhere = BTreeMap::from([("other".to_string(), Vec::new())]);
+    assert!(!members_disagree(&serving, &elsewhere));
+}
