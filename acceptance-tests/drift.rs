@@ -383,6 +383,13 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .send()
             .await
             .unwrap();
+        // and routes traffic not addressed to it
+        ec2.modify_instance_attribute()
+            .instance_id(&bastion)
+            .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .unwrap();
         // the group's bounds, grace period and health check type, the target
         // group's health check, the listener's action
         api.autoscaling
@@ -438,6 +445,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             "vpc has an extra tag rogue = \\\"yes\\\"; apply retags it",
             "igw has tag Name = \\\"renamed\\\" instead of \\\"drift-igw\\\"; apply retags it",
             "bastion has IMDSv2 optional, metadata hop limit 2 instead of 1, metadata endpoint disabled instead of enabled; apply restores its metadata options",
+            "bastion has source/destination check off, so it forwards traffic not addressed to it; apply turns it back on",
             "asg has max size 7 instead of 3; apply restores it",
             "asg has health check grace period 0s instead of 300s; apply restores it",
             "asg uses EC2 health checks instead of ELB; apply restores it",
@@ -618,6 +626,7 @@ fn network_rules_tags_and_settings_drift_is_planned_repaired_and_settled() {
             .await
             .unwrap();
         let instance = &instances.reservations()[0].instances()[0];
+        assert_eq!(instance.source_dest_check(), Some(true));
         let metadata = instance.metadata_options().unwrap();
         assert_eq!(metadata.http_tokens(), Some(&HttpTokensState::Required));
         assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
@@ -1715,6 +1724,15 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // and routes traffic not addressed to it
+        live.api
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(&app_instance)
+            .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+            .send()
+            .await
+            .unwrap();
         // and is put in the load balancer's group too, which the internet reaches
         live.api
             .ec2
@@ -1756,7 +1774,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "apply moves it back to the VPC's default network ACL",
             "tg lacks the group's instances",
             "which serve no requests; apply registers them and waits until they serve",
-            &format!("asg instance {app_instance} has IMDSv2 optional, metadata hop limit 3 instead of 2, security groups {} instead of sg/app alone", {
+            &format!("asg instance {app_instance} has IMDSv2 optional, metadata hop limit 3 instead of 2, source/destination check off, so it forwards traffic not addressed to it, security groups {} instead of sg/app alone", {
                 let mut both = [groups["app"].clone(), groups["alb"].clone()];
                 both.sort();
                 both.join(",")
@@ -1804,6 +1822,10 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             Some(&aws_sdk_ec2::types::HttpTokensState::Required)
         );
         assert_eq!(options.http_put_response_hop_limit(), Some(2));
+        assert_eq!(
+            described.reservations()[0].instances()[0].source_dest_check(),
+            Some(true)
+        );
         let in_groups: Vec<&str> = described.reservations()[0].instances()[0]
             .security_groups()
             .iter()

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::compute::metadata_changes;
+use super::compute::{forwards_traffic, metadata_changes, FORWARDS};
 use super::inventory::Inventory;
 use super::run::{client_token, ignore_not_found, Placement, Result, Run};
 use super::waiters::{poll_until, retry_propagation, retry_scarce_create};
@@ -57,6 +57,9 @@ impl Run<'_> {
                         &Layout::BASTION,
                     )
                     .await?;
+                }
+                if check.forwards {
+                    ec2::check_source_dest(&self.clients.ec2, &existing.id).await?;
                 }
                 if !check.groups_match {
                     ec2::set_instance_groups(
@@ -218,6 +221,8 @@ pub(super) struct BastionCheck {
     replace: Vec<String>,
     /// how its metadata options differ from the bastion's hardening
     metadata: Vec<String>,
+    /// its source/destination check is off
+    forwards: bool,
     groups_match: bool,
     /// the instance reports its profile by ARN, matched against a name by its last segment
     profile_matches: bool,
@@ -280,6 +285,7 @@ impl BastionCheck {
         BastionCheck {
             replace,
             metadata: metadata_changes(instance, &Hardening::BASTION, &Layout::BASTION),
+            forwards: forwards_traffic(instance),
             groups_match: detail("security_groups") == wanted.security_group,
             profile_matches: profile == wanted.iam_instance_profile,
             profile,
@@ -350,6 +356,13 @@ pub(super) fn bastion_drift(
             "bastion",
             format!("has {}", check.metadata.join(", ")),
             Repair::InPlace("restores its metadata options"),
+        ));
+    }
+    if check.forwards {
+        findings.push(Finding::new(
+            "bastion",
+            format!("has {FORWARDS}"),
+            Repair::InPlace("turns it back on"),
         ));
     }
     if !check.groups_match {

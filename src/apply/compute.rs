@@ -21,7 +21,8 @@ use crate::plan::spec::{EnvironmentSpec, InstanceMix, InstanceProfile};
 mod drift;
 
 pub(super) use drift::{
-    app_drift, attachment_drift, metadata_changes, scaling_policy_drift, suspended_processes_drift,
+    app_drift, attachment_drift, forwards_traffic, metadata_changes, scaling_policy_drift,
+    suspended_processes_drift, FORWARDS,
 };
 use drift::{app_instance_drift, mix_drift};
 
@@ -256,6 +257,9 @@ impl Run<'_> {
                 ec2::set_metadata_options(ec2c, id, &Hardening::APP, &Layout::APP)
                     .await
                     .or_else(gone)?;
+            }
+            if drift.forwards {
+                ec2::check_source_dest(ec2c, id).await.or_else(gone)?;
             }
             if let Some(group) = &drift.groups {
                 ec2::set_instance_groups(ec2c, id, std::slice::from_ref(group))

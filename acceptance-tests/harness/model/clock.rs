@@ -25,8 +25,6 @@ pub const ALB_PROVISIONING: f64 = 150.0;
 pub const ALB_INTERFACES_LINGER: f64 = 90.0;
 /// Instance `pending` before `running`: somewhere in this range.
 pub const INSTANCE_PENDING: (f64, f64) = (12.0, 25.0);
-/// An Auto Scaling group `Delete in progress` (its instances terminating) before it is gone.
-pub const GROUP_DELETING: f64 = 60.0;
 /// Instance `shutting-down` before `terminated`.
 pub const INSTANCE_SHUTTING_DOWN: f64 = 60.0;
 /// Instance `stopping` before `stopped` (an EBS-backed instance shutting its

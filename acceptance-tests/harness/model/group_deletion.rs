@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use super::clock::GROUP_DELETING;
+use super::clock::INSTANCE_SHUTTING_DOWN;
 use super::world::World;
 use super::{Call, Model, Refusal, Verdict};
 
@@ -44,7 +44,7 @@ const CHANGES: [&str; 20] = [
 ];
 
 /// How long AWS takes to delete a group without instances (with them, it
-/// waits for them to terminate: [`GROUP_DELETING`]).
+/// waits for them to terminate: [`INSTANCE_SHUTTING_DOWN`]).
 const EMPTY_GROUP_DELETING: f64 = 10.0;
 
 /// AWS's refusal of a change to a group it is deleting, or of a create of
@@ -85,7 +85,19 @@ pub async fn begin(model: &Model, call: &Call) -> Option<Verdict> {
     let lasts = if group.instances().is_empty() {
         EMPTY_GROUP_DELETING
     } else {
-        GROUP_DELETING
+        // AWS terminates the instances at once, and the group is gone once
+        // they are: moto terminates them when emptied (launching none while
+        // it lists the group)
+        let _ = model
+            .api
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .min_size(0)
+            .desired_capacity(0)
+            .send()
+            .await;
+        INSTANCE_SHUTTING_DOWN
     };
     let mut state = model.state();
     let due = Instant::now() + state.clock.scaled(lasts);

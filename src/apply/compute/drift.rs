@@ -74,6 +74,16 @@ pub(in crate::apply) fn metadata_changes(
     changes
 }
 
+/// Whether the instance's source/destination check was turned off: it then
+/// forwards traffic not addressed to it (a router inside the environment).
+pub(in crate::apply) fn forwards_traffic(instance: &ec2::Found) -> bool {
+    instance.detail.get("source_dest_check").map(String::as_str) == Some("false")
+}
+
+/// The words for [`forwards_traffic`].
+pub(in crate::apply) const FORWARDS: &str =
+    "source/destination check off, so it forwards traffic not addressed to it";
+
 /// How a running app instance differs from what its template version
 /// launched it with: metadata options, security groups, instance profile
 /// (each changed in place out of band; a refresh would not see them, as the
@@ -81,6 +91,8 @@ pub(in crate::apply) fn metadata_changes(
 pub(super) struct InstanceDrift {
     pub(super) words: Vec<String>,
     pub(super) metadata: bool,
+    /// its source/destination check is off
+    pub(super) forwards: bool,
     /// the group it should be in alone, when it is not
     pub(super) groups: Option<String>,
     /// the profile it should have, when it has another
@@ -100,9 +112,13 @@ pub(super) fn app_instance_drift(inv: &Inventory, instance: &ec2::Found) -> Inst
     let mut drift = InstanceDrift {
         metadata: !metadata.is_empty(),
         words: metadata,
+        forwards: running && forwards_traffic(instance),
         groups: None,
         profile: None,
     };
+    if drift.forwards {
+        drift.words.push(FORWARDS.to_string());
+    }
     // compared with the version the group runs, for the instances that run
     // it: one an instance refresh is about to replace is not drift
     let runs = inv

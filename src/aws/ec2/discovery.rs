@@ -424,6 +424,10 @@ pub(super) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> Found {
                     .to_string(),
             ),
             (
+                "source_dest_check",
+                i.source_dest_check().unwrap_or(true).to_string(),
+            ),
+            (
                 "http_tokens",
                 i.metadata_options()
                     .and_then(|m| m.http_tokens())

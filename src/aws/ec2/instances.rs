@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileAssociationState,
-    IamInstanceProfileSpecification, InstanceMetadataOptionsRequest,
-    InstanceNetworkInterfaceSpecification, LaunchTemplateBlockDeviceMappingRequest,
-    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    AttributeBooleanValue, BlockDeviceMapping, EbsBlockDevice, HttpTokensState,
+    IamInstanceProfileAssociationState, IamInstanceProfileSpecification,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest,
     RequestLaunchTemplateData, ResourceType, VolumeType,
 };
@@ -731,6 +731,19 @@ pub async fn set_instance_groups(client: &Client, instance: &str, groups: &[Stri
         .modify_instance_attribute()
         .instance_id(instance)
         .set_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;
+    Ok(())
+}
+
+/// Turns the instance's source/destination check back on: it takes only
+/// traffic addressed to it, as every instance AWS launches does.
+pub async fn check_source_dest(client: &Client, instance: &str) -> Result<()> {
+    client
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .source_dest_check(AttributeBooleanValue::builder().value(true).build())
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyInstanceAttribute", e))?;
