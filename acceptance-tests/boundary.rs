@@ -384,30 +384,12 @@ fn another_team_s_target_group_in_the_vpc_keeps_its_tags_and_a_stranger_leaves_t
 
 #[test]
 fn a_create_leaves_another_vpc_s_objects_that_carry_the_environment_s_tags_untouched() {
-    use aws_sdk_ec2::types::{IpRange, ResourceType, Tag, TagSpecification};
+    use aws_sdk_ec2::types::{IpRange, ResourceType};
     let emulator = crate::harness::Emulator::aws_like();
     let ec2 = &emulator.api.ec2;
     // another team's VPC, with a group that copied the environment's tags
     // (a cloned stack, a tag policy): found by tag alone, it is not the
     // environment's
-    let tags = |kind: ResourceType, component: &str| {
-        TagSpecification::builder()
-            .resource_type(kind)
-            .tags(
-                Tag::builder()
-                    .key("prodvpc:environment")
-                    .value("edge")
-                    .build(),
-            )
-            .tags(
-                Tag::builder()
-                    .key("prodvpc:component")
-                    .value(component)
-                    .build(),
-            )
-            .tags(Tag::builder().key("team").value("b").build())
-            .build()
-    };
     let (other_vpc, other_group) = runtime().block_on(async {
         let vpc = ec2
             .create_vpc()
@@ -424,7 +406,7 @@ fn a_create_leaves_another_vpc_s_objects_that_carry_the_environment_s_tags_untou
             .group_name("team-b-app")
             .description("another team's")
             .vpc_id(&vpc)
-            .tag_specifications(tags(ResourceType::SecurityGroup, "sg/app"))
+            .tag_specifications(copied_tags(ResourceType::SecurityGroup, "sg/app"))
             .send()
             .await
             .unwrap()
@@ -577,9 +559,7 @@ fn a_target_group_of_another_with_the_environment_s_next_name_is_refused_not_tak
 
 #[test]
 fn copies_of_the_environment_s_address_and_template_tags_outside_it_are_reported_never_touched() {
-    use aws_sdk_ec2::types::{
-        DomainType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
-    };
+    use aws_sdk_ec2::types::{DomainType, RequestLaunchTemplateData, ResourceType};
     let live = Live::apply(HCL, ADDRESS, |_| {});
     let state = live.state();
     let zone = string_map(&state["nat_public_ips"])
@@ -589,31 +569,13 @@ fn copies_of_the_environment_s_address_and_template_tags_outside_it_are_reported
     // another team's address and template with every tag the environment's
     // own carry (a cloned stack, a tag policy): no gateway of the environment
     // holds the one, its group does not run the other, the state names neither
-    let tags = |kind: ResourceType, component: &str| {
-        TagSpecification::builder()
-            .resource_type(kind)
-            .tags(
-                Tag::builder()
-                    .key("prodvpc:environment")
-                    .value("edge")
-                    .build(),
-            )
-            .tags(
-                Tag::builder()
-                    .key("prodvpc:component")
-                    .value(component)
-                    .build(),
-            )
-            .tags(Tag::builder().key("team").value("b").build())
-            .build()
-    };
     let operator = Api::operator(&live.layer.endpoint());
     let (allocation, template) = runtime().block_on(async {
         let address = operator
             .ec2
             .allocate_address()
             .domain(DomainType::Vpc)
-            .tag_specifications(tags(ResourceType::ElasticIp, &format!("eip/{zone}")))
+            .tag_specifications(copied_tags(ResourceType::ElasticIp, &format!("eip/{zone}")))
             .send()
             .await
             .unwrap();
@@ -626,7 +588,7 @@ fn copies_of_the_environment_s_address_and_template_tags_outside_it_are_reported
                     .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
                     .build(),
             )
-            .tag_specifications(tags(ResourceType::LaunchTemplate, "lt"))
+            .tag_specifications(copied_tags(ResourceType::LaunchTemplate, "lt"))
             .send()
             .await
             .unwrap();
@@ -681,4 +643,29 @@ fn copies_of_the_environment_s_address_and_template_tags_outside_it_are_reported
     );
     live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(still_there(), (1, 1), "destroy left the copies alone");
+}
+
+/// Every tag the environment `edge` gives its `component`, copied by another
+/// team (a cloned stack, a tag policy), with one of that team's own.
+fn copied_tags(
+    kind: aws_sdk_ec2::types::ResourceType,
+    component: &str,
+) -> aws_sdk_ec2::types::TagSpecification {
+    use aws_sdk_ec2::types::{Tag, TagSpecification};
+    TagSpecification::builder()
+        .resource_type(kind)
+        .tags(
+            Tag::builder()
+                .key("prodvpc:environment")
+                .value("edge")
+                .build(),
+        )
+        .tags(
+            Tag::builder()
+                .key("prodvpc:component")
+                .value(component)
+                .build(),
+        )
+        .tags(Tag::builder().key("team").value("b").build())
+        .build()
 }

@@ -627,17 +627,24 @@ pub async fn load_balancer_attributes(
         Ok(out) => out,
         Err(e) => return Err(AwsError::from_sdk("DescribeLoadBalancerAttributes", e)),
     };
-    let mut found: BTreeMap<String, String> = AWS_DEFAULTS
+    let reported = out.attributes().iter().map(|a| (a.key(), a.value()));
+    Ok(with_defaults(&AWS_DEFAULTS, reported))
+}
+
+/// The attributes AWS reports by key, with the value of `defaults` for each
+/// key it leaves out (emulators may leave out keys never set).
+fn with_defaults<'a>(
+    defaults: &[(&str, &str)],
+    reported: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    let mut found: BTreeMap<String, String> = defaults
         .iter()
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
-    found.extend(out.attributes().iter().filter_map(|a| {
-        Some((
-            a.key()?.to_string(),
-            a.value().unwrap_or_default().to_string(),
-        ))
+    found.extend(reported.filter_map(|(key, value)| {
+        Some((key?.to_string(), value.unwrap_or_default().to_string()))
     }));
-    Ok(found)
+    found
 }
 
 /// Sets these attributes of the load balancer, leaving the others as they are.
@@ -677,17 +684,8 @@ pub async fn target_group_attributes(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeTargetGroupAttributes", e))?;
-    let mut found: BTreeMap<String, String> = TARGET_GROUP_DEFAULTS
-        .iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-    found.extend(out.attributes().iter().filter_map(|a| {
-        Some((
-            a.key()?.to_string(),
-            a.value().unwrap_or_default().to_string(),
-        ))
-    }));
-    Ok(found)
+    let reported = out.attributes().iter().map(|a| (a.key(), a.value()));
+    Ok(with_defaults(&TARGET_GROUP_DEFAULTS, reported))
 }
 
 /// Sets these attributes of the target group, leaving the others as they are.
