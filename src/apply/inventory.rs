@@ -467,8 +467,9 @@ impl Inventory {
                 .into_iter()
                 .filter(|id| !ec2_found.addresses.iter().any(|a| &a.id == id))
                 .collect();
-        // and those the state names by their IPs that no gateway holds now
-        // (their environment tag changed): read by IP in round 2
+        // and those the state names by their IPs that were not listed (their
+        // environment tag changed): read by IP in round 2, which may read one
+        // a gateway holds a second time
         let unlisted_ips: Vec<String> = known
             .iter()
             .filter(|(ip, key)| key.starts_with("eip/") && ip.parse::<std::net::IpAddr>().is_ok())
@@ -522,11 +523,15 @@ impl Inventory {
             .as_ref()
             .and_then(|i| i.detail.get("root_volume").cloned())
             .filter(|v| !v.is_empty());
-        // every volume of every instance of the environment, for EC2.3 and drift
+        // every volume of every instance of the environment, for EC2.3 and
+        // drift (not of a deleting group's, which terminate)
+        let of_deleting_group = |i: &Found| {
+            group_deleting.is_some() && i.tags.get("aws:autoscaling:groupName") == Some(&names.app)
+        };
         let instance_volumes: BTreeMap<String, Vec<String>> = ec2_found
             .instances
             .iter()
-            .filter(|i| claims(&i.tags))
+            .filter(|i| claims(&i.tags) && !of_deleting_group(i))
             .map(|i| {
                 let volumes = i.detail.get("volumes").map_or(Vec::new(), |v| {
                     v.split(',')
@@ -659,11 +664,14 @@ impl Inventory {
                 )
             },
         )?;
-        ec2_found.addresses.extend(
-            addresses_held
-                .into_iter()
-                .chain(addresses_recorded.iter().cloned()),
-        );
+        for address in addresses_held
+            .into_iter()
+            .chain(addresses_recorded.iter().cloned())
+        {
+            if !ec2_found.addresses.iter().any(|a| a.id == address.id) {
+                ec2_found.addresses.push(address);
+            }
+        }
         // an address held by the environment's NAT gateways, or named by the
         // state, is keyed by what the state says whatever its tags
         let mut address_keys = known.clone();

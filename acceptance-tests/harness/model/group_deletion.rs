@@ -7,6 +7,9 @@
 //! name (`AlreadyExists`). The model answers the delete itself, marks the
 //! group, and deletes it in moto once the time has passed, with the policies,
 //! scheduled actions and lifecycle hooks AWS deletes with it (moto keeps them).
+//! Its instances start terminating at once: moto empties the group, so the
+//! deleting group lists no members (AWS lists them `Terminating`), and EC2
+//! reports them `shutting-down` for as long as the deletion lasts.
 
 use std::time::Instant;
 
