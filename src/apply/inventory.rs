@@ -11,18 +11,23 @@ use crate::aws::ec2::{
 use crate::aws::elbv2::{self, Listener, LoadBalancer, TargetGroup};
 use crate::aws::AwsClients;
 use crate::error::AwsError;
-use crate::plan::spec::{
-    belongs_to, Names, STATUS_CREATING, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_STATUS,
-};
+use crate::plan::spec::{Names, TAG_COMPONENT, TAG_ENVIRONMENT};
 
 mod boundary;
+mod elb;
 mod facts;
+mod instances;
 mod keying;
+mod ownership;
+mod templates;
 
 pub use boundary::{foreign_interfaces, interface_in_words};
-use facts::{group_facts, tags_in_chunks, vpc_facts, GroupFacts};
+use facts::{
+    elb_facts, group_facts, instance_facts, tags_in_chunks, vpc_facts, ElbFacts, GroupFacts,
+};
 pub use keying::key_matches;
 use keying::{component, key_by_component, key_listed, single, standalone};
+use ownership::{being_created, held_allocations, Ownership};
 
 /// Every object of the environment that AWS reports.
 #[derive(Clone, Debug, Default)]
@@ -328,31 +333,7 @@ impl Inventory {
                 }
             },
         )?;
-        let environment = names.environment.as_str();
-        // Which objects found by where they live (the VPC, the environment's
-        // names) are the environment's. Before the VPC is known only those
-        // tagged for it are: anything else could be another's.
-        let claims = |tags: &BTreeMap<String, String>| match lookup.vpc() {
-            Some(_) => belongs_to(tags, environment),
-            None => tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment),
-        };
-        // the state's IDs key their objects; the VPC in state is the `vpc`
-        let mut known = hints.components.clone();
-        if let Some(vpc) = lookup.vpc() {
-            known.insert(vpc.to_string(), "vpc".to_string());
-        }
-        // the state records the NAT gateways' addresses by their IPs
-        for address in &ec2_found.addresses {
-            let recorded = address.detail.get("public_ip").and_then(|ip| known.get(ip));
-            if let Some(key) = recorded.cloned() {
-                known.insert(address.id.clone(), key);
-            }
-        }
-        // an object the state names is the environment's whatever its tags say
-        // now: a changed environment tag is tag drift, never a reason to build
-        // it again
-        let owns =
-            |id: &str, tags: &BTreeMap<String, String>| known.contains_key(id) || claims(tags);
+        let mut own = Ownership::new(names, lookup, hints, &ec2_found.addresses);
         // listed with the VPC's groups when they are described by the VPC
         let listed_default_group = ec2_found
             .security_groups
@@ -360,88 +341,29 @@ impl Inventory {
             .find(|g| lookup.vpc().is_some() && g.name == "default")
             .cloned();
         let (mut foreign, main_route_table) = match lookup.vpc() {
-            Some(vpc) => boundary::separate_foreign(&mut ec2_found, vpc, owns),
+            Some(vpc) => {
+                boundary::separate_foreign(&mut ec2_found, vpc, |id, tags| own.owns(id, tags))
+            }
             None => (Vec::new(), None),
         };
-        // Addresses and templates are found by tag across the account, not by
-        // the VPC: one is the environment's only when bound to it (held by its
-        // NAT gateways, named by the state or by the run that made it, run by
-        // its group). Tags alone, even all of the environment's, are another's
-        // copy (or a leftover to release by hand): reported, never released or
-        // deleted. The one exception is the first create, until it completes:
-        // its VPC still says so, and what it made before it stopped carries
-        // its component key.
-        let first_create = ec2_found.vpcs.first().is_some_and(being_created);
-        let made_by_first_create = |tags: &BTreeMap<String, String>, prefix: &str| {
-            first_create && component(tags).starts_with(prefix) && claims(tags)
-        };
-        let group = group.filter(|g| claims(&g.tags));
+        own.first_create = ec2_found.vpcs.first().is_some_and(being_created);
+        let group = group.filter(|g| own.claims(&g.tags));
         // A group AWS is deleting (out of band, or by a destroy that stopped)
         // is gone for every purpose but one: AWS refuses to change it or to
         // make another of its name until the deletion ends, which apply and
         // destroy wait for. Its policies, refresh and instances go with it.
         let group_deleting = group.clone().filter(|g| g.deleting);
         let group = group.filter(|g| !g.deleting);
-        let run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
-        // the template of the environment's name, which no other can take (a
-        // region's template names are unique), is its own while it carries
-        // its tags: it is recognised after an import, or a run stopped right
-        // after making it again
-        let named_ours = |t: &Found| t.detail.get("name") == Some(&names.app) && claims(&t.tags);
-        let template_is_ours = |t: &Found| {
-            known.contains_key(&t.id)
-                || run_by_group.as_ref() == Some(&t.id)
-                || named_ours(t)
-                || made_by_first_create(&t.tags, "lt")
-        };
-        let mut tagged_elsewhere = Vec::new();
-        if lookup.vpc().is_some() {
-            let held = held_allocations(ec2_found.listed_objects(&ec2::NAT_GATEWAYS));
-            let (addresses, elsewhere): (Vec<Found>, Vec<Found>) =
-                std::mem::take(&mut ec2_found.addresses)
-                    .into_iter()
-                    .partition(|a| {
-                        held.contains(&a.id)
-                            || known.contains_key(&a.id)
-                            || made_by_first_create(&a.tags, "eip/")
-                    });
-            ec2_found.addresses = addresses;
-            tagged_elsewhere.extend(elsewhere.iter().map(|a| {
-                let ip = a.detail.get("public_ip").map(String::as_str);
-                format!("Elastic IP {} ({})", a.id, ip.unwrap_or_default())
-            }));
-            let (templates, elsewhere): (Vec<Found>, Vec<Found>) =
-                std::mem::take(&mut ec2_found.launch_templates)
-                    .into_iter()
-                    .partition(template_is_ours);
-            ec2_found.launch_templates = templates;
-            tagged_elsewhere.extend(
-                elsewhere
-                    .iter()
-                    .map(|t| format!("launch template {}", t.id)),
-            );
-        }
+        own.run_by_group = group.as_ref().map(|g| g.launch_template_id.clone());
+        let tagged_elsewhere = own.set_apart_tagged_elsewhere(&mut ec2_found);
         // the VPC that ELB objects must live in to be the environment's
         let home = lookup
             .vpc()
             .map(str::to_string)
             .or_else(|| ec2_found.vpcs.first().map(|v| v.id.clone()));
-        let at_home = |vpc: &str| home.as_deref().is_none_or(|h| h == vpc);
         let (scanned_balancers, scanned_groups) = scanned;
-        let mut balancers: Vec<LoadBalancer> = load_balancer.into_iter().collect();
-        for lb in scanned_balancers {
-            if !balancers.iter().any(|b| b.arn == lb.arn) {
-                balancers.push(lb);
-            }
-        }
-        balancers.retain(|lb| at_home(&lb.vpc_id));
-        let mut groups: Vec<TargetGroup> = named_group.into_iter().collect();
-        for tg in scanned_groups {
-            if !groups.iter().any(|g| g.arn == tg.arn) {
-                groups.push(tg);
-            }
-        }
-        groups.retain(|tg| at_home(&tg.vpc_id));
+        let balancers = elb::at_home(load_balancer, scanned_balancers, home.as_deref());
+        let groups = elb::at_home(named_group, scanned_groups, home.as_deref());
         let mut arns: Vec<String> = balancers.iter().map(|lb| lb.arn.clone()).collect();
         arns.extend(groups.iter().map(|tg| tg.arn.clone()));
         let mut balancers = balancers.into_iter();
@@ -468,43 +390,16 @@ impl Inventory {
                 .filter(|id| !ec2_found.addresses.iter().any(|a| &a.id == id))
                 .collect();
         // and those the state names by their IPs that were not listed (their
-        // environment tag changed): read by IP in round 2, which may read one
-        // a gateway holds a second time
-        let unlisted_ips: Vec<String> = known
-            .iter()
-            .filter(|(ip, key)| key.starts_with("eip/") && ip.parse::<std::net::IpAddr>().is_ok())
-            .map(|(ip, _)| ip.clone())
-            .filter(|ip| {
-                let listed = |a: &Found| a.detail.get("public_ip") == Some(ip);
-                !ec2_found.addresses.iter().any(listed)
-            })
-            .collect();
+        // environment tag changed): read by IP in round 2
+        let unlisted_ips = own.unlisted_ips(&ec2_found.addresses);
         // the versions read by name count only if they are of the environment's template
         let mut template_versions: Vec<TemplateVersion> = named_versions
             .unwrap_or_default()
             .into_iter()
             .filter(|v| Some(&v.template_id) == template.as_ref())
             .collect();
-        let mut wanted_versions: Vec<String> = Vec::new();
-        if template.is_some() && !template_versions.iter().any(|v| v.default) {
-            wanted_versions.push("$Default".into());
-        }
-        if let Some(g) = group
-            .as_ref()
-            .filter(|g| Some(&g.launch_template_id) == template.as_ref())
-        {
-            let runs = g.launch_template_version.as_str();
-            let known = match runs {
-                "" | "$Default" => true,
-                "$Latest" => false,
-                number => template_versions
-                    .iter()
-                    .any(|v| v.number.to_string() == number),
-            };
-            if !known {
-                wanted_versions.push(runs.to_string());
-            }
-        }
+        let wanted_versions =
+            templates::versions_to_read(template.as_ref(), &template_versions, group.as_ref());
         let vpc_id = ec2_found.vpcs.first().map(|vpc| vpc.id.clone());
         // the group's running instances: they carry the environment's tags
         // from the group, and keep the old ones when the tags change
@@ -528,28 +423,13 @@ impl Inventory {
         let of_deleting_group = |i: &Found| {
             group_deleting.is_some() && i.tags.get("aws:autoscaling:groupName") == Some(&names.app)
         };
-        let instance_volumes: BTreeMap<String, Vec<String>> = ec2_found
-            .instances
-            .iter()
-            .filter(|i| claims(&i.tags) && !of_deleting_group(i))
-            .map(|i| {
-                let volumes = i.detail.get("volumes").map_or(Vec::new(), |v| {
-                    v.split(',')
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                });
-                (i.id.clone(), volumes)
-            })
-            .collect();
-        let all_volumes: Vec<String> = instance_volumes
-            .values()
-            .flatten()
-            .cloned()
-            .chain(root_volume.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let instance_volumes = instances::volumes_by_instance(
+            ec2_found
+                .instances
+                .iter()
+                .filter(|i| own.claims(&i.tags) && !of_deleting_group(i)),
+        );
+        let all_volumes = instances::every_volume(&instance_volumes, root_volume.clone());
         // the listeners' tags are read with the others' when the state names
         // the listeners; any it does not name cost one more round
         let hinted_listeners: Vec<String> = match &load_balancer {
@@ -557,57 +437,14 @@ impl Inventory {
             None => Vec::new(),
         };
         // Round 2: what hangs off the objects of round 1.
-        let (
-            listeners,
-            load_balancer_attributes,
-            (mut tags, mut listener_rules),
-            (registered, target_group_attributes),
-            group_read,
-            more_versions,
-            vpc_read,
-            (volumes, bastion_termination_protected, bastion_stop_protected),
-            (template_by_name, addresses_held, addresses_recorded),
-        ) = futures::try_join!(
-            async {
-                match &load_balancer {
-                    Some(lb) => elbv2::listeners(&clients.elbv2, &lb.arn).await,
-                    None => Ok(Vec::new()),
-                }
-            },
-            async {
-                match &load_balancer {
-                    Some(lb) => elbv2::load_balancer_attributes(&clients.elbv2, &lb.arn)
-                        .await
-                        .map(Some),
-                    None => Ok(None),
-                }
-            },
-            async {
-                // a listener replaced since the state was written fails the second
-                // call; its tags are then read in round 3
-                let (all, listeners, rules) = futures::join!(
-                    tags_in_chunks(clients, &arns),
-                    tags_in_chunks(clients, &hinted_listeners),
-                    elbv2::rules_of(&clients.elbv2, &hinted_listeners),
-                );
-                let mut all = all?;
-                all.extend(listeners.unwrap_or_default());
-                Ok::<_, AwsError>((all, rules?))
-            },
-            async {
-                let reads = groups.iter().map(|tg| async move {
-                    let (targets, attributes) = futures::try_join!(
-                        elbv2::registered_targets(&clients.elbv2, &tg.arn),
-                        elbv2::target_group_attributes(&clients.elbv2, &tg.arn),
-                    )?;
-                    Ok::<_, AwsError>(((tg.arn.clone(), targets), (tg.arn.clone(), attributes)))
-                });
-                let all = futures::future::try_join_all(reads).await?;
-                Ok::<_, AwsError>(
-                    all.into_iter()
-                        .unzip::<_, _, BTreeMap<_, _>, BTreeMap<_, _>>(),
-                )
-            },
+        let (elb_read, group_read, more_versions, vpc_read, instance_read, by_id) = futures::try_join!(
+            elb_facts(
+                clients,
+                load_balancer.as_ref(),
+                &groups,
+                &arns,
+                &hinted_listeners
+            ),
             async {
                 match (&group, group_read_by_name) {
                     (Some(_), Some(facts)) => Ok(facts),
@@ -634,23 +471,7 @@ impl Inventory {
                     (None, _) => Ok(None),
                 }
             },
-            async {
-                futures::try_join!(
-                    ec2::volumes_encrypted(&clients.ec2, &clients.batches, &all_volumes),
-                    async {
-                        match &bastion_id {
-                            Some(id) => ec2::termination_protected(&clients.ec2, id).await,
-                            None => Ok(false),
-                        }
-                    },
-                    async {
-                        match &bastion_id {
-                            Some(id) => ec2::stop_protected(&clients.ec2, id).await,
-                            None => Ok(false),
-                        }
-                    }
-                )
-            },
+            instance_facts(clients, &all_volumes, bastion_id.as_deref()),
             async {
                 futures::try_join!(
                     async {
@@ -664,6 +485,16 @@ impl Inventory {
                 )
             },
         )?;
+        let ElbFacts {
+            listeners,
+            load_balancer_attributes,
+            mut tags,
+            mut listener_rules,
+            registered,
+            target_group_attributes,
+        } = elb_read;
+        let (volumes, bastion_termination_protected, bastion_stop_protected) = instance_read;
+        let (template_by_name, addresses_held, addresses_recorded) = by_id;
         for address in addresses_held
             .into_iter()
             .chain(addresses_recorded.iter().cloned())
@@ -674,14 +505,8 @@ impl Inventory {
         }
         // an address held by the environment's NAT gateways, or named by the
         // state, is keyed by what the state says whatever its tags
-        let mut address_keys = known.clone();
-        for address in &addresses_recorded {
-            let recorded = address.detail.get("public_ip").and_then(|ip| known.get(ip));
-            if let Some(key) = recorded {
-                address_keys.insert(address.id.clone(), key.clone());
-            }
-        }
-        let template_by_name = template_by_name.filter(template_is_ours);
+        let address_keys = own.address_keys(&addresses_recorded);
+        let template_by_name = template_by_name.filter(|t| own.template_is_ours(t));
         let template = if untagged_template.is_some() && template_by_name.is_none() {
             // another's, or gone: nothing read of it is the environment's
             template_versions.clear();
@@ -727,7 +552,7 @@ impl Inventory {
             ec2_found.flow_logs = flow_logs
                 .iter()
                 .flatten()
-                .filter(|f| claims(&f.tags))
+                .filter(|f| own.claims(&f.tags))
                 .cloned()
                 .collect();
         }
@@ -739,34 +564,10 @@ impl Inventory {
             }
         }
         let bastion_root_encrypted = root_volume.and_then(|v| volumes.get(&v).copied());
-        let unencrypted_volumes = Some(
-            instance_volumes
-                .into_iter()
-                .map(|(instance, attached)| {
-                    let unencrypted = attached
-                        .into_iter()
-                        .filter(|v| volumes.get(v) == Some(&false))
-                        .collect();
-                    (instance, unencrypted)
-                })
-                .collect(),
-        );
+        let unencrypted_volumes = Some(instances::unencrypted(instance_volumes, &volumes));
         let default_template = template_versions.iter().find(|v| v.default).cloned();
-        let group_template = group.as_ref().and_then(|g| {
-            let number = match g.launch_template_version.as_str() {
-                "" | "$Default" => default_template.as_ref()?.number,
-                "$Latest" => template_versions.iter().map(|v| v.number).max()?,
-                number => number.parse().ok()?,
-            };
-            (Some(&g.launch_template_id) == template.as_ref())
-                .then(|| {
-                    template_versions
-                        .iter()
-                        .find(|v| v.number == number)
-                        .cloned()
-                })
-                .flatten()
-        });
+        let group_template =
+            templates::version_run_by(group.as_ref(), template.as_ref(), &template_versions);
         let template_settings = group_template
             .as_ref()
             .or(default_template.as_ref())
@@ -774,15 +575,7 @@ impl Inventory {
         // what the template versions and the bastion run decides their root
         // device; a running instance of the image already says it, so the
         // images are asked for only when none runs (no app instance yet, a new image)
-        let mut image_root_devices: BTreeMap<String, String> = ec2_found
-            .instances
-            .iter()
-            .filter_map(|i| {
-                let image = i.detail.get("image").filter(|v| !v.is_empty())?;
-                let device = i.detail.get("root_device_name").filter(|v| !v.is_empty())?;
-                Some((image.clone(), device.clone()))
-            })
-            .collect();
+        let mut image_root_devices = instances::root_devices_in_use(&ec2_found.instances);
         let unread_images: Vec<String> = template_versions
             .iter()
             .map(|v| v.settings.ami_id.clone())
@@ -804,7 +597,7 @@ impl Inventory {
                 .map(|(id, image)| (id, image.root_device_name)),
         );
         // found by name (and, with the VPC known, only in that VPC)
-        let ours = |arn: &str| tags.get(arn).is_some_and(&claims);
+        let ours = |arn: &str| tags.get(arn).is_some_and(|t| own.claims(t));
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
         let (listeners, load_balancer_attributes) = if load_balancer.is_some() {
             (listeners, load_balancer_attributes)
@@ -836,43 +629,42 @@ impl Inventory {
             .chain(target_groups.iter().map(|tg| tg.arn.as_str()))
             .chain(listeners.iter().map(|l| l.arn.as_str()))
             .collect();
-        let elb_tags: BTreeMap<String, BTreeMap<String, String>> = tags
-            .into_iter()
-            .filter(|(arn, _)| claimed.contains(arn.as_str()))
-            .collect();
-        listener_rules.retain(|arn, _| claimed.contains(arn.as_str()));
-        let registered: BTreeMap<String, Vec<elbv2::Target>> = registered
-            .into_iter()
-            .filter(|(arn, _)| claimed.contains(arn.as_str()))
-            .collect();
-        let target_group_attributes: BTreeMap<String, BTreeMap<String, String>> =
-            target_group_attributes
-                .into_iter()
-                .filter(|(arn, _)| claimed.contains(arn.as_str()))
-                .collect();
+        let elb_tags = elb::only_claimed(tags, &claimed);
+        let listener_rules = elb::only_claimed(listener_rules, &claimed);
+        let registered = elb::only_claimed(registered, &claimed);
+        let target_group_attributes = elb::only_claimed(target_group_attributes, &claimed);
         let e = ec2_found;
         let mut inventory = Inventory {
-            vpc: single(e.vpcs, "vpc", &known, &mut strays.ec2.vpcs),
-            route_tables: key_by_component(e.route_tables, &known, &mut strays.ec2.route_tables),
+            vpc: single(e.vpcs, "vpc", &own.known, &mut strays.ec2.vpcs),
+            route_tables: key_by_component(
+                e.route_tables,
+                &own.known,
+                &mut strays.ec2.route_tables,
+            ),
             addresses: key_by_component(e.addresses, &address_keys, &mut strays.ec2.addresses),
             security_groups: key_by_component(
                 e.security_groups,
-                &known,
+                &own.known,
                 &mut strays.ec2.security_groups,
             ),
-            listed: key_listed(e.listed, listed, &known, &mut strays.ec2.listed),
-            flow_log: single(e.flow_logs, "flowlog", &known, &mut strays.ec2.flow_logs),
+            listed: key_listed(e.listed, listed, &own.known, &mut strays.ec2.listed),
+            flow_log: single(
+                e.flow_logs,
+                "flowlog",
+                &own.known,
+                &mut strays.ec2.flow_logs,
+            ),
             flow_logs_denied: e.flow_logs_denied,
             launch_template: single(
                 e.launch_templates,
                 "lt",
-                &known,
+                &own.known,
                 &mut strays.ec2.launch_templates,
             ),
             bastion: single(
                 standalone(e.instances),
                 "bastion",
-                &known,
+                &own.known,
                 &mut strays.ec2.instances,
             ),
             load_balancer,
@@ -950,22 +742,6 @@ fn members_disagree(group: &Group, registered: &BTreeMap<String, Vec<elbv2::Targ
         targets.iter().any(|t| !is_member(&t.id))
             || in_service.clone().any(|m| !is_registered(&m.id))
     })
-}
-
-/// Whether a VPC is still marked as being created by its environment's first apply.
-fn being_created(vpc: &Found) -> bool {
-    vpc.tags.get(TAG_STATUS).map(String::as_str) == Some(STATUS_CREATING)
-}
-
-/// The Elastic IPs the NAT gateways hold: a zonal gateway's one, each of a
-/// regional gateway's per zone.
-fn held_allocations(nat_gateways: &[Found]) -> BTreeSet<String> {
-    nat_gateways
-        .iter()
-        .flat_map(ec2::GatewayAddress::all_of)
-        .map(|a| a.allocation)
-        .filter(|id| !id.is_empty())
-        .collect()
 }
 
 #[cfg(test)]

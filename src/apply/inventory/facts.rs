@@ -82,3 +82,104 @@ pub(super) async fn tags_in_chunks(
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
     elbv2::tags_of(&clients.elbv2, &clients.batches, arns).await
 }
+
+/// What hangs off the load balancer and target groups found by name or in the
+/// VPC, read by their ARNs before it is known which are the environment's.
+pub(super) struct ElbFacts {
+    pub(super) listeners: Vec<Listener>,
+    pub(super) load_balancer_attributes: Option<BTreeMap<String, String>>,
+    /// every ARN's tags, the listeners' the state names included
+    pub(super) tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// the rules of the listeners the state names
+    pub(super) listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
+    /// the targets registered in each target group, by its ARN
+    pub(super) registered: BTreeMap<String, Vec<elbv2::Target>>,
+    pub(super) target_group_attributes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The listeners and attributes of `load_balancer`, the tags of `arns` and of
+/// the listeners the state names (`hinted_listeners`, with their rules), and
+/// the targets and attributes of `groups`.
+pub(super) async fn elb_facts(
+    clients: &AwsClients,
+    load_balancer: Option<&LoadBalancer>,
+    groups: &[TargetGroup],
+    arns: &[String],
+    hinted_listeners: &[String],
+) -> Result<ElbFacts, AwsError> {
+    let elb = &clients.elbv2;
+    let (listeners, load_balancer_attributes, (tags, listener_rules), (registered, attributes)) = futures::try_join!(
+        async {
+            match load_balancer {
+                Some(lb) => elbv2::listeners(elb, &lb.arn).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        async {
+            match load_balancer {
+                Some(lb) => elbv2::load_balancer_attributes(elb, &lb.arn)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            // a listener replaced since the state was written fails the second
+            // call; its tags are then read in round 3
+            let (all, listeners, rules) = futures::join!(
+                tags_in_chunks(clients, arns),
+                tags_in_chunks(clients, hinted_listeners),
+                elbv2::rules_of(elb, hinted_listeners),
+            );
+            let mut all = all?;
+            all.extend(listeners.unwrap_or_default());
+            Ok::<_, AwsError>((all, rules?))
+        },
+        async {
+            let reads = groups.iter().map(|tg| async move {
+                let (targets, attributes) = futures::try_join!(
+                    elbv2::registered_targets(elb, &tg.arn),
+                    elbv2::target_group_attributes(elb, &tg.arn),
+                )?;
+                Ok::<_, AwsError>(((tg.arn.clone(), targets), (tg.arn.clone(), attributes)))
+            });
+            let all = futures::future::try_join_all(reads).await?;
+            Ok::<_, AwsError>(
+                all.into_iter()
+                    .unzip::<_, _, BTreeMap<_, _>, BTreeMap<_, _>>(),
+            )
+        },
+    )?;
+    Ok(ElbFacts {
+        listeners,
+        load_balancer_attributes,
+        tags,
+        listener_rules,
+        registered,
+        target_group_attributes: attributes,
+    })
+}
+
+/// Whether each of `volumes` is encrypted, and whether the bastion is
+/// protected from termination and from being stopped.
+pub(super) async fn instance_facts(
+    clients: &AwsClients,
+    volumes: &[String],
+    bastion: Option<&str>,
+) -> Result<(BTreeMap<String, bool>, bool, bool), AwsError> {
+    futures::try_join!(
+        ec2::volumes_encrypted(&clients.ec2, &clients.batches, volumes),
+        async {
+            match bastion {
+                Some(id) => ec2::termination_protected(&clients.ec2, id).await,
+                None => Ok(false),
+            }
+        },
+        async {
+            match bastion {
+                Some(id) => ec2::stop_protected(&clients.ec2, id).await,
+                None => Ok(false),
+            }
+        }
+    )
+}
