@@ -1724,6 +1724,34 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // and can no longer shrink past its new instances or this one, and
+        // keeps a pool of instances of its own besides
+        live.api
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&group)
+            .new_instances_protected_from_scale_in(true)
+            .send()
+            .await
+            .unwrap();
+        live.api
+            .autoscaling
+            .set_instance_protection()
+            .auto_scaling_group_name(&group)
+            .instance_ids(&app_instance)
+            .protected_from_scale_in(true)
+            .send()
+            .await
+            .unwrap();
+        live.api
+            .autoscaling
+            .put_warm_pool()
+            .auto_scaling_group_name(&group)
+            .min_size(1)
+            .pool_state(aws_sdk_autoscaling::types::WarmPoolState::Stopped)
+            .send()
+            .await
+            .unwrap();
         // and routes traffic not addressed to it
         live.api
             .ec2
@@ -1787,6 +1815,9 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "asg has scaling policy step-out (SimpleScaling), which the environment does not declare; apply deletes it",
             "asg has scheduled action night (recurrence 0 22 * * *",
             "asg has lifecycle hook hold (autoscaling:EC2_INSTANCE_LAUNCHING, CONTINUE after 300 s), which the environment does not declare",
+            "asg has new instances protected from scale-in true instead of AWS's default false; apply restores it",
+            &format!("asg has instances protected from scale-in ({app_instance}), which it can then never terminate to shrink; apply lifts the protection"),
+            "asg has warm pool (min 1, up to the group's maximum prepared, Stopped), which the environment does not declare; apply deletes it",
             "tg has stickiness.enabled true instead of false",
             "tg has deregistration_delay.timeout_seconds 0 instead of 300",
             "tg has load_balancing.algorithm.type least_outstanding_requests instead of round_robin",
@@ -1913,6 +1944,18 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .await
             .unwrap();
         assert!(hooks.lifecycle_hooks().is_empty(), "{hooks:?}");
+        assert_eq!(asg.new_instances_protected_from_scale_in(), Some(false));
+        assert!(
+            asg.warm_pool_configuration().is_none(),
+            "the warm pool is deleted: {asg:?}"
+        );
+        let protected: Vec<&str> = asg
+            .instances()
+            .iter()
+            .filter(|i| i.protected_from_scale_in() == Some(true))
+            .filter_map(|i| i.instance_id())
+            .collect();
+        assert!(protected.is_empty(), "no instance protected: {protected:?}");
         assert_eq!(tracking.disable_scale_in(), Some(false));
         let groups = live
             .api

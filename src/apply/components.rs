@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::bastion::bastion_drift;
 use super::compute::{
-    app_drift, attachment_drift, scaling_policy_drift, suspended_processes_drift,
+    app_drift, attachment_drift, kept_settings_drift, scaling_policy_drift,
+    suspended_processes_drift,
 };
 use super::endpoints::endpoint_drift;
 use super::flow_logs::flow_log_drift;
@@ -63,6 +64,7 @@ impl Family {
                 scaling_policy_drift,
                 suspended_processes_drift,
                 attachment_drift,
+                kept_settings_drift,
                 app_drift,
             ],
             Family::Endpoints => &[endpoint_drift],

@@ -21,8 +21,8 @@ use crate::plan::spec::{EnvironmentSpec, InstanceMix, InstanceProfile};
 mod drift;
 
 pub(super) use drift::{
-    app_drift, attachment_drift, forwards_traffic, metadata_changes, scaling_policy_drift,
-    suspended_processes_drift, FORWARDS,
+    app_drift, attachment_drift, forwards_traffic, kept_settings_drift, metadata_changes,
+    protected_instances, scaling_policy_drift, suspended_processes_drift, FORWARDS,
 };
 use drift::{app_instance_drift, mix_drift};
 
@@ -204,6 +204,13 @@ impl Run<'_> {
                     // from replacing and serving
                     autoscaling::resume_processes(&self.clients.autoscaling, &self.names.app)
                         .await?;
+                }
+                let asg = &self.clients.autoscaling;
+                let kept: Vec<_> = group.off_default.iter().map(|(s, _)| *s).collect();
+                autoscaling::restore_kept_settings(asg, &self.names.app, &kept).await?;
+                let protected = protected_instances(group);
+                if !protected.is_empty() {
+                    autoscaling::unprotect_instances(asg, &self.names.app, &protected).await?;
                 }
                 self.restore_instances(inv).await?;
                 self.roll_instances(inv, group, template).await?;

@@ -609,8 +609,10 @@ impl Inventory {
         let GroupFacts {
             cpu_policy,
             refresh,
-            attachments: group_attachments,
+            attachments: mut group_attachments,
         } = group_read;
+        // read with the group itself
+        group_attachments.extend(group.as_ref().and_then(|g| g.warm_pool.clone()));
 
         let mut strays = Strays {
             load_balancers: extra_balancers

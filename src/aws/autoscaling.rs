@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_autoscaling::operation::update_auto_scaling_group::builders::UpdateAutoScalingGroupFluentBuilder as GroupUpdate;
 use aws_sdk_autoscaling::types::{
-    InstancesDistribution, LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification,
-    MetricType, MixedInstancesPolicy, PredefinedMetricSpecification, Tag,
-    TargetTrackingConfiguration,
+    AutoScalingGroup, InstancesDistribution, LaunchTemplate, LaunchTemplateOverrides,
+    LaunchTemplateSpecification, MetricType, MixedInstancesPolicy, PredefinedMetricSpecification,
+    Tag, TargetTrackingConfiguration,
 };
 use aws_sdk_autoscaling::Client;
 
@@ -45,6 +46,11 @@ pub struct Group {
     /// its mixed instances policy, when it has one
     pub mix: Option<InstanceMix>,
     pub capacity_rebalance: bool,
+    /// the settings of [`KeptSetting`] that are not at AWS's default, with
+    /// the value read
+    pub off_default: Vec<(KeptSetting, String)>,
+    /// its warm pool, unless there is none or AWS is deleting it
+    pub warm_pool: Option<Attachment>,
 }
 
 /// One instance of the group.
@@ -54,6 +60,8 @@ pub struct Member {
     /// `Pending`, `InService`, `Terminating`, ...
     pub lifecycle_state: String,
     pub launch_template_version: String,
+    /// protected from scale-in: the group never picks it to terminate
+    pub protected_from_scale_in: bool,
 }
 
 impl Member {
@@ -281,7 +289,7 @@ pub async fn find_group(client: &Client, batches: &Batches, name: &str) -> Resul
     Ok(groups.into_iter().next())
 }
 
-fn group_of(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
+fn group_of(g: &AutoScalingGroup) -> Group {
     let template = g
         .launch_template()
         .or_else(|| policy_template(g.mixed_instances_policy()));
@@ -327,6 +335,7 @@ fn group_of(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
                     .and_then(|t| t.version())
                     .unwrap_or_default()
                     .into(),
+                protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
             })
             .collect(),
         tags: super::tag_pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
@@ -342,7 +351,154 @@ fn group_of(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
         },
         mix: g.mixed_instances_policy().map(mix_of),
         capacity_rebalance: g.capacity_rebalance().unwrap_or(false),
+        off_default: KeptSetting::ALL
+            .into_iter()
+            .map(|setting| (setting, setting.read(g)))
+            .filter(|(setting, seen)| seen != setting.default())
+            .collect(),
+        warm_pool: g.warm_pool_configuration().and_then(warm_pool_of),
     }
+}
+
+/// The settings of the group the configuration does not offer, kept at AWS's
+/// defaults: each changes which instances it keeps or how it scales, and a
+/// change made out of band is drift that apply undoes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeptSetting {
+    /// every new instance protected from scale-in: the group cannot shrink
+    NewInstancesProtected,
+    /// which instances a scale-in terminates first
+    TerminationPolicies,
+    /// instances replaced once they reach an age
+    MaxInstanceLifetime,
+    /// the pause after a simple scaling activity
+    DefaultCooldown,
+    /// how long a new instance's metrics are left out of scaling
+    DefaultInstanceWarmup,
+}
+
+impl KeptSetting {
+    pub const ALL: [KeptSetting; 5] = [
+        KeptSetting::NewInstancesProtected,
+        KeptSetting::TerminationPolicies,
+        KeptSetting::MaxInstanceLifetime,
+        KeptSetting::DefaultCooldown,
+        KeptSetting::DefaultInstanceWarmup,
+    ];
+
+    /// The setting in words, as drift names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            KeptSetting::NewInstancesProtected => "new instances protected from scale-in",
+            KeptSetting::TerminationPolicies => "termination policies",
+            KeptSetting::MaxInstanceLifetime => "maximum instance lifetime",
+            KeptSetting::DefaultCooldown => "default cooldown",
+            KeptSetting::DefaultInstanceWarmup => "default instance warmup",
+        }
+    }
+
+    /// AWS's default, as [`KeptSetting::read`] gives it.
+    pub fn default(self) -> &'static str {
+        match self {
+            KeptSetting::NewInstancesProtected => "false",
+            KeptSetting::TerminationPolicies => "Default",
+            KeptSetting::MaxInstanceLifetime | KeptSetting::DefaultInstanceWarmup => "none",
+            KeptSetting::DefaultCooldown => "300s",
+        }
+    }
+
+    fn read(self, g: &AutoScalingGroup) -> String {
+        let seconds = |value: Option<i32>| match value {
+            None | Some(0) => "none".to_string(),
+            Some(s) => format!("{s}s"),
+        };
+        match self {
+            KeptSetting::NewInstancesProtected => g
+                .new_instances_protected_from_scale_in()
+                .unwrap_or(false)
+                .to_string(),
+            KeptSetting::TerminationPolicies => match g.termination_policies() {
+                [] => "Default".to_string(),
+                policies => policies.join(", "),
+            },
+            KeptSetting::MaxInstanceLifetime => seconds(g.max_instance_lifetime()),
+            KeptSetting::DefaultCooldown => g
+                .default_cooldown()
+                .map_or("300s".to_string(), |s| format!("{s}s")),
+            KeptSetting::DefaultInstanceWarmup => seconds(g.default_instance_warmup()),
+        }
+    }
+
+    /// The update that puts the setting back to AWS's default. A lifetime
+    /// of 0 and a warmup of -1 are how AWS clears them.
+    fn restore(self, update: GroupUpdate) -> GroupUpdate {
+        match self {
+            KeptSetting::NewInstancesProtected => {
+                update.new_instances_protected_from_scale_in(false)
+            }
+            KeptSetting::TerminationPolicies => update.termination_policies("Default"),
+            KeptSetting::MaxInstanceLifetime => update.max_instance_lifetime(0),
+            KeptSetting::DefaultCooldown => update.default_cooldown(300),
+            KeptSetting::DefaultInstanceWarmup => update.default_instance_warmup(-1),
+        }
+    }
+}
+
+/// Puts `settings` of group `name` back to AWS's defaults, in one update.
+pub async fn restore_kept_settings(
+    client: &Client,
+    name: &str,
+    settings: &[KeptSetting],
+) -> Result<()> {
+    if settings.is_empty() {
+        return Ok(());
+    }
+    let update = client
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(name);
+    let update = settings.iter().fold(update, |u, s| s.restore(u));
+    update
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("UpdateAutoScalingGroup", e))?;
+    Ok(())
+}
+
+/// Lifts the scale-in protection of `instances` of group `name`.
+pub async fn unprotect_instances(client: &Client, name: &str, instances: &[String]) -> Result<()> {
+    // AWS takes at most 50 instances a call
+    for chunk in instances.chunks(50) {
+        client
+            .set_instance_protection()
+            .auto_scaling_group_name(name)
+            .set_instance_ids(Some(chunk.to_vec()))
+            .protected_from_scale_in(false)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SetInstanceProtection", e))?;
+    }
+    Ok(())
+}
+
+/// A warm pool, as an attachment of the group; none while AWS deletes it.
+fn warm_pool_of(pool: &aws_sdk_autoscaling::types::WarmPoolConfiguration) -> Option<Attachment> {
+    let deleting = pool.status().is_some_and(|s| s.as_str() == "PendingDelete");
+    if deleting {
+        return None;
+    }
+    let max = pool
+        .max_group_prepared_capacity()
+        .filter(|m| *m >= 0)
+        .map_or("the group's maximum".to_string(), |m| m.to_string());
+    let state = pool.pool_state().map_or("Stopped", |s| s.as_str());
+    Some(Attachment {
+        kind: AttachmentKind::WarmPool,
+        name: String::new(),
+        summary: format!(
+            "min {}, up to {max} prepared, {state}",
+            pool.min_size().unwrap_or(0)
+        ),
+    })
 }
 
 fn tags_for(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -694,6 +850,8 @@ pub enum AttachmentKind {
     ScalingPolicy,
     ScheduledAction,
     LifecycleHook,
+    /// instances kept ready to join: read with the group, one per group
+    WarmPool,
 }
 
 impl std::fmt::Display for Attachment {
@@ -702,8 +860,12 @@ impl std::fmt::Display for Attachment {
             AttachmentKind::ScalingPolicy => "scaling policy",
             AttachmentKind::ScheduledAction => "scheduled action",
             AttachmentKind::LifecycleHook => "lifecycle hook",
+            AttachmentKind::WarmPool => "warm pool",
         };
-        write!(f, "{noun} {} ({})", self.name, self.summary)
+        match self.name.as_str() {
+            "" => write!(f, "{noun} ({})", self.summary),
+            name => write!(f, "{noun} {name} ({})", self.summary),
+        }
     }
 }
 
@@ -846,6 +1008,15 @@ pub async fn remove_attachment(
             .await
             .map(drop)
             .map_err(|e| AwsError::from_sdk("DeleteLifecycleHook", e)),
+        // its instances terminate with it: they are not the group's capacity
+        AttachmentKind::WarmPool => client
+            .delete_warm_pool()
+            .auto_scaling_group_name(group)
+            .force_delete(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteWarmPool", e)),
     }
 }
 
@@ -915,6 +1086,74 @@ pub async fn retag(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_autoscaling::types::{WarmPoolConfiguration, WarmPoolStatus};
+
+    #[test]
+    fn a_group_as_aws_makes_it_has_every_kept_setting_at_its_default_and_no_warm_pool() {
+        // AWS lists a new group with its cooldown and termination policy filled in
+        let made = AutoScalingGroup::builder()
+            .default_cooldown(300)
+            .termination_policies("Default")
+            .new_instances_protected_from_scale_in(false)
+            .build();
+        let group = group_of(&made);
+        assert_eq!(group.off_default, Vec::new());
+        assert_eq!(group.warm_pool, None);
+        // and an answer that leaves them out means the same
+        assert_eq!(group_of(&AutoScalingGroup::builder().build()).off_default, Vec::new());
+    }
+
+    #[test]
+    fn every_kept_setting_changed_out_of_band_is_read_with_its_value() {
+        let changed = AutoScalingGroup::builder()
+            .default_cooldown(10)
+            .termination_policies("NewestInstance")
+            .termination_policies("ClosestToNextInstanceHour")
+            .new_instances_protected_from_scale_in(true)
+            .max_instance_lifetime(86400)
+            .default_instance_warmup(60)
+            .warm_pool_configuration(
+                WarmPoolConfiguration::builder()
+                    .min_size(2)
+                    .pool_state(aws_sdk_autoscaling::types::WarmPoolState::Stopped)
+                    .build(),
+            )
+            .build();
+        let group = group_of(&changed);
+        let seen: Vec<(&str, &str)> = group
+            .off_default
+            .iter()
+            .map(|(setting, value)| (setting.words(), value.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("new instances protected from scale-in", "true"),
+                ("termination policies", "NewestInstance, ClosestToNextInstanceHour"),
+                ("maximum instance lifetime", "86400s"),
+                ("default cooldown", "10s"),
+                ("default instance warmup", "60s"),
+            ]
+        );
+        assert_eq!(KeptSetting::ALL.len(), seen.len(), "every kept setting can be read off its default");
+        assert_eq!(
+            group.warm_pool.map(|pool| pool.to_string()).as_deref(),
+            Some("warm pool (min 2, up to the group's maximum prepared, Stopped)")
+        );
+    }
+
+    #[test]
+    fn a_warm_pool_aws_is_deleting_is_gone_already() {
+        let deleting = AutoScalingGroup::builder()
+            .warm_pool_configuration(
+                WarmPoolConfiguration::builder()
+                    .min_size(1)
+                    .status(WarmPoolStatus::PendingDelete)
+                    .build(),
+            )
+            .build();
+        assert_eq!(group_of(&deleting).warm_pool, None);
+    }
 
     fn mix() -> InstanceMix {
         InstanceMix {

@@ -480,3 +480,54 @@ pub(in crate::apply) fn attachment_drift(
         })
         .collect()
 }
+
+/// Settings of the group the configuration does not offer that are no longer
+/// at AWS's defaults, and its instances protected from scale-in: the group
+/// could no longer shrink, would recycle or pick its instances otherwise.
+pub(in crate::apply) fn kept_settings_drift(
+    _: &EnvironmentSpec,
+    _: &Blueprint,
+    inv: &Inventory,
+) -> Vec<Finding> {
+    let Some(group) = &inv.group else {
+        return Vec::new();
+    };
+    let mut findings: Vec<Finding> = group
+        .off_default
+        .iter()
+        .map(|(setting, seen)| {
+            Finding::new(
+                "asg",
+                format!(
+                    "has {} {seen} instead of AWS's default {}",
+                    setting.words(),
+                    setting.default()
+                ),
+                Repair::InPlace("restores it"),
+            )
+        })
+        .collect();
+    let protected = protected_instances(group);
+    if !protected.is_empty() {
+        findings.push(Finding::new(
+            "asg",
+            format!(
+                "has instances protected from scale-in ({}), which it can then never terminate to shrink",
+                protected.join(", ")
+            ),
+            Repair::InPlace("lifts the protection"),
+        ));
+    }
+    findings
+}
+
+/// The group's instances in service that are protected from scale-in (AWS
+/// changes the protection of instances in service only).
+pub(in crate::apply) fn protected_instances(group: &autoscaling::Group) -> Vec<String> {
+    group
+        .members
+        .iter()
+        .filter(|m| m.is_in_service() && m.protected_from_scale_in)
+        .map(|m| m.id.clone())
+        .collect()
+}
