@@ -1359,6 +1359,8 @@ fn a_refresh_told_that_what_it_just_listed_does_not_exist_reads_it_again() {
 #[test]
 fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let live = Live::settled();
+    // what moto drops of a change is kept by the model in front of it
+    let through_model = Api::new(&live.layer.endpoint());
     let state = live.state();
     let group = state["autoscaling_group_name"]
         .as_str()
@@ -1724,13 +1726,18 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
-        // and can no longer shrink past its new instances or this one, and
-        // keeps a pool of instances of its own besides
-        live.api
+        // and can no longer shrink past its new instances or this one, picks
+        // others to end, recycles them daily, and keeps a pool of instances
+        // of its own besides
+        through_model
             .autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(&group)
             .new_instances_protected_from_scale_in(true)
+            .termination_policies("NewestInstance")
+            .max_instance_lifetime(86400)
+            .default_cooldown(10)
+            .default_instance_warmup(60)
             .send()
             .await
             .unwrap();
@@ -1816,6 +1823,10 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "asg has scheduled action night (recurrence 0 22 * * *",
             "asg has lifecycle hook hold (autoscaling:EC2_INSTANCE_LAUNCHING, CONTINUE after 300 s), which the environment does not declare",
             "asg has new instances protected from scale-in true instead of AWS's default false; apply restores it",
+            "asg has termination policies NewestInstance instead of AWS's default Default",
+            "asg has maximum instance lifetime 86400s instead of AWS's default none",
+            "asg has default cooldown 10s instead of AWS's default 300s",
+            "asg has default instance warmup 60s instead of AWS's default none",
             &format!("asg has instances protected from scale-in ({app_instance}), which it can then never terminate to shrink; apply lifts the protection"),
             "asg has warm pool (min 1, up to the group's maximum prepared, Stopped), which the environment does not declare; apply deletes it",
             "tg has stickiness.enabled true instead of false",
@@ -1945,6 +1956,17 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .unwrap();
         assert!(hooks.lifecycle_hooks().is_empty(), "{hooks:?}");
         assert_eq!(asg.new_instances_protected_from_scale_in(), Some(false));
+        let modelled = through_model.group(&group).await;
+        assert_eq!(
+            (
+                modelled.termination_policies(),
+                modelled.max_instance_lifetime(),
+                modelled.default_cooldown(),
+                modelled.default_instance_warmup()
+            ),
+            (&["Default".to_string()][..], None, Some(300), None),
+            "AWS's defaults again"
+        );
         assert!(
             asg.warm_pool_configuration().is_none(),
             "the warm pool is deleted: {asg:?}"

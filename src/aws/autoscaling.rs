@@ -1100,7 +1100,10 @@ mod tests {
         assert_eq!(group.off_default, Vec::new());
         assert_eq!(group.warm_pool, None);
         // and an answer that leaves them out means the same
-        assert_eq!(group_of(&AutoScalingGroup::builder().build()).off_default, Vec::new());
+        assert_eq!(
+            group_of(&AutoScalingGroup::builder().build()).off_default,
+            Vec::new()
+        );
     }
 
     #[test]
@@ -1129,13 +1132,20 @@ mod tests {
             seen,
             [
                 ("new instances protected from scale-in", "true"),
-                ("termination policies", "NewestInstance, ClosestToNextInstanceHour"),
+                (
+                    "termination policies",
+                    "NewestInstance, ClosestToNextInstanceHour"
+                ),
                 ("maximum instance lifetime", "86400s"),
                 ("default cooldown", "10s"),
                 ("default instance warmup", "60s"),
             ]
         );
-        assert_eq!(KeptSetting::ALL.len(), seen.len(), "every kept setting can be read off its default");
+        assert_eq!(
+            KeptSetting::ALL.len(),
+            seen.len(),
+            "every kept setting can be read off its default"
+        );
         assert_eq!(
             group.warm_pool.map(|pool| pool.to_string()).as_deref(),
             Some("warm pool (min 2, up to the group's maximum prepared, Stopped)")

@@ -24,9 +24,16 @@
 //! `WeightedCapacity` is echoed but not applied; `InstanceRequirements` are
 //! not modelled.
 //!
+//! moto also drops a group's `DefaultCooldown`, `MaxInstanceLifetime`,
+//! `DefaultInstanceWarmup` and `TerminationPolicies` (it lists 300, none, none
+//! and `Default` whatever was set): the model keeps them with the policy and
+//! lists them as given (a lifetime of 0 and a warmup of -1 clear theirs).
+//!
 //! An instance refresh may name a policy as its desired configuration (see
 //! [`super::refresh`]): it is read here, from AWS's defaults, and the group
 //! takes it when the refresh succeeds.
+
+use std::collections::BTreeMap;
 
 use super::world::{TemplateRef, World};
 use super::xml::{escape, Document, Element};
@@ -50,6 +57,39 @@ const DEFAULT_SPOT_POOLS: i64 = 2;
 pub struct GroupSettings {
     pub policy: Option<MixedPolicy>,
     pub capacity_rebalance: bool,
+    /// the settings of [`IGNORED_BY_MOTO`] a create or update gave, as given
+    pub kept: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// Settings of a group that moto accepts in a create or an update and then
+/// drops (it lists its own defaults), where AWS keeps and lists them: the
+/// scalars, then the list of strings.
+const IGNORED_BY_MOTO: [&str; 3] = [
+    "DefaultCooldown",
+    "MaxInstanceLifetime",
+    "DefaultInstanceWarmup",
+];
+const TERMINATION_POLICIES: &str = "TerminationPolicies";
+
+/// The settings of [`IGNORED_BY_MOTO`] and the termination policies a call gives.
+fn ignored_by_moto(call: &Call) -> Vec<(&'static str, Vec<String>)> {
+    let scalars = IGNORED_BY_MOTO
+        .into_iter()
+        .filter_map(|name| Some((name, vec![call.param(name)?.to_string()])));
+    let policies = call.list(&format!("{TERMINATION_POLICIES}.member"));
+    let policies = (!policies.is_empty()).then_some((TERMINATION_POLICIES, policies));
+    scalars.chain(policies).collect()
+}
+
+/// How AWS lists a setting it was given: a lifetime of 0 and a warmup of -1
+/// clear theirs, so the group lists none.
+fn listed_as_given(name: &str, given: &[String]) -> bool {
+    let cleared = match name {
+        "MaxInstanceLifetime" => "0",
+        "DefaultInstanceWarmup" => "-1",
+        _ => return true,
+    };
+    given.first().map(String::as_str) != Some(cleared)
 }
 
 /// A mixed instances policy as AWS holds it: every field of the distribution
@@ -410,10 +450,12 @@ pub fn learn(world: &mut World, call: &Call) {
                 return;
             };
             let rebalance = call.param("CapacityRebalance");
+            let kept = ignored_by_moto(call);
             let tracked = call.action == "CreateAutoScalingGroup"
                 || world.groups.contains_key(group)
                 || policy.is_some()
-                || rebalance.is_some();
+                || rebalance.is_some()
+                || !kept.is_empty();
             if !tracked {
                 // a group made past the model: moto's word stands
                 return;
@@ -428,6 +470,7 @@ pub fn learn(world: &mut World, call: &Call) {
             if let Some(rebalance) = rebalance {
                 settings.capacity_rebalance = rebalance == "true";
             }
+            settings.kept.extend(kept);
         }
         "DeleteAutoScalingGroup" if call.service == "autoscaling" => {
             world.groups.remove(group);
@@ -456,7 +499,8 @@ fn named_as_moto_does(policy: &MixedPolicy, group: &Element) -> TemplateRef {
 }
 
 /// DescribeAutoScalingGroups as AWS answers it: a group with a policy reports
-/// it in its template's place, and every group its `CapacityRebalance`.
+/// it in its template's place, and every group its `CapacityRebalance` and
+/// the settings moto drops.
 pub fn rewrite(world: &World, call: &Call, answer: &mut Element) {
     if call.key() != "autoscaling:DescribeAutoScalingGroups" {
         return;
@@ -473,6 +517,13 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut Element) {
                 "false"
             },
         );
+        for (name, given) in &settings.kept {
+            match *name {
+                TERMINATION_POLICIES => group.set_members(name, given),
+                _ if listed_as_given(name, given) => group.set_path(&[name], &given[0]),
+                _ => group.remove_child(name),
+            }
+        }
         let Some(policy) = &settings.policy else {
             return;
         };

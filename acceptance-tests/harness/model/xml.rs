@@ -138,6 +138,30 @@ impl Element {
         at.text = escape(text);
     }
 
+    /// Sets the direct child `name` to a list of `member`s, as the Query
+    /// APIs render a list of strings; an empty list removes it.
+    pub fn set_members(&mut self, name: &str, values: &[String]) {
+        self.children.retain(|c| c.name != name);
+        if values.is_empty() {
+            return;
+        }
+        let members = values.iter().map(|v| Element {
+            name: "member".to_string(),
+            text: escape(v),
+            ..Element::default()
+        });
+        self.children.push(Element {
+            name: name.to_string(),
+            children: members.collect(),
+            ..Element::default()
+        });
+    }
+
+    /// Removes the direct children named `name`.
+    pub fn remove_child(&mut self, name: &str) {
+        self.children.retain(|c| c.name != name);
+    }
+
     /// Every element (this one included) that has a direct child `key` whose
     /// text is `Some(value)`: the objects of a response, found by their identifier.
     pub fn for_each_with_child(&mut self, key: &str, f: &mut impl FnMut(&str, &mut Element)) {

@@ -1,0 +1,91 @@
+//! The settings of a group that moto drops and AWS keeps.
+
+use super::{launch_template, modelled, network, quiet};
+use crate::harness::runtime;
+
+#[test]
+fn a_group_lists_the_cooldown_lifetime_warmup_and_termination_policies_it_was_given() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        m.aws
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .min_size(0)
+            .max_size(2)
+            .desired_capacity(0)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .build(),
+            )
+            .vpc_zone_identifier(net.subnets.join(","))
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert_eq!(
+            (
+                group.default_cooldown(),
+                group.termination_policies(),
+                group.max_instance_lifetime(),
+                group.default_instance_warmup()
+            ),
+            (Some(300), &["Default".to_string()][..], None, None),
+            "AWS's defaults"
+        );
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .default_cooldown(10)
+            .termination_policies("NewestInstance")
+            .termination_policies("OldestLaunchTemplate")
+            .max_instance_lifetime(86400)
+            .default_instance_warmup(60)
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert_eq!(
+            (
+                group.default_cooldown(),
+                group.termination_policies(),
+                group.max_instance_lifetime(),
+                group.default_instance_warmup()
+            ),
+            (
+                Some(10),
+                &[
+                    "NewestInstance".to_string(),
+                    "OldestLaunchTemplate".to_string()
+                ][..],
+                Some(86400),
+                Some(60)
+            ),
+            "moto lists 300, Default, none and none whatever was set"
+        );
+        // a lifetime of 0 and a warmup of -1 clear them; an update that leaves
+        // a setting out keeps it
+        m.aws
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .max_instance_lifetime(0)
+            .default_instance_warmup(-1)
+            .send()
+            .await
+            .unwrap();
+        let group = m.aws.group("app").await;
+        assert_eq!(
+            (
+                group.default_cooldown(),
+                group.max_instance_lifetime(),
+                group.default_instance_warmup()
+            ),
+            (Some(10), None, None)
+        );
+    });
+}
