@@ -1778,6 +1778,17 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // the private subnet publishes its instances' names in DNS
+        live.api
+            .ec2
+            .modify_subnet_attribute()
+            .subnet_id(&private_subnet)
+            .enable_resource_name_dns_a_record_on_launch(
+                AttributeBooleanValue::builder().value(true).build(),
+            )
+            .send()
+            .await
+            .unwrap();
         // the S3 endpoint denies everything
         live.api
             .ec2
@@ -1829,6 +1840,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "asg has default instance warmup 60s instead of AWS's default none",
             &format!("asg has instances protected from scale-in ({app_instance}), which it can then never terminate to shrink; apply lifts the protection"),
             "asg has warm pool (min 1, up to the group's maximum prepared, Stopped), which the environment does not declare; apply deletes it",
+            "subnet/private/us-east-1a has DNS settings for its instances other than AWS's defaults: DNS A records of instance names true instead of false; apply restores them",
             "tg has stickiness.enabled true instead of false",
             "tg has deregistration_delay.timeout_seconds 0 instead of 300",
             "tg has load_balancing.algorithm.type least_outstanding_requests instead of round_robin",
@@ -1955,6 +1967,20 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .await
             .unwrap();
         assert!(hooks.lifecycle_hooks().is_empty(), "{hooks:?}");
+        let subnets = live
+            .api
+            .ec2
+            .describe_subnets()
+            .subnet_ids(&private_subnet)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            subnets.subnets()[0]
+                .private_dns_name_options_on_launch()
+                .and_then(|o| o.enable_resource_name_dns_a_record()),
+            Some(false)
+        );
         assert_eq!(asg.new_instances_protected_from_scale_in(), Some(false));
         let modelled = through_model.group(&group).await;
         assert_eq!(

@@ -111,6 +111,12 @@ impl Run<'_> {
                 })
                 .await?;
             }
+            for (setting, _) in found
+                .map(ec2::subnet_settings_off_default)
+                .unwrap_or_default()
+            {
+                ec2::restore_subnet_setting(&self.clients.ec2, &id, setting).await?;
+            }
             Ok::<_, AwsError>(((*tier, zone.clone()), id))
         });
         Ok(try_join_all(work).await?.into_iter().collect())
@@ -408,6 +414,27 @@ pub(super) fn network_drift(
                     Repair::InPlace("turns it off"),
                 )
             });
+        }
+        let off_default = ec2::subnet_settings_off_default(found);
+        if !off_default.is_empty() {
+            let differences: Vec<String> = off_default
+                .iter()
+                .map(|(setting, seen)| {
+                    format!(
+                        "{} {seen} instead of {}",
+                        setting.words(),
+                        setting.default()
+                    )
+                })
+                .collect();
+            findings.push(Finding::new(
+                Component::Subnet(*tier, zone.clone()).key(),
+                format!(
+                    "has DNS settings for its instances other than AWS's defaults: {}",
+                    differences.join(", ")
+                ),
+                Repair::InPlace("restores them"),
+            ));
         }
     }
     let names: BTreeMap<&String, &String> = inv

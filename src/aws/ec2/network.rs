@@ -203,6 +203,111 @@ pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool
     Ok(())
 }
 
+/// A subnet's settings the configuration does not offer, kept at AWS's
+/// defaults: how its instances are named in DNS, and whether it answers
+/// IPv4-only names with NAT64 addresses (which route nowhere here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubnetSetting {
+    HostnameType,
+    ResourceNameARecord,
+    ResourceNameAaaaRecord,
+    Dns64,
+}
+
+impl SubnetSetting {
+    pub const ALL: [SubnetSetting; 4] = [
+        SubnetSetting::HostnameType,
+        SubnetSetting::ResourceNameARecord,
+        SubnetSetting::ResourceNameAaaaRecord,
+        SubnetSetting::Dns64,
+    ];
+
+    /// The key of its value in a subnet's [`Found::detail`].
+    pub fn detail(self) -> &'static str {
+        match self {
+            SubnetSetting::HostnameType => "hostname_type",
+            SubnetSetting::ResourceNameARecord => "resource_name_a_record",
+            SubnetSetting::ResourceNameAaaaRecord => "resource_name_aaaa_record",
+            SubnetSetting::Dns64 => "dns64",
+        }
+    }
+
+    /// The setting in words, as drift names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            SubnetSetting::HostnameType => "hostname type",
+            SubnetSetting::ResourceNameARecord => "DNS A records of instance names",
+            SubnetSetting::ResourceNameAaaaRecord => "DNS AAAA records of instance names",
+            SubnetSetting::Dns64 => "DNS64",
+        }
+    }
+
+    /// AWS's default, as the detail holds it.
+    pub fn default(self) -> &'static str {
+        match self {
+            SubnetSetting::HostnameType => "ip-name",
+            _ => "false",
+        }
+    }
+
+    fn read(self, s: &aws_sdk_ec2::types::Subnet) -> String {
+        let naming = s.private_dns_name_options_on_launch();
+        let on = |value: Option<bool>| value.unwrap_or(false).to_string();
+        match self {
+            SubnetSetting::HostnameType => naming
+                .and_then(|n| n.hostname_type())
+                .map_or(self.default().to_string(), |t| t.as_str().to_string()),
+            SubnetSetting::ResourceNameARecord => {
+                on(naming.and_then(|n| n.enable_resource_name_dns_a_record()))
+            }
+            SubnetSetting::ResourceNameAaaaRecord => {
+                on(naming.and_then(|n| n.enable_resource_name_dns_aaaa_record()))
+            }
+            SubnetSetting::Dns64 => on(s.enable_dns64()),
+        }
+    }
+}
+
+/// Puts `setting` of `subnet` back to AWS's default (one attribute a call,
+/// as AWS takes them).
+pub async fn restore_subnet_setting(
+    client: &Client,
+    subnet: &str,
+    setting: SubnetSetting,
+) -> Result<()> {
+    let off = || AttributeBooleanValue::builder().value(false).build();
+    let modify = client.modify_subnet_attribute().subnet_id(subnet);
+    let modify = match setting {
+        SubnetSetting::HostnameType => {
+            modify.private_dns_hostname_type_on_launch(aws_sdk_ec2::types::HostnameType::IpName)
+        }
+        SubnetSetting::ResourceNameARecord => {
+            modify.enable_resource_name_dns_a_record_on_launch(off())
+        }
+        SubnetSetting::ResourceNameAaaaRecord => {
+            modify.enable_resource_name_dns_aaaa_record_on_launch(off())
+        }
+        SubnetSetting::Dns64 => modify.enable_dns64(off()),
+    };
+    modify
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifySubnetAttribute", e))?;
+    Ok(())
+}
+
+/// The settings of `subnet` (as discovery found it) that are off AWS's
+/// defaults, with the value found.
+pub fn subnet_settings_off_default(subnet: &Found) -> Vec<(SubnetSetting, &str)> {
+    SubnetSetting::ALL
+        .into_iter()
+        .filter_map(|setting| {
+            let seen = subnet.detail.get(setting.detail())?;
+            (seen != setting.default()).then_some((setting, seen.as_str()))
+        })
+        .collect()
+}
+
 /// How discovery lists subnets, by their VPC.
 pub const SUBNETS: Listing = Listing {
     operation: "DescribeSubnets",
@@ -220,47 +325,49 @@ pub async fn subnets(client: &Client, selection: Filter) -> Result<Vec<Found>> {
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
-    Ok(out
-        .subnets()
-        .iter()
-        .map(|s| Found {
-            id: s.subnet_id().unwrap_or_default().into(),
-            tags: tag_map(Some(s.tags())),
-            detail: [
-                ("cidr", s.cidr_block().unwrap_or_default().to_string()),
+    Ok(out.subnets().iter().map(subnet_found).collect())
+}
+
+/// A subnet as discovery keeps it.
+fn subnet_found(s: &aws_sdk_ec2::types::Subnet) -> Found {
+    Found {
+        id: s.subnet_id().unwrap_or_default().into(),
+        tags: tag_map(Some(s.tags())),
+        detail: [
+            ("cidr", s.cidr_block().unwrap_or_default().to_string()),
+            (
+                "zone",
+                s.availability_zone().unwrap_or_default().to_string(),
+            ),
+            ("vpc", s.vpc_id().unwrap_or_default().to_string()),
+            (
+                "map_public_ip",
+                s.map_public_ip_on_launch().unwrap_or(false).to_string(),
+            ),
+            (
+                "assign_ipv6",
+                // the field: the getter reads like the operation the IAM
+                // policy check looks for
+                s.assign_ipv6_address_on_creation
+                    .unwrap_or(false)
+                    .to_string(),
+            ),
+        ]
+        .into_iter()
+        .chain(SubnetSetting::ALL.map(|setting| (setting.detail(), setting.read(s))))
+        .chain(super::Ipv6Association::detail_of(
+            s.ipv6_cidr_block_association_set().iter().map(|a| {
                 (
-                    "zone",
-                    s.availability_zone().unwrap_or_default().to_string(),
-                ),
-                ("vpc", s.vpc_id().unwrap_or_default().to_string()),
-                (
-                    "map_public_ip",
-                    s.map_public_ip_on_launch().unwrap_or(false).to_string(),
-                ),
-                (
-                    "assign_ipv6",
-                    // the field: the getter reads like the operation the IAM
-                    // policy check looks for
-                    s.assign_ipv6_address_on_creation
-                        .unwrap_or(false)
-                        .to_string(),
-                ),
-            ]
-            .into_iter()
-            .chain(super::Ipv6Association::detail_of(
-                s.ipv6_cidr_block_association_set().iter().map(|a| {
-                    (
-                        a.association_id(),
-                        a.ipv6_cidr_block(),
-                        a.ipv6_cidr_block_state()
-                            .and_then(|s| s.state())
-                            .map(|s| s.as_str()),
-                    )
-                }),
-            ))
-            .collect(),
-        })
-        .collect())
+                    a.association_id(),
+                    a.ipv6_cidr_block(),
+                    a.ipv6_cidr_block_state()
+                        .and_then(|s| s.state())
+                        .map(|s| s.as_str()),
+                )
+            }),
+        ))
+        .collect(),
+    }
 }
 
 /// How discovery lists internet gateways, by the VPC they are attached to.
@@ -386,4 +493,55 @@ pub async fn delete_vpc(client: &Client, id: &str) -> Result<()> {
         .await
         .map_err(|e| AwsError::from_sdk("DeleteVpc", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::{HostnameType, PrivateDnsNameOptionsOnLaunch, Subnet};
+
+    #[test]
+    fn a_subnet_as_aws_makes_it_has_its_dns_settings_at_their_defaults() {
+        let made = Subnet::builder()
+            .private_dns_name_options_on_launch(
+                PrivateDnsNameOptionsOnLaunch::builder()
+                    .hostname_type(HostnameType::IpName)
+                    .enable_resource_name_dns_a_record(false)
+                    .enable_resource_name_dns_aaaa_record(false)
+                    .build(),
+            )
+            .enable_dns64(false)
+            .build();
+        assert_eq!(
+            subnet_settings_off_default(&subnet_found(&made)),
+            Vec::new()
+        );
+        // an answer that leaves them out means the same
+        let bare = subnet_found(&Subnet::builder().build());
+        assert_eq!(subnet_settings_off_default(&bare), Vec::new());
+    }
+
+    #[test]
+    fn every_dns_setting_changed_out_of_band_is_read_with_its_value() {
+        let changed = Subnet::builder()
+            .private_dns_name_options_on_launch(
+                PrivateDnsNameOptionsOnLaunch::builder()
+                    .hostname_type(HostnameType::ResourceName)
+                    .enable_resource_name_dns_a_record(true)
+                    .enable_resource_name_dns_aaaa_record(true)
+                    .build(),
+            )
+            .enable_dns64(true)
+            .build();
+        let found = subnet_found(&changed);
+        assert_eq!(
+            subnet_settings_off_default(&found),
+            vec![
+                (SubnetSetting::HostnameType, "resource-name"),
+                (SubnetSetting::ResourceNameARecord, "true"),
+                (SubnetSetting::ResourceNameAaaaRecord, "true"),
+                (SubnetSetting::Dns64, "true"),
+            ]
+        );
+    }
 }
