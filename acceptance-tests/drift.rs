@@ -2103,3 +2103,137 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .unwrap();
     });
 }
+
+/// A DHCP options set of another's (your directory's DNS servers, or an
+/// attacker's): not the environment's, never modified or deleted.
+fn dhcp_options_elsewhere(api: &Api, server: &str) -> String {
+    runtime().block_on(async {
+        api.ec2
+            .create_dhcp_options()
+            .dhcp_configurations(
+                aws_sdk_ec2::types::NewDhcpConfiguration::builder()
+                    .key("domain-name-servers")
+                    .values(server)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .dhcp_options
+            .unwrap()
+            .dhcp_options_id
+            .unwrap()
+    })
+}
+
+/// The DHCP options set the VPC uses, and whether `set` still exists.
+fn vpc_dhcp_options(api: &Api, vpc: &str, set: &str) -> (String, bool) {
+    runtime().block_on(async {
+        let vpcs = api.ec2.describe_vpcs().vpc_ids(vpc).send().await.unwrap();
+        let used = vpcs.vpcs()[0].dhcp_options_id().unwrap().to_string();
+        let sets = api
+            .ec2
+            .describe_dhcp_options()
+            .filters(
+                Filter::builder()
+                    .name("dhcp-options-id")
+                    .values(set)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (used, !sets.dhcp_options().is_empty())
+    })
+}
+
+#[test]
+fn the_vpc_keeps_its_dhcp_options_set_and_takes_a_configured_one_in_place() {
+    let live = Live::settled();
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap().to_string();
+    let recorded = state["dhcp_options_id"].as_str().unwrap().to_string();
+    let (used, _) = vpc_dhcp_options(&live.api, &vpc, &recorded);
+    assert_eq!(used, recorded, "the state records the set AWS gave the VPC");
+
+    // another set, sending the instances to other DNS servers
+    let rogue = dhcp_options_elsewhere(&live.api, "203.0.113.53");
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .associate_dhcp_options()
+            .vpc_id(&vpc)
+            .dhcp_options_id(&rogue)
+            .send()
+            .await
+            .unwrap();
+    });
+    let (plan, _) = live.saved_plan();
+    assert_mentions(
+        &plan,
+        &[&format!("vpc uses DHCP options set {rogue} instead of {recorded}, so its instances may be given other DNS servers; apply associates the environment's set again")],
+    );
+    live.apply_saved_plan(&state, &["vpc_id", "dhcp_options_id"]);
+    live.ws
+        .assert_no_changes("after the DHCP options are restored");
+    assert_eq!(
+        vpc_dhcp_options(&live.api, &vpc, &rogue),
+        (recorded.clone(), true),
+        "the VPC's own set again; the other is left as it was"
+    );
+
+    // a set of the user's own, named in the configuration: changed in place
+    let directory = dhcp_options_elsewhere(&live.api, "10.40.0.10");
+    let configured = config("a", "t3.micro").replace(
+        "  nat_gateways = \"single\"\n",
+        &format!("  nat_gateways = \"single\"\n  dhcp_options_id = \"{directory}\"\n"),
+    );
+    live.ws.write(&configured);
+    let plan = live.ws.ok(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("~ dhcp_options_id") && plan.stdout.contains("1 to change"),
+        "{}",
+        plan.stdout
+    );
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws
+        .assert_no_changes("after the configured set is associated");
+    assert_eq!(live.state()["dhcp_options_id"], directory.as_str());
+    assert_eq!(
+        vpc_dhcp_options(&live.api, &vpc, &directory),
+        (directory.clone(), true)
+    );
+
+    // a set that does not exist is refused at plan, on the attribute
+    live.ws
+        .write(&configured.replace(&directory, "dopt-0123456789abcdef0"));
+    let refused = live.ws.run(&["plan", "-no-color"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("DHCP options set not found")
+            && refused.stderr.contains("dhcp_options_id"),
+        "{}",
+        refused.text()
+    );
+
+    // destroy leaves the sets, which are not the environment's
+    live.ws.write(&configured);
+    live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    for set in [&directory, &rogue] {
+        let sets = runtime().block_on(async {
+            live.api
+                .ec2
+                .describe_dhcp_options()
+                .filters(
+                    Filter::builder()
+                        .name("dhcp-options-id")
+                        .values(set)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+        });
+        assert_eq!(sets.dhcp_options().len(), 1, "{set} is kept");
+    }
+}

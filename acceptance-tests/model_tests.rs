@@ -24,6 +24,7 @@ use crate::harness::model::ModelConfig;
 use crate::harness::moto::Moto;
 use crate::harness::{runtime, Api};
 
+mod dhcp_options;
 mod group_settings;
 mod ipv6;
 

@@ -21,6 +21,7 @@
 pub mod clock;
 mod consistency;
 mod dependencies;
+mod dhcp_options;
 mod group_deletion;
 mod idempotency;
 mod instance_connect;
@@ -710,9 +711,12 @@ impl Model {
         }
         match dependencies::refusal(self, call).await {
             Some(refusal) => Verdict::Refuse(refusal),
-            None => group_deletion::begin(self, call)
-                .await
-                .unwrap_or(Verdict::Forward),
+            None => {
+                dhcp_options::keep_set_of_deleted_vpc(self, call).await;
+                group_deletion::begin(self, call)
+                    .await
+                    .unwrap_or(Verdict::Forward)
+            }
         }
     }
 

@@ -77,7 +77,13 @@ impl Run<'_> {
                 _ => Ok(()),
             }
         };
-        futures::try_join!(dns, default_group, acls, main_table)?;
+        let dhcp = async {
+            match dhcp_options_changed(self.spec, inv) {
+                Some((_, wanted)) => ec2::associate_dhcp_options(ec2c, vpc_id, wanted).await,
+                None => Ok(()),
+            }
+        };
+        futures::try_join!(dns, default_group, acls, main_table, dhcp)?;
         Ok(())
     }
 
@@ -149,6 +155,17 @@ impl Run<'_> {
         }
         Ok(id)
     }
+}
+
+/// The VPC's DHCP options set and the one it should use, when they differ
+/// (known once the configuration names one or the creation recorded AWS's).
+fn dhcp_options_changed<'a>(
+    spec: &'a EnvironmentSpec,
+    inv: &'a Inventory,
+) -> Option<(&'a str, &'a str)> {
+    let wanted = spec.dhcp_options.as_deref()?;
+    let current = inv.vpc.as_ref()?.detail.get(ec2::DHCP_OPTIONS)?;
+    (current != wanted).then_some((current.as_str(), wanted))
 }
 
 /// The environment's route table that was made the VPC's main one, by key.
@@ -390,6 +407,15 @@ pub(super) fn network_drift(
                 ));
             }
         }
+    }
+    if let Some((current, wanted)) = dhcp_options_changed(spec, inv) {
+        findings.push(Finding::new(
+            "vpc",
+            format!(
+                "uses DHCP options set {current} instead of {wanted}, so its instances may be given other DNS servers"
+            ),
+            Repair::InPlace("associates the environment's set again"),
+        ));
     }
     findings.extend(regional_nat_drift(spec, bp, inv));
     let subnet =

@@ -146,6 +146,7 @@ impl EnvironmentResource {
                     },
                 }
                 fill_outputs(&mut state, &inv);
+                record_dhcp_options(&mut state, &inv);
                 if let (Value::Null, Some(vpc)) = (&state.vpc_id, &made_vpc) {
                     // the VPC the run made binds the state to it, listed or not
                     state.vpc_id = Value::Value(vpc.clone());

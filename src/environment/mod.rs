@@ -41,8 +41,8 @@ use crate::plan::spec::{AppSpec, EnvironmentSpec, IgnoredTags, Names, ZoneChoice
 use model::{first, known_strings, string_list, string_map, to_spec, EnvironmentState};
 use observe::{
     applied_default_tags, component_ids, fill_inputs, fill_missing_inputs, fill_outputs,
-    import_blocks, observe_load_balancer_settings, opt, settle, settle_failed_update,
-    show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
+    import_blocks, observe_load_balancer_settings, opt, record_dhcp_options, settle,
+    settle_failed_update, show_drift_on_inputs, unset_inputs_at_defaults, user_tags,
 };
 use planning::{
     desired_within_bounds, disruptions, drift_of, inputs_of, plan_alb_zone, plan_outputs,
@@ -312,6 +312,7 @@ pub(crate) async fn observe_by_name(
         ..Default::default()
     };
     state.vpc_cidr = opt(vpc.detail.get("cidr").cloned());
+    record_dhcp_options(&mut state, &inv);
     let zones: Vec<String> = inv
         .objects_of(SUBNET_KEYS)
         .map(|(_, s)| s)

@@ -137,6 +137,7 @@ pub struct EnvironmentState {
     pub nat_gateways: Str,
     pub instance_connect_endpoint: Value<bool>,
     pub ipv6: Value<bool>,
+    pub dhcp_options_id: Str,
     pub public_subnet_cidrs: StrMap,
     pub private_subnet_cidrs: StrMap,
     pub vpc_ipv6_cidr: Str,
@@ -641,6 +642,8 @@ pub fn to_spec(
         .unwrap_or(false),
         ipv6,
         ipv6_subnet_cidrs,
+        // unknown while a create leaves it to AWS
+        dhcp_options: state.dhcp_options_id.as_ref_option().cloned(),
         endpoints,
         flow_logs,
         tags,

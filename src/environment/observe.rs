@@ -8,7 +8,7 @@ use super::model::{self, first, string_list, string_map, EnvironmentState, IdSlo
 use crate::apply::components::{recorded_ids, recording_attributes, Record, RecordedIds};
 use crate::apply::inventory::{Inventory, SUBNET_KEYS};
 use crate::apply::posture::posture;
-use crate::aws::ec2::route_tables_of;
+use crate::aws::ec2::{self, route_tables_of};
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::spec::{
@@ -231,6 +231,9 @@ pub(super) fn settle(state: &mut EnvironmentState) {
             entries.retain(|_, value| !value.is_unknown());
         }
     }
+    if matches!(state.dhcp_options_id, Value::Unknown) {
+        state.dhcp_options_id = Value::Null;
+    }
     if let Some(app) = state.app.as_mut_option().and_then(|a| a.first_mut()) {
         if matches!(app.ami_id, Value::Unknown) {
             app.ami_id = Value::Null;
@@ -243,14 +246,28 @@ pub(super) fn settle(state: &mut EnvironmentState) {
     }
 }
 
+/// Records the VPC's DHCP options set when the state names none yet: a create
+/// that left it to AWS, an import, a state written before it was recorded.
+pub(super) fn record_dhcp_options(state: &mut EnvironmentState, inv: &Inventory) {
+    if !state.dhcp_options_id.is_value() {
+        let current = inv
+            .vpc
+            .as_ref()
+            .and_then(|v| v.detail.get(ec2::DHCP_OPTIONS));
+        state.dhcp_options_id = opt(current.cloned());
+    }
+}
+
 /// Sets inputs the state lacks to what AWS runs: AMI IDs (states upgraded from schema version 0 did
 /// not record the resolved default image), the health check grace period,
-/// `instance_connect_endpoint`, `ipv6` and `load_balancer.ingress_ipv6_cidrs`
+/// `instance_connect_endpoint`, `ipv6`, `dhcp_options_id` (the set AWS gave a new VPC) and
+/// `load_balancer.ingress_ipv6_cidrs`
 /// (states written before they existed).
 pub(super) fn fill_missing_inputs(state: &mut EnvironmentState, inv: &Inventory) {
     if state.instance_connect_endpoint.is_null() {
         state.instance_connect_endpoint = Value::Value(inv.object("eice").is_some());
     }
+    record_dhcp_options(state, inv);
     if state.ipv6.is_null() {
         state.ipv6 = Value::Value(
             inv.vpc

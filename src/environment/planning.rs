@@ -405,6 +405,10 @@ pub(super) fn plan_outputs(
     if template_inputs(prior) != template_inputs(planned) {
         planned.launch_template_version = Value::Unknown;
     }
+    // left to AWS: known once the VPC exists (a create records it)
+    if planned.dhcp_options_id.is_null() {
+        planned.dhcp_options_id = Value::Unknown;
+    }
     if let Some(bastion) = planned.bastion.as_mut_option().and_then(|b| b.first_mut()) {
         if bastion_on && bastion.ami_id.is_null() {
             bastion.ami_id = Value::Unknown;

@@ -135,19 +135,34 @@ impl EnvironmentResource {
             };
             Ok((zones, offered))
         };
-        let ((zones, offered), found, key_exists, architectures, headroom) =
-            match futures::try_join!(offerings, image_checks, key_check, architectures, headroom) {
-                Ok(answers) => answers,
-                Err(error) => {
-                    report_aws(
-                        diags,
-                        "Could not check the configuration against the region",
-                        &error,
-                        Phase::Plan,
-                    );
-                    return None;
-                }
-            };
+        // only a set the configuration names: one recorded from AWS that is
+        // gone since is drift, not bad input
+        let dhcp_options = known(&config.dhcp_options_id).filter(|id| id != "default");
+        let dhcp_check = async {
+            match &dhcp_options {
+                Some(id) => crate::aws::ec2::dhcp_options_exist(ec2, id).await,
+                None => Ok(true),
+            }
+        };
+        let ((zones, offered), found, key_exists, architectures, headroom, dhcp_exists) = match futures::try_join!(
+            offerings,
+            image_checks,
+            key_check,
+            architectures,
+            headroom,
+            dhcp_check
+        ) {
+            Ok(answers) => answers,
+            Err(error) => {
+                report_aws(
+                    diags,
+                    "Could not check the configuration against the region",
+                    &error,
+                    Phase::Plan,
+                );
+                return None;
+            }
+        };
         let found: BTreeMap<String, crate::aws::ec2::Image> = images
             .iter()
             .zip(found)
@@ -168,6 +183,10 @@ impl EnvironmentResource {
         if let (false, Some(name)) = (key_exists, &key_name) {
             valid = false;
             diags.error("Key pair not found", format!("No key pair named `{name}` exists in this region. Create or import it first (`aws ec2 import-key-pair`), or leave key_name out and reach the bastion through EC2 Instance Connect."), bastion_path("key_name"));
+        }
+        if let (false, Some(id)) = (dhcp_exists, &dhcp_options) {
+            valid = false;
+            diags.error("DHCP options set not found", format!("No DHCP options set `{id}` exists in this region and account. Create it first (`aws ec2 create-dhcp-options`), or leave dhcp_options_id out to keep the set AWS gives a new VPC."), AttributePath::new("dhcp_options_id"));
         }
         let mut used_zones: Option<Vec<String>> = None;
         match &planned.availability_zones {

@@ -217,6 +217,7 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
             );
         }
     }
+    check_dhcp_options(&mut c, &config.dhcp_options_id);
     check_app(&mut c, config);
     check_load_balancer(&mut c, config);
     check_bastion(&mut c, config);
@@ -225,6 +226,26 @@ pub fn check(config: &EnvironmentState) -> Vec<Problem> {
     check_timeouts(&mut c, config);
     check_tags(&mut c, config);
     c.problems
+}
+
+/// A DHCP options set is named by its ID (`dopt-` and 8 or 17 hexadecimal
+/// digits), or `default` for none at all, as AWS takes it.
+fn check_dhcp_options(c: &mut Checker, value: &Value<String>) {
+    let Value::Value(id) = value else {
+        return;
+    };
+    let hex = id.strip_prefix("dopt-").filter(|h| {
+        matches!(h.len(), 8 | 17)
+            && h.chars()
+                .all(|ch| ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase())
+    });
+    if hex.is_none() && id != "default" {
+        c.fail(
+            attr("dhcp_options_id"),
+            "Invalid DHCP options set ID",
+            format!("`{id}` is not a DHCP options set ID; write one like \"dopt-0123456789abcdef0\" (see `aws ec2 describe-dhcp-options`), or \"default\" for none."),
+        );
+    }
 }
 
 /// The problems of `config` for a Terraform that cannot send write-only

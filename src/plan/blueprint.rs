@@ -259,6 +259,7 @@ pub(crate) mod tests {
             instance_connect_endpoint: false,
             ipv6: false,
             ipv6_subnet_cidrs: BTreeMap::new(),
+            dhcp_options: None,
             endpoints: EndpointsSpec::default(),
             flow_logs: None,
             tags: BTreeMap::new(),

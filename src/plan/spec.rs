@@ -524,6 +524,9 @@ pub struct EnvironmentSpec {
     /// the subnets' /64s kept from state; the others are carved once the
     /// VPC's block is known
     pub ipv6_subnet_cidrs: BTreeMap<(Tier, String), Ipv6Cidr>,
+    /// the DHCP options set the VPC uses: the configuration's, or the one AWS
+    /// gave it (recorded at creation); `None` until that is known
+    pub dhcp_options: Option<String>,
     pub endpoints: EndpointsSpec,
     /// `None`: the provider makes no flow log (off unless configured)
     pub flow_logs: Option<FlowLogSpec>,

@@ -256,10 +256,14 @@ async fn discover_core(
                     Found {
                         id: v.vpc_id().unwrap_or_default().into(),
                         tags: tag_map(Some(v.tags())),
-                        detail: std::iter::once((
-                            "cidr",
-                            v.cidr_block().unwrap_or_default().to_string()
-                        ))
+                        detail: [
+                            ("cidr", v.cidr_block().unwrap_or_default().to_string()),
+                            (
+                                DHCP_OPTIONS,
+                                v.dhcp_options_id().unwrap_or_default().to_string()
+                            ),
+                        ]
+                        .into_iter()
                         .chain(Ipv6Association::detail_of(
                             v.ipv6_cidr_block_association_set().iter().map(|a| (
                                 a.association_id(),

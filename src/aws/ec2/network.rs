@@ -191,6 +191,32 @@ pub async fn create_subnet(
     .await
 }
 
+/// The key of a VPC's DHCP options set in its [`Found::detail`].
+pub const DHCP_OPTIONS: &str = "dhcp_options";
+
+/// Makes `options` the DHCP options set of `vpc` (`default`: none).
+pub async fn associate_dhcp_options(client: &Client, vpc: &str, options: &str) -> Result<()> {
+    client
+        .associate_dhcp_options()
+        .vpc_id(vpc)
+        .dhcp_options_id(options)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AssociateDhcpOptions", e))?;
+    Ok(())
+}
+
+/// Whether DHCP options set `id` exists (and is visible to this account).
+pub async fn dhcp_options_exist(client: &Client, id: &str) -> Result<bool> {
+    let out = client
+        .describe_dhcp_options()
+        .filters(Filter::builder().name("dhcp-options-id").values(id).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeDhcpOptions", e))?;
+    Ok(!out.dhcp_options().is_empty())
+}
+
 /// Public subnets map a public IP on launch (the bastion needs one); private ones never.
 pub async fn map_public_ip_on_launch(client: &Client, subnet: &str, public: bool) -> Result<()> {
     client

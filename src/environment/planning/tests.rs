@@ -15,6 +15,7 @@ fn applied() -> EnvironmentState {
         az_count: Value::Value(2),
         availability_zones: string_list(["us-east-1a".to_string(), "us-east-1b".to_string()]),
         nat_gateways: Value::Value("single".into()),
+        dhcp_options_id: Value::Value("dopt-1".into()),
         public_subnet_cidrs: known(&[
             ("us-east-1a", "10.0.0.0/20"),
             ("us-east-1b", "10.0.16.0/20"),

@@ -654,3 +654,22 @@ fn ipv6_blocks_are_well_formed_need_ipv6_and_never_open_ssh_to_all() {
     }));
     assert_eq!(found[0].0, "load_balancer[0].ingress_ipv6_cidrs");
 }
+
+#[test]
+fn a_dhcp_options_set_is_named_by_its_id_or_default() {
+    for fine in ["dopt-0123456789abcdef0", "dopt-1a2b3c4d", "default"] {
+        let found = problems(|c| c.dhcp_options_id = Value::Value(fine.into()));
+        assert!(found.is_empty(), "{fine}: {found:?}");
+    }
+    for wrong in [
+        "dopt-xyz",
+        "0123456789abcdef0",
+        "dopt-0123456789ABCDEF0",
+        "Default",
+    ] {
+        let found = problems(|c| c.dhcp_options_id = Value::Value(wrong.into()));
+        assert_eq!(found.len(), 1, "{wrong}: {found:?}");
+        assert_eq!(found[0].0, "dhcp_options_id");
+        assert!(found[0].1.contains("dopt-0123456789abcdef0"), "{found:?}");
+    }
+}
