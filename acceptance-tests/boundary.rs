@@ -170,8 +170,42 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
             .unwrap()
             .vpc_endpoint
             .unwrap();
-        (interface, other_group, other_table, other_endpoint)
+        // and the office's VPN gateway, attached to the VPC
+        let vpn_gateway = ec2
+            .create_vpn_gateway()
+            .r#type(aws_sdk_ec2::types::GatewayType::Ipsec1)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::VpnGateway)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("Name")
+                            .value("office VPN")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .vpn_gateway
+            .unwrap()
+            .vpn_gateway_id
+            .unwrap();
+        ec2.attach_vpn_gateway()
+            .vpn_gateway_id(&vpn_gateway)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        (
+            interface,
+            other_group,
+            other_table,
+            (other_endpoint, vpn_gateway),
+        )
     });
+    let (endpoint, vpn_gateway) = endpoint;
     let other_endpoint = endpoint.vpc_endpoint_id().unwrap().to_string();
     // a plan reports what is not the environment's, and changes nothing of it
     let plan = live.ws.run(&["plan", "-no-color"]);
@@ -180,6 +214,9 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         said.contains("Objects in the environment's VPC that are not its own")
             && said.contains(&format!("security group {other_group} (\"other-team\")"))
             && said.contains(&format!("VPC endpoint {other_endpoint}"))
+            && said.contains(&format!(
+                "virtual private gateway {vpn_gateway} (\"office VPN\")"
+            ))
             && said.contains(&format!(
                 "network interface {interface} (\"another team's service\") in subnet {subnet}"
             )),
@@ -194,7 +231,8 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
         .join(" ");
     for expected in [
         // the endpoint, and the network interface it holds in the subnet
-        "destroy deleted nothing: 7 objects stand in its way".to_string(),
+        "destroy deleted nothing: 8 objects stand in its way".to_string(),
+        format!("virtual private gateway {vpn_gateway} (\"office VPN\") is attached to the VPC {vpc} but is not the environment's: detach it (`aws ec2 detach-vpn-gateway --vpn-gateway-id {vpn_gateway} --vpc-id {vpc}`)"),
         format!("VPC endpoint {other_endpoint} lives in the VPC {vpc} but is not the environment's"),
         format!("route table {other_table} lives in the VPC {vpc} but is not the environment's"),
         format!("the bastion {bastion} has termination protection on"),
@@ -221,6 +259,12 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     runtime().block_on(async {
         ec2.delete_network_interface()
             .network_interface_id(&interface)
+            .send()
+            .await
+            .unwrap();
+        ec2.detach_vpn_gateway()
+            .vpn_gateway_id(&vpn_gateway)
+            .vpc_id(&vpc)
             .send()
             .await
             .unwrap();
@@ -255,6 +299,18 @@ fn destroy_refuses_before_deleting_anything_while_protection_or_foreign_dependan
     });
     live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     assert_eq!(live.api.tagged_vpcs("edge"), 0);
+    let gateways = runtime().block_on(async {
+        ec2.describe_vpn_gateways()
+            .vpn_gateway_ids(&vpn_gateway)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        gateways.vpn_gateways().len(),
+        1,
+        "the VPN gateway is left alone"
+    );
 }
 
 #[test]

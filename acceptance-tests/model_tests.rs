@@ -1260,6 +1260,38 @@ fn a_referenced_security_group_and_a_vpc_with_dependencies_are_not_deleted() {
             .send()
             .await
             .unwrap();
+        // a virtual private gateway is detached first
+        let vpn_gateway = m
+            .aws
+            .ec2
+            .create_vpn_gateway()
+            .r#type(aws_sdk_ec2::types::GatewayType::Ipsec1)
+            .send()
+            .await
+            .unwrap()
+            .vpn_gateway
+            .and_then(|g| g.vpn_gateway_id)
+            .unwrap();
+        let attach = m
+            .aws
+            .ec2
+            .attach_vpn_gateway()
+            .vpn_gateway_id(&vpn_gateway)
+            .vpc_id(&net.vpc);
+        let detach = m
+            .aws
+            .ec2
+            .detach_vpn_gateway()
+            .vpn_gateway_id(&vpn_gateway)
+            .vpc_id(&net.vpc);
+        attach.send().await.unwrap();
+        let vpc = m.aws.ec2.delete_vpc().vpc_id(&net.vpc).send().await;
+        assert_eq!(
+            code(&vpc),
+            "DependencyViolation",
+            "a virtual private gateway is attached"
+        );
+        detach.send().await.unwrap();
         m.aws
             .ec2
             .delete_vpc()

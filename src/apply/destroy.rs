@@ -148,9 +148,11 @@ async fn blockers(
             ));
         }
     }
-    found.extend(inv.foreign.iter().map(|object| {
-        format!("{object} lives in the VPC {vpc} but is not the environment's: delete or move it")
-    }));
+    found.extend(
+        inv.foreign
+            .iter()
+            .map(|object| format!("{object} {}", object.remedy(vpc))),
+    );
     found.extend(
         foreign_interfaces(inv, &names.load_balancer, &interfaces, &nat_interfaces)
             .into_iter()

@@ -127,6 +127,9 @@ pub struct MainRouteTable {
     pub others: Vec<String>,
 }
 
+/// What a virtual private gateway attached to the VPC is called.
+const ATTACHED_VPN_GATEWAY: &str = "virtual private gateway";
+
 /// An object inside the environment's boundary that is not the environment's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ForeignObject {
@@ -143,6 +146,17 @@ impl ForeignObject {
             id: id.to_string(),
             kind,
             name: tags.get("Name").cloned(),
+        }
+    }
+
+    /// What to do about it before the VPC can be deleted.
+    pub fn remedy(&self, vpc: &str) -> String {
+        match self.kind {
+            ATTACHED_VPN_GATEWAY => format!(
+                "is attached to the VPC {vpc} but is not the environment's: detach it (`aws ec2 detach-vpn-gateway --vpn-gateway-id {} --vpc-id {vpc}`)",
+                self.id
+            ),
+            _ => format!("lives in the VPC {vpc} but is not the environment's: delete or move it"),
         }
     }
 }
@@ -526,14 +540,15 @@ impl Inventory {
             .map(|l| l.arn.clone())
             .filter(|arn| !listener_rules.contains_key(arn))
             .collect();
-        let (vpc_dns, default_group, flow_logs, network_acls) = match vpc_read {
+        let (vpc_dns, default_group, flow_logs, network_acls, vpn_gateways) = match vpc_read {
             Some(facts) => (
                 Some(facts.dns),
                 facts.default_group.or(listed_default_group),
                 facts.flow_logs,
                 facts.network_acls,
+                facts.vpn_gateways,
             ),
-            None => (None, None, None, Vec::new()),
+            None => (None, None, None, Vec::new(), Vec::new()),
         };
         // the environment makes no network ACL: any but the default is another's
         foreign.extend(
@@ -545,6 +560,13 @@ impl Inventory {
                     kind: "network ACL",
                     name: None,
                 }),
+        );
+        // it keeps the VPC from being deleted until detached
+        foreign.extend(
+            vpn_gateways
+                .iter()
+                .filter(|_| lookup.vpc().is_some())
+                .map(|g| ForeignObject::new(ATTACHED_VPN_GATEWAY, &g.id, &g.tags)),
         );
         if lookup.vpc().is_some() {
             // the environment's flow logs came with the VPC's: one call a refresh

@@ -140,9 +140,10 @@ async fn referenced(model: &Model, group: &str) -> bool {
         .any(|pair| pair.group_id() == Some(group))
 }
 
-/// Whether the VPC still has an internet gateway or an egress-only internet
-/// gateway attached (moto deletes the VPC and keeps the egress-only one
-/// attached to nothing), or a security group other than its default one.
+/// Whether the VPC still has an internet gateway, an egress-only internet
+/// gateway or a virtual private gateway attached (moto deletes the VPC and
+/// keeps the egress-only one attached to nothing), or a security group or
+/// network ACL other than its default one.
 async fn vpc_has_dependencies(model: &Model, vpc: &str) -> bool {
     let by = |name: &str| Filter::builder().name(name).values(vpc).build();
     let gateways = model
@@ -181,5 +182,27 @@ async fn vpc_has_dependencies(model: &Model, vpc: &str) -> bool {
                 .any(|a| a.is_default() != Some(true))
         })
         .unwrap_or(false);
-    gateways || groups || acls || ipv6::egress_only_gateway_attached(model, vpc).await
+    // a virtual private gateway must be detached first (moto deletes the VPC
+    // and keeps the attachment)
+    let vpn_gateways = model
+        .api
+        .ec2
+        .describe_vpn_gateways()
+        .filters(by("attachment.vpc-id"))
+        .send()
+        .await
+        .map(|o| {
+            o.vpn_gateways().iter().any(|g| {
+                g.vpc_attachments().iter().any(|a| {
+                    a.vpc_id() == Some(vpc)
+                        && a.state() != Some(&aws_sdk_ec2::types::AttachmentStatus::Detached)
+                })
+            })
+        })
+        .unwrap_or(false);
+    gateways
+        || groups
+        || acls
+        || vpn_gateways
+        || ipv6::egress_only_gateway_attached(model, vpc).await
 }

@@ -40,9 +40,13 @@ pub(super) struct VpcFacts {
     /// report): the report then leaves EC2.6 out
     pub(super) flow_logs: Option<Vec<Found>>,
     pub(super) network_acls: Vec<ec2::NetworkAcl>,
+    /// the virtual private gateways attached to it: another's, as the
+    /// environment attaches none
+    pub(super) vpn_gateways: Vec<Found>,
 }
 
-/// The VPC's DNS settings, its default security group and its flow logs. The
+/// The VPC's DNS settings, its default security group, flow logs, network
+/// ACLs and the virtual private gateways attached to it. The
 /// default group is left out when `groups_listed`: a discovery by the VPC
 /// lists it with the VPC's other groups.
 pub(super) async fn vpc_facts(
@@ -50,7 +54,7 @@ pub(super) async fn vpc_facts(
     vpc: &str,
     groups_listed: bool,
 ) -> Result<VpcFacts, AwsError> {
-    let (dns, default_group, flow_logs, network_acls) = futures::try_join!(
+    let (dns, default_group, flow_logs, network_acls, vpn_gateways) = futures::try_join!(
         ec2::vpc_dns(&clients.ec2, vpc),
         async {
             if groups_listed {
@@ -66,12 +70,14 @@ pub(super) async fn vpc_facts(
             }
         },
         ec2::network_acls(&clients.ec2, &clients.batches, vpc),
+        ec2::vpn_gateways_attached(&clients.ec2, &clients.batches, vpc),
     )?;
     Ok(VpcFacts {
         dns,
         default_group,
         flow_logs,
         network_acls,
+        vpn_gateways,
     })
 }
 

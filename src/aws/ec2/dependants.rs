@@ -1,7 +1,7 @@
 //! What holds on to the environment from outside it: network interfaces in
-//! its VPC, other security groups whose rules name its groups, and the
-//! protection an instance carries against termination. Destroy asks these
-//! before it deletes anything.
+//! its VPC, virtual private gateways attached to it, other security groups
+//! whose rules name its groups, and the protection an instance carries
+//! against termination. Destroy asks these before it deletes anything.
 
 use std::collections::BTreeSet;
 
@@ -10,7 +10,7 @@ use aws_sdk_ec2::Client;
 
 use crate::error::AwsError;
 
-use super::{filter_any, Result};
+use super::{filter_any, tag_map, Found, Result};
 use crate::aws::batch::{Batches, EC2_FILTER_VALUES};
 
 /// A network interface as destroy judges it.
@@ -71,6 +71,53 @@ pub async fn network_interfaces(
                     }));
                 }
                 Ok(found)
+            },
+        )
+        .await
+}
+
+/// The virtual private gateways attached to `vpc` (or attaching, or
+/// detaching: AWS deletes a VPC only once they are detached), read with
+/// those of the other environments that ask at the same moment. The
+/// environment never attaches one: each is another's.
+pub async fn vpn_gateways_attached(
+    client: &Client,
+    batches: &Batches,
+    vpc: &str,
+) -> Result<Vec<Found>> {
+    batches
+        .read_with(
+            client,
+            "DescribeVpnGateways",
+            "attachment.vpc-id",
+            EC2_FILTER_VALUES,
+            vpc,
+            |client, vpcs| async move {
+                let out = client
+                    .describe_vpn_gateways()
+                    .filters(filter_any("attachment.vpc-id", vpcs))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeVpnGateways", e))?;
+                let detached = aws_sdk_ec2::types::AttachmentStatus::Detached;
+                Ok(out
+                    .vpn_gateways()
+                    .iter()
+                    .flat_map(|gateway| {
+                        let found = Found {
+                            id: gateway.vpn_gateway_id().unwrap_or_default().into(),
+                            tags: tag_map(Some(gateway.tags())),
+                            ..Found::default()
+                        };
+                        // a gateway lists the VPCs it was attached to before too
+                        gateway
+                            .vpc_attachments()
+                            .iter()
+                            .filter(|a| a.state() != Some(&detached))
+                            .filter_map(move |a| Some((a.vpc_id()?.to_string(), found.clone())))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect())
             },
         )
         .await
