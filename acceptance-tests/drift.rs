@@ -719,6 +719,8 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "autoscaling:DescribePolicies",
         "autoscaling:DescribeScheduledActions",
         "autoscaling:DescribeLifecycleHooks",
+        // another's virtual private gateways attached to the VPC
+        "ec2:DescribeVpnGateways",
         // another's interfaces in the VPC, told from the NAT gateways' (in
         // every state: a deleted one's interface lingers) by a second
         // DescribeNatGateways
@@ -732,7 +734,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "{counts:?}"
     );
     // the load balancer's, target group's and listeners' tags in one DescribeTags
-    assert_eq!(counts.values().sum::<usize>(), 35, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 36, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
@@ -2236,4 +2238,16 @@ fn the_vpc_keeps_its_dhcp_options_set_and_takes_a_configured_one_in_place() {
         });
         assert_eq!(sets.dhcp_options().len(), 1, "{set} is kept");
     }
+
+    // a create with a configured set gives the new VPC that set
+    live.ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    live.ws
+        .assert_no_changes("after a create with a configured set");
+    let state = live.state();
+    let vpc = state["vpc_id"].as_str().unwrap();
+    assert_eq!(state["dhcp_options_id"], directory.as_str());
+    assert_eq!(
+        vpc_dhcp_options(&live.api, vpc, &directory),
+        (directory.clone(), true)
+    );
 }

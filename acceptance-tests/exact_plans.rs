@@ -131,6 +131,8 @@ fn first_plans_know_zones_keys_and_blocks_and_zone_changes_keep_what_survives() 
             "alb_arn",
             "alb_dns_name",
             "app.0.ami_id",
+            // the set AWS gives every new VPC, named by no API beforehand
+            "dhcp_options_id",
             "internet_gateway_id",
             "launch_template_id",
             "launch_template_version",

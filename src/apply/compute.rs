@@ -164,11 +164,13 @@ impl Run<'_> {
                 let desired = (self.options.set_desired_capacity || out_of_bounds)
                     .then(|| app.initial_capacity())
                     .filter(|d| *d as i32 != group.desired_capacity);
+                let to_default: Vec<_> = group.off_default.iter().map(|(s, _)| *s).collect();
                 if !same_subnets
                     || !same_bounds
                     || !same_health_checks
                     || launch_version.is_some()
                     || desired.is_some()
+                    || !to_default.is_empty()
                 {
                     retry_propagation(self.deadline, "auto scaling group", || {
                         autoscaling::update_group(
@@ -177,6 +179,7 @@ impl Run<'_> {
                             &settings,
                             launch_version.as_deref(),
                             desired,
+                            &to_default,
                         )
                     })
                     .await?;
@@ -205,11 +208,9 @@ impl Run<'_> {
                     autoscaling::resume_processes(&self.clients.autoscaling, &self.names.app)
                         .await?;
                 }
-                let asg = &self.clients.autoscaling;
-                let kept: Vec<_> = group.off_default.iter().map(|(s, _)| *s).collect();
-                autoscaling::restore_kept_settings(asg, &self.names.app, &kept).await?;
                 let protected = protected_instances(group);
                 if !protected.is_empty() {
+                    let asg = &self.clients.autoscaling;
                     autoscaling::unprotect_instances(asg, &self.names.app, &protected).await?;
                 }
                 self.restore_instances(inv).await?;

@@ -78,10 +78,22 @@ impl Run<'_> {
             }
         };
         let dhcp = async {
-            match dhcp_options_changed(self.spec, inv) {
-                Some((_, wanted)) => ec2::associate_dhcp_options(ec2c, vpc_id, wanted).await,
-                None => Ok(()),
+            let Some(wanted) = self.spec.dhcp_options.as_deref() else {
+                return Ok(());
+            };
+            // a new VPC has the set AWS gives every new VPC: a configured one
+            // is associated whatever that is
+            let current = inv
+                .vpc
+                .as_ref()
+                .and_then(|v| v.detail.get(ec2::DHCP_OPTIONS));
+            if current.is_some_and(|c| c == wanted) {
+                return Ok(());
             }
+            retry_propagation(self.deadline, "DHCP options", || {
+                ec2::associate_dhcp_options(ec2c, vpc_id, wanted)
+            })
+            .await
         };
         futures::try_join!(dns, default_group, acls, main_table, dhcp)?;
         Ok(())

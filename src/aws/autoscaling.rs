@@ -408,9 +408,10 @@ impl KeptSetting {
     }
 
     fn read(self, g: &AutoScalingGroup) -> String {
-        let seconds = |value: Option<i32>| match value {
-            None | Some(0) => "none".to_string(),
-            Some(s) => format!("{s}s"),
+        // a lifetime of 0 is none; a warmup of 0 is a warmup
+        let seconds = |value: Option<i32>, none_below: i32| match value {
+            Some(s) if s >= none_below => format!("{s}s"),
+            _ => "none".to_string(),
         };
         match self {
             KeptSetting::NewInstancesProtected => g
@@ -421,11 +422,11 @@ impl KeptSetting {
                 [] => "Default".to_string(),
                 policies => policies.join(", "),
             },
-            KeptSetting::MaxInstanceLifetime => seconds(g.max_instance_lifetime()),
+            KeptSetting::MaxInstanceLifetime => seconds(g.max_instance_lifetime(), 1),
             KeptSetting::DefaultCooldown => g
                 .default_cooldown()
                 .map_or("300s".to_string(), |s| format!("{s}s")),
-            KeptSetting::DefaultInstanceWarmup => seconds(g.default_instance_warmup()),
+            KeptSetting::DefaultInstanceWarmup => seconds(g.default_instance_warmup(), 0),
         }
     }
 
@@ -444,38 +445,40 @@ impl KeptSetting {
     }
 }
 
-/// Puts `settings` of group `name` back to AWS's defaults, in one update.
-pub async fn restore_kept_settings(
-    client: &Client,
-    name: &str,
-    settings: &[KeptSetting],
-) -> Result<()> {
-    if settings.is_empty() {
-        return Ok(());
-    }
-    let update = client
-        .update_auto_scaling_group()
-        .auto_scaling_group_name(name);
-    let update = settings.iter().fold(update, |u, s| s.restore(u));
-    update
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("UpdateAutoScalingGroup", e))?;
-    Ok(())
-}
-
-/// Lifts the scale-in protection of `instances` of group `name`.
+/// Lifts the scale-in protection of `instances` of group `name`. AWS refuses
+/// a call naming an instance that left service since it was read (a scale-in,
+/// a refresh): the others of its batch are then lifted one by one, and that
+/// one is left to go.
 pub async fn unprotect_instances(client: &Client, name: &str, instances: &[String]) -> Result<()> {
-    // AWS takes at most 50 instances a call
-    for chunk in instances.chunks(50) {
+    let unprotect = |ids: Vec<String>| {
         client
             .set_instance_protection()
             .auto_scaling_group_name(name)
-            .set_instance_ids(Some(chunk.to_vec()))
+            .set_instance_ids(Some(ids))
             .protected_from_scale_in(false)
             .send()
+    };
+    let left_service =
+        |e: &AwsError| matches!(e, AwsError::Api { code, .. } if code == "ValidationError");
+    // AWS takes at most 50 instances a call
+    for chunk in instances.chunks(50) {
+        let batch = unprotect(chunk.to_vec())
             .await
-            .map_err(|e| AwsError::from_sdk("SetInstanceProtection", e))?;
+            .map_err(|e| AwsError::from_sdk("SetInstanceProtection", e));
+        match batch {
+            Err(error) if left_service(&error) => {
+                for id in chunk {
+                    match unprotect(vec![id.clone()])
+                        .await
+                        .map_err(|e| AwsError::from_sdk("SetInstanceProtection", e))
+                    {
+                        Err(error) if left_service(&error) => {}
+                        other => other.map(drop)?,
+                    }
+                }
+            }
+            other => other.map(drop)?,
+        }
     }
     Ok(())
 }
@@ -561,19 +564,22 @@ fn rebalances(mix: Option<&InstanceMix>) -> bool {
 /// `launch_version`, the template version to name: the one it runs when only
 /// the mix changes, as an instance refresh switches the version when it
 /// succeeds (so a failed one leaves the group on the version it ran);
-/// `desired` only when the user set it.
+/// `desired` only when the user set it; `to_default`, settings the
+/// configuration does not offer, back to AWS's defaults.
 pub async fn update_group(
     client: &Client,
     name: &str,
     settings: &GroupSettings,
     launch_version: Option<&str>,
     desired: Option<u32>,
+    to_default: &[KeptSetting],
 ) -> Result<()> {
     let launch = launch_version
         .map(|version| Launch::of(&settings.launch_template_id, version, settings.mix.as_ref()));
     let (template, policy) = launch.map_or((None, None), |l| (l.template, l.policy));
-    client
-        .update_auto_scaling_group()
+    let update = client.update_auto_scaling_group();
+    let update = to_default.iter().fold(update, |u, s| s.restore(u));
+    update
         .auto_scaling_group_name(name)
         .min_size(settings.min_size as i32)
         .max_size(settings.max_size as i32)
@@ -1149,6 +1155,20 @@ mod tests {
         assert_eq!(
             group.warm_pool.map(|pool| pool.to_string()).as_deref(),
             Some("warm pool (min 2, up to the group's maximum prepared, Stopped)")
+        );
+    }
+
+    #[test]
+    fn a_warmup_of_zero_is_a_warmup_and_a_lifetime_of_zero_is_none() {
+        let group = group_of(
+            &AutoScalingGroup::builder()
+                .default_instance_warmup(0)
+                .max_instance_lifetime(0)
+                .build(),
+        );
+        assert_eq!(
+            group.off_default,
+            vec![(KeptSetting::DefaultInstanceWarmup, "0s".to_string())]
         );
     }
 

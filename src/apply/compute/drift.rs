@@ -521,13 +521,18 @@ pub(in crate::apply) fn kept_settings_drift(
     findings
 }
 
-/// The group's instances in service that are protected from scale-in (AWS
-/// changes the protection of instances in service only).
+/// The group's instances in service or standby that are protected from
+/// scale-in (AWS changes the protection of those alone: one still pending
+/// is seen once in service).
 pub(in crate::apply) fn protected_instances(group: &autoscaling::Group) -> Vec<String> {
+    let changeable = |m: &&autoscaling::Member| {
+        m.is_in_service() || matches!(m.lifecycle_state.as_str(), "Standby" | "EnteringStandby")
+    };
     group
         .members
         .iter()
-        .filter(|m| m.is_in_service() && m.protected_from_scale_in)
+        .filter(changeable)
+        .filter(|m| m.protected_from_scale_in)
         .map(|m| m.id.clone())
         .collect()
 }
