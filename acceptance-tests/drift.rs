@@ -2150,7 +2150,7 @@ fn vpc_dhcp_options(api: &Api, vpc: &str, set: &str) -> (String, bool) {
 }
 
 #[test]
-fn the_vpc_keeps_its_dhcp_options_set_and_takes_a_configured_one_in_place() {
+fn the_vpc_keeps_its_dhcp_options_set_and_ipv4_block_and_takes_a_configured_set_in_place() {
     let live = Live::settled();
     let state = live.state();
     let vpc = state["vpc_id"].as_str().unwrap().to_string();
@@ -2183,6 +2183,84 @@ fn the_vpc_keeps_its_dhcp_options_set_and_takes_a_configured_one_in_place() {
         (recorded.clone(), true),
         "the VPC's own set again; the other is left as it was"
     );
+
+    // an IPv4 block added to the VPC is drift, and disassociated; one that
+    // holds another's subnet stays while the subnet does (the subnet is
+    // reported), and becomes drift once it is gone
+    let associate = |cidr: &str| {
+        runtime().block_on(async {
+            live.api
+                .ec2
+                .associate_vpc_cidr_block()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .send()
+                .await
+                .unwrap()
+                .cidr_block_association
+                .unwrap()
+                .association_id
+                .unwrap()
+        })
+    };
+    let extra = associate("10.41.0.0/16");
+    live.repair(&format!(
+        "vpc has IPv4 block 10.41.0.0/16 ({extra}) besides its own, which the environment does not declare; apply disassociates it"
+    ));
+    let blocks = || {
+        runtime().block_on(async {
+            let vpcs = live
+                .api
+                .ec2
+                .describe_vpcs()
+                .vpc_ids(&vpc)
+                .send()
+                .await
+                .unwrap();
+            vpcs.vpcs()[0]
+                .cidr_block_association_set()
+                .iter()
+                .filter(|a| {
+                    a.cidr_block_state().and_then(|s| s.state())
+                        == Some(&aws_sdk_ec2::types::VpcCidrBlockStateCode::Associated)
+                })
+                .filter_map(|a| a.cidr_block().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(blocks(), ["10.40.0.0/16"]);
+    let held = associate("10.42.0.0/16");
+    let other_subnet = runtime().block_on(async {
+        live.api
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.42.1.0/24")
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .unwrap()
+            .subnet
+            .unwrap()
+            .subnet_id
+            .unwrap()
+    });
+    let plan = live.ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.text());
+    assert!(plan.text().contains(&other_subnet), "{}", plan.text());
+    runtime().block_on(async {
+        live.api
+            .ec2
+            .delete_subnet()
+            .subnet_id(&other_subnet)
+            .send()
+            .await
+            .unwrap();
+    });
+    live.repair(&format!(
+        "vpc has IPv4 block 10.42.0.0/16 ({held}) besides its own"
+    ));
+    assert_eq!(blocks(), ["10.40.0.0/16"]);
 
     // a set of the user's own, named in the configuration: changed in place
     let directory = dhcp_options_elsewhere(&live.api, "10.40.0.10");

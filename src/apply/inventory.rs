@@ -84,6 +84,10 @@ pub struct Inventory {
     pub flow_logs: Option<Vec<FlowLog>>,
     /// which route table is the VPC's main one (read by the VPC)
     pub main_route_table: Option<MainRouteTable>,
+    /// IPv4 blocks associated with the VPC besides its own that no subnet
+    /// uses: another's addition (one that holds another's subnet stays
+    /// while the subnet does, which is reported)
+    pub unused_vpc_blocks: Vec<ec2::ExtraIpv4Block>,
     /// the VPC's network ACLs, with the subnets each filters
     pub network_acls: Vec<ec2::NetworkAcl>,
     /// whether the bastion's root volume is encrypted
@@ -354,6 +358,13 @@ impl Inventory {
             .iter()
             .find(|g| lookup.vpc().is_some() && g.name == "default")
             .cloned();
+        // every subnet of the VPC, the environment's and others': a block
+        // that holds one cannot be disassociated
+        let subnet_blocks: Vec<String> = ec2_found
+            .listed_objects(&ec2::SUBNETS)
+            .iter()
+            .filter_map(|s| s.detail.get("cidr").cloned())
+            .collect();
         let (mut foreign, main_route_table) = match lookup.vpc() {
             Some(vpc) => {
                 boundary::separate_foreign(&mut ec2_found, vpc, |id, tags| own.owns(id, tags))
@@ -657,6 +668,11 @@ impl Inventory {
         let listener_rules = elb::only_claimed(listener_rules, &claimed);
         let registered = elb::only_claimed(registered, &claimed);
         let target_group_attributes = elb::only_claimed(target_group_attributes, &claimed);
+        let unused_vpc_blocks = ec2_found
+            .vpcs
+            .first()
+            .map(|vpc| unused_blocks(vpc, &subnet_blocks))
+            .unwrap_or_default();
         let e = ec2_found;
         let mut inventory = Inventory {
             vpc: single(e.vpcs, "vpc", &own.known, &mut strays.ec2.vpcs),
@@ -708,6 +724,7 @@ impl Inventory {
             default_template,
             group_template,
             main_route_table,
+            unused_vpc_blocks,
             network_acls,
             vpc_dns,
             default_group,
@@ -749,6 +766,16 @@ impl Inventory {
     pub fn is_unfinished(&self) -> bool {
         self.vpc.as_ref().is_some_and(being_created)
     }
+}
+
+/// The IPv4 blocks of `vpc` besides its own that hold none of `subnets`.
+fn unused_blocks(vpc: &Found, subnets: &[String]) -> Vec<ec2::ExtraIpv4Block> {
+    let parsed = |text: &str| text.parse::<crate::plan::cidr::Cidr>().ok();
+    let subnets: Vec<_> = subnets.iter().filter_map(|s| parsed(s)).collect();
+    ec2::ExtraIpv4Block::of(vpc)
+        .into_iter()
+        .filter(|block| parsed(&block.cidr).is_some_and(|b| !subnets.iter().any(|s| b.contains(s))))
+        .collect()
 }
 
 /// Whether the group's members and the targets registered in its target

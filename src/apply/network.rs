@@ -7,7 +7,7 @@ use futures::future::try_join_all;
 
 use super::inventory::{Inventory, SUBNET_KEYS};
 use super::routing::extra_routes;
-use super::run::{Result, Run};
+use super::run::{ignore_not_found, Result, Run};
 use super::waiters::retry_propagation;
 use crate::aws::ec2::{self, Found, VpcDns};
 use crate::error::AwsError;
@@ -95,7 +95,12 @@ impl Run<'_> {
             })
             .await
         };
-        futures::try_join!(dns, default_group, acls, main_table, dhcp)?;
+        let blocks = try_join_all(inv.unused_vpc_blocks.iter().map(|block| async move {
+            ec2::disassociate_vpc_cidr_block(ec2c, &block.association_id)
+                .await
+                .or_else(ignore_not_found)
+        }));
+        futures::try_join!(dns, default_group, acls, main_table, dhcp, blocks)?;
         Ok(())
     }
 
@@ -420,6 +425,16 @@ pub(super) fn network_drift(
             }
         }
     }
+    findings.extend(inv.unused_vpc_blocks.iter().map(|block| {
+        Finding::new(
+            "vpc",
+            format!(
+                "has IPv4 block {} ({}) besides its own, which the environment does not declare",
+                block.cidr, block.association_id
+            ),
+            Repair::InPlace("disassociates it"),
+        )
+    }));
     if let Some((current, wanted)) = dhcp_options_changed(spec, inv) {
         findings.push(Finding::new(
             "vpc",

@@ -191,6 +191,47 @@ pub async fn create_subnet(
     .await
 }
 
+/// The key of a VPC's IPv4 blocks besides its primary one in its
+/// [`Found::detail`]: `association=block` pairs, comma-separated.
+pub const EXTRA_IPV4_BLOCKS: &str = "extra_ipv4_blocks";
+
+/// An IPv4 block associated with a VPC besides the one it was made with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraIpv4Block {
+    pub association_id: String,
+    pub cidr: String,
+}
+
+impl ExtraIpv4Block {
+    /// The detail entry of a VPC whose primary block is `primary`, from its
+    /// IPv4 associations as (ID, block, state): the live ones besides it.
+    pub(super) fn detail_of<'a>(
+        primary: &str,
+        associations: impl Iterator<Item = (Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
+    ) -> (&'static str, String) {
+        let extra: Vec<String> = associations
+            .filter(|(_, _, state)| matches!(*state, Some("associating" | "associated")))
+            .filter_map(|(id, block, _)| Some((id?, block?)))
+            .filter(|(_, block)| *block != primary)
+            .map(|(id, block)| format!("{id}={block}"))
+            .collect();
+        (EXTRA_IPV4_BLOCKS, extra.join(","))
+    }
+
+    /// The extra blocks a discovered VPC records.
+    pub fn of(vpc: &Found) -> Vec<ExtraIpv4Block> {
+        let listed = vpc.detail.get(EXTRA_IPV4_BLOCKS).map_or("", String::as_str);
+        listed
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(id, cidr)| ExtraIpv4Block {
+                association_id: id.to_string(),
+                cidr: cidr.to_string(),
+            })
+            .collect()
+    }
+}
+
 /// The key of a VPC's DHCP options set in its [`Found::detail`].
 pub const DHCP_OPTIONS: &str = "dhcp_options";
 
@@ -545,6 +586,36 @@ mod tests {
         // an answer that leaves them out means the same
         let bare = subnet_found(&Subnet::builder().build());
         assert_eq!(subnet_settings_off_default(&bare), Vec::new());
+    }
+
+    #[test]
+    fn a_vpc_s_live_blocks_besides_its_own_are_its_extra_blocks() {
+        let (key, detail) = ExtraIpv4Block::detail_of(
+            "10.0.0.0/16",
+            [
+                (Some("assoc-0"), Some("10.0.0.0/16"), Some("associated")),
+                (Some("assoc-1"), Some("10.1.0.0/16"), Some("associated")),
+                (Some("assoc-2"), Some("10.2.0.0/16"), Some("disassociated")),
+                (Some("assoc-3"), Some("10.3.0.0/16"), Some("associating")),
+            ]
+            .into_iter(),
+        );
+        let vpc = Found {
+            detail: [(key, detail)].into(),
+            ..Found::default()
+        };
+        let block = |id: &str, cidr: &str| ExtraIpv4Block {
+            association_id: id.into(),
+            cidr: cidr.into(),
+        };
+        assert_eq!(
+            ExtraIpv4Block::of(&vpc),
+            vec![
+                block("assoc-1", "10.1.0.0/16"),
+                block("assoc-3", "10.3.0.0/16")
+            ]
+        );
+        assert_eq!(ExtraIpv4Block::of(&Found::default()), Vec::new());
     }
 
     #[test]
