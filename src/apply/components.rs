@@ -292,7 +292,7 @@ pub(super) fn listed_kinds() -> Vec<ListedKind> {
 
 impl Inventory {
     /// Describes everything of the environment (see
-    /// [`Inventory::discover_listing`]), the kinds the table lists among it.
+    /// `Inventory::discover_listing`), the kinds the table lists among it.
     pub async fn discover(
         clients: &AwsClients,
         names: &Names,

@@ -62,7 +62,7 @@ pub struct Inventory {
     /// the environment's group while AWS deletes it, which is then not `group`
     pub group_deleting: Option<Group>,
     /// the group's members read again after the targets, when the first read
-    /// and the registered targets disagree (see [`Inventory::confirm_members`])
+    /// and the registered targets disagree (see `Inventory::confirm_members`)
     pub members_reread: Option<Vec<autoscaling::Member>>,
     /// the group's instance refresh that has not ended yet
     pub refresh: Option<Refresh>,

@@ -27,7 +27,7 @@ pub struct Options {
     pub set_desired_capacity: bool,
     /// the VPC this resource instance owns (from state); `None` for a create
     pub vpc_id: Option<String>,
-    /// the component key the state records for each EC2 object's ID (see [`Hints`])
+    /// the component key the state records for each EC2 object's ID (see [`Hints`](super::inventory::Hints))
     pub components: BTreeMap<String, String>,
     /// how far the run got, for the caller to read when it fails
     pub progress: Arc<Progress>,

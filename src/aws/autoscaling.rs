@@ -397,7 +397,7 @@ impl KeptSetting {
         }
     }
 
-    /// AWS's default, as [`KeptSetting::read`] gives it.
+    /// AWS's default, as it is read back.
     pub fn default(self) -> &'static str {
         match self {
             KeptSetting::NewInstancesProtected => "false",

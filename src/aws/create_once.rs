@@ -95,7 +95,7 @@ fn backoff(attempt: u32) -> Duration {
 /// Runs `make` with `tags` plus a fresh token until it succeeds, taking the
 /// object an earlier attempt made (found by `find` with the token) instead of
 /// making another. `make` must send its call once (SDK retries off, see
-/// [`super::ec2::once`]): this loop is the retry.
+/// `ec2::once`): this loop is the retry.
 pub async fn create_once<T, Make, MakeFut, Find, FindFut>(
     tags: &Tags,
     mut make: Make,

@@ -1,5 +1,5 @@
 //! One thin module per AWS service over the official SDK clients. Nothing here
-//! knows about Terraform; errors are [`AwsError`](crate::error::AwsError).
+//! knows about Terraform; errors are [`crate::error::AwsError`].
 
 pub mod assume_role;
 pub mod autoscaling;

@@ -50,7 +50,7 @@ pub fn decode<T: DeserializeOwned>(
 
 /// Decodes a value that came from the configuration: numbers are read exactly
 /// as Terraform encodes them, and one that no attribute can hold is reported
-/// in `diags` on its attribute (see [`numbers`](super::numbers)).
+/// in `diags` on its attribute (see `numbers`).
 pub fn decode_input<T: DeserializeOwned>(
     what: &'static str,
     value: Option<&proto::DynamicValue>,

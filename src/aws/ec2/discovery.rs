@@ -158,7 +158,7 @@ pub struct Listed {
 }
 
 /// Describes the environment's objects (see [`Scope`]), one call per type,
-/// concurrently, each merged with other environments' (see [`merged`]):
+/// concurrently, each merged with other environments' (see `merged`):
 /// the types discovery knows, and those `listings` declare. With the VPC
 /// known, the flow logs are left to the caller: it reads them with the VPC's,
 /// in the same call.

@@ -34,7 +34,7 @@ pub fn route_table_list(tables: &BTreeSet<String>) -> String {
     tables.iter().cloned().collect::<Vec<_>>().join(",")
 }
 
-/// The route tables an endpoint reported by [`gateway_endpoints`] serves.
+/// The route tables an endpoint reported by [`GATEWAY_ENDPOINTS`] serves.
 pub fn route_tables_of(endpoint: &Found) -> BTreeSet<String> {
     endpoint
         .detail
