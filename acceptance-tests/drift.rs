@@ -2106,46 +2106,12 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     });
 }
 
-/// A DHCP options set of another's (your directory's DNS servers, or an
-/// attacker's): not the environment's, never modified or deleted.
-fn dhcp_options_elsewhere(api: &Api, server: &str) -> String {
-    runtime().block_on(async {
-        api.ec2
-            .create_dhcp_options()
-            .dhcp_configurations(
-                aws_sdk_ec2::types::NewDhcpConfiguration::builder()
-                    .key("domain-name-servers")
-                    .values(server)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .dhcp_options
-            .unwrap()
-            .dhcp_options_id
-            .unwrap()
-    })
-}
-
 /// The DHCP options set the VPC uses, and whether `set` still exists.
 fn vpc_dhcp_options(api: &Api, vpc: &str, set: &str) -> (String, bool) {
     runtime().block_on(async {
         let vpcs = api.ec2.describe_vpcs().vpc_ids(vpc).send().await.unwrap();
         let used = vpcs.vpcs()[0].dhcp_options_id().unwrap().to_string();
-        let sets = api
-            .ec2
-            .describe_dhcp_options()
-            .filters(
-                Filter::builder()
-                    .name("dhcp-options-id")
-                    .values(set)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        (used, !sets.dhcp_options().is_empty())
+        (used, api.dhcp_options_exist(set).await)
     })
 }
 
@@ -2159,7 +2125,7 @@ fn the_vpc_keeps_its_dhcp_options_set_and_ipv4_block_and_takes_a_configured_set_
     assert_eq!(used, recorded, "the state records the set AWS gave the VPC");
 
     // another set, sending the instances to other DNS servers
-    let rogue = dhcp_options_elsewhere(&live.api, "203.0.113.53");
+    let rogue = runtime().block_on(live.api.dhcp_options("203.0.113.53"));
     runtime().block_on(async {
         live.api
             .ec2
@@ -2263,7 +2229,7 @@ fn the_vpc_keeps_its_dhcp_options_set_and_ipv4_block_and_takes_a_configured_set_
     assert_eq!(blocks(), ["10.40.0.0/16"]);
 
     // a set of the user's own, named in the configuration: changed in place
-    let directory = dhcp_options_elsewhere(&live.api, "10.40.0.10");
+    let directory = runtime().block_on(live.api.dhcp_options("10.40.0.10"));
     let configured = config("a", "t3.micro").replace(
         "  nat_gateways = \"single\"\n",
         &format!("  nat_gateways = \"single\"\n  dhcp_options_id = \"{directory}\"\n"),
@@ -2300,21 +2266,8 @@ fn the_vpc_keeps_its_dhcp_options_set_and_ipv4_block_and_takes_a_configured_set_
     live.ws.write(&configured);
     live.ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     for set in [&directory, &rogue] {
-        let sets = runtime().block_on(async {
-            live.api
-                .ec2
-                .describe_dhcp_options()
-                .filters(
-                    Filter::builder()
-                        .name("dhcp-options-id")
-                        .values(set)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap()
-        });
-        assert_eq!(sets.dhcp_options().len(), 1, "{set} is kept");
+        let kept = runtime().block_on(live.api.dhcp_options_exist(set));
+        assert!(kept, "{set} is kept");
     }
 
     // a create with a configured set gives the new VPC that set

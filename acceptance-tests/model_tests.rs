@@ -27,6 +27,7 @@ use crate::harness::{runtime, Api};
 mod dhcp_options;
 mod group_settings;
 mod ipv6;
+mod vpc_blocks;
 
 struct Modelled {
     moto_server: Moto,

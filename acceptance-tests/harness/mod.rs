@@ -126,6 +126,42 @@ impl Api {
         })
     }
 
+    /// A DHCP options set that sends instances to DNS server `server`: one
+    /// of another's (a directory's, or an attacker's), never the environment's.
+    pub async fn dhcp_options(&self, server: &str) -> String {
+        self.ec2
+            .create_dhcp_options()
+            .dhcp_configurations(
+                aws_sdk_ec2::types::NewDhcpConfiguration::builder()
+                    .key("domain-name-servers")
+                    .values(server)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .dhcp_options
+            .and_then(|o| o.dhcp_options_id)
+            .unwrap()
+    }
+
+    /// Whether DHCP options set `id` exists.
+    pub async fn dhcp_options_exist(&self, id: &str) -> bool {
+        let sets = self
+            .ec2
+            .describe_dhcp_options()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("dhcp-options-id")
+                    .values(id)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        !sets.dhcp_options().is_empty()
+    }
+
     /// The Auto Scaling Group of that name (it must exist).
     pub async fn group(&self, name: &str) -> aws_sdk_autoscaling::types::AutoScalingGroup {
         let out = self

@@ -8,21 +8,7 @@ fn a_deleted_vpc_leaves_its_dhcp_options_set_in_place() {
     let m = modelled(quiet(0.01));
     runtime().block_on(async {
         let ec2 = &m.aws.ec2;
-        let options = ec2
-            .create_dhcp_options()
-            .dhcp_configurations(
-                aws_sdk_ec2::types::NewDhcpConfiguration::builder()
-                    .key("domain-name-servers")
-                    .values("10.0.0.2")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .dhcp_options
-            .unwrap()
-            .dhcp_options_id
-            .unwrap();
+        let options = m.aws.dhcp_options("10.0.0.2").await;
         let vpc = ec2
             .create_vpc()
             .cidr_block("10.9.0.0/16")
@@ -40,12 +26,9 @@ fn a_deleted_vpc_leaves_its_dhcp_options_set_in_place() {
             .await
             .unwrap();
         ec2.delete_vpc().vpc_id(&vpc).send().await.unwrap();
-        let left = ec2
-            .describe_dhcp_options()
-            .dhcp_options_ids(&options)
-            .send()
-            .await
-            .expect("the set is still there (moto deletes it with the VPC)");
-        assert_eq!(left.dhcp_options().len(), 1);
+        assert!(
+            m.aws.dhcp_options_exist(&options).await,
+            "the set is still there (moto deletes it with the VPC)"
+        );
     });
 }

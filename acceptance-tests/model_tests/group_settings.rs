@@ -1,7 +1,18 @@
 //! The settings of a group that moto drops and AWS keeps.
 
 use super::{launch_template, modelled, network, quiet};
-use crate::harness::runtime;
+use crate::harness::{runtime, Api};
+
+/// The group's (cooldown, termination policies, lifetime, warmup), as listed.
+async fn kept(aws: &Api) -> (Option<i32>, Vec<String>, Option<i32>, Option<i32>) {
+    let group = aws.group("app").await;
+    (
+        group.default_cooldown(),
+        group.termination_policies().to_vec(),
+        group.max_instance_lifetime(),
+        group.default_instance_warmup(),
+    )
+}
 
 #[test]
 fn a_group_lists_the_cooldown_lifetime_warmup_and_termination_policies_it_was_given() {
@@ -25,15 +36,9 @@ fn a_group_lists_the_cooldown_lifetime_warmup_and_termination_policies_it_was_gi
             .send()
             .await
             .unwrap();
-        let group = m.aws.group("app").await;
         assert_eq!(
-            (
-                group.default_cooldown(),
-                group.termination_policies(),
-                group.max_instance_lifetime(),
-                group.default_instance_warmup()
-            ),
-            (Some(300), &["Default".to_string()][..], None, None),
+            kept(&m.aws).await,
+            (Some(300), vec!["Default".to_string()], None, None),
             "AWS's defaults"
         );
         m.aws
@@ -48,20 +53,14 @@ fn a_group_lists_the_cooldown_lifetime_warmup_and_termination_policies_it_was_gi
             .send()
             .await
             .unwrap();
-        let group = m.aws.group("app").await;
         assert_eq!(
-            (
-                group.default_cooldown(),
-                group.termination_policies(),
-                group.max_instance_lifetime(),
-                group.default_instance_warmup()
-            ),
+            kept(&m.aws).await,
             (
                 Some(10),
-                &[
+                vec![
                     "NewestInstance".to_string(),
                     "OldestLaunchTemplate".to_string()
-                ][..],
+                ],
                 Some(86400),
                 Some(60)
             ),
@@ -78,14 +77,7 @@ fn a_group_lists_the_cooldown_lifetime_warmup_and_termination_policies_it_was_gi
             .send()
             .await
             .unwrap();
-        let group = m.aws.group("app").await;
-        assert_eq!(
-            (
-                group.default_cooldown(),
-                group.max_instance_lifetime(),
-                group.default_instance_warmup()
-            ),
-            (Some(10), None, None)
-        );
+        let (cooldown, _, lifetime, warmup) = kept(&m.aws).await;
+        assert_eq!((cooldown, lifetime, warmup), (Some(10), None, None));
     });
 }

@@ -668,11 +668,6 @@ impl Inventory {
         let listener_rules = elb::only_claimed(listener_rules, &claimed);
         let registered = elb::only_claimed(registered, &claimed);
         let target_group_attributes = elb::only_claimed(target_group_attributes, &claimed);
-        let unused_vpc_blocks = ec2_found
-            .vpcs
-            .first()
-            .map(|vpc| unused_blocks(vpc, &subnet_blocks))
-            .unwrap_or_default();
         let e = ec2_found;
         let mut inventory = Inventory {
             vpc: single(e.vpcs, "vpc", &own.known, &mut strays.ec2.vpcs),
@@ -724,7 +719,7 @@ impl Inventory {
             default_template,
             group_template,
             main_route_table,
-            unused_vpc_blocks,
+            unused_vpc_blocks: Vec::new(),
             network_acls,
             vpc_dns,
             default_group,
@@ -740,6 +735,13 @@ impl Inventory {
             elb_tags,
             strays,
         };
+        // judged only by the VPC in state, whose every subnet was listed:
+        // before it, only the environment's are
+        if lookup.vpc().is_some() {
+            if let Some(vpc) = &inventory.vpc {
+                inventory.unused_vpc_blocks = unused_blocks(vpc, &subnet_blocks);
+            }
+        }
         inventory.confirm_members(clients).await?;
         Ok(inventory)
     }
@@ -760,6 +762,11 @@ impl Inventory {
             self.members_reread = Some(again.map(|g| g.members).unwrap_or_default());
         }
         Ok(())
+    }
+
+    /// The DHCP options set the VPC uses, when the VPC is found.
+    pub fn dhcp_options(&self) -> Option<&String> {
+        self.vpc.as_ref()?.detail.get(ec2::DHCP_OPTIONS)
     }
 
     /// Whether the environment's VPC is still marked as being created.

@@ -83,11 +83,7 @@ impl Run<'_> {
             };
             // a new VPC has the set AWS gives every new VPC: a configured one
             // is associated whatever that is
-            let current = inv
-                .vpc
-                .as_ref()
-                .and_then(|v| v.detail.get(ec2::DHCP_OPTIONS));
-            if current.is_some_and(|c| c == wanted) {
+            if inv.dhcp_options().is_some_and(|c| c == wanted) {
                 return Ok(());
             }
             retry_propagation(self.deadline, "DHCP options", || {
@@ -96,9 +92,12 @@ impl Run<'_> {
             .await
         };
         let blocks = try_join_all(inv.unused_vpc_blocks.iter().map(|block| async move {
-            ec2::disassociate_vpc_cidr_block(ec2c, &block.association_id)
-                .await
-                .or_else(ignore_not_found)
+            match ec2::disassociate_vpc_cidr_block(ec2c, &block.association_id).await {
+                // a subnet made in it since it was read keeps it: the next
+                // plan reports the subnet
+                Err(AwsError::Api { code, .. }) if code == "InvalidCidrBlock.InUse" => Ok(()),
+                other => other.or_else(ignore_not_found),
+            }
         }));
         futures::try_join!(dns, default_group, acls, main_table, dhcp, blocks)?;
         Ok(())
@@ -181,7 +180,7 @@ fn dhcp_options_changed<'a>(
     inv: &'a Inventory,
 ) -> Option<(&'a str, &'a str)> {
     let wanted = spec.dhcp_options.as_deref()?;
-    let current = inv.vpc.as_ref()?.detail.get(ec2::DHCP_OPTIONS)?;
+    let current = inv.dhcp_options()?;
     (current != wanted).then_some((current.as_str(), wanted))
 }
 

@@ -458,8 +458,12 @@ pub async fn unprotect_instances(client: &Client, name: &str, instances: &[Strin
             .protected_from_scale_in(false)
             .send()
     };
-    let left_service =
-        |e: &AwsError| matches!(e, AwsError::Api { code, .. } if code == "ValidationError");
+    // "The instance i-… is not in InService or EnteringStandby or Standby",
+    // "… is not part of Auto Scaling group …"
+    let left_service = |e: &AwsError| {
+        matches!(e, AwsError::Api { code, message, .. } if code == "ValidationError"
+            && (message.contains("is not in InService") || message.contains("is not part of")))
+    };
     // AWS takes at most 50 instances a call
     for chunk in instances.chunks(50) {
         let batch = unprotect(chunk.to_vec())

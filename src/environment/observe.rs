@@ -8,7 +8,7 @@ use super::model::{self, first, string_list, string_map, EnvironmentState, IdSlo
 use crate::apply::components::{recorded_ids, recording_attributes, Record, RecordedIds};
 use crate::apply::inventory::{Inventory, SUBNET_KEYS};
 use crate::apply::posture::posture;
-use crate::aws::ec2::{self, route_tables_of};
+use crate::aws::ec2::route_tables_of;
 use crate::plan::blueprint::{Blueprint, Component};
 use crate::plan::cidr::Tier;
 use crate::plan::spec::{
@@ -250,11 +250,7 @@ pub(super) fn settle(state: &mut EnvironmentState) {
 /// that left it to AWS, an import, a state written before it was recorded.
 pub(super) fn record_dhcp_options(state: &mut EnvironmentState, inv: &Inventory) {
     if !state.dhcp_options_id.is_value() {
-        let current = inv
-            .vpc
-            .as_ref()
-            .and_then(|v| v.detail.get(ec2::DHCP_OPTIONS));
-        state.dhcp_options_id = opt(current.cloned());
+        state.dhcp_options_id = opt(inv.dhcp_options().cloned());
     }
 }
 

@@ -31,8 +31,9 @@ pub async fn keep_set_of_deleted_vpc(model: &Model, call: &Call) {
 
 /// Whether moto will delete the VPC when asked (the model refused already what
 /// AWS refuses that moto does not): moto refuses while subnets, an attached
-/// virtual private gateway or a route table besides the main one remain, and
-/// a VPC that does not exist.
+/// virtual private gateway (not yet detached) or a route table besides the
+/// main one remain (a VPC that does not exist has none: moto refuses it, and
+/// giving it no set first fails harmlessly).
 async fn moto_deletes(model: &Model, vpc: &str) -> bool {
     let by_vpc = || {
         aws_sdk_ec2::types::Filter::builder()
@@ -58,7 +59,7 @@ async fn moto_deletes(model: &Model, vpc: &str) -> bool {
     let attached = |g: &aws_sdk_ec2::types::VpnGateway| {
         g.vpc_attachments().iter().any(|a| {
             a.vpc_id() == Some(vpc)
-                && a.state() == Some(&aws_sdk_ec2::types::AttachmentStatus::Attached)
+                && a.state() != Some(&aws_sdk_ec2::types::AttachmentStatus::Detached)
         })
     };
     let no_gateway = gateways.is_ok_and(|o| !o.vpn_gateways().iter().any(attached));

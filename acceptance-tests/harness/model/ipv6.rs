@@ -405,21 +405,41 @@ async fn subnet_block_refusal(
         })
 }
 
-/// AWS's refusal to disassociate a VPC's IPv6 block while a subnet holds a block from it.
+/// AWS's refusal to disassociate a VPC's block (IPv6, or an IPv4 block
+/// besides its primary one) while a subnet holds a block from it.
 async fn vpc_block_in_use(model: &Model, association: &str) -> Option<Refusal> {
     let out = model.api.ec2.describe_vpcs().send().await.ok()?;
-    let (vpc, block) = out.vpcs().iter().find_map(|v| {
-        let a = v
+    let (vpc, block, ipv4) = out.vpcs().iter().find_map(|v| {
+        let vpc = v.vpc_id()?.to_string();
+        let ipv6 = v
             .ipv6_cidr_block_association_set()
             .iter()
-            .find(|a| a.association_id() == Some(association))?;
-        Some((v.vpc_id()?.to_string(), a.ipv6_cidr_block()?.to_string()))
+            .find(|a| a.association_id() == Some(association))
+            .and_then(|a| a.ipv6_cidr_block());
+        let ipv4 = v
+            .cidr_block_association_set()
+            .iter()
+            .find(|a| a.association_id() == Some(association))
+            .and_then(|a| a.cidr_block());
+        match (ipv6, ipv4) {
+            (Some(block), _) => Some((vpc, block.to_string(), false)),
+            (None, Some(block)) => Some((vpc, block.to_string(), true)),
+            (None, None) => None,
+        }
     })?;
-    let outer = parse(&block)?;
-    let used = vpc_subnet_blocks(model, &vpc)
-        .await
+    let subnet_blocks = if ipv4 {
+        vpc_subnet_ipv4_blocks(model, &vpc).await
+    } else {
+        vpc_subnet_blocks(model, &vpc)
+            .await
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect()
+    };
+    let outer = parse_either(&block)?;
+    let used = subnet_blocks
         .iter()
-        .filter_map(|(_, b)| parse(b))
+        .filter_map(|b| parse_either(b))
         .any(|b| contains(outer, b));
     used.then(|| {
         Refusal::new(
@@ -428,6 +448,37 @@ async fn vpc_block_in_use(model: &Model, association: &str) -> Option<Refusal> {
             &format!("The vpc {vpc} currently has a subnet within CIDR block {block}"),
         )
     })
+}
+
+/// The IPv4 blocks of the subnets of `vpc`.
+async fn vpc_subnet_ipv4_blocks(model: &Model, vpc: &str) -> Vec<String> {
+    let out = model
+        .api
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await;
+    out.map(|o| {
+        o.subnets()
+            .iter()
+            .filter_map(|s| s.cidr_block().map(str::to_string))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// An IPv6 block, or an IPv4 one as the IPv4-mapped IPv6 block it stands for
+/// (so that one containment test serves both).
+fn parse_either(cidr: &str) -> Option<(u128, u8)> {
+    let (address, length) = cidr.split_once('/')?;
+    match address.parse::<std::net::Ipv4Addr>() {
+        Ok(v4) => {
+            let length: u8 = length.parse().ok().filter(|l| *l <= 32)?;
+            Some((u128::from(v4.to_ipv6_mapped()), length + 96))
+        }
+        Err(_) => parse(cidr),
+    }
 }
 
 /// Whether an egress-only internet gateway is attached to `vpc`.

@@ -262,21 +262,18 @@ async fn discover_core(
                                 DHCP_OPTIONS,
                                 v.dhcp_options_id().unwrap_or_default().to_string()
                             ),
-                            {
-                                let (key, blocks) = ExtraIpv4Block::detail_of(
-                                    v.cidr_block().unwrap_or_default(),
-                                    v.cidr_block_association_set().iter().map(|a| {
-                                        (
-                                            a.association_id(),
-                                            a.cidr_block(),
-                                            a.cidr_block_state()
-                                                .and_then(|s| s.state())
-                                                .map(|s| s.as_str()),
-                                        )
-                                    }),
-                                );
-                                (key, blocks)
-                            },
+                            ExtraIpv4Block::detail_of(
+                                v.cidr_block().unwrap_or_default(),
+                                v.cidr_block_association_set().iter().map(|a| {
+                                    (
+                                        a.association_id(),
+                                        a.cidr_block(),
+                                        a.cidr_block_state()
+                                            .and_then(|s| s.state())
+                                            .map(|s| s.as_str()),
+                                    )
+                                }),
+                            ),
                         ]
                         .into_iter()
                         .chain(Ipv6Association::detail_of(

@@ -204,15 +204,18 @@ pub struct ExtraIpv4Block {
 
 impl ExtraIpv4Block {
     /// The detail entry of a VPC whose primary block is `primary`, from its
-    /// IPv4 associations as (ID, block, state): the live ones besides it.
+    /// IPv4 associations as (ID, block, state): the associated ones besides it.
     pub(super) fn detail_of<'a>(
         primary: &str,
         associations: impl Iterator<Item = (Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
     ) -> (&'static str, String) {
+        // one being associated is left to whoever is about to use it (and
+        // AWS may refuse to let it go yet); without a primary block to tell
+        // from, none is extra
         let extra: Vec<String> = associations
-            .filter(|(_, _, state)| matches!(*state, Some("associating" | "associated")))
+            .filter(|(_, _, state)| *state == Some("associated"))
             .filter_map(|(id, block, _)| Some((id?, block?)))
-            .filter(|(_, block)| *block != primary)
+            .filter(|(_, block)| !primary.is_empty() && *block != primary)
             .map(|(id, block)| format!("{id}={block}"))
             .collect();
         (EXTRA_IPV4_BLOCKS, extra.join(","))
@@ -589,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn a_vpc_s_live_blocks_besides_its_own_are_its_extra_blocks() {
+    fn a_vpc_s_associated_blocks_besides_its_own_are_its_extra_blocks() {
         let (key, detail) = ExtraIpv4Block::detail_of(
             "10.0.0.0/16",
             [
@@ -604,16 +607,19 @@ mod tests {
             detail: [(key, detail)].into(),
             ..Found::default()
         };
+        let (_, unknown_primary) = ExtraIpv4Block::detail_of(
+            "",
+            [(Some("assoc-0"), Some("10.0.0.0/16"), Some("associated"))].into_iter(),
+        );
+        assert_eq!(unknown_primary, "");
         let block = |id: &str, cidr: &str| ExtraIpv4Block {
             association_id: id.into(),
             cidr: cidr.into(),
         };
         assert_eq!(
             ExtraIpv4Block::of(&vpc),
-            vec![
-                block("assoc-1", "10.1.0.0/16"),
-                block("assoc-3", "10.3.0.0/16")
-            ]
+            vec![block("assoc-1", "10.1.0.0/16")],
+            "one still being associated is left to whoever is about to use it"
         );
         assert_eq!(ExtraIpv4Block::of(&Found::default()), Vec::new());
     }

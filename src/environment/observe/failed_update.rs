@@ -72,14 +72,10 @@ pub(crate) fn settle_failed_update(
     settle_endpoints(state, prior, inv);
     let seen_tags = user_tags(inv, default_tags, ignored);
     state.tags = reached(&state.tags, &prior.tags, &seen_tags);
-    let seen_dhcp_options = inv
-        .vpc
-        .as_ref()
-        .and_then(|v| v.detail.get(ec2::DHCP_OPTIONS));
     state.dhcp_options_id = reached(
         &state.dhcp_options_id,
         &prior.dhcp_options_id,
-        &super::opt(seen_dhcp_options.cloned()),
+        &super::opt(inv.dhcp_options().cloned()),
     );
     state.nat_gateways = prior.nat_gateways.clone();
     state.az_count = prior.az_count;
