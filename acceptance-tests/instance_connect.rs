@@ -6,6 +6,7 @@
 
 use aws_sdk_ec2::types::Filter;
 
+use crate::harness::faults::AWS_LIKE_TIME_SCALE;
 use crate::harness::terraform::Workspace;
 use crate::harness::{runtime, string_map, Api, Live};
 
@@ -140,7 +141,9 @@ fn an_instance_connect_endpoint_gives_ssh_without_a_bastion_and_is_kept_changed_
     assert!(group_rules(&operator, &groups["app"]).contains(&("in", 22, groups["eice"].clone())));
 
     // deleted out of band: while AWS deletes it, and once it is gone, the
-    // plan says so and apply makes a new one
+    // plan says so and apply makes a new one (AWS's 30 s of deleting scaled
+    // so that a plan on a busy machine still sees them)
+    live.layer.model().set_time_scale(0.1);
     runtime()
         .block_on(
             operator
@@ -163,6 +166,7 @@ fn an_instance_connect_endpoint_gives_ssh_without_a_bastion_and_is_kept_changed_
     while !endpoints(&operator, &vpc).is_empty() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    live.layer.model().set_time_scale(AWS_LIKE_TIME_SCALE);
     live.repair("eice is missing; apply creates it");
     let renewed = live.state()["instance_connect_endpoint_id"]
         .as_str()
