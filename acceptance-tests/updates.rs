@@ -913,6 +913,45 @@ fn port_and_certificate_switch_target_group_and_listeners() {
         let redirect = http.default_actions()[0].redirect_config().unwrap();
         assert_eq!(redirect.host(), Some("#{host}"), "{redirect:?}");
     });
+
+    // a second certificate on the HTTPS listener, which would answer as
+    // another host: taken off, the configured one stays
+    let https = listeners["https"].clone();
+    let other = "arn:aws:iam::123456789012:server-certificate/elsewhere";
+    let certificates = || {
+        runtime().block_on(async {
+            let out = live
+                .api
+                .elbv2
+                .describe_listener_certificates()
+                .listener_arn(&https)
+                .send()
+                .await
+                .unwrap();
+            out.certificates()
+                .iter()
+                .filter_map(|c| c.certificate_arn().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+    };
+    runtime().block_on(async {
+        live.api
+            .elbv2
+            .add_listener_certificates()
+            .listener_arn(&https)
+            .certificates(
+                aws_sdk_elasticloadbalancingv2::types::Certificate::builder()
+                    .certificate_arn(other)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    live.repair(&format!(
+        "listener/https serves certificates {other} besides the configured one; apply removes them"
+    ));
+    assert_eq!(certificates(), [CERTIFICATE]);
     inputs.certificate = false;
     let plain = live.change(&inputs);
     assert_eq!(

@@ -24,8 +24,8 @@ use super::inventory::{
 };
 use super::ipv6::ipv6_drift;
 use super::load_balancer::{
-    listener_key, listener_rule_drift, load_balancer_attribute_drift, registration_drift,
-    target_group_attribute_drift, target_group_of,
+    listener_certificate_drift, listener_key, listener_rule_drift, load_balancer_attribute_drift,
+    registration_drift, target_group_attribute_drift, target_group_of,
 };
 use super::network::network_drift;
 use super::run::{Making, PlacedStep, RemoveStep, VpcStep};
@@ -72,6 +72,7 @@ impl Family {
             Family::LoadBalancer => &[
                 |spec, _, inv| load_balancer_attribute_drift(spec, inv),
                 |_, _, inv| listener_rule_drift(inv),
+                |_, _, inv| listener_certificate_drift(inv),
                 |spec, _, inv| registration_drift(spec, inv),
                 |spec, _, inv| target_group_attribute_drift(spec, inv),
             ],

@@ -58,6 +58,9 @@ pub struct Inventory {
     pub target_group_attributes: BTreeMap<String, BTreeMap<String, String>>,
     /// the rules besides the default one of each listener, by listener ARN
     pub listener_rules: BTreeMap<String, Vec<elbv2::ListenerRule>>,
+    /// the certificates besides the default one of each HTTPS listener, by
+    /// listener ARN
+    pub listener_certificates: BTreeMap<String, Vec<String>>,
     pub group: Option<Group>,
     /// the environment's group while AWS deletes it, which is then not `group`
     pub group_deleting: Option<Group>,
@@ -615,10 +618,16 @@ impl Inventory {
             .chain(bastion_found.and_then(|b| b.detail.get("image").cloned()))
             .filter(|id| !image_root_devices.contains_key(id))
             .collect();
-        let (more_tags, images, more_rules) = futures::try_join!(
+        let https_listeners: Vec<String> = listeners
+            .iter()
+            .filter(|l| l.protocol == "HTTPS")
+            .map(|l| l.arn.clone())
+            .collect();
+        let (more_tags, images, more_rules, listener_certificates) = futures::try_join!(
             tags_in_chunks(clients, &unread),
             ec2::images(&clients.ec2, &clients.batches, &unread_images),
             elbv2::rules_of(&clients.elbv2, &no_rules_read),
+            elbv2::extra_certificates_of(&clients.elbv2, &https_listeners),
         )?;
         tags.extend(more_tags);
         listener_rules.extend(more_rules);
@@ -666,6 +675,7 @@ impl Inventory {
             .collect();
         let elb_tags = elb::only_claimed(tags, &claimed);
         let listener_rules = elb::only_claimed(listener_rules, &claimed);
+        let listener_certificates = elb::only_claimed(listener_certificates, &claimed);
         let registered = elb::only_claimed(registered, &claimed);
         let target_group_attributes = elb::only_claimed(target_group_attributes, &claimed);
         let e = ec2_found;
@@ -709,6 +719,7 @@ impl Inventory {
             registered,
             target_group_attributes,
             listener_rules,
+            listener_certificates,
             group,
             group_deleting,
             members_reread: None,

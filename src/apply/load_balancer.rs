@@ -180,6 +180,16 @@ impl Run<'_> {
         for rule in rules {
             elbv2::delete_rule(&self.clients.elbv2, &rule.arn).await?;
         }
+        // and serve their configured certificate alone
+        let extra_certificates = inv
+            .listeners
+            .iter()
+            .filter(|l| wanted.iter().any(|w| i32::from(w.0) == l.port))
+            .filter_map(|l| Some((l, inv.listener_certificates.get(&l.arn)?)))
+            .filter(|(_, certificates)| !certificates.is_empty());
+        for (listener, certificates) in extra_certificates {
+            elbv2::remove_certificates(&self.clients.elbv2, &listener.arn, certificates).await?;
+        }
         for stale in inv
             .listeners
             .iter()
@@ -609,6 +619,31 @@ pub(super) fn listener_rule_drift(inv: &Inventory) -> Vec<Finding> {
                     Repair::InPlace("deletes it"),
                 )
             })
+        })
+        .collect()
+}
+
+/// Certificates an HTTPS listener serves besides the configured one: to
+/// clients that name another host, the load balancer answers as that host.
+pub(super) fn listener_certificate_drift(inv: &Inventory) -> Vec<Finding> {
+    inv.listeners
+        .iter()
+        .filter_map(|l| {
+            Some((
+                listener_key(l.port)?,
+                inv.listener_certificates.get(&l.arn)?,
+            ))
+        })
+        .filter(|(_, certificates)| !certificates.is_empty())
+        .map(|(key, certificates)| {
+            Finding::new(
+                key,
+                format!(
+                    "serves certificates {} besides the configured one",
+                    certificates.join(", ")
+                ),
+                Repair::InPlace("removes them"),
+            )
         })
         .collect()
 }

@@ -799,6 +799,63 @@ pub async fn rules_of(
         .collect())
 }
 
+/// The certificates of each of `listeners` (HTTPS ones) besides its default
+/// one, by listener ARN: what it serves to clients naming other hosts (SNI).
+pub async fn extra_certificates_of(
+    client: &Client,
+    listeners: &[String],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let reads = listeners.iter().map(|arn| async move {
+        let mut extra = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = client
+                .describe_listener_certificates()
+                .listener_arn(arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeListenerCertificates", e))?;
+            extra.extend(
+                out.certificates()
+                    .iter()
+                    .filter(|c| c.is_default() != Some(true))
+                    .filter_map(|c| c.certificate_arn().map(str::to_string)),
+            );
+            match out.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+                _ => return Ok::<_, AwsError>((arn.clone(), extra)),
+            }
+        }
+    });
+    Ok(futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Takes `certificates` off `listener` (its default one stays).
+pub async fn remove_certificates(
+    client: &Client,
+    listener: &str,
+    certificates: &[String],
+) -> Result<()> {
+    let certificates = certificates
+        .iter()
+        .map(|arn| Certificate::builder().certificate_arn(arn).build())
+        .collect();
+    match client
+        .remove_listener_certificates()
+        .listener_arn(listener)
+        .set_certificates(Some(certificates))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => AwsError::from_sdk("RemoveListenerCertificates", e).or_gone(()),
+    }
+}
+
 /// The listeners of a load balancer just listed. AWS saying the load balancer
 /// does not exist is propagation, not "no listeners" (which would plan them
 /// anew): the not-found error is returned, for the caller to ask again.
