@@ -321,8 +321,8 @@ async fn subnet_by(model: &Model, filter: &str, value: &str) -> Option<Subnet> {
     out.subnets().first().cloned()
 }
 
-/// Every subnet of `vpc` with its IPv6 blocks.
-async fn vpc_subnet_blocks(model: &Model, vpc: &str) -> Vec<(String, String)> {
+/// Every subnet of `vpc`.
+async fn vpc_subnets(model: &Model, vpc: &str) -> Vec<aws_sdk_ec2::types::Subnet> {
     let out = model
         .api
         .ec2
@@ -330,17 +330,20 @@ async fn vpc_subnet_blocks(model: &Model, vpc: &str) -> Vec<(String, String)> {
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
         .send()
         .await;
-    out.map(|o| {
-        o.subnets()
-            .iter()
-            .flat_map(|s| {
-                s.ipv6_cidr_block_association_set().iter().filter_map(|a| {
-                    Some((s.subnet_id()?.to_string(), a.ipv6_cidr_block()?.to_string()))
-                })
+    out.map(|o| o.subnets().to_vec()).unwrap_or_default()
+}
+
+/// Every subnet of `vpc` with its IPv6 blocks.
+async fn vpc_subnet_blocks(model: &Model, vpc: &str) -> Vec<(String, String)> {
+    let subnets = vpc_subnets(model, vpc).await;
+    subnets
+        .iter()
+        .flat_map(|s| {
+            s.ipv6_cidr_block_association_set().iter().filter_map(|a| {
+                Some((s.subnet_id()?.to_string(), a.ipv6_cidr_block()?.to_string()))
             })
-            .collect()
-    })
-    .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Why AWS would refuse `block` for a subnet (`subnet`, "" for a new one) of `vpc`.
@@ -452,20 +455,11 @@ async fn vpc_block_in_use(model: &Model, association: &str) -> Option<Refusal> {
 
 /// The IPv4 blocks of the subnets of `vpc`.
 async fn vpc_subnet_ipv4_blocks(model: &Model, vpc: &str) -> Vec<String> {
-    let out = model
-        .api
-        .ec2
-        .describe_subnets()
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .send()
-        .await;
-    out.map(|o| {
-        o.subnets()
-            .iter()
-            .filter_map(|s| s.cidr_block().map(str::to_string))
-            .collect()
-    })
-    .unwrap_or_default()
+    let subnets = vpc_subnets(model, vpc).await;
+    subnets
+        .iter()
+        .filter_map(|s| s.cidr_block().map(str::to_string))
+        .collect()
 }
 
 /// An IPv6 block, or an IPv4 one as the IPv4-mapped IPv6 block it stands for
