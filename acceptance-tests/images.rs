@@ -1,14 +1,16 @@
 //! Any image works as the default one does: the root volume is mapped under
 //! the image's own root device name (`/dev/sda1` here, where Amazon Linux has
-//! `/dev/xvda`), encrypted and of the configured size, with no second volume;
-//! an unencrypted volume is drift and fails EC2.3; and an image whose
-//! architecture the instance type does not run is refused at plan.
+//! `/dev/xvda`), encrypted and of the configured size (or the image's root
+//! snapshot's, when larger), with no second volume; an unencrypted volume is
+//! drift and fails EC2.3; and an image the instance type cannot launch (its
+//! architecture, ENA, virtualization, root device type) is refused at plan.
 
 use aws_sdk_ec2::types::Filter;
 
 use crate::harness::terraform::Workspace;
 use crate::harness::{runtime, string_map, Api, Emulator, Live};
-use crate::model_tests::{ARM64_IMAGE, SDA1_IMAGE};
+use crate::model_tests::images::register_image;
+use crate::model_tests::{ARM64_IMAGE, SDA1_IMAGE, WINDOWS_IMAGE};
 
 const ADDRESS: &str = "prodvpc_environment.images";
 
@@ -306,6 +308,137 @@ fn an_image_the_instance_type_cannot_run_is_refused_at_plan_on_the_instance_type
     let ws = Workspace::new(Some(env.layer.endpoint()));
     ws.write(&format!(
         "resource \"prodvpc_environment\" \"x\" {{\n  name = \"arch\"\n  app {{\n    ami_id = \"{ARM64_IMAGE}\"\n    instance_type = \"t4g.micro\"\n  }}\n  bastion {{\n    enabled = false\n  }}\n}}\n"
+    ));
+    ws.ok(&["plan", "-no-color"]);
+    assert_eq!(env.layer.count("ec2:CreateVpc"), 0);
+}
+
+#[test]
+fn an_image_with_a_larger_root_snapshot_gets_root_volumes_that_large_and_serves() {
+    // Windows Server: a 30 GiB root snapshot, larger than the app's 20 GiB and
+    // the bastion's 8 GiB, which EC2 would refuse
+    let env = Emulator::aws_like();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&config(WINDOWS_IMAGE));
+    let applied = ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    assert!(
+        applied.text().contains("Windows image on an SSH bastion"),
+        "the bastion on the app's Windows image is warned of:\n{}",
+        applied.text()
+    );
+    ws.assert_no_changes("after an apply with a Windows image");
+    let state = ws.resource_values(ADDRESS);
+    let template = state["launch_template_id"].as_str().unwrap().to_string();
+    let mapped: Vec<(String, i32)> = runtime().block_on(async {
+        env.api
+            .template_data(&template, "$Default")
+            .await
+            .block_device_mappings()
+            .iter()
+            .map(|m| {
+                let ebs = m.ebs().unwrap();
+                (
+                    m.device_name().unwrap().to_string(),
+                    ebs.volume_size().unwrap(),
+                )
+            })
+            .collect()
+    });
+    assert_eq!(mapped, [("/dev/sda1".to_string(), 30)]);
+    let instances = instance_volumes(&env.api, "images");
+    assert_eq!(
+        instances.len(),
+        2,
+        "the bastion and one app instance: {instances:?}"
+    );
+    for (instance, volumes) in &instances {
+        assert_eq!(
+            volumes,
+            &[("/dev/sda1".to_string(), 30, true)],
+            "{instance} has exactly its encrypted root volume, as large as the image's snapshot"
+        );
+    }
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}
+
+/// The provider's diagnostics of a plan as (severity, summary, detail, the
+/// configuration line they point at).
+fn plan_diagnostics(ws: &Workspace) -> Vec<(String, String, String, String)> {
+    let run = ws.run(&["plan", "-json", "-no-color"]);
+    run.stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["type"] == "diagnostic")
+        .map(|message| message["diagnostic"].clone())
+        // Terraform's own, on the locally built provider
+        .filter(|d| d["summary"] != "Provider development overrides are in effect")
+        .map(|d| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            (
+                text(&d["severity"]),
+                text(&d["summary"]),
+                text(&d["detail"]),
+                text(&d["snippet"]["code"]).trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_image_no_instance_could_launch_from_is_refused_at_plan_on_the_image() {
+    let env = Emulator::aws_like();
+    // registered by an operator through the model, which keeps what AWS keeps of them
+    let aws = Api::operator(&env.layer.endpoint());
+    let (no_ena, store) = runtime().block_on(async {
+        (
+            register_image(&aws, "no-ena", false, Some(8)).await,
+            register_image(&aws, "instance-store", true, None).await,
+        )
+    });
+    let paravirtual = "ami-8104a4f8";
+    let summary = "Image and instance type do not match";
+    let error = |detail: String, line: &str| {
+        (
+            "error".to_string(),
+            summary.to_string(),
+            detail,
+            line.to_string(),
+        )
+    };
+    let cases = [
+        (
+            format!("app {{\n    ami_id = \"{no_ena}\"\n  }}\n  bastion {{\n    enabled = false\n  }}"),
+            vec![error(
+                format!("`t3.micro` requires enhanced networking (ENA), but image `{no_ena}` is not enabled for ENA, so EC2 would refuse every launch. Set app.ami_id to an image enabled for ENA (every current Amazon Linux, Ubuntu, RHEL and Windows image is), or enable it on the image (`aws ec2 modify-image-attribute --ena-support`) once its operating system has the ENA driver."),
+                &format!("ami_id = \"{no_ena}\""),
+            )],
+        ),
+        (
+            format!("app {{\n    min_size = 1\n  }}\n  bastion {{\n    ami_id = \"{store}\"\n    ssh_ingress_cidrs = [\"198.51.100.0/24\"]\n  }}"),
+            vec![error(
+                format!("image `{store}` is instance store-backed, but the environment's instances boot from an encrypted EBS root volume. Set bastion.ami_id to an EBS-backed image."),
+                &format!("ami_id = \"{store}\""),
+            )],
+        ),
+        (
+            format!("app {{\n    ami_id = \"{paravirtual}\"\n    instance_type = \"t2.micro\"\n  }}\n  bastion {{\n    enabled = false\n  }}"),
+            vec![error(
+                format!("image `{paravirtual}` uses paravirtual virtualization, which `t2.micro` cannot run (it runs hvm). Set app.ami_id to an HVM image."),
+                &format!("ami_id = \"{paravirtual}\""),
+            )],
+        ),
+    ];
+    for (body, expected) in cases {
+        let ws = Workspace::new(Some(env.layer.endpoint()));
+        ws.write(&format!(
+            "resource \"prodvpc_environment\" \"x\" {{\n  name = \"images\"\n  {body}\n}}\n"
+        ));
+        assert_eq!(plan_diagnostics(&ws), expected, "{body}");
+    }
+    // the image without ENA on a type without ENA plans
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(&format!(
+        "resource \"prodvpc_environment\" \"x\" {{\n  name = \"images\"\n  app {{\n    ami_id = \"{no_ena}\"\n    instance_type = \"t2.micro\"\n  }}\n  bastion {{\n    enabled = false\n  }}\n}}\n"
     ));
     ws.ok(&["plan", "-no-color"]);
     assert_eq!(env.layer.count("ec2:CreateVpc"), 0);

@@ -26,6 +26,7 @@ use crate::harness::{runtime, Api};
 
 mod dhcp_options;
 mod group_settings;
+pub mod images;
 mod ipv6;
 mod vpc_blocks;
 
@@ -2140,9 +2141,12 @@ fn a_refresh_rolled_back_by_hand_returns_to_the_previous_version() {
     });
 }
 
-/// Images whose root device is not Amazon Linux's `/dev/xvda`, and of another
-/// architecture, as the tests use them (moto's catalogue holds AWS's records).
-pub const SDA1_IMAGE: &str = "ami-12c6146b";
+/// Images whose root device is not Amazon Linux's `/dev/xvda` (Ubuntu's,
+/// with a root snapshot of 8 GiB; Windows Server's, of 30 GiB), and of
+/// another architecture, as the tests use them (moto's catalogue holds AWS's
+/// records).
+pub const SDA1_IMAGE: &str = "ami-785db401";
+pub const WINDOWS_IMAGE: &str = "ami-12c6146b";
 pub const ARM64_IMAGE: &str = "ami-08976229d8b10b097";
 
 /// The volumes of an instance as (device, GiB, encrypted), by device name.

@@ -24,6 +24,7 @@ mod dependencies;
 mod dhcp_options;
 mod group_deletion;
 mod idempotency;
+mod images;
 mod instance_connect;
 mod instances;
 mod ipv6;
@@ -390,6 +391,9 @@ struct State {
     /// groups whose launches fail until the given moment because their launch
     /// template names a profile EC2 does not know yet, with AWS's message
     profile_failures: HashMap<String, (Instant, String)>,
+    /// groups whose latest launch failed because its template's image cannot
+    /// launch as its type (or with its root volume), with AWS's message
+    image_failures: HashMap<String, String>,
     /// how many DescribeScalingActivities answers reported a failed launch
     launch_failures_reported: usize,
     /// how long after its create a filtered listing leaves an object out
@@ -441,6 +445,7 @@ impl Model {
                 unpropagated_roles: HashMap::new(),
                 boot_needs_way_out: false,
                 profile_failures: HashMap::new(),
+                image_failures: HashMap::new(),
                 launch_failures_reported: 0,
                 listing_lag: config.listing_lag,
                 launch_failure: None,
@@ -641,11 +646,15 @@ impl Model {
                 }
             }
             let group = call.param("AutoScalingGroupName").unwrap_or_default();
-            let launch_failure = state.launch_failure.as_ref().or(state
-                .profile_failures
-                .get(group)
-                .filter(|(until, _)| now < *until)
-                .map(|(_, message)| message));
+            let launch_failure = state
+                .launch_failure
+                .as_ref()
+                .or(state
+                    .profile_failures
+                    .get(group)
+                    .filter(|(until, _)| now < *until)
+                    .map(|(_, message)| message))
+                .or(state.image_failures.get(group));
             if let Some(verdict) = failed_launches(launch_failure, call) {
                 state.launch_failures_reported += 1;
                 return verdict;
@@ -704,6 +713,9 @@ impl Model {
             return Verdict::Refuse(refusal);
         }
         if let Some(refusal) = self.no_capacity(call).await {
+            return Verdict::Refuse(refusal);
+        }
+        if let Some(refusal) = images::refusal(self, call).await {
             return Verdict::Refuse(refusal);
         }
         if let Some(verdict) = ipv6::admit(self, call).await {
@@ -783,6 +795,8 @@ impl Model {
         );
         refresh::learn(&mut state.world, call);
         regional_nat::learn(&mut state.world, call);
+        images::learn(&mut state.world, call, &doc.root);
+        images::rewrite(&state.world, call, &mut doc.root);
         nat::rewrite(&state.world, call, &mut doc.root, now);
         regional_nat::rewrite(&state.world, call, &mut doc.root, now);
         instance_connect::rewrite(&state.world, call, &mut doc.root, now);

@@ -23,7 +23,7 @@ impl Run<'_> {
             bp,
             subnets,
             groups,
-            root_devices,
+            image_roots,
             ami_id,
         } = at;
         let (Some(bastion), Some(group)) = (&self.spec.bastion, groups.get(&SgRole::Bastion))
@@ -32,7 +32,7 @@ impl Run<'_> {
         };
         let public = public_subnets(bp, |zone| subnets.get(&(Tier::Public, zone.to_string())));
         let image = bastion.ami_id.as_deref().unwrap_or(ami_id);
-        let settings = bastion_settings(bastion, group, image, &root_device(root_devices, image)?);
+        let settings = bastion_settings(bastion, group, image, &image_root(image_roots, image)?);
         if let Some(existing) = &inv.bastion {
             // the environment's bastion must stay replaceable and destroyable
             // (stop protection refuses termination too)
@@ -183,27 +183,30 @@ fn unknown_profile(error: AwsError, settings: &InstanceSettings) -> AwsError {
     }
 }
 
-/// The device the root volume of image `ami_id` is made under, from the
-/// image root device names known (`root_devices`).
-pub(super) fn root_device(root_devices: &BTreeMap<String, String>, ami_id: &str) -> Result<String> {
-    root_devices.get(ami_id).cloned().ok_or_else(|| {
+/// Where and how large image `ami_id` makes its root volume, from the image
+/// roots known (`roots`).
+pub(super) fn image_root(
+    roots: &BTreeMap<String, ec2::ImageRoot>,
+    ami_id: &str,
+) -> Result<ec2::ImageRoot> {
+    roots.get(ami_id).cloned().ok_or_else(|| {
             crate::error::AwsError::Unsatisfiable(format!(
                 "image {ami_id} does not exist in this region or is not shared with this account; use an AMI ID of this region"
             ))
         })
 }
 
-/// What the bastion runs; `ami_id` is the image it launches from and
-/// `root_device` that image's root device name.
+/// What the bastion runs; `ami_id` is the image it launches from and `root`
+/// that image's root device and snapshot size.
 pub(super) fn bastion_settings(
     bastion: &crate::plan::spec::BastionSpec,
     group: &str,
     ami_id: &str,
-    root_device: &str,
+    root: &ec2::ImageRoot,
 ) -> InstanceSettings {
     InstanceSettings {
         ami_id: ami_id.to_string(),
-        root_device: root_device.to_string(),
+        root_device: root.device.clone(),
         instance_type: bastion.instance_type.clone(),
         security_group: group.to_string(),
         user_data: None,
@@ -211,7 +214,7 @@ pub(super) fn bastion_settings(
         key_name: bastion.key_name.clone(),
         iam_instance_profile: bastion.iam_instance_profile.clone(),
         hardening: Hardening::BASTION,
-        layout: Layout::BASTION,
+        layout: Layout::BASTION.for_image(root),
     }
 }
 
@@ -316,12 +319,8 @@ pub(super) fn bastion_drift(
         .clone()
         .or_else(|| instance.detail.get("image").cloned())
         .unwrap_or_default();
-    let root_device = inv
-        .image_root_devices
-        .get(&image)
-        .cloned()
-        .unwrap_or_default();
-    let wanted = bastion_settings(bastion, &group.id, &image, &root_device);
+    let root = inv.image_roots.get(&image).cloned().unwrap_or_default();
+    let wanted = bastion_settings(bastion, &group.id, &image, &root);
     let check = BastionCheck::of(instance, inv.bastion_root_encrypted, &wanted, &public);
     let mut findings = Vec::new();
     if let (Some(state), true) = (&check.stopped, check.replace.is_empty()) {

@@ -37,9 +37,9 @@ impl Run<'_> {
         inv: &Inventory,
         group: &str,
         ami_id: &str,
-        root_device: &str,
+        root: &ec2::ImageRoot,
     ) -> Result<Template> {
-        let wanted = app_settings(self.spec, group, ami_id, root_device);
+        let wanted = app_settings(self.spec, group, ami_id, root);
         let tags = self.tags(&Component::LaunchTemplate);
         match &inv.launch_template {
             Some(found) => {
@@ -632,16 +632,17 @@ pub(super) struct Template {
 }
 
 /// What the app instances run, as the launch template must say it; the root
-/// volume is mapped under `root_device`, the image's root device name.
+/// volume is mapped under the image's root device and is at least as large as
+/// its root snapshot (`root`).
 pub(super) fn app_settings(
     spec: &EnvironmentSpec,
     group: &str,
     ami_id: &str,
-    root_device: &str,
+    root: &ec2::ImageRoot,
 ) -> InstanceSettings {
     InstanceSettings {
         ami_id: ami_id.to_string(),
-        root_device: root_device.to_string(),
+        root_device: root.device.clone(),
         instance_type: spec.app.instance_type.clone(),
         security_group: group.to_string(),
         user_data: spec.app.user_data.clone(),
@@ -649,6 +650,6 @@ pub(super) fn app_settings(
         key_name: None,
         iam_instance_profile: spec.app.iam_instance_profile.clone(),
         hardening: Hardening::APP,
-        layout: Layout::APP,
+        layout: Layout::APP.for_image(root),
     }
 }

@@ -152,14 +152,14 @@ pub async fn reconcile(
     // makes the root volume encrypted and of its size is made under that name
     let unread_images: Vec<String> = std::iter::once(ami_id.clone())
         .chain(spec.bastion.as_ref().and_then(|b| b.ami_id.clone()))
-        .filter(|id| !inv.image_root_devices.contains_key(id))
+        .filter(|id| !inv.image_roots.contains_key(id))
         .collect();
-    let mut root_devices = inv.image_root_devices.clone();
-    root_devices.extend(
+    let mut image_roots = inv.image_roots.clone();
+    image_roots.extend(
         ec2::images(&clients.ec2, &clients.batches, &unread_images)
             .await?
             .into_iter()
-            .map(|(id, image)| (id, image.root_device_name)),
+            .map(|(id, image)| (id, image.root)),
     );
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
@@ -219,7 +219,7 @@ pub async fn reconcile(
         bp: &bp,
         subnets: &subnets,
         groups: &groups,
-        root_devices: &root_devices,
+        image_roots: &image_roots,
         ami_id: &ami_id,
     };
 
@@ -268,7 +268,7 @@ pub async fn reconcile(
                         &inv,
                         &groups[&SgRole::App],
                         &ami_id,
-                        &super::bastion::root_device(&root_devices, &ami_id)?,
+                        &super::bastion::image_root(&image_roots, &ami_id)?,
                     )
                     .await?;
                 run.retag_group(&inv).await?;

@@ -113,7 +113,7 @@ pub struct Inventory {
     /// the root device names of the images the launch template and the
     /// bastion run, by image ID: the one mapping that makes the root volume
     /// is made under that name
-    pub image_root_devices: BTreeMap<String, String>,
+    pub image_roots: BTreeMap<String, ec2::ImageRoot>,
     /// tags of the load balancer and target groups, by ARN
     pub elb_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// duplicates and objects without a component key: never used, deleted by destroy
@@ -609,14 +609,12 @@ impl Inventory {
             .or(default_template.as_ref())
             .map(|v| v.settings.clone());
         // what the template versions and the bastion run decides their root
-        // device; a running instance of the image already says it, so the
-        // images are asked for only when none runs (no app instance yet, a new image)
-        let mut image_root_devices = instances::root_devices_in_use(&ec2_found.instances);
-        let unread_images: Vec<String> = template_versions
+        // device and its least size, which only the images say (one read for
+        // every environment of the moment)
+        let run_images: Vec<String> = template_versions
             .iter()
             .map(|v| v.settings.ami_id.clone())
             .chain(bastion_found.and_then(|b| b.detail.get("image").cloned()))
-            .filter(|id| !image_root_devices.contains_key(id))
             .collect();
         let https_listeners: Vec<String> = listeners
             .iter()
@@ -625,7 +623,7 @@ impl Inventory {
             .collect();
         let (more_tags, images, more_rules, listener_certificates) = futures::try_join!(
             tags_in_chunks(clients, &unread),
-            ec2::images(&clients.ec2, &clients.batches, &unread_images),
+            ec2::images(&clients.ec2, &clients.batches, &run_images),
             elbv2::rules_of(&clients.elbv2, &no_rules_read),
             elbv2::extra_certificates_of(&clients.elbv2, &https_listeners),
         )?;
@@ -633,11 +631,10 @@ impl Inventory {
         listener_rules.extend(more_rules);
         // only the listeners found now: a hinted one may be gone
         listener_rules.retain(|arn, _| listeners.iter().any(|l| &l.arn == arn));
-        image_root_devices.extend(
-            images
-                .into_iter()
-                .map(|(id, image)| (id, image.root_device_name)),
-        );
+        let image_roots: BTreeMap<String, ec2::ImageRoot> = images
+            .into_iter()
+            .map(|(id, image)| (id, image.root))
+            .collect();
         // found by name (and, with the VPC known, only in that VPC)
         let ours = |arn: &str| tags.get(arn).is_some_and(|t| own.claims(t));
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));
@@ -742,7 +739,7 @@ impl Inventory {
             foreign,
             tagged_elsewhere,
             unencrypted_volumes,
-            image_root_devices,
+            image_roots,
             elb_tags,
             strays,
         };

@@ -140,7 +140,7 @@ pub(super) struct Placement<'a> {
     /// security group IDs by role
     pub groups: &'a BTreeMap<SgRole, String>,
     /// the root device name of each image, by image ID
-    pub root_devices: &'a BTreeMap<String, String>,
+    pub image_roots: &'a BTreeMap<String, crate::aws::ec2::ImageRoot>,
     /// the image the app runs, which the bastion runs too unless it names its own
     pub ami_id: &'a str,
 }

@@ -1,9 +1,9 @@
 //! `prodvpc_environment`: thin glue between tf-provider and the planner/executor.
 
-mod architecture;
 mod converge;
 pub mod data_source;
 pub mod diagram;
+mod images;
 
 pub mod model;
 mod observe;

@@ -41,7 +41,7 @@ impl EnvironmentResource {
                 .attribute(name.to_string())
         };
         let known = |value: &Value<String>| value.as_ref_option().cloned();
-        let images: Vec<(AttributePath, String)> = [
+        let configured_images: Vec<(AttributePath, String)> = [
             app.and_then(|a| known(&a.ami_id))
                 .map(|id| (app_path("ami_id"), id)),
             bastion
@@ -66,21 +66,33 @@ impl EnvironmentResource {
         let own_type = app_type.map(|t| (app_path("instance_type"), t));
         let app_types: Vec<(AttributePath, String)> =
             own_type.clone().into_iter().chain(mix.clone()).collect();
-        let launches: Vec<architecture::Launch> = app_types
+        let sets_image = |block: Option<&Value<String>>| block.is_some_and(|id| !id.is_null());
+        let app_sets_image = sets_image(app.map(|a| &a.ami_id));
+        let bastion_sets_image = sets_image(bastion.map(|b| &b.ami_id));
+        let launches: Vec<images::Launch> = app_types
             .iter()
-            .map(|(path, t)| architecture::Launch {
+            .map(|(path, t)| images::Launch {
                 instance_type_path: path.clone(),
                 instance_type: t.clone(),
-                image: architecture::app_image(planned, config),
+                image: images::app_image(planned, config),
                 ami_attribute: "app.ami_id",
+                ami_path: app_sets_image.then(|| app_path("ami_id")),
             })
-            .chain(bastion_type.clone().map(|t| architecture::Launch {
+            .chain(bastion_type.clone().map(|t| images::Launch {
                 instance_type_path: bastion_path("instance_type"),
                 instance_type: t,
-                image: architecture::bastion_image(planned, config),
+                image: images::bastion_image(planned, config),
                 ami_attribute: "bastion.ami_id",
+                ami_path: bastion_sets_image.then(|| bastion_path("ami_id")),
             }))
             .collect();
+        let bastion_image = launches
+            .iter()
+            .find(|l| l.ami_attribute == "bastion.ami_id")
+            .and_then(|l| match &l.image {
+                images::ImageChoice::Id(id) => Some(id.clone()),
+                _ => None,
+            });
         // each zone must offer the app's and the bastion's own types; of a
         // mix, one type per zone is enough (Auto Scaling skips the others there)
         let instance_types: Vec<(AttributePath, String)> = own_type
@@ -91,7 +103,7 @@ impl EnvironmentResource {
         let ec2 = &clients.ec2;
         let batches = &clients.batches;
         let image_checks = futures::future::try_join_all(
-            images
+            configured_images
                 .iter()
                 .map(|(_, id)| crate::aws::ec2::image(ec2, batches, id)),
         );
@@ -108,7 +120,7 @@ impl EnvironmentResource {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let architectures = crate::aws::ec2::instance_type_architectures(ec2, batches, &type_names);
+        let type_facts = crate::aws::ec2::instance_type_facts(ec2, batches, &type_names);
         // the NAT gateways' addresses count against the account's quota
         let nat_strategy = match &planned.nat_gateways {
             Value::Value(text) => crate::plan::spec::NatStrategy::parse(text),
@@ -144,11 +156,11 @@ impl EnvironmentResource {
                 None => Ok(true),
             }
         };
-        let ((zones, offered), found, key_exists, architectures, headroom, dhcp_exists) = match futures::try_join!(
+        let ((zones, offered), found, key_exists, type_facts, headroom, dhcp_exists) = match futures::try_join!(
             offerings,
             image_checks,
             key_check,
-            architectures,
+            type_facts,
             headroom,
             dhcp_check
         ) {
@@ -163,18 +175,34 @@ impl EnvironmentResource {
                 return None;
             }
         };
-        let found: BTreeMap<String, crate::aws::ec2::Image> = images
+        let found: BTreeMap<String, crate::aws::ec2::Image> = configured_images
             .iter()
             .zip(found)
             .filter_map(|((_, id), image)| Some((id.clone(), image?)))
             .collect();
-        let architecture_problems =
-            architecture::architecture_mismatches(&launches, &found, &architectures);
-        valid &= architecture_problems.is_empty();
-        for (path, detail) in architecture_problems {
-            diags.error("Image and instance type do not match", detail, path);
+        let mut problems = images::launch_problems(&launches, &found, &type_facts);
+        for (path, id) in &configured_images {
+            if let Some(image) = found.get(id) {
+                problems.extend(images::image_problems(path, id, image));
+            }
         }
-        for (path, id) in images {
+        if let Some((id, image)) = bastion_image.and_then(|id| Some((id.clone(), found.get(&id)?)))
+        {
+            problems.extend(images::bastion_image_problem(
+                &bastion_path("ami_id"),
+                &id,
+                image,
+            ));
+        }
+        for problem in problems {
+            if problem.error {
+                valid = false;
+                diags.error(problem.summary, problem.detail, problem.path);
+            } else {
+                diags.warning(problem.summary, problem.detail, problem.path);
+            }
+        }
+        for (path, id) in configured_images {
             if !found.contains_key(&id) {
                 valid = false;
                 diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);

@@ -239,6 +239,31 @@ pub async fn sync_groups(model: &Model) {
             templates.insert(source.clone(), facts);
         }
     }
+    // AWS fails a member's launch when its template's image cannot launch as
+    // its type or with the template's root volume (see [`super::images`])
+    let mut image_refusals: HashMap<String, String> = HashMap::new();
+    for Placed {
+        id, instance_type, ..
+    } in &placed
+    {
+        let Some(template) = members
+            .get(id)
+            .and_then(|g| sources.get(g))
+            .and_then(|s| templates.get(s))
+        else {
+            continue;
+        };
+        let Some(image) = &template.image else {
+            continue;
+        };
+        let refusal = super::images::refusal_for(model, image, instance_type, |facts| {
+            template.volume_sizes.get(&facts.root_device_name).copied()
+        })
+        .await;
+        if let Some(refusal) = refusal {
+            image_refusals.insert(id.clone(), refusal.message);
+        }
+    }
     // AWS gives a member its template's instance profile; moto gives none
     for Placed { id, .. } in &placed {
         let source = members.get(id.as_str()).and_then(|g| sources.get(g));
@@ -354,7 +379,20 @@ pub async fn sync_groups(model: &Model) {
             continue;
         }
         let group = members.get(&id).cloned();
-        let launching_fails = group.is_some() && state.launch_failure.is_some();
+        let refused_image = image_refusals.get(&id).filter(|_| group.is_some());
+        if let Some(group) = &group {
+            match refused_image {
+                Some(message) => {
+                    let message = format!("{message} Launching EC2 instance failed.");
+                    state.image_failures.insert(group.clone(), message);
+                }
+                None => {
+                    state.image_failures.remove(group);
+                }
+            }
+        }
+        let launching_fails =
+            group.is_some() && (state.launch_failure.is_some() || refused_image.is_some());
         let source = group.as_ref().and_then(|g| sources.get(g));
         let mut running_at = now + state.clock.scaled(state.rng.between(INSTANCE_PENDING));
         let profile = source.and_then(|s| templates.get(s)?.profile.clone());
@@ -594,6 +632,10 @@ struct TemplateFacts {
     profile: Option<String>,
     /// the security groups its network interface (or the template) names
     groups: Vec<String>,
+    /// the image it launches
+    image: Option<String>,
+    /// the size of each volume it maps, by device name
+    volume_sizes: HashMap<String, i32>,
 }
 
 /// The facts of launch template `id` at `version`, asked of moto.
@@ -634,6 +676,12 @@ async fn template_facts(model: &Model, id: &str, version: &str) -> TemplateFacts
             .flat_map(|n| n.groups())
             .chain(data.security_group_ids())
             .cloned()
+            .collect(),
+        image: data.image_id().map(str::to_string),
+        volume_sizes: data
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| Some((m.device_name()?.to_string(), m.ebs()?.volume_size()?)))
             .collect(),
     }
 }

@@ -361,6 +361,9 @@ pub struct World {
     pub regional_routes: HashMap<(String, String), String>,
     /// the IPv6 block associations whose states the model times
     pub ipv6: Ipv6,
+    /// what RegisterImage gave the images it made (moto keeps only their
+    /// names), by ID
+    pub images: HashMap<String, super::images::ImageFacts>,
 }
 
 impl World {

@@ -237,18 +237,17 @@ pub(in crate::apply) fn app_drift(
                 .clone()
                 .or_else(|| running.map(|v| v.settings.ami_id.clone()))
                 .unwrap_or_default();
-            // an image no longer visible cannot say its root device: the
-            // version's own mapping is taken at its word
-            let root_device = inv
-                .image_root_devices
-                .get(&image)
-                .cloned()
-                .unwrap_or_else(|| {
-                    running
-                        .map(|v| v.settings.root_device.clone())
-                        .unwrap_or_default()
-                });
-            let wanted = app_settings(spec, &app_group.id, &image, &root_device);
+            // an image no longer visible cannot say its root: the version's
+            // own mapping is taken at its word
+            let root = inv.image_roots.get(&image).cloned().unwrap_or_else(|| {
+                running
+                    .map(|v| ec2::ImageRoot {
+                        device: v.settings.root_device.clone(),
+                        snapshot_gib: Some(v.settings.layout.root_volume_gib),
+                    })
+                    .unwrap_or_default()
+            });
+            let wanted = app_settings(spec, &app_group.id, &image, &root);
             let rollout = inv.refresh.as_ref().filter(|r| rolls_forward(r));
             // a rollout towards the configuration's version (an apply that did
             // not wait for it) is the change under way, not drift

@@ -52,15 +52,3 @@ pub(super) fn unencrypted(
         })
         .collect()
 }
-
-/// The root device of each image a running instance already says, by image ID.
-pub(super) fn root_devices_in_use(instances: &[Found]) -> BTreeMap<String, String> {
-    instances
-        .iter()
-        .filter_map(|i| {
-            let image = i.detail.get("image").filter(|v| !v.is_empty())?;
-            let device = i.detail.get("root_device_name").filter(|v| !v.is_empty())?;
-            Some((image.clone(), device.clone()))
-        })
-        .collect()
-}

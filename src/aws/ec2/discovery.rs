@@ -419,11 +419,6 @@ pub(super) fn instance_of(i: &aws_sdk_ec2::types::Instance) -> Found {
             ),
             ("subnet", i.subnet_id().unwrap_or_default().to_string()),
             ("image", i.image_id().unwrap_or_default().to_string()),
-            // the image's, which an instance keeps for life
-            (
-                "root_device_name",
-                i.root_device_name().unwrap_or_default().to_string(),
-            ),
             (
                 "instance_type",
                 i.instance_type()

@@ -58,6 +58,8 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The app instances' layout: a 20 GiB root volume unless their image's
+    /// root snapshot is larger (see [`Layout::for_image`]).
     pub const APP: Layout = Layout {
         network_interfaces: 1,
         metadata_hop_limit: 2,
@@ -72,6 +74,16 @@ impl Layout {
         root_volume_gib: 8,
         block_devices: 1,
     };
+
+    /// This layout for an image whose root is `root`: EC2 refuses a root
+    /// volume smaller than the image's root snapshot (30 GiB on Windows, more
+    /// on some images), so the volume is at least that large.
+    pub fn for_image(self, root: &super::ImageRoot) -> Layout {
+        Layout {
+            root_volume_gib: self.root_volume_gib.max(root.snapshot_gib.unwrap_or(0)),
+            ..self
+        }
+    }
 
     /// What differs from `wanted`, worded for the plan.
     fn differences(&self, wanted: &Layout) -> Vec<String> {

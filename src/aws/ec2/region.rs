@@ -77,12 +77,77 @@ pub async fn available_zones(client: &Client, batches: &Batches) -> Result<Vec<S
 /// What the provider needs to know of an image to launch it as it should.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Image {
-    /// the device its root volume is made under (`/dev/xvda` on Amazon Linux,
-    /// `/dev/sda1` on Ubuntu, Debian, RHEL and most others): the one mapping
-    /// that sets the root volume's size and encryption
-    pub root_device_name: String,
+    /// where its root volume is made and how small that may be
+    pub root: ImageRoot,
     /// `x86_64`, `arm64`, `i386`, ...
     pub architecture: String,
+    /// `hvm` or `paravirtual` (empty when EC2 does not say)
+    pub virtualization: String,
+    /// `ebs` or `instance-store` (empty when EC2 does not say)
+    pub root_device_type: String,
+    /// whether it is enabled for ENA, which every Nitro type requires;
+    /// `None` when EC2 does not say
+    pub ena: Option<bool>,
+    /// `available`, or `pending`, `failed`, `disabled`, ... (empty when EC2
+    /// does not say)
+    pub state: String,
+    /// when AWS deprecated it (RFC 3339), if it did
+    pub deprecation_time: Option<String>,
+    /// a Windows image
+    pub windows: bool,
+}
+
+/// Where an image makes its instances' root volume, and how small that may be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageRoot {
+    /// the device its root volume is made under (`/dev/xvda` on Amazon Linux,
+    /// `/dev/sda1` on Ubuntu, Debian, RHEL, Windows and most others): the one
+    /// mapping that sets the root volume's size and encryption
+    pub device: String,
+    /// the size of its root snapshot (GiB): EC2 refuses a smaller root volume
+    /// (30 on Windows, 8 on most Linux images, more on some)
+    pub snapshot_gib: Option<i32>,
+}
+
+impl Image {
+    fn of(image: &aws_sdk_ec2::types::Image) -> Image {
+        let device = image.root_device_name().unwrap_or_default().to_string();
+        let snapshot_gib = image
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == Some(device.as_str()))
+            .and_then(|m| m.ebs()?.volume_size());
+        Image {
+            root: ImageRoot {
+                device,
+                snapshot_gib,
+            },
+            architecture: image
+                .architecture()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            virtualization: image
+                .virtualization_type()
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default(),
+            root_device_type: image
+                .root_device_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            ena: image.ena_support(),
+            state: image
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            deprecation_time: image
+                .deprecation_time()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+            windows: image
+                .platform()
+                .is_some_and(|p| p.as_str().eq_ignore_ascii_case("windows")),
+        }
+    }
 }
 
 /// The image `id`, if it exists and this account may launch it (its own,
@@ -109,15 +174,7 @@ pub async fn image(client: &Client, batches: &Batches, id: &str) -> Result<Optio
                     .iter()
                     .map(|image| {
                         let id = image.image_id().unwrap_or_default().to_string();
-                        let architecture = image.architecture().map(|a| a.as_str().to_string());
-                        let found = Image {
-                            root_device_name: image
-                                .root_device_name()
-                                .unwrap_or_default()
-                                .to_string(),
-                            architecture: architecture.unwrap_or_default(),
-                        };
-                        (id, found)
+                        (id, Image::of(image))
                     })
                     .collect())
             },
@@ -190,17 +247,63 @@ pub async fn instance_type_offerings(
     Ok(answers.into_iter().flatten().collect())
 }
 
-/// The architectures each of `types` runs (`ProcessorInfo.SupportedArchitectures`),
-/// by type; a type EC2 does not know is left out (the offerings check names it).
-/// Asked by the `InstanceTypes` parameter (100 a call), which answers in one
-/// page: a filter would page through every type of the region. A type EC2
-/// does not know fails the call (`InvalidInstanceType`), which is then asked
-/// type by type.
-pub async fn instance_type_architectures(
+/// What an instance type runs, as far as the images it can launch go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeFacts {
+    /// `ProcessorInfo.SupportedArchitectures`: `x86_64`, `arm64`, ...
+    pub architectures: Vec<String>,
+    /// `hvm`, `paravirtual`
+    pub virtualization_types: Vec<String>,
+    /// `ebs`, `instance-store`
+    pub root_device_types: Vec<String>,
+    /// `NetworkInfo.EnaSupport`: `required` (every Nitro type), `supported`
+    /// or `unsupported`
+    pub ena: String,
+}
+
+impl TypeFacts {
+    fn of(info: &aws_sdk_ec2::types::InstanceTypeInfo) -> TypeFacts {
+        let texts = |values: Vec<&str>| values.into_iter().map(str::to_string).collect();
+        TypeFacts {
+            architectures: texts(
+                info.processor_info()
+                    .map(|p| p.supported_architectures())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect(),
+            ),
+            virtualization_types: texts(
+                info.supported_virtualization_types()
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            root_device_types: texts(
+                info.supported_root_device_types()
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect(),
+            ),
+            ena: info
+                .network_info()
+                .and_then(|n| n.ena_support())
+                .map(|e| e.as_str().to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What each of `types` runs, by type; a type EC2 does not know is left out
+/// (the offerings check names it). Asked by the `InstanceTypes` parameter
+/// (100 a call), which answers in one page: a filter would page through every
+/// type of the region. A type EC2 does not know fails the call
+/// (`InvalidInstanceType`), which is then asked type by type.
+pub async fn instance_type_facts(
     client: &Client,
     batches: &Batches,
     types: &[String],
-) -> Result<BTreeMap<String, Vec<String>>> {
+) -> Result<BTreeMap<String, TypeFacts>> {
     let unique: BTreeSet<&String> = types.iter().collect();
     let reads = unique.iter().map(|kind| async move {
         let found = batches
@@ -222,14 +325,10 @@ pub async fn instance_type_architectures(
                         .instance_types()
                         .iter()
                         .filter_map(|info| {
-                            let architectures: Vec<String> = info
-                                .processor_info()
-                                .map(|p| p.supported_architectures())
-                                .unwrap_or_default()
-                                .iter()
-                                .map(|a| a.as_str().to_string())
-                                .collect();
-                            Some((info.instance_type()?.as_str().to_string(), architectures))
+                            Some((
+                                info.instance_type()?.as_str().to_string(),
+                                TypeFacts::of(info),
+                            ))
                         })
                         .collect())
                 },
