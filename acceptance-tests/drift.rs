@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, ListenerAttribute, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 
 use crate::harness::faults::{Fault, FaultLayer};
@@ -1463,8 +1463,28 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
-        // a rule on the HTTP listener sends every request elsewhere
+        // a rule on the HTTP listener sends every request elsewhere, and its
+        // responses let any origin read them and hide the Server header
         let http = string_map(&state["listener_arns"])["http"].clone();
+        live.api
+            .elbv2
+            .modify_listener_attributes()
+            .listener_arn(&http)
+            .attributes(
+                ListenerAttribute::builder()
+                    .key("routing.http.response.access_control_allow_origin.header_value")
+                    .value("*")
+                    .build(),
+            )
+            .attributes(
+                ListenerAttribute::builder()
+                    .key("routing.http.response.server.enabled")
+                    .value("false")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         live.api
             .elbv2
             .create_rule()
@@ -1814,6 +1834,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "tg health check has port 9999 instead of traffic-port, matcher 200-399 instead of 200, timeout 10s instead of 5s",
             "vpce/s3 has an endpoint policy other than full access",
             "(priority 1: path-pattern /* -> redirect), which routes around its default action",
+            "listener/http adds response header Access-Control-Allow-Origin: * (routing.http.response.access_control_allow_origin.header_value); apply restores AWS's default",
+            "listener/http leaves out the Server response header (routing.http.response.server.enabled)",
             "apply deletes it",
             "apply restores the full-access policy",
             "subnet/private/us-east-1a is filtered by network ACL acl-",
@@ -2041,6 +2063,28 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
         assert!(
             rules.rules().iter().all(|r| r.is_default() == Some(true)),
             "{rules:?}"
+        );
+        let responses = live
+            .api
+            .elbv2
+            .describe_listener_attributes()
+            .listener_arn(&http)
+            .send()
+            .await
+            .unwrap();
+        let response: BTreeMap<&str, &str> = responses
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?, a.value()?)))
+            .filter(|(key, _)| key.starts_with("routing.http.response."))
+            .collect();
+        assert_eq!(
+            response,
+            BTreeMap::from([
+                ("routing.http.response.access_control_allow_origin.header_value", ""),
+                ("routing.http.response.server.enabled", "true"),
+            ]),
+            "AWS's defaults again"
         );
         let health = live
             .api

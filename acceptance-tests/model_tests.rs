@@ -28,6 +28,7 @@ mod dhcp_options;
 mod group_settings;
 pub mod images;
 mod ipv6;
+mod listener_attributes;
 mod vpc_blocks;
 
 struct Modelled {

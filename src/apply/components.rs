@@ -24,8 +24,9 @@ use super::inventory::{
 };
 use super::ipv6::ipv6_drift;
 use super::load_balancer::{
-    listener_certificate_drift, listener_key, listener_rule_drift, load_balancer_attribute_drift,
-    registration_drift, target_group_attribute_drift, target_group_of,
+    listener_certificate_drift, listener_key, listener_response_drift, listener_rule_drift,
+    load_balancer_attribute_drift, registration_drift, target_group_attribute_drift,
+    target_group_of,
 };
 use super::network::network_drift;
 use super::run::{Making, PlacedStep, RemoveStep, VpcStep};
@@ -73,6 +74,7 @@ impl Family {
                 |spec, _, inv| load_balancer_attribute_drift(spec, inv),
                 |_, _, inv| listener_rule_drift(inv),
                 |_, _, inv| listener_certificate_drift(inv),
+                |_, _, inv| listener_response_drift(inv),
                 |spec, _, inv| registration_drift(spec, inv),
                 |spec, _, inv| target_group_attribute_drift(spec, inv),
             ],

@@ -61,6 +61,9 @@ pub struct Inventory {
     /// the certificates besides the default one of each HTTPS listener, by
     /// listener ARN
     pub listener_certificates: BTreeMap<String, Vec<String>>,
+    /// the attributes that shape each listener's responses (headers it adds,
+    /// `Server`), by listener ARN
+    pub listener_responses: BTreeMap<String, BTreeMap<String, String>>,
     pub group: Option<Group>,
     /// the environment's group while AWS deletes it, which is then not `group`
     pub group_deleting: Option<Group>,
@@ -621,11 +624,13 @@ impl Inventory {
             .filter(|l| l.protocol == "HTTPS")
             .map(|l| l.arn.clone())
             .collect();
-        let (more_tags, images, more_rules, listener_certificates) = futures::try_join!(
+        let every_listener: Vec<String> = listeners.iter().map(|l| l.arn.clone()).collect();
+        let (more_tags, images, more_rules, listener_certificates, listener_responses) = futures::try_join!(
             tags_in_chunks(clients, &unread),
             ec2::images(&clients.ec2, &clients.batches, &run_images),
             elbv2::rules_of(&clients.elbv2, &no_rules_read),
             elbv2::extra_certificates_of(&clients.elbv2, &https_listeners),
+            elbv2::response_attributes_of(&clients.elbv2, &every_listener),
         )?;
         tags.extend(more_tags);
         listener_rules.extend(more_rules);
@@ -673,6 +678,7 @@ impl Inventory {
         let elb_tags = elb::only_claimed(tags, &claimed);
         let listener_rules = elb::only_claimed(listener_rules, &claimed);
         let listener_certificates = elb::only_claimed(listener_certificates, &claimed);
+        let listener_responses = elb::only_claimed(listener_responses, &claimed);
         let registered = elb::only_claimed(registered, &claimed);
         let target_group_attributes = elb::only_claimed(target_group_attributes, &claimed);
         let e = ec2_found;
@@ -717,6 +723,7 @@ impl Inventory {
             target_group_attributes,
             listener_rules,
             listener_certificates,
+            listener_responses,
             group,
             group_deleting,
             members_reread: None,

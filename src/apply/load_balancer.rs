@@ -190,6 +190,19 @@ impl Run<'_> {
         for (listener, certificates) in extra_certificates {
             elbv2::remove_certificates(&self.clients.elbv2, &listener.arn, certificates).await?;
         }
+        // and shape their responses as AWS does by default
+        let changed_responses = inv
+            .listeners
+            .iter()
+            .filter(|l| wanted.iter().any(|w| i32::from(w.0) == l.port))
+            .filter_map(|l| {
+                let changes = elbv2::response_changes(inv.listener_responses.get(&l.arn)?);
+                (!changes.is_empty()).then_some((l, changes))
+            });
+        for (listener, changes) in changed_responses {
+            elbv2::restore_response_attributes(&self.clients.elbv2, &listener.arn, &changes)
+                .await?;
+        }
         for stale in inv
             .listeners
             .iter()
@@ -644,6 +657,27 @@ pub(super) fn listener_certificate_drift(inv: &Inventory) -> Vec<Finding> {
                 ),
                 Repair::InPlace("removes them"),
             )
+        })
+        .collect()
+}
+
+/// Response attributes of the environment's listeners away from AWS's
+/// defaults: headers the configuration never asked for (a CORS origin, a
+/// content security policy) or the `Server` header dropped.
+pub(super) fn listener_response_drift(inv: &Inventory) -> Vec<Finding> {
+    inv.listeners
+        .iter()
+        .filter_map(|l| Some((listener_key(l.port)?, inv.listener_responses.get(&l.arn)?)))
+        .flat_map(|(key, attributes)| {
+            elbv2::response_changes(attributes)
+                .into_iter()
+                .map(move |change| {
+                    Finding::new(
+                        key.clone(),
+                        format!("{} ({})", change.words(), change.key),
+                        Repair::InPlace("restores AWS's default"),
+                    )
+                })
         })
         .collect()
 }

@@ -131,7 +131,7 @@ fn app_block() -> NestedBlock {
     block_with(
         "The application tier: a launch template and an Auto Scaling Group in the private subnets, registered in the ALB's target group, scaled on average CPU.",
         vec![
-            ("ami_id", attr(String, OptionalComputed, "AMI of the app instances. Default: the newest Amazon Linux 2023 (x86_64) image, looked up when the environment is created. Any image works alike: its root volume, mapped under the image's own root device name (`/dev/xvda`, `/dev/sda1`, ...), is encrypted and of the provider's size, with no second volume; plan refuses an image whose architecture `instance_type` does not run.")),
+            ("ami_id", attr(String, OptionalComputed, "AMI of the app instances. Default: the newest Amazon Linux 2023 (x86_64) image, looked up when the environment is created. Any image works alike: its root volume, mapped under the image's own root device name (`/dev/xvda`, `/dev/sda1`, ...), is encrypted gp3 of 20 GiB, or as large as the image's root snapshot when that is larger (30 GiB on Windows), with no second volume. Plan refuses an image that no instance could launch from: one `instance_type` (or a type of the mix) does not run (architecture, virtualization), one without ENA on a type that requires it (every Nitro type), an instance store-backed or unavailable (pending, failed, disabled) image; it warns of a deprecated one.")),
             ("instance_type", attr(String, OptionalComputed, "EC2 instance type. Default `t3.micro`.")),
             ("port", attr(Number, OptionalComputed, "Port the application listens on; the ALB forwards to it. 1-65535, default `80`.")),
             ("user_data", user_data),
@@ -207,7 +207,7 @@ fn bastion_block() -> NestedBlock {
             ("ssh_ingress_cidrs", attr(string_list(), Optional, "IPv4 CIDR blocks allowed to SSH to the bastion. Required when the bastion is enabled; a `/0` block is refused.")),
             ("ssh_ingress_ipv6_cidrs", attr(string_list(), Optional, "IPv6 CIDR blocks allowed to SSH to the bastion, with `ipv6` (refused without it); `::/0` is refused. The bastion has an IPv6 address in its public subnet's /64 when it is launched with `ipv6` on.")),
             ("key_name", attr(String, Optional, "Name of an EC2 key pair installed on the bastion.")),
-            ("ami_id", attr(String, OptionalComputed, "AMI of the bastion. Default: the same image as the app.")),
+            ("ami_id", attr(String, OptionalComputed, "AMI of the bastion. Default: the same image as the app. Checked as `app.ami_id` is; its encrypted gp3 root volume is 8 GiB, or as large as the image's root snapshot. Plan warns of a Windows image, which serves no SSH by default.")),
             ("iam_instance_profile", attr(String, Optional, "IAM instance profile of the bastion, by name or ARN (`arn:aws:iam::<account>:instance-profile/<path/>name`). Changed on the running instance (its profile association is replaced), never by replacing it; removed out of band, it shows as drift and apply restores it. Passing it needs `iam:PassRole` on the role.")),
         ],
     )

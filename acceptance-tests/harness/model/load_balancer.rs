@@ -4,7 +4,10 @@
 //! the existing balancer when the settings are equal and is refused with
 //! `DuplicateLoadBalancerName` otherwise (moto silently creates a second one).
 //! While `deletion_protection.enabled` is true, DeleteLoadBalancer is refused
-//! with `OperationNotPermitted` (moto deletes it regardless).
+//! with `OperationNotPermitted` (moto deletes it regardless). An application
+//! load balancer's listener has the attributes AWS gives it
+//! (`routing.http.response.server.enabled`, true until set), where moto lists
+//! a Network Load Balancer's `tcp.idle_timeout.seconds`.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -175,6 +178,14 @@ pub fn learn(
 
 /// Reports each known balancer's `State.Code` as the model has it.
 pub fn rewrite(world: &World, call: &Call, answer: &mut Element, now: Instant) {
+    if call.action == "DescribeListenerAttributes"
+        && call
+            .param("ListenerArn")
+            .is_some_and(|arn| arn.contains(":listener/app/"))
+    {
+        application_listener_attributes(answer);
+        return;
+    }
     if !matches!(
         call.action.as_str(),
         "CreateLoadBalancer" | "DescribeLoadBalancers"
@@ -185,5 +196,33 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut Element, now: Instant) {
         if let (Some(model), Some(_)) = (world.load_balancers.get(arn), balancer.child("State")) {
             balancer.set_path(&["State", "Code"], model.state(now));
         }
+    });
+}
+
+/// An application load balancer's listener attributes as AWS lists them: no
+/// idle timeout (a Network Load Balancer's), `Server` sent until set otherwise.
+fn application_listener_attributes(answer: &mut Element) {
+    let key = |member: &Element| member.child_text("Key").unwrap_or_default().to_string();
+    answer.retain_in_lists("Attributes", &mut |member| {
+        key(member) != "tcp.idle_timeout.seconds"
+    });
+    let mut server_listed = false;
+    answer.for_each_with_child("Key", &mut |key, _| {
+        server_listed |= key == "routing.http.response.server.enabled";
+    });
+    if server_listed {
+        return;
+    }
+    answer.for_each_with_child("Attributes", &mut |_, result| {
+        let list = result
+            .children
+            .iter_mut()
+            .find(|c| c.name == "Attributes")
+            .expect("the child found");
+        let mut member = Element::default();
+        member.name = "member".into();
+        member.set_path(&["Key"], "routing.http.response.server.enabled");
+        member.set_path(&["Value"], "true");
+        list.children.push(member);
     });
 }
