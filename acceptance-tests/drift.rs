@@ -1363,6 +1363,8 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
     let live = Live::settled();
     // what moto drops of a change is kept by the model in front of it
     let through_model = Api::new(&live.layer.endpoint());
+    // and what moto has no API for is made by an operator through the model
+    let operator = Api::operator(&live.layer.endpoint());
     let state = live.state();
     let group = state["autoscaling_group_name"]
         .as_str()
@@ -1772,6 +1774,17 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .send()
             .await
             .unwrap();
+        // and tells a topic of every launch
+        operator
+            .autoscaling
+            .put_notification_configuration()
+            .auto_scaling_group_name(&group)
+            .topic_arn("arn:aws:sns:us-east-1:123456789012:ops")
+            .notification_types("autoscaling:EC2_INSTANCE_LAUNCH")
+            .notification_types("autoscaling:EC2_INSTANCE_TERMINATE")
+            .send()
+            .await
+            .unwrap();
         live.api
             .autoscaling
             .put_warm_pool()
@@ -1864,6 +1877,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "asg has default instance warmup 60s instead of AWS's default none",
             &format!("asg has instances protected from scale-in ({app_instance}), which it can then never terminate to shrink; apply lifts the protection"),
             "asg has warm pool (min 1, up to the group's maximum prepared, Stopped), which the environment does not declare; apply deletes it",
+            "asg has notification configuration to arn:aws:sns:us-east-1:123456789012:ops (autoscaling:EC2_INSTANCE_LAUNCH, autoscaling:EC2_INSTANCE_TERMINATE), which the environment does not declare; apply deletes it",
             "subnet/private/us-east-1a has DNS settings for its instances other than AWS's defaults: DNS A records of instance names true instead of false; apply restores them",
             "tg has stickiness.enabled true instead of false",
             "tg has deregistration_delay.timeout_seconds 0 instead of 300",
@@ -2007,6 +2021,17 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
         );
         assert_eq!(asg.new_instances_protected_from_scale_in(), Some(false));
         let modelled = through_model.group(&group).await;
+        let notifications = operator
+            .autoscaling
+            .describe_notification_configurations()
+            .auto_scaling_group_names(&group)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            notifications.notification_configurations().is_empty(),
+            "{notifications:?}"
+        );
         assert_eq!(
             (
                 modelled.termination_policies(),

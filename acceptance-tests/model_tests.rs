@@ -29,6 +29,7 @@ mod group_settings;
 pub mod images;
 mod ipv6;
 mod listener_attributes;
+mod notifications;
 mod vpc_blocks;
 
 struct Modelled {

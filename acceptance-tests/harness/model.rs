@@ -31,6 +31,7 @@ mod ipv6;
 mod load_balancer;
 mod mixed;
 mod nat;
+mod notifications;
 mod propagation;
 mod refresh;
 mod regional_nat;
@@ -704,6 +705,9 @@ impl Model {
             return verdict;
         }
         if let Some(verdict) = refresh::answer(self, call).await {
+            return verdict;
+        }
+        if let Some(verdict) = notifications::answer(self, call).await {
             return verdict;
         }
         if let Some(verdict) = self.address_quota(call).await {

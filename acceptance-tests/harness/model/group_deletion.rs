@@ -6,7 +6,8 @@
 //! modified while it is pending delete", kops #844) or to make another of its
 //! name (`AlreadyExists`). The model answers the delete itself, marks the
 //! group, and deletes it in moto once the time has passed, with the policies,
-//! scheduled actions and lifecycle hooks AWS deletes with it (moto keeps them).
+//! scheduled actions and lifecycle hooks AWS deletes with it (moto keeps them),
+//! and its notification configurations.
 //! Its instances start terminating at once: moto empties the group, so the
 //! deleting group lists no members (AWS lists them `Terminating`), and EC2
 //! reports them `shutting-down` for as long as the deletion lasts.
@@ -141,6 +142,7 @@ pub async fn finish(model: &Model) {
     };
     for name in due {
         forget_attachments(model, &name).await;
+        super::notifications::forget(model, &name);
         let deleted = model
             .api
             .autoscaling

@@ -364,6 +364,8 @@ pub struct World {
     /// what RegisterImage gave the images it made (moto keeps only their
     /// names), by ID
     pub images: HashMap<String, super::images::ImageFacts>,
+    /// each Auto Scaling Group's notification configurations (moto has none)
+    pub notifications: super::notifications::Configurations,
 }
 
 impl World {

@@ -460,9 +460,10 @@ pub(in crate::apply) fn suspended_processes_drift(
         .collect()
 }
 
-/// Scaling policies, scheduled actions and lifecycle hooks on the group that
-/// the environment does not declare: each changes its capacity, or holds its
-/// instances, on its own.
+/// Scaling policies, scheduled actions, lifecycle hooks, a warm pool and
+/// notification configurations on the group that the environment does not
+/// declare: each changes its capacity, holds its instances, or tells another
+/// system of them, on its own.
 pub(in crate::apply) fn attachment_drift(
     _: &EnvironmentSpec,
     _: &Blueprint,

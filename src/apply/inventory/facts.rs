@@ -9,25 +9,31 @@ pub(super) struct GroupFacts {
     pub(super) cpu_policy: Option<autoscaling::CpuPolicy>,
     /// its instance refresh under way
     pub(super) refresh: Option<Refresh>,
-    /// its scaling policies besides the CPU policy, scheduled actions and
-    /// lifecycle hooks
+    /// its scaling policies besides the CPU policy, scheduled actions,
+    /// lifecycle hooks and notification configurations
     pub(super) attachments: Vec<autoscaling::Attachment>,
 }
 
-/// The group's policies, refresh under way, scheduled actions and lifecycle
-/// hooks, by the group's name.
+/// The group's policies, refresh under way, scheduled actions, lifecycle
+/// hooks and notification configurations, by the group's name.
 pub(super) async fn group_facts(clients: &AwsClients, group: &str) -> Result<GroupFacts, AwsError> {
     let asg = &clients.autoscaling;
-    let ((cpu_policy, policies), refresh, scheduled, hooks) = futures::try_join!(
+    let ((cpu_policy, policies), refresh, scheduled, hooks, notifications) = futures::try_join!(
         autoscaling::policies(asg, group),
         autoscaling::active_refresh(asg, group),
         autoscaling::scheduled_actions(asg, group),
         autoscaling::lifecycle_hooks(asg, group),
+        autoscaling::notifications(asg, &clients.batches, group),
     )?;
     Ok(GroupFacts {
         cpu_policy,
         refresh,
-        attachments: policies.into_iter().chain(scheduled).chain(hooks).collect(),
+        attachments: policies
+            .into_iter()
+            .chain(scheduled)
+            .chain(hooks)
+            .chain(notifications)
+            .collect(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! What hangs off a group besides its settings: the environment's CPU
-//! policy, and the policies, scheduled actions, lifecycle hooks and warm pool
-//! someone else added.
+//! policy, and the policies, scheduled actions, lifecycle hooks, warm pool and
+//! notification configurations someone else added.
 
 use super::*;
 
@@ -85,6 +85,9 @@ pub enum AttachmentKind {
     LifecycleHook,
     /// instances kept ready to join: read with the group, one per group
     WarmPool,
+    /// messages to an SNS topic on the group's launches and terminations,
+    /// named by the topic's ARN
+    Notification,
 }
 
 impl std::fmt::Display for Attachment {
@@ -94,6 +97,7 @@ impl std::fmt::Display for Attachment {
             AttachmentKind::ScheduledAction => "scheduled action",
             AttachmentKind::LifecycleHook => "lifecycle hook",
             AttachmentKind::WarmPool => "warm pool",
+            AttachmentKind::Notification => "notification configuration to",
         };
         match self.name.as_str() {
             "" => write!(f, "{noun} ({})", self.summary),
@@ -209,7 +213,65 @@ pub async fn lifecycle_hooks(client: &Client, group: &str) -> Result<Vec<Attachm
         .collect())
 }
 
-/// Deletes a policy, scheduled action or lifecycle hook from the group.
+/// The group's notification configurations, one per topic. Reads of several
+/// environments' groups at the same moment share one call (it takes a list of
+/// names).
+pub async fn notifications(
+    client: &Client,
+    batches: &Batches,
+    group: &str,
+) -> Result<Vec<Attachment>> {
+    batches
+        .read_with(
+            client,
+            "DescribeNotificationConfigurations",
+            "AutoScalingGroupNames",
+            50,
+            group,
+            |client, names| async move {
+                // (group, topic) -> notification types
+                let mut by_topic: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+                let mut next: Option<String> = None;
+                loop {
+                    let out = client
+                        .describe_notification_configurations()
+                        .set_auto_scaling_group_names(Some(names.clone()))
+                        .max_records(100)
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeNotificationConfigurations", e))?;
+                    for c in out.notification_configurations() {
+                        let key = (
+                            c.auto_scaling_group_name().unwrap_or_default().to_string(),
+                            c.topic_arn().unwrap_or_default().to_string(),
+                        );
+                        let kind = c.notification_type().unwrap_or_default().to_string();
+                        by_topic.entry(key).or_default().push(kind);
+                    }
+                    match out.next_token() {
+                        Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                        _ => break,
+                    }
+                }
+                Ok(by_topic
+                    .into_iter()
+                    .map(|((group, topic), kinds)| {
+                        let attachment = Attachment {
+                            kind: AttachmentKind::Notification,
+                            name: topic,
+                            summary: kinds.join(", "),
+                        };
+                        (group, attachment)
+                    })
+                    .collect())
+            },
+        )
+        .await
+}
+
+/// Deletes a policy, scheduled action, lifecycle hook, warm pool or
+/// notification configuration from the group.
 pub async fn remove_attachment(
     client: &Client,
     group: &str,
@@ -250,6 +312,14 @@ pub async fn remove_attachment(
             .await
             .map(drop)
             .map_err(|e| AwsError::from_sdk("DeleteWarmPool", e)),
+        AttachmentKind::Notification => client
+            .delete_notification_configuration()
+            .auto_scaling_group_name(group)
+            .topic_arn(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteNotificationConfiguration", e)),
     }
 }
 
