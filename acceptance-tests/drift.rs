@@ -1762,6 +1762,12 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             .max_instance_lifetime(86400)
             .default_cooldown(10)
             .default_instance_warmup(60)
+            .instance_maintenance_policy(
+                aws_sdk_autoscaling::types::InstanceMaintenancePolicy::builder()
+                    .min_healthy_percentage(0)
+                    .max_healthy_percentage(100)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -1875,6 +1881,7 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
             "asg has maximum instance lifetime 86400s instead of AWS's default none",
             "asg has default cooldown 10s instead of AWS's default 300s",
             "asg has default instance warmup 60s instead of AWS's default none",
+            "asg has instance maintenance policy 0% to 100% of the desired capacity healthy during replacements instead of AWS's default none",
             &format!("asg has instances protected from scale-in ({app_instance}), which it can then never terminate to shrink; apply lifts the protection"),
             "asg has warm pool (min 1, up to the group's maximum prepared, Stopped), which the environment does not declare; apply deletes it",
             "asg has notification configuration to arn:aws:sns:us-east-1:123456789012:ops (autoscaling:EC2_INSTANCE_LAUNCH, autoscaling:EC2_INSTANCE_TERMINATE), which the environment does not declare; apply deletes it",
@@ -2037,9 +2044,10 @@ fn operational_settings_changed_out_of_band_are_planned_and_restored() {
                 modelled.termination_policies(),
                 modelled.max_instance_lifetime(),
                 modelled.default_cooldown(),
-                modelled.default_instance_warmup()
+                modelled.default_instance_warmup(),
+                modelled.instance_maintenance_policy()
             ),
-            (&["Default".to_string()][..], None, Some(300), None),
+            (&["Default".to_string()][..], None, Some(300), None, None),
             "AWS's defaults again"
         );
         assert!(

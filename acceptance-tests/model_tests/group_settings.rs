@@ -81,3 +81,54 @@ fn a_group_lists_the_cooldown_lifetime_warmup_and_termination_policies_it_was_gi
         assert_eq!((cooldown, lifetime, warmup), (Some(10), None, None));
     });
 }
+
+/// The group's instance maintenance policy as (min, max) healthy percentage.
+async fn maintenance(aws: &Api) -> Option<(Option<i32>, Option<i32>)> {
+    let group = aws.group("app").await;
+    group
+        .instance_maintenance_policy()
+        .map(|p| (p.min_healthy_percentage(), p.max_healthy_percentage()))
+}
+
+#[test]
+fn a_group_lists_the_instance_maintenance_policy_it_was_given_until_cleared() {
+    let m = modelled(quiet(0.01));
+    runtime().block_on(async {
+        let net = network(&m.aws).await;
+        let template = launch_template(&m.aws, "ami-12c6146b").await;
+        m.aws
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name("app")
+            .min_size(0)
+            .max_size(2)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template)
+                    .build(),
+            )
+            .vpc_zone_identifier(net.subnets.join(","))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(maintenance(&m.aws).await, None, "none until set");
+        let update = |min: i32, max: i32| {
+            m.aws
+                .autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name("app")
+                .instance_maintenance_policy(
+                    aws_sdk_autoscaling::types::InstanceMaintenancePolicy::builder()
+                        .min_healthy_percentage(min)
+                        .max_healthy_percentage(max)
+                        .build(),
+                )
+                .send()
+        };
+        update(0, 100).await.unwrap();
+        assert_eq!(maintenance(&m.aws).await, Some((Some(0), Some(100))));
+        // -1 clears both bounds, and the policy with them
+        update(-1, -1).await.unwrap();
+        assert_eq!(maintenance(&m.aws).await, None);
+    });
+}

@@ -720,6 +720,12 @@ mod tests {
             .new_instances_protected_from_scale_in(true)
             .max_instance_lifetime(86400)
             .default_instance_warmup(60)
+            .instance_maintenance_policy(
+                aws_sdk_autoscaling::types::InstanceMaintenancePolicy::builder()
+                    .min_healthy_percentage(0)
+                    .max_healthy_percentage(100)
+                    .build(),
+            )
             .warm_pool_configuration(
                 WarmPoolConfiguration::builder()
                     .min_size(2)
@@ -744,6 +750,10 @@ mod tests {
                 ("maximum instance lifetime", "86400s"),
                 ("default cooldown", "10s"),
                 ("default instance warmup", "60s"),
+                (
+                    "instance maintenance policy",
+                    "0% to 100% of the desired capacity healthy during replacements"
+                ),
             ]
         );
         assert_eq!(

@@ -25,9 +25,11 @@
 //! not modelled.
 //!
 //! moto also drops a group's `DefaultCooldown`, `MaxInstanceLifetime`,
-//! `DefaultInstanceWarmup` and `TerminationPolicies` (it lists 300, none, none
-//! and `Default` whatever was set): the model keeps them with the policy and
-//! lists them as given (a lifetime of 0 and a warmup of -1 clear theirs).
+//! `DefaultInstanceWarmup`, `InstanceMaintenancePolicy` and
+//! `TerminationPolicies` (it lists 300, none, none, none and `Default`
+//! whatever was set): the model keeps them with the policy and lists them as
+//! given (a lifetime of 0, a warmup of -1 and maintenance bounds of -1 clear
+//! theirs).
 //!
 //! An instance refresh may name a policy as its desired configuration (see
 //! [`super::refresh`]): it is read here, from AWS's defaults, and the group
@@ -64,10 +66,12 @@ pub struct GroupSettings {
 /// Settings of a group that moto accepts in a create or an update and then
 /// drops (it lists its own defaults), where AWS keeps and lists them: the
 /// scalars, then the list of strings.
-const IGNORED_BY_MOTO: [&str; 3] = [
+const IGNORED_BY_MOTO: [&str; 5] = [
     "DefaultCooldown",
     "MaxInstanceLifetime",
     "DefaultInstanceWarmup",
+    "InstanceMaintenancePolicy.MinHealthyPercentage",
+    "InstanceMaintenancePolicy.MaxHealthyPercentage",
 ];
 const TERMINATION_POLICIES: &str = "TerminationPolicies";
 
@@ -86,7 +90,9 @@ fn ignored_by_moto(call: &Call) -> Vec<(&'static str, Vec<String>)> {
 fn listed_as_given(name: &str, given: &[String]) -> bool {
     let cleared = match name {
         "MaxInstanceLifetime" => "0",
-        "DefaultInstanceWarmup" => "-1",
+        "DefaultInstanceWarmup"
+        | "InstanceMaintenancePolicy.MinHealthyPercentage"
+        | "InstanceMaintenancePolicy.MaxHealthyPercentage" => "-1",
         _ => return true,
     };
     given.first().map(String::as_str) != Some(cleared)
@@ -518,10 +524,28 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut Element) {
             },
         );
         for (name, given) in &settings.kept {
+            // a nested setting (`InstanceMaintenancePolicy.MinHealthyPercentage`)
+            // is listed in its structure, which goes when it holds nothing
+            let path: Vec<&str> = name.split('.').collect();
             match *name {
                 TERMINATION_POLICIES => group.set_members(name, given),
-                _ if listed_as_given(name, given) => group.set_path(&[name], &given[0]),
-                _ => group.remove_child(name),
+                _ if listed_as_given(name, given) => group.set_path(&path, &given[0]),
+                _ => match path.as_slice() {
+                    [structure, field] => {
+                        if let Some(parent) =
+                            group.children.iter_mut().find(|c| c.name == *structure)
+                        {
+                            parent.remove_child(field);
+                        }
+                        if group
+                            .child(structure)
+                            .is_some_and(|c| c.children.is_empty())
+                        {
+                            group.remove_child(structure);
+                        }
+                    }
+                    _ => group.remove_child(name),
+                },
             }
         }
         let Some(policy) = &settings.policy else {

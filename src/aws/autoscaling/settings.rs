@@ -18,15 +18,19 @@ pub enum KeptSetting {
     DefaultCooldown,
     /// how long a new instance's metrics are left out of scaling
     DefaultInstanceWarmup,
+    /// how much capacity stays in service while instances are replaced (a
+    /// minimum of 0% lets every instance go at once)
+    InstanceMaintenancePolicy,
 }
 
 impl KeptSetting {
-    pub const ALL: [KeptSetting; 5] = [
+    pub const ALL: [KeptSetting; 6] = [
         KeptSetting::NewInstancesProtected,
         KeptSetting::TerminationPolicies,
         KeptSetting::MaxInstanceLifetime,
         KeptSetting::DefaultCooldown,
         KeptSetting::DefaultInstanceWarmup,
+        KeptSetting::InstanceMaintenancePolicy,
     ];
 
     /// The setting in words, as drift names it.
@@ -37,6 +41,7 @@ impl KeptSetting {
             KeptSetting::MaxInstanceLifetime => "maximum instance lifetime",
             KeptSetting::DefaultCooldown => "default cooldown",
             KeptSetting::DefaultInstanceWarmup => "default instance warmup",
+            KeptSetting::InstanceMaintenancePolicy => "instance maintenance policy",
         }
     }
 
@@ -45,7 +50,9 @@ impl KeptSetting {
         match self {
             KeptSetting::NewInstancesProtected => "false",
             KeptSetting::TerminationPolicies => "Default",
-            KeptSetting::MaxInstanceLifetime | KeptSetting::DefaultInstanceWarmup => "none",
+            KeptSetting::MaxInstanceLifetime
+            | KeptSetting::DefaultInstanceWarmup
+            | KeptSetting::InstanceMaintenancePolicy => "none",
             KeptSetting::DefaultCooldown => "300s",
         }
     }
@@ -70,11 +77,27 @@ impl KeptSetting {
                 .default_cooldown()
                 .map_or("300s".to_string(), |s| format!("{s}s")),
             KeptSetting::DefaultInstanceWarmup => seconds(g.default_instance_warmup(), 0),
+            KeptSetting::InstanceMaintenancePolicy => {
+                // -1 is how AWS reports a bound cleared
+                let percent = |p: Option<i32>| p.filter(|p| *p >= 0).map(|p| format!("{p}%"));
+                let policy = g.instance_maintenance_policy();
+                match (
+                    percent(policy.and_then(|p| p.min_healthy_percentage())),
+                    percent(policy.and_then(|p| p.max_healthy_percentage())),
+                ) {
+                    (None, None) => "none".to_string(),
+                    (min, max) => format!(
+                        "{} to {} of the desired capacity healthy during replacements",
+                        min.as_deref().unwrap_or("unset"),
+                        max.as_deref().unwrap_or("unset")
+                    ),
+                }
+            }
         }
     }
 
     /// The update that puts the setting back to AWS's default. A lifetime
-    /// of 0 and a warmup of -1 are how AWS clears them.
+    /// of 0, a warmup of -1 and maintenance bounds of -1 are how AWS clears them.
     pub(super) fn restore(self, update: GroupUpdate) -> GroupUpdate {
         match self {
             KeptSetting::NewInstancesProtected => {
@@ -84,6 +107,12 @@ impl KeptSetting {
             KeptSetting::MaxInstanceLifetime => update.max_instance_lifetime(0),
             KeptSetting::DefaultCooldown => update.default_cooldown(300),
             KeptSetting::DefaultInstanceWarmup => update.default_instance_warmup(-1),
+            KeptSetting::InstanceMaintenancePolicy => update.instance_maintenance_policy(
+                aws_sdk_autoscaling::types::InstanceMaintenancePolicy::builder()
+                    .min_healthy_percentage(-1)
+                    .max_healthy_percentage(-1)
+                    .build(),
+            ),
         }
     }
 }
