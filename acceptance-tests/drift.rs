@@ -715,10 +715,15 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
+        // the listener's response headers
+        "elasticloadbalancing:DescribeListenerAttributes",
         // what the group runs besides the environment's policy
         "autoscaling:DescribePolicies",
         "autoscaling:DescribeScheduledActions",
         "autoscaling:DescribeLifecycleHooks",
+        "autoscaling:DescribeNotificationConfigurations",
+        // the root of the image the template and the bastion run, once a process
+        "ec2:DescribeImages",
         // another's virtual private gateways attached to the VPC
         "ec2:DescribeVpnGateways",
         // another's interfaces in the VPC, told from the NAT gateways' (in
@@ -734,7 +739,7 @@ fn the_provider_s_own_tags_removed_or_changed_are_tag_drift_and_nothing_is_built
         "{counts:?}"
     );
     // the load balancer's, target group's and listeners' tags in one DescribeTags
-    assert_eq!(counts.values().sum::<usize>(), 36, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 39, "{counts:?}");
     let state = live.state();
     let api = &live.api;
     let vpc = state["vpc_id"].as_str().unwrap().to_string();

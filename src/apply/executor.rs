@@ -156,10 +156,13 @@ pub async fn reconcile(
         .collect();
     let mut image_roots = inv.image_roots.clone();
     image_roots.extend(
-        ec2::images(&clients.ec2, &clients.batches, &unread_images)
-            .await?
-            .into_iter()
-            .map(|(id, image)| (id, image.root)),
+        ec2::image_roots(
+            &clients.ec2,
+            &clients.batches,
+            &clients.image_roots,
+            &unread_images,
+        )
+        .await?,
     );
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself

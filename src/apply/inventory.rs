@@ -625,9 +625,14 @@ impl Inventory {
             .map(|l| l.arn.clone())
             .collect();
         let every_listener: Vec<String> = listeners.iter().map(|l| l.arn.clone()).collect();
-        let (more_tags, images, more_rules, listener_certificates, listener_responses) = futures::try_join!(
+        let (more_tags, image_roots, more_rules, listener_certificates, listener_responses) = futures::try_join!(
             tags_in_chunks(clients, &unread),
-            ec2::images(&clients.ec2, &clients.batches, &run_images),
+            ec2::image_roots(
+                &clients.ec2,
+                &clients.batches,
+                &clients.image_roots,
+                &run_images
+            ),
             elbv2::rules_of(&clients.elbv2, &no_rules_read),
             elbv2::extra_certificates_of(&clients.elbv2, &https_listeners),
             elbv2::response_attributes_of(&clients.elbv2, &every_listener),
@@ -636,10 +641,6 @@ impl Inventory {
         listener_rules.extend(more_rules);
         // only the listeners found now: a hinted one may be gone
         listener_rules.retain(|arn, _| listeners.iter().any(|l| &l.arn == arn));
-        let image_roots: BTreeMap<String, ec2::ImageRoot> = images
-            .into_iter()
-            .map(|(id, image)| (id, image.root))
-            .collect();
         // found by name (and, with the VPC known, only in that VPC)
         let ours = |arn: &str| tags.get(arn).is_some_and(|t| own.claims(t));
         let load_balancer = load_balancer.filter(|lb| ours(&lb.arn));

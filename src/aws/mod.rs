@@ -45,6 +45,9 @@ pub struct AwsClients {
     pub ignored_tags: crate::plan::spec::IgnoredTags,
     /// the reads of this configuration's environments merged into shared calls
     pub batches: std::sync::Arc<batch::Batches>,
+    /// what each image read so far says of its root, which never changes for
+    /// an image (its block device mappings are fixed at registration)
+    pub image_roots: std::sync::Arc<ec2::KnownImageRoots>,
 }
 
 /// Endpoint overrides for single services (emulators, VPC endpoints, FIPS).
@@ -201,6 +204,7 @@ impl AwsClients {
             default_tags: settings.default_tags,
             ignored_tags: settings.ignored_tags,
             batches: Default::default(),
+            image_roots: Default::default(),
         })
     }
 }

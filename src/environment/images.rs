@@ -170,12 +170,12 @@ pub fn image_problems(path: &AttributePath, id: &str, image: &Image) -> Vec<Imag
             ),
         });
     }
-    if let Some(at) = &image.deprecation_time {
+    if let Some(since) = &image.deprecated_since {
         problems.push(ImageProblem {
             path: path.clone(),
             error: false,
             summary: "Deprecated image",
-            detail: format!("Image `{id}` is deprecated from {at}: from then on AWS no longer lists it, it receives no updates, and its owner may remove it. Instances launch from it until it is deregistered; move to a current image."),
+            detail: format!("Image `{id}` is deprecated since {since}: AWS no longer lists it, it receives no updates, and its owner may remove it. Instances launch from it until it is deregistered; move to a current image."),
         });
     }
     problems
@@ -369,7 +369,7 @@ mod tests {
         );
         assert!(found[0].error);
         let old_windows = Image {
-            deprecation_time: Some("2025-01-01T00:00:00.000Z".into()),
+            deprecated_since: Some("2025-01-01T00:00:00.000Z".into()),
             windows: true,
             ..image("x86_64")
         };

@@ -66,9 +66,10 @@ impl EnvironmentResource {
         let own_type = app_type.map(|t| (app_path("instance_type"), t));
         let app_types: Vec<(AttributePath, String)> =
             own_type.clone().into_iter().chain(mix.clone()).collect();
-        let sets_image = |block: Option<&Value<String>>| block.is_some_and(|id| !id.is_null());
-        let app_sets_image = sets_image(app.map(|a| &a.ami_id));
-        let bastion_sets_image = sets_image(bastion.map(|b| &b.ami_id));
+        // set by the configuration, not kept from state: a problem of an
+        // image the configuration does not name is reported on the type
+        let app_sets_image = first(&config.app).is_some_and(|a| !a.ami_id.is_null());
+        let bastion_sets_image = first(&config.bastion).is_some_and(|b| !b.ami_id.is_null());
         let launches: Vec<images::Launch> = app_types
             .iter()
             .map(|(path, t)| images::Launch {
@@ -181,8 +182,10 @@ impl EnvironmentResource {
             .filter_map(|((_, id), image)| Some((id.clone(), image?)))
             .collect();
         let mut problems = images::launch_problems(&launches, &found, &type_facts);
+        // each image once, on the first attribute that names it
+        let mut judged = std::collections::BTreeSet::new();
         for (path, id) in &configured_images {
-            if let Some(image) = found.get(id) {
+            if let (Some(image), true) = (found.get(id), judged.insert(id)) {
                 problems.extend(images::image_problems(path, id, image));
             }
         }

@@ -17,7 +17,10 @@
 //! describes their kind: a Windows image's root snapshot is 30 GiB, another's
 //! 8 GiB (an instance store-backed image has none); an HVM image supports ENA.
 //! moto launches every registered image under `/dev/sda1`, so images
-//! registered through the model keep that root device name.
+//! registered through the model keep that root device name. As AWS does,
+//! DescribeImages says `enaSupport` only of an image enabled for ENA: of
+//! another it says nothing (so a caller cannot tell it from an image whose
+//! describer leaves the field out).
 
 use super::world::World;
 use super::xml::Element;
@@ -67,8 +70,8 @@ impl ImageFacts {
     }
 
     /// An image as a RegisterImage call gives it (AWS's defaults where the call
-    /// is silent: paravirtual, no ENA; EBS-backed when its root device is
-    /// mapped to a volume).
+    /// is silent: i386, paravirtual, no ENA; EBS-backed when its root device
+    /// is mapped to a volume).
     fn registered(call: &Call) -> ImageFacts {
         let given_root = call.param("RootDeviceName").unwrap_or("/dev/sda1");
         let index = call
@@ -87,7 +90,7 @@ impl ImageFacts {
                 .iter()
                 .any(|(n, _)| n.starts_with(&format!("BlockDeviceMapping.{index}.Ebs.")));
         ImageFacts {
-            architecture: call.param("Architecture").unwrap_or("x86_64").to_string(),
+            architecture: call.param("Architecture").unwrap_or("i386").to_string(),
             virtualization: call
                 .param("VirtualizationType")
                 .unwrap_or("paravirtual")
@@ -144,16 +147,21 @@ impl ImageFacts {
     ) -> Option<Refusal> {
         let combination =
             |message: String| Some(Refusal::new(400, "InvalidParameterCombination", &message));
+        // a type whose facts moto leaves out is not judged on them
         if kind.ena == "required" && !self.ena {
             return combination(format!("Enhanced networking with the Elastic Network Adapter (ENA) is required for the '{instance_type}' instance type. Ensure that you are using an AMI that is enabled for ENA."));
         }
-        if !kind.virtualization_types.contains(&self.virtualization) {
+        if !kind.virtualization_types.is_empty()
+            && !kind.virtualization_types.contains(&self.virtualization)
+        {
             let required = kind.virtualization_types.join("' or '");
             return combination(format!(
                 "Virtualization type '{required}' is required for instances of type '{instance_type}'."
             ));
         }
-        if !kind.root_device_types.contains(&self.root_device_type) {
+        if !kind.root_device_types.is_empty()
+            && !kind.root_device_types.contains(&self.root_device_type)
+        {
             return combination(format!("The instance type '{instance_type}' does not support instance store-backed AMIs. Use an Amazon EBS-backed AMI."));
         }
         match (&self.root_snapshot, root_gib) {
@@ -201,7 +209,10 @@ pub fn rewrite(world: &World, call: &Call, answer: &mut Element) {
         item.set_path(&["virtualizationType"], &facts.virtualization);
         item.set_path(&["rootDeviceName"], &facts.root_device_name);
         item.set_path(&["rootDeviceType"], &facts.root_device_type);
-        item.set_path(&["enaSupport"], &facts.ena.to_string());
+        match facts.ena {
+            true => item.set_path(&["enaSupport"], "true"),
+            false => item.remove_child("enaSupport"),
+        }
         item.remove_child("blockDeviceMapping");
         if let Some((snapshot, size)) = &facts.root_snapshot {
             // the root device's mapping only: the list's one item

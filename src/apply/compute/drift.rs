@@ -238,12 +238,12 @@ pub(in crate::apply) fn app_drift(
                 .or_else(|| running.map(|v| v.settings.ami_id.clone()))
                 .unwrap_or_default();
             // an image no longer visible cannot say its root: the version's
-            // own mapping is taken at its word
+            // own device is taken at its word, and its size is the provider's
             let root = inv.image_roots.get(&image).cloned().unwrap_or_else(|| {
                 running
                     .map(|v| ec2::ImageRoot {
                         device: v.settings.root_device.clone(),
-                        snapshot_gib: Some(v.settings.layout.root_volume_gib),
+                        snapshot_gib: None,
                     })
                     .unwrap_or_default()
             });

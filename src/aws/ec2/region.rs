@@ -91,8 +91,10 @@ pub struct Image {
     /// `available`, or `pending`, `failed`, `disabled`, ... (empty when EC2
     /// does not say)
     pub state: String,
-    /// when AWS deprecated it (RFC 3339), if it did
-    pub deprecation_time: Option<String>,
+    /// since when it is deprecated (RFC 3339), if that moment has come: AWS
+    /// gives every public image a deprecation time two years ahead, which
+    /// is no news
+    pub deprecated_since: Option<String>,
     /// a Windows image
     pub windows: bool,
 }
@@ -139,9 +141,9 @@ impl Image {
                 .state()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
-            deprecation_time: image
+            deprecated_since: image
                 .deprecation_time()
-                .filter(|t| !t.is_empty())
+                .filter(|at| has_come(at, std::time::SystemTime::now()))
                 .map(str::to_string),
             windows: image
                 .platform()
@@ -150,9 +152,52 @@ impl Image {
     }
 }
 
+/// The roots of the images read so far in this process, by image ID.
+pub type KnownImageRoots = std::sync::Mutex<BTreeMap<String, ImageRoot>>;
+
+/// Where each of `ids` makes its root volume and how small it may be, by ID
+/// (an image that does not exist is left out). An image's block device
+/// mappings never change, so each is asked for once per process (`known`):
+/// every refresh and apply needs the roots of the images the environment runs.
+pub async fn image_roots(
+    client: &Client,
+    batches: &Batches,
+    known: &KnownImageRoots,
+    ids: &[String],
+) -> Result<BTreeMap<String, ImageRoot>> {
+    let lock = || {
+        known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let unknown: Vec<String> = {
+        let known = lock();
+        ids.iter()
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect()
+    };
+    let found = images(client, batches, &unknown).await?;
+    let mut known = lock();
+    known.extend(found.into_iter().map(|(id, image)| (id, image.root)));
+    Ok(ids
+        .iter()
+        .filter_map(|id| Some((id.clone(), known.get(id)?.clone())))
+        .collect())
+}
+
+/// Whether the RFC 3339 moment `at` is at or before `now` (an unreadable one
+/// is not).
+fn has_come(at: &str, now: std::time::SystemTime) -> bool {
+    aws_smithy_types::DateTime::from_str(at, aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+        .and_then(|at| std::time::SystemTime::try_from(at).ok())
+        .is_some_and(|at| at <= now)
+}
+
 /// The image `id`, if it exists and this account may launch it (its own,
 /// shared with it, or public; deprecated ones included, as asking by ID
-/// includes them).
+/// includes them, and its own disabled ones, which plan names as such).
 pub async fn image(client: &Client, batches: &Batches, id: &str) -> Result<Option<Image>> {
     let found = batches
         .read_with(
@@ -166,6 +211,7 @@ pub async fn image(client: &Client, batches: &Batches, id: &str) -> Result<Optio
                     .describe_images()
                     .filters(filter_any("image-id", ids))
                     .include_deprecated(true)
+                    .include_disabled(true)
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("DescribeImages", e))?;
@@ -490,4 +536,21 @@ pub async fn latest_amazon_linux(client: &Client, batches: &Batches) -> Result<S
             "no Amazon Linux 2023 image is visible in this region; set app.ami_id".into(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn a_deprecation_time_counts_once_it_has_come() {
+        // 2026-01-01T00:00:00Z
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        assert!(has_come("2025-06-30T12:00:00.000Z", now));
+        assert!(has_come("2026-01-01T00:00:00Z", now));
+        // AWS's two years ahead for every public image
+        assert!(!has_come("2027-06-30T12:00:00.000Z", now));
+        assert!(!has_come("not a time", now));
+    }
 }
