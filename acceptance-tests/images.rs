@@ -32,6 +32,26 @@ fn config(image: &str) -> String {
     )
 }
 
+/// The volumes the default version of `template` maps, as (device,
+/// encrypted, GiB).
+fn template_mappings(api: &Api, template: &str) -> Vec<(String, bool, i32)> {
+    runtime().block_on(async {
+        api.template_data(template, "$Default")
+            .await
+            .block_device_mappings()
+            .iter()
+            .map(|m| {
+                let ebs = m.ebs().unwrap();
+                (
+                    m.device_name().unwrap().to_string(),
+                    ebs.encrypted().unwrap(),
+                    ebs.volume_size().unwrap(),
+                )
+            })
+            .collect()
+    })
+}
+
 /// A volume as (device, GiB, encrypted).
 type Volume = (String, i32, bool);
 
@@ -130,23 +150,10 @@ fn an_image_with_another_root_device_gets_exactly_an_encrypted_root_volume() {
         .assert_no_changes("after an apply with a /dev/sda1 image");
     let state = live.state();
     let template = state["launch_template_id"].as_str().unwrap().to_string();
-    let mapped: Vec<(String, bool, i32)> = runtime().block_on(async {
-        live.api
-            .template_data(&template, "$Default")
-            .await
-            .block_device_mappings()
-            .iter()
-            .map(|m| {
-                let ebs = m.ebs().unwrap();
-                (
-                    m.device_name().unwrap().to_string(),
-                    ebs.encrypted().unwrap(),
-                    ebs.volume_size().unwrap(),
-                )
-            })
-            .collect()
-    });
-    assert_eq!(mapped, [("/dev/sda1".to_string(), true, 20)]);
+    assert_eq!(
+        template_mappings(&live.api, &template),
+        [("/dev/sda1".to_string(), true, 20)]
+    );
     let bastion = state["bastion_instance_id"].as_str().unwrap().to_string();
     let instances = instance_volumes(&live.api, "images");
     assert_eq!(
@@ -254,24 +261,13 @@ fn a_template_mapping_amazon_linux_root_device_on_another_image_is_drift_and_rol
     }
 }
 
-/// The errors of a plan as (summary, detail, the configuration line they point at).
+/// The errors of a plan that fails as (summary, detail, the configuration
+/// line they point at).
 fn plan_errors(ws: &Workspace) -> Vec<(String, String, String)> {
-    let run = ws.run(&["plan", "-json", "-no-color"]);
-    assert_ne!(run.code, 0, "the plan was accepted:\n{}", run.text());
-    run.stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["type"] == "diagnostic")
-        .map(|message| message["diagnostic"].clone())
-        .filter(|d| d["severity"] == "error")
-        .map(|d| {
-            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-            (
-                text(&d["summary"]),
-                text(&d["detail"]),
-                text(&d["snippet"]["code"]).trim().to_string(),
-            )
-        })
+    plan_diagnostics(ws)
+        .into_iter()
+        .filter(|(severity, ..)| severity == "error")
+        .map(|(_, summary, detail, line)| (summary, detail, line))
         .collect()
 }
 
@@ -329,22 +325,10 @@ fn an_image_with_a_larger_root_snapshot_gets_root_volumes_that_large_and_serves(
     ws.assert_no_changes("after an apply with a Windows image");
     let state = ws.resource_values(ADDRESS);
     let template = state["launch_template_id"].as_str().unwrap().to_string();
-    let mapped: Vec<(String, i32)> = runtime().block_on(async {
-        env.api
-            .template_data(&template, "$Default")
-            .await
-            .block_device_mappings()
-            .iter()
-            .map(|m| {
-                let ebs = m.ebs().unwrap();
-                (
-                    m.device_name().unwrap().to_string(),
-                    ebs.volume_size().unwrap(),
-                )
-            })
-            .collect()
-    });
-    assert_eq!(mapped, [("/dev/sda1".to_string(), 30)]);
+    assert_eq!(
+        template_mappings(&env.api, &template),
+        [("/dev/sda1".to_string(), true, 30)]
+    );
     let instances = instance_volumes(&env.api, "images");
     assert_eq!(
         instances.len(),
@@ -361,10 +345,11 @@ fn an_image_with_a_larger_root_snapshot_gets_root_volumes_that_large_and_serves(
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
 
-/// The provider's diagnostics of a plan as (severity, summary, detail, the
-/// configuration line they point at).
+/// The provider's diagnostics of a plan that fails as (severity, summary,
+/// detail, the configuration line they point at).
 fn plan_diagnostics(ws: &Workspace) -> Vec<(String, String, String, String)> {
     let run = ws.run(&["plan", "-json", "-no-color"]);
+    assert_ne!(run.code, 0, "the plan was accepted:\n{}", run.text());
     run.stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

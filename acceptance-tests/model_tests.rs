@@ -699,6 +699,20 @@ fn a_target_is_initial_until_the_healthy_threshold_times_the_interval_after_it_r
     });
 }
 
+/// The status message of group `app`'s latest scaling activity, which failed.
+async fn failed_launch(aws: &Api) -> String {
+    let activities = aws
+        .autoscaling
+        .describe_scaling_activities()
+        .auto_scaling_group_name("app")
+        .send()
+        .await
+        .unwrap();
+    let activity = &activities.activities()[0];
+    assert_eq!(activity.status_code().map(|c| c.as_str()), Some("Failed"));
+    activity.status_message().unwrap_or_default().to_string()
+}
+
 async fn launch_template(aws: &Api, image: &str) -> String {
     aws.ec2
         .create_launch_template()
@@ -2481,19 +2495,9 @@ fn a_group_whose_template_names_a_fresh_profile_fails_its_launches_until_iam_pro
                 .collect::<Vec<_>>()
         };
         assert_eq!(lifecycle().await, ["Pending"]);
-        let activities = m
-            .aws
-            .autoscaling
-            .describe_scaling_activities()
-            .auto_scaling_group_name("app")
-            .send()
-            .await
-            .unwrap();
-        let activity = &activities.activities()[0];
-        assert_eq!(activity.status_code().map(|c| c.as_str()), Some("Failed"));
         assert_eq!(
-            activity.status_message(),
-            Some("Value (fresh-app) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name. Launching EC2 instance failed.")
+            failed_launch(&m.aws).await,
+            "Value (fresh-app) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name. Launching EC2 instance failed."
         );
         // once EC2 knows the profile, the group's next launch starts
         reaches(created, window, "in service", || async {

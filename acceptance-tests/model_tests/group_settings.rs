@@ -1,6 +1,6 @@
 //! The settings of a group that moto drops and AWS keeps.
 
-use super::{launch_template, modelled, network, quiet};
+use super::{auto_scaling_group, launch_template, modelled, network, quiet};
 use crate::harness::{runtime, Api};
 
 /// The group's (cooldown, termination policies, lifetime, warmup), as listed.
@@ -96,21 +96,7 @@ fn a_group_lists_the_instance_maintenance_policy_it_was_given_until_cleared() {
     runtime().block_on(async {
         let net = network(&m.aws).await;
         let template = launch_template(&m.aws, "ami-12c6146b").await;
-        m.aws
-            .autoscaling
-            .create_auto_scaling_group()
-            .auto_scaling_group_name("app")
-            .min_size(0)
-            .max_size(2)
-            .launch_template(
-                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
-                    .launch_template_id(&template)
-                    .build(),
-            )
-            .vpc_zone_identifier(net.subnets.join(","))
-            .send()
-            .await
-            .unwrap();
+        auto_scaling_group(&m.aws, &net, &template, 0, None).await;
         assert_eq!(maintenance(&m.aws).await, None, "none until set");
         let update = |min: i32, max: i32| {
             m.aws

@@ -4,7 +4,9 @@ use aws_sdk_ec2::types::{
     ArchitectureValues, BlockDeviceMapping, EbsBlockDevice, InstanceType, VirtualizationType,
 };
 
-use super::{auto_scaling_group, code, launch_template, message, modelled, network, quiet};
+use super::{
+    auto_scaling_group, code, failed_launch, launch_template, message, modelled, network, quiet,
+};
 use super::{Network, SDA1_IMAGE, WINDOWS_IMAGE};
 use crate::harness::{runtime, Api};
 
@@ -188,18 +190,9 @@ fn a_group_whose_image_cannot_launch_reports_the_failed_launch_and_starts_none()
             group.auto_scaling_groups()[0].instances().is_empty(),
             "a launch AWS refused makes no member"
         );
-        let activities = aws
-            .autoscaling
-            .describe_scaling_activities()
-            .auto_scaling_group_name("app")
-            .send()
-            .await
-            .unwrap();
-        let activity = &activities.activities()[0];
-        assert_eq!(activity.status_code().map(|c| c.as_str()), Some("Failed"));
         assert_eq!(
-            activity.status_message(),
-            Some("Enhanced networking with the Elastic Network Adapter (ENA) is required for the 't3.micro' instance type. Ensure that you are using an AMI that is enabled for ENA. Launching EC2 instance failed.")
+            failed_launch(aws).await,
+            "Enhanced networking with the Elastic Network Adapter (ENA) is required for the 't3.micro' instance type. Ensure that you are using an AMI that is enabled for ENA. Launching EC2 instance failed."
         );
     });
 }
