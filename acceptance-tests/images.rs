@@ -410,3 +410,65 @@ fn an_image_no_instance_could_launch_from_is_refused_at_plan_on_the_image() {
     }
     assert_eq!(env.layer.count("ec2:CreateVpc"), 0);
 }
+
+/// An environment that names no image: it keeps the newest Amazon Linux it
+/// was built with, which its owner may later deregister.
+const KEPT_IMAGE: &str = r#"resource "prodvpc_environment" "images" {
+  name         = "kept"
+  nat_gateways = "single"
+  app {
+    min_size = 1
+    max_size = 1
+  }
+  bastion {
+    enabled = false
+  }
+}
+"#;
+
+#[test]
+fn an_image_the_environment_kept_that_is_gone_is_warned_of_and_blocks_no_other_change() {
+    let env = Emulator::aws_like();
+    let ws = Workspace::new(Some(env.layer.endpoint()));
+    ws.write(KEPT_IMAGE);
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    let image = ws.resource_values(ADDRESS)["app"][0]["ami_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    runtime().block_on(async {
+        env.api
+            .ec2
+            .deregister_image()
+            .image_id(&image)
+            .send()
+            .await
+            .unwrap();
+    });
+    // a change of another setting is planned, not refused for the image
+    ws.write(&KEPT_IMAGE.replace(
+        "  nat_gateways",
+        "  tags         = { team = \"web\" }\n  nat_gateways",
+    ));
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 2, "the tags change, no error:\n{}", plan.text());
+    // as one line: Terraform wraps the detail
+    let text = plan.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("Warning: Image not found")
+            && text.contains(&format!(
+                "`{image}`, which the environment's instances launch from, no longer exists"
+            ))
+            && text.contains("set ami_id to a current image"),
+        "{text}"
+    );
+    // and applied: the launch template keeps the version it runs
+    let template_before = ws.resource_values(ADDRESS)["launch_template_id"].clone();
+    ws.ok(&["apply", "-auto-approve", "-no-color"]);
+    ws.assert_no_changes("after the tags change");
+    assert_eq!(
+        ws.resource_values(ADDRESS)["launch_template_id"],
+        template_before
+    );
+    ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+}

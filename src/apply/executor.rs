@@ -164,6 +164,18 @@ pub async fn reconcile(
         )
         .await?,
     );
+    // an image the template runs that is gone since (its owner deregistered
+    // it): the version's own root device is taken at its word, as drift takes
+    // it, so the rest of the environment can still be changed
+    if let (false, Some(current)) = (image_roots.contains_key(&ami_id), &inv.template_settings) {
+        if current.ami_id == ami_id {
+            let root = ec2::ImageRoot {
+                device: current.root_device.clone(),
+                snapshot_gib: None,
+            };
+            image_roots.insert(ami_id.clone(), root);
+        }
+    }
     // the newest image is looked up once: later runs keep what the template runs,
     // so a new Amazon Linux release never rolls the instances by itself
 

@@ -197,7 +197,22 @@ impl EnvironmentResource {
                 image,
             ));
         }
-        for problem in problems {
+        // an image kept from state (the one the environment was built with,
+        // the configuration naming none) that can no longer launch is news,
+        // not bad input: the plan goes on, and says what to do
+        let set_by_configuration = |path: &AttributePath| {
+            (app_sets_image && *path == app_path("ami_id"))
+                || (bastion_sets_image && *path == bastion_path("ami_id"))
+        };
+        const KEPT: &str = " The configuration names no image, so the environment keeps the one it was built with: set ami_id to a current image to launch new instances from it.";
+        for mut problem in problems {
+            let kept = configured_images
+                .iter()
+                .any(|(path, _)| *path == problem.path && !set_by_configuration(path));
+            if problem.error && kept {
+                problem.error = false;
+                problem.detail.push_str(KEPT);
+            }
             if problem.error {
                 valid = false;
                 diags.error(problem.summary, problem.detail, problem.path);
@@ -206,9 +221,14 @@ impl EnvironmentResource {
             }
         }
         for (path, id) in configured_images {
-            if !found.contains_key(&id) {
+            if found.contains_key(&id) {
+                continue;
+            }
+            if set_by_configuration(&path) {
                 valid = false;
                 diags.error("Image not found", format!("`{id}` does not exist in this region or is not shared with this account. Use an AMI ID of this region, or leave ami_id out for the newest Amazon Linux 2023."), path);
+            } else {
+                diags.warning("Image not found", format!("`{id}`, which the environment's instances launch from, no longer exists in this region or is no longer shared with this account: new instances (a scale-out, a replacement) cannot start.{KEPT}"), path);
             }
         }
         if let (false, Some(name)) = (key_exists, &key_name) {
