@@ -1,6 +1,6 @@
 //! EC2: the shared pieces (tags, filters, the objects discovery returns and
 //! discovery itself, the region checks, retagging) here, and one submodule per
-//! family of objects: `network`, `routing`, `security`, `instances`,
+//! family of objects: `network`, `routing`, `security`, `instances`, `templates`,
 //! `endpoints` and `flow_logs`, re-exported so callers name them all as `ec2::...`.
 
 mod acls;
@@ -15,6 +15,7 @@ mod network;
 mod region;
 mod routing;
 mod security;
+mod templates;
 
 pub use acls::*;
 pub use dependants::*;
@@ -28,6 +29,7 @@ pub use network::*;
 pub use region::*;
 pub use routing::*;
 pub use security::*;
+pub use templates::*;
 
 use std::collections::BTreeMap;
 
