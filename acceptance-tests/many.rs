@@ -119,6 +119,37 @@ fn many_environments_apply_plan_empty_and_destroy_with_merged_reads() {
     }
     assert_eq!(env.layer.model().throttled_total(), throttled);
 
+    // three plans at once, as workspaces of one account run on one machine:
+    // their Elastic Load Balancing reads (about 80) outnumber the account's
+    // burst (40), and processes that each spent it would draw throttling
+    // answers; sharing the account's buckets, they pace together
+    env.layer.reset_counts();
+    let plans: Vec<_> = (0..3)
+        .map(|_| ws.spawn(&["plan", "-lock=false", "-detailed-exitcode", "-no-color"]))
+        .collect();
+    for plan in plans {
+        let out = plan.wait_with_output().expect("terraform plan");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let elb_calls: usize = env
+        .layer
+        .counts()
+        .iter()
+        .filter(|(action, _)| action.starts_with("elasticloadbalancing:"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(elb_calls > 40, "{elb_calls} Elastic Load Balancing calls");
+    assert_eq!(
+        env.layer.model().throttled_total(),
+        throttled,
+        "plans at once drew throttling answers"
+    );
+
     // merged reads answer exactly what separate reads do: refreshed one
     // environment at a time (each alone in its calls), the state is the same
     ws.ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);

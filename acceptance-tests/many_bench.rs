@@ -58,19 +58,34 @@ fn measure(ws: &Workspace, layer: &FaultLayer, args: &[&str]) -> Phase {
     let started = Instant::now();
     // PRODVPC_BENCH_LOG=<file>: the provider's DEBUG log of every phase (each
     // call with its operation and wait), appended to the file
-    let run = match std::env::var("PRODVPC_BENCH_LOG") {
-        Ok(path) => ws.run_with_env(
-            args,
-            &[("TF_LOG_PROVIDER", "DEBUG"), ("TF_LOG_PATH", path.as_str())],
-        ),
-        Err(_) => ws.run(args),
-    };
+    let run = ws.run_with_env(args, &log_env());
     assert_eq!(run.code, 0, "terraform {args:?} failed:\n{}", run.text());
     Phase {
         wall: started.elapsed(),
         calls: layer.counts().values().sum(),
         throttled: layer.model().throttled_total() - throttled,
     }
+}
+
+/// With `PRODVPC_BENCH_LOG=<file>`, the provider's log, appended to the file:
+/// DEBUG (each call), or the level `PRODVPC_BENCH_LOG_LEVEL` names (`TRACE`
+/// adds each call's wait for its bucket).
+fn log_env() -> Vec<(&'static str, &'static str)> {
+    static ENV: std::sync::OnceLock<Vec<(&'static str, &'static str)>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        match std::env::var("PRODVPC_BENCH_LOG") {
+            Ok(path) => vec![
+                (
+                    "TF_LOG_PROVIDER",
+                    leak(std::env::var("PRODVPC_BENCH_LOG_LEVEL").unwrap_or("DEBUG".into())),
+                ),
+                ("TF_LOG_PATH", leak(path)),
+            ],
+            Err(_) => Vec::new(),
+        }
+    })
+    .clone()
 }
 
 fn workspace(layer: &FaultLayer, hcl: &str) -> Workspace {
@@ -135,12 +150,31 @@ fn configurations_at_once(moto: &Moto, scale: f64) {
     for ws in &workspaces {
         ws.ok(&["apply", "-auto-approve", "-no-color"]);
     }
+    plan_at_once(
+        &layer,
+        &workspaces,
+        "plan (no changes), the longest, right after the applies",
+    );
+    std::thread::sleep(REFILL);
+    plan_at_once(
+        &layer,
+        &workspaces,
+        "plan (no changes), the longest, buckets refilled",
+    );
+    for ws in &workspaces {
+        ws.ok(&["destroy", "-auto-approve", "-no-color"]);
+    }
+}
+
+/// Starts a plan in each workspace at the same moment and reports the
+/// longest, the calls of all and the throttling answers they met.
+fn plan_at_once(layer: &FaultLayer, workspaces: &[Workspace], phase: &str) {
     layer.reset_counts();
     let throttled = layer.model().throttled_total();
     let started = Instant::now();
     let plans: Vec<_> = workspaces
         .iter()
-        .map(|ws| ws.spawn(&["plan", "-detailed-exitcode", "-no-color"]))
+        .map(|ws| ws.spawn_with_env(&["plan", "-detailed-exitcode", "-no-color"], &log_env()))
         .collect();
     let walls: Vec<Duration> = plans
         .into_iter()
@@ -158,7 +192,7 @@ fn configurations_at_once(moto: &Moto, scale: f64) {
     let longest = walls.iter().max().copied().unwrap_or_default();
     row(
         "3 configurations x 3, at once",
-        "plan (no changes), the longest",
+        phase,
         &Phase {
             wall: longest,
             calls: layer.counts().values().sum(),
@@ -173,9 +207,6 @@ fn configurations_at_once(moto: &Moto, scale: f64) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    for ws in &workspaces {
-        ws.ok(&["destroy", "-auto-approve", "-no-color"]);
-    }
 }
 
 fn main() {

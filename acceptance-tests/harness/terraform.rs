@@ -130,8 +130,14 @@ impl Workspace {
     /// Starts `terraform <args>` in a process group of its own, as a terminal
     /// runs a command, so a signal can be sent to it and its providers together.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.spawn_with_env(args, &[])
+    }
+
+    /// [`Workspace::spawn`] with more environment variables.
+    pub fn spawn_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         use std::os::unix::process::CommandExt;
         self.command(args)
+            .envs(env.iter().copied())
             .process_group(0)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -81,9 +81,19 @@ fn call_name(cfg: &ConfigBag) -> (String, String) {
         .unwrap_or_default()
 }
 
-/// The SDK interceptor that writes the line (see the module docs).
-#[derive(Debug, Default)]
-pub struct AwsCallLog;
+/// The SDK interceptor that writes the line (see the module docs), and
+/// tells the pacing of a throttling answer.
+#[derive(Debug)]
+pub struct AwsCallLog {
+    /// whose buckets the client's calls draw from (see [`super::pace::scope`])
+    pacing: std::sync::Arc<str>,
+}
+
+impl AwsCallLog {
+    pub fn new(pacing: std::sync::Arc<str>) -> AwsCallLog {
+        AwsCallLog { pacing }
+    }
+}
 
 /// When the call started.
 #[derive(Debug, Clone)]
@@ -186,7 +196,7 @@ impl Intercept for AwsCallLog {
         if let Some(code) = error_code(context) {
             if crate::error::classify(&code) == crate::error::ErrorClass::Throttled {
                 let (service, operation) = call_name(cfg);
-                super::pace::throttled(&service, &operation);
+                super::pace::throttled(&self.pacing, &service, &operation);
             }
             let mut retries = cfg.load::<Retries>().cloned().unwrap_or_default();
             retries.codes.push(code);

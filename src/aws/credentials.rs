@@ -43,7 +43,8 @@ pub fn from_profile(profile: &str) -> ProfileFileCredentialsProvider {
 
 /// Logs at INFO the role the calls run as and its account, read from its ARN
 /// (resolving the role's credentials once more would be one more AssumeRole).
-pub fn log_role(role_arn: &str) {
+/// Returns the account.
+pub fn log_role(role_arn: &str) -> String {
     let account = role_arn.split(':').nth(4).unwrap_or_default();
     let source = format!("role {role_arn} (assumed)");
     tracing::info!(
@@ -51,30 +52,39 @@ pub fn log_role(role_arn: &str) {
         account,
         "AWS calls are signed with these credentials"
     );
+    account.to_string()
 }
 
 /// Logs at INFO which identity the calls run as: the credentials' source, the
 /// access key ID, and the account when the credentials carry it (SSO, an
 /// assumed role, a profile with `aws_account_id`). Credentials that cannot be
 /// had yet are a WARN here; the first call reports them as its error.
-pub async fn log_identity(shared: &aws_config::SdkConfig, source: &str) {
+/// Returns the account when the credentials carry it, else their access key
+/// ID (what the rate limiter can tell the account's calls by).
+pub async fn log_identity(shared: &aws_config::SdkConfig, source: &str) -> Option<String> {
     let Some(provider) = shared.credentials_provider() else {
         tracing::warn!(source, "no AWS credentials provider is configured");
-        return;
+        return None;
     };
     match provider.provide_credentials().await {
-        Ok(credentials) => tracing::info!(
-            source,
-            access_key_id = credentials.access_key_id(),
-            account = credentials
-                .account_id()
-                .map(|a| a.as_str())
-                .unwrap_or("not carried by these credentials"),
-            "AWS calls are signed with these credentials"
-        ),
-        Err(error) => tracing::warn!(source, error = %crate::error::AwsError::Transport {
-            operation: "resolving credentials",
-            detail: error.to_string(),
-        }, "AWS credentials are not available yet"),
+        Ok(credentials) => {
+            let account = credentials.account_id().map(|a| a.as_str().to_string());
+            tracing::info!(
+                source,
+                access_key_id = credentials.access_key_id(),
+                account = account
+                    .as_deref()
+                    .unwrap_or("not carried by these credentials"),
+                "AWS calls are signed with these credentials"
+            );
+            Some(account.unwrap_or_else(|| credentials.access_key_id().to_string()))
+        }
+        Err(error) => {
+            tracing::warn!(source, error = %crate::error::AwsError::Transport {
+                operation: "resolving credentials",
+                detail: error.to_string(),
+            }, "AWS credentials are not available yet");
+            None
+        }
     }
 }

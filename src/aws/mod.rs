@@ -164,8 +164,8 @@ impl AwsClients {
         if let Some(role) = &settings.assume_role {
             shared = assume_role::assume(&shared, role).await?;
         }
-        match (&settings.assume_role, &settings.profile) {
-            (Some(role), _) => credentials::log_role(&role.role_arn),
+        let account = match (&settings.assume_role, &settings.profile) {
+            (Some(role), _) => Some(credentials::log_role(&role.role_arn)),
             (None, Some(profile)) => {
                 credentials::log_identity(&shared, &format!("profile {profile} (provider block)"))
                     .await
@@ -173,27 +173,40 @@ impl AwsClients {
             (None, None) => {
                 credentials::log_identity(&shared, "the standard chain (environment, AWS_PROFILE or default profile, SSO, instance role)").await
             }
-        }
+        };
+        // the account's buckets, shared with the machine's other processes
+        // that call it (see `pace`)
+        let region = shared.region().map(|r| r.to_string()).unwrap_or_default();
+        let pacing = |endpoint: &Option<String>| {
+            pace::scope(
+                account.as_deref().unwrap_or_default(),
+                &region,
+                endpoint.as_deref().or(shared.endpoint_url()),
+            )
+        };
 
         // every client logs one DEBUG line per call (see `call_log`)
+        let scope = pacing(&settings.endpoints.ec2);
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog)
-            .http_client(pace::paced(&shared, pace::Service::Ec2));
+            .interceptor(call_log::AwsCallLog::new(scope.clone()))
+            .http_client(pace::paced(&shared, pace::Service::Ec2, scope));
         if let Some(url) = &settings.endpoints.ec2 {
             ec2 = ec2.endpoint_url(url);
         }
+        let scope = pacing(&settings.endpoints.autoscaling);
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog)
-            .http_client(pace::paced(&shared, pace::Service::AutoScaling));
+            .interceptor(call_log::AwsCallLog::new(scope.clone()))
+            .http_client(pace::paced(&shared, pace::Service::AutoScaling, scope));
         if let Some(url) = &settings.endpoints.autoscaling {
             autoscaling = autoscaling.endpoint_url(url);
         }
+        let scope = pacing(&settings.endpoints.elbv2);
         let mut elbv2 = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
             .retry_classifier(UnreachableEndpoint)
-            .interceptor(call_log::AwsCallLog)
-            .http_client(pace::paced(&shared, pace::Service::Elb));
+            .interceptor(call_log::AwsCallLog::new(scope.clone()))
+            .http_client(pace::paced(&shared, pace::Service::Elb, scope));
         if let Some(url) = &settings.endpoints.elbv2 {
             elbv2 = elbv2.endpoint_url(url);
         }
@@ -232,7 +245,11 @@ mod tests {
             .load()
             .await;
         assert!(shared.http_client().is_none());
-        let paced = pace::paced(&shared, pace::Service::Ec2);
+        let paced = pace::paced(
+            &shared,
+            pace::Service::Ec2,
+            pace::scope("", "us-east-1", None),
+        );
         assert!(format!("{paced:?}").contains("Ec2"));
     }
 }

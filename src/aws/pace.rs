@@ -1,4 +1,5 @@
-//! One client-side rate limiter per provider process and AWS bucket.
+//! One client-side rate limiter per account and AWS bucket, shared by every
+//! provider process of the machine.
 //!
 //! AWS meters requests per account and region in token buckets (EC2 one per
 //! API action; Elastic Load Balancing one per category of actions and one for
@@ -7,20 +8,29 @@
 //! environment of a configuration at once, so without pacing the process
 //! drains the account's buckets by itself from a handful of environments on.
 //! Here every attempt (first or retried) first takes a token from a bucket of
-//! AWS's published size and rate, waiting when it is empty, so this process
-//! alone never draws a throttling answer; answers caused by other processes
-//! sharing the account (or by the process before this one, which Terraform
-//! starts anew for each command) are retried by the SDK (see
-//! [`super::retry_config`]) and empty this process's bucket, so its next calls
-//! go at the refill rate the account's bucket has.
+//! AWS's published size and rate, waiting when it is empty.
+//!
+//! The buckets are kept in small files in the machine's temporary directory
+//! (one per account, endpoint and meter, read and written under a file lock),
+//! so the provider processes of several configurations or workspaces run on
+//! one machine at once (`terragrunt run-all`, parallel CI jobs on one runner)
+//! pace together as AWS meters them, rather than each spending the account's
+//! whole bucket. Where the files cannot be had, a process keeps its buckets to
+//! itself. Answers caused by processes elsewhere (other machines, Terraform
+//! Cloud runs) are retried by the SDK (see [`super::retry_config`]) and empty
+//! the bucket, so the next calls go at the refill rate the account's bucket
+//! has.
 //!
 //! The pacing sits in the HTTP connector the SDK clients send through, so it
 //! covers every call of every module, retries included, with no call site
 //! knowing about it.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -32,6 +42,21 @@ use aws_smithy_runtime_api::client::runtime_components::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 
+/// Seconds since the Unix epoch: the clock every process of the machine shares.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Tokens left (negative: reserved ahead) and when they were counted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Tokens {
+    left: f64,
+    counted: f64,
+}
+
 /// A token bucket that hands out reservations: a caller takes a token now or
 /// the next one to come, and learns how long to wait for it. Reservations keep
 /// the order callers arrived in, with no polling.
@@ -39,61 +64,183 @@ use aws_smithy_types::config_bag::ConfigBag;
 pub struct Bucket {
     burst: f64,
     per_second: f64,
-    /// tokens left (negative: reserved ahead) and when they were counted
-    state: Mutex<(f64, Instant)>,
+    /// the count as this process last saw it
+    state: Mutex<Tokens>,
+    /// where every process of the machine keeps the count, when it could be
+    /// opened: read and written under an exclusive lock, so the processes'
+    /// reservations queue in one line
+    file: Option<File>,
 }
 
 impl Bucket {
+    /// A bucket this process keeps to itself.
     pub fn new(burst: f64, per_second: f64) -> Bucket {
         Bucket {
             burst,
             per_second,
-            state: Mutex::new((burst, Instant::now())),
+            state: Mutex::new(Tokens {
+                left: burst,
+                counted: now(),
+            }),
+            file: None,
         }
     }
 
-    /// Takes a token at `now`: how long the caller waits before it may send.
-    pub fn reserve(&self, now: Instant) -> Duration {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, counted) = *state;
-        let elapsed = now.saturating_duration_since(counted).as_secs_f64();
-        let tokens = (tokens + elapsed * self.per_second).min(self.burst) - 1.0;
-        *state = (tokens, now.max(counted));
-        if tokens >= 0.0 {
+    /// A bucket kept in `path`, shared with every process that opens it;
+    /// this process's own when the file cannot be opened.
+    pub fn shared(path: &Path, burst: f64, per_second: f64) -> Bucket {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        if let Err(error) = &file {
+            tracing::debug!(target: "prodvpc::aws", path = %path.display(), %error, "pacing kept to this process");
+        }
+        Bucket {
+            file: file.ok(),
+            ..Bucket::new(burst, per_second)
+        }
+    }
+
+    /// Takes a token at `now` (seconds since the epoch): how long the caller
+    /// waits before it may send.
+    pub fn reserve(&self, now: f64) -> Duration {
+        let left = self.update(now, |tokens| {
+            tokens.left -= 1.0;
+            tokens.left
+        });
+        if left >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-tokens / self.per_second)
+            Duration::from_secs_f64(-left / self.per_second)
+        }
+    }
+
+    /// Spends what the bucket holds: AWS said the account's bucket is empty
+    /// (processes elsewhere share it, or this one started on a bucket a
+    /// previous one drained), so the calls that follow go at the refill rate.
+    pub fn drain(&self, now: f64) {
+        self.update(now, |tokens| tokens.left = tokens.left.min(0.0));
+    }
+
+    /// Refills the count to `now` and applies `change`, under the file's lock
+    /// when the bucket is shared.
+    fn update<R>(&self, now: f64, change: impl FnOnce(&mut Tokens) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // another thread of this process holds the file's lock through the
+        // mutex: a lock is the open file's, so threads must not share it
+        let file = self.file.as_ref().filter(|file| file.lock().is_ok());
+        if let Some(stored) = file.and_then(read_tokens) {
+            *state = self.sane(stored, now);
+        }
+        let elapsed = (now - state.counted).max(0.0);
+        state.left = (state.left + elapsed * self.per_second).min(self.burst);
+        state.counted = state.counted.max(now);
+        let answer = change(&mut state);
+        if let Some(file) = file {
+            write_tokens(file, *state);
+            let _ = file.unlock();
+        }
+        answer
+    }
+
+    /// A stored count this bucket could have made (a file another version
+    /// or a stray write left is read as a full bucket): at most the burst, a
+    /// debt of at most an hour of refills, counted no later than an hour ahead.
+    fn sane(&self, stored: Tokens, now: f64) -> Tokens {
+        let most_debt = self.burst + self.per_second * 3600.0;
+        let plausible = stored.left.is_finite()
+            && stored.counted.is_finite()
+            && stored.left <= self.burst
+            && stored.left >= -most_debt
+            && stored.counted <= now + 3600.0;
+        if plausible {
+            stored
+        } else {
+            Tokens {
+                left: self.burst,
+                counted: now,
+            }
         }
     }
 }
 
-impl Bucket {
-    /// Spends what the bucket holds: AWS said the account's bucket is empty
-    /// (other processes share it, or this process started on a bucket a
-    /// previous one drained), so the calls that follow go at the refill rate.
-    pub fn drain(&self, now: Instant) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, counted) = *state;
-        let elapsed = now.saturating_duration_since(counted).as_secs_f64();
-        let tokens = (tokens + elapsed * self.per_second).min(self.burst);
-        *state = (tokens.min(0.0), now.max(counted));
+/// The count a bucket's file holds (`None`: new or unreadable, a full bucket).
+fn read_tokens(mut file: &File) -> Option<Tokens> {
+    let mut bytes = [0u8; 16];
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    let (left, counted) = bytes.split_at(8);
+    Some(Tokens {
+        left: f64::from_le_bytes(left.try_into().ok()?),
+        counted: f64::from_le_bytes(counted.try_into().ok()?),
+    })
+}
+
+fn write_tokens(mut file: &File, tokens: Tokens) {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&tokens.left.to_le_bytes());
+    bytes[8..].copy_from_slice(&tokens.counted.to_le_bytes());
+    let written = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.write_all(&bytes));
+    if let Err(error) = written {
+        tracing::debug!(target: "prodvpc::aws", %error, "a shared pacing count could not be written");
     }
 }
 
-/// Drains the bucket of a call that met a throttling answer (see
+/// The directory the machine's buckets are kept in: one per user, so
+/// another user's files are never read.
+fn shared_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_default();
+        let user: String = user
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let dir = std::env::temp_dir().join(format!("terraform-provider-prodvpc-pacing-{user}"));
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).ok().map(|_| dir)
+    })
+    .as_deref()
+}
+
+/// A stable name for a bucket's file (FNV-1a: the same in every process and
+/// release, unlike the standard library's hasher).
+fn file_name(scope: &str, meter: &str) -> String {
+    let hash = scope
+        .bytes()
+        .chain([0])
+        .chain(meter.bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{hash:016x}")
+}
+
+/// Drains the buckets of a call that met a throttling answer (see
 /// [`Bucket::drain`]); `service` is the SDK's name for it (`EC2`,
-/// `Elastic Load Balancing v2`, `Auto Scaling`).
-pub fn throttled(service: &str, action: &str) {
+/// `Elastic Load Balancing v2`, `Auto Scaling`), `scope` the account's (see
+/// [`Paced::new`]).
+pub fn throttled(scope: &str, service: &str, action: &str) {
     let service = match service.to_ascii_lowercase() {
         s if s.contains("ec2") => Service::Ec2,
         s if s.contains("elastic") => Service::Elb,
         s if s.contains("auto") => Service::AutoScaling,
         _ => return,
     };
-    let now = Instant::now();
+    let now = now();
     for narrowed in [true, false] {
         for meter in Meter::of(service, action, narrowed) {
-            meter.bucket().drain(now);
+            meter.bucket(scope).drain(now);
         }
     }
 }
@@ -189,18 +336,43 @@ impl Meter {
         }
     }
 
-    /// This process's bucket of the meter, made at its first use.
-    pub fn bucket(&self) -> std::sync::Arc<Bucket> {
-        static BUCKETS: OnceLock<Mutex<HashMap<String, std::sync::Arc<Bucket>>>> = OnceLock::new();
+    /// The bucket of the meter for `scope` (an account's calls to one
+    /// endpoint), made at its first use in this process: kept in the
+    /// machine's shared file for it when the directory can be had.
+    pub fn bucket(&self, scope: &str) -> Arc<Bucket> {
+        static BUCKETS: OnceLock<Mutex<BucketsByScope>> = OnceLock::new();
         let mut buckets = BUCKETS
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         buckets
-            .entry(self.name.clone())
-            .or_insert_with(|| std::sync::Arc::new(Bucket::new(self.burst, self.per_second)))
+            .entry((scope.to_string(), self.name.clone()))
+            .or_insert_with(|| {
+                let burst = paced_burst(self.burst);
+                Arc::new(match shared_dir() {
+                    Some(dir) => Bucket::shared(
+                        &dir.join(file_name(scope, &self.name)),
+                        burst,
+                        self.per_second,
+                    ),
+                    None => Bucket::new(burst, self.per_second),
+                })
+            })
             .clone()
     }
+}
+
+/// This process's buckets, by scope and meter name.
+type BucketsByScope = HashMap<(String, String), Arc<Bucket>>;
+
+/// The burst this process spends of AWS's `burst`: a tenth less, at least
+/// one token. Calls sent at the bucket's pace can reach AWS bunched (a slow
+/// connection, a busy endpoint holding one back until the next is sent), and
+/// a full bucket loses the refill of the time one was held: the tokens kept
+/// back absorb that, where spending the whole burst would draw a throttling
+/// answer and its retry.
+fn paced_burst(burst: f64) -> f64 {
+    (burst * 0.9).floor().min(burst - 1.0).max(1.0)
 }
 
 /// The services the provider calls.
@@ -237,12 +409,27 @@ fn narrowed(body: &[u8]) -> bool {
 pub struct Paced {
     inner: SharedHttpClient,
     service: Service,
+    scope: Arc<str>,
 }
 
 impl Paced {
-    pub fn new(inner: SharedHttpClient, service: Service) -> Paced {
-        Paced { inner, service }
+    /// `scope` names whose buckets the calls draw from: the account (or,
+    /// when the credentials do not say it, their access key), the region
+    /// and the endpoint (see [`scope`]).
+    pub fn new(inner: SharedHttpClient, service: Service, scope: Arc<str>) -> Paced {
+        Paced {
+            inner,
+            service,
+            scope,
+        }
     }
+}
+
+/// Whose buckets a client's calls draw from: AWS meters an account in a
+/// region; `endpoint` tells an endpoint the configuration names (an emulator)
+/// from AWS's own.
+pub fn scope(account: &str, region: &str, endpoint: Option<&str>) -> Arc<str> {
+    format!("{account} {region} {}", endpoint.unwrap_or("aws")).into()
 }
 
 impl HttpClient for Paced {
@@ -254,6 +441,7 @@ impl HttpClient for Paced {
         SharedHttpConnector::new(PacedConnector {
             inner: self.inner.http_connector(settings, components),
             service: self.service,
+            scope: Arc::clone(&self.scope),
         })
     }
 
@@ -277,6 +465,7 @@ impl HttpClient for Paced {
 struct PacedConnector {
     inner: SharedHttpConnector,
     service: Service,
+    scope: Arc<str>,
 }
 
 /// Time this process spent waiting for tokens, in total (for the benchmark's
@@ -292,11 +481,11 @@ impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let body = request.body().bytes().unwrap_or_default();
         let action = action_of(body);
-        let now = Instant::now();
+        let now = now();
         // a token of every bucket the call draws from: it waits for the last
         let wait = Meter::of(self.service, action, narrowed(body))
             .iter()
-            .map(|meter| meter.bucket().reserve(now))
+            .map(|meter| meter.bucket(&self.scope).reserve(now))
             .max()
             .unwrap_or_default();
         let inner = self.inner.clone();
@@ -323,9 +512,9 @@ impl HttpConnector for PacedConnector {
 
 /// The HTTP client the SDK would use (the configuration's, else its default:
 /// hyper with rustls, proxies from the environment), wrapped for `service`.
-pub fn paced(shared: &aws_types::SdkConfig, service: Service) -> Paced {
+pub fn paced(shared: &aws_types::SdkConfig, service: Service, scope: Arc<str>) -> Paced {
     let inner = shared.http_client().unwrap_or_else(default_client);
-    Paced::new(inner, service)
+    Paced::new(inner, service, scope)
 }
 
 /// What the SDK builds when given no client (`aws-smithy-runtime`'s default
@@ -353,7 +542,7 @@ mod tests {
     #[test]
     fn a_bucket_hands_out_its_burst_then_paces_at_its_rate() {
         let bucket = Bucket::new(3.0, 10.0);
-        let start = Instant::now();
+        let start = now();
         for _ in 0..3 {
             assert_eq!(bucket.reserve(start), Duration::ZERO);
         }
@@ -363,16 +552,13 @@ mod tests {
         assert!((fourth.as_secs_f64() - 0.1).abs() < 1e-6, "{fourth:?}");
         assert!((fifth.as_secs_f64() - 0.2).abs() < 1e-6, "{fifth:?}");
         // a second later the debt is paid and tokens have come back
-        assert_eq!(
-            bucket.reserve(start + Duration::from_secs(1)),
-            Duration::ZERO
-        );
+        assert_eq!(bucket.reserve(start + 1.0), Duration::ZERO);
     }
 
     #[test]
     fn a_throttling_answer_empties_the_bucket() {
         let bucket = Bucket::new(10.0, 10.0);
-        let start = Instant::now();
+        let start = now();
         assert_eq!(bucket.reserve(start), Duration::ZERO);
         bucket.drain(start);
         let next = bucket.reserve(start);
@@ -382,10 +568,116 @@ mod tests {
     #[test]
     fn a_bucket_never_holds_more_than_its_burst() {
         let bucket = Bucket::new(2.0, 100.0);
-        let later = Instant::now() + Duration::from_secs(60);
+        let later = now() + 60.0;
         assert_eq!(bucket.reserve(later), Duration::ZERO);
         assert_eq!(bucket.reserve(later), Duration::ZERO);
         assert!(bucket.reserve(later) > Duration::ZERO);
+    }
+
+    /// A directory of the test's own, removed when the test ends.
+    struct TestDir(PathBuf);
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A bucket's file in a directory of the test's own.
+    fn bucket_file(name: &str) -> (TestDir, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("prodvpc-pace-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bucket");
+        (TestDir(dir), path)
+    }
+
+    #[test]
+    fn processes_sharing_a_bucket_file_spend_one_burst_between_them() {
+        // two opens of one file stand for two provider processes
+        let (_dir, path) = bucket_file("shared");
+        let first = Bucket::shared(&path, 4.0, 10.0);
+        let second = Bucket::shared(&path, 4.0, 10.0);
+        assert!(first.file.is_some() && second.file.is_some());
+        let start = now();
+        for bucket in [&first, &second, &first, &second] {
+            assert_eq!(bucket.reserve(start), Duration::ZERO);
+        }
+        // the fifth token is the next to come, whichever process asks
+        let fifth = second.reserve(start);
+        let sixth = first.reserve(start);
+        assert!((fifth.as_secs_f64() - 0.1).abs() < 1e-6, "{fifth:?}");
+        assert!((sixth.as_secs_f64() - 0.2).abs() < 1e-6, "{sixth:?}");
+        // a throttling answer one process met slows the other too
+        first.drain(start + 1.0);
+        let after = second.reserve(start + 1.0);
+        assert!((after.as_secs_f64() - 0.1).abs() < 1e-6, "{after:?}");
+        // a process that opens the file later sees the same count
+        let third = Bucket::shared(&path, 4.0, 10.0);
+        assert!(third.reserve(start + 1.0) > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_shared_count_no_bucket_could_make_is_read_as_a_full_bucket() {
+        let (_dir, path) = bucket_file("garbage");
+        let start = now();
+        for garbage in [
+            [f64::NAN, start],
+            [1e12, start],
+            [-1e12, start],
+            [0.0, start + 1e6],
+        ] {
+            let bytes: Vec<u8> = garbage.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(&path, bytes).unwrap();
+            let bucket = Bucket::shared(&path, 2.0, 10.0);
+            assert_eq!(bucket.reserve(start), Duration::ZERO, "{garbage:?}");
+            assert_eq!(bucket.reserve(start), Duration::ZERO, "{garbage:?}");
+            assert!(bucket.reserve(start) > Duration::ZERO, "{garbage:?}");
+        }
+        // a short file is a new bucket
+        std::fs::write(&path, [1u8, 2, 3]).unwrap();
+        assert_eq!(
+            Bucket::shared(&path, 1.0, 1.0).reserve(start),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn a_bucket_file_that_cannot_be_opened_leaves_the_bucket_to_the_process() {
+        let (_dir, path) = bucket_file("missing");
+        let path = path.join("no such directory");
+        let bucket = Bucket::shared(&path.join("bucket"), 1.0, 10.0);
+        assert!(bucket.file.is_none());
+        let start = now();
+        assert_eq!(bucket.reserve(start), Duration::ZERO);
+        assert!(bucket.reserve(start) > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_tenth_of_each_burst_is_kept_back_for_calls_that_arrive_bunched() {
+        assert_eq!(paced_burst(40.0), 36.0);
+        assert_eq!(paced_burst(100.0), 90.0);
+        assert_eq!(paced_burst(10.0), 9.0);
+        assert_eq!(paced_burst(4.0), 3.0);
+        assert_eq!(paced_burst(1.0), 1.0);
+    }
+
+    #[test]
+    fn accounts_and_endpoints_have_buckets_of_their_own() {
+        let meter = &Meter::of(Service::Ec2, "DescribeVpcs", false)[0];
+        let ours = scope("111122223333", "us-east-1", None);
+        let theirs = scope("444455556666", "us-east-1", None);
+        let emulator = scope("111122223333", "us-east-1", Some("http://127.0.0.1:4566"));
+        assert!(Arc::ptr_eq(&meter.bucket(&ours), &meter.bucket(&ours)));
+        assert!(!Arc::ptr_eq(&meter.bucket(&ours), &meter.bucket(&theirs)));
+        assert!(!Arc::ptr_eq(&meter.bucket(&ours), &meter.bucket(&emulator)));
+        assert_ne!(
+            file_name(&ours, &meter.name),
+            file_name(&theirs, &meter.name)
+        );
+        // the same name in every process and release
+        assert_eq!(file_name("a", "b"), file_name("a", "b"));
+        assert_eq!(file_name("", ""), "af63bd4c8601b7df");
     }
 
     #[test]
@@ -402,8 +694,8 @@ mod tests {
             ["ec2:CreateSubnet"]
         );
         // one bucket per action for the whole process
-        let bucket = || Meter::of(Service::Ec2, "CreateSubnet", false)[0].bucket();
-        assert!(std::sync::Arc::ptr_eq(&bucket(), &bucket()));
+        let bucket = || Meter::of(Service::Ec2, "CreateSubnet", false)[0].bucket("test");
+        assert!(Arc::ptr_eq(&bucket(), &bucket()));
         let endpoint = &Meter::of(Service::Ec2, "CreateVpcEndpoint", false)[0];
         assert_eq!((endpoint.burst, endpoint.per_second), (4.0, 0.3));
         let describe = &Meter::of(Service::Ec2, "DescribeSubnets", false)[0];
