@@ -25,7 +25,7 @@
 //! covers every call of every module, retries included, with no call site
 //! knowing about it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -62,44 +62,37 @@ struct Tokens {
 /// the order callers arrived in, with no polling.
 #[derive(Debug)]
 pub struct Bucket {
+    /// its name in the shared file
+    name: String,
     burst: f64,
     per_second: f64,
     /// the count as this process last saw it
     state: Mutex<Tokens>,
     /// where every process of the machine keeps the count, when it could be
-    /// opened: read and written under an exclusive lock, so the processes'
-    /// reservations queue in one line
-    file: Option<File>,
+    /// opened
+    shared: Option<Arc<SharedFile>>,
 }
 
 impl Bucket {
     /// A bucket this process keeps to itself.
     pub fn new(burst: f64, per_second: f64) -> Bucket {
         Bucket {
+            name: String::new(),
             burst,
             per_second,
             state: Mutex::new(Tokens {
                 left: burst,
                 counted: now(),
             }),
-            file: None,
+            shared: None,
         }
     }
 
-    /// A bucket kept in `path`, shared with every process that opens it;
-    /// this process's own when the file cannot be opened.
-    pub fn shared(path: &Path, burst: f64, per_second: f64) -> Bucket {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path);
-        if let Err(error) = &file {
-            tracing::debug!(target: "prodvpc::aws", path = %path.display(), %error, "pacing kept to this process");
-        }
+    /// Bucket `name` of `file`, shared with every process that opens it.
+    pub fn shared(file: Arc<SharedFile>, name: &str, burst: f64, per_second: f64) -> Bucket {
         Bucket {
-            file: file.ok(),
+            name: name.to_string(),
+            shared: Some(file),
             ..Bucket::new(burst, per_second)
         }
     }
@@ -125,25 +118,34 @@ impl Bucket {
         self.update(now, |tokens| tokens.left = tokens.left.min(0.0));
     }
 
-    /// Refills the count to `now` and applies `change`, under the file's lock
-    /// when the bucket is shared.
+    /// Refills the count to `now` and applies `change`: to the shared file's
+    /// count under its lock, else (or when the file cannot be read) to this
+    /// process's.
     fn update<R>(&self, now: f64, change: impl FnOnce(&mut Tokens) -> R) -> R {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        // another thread of this process holds the file's lock through the
-        // mutex: a lock is the open file's, so threads must not share it
-        let file = self.file.as_ref().filter(|file| file.lock().is_ok());
-        if let Some(stored) = file.and_then(read_tokens) {
-            *state = self.sane(stored, now);
-        }
-        let elapsed = (now - state.counted).max(0.0);
-        state.left = (state.left + elapsed * self.per_second).min(self.burst);
-        state.counted = state.counted.max(now);
-        let answer = change(&mut state);
-        if let Some(file) = file {
-            write_tokens(file, *state);
-            let _ = file.unlock();
-        }
-        answer
+        let Some(shared) = &self.shared else {
+            return self.refill_and(&mut state, now, change);
+        };
+        shared.with(|counts| {
+            if let Some(stored) = counts.get(&self.name) {
+                *state = self.sane(*stored, now);
+            }
+            let answer = self.refill_and(&mut state, now, change);
+            counts.insert(self.name.clone(), *state);
+            answer
+        })
+    }
+
+    fn refill_and<R>(
+        &self,
+        tokens: &mut Tokens,
+        now: f64,
+        change: impl FnOnce(&mut Tokens) -> R,
+    ) -> R {
+        let elapsed = (now - tokens.counted).max(0.0);
+        tokens.left = (tokens.left + elapsed * self.per_second).min(self.burst);
+        tokens.counted = tokens.counted.max(now);
+        change(tokens)
     }
 
     /// A stored count this bucket could have made (a file another version
@@ -167,25 +169,82 @@ impl Bucket {
     }
 }
 
-/// The count a bucket's file holds (`None`: new or unreadable, a full bucket).
-fn read_tokens(mut file: &File) -> Option<Tokens> {
-    let mut bytes = [0u8; 16];
-    file.seek(SeekFrom::Start(0)).ok()?;
-    file.read_exact(&mut bytes).ok()?;
-    let (left, counted) = bytes.split_at(8);
-    Some(Tokens {
-        left: f64::from_le_bytes(left.try_into().ok()?),
-        counted: f64::from_le_bytes(counted.try_into().ok()?),
-    })
+/// The file the buckets of one scope are kept in: a line per bucket (name,
+/// tokens, when counted), read and rewritten whole under an exclusive lock,
+/// so the processes' reservations queue in one line.
+#[derive(Debug)]
+pub struct SharedFile {
+    /// a lock belongs to the open file, which this process's threads share:
+    /// they take turns here before taking it
+    file: Mutex<File>,
 }
 
-fn write_tokens(mut file: &File, tokens: Tokens) {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&tokens.left.to_le_bytes());
-    bytes[8..].copy_from_slice(&tokens.counted.to_le_bytes());
+impl SharedFile {
+    /// Opens (or makes) the file at `path`; `None` when it cannot be had.
+    pub fn open(path: &Path) -> Option<Arc<SharedFile>> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        match file {
+            Ok(file) => Some(Arc::new(SharedFile {
+                file: Mutex::new(file),
+            })),
+            Err(error) => {
+                tracing::debug!(target: "prodvpc::aws", path = %path.display(), %error, "pacing kept to this process");
+                None
+            }
+        }
+    }
+
+    /// Applies `change` to the counts the file holds and writes them back.
+    /// When the file cannot be locked or read, `change` gets no counts and
+    /// nothing is written: the bucket goes by this process's count.
+    fn with<R>(&self, change: impl FnOnce(&mut BTreeMap<String, Tokens>) -> R) -> R {
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut counts) = file.lock().ok().and_then(|_| read_counts(&file)) else {
+            return change(&mut BTreeMap::new());
+        };
+        let answer = change(&mut counts);
+        write_counts(&file, &counts);
+        let _ = file.unlock();
+        answer
+    }
+}
+
+/// The counts a bucket file holds; lines that do not read as one are left
+/// out (the bucket starts full).
+fn read_counts(mut file: &File) -> Option<BTreeMap<String, Tokens>> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    if file.read_to_string(&mut text).is_err() {
+        let _ = file.unlock();
+        return None;
+    }
+    Some(
+        text.lines()
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                let name = fields.next()?;
+                let left = fields.next()?.parse().ok()?;
+                let counted = fields.next()?.parse().ok()?;
+                Some((name.to_string(), Tokens { left, counted }))
+            })
+            .collect(),
+    )
+}
+
+fn write_counts(mut file: &File, counts: &BTreeMap<String, Tokens>) {
+    let text: String = counts
+        .iter()
+        .map(|(name, t)| format!("{name}\t{}\t{}\n", t.left, t.counted))
+        .collect();
     let written = file
         .seek(SeekFrom::Start(0))
-        .and_then(|_| file.write_all(&bytes));
+        .and_then(|_| file.set_len(0))
+        .and_then(|_| file.write_all(text.as_bytes()));
     if let Err(error) = written {
         tracing::debug!(target: "prodvpc::aws", %error, "a shared pacing count could not be written");
     }
@@ -213,16 +272,12 @@ fn shared_dir() -> Option<&'static Path> {
     .as_deref()
 }
 
-/// A stable name for a bucket's file (FNV-1a: the same in every process and
+/// A stable name for a scope's file (FNV-1a: the same in every process and
 /// release, unlike the standard library's hasher).
-fn file_name(scope: &str, meter: &str) -> String {
-    let hash = scope
-        .bytes()
-        .chain([0])
-        .chain(meter.bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
+fn file_name(scope: &str) -> String {
+    let hash = scope.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{hash:016x}")
 }
 
@@ -349,17 +404,26 @@ impl Meter {
             .entry((scope.to_string(), self.name.clone()))
             .or_insert_with(|| {
                 let burst = paced_burst(self.burst);
-                Arc::new(match shared_dir() {
-                    Some(dir) => Bucket::shared(
-                        &dir.join(file_name(scope, &self.name)),
-                        burst,
-                        self.per_second,
-                    ),
+                Arc::new(match shared_file(scope) {
+                    Some(file) => Bucket::shared(file, &self.name, burst, self.per_second),
                     None => Bucket::new(burst, self.per_second),
                 })
             })
             .clone()
     }
+}
+
+/// The machine's file of `scope`'s buckets, opened once per process.
+fn shared_file(scope: &str) -> Option<Arc<SharedFile>> {
+    static FILES: OnceLock<Mutex<HashMap<String, Option<Arc<SharedFile>>>>> = OnceLock::new();
+    let mut files = FILES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    files
+        .entry(scope.to_string())
+        .or_insert_with(|| SharedFile::open(&shared_dir()?.join(file_name(scope))))
+        .clone()
 }
 
 /// This process's buckets, by scope and meter name.
@@ -596,9 +660,9 @@ mod tests {
     fn processes_sharing_a_bucket_file_spend_one_burst_between_them() {
         // two opens of one file stand for two provider processes
         let (_dir, path) = bucket_file("shared");
-        let first = Bucket::shared(&path, 4.0, 10.0);
-        let second = Bucket::shared(&path, 4.0, 10.0);
-        assert!(first.file.is_some() && second.file.is_some());
+        let (one, other) = (SharedFile::open(&path), SharedFile::open(&path));
+        let first = Bucket::shared(one.clone().unwrap(), "elb", 4.0, 10.0);
+        let second = Bucket::shared(other.clone().unwrap(), "elb", 4.0, 10.0);
         let start = now();
         for bucket in [&first, &second, &first, &second] {
             assert_eq!(bucket.reserve(start), Duration::ZERO);
@@ -612,9 +676,14 @@ mod tests {
         first.drain(start + 1.0);
         let after = second.reserve(start + 1.0);
         assert!((after.as_secs_f64() - 0.1).abs() < 1e-6, "{after:?}");
-        // a process that opens the file later sees the same count
-        let third = Bucket::shared(&path, 4.0, 10.0);
+        // another bucket of the same file keeps its own count
+        let other_bucket = Bucket::shared(one.unwrap(), "ec2:DescribeVpcs", 1.0, 1.0);
+        assert_eq!(other_bucket.reserve(start + 1.0), Duration::ZERO);
+        // a process that opens the file later sees the same counts
+        let third = Bucket::shared(SharedFile::open(&path).unwrap(), "elb", 4.0, 10.0);
         assert!(third.reserve(start + 1.0) > Duration::ZERO);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 
     #[test]
@@ -622,35 +691,25 @@ mod tests {
         let (_dir, path) = bucket_file("garbage");
         let start = now();
         for garbage in [
-            [f64::NAN, start],
-            [1e12, start],
-            [-1e12, start],
-            [0.0, start + 1e6],
+            format!("b\tNaN\t{start}\n"),
+            format!("b\t1e12\t{start}\n"),
+            format!("b\t-1e12\t{start}\n"),
+            format!("b\t0\t{}\n", start + 1e6),
+            "b\tnot a number\n".to_string(),
+            "\u{0}\u{1}\u{2}".to_string(),
         ] {
-            let bytes: Vec<u8> = garbage.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(&path, bytes).unwrap();
-            let bucket = Bucket::shared(&path, 2.0, 10.0);
+            std::fs::write(&path, &garbage).unwrap();
+            let bucket = Bucket::shared(SharedFile::open(&path).unwrap(), "b", 2.0, 10.0);
             assert_eq!(bucket.reserve(start), Duration::ZERO, "{garbage:?}");
             assert_eq!(bucket.reserve(start), Duration::ZERO, "{garbage:?}");
             assert!(bucket.reserve(start) > Duration::ZERO, "{garbage:?}");
         }
-        // a short file is a new bucket
-        std::fs::write(&path, [1u8, 2, 3]).unwrap();
-        assert_eq!(
-            Bucket::shared(&path, 1.0, 1.0).reserve(start),
-            Duration::ZERO
-        );
     }
 
     #[test]
     fn a_bucket_file_that_cannot_be_opened_leaves_the_bucket_to_the_process() {
         let (_dir, path) = bucket_file("missing");
-        let path = path.join("no such directory");
-        let bucket = Bucket::shared(&path.join("bucket"), 1.0, 10.0);
-        assert!(bucket.file.is_none());
-        let start = now();
-        assert_eq!(bucket.reserve(start), Duration::ZERO);
-        assert!(bucket.reserve(start) > Duration::ZERO);
+        assert!(SharedFile::open(&path.join("no such directory").join("bucket")).is_none());
     }
 
     #[test]
@@ -671,13 +730,9 @@ mod tests {
         assert!(Arc::ptr_eq(&meter.bucket(&ours), &meter.bucket(&ours)));
         assert!(!Arc::ptr_eq(&meter.bucket(&ours), &meter.bucket(&theirs)));
         assert!(!Arc::ptr_eq(&meter.bucket(&ours), &meter.bucket(&emulator)));
-        assert_ne!(
-            file_name(&ours, &meter.name),
-            file_name(&theirs, &meter.name)
-        );
+        assert_ne!(file_name(&ours), file_name(&theirs));
         // the same name in every process and release
-        assert_eq!(file_name("a", "b"), file_name("a", "b"));
-        assert_eq!(file_name("", ""), "af63bd4c8601b7df");
+        assert_eq!(file_name(""), "cbf29ce484222325");
     }
 
     #[test]
