@@ -429,14 +429,21 @@ fn shared_file(scope: &str) -> Option<Arc<SharedFile>> {
 /// This process's buckets, by scope and meter name.
 type BucketsByScope = HashMap<(String, String), Arc<Bucket>>;
 
-/// The burst this process spends of AWS's `burst`: a tenth less, at least
-/// one token. Calls sent at the bucket's pace can reach AWS bunched (a slow
-/// connection, a busy endpoint holding one back until the next is sent), and
-/// a full bucket loses the refill of the time one was held: the tokens kept
-/// back absorb that, where spending the whole burst would draw a throttling
-/// answer and its retry.
+/// The burst this process spends of AWS's `burst`: a tenth less for the
+/// buckets that many calls draw from at once (20 tokens and more). Calls sent
+/// at the bucket's pace can reach AWS bunched (a slow connection, a busy
+/// endpoint holding one back until the next is sent), and a full bucket loses
+/// the refill of the time one was held: the tokens kept back absorb that,
+/// where spending the whole burst would draw a throttling answer and its
+/// retry. The small buckets of creates (a load balancer, a NAT gateway, a
+/// gateway endpoint) are spent whole: one token there is seconds of refill,
+/// and their calls come a few at a time.
 fn paced_burst(burst: f64) -> f64 {
-    (burst * 0.9).floor().min(burst - 1.0).max(1.0)
+    if burst >= 20.0 {
+        burst - (burst / 10.0).floor()
+    } else {
+        burst
+    }
 }
 
 /// The services the provider calls.
@@ -713,12 +720,12 @@ mod tests {
     }
 
     #[test]
-    fn a_tenth_of_each_burst_is_kept_back_for_calls_that_arrive_bunched() {
+    fn a_tenth_of_each_large_burst_is_kept_back_for_calls_that_arrive_bunched() {
         assert_eq!(paced_burst(40.0), 36.0);
         assert_eq!(paced_burst(100.0), 90.0);
-        assert_eq!(paced_burst(10.0), 9.0);
-        assert_eq!(paced_burst(4.0), 3.0);
-        assert_eq!(paced_burst(1.0), 1.0);
+        assert_eq!(paced_burst(20.0), 18.0);
+        assert_eq!(paced_burst(10.0), 10.0);
+        assert_eq!(paced_burst(4.0), 4.0);
     }
 
     #[test]
