@@ -204,7 +204,7 @@ impl SharedFile {
     /// nothing is written: the bucket goes by this process's count.
     fn with<R>(&self, change: impl FnOnce(&mut BTreeMap<String, Tokens>) -> R) -> R {
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(mut counts) = file.lock().ok().and_then(|_| read_counts(&file)) else {
+        let Some(mut counts) = lock_briefly(&file).then(|| read_counts(&file)).flatten() else {
             return change(&mut BTreeMap::new());
         };
         let answer = change(&mut counts);
@@ -213,6 +213,28 @@ impl SharedFile {
         answer
     }
 }
+
+/// Takes the file's lock, waiting [`LOCK_PATIENCE`] at most: a process holds
+/// it for a read and a write, so a longer hold is a process stopped while
+/// holding it (a debugger, a suspended job), and a call never waits on that.
+fn lock_briefly(file: &File) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return true,
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(Duration::from_micros(200))
+            }
+            Err(error) => {
+                tracing::debug!(target: "prodvpc::aws", %error, "the shared pacing count is not to be had; this call goes by the process's own");
+                return false;
+            }
+        }
+    }
+}
+
+/// How long a call waits for the shared count's lock.
+const LOCK_PATIENCE: Duration = Duration::from_millis(50);
 
 /// The counts a bucket file holds; lines that do not read as one are left
 /// out (the bucket starts full).
@@ -711,6 +733,36 @@ mod tests {
             assert_eq!(bucket.reserve(start), Duration::ZERO, "{garbage:?}");
             assert!(bucket.reserve(start) > Duration::ZERO, "{garbage:?}");
         }
+    }
+
+    #[test]
+    fn a_lock_held_too_long_leaves_the_call_to_the_process_s_own_count() {
+        let (_dir, path) = bucket_file("held");
+        // another process took the lock and stopped
+        let holder = std::fs::File::open(&path)
+            .or_else(|_| std::fs::File::create(&path))
+            .unwrap();
+        holder.lock().unwrap();
+        let bucket = Bucket::shared(SharedFile::open(&path).unwrap(), "b", 1.0, 10.0);
+        let start = now();
+        let asked = std::time::Instant::now();
+        assert_eq!(bucket.reserve(start), Duration::ZERO);
+        assert!(
+            bucket.reserve(start) > Duration::ZERO,
+            "the process's own count paces"
+        );
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+        holder.unlock().unwrap();
+        // once it is free again, the process's count (its debt included)
+        // goes into the file for the others
+        let third = bucket.reserve(start);
+        assert!((third.as_secs_f64() - 0.2).abs() < 1e-6, "{third:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("b\t-2\t"), "{text}");
     }
 
     #[test]
