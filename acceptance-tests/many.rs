@@ -109,6 +109,8 @@ fn many_environments_apply_plan_empty_and_destroy_with_merged_reads() {
         "ec2:DescribeInstances",
         "elasticloadbalancing:DescribeLoadBalancers",
         "autoscaling:DescribeAutoScalingGroups",
+        // asked beside the first reads, not after each inventory
+        "ec2:DescribeNetworkInterfaces",
     ] {
         let calls = env.layer.count(action);
         assert!(

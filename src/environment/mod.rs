@@ -260,21 +260,42 @@ pub(crate) struct Observed {
     pub unfinished: bool,
 }
 
+/// The network interfaces of a VPC, and those of its NAT gateways in any state.
+type VpcInterfaces = Result<
+    (
+        Vec<ec2::NetworkInterface>,
+        std::collections::BTreeSet<String>,
+    ),
+    AwsError,
+>;
+
+/// Reads the network interfaces of `vpc` (see [`VpcInterfaces`]), merged
+/// with the reads of the other environments that ask at the same moment.
+async fn vpc_interfaces(clients: &AwsClients, vpc: &str) -> VpcInterfaces {
+    futures::try_join!(
+        ec2::network_interfaces(&clients.ec2, &clients.batches, vpc),
+        ec2::nat_gateway_interfaces(&clients.ec2, &clients.batches, vpc),
+    )
+}
+
 /// Another's network interfaces in the environment's VPC (a function's, a
-/// database's, one made by hand), named as destroy names them. A read AWS
+/// database's, one made by hand), named as destroy names them. `early` is
+/// what was read of the VPC in state while the inventory was discovered;
+/// another VPC found (an unfinished create's) is read now. A read AWS
 /// refuses is logged and left out: the refresh itself stands.
 async fn foreign_interfaces_of(
     clients: &AwsClients,
     spec: &EnvironmentSpec,
     inv: &Inventory,
+    early: Option<(&str, VpcInterfaces)>,
 ) -> Vec<String> {
     let Some(vpc) = &inv.vpc else {
         return Vec::new();
     };
-    let read = futures::try_join!(
-        ec2::network_interfaces(&clients.ec2, &clients.batches, &vpc.id),
-        ec2::nat_gateway_interfaces(&clients.ec2, &clients.batches, &vpc.id),
-    );
+    let read = match early {
+        Some((read_of, read)) if read_of == vpc.id => read,
+        _ => vpc_interfaces(clients, &vpc.id).await,
+    };
     match read {
         Ok((interfaces, nat_interfaces)) => {
             let load_balancer = spec.names().load_balancer;
@@ -453,7 +474,22 @@ impl Resource for EnvironmentResource {
                 .collect(),
             components: component_ids(&state),
         };
-        let inv = match Inventory::discover_hinted(&clients, &spec.names(), lookup, &hints).await {
+        // the VPC's network interfaces are asked beside the inventory's first
+        // reads: every environment of the configuration asks them at the same
+        // moment, so they merge into one call, where asked after each
+        // inventory (whose reads end at different times) they would not
+        let vpc_in_state = state.vpc_id.as_ref_option().cloned();
+        let names = spec.names();
+        let (inv, early_interfaces) = futures::join!(
+            Inventory::discover_hinted(&clients, &names, lookup, &hints),
+            async {
+                match &vpc_in_state {
+                    Some(vpc) => Some((vpc.as_str(), vpc_interfaces(&clients, vpc).await)),
+                    None => None,
+                }
+            }
+        );
+        let inv = match inv {
             Ok(inv) => inv,
             Err(error) => {
                 report_aws(diags, "Could not read the environment", &error, Phase::Read);
@@ -515,7 +551,7 @@ impl Resource for EnvironmentResource {
         };
         refreshed.drift = string_list(drift);
         let mut objects: Vec<String> = inv.foreign.iter().map(ToString::to_string).collect();
-        objects.extend(foreign_interfaces_of(&clients, &spec, &inv).await);
+        objects.extend(foreign_interfaces_of(&clients, &spec, &inv, early_interfaces).await);
         if !objects.is_empty() {
             diags.root_warning(
                 "Objects in the environment's VPC that are not its own",
