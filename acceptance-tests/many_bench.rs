@@ -130,6 +130,7 @@ fn one_configuration(moto: &Moto, count: usize, scale: f64) {
     print_calls(&layer, &format!("rested plan of {count}"));
     std::thread::sleep(REFILL);
     let destroy = measure(&ws, &layer, &["destroy", "-auto-approve", "-no-color"]);
+    print_calls(&layer, &format!("destroy of {count}"));
     let label = count.to_string();
     row(&label, "apply", &apply);
     row(&label, "plan (no changes), right after the apply", &plan);
