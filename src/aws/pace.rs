@@ -150,9 +150,11 @@ impl Bucket {
 
     /// A stored count this bucket could have made (a file another version
     /// or a stray write left is read as a full bucket): at most the burst, a
-    /// debt of at most an hour of refills, counted no later than an hour ahead.
+    /// debt of at most ten minutes of refills (the longest queue many
+    /// environments' creates make of the slowest bucket is a few minutes),
+    /// counted no later than an hour ahead.
     fn sane(&self, stored: Tokens, now: f64) -> Tokens {
-        let most_debt = self.burst + self.per_second * 3600.0;
+        let most_debt = self.burst + self.per_second * 600.0;
         let plausible = stored.left.is_finite()
             && stored.counted.is_finite()
             && stored.left <= self.burst
@@ -289,9 +291,36 @@ fn shared_dir() -> Option<&'static Path> {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir).ok().map(|_| dir)
+        builder.create(&dir).ok()?;
+        if !private_to_this_user(&dir) {
+            tracing::debug!(target: "prodvpc::aws", dir = %dir.display(), "the pacing directory is not this user's alone; pacing kept to this process");
+            return None;
+        }
+        Some(dir)
     })
     .as_deref()
+}
+
+/// Whether `dir` belongs to the user this process runs as and nobody else
+/// may write in it: a directory another user made in its place (the
+/// temporary directory is everyone's) could feed the buckets counts that
+/// hold every call back.
+#[cfg(unix)]
+fn private_to_this_user(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // a file made here is owned by this process's user
+    let probe = dir.join(format!(".owner-{}", std::process::id()));
+    let mine = File::create(&probe).and_then(|file| file.metadata());
+    let _ = std::fs::remove_file(&probe);
+    match (mine, std::fs::metadata(dir)) {
+        (Ok(mine), Ok(dir)) => dir.uid() == mine.uid() && dir.mode() & 0o022 == 0,
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn private_to_this_user(_dir: &Path) -> bool {
+    true
 }
 
 /// A stable name for a scope's file (FNV-1a: the same in every process and
@@ -723,6 +752,8 @@ mod tests {
             format!("b\tNaN\t{start}\n"),
             format!("b\t1e12\t{start}\n"),
             format!("b\t-1e12\t{start}\n"),
+            // more than ten minutes of refills owed
+            format!("b\t-7000\t{start}\n"),
             format!("b\t0\t{}\n", start + 1e6),
             "b\tnot a number\n".to_string(),
             "\u{0}\u{1}\u{2}".to_string(),
@@ -763,6 +794,22 @@ mod tests {
         assert!((third.as_secs_f64() - 0.2).abs() < 1e-6, "{third:?}");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("b\t-2\t"), "{text}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_may_write_in_is_not_shared() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, _) = bucket_file("private");
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(private_to_this_user(&dir.0));
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!private_to_this_user(&dir.0));
+        assert_eq!(
+            std::fs::read_dir(&dir.0).unwrap().count(),
+            0,
+            "the probe is removed"
+        );
     }
 
     #[test]
