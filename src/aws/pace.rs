@@ -206,11 +206,17 @@ impl SharedFile {
     /// nothing is written: the bucket goes by this process's count.
     fn with<R>(&self, change: impl FnOnce(&mut BTreeMap<String, Tokens>) -> R) -> R {
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(mut counts) = lock_briefly(&file).then(|| read_counts(&file)).flatten() else {
+        if !lock_briefly(&file) {
             return change(&mut BTreeMap::new());
+        }
+        let answer = match read_counts(&file) {
+            Some(mut counts) => {
+                let answer = change(&mut counts);
+                write_counts(&file, &counts);
+                answer
+            }
+            None => change(&mut BTreeMap::new()),
         };
-        let answer = change(&mut counts);
-        write_counts(&file, &counts);
         let _ = file.unlock();
         answer
     }
@@ -243,10 +249,7 @@ const LOCK_PATIENCE: Duration = Duration::from_millis(50);
 fn read_counts(mut file: &File) -> Option<BTreeMap<String, Tokens>> {
     let mut text = String::new();
     file.seek(SeekFrom::Start(0)).ok()?;
-    if file.read_to_string(&mut text).is_err() {
-        let _ = file.unlock();
-        return None;
-    }
+    file.read_to_string(&mut text).ok()?;
     Some(
         text.lines()
             .filter_map(|line| {
