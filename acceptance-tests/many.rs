@@ -169,10 +169,33 @@ fn many_environments_apply_plan_empty_and_destroy_with_merged_reads() {
     assert_eq!(states(&ws), merged);
     assert_eq!(merged, applied, "a refresh changes nothing");
 
+    // destroy's refresh reads every setting once; destroy itself reads only
+    // what deleting needs, not again what only a comparison uses
+    env.layer.reset_counts();
     ws.ok(&["destroy", "-auto-approve", "-no-color"]);
     for name in ENVIRONMENTS {
         assert_eq!(leftovers(&env.api, name), Vec::<String>::new(), "{name}");
     }
+    for action in [
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "autoscaling:DescribePolicies",
+        "autoscaling:DescribeLifecycleHooks",
+    ] {
+        let calls = env.layer.count(action);
+        assert!(
+            (1..=ENVIRONMENTS.len()).contains(&calls),
+            "{action}: {calls} calls to destroy {} environments",
+            ENVIRONMENTS.len()
+        );
+    }
+    // the deletion protection is read again right before deleting
+    assert!(
+        env.layer
+            .count("elasticloadbalancing:DescribeLoadBalancerAttributes")
+            > ENVIRONMENTS.len()
+    );
 }
 
 /// The value of `key=value` in a provider line as Terraform renders it.

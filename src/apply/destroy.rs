@@ -5,7 +5,7 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use super::components::{object_ids, steps_in, Wave};
-use super::inventory::{foreign_interfaces, interface_in_words, Hints, Inventory, Lookup};
+use super::inventory::{foreign_interfaces, interface_in_words, Hints, Inventory, Lookup, Purpose};
 use super::run::Result;
 use super::teardown::Teardown;
 use super::waiters::LISTED_LATE;
@@ -23,6 +23,10 @@ use crate::plan::spec::{attribute, Names};
 /// which belongs to another configuration; and without any VPC nothing is,
 /// as nothing found by its tags alone is the environment's. `hints` name what
 /// the state records, such as the Elastic IPs no NAT gateway holds any more.
+///
+/// Its inventories read what deleting needs, not the settings only a refresh
+/// compares ([`Purpose::Delete`]): many environments destroyed at once share
+/// the account's request rates.
 pub async fn destroy(
     clients: &AwsClients,
     names: &Names,
@@ -30,6 +34,10 @@ pub async fn destroy(
     hints: &Hints,
     deadline: Instant,
 ) -> Result<()> {
+    let hints = &Hints {
+        purpose: Purpose::Delete,
+        ..hints.clone()
+    };
     let lookup = match vpc_id {
         Some(vpc) => Lookup::EverythingInVpc(vpc),
         None => Lookup::ByName,

@@ -189,11 +189,33 @@ pub struct Strays {
     pub load_balancers: Vec<LoadBalancer>,
 }
 
+/// What a discovery serves, which decides what it reads besides the objects
+/// themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Purpose {
+    /// a refresh or an apply: every setting of every component is read, to be
+    /// compared with the configuration
+    #[default]
+    Compare,
+    /// a destroy: what deleting needs (the objects, whose they are, the load
+    /// balancer's deletion protection, the bastion's protections, what would
+    /// block). Settings that only a comparison reads and that go with what
+    /// holds them are left unread: the load balancer's listeners (deleted
+    /// with it) and their rules and attributes, the target groups' attributes
+    /// and targets, and the group's policies, scheduled actions, hooks,
+    /// notifications and refresh (deleted with the group). Those are one call
+    /// per environment each, and Elastic Load Balancing's and Auto Scaling's
+    /// account buckets are shared by every environment destroyed at once.
+    Delete,
+}
+
 /// What the state (and a run that made objects) says: the objects it names
 /// are the environment's whatever their tags, and their describes can join
-/// an earlier round.
+/// an earlier round. It also says what the discovery serves.
 #[derive(Clone, Debug, Default)]
 pub struct Hints {
+    /// what is read besides the objects themselves
+    pub purpose: Purpose,
     /// the listeners' ARNs, whose tags are read with the load balancer's (one
     /// that is out of date costs a round, never a wrong answer)
     pub listener_arns: Vec<String>,
@@ -309,6 +331,7 @@ impl Inventory {
         // ones whose object may not exist are asked anyway, and their answers used
         // only when it does (see round 2).
         let vpc_in_state = lookup.vpc();
+        let compares = hints.purpose == Purpose::Compare;
         let (
             mut ec2_found,
             load_balancer,
@@ -338,7 +361,12 @@ impl Inventory {
                     _ => Ok((Vec::new(), Vec::new())),
                 }
             },
-            async { Ok(group_facts(clients, &names.app).await.ok()) },
+            async {
+                match compares {
+                    true => Ok(group_facts(clients, &names.app).await.ok()),
+                    false => Ok(None),
+                }
+            },
             async {
                 let versions = ["$Default".to_string()];
                 let template = ec2::TemplateRef::Name(&names.app);
@@ -464,8 +492,8 @@ impl Inventory {
         // the listeners' tags are read with the others' when the state names
         // the listeners; any it does not name cost one more round
         let hinted_listeners: Vec<String> = match &load_balancer {
-            Some(_) => hints.listener_arns.clone(),
-            None => Vec::new(),
+            Some(_) if compares => hints.listener_arns.clone(),
+            _ => Vec::new(),
         };
         // Round 2: what hangs off the objects of round 1.
         let (elb_read, group_read, more_versions, vpc_read, instance_read, by_id) = futures::try_join!(
@@ -474,13 +502,14 @@ impl Inventory {
                 load_balancer.as_ref(),
                 &groups,
                 &arns,
-                &hinted_listeners
+                &hinted_listeners,
+                hints.purpose,
             ),
             async {
                 match (&group, group_read_by_name) {
                     (Some(_), Some(facts)) => Ok(facts),
-                    (Some(g), None) => group_facts(clients, &g.name).await,
-                    (None, _) => Ok(GroupFacts::default()),
+                    (Some(g), None) if compares => group_facts(clients, &g.name).await,
+                    _ => Ok(GroupFacts::default()),
                 }
             },
             async {

@@ -473,6 +473,7 @@ impl Resource for EnvironmentResource {
                 .into_values()
                 .collect(),
             components: component_ids(&state),
+            ..Hints::default()
         };
         // the VPC's network interfaces are asked beside the inventory's first
         // reads: every environment of the configuration asks them at the same

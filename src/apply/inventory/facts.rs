@@ -111,20 +111,26 @@ pub(super) struct ElbFacts {
 
 /// The listeners and attributes of `load_balancer`, the tags of `arns` and of
 /// the listeners the state names (`hinted_listeners`, with their rules), and
-/// the targets and attributes of `groups`.
+/// the targets and attributes of `groups`. For a destroy (`purpose`), only
+/// the tags and the load balancer's attributes (its deletion protection).
 pub(super) async fn elb_facts(
     clients: &AwsClients,
     load_balancer: Option<&LoadBalancer>,
     groups: &[TargetGroup],
     arns: &[String],
     hinted_listeners: &[String],
+    purpose: Purpose,
 ) -> Result<ElbFacts, AwsError> {
     let elb = &clients.elbv2;
+    let compared = match purpose {
+        Purpose::Compare => groups,
+        Purpose::Delete => &[],
+    };
     let (listeners, load_balancer_attributes, (tags, listener_rules), (registered, attributes)) = futures::try_join!(
         async {
             match load_balancer {
-                Some(lb) => elbv2::listeners(elb, &lb.arn).await,
-                None => Ok(Vec::new()),
+                Some(lb) if purpose == Purpose::Compare => elbv2::listeners(elb, &lb.arn).await,
+                _ => Ok(Vec::new()),
             }
         },
         async {
@@ -148,7 +154,7 @@ pub(super) async fn elb_facts(
             Ok::<_, AwsError>((all, rules?))
         },
         async {
-            let reads = groups.iter().map(|tg| async move {
+            let reads = compared.iter().map(|tg| async move {
                 let (targets, attributes) = futures::try_join!(
                     elbv2::registered_targets(elb, &tg.arn),
                     elbv2::target_group_attributes(elb, &tg.arn),
