@@ -352,12 +352,31 @@ impl Inventory {
                 },
                 &listings,
             ),
-            elbv2::find_load_balancer(&clients.elbv2, &clients.batches, &names.load_balancer),
-            elbv2::find_target_group(&clients.elbv2, &clients.batches, &names.target_group),
+            async {
+                match lookup {
+                    // the VPC's listing below finds it
+                    Lookup::EverythingInVpc(_) => Ok(None),
+                    _ => {
+                        let (elb, batches) = (&clients.elbv2, &clients.batches);
+                        elbv2::find_load_balancer(elb, batches, &names.load_balancer).await
+                    }
+                }
+            },
+            async {
+                match lookup {
+                    Lookup::EverythingInVpc(_) => Ok(None),
+                    _ => {
+                        let (elb, batches) = (&clients.elbv2, &clients.batches);
+                        elbv2::find_target_group(elb, batches, &names.target_group).await
+                    }
+                }
+            },
             autoscaling::find_group(&clients.autoscaling, &clients.batches, &names.app),
             async {
                 match lookup {
-                    Lookup::EverythingInVpc(vpc) => elbv2::in_vpc(&clients.elbv2, vpc).await,
+                    Lookup::EverythingInVpc(vpc) => {
+                        elbv2::in_vpc(&clients.elbv2, &clients.batches, vpc).await
+                    }
                     _ => Ok((Vec::new(), Vec::new())),
                 }
             },
@@ -421,6 +440,9 @@ impl Inventory {
             .map(str::to_string)
             .or_else(|| ec2_found.vpcs.first().map(|v| v.id.clone()));
         let (scanned_balancers, scanned_groups) = scanned;
+        let load_balancer =
+            load_balancer.or_else(|| elb::named(&scanned_balancers, &names.load_balancer));
+        let named_group = named_group.or_else(|| elb::named(&scanned_groups, &names.target_group));
         let balancers = elb::at_home(load_balancer, scanned_balancers, home.as_deref());
         let groups = elb::at_home(named_group, scanned_groups, home.as_deref());
         let mut arns: Vec<String> = balancers.iter().map(|lb| lb.arn.clone()).collect();

@@ -27,6 +27,7 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoadBalancer {
     pub arn: String,
+    pub name: String,
     pub dns_name: String,
     pub zone_id: String,
     pub scheme: String,
@@ -65,6 +66,7 @@ pub async fn set_ip_address_type(client: &Client, arn: &str, ipv6: bool) -> Resu
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetGroup {
     pub arn: String,
+    pub name: String,
     pub port: i32,
     pub health_check: HealthCheck,
     pub vpc_id: String,
@@ -226,6 +228,7 @@ pub async fn tags_of(
 fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> LoadBalancer {
     LoadBalancer {
         arn: lb.load_balancer_arn().unwrap_or_default().into(),
+        name: lb.load_balancer_name().unwrap_or_default().into(),
         dns_name: lb.dns_name().unwrap_or_default().into(),
         zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().into(),
         scheme: lb
@@ -254,6 +257,7 @@ fn load_balancer_of(lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) ->
 fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> TargetGroup {
     TargetGroup {
         arn: tg.target_group_arn().unwrap_or_default().into(),
+        name: tg.target_group_name().unwrap_or_default().into(),
         port: tg.port().unwrap_or_default(),
         health_check: HealthCheck {
             enabled: tg.health_check_enabled().unwrap_or(false),
@@ -279,34 +283,68 @@ fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> T
 
 /// Every load balancer and target group in a VPC (all pages). Listing by VPC
 /// rather than by name also finds objects left behind by an earlier port or name.
+///
+/// Neither describe filters by VPC, so each lists the region's: the reads
+/// of every environment asking at the same moment share one listing (the
+/// largest pages AWS gives, 400), each taking its VPC's objects.
 pub async fn in_vpc(
     client: &Client,
+    batches: &Batches,
     vpc_id: &str,
 ) -> Result<(Vec<LoadBalancer>, Vec<TargetGroup>)> {
-    let mut balancers = Vec::new();
-    let mut pages = client.describe_load_balancers().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
-        balancers.extend(
-            page.load_balancers()
-                .iter()
-                .filter(|lb| lb.vpc_id() == Some(vpc_id))
-                .map(load_balancer_of),
-        );
-    }
-    let mut groups = Vec::new();
-    let mut pages = client.describe_target_groups().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
-        groups.extend(
-            page.target_groups()
-                .iter()
-                .filter(|tg| tg.vpc_id() == Some(vpc_id))
-                .map(target_group_of),
-        );
-    }
-    Ok((balancers, groups))
+    let balancers = batches.read_with(
+        client,
+        "DescribeLoadBalancers",
+        "every load balancer, by VPC",
+        usize::MAX,
+        vpc_id,
+        |client, _| async move {
+            let mut found = Vec::new();
+            let mut pages = client
+                .describe_load_balancers()
+                .page_size(LISTING_PAGE)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
+                found.extend(
+                    page.load_balancers()
+                        .iter()
+                        .filter_map(|lb| Some((lb.vpc_id()?.to_string(), load_balancer_of(lb)))),
+                );
+            }
+            Ok(found)
+        },
+    );
+    let groups = batches.read_with(
+        client,
+        "DescribeTargetGroups",
+        "every target group, by VPC",
+        usize::MAX,
+        vpc_id,
+        |client, _| async move {
+            let mut found = Vec::new();
+            let mut pages = client
+                .describe_target_groups()
+                .page_size(LISTING_PAGE)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
+                found.extend(
+                    page.target_groups()
+                        .iter()
+                        .filter_map(|tg| Some((tg.vpc_id()?.to_string(), target_group_of(tg)))),
+                );
+            }
+            Ok(found)
+        },
+    );
+    futures::try_join!(balancers, groups)
 }
+
+/// The most load balancers or target groups one page of a listing holds.
+const LISTING_PAGE: i32 = 400;
 
 /// The load balancer's state (`provisioning`, `active`, `failed`, ...), `None`
 /// when gone (AWS lists it while it is being deleted). The waits of every
@@ -330,7 +368,7 @@ pub async fn load_balancer_state(
                 let mut states = Vec::new();
                 let mut pages = client
                     .describe_load_balancers()
-                    .page_size(400)
+                    .page_size(LISTING_PAGE)
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {

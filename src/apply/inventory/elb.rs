@@ -6,14 +6,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::aws::elbv2::{LoadBalancer, TargetGroup};
 
 /// An object found both by the environment's name and by scanning its VPC.
-pub(super) trait ElbObject {
+pub(super) trait ElbObject: Clone {
     fn arn(&self) -> &str;
+    fn name(&self) -> &str;
     fn vpc(&self) -> &str;
 }
 
 impl ElbObject for LoadBalancer {
     fn arn(&self) -> &str {
         &self.arn
+    }
+    fn name(&self) -> &str {
+        &self.name
     }
     fn vpc(&self) -> &str {
         &self.vpc_id
@@ -24,9 +28,22 @@ impl ElbObject for TargetGroup {
     fn arn(&self) -> &str {
         &self.arn
     }
+    fn name(&self) -> &str {
+        &self.name
+    }
     fn vpc(&self) -> &str {
         &self.vpc_id
     }
+}
+
+/// The object of the VPC's listing that has `name`: what a lookup by name
+/// would find there (AWS compares names without regard to case), so a
+/// discovery that lists the VPC's objects need not also ask by name.
+pub(super) fn named<T: ElbObject>(scanned: &[T], name: &str) -> Option<T> {
+    scanned
+        .iter()
+        .find(|o| o.name().eq_ignore_ascii_case(name))
+        .cloned()
 }
 
 /// The object found by name first, then those the scan found besides it,

@@ -276,3 +276,21 @@ fn the_group_is_read_again_only_when_its_members_and_targets_disagree() {
     let elsewhere = BTreeMap::from([("other".to_string(), Vec::new())]);
     assert!(!members_disagree(&serving, &elsewhere));
 }
+
+#[test]
+fn the_vpc_s_listing_stands_in_for_a_lookup_by_name() {
+    let group = |arn: &str, name: &str| TargetGroup {
+        arn: arn.into(),
+        name: name.into(),
+        vpc_id: "vpc-1".into(),
+        ..TargetGroup::default()
+    };
+    let scanned = vec![group("arn:old", "shop-tg-8080"), group("arn:tg", "Shop-TG")];
+    let named = elb::named(&scanned, "shop-tg").map(|tg| tg.arn);
+    assert_eq!(named.as_deref(), Some("arn:tg"));
+    assert!(elb::named(&scanned, "shop").is_none());
+    // the one of the environment's name comes first, the old port's after it
+    let kept = elb::at_home(elb::named(&scanned, "shop-tg"), scanned, Some("vpc-1"));
+    let arns: Vec<&str> = kept.iter().map(|tg| tg.arn.as_str()).collect();
+    assert_eq!(arns, ["arn:tg", "arn:old"]);
+}
