@@ -78,6 +78,10 @@ fn many_environments_apply_plan_empty_and_destroy_with_merged_reads() {
             ENVIRONMENTS.len()
         );
     }
+    // the group's attachments are read once it exists (the read that ends
+    // the apply), not asked of a group not made yet before anything is made
+    let hooks = env.layer.count("autoscaling:DescribeLifecycleHooks");
+    assert!(hooks <= ENVIRONMENTS.len(), "{hooks} reads of hooks");
 
     // each environment's state names its own objects, in its own VPC
     let applied = states(&ws);

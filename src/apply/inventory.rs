@@ -202,10 +202,11 @@ pub enum Purpose {
     /// block). Settings that only a comparison reads and that go with what
     /// holds them are left unread: the load balancer's listeners (deleted
     /// with it) and their rules and attributes, the target groups' attributes
-    /// and targets, and the group's policies, scheduled actions, hooks,
-    /// notifications and refresh (deleted with the group). Those are one call
-    /// per environment each, and Elastic Load Balancing's and Auto Scaling's
-    /// account buckets are shared by every environment destroyed at once.
+    /// and targets, the group's policies, scheduled actions, hooks,
+    /// notifications and refresh (deleted with the group), and the VPC's DNS
+    /// attributes. Those are one call per environment each, and Elastic Load
+    /// Balancing's and Auto Scaling's account buckets are shared by every
+    /// environment destroyed at once.
     Delete,
 }
 
@@ -381,7 +382,12 @@ impl Inventory {
                 }
             },
             async {
-                match compares {
+                // asked before the group is known to exist only where it
+                // likely does (the VPC in state has one): a create's lookup by
+                // name would spend four Auto Scaling calls on a group not
+                // there yet, which every environment created at once makes
+                // in the account's one bucket before making anything
+                match compares && vpc_in_state.is_some() {
                     true => Ok(group_facts(clients, &names.app).await.ok()),
                     false => Ok(None),
                 }
@@ -399,7 +405,7 @@ impl Inventory {
                 match vpc_in_state {
                     // the VPC may be gone: round 2 reads again if it is found;
                     // its default group comes with the VPC's other groups
-                    Some(vpc) => Ok(vpc_facts(clients, vpc, true).await.ok()),
+                    Some(vpc) => Ok(vpc_facts(clients, vpc, true, hints.purpose).await.ok()),
                     None => Ok(None),
                 }
             },
@@ -547,9 +553,11 @@ impl Inventory {
             async {
                 match (&vpc_id, vpc_read_from_state) {
                     (Some(_), Some(facts)) => Ok(Some(facts)),
-                    (Some(vpc), None) => vpc_facts(clients, vpc, lookup.vpc().is_some())
-                        .await
-                        .map(Some),
+                    (Some(vpc), None) => {
+                        vpc_facts(clients, vpc, lookup.vpc().is_some(), hints.purpose)
+                            .await
+                            .map(Some)
+                    }
                     (None, _) => Ok(None),
                 }
             },
@@ -610,7 +618,7 @@ impl Inventory {
             .collect();
         let (vpc_dns, default_group, flow_logs, network_acls, vpn_gateways) = match vpc_read {
             Some(facts) => (
-                Some(facts.dns),
+                facts.dns,
                 facts.default_group.or(listed_default_group),
                 facts.flow_logs,
                 facts.network_acls,

@@ -39,7 +39,8 @@ pub(super) async fn group_facts(clients: &AwsClients, group: &str) -> Result<Gro
 
 /// What is read of the VPC itself rather than found by tags.
 pub(super) struct VpcFacts {
-    pub(super) dns: VpcDns,
+    /// `None` for a destroy, which compares nothing
+    pub(super) dns: Option<VpcDns>,
     pub(super) default_group: Option<SecurityGroup>,
     /// every flow log of the VPC, the environment's own included; `None` when
     /// the credentials may not read them (an IAM policy older than the posture
@@ -51,17 +52,23 @@ pub(super) struct VpcFacts {
     pub(super) vpn_gateways: Vec<Found>,
 }
 
-/// The VPC's DNS settings, its default security group, flow logs, network
-/// ACLs and the virtual private gateways attached to it. The
-/// default group is left out when `groups_listed`: a discovery by the VPC
-/// lists it with the VPC's other groups.
+/// The VPC's DNS settings (not for a destroy: `purpose`), its default
+/// security group, flow logs, network ACLs and the virtual private gateways
+/// attached to it. The default group is left out when `groups_listed`: a
+/// discovery by the VPC lists it with the VPC's other groups.
 pub(super) async fn vpc_facts(
     clients: &AwsClients,
     vpc: &str,
     groups_listed: bool,
+    purpose: Purpose,
 ) -> Result<VpcFacts, AwsError> {
     let (dns, default_group, flow_logs, network_acls, vpn_gateways) = futures::try_join!(
-        ec2::vpc_dns(&clients.ec2, vpc),
+        async {
+            match purpose {
+                Purpose::Compare => ec2::vpc_dns(&clients.ec2, vpc).await.map(Some),
+                Purpose::Delete => Ok(None),
+            }
+        },
         async {
             if groups_listed {
                 return Ok(None);
