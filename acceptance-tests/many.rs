@@ -186,6 +186,8 @@ fn many_environments_apply_plan_empty_and_destroy_with_merged_reads() {
         "elasticloadbalancing:DescribeTargetGroupAttributes",
         "autoscaling:DescribePolicies",
         "autoscaling:DescribeLifecycleHooks",
+        // asked beside destroy's first reads, merged, not after each inventory
+        "ec2:DescribeNetworkInterfaces",
     ] {
         let calls = env.layer.count(action);
         assert!(

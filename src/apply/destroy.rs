@@ -42,7 +42,19 @@ pub async fn destroy(
         Some(vpc) => Lookup::EverythingInVpc(vpc),
         None => Lookup::ByName,
     };
-    let inv = Inventory::discover_hinted(clients, names, lookup, hints).await?;
+    // the VPC's network interfaces, which tell what would block, are asked
+    // beside the inventory's first reads: every environment destroyed at the
+    // same moment asks them then, so they merge into one call
+    let (inv, early_interfaces) = futures::join!(
+        Inventory::discover_hinted(clients, names, lookup, hints),
+        async {
+            match vpc_id {
+                Some(vpc) => Some(ec2::vpc_interfaces(&clients.ec2, &clients.batches, vpc).await),
+                None => None,
+            }
+        },
+    );
+    let inv = inv?;
     // later passes stay bound to the VPC found now: once it is deleted, a
     // look by name would find nothing of what it held
     let found_vpc = inv.vpc.as_ref().map(|vpc| vpc.id.clone());
@@ -80,7 +92,12 @@ pub async fn destroy(
     // the VPC in state, or the unfinished one found by name (what discovery
     // then bound the inventory to)
     if let Some(vpc) = inv.vpc.as_ref().map(|vpc| vpc.id.as_str()) {
-        let blockers = blockers(clients, names, &inv, vpc).await?;
+        // read again only for another VPC (an unfinished create's, found by name)
+        let interfaces = match early_interfaces {
+            Some(read) if vpc_id == Some(vpc) => read?,
+            _ => ec2::vpc_interfaces(&clients.ec2, &clients.batches, vpc).await?,
+        };
+        let blockers = blockers(clients, names, &inv, vpc, &interfaces).await?;
         if !blockers.is_empty() {
             return Err(AwsError::DestroyBlocked { blockers });
         }
@@ -126,19 +143,17 @@ const DELETION_PASSES: usize = 3;
 /// the bastion's termination protection, objects in the VPC that are not the
 /// environment's (instances, subnets, groups, network interfaces of other
 /// services), and other security groups whose rules name the environment's.
-/// Each entry names the object and what to do.
+/// Each entry names the object and what to do. `interfaces` are the VPC's
+/// (see [`ec2::vpc_interfaces`]).
 async fn blockers(
     clients: &AwsClients,
     names: &Names,
     inv: &Inventory,
     vpc: &str,
+    (interfaces, nat_interfaces): &ec2::VpcInterfaces,
 ) -> Result<Vec<String>> {
     let own_groups: Vec<String> = inv.security_groups.values().map(|g| g.id.clone()).collect();
-    let (interfaces, nat_interfaces, referencing) = futures::try_join!(
-        ec2::network_interfaces(&clients.ec2, &clients.batches, vpc),
-        ec2::nat_gateway_interfaces(&clients.ec2, &clients.batches, vpc),
-        ec2::groups_referencing(&clients.ec2, &own_groups),
-    )?;
+    let referencing = ec2::groups_referencing(&clients.ec2, &own_groups).await?;
     let mut found = Vec::new();
     // each refuses TerminateInstances (stop protection too, as AWS documents)
     for (protected, what, flag) in [
@@ -162,7 +177,7 @@ async fn blockers(
             .map(|object| format!("{object} {}", object.remedy(vpc))),
     );
     found.extend(
-        foreign_interfaces(inv, &names.load_balancer, &interfaces, &nat_interfaces)
+        foreign_interfaces(inv, &names.load_balancer, interfaces, nat_interfaces)
             .into_iter()
             .map(|eni| {
                 format!(

@@ -261,21 +261,11 @@ pub(crate) struct Observed {
 }
 
 /// The network interfaces of a VPC, and those of its NAT gateways in any state.
-type VpcInterfaces = Result<
-    (
-        Vec<ec2::NetworkInterface>,
-        std::collections::BTreeSet<String>,
-    ),
-    AwsError,
->;
+type VpcInterfaces = Result<ec2::VpcInterfaces, AwsError>;
 
-/// Reads the network interfaces of `vpc` (see [`VpcInterfaces`]), merged
-/// with the reads of the other environments that ask at the same moment.
+/// Reads the network interfaces of `vpc` (see [`ec2::vpc_interfaces`]).
 async fn vpc_interfaces(clients: &AwsClients, vpc: &str) -> VpcInterfaces {
-    futures::try_join!(
-        ec2::network_interfaces(&clients.ec2, &clients.batches, vpc),
-        ec2::nat_gateway_interfaces(&clients.ec2, &clients.batches, vpc),
-    )
+    ec2::vpc_interfaces(&clients.ec2, &clients.batches, vpc).await
 }
 
 /// Another's network interfaces in the environment's VPC (a function's, a

@@ -123,6 +123,24 @@ pub async fn vpn_gateways_attached(
         .await
 }
 
+/// The network interfaces of a VPC, and those of its NAT gateways in any
+/// state: what tells another's interfaces in it from the environment's.
+pub type VpcInterfaces = (Vec<NetworkInterface>, BTreeSet<String>);
+
+/// The network interfaces of `vpc` and of its NAT gateways, each read
+/// merged with the reads of the other environments that ask at the same
+/// moment.
+pub async fn vpc_interfaces(
+    client: &Client,
+    batches: &Batches,
+    vpc: &str,
+) -> Result<VpcInterfaces> {
+    futures::try_join!(
+        network_interfaces(client, batches, vpc),
+        nat_gateway_interfaces(client, batches, vpc),
+    )
+}
+
 /// The network interfaces of every NAT gateway in `vpc`, whatever its state
 /// (a deleting gateway's interface is still the environment's).
 pub async fn nat_gateway_interfaces(
