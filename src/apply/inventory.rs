@@ -333,6 +333,10 @@ impl Inventory {
         // only when it does (see round 2).
         let vpc_in_state = lookup.vpc();
         let compares = hints.purpose == Purpose::Compare;
+        // the load balancer and target group of the environment's names: a
+        // lookup that lists the VPC's finds them there (see `elb::named`)
+        let by_name = !matches!(lookup, Lookup::EverythingInVpc(_));
+        let (elb, batches) = (&clients.elbv2, &clients.batches);
         let (
             mut ec2_found,
             load_balancer,
@@ -354,22 +358,15 @@ impl Inventory {
                 &listings,
             ),
             async {
-                match lookup {
-                    // the VPC's listing below finds it
-                    Lookup::EverythingInVpc(_) => Ok(None),
-                    _ => {
-                        let (elb, batches) = (&clients.elbv2, &clients.batches);
-                        elbv2::find_load_balancer(elb, batches, &names.load_balancer).await
-                    }
+                match by_name {
+                    true => elbv2::find_load_balancer(elb, batches, &names.load_balancer).await,
+                    false => Ok(None),
                 }
             },
             async {
-                match lookup {
-                    Lookup::EverythingInVpc(_) => Ok(None),
-                    _ => {
-                        let (elb, batches) = (&clients.elbv2, &clients.batches);
-                        elbv2::find_target_group(elb, batches, &names.target_group).await
-                    }
+                match by_name {
+                    true => elbv2::find_target_group(elb, batches, &names.target_group).await,
+                    false => Ok(None),
                 }
             },
             autoscaling::find_group(&clients.autoscaling, &clients.batches, &names.app),
