@@ -1,4 +1,5 @@
-//! Elastic Load Balancing v2: the ALB, its target group and listeners.
+//! Elastic Load Balancing v2: the ALB and its target group here; listeners,
+//! registered targets and attributes in their own modules.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,11 @@ use crate::error::AwsError;
 type Result<T> = std::result::Result<T, AwsError>;
 
 mod attributes;
+mod listeners;
+mod targets;
 pub use attributes::*;
+pub use listeners::*;
+pub use targets::*;
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
@@ -146,45 +151,6 @@ impl HealthCheck {
     }
 }
 
-/// A listener and what its default action does.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Listener {
-    pub arn: String,
-    pub port: i32,
-    pub protocol: String,
-    /// `forward` or `redirect`
-    pub action: String,
-    pub target_group: Option<String>,
-    /// the default certificate of an HTTPS listener
-    pub certificate: Option<String>,
-    /// where a redirect goes, as `STATUS PROTOCOL://HOST:PORT/PATH?QUERY`
-    /// with AWS's placeholders for the parts kept from the request
-    pub redirect: Option<String>,
-    /// the security policy (meaningful on HTTPS only: some endpoints report one on HTTP too)
-    pub ssl_policy: Option<String>,
-}
-
-/// How the provider's redirect reads in [`Listener::redirect`]: to HTTPS on
-/// 443, keeping the request's host, path and query.
-pub const REDIRECT_TO_HTTPS: &str = "HTTP_301 HTTPS://#{host}:443/#{path}?#{query}";
-
-/// A redirect in the words of [`Listener::redirect`]. A part not given is
-/// kept from the request: AWS reports it as its placeholder (`#{host}`,
-/// `/#{path}`, `#{query}`), which is what this fills in when an endpoint
-/// leaves it out, so the same redirect always reads the same.
-fn redirect_in_words(r: &RedirectActionConfig) -> String {
-    let path = r.path().unwrap_or("/#{path}");
-    format!(
-        "{} {}://{}:{}{}?{}",
-        r.status_code().map(|c| c.as_str()).unwrap_or_default(),
-        r.protocol().unwrap_or("#{protocol}"),
-        r.host().unwrap_or("#{host}"),
-        r.port().unwrap_or("#{port}"),
-        path,
-        r.query().unwrap_or("#{query}"),
-    )
-}
-
 /// Tags of ELB objects by ARN. The reads of every environment at the same
 /// moment share calls of up to 20 ARNs (what AWS takes).
 pub async fn tags_of(
@@ -281,12 +247,45 @@ fn target_group_of(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> T
     }
 }
 
+/// Every load balancer of the region, in the largest pages AWS gives.
+async fn every_load_balancer(client: &Client) -> Result<Vec<LoadBalancer>> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .describe_load_balancers()
+        .page_size(LISTING_PAGE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
+        found.extend(page.load_balancers().iter().map(load_balancer_of));
+    }
+    Ok(found)
+}
+
+/// Every target group of the region, in the largest pages AWS gives.
+async fn every_target_group(client: &Client) -> Result<Vec<TargetGroup>> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .describe_target_groups()
+        .page_size(LISTING_PAGE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
+        found.extend(page.target_groups().iter().map(target_group_of));
+    }
+    Ok(found)
+}
+
+/// The most load balancers or target groups one page of a listing holds.
+const LISTING_PAGE: i32 = 400;
+
 /// Every load balancer and target group in a VPC (all pages). Listing by VPC
 /// rather than by name also finds objects left behind by an earlier port or name.
 ///
 /// Neither describe filters by VPC, so each lists the region's: the reads
-/// of every environment asking at the same moment share one listing (the
-/// largest pages AWS gives, 400), each taking its VPC's objects.
+/// of every environment asking at the same moment share one listing, each
+/// taking its VPC's.
 pub async fn in_vpc(
     client: &Client,
     batches: &Batches,
@@ -299,21 +298,8 @@ pub async fn in_vpc(
         usize::MAX,
         vpc_id,
         |client, _| async move {
-            let mut found = Vec::new();
-            let mut pages = client
-                .describe_load_balancers()
-                .page_size(LISTING_PAGE)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
-                found.extend(
-                    page.load_balancers()
-                        .iter()
-                        .filter_map(|lb| Some((lb.vpc_id()?.to_string(), load_balancer_of(lb)))),
-                );
-            }
-            Ok(found)
+            let all = every_load_balancer(&client).await?;
+            Ok(all.into_iter().map(|lb| (lb.vpc_id.clone(), lb)).collect())
         },
     );
     let groups = batches.read_with(
@@ -323,28 +309,12 @@ pub async fn in_vpc(
         usize::MAX,
         vpc_id,
         |client, _| async move {
-            let mut found = Vec::new();
-            let mut pages = client
-                .describe_target_groups()
-                .page_size(LISTING_PAGE)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| AwsError::from_sdk("DescribeTargetGroups", e))?;
-                found.extend(
-                    page.target_groups()
-                        .iter()
-                        .filter_map(|tg| Some((tg.vpc_id()?.to_string(), target_group_of(tg)))),
-                );
-            }
-            Ok(found)
+            let all = every_target_group(&client).await?;
+            Ok(all.into_iter().map(|tg| (tg.vpc_id.clone(), tg)).collect())
         },
     );
     futures::try_join!(balancers, groups)
 }
-
-/// The most load balancers or target groups one page of a listing holds.
-const LISTING_PAGE: i32 = 400;
 
 /// The load balancer's state (`provisioning`, `active`, `failed`, ...), `None`
 /// when gone (AWS lists it while it is being deleted). The waits of every
@@ -365,187 +335,12 @@ pub async fn load_balancer_state(
             usize::MAX,
             arn,
             |client, _| async move {
-                let mut states = Vec::new();
-                let mut pages = client
-                    .describe_load_balancers()
-                    .page_size(LISTING_PAGE)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("DescribeLoadBalancers", e))?;
-                    for lb in page.load_balancers() {
-                        let state = lb.state().and_then(|s| s.code());
-                        let state = state.map(|c| c.as_str().to_string());
-                        states.push((
-                            lb.load_balancer_arn().unwrap_or_default().to_string(),
-                            state.unwrap_or_default(),
-                        ));
-                    }
-                }
-                Ok(states)
+                let all = every_load_balancer(&client).await?;
+                Ok(all.into_iter().map(|lb| (lb.arn, lb.state)).collect())
             },
         )
         .await?;
     Ok(found.into_iter().next())
-}
-
-/// A target registered in a target group: an instance ID (or an address)
-/// and the port it takes requests on.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Target {
-    pub id: String,
-    pub port: Option<i32>,
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.port {
-            Some(port) => write!(f, "{}:{port}", self.id),
-            None => f.write_str(&self.id),
-        }
-    }
-}
-
-/// The targets registered in the target group (draining ones left out: they
-/// are on their way out). The target group was just listed, so AWS saying it
-/// does not exist is its endpoints not knowing it yet: the not-found error is
-/// returned for the caller to ask again, never read as "no targets".
-pub async fn registered_targets(client: &Client, target_group: &str) -> Result<Vec<Target>> {
-    let out = match client
-        .describe_target_health()
-        .target_group_arn(target_group)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => return Err(AwsError::from_sdk("DescribeTargetHealth", e)),
-    };
-    Ok(out
-        .target_health_descriptions()
-        .iter()
-        .filter(|d| {
-            d.target_health()
-                .and_then(|h| h.state())
-                .is_none_or(|s| s.as_str() != "draining")
-        })
-        .filter_map(|d| {
-            let target = d.target()?;
-            Some(Target {
-                id: target.id()?.to_string(),
-                port: target.port(),
-            })
-        })
-        .collect())
-}
-
-/// Deregisters targets (each on the port it is registered on).
-pub async fn deregister_targets(
-    client: &Client,
-    target_group: &str,
-    targets: &[Target],
-) -> Result<()> {
-    if targets.is_empty() {
-        return Ok(());
-    }
-    client
-        .deregister_targets()
-        .target_group_arn(target_group)
-        .set_targets(Some(
-            targets
-                .iter()
-                .map(|t| {
-                    TargetDescription::builder()
-                        .id(&t.id)
-                        .set_port(t.port)
-                        .build()
-                })
-                .collect(),
-        ))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DeregisterTargets", e))?;
-    Ok(())
-}
-
-/// Registers instances in the target group on its port.
-pub async fn register_targets(client: &Client, target_group: &str, ids: &[String]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    client
-        .register_targets()
-        .target_group_arn(target_group)
-        .set_targets(Some(
-            ids.iter()
-                .map(|id| TargetDescription::builder().id(id).build())
-                .collect(),
-        ))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("RegisterTargets", e))?;
-    Ok(())
-}
-
-/// What the target group reports of its targets: the `healthy` ones, and
-/// for each `unhealthy` one AWS's reason code and description.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TargetHealth {
-    pub healthy: std::collections::BTreeSet<String>,
-    /// instance ID -> `Target.ResponseCodeMismatch: Health checks failed with these codes: [500]`
-    pub unhealthy: BTreeMap<String, String>,
-}
-
-impl TargetHealth {
-    /// The unhealthy targets and their reasons in one line, if any.
-    pub fn unhealthy_text(&self) -> Option<String> {
-        (!self.unhealthy.is_empty()).then(|| {
-            self.unhealthy
-                .iter()
-                .map(|(id, why)| format!("{id} {why}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-}
-
-/// The instances the target group reports `healthy`, and the reasons of the
-/// `unhealthy` ones.
-pub async fn target_health(client: &Client, target_group: &str) -> Result<TargetHealth> {
-    let out = match client
-        .describe_target_health()
-        .target_group_arn(target_group)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeTargetHealth", e))
-    {
-        Ok(out) => out,
-        // a target group created moments ago: nothing is healthy in it yet
-        Err(error) if error.is_not_found() => return Ok(TargetHealth::default()),
-        Err(error) => return Err(error),
-    };
-    let mut health = TargetHealth::default();
-    for description in out.target_health_descriptions() {
-        let (Some(id), Some(target)) = (
-            description.target().and_then(|t| t.id()),
-            description.target_health(),
-        ) else {
-            continue;
-        };
-        match target.state().map(|s| s.as_str()) {
-            Some("healthy") => {
-                health.healthy.insert(id.to_string());
-            }
-            Some("unhealthy") => {
-                let reason = target.reason().map_or("no reason code", |r| r.as_str());
-                let detail = target.description().unwrap_or("no description");
-                health
-                    .unhealthy
-                    .insert(id.to_string(), format!("{reason}: {detail}"));
-            }
-            _ => {}
-        }
-    }
-    Ok(health)
 }
 
 /// The load balancer of that name, if any. The reads of every environment at
@@ -765,322 +560,6 @@ pub async fn delete_target_group(client: &Client, arn: &str) -> Result<()> {
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DeleteTargetGroup", e))?;
-    Ok(())
-}
-
-/// A rule of a listener besides its default action: the environment's
-/// listeners carry none, so every one is another's routing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ListenerRule {
-    pub arn: String,
-    pub priority: String,
-    /// what it matches and does, in words (`path-pattern /* -> redirect`)
-    pub summary: String,
-}
-
-/// The rules of `listener` besides its default one; none for a listener that is gone.
-pub async fn extra_rules(client: &Client, listener: &str) -> Result<Vec<ListenerRule>> {
-    let out = match client.describe_rules().listener_arn(listener).send().await {
-        Ok(out) => out,
-        Err(e) => return AwsError::from_sdk("DescribeRules", e).or_gone(Vec::new()),
-    };
-    Ok(out
-        .rules()
-        .iter()
-        .filter(|r| !r.is_default().unwrap_or(false))
-        .map(|r| {
-            let matches: Vec<String> = r
-                .conditions()
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} {}",
-                        c.field().unwrap_or("condition"),
-                        c.values().join(",")
-                    )
-                })
-                .collect();
-            let actions: Vec<&str> = r
-                .actions()
-                .iter()
-                .filter_map(|a| a.r#type().map(|t| t.as_str()))
-                .collect();
-            ListenerRule {
-                arn: r.rule_arn().unwrap_or_default().into(),
-                priority: r.priority().unwrap_or_default().into(),
-                summary: format!("{} -> {}", matches.join(" and "), actions.join(", ")),
-            }
-        })
-        .collect())
-}
-
-pub async fn delete_rule(client: &Client, arn: &str) -> Result<()> {
-    match client.delete_rule().rule_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => AwsError::from_sdk("DeleteRule", e).or_gone(()),
-    }
-}
-
-/// The rules besides the default of each listener, by listener ARN.
-pub async fn rules_of(
-    client: &Client,
-    listeners: &[String],
-) -> Result<BTreeMap<String, Vec<ListenerRule>>> {
-    let reads = listeners.iter().map(|arn| async move {
-        extra_rules(client, arn)
-            .await
-            .map(|rules| (arn.clone(), rules))
-    });
-    Ok(futures::future::try_join_all(reads)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// The certificates of each of `listeners` (HTTPS ones) besides its default
-/// one, by listener ARN: what it serves to clients naming other hosts (SNI).
-pub async fn extra_certificates_of(
-    client: &Client,
-    listeners: &[String],
-) -> Result<BTreeMap<String, Vec<String>>> {
-    let reads = listeners.iter().map(|arn| async move {
-        let mut extra = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let out = client
-                .describe_listener_certificates()
-                .listener_arn(arn)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeListenerCertificates", e))?;
-            extra.extend(
-                out.certificates()
-                    .iter()
-                    .filter(|c| c.is_default() != Some(true))
-                    .filter_map(|c| c.certificate_arn().map(str::to_string)),
-            );
-            match out.next_marker() {
-                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
-                _ => return Ok::<_, AwsError>((arn.clone(), extra)),
-            }
-        }
-    });
-    Ok(futures::future::try_join_all(reads)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// Takes `certificates` off `listener` (its default one stays).
-pub async fn remove_certificates(
-    client: &Client,
-    listener: &str,
-    certificates: &[String],
-) -> Result<()> {
-    let certificates = certificates
-        .iter()
-        .map(|arn| Certificate::builder().certificate_arn(arn).build())
-        .collect();
-    match client
-        .remove_listener_certificates()
-        .listener_arn(listener)
-        .set_certificates(Some(certificates))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => AwsError::from_sdk("RemoveListenerCertificates", e).or_gone(()),
-    }
-}
-
-/// The listeners of a load balancer just listed. AWS saying the load balancer
-/// does not exist is propagation, not "no listeners" (which would plan them
-/// anew): the not-found error is returned, for the caller to ask again.
-pub async fn listeners(client: &Client, load_balancer: &str) -> Result<Vec<Listener>> {
-    let out = match client
-        .describe_listeners()
-        .load_balancer_arn(load_balancer)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => return Err(AwsError::from_sdk("DescribeListeners", e)),
-    };
-    Ok(out
-        .listeners()
-        .iter()
-        .map(|l| {
-            let action = l.default_actions().first();
-            Listener {
-                arn: l.listener_arn().unwrap_or_default().into(),
-                port: l.port().unwrap_or_default(),
-                protocol: l
-                    .protocol()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default(),
-                action: action
-                    .and_then(|a| a.r#type())
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-                target_group: action
-                    .and_then(|a| a.target_group_arn())
-                    .map(str::to_string),
-                certificate: l
-                    .certificates()
-                    .first()
-                    .and_then(|c| c.certificate_arn())
-                    .map(str::to_string),
-                ssl_policy: l.ssl_policy().map(str::to_string),
-                redirect: action
-                    .and_then(|a| a.redirect_config())
-                    .map(redirect_in_words),
-            }
-        })
-        .collect())
-}
-
-/// What a listener should do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ListenerAction {
-    Forward(String),
-    RedirectToHttps,
-}
-
-fn action(of: &ListenerAction) -> Action {
-    match of {
-        ListenerAction::Forward(tg) => Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(tg)
-            .build(),
-        ListenerAction::RedirectToHttps => Action::builder()
-            .r#type(ActionTypeEnum::Redirect)
-            .redirect_config(
-                // host, path and query written out, so a redirect changed
-                // out of band is restored whole
-                RedirectActionConfig::builder()
-                    .protocol("HTTPS")
-                    .port("443")
-                    .host("#{host}")
-                    .path("/#{path}")
-                    .query("#{query}")
-                    .status_code(RedirectActionStatusCodeEnum::Http301)
-                    .build(),
-            )
-            .build(),
-    }
-}
-
-/// How a listener speaks: HTTPS with a certificate and a security policy, or plain HTTP.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Tls<'a> {
-    Off,
-    On {
-        certificate: &'a str,
-        policy: &'a str,
-    },
-}
-
-impl<'a> Tls<'a> {
-    pub fn certificate(&self) -> Option<&'a str> {
-        match self {
-            Tls::Off => None,
-            Tls::On { certificate, .. } => Some(certificate),
-        }
-    }
-
-    pub fn policy(&self) -> Option<&'a str> {
-        match self {
-            Tls::Off => None,
-            Tls::On { policy, .. } => Some(policy),
-        }
-    }
-}
-
-/// Creates an HTTP or HTTPS listener.
-pub async fn create_listener(
-    client: &Client,
-    load_balancer: &str,
-    port: u16,
-    tls: Tls<'_>,
-    what: &ListenerAction,
-    tags: &BTreeMap<String, String>,
-) -> Result<String> {
-    let out = client
-        .create_listener()
-        .load_balancer_arn(load_balancer)
-        .port(i32::from(port))
-        .protocol(listener_protocol(tls.certificate()))
-        .set_certificates(certificates(tls.certificate()))
-        .set_ssl_policy(tls.policy().map(str::to_string))
-        .default_actions(action(what))
-        .set_tags(Some(sdk_tags(tags)))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("CreateListener", e))?;
-    Ok(out
-        .listeners()
-        .first()
-        .and_then(|l| l.listener_arn())
-        .ok_or(AwsError::MissingField {
-            operation: "CreateListener",
-            field: "ListenerArn",
-        })?
-        .to_string())
-}
-
-/// HTTPS with a certificate, HTTP without.
-pub fn listener_protocol(certificate: Option<&str>) -> ProtocolEnum {
-    if certificate.is_some() {
-        ProtocolEnum::Https
-    } else {
-        ProtocolEnum::Http
-    }
-}
-
-fn certificates(certificate: Option<&str>) -> Option<Vec<Certificate>> {
-    certificate.map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
-}
-
-/// Sets everything of a listener but its port: protocol, certificate, policy and action.
-pub async fn modify_listener(
-    client: &Client,
-    arn: &str,
-    tls: Tls<'_>,
-    what: &ListenerAction,
-) -> Result<()> {
-    client
-        .modify_listener()
-        .listener_arn(arn)
-        .protocol(listener_protocol(tls.certificate()))
-        .set_certificates(certificates(tls.certificate()))
-        .set_ssl_policy(tls.policy().map(str::to_string))
-        .default_actions(action(what))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyListener", e))?;
-    Ok(())
-}
-
-/// Sets the security policy of an HTTPS listener, and nothing else.
-pub async fn set_ssl_policy(client: &Client, arn: &str, policy: &str) -> Result<()> {
-    client
-        .modify_listener()
-        .listener_arn(arn)
-        .ssl_policy(policy)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ModifyListener", e))?;
-    Ok(())
-}
-
-pub async fn delete_listener(client: &Client, arn: &str) -> Result<()> {
-    client
-        .delete_listener()
-        .listener_arn(arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DeleteListener", e))?;
     Ok(())
 }
 
